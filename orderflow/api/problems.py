@@ -1,0 +1,281 @@
+"""RFC 9457 problem details for every API error.
+
+drf-standardized-errors does the hard part (flattening nested serializer errors into
+``attr`` paths, turning unhandled exceptions into a 500 without leaking details); this
+module only shapes its result as ``application/problem+json`` and maps the kernel's
+:class:`~orderflow.errors.DomainError` and the few Django-level failures (body too large,
+unknown URL) onto the same format.
+"""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import JsonResponse
+from drf_standardized_errors.formatter import ExceptionFormatter
+from drf_standardized_errors.handler import ExceptionHandler
+from drf_standardized_errors.types import ErrorResponse
+from rest_framework import exceptions, status
+
+from orderflow.correlation import get_correlation_id
+from orderflow.errors import DomainError
+
+CONTENT_TYPE = "application/problem+json"
+API_PREFIX = "/api/"
+
+
+@dataclass(frozen=True)
+class ProblemType:
+    slug: str
+    title: str
+    status: int
+    description: str
+
+    @property
+    def uri(self) -> str:
+        return f"/api/problems/{self.slug}"
+
+
+PROBLEM_TYPES: dict[str, ProblemType] = {
+    p.slug: p
+    for p in [
+        ProblemType(
+            "validation-error",
+            "Invalid input",
+            400,
+            "One or more fields are invalid; `errors` lists each with its `attr` path.",
+        ),
+        ProblemType(
+            "malformed-request", "Malformed request body", 400, "The body is not valid JSON."
+        ),
+        ProblemType(
+            "not-authenticated",
+            "Authentication required",
+            401,
+            "Send a valid, unrevoked API key as `Authorization: Bearer <key>`.",
+        ),
+        ProblemType(
+            "permission-denied", "Permission denied", 403, "The key is valid but may not do this."
+        ),
+        ProblemType(
+            "not-found",
+            "Not found",
+            404,
+            "No such resource for this shop (another shop's resources are never shown).",
+        ),
+        ProblemType(
+            "method-not-allowed",
+            "Method not allowed",
+            405,
+            "The resource does not support this HTTP method.",
+        ),
+        ProblemType("not-acceptable", "Not acceptable", 406, "The API answers with JSON only."),
+        ProblemType(
+            "invalid-transition",
+            "Action not allowed in the order's state",
+            409,
+            "The order's state does not allow this action; `allowed_actions` lists "
+            "what may be done now.",
+        ),
+        ProblemType(
+            "request-in-flight",
+            "A request with this Idempotency-Key is in flight",
+            409,
+            "Another request with the same Idempotency-Key has not finished; retry "
+            "after `Retry-After` seconds to receive its response.",
+        ),
+        ProblemType(
+            "request-too-large",
+            "Request body too large",
+            413,
+            "The body is larger than the API accepts.",
+        ),
+        ProblemType(
+            "unsupported-media-type",
+            "Unsupported media type",
+            415,
+            "Send the body as `Content-Type: application/json`.",
+        ),
+        ProblemType(
+            "idempotency-key-reused",
+            "Idempotency-Key reused with another request",
+            422,
+            "This Idempotency-Key was first used with a different request; use a new "
+            "key for a new request.",
+        ),
+        ProblemType(
+            "rate-limited",
+            "Too many requests",
+            429,
+            "The shop's request rate limit is reached; retry after `Retry-After` seconds.",
+        ),
+        ProblemType(
+            "server-error",
+            "Internal server error",
+            500,
+            "Something failed on our side; the `correlation_id` identifies it in logs.",
+        ),
+        ProblemType(
+            "service-unavailable",
+            "Service unavailable",
+            503,
+            "A dependency is unavailable; retry later.",
+        ),
+    ]
+}
+
+_BY_EXCEPTION: list[tuple[type[Exception], str]] = [
+    (exceptions.ParseError, "malformed-request"),
+    (exceptions.ValidationError, "validation-error"),
+    (exceptions.NotAuthenticated, "not-authenticated"),
+    (exceptions.AuthenticationFailed, "not-authenticated"),
+    (exceptions.PermissionDenied, "permission-denied"),
+    (exceptions.NotFound, "not-found"),
+    (exceptions.MethodNotAllowed, "method-not-allowed"),
+    (exceptions.NotAcceptable, "not-acceptable"),
+    (exceptions.UnsupportedMediaType, "unsupported-media-type"),
+    (exceptions.Throttled, "rate-limited"),
+]
+
+
+class DomainProblem(exceptions.APIException):
+    """A :class:`DomainError` carried through DRF's exception machinery."""
+
+    def __init__(self, error: DomainError):
+        self.status_code = error.status
+        self.error = error
+        super().__init__(detail=error.detail, code=error.code)
+
+
+class RequestTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "request-too-large"
+
+    def __init__(self, limit: int):
+        super().__init__(detail=f"The request body is larger than {limit} bytes.")
+
+
+def _slug_for(exc: exceptions.APIException) -> str:
+    if isinstance(exc, DomainProblem):
+        return exc.error.code
+    if isinstance(exc, RequestTooLarge):
+        return "request-too-large"
+    for cls, slug in _BY_EXCEPTION:
+        if isinstance(exc, cls):
+            return slug
+    if exc.status_code >= 500:
+        return "server-error" if exc.status_code != 503 else "service-unavailable"
+    return "client-error"
+
+
+def problem_body(
+    *, slug: str, status_code: int, detail: str, instance: str | None, title: str | None = None
+) -> dict:
+    problem_type = PROBLEM_TYPES.get(slug)
+    body = {
+        "type": problem_type.uri if problem_type else "about:blank",
+        "title": title or (problem_type.title if problem_type else "Request failed"),
+        "status": status_code,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    correlation_id = get_correlation_id()
+    if correlation_id:
+        body["correlation_id"] = correlation_id
+    body["errors"] = []
+    return body
+
+
+class ProblemFormatter(ExceptionFormatter):
+    """Shape drf-standardized-errors' result as an RFC 9457 problem document."""
+
+    def format_error_response(self, error_response: ErrorResponse) -> dict:
+        exc = self.exc
+        request = self.context.get("request")
+        errors = [
+            {"attr": e.attr, "code": e.code, "detail": e.detail} for e in error_response.errors
+        ]
+        if isinstance(exc, DomainProblem):
+            errors = [
+                {"attr": e.attr, "code": e.code, "detail": e.detail} for e in exc.error.errors
+            ]
+            detail = exc.error.detail
+            title = exc.error.title
+        elif isinstance(exc, exceptions.ValidationError):
+            title = None
+            detail = _summarise(errors)
+        else:
+            title = None
+            detail = errors[0]["detail"] if errors else str(exc.detail)
+            # a single non-field error repeats the detail; only field errors are listed
+            errors = [e for e in errors if e["attr"]]
+        body = problem_body(
+            slug=_slug_for(exc),
+            status_code=exc.status_code,
+            detail=detail,
+            instance=request.path if request is not None else None,
+            title=title,
+        )
+        body["errors"] = errors
+        if isinstance(exc, DomainProblem):
+            body.update(exc.error.extra)
+        return body
+
+
+def _summarise(errors: list[dict]) -> str:
+    if not errors:
+        return "The request is invalid."
+    first = errors[0]
+    where = f"{first['attr']}: " if first["attr"] and first["attr"] != "non_field_errors" else ""
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}{first['detail']}{more}"
+
+
+class ProblemExceptionHandler(ExceptionHandler):
+    def convert_known_exceptions(self, exc: Exception) -> Exception:
+        if isinstance(exc, DomainError):
+            return DomainProblem(exc)
+        if isinstance(exc, RequestDataTooBig):
+            return RequestTooLarge(settings.API_MAX_BODY_BYTES)
+        return super().convert_known_exceptions(exc)
+
+    def get_headers(self, exc: exceptions.APIException) -> dict:
+        headers = super().get_headers(exc)
+        if isinstance(exc, DomainProblem):
+            headers.update(exc.error.headers)
+        return headers
+
+    def get_response(self, exc, data):
+        response = super().get_response(exc, data)
+        response.content_type = CONTENT_TYPE
+        return response
+
+
+def problem_response(request, *, slug: str, detail: str, status_code: int) -> JsonResponse:
+    """Answer outside DRF (middleware, URL resolver) in the same problem format."""
+    body = problem_body(slug=slug, status_code=status_code, detail=detail, instance=request.path)
+    return JsonResponse(body, status=status_code, content_type=CONTENT_TYPE)
+
+
+class RequestBodyLimitMiddleware:
+    """Refuse an API body over ``API_MAX_BODY_BYTES`` with 413 before anything reads it."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.limit = settings.API_MAX_BODY_BYTES
+
+    def __call__(self, request):
+        if request.path.startswith(API_PREFIX):
+            try:
+                length = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0
+            if length > self.limit:
+                return problem_response(
+                    request,
+                    slug="request-too-large",
+                    detail=f"The request body is larger than {self.limit} bytes.",
+                    status_code=413,
+                )
+        return self.get_response(request)

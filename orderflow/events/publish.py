@@ -1,0 +1,62 @@
+"""``publish()``: write the event to the outbox inside the caller's transaction."""
+
+from django.db import connection
+from django.db.models import Max
+from django.dispatch import Signal
+from django.utils import timezone
+
+from orderflow.correlation import get_correlation_id, new_correlation_id
+from orderflow.models import OutboxEvent
+
+from .base import Event, UnknownEventType, event_types
+
+#: Sent inside the publishing transaction for in-process, best-effort listeners
+#: (metrics, live hints). Never the business path: subscribers get the outbox row.
+event_published = Signal()
+
+
+class PublishOutsideTransaction(RuntimeError):
+    """``publish()`` was called in autocommit mode, where the event could outlive a rollback."""
+
+
+def publish(
+    event: Event,
+    *,
+    sequence: int | None = None,
+    causation_id: str = "",
+    idempotency_key: str = "",
+) -> OutboxEvent:
+    """Append ``event`` to the outbox in the current transaction and return its row.
+
+    ``sequence`` is the event's position in its aggregate's history. A new aggregate
+    passes 1; otherwise the next number is read, and the caller must hold the aggregate's
+    row lock (every state change does), with a unique constraint as the last defence.
+    """
+    cls = type(event)
+    if event_types().get((cls.type, cls.version)) is not cls:
+        raise UnknownEventType(f"{cls.__qualname__} is not a declared event type.")
+    if not connection.in_atomic_block:
+        raise PublishOutsideTransaction(
+            "publish() must run inside transaction.atomic(), with the change it announces."
+        )
+    aggregate_id = event.aggregate_id
+    if sequence is None:
+        last = OutboxEvent.objects.filter(
+            aggregate=cls.aggregate, aggregate_id=aggregate_id
+        ).aggregate(last=Max("sequence"))["last"]
+        sequence = (last or 0) + 1
+    row = OutboxEvent.objects.create(
+        type=cls.type,
+        version=cls.version,
+        aggregate=cls.aggregate,
+        aggregate_id=aggregate_id,
+        sequence=sequence,
+        tenant_id=event.tenant_id,
+        correlation_id=get_correlation_id() or new_correlation_id(),
+        causation_id=causation_id,
+        idempotency_key=idempotency_key,
+        data=event.to_data(),
+        occurred_at=timezone.now(),
+    )
+    event_published.send(sender=cls, event=event, row=row)
+    return row

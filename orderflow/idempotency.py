@@ -1,0 +1,133 @@
+"""The idempotency store: a retried request gets the first response, never a second effect.
+
+Written here rather than taken from a library because the key row must commit in the
+same transaction as the effect it guards (an order and its stored 201 can never
+disagree), and no kept library shares the caller's transaction.
+
+Concurrency: on PostgreSQL a transaction-scoped advisory lock on (scope, key) is *tried*,
+not waited for, so a request whose twin is still in flight is told so at once (409)
+instead of queueing on the connection pool. On SQLite (embedded mode) writers are
+serialised by the database and the unique constraint is the guard.
+"""
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from .errors import DomainError
+from .models import IdempotencyKey
+
+MAX_KEY_LENGTH = 255
+RETRY_AFTER_SECONDS = 1
+
+
+class IdempotencyKeyReused(DomainError):
+    status = 422
+    code = "idempotency-key-reused"
+    title = "Idempotency-Key reused with another request"
+
+
+class RequestInFlight(DomainError):
+    status = 409
+    code = "request-in-flight"
+    title = "A request with this Idempotency-Key is in flight"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "A request with this Idempotency-Key is still being processed; "
+            f"retry in {RETRY_AFTER_SECONDS} s to receive its response.",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status: int
+    body: Any
+    replayed: bool
+
+
+def request_fingerprint(*, method: str, path: str, payload: Any) -> str:
+    """Hash the request so that the same body in another key order or spacing matches."""
+    canonical = json.dumps(
+        [method.upper(), path, payload], sort_keys=True, separators=(",", ":"), default=str
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def run_idempotent(
+    *,
+    scope: str,
+    key: str,
+    fingerprint: str,
+    operation: Callable[[], tuple[int, Any]],
+) -> StoredResponse:
+    """Run ``operation`` once per (scope, key); replay its stored response afterwards.
+
+    ``operation`` runs inside this function's transaction and returns (status, body).
+    Only a 2xx answer is stored: a rejected request wrote nothing, so a retry with a
+    corrected body under the same key is still the first real attempt.
+    """
+    with transaction.atomic():
+        _lock_or_raise(scope, key)
+        existing = IdempotencyKey.objects.filter(scope=scope, key=key).first()
+        if existing is not None:
+            if existing.expires_at > timezone.now():
+                if existing.fingerprint != fingerprint:
+                    raise IdempotencyKeyReused(
+                        "This Idempotency-Key was already used with a different request. "
+                        "Use a new key for a new request."
+                    )
+                return StoredResponse(existing.response_status, existing.response_body, True)
+            existing.delete()
+        status, body = operation()
+        if 200 <= status < 300:
+            try:
+                with transaction.atomic():
+                    IdempotencyKey.objects.create(
+                        scope=scope,
+                        key=key,
+                        fingerprint=fingerprint,
+                        response_status=status,
+                        response_body=body,
+                        expires_at=timezone.now()
+                        + timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS),
+                    )
+            except IntegrityError:
+                # Only reachable without advisory locks (SQLite): a twin committed first.
+                raise RequestInFlight() from None
+        return StoredResponse(status, body, False)
+
+
+def _lock_or_raise(scope: str, key: str) -> None:
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))", [f"{scope}\x1f{key}"]
+        )
+        (locked,) = cursor.fetchone()
+    if not locked:
+        raise RequestInFlight()
+
+
+def idempotency_keys_purge(*, batch_size: int = 5000) -> int:
+    """Delete expired keys in batches, so a large purge never holds long locks."""
+    deleted = 0
+    now = timezone.now()
+    while True:
+        ids = list(
+            IdempotencyKey.objects.filter(expires_at__lte=now).values_list("pk", flat=True)[
+                :batch_size
+            ]
+        )
+        if not ids:
+            return deleted
+        deleted += IdempotencyKey.objects.filter(pk__in=ids).delete()[0]

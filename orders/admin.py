@@ -1,0 +1,161 @@
+"""Support's view of shops, keys, catalog and orders. Status is never edited by hand here."""
+
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from . import services, state_machine
+from .models import Order, OrderLine, Product, Shop, ShopAPIKey
+
+
+class ShopAPIKeyInline(admin.TabularInline):
+    model = ShopAPIKey
+    extra = 0
+    fields = ["name", "prefix", "created", "last_used_at", "expiry_date", "revoked"]
+    readonly_fields = ["name", "prefix", "created", "last_used_at", "expiry_date", "revoked"]
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        # a key's secret is shown once, on the key's own add page
+        return False
+
+
+@admin.register(Shop)
+class ShopAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "currency", "contact_email", "created_at"]
+    search_fields = ["name", "slug", "contact_email"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [ShopAPIKeyInline]
+
+
+@admin.register(ShopAPIKey)
+class ShopAPIKeyAdmin(admin.ModelAdmin):
+    list_display = ["name", "shop", "prefix", "created", "last_used_at", "revoked"]
+    list_filter = ["revoked", "shop"]
+    search_fields = ["name", "prefix", "shop__name"]
+    readonly_fields = ["prefix", "created", "last_used_at"]
+    actions = ["revoke_keys"]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["shop", "name", "expiry_date"]
+        return ["shop", "name", "prefix", "created", "last_used_at", "expiry_date", "revoked"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return ["shop", "prefix", "created", "last_used_at", "revoked"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        api_key, raw_key = services.api_key_create(shop=obj.shop, name=obj.name)
+        if obj.expiry_date:
+            api_key.expiry_date = obj.expiry_date
+            api_key.save(update_fields=["expiry_date"])
+        obj.pk = api_key.pk
+        messages.warning(
+            request,
+            format_html(
+                "The new API key is <code>{}</code>. Copy it now: it is stored hashed and "
+                "will not be shown again.",
+                raw_key,
+            ),
+        )
+
+    @admin.action(description="Revoke selected keys (cannot be undone)")
+    def revoke_keys(self, request, queryset):
+        for api_key in queryset.filter(revoked=False):
+            services.api_key_revoke(api_key=api_key)
+        self.message_user(request, "Revoked.", messages.SUCCESS)
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ["sku", "name", "shop", "price", "currency", "on_hand", "reserved", "available"]
+    list_editable = ["on_hand"]
+    list_filter = ["shop"]
+    search_fields = ["sku", "name"]
+    readonly_fields = ["reserved", "created_at", "updated_at"]
+
+
+class OrderLineInline(admin.TabularInline):
+    model = OrderLine
+    extra = 0
+    fields = ["sku", "name", "unit_price", "quantity", "line_total"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = ["number", "shop", "status", "customer_email", "total", "currency", "created_at"]
+    list_filter = ["status", "shop", "created_at"]
+    search_fields = ["number", "customer_email", "customer_name", "id"]
+    list_select_related = ["shop"]
+    date_hierarchy = "created_at"
+    inlines = [OrderLineInline]
+    readonly_fields = [
+        "id",
+        "number",
+        "shop",
+        "status",
+        "status_reason",
+        "allowed_actions",
+        "currency",
+        "subtotal",
+        "total",
+        "tracking_token",
+        "version",
+        "created_at",
+        "updated_at",
+    ]
+    fields = [
+        "id",
+        "number",
+        "shop",
+        "status",
+        "status_reason",
+        "allowed_actions",
+        "customer_name",
+        "customer_email",
+        "shipping_address",
+        "currency",
+        "subtotal",
+        "total",
+        "tracking_token",
+        "version",
+        "created_at",
+        "updated_at",
+    ]
+    actions = ["cancel_orders"]
+
+    def has_add_permission(self, request) -> bool:
+        # orders are placed through the API or the staff page, priced from the catalog
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Allowed actions")
+    def allowed_actions(self, order: Order) -> str:
+        return ", ".join(state_machine.allowed_actions(order.status)) or "—"
+
+    @admin.action(description="Cancel selected orders (before shipping)")
+    def cancel_orders(self, request, queryset):
+        actor = services.Actor(kind="staff", name=request.user.get_username())
+        cancelled, refused = 0, []
+        for order in queryset:
+            try:
+                services.order_cancel(order_id=order.pk, shop=None, actor=actor, reason="admin")
+                cancelled += 1
+            except services.InvalidTransition as error:
+                refused.append(f"{order.number}: {error.detail}")
+        if cancelled:
+            self.message_user(request, f"Cancelled {cancelled} order(s).", messages.SUCCESS)
+        for line in refused:
+            self.message_user(request, line, messages.ERROR)

@@ -1,0 +1,109 @@
+"""Input validation and output shapes of the shops' API; business rules live in services."""
+
+from rest_framework import serializers
+
+from .. import state_machine
+from ..models import Order, OrderLine, Product, currency_validator, sku_validator
+from ..services.intake import MAX_LINES, MAX_QUANTITY
+
+
+# --- orders: input ------------------------------------------------------------------------------
+class OrderCustomerInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    email = serializers.EmailField(max_length=254)
+
+
+class ShippingAddressSerializer(serializers.Serializer):
+    line1 = serializers.CharField(max_length=200)
+    line2 = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    city = serializers.CharField(max_length=100)
+    region = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    postal_code = serializers.CharField(max_length=20)
+    country = serializers.RegexField(
+        r"^[A-Z]{2}$", max_length=2, error_messages={"invalid": "Use an ISO 3166 code, e.g. BR."}
+    )
+
+
+class OrderLineInputSerializer(serializers.Serializer):
+    sku = serializers.CharField(max_length=64)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
+
+
+class OrderPaymentInputSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=200)
+
+
+class OrderCreateInputSerializer(serializers.Serializer):
+    """An order as a shop sends it; prices and totals are never read from the request."""
+
+    customer = OrderCustomerInputSerializer()
+    shipping_address = ShippingAddressSerializer()
+    lines = OrderLineInputSerializer(many=True, min_length=1, max_length=MAX_LINES)
+    payment = OrderPaymentInputSerializer()
+
+
+class OrderCancelInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+# --- orders: output -----------------------------------------------------------------------------
+class OrderCustomerOutputSerializer(serializers.Serializer):
+    name = serializers.CharField(source="customer_name")
+    email = serializers.EmailField(source="customer_email")
+
+
+class OrderLineOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OrderLine
+        fields = ["sku", "name", "unit_price", "quantity", "line_total"]
+
+
+class OrderOutputSerializer(serializers.ModelSerializer):
+    customer = OrderCustomerOutputSerializer(source="*")
+    shipping_address = ShippingAddressSerializer()
+    lines = OrderLineOutputSerializer(many=True)
+    allowed_actions = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Order
+        fields = [
+            "id",
+            "number",
+            "status",
+            "currency",
+            "subtotal",
+            "total",
+            "customer",
+            "shipping_address",
+            "lines",
+            "allowed_actions",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_allowed_actions(self, order: Order) -> list[str]:
+        return state_machine.allowed_actions(order.status)
+
+
+# --- products -------------------------------------------------------------------------------------
+class ProductCreateInputSerializer(serializers.Serializer):
+    sku = serializers.CharField(max_length=64, validators=[sku_validator])
+    name = serializers.CharField(max_length=200)
+    price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+    currency = serializers.CharField(max_length=3, required=False, validators=[currency_validator])
+    stock = serializers.IntegerField(min_value=0, max_value=10_000_000, default=0)
+
+
+class ProductUpdateInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
+    stock = serializers.IntegerField(min_value=0, max_value=10_000_000, required=False)
+
+
+class ProductOutputSerializer(serializers.ModelSerializer):
+    stock = serializers.IntegerField(source="on_hand", help_text="Units on hand.")
+    available = serializers.IntegerField(help_text="Units on hand not reserved for open orders.")
+
+    class Meta:
+        model = Product
+        fields = ["sku", "name", "price", "currency", "stock", "reserved", "available"]

@@ -1,0 +1,195 @@
+"""The shops' REST API: each view parses, calls one service or selector, and renders."""
+
+from uuid import UUID
+
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from orderflow.api.idempotency import HEADER as IDEMPOTENCY_HEADER
+from orderflow.api.idempotency import idempotent
+
+from .. import selectors, services
+from ..models import Order, Product
+from .filters import OrderFilter
+from .pagination import OrderCursorPagination, ProductCursorPagination
+from .serializers import (
+    OrderCancelInputSerializer,
+    OrderCreateInputSerializer,
+    OrderOutputSerializer,
+    ProductCreateInputSerializer,
+    ProductOutputSerializer,
+    ProductUpdateInputSerializer,
+)
+
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    IDEMPOTENCY_HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="A unique key per request (e.g. a UUID). A retry with the same key and body "
+    "gets the first response with `Idempotent-Replayed: true`; kept 24 h.",
+)
+PROBLEM = OpenApiResponse(description="An RFC 9457 problem document.")
+
+
+def _shop_scope(request) -> str:
+    return f"shop:{request.user.shop.pk}"
+
+
+def _order_id(raw: str) -> UUID:
+    try:
+        return UUID(raw)
+    except ValueError:
+        raise Http404("No such order.") from None
+
+
+class OrderListCreateApi(APIView):
+    pagination_class = OrderCursorPagination
+
+    @extend_schema(
+        operation_id="orders_list",
+        parameters=[
+            OpenApiParameter("status", OpenApiTypes.STR, many=True),
+            OpenApiParameter("created_after", OpenApiTypes.DATETIME),
+            OpenApiParameter("created_before", OpenApiTypes.DATETIME),
+            OpenApiParameter("email", OpenApiTypes.EMAIL),
+            OpenApiParameter("cursor", OpenApiTypes.STR),
+            OpenApiParameter("limit", OpenApiTypes.INT),
+        ],
+        responses={200: OrderOutputSerializer(many=True)},
+    )
+    def get(self, request):
+        orders = selectors.order_list_for_shop(shop=request.user.shop)
+        filterset = OrderFilter(request.query_params, queryset=orders, request=request)
+        if not filterset.is_valid():
+            raise ValidationError(filterset.errors)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(filterset.qs, request, view=self)
+        return paginator.get_paginated_response(OrderOutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="orders_create",
+        request=OrderCreateInputSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={201: OrderOutputSerializer, 400: PROBLEM, 409: PROBLEM, 422: PROBLEM},
+    )
+    def post(self, request):
+        serializer = OrderCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+
+        def place() -> tuple[int, dict]:
+            order = services.order_place(
+                shop=request.user.shop,
+                customer=services.CustomerInput(**data["customer"]),
+                shipping_address=data["shipping_address"],
+                lines=[services.LineInput(**line) for line in data["lines"]],
+                payment_token=data["payment"]["token"],
+            )
+            return status.HTTP_201_CREATED, OrderOutputSerializer(order).data
+
+        return idempotent(request, scope=_shop_scope(request), operation=place)
+
+
+class OrderDetailApi(APIView):
+    @extend_schema(operation_id="orders_retrieve", responses={200: OrderOutputSerializer})
+    def get(self, request, order_id: str):
+        try:
+            order = selectors.order_get_for_shop(
+                shop=request.user.shop, order_id=_order_id(order_id)
+            )
+        except Order.DoesNotExist:
+            raise Http404("No such order.") from None
+        return Response(OrderOutputSerializer(order).data)
+
+
+class OrderCancelApi(APIView):
+    @extend_schema(
+        operation_id="orders_cancel",
+        request=OrderCancelInputSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: OrderOutputSerializer, 404: PROBLEM, 409: PROBLEM},
+    )
+    def post(self, request, order_id: str):
+        serializer = OrderCancelInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        parsed_id = _order_id(order_id)
+
+        def cancel() -> tuple[int, dict]:
+            try:
+                order = services.order_cancel(
+                    order_id=parsed_id,
+                    shop=request.user.shop,
+                    actor=request.user.actor,
+                    reason=serializer.validated_data["reason"],
+                )
+            except Order.DoesNotExist:
+                raise Http404("No such order.") from None
+            order = selectors.order_get_for_shop(shop=request.user.shop, order_id=order.pk)
+            return status.HTTP_200_OK, OrderOutputSerializer(order).data
+
+        return idempotent(request, scope=_shop_scope(request), operation=cancel)
+
+
+class ProductListCreateApi(APIView):
+    pagination_class = ProductCursorPagination
+
+    @extend_schema(
+        operation_id="products_list",
+        parameters=[
+            OpenApiParameter("cursor", OpenApiTypes.STR),
+            OpenApiParameter("limit", OpenApiTypes.INT),
+        ],
+        responses={200: ProductOutputSerializer(many=True)},
+    )
+    def get(self, request):
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(
+            selectors.product_list_for_shop(shop=request.user.shop), request, view=self
+        )
+        return paginator.get_paginated_response(ProductOutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="products_create",
+        request=ProductCreateInputSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={201: ProductOutputSerializer, 400: PROBLEM},
+    )
+    def post(self, request):
+        serializer = ProductCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+
+        def create() -> tuple[int, dict]:
+            product = services.product_create(shop=request.user.shop, **serializer.validated_data)
+            return status.HTTP_201_CREATED, ProductOutputSerializer(product).data
+
+        return idempotent(request, scope=_shop_scope(request), operation=create)
+
+
+class ProductDetailApi(APIView):
+    def _product(self, request, sku: str) -> Product:
+        try:
+            return selectors.product_get_for_shop(shop=request.user.shop, sku=sku)
+        except Product.DoesNotExist:
+            raise Http404(f"No product with SKU {sku!r}.") from None
+
+    @extend_schema(operation_id="products_retrieve", responses={200: ProductOutputSerializer})
+    def get(self, request, sku: str):
+        return Response(ProductOutputSerializer(self._product(request, sku)).data)
+
+    @extend_schema(
+        operation_id="products_partial_update",
+        request=ProductUpdateInputSerializer,
+        responses={200: ProductOutputSerializer, 400: PROBLEM},
+    )
+    def patch(self, request, sku: str):
+        serializer = ProductUpdateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        product = services.product_update(
+            product=self._product(request, sku), **serializer.validated_data
+        )
+        return Response(ProductOutputSerializer(product).data)

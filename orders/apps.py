@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class OrdersConfig(AppConfig):
+    """Shops, API keys, catalog and stock, orders and their state machine, the shops' API."""
+
+    name = "orders"

@@ -1,0 +1,13 @@
+from django.db import models
+
+
+class OrderStatus(models.TextChoices):
+    PLACED = "placed", "Placed"
+    RESERVED = "reserved", "Stock reserved"
+    PAID = "paid", "Paid"
+    CONFIRMED = "confirmed", "Confirmed"
+    SHIPPED = "shipped", "Shipped"
+    OUT_FOR_DELIVERY = "out_for_delivery", "Out for delivery"
+    DELIVERED = "delivered", "Delivered"
+    REJECTED = "rejected", "Rejected"
+    CANCELLED = "cancelled", "Cancelled"

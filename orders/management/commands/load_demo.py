@@ -1,0 +1,79 @@
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from orders import services
+from orders.models import Shop
+
+DEMO_SHOP_SLUG = "demo-coffee"
+DEMO_PRODUCTS = [
+    ("COFFEE-1KG", "Coffee beans, 1 kg", "24.90", 500),
+    ("COFFEE-250G", "Coffee beans, 250 g", "7.90", 800),
+    ("ESPRESSO-1KG", "Espresso blend, 1 kg", "27.50", 300),
+    ("DECAF-500G", "Decaf, 500 g", "13.40", 120),
+    ("GRINDER-HAND", "Hand grinder", "59.00", 40),
+    ("GRINDER-ELEC", "Electric burr grinder", "189.00", 15),
+    ("MOKA-6", "Moka pot, 6 cups", "34.90", 60),
+    ("FRENCH-PRESS", "French press, 1 l", "29.90", 75),
+    ("FILTER-100", "Paper filters, 100", "3.50", 1000),
+    ("MUG-CERAMIC", "Ceramic mug", "9.90", 200),
+    ("SCALE-01", "Brewing scale, 0.1 g", "39.00", 25),
+    ("KETTLE-GOOSE", "Gooseneck kettle", "69.00", 3),
+]
+
+
+class Command(BaseCommand):
+    help = (
+        "Load demo data: a demo shop with a fresh API key, a dozen products with stock and a "
+        "staff superuser. Safe to run again: it tops up what is missing and prints a new key."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--username", default="admin")
+        parser.add_argument("--password", default="admin")
+
+    @transaction.atomic
+    def handle(self, *args, username, password, **options):
+        shop = Shop.objects.filter(slug=DEMO_SHOP_SLUG).first() or services.shop_create(
+            name="Demo Coffee Roasters",
+            currency="EUR",
+            slug=DEMO_SHOP_SLUG,
+            contact_email="shop@example.com",
+        )
+        existing = set(shop.products.values_list("sku", flat=True))
+        for sku, name, price, stock in DEMO_PRODUCTS:
+            if sku not in existing:
+                services.product_create(
+                    shop=shop, sku=sku, name=name, price=Decimal(price), stock=stock
+                )
+        _, raw_key = services.api_key_create(shop=shop, name="demo")
+
+        User = get_user_model()
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            User.objects.create_superuser(username=username, email="", password=password)
+            staff_line = f"Staff login: {username} / {password}  (http://127.0.0.1:8000/admin/)"
+        else:
+            staff_line = f"Staff login: {username} (already existed; password unchanged)"
+
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo shop: {shop.name} ({shop.slug}), {len(DEMO_PRODUCTS)} products"
+            )
+        )
+        self.stdout.write(staff_line)
+        self.stdout.write(f"Demo shop API key: {raw_key}")
+        self.stdout.write(
+            "Place an order:\n"
+            "  curl -s http://127.0.0.1:8000/api/v1/orders \\\n"
+            f"    -H 'Authorization: Bearer {raw_key}' \\\n"
+            "    -H 'Content-Type: application/json' \\\n"
+            "    -H \"Idempotency-Key: $(date +%s%N)\" \\\n"
+            '    -d \'{"customer": {"name": "Ana Souza", "email": "ana@example.com"}, '
+            '"shipping_address": {"line1": "Rua A 1", "city": "São Paulo", '
+            '"postal_code": "01000-000", "country": "BR"}, '
+            '"lines": [{"sku": "COFFEE-1KG", "quantity": 2}], '
+            '"payment": {"token": "tok_ok"}}\''
+        )

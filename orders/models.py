@@ -1,0 +1,153 @@
+import secrets
+import uuid
+from decimal import Decimal
+
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from rest_framework_api_key.models import AbstractAPIKey
+
+from .choices import OrderStatus
+
+currency_validator = RegexValidator(r"^[A-Z]{3}$", "Use a three-letter ISO 4217 code, e.g. EUR.")
+sku_validator = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$",
+    "Use 1 to 64 letters, digits, dots, dashes or underscores.",
+)
+
+
+def _order_number() -> str:
+    # Random rather than sequential: a per-shop counter would be one hot row that every
+    # order of a shop waits on. Crockford base32 without ambiguous letters, 10^12 space.
+    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    return "OF-" + "".join(secrets.choice(alphabet) for _ in range(8))
+
+
+def _tracking_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Shop(models.Model):
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=60, unique=True)
+    currency = models.CharField(max_length=3, default="EUR", validators=[currency_validator])
+    contact_email = models.EmailField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ShopAPIKey(AbstractAPIKey):
+    """A shop's API key: random, stored hashed (SHA-512), shown once, revocable."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="api_keys")
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "shop API key"
+        verbose_name_plural = "shop API keys"
+
+
+class Product(models.Model):
+    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="products")
+    sku = models.CharField(max_length=64, validators=[sku_validator])
+    name = models.CharField(max_length=200)
+    price = models.DecimalField(
+        max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0.00"))]
+    )
+    currency = models.CharField(max_length=3, validators=[currency_validator])
+    on_hand = models.IntegerField(default=0, help_text="Units in the warehouse.")
+    reserved = models.IntegerField(
+        default=0, editable=False, help_text="Units held for open orders (set by the saga)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["sku"]
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "sku"], name="product_unique_shop_sku"),
+            models.CheckConstraint(
+                condition=models.Q(on_hand__gte=0), name="product_on_hand_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(reserved__gte=0, reserved__lte=models.F("on_hand")),
+                name="product_reserved_within_on_hand",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(price__gte=0), name="product_price_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku} — {self.name}"
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+class Order(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="orders")
+    number = models.CharField(max_length=20, default=_order_number, editable=False)
+    status = models.CharField(
+        max_length=20, choices=OrderStatus.choices, default=OrderStatus.PLACED, editable=False
+    )
+    customer_name = models.CharField(max_length=200)
+    customer_email = models.EmailField()
+    shipping_address = models.JSONField()
+    currency = models.CharField(max_length=3, editable=False)
+    subtotal = models.DecimalField(max_digits=14, decimal_places=2, editable=False)
+    total = models.DecimalField(max_digits=14, decimal_places=2, editable=False)
+    payment_token = models.CharField(max_length=200, blank=True, editable=False)
+    tracking_token = models.CharField(
+        max_length=64, default=_tracking_token, unique=True, editable=False
+    )
+    status_reason = models.CharField(max_length=500, blank=True, editable=False)
+    #: bumped by every transition; a stale writer's conditional update matches no row
+    version = models.PositiveIntegerField(default=1, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "number"], name="order_unique_shop_number"),
+            models.CheckConstraint(
+                condition=models.Q(total__gte=0), name="order_total_not_negative"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["shop", "-created_at"], name="order_shop_created"),
+            models.Index(fields=["shop", "status"], name="order_shop_status"),
+            models.Index(fields=["customer_email"], name="order_customer_email"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
+    sku = models.CharField(max_length=64)
+    name = models.CharField(max_length=200)
+    unit_price = models.DecimalField(max_digits=12, decimal_places=2)
+    quantity = models.PositiveIntegerField()
+    line_total = models.DecimalField(max_digits=14, decimal_places=2)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "sku"], name="orderline_unique_order_sku"),
+            models.CheckConstraint(
+                condition=models.Q(quantity__gte=1), name="orderline_quantity_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.sku}"

@@ -1,0 +1,177 @@
+"""Order intake: validate against the catalog, price, and save the order with its event."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import transaction
+
+from orderflow.errors import FieldError
+from orderflow.events import publish
+
+from ..events import OrderPlaced, PlacedLine
+from ..exceptions import OrderInputError
+from ..models import Order, OrderLine, Product, Shop
+
+MAX_LINES = 100
+MAX_QUANTITY = 10_000
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class CustomerInput:
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class LineInput:
+    sku: str
+    quantity: int
+
+
+@transaction.atomic
+def order_place(
+    *,
+    shop: Shop,
+    customer: CustomerInput,
+    shipping_address: dict,
+    lines: Sequence[LineInput],
+    payment_token: str = "",
+) -> Order:
+    """Place an order priced from the shop's catalog and publish ``order.placed``.
+
+    Prices come from the catalog, never from the caller. The order, its lines and its
+    outbox row are written in one transaction, in a fixed number of queries however
+    many lines there are.
+    """
+    _check_lines(lines)
+    products = {
+        p.sku: p
+        for p in Product.objects.filter(shop=shop, sku__in=[line.sku for line in lines]).only(
+            "id", "sku", "name", "price", "currency"
+        )
+    }
+    _check_catalog(shop, lines, products)
+
+    priced = []
+    for line in lines:
+        product = products[line.sku]
+        line_total = (product.price * line.quantity).quantize(CENT)
+        priced.append((line, product, line_total))
+    subtotal = sum((total for _, _, total in priced), Decimal("0.00"))
+
+    order = Order.objects.create(
+        shop=shop,
+        customer_name=customer.name,
+        customer_email=customer.email,
+        shipping_address=shipping_address,
+        currency=shop.currency,
+        subtotal=subtotal,
+        total=subtotal,
+        payment_token=payment_token,
+    )
+    OrderLine.objects.bulk_create(
+        [
+            OrderLine(
+                order=order,
+                product=product,
+                sku=product.sku,
+                name=product.name,
+                unit_price=product.price,
+                quantity=line.quantity,
+                line_total=line_total,
+            )
+            for line, product, line_total in priced
+        ]
+    )
+    publish(
+        OrderPlaced(
+            order_id=order.id,
+            shop_id=shop.id,
+            number=order.number,
+            currency=order.currency,
+            subtotal=order.subtotal,
+            total=order.total,
+            customer_name=order.customer_name,
+            customer_email=order.customer_email,
+            lines=[
+                PlacedLine(
+                    product_id=product.id,
+                    sku=product.sku,
+                    quantity=line.quantity,
+                    unit_price=product.price,
+                )
+                for line, product, _ in priced
+            ],
+        ),
+        sequence=1,
+    )
+    return order
+
+
+def _check_lines(lines: Sequence[LineInput]) -> None:
+    if not lines:
+        raise OrderInputError(
+            "An order needs at least one line.",
+            errors=[FieldError(attr="lines", code="empty", detail="Add at least one line.")],
+        )
+    if len(lines) > MAX_LINES:
+        raise OrderInputError(
+            f"An order has at most {MAX_LINES} lines.",
+            errors=[FieldError(attr="lines", code="max_length", detail=f"At most {MAX_LINES}.")],
+        )
+    errors = []
+    seen: dict[str, int] = {}
+    for index, line in enumerate(lines):
+        if not 1 <= line.quantity <= MAX_QUANTITY:
+            errors.append(
+                FieldError(
+                    attr=f"lines.{index}.quantity",
+                    code="out_of_range",
+                    detail=f"Quantity must be between 1 and {MAX_QUANTITY}.",
+                )
+            )
+        if line.sku in seen:
+            errors.append(
+                FieldError(
+                    attr=f"lines.{index}.sku",
+                    code="duplicate_sku",
+                    detail=f"SKU {line.sku!r} is already on line {seen[line.sku]}; "
+                    "send one line per SKU with the total quantity.",
+                )
+            )
+        seen.setdefault(line.sku, index)
+    if errors:
+        raise OrderInputError(_summary(errors), errors=errors)
+
+
+def _check_catalog(shop: Shop, lines: Sequence[LineInput], products: dict[str, Product]) -> None:
+    errors = []
+    for index, line in enumerate(lines):
+        product = products.get(line.sku)
+        if product is None:
+            errors.append(
+                FieldError(
+                    attr=f"lines.{index}.sku",
+                    code="unknown_sku",
+                    detail=f"Unknown SKU {line.sku!r}: it is not in this shop's catalog.",
+                )
+            )
+        elif product.currency != shop.currency:
+            errors.append(
+                FieldError(
+                    attr=f"lines.{index}.sku",
+                    code="currency_mismatch",
+                    detail=f"SKU {line.sku!r} is priced in {product.currency}, the shop sells "
+                    f"in {shop.currency}.",
+                )
+            )
+    if errors:
+        raise OrderInputError(_summary(errors), errors=errors)
+
+
+def _summary(errors: list[FieldError]) -> str:
+    first = errors[0]
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{first.attr}: {first.detail}{more}"

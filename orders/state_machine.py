@@ -1,0 +1,76 @@
+"""The order's transition table and ``transition()``, the only writer of ``Order.status``."""
+
+from django.db.models import F
+from django.utils import timezone
+
+from .choices import OrderStatus as S
+from .exceptions import InvalidTransition
+from .models import Order
+
+TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
+    {
+        (S.PLACED, S.RESERVED),
+        (S.PLACED, S.REJECTED),
+        (S.PLACED, S.CANCELLED),
+        (S.RESERVED, S.PAID),
+        (S.RESERVED, S.CANCELLED),
+        (S.PAID, S.CONFIRMED),
+        (S.PAID, S.CANCELLED),
+        (S.CONFIRMED, S.SHIPPED),
+        (S.CONFIRMED, S.CANCELLED),
+        (S.SHIPPED, S.OUT_FOR_DELIVERY),
+        (S.SHIPPED, S.DELIVERED),
+        (S.OUT_FOR_DELIVERY, S.DELIVERED),
+    }
+)
+
+#: What a shop or staff member may ask for, by name, and the status it leads to.
+#: The other transitions (reserve, pay, confirm, reject) belong to the saga alone.
+ACTIONS: dict[str, str] = {
+    "cancel": S.CANCELLED,
+    "ship": S.SHIPPED,
+    "out_for_delivery": S.OUT_FOR_DELIVERY,
+    "deliver": S.DELIVERED,
+}
+
+FINAL_STATUSES = frozenset({S.DELIVERED, S.REJECTED, S.CANCELLED})
+
+
+def can_transition(current: str, target: str) -> bool:
+    return (current, target) in TRANSITIONS
+
+
+def allowed_actions(status: str) -> list[str]:
+    return [action for action, target in ACTIONS.items() if (status, target) in TRANSITIONS]
+
+
+def transition(order: Order, *, to: str, reason: str = "") -> Order:
+    """Move ``order`` to ``to`` or raise :class:`InvalidTransition` (HTTP 409).
+
+    The update is conditional on the status and version the caller read, so two
+    concurrent writers can never both win: the loser matches no row and gets a 409
+    instead of silently overwriting the winner.
+    """
+    if not can_transition(order.status, to):
+        raise _invalid(order, to)
+    now = timezone.now()
+    updated = Order.objects.filter(pk=order.pk, status=order.status, version=order.version).update(
+        status=to, version=F("version") + 1, status_reason=reason, updated_at=now
+    )
+    if updated != 1:
+        order.refresh_from_db(fields=["status", "version"])
+        raise _invalid(order, to, changed=True)
+    order.status = to
+    order.version += 1
+    order.status_reason = reason
+    order.updated_at = now
+    return order
+
+
+def _invalid(order: Order, target: str, *, changed: bool = False) -> InvalidTransition:
+    status_label = S(order.status).label.lower()
+    prefix = "The order changed meanwhile: it is" if changed else "The order is"
+    return InvalidTransition(
+        f"{prefix} {status_label}; it cannot become {S(target).label.lower()}.",
+        extra={"order_status": order.status, "allowed_actions": allowed_actions(order.status)},
+    )

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class PaymentsConfig(AppConfig):
+    """The simulated payment gateway, payments, refunds and invoices (the order saga issue)."""
+
+    name = "payments"
