@@ -1,4 +1,4 @@
-"""Project-wide pytest set-up.
+"""Test environment defaults, loaded as a pytest plugin before Django reads its settings.
 
 ``make test`` sets the environment; these defaults let a bare ``pytest`` do the same
 thing against the local PostgreSQL and Redis instead of silently testing on SQLite.
