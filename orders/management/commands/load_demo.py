@@ -70,7 +70,7 @@ class Command(BaseCommand):
             "  curl -s http://127.0.0.1:8000/api/v1/orders \\\n"
             f"    -H 'Authorization: Bearer {raw_key}' \\\n"
             "    -H 'Content-Type: application/json' \\\n"
-            "    -H \"Idempotency-Key: $(date +%s%N)\" \\\n"
+            '    -H "Idempotency-Key: $(date +%s%N)" \\\n'
             '    -d \'{"customer": {"name": "Ana Souza", "email": "ana@example.com"}, '
             '"shipping_address": {"line1": "Rua A 1", "city": "São Paulo", '
             '"postal_code": "01000-000", "country": "BR"}, '

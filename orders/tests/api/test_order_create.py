@@ -8,7 +8,10 @@ pytestmark = pytest.mark.django_db
 
 def test_places_order_priced_from_catalog(api, products, order_body):
     body = order_body(
-        lines=[{"sku": "COFFEE-1KG", "quantity": 2, "unit_price": "0.01"}, {"sku": "MUG", "quantity": 1}],
+        lines=[
+            {"sku": "COFFEE-1KG", "quantity": 2, "unit_price": "0.01"},
+            {"sku": "MUG", "quantity": 1},
+        ],
         total="0.01",
     )
 
