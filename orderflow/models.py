@@ -29,7 +29,15 @@ class OutboxEvent(models.Model):
     data = models.JSONField(encoder=DjangoJSONEncoder)
     occurred_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
-    published_at = models.DateTimeField(null=True, blank=True)
+    published_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the relay fanned the event out to its subscribers."
+    )
+    position = models.BigIntegerField(
+        null=True,
+        blank=True,
+        unique=True,
+        help_text="Place in the shops' event feed, given in commit order by the relay.",
+    )
 
     class Meta:
         ordering = ["created_at"]
@@ -40,7 +48,7 @@ class OutboxEvent(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["tenant_id", "created_at"], name="outbox_tenant_created"),
+            models.Index(fields=["tenant_id", "position"], name="outbox_tenant_position"),
             models.Index(
                 fields=["created_at"],
                 name="outbox_unpublished",
@@ -70,3 +78,115 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope} {self.key}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    DEAD = "dead", "Dead letter"
+
+
+class Delivery(models.Model):
+    """One (event, subscriber) pair: the unit of work the delivery workers claim and run.
+
+    A delivery is at-least-once: it may run again after a lost lease. Its effect is
+    once, because the subscriber's inbox entry commits with the effect.
+    """
+
+    event = models.ForeignKey(OutboxEvent, on_delete=models.CASCADE, related_name="deliveries")
+    subscriber = models.CharField(max_length=150)
+    # Copied from the event so that ordered claims need no join.
+    aggregate = models.CharField(max_length=50)
+    aggregate_id = models.CharField(max_length=64)
+    sequence = models.PositiveIntegerField()
+    ordered = models.BooleanField(default=False)
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    available_at = models.DateTimeField(help_text="Not claimed before this time (retry backoff).")
+    lease_until = models.DateTimeField(
+        null=True, blank=True, help_text="A running claim returns to the pool after this."
+    )
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    dead_at = models.DateTimeField(null=True, blank=True)
+    replayed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event", "subscriber"], name="delivery_unique_event_subscriber"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["available_at"],
+                name="delivery_claimable",
+                condition=models.Q(status__in=["pending", "running"]),
+            ),
+            models.Index(
+                fields=["subscriber", "aggregate", "aggregate_id", "sequence"],
+                name="delivery_ordered_open",
+                condition=~models.Q(status="done"),
+            ),
+            models.Index(fields=["status", "subscriber"], name="delivery_status_subscriber"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} → {self.subscriber}"
+
+
+class DeadLetterManager(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().filter(status=DeliveryStatus.DEAD)
+
+
+class DeadLetter(Delivery):
+    """A delivery that will not be retried by itself: replay it once the cause is fixed."""
+
+    objects = DeadLetterManager()
+
+    class Meta:
+        proxy = True
+
+
+class DeliveryAttempt(models.Model):
+    """A failed attempt, kept for support (successes are the delivery's ``done_at``)."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="failures")
+    number = models.PositiveSmallIntegerField()
+    failed_at = models.DateTimeField(auto_now_add=True)
+    error = models.TextField()
+    traceback = models.TextField(blank=True)
+    retryable = models.BooleanField()
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["delivery", "number"]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of {self.delivery_id}"
+
+
+class InboxEntry(models.Model):
+    """The done-mark of a delivery, committed in the same transaction as its effect."""
+
+    event_id = models.UUIDField()
+    subscriber = models.CharField(max_length=150)
+    processed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "inbox entries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event_id", "subscriber"], name="inbox_unique_event_subscriber"
+            ),
+        ]
+        indexes = [models.Index(fields=["processed_at"], name="inbox_processed")]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} done by {self.subscriber}"

@@ -148,7 +148,27 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=120)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 10
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+
+# --- Domain events (see orderflow/events/relay.py) -------------------------------------------
+EVENTS_BATCH_SIZE = env.int("EVENTS_BATCH_SIZE", default=100)
+EVENTS_LEASE_SECONDS = env.int("EVENTS_LEASE_SECONDS", default=60)
+EVENTS_DRAIN_SECONDS = env.float("EVENTS_DRAIN_SECONDS", default=10.0)
+EVENTS_SWEEP_INTERVAL = env.float("EVENTS_SWEEP_INTERVAL", default=1.0)
+EVENTS_MAX_ATTEMPTS = env.int("EVENTS_MAX_ATTEMPTS", default=10)
+EVENTS_RETRY_BASE_SECONDS = env.float("EVENTS_RETRY_BASE_SECONDS", default=2.0)
+EVENTS_RETRY_MAX_SECONDS = env.float("EVENTS_RETRY_MAX_SECONDS", default=3600.0)
+EVENTS_RETENTION_DAYS = env.int("EVENTS_RETENTION_DAYS", default=30)
+
 CELERY_BEAT_SCHEDULE = {
+    "sweep-events": {
+        "task": "orderflow.tasks.events_sweep_task",
+        "schedule": EVENTS_SWEEP_INTERVAL,
+        "options": {"expires": max(EVENTS_SWEEP_INTERVAL * 5, 5)},
+    },
+    "purge-delivered-events": {
+        "task": "orderflow.tasks.events_purge_task",
+        "schedule": 60 * 60.0,
+    },
     "purge-expired-idempotency-keys": {
         "task": "orderflow.tasks.idempotency_purge_task",
         "schedule": 15 * 60.0,

@@ -1,6 +1,17 @@
-"""Domain events: the envelope, the registry of declared types, and ``publish()``."""
+"""Domain events: declared types, ``publish()``, subscribers and the delivery machinery."""
 
 from .base import Event, event_types, get_event_class
 from .publish import event_published, publish
+from .relay import PermanentError
+from .subscribers import Envelope, subscriber
 
-__all__ = ["Event", "event_published", "event_types", "get_event_class", "publish"]
+__all__ = [
+    "Envelope",
+    "Event",
+    "PermanentError",
+    "event_published",
+    "event_types",
+    "get_event_class",
+    "publish",
+    "subscriber",
+]

@@ -1,6 +1,6 @@
 """``publish()``: write the event to the outbox inside the caller's transaction."""
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Max
 from django.dispatch import Signal
 from django.utils import timezone
@@ -9,6 +9,8 @@ from orderflow.correlation import get_correlation_id, new_correlation_id
 from orderflow.models import OutboxEvent
 
 from .base import Event, UnknownEventType, event_types
+from .context import current_causation_id
+from .kick import kick_after_commit
 
 #: Sent inside the publishing transaction for in-process, best-effort listeners
 #: (metrics, live hints). Never the business path: subscribers get the outbox row.
@@ -31,6 +33,7 @@ def publish(
     ``sequence`` is the event's position in its aggregate's history. A new aggregate
     passes 1; otherwise the next number is read, and the caller must hold the aggregate's
     row lock (every state change does), with a unique constraint as the last defence.
+    Nothing leaves the process before commit: the relay is kicked by ``on_commit``.
     """
     cls = type(event)
     if event_types().get((cls.type, cls.version)) is not cls:
@@ -53,10 +56,11 @@ def publish(
         sequence=sequence,
         tenant_id=event.tenant_id,
         correlation_id=get_correlation_id() or new_correlation_id(),
-        causation_id=causation_id,
+        causation_id=causation_id or current_causation_id(),
         idempotency_key=idempotency_key,
         data=event.to_data(),
         occurred_at=timezone.now(),
     )
+    transaction.on_commit(kick_after_commit, robust=True)
     event_published.send(sender=cls, event=event, row=row)
     return row

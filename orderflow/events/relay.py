@@ -1,0 +1,331 @@
+"""The outbox relay and the delivery workers' loop.
+
+Celery carries kicks and runs the loop; PostgreSQL carries the work:
+
+1. **relay**: committed outbox rows are fanned out into one delivery per subscriber and
+   given their place in the shops' feed. One relay runs at a time (a transaction-scoped
+   advisory lock), so feed positions grow in commit order.
+2. **claim**: due deliveries are claimed in a batch with ``FOR UPDATE SKIP LOCKED`` and a
+   lease, so any number of workers can share the table and a killed worker's claims
+   return to the pool when the lease ends.
+3. **run**: each delivery runs in its own transaction that first inserts the inbox entry
+   (event, subscriber) — a duplicate run finds it and does nothing — then calls the
+   handler. The effect and its done-mark commit together.
+
+Failures retry with exponential backoff and jitter, the next attempt time kept in the
+row; unrecoverable errors and the last attempt make the delivery a dead letter.
+"""
+
+import logging
+import random
+import time
+import traceback
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import connection, transaction
+from django.db.models import Exists, F, Max, OuterRef, Q
+from django.utils import timezone
+from pydantic import ValidationError as PydanticValidationError
+
+from orderflow.models import (
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    InboxEntry,
+    OutboxEvent,
+)
+
+from .base import UnknownEventType, get_event_class
+from .context import handling
+from .kick import draining, kick_received
+from .subscribers import Envelope, Subscriber, get_subscriber, subscribers_for
+
+logger = logging.getLogger(__name__)
+
+RELAY_LOCK_ID = 0x0F_10_0E_1A  # any constant; names the relay's advisory lock
+
+
+class PermanentError(Exception):
+    """Raise from a handler for a failure that no retry can fix: dead-letter at once."""
+
+
+#: Failures that will fail the same way every time, so retrying only delays the alarm.
+PERMANENT_ERRORS: tuple[type[BaseException], ...] = (
+    PermanentError,
+    UnknownEventType,
+    PydanticValidationError,
+    DjangoValidationError,
+    ObjectDoesNotExist,
+)
+
+
+@dataclass
+class DrainResult:
+    relayed: int = 0
+    done: int = 0
+    retried: int = 0
+    dead: int = 0
+    duplicates: int = 0
+
+    def __iadd__(self, other: "DrainResult") -> "DrainResult":
+        for field in ("relayed", "done", "retried", "dead", "duplicates"):
+            setattr(self, field, getattr(self, field) + getattr(other, field))
+        return self
+
+    @property
+    def handled(self) -> int:
+        return self.done + self.retried + self.dead + self.duplicates
+
+
+# --- relay ---
+def relay_batch(*, limit: int | None = None) -> int:
+    """Fan committed outbox rows out into deliveries; return how many events were relayed."""
+    limit = limit or settings.EVENTS_BATCH_SIZE
+    with transaction.atomic():
+        if not _try_relay_lock():
+            return 0
+        events = list(
+            OutboxEvent.objects.filter(published_at__isnull=True)
+            .order_by("created_at", "sequence")
+            .select_for_update(skip_locked=True)
+            .only("event_id", "type", "aggregate", "aggregate_id", "sequence")[:limit]
+        )
+        if not events:
+            return 0
+        now = timezone.now()
+        Delivery.objects.bulk_create(
+            [
+                Delivery(
+                    event_id=event.event_id,
+                    subscriber=sub.name,
+                    aggregate=event.aggregate,
+                    aggregate_id=event.aggregate_id,
+                    sequence=event.sequence,
+                    ordered=sub.ordered,
+                    available_at=now,
+                )
+                for event in events
+                for sub in subscribers_for(event.type)
+            ],
+            ignore_conflicts=True,
+        )
+        last = OutboxEvent.objects.aggregate(last=Max("position"))["last"] or 0
+        for offset, event in enumerate(events, start=1):
+            event.position = last + offset
+            event.published_at = now
+        OutboxEvent.objects.bulk_update(events, ["position", "published_at"])
+        return len(events)
+
+
+def _try_relay_lock() -> bool:
+    if connection.vendor != "postgresql":
+        return True  # SQLite serialises writers by itself
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [RELAY_LOCK_ID])
+        return cursor.fetchone()[0]
+
+
+# --- claim ---
+def claim_batch(*, limit: int | None = None) -> list[Delivery]:
+    """Claim due deliveries with a lease; expired leases of dead workers count as due."""
+    limit = limit or settings.EVENTS_BATCH_SIZE
+    now = timezone.now()
+    earlier_open = Delivery.objects.filter(
+        subscriber=OuterRef("subscriber"),
+        aggregate=OuterRef("aggregate"),
+        aggregate_id=OuterRef("aggregate_id"),
+        sequence__lt=OuterRef("sequence"),
+    ).exclude(status=DeliveryStatus.DONE)
+    earlier_unrelayed = OutboxEvent.objects.filter(
+        aggregate=OuterRef("aggregate"),
+        aggregate_id=OuterRef("aggregate_id"),
+        sequence__lt=OuterRef("sequence"),
+        published_at__isnull=True,
+    )
+    due = Q(status=DeliveryStatus.PENDING, available_at__lte=now) | Q(
+        status=DeliveryStatus.RUNNING, lease_until__lt=now
+    )
+    in_order = Q(ordered=False) | (~Exists(earlier_open) & ~Exists(earlier_unrelayed))
+    with transaction.atomic():
+        claimed = list(
+            Delivery.objects.filter(due & in_order)
+            .order_by("available_at", "id")
+            .select_for_update(skip_locked=True, of=("self",))
+            .select_related("event")[:limit]
+        )
+        if not claimed:
+            return []
+        lease_until = now + timedelta(seconds=settings.EVENTS_LEASE_SECONDS)
+        Delivery.objects.filter(pk__in=[d.pk for d in claimed]).update(
+            status=DeliveryStatus.RUNNING, attempts=F("attempts") + 1, lease_until=lease_until
+        )
+    for delivery in claimed:
+        delivery.status = DeliveryStatus.RUNNING
+        delivery.attempts += 1
+        delivery.lease_until = lease_until
+    return claimed
+
+
+# --- run ---
+def run_delivery(delivery: Delivery) -> str:
+    """Run one claimed delivery; return 'done', 'duplicate', 'retry' or 'dead'."""
+    sub = get_subscriber(delivery.subscriber)
+    row = delivery.event
+    try:
+        if sub is None:
+            raise PermanentError(f"No subscriber named {delivery.subscriber!r} is registered.")
+        event = get_event_class(row.type, row.version).from_data(row.data)
+        envelope = _envelope(row, delivery.attempts)
+        with (
+            handling(event_id=str(row.event_id), correlation_id=row.correlation_id),
+            transaction.atomic(),
+        ):
+            if not _inbox_insert(row.event_id, sub.name):
+                return "duplicate"
+            sub.handler(event, envelope)
+        return "done"
+    except PERMANENT_ERRORS as error:
+        _record_failure(delivery, sub, error, retryable=False)
+        return "dead"
+    except Exception as error:
+        return "retry" if _record_failure(delivery, sub, error, retryable=True) else "dead"
+
+
+def _envelope(row: OutboxEvent, attempt: int) -> Envelope:
+    return Envelope(
+        event_id=str(row.event_id),
+        type=row.type,
+        version=row.version,
+        aggregate=row.aggregate,
+        aggregate_id=row.aggregate_id,
+        sequence=row.sequence,
+        tenant_id=row.tenant_id,
+        correlation_id=row.correlation_id,
+        causation_id=row.causation_id,
+        occurred_at=row.occurred_at,
+        attempt=attempt,
+    )
+
+
+def _inbox_insert(event_id, subscriber: str) -> bool:
+    """Insert the done-mark; False if the (event, subscriber) pair already has one.
+
+    ``ON CONFLICT DO NOTHING`` rather than catching IntegrityError, so a constraint
+    violated by the handler's own effect is never mistaken for a duplicate delivery.
+    A concurrent twin blocks on the unique index until this transaction ends.
+    """
+    meta = InboxEntry._meta
+    params = [
+        meta.get_field("event_id").get_db_prep_value(event_id, connection),
+        subscriber,
+        meta.get_field("processed_at").get_db_prep_value(timezone.now(), connection),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {meta.db_table} (event_id, subscriber, processed_at) "  # noqa: S608
+            "VALUES (%s, %s, %s) ON CONFLICT (event_id, subscriber) DO NOTHING",
+            params,
+        )
+        return cursor.rowcount == 1
+
+
+def retry_delay(attempt: int) -> float:
+    """Exponential backoff with full jitter, capped: attempt 1 waits up to the base."""
+    base = settings.EVENTS_RETRY_BASE_SECONDS
+    cap = settings.EVENTS_RETRY_MAX_SECONDS
+    ceiling = min(cap, base * 2 ** (attempt - 1))
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def _record_failure(
+    delivery: Delivery, sub: Subscriber | None, error: BaseException, *, retryable: bool
+) -> bool:
+    """Schedule a retry (True) or make the delivery a dead letter (False)."""
+    max_attempts = (sub.max_attempts if sub else None) or settings.EVENTS_MAX_ATTEMPTS
+    will_retry = retryable and delivery.attempts < max_attempts
+    now = timezone.now()
+    message = f"{type(error).__name__}: {error}"[:2000]
+    next_at = now + timedelta(seconds=retry_delay(delivery.attempts)) if will_retry else None
+    with transaction.atomic():
+        DeliveryAttempt.objects.create(
+            delivery=delivery,
+            number=delivery.attempts,
+            error=message,
+            traceback="".join(traceback.format_exception(error))[-10_000:],
+            retryable=retryable,
+            next_attempt_at=next_at,
+        )
+        if will_retry:
+            fields = {"status": DeliveryStatus.PENDING, "available_at": next_at}
+        else:
+            fields = {"status": DeliveryStatus.DEAD, "dead_at": now}
+        Delivery.objects.filter(pk=delivery.pk).update(
+            last_error=message, lease_until=None, **fields
+        )
+    log = logger.warning if will_retry else logger.error
+    log(
+        "delivery %s of %s to %s failed (attempt %d): %s%s",
+        delivery.pk,
+        delivery.event_id,
+        delivery.subscriber,
+        delivery.attempts,
+        message,
+        f"; retry at {next_at.isoformat()}" if next_at else "; dead letter",
+    )
+    return will_retry
+
+
+def _mark_done(ids: list[int]) -> None:
+    if ids:
+        Delivery.objects.filter(pk__in=ids).update(
+            status=DeliveryStatus.DONE, done_at=timezone.now(), lease_until=None
+        )
+
+
+# --- the loop ---
+def process_batch() -> DrainResult:
+    """Relay once, then claim and run one batch of deliveries."""
+    result = DrainResult(relayed=relay_batch())
+    done_ids = []
+    for delivery in claim_batch():
+        outcome = run_delivery(delivery)
+        if outcome in ("done", "duplicate"):
+            done_ids.append(delivery.pk)
+        if outcome == "done":
+            result.done += 1
+        elif outcome == "duplicate":
+            result.duplicates += 1
+        elif outcome == "retry":
+            result.retried += 1
+        else:
+            result.dead += 1
+    _mark_done(done_ids)
+    return result
+
+
+def drain(*, max_seconds: float | None = None) -> DrainResult:
+    """Work until nothing is due or ``max_seconds`` pass; return what was done."""
+    kick_received()
+    deadline = time.monotonic() + (max_seconds or settings.EVENTS_DRAIN_SECONDS)
+    total = DrainResult()
+    with draining():
+        while True:
+            batch = process_batch()
+            total += batch
+            if (batch.relayed == 0 and batch.handled == 0) or time.monotonic() > deadline:
+                return total
+
+
+def due_backlog_exists(now: datetime | None = None) -> bool:
+    now = now or timezone.now()
+    return (
+        OutboxEvent.objects.filter(published_at__isnull=True).exists()
+        or Delivery.objects.filter(
+            Q(status=DeliveryStatus.PENDING, available_at__lte=now)
+            | Q(status=DeliveryStatus.RUNNING, lease_until__lt=now)
+        ).exists()
+    )

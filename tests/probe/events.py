@@ -1,0 +1,33 @@
+from typing import ClassVar
+from uuid import UUID
+
+from pydantic.dataclasses import dataclass
+
+from orderflow.events import Event
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProbePinged(Event):
+    """Tells the probe handlers how to behave: ok, flaky, broken, permanent or slow."""
+
+    type: ClassVar[str] = "probe.pinged"
+    aggregate: ClassVar[str] = "probe"
+    aggregate_id_field: ClassVar[str] = "probe_id"
+
+    probe_id: UUID
+    shop_id: int
+    behaviour: str = "ok"
+    fail_times: int = 0
+    sleep_seconds: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProbeNoop(Event):
+    """Handled by a subscriber that does nothing: the delivery machinery's own cost."""
+
+    type: ClassVar[str] = "probe.noop"
+    aggregate: ClassVar[str] = "probe"
+    aggregate_id_field: ClassVar[str] = "probe_id"
+    tenant_field: ClassVar[str | None] = None
+
+    probe_id: UUID
