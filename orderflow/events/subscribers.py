@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.apps import apps
+
 from .base import Event
 
 
@@ -64,13 +66,14 @@ def subscriber(
 ) -> Callable[[Handler], Handler]:
     """Register the decorated function as a subscriber to ``event_type``.
 
-    The subscriber's name (``<context>.<function>`` unless given) is stored in every
+    The subscriber's name (``<app label>.<function>`` unless given) is stored in every
     delivery and inbox row, so it must stay stable once events have been delivered.
     """
     type_name = event_type if isinstance(event_type, str) else event_type.type
 
     def register(handler: Handler) -> Handler:
-        context = handler.__module__.split(".", 1)[0]
+        app = apps.get_containing_app_config(handler.__module__)
+        context = app.label if app else handler.__module__.split(".", 1)[0]
         full_name = name or f"{context}.{handler.__name__}"
         existing = _subscribers.get(full_name)
         if existing is not None and existing.handler.__qualname__ != handler.__qualname__:

@@ -20,6 +20,11 @@ class ShopClient:
         self.shop: Shop = api_key.shop
 
     @property
+    def tenant_id(self) -> str:
+        """The kernel's name for the shop: events carry it, the event feed filters by it."""
+        return str(self.shop.pk)
+
+    @property
     def actor(self) -> Actor:
         return Actor(kind="shop-key", name=self.api_key.prefix)
 

@@ -7,7 +7,7 @@ from orderflow.events import Envelope, PermanentError, subscriber
 from .events import ProbeNoop, ProbePinged
 from .models import ProbeEffect, ProbeSwitch
 
-STARTED_KEY = "probe:started:{event_id}"
+STARTED_KEY = "probe:started:{probe_id}"
 
 
 def _record(event: ProbePinged, envelope: Envelope, name: str) -> None:
@@ -29,8 +29,10 @@ def record_on_probe_pinged(event: ProbePinged, envelope: Envelope) -> None:
         raise RuntimeError("broken until the 'fixed' switch is on")
     if event.behaviour == "permanent":
         raise PermanentError("this event can never be handled")
-    if event.behaviour == "slow":
-        cache.set(STARTED_KEY.format(event_id=envelope.event_id), envelope.attempt, 300)
+    if event.behaviour == "slow" and envelope.attempt == 1:
+        # slow the first time only, so a test can kill the worker mid-handler and the
+        # redelivery then completes promptly
+        cache.set(STARTED_KEY.format(probe_id=event.probe_id), envelope.attempt, 300)
         time.sleep(event.sleep_seconds)
     _record(event, envelope, "record")
 

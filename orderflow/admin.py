@@ -1,0 +1,151 @@
+"""Support's view of the event machinery: events, deliveries, dead letters and their replay."""
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+
+from .events.maintenance import dead_letter_replay
+from .models import DeadLetter, Delivery, DeliveryAttempt, InboxEntry, OutboxEvent
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written by the machinery are evidence: support reads them, never edits them."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class DeliveryInline(admin.TabularInline):
+    model = Delivery
+    fields = ["subscriber", "status", "attempts", "available_at", "done_at", "last_error"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(OutboxEvent)
+class OutboxEventAdmin(ReadOnlyAdmin):
+    list_display = [
+        "type",
+        "aggregate",
+        "aggregate_id",
+        "sequence",
+        "tenant_id",
+        "created_at",
+        "published_at",
+        "position",
+    ]
+    list_filter = ["type", "aggregate", ("published_at", admin.EmptyFieldListFilter)]
+    search_fields = ["=event_id", "=aggregate_id", "=correlation_id", "=tenant_id"]
+    date_hierarchy = "created_at"
+    inlines = [DeliveryInline]
+
+
+class AttemptInline(admin.TabularInline):
+    model = DeliveryAttempt
+    fields = ["number", "failed_at", "retryable", "next_attempt_at", "error", "traceback"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class DeliveryAdminBase(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "event_type",
+        "subscriber",
+        "status",
+        "attempts",
+        "available_at",
+        "short_error",
+    ]
+    list_filter = ["status", "subscriber", "event__type"]
+    search_fields = ["=event__event_id", "=aggregate_id", "=event__tenant_id"]
+    list_select_related = ["event"]
+    inlines = [AttemptInline]
+    readonly_fields = [
+        "event",
+        "subscriber",
+        "aggregate",
+        "aggregate_id",
+        "sequence",
+        "ordered",
+        "status",
+        "attempts",
+        "available_at",
+        "lease_until",
+        "last_error",
+        "created_at",
+        "done_at",
+        "dead_at",
+        "replayed_at",
+    ]
+
+    @admin.display(description="event type", ordering="event__type")
+    def event_type(self, delivery: Delivery) -> str:
+        return delivery.event.type
+
+    @admin.display(description="last error")
+    def short_error(self, delivery: Delivery) -> str:
+        return delivery.last_error[:100]
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(DeliveryAdminBase):
+    date_hierarchy = "created_at"
+
+
+class ShopFilter(admin.SimpleListFilter):
+    title = "shop"
+    parameter_name = "shop"
+
+    def lookups(self, request, model_admin):
+        tenants = (
+            DeadLetter.objects.exclude(event__tenant_id="")
+            .values_list("event__tenant_id", flat=True)
+            .distinct()
+        )
+        return [(t, f"shop {t}") for t in sorted(tenants)]
+
+    def queryset(self, request, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(event__tenant_id=self.value()) if self.value() else queryset
+
+
+@admin.register(DeadLetter)
+class DeadLetterAdmin(DeliveryAdminBase):
+    list_display = ["id", "event_type", "subscriber", "attempts", "dead_at", "short_error"]
+    list_filter = ["subscriber", "event__type", ShopFilter, "dead_at"]
+    date_hierarchy = "dead_at"
+    actions = ["replay"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        # needed for the replay action; every field stays read-only
+        return request.user.has_perm("orderflow.change_delivery")
+
+    @admin.action(description="Replay selected dead letters")
+    def replay(self, request, queryset):
+        replayed = dead_letter_replay(delivery_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(
+            request,
+            f"Replayed {replayed} dead letter(s); they run again as new deliveries.",
+            messages.SUCCESS,
+        )
+
+
+@admin.register(InboxEntry)
+class InboxEntryAdmin(ReadOnlyAdmin):
+    list_display = ["event_id", "subscriber", "processed_at"]
+    list_filter = ["subscriber"]
+    search_fields = ["=event_id"]

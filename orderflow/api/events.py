@@ -1,0 +1,137 @@
+"""The event contract for shops: declared types with JSON Schemas, and a catch-up feed."""
+
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from orderflow.events import event_types
+from orderflow.models import OutboxEvent
+
+FEED_PAGE_SIZE = 100
+FEED_MAX_PAGE_SIZE = 500
+
+
+class EventEnvelopeOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OutboxEvent
+        fields = [
+            "event_id",
+            "type",
+            "version",
+            "occurred_at",
+            "aggregate",
+            "aggregate_id",
+            "sequence",
+            "position",
+            "correlation_id",
+            "causation_id",
+            "data",
+        ]
+
+
+def _type_summary(cls) -> dict:
+    return {
+        "type": cls.type,
+        "version": cls.version,
+        "aggregate": cls.aggregate,
+        "description": (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else "",
+        "schema": cls.json_schema(),
+    }
+
+
+class EventTypeListApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    @extend_schema(
+        operation_id="event_types_list",
+        responses={200: OpenApiTypes.OBJECT},
+        description="Every event type and version OrderFlow publishes, with its JSON Schema.",
+    )
+    def get(self, request):
+        declared = sorted(event_types().values(), key=lambda c: (c.type, c.version))
+        return Response({"results": [_type_summary(cls) for cls in declared]})
+
+
+class EventTypeDetailApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    @extend_schema(operation_id="event_types_retrieve", responses={200: OpenApiTypes.OBJECT})
+    def get(self, request, event_type: str):
+        versions = sorted(
+            (cls for (name, _), cls in event_types().items() if name == event_type),
+            key=lambda c: c.version,
+        )
+        if not versions:
+            raise Http404(f"No event type {event_type!r}.")
+        return Response({"type": event_type, "versions": [_type_summary(cls) for cls in versions]})
+
+
+class EventFeedApi(APIView):
+    @extend_schema(
+        operation_id="events_list",
+        parameters=[
+            OpenApiParameter(
+                "after", OpenApiTypes.INT, description="Return events after this position."
+            ),
+            OpenApiParameter("type", OpenApiTypes.STR, many=True),
+            OpenApiParameter("limit", OpenApiTypes.INT),
+        ],
+        responses={
+            200: inline_serializer(
+                "EventFeedPage",
+                {
+                    "results": EventEnvelopeOutputSerializer(many=True),
+                    "next": serializers.CharField(allow_null=True),
+                    "last_position": serializers.IntegerField(),
+                },
+            )
+        },
+        description="The shop's own events in the order they were committed. Store "
+        "`last_position` and pass it as `after` to continue where you left off.",
+    )
+    def get(self, request):
+        after = _int_param(request, "after", default=0, minimum=0)
+        limit = _int_param(
+            request, "limit", default=FEED_PAGE_SIZE, minimum=1, maximum=FEED_MAX_PAGE_SIZE
+        )
+        events = OutboxEvent.objects.filter(
+            tenant_id=request.user.tenant_id, position__gt=after
+        ).order_by("position")
+        types = request.query_params.getlist("type")
+        if types:
+            events = events.filter(type__in=types)
+        page = list(events[:limit])
+        last_position = page[-1].position if page else after
+        next_url = None
+        if len(page) == limit:
+            query = request.query_params.copy()
+            query["after"] = str(last_position)
+            next_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+        return Response(
+            {
+                "results": EventEnvelopeOutputSerializer(page, many=True).data,
+                "next": next_url,
+                "last_position": last_position,
+            }
+        )
+
+
+def _int_param(request, name: str, *, default: int, minimum: int, maximum: int | None = None):
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationError({name: ["Must be a whole number."]}) from None
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+        raise ValidationError({name: [f"Must be {bound}."]})
+    return value
