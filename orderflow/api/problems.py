@@ -11,11 +11,12 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from drf_standardized_errors.formatter import ExceptionFormatter
 from drf_standardized_errors.handler import ExceptionHandler
 from drf_standardized_errors.types import ErrorResponse
 from rest_framework import exceptions, status
+from rest_framework.settings import api_settings
 
 from orderflow.correlation import get_correlation_id
 from orderflow.errors import DomainError
@@ -194,7 +195,8 @@ class ProblemFormatter(ExceptionFormatter):
         exc = self.exc
         request = self.context.get("request")
         errors = [
-            {"attr": e.attr, "code": e.code, "detail": e.detail} for e in error_response.errors
+            {"attr": _attr_path(e.attr), "code": e.code, "detail": e.detail}
+            for e in error_response.errors
         ]
         if isinstance(exc, DomainProblem):
             errors = [
@@ -223,6 +225,17 @@ class ProblemFormatter(ExceptionFormatter):
         return body
 
 
+def _attr_path(attr: str | None) -> str | None:
+    """Point a nested list's or object's own error at it: ``lines``, not ``lines.non_field_errors``.
+
+    A top-level ``non_field_errors`` stays: it is about the body as a whole.
+    """
+    suffix = f".{api_settings.NON_FIELD_ERRORS_KEY}"
+    if attr and attr.endswith(suffix):
+        return attr.removesuffix(suffix)
+    return attr
+
+
 def _summarise(errors: list[dict]) -> str:
     if not errors:
         return "The request is invalid."
@@ -236,6 +249,9 @@ class ProblemExceptionHandler(ExceptionHandler):
     def convert_known_exceptions(self, exc: Exception) -> Exception:
         if isinstance(exc, DomainError):
             return DomainProblem(exc)
+        if isinstance(exc, Http404):
+            # keep the view's own words ("No such order.") instead of a bare "Not found."
+            return exceptions.NotFound(*exc.args)
         if isinstance(exc, RequestDataTooBig):
             return RequestTooLarge(settings.API_MAX_BODY_BYTES)
         return super().convert_known_exceptions(exc)
