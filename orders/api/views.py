@@ -6,7 +6,7 @@ from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -47,6 +47,20 @@ def _order_id(raw: str) -> UUID:
         raise Http404("No such order.") from None
 
 
+def _filter_errors(filterset) -> ValidationError:
+    """Carry each form error's own code (``invalid_choice``), which ``errors`` would drop."""
+    return ValidationError(
+        {
+            field: [
+                ErrorDetail(message, code=error.code or "invalid")
+                for error in errors
+                for message in error.messages
+            ]
+            for field, errors in filterset.errors.as_data().items()
+        }
+    )
+
+
 class OrderListCreateApi(APIView):
     pagination_class = OrderCursorPagination
 
@@ -66,7 +80,7 @@ class OrderListCreateApi(APIView):
         orders = selectors.order_list_for_shop(shop=request.user.shop)
         filterset = OrderFilter(request.query_params, queryset=orders, request=request)
         if not filterset.is_valid():
-            raise ValidationError(filterset.errors)
+            raise _filter_errors(filterset)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(filterset.qs, request, view=self)
         return paginator.get_paginated_response(OrderOutputSerializer(page, many=True).data)
