@@ -89,8 +89,10 @@ def run_idempotent(
             existing.delete()
         status, body = operation()
         if 200 <= status < 300:
+            # No savepoint (two round trips on the hot path): a failed insert is never
+            # recovered from, the error below rolls the whole transaction back.
             try:
-                with transaction.atomic():
+                with transaction.atomic(savepoint=False):
                     IdempotencyKey.objects.create(
                         scope=scope,
                         key=key,
