@@ -1,21 +1,15 @@
 """Real processes for integration tests: a Celery worker and beat on the test database."""
 
 import os
-import signal
-import subprocess
-import sys
 import tempfile
-import threading
-import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 import redis
 from django.conf import settings
 from django.db import connection
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from devtools.processes import ProcessFailedToStart, celery_beat, celery_worker, wait_until
 
 #: Short timings so that retries, leases and sweeps happen within a test's patience.
 WORKER_ENV = {
@@ -30,69 +24,10 @@ WORKER_ENV = {
 
 def wait_for(condition: Callable[[], object], *, timeout: float = 30, what: str = "") -> object:
     """Poll ``condition`` until it returns something truthy; fail the test on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what or condition}")
-        time.sleep(0.05)
-
-
-class ManagedProcess:
-    """A child process whose output is collected, so a failing test can show it."""
-
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], ready_marker: str):
-        self.name = name
-        self.argv = argv
-        self.env = env
-        self.ready_marker = ready_marker
-        self.output: list[str] = []
-        self.process: subprocess.Popen | None = None
-        self._ready = threading.Event()
-
-    def start(self, *, timeout: float = 60) -> "ManagedProcess":
-        self._ready.clear()
-        self.process = subprocess.Popen(
-            self.argv,
-            cwd=REPO_ROOT,
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-        threading.Thread(target=self._pump, args=(self.process,), daemon=True).start()
-        if not self._ready.wait(timeout):
-            self.stop()
-            pytest.fail(f"{self.name} did not start:\n" + "".join(self.output[-50:]))
-        return self
-
-    def _pump(self, process: subprocess.Popen) -> None:
-        for line in process.stdout:
-            self.output.append(line)
-            if self.ready_marker in line:
-                self._ready.set()
-
-    def children(self) -> list[int]:
-        """PIDs of the process's children (the prefork pool of a Celery worker)."""
-        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        return [int(pid) for pid in path.read_text().split()] if path.exists() else []
-
-    def kill(self) -> None:
-        """SIGKILL the whole process group, as an OOM killer or a pulled plug would."""
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
+    value = wait_until(condition, timeout=timeout)
+    if not value:
+        pytest.fail(f"timed out after {timeout}s waiting for {what or condition}")
+    return value
 
 
 class EventWorkers:
@@ -100,60 +35,27 @@ class EventWorkers:
 
     def __init__(self, env: dict[str, str], schedule_dir: str):
         self.env = env
-        self.schedule_dir = schedule_dir
-        self.worker = self._worker()
-        self.beat = ManagedProcess(
-            "celery beat",
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "orderflow",
-                "beat",
-                "-l",
-                "info",
-                "-s",
-                f"{schedule_dir}/beat-schedule",
-                "--pidfile=",
-            ],
-            env,
-            ready_marker="beat: Starting",
-        )
-
-    def _worker(self) -> ManagedProcess:
-        return ManagedProcess(
-            "celery worker",
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "orderflow",
-                "worker",
-                "-l",
-                "info",
-                "-c",
-                "2",
-                "--without-heartbeat",
-                "--without-mingle",
-                "--without-gossip",
-                "-n",
-                f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
-            ],
-            self.env,
-            ready_marker="ready.",
-        )
+        self.worker = celery_worker(env)
+        self.beat = celery_beat(env, schedule_dir=schedule_dir)
 
     def start(self) -> "EventWorkers":
-        self.worker.start()
-        self.beat.start()
+        try:
+            self.worker.start()
+            self.beat.start()
+        except ProcessFailedToStart as error:
+            pytest.fail(str(error))
         return self
 
     def restart_worker(self) -> None:
         self.worker.stop()
-        self.worker = self._worker()
-        self.worker.start()
+        self.worker = celery_worker(self.env)
+        self.start_worker_only()
+
+    def start_worker_only(self) -> None:
+        try:
+            self.worker.start()
+        except ProcessFailedToStart as error:
+            pytest.fail(str(error))
 
     def stop(self) -> None:
         self.beat.stop()

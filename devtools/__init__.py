@@ -1,0 +1,1 @@
+"""Helpers for the test suite and the benchmark: running real OrderFlow processes."""
