@@ -1,5 +1,6 @@
 """Support's view of shops, keys, catalog and orders. Status is never edited by hand here."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
@@ -71,13 +72,40 @@ class ShopAPIKeyAdmin(admin.ModelAdmin):
         self.message_user(request, "Revoked.", messages.SUCCESS)
 
 
+class ProductAdminForm(forms.ModelForm):
+    class Meta:
+        model = Product
+        fields = ["shop", "sku", "name", "price", "currency", "on_hand"]
+
+    def clean_on_hand(self) -> int:
+        # Names the rule instead of letting the database's check constraint end in a 500;
+        # the constraint still guards against the saga reserving meanwhile.
+        on_hand = self.cleaned_data["on_hand"]
+        reserved = self.instance.reserved if self.instance.pk else 0
+        if on_hand < 0:
+            raise forms.ValidationError("Must not be negative.", code="min_value")
+        if on_hand < reserved:
+            raise forms.ValidationError(
+                "Must be at least %(reserved)d: units are reserved for open orders.",
+                code="below_reserved",
+                params={"reserved": reserved},
+            )
+        return on_hand
+
+
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
+    form = ProductAdminForm
     list_display = ["sku", "name", "shop", "price", "currency", "on_hand", "reserved", "available"]
     list_editable = ["on_hand"]
     list_filter = ["shop"]
     search_fields = ["sku", "name"]
     readonly_fields = ["reserved", "created_at", "updated_at"]
+
+    def get_changelist_form(self, request, **kwargs):
+        # the list's editable stock column gets the same check as the change page
+        kwargs.setdefault("form", ProductAdminForm)
+        return super().get_changelist_form(request, **kwargs)
 
 
 class OrderLineInline(admin.TabularInline):
