@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from orderflow.errors import FieldError
 
@@ -52,6 +53,7 @@ def product_update(
         fields["on_hand"] = stock
     if not fields:
         return product
+    fields["updated_at"] = timezone.now()  # update() skips auto_now
     # One conditional UPDATE: the reserved count may move under us (the saga), so the
     # check and the write must be the same statement.
     query = Product.objects.filter(pk=product.pk)
