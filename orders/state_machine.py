@@ -69,8 +69,16 @@ def transition(order: Order, *, to: str, reason: str = "") -> Order:
 
 def _invalid(order: Order, target: str, *, changed: bool = False) -> InvalidTransition:
     status_label = S(order.status).label.lower()
-    prefix = "The order changed meanwhile: it is" if changed else "The order is"
+    target_label = S(target).label.lower()
+    if changed:
+        # the move may still be legal from the new state: the caller must look again
+        detail = (
+            f"The order changed meanwhile and is now {status_label}; read it again before "
+            f"asking for {target_label}."
+        )
+    else:
+        detail = f"The order is {status_label}; it cannot become {target_label}."
     return InvalidTransition(
-        f"{prefix} {status_label}; it cannot become {S(target).label.lower()}.",
+        detail,
         extra={"order_status": order.status, "allowed_actions": allowed_actions(order.status)},
     )
