@@ -1,7 +1,12 @@
+from decimal import Decimal
+
 import pytest
 
 from orderflow.models import IdempotencyKey, OutboxEvent
 from orders.models import Order, OrderLine
+
+from ..assertions import assert_problem, row_counts
+from ..factories import ProductFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -33,3 +38,328 @@ def test_places_order_priced_from_catalog(api, products, order_body):
     assert (event.type, event.aggregate_id, event.sequence) == ("order.placed", data["id"], 1)
     assert event.data["total"] == "59.70"
     assert IdempotencyKey.objects.count() == 0
+
+
+def test_answers_the_whole_order(api, products, order_body):
+    response = api.post("/api/v1/orders", order_body(), format="json")
+
+    assert response.status_code == 201, response.content
+    order = Order.objects.get()
+    assert response.json() == {
+        "id": str(order.id),
+        "number": order.number,
+        "status": "placed",
+        "currency": "EUR",
+        "subtotal": "49.80",
+        "total": "49.80",
+        "customer": {"name": "Ana Souza", "email": "ana@example.com"},
+        "shipping_address": {
+            "line1": "Rua A 1",
+            "city": "São Paulo",
+            "postal_code": "01000-000",
+            "country": "BR",
+        },
+        "lines": [
+            {
+                "sku": "COFFEE-1KG",
+                "name": products["COFFEE-1KG"].name,
+                "unit_price": "24.90",
+                "quantity": 2,
+                "line_total": "49.80",
+            }
+        ],
+        "allowed_actions": ["cancel"],
+        "created_at": order.created_at.isoformat().replace("+00:00", "Z"),
+        "updated_at": order.updated_at.isoformat().replace("+00:00", "Z"),
+    }
+    assert order.shop_id == products["COFFEE-1KG"].shop_id
+    assert order.payment_token == "tok_ok"
+
+
+def test_ignores_prices_and_totals_sent_by_the_client(api, products, order_body):
+    body = order_body(
+        lines=[{"sku": "MUG", "quantity": 3, "unit_price": "0.01", "line_total": "0.03"}],
+        subtotal="0.03",
+        total="0.03",
+        currency="USD",
+        status="delivered",
+    )
+
+    response = api.post("/api/v1/orders", body, format="json")
+
+    assert response.status_code == 201, response.content
+    order = Order.objects.get()
+    assert (order.subtotal, order.total, order.currency, order.status) == (
+        Decimal("29.70"),
+        Decimal("29.70"),
+        "EUR",
+        "placed",
+    )
+    line = OrderLine.objects.get()
+    assert (str(line.unit_price), str(line.line_total)) == ("9.90", "29.70")
+
+
+def test_stores_the_correlation_id_of_the_request_on_the_event(api, products, order_body):
+    response = api.post(
+        "/api/v1/orders", order_body(), format="json", HTTP_X_CORRELATION_ID="shop-req-42"
+    )
+
+    assert response.status_code == 201, response.content
+    assert response["X-Correlation-ID"] == "shop-req-42"
+    assert OutboxEvent.objects.get().correlation_id == "shop-req-42"
+
+
+def test_stores_a_generated_correlation_id_on_the_event_when_none_is_sent(
+    api, products, order_body
+):
+    response = api.post("/api/v1/orders", order_body(), format="json")
+
+    assert response.status_code == 201, response.content
+    assert OutboxEvent.objects.get().correlation_id == response["X-Correlation-ID"]
+
+
+# --- bad input: each is a 400 validation problem and writes nothing --------------------------
+
+
+def _lines(n: int) -> list[dict]:
+    return [{"sku": f"BULK-{i}", "quantity": 1} for i in range(n)]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "errors"),
+    [
+        pytest.param(
+            {"lines": []},
+            [
+                {
+                    "attr": "lines",
+                    "code": "min_length",
+                    "detail": "Ensure this field has at least 1 elements.",
+                }
+            ],
+            id="no-lines",
+        ),
+        pytest.param(
+            {"lines": _lines(101)},
+            [
+                {
+                    "attr": "lines",
+                    "code": "max_length",
+                    "detail": "Ensure this field has no more than 100 elements.",
+                }
+            ],
+            id="101-lines",
+        ),
+        pytest.param(
+            {"lines": [{"sku": "MUG", "quantity": 0}]},
+            [
+                {
+                    "attr": "lines.0.quantity",
+                    "code": "min_value",
+                    "detail": "Ensure this value is greater than or equal to 1.",
+                }
+            ],
+            id="quantity-zero",
+        ),
+        pytest.param(
+            {"lines": [{"sku": "MUG", "quantity": -3}]},
+            [
+                {
+                    "attr": "lines.0.quantity",
+                    "code": "min_value",
+                    "detail": "Ensure this value is greater than or equal to 1.",
+                }
+            ],
+            id="quantity-negative",
+        ),
+        pytest.param(
+            {"lines": [{"sku": "MUG", "quantity": 1}, {"sku": "FILTER", "quantity": 10_001}]},
+            [
+                {
+                    "attr": "lines.1.quantity",
+                    "code": "max_value",
+                    "detail": "Ensure this value is less than or equal to 10000.",
+                }
+            ],
+            id="quantity-over-10000",
+        ),
+        pytest.param(
+            {"lines": [{"sku": "MUG", "quantity": 1.5}]},
+            [
+                {
+                    "attr": "lines.0.quantity",
+                    "code": "invalid",
+                    "detail": "A valid integer is required.",
+                }
+            ],
+            id="quantity-fraction",
+        ),
+        pytest.param(
+            {"lines": [{"quantity": 1}]},
+            [{"attr": "lines.0.sku", "code": "required", "detail": "This field is required."}],
+            id="sku-missing",
+        ),
+        pytest.param(
+            {"customer": {"name": "Ana Souza", "email": "ana-at-example.com"}},
+            [
+                {
+                    "attr": "customer.email",
+                    "code": "invalid",
+                    "detail": "Enter a valid email address.",
+                }
+            ],
+            id="invalid-email",
+        ),
+        pytest.param(
+            {"customer": {"name": "", "email": "ana@example.com"}},
+            [{"attr": "customer.name", "code": "blank", "detail": "This field may not be blank."}],
+            id="blank-name",
+        ),
+        pytest.param(
+            {
+                "shipping_address": {
+                    "line1": "Rua A 1",
+                    "city": "São Paulo",
+                    "postal_code": "01000-000",
+                    "country": "br",
+                }
+            },
+            [
+                {
+                    "attr": "shipping_address.country",
+                    "code": "invalid",
+                    "detail": "Use an ISO 3166 code, e.g. BR.",
+                }
+            ],
+            id="country-not-iso",
+        ),
+        pytest.param(
+            {"payment": {}},
+            [{"attr": "payment.token", "code": "required", "detail": "This field is required."}],
+            id="payment-token-missing",
+        ),
+    ],
+)
+def test_rejects_invalid_order_and_writes_nothing(api, products, order_body, overrides, errors):
+    before = row_counts()
+
+    response = api.post("/api/v1/orders", order_body(**overrides), format="json")
+
+    body = assert_problem(response, status=400, type_slug="validation-error")
+    assert body["errors"] == errors
+    assert body["detail"] == f"{errors[0]['attr']}: {errors[0]['detail']}"
+    assert row_counts() == before
+
+
+def test_rejects_a_body_that_is_not_an_object(api, products):
+    before = row_counts()
+
+    response = api.post("/api/v1/orders", [{"sku": "MUG"}], format="json")
+
+    body = assert_problem(response, status=400, type_slug="validation-error")
+    assert body["errors"] == [
+        {
+            "attr": "non_field_errors",
+            "code": "invalid",
+            "detail": "Invalid data. Expected a dictionary, but got list.",
+        }
+    ]
+    assert row_counts() == before
+
+
+def test_lists_every_missing_field(api, products):
+    before = row_counts()
+
+    response = api.post("/api/v1/orders", {}, format="json")
+
+    body = assert_problem(response, status=400, type_slug="validation-error")
+    assert [(e["attr"], e["code"]) for e in body["errors"]] == [
+        ("customer", "required"),
+        ("shipping_address", "required"),
+        ("lines", "required"),
+        ("payment", "required"),
+    ]
+    assert body["detail"] == "customer: This field is required. (and 3 more)"
+    assert row_counts() == before
+
+
+def test_rejects_unknown_sku_naming_it(api, products, order_body):
+    before = row_counts()
+
+    response = api.post(
+        "/api/v1/orders",
+        order_body(lines=[{"sku": "MUG", "quantity": 1}, {"sku": "TEAPOT", "quantity": 1}]),
+        format="json",
+    )
+
+    body = assert_problem(response, status=400, type_slug="validation-error")
+    assert body["errors"] == [
+        {
+            "attr": "lines.1.sku",
+            "code": "unknown_sku",
+            "detail": "Unknown SKU 'TEAPOT': it is not in this shop's catalog.",
+        }
+    ]
+    assert "TEAPOT" in body["detail"]
+    assert row_counts() == before
+
+
+def test_rejects_another_shops_sku_as_unknown(api, products, other_shop, order_body):
+    ProductFactory(shop=other_shop, sku="THEIR-SKU", price="1.00")
+    before = row_counts()
+
+    response = api.post(
+        "/api/v1/orders", order_body(lines=[{"sku": "THEIR-SKU", "quantity": 1}]), format="json"
+    )
+
+    body = assert_problem(response, status=400, type_slug="validation-error")
+    assert body["errors"] == [
+        {
+            "attr": "lines.0.sku",
+            "code": "unknown_sku",
+            "detail": "Unknown SKU 'THEIR-SKU': it is not in this shop's catalog.",
+        }
+    ]
+    assert "THEIR-SKU" in body["detail"]
+    assert row_counts() == before
+
+
+def test_rejects_the_same_sku_twice(api, products, order_body):
+    before = row_counts()
+
+    response = api.post(
+        "/api/v1/orders",
+        order_body(lines=[{"sku": "MUG", "quantity": 1}, {"sku": "MUG", "quantity": 2}]),
+        format="json",
+    )
+
+    body = assert_problem(response, status=400, type_slug="validation-error")
+    assert body["errors"] == [
+        {
+            "attr": "lines.1.sku",
+            "code": "duplicate_sku",
+            "detail": "SKU 'MUG' is already on line 0; send one line per SKU with the total "
+            "quantity.",
+        }
+    ]
+    assert row_counts() == before
+
+
+def test_accepts_100_lines(api, shop, order_body):
+    for i in range(100):
+        ProductFactory(shop=shop, sku=f"BULK-{i}", price="1.00")
+
+    response = api.post("/api/v1/orders", order_body(lines=_lines(100)), format="json")
+
+    assert response.status_code == 201, response.content
+    assert response.json()["total"] == "100.00"
+    assert OrderLine.objects.count() == 100
+
+
+def test_accepts_quantity_10000(api, products, order_body):
+    response = api.post(
+        "/api/v1/orders", order_body(lines=[{"sku": "FILTER", "quantity": 10_000}]), format="json"
+    )
+
+    assert response.status_code == 201, response.content
+    assert response.json()["total"] == "35000.00"

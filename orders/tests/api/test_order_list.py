@@ -1,0 +1,174 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from orders.models import Order
+
+from ..assertions import assert_problem
+from ..factories import ProductFactory, advance, order_for
+
+pytestmark = pytest.mark.django_db
+
+
+def _ids(response) -> list[str]:
+    return [order["id"] for order in response.json()["results"]]
+
+
+def _aged(order: Order, *, days: int) -> Order:
+    """Backdate ``order`` so that date filters and ordering have something to tell apart."""
+    Order.objects.filter(pk=order.pk).update(created_at=timezone.now() - timedelta(days=days))
+    order.refresh_from_db()
+    return order
+
+
+def test_lists_the_shops_orders_newest_first(api, shop, products):
+    oldest = _aged(order_for(shop), days=3)
+    middle = _aged(order_for(shop), days=2)
+    newest = _aged(order_for(shop), days=1)
+
+    response = api.get("/api/v1/orders")
+
+    assert response.status_code == 200, response.content
+    assert _ids(response) == [str(newest.id), str(middle.id), str(oldest.id)]
+    assert response.json()["next"] is None
+    assert response.json()["previous"] is None
+
+
+def test_lists_each_order_with_its_lines(api, shop, products):
+    order = order_for(shop, lines={"COFFEE-1KG": 2, "MUG": 1})
+
+    response = api.get("/api/v1/orders")
+
+    assert response.status_code == 200, response.content
+    (listed,) = response.json()["results"]
+    assert listed["id"] == str(order.id)
+    assert listed["number"] == order.number
+    assert listed["total"] == "59.70"
+    assert [(line["sku"], line["quantity"]) for line in listed["lines"]] == [
+        ("COFFEE-1KG", 2),
+        ("MUG", 1),
+    ]
+    assert listed["allowed_actions"] == ["cancel"]
+
+
+def test_never_lists_another_shops_orders(api, other_api, shop, other_shop, products):
+    ProductFactory(shop=other_shop, sku="COFFEE-1KG")
+    mine = order_for(shop)
+    theirs = order_for(other_shop)
+
+    mine_response = api.get("/api/v1/orders")
+    their_response = other_api.get("/api/v1/orders")
+
+    assert _ids(mine_response) == [str(mine.id)]
+    assert _ids(their_response) == [str(theirs.id)]
+
+
+def test_pages_through_orders_with_a_cursor(api, shop, products):
+    orders = [_aged(order_for(shop), days=days) for days in range(5, 0, -1)]
+    newest_first = [str(order.id) for order in reversed(orders)]
+
+    first = api.get("/api/v1/orders", {"limit": 2})
+    second = api.get(first.json()["next"])
+    third = api.get(second.json()["next"])
+    back = api.get(third.json()["previous"])
+
+    assert _ids(first) == newest_first[0:2]
+    assert _ids(second) == newest_first[2:4]
+    assert _ids(third) == newest_first[4:5]
+    assert third.json()["next"] is None
+    assert _ids(back) == newest_first[2:4]
+    assert "cursor=" in first.json()["next"]
+
+
+def test_pages_orders_created_in_the_same_instant_without_loss_or_repeat(api, shop, products):
+    orders = [order_for(shop) for _ in range(5)]
+    Order.objects.update(created_at=timezone.now())
+
+    seen = []
+    response = api.get("/api/v1/orders", {"limit": 2})
+    seen += _ids(response)
+    while response.json()["next"]:
+        response = api.get(response.json()["next"])
+        seen += _ids(response)
+
+    assert sorted(seen) == sorted(str(order.id) for order in orders)
+
+
+def test_rejects_a_forged_cursor(api, shop, products):
+    order_for(shop)
+
+    response = api.get("/api/v1/orders", {"cursor": "not-a-cursor"})
+
+    body = assert_problem(response, status=404, type_slug="not-found")
+    assert body["detail"] == "Invalid cursor"
+
+
+def test_filters_by_status(api, shop, products):
+    placed = order_for(shop)
+    cancelled = advance(order_for(shop), to="cancelled")
+    shipped = advance(order_for(shop), to="shipped")
+
+    only_cancelled = api.get("/api/v1/orders", {"status": "cancelled"})
+    cancelled_or_shipped = api.get("/api/v1/orders?status=cancelled&status=shipped")
+
+    assert _ids(only_cancelled) == [str(cancelled.id)]
+    assert sorted(_ids(cancelled_or_shipped)) == sorted([str(cancelled.id), str(shipped.id)])
+    assert str(placed.id) not in _ids(cancelled_or_shipped)
+
+
+def test_filters_by_creation_time(api, shop, products):
+    old = _aged(order_for(shop), days=10)
+    recent = _aged(order_for(shop), days=2)
+    today = order_for(shop)
+    five_days_ago = (timezone.now() - timedelta(days=5)).isoformat()
+    one_day_ago = (timezone.now() - timedelta(days=1)).isoformat()
+
+    after = api.get("/api/v1/orders", {"created_after": five_days_ago})
+    before = api.get("/api/v1/orders", {"created_before": five_days_ago})
+    between = api.get(
+        "/api/v1/orders", {"created_after": five_days_ago, "created_before": one_day_ago}
+    )
+
+    assert _ids(after) == [str(today.id), str(recent.id)]
+    assert _ids(before) == [str(old.id)]
+    assert _ids(between) == [str(recent.id)]
+
+
+def test_filters_by_email_ignoring_case(api, shop, products):
+    ana = order_for(shop, email="ana@example.com")
+    order_for(shop, email="bruno@example.com")
+
+    response = api.get("/api/v1/orders", {"email": "ANA@example.com"})
+
+    assert _ids(response) == [str(ana.id)]
+
+
+@pytest.mark.parametrize(
+    ("query", "error"),
+    [
+        (
+            {"status": "lost"},
+            {
+                "attr": "status",
+                "code": "invalid_choice",
+                "detail": "Select a valid choice. lost is not one of the available choices.",
+            },
+        ),
+        (
+            {"created_after": "yesterday"},
+            {"attr": "created_after", "code": "invalid", "detail": "Enter a valid date/time."},
+        ),
+        (
+            {"created_before": "2026-13-45"},
+            {"attr": "created_before", "code": "invalid", "detail": "Enter a valid date/time."},
+        ),
+    ],
+)
+def test_rejects_an_invalid_filter(api, shop, products, query, error):
+    order_for(shop)
+
+    response = api.get("/api/v1/orders", query)
+
+    body = assert_problem(response, status=400, type_slug="validation-error")
+    assert body["errors"] == [error]

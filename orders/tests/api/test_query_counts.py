@@ -1,0 +1,119 @@
+"""Each request costs a fixed number of queries, however many lines or orders it touches.
+
+A warm-up request first records the key's ``last_used_at`` (refreshed at most once a
+minute), so that the counted request is the steady state every later request pays. The
+test's own transaction turns each service's ``atomic`` into a SAVEPOINT/RELEASE pair,
+which is counted here; in production those are the (uncounted) BEGIN and COMMIT.
+"""
+
+import pytest
+
+from ..factories import ProductFactory, order_for
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def catalog(shop):
+    return [ProductFactory(shop=shop, sku=f"SKU-{i:02}", price="2.50") for i in range(20)]
+
+
+@pytest.fixture
+def warm_api(api, catalog):
+    assert api.get("/api/v1/products", {"limit": 1}).status_code == 200
+    return api
+
+
+def _order_body(order_body, line_count: int) -> dict:
+    return order_body(lines=[{"sku": f"SKU-{i:02}", "quantity": 1} for i in range(line_count)])
+
+
+@pytest.mark.parametrize("line_count", [1, 20])
+def test_create_costs_fixed_queries(warm_api, order_body, django_assert_num_queries, line_count):
+    # key; savepoint; products; order; lines (one INSERT); outbox row; release;
+    # lines read back for the response
+    with django_assert_num_queries(8):
+        response = warm_api.post(
+            "/api/v1/orders", _order_body(order_body, line_count), format="json"
+        )
+
+    assert response.status_code == 201, response.content
+    assert len(response.json()["lines"]) == line_count
+
+
+@pytest.mark.parametrize("line_count", [1, 20])
+def test_idempotent_create_costs_fixed_queries(
+    warm_api, order_body, django_assert_num_queries, line_count
+):
+    # key; savepoint; advisory lock; stored key lookup; the 7 of a plain create;
+    # the stored response; release
+    with django_assert_num_queries(13):
+        response = warm_api.post(
+            "/api/v1/orders",
+            _order_body(order_body, line_count),
+            format="json",
+            HTTP_IDEMPOTENCY_KEY=f"key-{line_count}",
+        )
+
+    assert response.status_code == 201, response.content
+
+
+@pytest.mark.parametrize("line_count", [1, 20])
+def test_replay_costs_fixed_queries(warm_api, order_body, django_assert_num_queries, line_count):
+    body = _order_body(order_body, line_count)
+    warm_api.post("/api/v1/orders", body, format="json", HTTP_IDEMPOTENCY_KEY="key")
+
+    # key; savepoint; advisory lock; stored key lookup; release
+    with django_assert_num_queries(5):
+        response = warm_api.post("/api/v1/orders", body, format="json", HTTP_IDEMPOTENCY_KEY="key")
+
+    assert response["Idempotent-Replayed"] == "true"
+
+
+@pytest.mark.parametrize("order_count", [1, 10])
+def test_list_costs_fixed_queries(warm_api, shop, catalog, django_assert_num_queries, order_count):
+    for _ in range(order_count):
+        order_for(shop, lines={f"SKU-{i:02}": 1 for i in range(5)})
+
+    # key, orders page, their lines
+    with django_assert_num_queries(3):
+        response = warm_api.get("/api/v1/orders")
+
+    assert response.status_code == 200, response.content
+    assert len(response.json()["results"]) == order_count
+    assert {len(order["lines"]) for order in response.json()["results"]} == {5}
+
+
+@pytest.mark.parametrize("line_count", [1, 20])
+def test_detail_costs_fixed_queries(warm_api, shop, catalog, django_assert_num_queries, line_count):
+    order = order_for(shop, lines={f"SKU-{i:02}": 1 for i in range(line_count)})
+
+    # key, order, its lines
+    with django_assert_num_queries(3):
+        response = warm_api.get(f"/api/v1/orders/{order.id}")
+
+    assert response.status_code == 200, response.content
+    assert len(response.json()["lines"]) == line_count
+
+
+@pytest.mark.parametrize("line_count", [1, 20])
+def test_cancel_costs_fixed_queries(warm_api, shop, catalog, django_assert_num_queries, line_count):
+    order = order_for(shop, lines={f"SKU-{i:02}": 1 for i in range(line_count)})
+
+    # key; savepoint; order locked; conditional status update; last sequence; outbox row;
+    # release; order and lines read back for the response
+    with django_assert_num_queries(9):
+        response = warm_api.post(f"/api/v1/orders/{order.id}/cancel")
+
+    assert response.status_code == 200, response.content
+
+
+@pytest.mark.parametrize("product_count", [1, 20])
+def test_product_list_costs_fixed_queries(
+    warm_api, catalog, django_assert_num_queries, product_count
+):
+    # key, products page
+    with django_assert_num_queries(2):
+        response = warm_api.get("/api/v1/products", {"limit": product_count})
+
+    assert len(response.json()["results"]) == product_count

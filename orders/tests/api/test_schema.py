@@ -1,0 +1,79 @@
+import re
+
+import pytest
+import yaml
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+
+ASSET = re.compile(r"""(?:src|href)=["']([^"']+)["']""")
+
+
+def test_serves_the_openapi_schema_without_a_key():
+    response = Client().get("/api/schema/")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/vnd.oai.openapi")
+    schema = yaml.safe_load(response.content)
+    assert schema["info"]["title"] == "OrderFlow API"
+    assert {
+        "/api/v1/orders",
+        "/api/v1/orders/{order_id}",
+        "/api/v1/orders/{order_id}/cancel",
+        "/api/v1/products",
+        "/api/v1/products/{sku}",
+    } <= set(schema["paths"])
+    assert schema["components"]["securitySchemes"]["shopApiKey"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A shop API key, as printed once by `manage.py create_shop`.",
+    }
+
+
+def test_schema_documents_each_order_and_product_operation():
+    schema = yaml.safe_load(Client().get("/api/schema/").content)
+
+    operations = {
+        (path, method): operation["operationId"]
+        for path, item in schema["paths"].items()
+        for method, operation in item.items()
+    }
+    # other contexts add their own paths; these are the orders context's
+    assert {
+        ("/api/v1/orders", "get"): "orders_list",
+        ("/api/v1/orders", "post"): "orders_create",
+        ("/api/v1/orders/{order_id}", "get"): "orders_retrieve",
+        ("/api/v1/orders/{order_id}/cancel", "post"): "orders_cancel",
+        ("/api/v1/products", "get"): "products_list",
+        ("/api/v1/products", "post"): "products_create",
+        ("/api/v1/products/{sku}", "get"): "products_retrieve",
+        ("/api/v1/products/{sku}", "patch"): "products_partial_update",
+    }.items() <= operations.items()
+    create = schema["paths"]["/api/v1/orders"]["post"]
+    assert "Idempotency-Key" in [p["name"] for p in create["parameters"]]
+    assert sorted(create["responses"]) == ["201", "400", "409", "422"]
+    order_input = schema["components"]["schemas"]["OrderCreateInputRequest"]["properties"]
+    assert sorted(order_input) == ["customer", "lines", "payment", "shipping_address"]
+
+
+@pytest.mark.parametrize("path", ["/api/docs/", "/api/redoc/"])
+def test_docs_use_only_local_static_assets(static_from_finders, path):
+    client = Client()
+
+    response = client.get(path)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assets = ASSET.findall(html)
+    assert assets
+    assert all(asset.startswith("/static/") for asset in assets), assets
+    assert "https://" not in html
+    assert "http://" not in html
+    for asset in assets:
+        assert client.get(asset).status_code == 200, asset
+
+
+def test_docs_point_at_the_local_schema(static_from_finders):
+    html = Client().get("/api/redoc/").content.decode()
+
+    assert "/api/schema/" in html
