@@ -1,0 +1,239 @@
+import json
+
+import pytest
+from django.contrib.messages import get_messages
+from rest_framework.test import APIClient
+
+from orderflow.models import OutboxEvent
+from orders.models import Order, Product, ShopAPIKey
+
+from .factories import advance, order_for
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff(client, admin_user, static_from_finders):
+    client.force_login(admin_user)
+    return client
+
+
+def _messages(response) -> list[str]:
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+@pytest.mark.parametrize("model", ["shop", "shopapikey", "product", "order"])
+def test_changelists_render(staff, shop, products, model):
+    order_for(shop)
+    ShopAPIKey.objects.create_key(shop=shop, name="ops")
+
+    response = staff.get(f"/admin/orders/{model}/")
+
+    assert response.status_code == 200
+
+
+def test_change_pages_render(staff, shop, products):
+    order = order_for(shop, lines={"COFFEE-1KG": 1, "MUG": 2})
+    api_key, _ = ShopAPIKey.objects.create_key(shop=shop, name="ops")
+
+    pages = [
+        f"/admin/orders/shop/{shop.pk}/change/",
+        f"/admin/orders/shopapikey/{api_key.pk}/change/",
+        f"/admin/orders/product/{products['MUG'].pk}/change/",
+        f"/admin/orders/order/{order.pk}/change/",
+    ]
+
+    assert [staff.get(page).status_code for page in pages] == [200, 200, 200, 200]
+    order_page = staff.get(pages[-1]).content.decode()
+    assert order.number in order_page
+    assert "MUG" in order_page
+
+
+@pytest.mark.parametrize("term", ["number", "email"])
+def test_finds_an_order_by_number_or_email(staff, shop, products, term):
+    wanted = order_for(shop, email="wanted@example.com")
+    other = order_for(shop, email="someone@example.com")
+    query = wanted.number if term == "number" else "WANTED@example.com"
+
+    response = staff.get("/admin/orders/order/", {"q": query})
+
+    assert response.status_code == 200
+    assert [o.pk for o in response.context["cl"].result_list] == [wanted.pk]
+    assert other.number not in response.content.decode()
+
+
+def test_order_status_cannot_be_edited(staff, shop, products):
+    order = order_for(shop)
+    lines = list(order.lines.all())
+    form = {
+        "customer_name": "Ana S. Souza",
+        "customer_email": "ana@example.com",
+        "shipping_address": json.dumps(order.shipping_address),
+        "status": "delivered",
+        "total": "0.01",
+        "lines-TOTAL_FORMS": str(len(lines)),
+        "lines-INITIAL_FORMS": str(len(lines)),
+        "lines-MIN_NUM_FORMS": "0",
+        "lines-MAX_NUM_FORMS": "1000",
+        **{f"lines-{i}-id": str(line.pk) for i, line in enumerate(lines)},
+        **{f"lines-{i}-order": str(order.pk) for i in range(len(lines))},
+    }
+
+    response = staff.post(f"/admin/orders/order/{order.pk}/change/", form)
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    order.refresh_from_db()
+    assert (order.customer_name, order.status, order.version, str(order.total)) == (
+        "Ana S. Souza",
+        "placed",
+        1,
+        "24.90",
+    )
+    assert OutboxEvent.objects.filter(aggregate_id=str(order.pk)).count() == 1
+
+
+def test_orders_cannot_be_added_or_deleted_by_hand(staff, shop, products):
+    order = order_for(shop)
+
+    add = staff.get("/admin/orders/order/add/")
+    delete = staff.post(f"/admin/orders/order/{order.pk}/delete/", {"post": "yes"})
+
+    assert (add.status_code, delete.status_code) == (403, 403)
+    assert Order.objects.filter(pk=order.pk).exists()
+
+
+def test_cancel_action_cancels_a_placed_order_and_refuses_a_shipped_one(staff, shop, products):
+    placed = order_for(shop)
+    shipped = advance(order_for(shop), to="shipped")
+
+    response = staff.post(
+        "/admin/orders/order/",
+        {"action": "cancel_orders", "_selected_action": [str(placed.pk), str(shipped.pk)]},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    placed.refresh_from_db()
+    shipped.refresh_from_db()
+    assert (placed.status, placed.status_reason) == ("cancelled", "admin")
+    assert shipped.status == "shipped"
+    cancelled = OutboxEvent.objects.get(type="order.cancelled")
+    assert cancelled.aggregate_id == str(placed.pk)
+    assert cancelled.data["cancelled_by"] == "staff:admin"
+    assert _messages(response) == [
+        "Cancelled 1 order(s).",
+        f"{shipped.number}: The order is shipped; it cannot become cancelled.",
+    ]
+
+
+def test_adding_a_key_shows_it_once_and_it_works(staff, shop, products):
+    response = staff.post(
+        "/admin/orders/shopapikey/add/", {"shop": shop.pk, "name": "warehouse"}, follow=True
+    )
+
+    assert response.status_code == 200
+    api_key = ShopAPIKey.objects.get(shop=shop)
+    (shown,) = [m for m in _messages(response) if "The new API key is" in m]
+    raw_key = shown.split("<code>")[1].split("</code>")[0]
+    assert raw_key.startswith(f"{api_key.prefix}.")
+    assert api_key.name == "warehouse"
+    assert (
+        raw_key not in staff.get(f"/admin/orders/shopapikey/{api_key.pk}/change/").content.decode()
+    )
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    assert client.get("/api/v1/products").status_code == 200
+
+
+def test_revoke_action_makes_a_key_unusable(staff, shop, products):
+    api_key, raw_key = ShopAPIKey.objects.create_key(shop=shop, name="ops")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    assert client.get("/api/v1/products").status_code == 200
+
+    response = staff.post(
+        "/admin/orders/shopapikey/",
+        {"action": "revoke_keys", "_selected_action": [api_key.pk]},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert "Revoked." in _messages(response)
+    api_key.refresh_from_db()
+    assert api_key.revoked is True
+    refused = client.get("/api/v1/products")
+    assert refused.status_code == 401
+    assert refused["WWW-Authenticate"] == 'Bearer realm="orderflow"'
+
+
+@pytest.mark.parametrize(
+    ("reserved", "on_hand", "error"),
+    [
+        (8, "7", "Must be at least 8: units are reserved for open orders."),
+        (0, "-1", "Must not be negative."),
+    ],
+)
+def test_refuses_stock_below_what_is_reserved(staff, shop, products, reserved, on_hand, error):
+    mug = products["MUG"]
+    Product.objects.filter(pk=mug.pk).update(reserved=reserved)
+
+    response = staff.post(
+        f"/admin/orders/product/{mug.pk}/change/",
+        {
+            "shop": shop.pk,
+            "sku": "MUG",
+            "name": mug.name,
+            "price": "9.90",
+            "currency": "EUR",
+            "on_hand": on_hand,
+        },
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {"on_hand": [error]}
+    mug.refresh_from_db()
+    assert (mug.on_hand, mug.reserved) == (20, reserved)
+
+
+def test_refuses_stock_below_what_is_reserved_in_the_product_list(staff, shop, products):
+    mug = products["MUG"]
+    Product.objects.filter(pk=mug.pk).update(reserved=8)
+    rows = list(Product.objects.order_by("sku"))
+    form = {
+        "form-TOTAL_FORMS": str(len(rows)),
+        "form-INITIAL_FORMS": str(len(rows)),
+        "form-MIN_NUM_FORMS": "0",
+        "form-MAX_NUM_FORMS": "1000",
+        "_save": "Save",
+    }
+    for i, product in enumerate(rows):
+        form[f"form-{i}-id"] = str(product.pk)
+        form[f"form-{i}-on_hand"] = "7" if product.sku == "MUG" else str(product.on_hand)
+
+    response = staff.post("/admin/orders/product/", form)
+
+    assert response.status_code == 200
+    assert "Must be at least 8" in response.content.decode()
+    mug.refresh_from_db()
+    assert (mug.on_hand, mug.reserved) == (20, 8)
+
+
+def test_changes_stock_down_to_what_is_reserved(staff, shop, products):
+    mug = products["MUG"]
+    Product.objects.filter(pk=mug.pk).update(reserved=8)
+
+    response = staff.post(
+        f"/admin/orders/product/{mug.pk}/change/",
+        {
+            "shop": shop.pk,
+            "sku": "MUG",
+            "name": mug.name,
+            "price": "9.90",
+            "currency": "EUR",
+            "on_hand": "8",
+        },
+    )
+
+    assert response.status_code == 302
+    mug.refresh_from_db()
+    assert (mug.on_hand, mug.reserved) == (8, 8)
