@@ -6,8 +6,6 @@ import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from orderflow.api.problems import PROBLEM_TYPES
-
 from ..assertions import assert_problem, row_counts
 
 pytestmark = pytest.mark.django_db
@@ -140,24 +138,3 @@ def test_answers_json_only(api, products):
 
     body = assert_problem(response, status=406, type_slug="not-acceptable")
     assert body["detail"] == "Could not satisfy the request Accept header."
-
-
-@pytest.mark.parametrize("slug", sorted(PROBLEM_TYPES))
-def test_documents_every_problem_type_at_its_uri(client, slug):
-    problem_type = PROBLEM_TYPES[slug]
-
-    response = client.get(problem_type.uri)
-
-    assert response.status_code == 200
-    assert response.json() == {
-        "type": f"/api/problems/{slug}",
-        "title": problem_type.title,
-        "status": problem_type.status,
-        "description": problem_type.description,
-    }
-
-
-def test_answers_an_unknown_problem_type_with_404(client):
-    response = client.get("/api/problems/no-such-problem")
-
-    assert_problem(response, status=404, type_slug="not-found")
