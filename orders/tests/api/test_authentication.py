@@ -40,6 +40,7 @@ INVALID = "The API key is invalid, expired or revoked."
         pytest.param("Bearer abc def", MALFORMED, id="two-words"),
         pytest.param("Bearer no-dot-in-key", INVALID, id="no-prefix"),
         pytest.param("Bearer abcdefgh.not-the-secret", INVALID, id="unknown-key"),
+        pytest.param("Bearer naïve.key", "The API key is not valid.", id="not-ascii"),
     ],
 )
 def test_refuses_a_missing_or_malformed_key_and_writes_nothing(

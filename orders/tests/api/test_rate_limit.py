@@ -1,3 +1,5 @@
+import uuid
+
 import pytest
 from django.core.cache import cache
 
@@ -10,11 +12,19 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def limit(settings):
-    """Set the per-shop rate limit on a clean cache, so earlier requests do not count."""
+    """Set the per-shop rate limit on an empty cache, so that earlier requests do not count.
+
+    The cache gets a key prefix of its own rather than a ``cache.clear()``: on Redis that
+    is FLUSHDB, which would also wipe the counters (and Celery queues) of any other test
+    run sharing the Redis database, and theirs could count against this test's shop ids.
+    """
+    settings.CACHES = {
+        name: {**config, "KEY_PREFIX": f"rate-limit-test-{uuid.uuid4().hex}"}
+        for name, config in settings.CACHES.items()
+    }
 
     def set_limit(rate: str) -> None:
         settings.API_RATE_LIMIT = rate
-        cache.clear()
 
     return set_limit
 
