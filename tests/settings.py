@@ -12,3 +12,11 @@ INSTALLED_APPS = [*INSTALLED_APPS, "tests.probe"]
 DATABASES["default"]["TEST"] = {
     "NAME": os.environ.get("TEST_DATABASE_NAME", f"test_orderflow_{os.getpid()}")
 }
+
+# DEBUG is off in tests, as in production, but nobody runs ``collectstatic`` before a
+# test run: serve static files from the apps with their plain names.
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True

@@ -41,7 +41,7 @@ from orderflow.models import (
 
 from .base import UnknownEventType, get_event_class
 from .context import handling
-from .kick import draining, kick_received
+from .kick import draining, kick_after_commit, kick_received
 from .subscribers import Envelope, Subscriber, get_subscriber, subscribers_for
 
 logger = logging.getLogger(__name__)
@@ -316,6 +316,10 @@ def drain(*, max_seconds: float | None = None) -> DrainResult:
         while True:
             batch = process_batch()
             total += batch
+            if batch.handled >= settings.EVENTS_BATCH_SIZE:
+                # A full batch means more is waiting: invite an idle worker process to
+                # share it (coalesced, so at most one invitation is queued at a time).
+                kick_after_commit()
             if (batch.relayed == 0 and batch.handled == 0) or time.monotonic() > deadline:
                 return total
 

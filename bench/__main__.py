@@ -1,0 +1,82 @@
+"""Run the benchmark: ``make bench`` (or ``python -m bench --quick`` for a short run)."""
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+from . import environment
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="make bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smaller counts, for a smoke run")
+    args = parser.parse_args()
+
+    env = environment.apply()
+    environment.recreate_database()
+
+    # Django reads its settings from the environment set just above, so the project's
+    # modules are imported only after setup.
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from rich.console import Console
+    from rich.table import Table
+
+    from . import deliveries
+
+    console = Console()
+    call_command("migrate", verbosity=0)
+    scale = 0.2 if args.quick else 1.0
+    report: dict = {
+        "machine": {
+            "cores": os.cpu_count(),
+            "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30),
+            "python": platform.python_version(),
+        },
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+    with console.status("Celery baseline: one no-op task per delivery…"):
+        baseline = deliveries.celery_task_baseline(env, count=int(5000 * scale))
+    with console.status("Delivery throughput: a committed backlog of no-op deliveries…"):
+        throughput = deliveries.delivery_throughput(env, count=int(20000 * scale))
+    with console.status("Delivery latency at a steady rate…"):
+        latency = deliveries.delivery_latency(env, rate=200, seconds=15 * scale)
+    report["deliveries"] = {
+        "celery_baseline": baseline,
+        "throughput": throughput,
+        "ratio_vs_one_task_per_delivery": round(
+            throughput["per_second"] / baseline["per_second"], 2
+        ),
+        "latency": latency,
+    }
+
+    table = Table(title=f"OrderFlow bench — {report['machine']['cores']} cores")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("Celery baseline: no-op tasks/s (2 processes)", str(baseline["per_second"]))
+    table.add_row("no-op deliveries/s (2 processes)", str(throughput["per_second"]))
+    table.add_row(
+        "deliveries ÷ one-task-per-delivery",
+        f"{report['deliveries']['ratio_vs_one_task_per_delivery']}x",
+    )
+    table.add_row(
+        f"commit → handled at {latency['achieved_rate']}/s: P50 / P99",
+        f"{latency['p50_ms']} / {latency['p99_ms']} ms",
+    )
+    console.print(table)
+
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(report, indent=2))
+    console.print(f"Results written to {RESULTS / 'latest.json'}")
+
+
+if __name__ == "__main__":
+    main()

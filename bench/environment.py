@@ -1,0 +1,29 @@
+"""The benchmark's own database and Redis, set before Django loads its settings."""
+
+import os
+
+import psycopg
+
+BENCH_DATABASE = os.environ.get("BENCH_DATABASE", "orderflow_bench")
+PG_SERVER_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
+BENCH_ENV = {
+    "DJANGO_SETTINGS_MODULE": "bench.settings",
+    "DATABASE_URL": f"{PG_SERVER_URL}/{BENCH_DATABASE}",
+    "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/2"),
+    "DEBUG": "false",
+    "SECRET_KEY": "orderflow-bench-secret-key-not-for-production-0123456789abcdef",
+    "SECURE_SSL_REDIRECT": "false",
+    "LOG_LEVEL": "WARNING",
+    "DB_POOL_MAX_SIZE": "10",
+}
+
+
+def apply() -> dict[str, str]:
+    os.environ.update(BENCH_ENV)
+    return {**os.environ}
+
+
+def recreate_database() -> None:
+    with psycopg.connect(f"{PG_SERVER_URL}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
