@@ -31,3 +31,27 @@ class ProbeNoop(Event):
     tenant_field: ClassVar[str | None] = None
 
     probe_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProbeChained(Event):
+    """Handled by a subscriber that publishes ``probe.noop``: an event caused by another."""
+
+    type: ClassVar[str] = "probe.chained"
+    aggregate: ClassVar[str] = "probe"
+    aggregate_id_field: ClassVar[str] = "probe_id"
+    tenant_field: ClassVar[str | None] = None
+
+    probe_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProbeIgnored(Event):
+    """Declared with no subscriber at all: it is relayed into the feed and delivered nowhere."""
+
+    type: ClassVar[str] = "probe.ignored"
+    aggregate: ClassVar[str] = "probe"
+    aggregate_id_field: ClassVar[str] = "probe_id"
+
+    probe_id: UUID
+    shop_id: int

@@ -2,9 +2,9 @@ import time
 
 from django.core.cache import cache
 
-from orderflow.events import Envelope, PermanentError, subscriber
+from orderflow.events import Envelope, PermanentError, publish, subscriber
 
-from .events import ProbeNoop, ProbePinged
+from .events import ProbeChained, ProbeNoop, ProbePinged
 from .models import ProbeEffect, ProbeSwitch
 
 STARTED_KEY = "probe:started:{probe_id}"
@@ -45,3 +45,9 @@ def record_in_order_on_probe_pinged(event: ProbePinged, envelope: Envelope) -> N
 @subscriber(ProbeNoop)
 def nothing_on_probe_noop(event: ProbeNoop, envelope: Envelope) -> None:
     """Do nothing: what is measured is the machinery around the handler."""
+
+
+@subscriber(ProbeChained)
+def publish_noop_on_probe_chained(event: ProbeChained, envelope: Envelope) -> None:
+    """Publish ``probe.noop`` for the same probe: its causation is the handled event."""
+    publish(ProbeNoop(probe_id=event.probe_id))
