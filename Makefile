@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
+PORT ?= 8000
+
 # `make test` talks to real PostgreSQL and Redis; override these to point elsewhere.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/orderflow
 TEST_REDIS_URL    ?= redis://127.0.0.1:6379/1
@@ -11,11 +13,18 @@ TEST_ENV = DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) DEBUG=f
 	SECRET_KEY=orderflow-test-secret-key-not-for-production-0123456789abcdef \
 	SECURE_SSL_REDIRECT=false
 
-.PHONY: help install run test lint format check-migrations clean
+.PHONY: help install run test stack bench lint format clean
+
+# `make stack` runs the full mode against these (created if missing).
+STACK_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/orderflow
+STACK_REDIS_URL    ?= redis://127.0.0.1:6379/0
+STACK_ENV = DATABASE_URL=$(STACK_DATABASE_URL) REDIS_URL=$(STACK_REDIS_URL) DEBUG=true
 
 help:
 	@echo "make run    - the app on its embedded default (SQLite, in-process everything, demo data)"
 	@echo "make test   - the whole test suite against PostgreSQL and Redis on localhost"
+	@echo "make stack  - full mode on local PostgreSQL + Redis: web, worker, beat (Ctrl-C stops all)"
+	@echo "make bench  - the performance benchmark (BENCH_ARGS=--quick for a short run)"
 	@echo "make lint   - ruff and the migrations check"
 
 $(STAMP): pyproject.toml
@@ -30,12 +39,22 @@ install: $(STAMP)
 
 run: install
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py load_demo
-	@echo "OrderFlow is starting on http://127.0.0.1:8000 (Ctrl-C stops it)"
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	$(BIN)/python manage.py load_demo --base-url http://127.0.0.1:$(PORT)
+	@echo "OrderFlow is starting on http://127.0.0.1:$(PORT) (Ctrl-C stops it)"
+	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 test: install
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
+
+stack: install
+	@mkdir -p var
+	$(STACK_ENV) $(BIN)/python -m devtools.createdb
+	$(STACK_ENV) $(BIN)/python manage.py migrate --noinput
+	$(STACK_ENV) $(BIN)/python manage.py load_demo
+	$(STACK_ENV) $(BIN)/honcho start -f Procfile
+
+bench: install
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

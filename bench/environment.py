@@ -3,6 +3,7 @@
 import os
 
 import psycopg
+from psycopg import sql
 
 BENCH_DATABASE = os.environ.get("BENCH_DATABASE", "orderflow_bench")
 PG_SERVER_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
@@ -25,5 +26,6 @@ def apply() -> dict[str, str]:
 
 def recreate_database() -> None:
     with psycopg.connect(f"{PG_SERVER_URL}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
+        name = sql.Identifier(BENCH_DATABASE)
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(name))

@@ -4,6 +4,7 @@ Shared by the integration tests and ``make bench``: each process runs in its own
 session so that it can be stopped — or SIGKILLed with its children — as a whole.
 """
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -61,17 +62,26 @@ class ManagedProcess:
 
     def kill(self) -> None:
         """SIGKILL the whole process group, as an OOM killer or a pulled plug would."""
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
+        if self.process is not None:
+            _signal_group(self.process.pid, signal.SIGKILL)
             self.process.wait(10)
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
+        """Ask the process group to stop; whatever is left after 15 s is SIGKILLed."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            _signal_group(self.process.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        # the pool's children must not outlive their parent, whatever happened to it
+        _signal_group(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signum)
 
 
 def celery_worker(env: dict[str, str], *, concurrency: int = 2, name: str = "w") -> ManagedProcess:
@@ -88,6 +98,8 @@ def celery_worker(env: dict[str, str], *, concurrency: int = 2, name: str = "w")
 
 
 def celery_beat(env: dict[str, str], *, schedule_dir: str) -> ManagedProcess:
+    # beat announces that it runs at INFO on its own logger, quiet by default
+    env = {**env, "CELERY_TASK_LOG_LEVEL": "INFO"}
     return ManagedProcess(
         "celery beat",
         [

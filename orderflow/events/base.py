@@ -75,7 +75,8 @@ class Event:
 
     @classmethod
     def json_schema(cls) -> dict[str, Any]:
-        schema = _adapter(cls).json_schema()
+        # serialization mode describes the wire: Decimals and UUIDs as strings
+        schema = _adapter(cls).json_schema(mode="serialization")
         schema["title"] = f"{cls.type} v{cls.version}"
         return schema
 

@@ -237,7 +237,7 @@ def retry_delay(attempt: int) -> float:
     """Exponential backoff with full jitter, capped: attempt 1 waits up to the base."""
     base = settings.EVENTS_RETRY_BASE_SECONDS
     cap = settings.EVENTS_RETRY_MAX_SECONDS
-    ceiling = min(cap, base * 2 ** (attempt - 1))
+    ceiling = min(cap, base * 2 ** min(attempt - 1, 40))  # the cap wins long before 2**40
     return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 

@@ -20,15 +20,6 @@ NOOP = "probe.nothing_on_probe_noop"
 DELIVERY_STATE = ("status", "attempts", "available_at", "subscriber", "last_error", "replayed_at")
 
 
-@pytest.fixture(autouse=True)
-def static_from_finders(settings):
-    """Render admin pages without ``collectstatic``: DEBUG is off, whose manifest needs one."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
 @pytest.fixture
 def support(client, django_user_model):
     user = django_user_model.objects.create_superuser("ana", "ana@example.com", "not-used")

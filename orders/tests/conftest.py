@@ -59,17 +59,3 @@ def order_body():
         return body
 
     return make
-
-
-@pytest.fixture
-def static_from_finders(settings):
-    """Serve static files straight from the apps, with the URLs ``collectstatic`` would give.
-
-    The tests run with DEBUG off, whose manifest storage needs a ``collectstatic`` run (the
-    image's build step) before any page naming a static file can render.
-    """
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-    settings.WHITENOISE_USE_FINDERS = True

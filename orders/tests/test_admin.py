@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def staff(client, admin_user, static_from_finders):
+def staff(client, admin_user):
     client.force_login(admin_user)
     return client
 

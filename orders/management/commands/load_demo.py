@@ -33,9 +33,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--username", default="admin")
         parser.add_argument("--password", default="admin")
+        parser.add_argument(
+            "--base-url", default="http://127.0.0.1:8000", help="Where the server will answer."
+        )
 
     @transaction.atomic
-    def handle(self, *args, username, password, **options):
+    def handle(self, *args, username, password, base_url, **options):
         shop = Shop.objects.filter(slug=DEMO_SHOP_SLUG).first() or services.shop_create(
             name="Demo Coffee Roasters",
             currency="EUR",
@@ -54,7 +57,7 @@ class Command(BaseCommand):
         user = User.objects.filter(username=username).first()
         if user is None:
             User.objects.create_superuser(username=username, email="", password=password)
-            staff_line = f"Staff login: {username} / {password}  (http://127.0.0.1:8000/admin/)"
+            staff_line = f"Staff login: {username} / {password}  ({base_url}/admin/)"
         else:
             staff_line = f"Staff login: {username} (already existed; password unchanged)"
 
@@ -67,7 +70,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo shop API key: {raw_key}")
         self.stdout.write(
             "Place an order:\n"
-            "  curl -s http://127.0.0.1:8000/api/v1/orders \\\n"
+            f"  curl -s {base_url}/api/v1/orders \\\n"
             f"    -H 'Authorization: Bearer {raw_key}' \\\n"
             "    -H 'Content-Type: application/json' \\\n"
             '    -H "Idempotency-Key: $(date +%s%N)" \\\n'

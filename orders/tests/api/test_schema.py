@@ -57,7 +57,7 @@ def test_schema_documents_each_order_and_product_operation():
 
 
 @pytest.mark.parametrize("path", ["/api/docs/", "/api/redoc/"])
-def test_docs_use_only_local_static_assets(static_from_finders, path):
+def test_docs_use_only_local_static_assets(path):
     client = Client()
 
     response = client.get(path)
@@ -73,7 +73,7 @@ def test_docs_use_only_local_static_assets(static_from_finders, path):
         assert client.get(asset).status_code == 200, asset
 
 
-def test_docs_point_at_the_local_schema(static_from_finders):
+def test_docs_point_at_the_local_schema():
     html = Client().get("/api/redoc/").content.decode()
 
     assert "/api/schema/" in html
