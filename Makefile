@@ -41,7 +41,7 @@ run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_demo --base-url http://127.0.0.1:$(PORT)
 	@echo "OrderFlow is starting on http://127.0.0.1:$(PORT) (Ctrl-C stops it)"
-	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+	WEB_PORT=$(PORT) $(BIN)/honcho start -f Procfile.embedded
 
 test: install
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
@@ -51,7 +51,7 @@ stack: install
 	$(STACK_ENV) $(BIN)/python -m devtools.createdb
 	$(STACK_ENV) $(BIN)/python manage.py migrate --noinput
 	$(STACK_ENV) $(BIN)/python manage.py load_demo
-	$(STACK_ENV) $(BIN)/honcho start -f Procfile
+	WEB_PORT=$(PORT) $(STACK_ENV) $(BIN)/honcho start -f Procfile
 
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -257,6 +257,13 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {"OrderStatusEnum": "orders.choices.OrderStatus"},
 }
 
+# --- Payments (the simulated gateway; see payments/gateway.py) ------------------------------
+PAYMENT_LATENCY_MS = env.int("PAYMENT_LATENCY_MS", default=0)
+PAYMENT_DECLINE_RATE = env.float("PAYMENT_DECLINE_RATE", default=0.0)
+PAYMENT_ERROR_RATE = env.float("PAYMENT_ERROR_RATE", default=0.0)
+#: transient gateway errors are retried this many times before the payment fails
+PAYMENT_MAX_ATTEMPTS = env.int("PAYMENT_MAX_ATTEMPTS", default=4)
+
 # --- Logging ---------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {

@@ -5,3 +5,6 @@ class OrdersConfig(AppConfig):
     """Shops, API keys, catalog and stock, orders and their state machine, the shops' API."""
 
     name = "orders"
+
+    def ready(self) -> None:
+        from . import handlers  # noqa: F401  (registers the subscribers)

@@ -19,6 +19,8 @@ class PlacedLine:
 
 @dataclass(frozen=True, kw_only=True)
 class OrderPlaced(Event):
+    """A shop placed an order, priced from its catalog; stock is not held yet."""
+
     type: ClassVar[str] = "order.placed"
     aggregate: ClassVar[str] = "order"
     aggregate_id_field: ClassVar[str] = "order_id"
@@ -36,6 +38,8 @@ class OrderPlaced(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class OrderCancelled(Event):
+    """The order was cancelled before shipping: its stock is released, a capture is refunded."""
+
     type: ClassVar[str] = "order.cancelled"
     aggregate: ClassVar[str] = "order"
     aggregate_id_field: ClassVar[str] = "order_id"
@@ -46,3 +50,118 @@ class OrderCancelled(Event):
     previous_status: str
     reason: str
     cancelled_by: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class StockReserved(Event):
+    """Every line's stock is held for the order: it may be charged now."""
+
+    type: ClassVar[str] = "stock.reserved"
+    aggregate: ClassVar[str] = "order"
+    aggregate_id_field: ClassVar[str] = "order_id"
+
+    order_id: UUID
+    shop_id: int
+    number: str
+    total: Decimal
+    currency: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShortLine:
+    sku: str
+    requested: int
+    available: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderRejected(Event):
+    """The order could not be accepted (not enough stock); nothing was held or charged."""
+
+    type: ClassVar[str] = "order.rejected"
+    aggregate: ClassVar[str] = "order"
+    aggregate_id_field: ClassVar[str] = "order_id"
+
+    order_id: UUID
+    shop_id: int
+    number: str
+    reason: str
+    short_lines: list[ShortLine]
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderPaid(Event):
+    """The order's total is captured."""
+
+    type: ClassVar[str] = "order.paid"
+    aggregate: ClassVar[str] = "order"
+    aggregate_id_field: ClassVar[str] = "order_id"
+
+    order_id: UUID
+    shop_id: int
+    number: str
+    payment_id: UUID
+    amount: Decimal
+    currency: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderConfirmed(Event):
+    """Stock held and payment captured: the order will be fulfilled."""
+
+    type: ClassVar[str] = "order.confirmed"
+    aggregate: ClassVar[str] = "order"
+    aggregate_id_field: ClassVar[str] = "order_id"
+
+    order_id: UUID
+    shop_id: int
+    number: str
+    total: Decimal
+    currency: str
+    customer_name: str
+    customer_email: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShipmentDispatched(Event):
+    """The parcel left the warehouse with a carrier; its stock is consumed."""
+
+    type: ClassVar[str] = "shipment.dispatched"
+    aggregate: ClassVar[str] = "order"
+    aggregate_id_field: ClassVar[str] = "order_id"
+
+    order_id: UUID
+    shop_id: int
+    number: str
+    carrier: str
+    tracking_number: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShipmentOutForDelivery(Event):
+    """The carrier is on the way to the customer."""
+
+    type: ClassVar[str] = "shipment.out_for_delivery"
+    aggregate: ClassVar[str] = "order"
+    aggregate_id_field: ClassVar[str] = "order_id"
+
+    order_id: UUID
+    shop_id: int
+    number: str
+    carrier: str
+    tracking_number: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShipmentDelivered(Event):
+    """The customer has the parcel."""
+
+    type: ClassVar[str] = "shipment.delivered"
+    aggregate: ClassVar[str] = "order"
+    aggregate_id_field: ClassVar[str] = "order_id"
+
+    order_id: UUID
+    shop_id: int
+    number: str
+    carrier: str
+    tracking_number: str

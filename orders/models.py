@@ -2,7 +2,7 @@ import secrets
 import uuid
 from decimal import Decimal
 
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from rest_framework_api_key.models import AbstractAPIKey
 
@@ -31,6 +31,16 @@ class Shop(models.Model):
     slug = models.SlugField(max_length=60, unique=True)
     currency = models.CharField(max_length=3, default="EUR", validators=[currency_validator])
     contact_email = models.EmailField(blank=True)
+    tax_rate = models.DecimalField(
+        max_digits=5,
+        decimal_places=4,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
+        help_text="Tax on invoices as a fraction: 0.2 is 20 %.",
+    )
+    legal_name = models.CharField(max_length=200, blank=True, help_text="Seller on invoices.")
+    address = models.TextField(blank=True, help_text="Seller address on invoices.")
+    tax_id = models.CharField(max_length=50, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -108,6 +118,8 @@ class Order(models.Model):
         max_length=64, default=_tracking_token, unique=True, editable=False
     )
     status_reason = models.CharField(max_length=500, blank=True, editable=False)
+    carrier = models.CharField(max_length=50, blank=True, editable=False)
+    tracking_number = models.CharField(max_length=64, blank=True, editable=False, db_index=True)
     #: bumped by every transition; a stale writer's conditional update matches no row
     version = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -151,3 +163,21 @@ class OrderLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} x {self.sku}"
+
+
+class OrderTransition(models.Model):
+    """One status change of an order: who asked, why, and in which request or event chain."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="transitions")
+    from_status = models.CharField(max_length=20, choices=OrderStatus.choices)
+    to_status = models.CharField(max_length=20, choices=OrderStatus.choices)
+    actor = models.CharField(max_length=100, help_text="system, shop-key:<prefix>, staff:<user>")
+    reason = models.CharField(max_length=500, blank=True)
+    correlation_id = models.CharField(max_length=128, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["order", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.from_status} -> {self.to_status}"

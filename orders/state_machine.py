@@ -3,9 +3,11 @@
 from django.db.models import F
 from django.utils import timezone
 
+from orderflow.correlation import get_correlation_id
+
 from .choices import OrderStatus as S
 from .exceptions import InvalidTransition
-from .models import Order
+from .models import Order, OrderTransition
 
 TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
     {
@@ -44,8 +46,8 @@ def allowed_actions(status: str) -> list[str]:
     return [action for action, target in ACTIONS.items() if (status, target) in TRANSITIONS]
 
 
-def transition(order: Order, *, to: str, reason: str = "") -> Order:
-    """Move ``order`` to ``to`` or raise :class:`InvalidTransition` (HTTP 409).
+def transition(order: Order, *, to: str, actor: str = "system", reason: str = "") -> Order:
+    """Move ``order`` to ``to``, record who and why, or raise :class:`InvalidTransition` (409).
 
     The update is conditional on the status and version the caller read, so two
     concurrent writers can never both win: the loser matches no row and gets a 409
@@ -60,6 +62,14 @@ def transition(order: Order, *, to: str, reason: str = "") -> Order:
     if updated != 1:
         order.refresh_from_db(fields=["status", "version"])
         raise _invalid(order, to, changed=True)
+    OrderTransition.objects.create(
+        order=order,
+        from_status=order.status,
+        to_status=to,
+        actor=actor,
+        reason=reason[:500],
+        correlation_id=get_correlation_id() or "",
+    )
     order.status = to
     order.version += 1
     order.status_reason = reason

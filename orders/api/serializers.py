@@ -42,6 +42,14 @@ class OrderCreateInputSerializer(serializers.Serializer):
     payment = OrderPaymentInputSerializer()
 
 
+class OrderShipInputSerializer(serializers.Serializer):
+    carrier = serializers.CharField(max_length=50)
+    tracking_number = serializers.RegexField(
+        r"^[A-Za-z0-9][A-Za-z0-9\-]{3,63}$",
+        error_messages={"invalid": "Use 4 to 64 letters, digits or dashes."},
+    )
+
+
 class OrderCancelInputSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
@@ -77,6 +85,8 @@ class OrderOutputSerializer(serializers.ModelSerializer):
             "shipping_address",
             "lines",
             "allowed_actions",
+            "carrier",
+            "tracking_number",
             "created_at",
             "updated_at",
         ]

@@ -6,6 +6,13 @@ urlpatterns = [
     path("orders", views.OrderListCreateApi.as_view(), name="orders"),
     path("orders/<str:order_id>", views.OrderDetailApi.as_view(), name="order-detail"),
     path("orders/<str:order_id>/cancel", views.OrderCancelApi.as_view(), name="order-cancel"),
+    path("orders/<str:order_id>/ship", views.OrderShipApi.as_view(), name="order-ship"),
+    path(
+        "orders/<str:order_id>/out-for-delivery",
+        views.OrderOutForDeliveryApi.as_view(),
+        name="order-out-for-delivery",
+    ),
+    path("orders/<str:order_id>/deliver", views.OrderDeliverApi.as_view(), name="order-deliver"),
     path("products", views.ProductListCreateApi.as_view(), name="products"),
     path("products/<str:sku>", views.ProductDetailApi.as_view(), name="product-detail"),
 ]

@@ -21,6 +21,7 @@ from .serializers import (
     OrderCancelInputSerializer,
     OrderCreateInputSerializer,
     OrderOutputSerializer,
+    OrderShipInputSerializer,
     ProductCreateInputSerializer,
     ProductOutputSerializer,
     ProductUpdateInputSerializer,
@@ -121,32 +122,93 @@ class OrderDetailApi(APIView):
         return Response(OrderOutputSerializer(order).data)
 
 
-class OrderCancelApi(APIView):
-    @extend_schema(
-        operation_id="orders_cancel",
-        request=OrderCancelInputSerializer,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: OrderOutputSerializer, 404: PROBLEM, 409: PROBLEM},
-    )
+class _OrderActionApi(APIView):
+    """POST an action on one order: parse, call one service, answer with the order."""
+
+    #: validates the body, if the action takes one; each subclass defines ``act()``
+    input_serializer = None
+
     def post(self, request, order_id: str):
-        serializer = OrderCancelInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = {}
+        if self.input_serializer is not None:
+            serializer = self.input_serializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            data = serializer.validated_data
         parsed_id = _order_id(order_id)
 
-        def cancel() -> tuple[int, dict]:
+        def run() -> tuple[int, dict]:
             try:
-                order = services.order_cancel(
-                    order_id=parsed_id,
-                    shop=request.user.shop,
-                    actor=request.user.actor,
-                    reason=serializer.validated_data["reason"],
-                )
+                order = self.act(request, parsed_id, data)
             except Order.DoesNotExist:
                 raise Http404("No such order.") from None
             order = selectors.order_get_for_shop(shop=request.user.shop, order_id=order.pk)
             return status.HTTP_200_OK, OrderOutputSerializer(order).data
 
-        return idempotent(request, scope=_shop_scope(request), operation=cancel)
+        return idempotent(request, scope=_shop_scope(request), operation=run)
+
+
+def _action_schema(operation_id: str, request=None):
+    return extend_schema(
+        operation_id=operation_id,
+        request=request,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: OrderOutputSerializer, 400: PROBLEM, 404: PROBLEM, 409: PROBLEM},
+    )
+
+
+class OrderCancelApi(_OrderActionApi):
+    input_serializer = OrderCancelInputSerializer
+
+    @_action_schema("orders_cancel", OrderCancelInputSerializer)
+    def post(self, request, order_id: str):
+        return super().post(request, order_id)
+
+    def act(self, request, order_id, data):
+        return services.order_cancel(
+            order_id=order_id,
+            shop=request.user.shop,
+            actor=request.user.actor,
+            reason=data["reason"],
+        )
+
+
+class OrderShipApi(_OrderActionApi):
+    input_serializer = OrderShipInputSerializer
+
+    @_action_schema("orders_ship", OrderShipInputSerializer)
+    def post(self, request, order_id: str):
+        return super().post(request, order_id)
+
+    def act(self, request, order_id, data):
+        return services.order_ship(
+            order_id=order_id,
+            shop=request.user.shop,
+            actor=request.user.actor,
+            carrier=data["carrier"],
+            tracking_number=data["tracking_number"],
+        )
+
+
+class OrderOutForDeliveryApi(_OrderActionApi):
+    @_action_schema("orders_out_for_delivery")
+    def post(self, request, order_id: str):
+        return super().post(request, order_id)
+
+    def act(self, request, order_id, data):
+        return services.order_mark_out_for_delivery(
+            order_id=order_id, shop=request.user.shop, actor=request.user.actor
+        )
+
+
+class OrderDeliverApi(_OrderActionApi):
+    @_action_schema("orders_deliver")
+    def post(self, request, order_id: str):
+        return super().post(request, order_id)
+
+    def act(self, request, order_id, data):
+        return services.order_deliver(
+            order_id=order_id, shop=request.user.shop, actor=request.user.actor
+        )
 
 
 class ProductListCreateApi(APIView):

@@ -3,10 +3,19 @@
 from ..exceptions import InvalidTransition
 from .catalog import product_create, product_update
 from .intake import CustomerInput, LineInput, order_place
-from .lifecycle import order_cancel
-from .shops import Actor, api_key_authenticate, api_key_create, api_key_revoke, shop_create
+from .lifecycle import (
+    order_cancel,
+    order_confirm_payment,
+    order_deliver,
+    order_fail_payment,
+    order_mark_out_for_delivery,
+    order_reserve_stock,
+    order_ship,
+)
+from .shops import SYSTEM, Actor, api_key_authenticate, api_key_create, api_key_revoke, shop_create
 
 __all__ = [
+    "SYSTEM",
     "Actor",
     "CustomerInput",
     "InvalidTransition",
@@ -15,7 +24,13 @@ __all__ = [
     "api_key_create",
     "api_key_revoke",
     "order_cancel",
+    "order_confirm_payment",
+    "order_deliver",
+    "order_fail_payment",
+    "order_mark_out_for_delivery",
     "order_place",
+    "order_reserve_stock",
+    "order_ship",
     "product_create",
     "product_update",
     "shop_create",

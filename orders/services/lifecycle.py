@@ -1,5 +1,12 @@
-"""State changes asked for by a shop or staff after placing."""
+"""The order's life after placing: the saga's steps and what shops and staff ask for.
 
+Each service locks the order row first (``select_for_update``), so concurrent changes of
+one order are serialised; the state machine's conditional update is the second guard.
+Steps reacting to events check the status they expect and do nothing otherwise, which
+makes a redelivered or late event harmless.
+"""
+
+from decimal import Decimal
 from uuid import UUID
 
 from django.db import transaction
@@ -7,25 +14,133 @@ from django.db import transaction
 from orderflow.events import publish
 
 from .. import state_machine
-from ..choices import OrderStatus
-from ..events import OrderCancelled
+from ..choices import OrderStatus as S
+from ..events import (
+    OrderCancelled,
+    OrderConfirmed,
+    OrderPaid,
+    OrderRejected,
+    ShipmentDelivered,
+    ShipmentDispatched,
+    ShipmentOutForDelivery,
+    ShortLine,
+    StockReserved,
+)
 from ..models import Order, Shop
-from .shops import Actor
+from .shops import SYSTEM, Actor
+from .stock import stock_consume, stock_release, stock_reserve
+
+#: statuses in which the order holds reserved stock
+HOLDING_STOCK = frozenset({S.RESERVED, S.PAID, S.CONFIRMED})
+
+
+def _locked(order_id: UUID, shop: Shop | None = None) -> Order:
+    orders = Order.objects.select_for_update()
+    if shop is not None:
+        orders = orders.filter(shop=shop)
+    return orders.get(pk=order_id)
+
+
+@transaction.atomic
+def order_reserve_stock(*, order_id: UUID) -> Order:
+    """Hold stock for a placed order: ``stock.reserved``, or rejected with the short SKUs."""
+    order = _locked(order_id)
+    if order.status != S.PLACED:
+        return order  # cancelled before its turn, or a redelivery
+    shortages = stock_reserve(order=order)
+    if shortages:
+        reason = "Not enough stock: " + "; ".join(
+            f"{s.sku} ({s.requested} requested, {s.available} available)" for s in shortages
+        )
+        state_machine.transition(order, to=S.REJECTED, actor=str(SYSTEM), reason=reason)
+        publish(
+            OrderRejected(
+                order_id=order.id,
+                shop_id=order.shop_id,
+                number=order.number,
+                reason=reason,
+                short_lines=[
+                    ShortLine(sku=s.sku, requested=s.requested, available=s.available)
+                    for s in shortages
+                ],
+            )
+        )
+        return order
+    state_machine.transition(order, to=S.RESERVED, actor=str(SYSTEM))
+    publish(
+        StockReserved(
+            order_id=order.id,
+            shop_id=order.shop_id,
+            number=order.number,
+            total=order.total,
+            currency=order.currency,
+        )
+    )
+    return order
+
+
+@transaction.atomic
+def order_confirm_payment(
+    *, order_id: UUID, payment_id: UUID, amount: Decimal, currency: str
+) -> Order:
+    """Payment captured: the order is paid, then confirmed.
+
+    If the order was cancelled meanwhile nothing happens here: the payments context
+    refunds a capture for a cancelled order when it handles ``order.cancelled``.
+    """
+    order = _locked(order_id)
+    if order.status != S.RESERVED:
+        return order
+    state_machine.transition(order, to=S.PAID, actor=str(SYSTEM))
+    publish(
+        OrderPaid(
+            order_id=order.id,
+            shop_id=order.shop_id,
+            number=order.number,
+            payment_id=payment_id,
+            amount=amount,
+            currency=currency,
+        )
+    )
+    state_machine.transition(order, to=S.CONFIRMED, actor=str(SYSTEM))
+    publish(
+        OrderConfirmed(
+            order_id=order.id,
+            shop_id=order.shop_id,
+            number=order.number,
+            total=order.total,
+            currency=order.currency,
+            customer_name=order.customer_name,
+            customer_email=order.customer_email,
+        )
+    )
+    return order
+
+
+@transaction.atomic
+def order_fail_payment(*, order_id: UUID, reason: str) -> Order:
+    """Payment failed for good: release the stock and cancel the order."""
+    order = _locked(order_id)
+    if order.status != S.RESERVED:
+        return order
+    return _cancel(order, actor=SYSTEM, reason=f"Payment failed: {reason}")
 
 
 @transaction.atomic
 def order_cancel(*, order_id: UUID, shop: Shop | None, actor: Actor, reason: str = "") -> Order:
-    """Cancel an order that has not shipped yet and publish ``order.cancelled``.
+    """Cancel an order that has not shipped: release its stock, publish ``order.cancelled``.
 
     ``shop`` scopes the lookup for a shop's own request (another shop's order is a 404);
-    staff pass None. Stock release and refund react to the event.
+    staff pass None. A captured payment is refunded by the payments context.
     """
-    orders = Order.objects.select_for_update()
-    if shop is not None:
-        orders = orders.filter(shop=shop)
-    order = orders.get(pk=order_id)
+    return _cancel(_locked(order_id, shop), actor=actor, reason=reason)
+
+
+def _cancel(order: Order, *, actor: Actor, reason: str) -> Order:
     previous = order.status
-    state_machine.transition(order, to=OrderStatus.CANCELLED, reason=reason)
+    state_machine.transition(order, to=S.CANCELLED, actor=str(actor), reason=reason)
+    if previous in HOLDING_STOCK:
+        stock_release(order=order)
     publish(
         OrderCancelled(
             order_id=order.id,
@@ -34,6 +149,61 @@ def order_cancel(*, order_id: UUID, shop: Shop | None, actor: Actor, reason: str
             previous_status=previous,
             reason=reason,
             cancelled_by=str(actor),
+        )
+    )
+    return order
+
+
+@transaction.atomic
+def order_ship(
+    *, order_id: UUID, shop: Shop | None, actor: Actor, carrier: str, tracking_number: str
+) -> Order:
+    """Hand the parcel to a carrier: consume the held stock, publish ``shipment.dispatched``."""
+    order = _locked(order_id, shop)
+    state_machine.transition(order, to=S.SHIPPED, actor=str(actor))
+    stock_consume(order=order)
+    order.carrier = carrier
+    order.tracking_number = tracking_number
+    Order.objects.filter(pk=order.pk).update(carrier=carrier, tracking_number=tracking_number)
+    publish(
+        ShipmentDispatched(
+            order_id=order.id,
+            shop_id=order.shop_id,
+            number=order.number,
+            carrier=carrier,
+            tracking_number=tracking_number,
+        )
+    )
+    return order
+
+
+@transaction.atomic
+def order_mark_out_for_delivery(*, order_id: UUID, shop: Shop | None, actor: Actor) -> Order:
+    order = _locked(order_id, shop)
+    state_machine.transition(order, to=S.OUT_FOR_DELIVERY, actor=str(actor))
+    publish(
+        ShipmentOutForDelivery(
+            order_id=order.id,
+            shop_id=order.shop_id,
+            number=order.number,
+            carrier=order.carrier,
+            tracking_number=order.tracking_number,
+        )
+    )
+    return order
+
+
+@transaction.atomic
+def order_deliver(*, order_id: UUID, shop: Shop | None, actor: Actor) -> Order:
+    order = _locked(order_id, shop)
+    state_machine.transition(order, to=S.DELIVERED, actor=str(actor))
+    publish(
+        ShipmentDelivered(
+            order_id=order.id,
+            shop_id=order.shop_id,
+            number=order.number,
+            carrier=order.carrier,
+            tracking_number=order.tracking_number,
         )
     )
     return order

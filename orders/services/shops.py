@@ -22,7 +22,11 @@ class Actor:
     name: str
 
     def __str__(self) -> str:
-        return f"{self.kind}:{self.name}"
+        return self.kind if self.kind == "system" else f"{self.kind}:{self.name}"
+
+
+#: the saga itself, reacting to events
+SYSTEM = Actor(kind="system", name="")
 
 
 @transaction.atomic

@@ -1,0 +1,3 @@
+"""The shops' API of the notifications context (webhook endpoints)."""
+
+urlpatterns: list = []

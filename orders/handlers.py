@@ -1,0 +1,27 @@
+"""The orders context's reactions to events: each calls one of its own services."""
+
+from orderflow.events import Envelope, subscriber
+from payments.events import PaymentCaptured, PaymentFailed
+
+from . import services
+from .events import OrderPlaced
+
+
+@subscriber(OrderPlaced)
+def reserve_stock_on_order_placed(event: OrderPlaced, envelope: Envelope) -> None:
+    services.order_reserve_stock(order_id=event.order_id)
+
+
+@subscriber(PaymentCaptured)
+def confirm_order_on_payment_captured(event: PaymentCaptured, envelope: Envelope) -> None:
+    services.order_confirm_payment(
+        order_id=event.order_id,
+        payment_id=event.payment_id,
+        amount=event.amount,
+        currency=event.currency,
+    )
+
+
+@subscriber(PaymentFailed)
+def cancel_order_on_payment_failed(event: PaymentFailed, envelope: Envelope) -> None:
+    services.order_fail_payment(order_id=event.order_id, reason=event.reason)

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path(
+        "orders/<str:order_id>/invoice",
+        views.OrderInvoiceDetailApi.as_view(),
+        name="order-invoice",
+    ),
+]

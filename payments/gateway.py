@@ -1,0 +1,168 @@
+"""The payment gateway: a small protocol a real provider could implement, and a simulation.
+
+The simulated gateway is what the platform talks to in every mode: outcomes are chosen by
+the card token (deterministic, for tests and demos) or at random by configured rates. It
+keeps its own records in the cache — outside our database transactions, as a real
+provider's would be — and honours idempotency keys: the same call with the same key
+returns the first answer and charges nothing more.
+
+Deterministic tokens:
+
+=====================  ====================================================================
+``tok_ok``             authorised and captured
+``tok_declined``       declined: ``card_declined`` (final)
+``tok_insufficient``   declined: ``insufficient_funds`` (final)
+``tok_flaky``          the first two calls fail transiently, then it succeeds
+``tok_timeout``        every call times out (transient; the payment fails after retries)
+anything else          succeeds, unless ``PAYMENT_DECLINE_RATE`` / ``PAYMENT_ERROR_RATE`` say
+=====================  ====================================================================
+"""
+
+import json
+import random
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from typing import Protocol
+
+from django.conf import settings
+from django.core.cache import cache
+
+RECORD_TTL = 7 * 24 * 3600
+
+#: card tokens with a fixed outcome (see the table above)
+TEST_TOKENS = {
+    "tok_ok": "ok",
+    "tok_declined": "declined",
+    "tok_insufficient": "insufficient",
+    "tok_flaky": "flaky",
+    "tok_timeout": "timeout",
+}
+
+
+class TransientGatewayError(Exception):
+    """Timeout or server error: retry later with the same idempotency key."""
+
+
+@dataclass(frozen=True)
+class GatewayResult:
+    ok: bool
+    reference: str = ""
+    decline_code: str = ""
+    message: str = ""
+
+
+class PaymentGateway(Protocol):
+    def authorize(
+        self, *, token: str, amount: Decimal, currency: str, idempotency_key: str
+    ) -> GatewayResult: ...
+
+    def capture(
+        self, *, authorization: str, amount: Decimal, currency: str, idempotency_key: str
+    ) -> GatewayResult: ...
+
+    def refund(
+        self, *, capture: str, amount: Decimal, currency: str, idempotency_key: str
+    ) -> GatewayResult: ...
+
+
+class SimulatedGateway:
+    def __init__(
+        self,
+        *,
+        latency_ms: int = 0,
+        decline_rate: float = 0.0,
+        error_rate: float = 0.0,
+    ):
+        self.latency_ms = latency_ms
+        self.decline_rate = decline_rate
+        self.error_rate = error_rate
+
+    # --- the protocol ---
+    def authorize(self, *, token, amount, currency, idempotency_key) -> GatewayResult:
+        return self._call(
+            "authorize", idempotency_key, lambda: self._authorize(token, idempotency_key)
+        )
+
+    def capture(self, *, authorization, amount, currency, idempotency_key) -> GatewayResult:
+        return self._call("capture", idempotency_key, lambda: self._approve("cap"))
+
+    def refund(self, *, capture, amount, currency, idempotency_key) -> GatewayResult:
+        return self._call("refund", idempotency_key, lambda: self._approve("ref"))
+
+    # --- what tests and support may ask the simulation ---
+    @staticmethod
+    def effects(operation: str, idempotency_key: str) -> int:
+        """How many times the operation really took effect for this key (never more than 1)."""
+        return int(cache.get(_key("effects", operation, idempotency_key)) or 0)
+
+    @staticmethod
+    def calls(operation: str, idempotency_key: str) -> int:
+        return int(cache.get(_key("calls", operation, idempotency_key)) or 0)
+
+    # --- the simulation ---
+    def _call(self, operation: str, idempotency_key: str, decide) -> GatewayResult:
+        _incr(_key("calls", operation, idempotency_key))
+        if self.latency_ms:
+            time.sleep(self.latency_ms / 1000)
+        stored = cache.get(_key("result", operation, idempotency_key))
+        if stored is not None:
+            return GatewayResult(**json.loads(stored))
+        result = decide()
+        # cache.add: of two concurrent first calls with one key, one answer wins for both
+        if cache.add(
+            _key("result", operation, idempotency_key), json.dumps(asdict(result)), RECORD_TTL
+        ):
+            if result.ok:
+                _incr(_key("effects", operation, idempotency_key))
+            return result
+        return GatewayResult(**json.loads(cache.get(_key("result", operation, idempotency_key))))
+
+    def _authorize(self, token: str, idempotency_key: str) -> GatewayResult:
+        behaviour = TEST_TOKENS.get(token, "random")
+        if behaviour == "declined":
+            return GatewayResult(
+                ok=False, decline_code="card_declined", message="The card was declined."
+            )
+        if behaviour == "insufficient":
+            return GatewayResult(
+                ok=False, decline_code="insufficient_funds", message="Insufficient funds."
+            )
+        if behaviour == "timeout":
+            raise TransientGatewayError("gateway timeout")
+        if behaviour == "flaky":
+            failures = _incr(_key("flaky", "authorize", idempotency_key))
+            if failures <= 2:
+                raise TransientGatewayError(f"gateway error 503 (flaky call {failures})")
+        if behaviour == "random":
+            roll = random.random()
+            if roll < self.error_rate:
+                raise TransientGatewayError("gateway error 503 (simulated)")
+            if roll < self.error_rate + self.decline_rate:
+                return GatewayResult(
+                    ok=False, decline_code="card_declined", message="The card was declined."
+                )
+        return self._approve("auth")
+
+    @staticmethod
+    def _approve(prefix: str) -> GatewayResult:
+        return GatewayResult(ok=True, reference=f"sim_{prefix}_{uuid.uuid4().hex[:20]}")
+
+
+def _key(kind: str, operation: str, idempotency_key: str) -> str:
+    return f"gateway:{kind}:{operation}:{idempotency_key}"
+
+
+def _incr(key: str) -> int:
+    cache.add(key, 0, RECORD_TTL)
+    return cache.incr(key)
+
+
+def get_gateway() -> PaymentGateway:
+    """The configured gateway (only the simulation exists today)."""
+    return SimulatedGateway(
+        latency_ms=settings.PAYMENT_LATENCY_MS,
+        decline_rate=settings.PAYMENT_DECLINE_RATE,
+        error_rate=settings.PAYMENT_ERROR_RATE,
+    )

@@ -1,0 +1,75 @@
+"""A small read surface of the payments context for the others: plain frozen values only."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from uuid import UUID
+
+from .models import Invoice, Payment
+
+
+@dataclass(frozen=True)
+class RefundSummary:
+    amount: Decimal
+    status: str
+    reason: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class PaymentSummary:
+    payment_id: UUID
+    status: str
+    amount: Decimal
+    refunded_amount: Decimal
+    currency: str
+    gateway_reference: str
+    decline_code: str
+    failure_reason: str
+    refunds: tuple[RefundSummary, ...]
+
+
+@dataclass(frozen=True)
+class InvoiceSummary:
+    invoice_id: UUID
+    kind: str
+    number: str
+    total: Decimal
+    currency: str
+    issued_at: datetime
+
+
+def payment_summary_for_order(*, order_id: UUID) -> PaymentSummary | None:
+    payment = Payment.objects.prefetch_related("refunds").filter(order_id=order_id).first()
+    if payment is None:
+        return None
+    return PaymentSummary(
+        payment_id=payment.id,
+        status=payment.status,
+        amount=payment.amount,
+        refunded_amount=payment.refunded_amount,
+        currency=payment.currency,
+        gateway_reference=payment.gateway_reference,
+        decline_code=payment.decline_code,
+        failure_reason=payment.failure_reason,
+        refunds=tuple(
+            RefundSummary(
+                amount=r.amount, status=r.status, reason=r.reason, created_at=r.created_at
+            )
+            for r in payment.refunds.all()
+        ),
+    )
+
+
+def invoices_for_order(*, order_id: UUID) -> tuple[InvoiceSummary, ...]:
+    return tuple(
+        InvoiceSummary(
+            invoice_id=i.id,
+            kind=i.kind,
+            number=i.number,
+            total=i.total,
+            currency=i.currency,
+            issued_at=i.issued_at,
+        )
+        for i in Invoice.objects.filter(order_id=order_id).order_by("issued_at")
+    )

@@ -1,0 +1,149 @@
+import uuid
+
+from django.db import models
+
+from .choices import AttemptOutcome, GatewayOperation, InvoiceKind, PaymentStatus, RefundStatus
+from .exceptions import InvoiceImmutable
+
+
+class Payment(models.Model):
+    """The one payment of an order (orders are referenced by id: another context's row)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    order_id = models.UUIDField(unique=True)
+    shop_id = models.BigIntegerField(db_index=True)
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    refunded_amount = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    currency = models.CharField(max_length=3)
+    status = models.CharField(
+        max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.PENDING
+    )
+    authorization_reference = models.CharField(max_length=100, blank=True)
+    gateway_reference = models.CharField(max_length=100, blank=True)
+    decline_code = models.CharField(max_length=50, blank=True)
+    failure_reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    captured_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(refunded_amount__gte=0, refunded_amount__lte=models.F("amount")),
+                name="payment_refund_within_amount",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency} for {self.order_id} ({self.status})"
+
+
+class PaymentAttempt(models.Model):
+    """One gateway call that answered, and the final give-up after transient errors."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="attempts")
+    operation = models.CharField(max_length=10, choices=GatewayOperation.choices)
+    idempotency_key = models.CharField(max_length=100)
+    outcome = models.CharField(max_length=10, choices=AttemptOutcome.choices)
+    reference = models.CharField(max_length=100, blank=True)
+    detail = models.CharField(max_length=500, blank=True)
+    delivery_attempt = models.PositiveSmallIntegerField(
+        help_text="Which delivery attempt of the triggering event made the call."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["payment", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.operation} {self.outcome}"
+
+
+class Refund(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=10, choices=RefundStatus.choices)
+    gateway_reference = models.CharField(max_length=100, blank=True)
+    idempotency_key = models.CharField(max_length=100, unique=True)
+    reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="refund_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"refund {self.amount} {self.currency} ({self.status})"
+
+
+class InvoiceSequence(models.Model):
+    """The last invoice number issued for a shop in a year: the gapless counter's row."""
+
+    shop_id = models.BigIntegerField()
+    year = models.PositiveSmallIntegerField()
+    last = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["shop_id", "year"], name="invoice_sequence_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.shop_id}/{self.year}: {self.last}"
+
+
+class Invoice(models.Model):
+    """An issued invoice or credit note. Immutable: a correction is a credit note."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    shop_id = models.BigIntegerField()
+    order_id = models.UUIDField(db_index=True)
+    order_number = models.CharField(max_length=20)
+    kind = models.CharField(max_length=12, choices=InvoiceKind.choices)
+    number = models.CharField(max_length=20, help_text="YYYY-NNNNNN, gapless per shop and year.")
+    year = models.PositiveSmallIntegerField()
+    sequence = models.PositiveIntegerField()
+    credits = models.OneToOneField(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="credit_note",
+        help_text="The invoice this credit note cancels.",
+    )
+    seller = models.JSONField()
+    buyer = models.JSONField()
+    lines = models.JSONField()
+    currency = models.CharField(max_length=3)
+    subtotal = models.DecimalField(max_digits=14, decimal_places=2, help_text="Net of tax.")
+    tax_rate = models.DecimalField(max_digits=5, decimal_places=4)
+    tax = models.DecimalField(max_digits=14, decimal_places=2)
+    total = models.DecimalField(max_digits=14, decimal_places=2)
+    issued_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-issued_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["shop_id", "number"], name="invoice_unique_number"),
+            models.UniqueConstraint(
+                fields=["shop_id", "year", "sequence"], name="invoice_unique_sequence"
+            ),
+            models.UniqueConstraint(
+                fields=["order_id", "kind"], name="invoice_one_of_each_kind_per_order"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.number}"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise InvoiceImmutable(
+                f"Invoice {self.number} is issued and cannot change; issue a credit note."
+            )
+        super().save(*args, **kwargs)

@@ -1,0 +1,24 @@
+"""Read queries of the payments context for its API, pages and admin."""
+
+from uuid import UUID
+
+from .choices import InvoiceKind
+from .models import Invoice, Payment
+
+
+def invoice_get_for_order(*, order_id: UUID, shop_id: int | None = None) -> Invoice:
+    """The order's invoice (raises ``Invoice.DoesNotExist``); scoped to a shop when given."""
+    invoices = Invoice.objects.select_related("credit_note").filter(
+        order_id=order_id, kind=InvoiceKind.INVOICE
+    )
+    if shop_id is not None:
+        invoices = invoices.filter(shop_id=shop_id)
+    return invoices.get()
+
+
+def invoice_get(*, invoice_id: UUID) -> Invoice:
+    return Invoice.objects.select_related("credits", "credit_note").get(pk=invoice_id)
+
+
+def payment_get_for_order(*, order_id: UUID) -> Payment | None:
+    return Payment.objects.prefetch_related("refunds", "attempts").filter(order_id=order_id).first()

@@ -1,0 +1,122 @@
+"""Invoices and credit notes: gapless numbers per shop and year, immutable once issued."""
+
+from dataclasses import asdict
+from decimal import Decimal
+from uuid import UUID
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from orderflow.events import publish
+from orders.interface import order_invoice_details
+
+from ..choices import InvoiceKind
+from ..events import InvoiceIssued
+from ..models import Invoice, InvoiceSequence
+
+CENT = Decimal("0.01")
+
+
+def _next_number(shop_id: int, year: int) -> tuple[int, str]:
+    """Take the next number of the shop's year.
+
+    The counter row is incremented in the issuing transaction, so a rolled-back issue
+    gives its number back: no gaps, and concurrent issues queue on the row, never share.
+    """
+    InvoiceSequence.objects.bulk_create(
+        [InvoiceSequence(shop_id=shop_id, year=year)], ignore_conflicts=True
+    )
+    InvoiceSequence.objects.filter(shop_id=shop_id, year=year).update(last=F("last") + 1)
+    sequence = InvoiceSequence.objects.get(shop_id=shop_id, year=year).last
+    return sequence, f"{year}-{sequence:06d}"
+
+
+def split_tax(total: Decimal, rate: Decimal) -> tuple[Decimal, Decimal]:
+    """Split a tax-inclusive total into (net, tax): catalog prices include tax."""
+    net = (total / (1 + rate)).quantize(CENT)
+    return net, total - net
+
+
+@transaction.atomic
+def invoice_issue(*, order_id: UUID) -> Invoice:
+    """Issue the order's invoice once (a redelivery returns the existing one)."""
+    existing = Invoice.objects.filter(order_id=order_id, kind=InvoiceKind.INVOICE).first()
+    if existing is not None:
+        return existing
+    details = order_invoice_details(order_id=order_id)
+    total = details.subtotal
+    net, tax = split_tax(total, details.tax_rate)
+    year = timezone.now().year
+    sequence, number = _next_number(details.shop_id, year)
+    invoice = Invoice.objects.create(
+        shop_id=details.shop_id,
+        order_id=details.order_id,
+        order_number=details.order_number,
+        kind=InvoiceKind.INVOICE,
+        number=number,
+        year=year,
+        sequence=sequence,
+        seller=asdict(details.seller),
+        buyer=asdict(details.buyer),
+        lines=[
+            {**asdict(line), "unit_price": str(line.unit_price), "line_total": str(line.line_total)}
+            for line in details.lines
+        ],
+        currency=details.currency,
+        subtotal=net,
+        tax_rate=details.tax_rate,
+        tax=tax,
+        total=total,
+    )
+    _publish(invoice)
+    return invoice
+
+
+@transaction.atomic
+def credit_note_issue(*, order_id: UUID) -> Invoice | None:
+    """Cancel the order's invoice with a credit note, once; None if it had no invoice."""
+    invoice = Invoice.objects.filter(order_id=order_id, kind=InvoiceKind.INVOICE).first()
+    if invoice is None:
+        return None
+    existing = Invoice.objects.filter(credits=invoice).first()
+    if existing is not None:
+        return existing
+    year = timezone.now().year
+    sequence, number = _next_number(invoice.shop_id, year)
+    credit_note = Invoice.objects.create(
+        shop_id=invoice.shop_id,
+        order_id=invoice.order_id,
+        order_number=invoice.order_number,
+        kind=InvoiceKind.CREDIT_NOTE,
+        number=number,
+        year=year,
+        sequence=sequence,
+        credits=invoice,
+        seller=invoice.seller,
+        buyer=invoice.buyer,
+        lines=invoice.lines,
+        currency=invoice.currency,
+        subtotal=-invoice.subtotal,
+        tax_rate=invoice.tax_rate,
+        tax=-invoice.tax,
+        total=-invoice.total,
+    )
+    _publish(credit_note)
+    return credit_note
+
+
+def _publish(invoice: Invoice) -> None:
+    publish(
+        InvoiceIssued(
+            invoice_id=invoice.id,
+            order_id=invoice.order_id,
+            shop_id=invoice.shop_id,
+            number=invoice.number,
+            kind=invoice.kind,
+            total=invoice.total,
+            currency=invoice.currency,
+            credits_invoice=invoice.credits.number if invoice.credits else None,
+        ),
+        sequence=1,
+    )

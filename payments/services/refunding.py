@@ -1,0 +1,79 @@
+"""Refunding a cancelled order's capture, exactly once."""
+
+from uuid import UUID
+
+from django.db import transaction
+
+from orderflow.events import publish
+from orders.interface import order_payment_request
+
+from .. import state_machine
+from ..choices import AttemptOutcome, GatewayOperation, RefundStatus
+from ..choices import PaymentStatus as P
+from ..events import PaymentRefunded
+from ..gateway import get_gateway
+from ..models import Payment, PaymentAttempt, Refund
+from .charging import gateway_key, payment_row_locked
+
+
+@transaction.atomic
+def payment_refund_for_cancelled_order(*, order_id: UUID, reason: str, attempt: int) -> Payment:
+    """Give back a captured payment of a cancelled order; void a charge not made yet.
+
+    Runs for every ``order.cancelled``: a capture that lands after the cancellation is
+    refunded too, because charging and refunding lock the same payment row and the charge
+    re-reads the order's status under that lock.
+    """
+    request = order_payment_request(order_id=order_id)
+    payment = payment_row_locked(
+        order_id=order_id, shop_id=request.shop_id, amount=request.amount, currency=request.currency
+    )
+    if payment.status == P.PENDING:
+        state_machine.transition(payment, to=P.VOIDED)
+        payment.save(update_fields=["status", "updated_at"])
+        return payment
+    if payment.status not in (P.CAPTURED, P.PARTIALLY_REFUNDED):
+        return payment  # failed, voided or refunded: nothing to give back
+    amount = payment.amount - payment.refunded_amount
+    key = gateway_key(order_id, "refund")
+    result = get_gateway().refund(
+        capture=payment.gateway_reference,
+        amount=amount,
+        currency=payment.currency,
+        idempotency_key=key,
+    )
+    PaymentAttempt.objects.create(
+        payment=payment,
+        operation=GatewayOperation.REFUND,
+        idempotency_key=key,
+        outcome=AttemptOutcome.SUCCEEDED if result.ok else AttemptOutcome.DECLINED,
+        reference=result.reference,
+        detail=result.message,
+        delivery_attempt=attempt,
+    )
+    refund = Refund.objects.create(
+        payment=payment,
+        amount=amount,
+        currency=payment.currency,
+        status=RefundStatus.SUCCEEDED if result.ok else RefundStatus.FAILED,
+        gateway_reference=result.reference,
+        idempotency_key=key,
+        reason=reason[:500],
+    )
+    if not result.ok:
+        return payment
+    state_machine.transition(payment, to=P.REFUNDED)
+    payment.refunded_amount = payment.amount
+    payment.save()
+    publish(
+        PaymentRefunded(
+            payment_id=payment.id,
+            refund_id=refund.id,
+            order_id=order_id,
+            shop_id=payment.shop_id,
+            amount=amount,
+            currency=payment.currency,
+            reason=reason,
+        )
+    )
+    return payment

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from . import views
+
+app_name = "payments"
+
+urlpatterns = [
+    path("invoices/<uuid:invoice_id>", views.invoice_print, name="invoice-print"),
+]
