@@ -29,7 +29,7 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from . import deliveries
+    from . import deliveries, saga
 
     console = Console()
     call_command("migrate", verbosity=0)
@@ -49,6 +49,9 @@ def main() -> None:
         throughput = deliveries.delivery_throughput(env, count=int(20000 * scale))
     with console.status("Delivery latency at a steady rate…"):
         latency = deliveries.delivery_latency(env, rate=200, seconds=15 * scale)
+    with console.status("Order saga: placed → confirmed at a steady rate…"):
+        saga_latency = saga.placed_to_confirmed(env, rate=50, seconds=20 * scale)
+    report["saga"] = {"placed_to_confirmed": saga_latency}
     report["deliveries"] = {
         "celery_baseline": baseline,
         "throughput": throughput,
@@ -70,6 +73,10 @@ def main() -> None:
     table.add_row(
         f"commit → handled at {latency['achieved_rate']}/s: P50 / P99",
         f"{latency['p50_ms']} / {latency['p99_ms']} ms",
+    )
+    table.add_row(
+        f"placed → confirmed at {saga_latency['achieved_rate']} orders/s: P50 / P99",
+        f"{saga_latency['p50_ms']} / {saga_latency['p99_ms']} ms",
     )
     console.print(table)
 

@@ -86,6 +86,7 @@ def relay_batch(*, limit: int | None = None) -> int:
     """Fan committed outbox rows out into deliveries; return how many events were relayed."""
     limit = limit or settings.EVENTS_BATCH_SIZE
     with transaction.atomic():
+        _bookkeeping_commit()
         if not _try_relay_lock():
             return 0
         events = list(
@@ -151,6 +152,7 @@ def claim_batch(*, limit: int | None = None) -> list[Delivery]:
     )
     in_order = Q(ordered=False) | (~Exists(earlier_open) & ~Exists(earlier_unrelayed))
     with transaction.atomic():
+        _bookkeeping_commit()
         claimed = list(
             Delivery.objects.filter(due & in_order)
             .order_by("available_at", "id")
@@ -281,9 +283,25 @@ def _record_failure(
 
 def _mark_done(ids: list[int]) -> None:
     if ids:
-        Delivery.objects.filter(pk__in=ids).update(
-            status=DeliveryStatus.DONE, done_at=timezone.now(), lease_until=None
-        )
+        with transaction.atomic():
+            _bookkeeping_commit()
+            Delivery.objects.filter(pk__in=ids).update(
+                status=DeliveryStatus.DONE, done_at=timezone.now(), lease_until=None
+            )
+
+
+def _bookkeeping_commit() -> None:
+    """Let this transaction commit without waiting for its WAL flush.
+
+    Only for the machinery's own bookkeeping (relay, claim, done-marks), never for a
+    handler's effect: if PostgreSQL crashes before the flush, such a transaction is lost
+    whole and simply redone — the outbox row is relayed again, the claim's lease is
+    retaken, the inbox entry turns a re-run into a no-op. It saves an fsync per step,
+    which on this hardware is most of a delivery's latency.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
 
 
 # --- the loop ---
