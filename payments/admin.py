@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
+from orderflow.admin import ReadOnlyAdmin
+
 from .models import Invoice, Payment, PaymentAttempt, Refund
 
 
@@ -28,17 +30,6 @@ class RefundInline(ReadOnlyInline):
     model = Refund
     fields = ["created_at", "amount", "currency", "status", "gateway_reference", "reason"]
     readonly_fields = fields
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Payment)

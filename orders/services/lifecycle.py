@@ -179,26 +179,27 @@ def order_ship(
 
 @transaction.atomic
 def order_mark_out_for_delivery(*, order_id: UUID, shop: Shop | None, actor: Actor) -> Order:
-    order = _locked(order_id, shop)
-    state_machine.transition(order, to=S.OUT_FOR_DELIVERY, actor=str(actor))
-    publish(
-        ShipmentOutForDelivery(
-            order_id=order.id,
-            shop_id=order.shop_id,
-            number=order.number,
-            carrier=order.carrier,
-            tracking_number=order.tracking_number,
-        )
-    )
-    return order
+    """The carrier is on the way: publish ``shipment.out_for_delivery``."""
+    return _advance_shipment(order_id, shop, actor, S.OUT_FOR_DELIVERY, ShipmentOutForDelivery)
 
 
 @transaction.atomic
 def order_deliver(*, order_id: UUID, shop: Shop | None, actor: Actor) -> Order:
+    """The customer has the parcel: publish ``shipment.delivered``."""
+    return _advance_shipment(order_id, shop, actor, S.DELIVERED, ShipmentDelivered)
+
+
+def _advance_shipment(
+    order_id: UUID,
+    shop: Shop | None,
+    actor: Actor,
+    to: str,
+    event_class: type[ShipmentOutForDelivery] | type[ShipmentDelivered],
+) -> Order:
     order = _locked(order_id, shop)
-    state_machine.transition(order, to=S.DELIVERED, actor=str(actor))
+    state_machine.transition(order, to=to, actor=str(actor))
     publish(
-        ShipmentDelivered(
+        event_class(
             order_id=order.id,
             shop_id=order.shop_id,
             number=order.number,
