@@ -1,7 +1,7 @@
 """Assertions shared by the orders tests: the problem+json shape and "nothing was written"."""
 
 from orderflow.models import IdempotencyKey, OutboxEvent
-from orders.models import Order, OrderLine, Product
+from orders.models import Order, OrderLine, OrderTransition, Product, Shop
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
@@ -24,7 +24,27 @@ def row_counts() -> dict[str, int]:
     return {
         "orders": Order.objects.count(),
         "order_lines": OrderLine.objects.count(),
+        "order_transitions": OrderTransition.objects.count(),
         "outbox_events": OutboxEvent.objects.count(),
         "idempotency_keys": IdempotencyKey.objects.count(),
         "products": Product.objects.count(),
     }
+
+
+def stock_of(shop: Shop) -> dict[str, tuple[int, int]]:
+    """Each of the shop's products as SKU -> (on hand, reserved)."""
+    return {
+        sku: (on_hand, reserved)
+        for sku, on_hand, reserved in Product.objects.filter(shop=shop).values_list(
+            "sku", "on_hand", "reserved"
+        )
+    }
+
+
+def order_events(order: Order) -> list[tuple[int, str]]:
+    """The order's published events as (sequence, type), in sequence order."""
+    return list(
+        OutboxEvent.objects.filter(aggregate="order", aggregate_id=str(order.pk))
+        .order_by("sequence")
+        .values_list("sequence", "type")
+    )

@@ -1,10 +1,11 @@
+import uuid
 from decimal import Decimal
 
 import factory
 
 from orders import services, state_machine
 from orders.choices import OrderStatus
-from orders.models import Product, Shop
+from orders.models import Order, Product, Shop
 
 
 class ShopFactory(factory.django.DjangoModelFactory):
@@ -33,7 +34,13 @@ def api_key_for(shop: Shop) -> str:
     return services.api_key_create(shop=shop, name="test")[1]
 
 
-def order_for(shop: Shop, *, lines: dict[str, int] | None = None, email: str = "ana@example.com"):
+def order_for(
+    shop: Shop,
+    *,
+    lines: dict[str, int] | None = None,
+    email: str = "ana@example.com",
+    payment_token: str = "tok_ok",  # noqa: S107  (a test card token, not a password)
+) -> Order:
     """Place an order through the intake service, as the API would (lines: SKU -> quantity)."""
     return services.order_place(
         shop=shop,
@@ -48,7 +55,7 @@ def order_for(shop: Shop, *, lines: dict[str, int] | None = None, email: str = "
             services.LineInput(sku=sku, quantity=quantity)
             for sku, quantity in (lines or {"COFFEE-1KG": 1}).items()
         ],
-        payment_token="tok_ok",
+        payment_token=payment_token,
     )
 
 
@@ -71,4 +78,42 @@ def advance(order, *, to: str):
             state_machine.transition(order, to=status)
     else:
         state_machine.transition(order, to=to)
+    return order
+
+
+#: who moves orders along in the tests, as written into the transition history
+STAFF = services.Actor(kind="staff", name="ana")
+
+
+def order_in(shop: Shop, status: str, *, lines: dict[str, int] | None = None) -> Order:
+    """Place an order and bring it to ``status`` through the real services.
+
+    Unlike :func:`advance`, the stock really is held from ``reserved`` on and consumed
+    on shipping, so tests can assert exactly what a later step releases or consumes.
+    ``paid`` is the one stop no service makes (payment confirms at once): the order is
+    reserved by the service, then moved to ``paid`` by the state machine.
+    """
+    if status not in (*HAPPY_PATH, OrderStatus.CANCELLED):
+        raise ValueError(f"order_in cannot reach {status!r}; reject with a shortage instead")
+    order = order_for(shop, lines=lines)
+    if status == OrderStatus.PLACED:
+        return order
+    if status == OrderStatus.CANCELLED:
+        return services.order_cancel(order_id=order.pk, shop=None, actor=STAFF)
+    order = services.order_reserve_stock(order_id=order.pk)
+    assert order.status == OrderStatus.RESERVED, order.status_reason
+    if status == OrderStatus.PAID:
+        return state_machine.transition(order, to=OrderStatus.PAID)
+    if HAPPY_PATH.index(status) >= HAPPY_PATH.index(OrderStatus.CONFIRMED):
+        order = services.order_confirm_payment(
+            order_id=order.pk, payment_id=uuid.uuid4(), amount=order.total, currency=order.currency
+        )
+    if HAPPY_PATH.index(status) >= HAPPY_PATH.index(OrderStatus.SHIPPED):
+        order = services.order_ship(
+            order_id=order.pk, shop=None, actor=STAFF, carrier="DHL", tracking_number="JD0001"
+        )
+    if HAPPY_PATH.index(status) >= HAPPY_PATH.index(OrderStatus.OUT_FOR_DELIVERY):
+        order = services.order_mark_out_for_delivery(order_id=order.pk, shop=None, actor=STAFF)
+    if status == OrderStatus.DELIVERED:
+        order = services.order_deliver(order_id=order.pk, shop=None, actor=STAFF)
     return order

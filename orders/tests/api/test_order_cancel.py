@@ -3,17 +3,30 @@ import uuid
 import pytest
 
 from orderflow.models import OutboxEvent
-from orders.models import Order, ShopAPIKey
+from orders.models import Order, OrderTransition, ShopAPIKey
 
-from ..assertions import assert_problem, row_counts
-from ..factories import ProductFactory, advance, order_for
+from ..assertions import assert_problem, row_counts, stock_of
+from ..factories import ProductFactory, order_for, order_in
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize("status", ["placed", "reserved", "paid", "confirmed"])
-def test_cancels_an_order_before_shipping(api, shop, products, status):
-    order = advance(order_for(shop), to=status)
+@pytest.mark.parametrize(
+    ("status", "held", "sequence"),
+    [
+        ("placed", (0, 0), 2),
+        ("reserved", (2, 1), 3),
+        ("paid", (2, 1), 3),
+        ("confirmed", (2, 1), 5),
+    ],
+)
+def test_cancels_an_order_before_shipping(api, shop, products, status, held, sequence):
+    order = order_in(shop, status, lines={"COFFEE-1KG": 2, "MUG": 1})
+    assert stock_of(shop) == {
+        "COFFEE-1KG": (50, held[0]),
+        "MUG": (20, held[1]),
+        "FILTER": (1000, 0),
+    }
 
     response = api.post(
         f"/api/v1/orders/{order.id}/cancel", {"reason": "customer changed mind"}, format="json"
@@ -23,10 +36,11 @@ def test_cancels_an_order_before_shipping(api, shop, products, status):
     assert (response.json()["status"], response.json()["allowed_actions"]) == ("cancelled", [])
     order.refresh_from_db()
     assert (order.status, order.status_reason) == ("cancelled", "customer changed mind")
+    assert stock_of(shop) == {"COFFEE-1KG": (50, 0), "MUG": (20, 0), "FILTER": (1000, 0)}
     event = OutboxEvent.objects.get(type="order.cancelled")
     assert (event.aggregate_id, event.sequence, event.tenant_id) == (
         str(order.id),
-        2,
+        sequence,
         str(shop.id),
     )
     key_prefix = ShopAPIKey.objects.get(shop=shop).prefix
@@ -38,6 +52,12 @@ def test_cancels_an_order_before_shipping(api, shop, products, status):
         "reason": "customer changed mind",
         "cancelled_by": f"shop-key:{key_prefix}",
     }
+    transition = OrderTransition.objects.filter(order=order).latest("id")
+    assert (transition.from_status, transition.to_status, transition.actor) == (
+        status,
+        "cancelled",
+        f"shop-key:{key_prefix}",
+    )
 
 
 def test_cancels_without_a_body(api, shop, products):
@@ -60,9 +80,10 @@ def test_cancels_without_a_body(api, shop, products):
     ],
 )
 def test_refuses_to_cancel_once_shipped_or_final(api, shop, products, status, allowed_actions):
-    order = advance(order_for(shop), to=status)
+    order = order_in(shop, status)
     version = Order.objects.get(pk=order.pk).version
     before = row_counts()
+    stock = stock_of(shop)
 
     response = api.post(f"/api/v1/orders/{order.id}/cancel", {}, format="json")
 
@@ -73,6 +94,7 @@ def test_refuses_to_cancel_once_shipped_or_final(api, shop, products, status, al
     assert body["detail"].endswith("it cannot become cancelled.")
     assert Order.objects.values_list("status", "version").get(pk=order.pk) == (status, version)
     assert row_counts() == before
+    assert stock_of(shop) == stock
 
 
 def test_hides_another_shops_order(api, other_shop):

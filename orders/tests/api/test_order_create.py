@@ -69,6 +69,8 @@ def test_answers_the_whole_order(api, products, order_body):
             }
         ],
         "allowed_actions": ["cancel"],
+        "carrier": "",
+        "tracking_number": "",
         "created_at": order.created_at.isoformat().replace("+00:00", "Z"),
         "updated_at": order.updated_at.isoformat().replace("+00:00", "Z"),
     }

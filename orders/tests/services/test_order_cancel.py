@@ -7,16 +7,15 @@ from orders import services
 from orders.exceptions import InvalidTransition
 from orders.models import Order
 
-from ..assertions import row_counts
-from ..factories import ProductFactory, advance, order_for
+from ..assertions import order_events, row_counts, stock_of
+from ..factories import STAFF, ProductFactory, order_for, order_in
 
 pytestmark = pytest.mark.django_db
 
-STAFF = services.Actor(kind="staff", name="ana")
 
-
-def test_cancels_and_publishes_order_cancelled(shop, products):
-    order = advance(order_for(shop), to="paid")
+def test_cancels_releases_the_stock_and_publishes_order_cancelled(shop, products):
+    order = order_in(shop, "paid", lines={"COFFEE-1KG": 2, "MUG": 1})
+    assert stock_of(shop) == {"COFFEE-1KG": (50, 2), "MUG": (20, 1), "FILTER": (1000, 0)}
 
     cancelled = services.order_cancel(order_id=order.pk, shop=shop, actor=STAFF, reason="late")
 
@@ -27,8 +26,14 @@ def test_cancels_and_publishes_order_cancelled(shop, products):
     )
     saved = Order.objects.get(pk=order.pk)
     assert (saved.status, saved.status_reason, saved.version) == ("cancelled", "late", 4)
+    assert stock_of(shop) == {"COFFEE-1KG": (50, 0), "MUG": (20, 0), "FILTER": (1000, 0)}
+    assert order_events(order) == [
+        (1, "order.placed"),
+        (2, "stock.reserved"),
+        (3, "order.cancelled"),
+    ]
     event = OutboxEvent.objects.get(type="order.cancelled")
-    assert (event.aggregate_id, event.sequence, event.tenant_id) == (str(order.pk), 2, str(shop.id))
+    assert (event.aggregate_id, event.tenant_id) == (str(order.pk), str(shop.id))
     assert event.data == {
         "order_id": str(order.pk),
         "shop_id": shop.id,
@@ -37,6 +42,16 @@ def test_cancels_and_publishes_order_cancelled(shop, products):
         "reason": "late",
         "cancelled_by": "staff:ana",
     }
+
+
+def test_cancels_a_placed_order_without_touching_stock(shop, products):
+    order = order_for(shop, lines={"COFFEE-1KG": 2})
+
+    services.order_cancel(order_id=order.pk, shop=shop, actor=STAFF)
+
+    assert Order.objects.get(pk=order.pk).status == "cancelled"
+    assert stock_of(shop) == {"COFFEE-1KG": (50, 0), "MUG": (20, 0), "FILTER": (1000, 0)}
+    assert order_events(order) == [(1, "order.placed"), (2, "order.cancelled")]
 
 
 def test_staff_may_cancel_any_shops_order(shop, products):
@@ -48,8 +63,9 @@ def test_staff_may_cancel_any_shops_order(shop, products):
 
 
 def test_refuses_from_shipped_with_what_is_allowed_and_changes_nothing(shop, products):
-    order = advance(order_for(shop), to="shipped")
+    order = order_in(shop, "shipped")
     before = row_counts()
+    stock = stock_of(shop)
 
     with pytest.raises(InvalidTransition) as refused:
         services.order_cancel(order_id=order.pk, shop=shop, actor=STAFF)
@@ -64,6 +80,7 @@ def test_refuses_from_shipped_with_what_is_allowed_and_changes_nothing(shop, pro
     saved = Order.objects.get(pk=order.pk)
     assert (saved.status, saved.version) == ("shipped", 5)
     assert row_counts() == before
+    assert stock_of(shop) == stock == {"COFFEE-1KG": (49, 0), "MUG": (20, 0), "FILTER": (1000, 0)}
 
 
 def test_a_shop_cannot_cancel_another_shops_order(shop, other_shop, products):
