@@ -8,7 +8,7 @@ which is counted here; in production those are the (uncounted) BEGIN and COMMIT.
 
 import pytest
 
-from ..factories import ProductFactory, order_for
+from ..factories import ProductFactory, order_for, order_in
 
 pytestmark = pytest.mark.django_db
 
@@ -100,10 +100,57 @@ def test_detail_costs_fixed_queries(warm_api, shop, catalog, django_assert_num_q
 def test_cancel_costs_fixed_queries(warm_api, shop, catalog, django_assert_num_queries, line_count):
     order = order_for(shop, lines={f"SKU-{i:02}": 1 for i in range(line_count)})
 
-    # key; savepoint; order locked; conditional status update; last sequence; outbox row;
-    # release; order and lines read back for the response
-    with django_assert_num_queries(9):
+    # key; savepoint; order locked; conditional status update; transition history row;
+    # last sequence; outbox row; release; order and lines read back for the response
+    with django_assert_num_queries(10):
         response = warm_api.post(f"/api/v1/orders/{order.id}/cancel")
+
+    assert response.status_code == 200, response.content
+
+
+@pytest.mark.parametrize("line_count", [1, 20])
+def test_cancel_releasing_stock_costs_fixed_queries(
+    warm_api, shop, catalog, django_assert_num_queries, line_count
+):
+    order = order_in(shop, "confirmed", lines={f"SKU-{i:02}": 1 for i in range(line_count)})
+
+    # the 10 of a plain cancel, and the release: its products locked in id order; one
+    # UPDATE of them all
+    with django_assert_num_queries(12):
+        response = warm_api.post(f"/api/v1/orders/{order.id}/cancel")
+
+    assert response.status_code == 200, response.content
+
+
+@pytest.mark.parametrize("line_count", [1, 20])
+def test_ship_costs_fixed_queries(warm_api, shop, catalog, django_assert_num_queries, line_count):
+    order = order_in(shop, "confirmed", lines={f"SKU-{i:02}": 1 for i in range(line_count)})
+
+    # key; savepoint; order locked; conditional status update; transition history row;
+    # consume: products locked in id order, one UPDATE of them all; carrier and tracking
+    # number; last sequence; outbox row; release; order and lines read back
+    with django_assert_num_queries(13):
+        response = warm_api.post(
+            f"/api/v1/orders/{order.id}/ship",
+            {"carrier": "DHL", "tracking_number": "JD0002"},
+            format="json",
+        )
+
+    assert response.status_code == 200, response.content
+
+
+@pytest.mark.parametrize(
+    ("action", "status"), [("out-for-delivery", "shipped"), ("deliver", "out_for_delivery")]
+)
+def test_shipment_steps_cost_fixed_queries(
+    warm_api, shop, catalog, django_assert_num_queries, action, status
+):
+    order = order_in(shop, status, lines={f"SKU-{i:02}": 1 for i in range(20)})
+
+    # key; savepoint; order locked; conditional status update; transition history row;
+    # last sequence; outbox row; release; order and lines read back
+    with django_assert_num_queries(10):
+        response = warm_api.post(f"/api/v1/orders/{order.id}/{action}")
 
     assert response.status_code == 200, response.content
 
