@@ -37,6 +37,9 @@ ACTIONS: dict[str, str] = {
 
 FINAL_STATUSES = frozenset({S.DELIVERED, S.REJECTED, S.CANCELLED})
 
+REASON_MAX_LENGTH = Order._meta.get_field("status_reason").max_length
+ACTOR_MAX_LENGTH = OrderTransition._meta.get_field("actor").max_length
+
 
 def can_transition(current: str, target: str) -> bool:
     return (current, target) in TRANSITIONS
@@ -55,6 +58,11 @@ def transition(order: Order, *, to: str, actor: str = "system", reason: str = ""
     """
     if not can_transition(order.status, to):
         raise _invalid(order, to)
+    # A rejection lists every short SKU and a staff username may have 150 characters: both
+    # can outgrow their columns, and a failed write here would strand the order. The event
+    # keeps them whole.
+    reason = reason[:REASON_MAX_LENGTH]
+    actor = actor[:ACTOR_MAX_LENGTH]
     now = timezone.now()
     updated = Order.objects.filter(pk=order.pk, status=order.status, version=order.version).update(
         status=to, version=F("version") + 1, status_reason=reason, updated_at=now
@@ -67,7 +75,7 @@ def transition(order: Order, *, to: str, actor: str = "system", reason: str = ""
         from_status=order.status,
         to_status=to,
         actor=actor,
-        reason=reason[:500],
+        reason=reason,
         correlation_id=get_correlation_id() or "",
     )
     order.status = to

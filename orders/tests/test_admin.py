@@ -5,9 +5,10 @@ from django.contrib.messages import get_messages
 from rest_framework.test import APIClient
 
 from orderflow.models import OutboxEvent
-from orders.models import Order, Product, ShopAPIKey
+from orders.models import Order, OrderTransition, Product, ShopAPIKey
 
-from .factories import advance, order_for
+from .assertions import stock_of
+from .factories import advance, order_for, order_in
 
 pytestmark = pytest.mark.django_db
 
@@ -124,6 +125,50 @@ def test_cancel_action_cancels_a_placed_order_and_refuses_a_shipped_one(staff, s
         "Cancelled 1 order(s).",
         f"{shipped.number}: The order is shipped; it cannot become cancelled.",
     ]
+
+
+def test_cancel_action_releases_the_stock_and_records_the_staff_member(staff, shop, products):
+    reserved = order_in(shop, "confirmed", lines={"COFFEE-1KG": 2, "MUG": 1})
+
+    response = staff.post(
+        "/admin/orders/order/",
+        {"action": "cancel_orders", "_selected_action": [str(reserved.pk)]},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert _messages(response) == ["Cancelled 1 order(s)."]
+    assert stock_of(shop) == {"COFFEE-1KG": (50, 0), "MUG": (20, 0), "FILTER": (1000, 0)}
+    transition = OrderTransition.objects.filter(order=reserved).latest("id")
+    assert (transition.from_status, transition.to_status, transition.actor, transition.reason) == (
+        "confirmed",
+        "cancelled",
+        "staff:admin",
+        "admin",
+    )
+
+
+def test_cancel_action_works_for_a_staff_member_with_the_longest_username(
+    client, django_user_model, shop, products
+):
+    username = "u" * 150
+    client.force_login(
+        django_user_model.objects.create_superuser(username, "long@example.com", "pw-long-1")
+    )
+    order = order_for(shop)
+
+    response = client.post(
+        "/admin/orders/order/",
+        {"action": "cancel_orders", "_selected_action": [str(order.pk)]},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert Order.objects.get(pk=order.pk).status == "cancelled"
+    assert OutboxEvent.objects.get(type="order.cancelled").data["cancelled_by"] == (
+        f"staff:{username}"
+    )
+    assert OrderTransition.objects.get(order=order).actor == f"staff:{username}"[:100]
 
 
 def test_adding_a_key_shows_it_once_and_it_works(staff, shop, products):
