@@ -85,7 +85,13 @@ def advance(order, *, to: str):
 STAFF = services.Actor(kind="staff", name="ana")
 
 
-def order_in(shop: Shop, status: str, *, lines: dict[str, int] | None = None) -> Order:
+def order_in(
+    shop: Shop,
+    status: str,
+    *,
+    lines: dict[str, int] | None = None,
+    payment_token: str = "tok_ok",  # noqa: S107  (a test card token, not a password)
+) -> Order:
     """Place an order and bring it to ``status`` through the real services.
 
     Unlike :func:`advance`, the stock really is held from ``reserved`` on and consumed
@@ -95,7 +101,7 @@ def order_in(shop: Shop, status: str, *, lines: dict[str, int] | None = None) ->
     """
     if status not in (*HAPPY_PATH, OrderStatus.CANCELLED):
         raise ValueError(f"order_in cannot reach {status!r}; reject with a shortage instead")
-    order = order_for(shop, lines=lines)
+    order = order_for(shop, lines=lines, payment_token=payment_token)
     if status == OrderStatus.PLACED:
         return order
     if status == OrderStatus.CANCELLED:

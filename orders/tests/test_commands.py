@@ -8,6 +8,8 @@ from rest_framework.test import APIClient
 from orders.management.commands.load_demo import DEMO_PRODUCTS, DEMO_SHOP_SLUG
 from orders.models import Product, Shop, ShopAPIKey
 
+from .factories import order_in
+
 pytestmark = pytest.mark.django_db
 
 
@@ -101,3 +103,53 @@ def test_load_demo_tops_up_a_missing_product():
     _run("load_demo")
 
     assert Product.objects.count() == 12
+
+
+# --- reconcile_stock ---
+def _reserved_drift(shop):
+    """A shop whose MUG holds 2 units for a confirmed order but records 5."""
+    order_in(shop, "confirmed", lines={"MUG": 2})
+    Product.objects.filter(shop=shop, sku="MUG").update(reserved=5)
+
+
+def test_reconcile_stock_says_so_when_there_is_no_drift(shop, products):
+    order_in(shop, "confirmed", lines={"MUG": 2})
+
+    assert _run("reconcile_stock") == ["No drift: reserved stock matches open orders."]
+    assert _run("reconcile_stock", "--fix") == ["No drift: reserved stock matches open orders."]
+    assert Product.objects.get(shop=shop, sku="MUG").reserved == 2
+
+
+def test_reconcile_stock_reports_drift_and_changes_nothing(shop, products):
+    _reserved_drift(shop)
+
+    lines = _run("reconcile_stock")
+
+    assert lines == [
+        f"{shop.slug}\tMUG\treserved 5\topen orders hold 2\t(-3)",
+        "Found drift on 1 product(s).",
+        "Run again with --fix to repair.",
+    ]
+    assert Product.objects.get(shop=shop, sku="MUG").reserved == 5
+
+
+def test_reconcile_stock_fix_repairs_the_drift(shop, products):
+    _reserved_drift(shop)
+
+    lines = _run("reconcile_stock", "--fix")
+
+    assert lines == [
+        f"{shop.slug}\tMUG\treserved 5\topen orders hold 2\t(-3)",
+        "Fixed drift on 1 product(s).",
+    ]
+    assert Product.objects.get(shop=shop, sku="MUG").reserved == 2
+    assert _run("reconcile_stock") == ["No drift: reserved stock matches open orders."]
+
+
+def test_reconcile_stock_looks_at_one_shop_when_asked(shop, other_shop, products):
+    _reserved_drift(shop)
+
+    assert _run("reconcile_stock", "--shop", other_shop.slug) == [
+        "No drift: reserved stock matches open orders."
+    ]
+    assert Product.objects.get(shop=shop, sku="MUG").reserved == 5
