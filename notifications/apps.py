@@ -5,3 +5,10 @@ class NotificationsConfig(AppConfig):
     """Customer e-mails and signed shop webhooks."""
 
     name = "notifications"
+
+    def ready(self) -> None:
+        from . import (
+            checks,  # noqa: F401  (registers the system checks)
+            handlers,  # noqa: F401  (registers the subscribers)
+            tasks,  # noqa: F401  (kicks look the senders' tasks up by name)
+        )

@@ -264,6 +264,42 @@ PAYMENT_ERROR_RATE = env.float("PAYMENT_ERROR_RATE", default=0.0)
 #: transient gateway errors are retried this many times before the payment fails
 PAYMENT_MAX_ATTEMPTS = env.int("PAYMENT_MAX_ATTEMPTS", default=4)
 
+# --- Notifications: customer e-mail and shop webhooks (see notifications/) -------------------
+#: consolemail:// prints e-mails (the default); smtp://user:password@host:25, smtp+tls://…
+#: (STARTTLS) or smtps://… sends them. The test runner swaps in Django's in-memory outbox.
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+EMAIL_BACKEND = EMAIL_CONFIG["EMAIL_BACKEND"]
+EMAIL_HOST = EMAIL_CONFIG["EMAIL_HOST"] or "localhost"
+EMAIL_PORT = EMAIL_CONFIG["EMAIL_PORT"] or 25
+EMAIL_HOST_USER = EMAIL_CONFIG["EMAIL_HOST_USER"] or ""
+EMAIL_HOST_PASSWORD = EMAIL_CONFIG["EMAIL_HOST_PASSWORD"] or ""
+EMAIL_USE_TLS = EMAIL_CONFIG.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = EMAIL_CONFIG.get("EMAIL_USE_SSL", False)
+#: seconds an SMTP exchange may hold a worker
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+#: the address e-mails come from; the sender's display name is the shop's name
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="orders@orderflow.localhost")
+#: let webhooks reach loopback and private addresses: for development and tests only
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
+#: an endpoint whose every attempt failed for this long is disabled and its shop e-mailed
+WEBHOOK_DISABLE_AFTER_HOURS = env.float("WEBHOOK_DISABLE_AFTER_HOURS", default=24.0)
+#: after a secret rotation, deliveries carry the previous secret's signature this long too
+WEBHOOK_SECRET_OVERLAP_HOURS = env.float("WEBHOOK_SECRET_OVERLAP_HOURS", default=24.0)
+#: finished webhook deliveries (and their attempt log) are purged after this many days
+WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
+NOTIFICATIONS_SWEEP_INTERVAL = env.float("NOTIFICATIONS_SWEEP_INTERVAL", default=2.0)
+CELERY_BEAT_SCHEDULE |= {
+    "sweep-notifications": {
+        "task": "notifications.tasks.notifications_sweep_task",
+        "schedule": NOTIFICATIONS_SWEEP_INTERVAL,
+        "options": {"expires": max(NOTIFICATIONS_SWEEP_INTERVAL * 5, 5)},
+    },
+    "purge-webhook-deliveries": {
+        "task": "notifications.tasks.webhook_deliveries_purge_task",
+        "schedule": 60 * 60.0,
+    },
+}
+
 # --- Logging ---------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {

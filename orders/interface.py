@@ -113,3 +113,75 @@ def order_invoice_details(*, order_id: UUID) -> InvoiceDetails:
 
 def order_status(*, order_id: UUID) -> str | None:
     return Order.objects.filter(pk=order_id).values_list("status", flat=True).first()
+
+
+# --- for notifications: customer e-mails and the shop's contact ----------------------------
+@dataclass(frozen=True)
+class ShopContact:
+    shop_id: int
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class OrderNotice:
+    """What a customer e-mail says about an order (and whom it is from)."""
+
+    order_id: UUID
+    number: str
+    status: str
+    shop: ShopContact
+    customer_name: str
+    customer_email: str
+    currency: str
+    total: Decimal
+    lines: tuple[InvoiceLine, ...]
+    carrier: str
+    tracking_number: str
+    #: the order's public tracking page is /track/<tracking_token>
+    tracking_token: str
+
+
+def shop_contact(*, shop_id: int) -> ShopContact:
+    """The shop's name and contact e-mail (raises Shop.DoesNotExist)."""
+    shop = Shop.objects.only("id", "name", "contact_email").get(pk=shop_id)
+    return ShopContact(shop_id=shop.pk, name=shop.name, email=shop.contact_email)
+
+
+def order_notice(*, order_id: UUID) -> OrderNotice:
+    """An order as its customer e-mails show it (raises Order.DoesNotExist)."""
+    order = Order.objects.select_related("shop").prefetch_related("lines").get(pk=order_id)
+    return OrderNotice(
+        order_id=order.id,
+        number=order.number,
+        status=order.status,
+        shop=ShopContact(
+            shop_id=order.shop_id, name=order.shop.name, email=order.shop.contact_email
+        ),
+        customer_name=order.customer_name,
+        customer_email=order.customer_email,
+        currency=order.currency,
+        total=order.total,
+        lines=tuple(
+            InvoiceLine(
+                sku=line.sku,
+                name=line.name,
+                unit_price=line.unit_price,
+                quantity=line.quantity,
+                line_total=line.line_total,
+            )
+            for line in order.lines.all()
+        ),
+        carrier=order.carrier,
+        tracking_number=order.tracking_number,
+        tracking_token=order.tracking_token,
+    )
+
+
+def order_actions_by_status() -> dict[str, tuple[str, ...]]:
+    """Which actions (``ship``, ``cancel``…) staff or a shop may ask for, per order status."""
+    return {status: tuple(state_machine.allowed_actions(status)) for status in OrderStatus.values}
+
+
+def shop_names() -> tuple[tuple[int, str], ...]:
+    return tuple(Shop.objects.order_by("name").values_list("id", "name"))

@@ -1,0 +1,285 @@
+"""Support's view of e-mails and webhooks. Actions call services; nothing is sent by hand here."""
+
+from datetime import timedelta
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from orderflow.errors import DomainError
+
+from . import services
+from .models import Notification, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written by the senders are evidence: support reads them, never edits them."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at",
+        "template",
+        "recipient",
+        "status",
+        "attempts",
+        "sent_count",
+        "sent_at",
+        "last_error",
+    ]
+    list_filter = ["status", "channel", "template", "event_type", "created_at"]
+    search_fields = ["recipient", "=event_id", "=order_id", "=shop_id", "subject"]
+    date_hierarchy = "created_at"
+    readonly_fields = [
+        "event_id",
+        "event_type",
+        "channel",
+        "template",
+        "shop_id",
+        "order_id",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "sent_at",
+        "sent_count",
+        "last_error",
+        "recipient",
+        "from_email",
+        "reply_to",
+        "subject",
+        "body_text",
+        "html_preview",
+        "data",
+        "created_at",
+    ]
+    exclude = ["body_html", "lease_until"]
+    actions = ["resend"]
+
+    @admin.display(description="HTML body")
+    def html_preview(self, notification: Notification):
+        if not notification.body_html:
+            return "—"
+        # sandboxed: the e-mail is shown, never allowed to run anything in the admin
+        return format_html(
+            '<iframe sandbox srcdoc="{}" style="width:100%;height:480px;border:1px solid #ccc">'
+            "</iframe>",
+            notification.body_html,
+        )
+
+    @admin.action(description="Send the selected e-mails again")
+    def resend(self, request, queryset):
+        for notification in queryset:
+            services.email_notification_resend(notification=notification)
+        self.message_user(request, f"{queryset.count()} e-mail(s) queued again.", messages.SUCCESS)
+
+
+class WebhookEndpointAdminForm(forms.ModelForm):
+    event_types = forms.MultipleChoiceField(
+        choices=(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None checked means all.",
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["shop_id", "url", "description", "event_types", "active"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["event_types"].choices = [(t, t) for t in services.shop_event_types()]
+        if self.instance.pk:
+            self.fields["shop_id"].disabled = True
+
+    def clean_url(self) -> str:
+        try:
+            return services.webhook_url_validate(self.cleaned_data["url"])
+        except DomainError as error:
+            raise ValidationError(error.detail, code="unsafe_url") from None
+
+
+class ReplaySinceForm(forms.Form):
+    since = forms.DateTimeField(
+        help_text="Every delivery recorded since then is sent again (YYYY-MM-DD HH:MM, UTC)."
+    )
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    form = WebhookEndpointAdminForm
+    list_display = ["url", "shop_id", "active", "failing_since", "disabled_at", "created_at"]
+    list_filter = ["active", ("failing_since", admin.EmptyFieldListFilter)]
+    search_fields = ["url", "=shop_id", "description"]
+    readonly_fields = [
+        "failing_since",
+        "disabled_at",
+        "disabled_reason",
+        "previous_secret_expires_at",
+        "created_at",
+        "updated_at",
+    ]
+    actions = ["send_test_event", "rotate_secret", "replay_since"]
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        if change:
+            services.webhook_endpoint_update(
+                endpoint=obj,
+                url=data["url"],
+                event_types=list(data["event_types"]),
+                description=data["description"],
+                active=data["active"],
+            )
+            return
+        endpoint, secret = services.webhook_endpoint_create(
+            shop_id=data["shop_id"],
+            url=data["url"],
+            event_types=list(data["event_types"]),
+            description=data["description"],
+            active=data["active"],
+        )
+        obj.pk = endpoint.pk
+        self._show_secret(request, endpoint, secret)
+
+    def delete_model(self, request, obj):
+        services.webhook_endpoint_delete(endpoint=obj)
+
+    def _show_secret(self, request, endpoint: WebhookEndpoint, secret: str) -> None:
+        messages.warning(
+            request,
+            format_html(
+                "The signing secret of {} is <code>{}</code>. Give it to the shop now: it "
+                "is not shown again.",
+                endpoint.url,
+                secret,
+            ),
+        )
+
+    @admin.action(description="Send a test event")
+    def send_test_event(self, request, queryset):
+        for endpoint in queryset:
+            try:
+                services.webhook_endpoint_send_test(endpoint=endpoint)
+            except DomainError as error:
+                self.message_user(request, f"{endpoint.url}: {error.detail}", messages.ERROR)
+            else:
+                self.message_user(request, f"{endpoint.url}: test event queued.", messages.SUCCESS)
+
+    @admin.action(description="Rotate the signing secret (the old one stays valid for a while)")
+    def rotate_secret(self, request, queryset):
+        for endpoint in queryset:
+            rotated, secret = services.webhook_endpoint_rotate_secret(endpoint=endpoint)
+            self._show_secret(request, rotated, secret)
+
+    @admin.action(description="Replay deliveries since a time…")
+    def replay_since(self, request, queryset):
+        form = ReplaySinceForm(
+            request.POST if "since" in request.POST else None,
+            initial={"since": timezone.now() - timedelta(hours=24)},
+        )
+        if form.is_valid():
+            for endpoint in queryset:
+                try:
+                    count = services.webhook_deliveries_replay_since(
+                        endpoint=endpoint, since=form.cleaned_data["since"]
+                    )
+                except DomainError as error:
+                    self.message_user(request, f"{endpoint.url}: {error.detail}", messages.ERROR)
+                else:
+                    self.message_user(
+                        request, f"{endpoint.url}: {count} deliveries replayed.", messages.SUCCESS
+                    )
+            return None
+        return TemplateResponse(
+            request,
+            "admin/notifications/replay_since.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Replay webhook deliveries",
+                "form": form,
+                "endpoints": queryset,
+                "opts": self.model._meta,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
+
+
+class WebhookAttemptInline(admin.TabularInline):
+    model = WebhookAttempt
+    fields = [
+        "number",
+        "started_at",
+        "outcome",
+        "status_code",
+        "duration_ms",
+        "error",
+        "response_body",
+        "request_id",
+        "next_attempt_at",
+    ]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at",
+        "event_type",
+        "endpoint",
+        "status",
+        "attempts",
+        "last_status_code",
+        "next_attempt_at",
+        "sent_at",
+    ]
+    list_filter = ["status", "event_type", "created_at"]
+    search_fields = ["=event_id", "=endpoint__shop_id", "endpoint__url"]
+    date_hierarchy = "created_at"
+    list_select_related = ["endpoint"]
+    readonly_fields = [
+        "endpoint",
+        "event_id",
+        "event_type",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "last_status_code",
+        "last_error",
+        "created_at",
+        "sent_at",
+        "replayed_at",
+        "payload",
+    ]
+    exclude = ["lease_until"]
+    inlines = [WebhookAttemptInline]
+    actions = ["replay"]
+
+    @admin.action(description="Replay the selected deliveries")
+    def replay(self, request, queryset):
+        replayed = 0
+        for delivery in queryset.select_related("endpoint"):
+            try:
+                services.webhook_delivery_replay(delivery=delivery)
+            except DomainError as error:
+                self.message_user(request, f"{delivery}: {error.detail}", messages.ERROR)
+            else:
+                replayed += 1
+        self.message_user(request, f"{replayed} deliveries replayed.", messages.SUCCESS)

@@ -1,0 +1,253 @@
+"""The shops' webhook API: each view parses, calls one service or selector, and renders."""
+
+from datetime import timedelta
+from uuid import UUID
+
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from orderflow.api.idempotency import HEADER as IDEMPOTENCY_HEADER
+from orderflow.api.idempotency import idempotent
+
+from .. import selectors, services
+from ..models import WebhookDelivery, WebhookEndpoint
+from .pagination import WebhookDeliveryCursorPagination, WebhookEndpointCursorPagination
+from .serializers import (
+    WebhookDeliveryDetailOutputSerializer,
+    WebhookDeliveryOutputSerializer,
+    WebhookEndpointCreateInputSerializer,
+    WebhookEndpointOutputSerializer,
+    WebhookEndpointRotateSecretInputSerializer,
+    WebhookEndpointUpdateInputSerializer,
+    WebhookEndpointWithSecretOutputSerializer,
+    WebhookReplayOutputSerializer,
+    WebhookReplaySinceInputSerializer,
+)
+
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    IDEMPOTENCY_HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="A unique key per request (e.g. a UUID): a retry gets the first response.",
+)
+PROBLEM = OpenApiResponse(description="An RFC 9457 problem document.")
+
+
+def _scope(request) -> str:
+    return f"shop:{request.user.shop.pk}"
+
+
+def _uuid(raw: str, what: str) -> UUID:
+    try:
+        return UUID(raw)
+    except ValueError:
+        raise Http404(f"No such {what}.") from None
+
+
+def _endpoint(request, endpoint_id: str) -> WebhookEndpoint:
+    try:
+        return selectors.webhook_endpoint_get_for_shop(
+            shop_id=request.user.shop.pk, endpoint_id=_uuid(endpoint_id, "webhook endpoint")
+        )
+    except WebhookEndpoint.DoesNotExist:
+        raise Http404("No such webhook endpoint.") from None
+
+
+def _delivery(request, delivery_id: str) -> WebhookDelivery:
+    try:
+        return selectors.webhook_delivery_get_for_shop(
+            shop_id=request.user.shop.pk, delivery_id=_uuid(delivery_id, "webhook delivery")
+        )
+    except WebhookDelivery.DoesNotExist:
+        raise Http404("No such webhook delivery.") from None
+
+
+class WebhookEndpointListCreateApi(APIView):
+    pagination_class = WebhookEndpointCursorPagination
+
+    @extend_schema(
+        operation_id="webhook_endpoints_list",
+        parameters=[
+            OpenApiParameter("cursor", OpenApiTypes.STR),
+            OpenApiParameter("limit", OpenApiTypes.INT),
+        ],
+        responses={200: WebhookEndpointOutputSerializer(many=True)},
+    )
+    def get(self, request):
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(
+            selectors.webhook_endpoint_list_for_shop(shop_id=request.user.shop.pk),
+            request,
+            view=self,
+        )
+        return paginator.get_paginated_response(
+            WebhookEndpointOutputSerializer(page, many=True).data
+        )
+
+    @extend_schema(
+        operation_id="webhook_endpoints_create",
+        request=WebhookEndpointCreateInputSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={201: WebhookEndpointWithSecretOutputSerializer, 400: PROBLEM},
+        description="Register an endpoint. The answer carries its signing `secret`, "
+        "shown this once. The URL must be http(s) to a public address.",
+    )
+    def post(self, request):
+        serializer = WebhookEndpointCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+
+        def create() -> tuple[int, dict]:
+            endpoint, _secret = services.webhook_endpoint_create(
+                shop_id=request.user.shop.pk, **serializer.validated_data
+            )
+            return status.HTTP_201_CREATED, WebhookEndpointWithSecretOutputSerializer(endpoint).data
+
+        return idempotent(request, scope=_scope(request), operation=create)
+
+
+class WebhookEndpointDetailApi(APIView):
+    @extend_schema(
+        operation_id="webhook_endpoints_retrieve",
+        responses={200: WebhookEndpointOutputSerializer},
+    )
+    def get(self, request, endpoint_id: str):
+        return Response(WebhookEndpointOutputSerializer(_endpoint(request, endpoint_id)).data)
+
+    @extend_schema(
+        operation_id="webhook_endpoints_partial_update",
+        request=WebhookEndpointUpdateInputSerializer,
+        responses={200: WebhookEndpointOutputSerializer, 400: PROBLEM, 404: PROBLEM},
+    )
+    def patch(self, request, endpoint_id: str):
+        serializer = WebhookEndpointUpdateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        endpoint = services.webhook_endpoint_update(
+            endpoint=_endpoint(request, endpoint_id), **serializer.validated_data
+        )
+        return Response(WebhookEndpointOutputSerializer(endpoint).data)
+
+    @extend_schema(operation_id="webhook_endpoints_destroy", responses={204: None, 404: PROBLEM})
+    def delete(self, request, endpoint_id: str):
+        services.webhook_endpoint_delete(endpoint=_endpoint(request, endpoint_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class WebhookEndpointRotateSecretApi(APIView):
+    @extend_schema(
+        operation_id="webhook_endpoints_rotate_secret",
+        request=WebhookEndpointRotateSecretInputSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: WebhookEndpointWithSecretOutputSerializer, 404: PROBLEM},
+        description="Give the endpoint a new secret (in the answer, shown this once). Until "
+        "`previous_secret_expires_at` every delivery carries both signatures.",
+    )
+    def post(self, request, endpoint_id: str):
+        serializer = WebhookEndpointRotateSecretInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        hours = serializer.validated_data.get("keep_previous_for_hours")
+        endpoint = _endpoint(request, endpoint_id)
+
+        def rotate() -> tuple[int, dict]:
+            rotated, _secret = services.webhook_endpoint_rotate_secret(
+                endpoint=endpoint,
+                keep_previous_for=None if hours is None else timedelta(hours=hours),
+            )
+            return status.HTTP_200_OK, WebhookEndpointWithSecretOutputSerializer(rotated).data
+
+        return idempotent(request, scope=_scope(request), operation=rotate)
+
+
+class WebhookEndpointTestApi(APIView):
+    @extend_schema(
+        operation_id="webhook_endpoints_test",
+        request=None,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={202: WebhookDeliveryOutputSerializer, 404: PROBLEM, 409: PROBLEM},
+        description="Queue a signed `webhook.test` event for the endpoint; follow it with "
+        "GET /webhook-deliveries/{id}.",
+    )
+    def post(self, request, endpoint_id: str):
+        endpoint = _endpoint(request, endpoint_id)
+
+        def send_test() -> tuple[int, dict]:
+            delivery = services.webhook_endpoint_send_test(endpoint=endpoint)
+            return status.HTTP_202_ACCEPTED, WebhookDeliveryOutputSerializer(delivery).data
+
+        return idempotent(request, scope=_scope(request), operation=send_test)
+
+
+class WebhookEndpointReplayApi(APIView):
+    @extend_schema(
+        operation_id="webhook_endpoints_replay",
+        request=WebhookReplaySinceInputSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={202: WebhookReplayOutputSerializer, 400: PROBLEM, 404: PROBLEM, 409: PROBLEM},
+        description="Send every delivery of the endpoint recorded since `since` again "
+        "(those still on their way are left alone).",
+    )
+    def post(self, request, endpoint_id: str):
+        serializer = WebhookReplaySinceInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        endpoint = _endpoint(request, endpoint_id)
+
+        def replay() -> tuple[int, dict]:
+            count = services.webhook_deliveries_replay_since(
+                endpoint=endpoint, since=serializer.validated_data["since"]
+            )
+            return status.HTTP_202_ACCEPTED, {"replayed": count}
+
+        return idempotent(request, scope=_scope(request), operation=replay)
+
+
+class WebhookDeliveryListApi(APIView):
+    pagination_class = WebhookDeliveryCursorPagination
+
+    @extend_schema(
+        operation_id="webhook_deliveries_list",
+        parameters=[
+            OpenApiParameter("cursor", OpenApiTypes.STR),
+            OpenApiParameter("limit", OpenApiTypes.INT),
+        ],
+        responses={200: WebhookDeliveryOutputSerializer(many=True), 404: PROBLEM},
+    )
+    def get(self, request, endpoint_id: str):
+        endpoint = _endpoint(request, endpoint_id)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(
+            selectors.webhook_delivery_list_for_endpoint(endpoint=endpoint), request, view=self
+        )
+        return paginator.get_paginated_response(
+            WebhookDeliveryOutputSerializer(page, many=True).data
+        )
+
+
+class WebhookDeliveryDetailApi(APIView):
+    @extend_schema(
+        operation_id="webhook_deliveries_retrieve",
+        responses={200: WebhookDeliveryDetailOutputSerializer, 404: PROBLEM},
+    )
+    def get(self, request, delivery_id: str):
+        return Response(WebhookDeliveryDetailOutputSerializer(_delivery(request, delivery_id)).data)
+
+
+class WebhookDeliveryReplayApi(APIView):
+    @extend_schema(
+        operation_id="webhook_deliveries_replay",
+        request=None,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={202: WebhookDeliveryOutputSerializer, 404: PROBLEM, 409: PROBLEM},
+        description="Send the delivery again as a fresh first attempt; `webhook-id` stays "
+        "the event id, so a receiver that already has it can tell.",
+    )
+    def post(self, request, delivery_id: str):
+        delivery = _delivery(request, delivery_id)
+
+        def replay() -> tuple[int, dict]:
+            replayed = services.webhook_delivery_replay(delivery=delivery)
+            return status.HTTP_202_ACCEPTED, WebhookDeliveryOutputSerializer(replayed).data
+
+        return idempotent(request, scope=_scope(request), operation=replay)

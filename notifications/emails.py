@@ -1,0 +1,98 @@
+"""Customer and shop e-mail: who is written to on which event, and the templates that say it.
+
+``TRIGGERS`` is the one table to read. Each trigger names an event type and an audience;
+its template is ``templates/notifications/email/<event type>/<audience>.{subject.txt,txt,html}``
+(so a template directory, too, names an event type). ``checks.py`` refuses to start when
+either names an event type that no context declares.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+from email.utils import formataddr, parseaddr
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+
+CUSTOMER = "customer"
+SHOP = "shop"
+
+TEMPLATE_ROOT = "notifications/email"
+#: the three files of a template, after "<audience>"
+TEMPLATE_PARTS = {"subject": ".subject.txt", "text": ".txt", "html": ".html"}
+
+
+@dataclass(frozen=True)
+class EmailTrigger:
+    event_type: str
+    audience: str
+
+    @property
+    def template(self) -> str:
+        return f"{self.event_type}/{self.audience}"
+
+
+TRIGGERS: tuple[EmailTrigger, ...] = (
+    EmailTrigger("order.confirmed", CUSTOMER),  # with the invoice
+    EmailTrigger("shipment.dispatched", CUSTOMER),  # carrier, tracking number and link
+    EmailTrigger("shipment.delivered", CUSTOMER),
+    EmailTrigger("order.cancelled", CUSTOMER),  # why, in plain words; refund if paid
+    EmailTrigger("order.rejected", CUSTOMER),  # which items were short
+    EmailTrigger("webhook_endpoint.disabled", SHOP),  # to the shop's contact
+)
+
+#: an e-mail that fails to send waits this long before its next attempt (then gives up)
+RETRY_DELAYS = (
+    timedelta(seconds=30),
+    timedelta(minutes=2),
+    timedelta(minutes=10),
+    timedelta(hours=1),
+    timedelta(hours=4),
+)
+MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
+
+
+def triggers_for(event_type: str) -> list[EmailTrigger]:
+    return [t for t in TRIGGERS if t.event_type == event_type]
+
+
+def trigger_event_types() -> list[str]:
+    return list(dict.fromkeys(t.event_type for t in TRIGGERS))
+
+
+def template_files(template: str) -> dict[str, str]:
+    return {part: f"{TEMPLATE_ROOT}/{template}{suffix}" for part, suffix in TEMPLATE_PARTS.items()}
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+def render(template: str, context: dict) -> RenderedEmail:
+    files = template_files(template)
+    return RenderedEmail(
+        subject=" ".join(render_to_string(files["subject"], context).split()),
+        text=render_to_string(files["text"], context).strip() + "\n",
+        html=render_to_string(files["html"], context),
+    )
+
+
+def sender(name: str) -> str:
+    """``"<name>" <DEFAULT_FROM_EMAIL's address>``: the shop's name as the sender's name."""
+    return formataddr((name, parseaddr(settings.DEFAULT_FROM_EMAIL)[1]))
+
+
+def send(*, email: RenderedEmail, from_email: str, to: str, reply_to: str = "") -> None:
+    """Hand one message to Django's e-mail backend; its errors propagate to the caller."""
+    message = EmailMultiAlternatives(
+        subject=email.subject,
+        body=email.text,
+        from_email=from_email,
+        to=[to],
+        reply_to=[reply_to] if reply_to else None,
+    )
+    message.attach_alternative(email.html, "text/html")
+    message.send(fail_silently=False)

@@ -1,0 +1,17 @@
+"""Errors of the notifications context; the API renders them as problem documents."""
+
+from orderflow.errors import DomainError, InputError
+
+
+class NotificationError(DomainError):
+    code = "notification-error"
+
+
+class UnsafeWebhookUrl(InputError):
+    """The URL is not http(s) or points at an address the server must never call."""
+
+
+class EndpointInactive(NotificationError):
+    status = 409
+    code = "webhook-endpoint-inactive"
+    title = "The webhook endpoint is not active"

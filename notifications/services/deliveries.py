@@ -1,0 +1,305 @@
+"""Webhook deliveries: one per (event, endpoint), sent on a schedule, logged, replayable.
+
+Fan-out runs in the kernel's delivery of the event (its inbox row commits with the
+deliveries, and the unique (event, endpoint) key is the last defence), so a redelivered
+event adds nothing. Sending runs in a Celery task kicked on commit: due rows are claimed
+with ``SKIP LOCKED`` and a lease, attempted once each, and rescheduled in the row.
+"""
+
+import time
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from orderflow.events import Envelope, publish
+
+from .. import webhooks
+from ..choices import AttemptOutcome, SendStatus
+from ..events import WebhookEndpointDisabled
+from ..exceptions import EndpointInactive
+from ..models import OPEN, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from .dispatch import WEBHOOK_TASK, SendResult, claim_due, due, kick_after_commit
+
+BATCH_SIZE = 10
+#: a claimed batch must be done (each attempt at most TIMEOUT_SECONDS) before its lease ends
+LEASE = timedelta(seconds=BATCH_SIZE * (webhooks.TIMEOUT_SECONDS + 1) + 30)
+DRAIN_SECONDS = 10.0
+
+
+def envelope_payload(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:
+    """The webhook body: the event's envelope and data, as the shops' event feed shows it."""
+    return {
+        "event_id": envelope.event_id,
+        "type": envelope.type,
+        "version": envelope.version,
+        "occurred_at": envelope.occurred_at.isoformat(),
+        "aggregate": envelope.aggregate,
+        "aggregate_id": envelope.aggregate_id,
+        "sequence": envelope.sequence,
+        "correlation_id": envelope.correlation_id,
+        "causation_id": envelope.causation_id,
+        "data": data,
+    }
+
+
+def webhook_deliveries_create_for_event(*, envelope: Envelope, data: dict[str, Any]) -> int:
+    """Record the event for each of its shop's endpoints that wants it; return how many.
+
+    An inactive endpoint gets the row as ``skipped``, so that replaying "everything since"
+    an outage after re-enabling it covers the time it was off.
+    """
+    if not envelope.tenant_id:
+        return 0
+    endpoints = [
+        e
+        for e in WebhookEndpoint.objects.filter(shop_id=int(envelope.tenant_id)).only(
+            "id", "event_types", "active"
+        )
+        if e.wants(envelope.type)
+    ]
+    if not endpoints:
+        return 0
+    now = timezone.now()
+    payload = envelope_payload(envelope, data)
+    WebhookDelivery.objects.bulk_create(
+        [
+            WebhookDelivery(
+                endpoint=endpoint,
+                event_id=envelope.event_id,
+                event_type=envelope.type,
+                payload=payload,
+                status=SendStatus.QUEUED if endpoint.active else SendStatus.SKIPPED,
+                next_attempt_at=now if endpoint.active else None,
+            )
+            for endpoint in endpoints
+        ],
+        ignore_conflicts=True,
+    )
+    if any(e.active for e in endpoints):
+        kick_after_commit(WEBHOOK_TASK)
+    return len(endpoints)
+
+
+# --- sending ---
+def webhook_deliveries_send_due(
+    *, now: datetime | None = None, limit: int = BATCH_SIZE
+) -> SendResult:
+    """Claim one batch of due deliveries and attempt each once.
+
+    ``now`` stands for the clock (tests move it instead of sleeping); the signature's
+    timestamp is always the real time of sending.
+    """
+    result = SendResult()
+    claimed = claim_due(
+        WebhookDelivery.objects.select_related("endpoint"),
+        now=now or timezone.now(),
+        limit=limit,
+        lease=LEASE,
+    )
+    # An endpoint that just failed is not tried again in this batch: its other
+    # deliveries wait for its retry instead of each spending a timeout on it.
+    held_until: dict[uuid.UUID, datetime] = {}
+    for delivery in claimed:
+        at = now or timezone.now()
+        if delivery.endpoint_id in held_until:
+            _postpone(delivery, until=held_until[delivery.endpoint_id])
+            result.postponed += 1
+            continue
+        outcome, next_at = _attempt(delivery, now=at)
+        if outcome == AttemptOutcome.SENT:
+            result.sent += 1
+        elif outcome == AttemptOutcome.RETRY:
+            result.retried += 1
+            held_until[delivery.endpoint_id] = next_at
+        elif outcome == AttemptOutcome.FAILED:
+            result.failed += 1
+        else:
+            result.skipped += 1
+    return result
+
+
+def webhook_deliveries_drain(*, max_seconds: float = DRAIN_SECONDS) -> SendResult:
+    """Send batches until nothing is due or ``max_seconds`` have passed."""
+    deadline = time.monotonic() + max_seconds
+    total = SendResult()
+    while True:
+        batch = webhook_deliveries_send_due()
+        total += batch
+        if batch.handled == 0 or time.monotonic() > deadline:
+            return total
+
+
+def webhook_deliveries_due_exist(now: datetime | None = None) -> bool:
+    return WebhookDelivery.objects.filter(due(now or timezone.now())).exists()
+
+
+def _attempt(delivery: WebhookDelivery, *, now: datetime) -> tuple[str, datetime | None]:
+    endpoint = delivery.endpoint
+    if not endpoint.active:
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            status=SendStatus.SKIPPED, lease_until=None, next_attempt_at=None
+        )
+        return SendStatus.SKIPPED, None
+    if delivery.attempts > webhooks.MAX_ATTEMPTS:
+        # claimed again after lost leases (a worker killed mid-attempt, each time)
+        result = webhooks.AttemptResult(AttemptOutcome.FAILED, None, "", 0, "No attempt finished.")
+        return _record(delivery, endpoint, result, request_id=uuid.uuid4(), now=now)
+    body = webhooks.encode_body(delivery.payload)
+    request_id = uuid.uuid4()
+    result = webhooks.post(
+        url=endpoint.url,
+        body=body,
+        headers=webhooks.signed_headers(
+            secrets=endpoint.signing_secrets(now), msg_id=str(delivery.event_id), body=body
+        ),
+        request_id=request_id,
+        allow_private=settings.WEBHOOK_ALLOW_PRIVATE,
+    )
+    return _record(delivery, endpoint, result, request_id=request_id, now=now)
+
+
+@transaction.atomic
+def _record(
+    delivery: WebhookDelivery,
+    endpoint: WebhookEndpoint,
+    result: webhooks.AttemptResult,
+    *,
+    request_id: uuid.UUID,
+    now: datetime,
+) -> tuple[str, datetime | None]:
+    """Log the attempt and set what happens next: sent, a retry at its time, or failed."""
+    outcome = result.outcome
+    if outcome == AttemptOutcome.RETRY and delivery.attempts >= webhooks.MAX_ATTEMPTS:
+        outcome = AttemptOutcome.FAILED
+    next_at = (
+        now + webhooks.retry_delay(delivery.attempts) if outcome == AttemptOutcome.RETRY else None
+    )
+    WebhookAttempt.objects.create(
+        delivery=delivery,
+        number=delivery.attempts,
+        request_id=request_id,
+        url=endpoint.url,
+        started_at=now,
+        duration_ms=result.duration_ms,
+        status_code=result.status_code,
+        response_body=result.response_body,
+        error=result.error,
+        outcome=outcome,
+        next_attempt_at=next_at,
+    )
+    changes: dict[str, Any] = {
+        "lease_until": None,
+        "last_status_code": result.status_code,
+        "last_error": result.error,
+        "next_attempt_at": next_at,
+    }
+    if outcome == AttemptOutcome.SENT:
+        changes |= {"status": SendStatus.SENT, "sent_at": now}
+        WebhookEndpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=False).update(
+            failing_since=None
+        )
+    else:
+        changes["status"] = (
+            SendStatus.QUEUED if outcome == AttemptOutcome.RETRY else SendStatus.FAILED
+        )
+        _endpoint_failed(endpoint, now=now, error=result.error)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(**changes)
+    return outcome, next_at
+
+
+def _endpoint_failed(endpoint: WebhookEndpoint, *, now: datetime, error: str) -> None:
+    """Note the failure; disable an endpoint failing for WEBHOOK_DISABLE_AFTER_HOURS."""
+    WebhookEndpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=True).update(
+        failing_since=now
+    )
+    endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+    window = timedelta(hours=settings.WEBHOOK_DISABLE_AFTER_HOURS)
+    if (
+        not endpoint.active
+        or endpoint.failing_since is None
+        or now - endpoint.failing_since < window
+    ):
+        return
+    endpoint.active = False
+    endpoint.disabled_at = now
+    endpoint.disabled_reason = (
+        f"Every attempt failed since {endpoint.failing_since:%Y-%m-%d %H:%M} UTC; last: {error}"
+    )[:500]
+    endpoint.save(update_fields=["active", "disabled_at", "disabled_reason", "updated_at"])
+    publish(
+        WebhookEndpointDisabled(
+            endpoint_id=endpoint.pk,
+            shop_id=endpoint.shop_id,
+            url=endpoint.url,
+            failing_since=endpoint.failing_since,
+            last_error=error[:500],
+        )
+    )
+
+
+def _postpone(delivery: WebhookDelivery, *, until: datetime) -> None:
+    """Put a claimed delivery back untried (its claim did not count as an attempt)."""
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        status=SendStatus.QUEUED,
+        attempts=delivery.attempts - 1,
+        lease_until=None,
+        next_attempt_at=until,
+    )
+
+
+# --- replay and retention ---
+@transaction.atomic
+def webhook_delivery_replay(*, delivery: WebhookDelivery) -> WebhookDelivery:
+    """Send a delivery again, as a fresh first attempt (webhook-id stays the event id)."""
+    if not delivery.endpoint.active:
+        raise EndpointInactive("Enable the endpoint before replaying its deliveries.")
+    if delivery.status not in OPEN:
+        _requeue(WebhookDelivery.objects.filter(pk=delivery.pk))
+        kick_after_commit(WEBHOOK_TASK)
+    delivery.refresh_from_db()
+    return delivery
+
+
+@transaction.atomic
+def webhook_deliveries_replay_since(*, endpoint: WebhookEndpoint, since: datetime) -> int:
+    """Send every delivery of the endpoint since ``since`` again; return how many."""
+    if not endpoint.active:
+        raise EndpointInactive("Enable the endpoint before replaying its deliveries.")
+    replayed = _requeue(
+        WebhookDelivery.objects.filter(endpoint=endpoint, created_at__gte=since).exclude(
+            status__in=OPEN
+        )
+    )
+    if replayed:
+        kick_after_commit(WEBHOOK_TASK)
+    return replayed
+
+
+def _requeue(deliveries: QuerySet) -> int:
+    now = timezone.now()
+    return deliveries.update(
+        status=SendStatus.QUEUED,
+        attempts=0,
+        next_attempt_at=now,
+        lease_until=None,
+        replayed_at=now,
+    )
+
+
+def webhook_deliveries_purge(*, older_than_days: int | None = None, batch_size: int = 2000) -> int:
+    """Delete finished deliveries (and their log) older than WEBHOOK_RETENTION_DAYS."""
+    days = settings.WEBHOOK_RETENTION_DAYS if older_than_days is None else older_than_days
+    old = WebhookDelivery.objects.filter(
+        created_at__lt=timezone.now() - timedelta(days=days)
+    ).exclude(status__in=OPEN)
+    deleted = 0
+    while ids := list(old.values_list("pk", flat=True)[:batch_size]):
+        with transaction.atomic():
+            WebhookDelivery.objects.filter(pk__in=ids).delete()
+        deleted += len(ids)
+    return deleted

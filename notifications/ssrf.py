@@ -1,0 +1,216 @@
+"""The SSRF guard: which webhook URLs the server may call, and connecting only where checked.
+
+A shop chooses the URL, so the server must never be made to call itself, its private
+network or a cloud metadata service. The check runs twice: at registration (a clear 400)
+and at send time, because DNS answers change. At send time the check sits in the
+connection itself (:class:`GuardedBackend`): the host is resolved once, every address is
+checked, and the socket connects to a checked address — never to a second lookup that a
+rebinding DNS server could answer differently. TLS still verifies the certificate and sends
+SNI for the URL's host name, since only the TCP connect is pinned.
+"""
+
+import ipaddress
+import re
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from httpcore import ConnectError, NetworkStream, SyncBackend
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+#: Cloud metadata services; refused even when private addresses are allowed.
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a)
+    for a in (
+        "169.254.169.254",  # AWS, GCP, Azure, OpenStack, DigitalOcean
+        "169.254.170.2",  # AWS ECS task metadata
+        "fd00:ec2::254",  # AWS over IPv6
+        "100.100.100.200",  # Alibaba Cloud
+        "192.0.0.192",  # Oracle Cloud
+    )
+)
+#: What WEBHOOK_ALLOW_PRIVATE opens for development: RFC 1918 and unique-local IPv6.
+PRIVATE_NETWORKS = tuple(
+    ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
+)
+NAT64_NETWORK = ipaddress.ip_network("64:ff9b::/96")
+
+_IPV4_PART = re.compile(r"^(0[xX][0-9a-fA-F]*|0[0-7]*|[1-9][0-9]*)$")
+
+
+class UnsafeUrl(ValueError):
+    """The URL may not be called; the message says why, in words for the shop."""
+
+
+class UnresolvableHost(UnsafeUrl):
+    """The host name does not resolve (refused at registration, retried at send time)."""
+
+
+@dataclass(frozen=True)
+class CheckedUrl:
+    url: str
+    host: str
+    port: int
+    addresses: tuple[IPAddress, ...]
+
+
+def refusal_reason(address: IPAddress, *, allow_private: bool) -> str | None:
+    """Why the server must not connect to ``address``, or None if it may."""
+    for inner in _embedded_ipv4(address):
+        reason = refusal_reason(inner, allow_private=allow_private)
+        if reason:
+            return reason
+    if address in METADATA_ADDRESSES:
+        return "a cloud metadata address"
+    if address.is_unspecified:
+        return "an unspecified address"
+    if address.is_loopback:
+        return None if allow_private else "a loopback address"
+    if any(address in network for network in PRIVATE_NETWORKS):
+        return None if allow_private else "a private address"
+    if address.is_link_local:
+        return "a link-local address"
+    if address.is_multicast:
+        return "a multicast address"
+    if address.is_reserved or not address.is_global:
+        return "a reserved address"
+    return None
+
+
+def _embedded_ipv4(address: IPAddress) -> list[ipaddress.IPv4Address]:
+    """IPv4 addresses that an IPv6 address carries (mapped, 6to4, Teredo, NAT64)."""
+    if address.version != 6:
+        return []
+    found = [address.ipv4_mapped, address.sixtofour]
+    if address.teredo:
+        found.extend(address.teredo)
+    if address in NAT64_NETWORK:
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return [a for a in found if a is not None]
+
+
+def parse_ip_literal(host: str) -> IPAddress | None:
+    """The address a host name spells directly, in any form a resolver would accept.
+
+    Besides dotted quads and IPv6 this reads the forms ``inet_aton`` accepts — decimal
+    (``2130706433``), hex (``0x7f000001``), octal (``0177.0.0.1``) and short (``127.1``) —
+    so that they are judged as the address they are, not as names.
+    """
+    host = host.strip("[]")
+    if "%" in host:  # an IPv6 zone id names an interface: link-local by definition
+        host = host.split("%", 1)[0]
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    parts = host.rstrip(".").split(".")
+    if not 1 <= len(parts) <= 4 or not all(_IPV4_PART.match(p) for p in parts):
+        return None
+    values = [_ipv4_part_value(p) for p in parts]
+    *leading, last = values
+    if any(v > 255 for v in leading) or last >= 256 ** (5 - len(values)):
+        return None
+    number = 0
+    for v in leading:
+        number = number << 8 | v
+    number = number << 8 * (5 - len(values)) | last
+    return ipaddress.IPv4Address(number)
+
+
+def _ipv4_part_value(part: str) -> int:
+    if part[:2] in ("0x", "0X"):
+        return int(part[2:] or "0", 16)
+    if len(part) > 1 and part.startswith("0"):
+        return int(part, 8)
+    return int(part)
+
+
+def system_resolve(host: str, port: int) -> list[IPAddress]:
+    """Every address the system resolver gives for ``host`` (tests replace this)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
+
+
+#: The resolver in use; a module attribute so that tests can point names anywhere.
+resolve: Callable[[str, int], list[IPAddress]] = system_resolve
+
+
+def check_host(host: str, port: int, *, allow_private: bool) -> tuple[IPAddress, ...]:
+    """Resolve ``host`` and return its addresses if every one of them may be called."""
+    literal = parse_ip_literal(host)
+    if literal is not None:
+        addresses = [literal]
+    else:
+        try:
+            addresses = resolve(host, port)
+        except (OSError, UnicodeError) as error:
+            raise UnresolvableHost(f"The host {host!r} could not be resolved ({error}).") from None
+        if not addresses:
+            raise UnresolvableHost(f"The host {host!r} has no address.")
+    for address in addresses:
+        reason = refusal_reason(address, allow_private=allow_private)
+        if reason:
+            verb = "resolves to" if literal is None else "is"
+            raise UnsafeUrl(f"The host {host!r} {verb} {address}, {reason}.")
+    return tuple(dict.fromkeys(addresses))
+
+
+def check_url(url: str, *, allow_private: bool) -> CheckedUrl:
+    """Refuse a URL that is not plain http(s) to a host the server may call."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as error:
+        raise UnsafeUrl(f"Not a valid URL: {error}.") from None
+    if parts.scheme not in ("http", "https"):
+        raise UnsafeUrl("Only http and https URLs are allowed.")
+    if not parts.hostname:
+        raise UnsafeUrl("The URL has no host.")
+    if parts.username is not None or parts.password is not None:
+        raise UnsafeUrl("Credentials in the URL are not allowed; the signature authenticates.")
+    if any(c.isspace() or ord(c) < 32 for c in url):
+        raise UnsafeUrl("The URL contains whitespace or control characters.")
+    port = port or (443 if parts.scheme == "https" else 80)
+    addresses = check_host(parts.hostname, port, allow_private=allow_private)
+    return CheckedUrl(url=url, host=parts.hostname, port=port, addresses=addresses)
+
+
+class GuardedBackend(SyncBackend):
+    """An httpcore network backend that connects only to checked addresses.
+
+    httpcore asks the backend to open a TCP connection to the URL's host; this backend
+    resolves the host once, refuses it if any address is forbidden, and connects to the
+    checked addresses themselves (the first that answers). TLS is started by httpcore on
+    this stream with the URL's host name for SNI and certificate checks.
+    """
+
+    def __init__(self, *, allow_private: bool):
+        self.allow_private = allow_private
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options=None,
+    ) -> NetworkStream:
+        addresses = check_host(host, port, allow_private=self.allow_private)
+        last_error: Exception | None = None
+        for address in addresses:
+            try:
+                return super().connect_tcp(
+                    str(address),
+                    port,
+                    timeout=timeout,
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except ConnectError as error:
+                last_error = error
+        raise last_error or ConnectError(f"Could not connect to {host}.")
+
+    def connect_unix_socket(self, *args, **kwargs) -> NetworkStream:
+        raise UnsafeUrl("Unix sockets are not allowed.")

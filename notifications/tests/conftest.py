@@ -1,0 +1,119 @@
+"""Notifications test fixtures: a shop, real receivers, the event machinery in-process."""
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+
+import pytest
+from rest_framework.test import APIClient
+
+from notifications import services
+from orderflow.events.relay import drain
+from orders.tests.factories import ProductFactory, ShopFactory, api_key_for
+
+from .receiver import Canary, WebhookReceiver
+
+
+@pytest.fixture
+def shop(db):
+    return ShopFactory(name="Loja Café Azul", contact_email="ops@cafe-azul.example")
+
+
+@pytest.fixture
+def other_shop(db):
+    return ShopFactory()
+
+
+@pytest.fixture
+def products(shop):
+    return {
+        "COFFEE-1KG": ProductFactory(
+            shop=shop, sku="COFFEE-1KG", name="Coffee beans 1 kg", price="24.90", on_hand=50
+        ),
+        "MUG": ProductFactory(shop=shop, sku="MUG", name="Blue mug", price="9.90", on_hand=1),
+    }
+
+
+@pytest.fixture
+def api(shop) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key_for(shop)}")
+    return client
+
+
+@pytest.fixture
+def other_api(other_shop) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key_for(other_shop)}")
+    return client
+
+
+@pytest.fixture
+def allow_private(settings):
+    """The receivers listen on loopback: let webhooks reach it, as WEBHOOK_ALLOW_PRIVATE does."""
+    settings.WEBHOOK_ALLOW_PRIVATE = True
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    server = WebhookReceiver().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def canary() -> Iterator[Canary]:
+    listener = Canary()
+    try:
+        yield listener
+    finally:
+        listener.close()
+
+
+@pytest.fixture
+def endpoint_at(shop, receiver, allow_private) -> Callable:
+    """Register an endpoint of ``shop`` at a path of the receiver, which learns its secret."""
+
+    def make(path: str = "/hooks", **options):
+        endpoint, secret = services.webhook_endpoint_create(
+            shop_id=shop.pk, url=receiver.url + path, **options
+        )
+        receiver.secrets[path] = secret
+        return endpoint
+
+    return make
+
+
+@pytest.fixture
+def run_events() -> Callable[[], None]:
+    """Relay and run every due event delivery in this process (the kernel's worker loop)."""
+
+    def run() -> None:
+        drain(max_seconds=30)
+
+    return run
+
+
+@pytest.fixture
+def send_webhooks() -> Callable[..., services.SendResult]:
+    """Send due webhook deliveries until none is due at ``now``."""
+
+    def run(now: datetime | None = None) -> services.SendResult:
+        total = services.SendResult()
+        while (batch := services.webhook_deliveries_send_due(now=now)).handled:
+            total += batch
+        return total
+
+    return run
+
+
+@pytest.fixture
+def send_emails() -> Callable[..., services.SendResult]:
+    def run(now: datetime | None = None) -> services.SendResult:
+        total = services.SendResult()
+        while (batch := services.email_notifications_send_due(now=now)).handled:
+            total += batch
+        return total
+
+    return run

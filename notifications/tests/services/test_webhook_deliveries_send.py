@@ -1,0 +1,285 @@
+"""Sending webhooks to a real receiver on 127.0.0.1, with the clock moved instead of slept."""
+
+import itertools
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from notifications import services, webhooks
+from notifications.choices import AttemptOutcome, SendStatus
+from notifications.models import Notification, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from orderflow.models import Delivery, DeliveryStatus, InboxEntry, OutboxEvent
+from orders.tests.factories import order_for
+
+pytestmark = pytest.mark.django_db
+
+
+def _shop_events(shop) -> list[OutboxEvent]:
+    return list(OutboxEvent.objects.filter(tenant_id=str(shop.pk)).order_by("position"))
+
+
+def test_each_event_reaches_each_endpoint_exactly_once(
+    shop, products, receiver, endpoint_at, run_events, send_webhooks
+):
+    endpoint_at("/all")
+    endpoint_at("/confirmed", event_types=["order.confirmed"])
+    order = order_for(shop)
+
+    run_events()  # the saga: placed, reserved, captured, paid, confirmed, invoice issued
+    result = send_webhooks()
+
+    events = _shop_events(shop)
+    assert [e.type for e in events] == [
+        "order.placed",
+        "stock.reserved",
+        "payment.captured",
+        "order.paid",
+        "order.confirmed",
+        "invoice.issued",
+    ]
+    assert sorted(r.event_id for r in receiver.at("/all")) == sorted(
+        str(e.event_id) for e in events
+    )
+    confirmed = next(e for e in events if e.type == "order.confirmed")
+    assert [r.event_id for r in receiver.at("/confirmed")] == [str(confirmed.event_id)]
+    assert all(r.verified for r in receiver.received), [r.verify_error for r in receiver.received]
+    assert (result.sent, result.retried, result.failed) == (7, 0, 0)
+    first = receiver.at("/confirmed")[0]
+    assert first.headers["webhook-id"] == str(confirmed.event_id)
+    assert first.json == {
+        "event_id": str(confirmed.event_id),
+        "type": "order.confirmed",
+        "version": 1,
+        "occurred_at": confirmed.occurred_at.isoformat(),
+        "aggregate": "order",
+        "aggregate_id": str(order.id),
+        "sequence": confirmed.sequence,
+        "correlation_id": confirmed.correlation_id,
+        "causation_id": confirmed.causation_id,
+        "data": confirmed.data,
+    }
+
+
+def test_a_redelivered_event_sends_nothing_more(
+    shop, products, receiver, endpoint_at, run_events, send_webhooks
+):
+    endpoint_at("/all")
+    order_for(shop)
+    run_events()
+    send_webhooks()
+    sent_before = len(receiver.received)
+    # the kernel delivers again, as after a lost done-mark: inbox entries gone, rows pending
+    fan_outs = Delivery.objects.filter(subscriber__startswith="notifications.webhook_on_")
+    InboxEntry.objects.filter(subscriber__startswith="notifications.webhook_on_").delete()
+    fan_outs.update(status=DeliveryStatus.PENDING, available_at=timezone.now())
+
+    run_events()
+    send_webhooks()
+
+    assert fan_outs.filter(status=DeliveryStatus.DONE).count() == sent_before
+    assert len(receiver.received) == sent_before
+    assert WebhookDelivery.objects.count() == sent_before
+
+
+@pytest.fixture
+def placed(shop, products, endpoint_at, run_events):
+    """One endpoint wanting order.placed, and one placed order's delivery queued for it."""
+    endpoint = endpoint_at("/hooks", event_types=["order.placed"])
+    order_for(shop)
+    run_events()
+    return WebhookDelivery.objects.get(endpoint=endpoint)
+
+
+def test_503_three_times_then_200_is_delivered_on_the_schedule(placed, receiver, send_webhooks):
+    receiver.script = [503, 503, 503]
+    now = timezone.now()
+
+    for expected_attempts in (1, 2, 3):
+        assert send_webhooks(now=now).retried == 1
+        placed.refresh_from_db()
+        assert (placed.status, placed.attempts) == (SendStatus.QUEUED, expected_attempts)
+        # nothing happens before the scheduled time
+        assert send_webhooks(now=placed.next_attempt_at - timedelta(seconds=1)).handled == 0
+        now = placed.next_attempt_at
+    assert send_webhooks(now=now).sent == 1
+
+    placed.refresh_from_db()
+    assert (placed.status, placed.attempts, placed.last_status_code) == (SendStatus.SENT, 4, 200)
+    log = list(placed.log.order_by("number"))
+    assert [(a.number, a.status_code, a.outcome) for a in log] == [
+        (1, 503, AttemptOutcome.RETRY),
+        (2, 503, AttemptOutcome.RETRY),
+        (3, 503, AttemptOutcome.RETRY),
+        (4, 200, AttemptOutcome.SENT),
+    ]
+    for earlier, later in itertools.pairwise(log):
+        wait = later.started_at - earlier.started_at
+        planned = webhooks.retry_delay(earlier.number, jitter=0)
+        assert planned <= wait <= planned * (1 + webhooks.RETRY_JITTER)
+        assert later.started_at == earlier.next_attempt_at
+    assert [w.total_seconds() for w in (webhooks.retry_delay(n, jitter=0) for n in (1, 2, 3))] == [
+        5,
+        20,
+        80,
+    ]
+    assert [r.event_id for r in receiver.received] == [str(placed.event_id)] * 4
+    assert all(r.verified for r in receiver.received)
+    assert len({r.headers["x-request-id"] for r in receiver.received}) == 4
+    assert log[0].response_body == "answered 503"
+    assert log[0].duration_ms is not None
+
+
+def test_receiver_down_then_up_is_delivered(placed, receiver, send_webhooks):
+    receiver.stop()
+    now = timezone.now()
+
+    assert send_webhooks(now=now).retried == 1
+    placed.refresh_from_db()
+    attempt = placed.log.get()
+    assert attempt.status_code is None
+    assert "ConnectError" in attempt.error
+
+    receiver.start()
+    assert send_webhooks(now=placed.next_attempt_at).sent == 1
+    placed.refresh_from_db()
+    assert placed.status == SendStatus.SENT
+    assert [r.event_id for r in receiver.received] == [str(placed.event_id)]
+
+
+@pytest.mark.parametrize("status", [400, 401, 404, 410, 301])
+def test_a_4xx_other_than_408_and_429_or_a_redirect_is_final(
+    placed, receiver, send_webhooks, status
+):
+    receiver.script = [status]
+
+    assert send_webhooks().failed == 1
+
+    placed.refresh_from_db()
+    assert (placed.status, placed.attempts, placed.next_attempt_at) == (SendStatus.FAILED, 1, None)
+    assert placed.log.get().outcome == AttemptOutcome.FAILED
+    assert len(receiver.received) == 1  # a redirect is not followed
+
+
+@pytest.mark.parametrize("status", [408, 429, 500, 502, 504])
+def test_408_429_and_5xx_are_retried(placed, receiver, send_webhooks, status):
+    receiver.script = [status]
+
+    assert send_webhooks().retried == 1
+
+    placed.refresh_from_db()
+    assert (placed.status, placed.last_status_code) == (SendStatus.QUEUED, status)
+
+
+def test_gives_up_after_the_last_attempt(placed, receiver, send_webhooks):
+    receiver.script = [500] * webhooks.MAX_ATTEMPTS
+    now = timezone.now()
+
+    for _ in range(webhooks.MAX_ATTEMPTS):
+        send_webhooks(now=now)
+        placed.refresh_from_db()
+        now = placed.next_attempt_at or now
+
+    assert (placed.status, placed.attempts) == (SendStatus.FAILED, webhooks.MAX_ATTEMPTS)
+    assert placed.log.count() == webhooks.MAX_ATTEMPTS
+    last = placed.log.order_by("number").last()
+    assert (last.outcome, last.next_attempt_at) == (AttemptOutcome.FAILED, None)
+    # the schedule spans about a day
+    first = placed.log.order_by("number").first()
+    assert timedelta(hours=23) < last.started_at - first.started_at < timedelta(hours=26)
+
+
+def test_endpoint_failing_past_the_window_is_disabled_and_the_shop_told(
+    shop, products, receiver, endpoint_at, run_events, send_webhooks, send_emails, api, settings
+):
+    settings.WEBHOOK_DISABLE_AFTER_HOURS = 24
+    endpoint = endpoint_at("/hooks", event_types=["order.placed"])
+    receiver.script = [500] * 100
+    order_for(shop)
+    run_events()
+    start = timezone.now()
+    send_webhooks(now=start)
+    endpoint.refresh_from_db()
+    assert (endpoint.active, endpoint.failing_since) == (True, start)
+
+    # a day later, another order's delivery fails too: failing for the whole window
+    order_for(shop)
+    run_events()
+    send_webhooks(now=start + timedelta(hours=23, minutes=59))
+    assert WebhookEndpoint.objects.get(pk=endpoint.pk).active
+    order_for(shop)
+    run_events()
+    later = start + timedelta(hours=24)
+    send_webhooks(now=later)
+
+    endpoint.refresh_from_db()
+    assert (endpoint.active, endpoint.disabled_at) == (False, later)
+    assert "HTTP 500" in endpoint.disabled_reason
+    disabled = OutboxEvent.objects.get(type="webhook_endpoint.disabled")
+    assert disabled.data["endpoint_id"] == str(endpoint.pk)
+    # the shop is e-mailed, once
+    run_events()
+    send_emails(now=later)
+    run_events()
+    send_emails(now=later)
+    notification = Notification.objects.get(event_type="webhook_endpoint.disabled")
+    assert notification.status == SendStatus.SENT
+    to_shop = [m for m in mail.outbox if m.to == ["ops@cafe-azul.example"]]
+    assert len(to_shop) == 1  # the customers got their order confirmations
+    message = to_shop[0]
+    assert message.subject == f"Webhooks to {endpoint.url} are disabled"
+    assert "HTTP 500" in message.body
+    assert f"/api/v1/webhook-endpoints/{endpoint.pk}" in message.body
+    # the API flags it, and nothing more is sent to it
+    body = api.get(f"/api/v1/webhook-endpoints/{endpoint.pk}").json()
+    assert (body["active"], body["disabled"]) == (False, True)
+    received = len(receiver.received)
+    send_webhooks(now=later + timedelta(days=2))
+    assert len(receiver.received) == received
+    assert not WebhookDelivery.objects.filter(status=SendStatus.QUEUED).exists()
+
+
+def test_a_success_clears_the_failure_record(placed, receiver, send_webhooks):
+    receiver.script = [500]
+    now = timezone.now()
+    send_webhooks(now=now)
+    assert WebhookEndpoint.objects.get(pk=placed.endpoint_id).failing_since == now
+
+    placed.refresh_from_db()
+    send_webhooks(now=placed.next_attempt_at)
+
+    assert WebhookEndpoint.objects.get(pk=placed.endpoint_id).failing_since is None
+
+
+def test_one_failure_holds_back_the_endpoints_other_deliveries_in_the_batch(
+    shop, products, receiver, endpoint_at, run_events, send_webhooks
+):
+    endpoint_at("/hooks", event_types=["order.placed"])
+    for _ in range(3):
+        order_for(shop)
+    run_events()
+    receiver.script = [503]
+
+    result = send_webhooks()
+
+    assert (result.retried, result.postponed, result.sent) == (1, 2, 0)
+    assert len(receiver.received) == 1
+    due_at = {d.next_attempt_at for d in WebhookDelivery.objects.all()}
+    assert len(due_at) == 1  # all wait for the failed one's retry
+    assert WebhookAttempt.objects.count() == 1
+    assert sorted(d.attempts for d in WebhookDelivery.objects.all()) == [0, 0, 1]
+
+
+def test_an_inactive_endpoint_gets_skipped_rows_and_no_request(
+    shop, products, receiver, endpoint_at, run_events, send_webhooks
+):
+    endpoint = endpoint_at("/hooks", event_types=["order.placed"])
+    services.webhook_endpoint_update(endpoint=endpoint, active=False)
+    order_for(shop)
+    run_events()
+
+    send_webhooks()
+
+    assert WebhookDelivery.objects.get().status == SendStatus.SKIPPED
+    assert receiver.received == []

@@ -1,0 +1,241 @@
+"""Webhooks on the wire: the body, Standard Webhooks signatures, one HTTP attempt, the schedule.
+
+No database here: the services decide what to send and record what happened.
+
+Signing follows https://www.standardwebhooks.com: ``webhook-id`` is the event id (the
+same on every retry and replay, so receivers can deduplicate), ``webhook-timestamp`` the
+Unix time of the attempt, and ``webhook-signature`` a space-separated list of
+``v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`` — one per valid secret, so a
+receiver keeps verifying through a secret rotation.
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import ssl
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cache
+
+import httpcore
+from django.core.serializers.json import DjangoJSONEncoder
+
+from .choices import AttemptOutcome
+from .ssrf import GuardedBackend, UnresolvableHost, UnsafeUrl
+
+SECRET_PREFIX = "whsec_"  # noqa: S105  (the standard prefix, not a secret)
+SECRET_BYTES = 32
+USER_AGENT = "OrderFlow-Webhooks/1.0"
+#: one attempt's whole budget: connect, TLS, sending the body and reading the answer
+TIMEOUT_SECONDS = 5.0
+#: how much of a response body the delivery log keeps
+RESPONSE_BODY_LIMIT = 1024
+
+#: The retry schedule: attempt n + 1 waits ``RETRY_BASE * RETRY_FACTOR ** (n - 1)``,
+#: capped at ``RETRY_CAP``, plus up to 10 % jitter; after ``MAX_ATTEMPTS`` the delivery
+#: has failed. That is: at once, then 5 s, 20 s, 80 s, 5 min 20 s, 21 min 20 s, 1 h 25 min,
+#: 5 h 41 min, 8 h and 8 h later — the tenth and last attempt about 23 h 35 min after the first.
+RETRY_BASE = timedelta(seconds=5)
+RETRY_FACTOR = 4
+RETRY_CAP = timedelta(hours=8)
+RETRY_JITTER = 0.1
+MAX_ATTEMPTS = 10
+#: 408 Request Timeout and 429 Too Many Requests are worth retrying; other 4xx are final
+RETRYABLE_STATUSES = frozenset({408, 429})
+
+
+def retry_delay(attempt: int, *, jitter: float | None = None) -> timedelta:
+    """How long to wait after failed attempt number ``attempt`` (1-based)."""
+    delay = min(RETRY_CAP, RETRY_BASE * RETRY_FACTOR ** min(attempt - 1, 20))
+    fraction = secrets.SystemRandom().uniform(0, RETRY_JITTER) if jitter is None else jitter
+    return delay * (1 + fraction)
+
+
+def new_secret() -> str:
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
+
+
+def sign(*, secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """One ``v1,<signature>`` entry for ``webhook-signature``."""
+    key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+    message = f"{msg_id}.{timestamp}.".encode() + body
+    digest = hmac.new(key, message, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def signed_headers(
+    *, secrets: list[str], msg_id: str, body: bytes, timestamp: int | None = None
+) -> dict[str, str]:
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": " ".join(
+            sign(secret=s, msg_id=msg_id, timestamp=timestamp, body=body) for s in secrets
+        ),
+    }
+
+
+def encode_body(payload: dict) -> bytes:
+    """The exact bytes that are signed and sent (compact JSON, keys in a fixed order)."""
+    return json.dumps(payload, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    outcome: str  # an AttemptOutcome, before the attempt budget is taken into account
+    status_code: int | None
+    response_body: str
+    duration_ms: int
+    error: str
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == AttemptOutcome.SENT
+
+
+def classify(status_code: int) -> str:
+    if 200 <= status_code < 300:
+        return AttemptOutcome.SENT
+    if status_code >= 500 or status_code in RETRYABLE_STATUSES:
+        return AttemptOutcome.RETRY
+    return AttemptOutcome.FAILED  # 3xx (redirects are not followed) and other 4xx
+
+
+@cache
+def _ssl_context() -> ssl.SSLContext:
+    # one per process: building a context loads the CA store, which is slow
+    return ssl.create_default_context()
+
+
+def post(
+    *,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    request_id: uuid.UUID,
+    allow_private: bool,
+    timeout: float = TIMEOUT_SECONDS,
+) -> AttemptResult:
+    """POST ``body`` once; never follow a redirect; give up after ``timeout`` seconds in all."""
+    started = time.monotonic()
+    request_headers = {
+        **headers,
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+        "x-request-id": str(request_id),
+    }
+    backend = _AttemptBackend(allow_private=allow_private, deadline=started + timeout)
+    try:
+        # A pool per attempt: each attempt connects afresh through the guard, and no
+        # connection outlives the attempt's deadline. httpcore never follows redirects.
+        with (
+            httpcore.ConnectionPool(
+                ssl_context=_ssl_context(), network_backend=backend, max_connections=1
+            ) as pool,
+            pool.stream(
+                "POST",
+                url,
+                headers=list(request_headers.items()),
+                content=body,
+                extensions={
+                    "timeout": dict.fromkeys(("connect", "read", "write", "pool"), timeout)
+                },
+            ) as response,
+        ):
+            received = _read_some(response, RESPONSE_BODY_LIMIT)
+            status_code = response.status
+    except UnresolvableHost as error:
+        return _failure(AttemptOutcome.RETRY, str(error), started)
+    except UnsafeUrl as error:
+        return _failure(AttemptOutcome.FAILED, f"Refused: {error}", started)
+    except httpcore.TimeoutException:
+        return _failure(AttemptOutcome.RETRY, f"Timed out after {timeout:g} s.", started)
+    except (httpcore.NetworkError, httpcore.ProtocolError) as error:
+        return _failure(AttemptOutcome.RETRY, f"{type(error).__name__}: {error}", started)
+    except httpcore.UnsupportedProtocol as error:
+        return _failure(AttemptOutcome.FAILED, f"Unsupported URL: {error}", started)
+    outcome = classify(status_code)
+    return AttemptResult(
+        outcome=outcome,
+        status_code=status_code,
+        response_body=received.decode("utf-8", errors="replace"),
+        duration_ms=_elapsed_ms(started),
+        error="" if outcome == AttemptOutcome.SENT else f"HTTP {status_code}",
+    )
+
+
+class _AttemptBackend(GuardedBackend):
+    """The guarded backend, with one deadline for everything the attempt does on the socket.
+
+    httpcore's timeouts apply to each read or write; a receiver trickling a byte every few
+    seconds would hold a worker far longer than ``TIMEOUT_SECONDS`` without this.
+    """
+
+    def __init__(self, *, allow_private: bool, deadline: float):
+        super().__init__(allow_private=allow_private)
+        self.deadline = deadline
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        timeout = _budget(self.deadline, timeout, httpcore.ConnectTimeout)
+        stream = super().connect_tcp(host, port, timeout, local_address, socket_options)
+        return _DeadlineStream(stream, self.deadline)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, stream: httpcore.NetworkStream, deadline: float):
+        self._stream = stream
+        self._deadline = deadline
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _budget(self._deadline, timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _budget(self._deadline, timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(self, ssl_context, server_hostname=None, timeout=None):
+        timeout = _budget(self._deadline, timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(
+            self._stream.start_tls(ssl_context, server_hostname, timeout), self._deadline
+        )
+
+    def get_extra_info(self, info: str):
+        return self._stream.get_extra_info(info)
+
+
+def _budget(deadline: float, timeout: float | None, error: type[Exception]) -> float:
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise error("The attempt ran out of time.")
+    return remaining if timeout is None else min(timeout, remaining)
+
+
+def _read_some(response, limit: int) -> bytes:
+    """Keep the first ``limit`` bytes of the body and stop reading (the rest is not needed)."""
+    received = b""
+    for chunk in response.iter_stream():
+        received += chunk
+        if len(received) >= limit:
+            break
+    return received[:limit]
+
+
+def _failure(outcome: str, error: str, started: float) -> AttemptResult:
+    return AttemptResult(
+        outcome=outcome,
+        status_code=None,
+        response_body="",
+        duration_ms=_elapsed_ms(started),
+        error=error[:1000],
+    )
+
+
+def _elapsed_ms(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
