@@ -30,4 +30,4 @@ def issue_invoice_on_order_confirmed(event: OrderConfirmed, envelope: Envelope) 
 
 @subscriber(OrderCancelled)
 def issue_credit_note_on_order_cancelled(event: OrderCancelled, envelope: Envelope) -> None:
-    services.credit_note_issue(order_id=event.order_id)
+    services.credit_note_issue(order_id=event.order_id, previous_status=event.previous_status)

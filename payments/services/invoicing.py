@@ -74,11 +74,19 @@ def invoice_issue(*, order_id: UUID) -> Invoice:
 
 
 @transaction.atomic
-def credit_note_issue(*, order_id: UUID) -> Invoice | None:
-    """Cancel the order's invoice with a credit note, once; None if it had no invoice."""
+def credit_note_issue(*, order_id: UUID, previous_status: str = "") -> Invoice | None:
+    """Cancel the order's invoice with a credit note, once; None if it was never invoiced.
+
+    An order cancelled once confirmed is owed an invoice, but ``order.confirmed`` and
+    ``order.cancelled`` reach their two subscribers in either order: if the invoice is not
+    issued yet it is issued here first, so a cancelled order never keeps an invoice
+    without the credit note that cancels it.
+    """
     invoice = Invoice.objects.filter(order_id=order_id, kind=InvoiceKind.INVOICE).first()
     if invoice is None:
-        return None
+        if previous_status != "confirmed":
+            return None
+        invoice = invoice_issue(order_id=order_id)
     existing = Invoice.objects.filter(credits=invoice).first()
     if existing is not None:
         return existing
