@@ -58,6 +58,9 @@ class CheckedUrl:
 
 def refusal_reason(address: IPAddress, *, allow_private: bool) -> str | None:
     """Why the server must not connect to ``address``, or None if it may."""
+    if address.version == 6 and address.ipv4_mapped:
+        # ::ffff:a.b.c.d is the IPv4 address itself on a dual-stack socket
+        return refusal_reason(address.ipv4_mapped, allow_private=allow_private)
     for inner in _embedded_ipv4(address):
         reason = refusal_reason(inner, allow_private=allow_private)
         if reason:
@@ -80,10 +83,10 @@ def refusal_reason(address: IPAddress, *, allow_private: bool) -> str | None:
 
 
 def _embedded_ipv4(address: IPAddress) -> list[ipaddress.IPv4Address]:
-    """IPv4 addresses that an IPv6 address carries (mapped, 6to4, Teredo, NAT64)."""
+    """IPv4 addresses that an IPv6 address routes to through a gateway (6to4, Teredo, NAT64)."""
     if address.version != 6:
         return []
-    found = [address.ipv4_mapped, address.sixtofour]
+    found = [address.sixtofour]
     if address.teredo:
         found.extend(address.teredo)
     if address in NAT64_NETWORK:
@@ -127,6 +130,14 @@ def _ipv4_part_value(part: str) -> int:
     return int(part)
 
 
+LOOPBACK = ipaddress.IPv4Address("127.0.0.1")
+
+
+def _is_localhost_name(host: str) -> bool:
+    name = host.rstrip(".").lower()
+    return name == "localhost" or name.endswith(".localhost")
+
+
 def system_resolve(host: str, port: int) -> list[IPAddress]:
     """Every address the system resolver gives for ``host`` (tests replace this)."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -142,6 +153,8 @@ def check_host(host: str, port: int, *, allow_private: bool) -> tuple[IPAddress,
     literal = parse_ip_literal(host)
     if literal is not None:
         addresses = [literal]
+    elif _is_localhost_name(host):
+        addresses = [LOOPBACK]  # RFC 6761: whatever a resolver says, it is this machine
     else:
         try:
             addresses = resolve(host, port)

@@ -1,0 +1,172 @@
+"""Standard Webhooks signatures, checked with the reference verifier from PyPI."""
+
+import socket
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from notifications import services, webhooks
+from notifications.models import WebhookEndpoint
+
+BODY = webhooks.encode_body({"event_id": "e1", "type": "order.placed", "data": {"total": "9.90"}})
+
+
+def test_our_signature_verifies_with_the_reference_library():
+    secret = webhooks.new_secret()
+    headers = webhooks.signed_headers(secrets=[secret], msg_id="msg_1", body=BODY)
+
+    assert Webhook(secret).verify(BODY, headers) == {
+        "event_id": "e1",
+        "type": "order.placed",
+        "data": {"total": "9.90"},
+    }
+    assert headers["webhook-id"] == "msg_1"
+    assert abs(int(headers["webhook-timestamp"]) - time.time()) < 5
+    # the same bytes the reference signer makes
+    at = datetime.fromtimestamp(1_700_000_000, tz=UTC)
+    reference = Webhook(secret).sign("msg_1", at, BODY.decode())
+    assert (
+        webhooks.sign(secret=secret, msg_id="msg_1", timestamp=1_700_000_000, body=BODY)
+        == reference
+    )
+
+
+def test_a_tampered_body_fails_verification():
+    secret = webhooks.new_secret()
+    headers = webhooks.signed_headers(secrets=[secret], msg_id="msg_1", body=BODY)
+
+    with pytest.raises(WebhookVerificationError, match="No matching signature"):
+        Webhook(secret).verify(BODY.replace(b"9.90", b"0.01"), headers)
+
+
+def test_a_stale_timestamp_fails_verification():
+    secret = webhooks.new_secret()
+    stale = int(time.time()) - 6 * 60
+    headers = webhooks.signed_headers(secrets=[secret], msg_id="msg_1", body=BODY, timestamp=stale)
+
+    with pytest.raises(WebhookVerificationError, match="too old"):
+        Webhook(secret).verify(BODY, headers)
+
+
+def test_another_secret_fails_verification():
+    headers = webhooks.signed_headers(secrets=[webhooks.new_secret()], msg_id="m", body=BODY)
+
+    with pytest.raises(WebhookVerificationError):
+        Webhook(webhooks.new_secret()).verify(BODY, headers)
+
+
+def test_during_a_rotation_both_secrets_verify(db):
+    endpoint, old_secret = services.webhook_endpoint_create(shop_id=1, url="https://93.184.215.14/")
+    endpoint, new_secret = services.webhook_endpoint_rotate_secret(
+        endpoint=endpoint, keep_previous_for=timedelta(hours=24)
+    )
+    now = timezone.now()
+
+    headers = webhooks.signed_headers(secrets=endpoint.signing_secrets(now), msg_id="m", body=BODY)
+
+    assert len(headers["webhook-signature"].split(" ")) == 2
+    assert Webhook(old_secret).verify(BODY, headers)
+    assert Webhook(new_secret).verify(BODY, headers)
+    # after the overlap only the new secret signs
+    later = endpoint.signing_secrets(now + timedelta(hours=25))
+    assert later == [new_secret]
+
+
+def test_rotation_with_no_overlap_retires_the_old_secret_at_once(db):
+    endpoint, old_secret = services.webhook_endpoint_create(shop_id=1, url="https://93.184.215.14/")
+
+    endpoint, new_secret = services.webhook_endpoint_rotate_secret(
+        endpoint=endpoint, keep_previous_for=timedelta(0)
+    )
+
+    assert endpoint.signing_secrets(timezone.now()) == [new_secret]
+    assert WebhookEndpoint.objects.get().previous_secret == ""
+    assert new_secret != old_secret
+
+
+def test_secrets_follow_the_standard_format():
+    secret = webhooks.new_secret()
+
+    assert secret.startswith("whsec_")
+    assert Webhook(secret)  # the reference library accepts it
+    assert secret != webhooks.new_secret()
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [(200, "sent"), (204, "sent"), (301, "failed"), (400, "failed"), (404, "failed"),
+     (408, "retry"), (409, "failed"), (429, "retry"), (500, "retry"), (503, "retry")],
+)  # fmt: skip
+def test_status_codes_are_classified(status, outcome):
+    assert webhooks.classify(status) == outcome
+
+
+def test_the_schedule_is_exponential_capped_and_about_a_day():
+    delays = [webhooks.retry_delay(n, jitter=0) for n in range(1, webhooks.MAX_ATTEMPTS)]
+
+    assert [d.total_seconds() for d in delays] == [
+        5, 20, 80, 320, 1280, 5120, 20480, 28800, 28800
+    ]  # fmt: skip
+    assert timedelta(hours=23) < sum(delays, timedelta()) < timedelta(hours=24)
+    jittered = webhooks.retry_delay(3)
+    assert timedelta(seconds=80) <= jittered <= timedelta(seconds=88)
+
+
+@pytest.fixture
+def trickler():
+    """A server on 127.0.0.1 that answers one byte at a time, slowly, for ever."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+
+    def serve():
+        try:
+            connection, _ = listener.accept()
+        except OSError:
+            return
+        connection.recv(65536)
+        try:
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 10_000:
+                connection.send(bytes([byte]))
+                time.sleep(0.1)
+        except OSError:
+            pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield listener.getsockname()[1]
+    listener.close()
+
+
+def test_an_attempt_has_one_deadline_even_for_a_receiver_that_trickles(trickler):
+    started = time.monotonic()
+
+    result = webhooks.post(
+        url=f"http://127.0.0.1:{trickler}/",
+        body=BODY,
+        headers={},
+        request_id=uuid.uuid4(),
+        allow_private=True,
+        timeout=0.5,
+    )
+
+    assert time.monotonic() - started < 1.5
+    assert (result.outcome, result.status_code) == ("retry", None)
+    assert result.error == "Timed out after 0.5 s."
+
+
+def test_the_guard_refuses_before_any_connection(canary):
+    result = webhooks.post(
+        url=f"http://127.0.0.1:{canary.port}/",
+        body=BODY,
+        headers={},
+        request_id=uuid.uuid4(),
+        allow_private=False,
+    )
+
+    assert result.outcome == "failed"
+    assert canary.connections == 0
