@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from orderflow.events.relay import claim_batch, relay_batch, run_delivery
@@ -248,3 +249,37 @@ def test_the_delivery_of_stock_reserved_retries_the_charge_until_it_gives_up(
     payment = Payment.objects.get(order_id=order.pk)
     assert (payment.status, payment.decline_code) == ("failed", "gateway_unavailable")
     assert [event[0] for event in _payment_events()] == ["payment.failed"]
+
+
+class _LostCommit(Exception):
+    """The worker died after the gateway answered, before its transaction committed."""
+
+
+def _charge_and_lose_the_commit(order, charged: list) -> None:
+    with transaction.atomic():
+        charged.append(payment_charge(order_id=order.pk, attempt=1))
+        raise _LostCommit
+
+
+def test_a_retry_after_a_lost_commit_replays_the_gateway_and_charges_once(shop, products):
+    order = reserved_order(shop)
+    charged = []
+    with pytest.raises(_LostCommit):
+        _charge_and_lose_the_commit(order, charged)
+    assert (Payment.objects.count(), PaymentAttempt.objects.count(), _payment_events()) == (
+        0,
+        0,
+        [],
+    )
+
+    payment = payment_charge(order_id=order.pk, attempt=2)
+
+    assert payment.status == "captured"
+    assert (payment.authorization_reference, payment.gateway_reference) == (
+        charged[0].authorization_reference,
+        charged[0].gateway_reference,
+    )
+    assert [event[0] for event in _payment_events()] == ["payment.captured"]
+    assert SimulatedGateway.calls("capture", _key(order, "capture")) == 2
+    assert SimulatedGateway.effects("authorize", _key(order, "authorize")) == 1
+    assert SimulatedGateway.effects("capture", _key(order, "capture")) == 1

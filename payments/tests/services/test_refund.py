@@ -1,6 +1,7 @@
 """A cancelled order's money goes back exactly once; a charge not made yet is voided."""
 
 import pytest
+from django.db import transaction
 
 from orderflow.models import OutboxEvent
 from payments.gateway import SimulatedGateway
@@ -115,3 +116,35 @@ def test_a_failed_payment_has_nothing_to_give_back(shop, products):
     assert PaymentAttempt.objects.filter(operation="refund").count() == 0
     assert OutboxEvent.objects.filter(aggregate="payment").count() == events
     assert SimulatedGateway.calls("refund", _refund_key(order)) == 0
+
+
+class _LostCommit(Exception):
+    """The worker died after the gateway refunded, before its transaction committed."""
+
+
+def _refund_and_lose_the_commit(order, refunds: list) -> None:
+    with transaction.atomic():
+        payment_refund_for_cancelled_order(order_id=order.pk, reason="late", attempt=1)
+        refunds.append(Refund.objects.get())
+        raise _LostCommit
+
+
+def test_a_retry_after_a_lost_commit_replays_the_refund_and_refunds_once(shop, products):
+    order, _ = confirmed_order(shop)
+    cancel(order)
+    refunds = []
+    with pytest.raises(_LostCommit):
+        _refund_and_lose_the_commit(order, refunds)
+    assert (Refund.objects.count(), Payment.objects.get().status) == (0, "captured")
+
+    payment_refund_for_cancelled_order(order_id=order.pk, reason="late", attempt=2)
+
+    refund = Refund.objects.get()
+    assert (refund.gateway_reference, refund.amount) == (
+        refunds[0].gateway_reference,
+        refunds[0].amount,
+    )
+    assert Payment.objects.get().status == "refunded"
+    assert OutboxEvent.objects.filter(type="payment.refunded").count() == 1
+    assert SimulatedGateway.calls("refund", _refund_key(order)) == 2
+    assert SimulatedGateway.effects("refund", _refund_key(order)) == 1

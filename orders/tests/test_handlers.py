@@ -1,0 +1,106 @@
+"""The orders context's subscribers, run in-process through the relay: each calls its service."""
+
+import uuid
+from decimal import Decimal
+
+import pytest
+from django.db import transaction
+
+from orderflow.correlation import reset_correlation_id, set_correlation_id
+from orderflow.events import publish
+from orderflow.events.relay import claim_batch, relay_batch, run_delivery
+from orderflow.models import OutboxEvent
+from orders.models import Order
+from payments.events import PaymentCaptured, PaymentFailed
+
+from .assertions import order_events, row_counts, stock_of
+from .factories import order_for, order_in
+
+pytestmark = pytest.mark.django_db
+
+
+def _run(subscriber: str) -> str:
+    """Relay what was published, then run the one delivery of ``subscriber``."""
+    relay_batch()
+    (delivery,) = [d for d in claim_batch() if d.subscriber == subscriber]
+    return run_delivery(delivery)
+
+
+def _publish(event) -> OutboxEvent:
+    token = set_correlation_id("corr-payment-1")
+    try:
+        with transaction.atomic():
+            return publish(event)
+    finally:
+        reset_correlation_id(token)
+
+
+def test_order_placed_reserves_the_stock_once(shop, products):
+    order = order_for(shop, lines={"MUG": 2})
+    relay_batch()
+    (delivery,) = [
+        d for d in claim_batch() if d.subscriber == "orders.reserve_stock_on_order_placed"
+    ]
+
+    first = run_delivery(delivery)
+    before = row_counts()
+    again = run_delivery(delivery)
+
+    assert (first, again) == ("done", "duplicate")
+    assert Order.objects.get(pk=order.pk).status == "reserved"
+    assert stock_of(shop)["MUG"] == (20, 2)
+    assert row_counts() == before
+    placed = OutboxEvent.objects.get(type="order.placed")
+    reserved = OutboxEvent.objects.get(type="stock.reserved")
+    assert (reserved.causation_id, reserved.correlation_id) == (
+        str(placed.event_id),
+        placed.correlation_id,
+    )
+
+
+def test_payment_captured_pays_and_confirms_the_order(shop, products):
+    order = order_in(shop, "reserved", lines={"MUG": 2})
+    payment_id = uuid.uuid4()
+    captured = _publish(
+        PaymentCaptured(
+            payment_id=payment_id,
+            order_id=order.pk,
+            shop_id=shop.pk,
+            amount=Decimal("19.80"),
+            currency="EUR",
+            gateway_reference="sim_cap_1",
+        )
+    )
+
+    assert _run("orders.confirm_order_on_payment_captured") == "done"
+
+    assert Order.objects.get(pk=order.pk).status == "confirmed"
+    assert order_events(order)[-2:] == [(3, "order.paid"), (4, "order.confirmed")]
+    paid = OutboxEvent.objects.get(type="order.paid")
+    assert (paid.data["payment_id"], paid.data["amount"]) == (str(payment_id), "19.80")
+    assert (paid.causation_id, paid.correlation_id) == (str(captured.event_id), "corr-payment-1")
+
+
+def test_payment_failed_cancels_the_order_and_releases_its_stock(shop, products):
+    order = order_in(shop, "reserved", lines={"MUG": 2})
+    _publish(
+        PaymentFailed(
+            payment_id=uuid.uuid4(),
+            order_id=order.pk,
+            shop_id=shop.pk,
+            amount=Decimal("19.80"),
+            currency="EUR",
+            decline_code="card_declined",
+            reason="The card was declined.",
+        )
+    )
+
+    assert _run("orders.cancel_order_on_payment_failed") == "done"
+
+    saved = Order.objects.get(pk=order.pk)
+    assert (saved.status, saved.status_reason) == (
+        "cancelled",
+        "Payment failed: The card was declined.",
+    )
+    assert stock_of(shop)["MUG"] == (20, 0)
+    assert order_events(order)[-1] == (3, "order.cancelled")
