@@ -101,8 +101,8 @@ class WebhookEndpointAdminForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["event_types"].choices = [(t, t) for t in services.shop_event_types()]
-        if self.instance.pk:
-            self.fields["shop_id"].disabled = True
+        if not self.instance._state.adding:
+            self.fields["shop_id"].disabled = True  # an endpoint never moves to another shop
 
     def clean_url(self) -> str:
         try:

@@ -8,7 +8,8 @@ either names an event type that no context declares.
 
 from dataclasses import dataclass
 from datetime import timedelta
-from email.utils import formataddr, parseaddr
+from email.headerregistry import Address
+from email.utils import parseaddr
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -82,7 +83,11 @@ def render(template: str, context: dict) -> RenderedEmail:
 
 def sender(name: str) -> str:
     """``"<name>" <DEFAULT_FROM_EMAIL's address>``: the shop's name as the sender's name."""
-    return formataddr((name, parseaddr(settings.DEFAULT_FROM_EMAIL)[1]))
+    # one line (no header injection); Django encodes a non-ASCII name when sending
+    display_name = " ".join(name.split())
+    return str(
+        Address(display_name=display_name, addr_spec=parseaddr(settings.DEFAULT_FROM_EMAIL)[1])
+    )
 
 
 def send(*, email: RenderedEmail, from_email: str, to: str, reply_to: str = "") -> None:

@@ -1,0 +1,284 @@
+"""Customer and shop e-mails: what each event's e-mail says, to whom, and that it goes once."""
+
+import smtplib
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from notifications import services
+from notifications.choices import SendStatus
+from notifications.models import Notification
+from orderflow.models import Delivery, DeliveryStatus, InboxEntry
+from orders import services as order_services
+from orders.models import Order
+from orders.services import Actor
+from orders.tests.factories import advance, order_for
+from payments.interface import invoices_for_order
+
+pytestmark = pytest.mark.django_db
+
+STAFF = Actor(kind="staff", name="ana")
+SENDER = "Loja Café Azul <orders@orderflow.localhost>"
+
+
+@pytest.fixture
+def confirmed(shop, products, run_events):
+    """An order placed through the saga and confirmed, with its invoice issued."""
+    order = order_for(shop, lines={"COFFEE-1KG": 2}, email="ana@example.com")
+    run_events()
+    order.refresh_from_db()
+    assert order.status == "confirmed"
+    return order
+
+
+def _only_email(to: str):
+    messages = [m for m in mail.outbox if m.to == [to]]
+    assert len(messages) == 1, [m.subject for m in messages]
+    return messages[0]
+
+
+def _html(message) -> str:
+    [(html, mimetype)] = message.alternatives
+    assert mimetype == "text/html"
+    return html
+
+
+def test_order_confirmed_mails_the_customer_with_the_invoice(confirmed, send_emails):
+    send_emails()
+
+    message = _only_email("ana@example.com")
+    [invoice] = invoices_for_order(order_id=confirmed.id)
+    assert message.subject == f"Order {confirmed.number} is confirmed — invoice {invoice.number}"
+    assert message.from_email == SENDER
+    assert (
+        message.message()["From"] == "=?utf-8?q?Loja_Caf=C3=A9_Azul?= <orders@orderflow.localhost>"
+    )
+    assert message.reply_to == ["ops@cafe-azul.example"]
+    assert "Hello Ana Souza," in message.body
+    assert "2 x Coffee beans 1 kg (COFFEE-1KG)  49.80 EUR" in message.body
+    assert "Total (taxes included): 49.80 EUR" in message.body
+    assert f"Your invoice: number {invoice.number}" in message.body
+    assert f"http://127.0.0.1:8000/track/{confirmed.tracking_token}" in message.body
+    html = _html(message)
+    assert f"Invoice <strong>{invoice.number}</strong>" in html
+    assert "Loja Café Azul" in html
+    notification = Notification.objects.get(event_type="order.confirmed")
+    assert (notification.status, notification.recipient, notification.template) == (
+        SendStatus.SENT,
+        "ana@example.com",
+        "order.confirmed/customer",
+    )
+    assert (notification.subject, notification.body_text) == (message.subject, message.body)
+
+
+def test_the_tracking_link_starts_with_public_base_url(confirmed, send_emails, settings):
+    settings.PUBLIC_BASE_URL = "https://track.cafe-azul.example"
+
+    send_emails()
+
+    message = _only_email("ana@example.com")
+    assert f"https://track.cafe-azul.example/track/{confirmed.tracking_token}" in message.body
+
+
+def test_the_confirmation_waits_for_its_invoice_then_goes_without_it(shop, products, send_emails):
+    order = advance(order_for(shop), to="confirmed")  # confirmed by hand: no invoice issued
+    services.email_notifications_queue_for_event(
+        event_type="order.confirmed",
+        event_id="0b8e6a4e-1c7e-4a55-9a2b-5d1f6f7c8a90",
+        shop_id=shop.pk,
+        data={"order_id": str(order.id), "customer_email": "ana@example.com"},
+    )
+    now = timezone.now()
+
+    assert send_emails(now=now).postponed == 1
+    notification = Notification.objects.get()
+    assert (notification.status, notification.attempts) == (SendStatus.QUEUED, 0)
+    assert mail.outbox == []
+
+    send_emails(now=now + timedelta(minutes=11))
+
+    message = _only_email("ana@example.com")
+    assert "Your invoice is not ready yet" in message.body
+
+
+def test_shipment_dispatched_gives_carrier_tracking_number_and_link(
+    confirmed, shop, run_events, send_emails
+):
+    order_services.order_ship(
+        order_id=confirmed.id, shop=shop, actor=STAFF, carrier="DHL", tracking_number="JD0142"
+    )
+    run_events()
+    mail.outbox.clear()
+    Notification.objects.filter(event_type="order.confirmed").update(status=SendStatus.SENT)
+
+    send_emails()
+
+    message = _only_email("ana@example.com")
+    assert message.subject == f"Order {confirmed.number} is on its way with DHL"
+    assert "Carrier:         DHL" in message.body
+    assert "Tracking number: JD0142" in message.body
+    assert f"http://127.0.0.1:8000/track/{confirmed.tracking_token}" in message.body
+    assert "<strong>JD0142</strong>" in _html(message)
+    assert message.from_email == SENDER
+
+
+def test_shipment_delivered_tells_the_customer(confirmed, shop, run_events, send_emails):
+    order_services.order_ship(
+        order_id=confirmed.id, shop=shop, actor=STAFF, carrier="DHL", tracking_number="JD0142"
+    )
+    order_services.order_deliver(order_id=confirmed.id, shop=shop, actor=STAFF)
+    run_events()
+    send_emails()
+
+    subjects = [m.subject for m in mail.outbox if m.to == ["ana@example.com"]]
+    assert subjects[-1] == f"Order {confirmed.number} was delivered"
+    delivered = mail.outbox[-1]
+    assert "was delivered. We hope you enjoy it!" in delivered.body
+
+
+def test_cancelled_by_the_shop_after_payment_says_why_and_that_it_is_refunded(
+    confirmed, shop, run_events, send_emails
+):
+    order_services.order_cancel(
+        order_id=confirmed.id, shop=shop, actor=STAFF, reason="The roaster closed for the season"
+    )
+    run_events()
+    send_emails()
+
+    message = next(m for m in mail.outbox if "cancelled" in m.subject)
+    assert message.to == ["ana@example.com"]
+    assert message.subject == f"Order {confirmed.number} was cancelled"
+    assert f"Loja Café Azul cancelled your order {confirmed.number}." in message.body
+    assert "The reason given: The roaster closed for the season" in message.body
+    assert "The full amount, 49.80 EUR, is being refunded to the way you paid." in message.body
+
+
+def test_cancelled_for_a_failed_payment_says_so_in_plain_words(
+    shop, products, run_events, send_emails
+):
+    order = order_services.order_place(
+        shop=shop,
+        customer=order_services.CustomerInput(name="Ana Souza", email="ana@example.com"),
+        shipping_address={"line1": "Rua A 1", "city": "São Paulo", "country": "BR"},
+        lines=[order_services.LineInput(sku="COFFEE-1KG", quantity=1)],
+        payment_token="tok_declined",
+    )
+    run_events()
+    send_emails()
+
+    message = _only_email("ana@example.com")
+    order.refresh_from_db()
+    assert order.status == "cancelled"
+    assert message.subject == f"Order {order.number} was cancelled"
+    assert f"we could not take the payment for your order {order.number}" in message.body
+    assert "Payment failed" not in message.body  # the technical prefix is not shown
+    assert "You have not been charged." in message.body
+
+
+def test_rejected_names_the_short_items(shop, products, run_events, send_emails):
+    order = order_for(shop, lines={"MUG": 3, "COFFEE-1KG": 1}, email="bo@example.com")
+    run_events()
+    send_emails()
+
+    message = _only_email("bo@example.com")
+    assert Order.objects.get(pk=order.pk).status == "rejected"
+    assert message.subject == f"We could not accept order {order.number}"
+    assert "because one item is no longer in stock" in message.body
+    assert "  - Blue mug: you asked for 3, only 1 left" in message.body
+    assert "Nothing was charged" in message.body
+    assert "<li>Blue mug: you asked for 3, only 1 left</li>" in _html(message)
+
+
+def test_a_redelivered_event_sends_no_second_email(confirmed, run_events, send_emails):
+    send_emails()
+    assert len(mail.outbox) == 1
+    # the kernel delivers the events again, as after a lost done-mark
+    email_subscribers = Delivery.objects.filter(subscriber__startswith="notifications.email_on_")
+    InboxEntry.objects.filter(subscriber__startswith="notifications.email_on_").delete()
+    email_subscribers.update(status=DeliveryStatus.PENDING, available_at=timezone.now())
+
+    run_events()
+    send_emails()
+
+    assert email_subscribers.filter(status=DeliveryStatus.DONE).count() == 1
+    assert len(mail.outbox) == 1
+    assert Notification.objects.count() == 1
+
+
+class FailingBackend:
+    """An e-mail backend whose server refuses, as an SMTP server that is down."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def send_messages(self, messages):
+        raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+
+
+def test_a_failing_mail_server_is_retried_then_the_row_fails(confirmed, settings, send_emails):
+    settings.EMAIL_BACKEND = f"{__name__}.FailingBackend"
+    now = timezone.now()
+
+    assert send_emails(now=now).retried == 1
+    notification = Notification.objects.get()
+    assert notification.status == SendStatus.QUEUED
+    assert notification.next_attempt_at == now + timedelta(seconds=30)
+    assert "SMTPServerDisconnected" in notification.last_error
+    for _ in range(5):
+        notification.refresh_from_db()
+        send_emails(now=notification.next_attempt_at)
+
+    notification.refresh_from_db()
+    assert (notification.status, notification.attempts, notification.sent_count) == (
+        SendStatus.FAILED,
+        6,
+        0,
+    )
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    services.email_notification_resend(notification=notification)
+    send_emails()
+    notification.refresh_from_db()
+    assert (notification.status, notification.sent_count) == (SendStatus.SENT, 1)
+    assert len(mail.outbox) == 1
+
+
+def test_resend_sends_the_very_same_message_again(confirmed, send_emails):
+    send_emails()
+    notification = Notification.objects.get()
+
+    services.email_notification_resend(notification=notification)
+    send_emails()
+
+    first, second = mail.outbox
+    assert (first.subject, first.body, first.to) == (second.subject, second.body, second.to)
+    notification.refresh_from_db()
+    assert (notification.status, notification.sent_count) == (SendStatus.SENT, 2)
+
+
+def test_a_shop_without_a_contact_address_fails_the_row_with_a_reason(shop, send_emails):
+    shop.contact_email = ""
+    shop.save()
+    services.email_notifications_queue_for_event(
+        event_type="webhook_endpoint.disabled",
+        event_id="0b8e6a4e-1c7e-4a55-9a2b-5d1f6f7c8a91",
+        shop_id=shop.pk,
+        data={
+            "endpoint_id": "0b8e6a4e-1c7e-4a55-9a2b-5d1f6f7c8a92",
+            "shop_id": shop.pk,
+            "url": "https://93.184.215.14/",
+            "failing_since": "2026-05-01T10:00:00Z",
+            "last_error": "HTTP 500",
+        },
+    )
+
+    assert send_emails().failed == 1
+
+    notification = Notification.objects.get()
+    assert notification.status == SendStatus.FAILED
+    assert notification.last_error == (
+        "Cannot compose: CannotCompose: There is no e-mail address to send it to."
+    )
+    assert mail.outbox == []
