@@ -288,6 +288,9 @@ WEBHOOK_SECRET_OVERLAP_HOURS = env.float("WEBHOOK_SECRET_OVERLAP_HOURS", default
 #: finished webhook deliveries (and their attempt log) are purged after this many days
 WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
 NOTIFICATIONS_SWEEP_INTERVAL = env.float("NOTIFICATIONS_SWEEP_INTERVAL", default=2.0)
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["WebhookDeliveryStatusEnum"] = (
+    "notifications.choices.SendStatus"
+)
 CELERY_BEAT_SCHEDULE |= {
     "sweep-notifications": {
         "task": "notifications.tasks.notifications_sweep_task",

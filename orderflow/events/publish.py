@@ -5,6 +5,7 @@ from django.db.models import Max
 from django.dispatch import Signal
 from django.utils import timezone
 
+from orderflow import tracing
 from orderflow.correlation import get_correlation_id, new_correlation_id
 from orderflow.models import OutboxEvent
 
@@ -58,6 +59,8 @@ def publish(
         correlation_id=get_correlation_id() or new_correlation_id(),
         causation_id=causation_id or current_causation_id(),
         idempotency_key=idempotency_key,
+        # the publisher's span: every handler of the event continues its trace
+        trace_context=tracing.current_trace_context(),
         data=event.to_data(),
         occurred_at=timezone.now(),
     )

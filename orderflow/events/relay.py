@@ -31,6 +31,8 @@ from django.db.models import Exists, F, Max, OuterRef, Q
 from django.utils import timezone
 from pydantic import ValidationError as PydanticValidationError
 
+from orderflow import metrics, tracing
+from orderflow.logging_context import log_context
 from orderflow.models import (
     Delivery,
     DeliveryAttempt,
@@ -93,8 +95,11 @@ def relay_batch(*, limit: int | None = None) -> int:
             OutboxEvent.objects.filter(published_at__isnull=True)
             .order_by("created_at", "sequence")
             .select_for_update(skip_locked=True)
-            .only("event_id", "type", "aggregate", "aggregate_id", "sequence")[:limit]
-        )
+            .only(
+                "event_id", "type", "aggregate", "aggregate_id", "sequence",
+                "trace_context", "created_at",
+            )[:limit]
+        )  # fmt: skip
         if not events:
             return 0
         now = timezone.now()
@@ -119,7 +124,9 @@ def relay_batch(*, limit: int | None = None) -> int:
             event.position = last + offset
             event.published_at = now
         OutboxEvent.objects.bulk_update(events, ["position", "published_at"])
-        return len(events)
+    metrics.EVENTS_RELAYED.inc(len(events))
+    tracing.record_relay(events)
+    return len(events)
 
 
 def _try_relay_lock() -> bool:
@@ -175,8 +182,31 @@ def claim_batch(*, limit: int | None = None) -> list[Delivery]:
 # --- run ---
 def run_delivery(delivery: Delivery) -> str:
     """Run one claimed delivery; return 'done', 'duplicate', 'retry' or 'dead'."""
-    sub = get_subscriber(delivery.subscriber)
     row = delivery.event
+    started = time.perf_counter()
+    with (
+        tracing.delivery_span(row=row, subscriber=delivery.subscriber, attempt=delivery.attempts),
+        log_context(
+            event_id=row.event_id,
+            event_type=row.type,
+            subscriber=delivery.subscriber,
+            correlation_id=row.correlation_id,
+            order_id=row.data.get("order_id") if isinstance(row.data, dict) else None,
+            shop_id=row.tenant_id,
+        ),
+    ):
+        outcome = _run(delivery, row)
+    metrics.record_delivery(
+        subscriber=delivery.subscriber,
+        outcome=outcome,
+        seconds=time.perf_counter() - started,
+        event_created_at=row.created_at,
+    )
+    return outcome
+
+
+def _run(delivery: Delivery, row: OutboxEvent) -> str:
+    sub = get_subscriber(delivery.subscriber)
     try:
         if sub is None:
             raise PermanentError(f"No subscriber named {delivery.subscriber!r} is registered.")
@@ -191,9 +221,11 @@ def run_delivery(delivery: Delivery) -> str:
             sub.handler(event, envelope)
         return "done"
     except PERMANENT_ERRORS as error:
+        tracing.record_failure(error)
         _record_failure(delivery, sub, error, retryable=False)
         return "dead"
     except Exception as error:
+        tracing.record_failure(error)
         return "retry" if _record_failure(delivery, sub, error, retryable=True) else "dead"
 
 

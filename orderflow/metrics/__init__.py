@@ -1,0 +1,186 @@
+"""Prometheus metrics: every OrderFlow metric object, and the calls that record them.
+
+One module names every metric, so a dashboard, an alert or a reader finds them in one
+place. Code that records one calls a small function below rather than touching the
+metric object, so label names and values stay consistent::
+
+    from orderflow import metrics
+
+    metrics.record_webhook_delivery(outcome="sent", seconds=0.12)
+
+HTTP, database and cache metrics come from django-prometheus (``django_*``). The event
+backlog, dead letters and broker queue lengths are read when ``/metrics`` is scraped
+(see :mod:`orderflow.metrics.collectors`): they are facts held by PostgreSQL and Redis,
+not counts a process could keep.
+
+Several processes per container (gunicorn workers, Celery's prefork pool) share one
+exposition through Prometheus' multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``); see
+:mod:`orderflow.metrics.exposition`. Gauges therefore declare how processes combine.
+"""
+
+from datetime import datetime
+
+from django.utils import timezone
+from prometheus_client import Counter, Gauge, Histogram
+
+#: Latency buckets (seconds) around the performance contract: intake P99 <= 200 ms,
+#: placed -> confirmed P99 <= 250 ms, a tracking push within 100 ms.
+LATENCY_BUCKETS = (
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.5, 0.75,
+    1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+)  # fmt: skip
+#: Outbound calls and task runtimes: a wider range, up to the Celery time limit.
+DURATION_BUCKETS = (
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+)  # fmt: skip
+
+# --- orders (counted from published events, after commit) -----------------------------------
+ORDERS_PLACED = Counter(
+    "orderflow_orders_placed_total", "Orders placed (committed), by shop.", ["shop"]
+)
+ORDERS_CONFIRMED = Counter(
+    "orderflow_orders_confirmed_total", "Orders confirmed (stock held, paid), by shop.", ["shop"]
+)
+ORDERS_CANCELLED = Counter(
+    "orderflow_orders_cancelled_total", "Orders cancelled before shipping, by shop.", ["shop"]
+)
+ORDERS_REJECTED = Counter(
+    "orderflow_orders_rejected_total", "Orders rejected (not enough stock), by shop.", ["shop"]
+)
+ORDER_INTAKE_SECONDS = Histogram(
+    "orderflow_order_intake_seconds",
+    "Time to answer a request that placed an order, from its arrival to its response.",
+    buckets=LATENCY_BUCKETS,
+)
+ORDER_PLACED_TO_CONFIRMED_SECONDS = Histogram(
+    "orderflow_order_placed_to_confirmed_seconds",
+    "Time from an order's placing to the commit of its confirmation (stock and payment).",
+    buckets=LATENCY_BUCKETS,
+)
+
+# --- the event pipeline (recorded by the kernel's relay) -------------------------------------
+EVENTS_PUBLISHED = Counter(
+    "orderflow_events_published_total", "Domain events committed to the outbox, by type.", ["type"]
+)
+EVENTS_RELAYED = Counter(
+    "orderflow_events_relayed_total", "Outbox events fanned out into deliveries by the relay."
+)
+DELIVERIES = Counter(
+    "orderflow_deliveries_total",
+    "Delivery runs by subscriber and outcome: done, duplicate (already handled), retry "
+    "(failed, scheduled again) or dead (failed for good: a dead letter).",
+    ["subscriber", "outcome"],
+)
+DELIVERY_SECONDS = Histogram(
+    "orderflow_delivery_duration_seconds",
+    "Time one delivery run took (handler and its transaction), by subscriber.",
+    ["subscriber"],
+    buckets=DURATION_BUCKETS,
+)
+EVENT_HANDLED_LATENCY_SECONDS = Histogram(
+    "orderflow_event_handled_latency_seconds",
+    "Time from an event's commit to the commit of a subscriber's handling of it.",
+    ["subscriber"],
+    buckets=LATENCY_BUCKETS,
+)
+
+# --- notifications (recorded by notifications/) ----------------------------------------------
+WEBHOOK_DELIVERIES = Counter(
+    "orderflow_webhook_deliveries_total",
+    "Webhook POST attempts to shops by outcome: sent (2xx), retry (failed, to be tried "
+    "again) or failed (failed for good).",
+    ["outcome"],
+)
+WEBHOOK_SECONDS = Histogram(
+    "orderflow_webhook_delivery_duration_seconds",
+    "Duration of one webhook POST attempt to a shop, by outcome.",
+    ["outcome"],
+    buckets=DURATION_BUCKETS,
+)
+EMAILS = Counter(
+    "orderflow_emails_total",
+    "Customer e-mail attempts by outcome: sent, retry (failed, to be tried again) or failed.",
+    ["outcome"],
+)
+
+# --- live tracking (recorded by tracking/) ---------------------------------------------------
+WEBSOCKET_CONNECTIONS = Gauge(
+    "orderflow_websocket_connections",
+    "Open WebSocket connections, by consumer.",
+    ["consumer"],
+    multiprocess_mode="livesum",
+)
+WEBSOCKET_PUSHES = Counter(
+    "orderflow_websocket_pushes_total",
+    "Messages pushed to WebSocket clients, by consumer.",
+    ["consumer"],
+)
+
+# --- Celery (recorded from Celery's task signals) --------------------------------------------
+CELERY_TASKS = Counter(
+    "orderflow_celery_tasks_total", "Celery tasks run, by task and final state.", ["task", "state"]
+)
+CELERY_TASK_SECONDS = Histogram(
+    "orderflow_celery_task_duration_seconds",
+    "Runtime of Celery tasks, by task.",
+    ["task"],
+    buckets=DURATION_BUCKETS,
+)
+
+#: the same words as notifications' AttemptOutcome
+OUTCOMES = frozenset({"sent", "retry", "failed"})
+_ORDER_COUNTERS = {
+    "order.placed": ORDERS_PLACED,
+    "order.confirmed": ORDERS_CONFIRMED,
+    "order.cancelled": ORDERS_CANCELLED,
+    "order.rejected": ORDERS_REJECTED,
+}
+
+
+def record_event_committed(*, event_type: str, shop: str) -> None:
+    """Count a committed event; the order's own events also move the per-shop counters."""
+    EVENTS_PUBLISHED.labels(type=event_type).inc()
+    counter = _ORDER_COUNTERS.get(event_type)
+    if counter is not None:
+        counter.labels(shop=shop or "none").inc()
+
+
+def record_delivery(
+    *, subscriber: str, outcome: str, seconds: float, event_created_at: datetime
+) -> None:
+    """Record one delivery run; a handled one also observes commit -> handled latency."""
+    DELIVERIES.labels(subscriber=subscriber, outcome=outcome).inc()
+    DELIVERY_SECONDS.labels(subscriber=subscriber).observe(seconds)
+    if outcome == "done":
+        latency = (timezone.now() - event_created_at).total_seconds()
+        EVENT_HANDLED_LATENCY_SECONDS.labels(subscriber=subscriber).observe(max(latency, 0.0))
+
+
+def record_webhook_delivery(*, outcome: str, seconds: float) -> None:
+    """Record one webhook POST attempt: ``sent``, ``retry`` or ``failed``."""
+    if outcome not in OUTCOMES:
+        raise ValueError(f"webhook outcome must be one of {sorted(OUTCOMES)}, not {outcome!r}")
+    WEBHOOK_DELIVERIES.labels(outcome=outcome).inc()
+    WEBHOOK_SECONDS.labels(outcome=outcome).observe(seconds)
+
+
+def record_email(*, outcome: str) -> None:
+    """Record one customer e-mail attempt: ``sent``, ``retry`` or ``failed``."""
+    if outcome not in OUTCOMES:
+        raise ValueError(f"e-mail outcome must be one of {sorted(OUTCOMES)}, not {outcome!r}")
+    EMAILS.labels(outcome=outcome).inc()
+
+
+def websocket_connected(*, consumer: str) -> None:
+    """Call from a consumer's ``connect()`` once the connection is accepted."""
+    WEBSOCKET_CONNECTIONS.labels(consumer=consumer).inc()
+
+
+def websocket_disconnected(*, consumer: str) -> None:
+    """Call from a consumer's ``disconnect()`` (only for a connection that was accepted)."""
+    WEBSOCKET_CONNECTIONS.labels(consumer=consumer).dec()
+
+
+def record_websocket_push(*, consumer: str, messages: int = 1) -> None:
+    """Count messages sent to WebSocket clients by ``consumer``."""
+    WEBSOCKET_PUSHES.labels(consumer=consumer).inc(messages)

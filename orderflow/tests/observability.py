@@ -1,0 +1,46 @@
+"""Fixtures and helpers for the observability tests: spans in memory, metric samples.
+
+A test module takes the ``spans`` fixture by importing ``spans_fixture``.
+"""
+
+from collections.abc import Iterator
+
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client import REGISTRY
+
+from orderflow import tracing
+
+# OpenTelemetry's global provider can be set once per process: every test shares this one
+# and its exporter, emptied around each test that asks for spans.
+_exporter = InMemorySpanExporter()
+_provider = TracerProvider()
+_provider.add_span_processor(SimpleSpanProcessor(_exporter))
+
+
+@pytest.fixture(name="spans")
+def spans_fixture() -> Iterator[InMemorySpanExporter]:
+    """Tracing on, as in a deployment, with finished spans kept in memory for the test."""
+    _exporter.clear()
+    tracing.install(_provider)
+    try:
+        yield _exporter
+    finally:
+        tracing.uninstall()
+        _exporter.clear()
+
+
+def delivery_spans(finished: list[ReadableSpan]) -> dict[str, ReadableSpan]:
+    """The delivery spans by subscriber (one delivery each in these tests)."""
+    return {
+        span.attributes["orderflow.subscriber"]: span
+        for span in finished
+        if span.name.startswith("deliver ")
+    }
+
+
+def sample(name: str, **labels: str) -> float:
+    """The current value of one sample of this process's registry (0 when absent)."""
+    return REGISTRY.get_sample_value(name, labels) or 0.0

@@ -1,0 +1,114 @@
+"""Tracing in the kernel: the trace context rides in the outbox row and deliveries continue it."""
+
+import uuid
+
+import pytest
+from django.db import transaction
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, StatusCode
+
+from orderflow import tracing
+from orderflow.events import publish
+from orderflow.events.relay import drain
+from orderflow.models import OutboxEvent
+from orderflow.tests.observability import delivery_spans, spans_fixture  # noqa: F401
+from tests.probe.events import ProbeChained, ProbePinged
+
+pytestmark = pytest.mark.django_db
+
+RECORD = "probe.record_on_probe_pinged"
+ORDERED = "probe.record_in_order_on_probe_pinged"
+CHAINED = "probe.publish_noop_on_probe_chained"
+NOOP = "probe.nothing_on_probe_noop"
+
+tracer = trace.get_tracer("orderflow.tests")
+
+
+def publish_in_span(event, name: str = "POST /api/v1/probes"):
+    """Publish ``event`` inside a server span, as a request would; return (span, row)."""
+    with tracer.start_as_current_span(name, kind=SpanKind.SERVER) as span, transaction.atomic():
+        row = publish(event)
+    return span, row
+
+
+def test_publish_stores_the_current_span_context_in_the_outbox_row(spans):
+    span, row = publish_in_span(ProbePinged(probe_id=uuid.uuid4(), shop_id=1))
+
+    stored = OutboxEvent.objects.get(pk=row.pk).trace_context
+    context = span.get_span_context()
+    assert set(stored) == {"traceparent"}
+    version, trace_id, span_id, flags = stored["traceparent"].split("-")
+    assert (version, trace_id, span_id) == (
+        "00",
+        f"{context.trace_id:032x}",
+        f"{context.span_id:016x}",
+    )
+    assert int(flags, 16) & 0x01  # sampled
+
+
+def test_without_tracing_the_row_carries_no_trace_context():
+    with transaction.atomic():
+        row = publish(ProbePinged(probe_id=uuid.uuid4(), shop_id=1))
+
+    assert not tracing.enabled()
+    assert OutboxEvent.objects.get(pk=row.pk).trace_context == {}
+
+
+def test_each_delivery_is_a_child_of_the_publishing_span(spans):
+    request, row = publish_in_span(ProbePinged(probe_id=uuid.uuid4(), shop_id=1))
+
+    drain()
+
+    finished = spans.get_finished_spans()
+    deliveries = delivery_spans(finished)
+    assert set(deliveries) == {RECORD, ORDERED}
+    request_context = request.get_span_context()
+    for subscriber, span in deliveries.items():
+        assert span.context.trace_id == request_context.trace_id
+        assert span.parent.span_id == request_context.span_id
+        assert span.kind == SpanKind.CONSUMER
+        assert span.status.status_code == StatusCode.UNSET
+        assert span.attributes["messaging.message.id"] == str(row.event_id)
+        assert span.attributes["orderflow.subscriber"] == subscriber
+        assert span.attributes["orderflow.attempt"] == 1
+    (relay,) = [s for s in finished if s.name == "relay probe.pinged"]
+    assert relay.context.trace_id == request_context.trace_id
+    assert relay.start_time == int(OutboxEvent.objects.get().created_at.timestamp() * 1e9)
+
+
+def test_what_a_handler_publishes_continues_the_same_trace(spans):
+    request, _ = publish_in_span(ProbeChained(probe_id=uuid.uuid4()))
+
+    drain()
+
+    deliveries = delivery_spans(spans.get_finished_spans())
+    assert set(deliveries) == {CHAINED, NOOP}
+    trace_id = request.get_span_context().trace_id
+    assert {span.context.trace_id for span in deliveries.values()} == {trace_id}
+    # probe.noop was published by the chained handler, inside its delivery span
+    assert deliveries[NOOP].parent.span_id == deliveries[CHAINED].context.span_id
+
+
+def test_a_failing_delivery_marks_its_span_failed_with_the_exception(spans):
+    publish_in_span(ProbePinged(probe_id=uuid.uuid4(), shop_id=1, behaviour="permanent"))
+
+    drain()
+
+    failed = delivery_spans(spans.get_finished_spans())[RECORD]
+    assert failed.status.status_code == StatusCode.ERROR
+    assert failed.status.description == "PermanentError: this event can never be handled"
+    assert [event.name for event in failed.events] == ["exception"]
+    assert failed.events[0].attributes["exception.type"] == "orderflow.events.relay.PermanentError"
+
+
+def test_client_span_joins_a_trace_context_kept_for_later(spans):
+    request, _ = publish_in_span(ProbePinged(probe_id=uuid.uuid4(), shop_id=1))
+    kept = OutboxEvent.objects.get().trace_context
+
+    with tracing.client_span("webhook POST", trace_context=kept, attributes={"k": "v"}):
+        pass
+
+    (client,) = [s for s in spans.get_finished_spans() if s.name == "webhook POST"]
+    assert client.kind == SpanKind.CLIENT
+    assert client.context.trace_id == request.get_span_context().trace_id
+    assert client.parent.span_id == request.get_span_context().span_id

@@ -1,0 +1,215 @@
+"""OpenTelemetry tracing: one order's trace across the web process and every worker.
+
+Django, Celery, psycopg and Redis are instrumented by OpenTelemetry's libraries; outgoing
+webhooks (sent with httpcore, which has none) through :func:`client_span`.
+The link between processes is the event itself: ``publish()`` stores the current span's
+W3C trace context in the outbox row (``trace_context``), and each delivery runs its
+handler in a span whose parent is that context. So the API request that placed an order,
+the relay, every handler and whatever they call share one trace id, whichever processes
+ran them — and what a handler publishes continues the same trace. Work that a handler
+only queues (a webhook delivery row, an e-mail) keeps :func:`current_trace_context` in
+its own row and continues the trace with :func:`client_span` when it is done.
+
+Configured by the standard ``OTEL_*`` variables (service name, OTLP endpoint and headers,
+sampler, ``OTEL_BSP_*``); see the README. Off unless enabled, so the embedded mode and
+the tests pay nothing: every helper here is a no-op until :func:`install` ran.
+"""
+
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, nullcontext
+from typing import Any
+
+from django.conf import settings
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.instrumentation.celery import CeleryInstrumentor
+from opentelemetry.instrumentation.django import DjangoInstrumentor
+from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
+from opentelemetry.instrumentation.redis import RedisInstrumentor
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+
+logger = logging.getLogger(__name__)
+
+#: Probes and scrapes would otherwise be most of the traces.
+DEFAULT_EXCLUDED_URLS = "/healthz,/readyz,/metrics,/static/"
+
+_tracer = trace.get_tracer("orderflow")
+_state = {"installed": False}
+
+
+def enabled() -> bool:
+    return _state["installed"]
+
+
+# --- setup ----------------------------------------------------------------------------------
+def configure() -> None:
+    """Install tracing in this process if the settings enable it (once per process)."""
+    if not settings.OTEL_ENABLED or enabled():
+        return
+
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": settings.OTEL_SERVICE_NAME})
+    )
+    for exporter in _exporters(settings.OTEL_TRACES_EXPORTER):
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    install(provider)
+    logger.info(
+        "tracing on: service %s, exporter %s",
+        settings.OTEL_SERVICE_NAME,
+        settings.OTEL_TRACES_EXPORTER,
+    )
+
+
+def _exporters(names: str) -> list:
+    exporters = []
+    for name in filter(None, (n.strip().lower() for n in names.split(","))):
+        if name == "otlp":
+            exporters.append(OTLPSpanExporter())
+        elif name == "console":
+            exporters.append(ConsoleSpanExporter())
+        elif name != "none":
+            raise ValueError(
+                f"OTEL_TRACES_EXPORTER: unknown exporter {name!r} (otlp, console, none)"
+            )
+    return exporters
+
+
+def install(provider) -> None:
+    """Make ``provider`` the global tracer provider and instrument the libraries."""
+    if trace.get_tracer_provider() is not provider:
+        trace.set_tracer_provider(provider)  # the first call wins; tests install theirs once
+    for instrumentor, options in _instrumentors():
+        if not instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.instrument(tracer_provider=provider, **options)
+    _state["installed"] = True
+
+
+def uninstall() -> None:
+    """Undo :func:`install`'s instrumentation (tests); the global provider stays."""
+    for instrumentor, _ in _instrumentors():
+        if instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.uninstrument()
+    _state["installed"] = False
+
+
+def _instrumentors() -> list[tuple[Any, dict]]:
+    excluded = None if _excluded_urls_from_env() else DEFAULT_EXCLUDED_URLS
+    return [  # each instrumentor class is a singleton
+        (DjangoInstrumentor(), {"excluded_urls": excluded}),
+        (CeleryInstrumentor(), {}),
+        (PsycopgInstrumentor(), {"enable_commenter": False, "skip_dep_check": True}),
+        (RedisInstrumentor(), {}),
+    ]
+
+
+def _excluded_urls_from_env() -> str:
+    return os.environ.get("OTEL_PYTHON_DJANGO_EXCLUDED_URLS") or os.environ.get(
+        "OTEL_PYTHON_EXCLUDED_URLS", ""
+    )
+
+
+# --- the trace context in the event envelope ------------------------------------------------
+def current_trace_context() -> dict[str, str]:
+    """The current span's context as W3C headers (``traceparent``), or ``{}`` when none."""
+    if not enabled() or not trace.get_current_span().get_span_context().is_valid:
+        return {}
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier
+
+
+def current_ids() -> tuple[str, str] | None:
+    """The current trace and span ids in hex, for log lines; None outside a valid span."""
+    span_context = trace.get_current_span().get_span_context()
+    if not span_context.is_valid:
+        return None
+    return format(span_context.trace_id, "032x"), format(span_context.span_id, "016x")
+
+
+def delivery_span(*, row, subscriber: str, attempt: int):
+    """A span around one delivery, child of the span that published the event."""
+    if not enabled():
+        return nullcontext()
+    return _delivery_span(row=row, subscriber=subscriber, attempt=attempt)
+
+
+@contextmanager
+def _delivery_span(*, row, subscriber: str, attempt: int) -> Iterator[None]:
+    # The event's publisher is the parent; the worker task that runs the batch is only a
+    # link, so a batch of a hundred orders does not become one trace.
+    parent = propagate.extract(row.trace_context or {}, context=otel_context.Context())
+    running = trace.get_current_span().get_span_context()
+    with _tracer.start_as_current_span(
+        f"deliver {row.type} to {subscriber}",
+        context=parent,
+        kind=SpanKind.CONSUMER,
+        links=[Link(running)] if running.is_valid else None,
+        attributes={
+            "messaging.system": "orderflow.outbox",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": row.type,
+            "messaging.message.id": str(row.event_id),
+            "orderflow.subscriber": subscriber,
+            "orderflow.attempt": attempt,
+            "orderflow.correlation_id": row.correlation_id,
+            "orderflow.aggregate": f"{row.aggregate}:{row.aggregate_id}",
+            "orderflow.shop_id": row.tenant_id,
+        },
+    ):
+        yield
+
+
+def record_failure(error: BaseException) -> None:
+    """Mark the current span failed with ``error`` (a delivery's exception is handled)."""
+    if not enabled():
+        return
+    span = trace.get_current_span()
+    span.record_exception(error)
+    span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"[:200]))
+
+
+def record_relay(rows: Iterable) -> None:
+    """Add a span per relayed event: its wait in the outbox, from commit to fan-out."""
+    if not enabled():
+        return
+    for row in rows:
+        if not row.trace_context:
+            continue
+        parent = propagate.extract(row.trace_context, context=otel_context.Context())
+        span = _tracer.start_span(
+            f"relay {row.type}",
+            context=parent,
+            kind=SpanKind.PRODUCER,
+            start_time=int(row.created_at.timestamp() * 1e9),
+            attributes={
+                "messaging.system": "orderflow.outbox",
+                "messaging.operation.type": "publish",
+                "messaging.destination.name": row.type,
+                "messaging.message.id": str(row.event_id),
+                "orderflow.position": row.position or 0,
+            },
+        )
+        span.end()
+
+
+def client_span(name: str, *, trace_context: dict | None = None, attributes: dict | None = None):
+    """A CLIENT span for an outgoing call, e.g. a webhook POST.
+
+    ``trace_context`` is what :func:`current_trace_context` returned when the work was
+    queued (kept in the work's own row): the span then joins that trace, even in another
+    process. Without it the span is a child of the current one.
+    """
+    if not enabled():
+        return nullcontext()
+    parent = (
+        propagate.extract(trace_context, context=otel_context.Context()) if trace_context else None
+    )
+    return _tracer.start_as_current_span(
+        name, context=parent, kind=SpanKind.CLIENT, attributes=attributes
+    )
