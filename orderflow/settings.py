@@ -303,6 +303,40 @@ CELERY_BEAT_SCHEDULE |= {
     },
 }
 
+# --- Observability: metrics, traces, logs (see README, "Observability and deployment") -------
+# django-prometheus times each request around all the other middleware and, in full mode,
+# counts queries and cache gets through its wrapped backends (same engines underneath).
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "orderflow.logging_context.LogContextMiddleware",
+    "orderflow.metrics.middleware.OrderIntakeMiddleware",
+    *MIDDLEWARE,
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+if FULL_MODE:
+    DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
+if REDIS_URL:
+    CACHES["default"]["BACKEND"] = "orderflow.metrics.cache.RedisCache"
+#: when set, /metrics answers only requests carrying ``Authorization: Bearer <token>``
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+#: a Celery worker serves its container's metrics on this port (0: it serves none)
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
+WORKER_METRICS_ADDRESS = env.str("WORKER_METRICS_ADDRESS", default="127.0.0.1")
+# OpenTelemetry reads its standard OTEL_* variables itself (sampler, headers, OTEL_BSP_*);
+# these decide whether tracing runs: off in embedded mode, on in full mode once an OTLP
+# endpoint is named, and OTEL_SDK_DISABLED says otherwise either way.
+OTEL_EXPORTER_OTLP_ENDPOINT = env.str("OTEL_EXPORTER_OTLP_ENDPOINT", default="")
+OTEL_ENABLED = not env.bool(
+    "OTEL_SDK_DISABLED", default=not (FULL_MODE and OTEL_EXPORTER_OTLP_ENDPOINT)
+)
+OTEL_SERVICE_NAME = env.str("OTEL_SERVICE_NAME", default="orderflow")
+#: otlp (OTLP over HTTP), console, none (trace ids in the logs, no export); comma-separated
+OTEL_TRACES_EXPORTER = env.str("OTEL_TRACES_EXPORTER", default="otlp")
+#: json: one JSON object per line, for log collectors; console: lines for people
+LOG_FORMAT = env.str("LOG_FORMAT", default="json" if FULL_MODE else "console")
+if LOG_FORMAT not in ("json", "console"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or console, not {LOG_FORMAT!r}.")
+
 # --- Logging ---------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
@@ -310,14 +344,15 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {"correlation": {"()": "orderflow.correlation.CorrelationIdLogFilter"}},
     "formatters": {
-        "console": {
-            "format": "%(asctime)s %(levelname)-7s %(name)s [%(correlation_id)s] %(message)s"
-        },
+        # both add the correlation, trace and span ids and the order or shop at hand, and
+        # scrub secrets from every line (see orderflow/logging_format.py)
+        "console": {"()": "orderflow.logging_format.ConsoleFormatter"},
+        "json": {"()": "orderflow.logging_format.JsonFormatter"},
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "console",
+            "formatter": LOG_FORMAT,
             "filters": ["correlation"],
         },
     },
