@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
-# OrderFlow: one image for every process role (web, worker, beat, migrate); the role is
-# the container's command, see deploy/entrypoint.sh.
+# OrderFlow: one image for every process role (web, http, websocket, worker, beat,
+# migrate); the role is the container's command, see deploy/entrypoint.sh.
 #
 #   docker build -t orderflow .
 #   docker run --rm -e SECRET_KEY=... -e DATABASE_URL=... -e REDIS_URL=... orderflow web
@@ -56,9 +56,11 @@ RUN DEBUG=false \
 
 # The orderflow user and group made above, by number so a runtime can check it is not root.
 USER 10001:10001
-EXPOSE 8000
+# 8000: HTTP and WebSocket (web, http, websocket roles; /metrics there); 9100: a worker's metrics
+EXPOSE 8000 9100
 
-# Checks the web role over HTTP and a worker with a broker ping; see deploy/healthcheck.py.
+# Liveness: GET /healthz for the web roles, a broker ping for a worker; see
+# deploy/healthcheck.py (`healthcheck.py ready` asks /readyz instead).
 HEALTHCHECK --interval=15s --timeout=10s --start-period=30s --retries=3 \
     CMD ["python", "/app/deploy/healthcheck.py"]
 

@@ -13,7 +13,7 @@ TEST_ENV = DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) DEBUG=f
 	SECRET_KEY=orderflow-test-secret-key-not-for-production-0123456789abcdef \
 	SECURE_SSL_REDIRECT=false
 
-.PHONY: help install run test stack bench lint format clean
+.PHONY: help install run test stack bench lint format clean check-deploy
 
 # `make stack` runs the full mode against these (created if missing).
 STACK_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/orderflow
@@ -26,6 +26,7 @@ help:
 	@echo "make stack  - full mode on local PostgreSQL + Redis: web, worker, beat (Ctrl-C stops all)"
 	@echo "make bench  - the performance benchmark (BENCH_ARGS=--quick for a short run)"
 	@echo "make lint   - ruff and the migrations check"
+	@echo "make check-deploy - validate docker-compose.yml, Prometheus, Grafana and k8s files offline"
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 is required (python3.11 not found)"; exit 1; }
@@ -60,6 +61,15 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
+
+# Offline: no Docker engine, no cluster. promtool comes from Debian's prometheus package.
+check-deploy: install
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+	promtool check config deploy/prometheus/prometheus.yml
+	promtool check rules deploy/prometheus/alerts.yml
+	$(BIN)/kubernetes-validate --strict --quiet deploy/k8s/*.yaml
+	$(BIN)/python -c 'import json, sys; [json.load(open(f)) for f in sys.argv[1:]]' deploy/grafana/dashboards/*.json
+	sh -n deploy/entrypoint.sh
 
 format: install
 	$(BIN)/ruff format .

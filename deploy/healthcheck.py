@@ -1,15 +1,19 @@
 #!/usr/bin/env python
-"""Container health check for the OrderFlow image: ``healthcheck.py [web|worker]``.
+"""Container health check for the OrderFlow image: ``healthcheck.py [web|ready|worker]``.
 
-web     GET /admin/login/ answers 200 (until /healthz exists). The request names an
-        allowed host and says it came over HTTPS, so neither ALLOWED_HOSTS nor
-        SECURE_SSL_REDIRECT can turn a healthy server into a failed check.
+web     GET /healthz answers 200: the server process answers (liveness). The image's
+        HEALTHCHECK uses this, so a dependency outage never gets a healthy web container
+        replaced.
+ready   GET /readyz answers 200: database, migrations, cache and broker all work
+        (readiness; docker-compose.yml uses it, so ``docker compose ps`` tells).
 worker  the Celery worker of this container answers a ping through the broker.
 
-Without an argument the role is read from the container's processes (daphne is the
-web role, ``celery ... worker`` a worker), so the image's one HEALTHCHECK serves every
-role; any other role (beat, migrate) counts as healthy while it runs, having no cheap
-probe yet. Exit status 0 is healthy, 1 unhealthy; the reason goes to stderr, where
+The request names an allowed host and says it came over HTTPS, so neither ALLOWED_HOSTS
+nor SECURE_SSL_REDIRECT can turn a healthy server into a failed check. Without an
+argument the role is read from the container's processes (daphne or gunicorn is the web
+role, ``celery ... worker`` a worker), so the image's one HEALTHCHECK serves every role;
+any other role (beat, migrate) counts as healthy while it runs, having no cheap probe.
+Exit status 0 is healthy, 1 unhealthy; the reason goes to stderr, where
 ``docker inspect`` shows it.
 """
 
@@ -37,8 +41,8 @@ def _allowed_host() -> str:
     return "localhost"
 
 
-def check_web() -> str | None:
-    url = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}/admin/login/"
+def check_http(path: str) -> str | None:
+    url = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}{path}"
     request = urllib.request.Request(
         url, headers={"Host": _allowed_host(), "X-Forwarded-Proto": "https"}
     )
@@ -70,7 +74,11 @@ def check_worker() -> str | None:
     return None
 
 
-CHECKS = {"web": check_web, "worker": check_worker}
+CHECKS = {
+    "web": lambda: check_http("/healthz"),
+    "ready": lambda: check_http("/readyz"),
+    "worker": check_worker,
+}
 
 
 def detect_role() -> str | None:
@@ -80,7 +88,7 @@ def detect_role() -> str | None:
             argv = [os.path.basename(arg) for arg in cmdline.read_text().split("\0") if arg]
         except OSError:
             continue  # the process ended while we looked
-        if "daphne" in argv:
+        if "daphne" in argv or "gunicorn" in argv:
             return "web"
         if "celery" in argv and "worker" in argv:
             return "worker"
