@@ -147,3 +147,9 @@ class Invoice(models.Model):
                 f"Invoice {self.number} is issued and cannot change; issue a credit note."
             )
         super().save(*args, **kwargs)
+
+    @property
+    def tax_percent(self) -> str:
+        """The rate as printed on the invoice: 0.2 is "20", 0.075 is "7.5" (never rounded)."""
+        percent = f"{self.tax_rate * 100:f}"
+        return percent.rstrip("0").rstrip(".") if "." in percent else percent

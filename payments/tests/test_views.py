@@ -1,10 +1,12 @@
 """The staff's printable invoice page."""
 
 import uuid
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 
+from orders.models import Shop
 from payments.services import credit_note_issue, invoice_issue
 
 from .factories import cancel, confirmed_order
@@ -98,3 +100,16 @@ def test_a_user_who_is_not_staff_is_refused(client, django_user_model, invoice):
     assert response.status_code == 302
     assert response["Location"] == f"/admin/login/?next={_page(invoice.pk)}"
     assert b"Beans" not in response.content
+
+
+@pytest.mark.parametrize(("rate", "printed"), [("0", "0"), ("0.07", "7"), ("0.075", "7.5")])
+def test_the_tax_rate_is_printed_as_the_exact_percentage(
+    admin_client, shop, products, rate, printed
+):
+    Shop.objects.filter(pk=shop.pk).update(tax_rate=Decimal(rate))
+    order, _ = confirmed_order(shop)
+    invoice = invoice_issue(order_id=order.pk)
+
+    page = admin_client.get(_page(invoice.pk)).content.decode()
+
+    assert f"Tax ({printed} %, included in prices)" in page
