@@ -337,6 +337,26 @@ LOG_FORMAT = env.str("LOG_FORMAT", default="json" if FULL_MODE else "console")
 if LOG_FORMAT not in ("json", "console"):
     raise ImproperlyConfigured(f"LOG_FORMAT must be json or console, not {LOG_FORMAT!r}.")
 
+# --- Tracking, live pages and carriers (see tracking/ and orders/carriers.py) ----------------
+#: where customers reach the public tracking page; the API's tracking_url starts with it
+#: (empty: a path relative to the API's own host)
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
+#: seconds an order's live status snapshot stays in Redis without a change
+TRACKING_STATUS_TTL = env.int("TRACKING_STATUS_TTL", default=24 * 3600)
+#: seconds between the live sockets' heartbeats, which tell a page that missed a push
+TRACKING_HEARTBEAT_SECONDS = env.float("TRACKING_HEARTBEAT_SECONDS", default=10.0)
+#: each carrier's HMAC secret, ``name=secret,other=secret``; the demo carrier in DEBUG only
+CARRIER_SECRETS = env.dict(
+    "CARRIER_SECRETS", default={"demo-post": "demo-post-secret-for-development"} if DEBUG else {}
+)
+#: how old (in seconds) a signed carrier event may be, against replays
+CARRIER_SIGNATURE_MAX_AGE = env.int("CARRIER_SIGNATURE_MAX_AGE", default=300)
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] |= {
+    "CarrierStatusEnum": "orders.carriers.CARRIER_STATUSES",
+    "TrackingMilestoneEnum": "tracking.choices.Milestone",
+    "TrackingSourceEnum": "tracking.choices.TrackingSource",
+}
+
 # --- Logging ---------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {

@@ -18,6 +18,8 @@ urlpatterns = [
     path("api/v1/", include("tracking.api.urls")),
     path("api/v1/", include("notifications.api.urls")),
     path("staff/payments/", include("payments.urls")),
+    path("staff/orders/", include("orders.urls")),
+    path("staff/failed-deliveries", views.failed_deliveries, name="failed-deliveries"),
     path("", include("tracking.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

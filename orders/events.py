@@ -165,3 +165,37 @@ class ShipmentDelivered(Event):
     number: str
     carrier: str
     tracking_number: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShipmentInTransit(Event):
+    """The carrier reported the parcel moving through its network; the status stays shipped."""
+
+    type: ClassVar[str] = "shipment.in_transit"
+    aggregate: ClassVar[str] = "order"
+    aggregate_id_field: ClassVar[str] = "order_id"
+
+    order_id: UUID
+    shop_id: int
+    number: str
+    carrier: str
+    tracking_number: str
+    location: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShipmentDeliveryFailed(Event):
+    """The carrier could not hand the parcel over this time; it will try again."""
+
+    type: ClassVar[str] = "shipment.delivery_failed"
+    aggregate: ClassVar[str] = "order"
+    aggregate_id_field: ClassVar[str] = "order_id"
+
+    order_id: UUID
+    shop_id: int
+    number: str
+    carrier: str
+    tracking_number: str
+    location: str = ""
+    note: str = ""

@@ -19,3 +19,11 @@ class OrderInputError(InputError, OrderError):
 
 class ProductInputError(InputError, OrderError):
     """A catalog change that the catalog's rules refuse (duplicate SKU)."""
+
+
+class UnknownShipment(OrderError):
+    """A carrier named a tracking number that none of its parcels has."""
+
+    status = 404
+    code = "not-found"
+    title = "Not found"

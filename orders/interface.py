@@ -1,10 +1,13 @@
 """A small read surface of the orders context for the others: plain frozen values only."""
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
-from .models import Order, Shop
+from . import state_machine
+from .choices import OrderStatus
+from .models import Order, OrderTransition, Shop
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,6 @@ def order_payment_request(*, order_id: UUID) -> PaymentRequest:
 def order_invoice_details(*, order_id: UUID) -> InvoiceDetails:
     order = Order.objects.select_related("shop").prefetch_related("lines").get(pk=order_id)
     shop: Shop = order.shop
-    address = order.shipping_address or {}
     return InvoiceDetails(
         order_id=order.id,
         order_number=order.number,
@@ -86,17 +88,7 @@ def order_invoice_details(*, order_id: UUID) -> InvoiceDetails:
         buyer=Party(
             name=order.customer_name,
             email=order.customer_email,
-            address="\n".join(
-                part
-                for part in (
-                    address.get("line1", ""),
-                    address.get("line2", ""),
-                    " ".join(filter(None, [address.get("postal_code"), address.get("city")])),
-                    address.get("region", ""),
-                    address.get("country", ""),
-                )
-                if part
-            ),
+            address="\n".join(_address_lines(order.shipping_address)),
         ),
         lines=tuple(
             InvoiceLine(
@@ -113,6 +105,143 @@ def order_invoice_details(*, order_id: UUID) -> InvoiceDetails:
 
 def order_status(*, order_id: UUID) -> str | None:
     return Order.objects.filter(pk=order_id).values_list("status", flat=True).first()
+
+
+# --- for tracking: the live board, the order page and the public tracking page -------------
+@dataclass(frozen=True)
+class OrderTrackingDetails:
+    """What the tracking context keeps about an order beside its history."""
+
+    order_id: UUID
+    shop_id: int
+    shop_name: str
+    number: str
+    status: str
+    customer_email: str
+    total: Decimal
+    currency: str
+    tracking_token: str
+    carrier: str
+    tracking_number: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class OrderLineDetails:
+    sku: str
+    name: str
+    unit_price: Decimal
+    quantity: int
+    line_total: Decimal
+
+
+@dataclass(frozen=True)
+class OrderDetails:
+    """An order as staff see it on the order page."""
+
+    order_id: UUID
+    shop_id: int
+    shop_name: str
+    number: str
+    status: str
+    status_label: str
+    status_reason: str
+    allowed_actions: tuple[str, ...]
+    customer_name: str
+    customer_email: str
+    shipping_address: tuple[str, ...]
+    currency: str
+    subtotal: Decimal
+    total: Decimal
+    lines: tuple[OrderLineDetails, ...]
+    carrier: str
+    tracking_number: str
+    tracking_token: str
+    created_at: datetime
+
+
+def order_tracking_details(*, order_id: UUID) -> OrderTrackingDetails | None:
+    order = Order.objects.select_related("shop").filter(pk=order_id).first()
+    if order is None:
+        return None
+    return OrderTrackingDetails(
+        order_id=order.id,
+        shop_id=order.shop_id,
+        shop_name=order.shop.name,
+        number=order.number,
+        status=order.status,
+        customer_email=order.customer_email,
+        total=order.total,
+        currency=order.currency,
+        tracking_token=order.tracking_token,
+        carrier=order.carrier,
+        tracking_number=order.tracking_number,
+        created_at=order.created_at,
+    )
+
+
+def order_id_for_tracking_token(*, token: str) -> UUID | None:
+    return Order.objects.filter(tracking_token=token).values_list("id", flat=True).first()
+
+
+def order_transition_actor(*, order_id: UUID, status: str) -> str | None:
+    """Who moved the order into ``status``: ``system``, ``shop-key:…``, ``staff:…``…"""
+    return (
+        OrderTransition.objects.filter(order_id=order_id, to_status=status)
+        .order_by("-id")
+        .values_list("actor", flat=True)
+        .first()
+    )
+
+
+def order_details(*, order_id: UUID) -> OrderDetails | None:
+    order = (
+        Order.objects.select_related("shop").prefetch_related("lines").filter(pk=order_id).first()
+    )
+    if order is None:
+        return None
+    return OrderDetails(
+        order_id=order.id,
+        shop_id=order.shop_id,
+        shop_name=order.shop.name,
+        number=order.number,
+        status=order.status,
+        status_label=OrderStatus(order.status).label,
+        status_reason=order.status_reason,
+        allowed_actions=tuple(state_machine.allowed_actions(order.status)),
+        customer_name=order.customer_name,
+        customer_email=order.customer_email,
+        shipping_address=_address_lines(order.shipping_address),
+        currency=order.currency,
+        subtotal=order.subtotal,
+        total=order.total,
+        lines=tuple(
+            OrderLineDetails(
+                sku=line.sku,
+                name=line.name,
+                unit_price=line.unit_price,
+                quantity=line.quantity,
+                line_total=line.line_total,
+            )
+            for line in order.lines.all()
+        ),
+        carrier=order.carrier,
+        tracking_number=order.tracking_number,
+        tracking_token=order.tracking_token,
+        created_at=order.created_at,
+    )
+
+
+def _address_lines(address: dict | None) -> tuple[str, ...]:
+    address = address or {}
+    parts = (
+        address.get("line1", ""),
+        address.get("line2", ""),
+        " ".join(filter(None, [address.get("postal_code"), address.get("city")])),
+        address.get("region", ""),
+        address.get("country", ""),
+    )
+    return tuple(part for part in parts if part)
 
 
 # --- for notifications: customer e-mails and the shop's contact ----------------------------

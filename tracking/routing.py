@@ -1,7 +1,12 @@
-"""WebSocket routes, mounted under ``/ws/`` by ``orderflow.asgi``.
+"""WebSocket routes, mounted under ``/ws/`` by ``orderflow.asgi``."""
 
-The live board, order timeline and public tracking consumers arrive with the live
-tracking issue; the ASGI router already sends every WebSocket here.
-"""
+from django.urls import path
 
-websocket_urlpatterns: list = []
+from . import consumers
+
+websocket_urlpatterns = [
+    path("ws/board/", consumers.BoardConsumer.as_asgi()),
+    path("ws/board/<int:shop_id>/", consumers.BoardConsumer.as_asgi()),
+    path("ws/orders/<uuid:order_id>/", consumers.OrderTimelineConsumer.as_asgi()),
+    path("ws/track/<str:token>/", consumers.PublicTrackingConsumer.as_asgi()),
+]

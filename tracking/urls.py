@@ -1,5 +1,13 @@
 """Staff pages and the public tracking page."""
 
+from django.urls import path
+
+from . import views
+
 app_name = "tracking"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("staff/", views.board, name="board"),
+    path("staff/orders/<uuid:order_id>", views.order_page, name="order"),
+    path("track/<str:token>", views.public_tracking, name="public"),
+]

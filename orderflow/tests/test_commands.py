@@ -66,7 +66,11 @@ def test_events_lists_every_declared_type_with_its_subscribers():
     assert rows["probe.noop"] == ("1", "tests.probe", [NOOP])
     assert rows["probe.ignored"] == ("1", "tests.probe", [])
     for type_ in ("order.placed", "order.cancelled"):
-        declared = [s.name for s in all_subscribers() if s.event_type == type_]
+        declared = [
+            s.name + (" (ordered)" if s.ordered else "")
+            for s in all_subscribers()
+            if s.event_type == type_
+        ]
         assert rows[type_] == ("1", "orders", declared)
 
 

@@ -1,5 +1,7 @@
 """Input validation and output shapes of the shops' API; business rules live in services."""
 
+from django.conf import settings
+from django.urls import reverse
 from rest_framework import serializers
 
 from .. import state_machine
@@ -71,6 +73,9 @@ class OrderOutputSerializer(serializers.ModelSerializer):
     shipping_address = ShippingAddressSerializer()
     lines = OrderLineOutputSerializer(many=True)
     allowed_actions = serializers.SerializerMethodField()
+    tracking_url = serializers.SerializerMethodField(
+        help_text="The public tracking page of the order, for the customer (no login)."
+    )
 
     class Meta:
         model = Order
@@ -87,12 +92,16 @@ class OrderOutputSerializer(serializers.ModelSerializer):
             "allowed_actions",
             "carrier",
             "tracking_number",
+            "tracking_url",
             "created_at",
             "updated_at",
         ]
 
     def get_allowed_actions(self, order: Order) -> list[str]:
         return state_machine.allowed_actions(order.status)
+
+    def get_tracking_url(self, order: Order) -> str:
+        return settings.PUBLIC_BASE_URL + reverse("tracking:public", args=[order.tracking_token])
 
 
 # --- products -------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from .lifecycle import (
     order_reserve_stock,
     order_ship,
 )
+from .shipments import shipment_report
 from .shops import SYSTEM, Actor, api_key_authenticate, api_key_create, api_key_revoke, shop_create
 
 __all__ = [
@@ -33,5 +34,6 @@ __all__ = [
     "order_ship",
     "product_create",
     "product_update",
+    "shipment_report",
     "shop_create",
 ]

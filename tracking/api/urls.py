@@ -1,3 +1,11 @@
-"""The shops' API of the tracking context (tracking history, carrier events)."""
+"""The shops' API of the tracking context (an order's tracking history)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path(
+        "orders/<uuid:order_id>/tracking", views.OrderTrackingApi.as_view(), name="order-tracking"
+    ),
+]

@@ -71,6 +71,7 @@ def test_answers_the_whole_order(api, products, order_body):
         "allowed_actions": ["cancel"],
         "carrier": "",
         "tracking_number": "",
+        "tracking_url": f"/track/{order.tracking_token}",
         "created_at": order.created_at.isoformat().replace("+00:00", "Z"),
         "updated_at": order.updated_at.isoformat().replace("+00:00", "Z"),
     }

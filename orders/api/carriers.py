@@ -1,0 +1,141 @@
+"""``POST /api/v1/carrier-events``: carriers push parcel updates, signed with their secret."""
+
+import time
+
+from django.conf import settings
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.permissions import BasePermission
+from rest_framework.views import APIView
+
+from orderflow.api.idempotency import idempotent
+
+from .. import carriers, services
+
+
+class CarrierClient:
+    """The authenticated caller of the carrier API (``request.user``)."""
+
+    is_authenticated = True
+    is_anonymous = False
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __str__(self) -> str:
+        return f"carrier {self.name}"
+
+
+class CarrierSignatureAuthentication(BaseAuthentication):
+    """The event body signed with the carrier's own secret (see ``orders.carriers``)."""
+
+    def authenticate(self, request):
+        name = request.headers.get(carriers.CARRIER_HEADER, "")
+        timestamp = request.headers.get(carriers.TIMESTAMP_HEADER, "")
+        signature = request.headers.get(carriers.SIGNATURE_HEADER, "")
+        if not (name and timestamp and signature):
+            raise exceptions.NotAuthenticated(
+                f"Sign carrier events: send {carriers.CARRIER_HEADER}, "
+                f"{carriers.TIMESTAMP_HEADER} and {carriers.SIGNATURE_HEADER}."
+            )
+        secret = settings.CARRIER_SECRETS.get(name)
+        if not secret:
+            raise exceptions.AuthenticationFailed(f"Unknown carrier {name!r}.")
+        if not timestamp.isdigit() or (
+            abs(time.time() - int(timestamp)) > settings.CARRIER_SIGNATURE_MAX_AGE
+        ):
+            raise exceptions.AuthenticationFailed(
+                f"{carriers.TIMESTAMP_HEADER} must be the current Unix time "
+                f"(within {settings.CARRIER_SIGNATURE_MAX_AGE} s)."
+            )
+        body = request._request.body  # the raw bytes that were signed
+        if not carriers.signature_matches(
+            secret=secret, timestamp=timestamp, body=body, signature=signature
+        ):
+            raise exceptions.AuthenticationFailed("The signature does not match the body.")
+        return CarrierClient(name), None
+
+    def authenticate_header(self, request) -> str:
+        return 'HMAC-SHA256 realm="carrier-events"'
+
+
+class IsCarrier(BasePermission):
+    def has_permission(self, request, view) -> bool:
+        return isinstance(request.user, CarrierClient)
+
+
+class CarrierSignatureScheme(OpenApiAuthenticationExtension):
+    target_class = CarrierSignatureAuthentication
+    name = "carrierSignature"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": carriers.SIGNATURE_HEADER,
+            "description": "sha256=<hex HMAC-SHA256 of '<X-Carrier-Timestamp>.<body>'> with "
+            "the carrier's secret; send X-Carrier and X-Carrier-Timestamp too.",
+        }
+
+
+class CarrierEventInputSerializer(serializers.Serializer):
+    tracking_number = serializers.CharField(max_length=64)
+    status = serializers.ChoiceField(choices=carriers.CARRIER_STATUSES)
+    location = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Where the parcel is; kept with in_transit and delivery_failed.",
+    )
+    note = serializers.CharField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The carrier's words for the customer; kept with in_transit and delivery_failed.",
+    )
+    event_id = serializers.CharField(
+        max_length=100, required=False, help_text="The carrier's own id of the event."
+    )
+
+
+class CarrierEventOutputSerializer(serializers.Serializer):
+    order_number = serializers.CharField()
+    status = serializers.CharField(help_text="The order's status after the event.")
+
+
+class CarrierEventCreateApi(APIView):
+    authentication_classes = [CarrierSignatureAuthentication]
+    permission_classes = [IsCarrier]
+    throttle_classes: list = []
+
+    @extend_schema(
+        operation_id="carrier_events_create",
+        request=CarrierEventInputSerializer,
+        responses={
+            200: CarrierEventOutputSerializer,
+            400: OpenApiResponse(description="An invalid body."),
+            401: OpenApiResponse(description="Missing or bad signature, or unknown carrier."),
+            404: OpenApiResponse(description="No parcel of this carrier has the number."),
+            409: OpenApiResponse(description="The order's state does not allow the status."),
+        },
+    )
+    def post(self, request):
+        serializer = CarrierEventInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+
+        def report() -> tuple[int, dict]:
+            order = services.shipment_report(
+                carrier=request.user.name,
+                tracking_number=data["tracking_number"],
+                status=data["status"],
+                location=data["location"],
+                note=data["note"],
+            )
+            return status.HTTP_200_OK, {"order_number": order.number, "status": order.status}
+
+        return idempotent(request, scope=f"carrier:{request.user.name}", operation=report)

@@ -1,0 +1,67 @@
+"""Carrier events: how a carrier signs what it sends, and what its statuses mean here.
+
+A carrier signs each event with its own secret (``CARRIER_SECRETS``): the signature is
+``sha256=`` and the hex HMAC-SHA256 of ``<unix timestamp>.<raw body>``, sent with the
+timestamp, so a captured request cannot be replayed after ``CARRIER_SIGNATURE_MAX_AGE``
+seconds and no byte of the body can change unnoticed.
+"""
+
+import hashlib
+import hmac
+import json
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+CARRIER_HEADER = "X-Carrier"
+TIMESTAMP_HEADER = "X-Carrier-Timestamp"
+SIGNATURE_HEADER = "X-Carrier-Signature"
+
+IN_TRANSIT = "in_transit"
+OUT_FOR_DELIVERY = "out_for_delivery"
+DELIVERED = "delivered"
+DELIVERY_FAILED = "delivery_failed"
+#: what a carrier may report, in the order a parcel usually lives it
+CARRIER_STATUSES = (IN_TRANSIT, OUT_FOR_DELIVERY, DELIVERED, DELIVERY_FAILED)
+
+
+def carrier_signature(*, secret: str, timestamp: int | str, body: bytes) -> str:
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"sha256={digest.hexdigest()}"
+
+
+def signature_matches(*, secret: str, timestamp: str, body: bytes, signature: str) -> bool:
+    expected = carrier_signature(secret=secret, timestamp=timestamp, body=body)
+    return hmac.compare_digest(expected.encode(), signature.encode())
+
+
+@dataclass(frozen=True)
+class CarrierResponse:
+    status: int
+    body: dict
+
+
+def carrier_event_post(
+    *, base_url: str, carrier: str, secret: str, event: dict, timeout: float = 10
+) -> CarrierResponse:
+    """POST one signed carrier event, as a carrier's system would (the simulator's client)."""
+    body = json.dumps(event).encode()
+    timestamp = int(time.time())
+    request = urllib.request.Request(  # noqa: S310  (the URL is the operator's own server)
+        f"{base_url.rstrip('/')}/api/v1/carrier-events",
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "Idempotency-Key": str(event.get("event_id", "")) or f"{carrier}-{time.time_ns()}",
+            CARRIER_HEADER: carrier,
+            TIMESTAMP_HEADER: str(timestamp),
+            SIGNATURE_HEADER: carrier_signature(secret=secret, timestamp=timestamp, body=body),
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return CarrierResponse(response.status, json.loads(response.read() or b"{}"))
+    except urllib.error.HTTPError as error:
+        return CarrierResponse(error.code, json.loads(error.read() or b"{}"))

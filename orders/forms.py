@@ -1,0 +1,76 @@
+"""Staff forms: a new order on behalf of a shop, and the order actions that take input."""
+
+from django import forms
+from django.conf import settings
+
+from .models import Product, Shop
+from .services.intake import MAX_QUANTITY
+
+TRACKING_NUMBER = r"^[A-Za-z0-9][A-Za-z0-9\-]{3,63}$"
+PAYMENT_TOKENS = [
+    ("tok_ok", "Card that pays (tok_ok)"),
+    ("tok_declined", "Card that is declined (tok_declined)"),
+    ("tok_insufficient", "Card without funds (tok_insufficient)"),
+    ("tok_flaky", "Card whose gateway fails twice, then pays (tok_flaky)"),
+]
+
+
+class OrderCreateForm(forms.Form):
+    shop = forms.ModelChoiceField(queryset=Shop.objects.order_by("name"), empty_label=None)
+    customer_name = forms.CharField(label="Customer name", max_length=200)
+    customer_email = forms.EmailField(label="Customer e-mail", max_length=254)
+    line1 = forms.CharField(label="Address", max_length=200)
+    line2 = forms.CharField(label="Address, second line", max_length=200, required=False)
+    postal_code = forms.CharField(label="Postal code", max_length=20)
+    city = forms.CharField(max_length=100)
+    region = forms.CharField(max_length=100, required=False)
+    country = forms.RegexField(
+        regex=r"^[A-Z]{2}$",
+        max_length=2,
+        help_text="Two capital letters (ISO 3166), e.g. BR or PT.",
+        error_messages={"invalid": "Use an ISO 3166 code in capitals, e.g. BR."},
+    )
+    payment_token = forms.ChoiceField(label="Payment", choices=PAYMENT_TOKENS)
+
+    def shipping_address(self) -> dict:
+        data = self.cleaned_data
+        address = {key: data[key] for key in ("line1", "city", "postal_code", "country")}
+        address.update({key: data[key] for key in ("line2", "region") if data[key]})
+        return address
+
+
+class OrderLineForm(forms.Form):
+    sku = forms.CharField(
+        label="SKU", max_length=64, widget=forms.TextInput(attrs={"list": "skus"})
+    )
+    quantity = forms.IntegerField(min_value=1, max_value=MAX_QUANTITY, initial=1)
+
+
+OrderLineFormSet = forms.formset_factory(
+    OrderLineForm, extra=3, min_num=1, validate_min=True, max_num=100, validate_max=True
+)
+
+
+def product_skus() -> list[tuple[str, str]]:
+    return list(Product.objects.order_by("sku").values_list("sku", "name").distinct()[:500])
+
+
+class ShipForm(forms.Form):
+    carrier = forms.CharField(
+        max_length=50,
+        help_text="The carrier's name, e.g. demo-post.",
+        widget=forms.TextInput(attrs={"list": "carriers"}),
+    )
+    tracking_number = forms.RegexField(
+        regex=TRACKING_NUMBER,
+        label="Tracking number",
+        error_messages={"invalid": "Use 4 to 64 letters, digits or dashes."},
+    )
+
+    @staticmethod
+    def known_carriers() -> list[str]:
+        return sorted(settings.CARRIER_SECRETS)
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(max_length=500, required=False, widget=forms.TextInput)

@@ -1,0 +1,15 @@
+"""Staff actions on orders (the order page itself is the tracking context's)."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "orders"
+
+urlpatterns = [
+    path("new", views.order_create, name="create"),
+    path("<uuid:order_id>/ship", views.order_ship, name="ship"),
+    path("<uuid:order_id>/out-for-delivery", views.order_out_for_delivery, name="out-for-delivery"),
+    path("<uuid:order_id>/deliver", views.order_deliver, name="deliver"),
+    path("<uuid:order_id>/cancel", views.order_cancel, name="cancel"),
+]

@@ -1,0 +1,182 @@
+"""Staff pages of the orders context: a new order, and the actions on one order.
+
+The order page itself (with the live timeline) is the tracking context's; its action
+buttons lead here. Each action asks for confirmation (GET), then runs the same service
+as the shops' API (POST, CSRF-protected). An action the order's state does not allow
+comes back as a message on the order page, never as an error page.
+"""
+
+from collections.abc import Callable
+from uuid import UUID
+
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+
+from . import interface, services
+from .exceptions import InvalidTransition, OrderInputError
+from .forms import CancelForm, OrderCreateForm, OrderLineFormSet, ShipForm, product_skus
+from .models import Order
+
+
+def _actor(request) -> services.Actor:
+    return services.Actor(kind="staff", name=request.user.get_username())
+
+
+@staff_member_required
+def order_create(request):
+    """Place an order on behalf of a shop, priced from its catalog like the API does."""
+    data = request.POST if request.method == "POST" else None
+    form = OrderCreateForm(data)
+    lines = OrderLineFormSet(data, prefix="lines")
+    if data is not None and form.is_valid() and lines.is_valid():
+        filled = [line for line in lines.forms if line.has_changed() and line.cleaned_data]
+        try:
+            order = services.order_place(
+                shop=form.cleaned_data["shop"],
+                customer=services.CustomerInput(
+                    name=form.cleaned_data["customer_name"],
+                    email=form.cleaned_data["customer_email"],
+                ),
+                shipping_address=form.shipping_address(),
+                lines=[
+                    services.LineInput(
+                        sku=line.cleaned_data["sku"], quantity=line.cleaned_data["quantity"]
+                    )
+                    for line in filled
+                ],
+                payment_token=form.cleaned_data["payment_token"],
+            )
+        except OrderInputError as error:
+            _show_input_errors(error, form, filled)
+        else:
+            messages.success(request, f"Order {order.number} placed for {order.shop.name}.")
+            return redirect("tracking:order", order_id=order.id)
+    return render(
+        request,
+        "orders/order_form.html",
+        {"form": form, "lines": lines, "skus": product_skus()},
+    )
+
+
+def _show_input_errors(error: OrderInputError, form, filled) -> None:
+    """Put the service's errors (``lines.1.sku``) on the fields the staff member filled."""
+    for field_error in error.errors:
+        parts = field_error.attr.split(".")
+        if parts[0] == "lines" and len(parts) == 3 and int(parts[1]) < len(filled):
+            filled[int(parts[1])].add_error(parts[2], field_error.detail)
+        else:
+            form.add_error(None, field_error.detail)
+    if not error.errors:
+        form.add_error(None, error.detail)
+
+
+@staff_member_required
+def order_ship(request, order_id: UUID):
+    return _action(
+        request,
+        order_id,
+        title="Ship the order",
+        explanation="Hand the parcel to a carrier. The reserved stock is consumed, and the "
+        "customer can follow the parcel on the public tracking page.",
+        confirm="Confirm shipment",
+        form_class=ShipForm,
+        run=lambda data: services.order_ship(
+            order_id=order_id,
+            shop=None,
+            actor=_actor(request),
+            carrier=data["carrier"],
+            tracking_number=data["tracking_number"],
+        ),
+        done="Shipped with {carrier}, tracking number {tracking_number}.",
+    )
+
+
+@staff_member_required
+def order_out_for_delivery(request, order_id: UUID):
+    return _action(
+        request,
+        order_id,
+        title="Mark out for delivery",
+        explanation="The carrier is on the way to the customer.",
+        confirm="Confirm: out for delivery",
+        run=lambda data: services.order_mark_out_for_delivery(
+            order_id=order_id, shop=None, actor=_actor(request)
+        ),
+        done="Marked out for delivery.",
+    )
+
+
+@staff_member_required
+def order_deliver(request, order_id: UUID):
+    return _action(
+        request,
+        order_id,
+        title="Mark delivered",
+        explanation="The customer has the parcel. This is final.",
+        confirm="Confirm delivery",
+        run=lambda data: services.order_deliver(
+            order_id=order_id, shop=None, actor=_actor(request)
+        ),
+        done="Marked delivered.",
+    )
+
+
+@staff_member_required
+def order_cancel(request, order_id: UUID):
+    return _action(
+        request,
+        order_id,
+        title="Cancel the order",
+        explanation="The reserved stock is released. If the order is paid, the payment is "
+        "refunded automatically and a credit note cancels the invoice. This cannot be undone.",
+        confirm="Cancel the order",
+        danger=True,
+        form_class=CancelForm,
+        run=lambda data: services.order_cancel(
+            order_id=order_id, shop=None, actor=_actor(request), reason=data["reason"]
+        ),
+        done="Cancelled; a captured payment is being refunded.",
+    )
+
+
+def _action(
+    request,
+    order_id: UUID,
+    *,
+    title: str,
+    explanation: str,
+    confirm: str,
+    run: Callable[[dict], Order],
+    done: str,
+    form_class=None,
+    danger: bool = False,
+):
+    order = interface.order_details(order_id=order_id)
+    if order is None:
+        raise Http404("No such order.")
+    data = request.POST if request.method == "POST" else None
+    form = form_class(data) if form_class else None
+    if data is not None and (form is None or form.is_valid()):
+        cleaned = form.cleaned_data if form else {}
+        try:
+            run(cleaned)
+        except InvalidTransition as error:
+            messages.error(request, f"Not done: {error.detail}")
+        else:
+            messages.success(request, done.format(**cleaned))
+        return redirect("tracking:order", order_id=order_id)
+    return render(
+        request,
+        "orders/order_action.html",
+        {
+            "order": order,
+            "form": form,
+            "title": title,
+            "explanation": explanation,
+            "confirm": confirm,
+            "danger": danger,
+            "carriers": ShipForm.known_carriers(),
+        },
+    )

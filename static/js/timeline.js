@@ -1,0 +1,77 @@
+/* One order's live status and timeline (the staff order page and the public page). */
+(function () {
+  "use strict";
+  var OF = window.OrderFlow, el = OF.el;
+  var root = document.getElementById("timeline");
+  var list = document.getElementById("timeline-entries");
+  var staff = root.dataset.mode === "staff";
+  var actionsByStatus = staff ? JSON.parse(document.getElementById("actions-data").textContent) : {};
+  var state = { entries: [], keys: new Set(), sequence: 0, watermark: 0 };
+  var socket;
+
+  function key(entry) { return staff ? "e" + entry.id : "s" + entry.sequence; }
+
+  function applySnapshot(snapshot) {
+    state.entries = snapshot.entries;
+    state.keys = new Set(snapshot.entries.map(key));
+    state.sequence = snapshot.order.sequence;
+    state.watermark = snapshot.watermark;
+    renderOrder(snapshot.order);
+    renderEntries(null);
+  }
+
+  function applyEntry(message) {
+    var entry = message.entry;
+    if (!staff || entry.aggregate === "order") {
+      if (entry.sequence <= state.sequence) return;               // stale or repeated
+      if (entry.sequence > state.sequence + 1) return socket.resync();  // we missed one
+      state.sequence = entry.sequence;
+      renderOrder(message.order);
+    } else if (state.keys.has(key(entry))) {
+      return;
+    }
+    state.entries.push(entry);
+    state.keys.add(key(entry));
+    state.entries.sort(function (a, b) { return a.occurred_at < b.occurred_at ? -1 : a.occurred_at > b.occurred_at ? 1 : 0; });
+    renderEntries(key(entry));
+  }
+
+  function renderOrder(order) {
+    document.querySelectorAll("[data-live]").forEach(function (node) {
+      var field = node.dataset.live, value = order[field];
+      if (value === undefined) return;
+      if (field === "updated_at") { node.replaceChildren(OF.timeElement(value)); return; }
+      node.textContent = value || node.dataset.empty || "";
+      if (field === "status_label") node.className = "status status-" + order.status;
+    });
+    if (staff) {
+      var allowed = actionsByStatus[order.status] || [];
+      document.querySelectorAll("[data-action]").forEach(function (node) {
+        node.hidden = allowed.indexOf(node.dataset.action) < 0;
+      });
+      var none = document.getElementById("no-actions");
+      if (none) none.hidden = allowed.length > 0;
+    }
+  }
+
+  function renderEntries(fresh) {
+    list.replaceChildren.apply(list, state.entries.map(function (entry) {
+      var item = el("li", { class: key(entry) === fresh ? "fresh" : null },
+        el("span", { class: "when" }, OF.timeElement(entry.occurred_at)),
+        el("span", { class: "what" }, entry.label),
+        staff ? el("span", { class: "source" }, entry.source) : null,
+        entry.location ? el("span", { class: "note" }, "Location: " + entry.location) : null,
+        entry.note ? el("span", { class: "note" }, entry.note) : null);
+      return item;
+    }));
+    var empty = document.getElementById("timeline-empty");
+    if (empty) empty.hidden = state.entries.length > 0;
+  }
+
+  applySnapshot(JSON.parse(document.getElementById("timeline-data").textContent));
+  socket = new OF.LiveSocket(root.dataset.socket, function (message) {
+    if (message.type === "snapshot") { socket.snapshotArrived(); applySnapshot(message); }
+    else if (message.type === "entry") applyEntry(message);
+    else if (message.type === "heartbeat" && message.watermark !== state.watermark) socket.resync();
+  }, document.getElementById("live-indicator"));
+})();

@@ -1,0 +1,54 @@
+from django.db import models
+
+
+class TrackingSource(models.TextChoices):
+    SYSTEM = "system", "System"
+    SHOP = "shop", "Shop"
+    STAFF = "staff", "Staff"
+    CARRIER = "carrier", "Carrier"
+
+
+class Milestone(models.TextChoices):
+    """What a tracking entry records: an order status, or a step beside the status."""
+
+    PLACED = "placed", "Order placed"
+    RESERVED = "reserved", "Stock reserved"
+    PAID = "paid", "Paid"
+    CONFIRMED = "confirmed", "Confirmed"
+    SHIPPED = "shipped", "Shipped"
+    IN_TRANSIT = "in_transit", "In transit"
+    OUT_FOR_DELIVERY = "out_for_delivery", "Out for delivery"
+    DELIVERY_FAILED = "delivery_failed", "Delivery attempt failed"
+    DELIVERED = "delivered", "Delivered"
+    REJECTED = "rejected", "Rejected"
+    CANCELLED = "cancelled", "Cancelled"
+    PAYMENT_CAPTURED = "payment_captured", "Payment captured"
+    PAYMENT_FAILED = "payment_failed", "Payment failed"
+    PAYMENT_REFUNDED = "payment_refunded", "Payment refunded"
+    INVOICE_ISSUED = "invoice_issued", "Invoice issued"
+    CREDIT_NOTE_ISSUED = "credit_note_issued", "Credit note issued"
+
+
+#: steps only staff see: money and paperwork
+PRIVATE_MILESTONES = frozenset(
+    {
+        Milestone.PAYMENT_CAPTURED,
+        Milestone.PAYMENT_FAILED,
+        Milestone.PAYMENT_REFUNDED,
+        Milestone.INVOICE_ISSUED,
+        Milestone.CREDIT_NOTE_ISSUED,
+    }
+)
+
+#: what the customer and staff wait for next, by order status
+NEXT_STEPS = {
+    "placed": "Checking stock",
+    "reserved": "Taking payment",
+    "paid": "Confirming the order",
+    "confirmed": "Packing and handing to the carrier",
+    "shipped": "Out for delivery",
+    "out_for_delivery": "Delivery",
+    "delivered": "",
+    "rejected": "",
+    "cancelled": "",
+}

@@ -1,0 +1,73 @@
+"""Tracking history (PostgreSQL) and the board's row per order.
+
+The order itself belongs to the orders context; tracking keeps what its pages and
+sockets show, written only by its subscribers (and created from the orders interface
+when a reader comes first), so the board reads one table.
+"""
+
+from django.db import models
+
+from .choices import Milestone, TrackingSource
+
+
+class TrackedOrder(models.Model):
+    order_id = models.UUIDField(primary_key=True)
+    shop_id = models.BigIntegerField()
+    shop_name = models.CharField(max_length=120)
+    number = models.CharField(max_length=20)
+    customer_email = models.EmailField()
+    total = models.DecimalField(max_digits=14, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    tracking_token = models.CharField(max_length=64, unique=True)
+    carrier = models.CharField(max_length=50, blank=True)
+    tracking_number = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=20)
+    #: the sequence of the last order event applied; an event at or below it is stale
+    sequence = models.PositiveIntegerField(default=0)
+    placed_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-placed_at"]
+        indexes = [
+            models.Index(fields=["-placed_at"], name="tracked_placed"),
+            models.Index(fields=["shop_id", "-placed_at"], name="tracked_shop_placed"),
+            models.Index(fields=["status", "-placed_at"], name="tracked_status_placed"),
+            models.Index(fields=["number"], name="tracked_number"),
+            models.Index(fields=["customer_email"], name="tracked_email"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} ({self.status})"
+
+
+class TrackingEntry(models.Model):
+    """One step of an order's history, made by one event."""
+
+    order = models.ForeignKey(TrackedOrder, on_delete=models.CASCADE, related_name="entries")
+    shop_id = models.BigIntegerField()
+    event_id = models.UUIDField(unique=True)
+    event_type = models.CharField(max_length=100)
+    aggregate = models.CharField(max_length=50)
+    #: the event's sequence in its aggregate (the order's, for order events)
+    sequence = models.PositiveIntegerField()
+    status = models.CharField(max_length=30, choices=Milestone.choices)
+    occurred_at = models.DateTimeField()
+    source = models.CharField(max_length=10, choices=TrackingSource.choices)
+    note = models.CharField(max_length=500, blank=True)
+    location = models.CharField(max_length=200, blank=True)
+    #: shown on the customer's public page (no money, no paperwork)
+    public = models.BooleanField()
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        verbose_name_plural = "tracking entries"
+        indexes = [
+            models.Index(fields=["order", "id"], name="tracking_entry_order"),
+            models.Index(fields=["aggregate", "id"], name="tracking_entry_aggregate"),
+            models.Index(fields=["shop_id", "aggregate", "id"], name="tracking_entry_shop"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.status} #{self.sequence}"

@@ -1,0 +1,92 @@
+"""What pages and sockets receive, as JSON-ready dicts: one shape per audience.
+
+Public shapes are built from an allow-list of fields, never by removing private ones
+from a staff shape, so that a field added later stays private until someone decides.
+"""
+
+from django.urls import reverse
+
+from .choices import NEXT_STEPS, Milestone, TrackingSource
+from .models import TrackedOrder, TrackingEntry
+from .snapshots import LiveStatus
+
+
+def label(status: str) -> str:
+    try:
+        return Milestone(status).label
+    except ValueError:
+        return status.replace("_", " ").capitalize()
+
+
+def live_status_of(tracked: TrackedOrder) -> LiveStatus:
+    return LiveStatus(
+        status=tracked.status,
+        sequence=tracked.sequence,
+        updated_at=tracked.updated_at.isoformat(),
+        next_step=NEXT_STEPS.get(tracked.status, ""),
+    )
+
+
+def live_status_payload(live: LiveStatus) -> dict:
+    return {
+        "status": live.status,
+        "status_label": label(live.status),
+        "sequence": live.sequence,
+        "updated_at": live.updated_at,
+        "next_step": live.next_step,
+    }
+
+
+def board_row(tracked: TrackedOrder) -> dict:
+    return {
+        "order_id": str(tracked.order_id),
+        "number": tracked.number,
+        "shop_id": tracked.shop_id,
+        "shop_name": tracked.shop_name,
+        "customer_email": tracked.customer_email,
+        "total": str(tracked.total),
+        "currency": tracked.currency,
+        "status": tracked.status,
+        "status_label": label(tracked.status),
+        "sequence": tracked.sequence,
+        "placed_at": tracked.placed_at.isoformat(),
+        "updated_at": tracked.updated_at.isoformat(),
+        "url": reverse("tracking:order", args=[tracked.order_id]),
+    }
+
+
+def staff_entry(entry: TrackingEntry) -> dict:
+    return {
+        "id": entry.pk,
+        "status": entry.status,
+        "label": label(entry.status),
+        "aggregate": entry.aggregate,
+        "sequence": entry.sequence,
+        "occurred_at": entry.occurred_at.isoformat(),
+        "source": entry.source,
+        "note": entry.note,
+        "location": entry.location,
+    }
+
+
+def public_entry(entry: TrackingEntry) -> dict:
+    """A step as the customer sees it: only the carrier's own words are shown."""
+    by_carrier = entry.source == TrackingSource.CARRIER
+    return {
+        "status": entry.status,
+        "label": label(entry.status),
+        "sequence": entry.sequence,
+        "occurred_at": entry.occurred_at.isoformat(),
+        "location": entry.location if by_carrier else "",
+        "note": entry.note if by_carrier else "",
+    }
+
+
+def public_order(tracked: TrackedOrder, live: LiveStatus) -> dict:
+    return {
+        "number": tracked.number,
+        "shop_name": tracked.shop_name,
+        "carrier": tracked.carrier,
+        "tracking_number": tracked.tracking_number,
+        **live_status_payload(live),
+    }

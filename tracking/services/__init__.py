@@ -1,0 +1,16 @@
+"""Use cases of the tracking context."""
+
+from .pages import board_shops, order_page_get, public_tracking_get, tracking_for_shop_order
+from .recording import EntryInput, tracked_order_ensure, tracking_record
+from .status import live_status_for_order
+
+__all__ = [
+    "EntryInput",
+    "board_shops",
+    "live_status_for_order",
+    "order_page_get",
+    "public_tracking_get",
+    "tracked_order_ensure",
+    "tracking_for_shop_order",
+    "tracking_record",
+]

@@ -1,0 +1,92 @@
+"""What the staff pages, the public page and the shops' API show, composed for each.
+
+These reads live among the services because they gather values from other contexts'
+interfaces (orders, payments), which only services may call.
+"""
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from orders import interface as orders_interface
+from payments import interface as payments_interface
+
+from .. import payloads, selectors
+from .recording import tracked_order_ensure
+from .status import live_status_for_order
+
+
+@dataclass(frozen=True)
+class OrderPage:
+    order: orders_interface.OrderDetails
+    payment: payments_interface.PaymentSummary | None
+    invoices: tuple[payments_interface.InvoiceSummary, ...]
+    timeline: dict
+    #: which staff actions each order status allows, for the page to follow live changes
+    actions_by_status: dict[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class PublicTracking:
+    order_id: UUID
+    snapshot: dict
+
+
+def order_page_get(*, order_id: UUID) -> OrderPage | None:
+    order = orders_interface.order_details(order_id=order_id)
+    if order is None:
+        return None
+    tracked = tracked_order_ensure(order_id=order_id)
+    return OrderPage(
+        order=order,
+        payment=payments_interface.payment_summary_for_order(order_id=order_id),
+        invoices=payments_interface.invoices_for_order(order_id=order_id),
+        timeline=selectors.timeline_snapshot(tracked=tracked),
+        actions_by_status=orders_interface.order_actions_by_status(),
+    )
+
+
+def public_tracking_get(*, token: str) -> PublicTracking | None:
+    """The customer's view of an order: status, carrier and public steps, nothing private."""
+    tracked = selectors.tracked_order_for_token(token=token)
+    if tracked is None:
+        order_id = orders_interface.order_id_for_tracking_token(token=token)
+        if order_id is None:
+            return None
+        tracked = tracked_order_ensure(order_id=order_id)
+    return PublicTracking(order_id=tracked.order_id, snapshot=public_snapshot(tracked=tracked))
+
+
+def public_snapshot(*, tracked) -> dict:
+    live = live_status_for_order(order_id=tracked.order_id)
+    watermark = selectors.order_watermark(order_id=tracked.order_id, public_only=True)
+    entries = selectors.entries_for_order(order_id=tracked.order_id, public_only=True)
+    return {
+        "type": "snapshot",
+        "watermark": watermark,
+        "order": payloads.public_order(tracked, live),
+        "entries": [payloads.public_entry(entry) for entry in entries.filter(id__lte=watermark)],
+    }
+
+
+def tracking_for_shop_order(*, shop_id: int, order_id: UUID) -> dict | None:
+    """The shops' API view: current status (from the live snapshot) and the full history."""
+    tracked = selectors.tracked_order_get(order_id=order_id)
+    if tracked is None:
+        details = orders_interface.order_tracking_details(order_id=order_id)
+        if details is None or details.shop_id != shop_id:
+            return None
+        tracked = tracked_order_ensure(order_id=order_id)
+    if tracked.shop_id != shop_id:
+        return None
+    live = live_status_for_order(order_id=order_id)
+    return {
+        **payloads.live_status_payload(live),
+        "history": [
+            payloads.staff_entry(entry) for entry in selectors.entries_for_order(order_id=order_id)
+        ],
+    }
+
+
+def board_shops() -> tuple[tuple[int, str], ...]:
+    """Every shop, for the board's filter."""
+    return orders_interface.shop_names()

@@ -1,0 +1,20 @@
+"""The order's live status: Redis first, rebuilt from PostgreSQL on a miss (cache-aside)."""
+
+from uuid import UUID
+
+from .. import payloads
+from ..snapshots import LiveStatus, live_status_get, live_status_set
+from .recording import tracked_order_ensure
+
+
+def live_status_for_order(*, order_id: UUID) -> LiveStatus | None:
+    live = live_status_get(order_id)
+    if live is not None:
+        return live
+    tracked = tracked_order_ensure(order_id=order_id)
+    if tracked is None:
+        return None
+    live = payloads.live_status_of(tracked)
+    # compare-and-set: if an event landed meanwhile, its newer snapshot stays
+    live_status_set(order_id, live)
+    return live

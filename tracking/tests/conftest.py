@@ -1,0 +1,60 @@
+import pytest
+from django.contrib.auth import get_user_model
+
+from orderflow.events.relay import drain
+from orders.tests.factories import ProductFactory, ShopFactory, order_for
+
+CARRIER = "demo-post"
+CARRIER_SECRET = "test-carrier-secret-0123456789"
+
+
+@pytest.fixture(autouse=True)
+def _tracking_settings(settings):
+    settings.CARRIER_SECRETS = {CARRIER: CARRIER_SECRET, "other-post": "other-secret"}
+    settings.PUBLIC_BASE_URL = "https://track.example.com"
+
+
+@pytest.fixture
+def shop(db):
+    return ShopFactory(name="Demo Coffee")
+
+
+@pytest.fixture
+def products(shop):
+    return {
+        "COFFEE-1KG": ProductFactory(shop=shop, sku="COFFEE-1KG", price="24.90", on_hand=50),
+        "MUG": ProductFactory(shop=shop, sku="MUG", price="9.90", on_hand=1),
+    }
+
+
+@pytest.fixture
+def place(products):
+    """Place an order of the shop through the intake service (lines: SKU -> quantity)."""
+
+    def run(**options):
+        return order_for(options.pop("shop", products["COFFEE-1KG"].shop), **options)
+
+    return run
+
+
+@pytest.fixture
+def settle():
+    """Relay and deliver every event in this process, as a worker would."""
+
+    def run() -> None:
+        drain(max_seconds=30)
+
+    return run
+
+
+@pytest.fixture
+def staff_user(db):
+    return get_user_model().objects.create_user(
+        username="ana", password="a-long-password-42", is_staff=True
+    )
+
+
+@pytest.fixture
+def staff_client(client, staff_user):
+    client.force_login(staff_user)
+    return client

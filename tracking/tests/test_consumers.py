@@ -1,0 +1,309 @@
+"""The live sockets through the real ASGI stack (origin check, session auth, routing)."""
+
+import json
+from collections.abc import Callable
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.layers import channel_layers
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.test import Client
+
+from orderflow.asgi import application
+from orderflow.events import Envelope
+from orderflow.events.relay import drain
+from orderflow.models import OutboxEvent
+from orders import services as orders_services
+from orders.tests.factories import ProductFactory, ShopFactory
+from tracking import services
+from tracking.choices import Milestone
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ORIGIN = b"http://localhost"
+STAFF = orders_services.Actor(kind="staff", name="ana")
+
+
+@pytest.fixture(autouse=True)
+def in_memory_layer(settings):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    settings.TRACKING_HEARTBEAT_SECONDS = 3600
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+def session_cookie(user) -> bytes:
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+@pytest.fixture
+def staff_cookie(staff_user) -> bytes:
+    return session_cookie(staff_user)
+
+
+def socket(path: str, *, cookie: bytes = b"", origin: bytes = ORIGIN) -> WebsocketCommunicator:
+    headers = [(b"origin", origin), (b"host", b"localhost")]
+    if cookie:
+        headers.append((b"cookie", cookie))
+    return WebsocketCommunicator(application, path, headers=headers)
+
+
+def run(scenario: Callable) -> None:
+    async_to_sync(scenario)()
+
+
+async def receive_until(communicator, condition, *, limit: int = 50) -> list[dict]:
+    """Receive messages until one satisfies ``condition``; return all of them."""
+    received = []
+    for _ in range(limit):
+        message = await communicator.receive_json_from(timeout=5)
+        received.append(message)
+        if condition(message):
+            return received
+    pytest.fail(f"no matching message in {received}")
+
+
+# --- refused -------------------------------------------------------------------------------
+@pytest.mark.parametrize("path", ["/ws/board/", "/ws/board/1/", "/ws/orders/{order_id}/"])
+def test_staff_sockets_refuse_anonymous_users(place, path):
+    order = place()
+
+    async def scenario():
+        connected, _ = await socket(path.format(order_id=order.id)).connect()
+        assert connected is False
+
+    run(scenario)
+
+
+@pytest.mark.parametrize("path", ["/ws/board/", "/ws/orders/{order_id}/"])
+def test_staff_sockets_refuse_users_who_are_not_staff(place, path):
+    order = place()
+    customer = get_user_model().objects.create_user(username="bob", password="x-long-pass-9")
+    cookie = session_cookie(customer)
+
+    async def scenario():
+        connected, _ = await socket(path.format(order_id=order.id), cookie=cookie).connect()
+        assert connected is False
+
+    run(scenario)
+
+
+@pytest.mark.parametrize("path", ["/ws/board/", "/ws/orders/{order_id}/", "/ws/track/{token}/"])
+def test_sockets_refuse_a_foreign_origin(place, staff_cookie, path):
+    order = place()
+    path = path.format(order_id=order.id, token=order.tracking_token)
+
+    async def scenario():
+        communicator = socket(path, cookie=staff_cookie, origin=b"https://evil.example")
+        connected, _ = await communicator.connect()
+        assert connected is False
+
+    run(scenario)
+
+
+def test_public_socket_refuses_an_unknown_token(place):
+    place()
+
+    async def scenario():
+        connected, _ = await socket("/ws/track/not-a-real-token/").connect()
+        assert connected is False
+
+    run(scenario)
+
+
+# --- snapshot on connect, updates after commit ----------------------------------------------
+def test_board_sends_a_snapshot_then_each_order_as_it_moves(place, staff_cookie, settle):
+    first = place()
+    settle()
+
+    async def scenario():
+        board = socket("/ws/board/", cookie=staff_cookie)
+        assert (await board.connect())[0]
+        snapshot = await board.receive_json_from(timeout=5)
+        assert snapshot["type"] == "snapshot"
+        assert [row["number"] for row in snapshot["rows"]] == [first.number]
+        assert snapshot["counts"] == {"confirmed": 1}
+        assert snapshot["watermark"] > 0
+
+        second = await sync_to_async(place)()
+        await sync_to_async(drain)()
+
+        rows = await receive_until(
+            board,
+            lambda m: m["row"]["order_id"] == str(second.id) and m["row"]["status"] == "confirmed",
+        )
+        mine = [m["row"] for m in rows if m["row"]["order_id"] == str(second.id)]
+        assert [r["sequence"] for r in mine] == [1, 2, 3, 4]
+        assert [r["status"] for r in mine] == ["placed", "reserved", "paid", "confirmed"]
+        assert mine[0]["number"] == second.number
+        await board.disconnect()
+
+    run(scenario)
+
+
+def test_a_shops_board_gets_only_that_shops_orders(place, staff_cookie, shop):
+    other = ShopFactory()
+    ProductFactory(shop=other, sku="COFFEE-1KG")
+
+    async def scenario():
+        board = socket(f"/ws/board/{shop.id}/", cookie=staff_cookie)
+        assert (await board.connect())[0]
+        await board.receive_json_from(timeout=5)
+        await sync_to_async(place)(shop=other)
+        mine = await sync_to_async(place)()
+        await sync_to_async(drain)()
+        rows = await receive_until(board, lambda m: m["row"]["status"] == "confirmed")
+        assert {m["row"]["order_id"] for m in rows} == {str(mine.id)}
+        await board.disconnect()
+
+    run(scenario)
+
+
+def test_timeline_update_arrives_only_after_the_entry_commits(place, staff_cookie, settle):
+    order = place()
+    settle()
+
+    async def scenario():
+        timeline = socket(f"/ws/orders/{order.id}/", cookie=staff_cookie)
+        assert (await timeline.connect())[0]
+        snapshot = await timeline.receive_json_from(timeout=5)
+        assert snapshot["order"]["status"] == "confirmed"
+        assert {e["status"] for e in snapshot["entries"]} >= {"placed", "confirmed"}
+
+        block = transaction.atomic()
+
+        def ship_uncommitted():
+            block.__enter__()
+            orders_services.order_ship(
+                order_id=order.id, shop=None, actor=STAFF, carrier="demo-post",
+                tracking_number="DP-0001",
+            )  # fmt: skip
+            row = OutboxEvent.objects.get(aggregate_id=str(order.id), type="shipment.dispatched")
+            services.tracking_record(
+                entry=services.EntryInput(
+                    order_id=order.id,
+                    milestone=Milestone.SHIPPED,
+                    order_status="shipped",
+                    source="staff",
+                ),
+                envelope=_envelope_of(row),
+            )
+
+        await sync_to_async(ship_uncommitted)()
+        assert await timeline.receive_nothing(timeout=0.3)  # not committed: nothing pushed
+        await sync_to_async(block.__exit__)(None, None, None)
+
+        update = await timeline.receive_json_from(timeout=5)
+        assert update["type"] == "entry"
+        assert (update["entry"]["status"], update["entry"]["sequence"]) == ("shipped", 5)
+        assert (update["order"]["status"], update["order"]["sequence"]) == ("shipped", 5)
+        await timeline.disconnect()
+
+    run(scenario)
+
+
+def test_a_page_can_ask_for_a_fresh_snapshot_and_hears_heartbeats(place, staff_cookie, settings):
+    order = place()
+    settings.TRACKING_HEARTBEAT_SECONDS = 0.2
+
+    async def scenario():
+        timeline = socket(f"/ws/orders/{order.id}/", cookie=staff_cookie)
+        assert (await timeline.connect())[0]
+        first = await timeline.receive_json_from(timeout=5)
+        assert first["entries"] == []
+        await sync_to_async(drain)()
+        messages = await receive_until(timeline, lambda m: m["type"] == "heartbeat")
+        heartbeat = messages[-1]
+        assert heartbeat["watermark"] > first["watermark"]
+
+        await timeline.send_json_to({"type": "resync"})
+        fresh = await receive_until(timeline, lambda m: m["type"] == "snapshot")
+        assert fresh[-1]["watermark"] == heartbeat["watermark"]
+        assert fresh[-1]["order"]["status"] == "confirmed"
+        await timeline.disconnect()
+
+    run(scenario)
+
+
+# --- the public socket ------------------------------------------------------------------------
+def test_public_socket_sends_the_snapshot_and_updates_and_nothing_private(place, settle):
+    order = place()
+    settle()
+
+    async def scenario():
+        public = socket(f"/ws/track/{order.tracking_token}/")
+        assert (await public.connect())[0]
+        received = [await public.receive_json_from(timeout=5)]
+        assert received[0]["order"]["status"] == "confirmed"
+
+        def ship_and_deliver():
+            orders_services.order_ship(
+                order_id=order.id, shop=None, actor=STAFF, carrier="demo-post",
+                tracking_number="DP-0002",
+            )  # fmt: skip
+            orders_services.shipment_report(
+                carrier="demo-post", tracking_number="DP-0002", status="in_transit",
+                location="Porto hub",
+            )  # fmt: skip
+            orders_services.shipment_report(
+                carrier="demo-post", tracking_number="DP-0002", status="delivered",
+                location="Lisbon", note="Left with the neighbour",
+            )  # fmt: skip
+            drain()
+
+        await sync_to_async(ship_and_deliver)()
+        received += await receive_until(public, lambda m: m["order"]["status"] == "delivered")
+        await public.disconnect()
+
+        entries = [m["entry"] for m in received if m["type"] == "entry"]
+        assert [(e["status"], e["location"]) for e in entries] == [
+            ("shipped", ""),
+            ("in_transit", "Porto hub"),
+            ("delivered", ""),
+        ]
+        assert received[-1]["order"]["carrier"] == "demo-post"
+        assert received[-1]["order"]["tracking_number"] == "DP-0002"
+        text = json.dumps(received)
+        for private in (
+            order.customer_email,
+            order.customer_name,
+            "Rua A 1",
+            "01000-000",
+            str(order.total),
+            "payment",
+            "invoice",
+            "ana",
+        ):
+            assert private not in text, private
+        for message in received:
+            assert set(message["order"]) <= {
+                "number", "shop_name", "carrier", "tracking_number", "status",
+                "status_label", "sequence", "updated_at", "next_step",
+            }  # fmt: skip
+            for entry in message.get("entries", [message.get("entry")]):
+                assert set(entry) == {
+                    "status", "label", "sequence", "occurred_at", "location", "note",
+                }  # fmt: skip
+
+    run(scenario)
+
+
+def _envelope_of(row):
+    return Envelope(
+        event_id=str(row.event_id),
+        type=row.type,
+        version=row.version,
+        aggregate=row.aggregate,
+        aggregate_id=row.aggregate_id,
+        sequence=row.sequence,
+        tenant_id=row.tenant_id,
+        correlation_id=row.correlation_id,
+        causation_id=row.causation_id,
+        occurred_at=row.occurred_at,
+        attempt=1,
+    )

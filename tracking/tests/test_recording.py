@@ -1,0 +1,182 @@
+"""Recording history and the live status: services, snapshot and cache-aside."""
+
+import uuid
+
+from django.db import transaction
+from django.utils import timezone
+
+from orderflow.events import Envelope
+from orderflow.models import OutboxEvent
+from orders import services as orders_services
+from tracking import services
+from tracking.choices import Milestone, TrackingSource
+from tracking.models import TrackedOrder, TrackingEntry
+from tracking.snapshots import LiveStatus, live_status_forget, live_status_get, live_status_set
+
+
+def _envelope(order_id, *, sequence: int, type_: str = "order.paid", aggregate: str = "order"):
+    return Envelope(
+        event_id=str(uuid.uuid4()),
+        type=type_,
+        version=1,
+        aggregate=aggregate,
+        aggregate_id=str(order_id),
+        sequence=sequence,
+        tenant_id="1",
+        correlation_id="",
+        causation_id="",
+        occurred_at=timezone.now(),
+        attempt=1,
+    )
+
+
+def test_every_event_of_the_saga_becomes_an_entry_and_moves_the_status(place, settle):
+    order = place()
+
+    settle()
+
+    tracked = TrackedOrder.objects.get(pk=order.id)
+    assert (tracked.status, tracked.sequence) == ("confirmed", 4)
+    entries = list(TrackingEntry.objects.filter(order=tracked).order_by("occurred_at", "id"))
+    assert sorted(e.status for e in entries) == sorted(
+        ["placed", "reserved", "payment_captured", "paid", "confirmed", "invoice_issued"]
+    )
+    by_status = {e.status: e for e in entries}
+    assert [by_status[s].sequence for s in ("placed", "reserved", "paid", "confirmed")] == [
+        1,
+        2,
+        3,
+        4,
+    ]
+    assert by_status["placed"].source == TrackingSource.SHOP
+    assert by_status["confirmed"].source == TrackingSource.SYSTEM
+    assert not by_status["payment_captured"].public
+    assert not by_status["invoice_issued"].public
+    assert by_status["confirmed"].public
+
+
+def test_records_who_moved_the_order(place, settle):
+    order = place()
+    settle()
+    staff = orders_services.Actor(kind="staff", name="ana")
+    orders_services.order_ship(
+        order_id=order.id, shop=None, actor=staff, carrier="demo-post", tracking_number="DP-1234"
+    )
+    orders_services.shipment_report(
+        carrier="demo-post", tracking_number="DP-1234", status="in_transit", location="Porto"
+    )
+    orders_services.shipment_report(
+        carrier="demo-post", tracking_number="DP-1234", status="delivered", location="Lisbon"
+    )
+
+    settle()
+
+    entries = {e.status: e for e in TrackingEntry.objects.filter(order_id=order.id)}
+    assert entries["shipped"].source == TrackingSource.STAFF
+    assert entries["shipped"].note == "Handed to demo-post, tracking number DP-1234"
+    assert (entries["in_transit"].source, entries["in_transit"].location) == ("carrier", "Porto")
+    assert entries["delivered"].source == "carrier"
+    tracked = TrackedOrder.objects.get(pk=order.id)
+    assert (tracked.status, tracked.carrier, tracked.tracking_number) == (
+        "delivered",
+        "demo-post",
+        "DP-1234",
+    )
+    assert services.live_status_for_order(order_id=order.id).status == "delivered"
+
+
+def test_a_stale_event_is_kept_in_history_but_moves_nothing(place, settle):
+    order = place()
+    settle()
+    stale = _envelope(order.id, sequence=2, type_="stock.reserved")
+
+    with transaction.atomic():
+        services.tracking_record(
+            entry=services.EntryInput(
+                order_id=order.id, milestone=Milestone.RESERVED, order_status="reserved"
+            ),
+            envelope=stale,
+        )
+
+    tracked = TrackedOrder.objects.get(pk=order.id)
+    assert (tracked.status, tracked.sequence) == ("confirmed", 4)
+    assert TrackingEntry.objects.filter(event_id=stale.event_id).exists()
+
+
+def test_the_same_event_twice_is_recorded_once(place, settle):
+    order = place()
+    settle()
+    row = OutboxEvent.objects.get(aggregate_id=str(order.id), type="order.confirmed")
+    envelope = _envelope(order.id, sequence=row.sequence, type_=row.type)
+    envelope = Envelope(**{**envelope.__dict__, "event_id": str(row.event_id)})
+    before = TrackingEntry.objects.count()
+
+    with transaction.atomic():
+        again = services.tracking_record(
+            entry=services.EntryInput(
+                order_id=order.id, milestone=Milestone.CONFIRMED, order_status="confirmed"
+            ),
+            envelope=envelope,
+        )
+
+    assert TrackingEntry.objects.count() == before
+    assert again.event_id == row.event_id
+
+
+def test_an_event_before_the_order_is_tracked_creates_its_row_from_the_orders_context(place):
+    order = place()  # order.placed is not delivered yet
+    envelope = _envelope(order.id, sequence=1, type_="payment.captured", aggregate="payment")
+
+    with transaction.atomic():
+        services.tracking_record(
+            entry=services.EntryInput(order_id=order.id, milestone=Milestone.PAYMENT_CAPTURED),
+            envelope=envelope,
+        )
+
+    tracked = TrackedOrder.objects.get(pk=order.id)
+    assert (tracked.number, tracked.status, tracked.sequence) == (order.number, "placed", 0)
+    assert tracked.tracking_token == order.tracking_token
+
+
+def test_snapshot_never_goes_backwards():
+    order_id = uuid.uuid4()
+    newer = LiveStatus(
+        status="shipped", sequence=5, updated_at="2026-01-01T10:00:00+00:00", next_step="x"
+    )
+    older = LiveStatus(
+        status="paid", sequence=3, updated_at="2026-01-01T09:00:00+00:00", next_step="y"
+    )
+    try:
+        assert live_status_set(order_id, newer) is True
+        assert live_status_set(order_id, older) is False
+        assert live_status_set(order_id, newer) is False  # a replay of the same
+        assert live_status_get(order_id) == newer
+    finally:
+        live_status_forget(order_id)
+
+
+def test_reads_rebuild_the_snapshot_from_postgresql_on_a_miss(place, settle):
+    order = place()
+    settle()
+    live_status_forget(order.id)
+
+    live = services.live_status_for_order(order_id=order.id)
+
+    assert (live.status, live.sequence, live.next_step) == (
+        "confirmed",
+        4,
+        "Packing and handing to the carrier",
+    )
+    assert live_status_get(order.id) == live
+
+
+def test_reads_go_to_redis_first(place, settle):
+    order = place()
+    settle()
+    cached = LiveStatus(status="shipped", sequence=99, updated_at="x", next_step="from redis")
+    live_status_forget(order.id)
+    live_status_set(order.id, cached)
+    try:
+        assert services.live_status_for_order(order_id=order.id) == cached
+    finally:
+        live_status_forget(order.id)
