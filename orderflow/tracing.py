@@ -30,7 +30,7 @@ from opentelemetry.instrumentation.django import DjangoInstrumentor
 from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
 from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import TracerProvider, sampling
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
@@ -54,7 +54,9 @@ def configure() -> None:
         return
 
     provider = TracerProvider(
-        resource=Resource.create({"service.name": settings.OTEL_SERVICE_NAME})
+        resource=Resource.create({"service.name": settings.OTEL_SERVICE_NAME}),
+        # OpenTelemetry's own choice when OTEL_TRACES_SAMPLER names one
+        sampler=None if os.environ.get("OTEL_TRACES_SAMPLER") else default_sampler(),
     )
     for exporter in _exporters(settings.OTEL_TRACES_EXPORTER):
         provider.add_span_processor(BatchSpanProcessor(exporter))
@@ -64,6 +66,38 @@ def configure() -> None:
         settings.OTEL_SERVICE_NAME,
         settings.OTEL_TRACES_EXPORTER,
     )
+
+
+class WorkRootSampler(sampling.Sampler):
+    """Start traces at the work people follow: requests, and events delivered untraced.
+
+    Without it, every beat sweep, worker poll and pool query outside a request would be a
+    trace of its own each second, burying the orders' traces. What a sampled trace does —
+    its queries, Redis calls, tasks and deliveries in any process — stays in it.
+    """
+
+    def __init__(self, ratio: float = 1.0):
+        self._ratio = sampling.TraceIdRatioBased(ratio)
+
+    def should_sample(self, parent_context, trace_id, name, kind=None, attributes=None, **kw):
+        starts_work = kind == SpanKind.SERVER or (
+            attributes is not None and attributes.get("messaging.system") == "orderflow.outbox"
+        )
+        if not starts_work:
+            return sampling.SamplingResult(sampling.Decision.DROP)
+        return self._ratio.should_sample(parent_context, trace_id, name, kind, attributes, **kw)
+
+    def get_description(self) -> str:
+        return f"WorkRootSampler{{{self._ratio.get_description()}}}"
+
+
+def default_sampler() -> sampling.Sampler:
+    """Follow the parent's decision; at a root, :class:`WorkRootSampler`.
+
+    ``OTEL_TRACES_SAMPLER_ARG`` (0 to 1) keeps that share of the work's traces.
+    """
+    ratio = float(os.environ.get("OTEL_TRACES_SAMPLER_ARG") or 1.0)
+    return sampling.ParentBased(root=WorkRootSampler(ratio))
 
 
 def _exporters(names: str) -> list:

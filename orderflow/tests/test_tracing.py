@@ -5,6 +5,7 @@ import uuid
 import pytest
 from django.db import transaction
 from opentelemetry import trace
+from opentelemetry.sdk.trace.sampling import Decision
 from opentelemetry.trace import SpanKind, StatusCode
 
 from orderflow import tracing
@@ -112,3 +113,30 @@ def test_client_span_joins_a_trace_context_kept_for_later(spans):
     assert client.kind == SpanKind.CLIENT
     assert client.context.trace_id == request.get_span_context().trace_id
     assert client.parent.span_id == request.get_span_context().span_id
+
+
+def _decision(sampler, *, kind, attributes=None, parent=None):
+    result = sampler.should_sample(parent, 0x1234, "span", kind=kind, attributes=attributes)
+    return result.decision == Decision.RECORD_AND_SAMPLE
+
+
+def test_the_default_sampler_starts_traces_only_where_work_starts():
+    sampler = tracing.default_sampler()
+    outbox = {"messaging.system": "orderflow.outbox"}
+    sampled_parent = trace.set_span_in_context(
+        trace.NonRecordingSpan(
+            trace.SpanContext(1, 2, is_remote=True, trace_flags=trace.TraceFlags(1))
+        )
+    )
+
+    assert _decision(sampler, kind=SpanKind.SERVER)  # an HTTP request
+    assert _decision(sampler, kind=SpanKind.CONSUMER, attributes=outbox)  # an untraced event
+    assert not _decision(sampler, kind=SpanKind.CLIENT)  # a query outside any request
+    assert not _decision(sampler, kind=SpanKind.CONSUMER)  # beat's sweep, run by a worker
+    assert _decision(sampler, kind=SpanKind.CLIENT, parent=sampled_parent)  # inside a trace
+
+
+def test_the_sampler_keeps_the_share_it_is_given(monkeypatch):
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0")
+
+    assert not _decision(tracing.default_sampler(), kind=SpanKind.SERVER)

@@ -227,7 +227,7 @@ def test_promtool_accepts_the_web_exposition_after_an_order(api, coffee, client)
 _PROMQL_WORDS = {
     "sum", "max", "min", "avg", "count", "rate", "irate", "increase", "histogram_quantile",
     "by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless",
-    "le", "bool", "offset", "humanizeDuration", "humanizePercentage",
+    "le", "bool", "offset", "vector", "humanizeDuration", "humanizePercentage",
 }  # fmt: skip
 
 
