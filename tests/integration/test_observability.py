@@ -413,7 +413,7 @@ def test_a_workers_processes_are_summed_on_its_metrics_port(worker_metrics, even
         key = (("outcome", "done"), ("subscriber", "probe.record_on_probe_pinged"))
         return samples.get(key, 0.0)
 
-    # both pool processes handled some; their counts arrive summed on one port
+    # whichever pool process ran each delivery, the counts arrive summed on one port
     wait_for(lambda: handled() == 20, what="20 handled deliveries on the worker's port")
     exposition = fetch(worker_metrics)
     assert "orderflow_celery_tasks_total{" in exposition
