@@ -13,6 +13,16 @@ DATABASES["default"]["TEST"] = {
     "NAME": os.environ.get("TEST_DATABASE_NAME", f"test_orderflow_{os.getpid()}")
 }
 
+# ...and one cache key space, since runs side by side share Redis: the cache holds the
+# simulated gateway's records and the relay's kick flag, which one run must neither see
+# nor lose to another (the integration fixture clears only its own run's keys). The
+# Celery worker inherits the prefix through the environment.
+os.environ.setdefault("TEST_CACHE_KEY_PREFIX", f"orderflow-test-{os.getpid()}")
+CACHES = {
+    name: {**config, "KEY_PREFIX": os.environ["TEST_CACHE_KEY_PREFIX"]}
+    for name, config in CACHES.items()  # noqa: F405
+}
+
 # DEBUG is off in tests, as in production, but nobody runs ``collectstatic`` before a
 # test run: serve static files from the apps with their plain names.
 STORAGES = {
@@ -20,3 +30,10 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
+
+# One channel layer per test run as well: runs side by side share Redis, and a push sent by
+# one run's worker must never reach another run's sockets. Subprocesses (worker, daphne)
+# inherit the name through the environment.
+os.environ.setdefault("TEST_CHANNEL_LAYER_PREFIX", f"orderflow-test-{os.getpid()}")
+if CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer":  # noqa: F405
+    CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = os.environ["TEST_CHANNEL_LAYER_PREFIX"]  # noqa: F405
