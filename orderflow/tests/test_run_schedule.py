@@ -1,5 +1,6 @@
 """run_schedule: the embedded mode's beat runs the schedule's tasks inline."""
 
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -55,7 +56,7 @@ def test_a_failing_task_does_not_stop_the_schedule(embedded, settings, caplog, m
     settings.EVENTS_RETENTION_DAYS = "not a number"  # makes the purge task raise
     event = ProbePinged(probe_id=uuid.uuid4(), shop_id=1)
     # the kick after commit is lost (a broker hiccup): only the sweep can find the event
-    monkeypatch.setattr("orderflow.events.publish.kick_after_commit", lambda: None)
+    monkeypatch.setattr(sys.modules["orderflow.events.publish"], "kick_after_commit", lambda: None)
     with transaction.atomic():
         publish(event, sequence=1)
     assert not ProbeEffect.objects.exists()
