@@ -7,9 +7,12 @@ from collections.abc import Callable, Iterator
 import pytest
 import redis
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 from devtools.processes import ProcessFailedToStart, celery_beat, celery_worker, wait_until
+from orderflow.events import Envelope, get_event_class
+from orderflow.events.subscribers import get_subscriber
+from orderflow.models import Delivery, DeliveryStatus, OutboxEvent
 
 #: Short timings so that retries, leases and sweeps happen within a test's patience.
 WORKER_ENV = {
@@ -19,7 +22,48 @@ WORKER_ENV = {
     "EVENTS_MAX_ATTEMPTS": "4",
     "EVENTS_SWEEP_INTERVAL": "0.5",
     "EVENTS_DRAIN_SECONDS": "5",
+    # The simulated gateway answers at once, and a charge gives up on its own after three
+    # transient errors, one attempt before its delivery would (EVENTS_MAX_ATTEMPTS).
+    "PAYMENT_LATENCY_MS": "0",
+    "PAYMENT_MAX_ATTEMPTS": "3",
 }
+
+
+def event_work_settled() -> bool:
+    """Whether every committed event is relayed and every delivery is done or dead."""
+    return not (
+        OutboxEvent.objects.filter(published_at__isnull=True).exists()
+        or Delivery.objects.filter(
+            status__in=[DeliveryStatus.PENDING, DeliveryStatus.RUNNING]
+        ).exists()
+    )
+
+
+def handle_again(row: OutboxEvent, subscriber_name: str, *, attempt: int = 1) -> None:
+    """Run a subscriber's handler once more for an event, past the inbox.
+
+    The inbox already makes a redelivered (event, subscriber) pair a no-op; this asks the
+    handler's own service to be idempotent too, as a second delivery path (a replayed
+    dead letter after a manual fix, an event published twice) would.
+    """
+    sub = get_subscriber(subscriber_name)
+    assert sub is not None, subscriber_name
+    event = get_event_class(row.type, row.version).from_data(row.data)
+    envelope = Envelope(
+        event_id=str(row.event_id),
+        type=row.type,
+        version=row.version,
+        aggregate=row.aggregate,
+        aggregate_id=row.aggregate_id,
+        sequence=row.sequence,
+        tenant_id=row.tenant_id,
+        correlation_id=row.correlation_id,
+        causation_id=row.causation_id,
+        occurred_at=row.occurred_at,
+        attempt=attempt,
+    )
+    with transaction.atomic():
+        sub.handler(event, envelope)
 
 
 def wait_for(condition: Callable[[], object], *, timeout: float = 30, what: str = "") -> object:
@@ -65,27 +109,42 @@ class EventWorkers:
         return "".join(self.worker.output[-80:] + self.beat.output[-20:])
 
 
-def _flush_broker() -> None:
-    redis.Redis.from_url(settings.REDIS_URL).flushdb()
+def _forget_this_runs_keys() -> None:
+    """Delete this run's cache keys (gateway records, kick flag, throttle counters).
+
+    Only this run's: runs side by side share Redis, and flushing it would pull another
+    run's records from under its feet (tests/settings.py gives each run its own prefix).
+    Kicks left in the broker carry no data and only make a worker look for work.
+    """
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    keys = list(client.scan_iter(match=f"{settings.CACHES['default']['KEY_PREFIX']}:*"))
+    if keys:
+        client.delete(*keys)
 
 
 @pytest.fixture
-def event_workers(transactional_db, django_db_blocker) -> Iterator[EventWorkers]:
-    """Start a real worker and beat against the test database; stop them afterwards."""
+def event_workers(request, transactional_db, django_db_blocker) -> Iterator[EventWorkers]:
+    """Start a real worker and beat against the test database; stop them afterwards.
+
+    Settings of the worker beyond WORKER_ENV come through indirect parametrization:
+    ``@pytest.mark.parametrize("event_workers", [{"PAYMENT_LATENCY_MS": "100"}],
+    indirect=True)``.
+    """
     db = connection.settings_dict
     env = {
         **os.environ,
         **WORKER_ENV,
+        **getattr(request, "param", {}),
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "DATABASE_URL": (f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"),
         "REDIS_URL": settings.REDIS_URL,
         "PYTHONUNBUFFERED": "1",
     }
-    _flush_broker()
+    _forget_this_runs_keys()
     with tempfile.TemporaryDirectory() as schedule_dir:
         workers = EventWorkers(env, schedule_dir).start()
         try:
             yield workers
         finally:
             workers.stop()
-            _flush_broker()
+            _forget_this_runs_keys()
