@@ -1,0 +1,448 @@
+"""The order saga under concurrency: many buyers, shared SKUs, cancels racing captures,
+the same event handled twice at once, invoice and credit note in either order.
+
+The first tests send orders through the shops' API from threads in this process (each
+thread with its own client and database connection) while a real Celery worker (two
+processes) and beat run the saga, as in production. The last ones run single handlers
+in this process, to pin down one interleaving that a worker would only hit by chance.
+"""
+
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from decimal import Decimal
+from uuid import UUID
+
+import pytest
+from django.db import connection
+from django.db.models import Q, Sum
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from devtools.processes import wait_until
+from orderflow.events.relay import drain, relay_batch, run_delivery
+from orderflow.models import Delivery, DeliveryAttempt, DeliveryStatus, OutboxEvent
+from orders import services as order_services
+from orders.models import Order, OrderLine, Product
+from orders.services.lifecycle import HOLDING_STOCK
+from orders.services.reconcile import stock_reconcile
+from orders.tests.factories import ProductFactory, ShopFactory, api_key_for, order_for
+from payments.gateway import SimulatedGateway
+from payments.models import Invoice, Payment, PaymentAttempt, Refund
+from payments.services import payment_charge
+from payments.services.charging import gateway_key
+from tests.fixtures import event_work_settled, handle_again, wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SAGA_SUBSCRIBERS = Q(subscriber__startswith="orders.") | Q(subscriber__startswith="payments.")
+ADDRESS = {"line1": "Rua A 1", "city": "São Paulo", "postal_code": "01000-000", "country": "BR"}
+
+
+def order_body(lines: list[tuple[str, int]], card: str = "tok_ok") -> dict:
+    return {
+        "customer": {"name": "Ana Souza", "email": "ana@example.com"},
+        "shipping_address": ADDRESS,
+        "lines": [{"sku": sku, "quantity": quantity} for sku, quantity in lines],
+        "payment": {"token": card},
+    }
+
+
+def in_threads(count: int, work: Callable[[int], object]) -> list:
+    """Run ``work(i)`` for i in range(count) on ``count`` threads released together.
+
+    Each thread closes its database connection (returns it to the pool) when done; a
+    thread that raised leaves None in its slot, which the caller's assertions show.
+    """
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+
+    def run(index: int) -> None:
+        try:
+            barrier.wait()
+            results[index] = work(index)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def post_orders(raw_key: str, bodies: list[dict], *, threads: int = 20) -> list:
+    """POST every body to the API at once from ``threads`` clients; return the responses."""
+
+    def send(worker: int) -> list:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+        return [
+            (index, client.post("/api/v1/orders", bodies[index], format="json"))
+            for index in range(worker, len(bodies), threads)
+        ]
+
+    responses: list = [None] * len(bodies)
+    for batch in in_threads(threads, send):
+        for index, response in batch or []:
+            responses[index] = response
+    return responses
+
+
+class StockSampler:
+    """Read the products' stock rows in a loop on its own connection while the saga runs."""
+
+    def __init__(self, product_ids: list[int]):
+        self.product_ids = product_ids
+        self.samples: list[tuple[int, int, int]] = []  # (product id, on hand, reserved)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run)
+
+    def __enter__(self) -> "StockSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                self.samples.extend(
+                    Product.objects.filter(pk__in=self.product_ids).values_list(
+                        "pk", "on_hand", "reserved"
+                    )
+                )
+                time.sleep(0.005)
+        finally:
+            connection.close()
+
+
+class ExtraWorkers:
+    """Drain deliveries from threads of this process beside the Celery worker's two
+    processes, as more worker processes would: more reservations run at the same time."""
+
+    def __init__(self, count: int):
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run) for _ in range(count)]
+
+    def __enter__(self) -> "ExtraWorkers":
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                if not drain(max_seconds=1).handled:
+                    time.sleep(0.01)
+        finally:
+            connection.close()
+
+
+def statuses() -> Counter:
+    return Counter(Order.objects.values_list("status", flat=True))
+
+
+def wait_for_all_settled(count: int, *, timeout: float = 90) -> None:
+    final = ("confirmed", "rejected", "cancelled")
+    wait_for(
+        lambda: Order.objects.filter(status__in=final).count() == count and event_work_settled(),
+        timeout=timeout,
+        what=f"{count} orders to settle",
+    )
+
+
+def assert_saga_deliveries_done_without_failures() -> None:
+    """Every delivery of the saga ran once and succeeded: no deadlock, no retry, no dead letter."""
+    saga = Delivery.objects.filter(SAGA_SUBSCRIBERS)
+    failures = DeliveryAttempt.objects.filter(delivery__in=saga)
+    assert list(failures.values_list("delivery__subscriber", "error")) == []
+    assert set(saga.values_list("status", flat=True)) == {DeliveryStatus.DONE}
+
+
+def held_units(product: Product) -> int:
+    """Units the product's open orders hold, counted from their lines."""
+    return (
+        OrderLine.objects.filter(product=product, order__status__in=HOLDING_STOCK).aggregate(
+            units=Sum("quantity")
+        )["units"]
+        or 0
+    )
+
+
+@pytest.fixture
+def shop():
+    return ShopFactory()
+
+
+@pytest.fixture
+def raw_key(shop) -> str:
+    return api_key_for(shop)
+
+
+def test_200_buyers_for_50_units_confirm_exactly_50_and_stock_never_goes_negative(
+    event_workers, shop, raw_key
+):
+    product = ProductFactory(shop=shop, sku="LAST-50", price=Decimal("10.00"), on_hand=50)
+
+    with StockSampler([product.pk]) as sampler:
+        responses = post_orders(raw_key, [order_body([("LAST-50", 1)])] * 200)
+        wait_for_all_settled(200)
+
+    assert [getattr(r, "status_code", None) for r in responses] == [201] * 200
+    assert statuses() == {"confirmed": 50, "rejected": 150}
+    product.refresh_from_db()
+    # nothing shipped: every confirmed unit is still on hand, held for its order
+    assert (product.on_hand, product.reserved, product.available) == (50, 50, 0)
+    reserved_seen = [reserved for _, _, reserved in sampler.samples]
+    assert len(reserved_seen) > 20  # the sampler watched the whole race
+    assert all(on_hand == 50 for _, on_hand, _ in sampler.samples)
+    assert all(0 <= reserved <= 50 for reserved in reserved_seen)  # available never < 0
+    # nothing was cancelled, so the reservations only ever grew
+    assert reserved_seen == sorted(reserved_seen)
+    assert set(Order.objects.filter(status="rejected").values_list("status_reason", flat=True)) == {
+        "Not enough stock: LAST-50 (1 requested, 0 available)"
+    }
+    assert Payment.objects.filter(status="captured").count() == 50
+    assert Payment.objects.count() == 50  # the rejected were never charged
+    year = timezone.now().year
+    assert sorted(Invoice.objects.values_list("number", flat=True)) == [
+        f"{year}-{n:06d}" for n in range(1, 51)
+    ]
+    assert_saga_deliveries_done_without_failures()
+
+
+def test_100_orders_over_5_shared_skus_in_random_line_order_never_deadlock(
+    event_workers, shop, raw_key
+):
+    # Each order lists its SKUs in its own random order; reservations must still lock the
+    # rows in one global order, or two orders would each hold a row the other waits for.
+    # Six reservations can run at once: the worker's two processes and four threads here.
+    rng = random.Random(20260501)  # fixed: a failure replays the same orders
+    skus = [f"SKU-{n}" for n in range(5)]
+    products = [ProductFactory(shop=shop, sku=sku, on_hand=80) for sku in skus]
+    bodies = []
+    for n in range(100):
+        chosen = rng.sample(skus, k=rng.randint(2, 5))  # random order, no repeats
+        card = "tok_declined" if n % 5 == 0 else "tok_ok"  # declines release concurrently
+        bodies.append(order_body([(sku, rng.randint(1, 3)) for sku in chosen], card))
+
+    with StockSampler([p.pk for p in products]) as sampler, ExtraWorkers(4):
+        responses = post_orders(raw_key, bodies)
+        wait_for_all_settled(100)
+
+    assert [getattr(r, "status_code", None) for r in responses] == [201] * 100
+    by_status = statuses()
+    assert sum(by_status.values()) == 100
+    assert set(by_status) <= {"confirmed", "rejected", "cancelled"}
+    assert by_status["confirmed"] > 0
+    assert by_status["rejected"] > 0  # demand (~140 a SKU) exceeds the 80 on hand
+    declined = {
+        UUID(response.json()["id"])
+        for response, body in zip(responses, bodies, strict=True)
+        if body["payment"]["token"] == "tok_declined"
+    }
+    assert not Order.objects.filter(pk__in=declined, status="confirmed").exists()
+    assert set(Order.objects.filter(status="cancelled").values_list("pk", flat=True)) <= declined
+    for product in products:
+        product.refresh_from_db()
+        assert product.on_hand == 80
+        assert product.reserved == held_units(product)
+    assert stock_reconcile() == []
+    assert sampler.samples
+    assert all(0 <= reserved <= on_hand == 80 for _, on_hand, reserved in sampler.samples)
+    assert_saga_deliveries_done_without_failures()
+
+
+#: when each order of the race is cancelled, by its index modulo 3
+CANCEL_WHEN = ("reserved", "charging", "confirmed")
+
+
+@pytest.mark.parametrize(
+    "event_workers", [{"PAYMENT_LATENCY_MS": "250"}], indirect=True, ids=["gateway-250ms"]
+)
+def test_cancel_racing_the_capture_refunds_exactly_once_or_voids_the_charge(
+    event_workers, shop, raw_key
+):
+    # A charge takes ~500 ms here (authorize + capture, each 250 ms at the gateway). Orders
+    # are cancelled as soon as their stock is held (the charge not started, or just
+    # starting), while the gateway is busy with their authorisation (the capture lands
+    # after the cancel: the true race), or once confirmed.
+    product = ProductFactory(shop=shop, sku="RACE", price=Decimal("12.50"), on_hand=100)
+    responses = post_orders(raw_key, [order_body([("RACE", 2)])] * 9, threads=9)
+    order_ids = [UUID(r.json()["id"]) for r in responses]
+
+    def reached(index: int) -> bool:
+        order_id = order_ids[index]
+        when = CANCEL_WHEN[index % 3]
+        if when == "charging":
+            return SimulatedGateway.calls("authorize", gateway_key(order_id, "authorize")) > 0
+        statuses = ("reserved", "paid", "confirmed") if when == "reserved" else ("confirmed",)
+        return Order.objects.filter(pk=order_id, status__in=statuses).exists()
+
+    def cancel(index: int):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+        assert wait_until(lambda: reached(index), timeout=60, interval=0.005)
+        return client.post(
+            f"/api/v1/orders/{order_ids[index]}/cancel", {"reason": "race"}, format="json"
+        )
+
+    cancels = in_threads(9, cancel)
+    wait_for_all_settled(9)
+
+    assert [getattr(r, "status_code", None) for r in cancels] == [200] * 9
+    assert statuses() == {"cancelled": 9}
+    product.refresh_from_db()
+    assert (product.on_hand, product.reserved) == (100, 0)
+    for index, order_id in enumerate(order_ids):
+        when = CANCEL_WHEN[index % 3]
+        payment = Payment.objects.get(order_id=order_id)
+        refunds = list(Refund.objects.filter(payment=payment).values_list("amount", "status"))
+        effects = {
+            operation: SimulatedGateway.effects(operation, gateway_key(order_id, operation))
+            for operation in ("capture", "refund")
+        }
+        refunded_events = OutboxEvent.objects.filter(
+            type="payment.refunded", data__order_id=str(order_id)
+        ).count()
+        [cancelled] = OutboxEvent.objects.filter(type="order.cancelled", aggregate_id=str(order_id))
+        invoices = Counter(Invoice.objects.filter(order_id=order_id).values_list("kind", flat=True))
+        outcome = (when, cancelled.data["previous_status"], payment.status)
+        if payment.status == "refunded":
+            # captured once and given back once, whenever the cancel came
+            assert effects == {"capture": 1, "refund": 1}, outcome
+            assert refunds == [(Decimal("25.00"), "succeeded")], outcome
+            assert refunded_events == 1, outcome
+        else:
+            # cancelled before the charge: nothing captured, nothing to give back
+            assert (payment.status, effects) == ("voided", {"capture": 0, "refund": 0}), outcome
+            assert (refunds, refunded_events) == ([], 0), outcome
+        if when == "reserved":
+            # the charge may or may not have taken the payment row first; both end clean
+            assert outcome[1:] in (("reserved", "voided"), ("reserved", "refunded"))
+            assert invoices == {}
+        elif when == "charging":
+            # cancelled mid-charge: the capture committed after the cancel, and is refunded
+            assert outcome[1:] == ("reserved", "refunded")
+            assert invoices == {}
+        else:
+            assert outcome[1:] == ("confirmed", "refunded")
+            assert invoices == {"invoice": 1, "credit_note": 1}
+    assert_saga_deliveries_done_without_failures()
+
+
+def test_the_same_stock_reserved_handled_twice_at_once_charges_once(shop):
+    # Two deliveries of one stock.reserved past the inbox (e.g. a replayed dead letter
+    # racing a late retry): the payment row lock makes the second find the charge done.
+    ProductFactory(shop=shop, sku="COFFEE-1KG", price=Decimal("24.90"), on_hand=5)
+    order = order_for(shop, lines={"COFFEE-1KG": 2})
+    order_services.order_reserve_stock(order_id=order.id)
+    reserved = OutboxEvent.objects.get(type="stock.reserved", aggregate_id=str(order.id))
+
+    results = in_threads(
+        2, lambda _: handle_again(reserved, "payments.charge_on_stock_reserved") or "handled"
+    )
+
+    assert results == ["handled", "handled"]
+    payment = Payment.objects.get(order_id=order.id)
+    assert (payment.status, payment.amount) == ("captured", Decimal("49.80"))
+    assert list(
+        PaymentAttempt.objects.filter(payment=payment).values_list("operation", "outcome")
+    ) == [("authorize", "succeeded"), ("capture", "succeeded")]
+    assert SimulatedGateway.effects("capture", gateway_key(order.id, "capture")) == 1
+    assert SimulatedGateway.effects("authorize", gateway_key(order.id, "authorize")) == 1
+    assert OutboxEvent.objects.filter(type="payment.captured").count() == 1
+
+
+def test_charging_again_after_the_capture_changes_nothing(shop):
+    ProductFactory(shop=shop, sku="COFFEE-1KG", price=Decimal("24.90"), on_hand=5)
+    order = order_for(shop, lines={"COFFEE-1KG": 1})
+    order_services.order_reserve_stock(order_id=order.id)
+    first = payment_charge(order_id=order.id, attempt=1)
+
+    again = payment_charge(order_id=order.id, attempt=2)
+
+    assert (again.pk, again.status, again.gateway_reference) == (
+        first.pk,
+        "captured",
+        first.gateway_reference,
+    )
+    assert PaymentAttempt.objects.filter(payment=first).count() == 2
+    assert SimulatedGateway.calls("capture", gateway_key(order.id, "capture")) == 1
+    assert OutboxEvent.objects.filter(type="payment.captured").count() == 1
+
+
+def saga_step(order_id: UUID, event_type: str, subscriber: str) -> None:
+    """Handle the order's (only) event of ``event_type`` with one subscriber, as a worker would."""
+    row = OutboxEvent.objects.get(type=event_type, data__order_id=str(order_id))
+    handle_again(row, subscriber)
+
+
+def confirmed_then_cancelled(shop) -> Order:
+    """An order taken through stock, charge and confirmation, then cancelled by staff; the
+    invoice and credit note deliveries are relayed but not run."""
+    ProductFactory(shop=shop, sku="COFFEE-1KG", price=Decimal("24.90"), on_hand=5)
+    order = order_for(shop, lines={"COFFEE-1KG": 1})
+    saga_step(order.id, "order.placed", "orders.reserve_stock_on_order_placed")
+    saga_step(order.id, "stock.reserved", "payments.charge_on_stock_reserved")
+    saga_step(order.id, "payment.captured", "orders.confirm_order_on_payment_captured")
+    order_services.order_cancel(
+        order_id=order.id, shop=None, actor=order_services.Actor("staff", "ana"), reason="late"
+    )
+    while relay_batch():
+        pass
+    return order
+
+
+def delivery_of(event_type: str, subscriber: str) -> Delivery:
+    delivery = Delivery.objects.select_related("event").get(
+        event__type=event_type, subscriber=subscriber
+    )
+    delivery.attempts = 1  # as claimed
+    return delivery
+
+
+INVOICE = ("order.confirmed", "payments.issue_invoice_on_order_confirmed")
+CREDIT_NOTE = ("order.cancelled", "payments.issue_credit_note_on_order_cancelled")
+
+
+@pytest.mark.parametrize("first", ["invoice", "credit_note", "both_at_once"])
+def test_an_order_cancelled_once_confirmed_gets_its_invoice_and_one_credit_note(shop, first):
+    # order.confirmed and order.cancelled reach their subscribers in either order (two
+    # worker processes), even at the same moment: whatever the order, the invoice is
+    # issued once and cancelled by exactly one credit note, with gapless numbers.
+    order = confirmed_then_cancelled(shop)
+    invoice, credit_note = delivery_of(*INVOICE), delivery_of(*CREDIT_NOTE)
+
+    if first == "both_at_once":
+        outcomes = in_threads(2, lambda i: run_delivery((invoice, credit_note)[i]))
+        # both may find no invoice and issue one: the loser of the unique (order, kind)
+        # rolls back whole, number included, and is retried as its delivery would be
+        assert sorted(outcomes) in (["done", "done"], ["done", "retry"])
+        for delivery, outcome in zip((invoice, credit_note), outcomes, strict=True):
+            if outcome == "retry":
+                delivery.attempts += 1
+                assert run_delivery(delivery) == "done"
+    else:
+        pair = (invoice, credit_note) if first == "invoice" else (credit_note, invoice)
+        assert [run_delivery(delivery) for delivery in pair] == ["done", "done"]
+
+    year = timezone.now().year
+    issued = {i.kind: i for i in Invoice.objects.filter(order_id=order.id)}
+    assert sorted((i.kind, i.number, i.total) for i in issued.values()) == [
+        ("credit_note", f"{year}-000002", Decimal("-24.90")),
+        ("invoice", f"{year}-000001", Decimal("24.90")),
+    ]
+    assert issued["credit_note"].credits_id == issued["invoice"].pk
+    assert OutboxEvent.objects.filter(type="invoice.issued").count() == 2
