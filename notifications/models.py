@@ -19,7 +19,8 @@ class OutgoingMessage(models.Model):
 
     ``next_attempt_at`` keeps retry waits in PostgreSQL (never a broker countdown); a
     claim marks rows ``sending`` until ``lease_until``, so a killed worker's rows return
-    to the pool when the lease ends.
+    to the pool when the lease ends. ``trace_context`` carries the trace of the event
+    that queued the row to the worker that sends it, whenever that is.
     """
 
     status = models.CharField(max_length=10, choices=SendStatus.choices, default=SendStatus.QUEUED)
@@ -31,6 +32,12 @@ class OutgoingMessage(models.Model):
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    trace_context = models.JSONField(
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text="W3C trace context of the work that queued it: its sending joins that trace.",
+    )
 
     class Meta:
         abstract = True

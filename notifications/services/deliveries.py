@@ -4,18 +4,23 @@ Fan-out runs in the kernel's delivery of the event (its inbox row commits with t
 deliveries, and the unique (event, endpoint) key is the last defence), so a redelivered
 event adds nothing. Sending runs in a Celery task kicked on commit: due rows are claimed
 with ``SKIP LOCKED`` and a lease, attempted once each, and rescheduled in the row.
+
+Each row keeps the trace context of the event's delivery that created it, so its POSTs,
+in whichever worker and however much later, show in the order's trace.
 """
 
 import time
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from orderflow import metrics, tracing
 from orderflow.events import Envelope, publish
 
 from .. import webhooks
@@ -66,6 +71,7 @@ def webhook_deliveries_create_for_event(*, envelope: Envelope, data: dict[str, A
         return 0
     now = timezone.now()
     payload = envelope_payload(envelope, data)
+    trace_context = tracing.current_trace_context()
     WebhookDelivery.objects.bulk_create(
         [
             WebhookDelivery(
@@ -75,6 +81,7 @@ def webhook_deliveries_create_for_event(*, envelope: Envelope, data: dict[str, A
                 payload=payload,
                 status=SendStatus.QUEUED if endpoint.active else SendStatus.SKIPPED,
                 next_attempt_at=now if endpoint.active else None,
+                trace_context=trace_context,
             )
             for endpoint in endpoints
         ],
@@ -145,22 +152,46 @@ def _attempt(delivery: WebhookDelivery, *, now: datetime) -> tuple[str, datetime
             status=SendStatus.SKIPPED, lease_until=None, next_attempt_at=None
         )
         return SendStatus.SKIPPED, None
+    request_id = uuid.uuid4()
     if delivery.attempts > webhooks.MAX_ATTEMPTS:
         # claimed again after lost leases (a worker killed mid-attempt, each time)
         result = webhooks.AttemptResult(AttemptOutcome.FAILED, None, "", 0, "No attempt finished.")
-        return _record(delivery, endpoint, result, request_id=uuid.uuid4(), now=now)
+    else:
+        result = _post(delivery, endpoint, request_id=request_id, now=now)
+    outcome, next_at = _record(delivery, endpoint, result, request_id=request_id, now=now)
+    # counted once the attempt's log row has committed, with the outcome it was logged with
+    metrics.record_webhook_delivery(outcome=outcome, seconds=result.duration_ms / 1000)
+    return outcome, next_at
+
+
+def _post(
+    delivery: WebhookDelivery, endpoint: WebhookEndpoint, *, request_id: uuid.UUID, now: datetime
+) -> webhooks.AttemptResult:
+    """POST the delivery once, in a span of the trace of the event that queued it."""
     body = webhooks.encode_body(delivery.payload)
-    request_id = uuid.uuid4()
-    result = webhooks.post(
-        url=endpoint.url,
-        body=body,
-        headers=webhooks.signed_headers(
-            secrets=endpoint.signing_secrets(now), msg_id=str(delivery.event_id), body=body
-        ),
-        request_id=request_id,
-        allow_private=settings.WEBHOOK_ALLOW_PRIVATE,
-    )
-    return _record(delivery, endpoint, result, request_id=request_id, now=now)
+    with tracing.client_span(
+        "webhook POST",
+        trace_context=delivery.trace_context,
+        attributes={
+            "http.request.method": "POST",
+            # the host only: a shop's URL may carry a token in its path or query
+            "server.address": urlsplit(endpoint.url).hostname or "",
+            "messaging.message.id": str(delivery.event_id),
+            "orderflow.webhook.delivery_id": str(delivery.pk),
+            "orderflow.webhook.endpoint_id": str(endpoint.pk),
+            "orderflow.attempt": delivery.attempts,
+            "orderflow.request_id": str(request_id),
+        },
+    ):
+        return webhooks.post(
+            url=endpoint.url,
+            body=body,
+            headers=webhooks.signed_headers(
+                secrets=endpoint.signing_secrets(now), msg_id=str(delivery.event_id), body=body
+            ),
+            request_id=request_id,
+            allow_private=settings.WEBHOOK_ALLOW_PRIVATE,
+        )
 
 
 @transaction.atomic

@@ -20,11 +20,12 @@ from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from orderflow import metrics, tracing
 from orders.interface import OrderNotice, order_notice, shop_contact
 from payments.interface import invoices_for_order
 
 from .. import emails
-from ..choices import Channel, SendStatus
+from ..choices import AttemptOutcome, Channel, SendStatus
 from ..models import Notification
 from .dispatch import EMAIL_TASK, SendResult, claim_due, due, kick_after_commit
 
@@ -67,6 +68,7 @@ def email_notifications_queue_for_event(
     if not triggers:
         return 0
     now = timezone.now()
+    trace_context = tracing.current_trace_context()
     Notification.objects.bulk_create(
         [
             Notification(
@@ -78,6 +80,7 @@ def email_notifications_queue_for_event(
                 order_id=data.get("order_id"),
                 data=data,
                 next_attempt_at=now,
+                trace_context=trace_context,
             )
             for trigger in triggers
         ],
@@ -156,14 +159,23 @@ def _send(notification: Notification, *, now: datetime) -> str:
             ]
         )
     try:
-        emails.send(
-            email=emails.RenderedEmail(
-                notification.subject, notification.body_text, notification.body_html
-            ),
-            from_email=notification.from_email,
-            to=notification.recipient,
-            reply_to=notification.reply_to,
-        )
+        with tracing.client_span(
+            "email send",
+            trace_context=notification.trace_context,
+            attributes={
+                "orderflow.notification.id": notification.pk,
+                "orderflow.notification.template": notification.template,
+                "orderflow.attempt": notification.attempts,
+            },
+        ):
+            emails.send(
+                email=emails.RenderedEmail(
+                    notification.subject, notification.body_text, notification.body_html
+                ),
+                from_email=notification.from_email,
+                to=notification.recipient,
+                reply_to=notification.reply_to,
+            )
     except SEND_ERRORS as error:
         message = f"{type(error).__name__}: {error}"[:2000]
         if notification.attempts >= emails.MAX_ATTEMPTS:
@@ -174,6 +186,7 @@ def _send(notification: Notification, *, now: datetime) -> str:
             next_attempt_at=now + emails.RETRY_DELAYS[notification.attempts - 1],
             last_error=message,
         )
+        metrics.record_email(outcome=AttemptOutcome.RETRY)
         return "retried"
     rows.update(
         status=SendStatus.SENT,
@@ -183,13 +196,16 @@ def _send(notification: Notification, *, now: datetime) -> str:
         next_attempt_at=None,
         last_error="",
     )
+    metrics.record_email(outcome=AttemptOutcome.SENT)
     return "sent"
 
 
 def _fail(rows, message: str) -> str:
+    """Fail the row for good (a send, or composing it, that no retry will fix)."""
     rows.update(
         status=SendStatus.FAILED, lease_until=None, next_attempt_at=None, last_error=message
     )
+    metrics.record_email(outcome=AttemptOutcome.FAILED)
     return "failed"
 
 

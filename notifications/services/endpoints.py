@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from orderflow import tracing
 from orderflow.correlation import get_correlation_id
 from orderflow.errors import FieldError, InputError
 from orderflow.events import event_types
@@ -167,6 +168,7 @@ def webhook_endpoint_send_test(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
         },
         status=SendStatus.QUEUED,
         next_attempt_at=now,
+        trace_context=tracing.current_trace_context(),
     )
     kick_after_commit(WEBHOOK_TASK)
     return delivery
