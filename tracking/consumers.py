@@ -15,6 +15,8 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
+from orderflow import metrics
+
 from . import push, selectors, services
 
 #: close codes, sent before accepting: the browser sees a refused handshake
@@ -28,6 +30,7 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         self.live_groups: list[str] = []
         self.heartbeat = None
+        self.accepted = False
         user = self.scope.get("user")
         if self.staff_only and not (user and user.is_authenticated and user.is_staff):
             await self.close(code=FORBIDDEN)
@@ -37,6 +40,8 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
             return
         await self.join()
         await self.accept()
+        self.accepted = True
+        metrics.websocket_connected(consumer=self.metric_name)
         await self.send_json(await self.snapshot())
         self.heartbeat = asyncio.create_task(self.beat())
 
@@ -47,6 +52,20 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
                 await self.heartbeat
         for group in self.live_groups:
             await self.channel_layer.group_discard(group, self.channel_name)
+        if self.accepted:  # a refused handshake was never counted as open
+            metrics.websocket_disconnected(consumer=self.metric_name)
+
+    @property
+    def metric_name(self) -> str:
+        return type(self).__name__
+
+    async def _forward(self, message: dict) -> None:
+        """Forward a live push to the page, and count it.
+
+        The leading underscore matters: Channels never dispatches a message type to it.
+        """
+        await self.send_json(message)
+        metrics.record_websocket_push(consumer=self.metric_name)
 
     async def receive_json(self, content, **kwargs):
         if isinstance(content, dict) and content.get("type") == "resync":
@@ -96,7 +115,7 @@ class BoardConsumer(_LiveConsumer):
         return await database_sync_to_async(selectors.board_watermark)(shop_id=self.shop_id)
 
     async def board_row(self, message):
-        await self.send_json(
+        await self._forward(
             {"type": "row", "row": message["row"], "previous_status": message["previous_status"]}
         )
 
@@ -119,9 +138,7 @@ class OrderTimelineConsumer(_LiveConsumer):
         return await database_sync_to_async(selectors.order_watermark)(order_id=self.order_id)
 
     async def tracking_entry(self, message):
-        await self.send_json(
-            {"type": "entry", "entry": message["entry"], "order": message["order"]}
-        )
+        await self._forward({"type": "entry", "entry": message["entry"], "order": message["order"]})
 
 
 class PublicTrackingConsumer(_LiveConsumer):
@@ -151,7 +168,7 @@ class PublicTrackingConsumer(_LiveConsumer):
     async def tracking_entry(self, message):
         # only the public group reaches this socket; the allow-list is applied once more
         entry, order = message["entry"], message["order"]
-        await self.send_json(
+        await self._forward(
             {
                 "type": "entry",
                 "entry": {key: entry.get(key, "") for key in PUBLIC_ENTRY_FIELDS},
