@@ -23,6 +23,10 @@ CACHES = {
     for name, config in CACHES.items()  # noqa: F405
 }
 
+# ...and one Celery queue: a worker of another run must not take this run's kicks.
+os.environ.setdefault("TEST_CELERY_QUEUE", f"orderflow-test-{os.getpid()}")
+CELERY_TASK_DEFAULT_QUEUE = os.environ["TEST_CELERY_QUEUE"]
+
 # DEBUG is off in tests, as in production, but nobody runs ``collectstatic`` before a
 # test run: serve static files from the apps with their plain names.
 STORAGES = {

@@ -3,6 +3,7 @@
 import uuid
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.test import override_settings
@@ -126,7 +127,8 @@ def test_metrics_shows_the_backlog_and_dead_letters_read_at_scrape_time(client):
         (("state", "in_flight"),): 0.0,
         (("state", "retry_scheduled"),): 0.0,
     }
-    assert samples["orderflow_celery_queue_length"][(("queue", "celery"),)] >= 0
+    queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    assert samples["orderflow_celery_queue_length"][(("queue", queue),)] >= 0
     assert samples["orderflow_metrics_collector_up"] == {
         (("collector", "events"),): 1.0,
         (("collector", "celery_queues"),): 1.0,

@@ -33,6 +33,11 @@ def test_every_event_reaches_each_subscriber_exactly_once(event_workers):
     events = [ping() for _ in range(50)]
 
     wait_for(lambda: ProbeEffect.objects.count() == 100, what="100 effects", timeout=30)
+    # the done-marks follow their batch's effects: wait for them too
+    wait_for(
+        lambda: Delivery.objects.filter(status=DeliveryStatus.DONE).count() == 100,
+        what="100 done-marks",
+    )
 
     for name in ("record", "ordered"):
         effects = ProbeEffect.objects.filter(subscriber=name)
