@@ -29,7 +29,7 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from . import deliveries, saga
+    from . import deliveries, push, saga, webhooks
 
     console = Console()
     call_command("migrate", verbosity=0)
@@ -51,7 +51,13 @@ def main() -> None:
         latency = deliveries.delivery_latency(env, rate=200, seconds=15 * scale)
     with console.status("Order saga: placed → confirmed at a steady rate…"):
         saga_latency = saga.placed_to_confirmed(env, rate=50, seconds=20 * scale)
+    with console.status("Push latency: tracking row committed → WebSocket client…"):
+        push_latency = push.push_latency(sockets=200, orders=50, rate=20 if args.quick else 30)
+    with console.status("Webhook latency: event committed → received, orders at a steady rate…"):
+        webhook_latency = webhooks.webhook_latency(rate=20, seconds=10 * (0.3 if args.quick else 1))
     report["saga"] = {"placed_to_confirmed": saga_latency}
+    report["push"] = {"commit_to_socket": push_latency}
+    report["webhooks"] = {"commit_to_received": webhook_latency}
     report["deliveries"] = {
         "celery_baseline": baseline,
         "throughput": throughput,
@@ -77,6 +83,16 @@ def main() -> None:
     table.add_row(
         f"placed → confirmed at {saga_latency['achieved_rate']} orders/s: P50 / P99",
         f"{saga_latency['p50_ms']} / {saga_latency['p99_ms']} ms",
+    )
+    table.add_row(
+        f"tracking commit → socket ({push_latency['sockets']} sockets, "
+        f"{push_latency['messages']} msgs): P50 / P99",
+        f"{push_latency['p50_ms']} / {push_latency['p99_ms']} ms",
+    )
+    table.add_row(
+        f"event commit → webhook received at {webhook_latency['achieved_rate']} orders/s "
+        f"({webhook_latency['received']}/{webhook_latency['expected']}): P50 / P99",
+        f"{webhook_latency['p50_ms']} / {webhook_latency['p99_ms']} ms",
     )
     console.print(table)
 

@@ -16,11 +16,18 @@ BENCH_ENV = {
     "SECURE_SSL_REDIRECT": "false",
     "LOG_LEVEL": "WARNING",
     "DB_POOL_MAX_SIZE": "10",
+    # the webhook phase delivers to a receiver on 127.0.0.1
+    "WEBHOOK_ALLOW_PRIVATE": "true",
 }
 
 
 def apply() -> dict[str, str]:
     os.environ.update(BENCH_ENV)
+    # The test settings (under the bench settings) name the Celery queue, the channel layer
+    # and the cache key space after the process that loads them unless these are set: this
+    # process, its workers and its server must use the same ones, and another run's not.
+    for name in ("TEST_CELERY_QUEUE", "TEST_CHANNEL_LAYER_PREFIX", "TEST_CACHE_KEY_PREFIX"):
+        os.environ.setdefault(name, f"orderflow-bench-{os.getpid()}")
     return {**os.environ}
 
 
