@@ -31,7 +31,9 @@ class Party:
 
 
 @dataclass(frozen=True)
-class InvoiceLine:
+class OrderLineValue:
+    """One line of an order, as every other context sees it."""
+
     sku: str
     name: str
     unit_price: Decimal
@@ -49,7 +51,7 @@ class InvoiceDetails:
     tax_rate: Decimal
     seller: Party
     buyer: Party
-    lines: tuple[InvoiceLine, ...]
+    lines: tuple[OrderLineValue, ...]
 
 
 def order_payment_request(*, order_id: UUID) -> PaymentRequest:
@@ -90,16 +92,7 @@ def order_invoice_details(*, order_id: UUID) -> InvoiceDetails:
             email=order.customer_email,
             address="\n".join(_address_lines(order.shipping_address)),
         ),
-        lines=tuple(
-            InvoiceLine(
-                sku=line.sku,
-                name=line.name,
-                unit_price=line.unit_price,
-                quantity=line.quantity,
-                line_total=line.line_total,
-            )
-            for line in order.lines.all()
-        ),
+        lines=_line_values(order),
     )
 
 
@@ -127,15 +120,6 @@ class OrderTrackingDetails:
 
 
 @dataclass(frozen=True)
-class OrderLineDetails:
-    sku: str
-    name: str
-    unit_price: Decimal
-    quantity: int
-    line_total: Decimal
-
-
-@dataclass(frozen=True)
 class OrderDetails:
     """An order as staff see it on the order page."""
 
@@ -153,7 +137,7 @@ class OrderDetails:
     currency: str
     subtotal: Decimal
     total: Decimal
-    lines: tuple[OrderLineDetails, ...]
+    lines: tuple[OrderLineValue, ...]
     carrier: str
     tracking_number: str
     tracking_token: str
@@ -215,20 +199,24 @@ def order_details(*, order_id: UUID) -> OrderDetails | None:
         currency=order.currency,
         subtotal=order.subtotal,
         total=order.total,
-        lines=tuple(
-            OrderLineDetails(
-                sku=line.sku,
-                name=line.name,
-                unit_price=line.unit_price,
-                quantity=line.quantity,
-                line_total=line.line_total,
-            )
-            for line in order.lines.all()
-        ),
+        lines=_line_values(order),
         carrier=order.carrier,
         tracking_number=order.tracking_number,
         tracking_token=order.tracking_token,
         created_at=order.created_at,
+    )
+
+
+def _line_values(order: Order) -> tuple[OrderLineValue, ...]:
+    return tuple(
+        OrderLineValue(
+            sku=line.sku,
+            name=line.name,
+            unit_price=line.unit_price,
+            quantity=line.quantity,
+            line_total=line.line_total,
+        )
+        for line in order.lines.all()
     )
 
 
@@ -264,7 +252,7 @@ class OrderNotice:
     customer_email: str
     currency: str
     total: Decimal
-    lines: tuple[InvoiceLine, ...]
+    lines: tuple[OrderLineValue, ...]
     carrier: str
     tracking_number: str
     #: the order's public tracking page is /track/<tracking_token>
@@ -291,16 +279,7 @@ def order_notice(*, order_id: UUID) -> OrderNotice:
         customer_email=order.customer_email,
         currency=order.currency,
         total=order.total,
-        lines=tuple(
-            InvoiceLine(
-                sku=line.sku,
-                name=line.name,
-                unit_price=line.unit_price,
-                quantity=line.quantity,
-                line_total=line.line_total,
-            )
-            for line in order.lines.all()
-        ),
+        lines=_line_values(order),
         carrier=order.carrier,
         tracking_number=order.tracking_number,
         tracking_token=order.tracking_token,
