@@ -7,6 +7,7 @@ need a logged-in staff user (the Origin check wraps them in ``orderflow.asgi``);
 public socket needs the order's tracking token and only ever sends public shapes.
 """
 
+import abc
 import asyncio
 import contextlib
 from urllib.parse import parse_qs
@@ -24,7 +25,7 @@ FORBIDDEN = 4403
 NOT_FOUND = 4404
 
 
-class _LiveConsumer(AsyncJsonWebsocketConsumer):
+class _LiveConsumer(AsyncJsonWebsocketConsumer, abc.ABC):
     staff_only = True
 
     async def connect(self):
@@ -83,15 +84,17 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "heartbeat", "watermark": await self.watermark()})
 
     # --- what each socket defines ---
+    @abc.abstractmethod
     async def prepare(self) -> bool:
         """Resolve what the socket watches and set ``live_groups``; False if nothing."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     async def snapshot(self) -> dict:
-        raise NotImplementedError
+        """The current state of what the socket watches, from the database."""
 
+    @abc.abstractmethod
     async def watermark(self) -> int:
-        raise NotImplementedError
+        """The newest history id the socket's view depends on (heartbeats carry it)."""
 
 
 class BoardConsumer(_LiveConsumer):
