@@ -255,6 +255,11 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"OrderStatusEnum": "orders.choices.OrderStatus"},
+    # the shared error responses (401, 404, 429, ...) and the problem+json body of every error
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "orderflow.api.schema.add_problem_responses",
+    ],
 }
 
 # --- Payments (the simulated gateway; see payments/gateway.py) ------------------------------

@@ -51,9 +51,29 @@ def test_schema_documents_each_order_and_product_operation():
     }.items() <= operations.items()
     create = schema["paths"]["/api/v1/orders"]["post"]
     assert "Idempotency-Key" in [p["name"] for p in create["parameters"]]
-    assert sorted(create["responses"]) == ["201", "400", "409", "422"]
+    assert sorted(create["responses"]) == ["201", "400", "401", "409", "413", "415", "422", "429"]
     order_input = schema["components"]["schemas"]["OrderCreateInputRequest"]["properties"]
     assert sorted(order_input) == ["customer", "lines", "payment", "shipping_address"]
+
+
+def test_schema_documents_each_error_an_operation_can_answer_as_a_problem():
+    schema = yaml.safe_load(Client().get("/api/schema/").content)
+    paths = schema["paths"]
+
+    detail = paths["/api/v1/orders/{order_id}"]["get"]["responses"]
+    listing = paths["/api/v1/products"]["get"]["responses"]
+    event_types = paths["/api/v1/event-types"]["get"]["responses"]
+
+    # a retrieve answered 404 for an unknown id while documenting only 200 (found by the fuzz)
+    assert sorted(detail) == ["200", "401", "404", "429"]
+    assert sorted(listing) == ["200", "400", "401", "404", "429"]
+    assert sorted(event_types) == ["200"]
+    for status in ["401", "404", "429"]:
+        assert detail[status]["content"] == {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        }
+    problem = schema["components"]["schemas"]["Problem"]
+    assert problem["required"] == ["type", "title", "status", "detail", "errors"]
 
 
 @pytest.mark.parametrize("path", ["/api/docs/", "/api/redoc/"])

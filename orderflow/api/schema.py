@@ -1,0 +1,110 @@
+"""The error half of the OpenAPI schema: which problems each operation may answer, and their shape.
+
+Views declare their own outcomes (``201``, ``409`` for a refused transition, ...). The
+errors that come from the shared machinery rather than from a view are the same for every
+operation, so this drf-spectacular post-processing hook adds them where they apply, and
+gives every 4xx and 5xx the ``application/problem+json`` body that
+:mod:`orderflow.api.problems` renders:
+
+- ``400`` where the operation reads a body or query parameters (both are validated);
+- ``401`` and ``429`` where a shop key is required (the key check, the per-shop rate);
+- ``404`` where the path names a resource (another shop's is a 404 too), or a page's
+  ``cursor`` may be forged;
+- ``413`` and ``415`` where the operation reads a body (the size cap, JSON only);
+- ``409`` and ``422`` where it takes an ``Idempotency-Key`` (the same key in flight, or
+  reused with another request).
+
+It also marks each optional single-valued query parameter ``allowEmptyValue``: ``?email=``
+is read as no filter at all, as django-filter and the pagination read every empty value.
+"""
+
+from .idempotency import HEADER as IDEMPOTENCY_HEADER
+from .problems import CONTENT_TYPE, PROBLEM_TYPES
+
+PROBLEM_COMPONENT = "Problem"
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "description": "An RFC 9457 problem document; some types add members (e.g. "
+    "`allowed_actions` on `invalid-transition`).",
+    "properties": {
+        "type": {"type": "string", "description": "A URI reference naming the problem type."},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "correlation_id": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "attr": {"type": "string", "nullable": True},
+                    "code": {"type": "string"},
+                    "detail": {"type": "string"},
+                },
+                "required": ["attr", "code", "detail"],
+            },
+        },
+    },
+    "required": ["type", "title", "status", "detail", "errors"],
+}
+_SHOP_KEY = "shopApiKey"
+_METHODS = {"get", "put", "post", "patch", "delete"}
+
+
+def add_problem_responses(result: dict, generator, request, public) -> dict:
+    """Document the shared error responses of every operation (a POSTPROCESSING_HOOKS entry)."""
+    result.setdefault("components", {}).setdefault("schemas", {})[PROBLEM_COMPONENT] = (
+        PROBLEM_SCHEMA
+    )
+    for path, item in result.get("paths", {}).items():
+        for method, operation in item.items():
+            if method not in _METHODS:
+                continue
+            for parameter in operation.get("parameters", []):
+                if _optional_scalar_query(parameter):
+                    parameter["allowEmptyValue"] = True
+            responses = operation.setdefault("responses", {})
+            for status in _shared_statuses(path, operation):
+                responses.setdefault(str(status), {})
+            for status, response in responses.items():
+                if status[0] in "45" and "content" not in response:
+                    response["content"] = {
+                        CONTENT_TYPE: {
+                            "schema": {"$ref": f"#/components/schemas/{PROBLEM_COMPONENT}"}
+                        }
+                    }
+                    response.setdefault("description", "")
+                if status[0] in "45" and not response.get("description"):
+                    response["description"] = _description(int(status))
+    return result
+
+
+def _optional_scalar_query(parameter: dict) -> bool:
+    return (
+        parameter.get("in") == "query"
+        and not parameter.get("required")
+        and parameter.get("schema", {}).get("type") != "array"
+    )
+
+
+def _shared_statuses(path: str, operation: dict) -> list[int]:
+    parameters = operation.get("parameters", [])
+    has_body = "requestBody" in operation
+    statuses = []
+    if has_body or any(p.get("in") == "query" for p in parameters):
+        statuses.append(400)
+    if any(_SHOP_KEY in requirement for requirement in operation.get("security", [])):
+        statuses += [401, 429]
+    if "{" in path or any(p.get("name") == "cursor" for p in parameters):
+        statuses.append(404)
+    if has_body:
+        statuses += [413, 415]
+    if any(p.get("in") == "header" and p.get("name") == IDEMPOTENCY_HEADER for p in parameters):
+        statuses += [409, 422]
+    return statuses
+
+
+def _description(status: int) -> str:
+    titles = [p.title for p in PROBLEM_TYPES.values() if p.status == status]
+    return "; ".join(dict.fromkeys(titles)) or "An RFC 9457 problem document."
