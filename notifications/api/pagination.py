@@ -1,15 +1,13 @@
-from rest_framework.pagination import CursorPagination
+from orderflow.api.pagination import CheckedCursorPagination
 
 
-class WebhookEndpointCursorPagination(CursorPagination):
+class WebhookEndpointCursorPagination(CheckedCursorPagination):
     ordering = ("-created_at", "-id")
     page_size = 50
-    page_size_query_param = "limit"
     max_page_size = 200
 
 
-class WebhookDeliveryCursorPagination(CursorPagination):
+class WebhookDeliveryCursorPagination(CheckedCursorPagination):
     ordering = ("-created_at", "-id")
     page_size = 50
-    page_size_query_param = "limit"
     max_page_size = 200

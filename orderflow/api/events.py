@@ -105,6 +105,9 @@ class EventFeedApi(APIView):
             tenant_id=request.user.tenant_id, position__gt=after
         ).order_by("position")
         types = request.query_params.getlist("type")
+        if any("\x00" in name for name in types):
+            # PostgreSQL text cannot hold NUL: without this check it is a 500, not a 400
+            raise ValidationError({"type": ["Must not contain NUL characters."]})
         if types:
             events = events.filter(type__in=types)
         page = list(events[:limit])

@@ -1,14 +1,45 @@
+from datetime import UTC
+
 import django_filters
+from django import forms
+from django_filters.fields import IsoDateTimeField
 
 from ..choices import OrderStatus
 from ..models import Order
 
 
+class EmailFilter(django_filters.CharFilter):
+    """A customer e-mail: ``?email=ana`` is a 400 naming the parameter, not an empty page."""
+
+    field_class = forms.EmailField
+
+
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date-time, sent to PostgreSQL in UTC.
+
+    ISO 8601 allows offsets up to ±23:59 but PostgreSQL only ±15:59, and a year-9999
+    bound can leave the calendar once moved to UTC: both are a 400 here, not a 500.
+    """
+
+    def to_python(self, value):
+        parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError("Enter a date-time within years 1 to 9999.") from None
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
+
+
 class OrderFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=OrderStatus.choices)
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    email = django_filters.CharFilter(field_name="customer_email", lookup_expr="iexact")
+    created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    email = EmailFilter(field_name="customer_email", lookup_expr="iexact")
 
     class Meta:
         model = Order

@@ -14,6 +14,7 @@ from orderflow.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from orderflow.api.idempotency import idempotent
 
 from .. import selectors, services
+from ..choices import OrderStatus
 from ..models import Order, Product
 from .filters import OrderFilter
 from .pagination import OrderCursorPagination, ProductCursorPagination
@@ -68,7 +69,7 @@ class OrderListCreateApi(APIView):
     @extend_schema(
         operation_id="orders_list",
         parameters=[
-            OpenApiParameter("status", OpenApiTypes.STR, many=True),
+            OpenApiParameter("status", OpenApiTypes.STR, many=True, enum=OrderStatus.values),
             OpenApiParameter("created_after", OpenApiTypes.DATETIME),
             OpenApiParameter("created_before", OpenApiTypes.DATETIME),
             OpenApiParameter("email", OpenApiTypes.EMAIL),

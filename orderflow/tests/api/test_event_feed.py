@@ -225,6 +225,8 @@ def test_the_feed_costs_the_same_queries_however_many_events(api, shop):
         ({"limit": "0"}, ("limit", "Must be between 1 and 500.")),
         ({"limit": "501"}, ("limit", "Must be between 1 and 500.")),
         ({"limit": "2.5"}, ("limit", "Must be a whole number.")),
+        # PostgreSQL text cannot hold NUL: this was a 500
+        ({"type": "order.placed\x00"}, ("type", "Must not contain NUL characters.")),
     ],
 )
 def test_an_invalid_cursor_or_limit_is_a_validation_problem(api, params, error):

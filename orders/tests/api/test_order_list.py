@@ -172,3 +172,70 @@ def test_rejects_an_invalid_filter(api, shop, products, query, error):
 
     body = assert_problem(response, status=400, type_slug="validation-error")
     assert body["errors"] == [error]
+
+
+@pytest.mark.parametrize(
+    ("limit", "detail"),
+    [
+        ("abc", "Must be a whole number."),
+        ("0", "Must be between 1 and 200."),
+        ("201", "Must be between 1 and 200."),
+    ],
+)
+def test_rejects_a_limit_it_cannot_honour_instead_of_paging_by_default(
+    api, shop, products, limit, detail
+):
+    order_for(shop)
+
+    response = api.get("/api/v1/orders", {"limit": limit})
+
+    body = assert_problem(response, status=400, type_slug="validation-error")
+    assert body["errors"] == [{"attr": "limit", "code": "invalid", "detail": detail}]
+
+
+def test_rejects_an_email_filter_that_is_not_an_email(api, shop, products):
+    order_for(shop)
+
+    response = api.get("/api/v1/orders", {"email": "ana"})
+
+    body = assert_problem(response, status=400, type_slug="validation-error")
+    assert body["errors"] == [
+        {"attr": "email", "code": "invalid", "detail": "Enter a valid email address."}
+    ]
+
+
+def test_reads_an_empty_filter_as_no_filter(api, shop, products):
+    order = order_for(shop)
+
+    response = api.get("/api/v1/orders?email=&created_after=&limit=")
+
+    assert response.status_code == 200, response.content
+    assert _ids(response) == [str(order.id)]
+
+
+def test_filters_by_a_time_whose_offset_postgresql_cannot_store(api, shop, products):
+    order = _aged(order_for(shop), days=2)
+    # ISO 8601 allows offsets to ±23:59, PostgreSQL only to ±15:59: sent in UTC instead
+    two_days_ago_far_west = (timezone.now() - timedelta(days=3)).astimezone(
+        timezone.get_fixed_timezone(-(16 * 60 + 32))
+    )
+
+    response = api.get("/api/v1/orders", {"created_after": two_days_ago_far_west.isoformat()})
+
+    assert response.status_code == 200, response.content
+    assert _ids(response) == [str(order.id)]
+
+
+def test_rejects_a_time_that_leaves_the_calendar_in_utc(api, shop, products):
+    order_for(shop)
+
+    response = api.get("/api/v1/orders", {"created_before": "9999-12-31T23:59:59-15:00"})
+
+    body = assert_problem(response, status=400, type_slug="validation-error")
+    assert body["errors"] == [
+        {
+            "attr": "created_before",
+            "code": "invalid",
+            "detail": "Enter a date-time within years 1 to 9999.",
+        }
+    ]
