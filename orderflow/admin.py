@@ -82,6 +82,7 @@ class DeliveryAdminBase(ReadOnlyAdmin):
         "aggregate_id",
         "sequence",
         "ordered",
+        "priority",
         "status",
         "attempts",
         "available_at",

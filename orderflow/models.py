@@ -101,6 +101,8 @@ class Delivery(models.Model):
     aggregate_id = models.CharField(max_length=64)
     sequence = models.PositiveIntegerField()
     ordered = models.BooleanField(default=False)
+    # Copied from the subscriber: due deliveries are claimed highest priority first.
+    priority = models.SmallIntegerField(default=0)
     status = models.CharField(
         max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
     )
@@ -124,7 +126,7 @@ class Delivery(models.Model):
         ]
         indexes = [
             models.Index(
-                fields=["available_at"],
+                fields=["-priority", "available_at", "id"],
                 name="delivery_claimable",
                 condition=models.Q(status__in=["pending", "running"]),
             ),

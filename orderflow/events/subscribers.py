@@ -8,6 +8,7 @@ imports that module. The registry is the one readable table of who reacts to wha
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import IntEnum
 from typing import Any
 
 from django.apps import apps
@@ -39,6 +40,13 @@ class Envelope:
 Handler = Callable[[Any, Envelope], None]
 
 
+class Priority(IntEnum):
+    """Claim order between subscribers: higher first, then oldest due first."""
+
+    NORMAL = 0
+    HIGH = 10
+
+
 @dataclass(frozen=True)
 class Subscriber:
     name: str
@@ -48,6 +56,10 @@ class Subscriber:
     ordered: bool = False
     #: overrides EVENTS_MAX_ATTEMPTS for this subscriber
     max_attempts: int | None = None
+    #: claimed before every due delivery of a lower priority (see ``Priority``)
+    priority: int = 0
+    #: False: the effect commits without waiting for its WAL flush (see ``subscriber``)
+    synchronous_commit: bool = True
 
     @property
     def context(self) -> str:
@@ -63,11 +75,22 @@ def subscriber(
     name: str | None = None,
     ordered: bool = False,
     max_attempts: int | None = None,
+    priority: int = 0,
+    synchronous_commit: bool = True,
 ) -> Callable[[Handler], Handler]:
     """Register the decorated function as a subscriber to ``event_type``.
 
     The subscriber's name (``<app label>.<function>`` unless given) is stored in every
     delivery and inbox row, so it must stay stable once events have been delivered.
+
+    ``priority`` (``Priority.HIGH`` for a business process's next step) makes workers
+    claim this subscriber's due deliveries before others, so a long backlog of
+    projections does not delay it. ``synchronous_commit=False`` lets the handler's
+    transaction commit without waiting for the disk: only for handlers whose effect is a
+    projection that publishes no event and tells no one outside before it commits. If
+    PostgreSQL crashes before the flush, the transaction is lost whole — inbox entry
+    included — and the delivery, whose done-mark comes later in the log, runs again when
+    its lease ends.
     """
     type_name = event_type if isinstance(event_type, str) else event_type.type
 
@@ -84,6 +107,8 @@ def subscriber(
             handler=handler,
             ordered=ordered,
             max_attempts=max_attempts,
+            priority=priority,
+            synchronous_commit=synchronous_commit,
         )
         return handler
 

@@ -55,3 +55,15 @@ class ProbeIgnored(Event):
 
     probe_id: UUID
     shop_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProbeUrgent(Event):
+    """Handled by a high-priority subscriber that commits without waiting for the disk."""
+
+    type: ClassVar[str] = "probe.urgent"
+    aggregate: ClassVar[str] = "probe"
+    aggregate_id_field: ClassVar[str] = "probe_id"
+    tenant_field: ClassVar[str | None] = None
+
+    probe_id: UUID

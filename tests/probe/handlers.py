@@ -1,13 +1,15 @@
 import time
 
 from django.core.cache import cache
+from django.db import connection
 
-from orderflow.events import Envelope, PermanentError, publish, subscriber
+from orderflow.events import Envelope, PermanentError, Priority, publish, subscriber
 
-from .events import ProbeChained, ProbeNoop, ProbePinged
+from .events import ProbeChained, ProbeNoop, ProbePinged, ProbeUrgent
 from .models import ProbeEffect, ProbeSwitch
 
 STARTED_KEY = "probe:started:{probe_id}"
+COMMIT_MODE_KEY = "probe:commit-mode:{event_id}"
 
 
 def _record(event: ProbePinged, envelope: Envelope, name: str) -> None:
@@ -51,3 +53,12 @@ def nothing_on_probe_noop(event: ProbeNoop, envelope: Envelope) -> None:
 def publish_noop_on_probe_chained(event: ProbeChained, envelope: Envelope) -> None:
     """Publish ``probe.noop`` for the same probe: its causation is the handled event."""
     publish(ProbeNoop(probe_id=event.probe_id))
+
+
+@subscriber(ProbeUrgent, priority=Priority.HIGH, synchronous_commit=False)
+def note_commit_mode_on_probe_urgent(event: ProbeUrgent, envelope: Envelope) -> None:
+    """Note how this handler's transaction will commit (PostgreSQL's synchronous_commit)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        mode = cursor.fetchone()[0]
+    cache.set(COMMIT_MODE_KEY.format(event_id=envelope.event_id), mode, 300)
