@@ -8,6 +8,13 @@ Two families, registered in loops because each covers many event types:
 
 The other contexts' ``events`` modules are imported first, so every type they declare is
 known whatever order the apps are loaded in.
+
+Both only queue rows that the senders' own loops send later, so their transactions
+commit without waiting for the disk (``synchronous_commit=False``): one lost in a
+PostgreSQL crash is queued again when its delivery's lease ends. Nothing is sent from a
+row that could still be lost: a sender claims rows in a synchronous commit, which flushes
+the log up to it, and so the rows' own earlier commits, before it sends
+(``services.dispatch.claim_due``).
 """
 
 import orders.events  # noqa: F401  (declares the order, stock and shipment events)
@@ -44,9 +51,15 @@ def _email_handler(event_type: str):
 
 
 for _type in sorted({cls.type for cls in event_types().values() if cls.tenant_field}):
-    subscriber(_type, name=f"notifications.{_handler_name('webhook', _type)}")(
-        _webhook_handler(_type)
-    )
+    subscriber(
+        _type,
+        name=f"notifications.{_handler_name('webhook', _type)}",
+        synchronous_commit=False,
+    )(_webhook_handler(_type))
 
 for _type in emails.trigger_event_types():
-    subscriber(_type, name=f"notifications.{_handler_name('email', _type)}")(_email_handler(_type))
+    subscriber(
+        _type,
+        name=f"notifications.{_handler_name('email', _type)}",
+        synchronous_commit=False,
+    )(_email_handler(_type))

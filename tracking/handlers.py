@@ -2,6 +2,10 @@
 
 Order events (one aggregate, one gap-free sequence) are delivered in sequence order, so
 the live status only moves forward; payment and invoice events add to the history.
+
+The history is a projection of events that stay in the outbox, so its transactions
+commit without waiting for the disk (``synchronous_commit=False``): one lost in a
+PostgreSQL crash is recorded again when its delivery's lease ends.
 """
 
 from orderflow.events import Envelope, subscriber
@@ -30,7 +34,7 @@ def _record(envelope: Envelope, **entry) -> None:
 
 
 # --- the order's own events: ordered, they move the live status ----------------------------
-@subscriber(OrderPlaced, ordered=True)
+@subscriber(OrderPlaced, ordered=True, synchronous_commit=False)
 def record_on_order_placed(event: OrderPlaced, envelope: Envelope) -> None:
     lines = sum(line.quantity for line in event.lines)
     _record(
@@ -43,12 +47,12 @@ def record_on_order_placed(event: OrderPlaced, envelope: Envelope) -> None:
     )
 
 
-@subscriber(StockReserved, ordered=True)
+@subscriber(StockReserved, ordered=True, synchronous_commit=False)
 def record_on_stock_reserved(event: StockReserved, envelope: Envelope) -> None:
     _record(envelope, order_id=event.order_id, milestone=M.RESERVED, order_status="reserved")
 
 
-@subscriber(OrderRejected, ordered=True)
+@subscriber(OrderRejected, ordered=True, synchronous_commit=False)
 def record_on_order_rejected(event: OrderRejected, envelope: Envelope) -> None:
     _record(
         envelope,
@@ -59,17 +63,17 @@ def record_on_order_rejected(event: OrderRejected, envelope: Envelope) -> None:
     )
 
 
-@subscriber(OrderPaid, ordered=True)
+@subscriber(OrderPaid, ordered=True, synchronous_commit=False)
 def record_on_order_paid(event: OrderPaid, envelope: Envelope) -> None:
     _record(envelope, order_id=event.order_id, milestone=M.PAID, order_status="paid")
 
 
-@subscriber(OrderConfirmed, ordered=True)
+@subscriber(OrderConfirmed, ordered=True, synchronous_commit=False)
 def record_on_order_confirmed(event: OrderConfirmed, envelope: Envelope) -> None:
     _record(envelope, order_id=event.order_id, milestone=M.CONFIRMED, order_status="confirmed")
 
 
-@subscriber(OrderCancelled, ordered=True)
+@subscriber(OrderCancelled, ordered=True, synchronous_commit=False)
 def record_on_order_cancelled(event: OrderCancelled, envelope: Envelope) -> None:
     _record(
         envelope,
@@ -81,7 +85,7 @@ def record_on_order_cancelled(event: OrderCancelled, envelope: Envelope) -> None
     )
 
 
-@subscriber(ShipmentDispatched, ordered=True)
+@subscriber(ShipmentDispatched, ordered=True, synchronous_commit=False)
 def record_on_shipment_dispatched(event: ShipmentDispatched, envelope: Envelope) -> None:
     _record(
         envelope,
@@ -95,7 +99,7 @@ def record_on_shipment_dispatched(event: ShipmentDispatched, envelope: Envelope)
     )
 
 
-@subscriber(ShipmentInTransit, ordered=True)
+@subscriber(ShipmentInTransit, ordered=True, synchronous_commit=False)
 def record_on_shipment_in_transit(event: ShipmentInTransit, envelope: Envelope) -> None:
     _record(
         envelope,
@@ -107,7 +111,7 @@ def record_on_shipment_in_transit(event: ShipmentInTransit, envelope: Envelope) 
     )
 
 
-@subscriber(ShipmentOutForDelivery, ordered=True)
+@subscriber(ShipmentOutForDelivery, ordered=True, synchronous_commit=False)
 def record_on_shipment_out_for_delivery(event: ShipmentOutForDelivery, envelope: Envelope) -> None:
     _record(
         envelope,
@@ -118,7 +122,7 @@ def record_on_shipment_out_for_delivery(event: ShipmentOutForDelivery, envelope:
     )
 
 
-@subscriber(ShipmentDeliveryFailed, ordered=True)
+@subscriber(ShipmentDeliveryFailed, ordered=True, synchronous_commit=False)
 def record_on_shipment_delivery_failed(event: ShipmentDeliveryFailed, envelope: Envelope) -> None:
     _record(
         envelope,
@@ -130,7 +134,7 @@ def record_on_shipment_delivery_failed(event: ShipmentDeliveryFailed, envelope: 
     )
 
 
-@subscriber(ShipmentDelivered, ordered=True)
+@subscriber(ShipmentDelivered, ordered=True, synchronous_commit=False)
 def record_on_shipment_delivered(event: ShipmentDelivered, envelope: Envelope) -> None:
     _record(
         envelope,
@@ -142,7 +146,7 @@ def record_on_shipment_delivered(event: ShipmentDelivered, envelope: Envelope) -
 
 
 # --- money and paperwork: history only, shown to staff --------------------------------------
-@subscriber(PaymentCaptured)
+@subscriber(PaymentCaptured, synchronous_commit=False)
 def record_on_payment_captured(event: PaymentCaptured, envelope: Envelope) -> None:
     _record(
         envelope,
@@ -152,7 +156,7 @@ def record_on_payment_captured(event: PaymentCaptured, envelope: Envelope) -> No
     )
 
 
-@subscriber(PaymentFailed)
+@subscriber(PaymentFailed, synchronous_commit=False)
 def record_on_payment_failed(event: PaymentFailed, envelope: Envelope) -> None:
     _record(
         envelope,
@@ -162,7 +166,7 @@ def record_on_payment_failed(event: PaymentFailed, envelope: Envelope) -> None:
     )
 
 
-@subscriber(PaymentRefunded)
+@subscriber(PaymentRefunded, synchronous_commit=False)
 def record_on_payment_refunded(event: PaymentRefunded, envelope: Envelope) -> None:
     _record(
         envelope,
@@ -172,7 +176,7 @@ def record_on_payment_refunded(event: PaymentRefunded, envelope: Envelope) -> No
     )
 
 
-@subscriber(InvoiceIssued)
+@subscriber(InvoiceIssued, synchronous_commit=False)
 def record_on_invoice_issued(event: InvoiceIssued, envelope: Envelope) -> None:
     credit_note = event.kind == "credit_note"
     _record(

@@ -6,11 +6,14 @@ to apply it and the sequence to notice a gap, and the pages resync from the data
 when they see one or when a heartbeat says they are behind.
 """
 
+import asyncio
 import logging
+import os
+import threading
 from functools import partial
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
 
 from . import payloads
@@ -73,6 +76,14 @@ def send(messages: list[tuple[str, dict]]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
+    if isinstance(layer, InMemoryChannelLayer):
+        # Embedded mode: the layer lives on the server's own event loop; join it.
+        _send_now(layer, messages)
+    else:
+        _background_sender().submit(layer, messages)
+
+
+def _send_now(layer, messages: list[tuple[str, dict]]) -> None:
     try:
         async_to_sync(_send_all)(layer, messages)
     except Exception:
@@ -83,3 +94,50 @@ def send(messages: list[tuple[str, dict]]) -> None:
 async def _send_all(layer, messages: list[tuple[str, dict]]) -> None:
     for group, message in messages:
         await layer.group_send(group, message)
+
+
+class _BackgroundSender:
+    """One event loop thread per process that sends pushes in order, off the caller's path.
+
+    ``async_to_sync`` from a worker would start an event loop, and with it a Redis
+    connection pool, for every push: most of a tracking delivery's time. Here the loop
+    and its pool live as long as the process, and a handler's commit does not wait for
+    the sockets. Pushes still leave in commit order; one that fails is logged and dropped
+    (the pages resync), and those queued when the process exits are lost the same way.
+    """
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.loop = asyncio.new_event_loop()
+        self.queue: asyncio.Queue = asyncio.Queue()
+        threading.Thread(target=self._run, name="tracking-push", daemon=True).start()
+
+    def submit(self, layer, messages: list[tuple[str, dict]]) -> None:
+        self.loop.call_soon_threadsafe(self.queue.put_nowait, (layer, messages))
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(self._consume())
+
+    async def _consume(self) -> None:
+        while True:
+            layer, messages = await self.queue.get()
+            try:
+                await _send_all(layer, messages)
+            except Exception:
+                logger.warning(
+                    "live push failed; pages will resync from the database", exc_info=True
+                )
+
+
+_sender: _BackgroundSender | None = None
+_sender_lock = threading.Lock()
+
+
+def _background_sender() -> _BackgroundSender:
+    """This process's sender, started on first use (a forked worker starts its own)."""
+    global _sender
+    with _sender_lock:
+        if _sender is None or _sender.pid != os.getpid():
+            _sender = _BackgroundSender()
+        return _sender

@@ -55,7 +55,12 @@ def due(now: datetime) -> Q:
 
 
 def claim_due(queryset: QuerySet, *, now: datetime, limit: int, lease: timedelta) -> list:
-    """Claim up to ``limit`` due rows: mark them sending, count the attempt, set the lease."""
+    """Claim up to ``limit`` due rows: mark them sending, count the attempt, set the lease.
+
+    The claim commits synchronously, and must: the handlers that queue these rows commit
+    without waiting for the disk, and this flush is what makes a row durable before
+    anything is sent from it.
+    """
     with transaction.atomic():
         rows = list(
             queryset.filter(due(now))

@@ -120,6 +120,9 @@ def tracked_order_ensure(*, order_id: UUID) -> TrackedOrder | None:
 
 
 def _locked(order_id: UUID) -> TrackedOrder:
+    tracked = TrackedOrder.objects.select_for_update().filter(pk=order_id).first()
+    if tracked is not None:
+        return tracked  # every event after the first: one query
     if tracked_order_ensure(order_id=order_id) is None:
         # the order does not exist: no retry will make it appear (dead letter at once)
         raise TrackedOrder.DoesNotExist(f"Order {order_id} does not exist.")
