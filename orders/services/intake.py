@@ -71,7 +71,7 @@ def order_place(
         total=subtotal,
         payment_token=payment_token,
     )
-    OrderLine.objects.bulk_create(
+    order_lines = OrderLine.objects.bulk_create(
         [
             OrderLine(
                 order=order,
@@ -85,6 +85,7 @@ def order_place(
             for line, product, line_total in priced
         ]
     )
+    _known_lines(order, order_lines)
     publish(
         OrderPlaced(
             order_id=order.id,
@@ -108,6 +109,19 @@ def order_place(
         sequence=1,
     )
     return order
+
+
+def _known_lines(order: Order, order_lines: list[OrderLine]) -> None:
+    """Hand the caller the order with its lines, so that ``order.lines.all()`` reads none back.
+
+    The lines were just inserted in one statement, in id order (``OrderLine``'s ordering),
+    with their ids returned: they are exactly what the query would return. Django has no
+    public way to seed a relation's cache; this is what ``prefetch_related`` itself fills.
+    """
+    lines = order.lines.all()
+    lines._result_cache = order_lines
+    lines._prefetch_done = True
+    order._prefetched_objects_cache = {OrderLine.order.field.remote_field.cache_name: lines}
 
 
 def _check_lines(lines: Sequence[LineInput]) -> None:
