@@ -16,6 +16,7 @@ Failures retry with exponential backoff and jitter, the next attempt time kept i
 row; unrecoverable errors and the last attempt make the delivery a dead letter.
 """
 
+import functools
 import logging
 import random
 import time
@@ -28,7 +29,7 @@ from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection, transaction
-from django.db.models import Exists, F, Max, OuterRef, Q
+from django.db.models import Exists, F, Field, Max, OuterRef, Q
 from django.utils import timezone
 from pydantic import ValidationError as PydanticValidationError
 
@@ -125,10 +126,27 @@ def relay_batch(*, limit: int | None = None) -> int:
         for offset, event in enumerate(events, start=1):
             event.position = last + offset
             event.published_at = now
-        OutboxEvent.objects.bulk_update(events, ["position", "published_at"])
+        _mark_published(events, last=last, now=now)
     metrics.EVENTS_RELAYED.inc(len(events))
     tracing.record_relay(events)
     return len(events)
+
+
+def _mark_published(events: list[OutboxEvent], *, last: int, now: datetime) -> None:
+    """Store the positions ``last + 1…`` in list order and the publication time."""
+    if connection.vendor != "postgresql":
+        OutboxEvent.objects.bulk_update(events, ["position", "published_at"])
+        return
+    # One statement whatever the batch: bulk_update's CASE per row costs more to build
+    # than the relay's every other step.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {OutboxEvent._meta.db_table} o "  # noqa: S608 (the model's table)
+            "SET position = %s + v.ord, published_at = %s "
+            "FROM unnest(%s::uuid[]) WITH ORDINALITY AS v(event_id, ord) "
+            "WHERE o.event_id = v.event_id",
+            [last, now, [event.event_id for event in events]],
+        )
 
 
 def _try_relay_lock() -> bool:
@@ -163,7 +181,7 @@ _EVENT_COLUMNS = [f.column for f in OutboxEvent._meta.concrete_fields]
 _CLAIM_SQL = f"""
 WITH due AS (
     SELECT d.id FROM {Delivery._meta.db_table} d
-    WHERE (
+    WHERE d.status IN ('{DeliveryStatus.PENDING}', '{DeliveryStatus.RUNNING}') AND (
         (d.status = '{DeliveryStatus.PENDING}' AND d.available_at <= %(now)s)
         OR (d.status = '{DeliveryStatus.RUNNING}' AND d.lease_until < %(now)s)
     ) AND (
@@ -213,13 +231,24 @@ def _claim_prepared(*, now: datetime, lease_until: datetime, limit: int) -> list
 
 def _from_row(model, values):
     """A model instance from a raw row of all its concrete columns, as the ORM loads it."""
-    fields = model._meta.concrete_fields
-    converted = []
-    for field, value in zip(fields, values, strict=True):
-        for converter in field.get_db_converters(connection):
+    converted = list(values)
+    for index, field, converters in _converters(model):
+        value = converted[index]
+        for converter in converters:
             value = converter(value, field, connection)
-        converted.append(value)
+        converted[index] = value
     return model.from_db(connection.alias, None, converted)
+
+
+@functools.cache
+def _converters(model) -> list[tuple[int, Field, list]]:
+    """(column index, field, from-database converters) of the model's converted fields."""
+    fields = enumerate(model._meta.concrete_fields)
+    return [
+        (index, field, converters)
+        for index, field in fields
+        if (converters := field.get_db_converters(connection))
+    ]
 
 
 def _claim_orm(*, now: datetime, lease_until: datetime, limit: int) -> list[Delivery]:
