@@ -13,7 +13,7 @@ TEST_ENV = DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) DEBUG=f
 	SECRET_KEY=orderflow-test-secret-key-not-for-production-0123456789abcdef \
 	SECURE_SSL_REDIRECT=false
 
-.PHONY: help install run test stack bench lint format clean check-deploy
+.PHONY: help install run test stack bench faults lint format clean check-deploy
 
 # `make stack` runs the full mode against these (created if missing).
 STACK_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/orderflow
@@ -25,6 +25,7 @@ help:
 	@echo "make test   - the whole test suite against PostgreSQL and Redis on localhost"
 	@echo "make stack  - full mode on local PostgreSQL + Redis: web, worker, beat (Ctrl-C stops all)"
 	@echo "make bench  - the performance benchmark (BENCH_ARGS=--quick for a short run)"
+	@echo "make faults - fault runs on a private PostgreSQL + Redis, each checked (FAULTS_ARGS=--quick)"
 	@echo "make lint   - ruff and the migrations check"
 	@echo "make check-deploy - validate docker-compose.yml, Prometheus, Grafana and k8s files offline"
 
@@ -56,6 +57,10 @@ stack: install
 
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# Its own PostgreSQL (run as the postgres user) and Redis on free ports, never the shared ones.
+faults: install
+	$(BIN)/python -m faults $(FAULTS_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

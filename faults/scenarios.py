@@ -1,0 +1,429 @@
+"""The scripted faults. Each runs against a fresh database (a copy of the seeded template)
+and a fresh web + worker + beat, under the steady load, then settles and is checked."""
+
+import json
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import requests
+
+from .infra import PrivatePostgres, PrivateRedis, read_pid
+from .load import Load
+from .receiver import Receiver
+from .stack import Stack, base_env
+
+FINAL = ("confirmed", "rejected", "cancelled")
+SAFE_SETTINGS = "faults.settings"
+#: work due for longer than this after the run has settled is stuck
+STUCK_AFTER = 15
+#: without beat, an order open longer than this did not keep flowing
+OPEN_TOO_LONG = 20
+#: each scenario's web, worker and beat output, kept after the run for a post-mortem
+LOGS = Path(tempfile.gettempdir()) / "orderflow-faults-logs"
+
+
+@dataclass
+class Run:
+    """What every scenario shares: the private engines, the seeded template, the receiver."""
+
+    pg: PrivatePostgres
+    redis: PrivateRedis
+    receiver: Receiver
+    root: object
+    seed: dict
+    rate: float
+    scale: float
+    counter: int = 0
+
+
+@dataclass
+class Ctx:
+    """One scenario's running stack and load, and what its fault reports."""
+
+    run: Run
+    database: str
+    stack: Stack
+    load: Load
+    healed_at: float = 0.0  # time.time() when the fault ended
+    notes: list[str] = field(default_factory=list)
+    checks: list[dict] = field(default_factory=list)  # check_invariants documents
+    requirements: dict[str, bool] = field(default_factory=dict)
+
+    def seconds(self, full: float) -> float:
+        return max(5.0, full * self.run.scale)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    proves: str
+    fault: Callable[[Ctx], None]
+    settings: str = SAFE_SETTINGS
+    control: bool = False
+
+
+@dataclass
+class Report:
+    name: str
+    control: bool
+    passed: bool = False
+    caught: bool = False
+    accepted: int = 0
+    orders: int = 0
+    final: int = 0
+    duplicates: int = 0
+    lost: int = 0
+    unanswered: int = 0
+    dead_letters: int = 0
+    recover_seconds: float | None = None
+    failed_invariants: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    responses: dict = field(default_factory=dict)
+
+
+# --- database reads, tolerant of the outages this suite causes ---
+def query(run: Run, database: str, sql: str, params=()) -> list[tuple] | None:
+    try:
+        with run.pg.connect(database) as conn:
+            return conn.execute(sql, params).fetchall()
+    except psycopg.Error:
+        return None
+
+
+def scalar(run: Run, database: str, sql: str, params=()):
+    rows = query(run, database, sql, params)
+    return rows[0][0] if rows else None
+
+
+def wait_for(condition: Callable[[], bool], *, timeout: float, interval: float = 0.5) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return False
+
+
+def open_orders_before(ctx: Ctx, moment: float) -> int | None:
+    return scalar(
+        ctx.run,
+        ctx.database,
+        "SELECT count(*) FROM orders_order WHERE created_at <= to_timestamp(%s) "
+        "AND status <> ALL(%s)",
+        [moment, list(FINAL)],
+    )
+
+
+def caught_up(ctx: Ctx, moment: float) -> bool:
+    """Every order placed by ``moment`` is final and every webhook it made was sent."""
+    webhooks = scalar(
+        ctx.run,
+        ctx.database,
+        "SELECT count(*) FROM notifications_webhookdelivery WHERE created_at <= to_timestamp(%s) "
+        "AND status IN ('queued', 'sending')",
+        [moment],
+    )
+    return webhooks == 0 and open_orders_before(ctx, moment) == 0
+
+
+def running_deliveries(ctx: Ctx) -> int:
+    return (
+        scalar(
+            ctx.run,
+            ctx.database,
+            "SELECT count(*) FROM orderflow_delivery WHERE status = 'running' "
+            "AND lease_until > now()",
+        )
+        or 0
+    )
+
+
+def check_invariants(ctx: Ctx, *args: str) -> dict:
+    """Run ``manage.py check_invariants --json`` in a process of its own; keep its document."""
+    env = base_env(
+        settings=SAFE_SETTINGS,
+        database_url=ctx.run.pg.url(ctx.database),
+        redis_url=ctx.run.redis.url,
+        root=ctx.run.root,
+    )
+    done = subprocess.run(  # noqa: S603  (our own interpreter and manage.py)
+        [sys.executable, "manage.py", "check_invariants", "--json", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    try:
+        document = json.loads(done.stdout)
+    except json.JSONDecodeError:
+        document = {"passed": False, "invariants": [], "error": done.stderr[-2000:]}
+    document["exit_code"] = done.returncode
+    ctx.checks.append(document)
+    return document
+
+
+# --- the faults ---
+def worker_child_kill(ctx: Ctx) -> None:
+    """SIGKILL one pool process of the worker while a claimed batch runs; three times."""
+    for _ in range(3):
+        wait_for(lambda: running_deliveries(ctx) > 0, timeout=10, interval=0.02)
+        in_flight = running_deliveries(ctx)
+        children = ctx.stack.worker_children()
+        child = random.choice(children)
+        ctx.stack.kill_worker_child(child)
+        ctx.notes.append(f"killed pool pid {child} with {in_flight} deliveries claimed")
+        time.sleep(3)
+    ctx.healed_at = time.time()
+
+
+def worker_kill(ctx: Ctx) -> None:
+    """SIGKILL the whole worker while a claimed batch runs; a new one starts 10 s later."""
+    wait_for(lambda: running_deliveries(ctx) > 0, timeout=10, interval=0.02)
+    in_flight = running_deliveries(ctx)
+    pid = ctx.stack.kill_worker()
+    ctx.notes.append(f"killed worker pid {pid} and its pool with {in_flight} claimed")
+    time.sleep(10)
+    ctx.stack.start_worker()
+    ctx.healed_at = time.time()
+
+
+def redis_restart(ctx: Ctx) -> None:
+    """Kill the private Redis (no persistence: queues, kick flags, cache all lost), restart."""
+    ctx.run.redis.kill()
+    time.sleep(2)
+    ctx.run.redis.start()
+    ctx.healed_at = time.time()
+    ctx.notes.append("redis restarted empty after 2 s down")
+
+
+def redis_pause(ctx: Ctx) -> None:
+    """SIGSTOP the private Redis for 30 s (every client blocks), then SIGCONT."""
+    seconds = ctx.seconds(30)
+    ctx.run.redis.pause()
+    time.sleep(seconds)
+    ctx.run.redis.resume()
+    ctx.healed_at = time.time()
+    ctx.notes.append(f"redis paused {seconds:.0f} s")
+
+
+def postgres_restart(ctx: Ctx) -> None:
+    """pg_terminate_backend every app connection; then an immediate-mode restart."""
+    pids_before = _app_pids(ctx)
+    killed = ctx.run.pg.terminate_backends(ctx.database)
+    time.sleep(5)
+    ctx.run.pg.stop("immediate")
+    time.sleep(ctx.seconds(8))
+    ctx.run.pg.start()
+    ctx.healed_at = time.time()
+    ctx.notes.append(f"terminated {killed} backends; PostgreSQL down ~{ctx.seconds(8):.0f} s")
+    ctx.requirements["API answered 503 problem+json during the outage"] = ctx.load.problem_503 > 0
+    ctx.requirements["no process restarted"] = _app_pids(ctx) == pids_before
+
+
+def beat_stop(ctx: Ctx) -> None:
+    """Stop beat for a minute: the on-commit kick alone must keep the events flowing."""
+    seconds = ctx.seconds(60)
+    pid = ctx.stack.stop_beat()
+    time.sleep(seconds)
+    # checked before beat returns: no sweep has run for a minute
+    during = check_invariants(
+        ctx, "--only", "events.nothing_stuck", "--only", "orders.", "--stuck-after", "10"
+    )
+    stuck_orders = open_orders_before(ctx, time.time() - OPEN_TOO_LONG)
+    ctx.requirements[f"no order open > {OPEN_TOO_LONG} s without beat"] = stuck_orders == 0
+    ctx.notes.append(
+        f"beat pid {pid} stopped {seconds:.0f} s; during: checker "
+        f"{'PASS' if during.get('passed') else 'FAIL'}, {stuck_orders} orders open "
+        f"> {OPEN_TOO_LONG} s"
+    )
+    ctx.notes += _waiting_on(ctx, OPEN_TOO_LONG)
+    ctx.stack.start_beat()
+    ctx.healed_at = time.time()
+
+
+def webhook_hang(ctx: Ctx) -> None:
+    """The shop's receiver holds every request unanswered for 20 s, then answers again."""
+    seconds = ctx.seconds(20)
+    ctx.run.receiver.hang()
+    time.sleep(seconds)
+    ctx.run.receiver.recover()
+    ctx.healed_at = time.time()
+    ctx.notes.append(f"receiver hung {seconds:.0f} s ({ctx.run.receiver.hung} requests held)")
+    ctx.requirements["the hang held webhook requests"] = ctx.run.receiver.hung > 0
+
+
+def _waiting_on(ctx: Ctx, seconds: float) -> list[str]:
+    """What the orders open for longer than ``seconds`` wait on: their oldest open delivery."""
+    rows = query(
+        ctx.run,
+        ctx.database,
+        "SELECT DISTINCT ON (o.id) o.status, d.subscriber, d.status, d.attempts,"
+        " round(extract(epoch FROM d.available_at - now())::numeric, 1) "
+        "FROM orders_order o JOIN orderflow_delivery d ON d.aggregate_id = o.id::text "
+        "WHERE o.created_at < now() - make_interval(secs => %s) AND o.status <> ALL(%s) "
+        "AND d.status <> 'done' ORDER BY o.id, d.sequence LIMIT 5",
+        [seconds, list(FINAL)],
+    )
+    return [
+        f"  order {order} waits on {sub} ({status}, attempt {attempts}, due in {due} s)"
+        for order, sub, status, attempts, due in rows or []
+    ]
+
+
+def _app_pids(ctx: Ctx) -> dict[str, int | None]:
+    return {name: read_pid(ctx.stack.pidfile(name)) for name in ("web", "worker", "beat")}
+
+
+SCENARIOS = [
+    Scenario("worker-child-kill", "a handler killed mid-batch is redone once, after its lease",
+             worker_child_kill),
+    Scenario("worker-kill", "a whole worker killed loses nothing; a new worker takes over",
+             worker_kill),
+    Scenario("redis-restart", "Redis losing every queue and flag loses nothing", redis_restart),
+    Scenario("redis-pause", "a frozen Redis delays but neither loses nor duplicates", redis_pause),
+    Scenario("postgres-restart", "503 during the outage; recovery with no process restarted",
+             postgres_restart),
+    Scenario("beat-stop", "the on-commit kick alone keeps events flowing; the sweep catches up",
+             beat_stop),
+    Scenario("webhook-hang", "a hung receiver is retried until it answers, once per event",
+             webhook_hang),
+    Scenario("control-no-idempotency", "redis-pause with the idempotency store off: "
+             "the checker must see duplicate orders", redis_pause,
+             settings="faults.settings_no_idempotency", control=True),
+    Scenario("control-no-kick", "beat-stop with the on-commit kick off: "
+             "the checker must see stuck work", beat_stop,
+             settings="faults.settings_no_kick", control=True),
+]  # fmt: skip
+
+
+# --- one scenario, start to end ---
+def run_scenario(run: Run, scenario: Scenario, log: Callable[[str], None]) -> Report:
+    run.counter += 1
+    database = f"faults_{run.counter}"
+    with run.pg.connect() as conn:
+        conn.execute(f'CREATE DATABASE "{database}" TEMPLATE faults_template')
+    env = base_env(
+        settings=scenario.settings,
+        database_url=run.pg.url(database),
+        redis_url=run.redis.url,
+        root=run.root,
+    )
+    stack = Stack(env, run.root, tag=scenario.name).start()
+    load = None
+    try:
+        if not wait_for(lambda: _ready(stack), timeout=30):
+            raise RuntimeError("the web did not become ready")
+        run.receiver.reset()
+        load = Load(
+            url=stack.url, api_key=run.seed["api_key"], skus=run.seed["skus"], rate=run.rate
+        ).start()
+        ctx = Ctx(run=run, database=database, stack=stack, load=load)
+        time.sleep(ctx.seconds(8))
+        log(f"{scenario.name}: fault")
+        scenario.fault(ctx)
+        log(f"{scenario.name}: healed; waiting for recovery")
+        recovered = wait_for(lambda: caught_up(ctx, ctx.healed_at), timeout=150)
+        recover_seconds = round(time.time() - ctx.healed_at, 1) if recovered else None
+        time.sleep(ctx.seconds(8))  # the load goes on after recovery
+        load.stop(retry_for=60)
+        log(f"{scenario.name}: load stopped; settling")
+        settled = wait_for(lambda: _settled(ctx), timeout=180, interval=1)
+        final_check = check_invariants(ctx, "--stuck-after", str(STUCK_AFTER))
+        return _report(scenario, ctx, recover_seconds, settled, final_check)
+    finally:
+        if load is not None:
+            load.stop(retry_for=0)
+        stack.stop()
+        stack.save_logs(LOGS)
+
+
+def _ready(stack: Stack) -> bool:
+    try:
+        return requests.get(f"{stack.url}/readyz", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def _settled(ctx: Ctx) -> bool:
+    rows = query(
+        ctx.run,
+        ctx.database,
+        "SELECT (SELECT count(*) FROM orders_order WHERE status <> ALL(%s)),"
+        " (SELECT count(*) FROM orderflow_outboxevent WHERE published_at IS NULL),"
+        " (SELECT count(*) FROM orderflow_delivery WHERE status IN ('pending', 'running')),"
+        " (SELECT count(*) FROM notifications_webhookdelivery"
+        "  WHERE status IN ('queued', 'sending'))",
+        [list(FINAL)],
+    )
+    return rows is not None and rows[0] == (0, 0, 0, 0)
+
+
+def _report(
+    scenario: Scenario, ctx: Ctx, recover_seconds: float | None, settled: bool, final: dict
+) -> Report:
+    run, db = ctx.run, ctx.database
+    accepted_ids = sorted({i for o in ctx.load.accepted for i in o.order_ids})
+    present = scalar(
+        run, db, "SELECT count(*) FROM orders_order WHERE id::text = ANY(%s)", [accepted_ids]
+    )
+    report = Report(
+        name=scenario.name,
+        control=scenario.control,
+        accepted=len(ctx.load.accepted),
+        orders=scalar(run, db, "SELECT count(*) FROM orders_order") or 0,
+        final=scalar(
+            run, db, "SELECT count(*) FROM orders_order WHERE status = ANY(%s)", [list(FINAL)]
+        )
+        or 0,
+        duplicates=scalar(
+            run,
+            db,
+            "SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM "
+            "orderflow_outboxevent WHERE type = 'order.placed' GROUP BY tenant_id, "
+            "correlation_id) per_key",
+        )
+        or 0,
+        lost=len(accepted_ids) - (present or 0),
+        unanswered=len(ctx.load.unanswered),
+        dead_letters=scalar(
+            run, db, "SELECT count(*) FROM orderflow_delivery WHERE status = 'dead'"
+        )
+        or 0,
+        recover_seconds=recover_seconds,
+        notes=list(ctx.notes),
+        responses=dict(ctx.load.responses),
+    )
+    webhooks = dict(
+        query(run, db, "SELECT status, count(*) FROM notifications_webhookdelivery GROUP BY 1")
+        or []
+    )
+    report.notes.append(
+        f"webhooks {webhooks}; receiver answered {sum(run.receiver.answered.values())}, "
+        f"{run.receiver.duplicates} of them a second time"
+    )
+    failed = [
+        f"{i['name']}" for doc in ctx.checks for i in doc.get("invariants", []) if not i["passed"]
+    ]
+    report.failed_invariants = sorted(set(failed)) + [
+        "check_invariants did not run" for doc in ctx.checks if "error" in doc
+    ]
+    requirements = {
+        "every accepted order is in the database": report.lost == 0,
+        "every order reached a final state": settled and report.final == report.orders,
+        "every request was answered": report.unanswered == 0,
+        "recovered within 150 s": recover_seconds is not None,
+        "no 500 answered (an outage is a 503)": "500" not in ctx.load.responses,
+        **ctx.requirements,
+    }
+    report.notes += [f"NOT MET: {what}" for what, met in requirements.items() if not met]
+    checker_passed = all(doc.get("passed") for doc in ctx.checks)
+    report.caught = not checker_passed
+    report.passed = checker_passed and all(requirements.values())
+    return report
