@@ -19,6 +19,8 @@ _local = threading.local()
 
 
 def kick_after_commit() -> None:
+    if getattr(settings, "FAULTS_UNSAFE_NO_KICK", False):  # make faults' control only
+        return
     if settings.CELERY_TASK_ALWAYS_EAGER:
         # Embedded mode: drain right here, unless this thread is already draining (a
         # handler's own publish), in which case the running drain picks the rows up.
