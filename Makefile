@@ -55,7 +55,12 @@ stack: install
 	$(STACK_ENV) $(BIN)/python manage.py load_demo
 	WEB_PORT=$(PORT) $(STACK_ENV) $(BIN)/honcho start -f Procfile
 
+# The intake phases drive the server with wrk (Debian's package, installed if missing) and
+# the database with pgbench, which comes with the local PostgreSQL server the bench needs.
 bench: install
+	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+	@command -v pgbench >/dev/null 2>&1 || { echo "pgbench not found: install PostgreSQL 15+"; exit 1; }
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # Its own PostgreSQL (run as the postgres user) and Redis on free ports, never the shared ones.

@@ -29,11 +29,18 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from . import deliveries, push, saga, webhooks
+    from . import deliveries, intake, limit, push, rss, saga, webhooks
 
     console = Console()
     call_command("migrate", verbosity=0)
     scale = 0.2 if args.quick else 1.0
+    # Intake first, on a quiet database: the limit (pgbench), then HTTP (wrk on gunicorn).
+    with console.status("The limit: the intake transaction through pgbench…"):
+        intake_limit = limit.pgbench_limit(env, seconds=3 if args.quick else 8)
+    with console.status("Intake over HTTP, then the naive baseline, at rising rates…"):
+        web = intake.web_capacity(env, step_seconds=4 if args.quick else 10)
+    with console.status("Peak RSS of daphne, a Celery worker and beat after boot…"):
+        rss_after_boot = rss.after_boot(env)
     report: dict = {
         "machine": {
             "cores": os.cpu_count(),
@@ -43,6 +50,14 @@ def main() -> None:
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 
+    report["limit"] = intake_limit
+    report["intake"] = {
+        **web["intake"],
+        "server": web["server"],
+        "ratio_vs_limit": round(web["intake"]["max_sustained_rate"] / intake_limit["best_tps"], 3),
+    }
+    report["naive"] = web["naive"]
+    report["rss_mb"] = {"gunicorn_after_intake": web["rss_mb"], **rss_after_boot}
     with console.status("Celery baseline: one no-op task per delivery…"):
         baseline = deliveries.celery_task_baseline(env, count=int(5000 * scale))
     with console.status("Delivery throughput: a committed backlog of no-op deliveries…"):
@@ -70,6 +85,37 @@ def main() -> None:
     table = Table(title=f"OrderFlow bench — {report['machine']['cores']} cores")
     table.add_column("measure")
     table.add_column("value", justify="right")
+    table.add_row(
+        "limit: the intake transaction through pgbench, orders/s (clients)",
+        f"{intake_limit['best_tps']} ({intake_limit['best_clients']})",
+    )
+    table.add_row(
+        "intake over HTTP (gunicorn): max orders/s with P99 ≤ 200 ms, errors ≤ 0.1 %",
+        f"{report['intake']['max_sustained_rate']}",
+    )
+    table.add_row(
+        "intake at that rate: P50 / P95 / P99, error rate",
+        f"{report['intake']['p50_ms']} / {report['intake']['p95_ms']} / "
+        f"{report['intake']['p99_ms']} ms, {report['intake']['error_rate']}",
+    )
+    table.add_row("intake ÷ limit", f"{report['intake']['ratio_vs_limit']}")
+    table.add_row(
+        "naive DRF create (no idempotency, no outbox): max orders/s",
+        f"{report['naive']['max_sustained_rate']}",
+    )
+    table.add_row(
+        "web CPU per order at the first step: intake / naive",
+        f"{report['intake']['web_cpu_ms_per_order']} / "
+        f"{report['naive']['web_cpu_ms_per_order']} ms",
+    )
+    rss_mb = report["rss_mb"]
+    table.add_row(
+        "peak RSS MiB: gunicorn master / worker, daphne, Celery worker parent / child, beat",
+        f"{rss_mb['gunicorn_after_intake']['parent']} / "
+        f"{rss_mb['gunicorn_after_intake']['max_child']}, {rss_mb['daphne']['parent']}, "
+        f"{rss_mb['celery_worker']['parent']} / {rss_mb['celery_worker']['max_child']}, "
+        f"{rss_mb['celery_beat']['parent']}",
+    )
     table.add_row("Celery baseline: no-op tasks/s (2 processes)", str(baseline["per_second"]))
     table.add_row("no-op deliveries/s (2 processes)", str(throughput["per_second"]))
     table.add_row(
