@@ -1,8 +1,11 @@
 """gunicorn settings for the ``http`` role (``deploy/entrypoint.sh http``).
 
 gthread workers: each process serves ``WEB_THREADS`` requests at once, which suits a
-Django app waiting on PostgreSQL. Logs go through Django's LOGGING once the app loads;
-gunicorn's own few lines use the same JSON (or console) format.
+Django app waiting on PostgreSQL. Measured on 2 cores against sync workers, 3 processes,
+8 threads, granian and daphne (docs/performance.md, "Intake: tuning log"): 2 processes of
+4 threads held the highest order rate at the lowest CPU per order. Logs go through
+Django's LOGGING once the app loads; gunicorn's own few lines use the same JSON (or
+console) format.
 """
 
 import os
