@@ -5,6 +5,7 @@ import json
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, DjangoHelpFormatter
+from django.db import DatabaseError, connection
 
 # the kernel's own checks; each context's come from its ``invariants`` module
 from orderflow.events import invariants as _kernel_invariants  # noqa: F401
@@ -90,6 +91,11 @@ class Command(BaseCommand):
         ]
         if not selected:
             raise CommandError("No invariant matches --only.")
+        try:
+            connection.ensure_connection()
+        except DatabaseError as error:
+            # one clear line, rather than every check waiting out the pool's timeout
+            raise CommandError(f"Cannot reach the database: {error}") from error
         results = [
             run_invariant(inv, window, timeout_seconds=options["timeout"]) for inv in selected
         ]
