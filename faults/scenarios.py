@@ -315,9 +315,10 @@ def run_scenario(run: Run, scenario: Scenario, log: Callable[[str], None]) -> Re
         redis_url=run.redis.url,
         root=run.root,
     )
-    stack = Stack(env, run.root, tag=scenario.name).start()
+    stack = Stack(env, run.root, tag=scenario.name)
     load = None
     try:
+        stack.start()
         if not wait_for(lambda: _ready(stack), timeout=30):
             raise RuntimeError("the web did not become ready")
         run.receiver.reset()
