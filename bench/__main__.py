@@ -15,6 +15,9 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def main() -> None:
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller counts, for a smoke run")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="Celery worker processes end to end (default 2)"
+    )
     args = parser.parse_args()
 
     env = environment.apply()
@@ -29,7 +32,7 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from . import deliveries, intake, limit, push, rss, saga, webhooks
+    from . import deliveries, intake, limit, pipeline, rss
 
     console = Console()
     call_command("migrate", verbosity=0)
@@ -64,15 +67,16 @@ def main() -> None:
         throughput = deliveries.delivery_throughput(env, count=int(20000 * scale))
     with console.status("Delivery latency at a steady rate…"):
         latency = deliveries.delivery_latency(env, rate=200, seconds=15 * scale)
-    with console.status("Order saga: placed → confirmed at a steady rate…"):
-        saga_latency = saga.placed_to_confirmed(env, rate=50, seconds=20 * scale)
-    with console.status("Push latency: tracking row committed → WebSocket client…"):
-        push_latency = push.push_latency(sockets=200, orders=50, rate=20 if args.quick else 30)
-    with console.status("Webhook latency: event committed → received, orders at a steady rate…"):
-        webhook_latency = webhooks.webhook_latency(rate=20, seconds=10 * (0.3 if args.quick else 1))
-    report["saga"] = {"placed_to_confirmed": saga_latency}
-    report["push"] = {"commit_to_socket": push_latency}
-    report["webhooks"] = {"commit_to_received": webhook_latency}
+    with console.status("End to end: rising rates, then the highest flat one measured…"):
+        e2e = pipeline.end_to_end(
+            env,
+            rates=list(range(10, 201, 10)),
+            step_seconds=8 if args.quick else 20,
+            final_seconds=20 if args.quick else 60,
+            burst_seconds=5 if args.quick else 15,
+            workers=args.workers,
+        )
+    report["end_to_end"] = e2e
     report["deliveries"] = {
         "celery_baseline": baseline,
         "throughput": throughput,
@@ -126,20 +130,7 @@ def main() -> None:
         f"commit → handled at {latency['achieved_rate']}/s: P50 / P99",
         f"{latency['p50_ms']} / {latency['p99_ms']} ms",
     )
-    table.add_row(
-        f"placed → confirmed at {saga_latency['achieved_rate']} orders/s: P50 / P99",
-        f"{saga_latency['p50_ms']} / {saga_latency['p99_ms']} ms",
-    )
-    table.add_row(
-        f"tracking commit → socket ({push_latency['sockets']} sockets, "
-        f"{push_latency['messages']} msgs): P50 / P99",
-        f"{push_latency['p50_ms']} / {push_latency['p99_ms']} ms",
-    )
-    table.add_row(
-        f"event commit → webhook received at {webhook_latency['achieved_rate']} orders/s "
-        f"({webhook_latency['received']}/{webhook_latency['expected']}): P50 / P99",
-        f"{webhook_latency['p50_ms']} / {webhook_latency['p99_ms']} ms",
-    )
+    pipeline.add_rows(table, e2e)
     console.print(table)
 
     RESULTS.mkdir(exist_ok=True)
