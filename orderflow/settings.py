@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "orderflow.correlation.CorrelationIdMiddleware",
     "orderflow.api.problems.RequestBodyLimitMiddleware",
+    "orderflow.api.problems.OutageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

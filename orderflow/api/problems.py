@@ -5,16 +5,27 @@ drf-standardized-errors does the hard part (flattening nested serializer errors 
 module only shapes its result as ``application/problem+json`` and maps the kernel's
 :class:`~orderflow.errors.DomainError` and the few Django-level failures (body too large,
 unknown URL) onto the same format.
+
+A dependency outage (PostgreSQL or Redis unreachable, frozen or out of pooled
+connections) is answered 503 ``service-unavailable`` with ``Retry-After``, never 500:
+nothing is wrong with the request, and the same request may succeed in a moment. DRF
+sends the errors of authentication, permissions and throttling through the same handler
+as the view's own, so every API view answers an outage alike.
 """
 
+import logging
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404, JsonResponse
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpResponse, JsonResponse
 from drf_standardized_errors.formatter import ExceptionFormatter
 from drf_standardized_errors.handler import ExceptionHandler
 from drf_standardized_errors.types import ErrorResponse
+from psycopg_pool import PoolTimeout
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import exceptions, status
 from rest_framework.settings import api_settings
 
@@ -23,6 +34,21 @@ from orderflow.errors import DomainError
 
 CONTENT_TYPE = "application/problem+json"
 API_PREFIX = "/api/"
+
+#: What a dependency outage raises. Django wraps the driver's errors (a pool timeout too,
+#: when the pool is reached through Django) as OperationalError or InterfaceError; besides
+#: a lost connection these include a statement timeout or a deadlock, transient as well.
+OUTAGE_ERRORS: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    PoolTimeout,
+    RedisConnectionError,
+    RedisTimeoutError,
+)
+#: seconds a client is asked to wait before retrying during an outage
+OUTAGE_RETRY_AFTER_SECONDS = 5
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -120,7 +146,7 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
             "service-unavailable",
             "Service unavailable",
             503,
-            "A dependency is unavailable; retry later.",
+            "The database or the cache cannot be reached; retry after `Retry-After` seconds.",
         ),
     ]
 }
@@ -146,6 +172,17 @@ class DomainProblem(exceptions.APIException):
         self.status_code = error.status
         self.error = error
         super().__init__(detail=error.detail, code=error.code)
+
+
+class ServiceUnavailable(exceptions.APIException):
+    """A dependency outage: answered 503 with ``Retry-After`` (DRF's ``wait``)."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "service-unavailable"
+    default_detail = (
+        "A service the API depends on is unavailable; retry after `Retry-After` seconds."
+    )
+    wait = OUTAGE_RETRY_AFTER_SECONDS
 
 
 class RequestTooLarge(exceptions.APIException):
@@ -254,6 +291,8 @@ class ProblemExceptionHandler(ExceptionHandler):
             return exceptions.NotFound(*exc.args)
         if isinstance(exc, RequestDataTooBig):
             return RequestTooLarge(settings.API_MAX_BODY_BYTES)
+        if isinstance(exc, OUTAGE_ERRORS):
+            return ServiceUnavailable()
         return super().convert_known_exceptions(exc)
 
     def get_headers(self, exc: exceptions.APIException) -> dict:
@@ -267,11 +306,62 @@ class ProblemExceptionHandler(ExceptionHandler):
         response.content_type = CONTENT_TYPE
         return response
 
+    def report_exception(self, exc: exceptions.APIException, response) -> None:
+        if isinstance(exc, ServiceUnavailable):
+            # the dependency's failure, not the app's: one warning line per request, no
+            # traceback and no got_request_exception (error trackers would fill with them)
+            request = self.context.get("request")
+            logger.warning(
+                "%s answered 503 (%s: %s)",
+                getattr(request, "path", ""),
+                type(self.exc).__name__,
+                self.exc,
+            )
+            return
+        super().report_exception(exc, response)
+
 
 def problem_response(request, *, slug: str, detail: str, status_code: int) -> JsonResponse:
     """Answer outside DRF (middleware, URL resolver) in the same problem format."""
     body = problem_body(slug=slug, status_code=status_code, detail=detail, instance=request.path)
     return JsonResponse(body, status=status_code, content_type=CONTENT_TYPE)
+
+
+class OutageMiddleware:
+    """Answer a dependency outage raised in a non-DRF view 503, not 500 with a traceback page.
+
+    DRF views answer their own outages (see :class:`ProblemExceptionHandler`); this covers
+    the staff pages and any plain Django view, in problem+json under ``/api/``.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, OUTAGE_ERRORS):
+            return None
+        logger.warning(
+            "%s answered 503 (%s: %s)", request.path, type(exception).__name__, exception
+        )
+        if request.path.startswith(API_PREFIX):
+            response = problem_response(
+                request,
+                slug="service-unavailable",
+                detail=ServiceUnavailable.default_detail,
+                status_code=503,
+            )
+        else:
+            response = HttpResponse(
+                "Service unavailable: the database or the cache cannot be reached. "
+                f"Retry in {OUTAGE_RETRY_AFTER_SECONDS} s.\n",
+                status=503,
+                content_type="text/plain; charset=utf-8",
+            )
+        response["Retry-After"] = str(OUTAGE_RETRY_AFTER_SECONDS)
+        return response
 
 
 class RequestBodyLimitMiddleware:

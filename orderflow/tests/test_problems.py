@@ -2,14 +2,22 @@
 
 import pytest
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError, connection
 from django.http import Http404, HttpResponse
 from django.test import Client, RequestFactory
+from psycopg_pool import PoolTimeout
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import exceptions, serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.test import APIRequestFactory
 from rest_framework.views import APIView
 
-from orderflow.api.problems import PROBLEM_TYPES, RequestBodyLimitMiddleware
+from orderflow.api.problems import (
+    OUTAGE_RETRY_AFTER_SECONDS,
+    PROBLEM_TYPES,
+    RequestBodyLimitMiddleware,
+)
 from orderflow.correlation import reset_correlation_id, set_correlation_id
 from orderflow.errors import DomainError, FieldError, InputError
 
@@ -173,6 +181,50 @@ def test_hides_an_unexpected_error_behind_a_500():
         "correlation_id": "trace-1",
         "errors": [],
     }
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        OperationalError("could not connect to server"),
+        InterfaceError("connection already closed"),
+        PoolTimeout("couldn't get a connection after 3.00 sec"),
+        RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused."),
+        RedisTimeoutError("Timeout reading from socket"),
+    ],
+    ids=["db-operational", "db-interface", "pool-timeout", "redis-connection", "redis-timeout"],
+)
+def test_a_dependency_outage_is_a_503_with_retry_after(error):
+    response = _raise(error)
+
+    assert response.status_code == 503
+    assert response["Content-Type"] == "application/problem+json"
+    assert response["Retry-After"] == str(OUTAGE_RETRY_AFTER_SECONDS)
+    assert response.data == {
+        "type": "/api/problems/service-unavailable",
+        "title": "Service unavailable",
+        "status": 503,
+        "detail": "A service the API depends on is unavailable; retry after `Retry-After` seconds.",
+        "instance": "/api/v1/things/7",
+        "correlation_id": "trace-1",
+        "errors": [],
+    }
+
+
+@pytest.mark.django_db
+def test_a_staff_page_answers_a_database_outage_503_not_a_traceback(client, django_user_model):
+    client.force_login(django_user_model.objects.create_superuser("ana", "ana@example.com", "x"))
+
+    def lost_server(execute, sql, params, many, context):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    with connection.execute_wrapper(lost_server):
+        response = client.get("/staff/failed-deliveries")
+
+    assert response.status_code == 503
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert response["Retry-After"] == str(OUTAGE_RETRY_AFTER_SECONDS)
+    assert response.content.decode().startswith("Service unavailable")
 
 
 def test_a_body_django_finds_too_big_is_a_413():

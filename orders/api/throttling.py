@@ -1,9 +1,21 @@
+import logging
+
 from django.conf import settings
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework.throttling import SimpleRateThrottle
+
+logger = logging.getLogger(__name__)
 
 
 class ShopRateThrottle(SimpleRateThrottle):
-    """Per-shop request rate from ``API_RATE_LIMIT`` (e.g. ``1000/minute``; empty disables)."""
+    """Per-shop request rate from ``API_RATE_LIMIT`` (e.g. ``1000/minute``; empty disables).
+
+    The counters live in the cache. When the cache cannot be reached the throttle fails
+    open: the request is allowed and a warning logged. The limit guards shops' fair share,
+    not correctness (the database's pool still bounds the load), so refusing every shop
+    while Redis restarts would turn a cache blip into an API outage.
+    """
 
     scope = "shop"
 
@@ -15,3 +27,14 @@ class ShopRateThrottle(SimpleRateThrottle):
         if shop is None:
             return None
         return f"throttle:shop:{shop.pk}"
+
+    def allow_request(self, request, view) -> bool:
+        try:
+            return super().allow_request(request, view)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            logger.warning(
+                "Rate limit not checked, the cache is unreachable (%s: %s)",
+                type(exc).__name__,
+                exc,
+            )
+            return True
