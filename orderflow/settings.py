@@ -120,12 +120,20 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache, channel layer, Celery -----------------------------------------------------------
+#: seconds a Redis connect, read or write may take before it fails: a frozen Redis then
+#: delays a request by that much (the throttle fails open) instead of holding it
+REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=1.0)
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "orderflow",
+            # passed to redis-py's ConnectionPool.from_url()
+            "OPTIONS": {
+                "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+                "socket_timeout": REDIS_SOCKET_TIMEOUT,
+            },
         }
     }
     CHANNEL_LAYERS = {
@@ -148,6 +156,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=120)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 10
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing a kick must not hang a request on a frozen broker either. The read timeout
+# stays at least 5 s: the worker's BRPOP rightly waits up to 1 s (kombu's polling_interval).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+    "socket_timeout": max(REDIS_SOCKET_TIMEOUT, 5.0),
+}
 # Django's LOGGING configures the worker too (one format for every process).
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = "UTC"
