@@ -1,9 +1,10 @@
 """A steady load of orders over HTTP, retried like a careful client would.
 
-Every order gets a new Idempotency-Key (sent as X-Correlation-ID too, so the server's
-records name the client's request). A timeout, a dropped connection, a 5xx or a 409
-(the same key still in flight) is retried with the *same* key and body until it gets
-its 201 — or the retry deadline passes, which counts as unanswered.
+Every order gets a new Idempotency-Key, which the server records in the order's
+``order.placed`` event (the checker's "one order per key" reads it there). A timeout, a
+dropped connection, a 5xx or a 409 (the same key still in flight) is retried with the
+*same* key and body until it gets its 201 — or the retry deadline passes, which counts as
+unanswered.
 """
 
 import random
@@ -103,7 +104,7 @@ class Load:
         with self._lock:
             self.outcomes.append(outcome)
         body = self._body()
-        headers = {**self.headers, "Idempotency-Key": key, "X-Correlation-ID": key}
+        headers = {**self.headers, "Idempotency-Key": key}
         backoff = 0.2
         while True:
             outcome.attempts += 1

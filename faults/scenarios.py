@@ -387,8 +387,8 @@ def _report(
             run,
             db,
             "SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM "
-            "orderflow_outboxevent WHERE type = 'order.placed' GROUP BY tenant_id, "
-            "correlation_id) per_key",
+            "orderflow_outboxevent WHERE type = 'order.placed' AND idempotency_key <> '' "
+            "GROUP BY tenant_id, idempotency_key) per_key",
         )
         or 0,
         lost=len(accepted_ids) - (present or 0),

@@ -12,7 +12,7 @@ from django.db.models import (
     Sum,
     Value,
 )
-from django.db.models.functions import Cast, Coalesce, NullIf
+from django.db.models.functions import Cast, Coalesce
 
 from orderflow.invariants import EXAMPLES, Result, Window, invariant
 from orderflow.models import OutboxEvent
@@ -25,15 +25,15 @@ from .services.lifecycle import HOLDING_STOCK
 
 @invariant(
     "orders.one_order_per_key",
-    "At most one order per shop and request key: the `order.placed` events of the window "
-    "never share a shop and an idempotency key (or, without one, a correlation id — a "
-    "client retrying with the same Idempotency-Key sends it as X-Correlation-ID too).",
+    "At most one order per shop and Idempotency-Key: the `order.placed` events of the "
+    "window that carry the request's key never share a shop and a key (an order placed "
+    "without a key has none to repeat).",
 )
 def one_order_per_key(window: Window, result: Result) -> None:
-    placed = OutboxEvent.objects.filter(type=OrderPlaced.type, created_at__gte=window.since)
-    keys = placed.values(
-        "tenant_id", key=Coalesce(NullIf("idempotency_key", Value("")), "correlation_id")
-    ).annotate(orders=Count("pk"))
+    placed = OutboxEvent.objects.filter(
+        type=OrderPlaced.type, created_at__gte=window.since
+    ).exclude(idempotency_key="")
+    keys = placed.values("tenant_id", key=F("idempotency_key")).annotate(orders=Count("pk"))
     repeated = keys.filter(orders__gt=1).order_by("tenant_id", "key")
     result.checked = placed.count()
     result.found(

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from orderflow.api.idempotency import HEADER as IDEMPOTENCY_HEADER
-from orderflow.api.idempotency import idempotent
+from orderflow.api.idempotency import idempotency_key_from, idempotent
 
 from .. import selectors, services
 from ..choices import OrderStatus
@@ -97,6 +97,7 @@ class OrderListCreateApi(APIView):
         serializer = OrderCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        idempotency_key = idempotency_key_from(request) or ""
 
         def place() -> tuple[int, dict]:
             order = services.order_place(
@@ -105,6 +106,7 @@ class OrderListCreateApi(APIView):
                 shipping_address=data["shipping_address"],
                 lines=[services.LineInput(**line) for line in data["lines"]],
                 payment_token=data["payment"]["token"],
+                idempotency_key=idempotency_key,
             )
             return status.HTTP_201_CREATED, OrderOutputSerializer(order).data
 

@@ -38,12 +38,14 @@ def order_place(
     shipping_address: dict,
     lines: Sequence[LineInput],
     payment_token: str = "",
+    idempotency_key: str = "",
 ) -> Order:
     """Place an order priced from the shop's catalog and publish ``order.placed``.
 
     Prices come from the catalog, never from the caller. The order, its lines and its
     outbox row are written in one transaction, in a fixed number of queries however
-    many lines there are.
+    many lines there are. ``idempotency_key`` is the client's key for the request, if
+    it sent one: the event's envelope carries it, so "one order per key" is checkable.
     """
     _check_lines(lines)
     products = {
@@ -107,6 +109,7 @@ def order_place(
             ],
         ),
         sequence=1,
+        idempotency_key=idempotency_key,
     )
     return order
 

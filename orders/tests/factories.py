@@ -40,6 +40,7 @@ def order_for(
     lines: dict[str, int] | None = None,
     email: str = "ana@example.com",
     payment_token: str = "tok_ok",  # noqa: S107  (a test card token, not a password)
+    idempotency_key: str = "",
 ) -> Order:
     """Place an order through the intake service, as the API would (lines: SKU -> quantity)."""
     return services.order_place(
@@ -56,6 +57,7 @@ def order_for(
             for sku, quantity in (lines or {"COFFEE-1KG": 1}).items()
         ],
         payment_token=payment_token,
+        idempotency_key=idempotency_key,
     )
 
 
@@ -91,6 +93,7 @@ def order_in(
     *,
     lines: dict[str, int] | None = None,
     payment_token: str = "tok_ok",  # noqa: S107  (a test card token, not a password)
+    idempotency_key: str = "",
 ) -> Order:
     """Place an order and bring it to ``status`` through the real services.
 

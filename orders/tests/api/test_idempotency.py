@@ -235,3 +235,18 @@ def test_places_one_order_when_200_threads_send_the_same_key_at_once(order_body)
         "outbox_events": 1,
         "idempotency_keys": 1,
     }
+
+
+def test_the_placed_event_carries_the_requests_idempotency_key(api, products, order_body):
+    response = _post(api, order_body(), "order-key-7")
+
+    assert response.status_code == 201, response.content
+    event = OutboxEvent.objects.get(type="order.placed")
+    assert (event.aggregate_id, event.idempotency_key) == (response.json()["id"], "order-key-7")
+
+
+def test_an_order_placed_without_a_key_has_an_empty_one_in_its_event(api, products, order_body):
+    response = api.post("/api/v1/orders", order_body(), format="json")
+
+    assert response.status_code == 201, response.content
+    assert OutboxEvent.objects.get(type="order.placed").idempotency_key == ""
