@@ -31,8 +31,15 @@ from ..models import OPEN, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from .dispatch import WEBHOOK_TASK, SendResult, claim_due, due, kick_after_commit
 
 BATCH_SIZE = 10
-#: a claimed batch must be done (each attempt at most TIMEOUT_SECONDS) before its lease ends
-LEASE = timedelta(seconds=BATCH_SIZE * (webhooks.TIMEOUT_SECONDS + 1) + 30)
+#: an attempt's worst case: its POST's whole timeout, then the commit of its record
+ATTEMPT_BUDGET_SECONDS = webhooks.TIMEOUT_SECONDS + 5
+#: How long a claimed batch is held, and so how long a killed worker's claims wait before
+#: another worker takes them. Attempts run one after another, and a batch starts one only
+#: while it can still finish inside the lease, handing the rest back untried: room for
+#: three attempts that run out their timeout, while a batch of answering endpoints takes
+#: well under a second. (Leasing for the batch's worst case, every row timing out, made
+#: a killed worker's webhooks wait 90 s.)
+LEASE = timedelta(seconds=3 * ATTEMPT_BUDGET_SECONDS)
 DRAIN_SECONDS = 10.0
 
 
@@ -102,6 +109,8 @@ def webhook_deliveries_send_due(
     timestamp is always the real time of sending.
     """
     result = SendResult()
+    # measured from before the claim, so the lease (set from the same moment) ends later
+    lease_ends = time.monotonic() + LEASE.total_seconds()
     claimed = claim_due(
         WebhookDelivery.objects.select_related("endpoint"),
         now=now or timezone.now(),
@@ -115,6 +124,11 @@ def webhook_deliveries_send_due(
         at = now or timezone.now()
         if delivery.endpoint_id in held_until:
             _postpone(delivery, until=held_until[delivery.endpoint_id])
+            result.postponed += 1
+            continue
+        if time.monotonic() + ATTEMPT_BUDGET_SECONDS > lease_ends:
+            # another worker may claim the row once the lease ends: never send it then
+            _postpone(delivery, until=at)
             result.postponed += 1
             continue
         outcome, next_at = _attempt(delivery, now=at)

@@ -2,6 +2,7 @@
 
 import itertools
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.core import mail
@@ -10,6 +11,7 @@ from django.utils import timezone
 from notifications import services, webhooks
 from notifications.choices import AttemptOutcome, SendStatus
 from notifications.models import Notification, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from notifications.services import deliveries
 from orderflow.models import Delivery, DeliveryStatus, InboxEntry, OutboxEvent
 from orders.tests.factories import order_for
 
@@ -283,3 +285,30 @@ def test_an_inactive_endpoint_gets_skipped_rows_and_no_request(
 
     assert WebhookDelivery.objects.get().status == SendStatus.SKIPPED
     assert receiver.received == []
+
+
+def test_a_batch_starts_no_attempt_that_could_outlive_its_lease(
+    shop, products, receiver, endpoint_at, run_events, monkeypatch
+):
+    endpoint_at("/hooks", event_types=["order.placed"])
+    for _ in range(5):
+        order_for(shop)
+    run_events()
+    # on the sender's clock every POST takes its whole budget, like endpoints timing out
+    seconds = [0.0]
+    monkeypatch.setattr(deliveries, "time", SimpleNamespace(monotonic=lambda: seconds[0]))
+    post = deliveries._post
+
+    def slow_post(*args, **kwargs):
+        seconds[0] += deliveries.ATTEMPT_BUDGET_SECONDS
+        return post(*args, **kwargs)
+
+    monkeypatch.setattr(deliveries, "_post", slow_post)
+
+    first = services.webhook_deliveries_send_due()
+
+    assert (first.sent, first.postponed) == (3, 2)  # the lease holds three attempts
+    untried = WebhookDelivery.objects.filter(status=SendStatus.QUEUED)
+    assert [(d.attempts, d.lease_until) for d in untried] == [(0, None), (0, None)]
+    assert services.webhook_deliveries_send_due().sent == 2
+    assert len(receiver.received) == 5
