@@ -167,7 +167,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = "UTC"
 
 # --- Domain events (see orderflow/events/relay.py) -------------------------------------------
-EVENTS_BATCH_SIZE = env.int("EVENTS_BATCH_SIZE", default=100)
+EVENTS_BATCH_SIZE = env.int("EVENTS_BATCH_SIZE", default=25)
 EVENTS_LEASE_SECONDS = env.int("EVENTS_LEASE_SECONDS", default=60)
 EVENTS_DRAIN_SECONDS = env.float("EVENTS_DRAIN_SECONDS", default=10.0)
 EVENTS_SWEEP_INTERVAL = env.float("EVENTS_SWEEP_INTERVAL", default=1.0)
