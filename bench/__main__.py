@@ -16,7 +16,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller counts, for a smoke run")
     parser.add_argument(
-        "--workers", type=int, default=2, help="Celery worker processes end to end (default 2)"
+        "--workers",
+        type=int,
+        default=4,
+        help="Celery worker processes end to end (default 4: twice the cores, as handlers "
+        "wait on PostgreSQL and Redis round trips)",
     )
     args = parser.parse_args()
 
@@ -35,6 +39,8 @@ def main() -> None:
     from . import deliveries, intake, limit, pipeline, rss
 
     console = Console()
+    if not console.is_terminal:
+        console = Console(width=140)  # a log file: keep each row on one line
     call_command("migrate", verbosity=0)
     scale = 0.2 if args.quick else 1.0
     # Intake first, on a quiet database: the limit (pgbench), then HTTP (wrk on gunicorn).
@@ -49,6 +55,8 @@ def main() -> None:
             "cores": os.cpu_count(),
             "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30),
             "python": platform.python_version(),
+            # the machine is shared: how busy it was (1, 5, 15 min) after the intake phases
+            "load_average": [round(load, 2) for load in os.getloadavg()],
         },
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
@@ -70,7 +78,7 @@ def main() -> None:
     with console.status("End to end: rising rates, then the highest flat one measured…"):
         e2e = pipeline.end_to_end(
             env,
-            rates=list(range(10, 201, 10)),
+            rates=[5, *range(10, 201, 10)],
             step_seconds=8 if args.quick else 20,
             final_seconds=20 if args.quick else 60,
             burst_seconds=5 if args.quick else 15,

@@ -6,9 +6,8 @@ event type). Orders are placed in this process through ``orders.services`` (the 
 intake is measured on its own), spread over the shops, by a few threads at a steady rate.
 
 1. **Search**: rising rates, each for a short step; a rate is kept when the backlog —
-   unrelayed outbox rows, open deliveries, queued webhooks — stays flat (it grows by
-   less than 2 % of what comes in, and ends below two seconds' worth). Between steps the
-   backlog drains to zero.
+   unrelayed outbox rows, open deliveries, queued webhooks — stays flat (``_flat``).
+   Between steps the backlog drains to zero.
 2. **Measure** at the highest kept rate for ``final_seconds``, with public tracking
    sockets opened on the orders as they are placed (up to ``sockets``): placed →
    confirmed, event committed → handled per subscriber, tracking committed → socket,
@@ -122,12 +121,15 @@ class Load:
 
 
 def _flat(samples: list[tuple[float, int]], deliveries_per_second: float) -> tuple[bool, float]:
+    """Whether the backlog stayed flat: over the second half of the run it grew by less
+    than 5 % of the deliveries that came in meanwhile (at least 50: batches make it
+    jitter), and it ended below two seconds' worth of them."""
     second_half = samples[len(samples) // 2 :]
     slope = _slope(second_half)
+    span = second_half[-1][0] - second_half[0][0] if len(second_half) > 1 else 0.0
+    came_in = deliveries_per_second * span
     end = samples[-1][1] if samples else 0
-    flat = slope <= max(1.0, 0.02 * deliveries_per_second) and end <= (
-        2 * deliveries_per_second + 100
-    )
+    flat = slope * span <= max(50.0, 0.05 * came_in) and end <= 2 * deliveries_per_second + 100
     return flat, slope
 
 
@@ -196,7 +198,8 @@ def end_to_end(
                     break
                 best = rate
             if best is None:
-                raise RuntimeError(f"the pipeline kept up with no rate tried: {report['steps']}")
+                # Measured anyway, at the lowest rate tried, and reported as not flat.
+                best = rates[0]
             # 2. measure at the best rate, with sockets on the orders as they come
             fleet = SocketFleet(f"ws://127.0.0.1:{port}", f"http://127.0.0.1:{port}").start()
             opened = []
