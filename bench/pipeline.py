@@ -16,6 +16,7 @@ intake is measured on its own), spread over the shops, by a few threads at a ste
    the backlog takes to drain to zero afterwards.
 """
 
+import os
 import statistics
 import tempfile
 import threading
@@ -210,11 +211,19 @@ def end_to_end(
                     fleet.add(str(order.id), order.tracking_token)
 
             mark = _marks()
+            cpu_before = {
+                name: _cpu_seconds(p) for name, p in (("worker", worker), ("daphne", daphne))
+            }
             result = Load(shops, on_placed=watch_order).run(rate=best, seconds=final_seconds)
             flat, slope = _flat(result["samples"], best * per_order)
             end_backlog = result["samples"][-1][1]
             drain = _drained()
             wait_until(lambda: len(receiver.first_seen) >= _webhooks_expected(mark), timeout=60)
+            placed = max(result["submitted"] - result["errors"], 1)
+            cpu_ms_per_order = {
+                name: round((_cpu_seconds(process) - cpu_before[name]) / placed * 1000, 1)
+                for name, process in (("worker", worker), ("daphne", daphne))
+            }
             time.sleep(1)  # the last pushes in flight
             report["measured"] = {
                 "rate": best,
@@ -226,6 +235,7 @@ def end_to_end(
                 "backlog_max": max(b for _, b in result["samples"]),
                 "drain_seconds": drain,
                 "deliveries_per_order": round(per_order, 1),
+                "cpu_ms_per_order": cpu_ms_per_order,
                 "placed_to_confirmed": _placed_to_confirmed(mark),
                 "handled_by_subscriber": _handled_by_subscriber(mark),
                 "push": {
@@ -263,6 +273,18 @@ def end_to_end(
                 process.stop()
             receiver.stop()
     return report
+
+
+def _cpu_seconds(process) -> float:
+    """User + system CPU of ``process`` and its live descendants, in seconds."""
+    ticks = 0
+    for pid in [process.pid, *rss.descendants(process.pid)]:
+        try:
+            fields = (rss.PROC / str(pid) / "stat").read_text().rpartition(")")[2].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _marks() -> dict:
@@ -374,6 +396,11 @@ def add_rows(table, report: dict) -> None:
         "deliveries/order)",
     )
     table.add_row("  placed → confirmed: P50 / P99", _p(measured["placed_to_confirmed"]))
+    cpu = measured["cpu_ms_per_order"]
+    table.add_row(
+        "  CPU per order: Celery worker (all processes) / daphne",
+        f"{cpu['worker']} / {cpu['daphne']} ms",
+    )
     by_context: dict[str, list] = {}
     for subscriber, figures in measured["handled_by_subscriber"].items():
         by_context.setdefault(subscriber.split(".", 1)[0], []).append(figures)
