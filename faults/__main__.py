@@ -79,7 +79,7 @@ def main() -> int:
 
     console.print(_table(reports, minutes=(time.monotonic() - started) / 60))
     if args.json:
-        Path(args.json).write_text(json.dumps([r.__dict__ for r in reports], indent=2))
+        Path(args.json).write_text(json.dumps([r.__dict__ for r in reports], indent=2, default=str))
     ok = all(r.caught if r.control else r.passed for r in reports)
     console.print("[bold green]PASS[/]" if ok else "[bold red]FAIL[/]")
     return 0 if ok else 1
