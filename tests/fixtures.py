@@ -10,7 +10,8 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from devtools.processes import ProcessFailedToStart, celery_beat, celery_worker, wait_until
-from orderflow.events import Envelope, get_event_class
+from orderflow.events import get_event_class
+from orderflow.events.relay import envelope_for
 from orderflow.events.subscribers import get_subscriber
 from orderflow.models import Delivery, DeliveryStatus, OutboxEvent
 
@@ -49,19 +50,7 @@ def handle_again(row: OutboxEvent, subscriber_name: str, *, attempt: int = 1) ->
     sub = get_subscriber(subscriber_name)
     assert sub is not None, subscriber_name
     event = get_event_class(row.type, row.version).from_data(row.data)
-    envelope = Envelope(
-        event_id=str(row.event_id),
-        type=row.type,
-        version=row.version,
-        aggregate=row.aggregate,
-        aggregate_id=row.aggregate_id,
-        sequence=row.sequence,
-        tenant_id=row.tenant_id,
-        correlation_id=row.correlation_id,
-        causation_id=row.causation_id,
-        occurred_at=row.occurred_at,
-        attempt=attempt,
-    )
+    envelope = envelope_for(row, attempt)
     with transaction.atomic():
         sub.handler(event, envelope)
 

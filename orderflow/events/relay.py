@@ -317,7 +317,7 @@ def _run(delivery: Delivery, row: OutboxEvent) -> str:
         if sub is None:
             raise PermanentError(f"No subscriber named {delivery.subscriber!r} is registered.")
         event = get_event_class(row.type, row.version).from_data(row.data)
-        envelope = _envelope(row, delivery.attempts)
+        envelope = envelope_for(row, delivery.attempts)
         with (
             handling(event_id=str(row.event_id), correlation_id=row.correlation_id),
             transaction.atomic(),
@@ -337,7 +337,8 @@ def _run(delivery: Delivery, row: OutboxEvent) -> str:
         return "retry" if _record_failure(delivery, sub, error, retryable=True) else "dead"
 
 
-def _envelope(row: OutboxEvent, attempt: int) -> Envelope:
+def envelope_for(row: OutboxEvent, attempt: int) -> Envelope:
+    """The envelope a handler receives with the event stored in ``row``."""
     return Envelope(
         event_id=str(row.event_id),
         type=row.type,
