@@ -7,6 +7,7 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.dateparse import parse_date
+from django.views.decorators.http import require_safe
 from django.views.defaults import page_not_found, server_error
 
 from .api.problems import API_PREFIX, PROBLEM_TYPES, problem_response
@@ -16,6 +17,7 @@ from .models import DeadLetter
 FAILED_DELIVERIES_SHOWN = 200
 
 
+@require_safe
 def problem_type_detail(request, slug: str):
     """Describe one problem type, so that every ``type`` URI in an error resolves."""
     problem_type = PROBLEM_TYPES.get(slug)

@@ -5,6 +5,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError, connection
 from django.http import Http404, HttpResponse
 from django.test import Client, RequestFactory
+from django.urls import include, path
 from psycopg_pool import PoolTimeout
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -291,6 +292,72 @@ def test_answers_an_unknown_problem_type_with_a_404_problem():
 
 
 def test_a_non_api_404_stays_a_page():
+    response = Client().get("/no-such-page/")
+
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+
+
+def _boom(request):
+    raise RuntimeError("secret detail of a bug")
+
+
+urlpatterns = [path("api/v1/boom", _boom), path("", include("orderflow.urls"))]
+
+
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize(
+    "url", ["/api/v1/orders/null,null/tracking", "/api/nope", "/api/v1/nope", "/api/problems/x"]
+)
+def test_an_unmatched_api_path_is_a_404_problem_in_both_modes(settings, debug, url):
+    settings.DEBUG = debug
+
+    response = Client().get(url)
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/problem+json"
+    body = response.json()
+    assert body["type"] == "/api/problems/not-found"
+    assert body["status"] == 404
+    assert body["instance"] == url
+
+
+def test_a_method_a_plain_api_view_refuses_is_a_405_problem_naming_the_allowed_ones():
+    response = Client().post("/api/problems/not-found")
+
+    assert response.status_code == 405
+    assert response["Content-Type"] == "application/problem+json"
+    assert response["Allow"] == "GET, HEAD"
+    body = response.json()
+    assert body["type"] == "/api/problems/method-not-allowed"
+    assert body["detail"] == "POST is not allowed here; allowed: GET, HEAD."
+
+
+def test_a_host_the_api_does_not_serve_is_a_400_problem():
+    response = Client(HTTP_HOST="evil.example").get("/api/v1/orders")
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["type"] == "/api/problems/bad-request"
+
+
+@pytest.mark.urls(__name__)
+@pytest.mark.parametrize("debug", [False, True])
+def test_a_crash_in_a_plain_api_view_is_a_500_problem_without_its_text(settings, debug):
+    settings.DEBUG = debug
+
+    response = Client(raise_request_exception=False).get("/api/v1/boom")
+
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["type"] == "/api/problems/server-error"
+    assert b"secret detail" not in response.content
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_a_non_api_404_stays_a_page_in_both_modes(settings, debug):
+    settings.DEBUG = debug
+
     response = Client().get("/no-such-page/")
 
     assert response.status_code == 404

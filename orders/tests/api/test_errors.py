@@ -138,3 +138,29 @@ def test_answers_json_only(api, products):
 
     body = assert_problem(response, status=406, type_slug="not-acceptable")
     assert body["detail"] == "Could not satisfy the request Accept header."
+
+
+@pytest.mark.parametrize("depth", [1025, 3000, 5000])
+@pytest.mark.parametrize("bracket", ["[", '{"a":'])
+def test_rejects_json_nested_too_deep_without_crashing(api, products, order_body, depth, bracket):
+    closing = "]" if bracket == "[" else "}"
+    nested = bracket * depth + "1" + closing * depth
+    raw = json.dumps(order_body())[:-1] + f', "customer_note": {nested}}}'
+    before = row_counts()
+
+    response = api.post("/api/v1/orders", data=raw.encode(), content_type="application/json")
+
+    body = assert_problem(response, status=400, type_slug="malformed-request")
+    assert body["detail"].startswith("JSON parse error - depth limit exceeded")
+    assert row_counts() == before
+
+
+def test_rejects_a_lone_surrogate_that_the_database_could_not_store(api, products, order_body):
+    raw = json.dumps(order_body()).replace("Ana Souza", "Ana \\ud800")
+    before = row_counts()
+
+    response = api.post("/api/v1/orders", data=raw.encode(), content_type="application/json")
+
+    body = assert_problem(response, status=400, type_slug="malformed-request")
+    assert body["detail"].startswith("JSON parse error")
+    assert row_counts() == before
