@@ -284,6 +284,9 @@ PAYMENT_DECLINE_RATE = env.float("PAYMENT_DECLINE_RATE", default=0.0)
 PAYMENT_ERROR_RATE = env.float("PAYMENT_ERROR_RATE", default=0.0)
 #: transient gateway errors are retried this many times before the payment fails
 PAYMENT_MAX_ATTEMPTS = env.int("PAYMENT_MAX_ATTEMPTS", default=4)
+#: test-only gates that hold a simulated gateway call (payments/gateway.py); no environment
+#: variable on purpose: only tests/settings.py turns them on
+PAYMENT_GATES = False
 
 # --- Notifications: customer e-mail and shop webhooks (see notifications/) -------------------
 #: consolemail:// prints e-mails (the default); smtp://user:password@host:25, smtp+tls://…

@@ -16,6 +16,18 @@ Deterministic tokens:
 ``tok_timeout``        every call times out (transient; the payment fails after retries)
 anything else          succeeds, unless ``PAYMENT_DECLINE_RATE`` / ``PAYMENT_ERROR_RATE`` say
 =====================  ====================================================================
+
+Gates (test-only): a test drives a race — a cancel landing while a capture is in flight —
+by closing the gate of one call (operation and idempotency key) with ``GatewayGate.close``.
+The call then waits at the gate, before it decides anything, inside the caller's
+transaction (the charge holds its payment row), until the test has done its part and calls
+``GatewayGate.open``; ``GatewayGate.held`` tells the test that the call is waiting. The
+gate is a cache key, so it holds a Celery worker's call as well as a thread's (in full
+mode; the embedded local-memory cache reaches threads of one process only). Gates are
+consulted only when ``settings.PAYMENT_GATES`` is on, which only ``tests/settings.py``
+does: it has no environment variable, so production never reads a gate, and a closed gate
+without that setting holds nothing. A gate left closed fails the call after
+``GATE_TIMEOUT_SECONDS`` rather than holding a worker for ever.
 """
 
 import json
@@ -31,6 +43,11 @@ from django.core.cache import cache
 
 RECORD_TTL = 7 * 24 * 3600
 
+#: how long a call waits at a closed gate before it fails (a test that forgot to open it)
+GATE_TIMEOUT_SECONDS = 120
+#: how often a held call looks at its gate
+GATE_POLL_SECONDS = 0.005
+
 #: card tokens with a fixed outcome (see the table above)
 TEST_TOKENS = {
     "tok_ok": "ok",
@@ -43,6 +60,10 @@ TEST_TOKENS = {
 
 class TransientGatewayError(Exception):
     """Timeout or server error: retry later with the same idempotency key."""
+
+
+class GateNeverOpened(RuntimeError):
+    """A test closed a gate and never opened it: fail loudly instead of holding a worker."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +125,8 @@ class SimulatedGateway:
     # --- the simulation ---
     def _call(self, operation: str, idempotency_key: str, decide) -> GatewayResult:
         _incr(_key("calls", operation, idempotency_key))
+        if settings.PAYMENT_GATES:
+            GatewayGate.wait(operation, idempotency_key)
         if self.latency_ms:
             time.sleep(self.latency_ms / 1000)
         stored = cache.get(_key("result", operation, idempotency_key))
@@ -148,6 +171,54 @@ class SimulatedGateway:
     @staticmethod
     def _approve(prefix: str) -> GatewayResult:
         return GatewayResult(ok=True, reference=f"sim_{prefix}_{uuid.uuid4().hex[:20]}")
+
+
+class GatewayGate:
+    """Hold one simulated call until a test lets it go (see the module's docstring).
+
+    Test-only machinery: nothing reads a gate unless ``settings.PAYMENT_GATES`` is on.
+    """
+
+    @staticmethod
+    def close(operation: str, idempotency_key: str) -> None:
+        """Make the next calls of ``operation`` with this key wait until ``open``."""
+        cache.set(_key("gate", operation, idempotency_key), "closed", RECORD_TTL)
+
+    @staticmethod
+    def open(operation: str, idempotency_key: str) -> None:
+        """Let the held call (and any later one) through."""
+        cache.delete(_key("gate", operation, idempotency_key))
+
+    @staticmethod
+    def held(operation: str, idempotency_key: str) -> bool:
+        """Whether a call is waiting at this gate now."""
+        return cache.get(_key("held", operation, idempotency_key)) is not None
+
+    @staticmethod
+    def wait(operation: str, idempotency_key: str) -> None:
+        """Wait while the gate is closed; mark the call held meanwhile, so a test can see it.
+
+        Polling the cache keeps one mechanism for threads and worker processes alike; the
+        wait is bounded, so a gate left closed fails the call instead of hanging a worker.
+        """
+        gate, held = (
+            _key("gate", operation, idempotency_key),
+            _key("held", operation, idempotency_key),
+        )
+        if cache.get(gate) is None:
+            return
+        cache.set(held, "held", RECORD_TTL)
+        try:
+            deadline = time.monotonic() + GATE_TIMEOUT_SECONDS
+            while cache.get(gate) is not None:
+                if time.monotonic() > deadline:
+                    raise GateNeverOpened(
+                        f"the {operation} gate for {idempotency_key} stayed closed "
+                        f"for {GATE_TIMEOUT_SECONDS} s"
+                    )
+                time.sleep(GATE_POLL_SECONDS)
+        finally:
+            cache.delete(held)
 
 
 def _key(kind: str, operation: str, idempotency_key: str) -> str:

@@ -7,6 +7,10 @@ from orderflow.settings import DATABASES, INSTALLED_APPS
 
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.probe"]
 
+# Tests drive races by holding a simulated gateway call at a gate (payments/gateway.py); the
+# Celery worker of the integration tests runs these settings too, so it honours the gates.
+PAYMENT_GATES = True
+
 # One test database per test run, so that runs side by side (two terminals, two
 # engineers on one machine) never destroy each other's database.
 DATABASES["default"]["TEST"] = {

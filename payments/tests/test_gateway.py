@@ -1,11 +1,22 @@
 """The simulated gateway: outcomes by card token or configured rate, and idempotency keys."""
 
+import threading
 import uuid
 from decimal import Decimal
 
 import pytest
 
-from payments.gateway import GatewayResult, SimulatedGateway, TransientGatewayError, get_gateway
+from orderflow import settings as project_settings
+from payments import gateway as gateway_module
+from payments.gateway import (
+    GateNeverOpened,
+    GatewayGate,
+    GatewayResult,
+    SimulatedGateway,
+    TransientGatewayError,
+    get_gateway,
+)
+from tests.fixtures import wait_for
 
 AMOUNT = Decimal("59.70")
 
@@ -217,3 +228,79 @@ def test_the_configured_gateway_reads_the_error_rate(settings, key):
 
     with pytest.raises(TransientGatewayError):
         _authorize(get_gateway(), "tok_visa_4242", key)
+
+
+def _capture(gateway, key: str) -> GatewayResult:
+    return gateway.capture(
+        authorization="sim_auth_1", amount=AMOUNT, currency="EUR", idempotency_key=key
+    )
+
+
+def test_a_closed_gate_holds_the_call_until_the_test_opens_it(key):
+    # given a closed capture gate, and a capture sent from another thread
+    GatewayGate.close("capture", key)
+    results: list[GatewayResult] = []
+    call = threading.Thread(target=lambda: results.append(_capture(SimulatedGateway(), key)))
+    call.start()
+    try:
+        wait_for(lambda: GatewayGate.held("capture", key), what="the capture to be held")
+
+        # then, while held, the call has not decided anything
+        assert (call.is_alive(), results, SimulatedGateway.effects("capture", key)) == (
+            True,
+            [],
+            0,
+        )
+    finally:
+        # when the gate opens
+        GatewayGate.open("capture", key)
+        call.join(timeout=60)
+
+    # then the call answers, once, and is no longer held
+    assert call.is_alive() is False
+    assert [result.ok for result in results] == [True]
+    assert (SimulatedGateway.effects("capture", key), GatewayGate.held("capture", key)) == (
+        1,
+        False,
+    )
+
+
+def test_a_gate_holds_only_its_own_operation_and_key(key, monkeypatch):
+    # a closed gate elsewhere would fail at once here instead of holding the test
+    monkeypatch.setattr(gateway_module, "GATE_TIMEOUT_SECONDS", 0)
+    GatewayGate.close("capture", f"{key}-other")
+    GatewayGate.close("authorize", key)
+
+    result = _capture(SimulatedGateway(), key)
+
+    assert result.ok
+    assert SimulatedGateway.effects("capture", key) == 1
+
+
+def test_a_gate_left_closed_fails_the_call_without_effect(key, monkeypatch):
+    monkeypatch.setattr(gateway_module, "GATE_TIMEOUT_SECONDS", 0)
+    GatewayGate.close("capture", key)
+
+    with pytest.raises(GateNeverOpened, match=f"the capture gate for {key} stayed closed"):
+        _capture(SimulatedGateway(), key)
+
+    assert (SimulatedGateway.effects("capture", key), GatewayGate.held("capture", key)) == (
+        0,
+        False,
+    )
+
+
+def test_without_the_test_setting_a_closed_gate_holds_nothing(key, monkeypatch, settings):
+    # production: PAYMENT_GATES is off (no environment variable turns it on)
+    settings.PAYMENT_GATES = False
+    monkeypatch.setattr(gateway_module, "GATE_TIMEOUT_SECONDS", 0)  # a held call would fail
+    GatewayGate.close("capture", key)
+
+    result = _capture(get_gateway(), key)
+
+    assert result.ok
+    assert SimulatedGateway.effects("capture", key) == 1
+
+
+def test_gates_are_off_in_the_project_settings():
+    assert project_settings.PAYMENT_GATES is False
