@@ -35,18 +35,15 @@ DURATION_BUCKETS = (
 )  # fmt: skip
 
 # --- orders (counted from published events, after commit) -----------------------------------
-ORDERS_PLACED = Counter(
-    "orderflow_orders_placed_total", "Orders placed (committed), by shop.", ["shop"]
-)
+# No shop label: /metrics would tell anyone who reaches it every shop's order volume, and a
+# label per shop grows the series with the number of shops. A shop's own numbers are in
+# its API and the admin.
+ORDERS_PLACED = Counter("orderflow_orders_placed_total", "Orders placed (committed).")
 ORDERS_CONFIRMED = Counter(
-    "orderflow_orders_confirmed_total", "Orders confirmed (stock held, paid), by shop.", ["shop"]
+    "orderflow_orders_confirmed_total", "Orders confirmed (stock held, paid)."
 )
-ORDERS_CANCELLED = Counter(
-    "orderflow_orders_cancelled_total", "Orders cancelled before shipping, by shop.", ["shop"]
-)
-ORDERS_REJECTED = Counter(
-    "orderflow_orders_rejected_total", "Orders rejected (not enough stock), by shop.", ["shop"]
-)
+ORDERS_CANCELLED = Counter("orderflow_orders_cancelled_total", "Orders cancelled before shipping.")
+ORDERS_REJECTED = Counter("orderflow_orders_rejected_total", "Orders rejected (not enough stock).")
 ORDER_INTAKE_SECONDS = Histogram(
     "orderflow_order_intake_seconds",
     "Time to answer a request that placed an order, from its arrival to its response.",
@@ -116,6 +113,12 @@ WEBSOCKET_PUSHES = Counter(
     ["consumer"],
 )
 
+# --- the API (recorded by orders/api) ---------------------------------------------------------
+RATE_LIMIT_UNCHECKED = Counter(
+    "orderflow_rate_limit_unchecked_total",
+    "API requests let through without a rate-limit check because Redis was unreachable.",
+)
+
 # --- Celery (recorded from Celery's task signals) --------------------------------------------
 CELERY_TASKS = Counter(
     "orderflow_celery_tasks_total", "Celery tasks run, by task and final state.", ["task", "state"]
@@ -137,12 +140,12 @@ _ORDER_COUNTERS = {
 }
 
 
-def record_event_committed(*, event_type: str, shop: str) -> None:
-    """Count a committed event; the order's own events also move the per-shop counters."""
+def record_event_committed(*, event_type: str) -> None:
+    """Count a committed event; the order's own events also move the order counters."""
     EVENTS_PUBLISHED.labels(type=event_type).inc()
     counter = _ORDER_COUNTERS.get(event_type)
     if counter is not None:
-        counter.labels(shop=shop or "none").inc()
+        counter.inc()
 
 
 def record_delivery(
@@ -169,6 +172,11 @@ def record_email(*, outcome: str) -> None:
     if outcome not in OUTCOMES:
         raise ValueError(f"e-mail outcome must be one of {sorted(OUTCOMES)}, not {outcome!r}")
     EMAILS.labels(outcome=outcome).inc()
+
+
+def record_rate_limit_unchecked() -> None:
+    """Count a request the rate limit let through unchecked (it fails open without Redis)."""
+    RATE_LIMIT_UNCHECKED.inc()
 
 
 def websocket_connected(*, consumer: str) -> None:

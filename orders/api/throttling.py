@@ -1,40 +1,137 @@
-import logging
+"""The per-shop request rate limit: one atomic counter per shop and window.
 
+A fixed window per shop: the first request of a window creates the shop's counter with the
+window's length as its time to live, every request increments it, and a request that
+brings it past the limit is refused until the counter expires. On Redis the increment, the
+expiry and the remaining time are one Lua script (one round trip, atomic), so parallel
+requests can never all read the same count and all pass — as DRF's read-modify-write
+``SimpleRateThrottle`` let them. On the local-memory cache (embedded mode, one process) a
+lock makes the same read-modify-write atomic.
+"""
+
+import functools
+import logging
+import math
+import re
+import threading
+import time
+
+import redis
 from django.conf import settings
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle
+
+from orderflow import metrics
 
 logger = logging.getLogger(__name__)
 
+#: seconds per period word of ``API_RATE_LIMIT`` (DRF's format: only the first letter counts)
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
-class ShopRateThrottle(SimpleRateThrottle):
+# KEYS[1]: the shop's counter; ARGV[1]: the window in milliseconds. Returns the count
+# including this request and the milliseconds left in the window. A counter found without
+# an expiry (written by something else) gets one, so no shop is ever refused for good.
+_INCREMENT_SCRIPT = """
+local count = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {count, ttl}
+"""
+
+_local_lock = threading.Lock()
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    """Return (requests, seconds) for a rate such as ``1000/minute``."""
+    count, _, period = rate.partition("/")
+    return int(count), _PERIODS[period.strip()[:1].lower()]
+
+
+@functools.cache
+def _redis_script(location: str, socket_timeout: float | None, connect_timeout: float | None):
+    """The increment script on one client per Redis server and process (a pooled client).
+
+    Keyed by the cache's location and timeouts, so a settings change (a test pointing the
+    cache elsewhere) gets its own client rather than another server's.
+    """
+    client = redis.Redis.from_url(
+        location, socket_timeout=socket_timeout, socket_connect_timeout=connect_timeout
+    )
+    return client.register_script(_INCREMENT_SCRIPT)
+
+
+def _count_on_redis(key: str, window: int) -> tuple[int, float]:
+    config = settings.CACHES["default"]
+    options = config.get("OPTIONS", {})
+    location = config["LOCATION"]
+    # several servers: Django's cache writes to the first
+    first = re.split("[;,]", location)[0] if isinstance(location, str) else location[0]
+    script = _redis_script(
+        first,
+        options.get("socket_timeout"),
+        options.get("socket_connect_timeout"),
+    )
+    count, ttl_ms = script(keys=[key], args=[window * 1000])  # EVALSHA, EVAL when not loaded
+    return int(count), int(ttl_ms) / 1000
+
+
+def _count_in_process(cache, key: str, window: int) -> tuple[int, float]:
+    # The local-memory cache lives in this process only, so a process-wide lock is enough
+    # to make the read, the increment and the write one step.
+    with _local_lock:
+        now = time.monotonic()
+        count, ends_at = cache.get(key) or (0, 0.0)
+        if ends_at <= now:
+            count, ends_at = 0, now + window
+        count += 1
+        cache.set(key, (count, ends_at), timeout=math.ceil(ends_at - now))
+    return count, ends_at - now
+
+
+class ShopRateThrottle(BaseThrottle):
     """Per-shop request rate from ``API_RATE_LIMIT`` (e.g. ``1000/minute``; empty disables).
 
-    The counters live in the cache. When the cache cannot be reached the throttle fails
-    open: the request is allowed and a warning logged. The limit guards shops' fair share,
-    not correctness (the database's pool still bounds the load), so refusing every shop
-    while Redis restarts would turn a cache blip into an API outage.
+    When Redis cannot be reached the throttle fails open: the request is allowed, a warning
+    logged and ``orderflow_rate_limit_unchecked_total`` counted. The limit guards shops'
+    fair share, not correctness (the database's pool still bounds the load), so refusing
+    every shop while Redis restarts would turn a cache blip into an API outage.
     """
 
-    scope = "shop"
-
-    def get_rate(self) -> str | None:
-        return settings.API_RATE_LIMIT or None
-
-    def get_cache_key(self, request, view) -> str | None:
-        shop = getattr(request.user, "shop", None)
-        if shop is None:
-            return None
-        return f"throttle:shop:{shop.pk}"
+    def __init__(self):
+        self.retry_after: float | None = None
 
     def allow_request(self, request, view) -> bool:
+        rate = settings.API_RATE_LIMIT
+        shop = getattr(request.user, "shop", None)
+        if not rate or shop is None:
+            return True
+        limit, window = parse_rate(rate)
+        cache = caches["default"]
         try:
-            return super().allow_request(request, view)
+            if isinstance(cache, RedisCache):
+                key = cache.make_key(f"throttle:shop:{shop.pk}")
+                count, remaining = _count_on_redis(key, window)
+            else:
+                count, remaining = _count_in_process(cache, f"throttle:shop:{shop.pk}", window)
         except (RedisConnectionError, RedisTimeoutError) as exc:
+            metrics.record_rate_limit_unchecked()
             logger.warning(
                 "Rate limit not checked, the cache is unreachable (%s: %s)",
                 type(exc).__name__,
                 exc,
             )
             return True
+        if count <= limit:
+            return True
+        self.retry_after = remaining
+        return False
+
+    def wait(self) -> float | None:
+        """Seconds until the shop's window ends (DRF sends them as ``Retry-After``)."""
+        return None if self.retry_after is None else max(math.ceil(self.retry_after), 1)

@@ -1,27 +1,38 @@
+import threading
 import uuid
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import caches
+from django.db import connection
+from rest_framework.test import APIClient
 
+from orderflow import metrics
 from orders.models import Order
 
 from ..assertions import assert_problem, row_counts
+from ..factories import ProductFactory, ShopFactory, api_key_for
 
 pytestmark = pytest.mark.django_db
 
+LOCMEM = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 
-@pytest.fixture
-def limit(settings):
-    """Set the per-shop rate limit on an empty cache, so that earlier requests do not count.
 
-    The cache gets a key prefix of its own rather than a ``cache.clear()``: on Redis that
-    is FLUSHDB, which would also wipe the counters (and Celery queues) of any other test
-    run sharing the Redis database, and theirs could count against this test's shop ids.
+@pytest.fixture(params=["redis", "locmem"])
+def limit(request, settings):
+    """Set the per-shop rate limit on an empty cache, in both run modes' caches.
+
+    ``redis`` is the full mode's cache with a key prefix of its own rather than a
+    ``cache.clear()``: on Redis that is FLUSHDB, which would also wipe the counters (and
+    Celery queues) of any other test run sharing the Redis database, and theirs could count
+    against this test's shop ids. ``locmem`` is the embedded mode's cache.
     """
-    settings.CACHES = {
-        name: {**config, "KEY_PREFIX": f"rate-limit-test-{uuid.uuid4().hex}"}
-        for name, config in settings.CACHES.items()
-    }
+    prefix = f"rate-limit-test-{uuid.uuid4().hex}"
+    if request.param == "redis":
+        settings.CACHES = {
+            name: {**config, "KEY_PREFIX": prefix} for name, config in settings.CACHES.items()
+        }
+    else:
+        settings.CACHES = {"default": {**LOCMEM, "LOCATION": prefix}}
 
     def set_limit(rate: str) -> None:
         settings.API_RATE_LIMIT = rate
@@ -72,13 +83,88 @@ def test_an_empty_rate_disables_the_limit(api, shop, products, limit):
     responses = [api.get("/api/v1/products") for _ in range(10)]
 
     assert [r.status_code for r in responses] == [200] * 10
-    # disabled, not merely high: no request history is kept for the shop at all
-    assert cache.get(f"throttle:shop:{shop.pk}") is None
+    # disabled, not merely high: no counter is kept for the shop at all
+    assert caches["default"].get(f"throttle:shop:{shop.pk}") is None
 
 
-def test_keeps_history_per_shop_while_a_limit_is_set(api, shop, products, limit):
+def test_counts_the_shops_requests_in_one_expiring_counter(api, shop, products, limit):
     limit("3/minute")
 
     api.get("/api/v1/products")
+    api.get("/api/v1/products")
 
-    assert len(cache.get(f"throttle:shop:{shop.pk}")) == 1
+    stored = caches["default"].get(f"throttle:shop:{shop.pk}")
+    count = stored if isinstance(stored, int) else stored[0]  # locmem: (count, ends at)
+    assert count == 2
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("backend", ["redis", "locmem"])
+def test_exactly_the_limit_passes_when_requests_arrive_together(settings, backend):
+    """60 requests released at once against 20/minute: exactly 20 pass, 40 get a 429.
+
+    Each thread has its own client and database connection, so the requests really race;
+    DRF's read-modify-write throttle let all 60 through.
+    """
+    prefix = f"rate-limit-race-{uuid.uuid4().hex}"
+    if backend == "redis":
+        settings.CACHES = {
+            name: {**config, "KEY_PREFIX": prefix} for name, config in settings.CACHES.items()
+        }
+    else:
+        settings.CACHES = {"default": {**LOCMEM, "LOCATION": prefix}}
+    shop = ShopFactory()
+    ProductFactory(shop=shop, sku="MUG", price="9.90")
+    raw_key = api_key_for(shop)
+    threads_count, rate = 60, 20
+    clients = [APIClient() for _ in range(threads_count)]
+    for client in clients:
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    # django-prometheus creates its metrics on a process's first request, not thread-safely:
+    # serve one (uncounted: no limit yet), as a server does before its first burst
+    settings.API_RATE_LIMIT = ""
+    assert clients[0].get("/api/v1/products").status_code == 200
+    settings.API_RATE_LIMIT = f"{rate}/minute"
+    gate = threading.Event()
+    ready = threading.Semaphore(0)
+    statuses: list[int | None] = [None] * threads_count
+
+    def send(index: int) -> None:
+        try:
+            ready.release()
+            gate.wait()
+            statuses[index] = clients[index].get("/api/v1/products").status_code
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(threads_count)]
+    for thread in threads:
+        thread.start()
+    for _ in range(threads_count):
+        assert ready.acquire(timeout=30)
+    gate.set()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sorted(statuses) == [200] * rate + [429] * (threads_count - rate)
+
+
+def test_fails_open_and_counts_it_when_redis_is_unreachable(api, products, settings, caplog):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+    settings.API_RATE_LIMIT = "1/minute"
+    before = metrics.RATE_LIMIT_UNCHECKED._value.get()
+
+    with caplog.at_level("WARNING", logger="orders.api.throttling"):
+        responses = [api.get("/api/v1/products") for _ in range(2)]
+
+    assert [r.status_code for r in responses] == [200, 200]
+    assert metrics.RATE_LIMIT_UNCHECKED._value.get() == before + 2
+    assert [r.getMessage().split(" (")[0] for r in caplog.records] == [
+        "Rate limit not checked, the cache is unreachable"
+    ] * 2
