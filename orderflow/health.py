@@ -3,8 +3,13 @@
 Readiness checks what a request or a task needs: the database and its migrations, the
 cache and the Celery broker (in full mode). Each check reports its latency; any failure
 makes the answer 503, so a load balancer or Kubernetes stops sending traffic.
+
+``/readyz`` is reachable by anyone who reaches the site, so a failing check answers only
+"unavailable": the exception's text (host names, users, paths) goes to the log, and to
+``manage.py doctor``, which only an operator runs.
 """
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +22,12 @@ from django.db.migrations.executor import MigrationExecutor
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 
+logger = logging.getLogger(__name__)
+
 _migrations_applied = False
+
+#: what /readyz says of a failing check; the reason is in the log line it writes
+UNAVAILABLE = "unavailable"
 
 
 @dataclass(frozen=True)
@@ -77,6 +87,7 @@ def run_checks() -> list[CheckResult]:
             detail, ok = check(), True
         except Exception as error:  # any failure means "not ready", and is reported
             detail, ok = f"{type(error).__name__}: {error}", False
+            logger.warning("Readiness check %s failed: %s", name, detail)
         results.append(
             CheckResult(
                 name=name,
@@ -101,7 +112,11 @@ def readyz(request):
         {
             "status": "ready" if ready else "unavailable",
             "checks": {
-                r.name: {"ok": r.ok, "detail": r.detail, "latency_ms": r.latency_ms}
+                r.name: {
+                    "ok": r.ok,
+                    "detail": r.detail if r.ok else UNAVAILABLE,
+                    "latency_ms": r.latency_ms,
+                }
                 for r in results
             },
         },

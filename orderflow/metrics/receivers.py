@@ -38,7 +38,7 @@ def count_published_event(sender, event, row: OutboxEvent, **kwargs) -> None:
 
 
 def _event_committed(row: OutboxEvent) -> None:
-    record_event_committed(event_type=row.type, shop=row.tenant_id)
+    record_event_committed(event_type=row.type)
     if row.type == "order.placed":
         mark_order_placed()
     elif row.type == "order.confirmed":

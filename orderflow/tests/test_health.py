@@ -41,9 +41,20 @@ def test_readyz_is_503_while_redis_is_unreachable_and_200_after(client):
     assert down.status_code == 503
     assert down.json()["status"] == "unavailable"
     assert down.json()["checks"]["cache"]["ok"] is False
-    assert "ConnectionError" in down.json()["checks"]["cache"]["detail"]
     assert down.json()["checks"]["database"]["ok"] is True
     assert up.status_code == 200
+
+
+def test_readyz_logs_why_a_check_failed_and_answers_only_unavailable(client, caplog):
+    with override_settings(CACHES=UNREACHABLE_REDIS), caplog.at_level("WARNING", "orderflow"):
+        down = client.get("/readyz")
+
+    assert down.json()["checks"]["cache"]["detail"] == "unavailable"
+    assert "127.0.0.1" not in down.content.decode()
+    assert "Error" not in down.content.decode()
+    failures = [r.getMessage() for r in caplog.records if r.name == "orderflow.health"]
+    assert len(failures) == 1
+    assert failures[0].startswith("Readiness check cache failed: ConnectionError: ")
 
 
 def test_doctor_prints_checks_and_backlog(capsys):

@@ -173,6 +173,20 @@ def test_metrics_wants_the_token_when_one_is_set(client):
 
 
 @pytest.mark.django_db
+def test_order_counters_name_no_shop(client):
+    """Whoever reaches /metrics must not learn each shop's order volume."""
+    placed = sample("orderflow_orders_placed_total")
+
+    metrics.record_event_committed(event_type="order.placed")
+    samples = scrape(client)
+
+    assert samples["orderflow_orders_placed_total"] == {(): placed + 1}
+    order_samples = {name: labels for name, labels in samples.items() if "orders_" in name}
+    assert order_samples
+    assert all(not any(labels) for by_labels in order_samples.values() for labels in by_labels)
+
+
+@pytest.mark.django_db
 def test_metrics_speaks_openmetrics_when_asked(client):
     response = client.get("/metrics", HTTP_ACCEPT="application/openmetrics-text; version=1.0.0")
 
