@@ -18,16 +18,17 @@ anything else          succeeds, unless ``PAYMENT_DECLINE_RATE`` / ``PAYMENT_ERR
 =====================  ====================================================================
 
 Gates (test-only): a test drives a race — a cancel landing while a capture is in flight —
-by closing the gate of one call (operation and idempotency key) with ``GatewayGate.close``.
-The call then waits at the gate, before it decides anything, inside the caller's
-transaction (the charge holds its payment row), until the test has done its part and calls
-``GatewayGate.open``; ``GatewayGate.held`` tells the test that the call is waiting. The
-gate is a cache key, so it holds a Celery worker's call as well as a thread's (in full
-mode; the embedded local-memory cache reaches threads of one process only). Gates are
-consulted only when ``settings.PAYMENT_GATES`` is on, which only ``tests/settings.py``
-does: it has no environment variable, so production never reads a gate, and a closed gate
-without that setting holds nothing. A gate left closed fails the call after
-``GATE_TIMEOUT_SECONDS`` rather than holding a worker for ever.
+by closing a gate with ``GatewayGate.close(operation, idempotency_key)``, or for every key
+of the operation (``ANY_KEY``, the default) when the test cannot know the key before the
+call starts. The call then waits at the gate, before it decides anything, inside the
+caller's transaction (the charge holds its payment row), until the test has done its part
+and calls ``GatewayGate.open``; ``GatewayGate.held(operation, key)`` tells the test that
+the call with that key is waiting. The gate is a cache key, so it holds a Celery worker's
+call as well as a thread's (in full mode; the embedded local-memory cache reaches threads
+of one process only). Gates are consulted only when ``settings.PAYMENT_GATES`` is on,
+which only ``tests/settings.py`` does: it has no environment variable, so production
+never reads a gate, and a closed gate without that setting holds nothing. A gate left
+closed fails the call after ``GATE_TIMEOUT_SECONDS`` rather than holding a worker for ever.
 """
 
 import json
@@ -43,6 +44,8 @@ from django.core.cache import cache
 
 RECORD_TTL = 7 * 24 * 3600
 
+#: a gate closed with this key holds every call of its operation
+ANY_KEY = "*"
 #: how long a call waits at a closed gate before it fails (a test that forgot to open it)
 GATE_TIMEOUT_SECONDS = 120
 #: how often a held call looks at its gate
@@ -174,43 +177,41 @@ class SimulatedGateway:
 
 
 class GatewayGate:
-    """Hold one simulated call until a test lets it go (see the module's docstring).
+    """Hold a simulated call until a test lets it go (see the module's docstring).
 
     Test-only machinery: nothing reads a gate unless ``settings.PAYMENT_GATES`` is on.
     """
 
     @staticmethod
-    def close(operation: str, idempotency_key: str) -> None:
-        """Make the next calls of ``operation`` with this key wait until ``open``."""
+    def close(operation: str, idempotency_key: str = ANY_KEY) -> None:
+        """Make the next calls of ``operation`` (with this key, or any) wait until ``open``."""
         cache.set(_key("gate", operation, idempotency_key), "closed", RECORD_TTL)
 
     @staticmethod
-    def open(operation: str, idempotency_key: str) -> None:
-        """Let the held call (and any later one) through."""
+    def open(operation: str, idempotency_key: str = ANY_KEY) -> None:
+        """Let the calls held by this gate (and any later one) through."""
         cache.delete(_key("gate", operation, idempotency_key))
 
     @staticmethod
     def held(operation: str, idempotency_key: str) -> bool:
-        """Whether a call is waiting at this gate now."""
+        """Whether the call of ``operation`` with this key is waiting at a gate now."""
         return cache.get(_key("held", operation, idempotency_key)) is not None
 
     @staticmethod
     def wait(operation: str, idempotency_key: str) -> None:
-        """Wait while the gate is closed; mark the call held meanwhile, so a test can see it.
+        """Wait while a gate of this call is closed, marked held meanwhile for the test to see.
 
         Polling the cache keeps one mechanism for threads and worker processes alike; the
         wait is bounded, so a gate left closed fails the call instead of hanging a worker.
         """
-        gate, held = (
-            _key("gate", operation, idempotency_key),
-            _key("held", operation, idempotency_key),
-        )
-        if cache.get(gate) is None:
+        gates = [_key("gate", operation, key) for key in (idempotency_key, ANY_KEY)]
+        if not cache.get_many(gates):
             return
+        held = _key("held", operation, idempotency_key)
         cache.set(held, "held", RECORD_TTL)
         try:
             deadline = time.monotonic() + GATE_TIMEOUT_SECONDS
-            while cache.get(gate) is not None:
+            while cache.get_many(gates):
                 if time.monotonic() > deadline:
                     raise GateNeverOpened(
                         f"the {operation} gate for {idempotency_key} stayed closed "

@@ -265,6 +265,25 @@ def test_a_closed_gate_holds_the_call_until_the_test_opens_it(key):
     )
 
 
+def test_a_gate_closed_for_any_key_holds_a_call_whose_key_the_test_cannot_know(key):
+    # given the capture gate closed for every key (the order is not placed yet)
+    GatewayGate.close("capture")
+    results: list[GatewayResult] = []
+    call = threading.Thread(target=lambda: results.append(_capture(SimulatedGateway(), key)))
+    call.start()
+    try:
+        wait_for(lambda: GatewayGate.held("capture", key), what="the capture to be held")
+        assert (results, SimulatedGateway.effects("capture", key)) == ([], 0)
+    finally:
+        # when the test opens it
+        GatewayGate.open("capture")
+        call.join(timeout=60)
+
+    # then the held call goes through
+    assert (call.is_alive(), [result.ok for result in results]) == (False, [True])
+    assert SimulatedGateway.effects("capture", key) == 1
+
+
 def test_a_gate_holds_only_its_own_operation_and_key(key, monkeypatch):
     # a closed gate elsewhere would fail at once here instead of holding the test
     monkeypatch.setattr(gateway_module, "GATE_TIMEOUT_SECONDS", 0)
