@@ -7,16 +7,27 @@ connection itself (:class:`GuardedBackend`): the host is resolved once, every ad
 checked, and the socket connects to a checked address — never to a second lookup that a
 rebinding DNS server could answer differently. TLS still verifies the certificate and sends
 SNI for the URL's host name, since only the TCP connect is pinned.
+
+A URL is normalised before it is checked (:func:`normalize_url`): the HTTP client takes
+ASCII only, so a name in another script is IDNA-encoded and anything else outside ASCII in
+the path or query is percent-encoded. The resolver runs on a small pool of threads and is
+waited for only as long as the caller's budget allows, because ``getaddrinfo`` itself has
+no timeout and a hanging DNS server would otherwise hold the worker.
 """
 
 import ipaddress
 import re
 import socket
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from httpcore import ConnectError, NetworkStream, SyncBackend
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -46,6 +57,16 @@ class UnsafeUrl(ValueError):
 
 class UnresolvableHost(UnsafeUrl):
     """The host name does not resolve (refused at registration, retried at send time)."""
+
+
+#: how long a lookup may take when the caller gives no budget (registration)
+RESOLVE_TIMEOUT_SECONDS = 5.0
+#: Lookups in flight at once per process. A lookup that outlives its caller's budget
+#: keeps its thread until the resolver answers; once every thread is held so, new
+#: lookups wait in the queue and time out too, so a hanging DNS server fails attempts
+#: instead of holding workers or growing threads.
+RESOLVER_THREADS = 4
+_resolver_pool = ThreadPoolExecutor(max_workers=RESOLVER_THREADS, thread_name_prefix="webhook-dns")
 
 
 @dataclass(frozen=True)
@@ -148,8 +169,26 @@ def system_resolve(host: str, port: int) -> list[IPAddress]:
 resolve: Callable[[str, int], list[IPAddress]] = system_resolve
 
 
-def check_host(host: str, port: int, *, allow_private: bool) -> tuple[IPAddress, ...]:
-    """Resolve ``host`` and return its addresses if every one of them may be called."""
+def resolve_within(host: str, port: int, timeout: float) -> list[IPAddress]:
+    """Resolve ``host`` through :data:`resolve`, waiting at most ``timeout`` seconds."""
+    future = _resolver_pool.submit(resolve, host, port)
+    try:
+        return future.result(timeout=max(timeout, 0))
+    except FutureTimeout:
+        future.cancel()  # still queued: never run it; running: its answer is dropped
+        raise UnresolvableHost(
+            f"The host {host!r} could not be resolved: DNS did not answer within {timeout:.1f} s."
+        ) from None
+
+
+def check_host(
+    host: str, port: int, *, allow_private: bool, timeout: float | None = None
+) -> tuple[IPAddress, ...]:
+    """Resolve ``host`` and return its addresses if every one of them may be called.
+
+    The lookup gets ``timeout`` seconds (RESOLVE_TIMEOUT_SECONDS if None); a lookup that
+    takes longer is an :class:`UnresolvableHost`.
+    """
     literal = parse_ip_literal(host)
     if literal is not None:
         addresses = [literal]
@@ -157,7 +196,9 @@ def check_host(host: str, port: int, *, allow_private: bool) -> tuple[IPAddress,
         addresses = [LOOPBACK]  # RFC 6761: whatever a resolver says, it is this machine
     else:
         try:
-            addresses = resolve(host, port)
+            addresses = resolve_within(
+                host, port, RESOLVE_TIMEOUT_SECONDS if timeout is None else timeout
+            )
         except (OSError, UnicodeError) as error:
             raise UnresolvableHost(f"The host {host!r} could not be resolved ({error}).") from None
         if not addresses:
@@ -170,23 +211,45 @@ def check_host(host: str, port: int, *, allow_private: bool) -> tuple[IPAddress,
     return tuple(dict.fromkeys(addresses))
 
 
-def check_url(url: str, *, allow_private: bool) -> CheckedUrl:
-    """Refuse a URL that is not plain http(s) to a host the server may call."""
+def normalize_url(url: str) -> str:
+    """Return ``url`` as the ASCII the HTTP client sends: IDNA host, percent-encoded rest.
+
+    Refuse (``UnsafeUrl``) what is not plain http(s) or cannot be normalised. An ASCII
+    URL comes back as it was, apart from the scheme and host in lower case; normalising
+    a normalised URL changes nothing.
+    """
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as error:
         raise UnsafeUrl(f"Not a valid URL: {error}.") from None
-    if parts.scheme not in ("http", "https"):
+    if parts.scheme.lower() not in ("http", "https"):
         raise UnsafeUrl("Only http and https URLs are allowed.")
     if not parts.hostname:
         raise UnsafeUrl("The URL has no host.")
     if parts.username is not None or parts.password is not None:
         raise UnsafeUrl("Credentials in the URL are not allowed; the signature authenticates.")
-    if any(c.isspace() or ord(c) < 32 for c in url):
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
         raise UnsafeUrl("The URL contains whitespace or control characters.")
-    port = port or (443 if parts.scheme == "https" else 80)
-    addresses = check_host(parts.hostname, port, allow_private=allow_private)
+    try:
+        normalized = parse_url(url).url
+    except (LocationParseError, UnicodeError, ValueError) as error:
+        raise UnsafeUrl(f"The URL cannot be normalised: {error}.") from None
+    if not normalized.isascii() or port != urlsplit(normalized).port:
+        raise UnsafeUrl("The URL cannot be normalised to ASCII.")
+    return normalized
+
+
+def check_url(url: str, *, allow_private: bool, timeout: float | None = None) -> CheckedUrl:
+    """Refuse a URL that is not plain http(s) to a host the server may call.
+
+    The URL is normalised first (see :func:`normalize_url`); the result carries the
+    normalised URL, which is the one to store and to call.
+    """
+    url = normalize_url(url)
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    addresses = check_host(parts.hostname, port, allow_private=allow_private, timeout=timeout)
     return CheckedUrl(url=url, host=parts.hostname, port=port, addresses=addresses)
 
 
@@ -210,14 +273,16 @@ class GuardedBackend(SyncBackend):
         local_address: str | None = None,
         socket_options=None,
     ) -> NetworkStream:
-        addresses = check_host(host, port, allow_private=self.allow_private)
+        # one budget for the lookup and the connect: what the lookup takes, connect lacks
+        deadline = None if timeout is None else time.monotonic() + timeout
+        addresses = check_host(host, port, allow_private=self.allow_private, timeout=timeout)
         last_error: Exception | None = None
         for address in addresses:
             try:
                 return super().connect_tcp(
                     str(address),
                     port,
-                    timeout=timeout,
+                    timeout=None if deadline is None else max(deadline - time.monotonic(), 0.001),
                     local_address=local_address,
                     socket_options=socket_options,
                 )

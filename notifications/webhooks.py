@@ -25,7 +25,7 @@ import httpcore
 from django.core.serializers.json import DjangoJSONEncoder
 
 from .choices import AttemptOutcome
-from .ssrf import GuardedBackend, UnresolvableHost, UnsafeUrl
+from .ssrf import GuardedBackend, UnresolvableHost, UnsafeUrl, normalize_url
 
 SECRET_PREFIX = "whsec_"  # noqa: S105  (the standard prefix, not a secret)
 SECRET_BYTES = 32
@@ -121,7 +121,11 @@ def post(
     allow_private: bool,
     timeout: float = TIMEOUT_SECONDS,
 ) -> AttemptResult:
-    """POST ``body`` once; never follow a redirect; give up after ``timeout`` seconds in all."""
+    """POST ``body`` once; never follow a redirect; give up after ``timeout`` seconds in all.
+
+    The URL is normalised again here: a URL stored before registration normalised them
+    may hold characters the HTTP client refuses.
+    """
     started = time.monotonic()
     request_headers = {
         **headers,
@@ -131,6 +135,7 @@ def post(
     }
     backend = _AttemptBackend(allow_private=allow_private, deadline=started + timeout)
     try:
+        url = normalize_url(url)
         # A pool per attempt: each attempt connects afresh through the guard, and no
         # connection outlives the attempt's deadline. httpcore never follows redirects.
         with (

@@ -9,6 +9,7 @@ Each row keeps the trace context of the event's delivery that created it, so its
 in whichever worker and however much later, show in the order's trace.
 """
 
+import logging
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -41,6 +42,8 @@ ATTEMPT_BUDGET_SECONDS = webhooks.TIMEOUT_SECONDS + 5
 #: a killed worker's webhooks wait 90 s.)
 LEASE = timedelta(seconds=3 * ATTEMPT_BUDGET_SECONDS)
 DRAIN_SECONDS = 10.0
+
+logger = logging.getLogger(__name__)
 
 
 def envelope_payload(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:
@@ -171,11 +174,35 @@ def _attempt(delivery: WebhookDelivery, *, now: datetime) -> tuple[str, datetime
         # claimed again after lost leases (a worker killed mid-attempt, each time)
         result = webhooks.AttemptResult(AttemptOutcome.FAILED, None, "", 0, "No attempt finished.")
     else:
-        result = _post(delivery, endpoint, request_id=request_id, now=now)
+        result = _post_isolated(delivery, endpoint, request_id=request_id, now=now)
     outcome, next_at = _record(delivery, endpoint, result, request_id=request_id, now=now)
     # counted once the attempt's log row has committed, with the outcome it was logged with
     metrics.record_webhook_delivery(outcome=outcome, seconds=result.duration_ms / 1000)
     return outcome, next_at
+
+
+def _post_isolated(
+    delivery: WebhookDelivery, endpoint: WebhookEndpoint, *, request_id: uuid.UUID, now: datetime
+) -> webhooks.AttemptResult:
+    """POST the delivery once; whatever the attempt raises is this delivery's failure alone.
+
+    The batch holds other deliveries, other shops' among them: an exception escaping here
+    would leave them all claimed and unsent until their lease ran out (a URL the HTTP
+    client refused did so, batch after batch). The error is kept in the attempt log and
+    retried on the delivery's own schedule, which ends in ``failed``.
+    """
+    started = time.monotonic()
+    try:
+        return _post(delivery, endpoint, request_id=request_id, now=now)
+    except Exception as error:  # any failure of one send is that row's alone
+        logger.exception("Webhook attempt raised", extra={"delivery_id": str(delivery.pk)})
+        return webhooks.AttemptResult(
+            outcome=AttemptOutcome.RETRY,
+            status_code=None,
+            response_body="",
+            duration_ms=round((time.monotonic() - started) * 1000),
+            error=f"Unexpected {type(error).__name__}: {error}"[:1000],
+        )
 
 
 def _post(

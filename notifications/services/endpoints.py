@@ -28,20 +28,30 @@ def shop_event_types() -> list[str]:
 
 
 def webhook_url_validate(url: str) -> str:
-    """Refuse a URL the server must not call (see ``ssrf``); return it unchanged."""
+    """Refuse a URL the server must not call (see ``ssrf``); return it normalised.
+
+    Normalised here (IDNA host, percent-encoded path and query), so that what is stored
+    is what the HTTP client can send: a stored non-ASCII URL made every attempt raise.
+    """
     if len(url) > URL_MAX_LENGTH:
-        raise UnsafeWebhookUrl(
-            "The URL is too long.",
-            errors=[FieldError("url", "max_length", f"At most {URL_MAX_LENGTH} characters.")],
-        )
+        raise _too_long()
     try:
-        ssrf.check_url(url, allow_private=settings.WEBHOOK_ALLOW_PRIVATE)
+        checked = ssrf.check_url(url, allow_private=settings.WEBHOOK_ALLOW_PRIVATE)
     except ssrf.UnsafeUrl as error:
         raise UnsafeWebhookUrl(
             f"The URL cannot be used for webhooks: {error}",
             errors=[FieldError("url", "unsafe_url", str(error))],
         ) from None
-    return url
+    if len(checked.url) > URL_MAX_LENGTH:
+        raise _too_long()  # percent-encoding makes a URL up to nine times longer
+    return checked.url
+
+
+def _too_long() -> UnsafeWebhookUrl:
+    return UnsafeWebhookUrl(
+        "The URL is too long.",
+        errors=[FieldError("url", "max_length", f"At most {URL_MAX_LENGTH} characters.")],
+    )
 
 
 def _event_types_validate(types: list[str]) -> list[str]:

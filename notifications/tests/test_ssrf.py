@@ -192,3 +192,50 @@ def test_the_connection_goes_to_the_checked_address_with_the_urls_host(
     [request] = receiver.received
     assert request.headers["Host"] == f"hooks.shop.example:{receiver.port}"
     assert request.verified
+
+
+@pytest.mark.parametrize(
+    ("url", "stored"),
+    [
+        ("https://93.184.216.34/ü", "https://93.184.216.34/%C3%BC"),
+        (
+            "https://Bücher.Example/ä|x?q=ü&x=%41",
+            "https://xn--bcher-kva.example/%C3%A4%7Cx?q=%C3%BC&x=%41",
+        ),
+        ("https://xn--bcher-kva.example/%zz", "https://xn--bcher-kva.example/%25zz"),
+    ],
+)
+def test_registration_normalises_the_url_to_what_the_client_sends(api, resolve_to, url, stored):
+    # given a host name that resolves to a public address
+    resolve_to["xn--bcher-kva.example"] = ["93.184.215.14"]
+
+    # when a URL with non-ASCII or stray characters is registered
+    response = api.post("/api/v1/webhook-endpoints", {"url": url}, format="json")
+
+    # then the normalised URL is stored and shown, and normalising it again changes nothing
+    assert response.status_code == 201, response.content
+    assert response.json()["url"] == stored
+    assert WebhookEndpoint.objects.get().url == stored
+    assert ssrf.normalize_url(stored) == stored
+
+
+@pytest.mark.parametrize(
+    "url", ["https://⒈.example/", "https://a\u200b.example/", "https://\U0001f600.example/"]
+)
+def test_a_url_that_cannot_be_normalised_is_a_400_naming_the_url(api, url):
+    response = api.post("/api/v1/webhook-endpoints", {"url": url}, format="json")
+
+    body = assert_problem(response, status=400, type_slug="validation-error")
+    assert [(e["attr"], e["code"]) for e in body["errors"]] == [("url", "unsafe_url")]
+    assert "is not a valid IDNA label" in body["errors"][0]["detail"]
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_a_url_too_long_once_percent_encoded_is_a_400(api):
+    url = "https://93.184.215.14/" + "ü" * 400  # 422 characters, 2422 once encoded
+
+    response = api.post("/api/v1/webhook-endpoints", {"url": url}, format="json")
+
+    body = assert_problem(response, status=400, type_slug="validation-error")
+    assert [(e["attr"], e["code"]) for e in body["errors"]] == [("url", "max_length")]
+    assert not WebhookEndpoint.objects.exists()

@@ -1,16 +1,18 @@
 """Standard Webhooks signatures, checked with the reference verifier from PyPI."""
 
+import ipaddress
 import socket
 import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from notifications import services, webhooks
+from notifications import services, ssrf, webhooks
 from notifications.models import WebhookEndpoint
 
 BODY = webhooks.encode_body({"event_id": "e1", "type": "order.placed", "data": {"total": "9.90"}})
@@ -170,3 +172,70 @@ def test_the_guard_refuses_before_any_connection(canary):
 
     assert result.outcome == "failed"
     assert canary.connections == 0
+
+
+@pytest.fixture
+def hanging_resolver(monkeypatch):
+    """A resolver that blocks until its gate opens; ``asked`` is set once it is called."""
+    gate, asked = threading.Event(), threading.Event()
+
+    def resolve(host: str, port: int):
+        asked.set()
+        gate.wait()
+        return [ipaddress.ip_address("93.184.215.14")]
+
+    monkeypatch.setattr(ssrf, "resolve", resolve)
+    yield SimpleNamespace(gate=gate, asked=asked)
+    gate.set()  # free the resolver's thread
+
+
+def test_a_hanging_resolver_fails_the_attempt_within_its_deadline(hanging_resolver):
+    # given a resolver that never answers while the attempt runs
+    results: list[webhooks.AttemptResult] = []
+
+    def attempt():
+        results.append(
+            webhooks.post(
+                url="https://hangs.example/in",
+                body=BODY,
+                headers={},
+                request_id=uuid.uuid4(),
+                allow_private=False,
+                timeout=0.5,
+            )
+        )
+
+    # when an attempt with a 0.5 s budget is made
+    worker = threading.Thread(target=attempt, daemon=True)
+    worker.start()
+    worker.join(timeout=30)  # a bound for the test, far beyond the budget
+
+    # then the attempt has ended, with the gate still shut, as a retryable DNS failure
+    assert not worker.is_alive(), "the attempt waited for the resolver"
+    assert hanging_resolver.asked.is_set()
+    assert not hanging_resolver.gate.is_set()
+    [result] = results
+    assert (result.outcome, result.status_code) == ("retry", None)
+    assert result.error.startswith(
+        "The host 'hangs.example' could not be resolved: DNS did not answer within 0."
+    ), result.error
+
+
+def test_a_hanging_resolver_at_registration_is_a_400_not_a_held_request(
+    api, hanging_resolver, monkeypatch
+):
+    # given a short lookup budget at registration
+    monkeypatch.setattr(ssrf, "RESOLVE_TIMEOUT_SECONDS", 0.2)
+
+    # when a URL whose host hangs the resolver is registered
+    response = api.post(
+        "/api/v1/webhook-endpoints", {"url": "https://hangs.example/in"}, format="json"
+    )
+
+    # then it is refused, naming the url, and nothing is stored
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert [(e["attr"], e["code"]) for e in body["errors"]] == [("url", "unsafe_url")]
+    assert "DNS did not answer within 0.2 s" in body["detail"]
+    assert not hanging_resolver.gate.is_set()
+    assert not WebhookEndpoint.objects.exists()

@@ -1,6 +1,7 @@
 """Sending webhooks to a real receiver on 127.0.0.1, with the clock moved instead of slept."""
 
 import itertools
+import uuid
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -312,3 +313,109 @@ def test_a_batch_starts_no_attempt_that_could_outlive_its_lease(
     assert [(d.attempts, d.lease_until) for d in untried] == [(0, None), (0, None)]
     assert services.webhook_deliveries_send_due().sent == 2
     assert len(receiver.received) == 5
+
+
+def _queue(endpoint: WebhookEndpoint, *, due_at) -> WebhookDelivery:
+    event_id = uuid.uuid4()
+    return WebhookDelivery.objects.create(
+        endpoint=endpoint,
+        event_id=event_id,
+        event_type="order.placed",
+        payload={"event_id": str(event_id), "type": "order.placed", "data": {}},
+        status=SendStatus.QUEUED,
+        next_attempt_at=due_at,
+    )
+
+
+def test_a_stored_non_ascii_url_breaks_no_batch_and_another_shop_gets_all_five(
+    shop, other_shop, receiver, allow_private, send_webhooks
+):
+    # given shop A's endpoint stored with a non-ASCII path (as registration once allowed),
+    # due first, and five deliveries of shop B due in the same batch
+    broken = WebhookEndpoint.objects.create(
+        shop_id=shop.pk, url=f"{receiver.url}/ü", secret=webhooks.new_secret()
+    )
+    healthy, secret = services.webhook_endpoint_create(
+        shop_id=other_shop.pk, url=f"{receiver.url}/b"
+    )
+    receiver.secrets["/b"] = secret
+    now = timezone.now()
+    a = _queue(broken, due_at=now - timedelta(minutes=1))
+    b = [_queue(healthy, due_at=now) for _ in range(5)]
+
+    # when one batch is sent
+    result = services.webhook_deliveries_send_due()
+
+    # then B's receiver has all five, verified, and A's URL was sent percent-encoded
+    assert (result.sent, result.retried, result.failed, result.postponed) == (6, 0, 0, 0)
+    assert sorted(r.event_id for r in receiver.at("/b")) == sorted(str(d.event_id) for d in b)
+    assert all(r.verified for r in receiver.at("/b"))
+    assert [r.event_id for r in receiver.at("/%C3%BC")] == [str(a.event_id)]
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {SendStatus.SENT}
+
+
+def test_any_exception_of_one_send_is_that_rows_failure_alone(
+    shop, other_shop, receiver, allow_private, monkeypatch
+):
+    # given shop A's endpoint whose send raises something no one expected, due first,
+    # and five deliveries of shop B in the same batch
+    a_endpoint, _ = services.webhook_endpoint_create(shop_id=shop.pk, url=f"{receiver.url}/a")
+    b_endpoint, secret = services.webhook_endpoint_create(
+        shop_id=other_shop.pk, url=f"{receiver.url}/b"
+    )
+    receiver.secrets["/b"] = secret
+    post = webhooks.post
+
+    def post_raising_for_a(*, url, **kwargs):
+        if url.endswith("/a"):
+            raise TypeError("an HTTP client bug")
+        return post(url=url, **kwargs)
+
+    monkeypatch.setattr(webhooks, "post", post_raising_for_a)
+    now = timezone.now()
+    a = _queue(a_endpoint, due_at=now - timedelta(minutes=1))
+    b = [_queue(b_endpoint, due_at=now) for _ in range(5)]
+
+    # when one batch is sent
+    result = services.webhook_deliveries_send_due(now=now)
+
+    # then A's row has one logged attempt with the error and waits for its retry,
+    # and B's five are sent
+    assert (result.sent, result.retried, result.failed, result.postponed) == (5, 1, 0, 0)
+    assert sorted(r.event_id for r in receiver.at("/b")) == sorted(str(d.event_id) for d in b)
+    a.refresh_from_db()
+    assert (a.status, a.attempts, a.lease_until) == (SendStatus.QUEUED, 1, None)
+    assert a.next_attempt_at > now
+    attempt = a.log.get()
+    assert (attempt.outcome, attempt.status_code, attempt.error) == (
+        AttemptOutcome.RETRY,
+        None,
+        "Unexpected TypeError: an HTTP client bug",
+    )
+    assert receiver.at("/a") == []
+
+
+def test_an_exception_on_every_attempt_ends_failed_on_the_rows_schedule(
+    shop, receiver, allow_private, monkeypatch, send_webhooks
+):
+    # given an endpoint whose every send raises
+    endpoint, _ = services.webhook_endpoint_create(shop_id=shop.pk, url=f"{receiver.url}/a")
+
+    def raising(**kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(webhooks, "post", raising)
+    now = timezone.now()
+    delivery = _queue(endpoint, due_at=now)
+
+    # when it is sent at each of its scheduled times
+    for _ in range(webhooks.MAX_ATTEMPTS):
+        send_webhooks(now=now)
+        delivery.refresh_from_db()
+        now = delivery.next_attempt_at or now
+
+    # then it failed after the last attempt, each one logged
+    assert (delivery.status, delivery.attempts) == (SendStatus.FAILED, webhooks.MAX_ATTEMPTS)
+    assert list(delivery.log.values_list("outcome", flat=True).order_by("number")) == [
+        AttemptOutcome.RETRY
+    ] * (webhooks.MAX_ATTEMPTS - 1) + [AttemptOutcome.FAILED]
