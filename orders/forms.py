@@ -1,5 +1,7 @@
 """Staff forms: a new order on behalf of a shop, and the order actions that take input."""
 
+import uuid
+
 from django import forms
 from django.conf import settings
 
@@ -16,6 +18,18 @@ PAYMENT_TOKENS = [
 
 
 class OrderCreateForm(forms.Form):
+    #: generated when the form is rendered and sent back with it: the order's
+    #: Idempotency-Key, so that submitting the same form twice places one order
+    form_key = forms.UUIDField(
+        widget=forms.HiddenInput,
+        initial=uuid.uuid4,
+        error_messages={
+            "required": "This form lost its key. It has a new one now: check on the board "
+            "that the order was not placed already, then submit again.",
+            "invalid": "This form's key is damaged. It has a new one now: check on the board "
+            "that the order was not placed already, then submit again.",
+        },
+    )
     shop = forms.ModelChoiceField(queryset=Shop.objects.order_by("name"), empty_label=None)
     customer_name = forms.CharField(label="Customer name", max_length=200)
     customer_email = forms.EmailField(label="Customer e-mail", max_length=254)
@@ -31,6 +45,11 @@ class OrderCreateForm(forms.Form):
         error_messages={"invalid": "Use an ISO 3166 code in capitals, e.g. BR."},
     )
     payment_token = forms.ChoiceField(label="Payment", choices=PAYMENT_TOKENS)
+
+    def renew_key(self) -> None:
+        """Give the re-rendered form a new key, so its next submit is a new order."""
+        self.data = self.data.copy()
+        self.data[self.add_prefix("form_key")] = str(uuid.uuid4())
 
     def shipping_address(self) -> dict:
         data = self.cleaned_data

@@ -33,8 +33,9 @@ def order_create(request):
     if data is not None and form.is_valid() and lines.is_valid():
         filled = [line for line in lines.forms if line.has_changed() and line.cleaned_data]
         try:
-            order = services.order_place(
+            order, replayed = services.order_place_once(
                 shop=form.cleaned_data["shop"],
+                form_key=form.cleaned_data["form_key"],
                 customer=services.CustomerInput(
                     name=form.cleaned_data["customer_name"],
                     email=form.cleaned_data["customer_email"],
@@ -50,9 +51,27 @@ def order_create(request):
             )
         except OrderInputError as error:
             _show_input_errors(error, form, filled)
+        except services.IdempotencyKeyReused:
+            form.add_error(
+                None,
+                "This form already placed an order, with other details. Check that order on "
+                "the board; to place another one, submit this form again.",
+            )
+            form.renew_key()
+        except services.RequestInFlight:
+            form.add_error(
+                None,
+                "This order is still being placed by an earlier submit of this form. Look "
+                "for it on the board before submitting again.",
+            )
         else:
-            messages.success(request, f"Order {order.number} placed for {order.shop.name}.")
+            if replayed:
+                messages.info(request, f"Order {order.number} was already placed by this form.")
+            else:
+                messages.success(request, f"Order {order.number} placed for {order.shop.name}.")
             return redirect("tracking:order", order_id=order.id)
+    elif data is not None and "form_key" in form.errors:
+        form.renew_key()
     return render(
         request,
         "orders/order_form.html",

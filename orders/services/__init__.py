@@ -1,6 +1,9 @@
 """Write use cases of the orders context, one module per subdomain."""
 
+from orderflow.idempotency import IdempotencyKeyReused, RequestInFlight
+
 from ..exceptions import InvalidTransition
+from .carriers import shop_carrier_bind, shop_carrier_unbind
 from .catalog import product_create, product_update
 from .intake import CustomerInput, LineInput, order_place
 from .lifecycle import (
@@ -14,13 +17,16 @@ from .lifecycle import (
 )
 from .shipments import shipment_report
 from .shops import SYSTEM, Actor, api_key_authenticate, api_key_create, api_key_revoke, shop_create
+from .staff_intake import order_place_once
 
 __all__ = [
     "SYSTEM",
     "Actor",
     "CustomerInput",
+    "IdempotencyKeyReused",
     "InvalidTransition",
     "LineInput",
+    "RequestInFlight",
     "api_key_authenticate",
     "api_key_create",
     "api_key_revoke",
@@ -30,10 +36,13 @@ __all__ = [
     "order_fail_payment",
     "order_mark_out_for_delivery",
     "order_place",
+    "order_place_once",
     "order_reserve_stock",
     "order_ship",
     "product_create",
     "product_update",
     "shipment_report",
+    "shop_carrier_bind",
+    "shop_carrier_unbind",
     "shop_create",
 ]

@@ -1,5 +1,6 @@
 """Staff actions on an order (the orders context's views, reached from the order page)."""
 
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -110,6 +111,7 @@ def test_actions_need_csrf(place, settle, staff_user):
 
 def _new_order(shop, **overrides):
     data = {
+        "form_key": str(uuid.uuid4()),
         "shop": shop.id,
         "customer_name": "Ana Souza",
         "customer_email": "ana@example.com",
