@@ -3,6 +3,7 @@
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 
+from . import roles
 from .events.maintenance import dead_letter_replay
 from .models import DeadLetter, Delivery, DeliveryAttempt, InboxEntry, OutboxEvent
 
@@ -92,6 +93,7 @@ class DeliveryAdminBase(ReadOnlyAdmin):
         "done_at",
         "dead_at",
         "replayed_at",
+        "replayed_by",
     ]
 
     @admin.display(description="event type", ordering="event__type")
@@ -135,9 +137,15 @@ class DeadLetterAdmin(DeliveryAdminBase):
         # needed for the replay action; every field stays read-only
         return request.user.has_perm("orderflow.change_delivery")
 
-    @admin.action(description="Replay selected dead letters")
+    def has_replay_permission(self, request) -> bool:
+        return request.user.has_perm(roles.REPLAY)
+
+    @admin.action(description="Replay selected dead letters", permissions=["replay"])
     def replay(self, request, queryset):
-        replayed = dead_letter_replay(delivery_ids=list(queryset.values_list("pk", flat=True)))
+        replayed = dead_letter_replay(
+            delivery_ids=list(queryset.values_list("pk", flat=True)),
+            actor=f"staff:{request.user.get_username()}",
+        )
         self.message_user(
             request,
             f"Replayed {replayed} dead letter(s); they run again as new deliveries.",

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class OrderFlowConfig(AppConfig):
@@ -23,3 +24,8 @@ class OrderFlowConfig(AppConfig):
             bind_published_event, dispatch_uid="orderflow.logging_context.bind_published_event"
         )
         tracing.configure()
+        # Staff roles: every migrate leaves the groups and their permissions as
+        # ``orderflow.roles`` defines them (a test database's flush included).
+        from .roles import sync_roles_after_migrate
+
+        post_migrate.connect(sync_roles_after_migrate, sender=self)

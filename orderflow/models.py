@@ -116,6 +116,9 @@ class Delivery(models.Model):
     done_at = models.DateTimeField(null=True, blank=True)
     dead_at = models.DateTimeField(null=True, blank=True)
     replayed_at = models.DateTimeField(null=True, blank=True)
+    replayed_by = models.CharField(
+        max_length=200, blank=True, default="", help_text="Who replayed it last: staff:ana."
+    )
 
     class Meta:
         verbose_name_plural = "deliveries"
@@ -192,3 +195,32 @@ class InboxEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} done by {self.subscriber}"
+
+
+class StaffAccess(models.Model):
+    """No table: the holder of the staff permissions that ``orderflow.roles`` groups in roles.
+
+    Each one is checked by a staff page, action or socket; ``roles_sync`` gives them to the
+    viewer, operator and supervisor groups.
+    """
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        verbose_name = "staff access"
+        verbose_name_plural = "staff access"
+        permissions = [
+            (
+                "view_staff_pages",
+                "See the staff pages (board, orders, invoices, failed deliveries)",
+            ),
+            ("place_order", "Place an order on behalf of a shop"),
+            ("ship_order", "Ship an order"),
+            ("deliver_order", "Mark an order out for delivery or delivered"),
+            ("cancel_unpaid_order", "Cancel an order that is not paid yet"),
+            ("refund_order", "Cancel a paid order, refunding its payment"),
+            ("replay_dead_letter", "Replay failed deliveries"),
+        ]
+
+    def __str__(self) -> str:
+        return "staff access"

@@ -369,6 +369,11 @@ PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
 TRACKING_STATUS_TTL = env.int("TRACKING_STATUS_TTL", default=24 * 3600)
 #: seconds between the live sockets' heartbeats, which tell a page that missed a push
 TRACKING_HEARTBEAT_SECONDS = env.float("TRACKING_HEARTBEAT_SECONDS", default=10.0)
+#: resyncs one live socket may ask for in a minute; the next closes it (code 4429)
+TRACKING_RESYNCS_PER_MINUTE = env.int("TRACKING_RESYNCS_PER_MINUTE", default=12)
+#: public tracking sockets one client address may hold open at once (refused past it, 4429);
+#: behind a proxy, daphne must see the client's address (``--proxy-headers``)
+TRACKING_SOCKETS_PER_CLIENT = env.int("TRACKING_SOCKETS_PER_CLIENT", default=20)
 #: each carrier's HMAC secret, ``name=secret,other=secret``; the demo carrier in DEBUG only
 CARRIER_SECRETS = env.dict(
     "CARRIER_SECRETS", default={"demo-post": "demo-post-secret-for-development"} if DEBUG else {}
@@ -402,6 +407,11 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's default handlers for these write raw lines past the formatter (and so
+        # past its scrubbing, e.g. of tracking tokens in paths): configured here, they lose
+        # them and propagate to the root's handler like every other logger.
+        "django": {"level": "INFO"},
+        "django.server": {"level": "INFO", "propagate": True},
         "django.db.backends": {"level": "INFO"},
         # a line per task and per beat tick drowns what matters; failures still log
         "celery.app.trace": {"level": env.str("CELERY_TASK_LOG_LEVEL", default="WARNING")},

@@ -1,20 +1,22 @@
 """Kernel views: problem type docs, the problem-shaped 404/500, the failed-deliveries page."""
 
-from datetime import UTC, datetime, time
+import unicodedata
+from datetime import UTC, date, datetime, time
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_safe
 from django.views.defaults import page_not_found, server_error
 
+from . import roles
 from .api.problems import API_PREFIX, PROBLEM_TYPES, problem_response
 from .events.maintenance import dead_letter_replay, dead_letters
 from .models import DeadLetter
 
 FAILED_DELIVERIES_SHOWN = 200
+FILTER_MAX_LENGTH = 200
 
 
 @require_safe
@@ -52,20 +54,24 @@ def server_failure(request):
     return server_error(request)
 
 
-@staff_member_required
+@roles.staff_permission_required(roles.VIEW)
 def failed_deliveries(request):
-    """Dead letters, filtered, with replay of the chosen ones or of every one shown."""
+    """Dead letters, filtered, with replay of the chosen ones or of every one shown.
+
+    Seeing them needs the view permission; replaying (handlers run again) the supervisor's.
+    """
     filters = {
-        "subscriber": request.GET.get("subscriber", "").strip(),
-        "event_type": request.GET.get("event_type", "").strip(),
-        "tenant_id": request.GET.get("shop", "").strip(),
+        "subscriber": _filter_text(request.GET.get("subscriber")),
+        "event_type": _filter_text(request.GET.get("event_type")),
+        "tenant_id": _filter_text(request.GET.get("shop")),
     }
-    since = parse_date(request.GET.get("since", "") or "") if request.GET.get("since") else None
+    since = _filter_date(request, request.GET.get("since"))
     letters = dead_letters(
         **filters,
         since=datetime.combine(since, time.min, tzinfo=UTC) if since else None,
     )
     if request.method == "POST":
+        roles.require(request.user, roles.REPLAY)
         if request.POST.get("replay") == "all":
             ids = list(letters.values_list("pk", flat=True))
         else:
@@ -73,7 +79,9 @@ def failed_deliveries(request):
         if not ids:
             messages.error(request, "Choose at least one failed delivery to replay.")
         else:
-            replayed = dead_letter_replay(delivery_ids=ids)
+            replayed = dead_letter_replay(
+                delivery_ids=ids, actor=f"staff:{request.user.get_username()}"
+            )
             messages.success(
                 request,
                 f"Replayed {replayed} deliver{'y' if replayed == 1 else 'ies'}; "
@@ -94,3 +102,22 @@ def failed_deliveries(request):
             .order_by("subscriber"),
         },
     )
+
+
+def _filter_text(value: str | None) -> str:
+    """Drop control characters from a typed filter: PostgreSQL refuses NUL in text (a 500)."""
+    text = "".join(ch for ch in (value or "") if unicodedata.category(ch) != "Cc")
+    return text.strip()[:FILTER_MAX_LENGTH]
+
+
+def _filter_date(request, value: str | None) -> date | None:
+    """Read the ``since`` filter; tell the staff member when it is not a date, and ignore it."""
+    if not value:
+        return None
+    try:
+        parsed = parse_date(value)
+    except ValueError:  # well formed but impossible, like 2026-02-31
+        parsed = None
+    if parsed is None:
+        messages.warning(request, "The date filter was ignored: use a date like 2026-01-31.")
+    return parsed

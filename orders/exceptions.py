@@ -13,6 +13,14 @@ class InvalidTransition(OrderError):
     title = "Action not allowed in the order's state"
 
 
+class RefundNotAllowed(OrderError):
+    """A cancel that would refund a paid order, asked by someone who may not refund."""
+
+    status = 403
+    code = "permission-denied"
+    title = "Permission denied"
+
+
 class OrderInputError(InputError, OrderError):
     """The order cannot be placed as asked (unknown SKU, duplicate line, wrong currency)."""
 
@@ -27,3 +35,23 @@ class UnknownShipment(OrderError):
     status = 404
     code = "not-found"
     title = "Not found"
+
+
+class CarrierNotBound(InputError, OrderError):
+    """A shop shipped with a carrier it is not bound to: that carrier's reports are not its."""
+
+
+class TrackingNumberInUse(OrderError):
+    """The carrier's tracking number already names a parcel on the road."""
+
+    status = 409
+    code = "tracking-number-in-use"
+    title = "Tracking number already on the road"
+
+
+class AmbiguousParcel(OrderError):
+    """A carrier's report matches more than one parcel: applying it to any would be a guess."""
+
+    status = 409
+    code = "ambiguous-parcel"
+    title = "More than one parcel has this tracking number"

@@ -5,7 +5,7 @@ from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
-from . import state_machine
+from . import permissions, state_machine
 from .choices import OrderStatus
 from .models import Order, OrderTransition, Shop
 
@@ -289,6 +289,21 @@ def order_notice(*, order_id: UUID) -> OrderNotice:
 def order_actions_by_status() -> dict[str, tuple[str, ...]]:
     """Which actions (``ship``, ``cancel``…) staff or a shop may ask for, per order status."""
     return {status: tuple(state_machine.allowed_actions(status)) for status in OrderStatus.values}
+
+
+def order_action_permissions() -> dict[str, dict[str, str]]:
+    """Name the permission each allowed staff action needs, per order status.
+
+    Pages use it to show a staff member only the actions their role may take, and to follow
+    the order's status live without asking again.
+    """
+    return {
+        status: {
+            action: permissions.action_permission(action=action, status=status)
+            for action in state_machine.allowed_actions(status)
+        }
+        for status in OrderStatus.values
+    }
 
 
 def shop_names() -> tuple[tuple[int, str], ...]:

@@ -3,7 +3,8 @@
 The order page itself (with the live timeline) is the tracking context's; its action
 buttons lead here. Each action asks for confirmation (GET), then runs the same service
 as the shops' API (POST, CSRF-protected). An action the order's state does not allow
-comes back as a message on the order page, never as an error page.
+comes back as a message on the order page, never as an error page. An action the
+staff member's role does not allow is a 403 page, and nothing changes.
 """
 
 from collections.abc import Callable
@@ -11,11 +12,14 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 
-from . import interface, services
-from .exceptions import InvalidTransition, OrderInputError
+from orderflow import roles
+
+from . import interface, permissions, services
+from .exceptions import OrderError, OrderInputError, RefundNotAllowed
 from .forms import CancelForm, OrderCreateForm, OrderLineFormSet, ShipForm, product_skus
 from .models import Order
 
@@ -24,7 +28,7 @@ def _actor(request) -> services.Actor:
     return services.Actor(kind="staff", name=request.user.get_username())
 
 
-@staff_member_required
+@roles.staff_permission_required(roles.PLACE)
 def order_create(request):
     """Place an order on behalf of a shop, priced from its catalog like the API does."""
     data = request.POST if request.method == "POST" else None
@@ -96,6 +100,7 @@ def order_ship(request, order_id: UUID):
     return _action(
         request,
         order_id,
+        action="ship",
         title="Ship the order",
         explanation="Hand the parcel to a carrier. The reserved stock is consumed, and the "
         "customer can follow the parcel on the public tracking page.",
@@ -117,6 +122,7 @@ def order_out_for_delivery(request, order_id: UUID):
     return _action(
         request,
         order_id,
+        action="out_for_delivery",
         title="Mark out for delivery",
         explanation="The carrier is on the way to the customer.",
         confirm="Confirm: out for delivery",
@@ -132,6 +138,7 @@ def order_deliver(request, order_id: UUID):
     return _action(
         request,
         order_id,
+        action="deliver",
         title="Mark delivered",
         explanation="The customer has the parcel. This is final.",
         confirm="Confirm delivery",
@@ -147,6 +154,7 @@ def order_cancel(request, order_id: UUID):
     return _action(
         request,
         order_id,
+        action="cancel",
         title="Cancel the order",
         explanation="The reserved stock is released. If the order is paid, the payment is "
         "refunded automatically and a credit note cancels the invoice. This cannot be undone.",
@@ -154,7 +162,12 @@ def order_cancel(request, order_id: UUID):
         danger=True,
         form_class=CancelForm,
         run=lambda data: services.order_cancel(
-            order_id=order_id, shop=None, actor=_actor(request), reason=data["reason"]
+            order_id=order_id,
+            shop=None,
+            actor=_actor(request),
+            reason=data["reason"],
+            # checked again on the locked order: it may have been paid since the page showed
+            refund_allowed=request.user.has_perm(roles.REFUND),
         ),
         done="Cancelled; a captured payment is being refunded.",
     )
@@ -164,6 +177,7 @@ def _action(
     request,
     order_id: UUID,
     *,
+    action: str,
     title: str,
     explanation: str,
     confirm: str,
@@ -175,13 +189,16 @@ def _action(
     order = interface.order_details(order_id=order_id)
     if order is None:
         raise Http404("No such order.")
+    roles.require(request.user, permissions.action_permission(action=action, status=order.status))
     data = request.POST if request.method == "POST" else None
     form = form_class(data) if form_class else None
     if data is not None and (form is None or form.is_valid()):
         cleaned = form.cleaned_data if form else {}
         try:
             run(cleaned)
-        except InvalidTransition as error:
+        except RefundNotAllowed as error:
+            raise PermissionDenied(error.detail) from None
+        except OrderError as error:  # not in this state, a carrier the shop lacks, …
             messages.error(request, f"Not done: {error.detail}")
         else:
             messages.success(request, done.format(**cleaned))

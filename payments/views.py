@@ -2,15 +2,16 @@
 
 from uuid import UUID
 
-from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404
 from django.shortcuts import render
+
+from orderflow import roles
 
 from . import selectors
 from .models import Invoice
 
 
-@staff_member_required
+@roles.staff_permission_required(roles.VIEW)
 def invoice_print(request, invoice_id: UUID):
     """A printable invoice or credit note (the browser's print dialog makes the PDF)."""
     try:

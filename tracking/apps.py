@@ -7,4 +7,12 @@ class TrackingConfig(AppConfig):
     name = "tracking"
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_out
+
         from . import handlers  # noqa: F401  (registers the subscribers)
+        from .staff_sessions import close_sockets_on_logout
+
+        # a logout closes the staff sockets opened with that session
+        user_logged_out.connect(
+            close_sockets_on_logout, dispatch_uid="tracking.close_sockets_on_logout"
+        )

@@ -3,38 +3,57 @@
 Each socket sends a snapshot from the database on connect (and whenever the page asks
 with ``{"type": "resync"}``), then forwards pushes, and sends a heartbeat carrying the
 newest entry id it covers, so that a page that missed a push resyncs. Staff sockets
-need a logged-in staff user (the Origin check wraps them in ``orderflow.asgi``); the
-public socket needs the order's tracking token and only ever sends public shapes.
+need a logged-in staff user whose role may see the staff pages (the Origin check wraps
+them in ``orderflow.asgi``), and close when that login ends (``staff_sessions``); the
+public socket needs the order's tracking token and only ever sends public shapes, and
+one client may hold only so many of them open (``socket_slots``). A socket that asks
+for more than ``TRACKING_RESYNCS_PER_MINUTE`` resyncs is closed: each costs queries,
+and the page's reconnect gets it a fresh snapshot anyway.
 """
 
 import abc
 import asyncio
 import contextlib
+import time
+from collections import deque
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from orderflow import metrics
+from orderflow import metrics, roles
 
-from . import push, selectors, services
+from . import filters, push, selectors, services, socket_slots, staff_sessions
 
-#: close codes, sent before accepting: the browser sees a refused handshake
+#: close codes; sent before accepting, the browser sees a refused handshake
+SESSION_ENDED = 4401  # logged out, session expired, or the role no longer allows it
 FORBIDDEN = 4403
 NOT_FOUND = 4404
+TOO_MANY = 4429  # too many resyncs on this socket, or sockets from this client
+
+#: the clock resync limits are counted on (tests replace it)
+clock = time.monotonic
+RESYNC_WINDOW_SECONDS = 60.0
 
 
 class _LiveConsumer(AsyncJsonWebsocketConsumer, abc.ABC):
-    staff_only = True
+    #: what the user must be allowed to open the socket; None: anyone (the public socket)
+    permission: str | None = roles.VIEW
 
     async def connect(self):
         self.live_groups: list[str] = []
         self.heartbeat = None
         self.accepted = False
-        user = self.scope.get("user")
-        if self.staff_only and not (user and user.is_authenticated and user.is_staff):
-            await self.close(code=FORBIDDEN)
+        self.closing = False
+        self.resyncs: deque[float] = deque()
+        if self.permission is not None:
+            if not await self.login_may():
+                await self.close(code=FORBIDDEN)
+                return
+            self.live_groups.append(staff_sessions.session_group(self.session_key))
+        if not await self.admit():
+            await self.close(code=TOO_MANY)
             return
         if not await self.prepare():
             await self.close(code=NOT_FOUND)
@@ -47,14 +66,54 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer, abc.ABC):
         self.heartbeat = asyncio.create_task(self.beat())
 
     async def disconnect(self, code):
-        if self.heartbeat is not None:
+        if self.heartbeat is not None and self.heartbeat is not asyncio.current_task():
             self.heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.heartbeat
         for group in self.live_groups:
             await self.channel_layer.group_discard(group, self.channel_name)
+        await self.leave()
         if self.accepted:  # a refused handshake was never counted as open
             metrics.websocket_disconnected(consumer=self.metric_name)
+
+    async def login_may(self) -> bool:
+        """Tell whether the socket's session still logs in a staff user with the permission."""
+        user = self.scope.get("user")
+        session = self.scope.get("session")
+        if not (user and user.is_authenticated and session and session.session_key):
+            return False
+        self.session_key = session.session_key
+        self.user_id = user.pk
+        return await database_sync_to_async(staff_sessions.session_user_may)(
+            session_key=self.session_key, user_id=self.user_id, permission=self.permission
+        )
+
+    async def still_allowed(self) -> bool:
+        """Check the login again (staff sockets); close the socket and say False if it ended."""
+        if self.permission is None or self.closing:
+            return not self.closing
+        if await self.login_may():
+            return True
+        await self.end(SESSION_ENDED)
+        return False
+
+    async def end(self, code: int) -> None:
+        self.closing = True
+        await self.close(code=code)
+
+    async def staff_session_ended(self, message):
+        """The session this socket was opened with was logged out: stop serving at once."""
+        await self.end(SESSION_ENDED)
+
+    async def admit(self) -> bool:
+        """Take what the socket holds while open (the public socket's client slot)."""
+        return True
+
+    async def leave(self) -> None:
+        """Give back what ``admit`` took."""
+
+    async def refresh(self) -> None:
+        """Keep what ``admit`` took alive, at each heartbeat."""
 
     @property
     def metric_name(self) -> str:
@@ -69,8 +128,23 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer, abc.ABC):
         metrics.record_websocket_push(consumer=self.metric_name)
 
     async def receive_json(self, content, **kwargs):
+        if not await self.still_allowed():
+            return
         if isinstance(content, dict) and content.get("type") == "resync":
+            if not self.resync_allowed():
+                await self.end(TOO_MANY)
+                return
             await self.send_json(await self.snapshot())
+
+    def resync_allowed(self) -> bool:
+        """Count this resync in a sliding minute; False past ``TRACKING_RESYNCS_PER_MINUTE``."""
+        now = clock()
+        while self.resyncs and self.resyncs[0] <= now - RESYNC_WINDOW_SECONDS:
+            self.resyncs.popleft()
+        if len(self.resyncs) >= settings.TRACKING_RESYNCS_PER_MINUTE:
+            return False
+        self.resyncs.append(now)
+        return True
 
     async def join(self) -> None:
         # joining again is harmless, and restores membership a restarted layer forgot
@@ -80,7 +154,10 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer, abc.ABC):
     async def beat(self) -> None:
         while True:
             await asyncio.sleep(settings.TRACKING_HEARTBEAT_SECONDS)
+            if not await self.still_allowed():
+                return
             await self.join()
+            await self.refresh()
             await self.send_json({"type": "heartbeat", "watermark": await self.watermark()})
 
     # --- what each socket defines ---
@@ -102,11 +179,13 @@ class BoardConsumer(_LiveConsumer):
 
     async def prepare(self) -> bool:
         shop_id = self.scope["url_route"]["kwargs"].get("shop_id")
-        self.shop_id = int(shop_id) if shop_id is not None else None
+        self.shop_id = filters.shop_id(str(shop_id)) if shop_id is not None else None
+        if shop_id is not None and self.shop_id is None:
+            return False  # 30 digits name no shop
         query = _query_string(self.scope)
-        self.status = query.get("status", "")
-        self.query = query.get("q", "")
-        self.live_groups = [push.board_group(self.shop_id)]
+        self.status = filters.board_status(query.get("status"))
+        self.query = filters.search_text(query.get("q"))
+        self.live_groups.append(push.board_group(self.shop_id))
         return True
 
     async def snapshot(self) -> dict:
@@ -128,7 +207,7 @@ class OrderTimelineConsumer(_LiveConsumer):
 
     async def prepare(self) -> bool:
         self.order_id = self.scope["url_route"]["kwargs"]["order_id"]
-        self.live_groups = [push.order_group(self.order_id)]
+        self.live_groups.append(push.order_group(self.order_id))
         return (
             await database_sync_to_async(services.tracked_order_ensure)(order_id=self.order_id)
             is not None
@@ -147,7 +226,26 @@ class OrderTimelineConsumer(_LiveConsumer):
 class PublicTrackingConsumer(_LiveConsumer):
     """``/ws/track/<token>/``: what the customer may see of one order, and nothing else."""
 
-    staff_only = False
+    permission = None
+
+    async def admit(self) -> bool:
+        client = self.scope.get("client") or ("unknown", 0)
+        self.slot = await database_sync_to_async(socket_slots.slot_claim)(
+            client=str(client[0]), owner=self.channel_name
+        )
+        return self.slot is not None
+
+    async def leave(self) -> None:
+        if getattr(self, "slot", None) is not None:
+            await database_sync_to_async(socket_slots.slot_release)(
+                key=self.slot, owner=self.channel_name
+            )
+            self.slot = None
+
+    async def refresh(self) -> None:
+        await database_sync_to_async(socket_slots.slot_refresh)(
+            key=self.slot, owner=self.channel_name
+        )
 
     async def prepare(self) -> bool:
         token = self.scope["url_route"]["kwargs"]["token"]
@@ -156,7 +254,7 @@ class PublicTrackingConsumer(_LiveConsumer):
         if tracking is None:
             return False
         self.order_id = tracking.order_id
-        self.live_groups = [push.public_group(self.order_id)]
+        self.live_groups.append(push.public_group(self.order_id))
         return True
 
     async def snapshot(self) -> dict:

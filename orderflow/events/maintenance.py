@@ -32,8 +32,12 @@ def dead_letters(
     return query
 
 
-def dead_letter_replay(*, delivery_ids: list[int]) -> int:
-    """Put dead letters back in the pool as new first attempts; return how many."""
+def dead_letter_replay(*, delivery_ids: list[int], actor: str) -> int:
+    """Put dead letters back in the pool as new first attempts; return how many.
+
+    ``actor`` (``staff:ana``, ``command:replay_dead_letters``) is kept on each delivery:
+    a replay makes handlers run again, so support must see who asked for it.
+    """
     now = timezone.now()
     with transaction.atomic():
         replayed = Delivery.objects.filter(pk__in=delivery_ids, status=DeliveryStatus.DEAD).update(
@@ -42,6 +46,7 @@ def dead_letter_replay(*, delivery_ids: list[int]) -> int:
             available_at=now,
             lease_until=None,
             replayed_at=now,
+            replayed_by=actor[: Delivery._meta.get_field("replayed_by").max_length],
         )
         if replayed:
             transaction.on_commit(kick_after_commit, robust=True)

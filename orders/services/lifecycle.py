@@ -26,12 +26,16 @@ from ..events import (
     ShortLine,
     StockReserved,
 )
+from ..exceptions import RefundNotAllowed
 from ..models import Order, Shop
+from .carriers import parcel_assign, shop_carrier_name
 from .shops import SYSTEM, Actor
 from .stock import stock_consume, stock_release, stock_reserve
 
 #: statuses in which the order holds reserved stock
 HOLDING_STOCK = frozenset({S.RESERVED, S.PAID, S.CONFIRMED})
+#: statuses in which the order's payment is captured: cancelling the order refunds it
+PAID_STATUSES = frozenset({S.PAID, S.CONFIRMED})
 
 
 def _locked(order_id: UUID, shop: Shop | None = None) -> Order:
@@ -127,13 +131,29 @@ def order_fail_payment(*, order_id: UUID, reason: str) -> Order:
 
 
 @transaction.atomic
-def order_cancel(*, order_id: UUID, shop: Shop | None, actor: Actor, reason: str = "") -> Order:
+def order_cancel(
+    *,
+    order_id: UUID,
+    shop: Shop | None,
+    actor: Actor,
+    reason: str = "",
+    refund_allowed: bool = True,
+) -> Order:
     """Cancel an order that has not shipped: release its stock, publish ``order.cancelled``.
 
     ``shop`` scopes the lookup for a shop's own request (another shop's order is a 404);
-    staff pass None. A captured payment is refunded by the payments context.
+    staff pass None. A captured payment is refunded by the payments context, so a staff
+    member who may not refund passes ``refund_allowed=False``: the status is checked on
+    the locked row, and a paid order raises :class:`RefundNotAllowed` with nothing changed,
+    even if the payment landed after the page was shown.
     """
-    return _cancel(_locked(order_id, shop), actor=actor, reason=reason)
+    order = _locked(order_id, shop)
+    if not refund_allowed and order.status in PAID_STATUSES:
+        raise RefundNotAllowed(
+            f"Order {order.number} is paid: cancelling it refunds the payment, which your "
+            "role may not do. Ask a supervisor."
+        )
+    return _cancel(order, actor=actor, reason=reason)
 
 
 def _cancel(order: Order, *, actor: Actor, reason: str) -> Order:
@@ -158,13 +178,17 @@ def _cancel(order: Order, *, actor: Actor, reason: str) -> Order:
 def order_ship(
     *, order_id: UUID, shop: Shop | None, actor: Actor, carrier: str, tracking_number: str
 ) -> Order:
-    """Hand the parcel to a carrier: consume the held stock, publish ``shipment.dispatched``."""
+    """Hand the parcel to a carrier: consume the held stock, publish ``shipment.dispatched``.
+
+    Only a carrier the shop is bound to (400 naming ``carrier``), and only a tracking
+    number not already on the road (409 naming ``tracking_number``): the carrier's reports
+    find the parcel by the pair alone.
+    """
     order = _locked(order_id, shop)
+    carrier = shop_carrier_name(shop_id=order.shop_id, carrier=carrier)
     state_machine.transition(order, to=S.SHIPPED, actor=str(actor))
     stock_consume(order=order)
-    order.carrier = carrier
-    order.tracking_number = tracking_number
-    Order.objects.filter(pk=order.pk).update(carrier=carrier, tracking_number=tracking_number)
+    parcel_assign(order=order, carrier=carrier, tracking_number=tracking_number)
     publish(
         ShipmentDispatched(
             order_id=order.id,

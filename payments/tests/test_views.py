@@ -4,6 +4,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from orders.models import Shop
@@ -69,9 +70,9 @@ def test_staff_see_the_credit_note_and_what_it_cancels(admin_client, shop, produ
 
 
 def test_a_staff_member_who_is_not_a_superuser_sees_it_too(client, django_user_model, invoice):
-    client.force_login(
-        django_user_model.objects.create_user("ops", password="pw-ops-1", is_staff=True)
-    )
+    viewer = django_user_model.objects.create_user("ops", password="pw-ops-1", is_staff=True)
+    viewer.groups.add(Group.objects.get(name="viewer"))
+    client.force_login(viewer)
 
     response = client.get(_page(invoice.pk))
 

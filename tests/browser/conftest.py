@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db import connection, connections
 
 from devtools.processes import (
@@ -178,9 +179,11 @@ def web_only(demo_shop) -> Iterator[LiveStack]:
 
 @pytest.fixture
 def staff(transactional_db):
-    return get_user_model().objects.create_user(
+    user = get_user_model().objects.create_user(
         username="operator", password=STAFF_PASSWORD, is_staff=True
     )
+    user.groups.add(Group.objects.get(name="operator"))
+    return user
 
 
 @pytest.fixture

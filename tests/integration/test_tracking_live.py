@@ -6,6 +6,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.test import Client
 
 from orderflow.asgi import application
@@ -30,6 +31,7 @@ def test_a_worker_records_each_event_and_its_push_reaches_the_sockets(event_work
     shop = ShopFactory()
     ProductFactory(shop=shop, sku="COFFEE-1KG", price="24.90")
     staff = get_user_model().objects.create_user(username="ops", password="x", is_staff=True)
+    staff.groups.add(Group.objects.get(name="viewer"))
     client = Client()
     client.force_login(staff)
     headers = [

@@ -4,6 +4,8 @@ These reads live among the services because they gather values from other contex
 interfaces (orders, payments), which only services may call.
 """
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -14,6 +16,9 @@ from .. import payloads, selectors
 from .recording import tracked_order_ensure
 from .status import live_status_for_order
 
+#: what ``secrets.token_urlsafe`` makes, within the column's 64 characters
+TRACKING_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
 
 @dataclass(frozen=True)
 class OrderPage:
@@ -21,7 +26,8 @@ class OrderPage:
     payment: payments_interface.PaymentSummary | None
     invoices: tuple[payments_interface.InvoiceSummary, ...]
     timeline: dict
-    #: which staff actions each order status allows, for the page to follow live changes
+    #: which staff actions each order status allows the viewer's role, for the page to
+    #: follow live changes
     actions_by_status: dict[str, tuple[str, ...]]
 
 
@@ -31,7 +37,8 @@ class PublicTracking:
     snapshot: dict
 
 
-def order_page_get(*, order_id: UUID) -> OrderPage | None:
+def order_page_get(*, order_id: UUID, may: Callable[[str], bool]) -> OrderPage | None:
+    """Compose the staff order page; ``may`` (``user.has_perm``) filters the actions shown."""
     order = orders_interface.order_details(order_id=order_id)
     if order is None:
         return None
@@ -41,12 +48,21 @@ def order_page_get(*, order_id: UUID) -> OrderPage | None:
         payment=payments_interface.payment_summary_for_order(order_id=order_id),
         invoices=payments_interface.invoices_for_order(order_id=order_id),
         timeline=selectors.timeline_snapshot(tracked=tracked),
-        actions_by_status=orders_interface.order_actions_by_status(),
+        actions_by_status={
+            status: tuple(action for action, permission in actions.items() if may(permission))
+            for status, actions in orders_interface.order_action_permissions().items()
+        },
     )
 
 
 def public_tracking_get(*, token: str) -> PublicTracking | None:
-    """The customer's view of an order: status, carrier and public steps, nothing private."""
+    """The customer's view of an order: status, carrier and public steps, nothing private.
+
+    A token that cannot be one (a NUL byte, a slash, 500 characters) finds nothing without
+    a query: PostgreSQL refuses NUL in text, which would be a 500 on the page and socket.
+    """
+    if not TRACKING_TOKEN.fullmatch(token):
+        return None
     tracked = selectors.tracked_order_for_token(token=token)
     if tracked is None:
         order_id = orders_interface.order_id_for_tracking_token(token=token)

@@ -1,7 +1,9 @@
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 
 from orderflow.events.relay import drain
+from orders.services.carriers import shop_carrier_bind
 from orders.tests.factories import ProductFactory, ShopFactory, order_for
 
 CARRIER = "demo-post"
@@ -16,7 +18,9 @@ def _tracking_settings(settings):
 
 @pytest.fixture
 def shop(db):
-    return ShopFactory(name="Demo Coffee")
+    shop = ShopFactory(name="Demo Coffee")
+    shop_carrier_bind(shop=shop, carrier=CARRIER)
+    return shop
 
 
 @pytest.fixture
@@ -47,11 +51,19 @@ def settle():
     return run
 
 
+def staff_member(username: str, *roles: str):
+    """Create an active staff user in the given role groups (none: staff without a role)."""
+    user = get_user_model().objects.create_user(
+        username=username, password="a-long-password-42", is_staff=True
+    )
+    user.groups.set(Group.objects.filter(name__in=roles))
+    return user
+
+
 @pytest.fixture
 def staff_user(db):
-    return get_user_model().objects.create_user(
-        username="ana", password="a-long-password-42", is_staff=True
-    )
+    """A supervisor: every staff page and action is open to them."""
+    return staff_member("ana", "supervisor")
 
 
 @pytest.fixture

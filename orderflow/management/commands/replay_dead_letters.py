@@ -39,6 +39,8 @@ class Command(BaseCommand):
             task = progress.add_task("replaying", total=len(ids))
             for start in range(0, len(ids), batch_size):
                 chunk = ids[start : start + batch_size]
-                replayed += dead_letter_replay(delivery_ids=chunk)
+                replayed += dead_letter_replay(
+                    delivery_ids=chunk, actor="command:replay_dead_letters"
+                )
                 progress.update(task, advance=len(chunk))
         self.stdout.write(self.style.SUCCESS(f"Replayed {replayed} dead letter(s)."))

@@ -135,7 +135,9 @@ def test_replay_puts_dead_letters_back_as_first_attempts(ping, django_capture_on
     replay_started = timezone.now()
 
     with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
-        replayed = dead_letter_replay(delivery_ids=[replayed_letter.pk, untouched["running"]])
+        replayed = dead_letter_replay(
+            delivery_ids=[replayed_letter.pk, untouched["running"]], actor="staff:ana"
+        )
 
     assert replayed == 1
     letter = Delivery.objects.get(pk=replayed_letter.pk)
@@ -159,7 +161,9 @@ def test_a_replayed_dead_letter_runs_as_a_fresh_first_attempt(ping):
     Delivery.objects.filter(subscriber=ORDERED).update(status=DeliveryStatus.DONE)
     ProbeSwitch.objects.create(name="fixed", on=True)
 
-    dead_letter_replay(delivery_ids=list(DeadLetter.objects.values_list("pk", flat=True)))
+    dead_letter_replay(
+        delivery_ids=list(DeadLetter.objects.values_list("pk", flat=True)), actor="staff:ana"
+    )
     (delivery,) = claim_batch()
     outcome = run_delivery(delivery)
 
@@ -176,7 +180,7 @@ def test_replay_of_no_dead_letter_changes_nothing_and_kicks_nobody(
     before = list(Delivery.objects.order_by("pk").values_list(*DELIVERY_FIELDS))
 
     with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
-        replayed = dead_letter_replay(delivery_ids=[d[0] for d in before])
+        replayed = dead_letter_replay(delivery_ids=[d[0] for d in before], actor="staff:ana")
 
     assert replayed == 0
     assert list(Delivery.objects.order_by("pk").values_list(*DELIVERY_FIELDS)) == before

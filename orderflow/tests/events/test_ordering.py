@@ -147,7 +147,9 @@ def test_a_replayed_dead_letter_is_handled_before_the_events_it_held_back(ping):
     # only the unordered subscriber's deliveries run; sequence 2 waits behind the dead letter
     assert process_batch() == DrainResult(done=2)
 
-    dead_letter_replay(delivery_ids=list(DeadLetter.objects.values_list("pk", flat=True)))
+    dead_letter_replay(
+        delivery_ids=list(DeadLetter.objects.values_list("pk", flat=True)), actor="staff:ana"
+    )
     replayed = process_batch()
     held_back = process_batch()
 

@@ -1,0 +1,23 @@
+"""Which staff permission each order action needs, by the order's status.
+
+Cancelling is two different acts: before the payment is captured it only releases stock,
+after it it refunds money, so it needs the operator's or the supervisor's permission.
+"""
+
+from orderflow import roles
+
+from .services.lifecycle import PAID_STATUSES
+
+#: the permission of each action that does not depend on the status
+_ACTION_PERMISSIONS = {
+    "ship": roles.SHIP,
+    "out_for_delivery": roles.DELIVER,
+    "deliver": roles.DELIVER,
+}
+
+
+def action_permission(*, action: str, status: str) -> str:
+    """Name the permission a staff member needs to ask for ``action`` on an order in ``status``."""
+    if action == "cancel":
+        return roles.REFUND if status in PAID_STATUSES else roles.CANCEL_UNPAID
+    return _ACTION_PERMISSIONS[action]

@@ -1,0 +1,49 @@
+"""The staff board's filters as typed in a URL, made safe to query with.
+
+Filters come from a query string anyone can edit: a NUL byte (which PostgreSQL refuses in
+text), a shop id of 30 digits or of Arabic-Indic digits, control characters. Each is
+ignored or dropped here, for the page and its socket alike, so no filter is a 500.
+"""
+
+import re
+import unicodedata
+
+from .choices import Milestone
+
+#: a shop id as the board's links write it: ASCII digits, within a bigint
+_SHOP_ID = re.compile(r"[0-9]{1,18}")
+SEARCH_MAX_LENGTH = 100
+
+#: the board's status filter offers the order's statuses, in the order they are lived
+BOARD_STATUSES = [
+    (value, Milestone(value).label)
+    for value in (
+        "placed",
+        "reserved",
+        "paid",
+        "confirmed",
+        "shipped",
+        "out_for_delivery",
+        "delivered",
+        "rejected",
+        "cancelled",
+    )
+]
+
+
+def board_status(value: str | None) -> str:
+    """Return the status to filter on, or "" (any) for anything but one of the board's."""
+    return value if value in dict(BOARD_STATUSES) else ""
+
+
+def shop_id(value: str | None) -> int | None:
+    """Return the shop id to filter on, or None (every shop) for anything but a plain id."""
+    if value and _SHOP_ID.fullmatch(value):
+        return int(value)
+    return None
+
+
+def search_text(value: str | None) -> str:
+    """Return the search text without control characters (NUL included), trimmed."""
+    text = "".join(ch for ch in (value or "") if unicodedata.category(ch) not in ("Cc", "Cs"))
+    return text.strip()[:SEARCH_MAX_LENGTH]
