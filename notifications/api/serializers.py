@@ -1,9 +1,11 @@
 from rest_framework import serializers
 
+from orderflow.api.serializers import StrictInputSerializer
+
 from ..models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 
-class WebhookEndpointCreateInputSerializer(serializers.Serializer):
+class WebhookEndpointCreateInputSerializer(StrictInputSerializer):
     url = serializers.CharField(max_length=2000)
     event_types = serializers.ListField(
         child=serializers.CharField(max_length=100),
@@ -15,7 +17,7 @@ class WebhookEndpointCreateInputSerializer(serializers.Serializer):
     active = serializers.BooleanField(required=False, default=True)
 
 
-class WebhookEndpointUpdateInputSerializer(serializers.Serializer):
+class WebhookEndpointUpdateInputSerializer(StrictInputSerializer):
     url = serializers.CharField(max_length=2000, required=False)
     event_types = serializers.ListField(
         child=serializers.CharField(max_length=100), required=False, allow_empty=True
@@ -26,7 +28,7 @@ class WebhookEndpointUpdateInputSerializer(serializers.Serializer):
     )
 
 
-class WebhookEndpointRotateSecretInputSerializer(serializers.Serializer):
+class WebhookEndpointRotateSecretInputSerializer(StrictInputSerializer):
     keep_previous_for_hours = serializers.FloatField(
         required=False,
         min_value=0,
@@ -36,7 +38,7 @@ class WebhookEndpointRotateSecretInputSerializer(serializers.Serializer):
     )
 
 
-class WebhookReplaySinceInputSerializer(serializers.Serializer):
+class WebhookReplaySinceInputSerializer(StrictInputSerializer):
     since = serializers.DateTimeField(help_text="Replay every delivery recorded since then.")
 
 

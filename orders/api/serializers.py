@@ -6,18 +6,20 @@ from django.conf import settings
 from django.urls import reverse
 from rest_framework import serializers
 
+from orderflow.api.serializers import StrictInputSerializer
+
 from .. import state_machine
 from ..models import Order, OrderLine, Product, currency_validator, sku_validator
 from ..services.intake import MAX_LINES, MAX_QUANTITY
 
 
 # --- orders: input ------------------------------------------------------------------------------
-class OrderCustomerInputSerializer(serializers.Serializer):
+class OrderCustomerInputSerializer(StrictInputSerializer):
     name = serializers.CharField(max_length=200)
     email = serializers.EmailField(max_length=254)
 
 
-class ShippingAddressSerializer(serializers.Serializer):
+class ShippingAddressSerializer(StrictInputSerializer):
     line1 = serializers.CharField(max_length=200)
     line2 = serializers.CharField(max_length=200, required=False, allow_blank=True)
     city = serializers.CharField(max_length=100)
@@ -28,16 +30,16 @@ class ShippingAddressSerializer(serializers.Serializer):
     )
 
 
-class OrderLineInputSerializer(serializers.Serializer):
+class OrderLineInputSerializer(StrictInputSerializer):
     sku = serializers.CharField(max_length=64)
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
 
 
-class OrderPaymentInputSerializer(serializers.Serializer):
+class OrderPaymentInputSerializer(StrictInputSerializer):
     token = serializers.CharField(max_length=200)
 
 
-class OrderCreateInputSerializer(serializers.Serializer):
+class OrderCreateInputSerializer(StrictInputSerializer):
     """An order as a shop sends it; prices and totals are never read from the request."""
 
     customer = OrderCustomerInputSerializer()
@@ -46,7 +48,7 @@ class OrderCreateInputSerializer(serializers.Serializer):
     payment = OrderPaymentInputSerializer()
 
 
-class OrderShipInputSerializer(serializers.Serializer):
+class OrderShipInputSerializer(StrictInputSerializer):
     carrier = serializers.CharField(max_length=50)
     tracking_number = serializers.RegexField(
         r"^[A-Za-z0-9][A-Za-z0-9\-]{3,63}$",
@@ -54,7 +56,11 @@ class OrderShipInputSerializer(serializers.Serializer):
     )
 
 
-class OrderCancelInputSerializer(serializers.Serializer):
+class OrderActionInputSerializer(StrictInputSerializer):
+    """The body of an action that takes no fields: empty, or ``{}``; any field is unknown."""
+
+
+class OrderCancelInputSerializer(StrictInputSerializer):
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
 
@@ -122,7 +128,7 @@ class OrderOutputSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
 
 
 # --- products -------------------------------------------------------------------------------------
-class ProductCreateInputSerializer(serializers.Serializer):
+class ProductCreateInputSerializer(StrictInputSerializer):
     sku = serializers.CharField(max_length=64, validators=[sku_validator])
     name = serializers.CharField(max_length=200)
     price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
@@ -130,7 +136,7 @@ class ProductCreateInputSerializer(serializers.Serializer):
     stock = serializers.IntegerField(min_value=0, max_value=10_000_000, default=0)
 
 
-class ProductUpdateInputSerializer(serializers.Serializer):
+class ProductUpdateInputSerializer(StrictInputSerializer):
     name = serializers.CharField(max_length=200, required=False)
     price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
     stock = serializers.IntegerField(min_value=0, max_value=10_000_000, required=False)

@@ -19,6 +19,7 @@ from ..models import Order, Product
 from .filters import OrderFilter
 from .pagination import OrderCursorPagination, ProductCursorPagination
 from .serializers import (
+    OrderActionInputSerializer,
     OrderCancelInputSerializer,
     OrderCreateInputSerializer,
     OrderOutputSerializer,
@@ -128,15 +129,13 @@ class OrderDetailApi(APIView):
 class _OrderActionApi(APIView):
     """POST an action on one order: parse, call one service, answer with the order."""
 
-    #: validates the body, if the action takes one; each subclass defines ``act()``
-    input_serializer = None
+    #: validates the body (an action without fields refuses any); subclasses define ``act()``
+    input_serializer = OrderActionInputSerializer
 
     def post(self, request, order_id: str):
-        data = {}
-        if self.input_serializer is not None:
-            serializer = self.input_serializer(data=request.data)
-            serializer.is_valid(raise_exception=True)
-            data = serializer.validated_data
+        serializer = self.input_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
         parsed_id = _order_id(order_id)
 
         def run() -> tuple[int, dict]:
@@ -193,7 +192,7 @@ class OrderShipApi(_OrderActionApi):
 
 
 class OrderOutForDeliveryApi(_OrderActionApi):
-    @_action_schema("orders_out_for_delivery")
+    @_action_schema("orders_out_for_delivery", OrderActionInputSerializer)
     def post(self, request, order_id: str):
         return super().post(request, order_id)
 
@@ -204,7 +203,7 @@ class OrderOutForDeliveryApi(_OrderActionApi):
 
 
 class OrderDeliverApi(_OrderActionApi):
-    @_action_schema("orders_deliver")
+    @_action_schema("orders_deliver", OrderActionInputSerializer)
     def post(self, request, order_id: str):
         return super().post(request, order_id)
 

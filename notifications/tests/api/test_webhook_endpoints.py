@@ -181,7 +181,8 @@ def test_another_shops_endpoint_is_a_404(api, other_api, method, path):
 
     response = getattr(api, method)(
         f"/api/v1/webhook-endpoints/{created['id']}{path}",
-        {"since": "2026-01-01T00:00:00Z"},
+        # a valid body for the operation: unknown fields are a 400 of their own
+        {"since": "2026-01-01T00:00:00Z"} if path == "/replay" else {},
         format="json",
     )
 

@@ -1,5 +1,3 @@
-from decimal import Decimal
-
 import pytest
 
 from orderflow.models import IdempotencyKey, OutboxEvent
@@ -13,11 +11,7 @@ pytestmark = pytest.mark.django_db
 
 def test_places_order_priced_from_catalog(api, products, order_body):
     body = order_body(
-        lines=[
-            {"sku": "COFFEE-1KG", "quantity": 2, "unit_price": "0.01"},
-            {"sku": "MUG", "quantity": 1},
-        ],
-        total="0.01",
+        lines=[{"sku": "COFFEE-1KG", "quantity": 2}, {"sku": "MUG", "quantity": 1}],
     )
 
     response = api.post("/api/v1/orders", body, format="json")
@@ -79,27 +73,62 @@ def test_answers_the_whole_order(api, products, order_body):
     assert order.payment_token == "tok_ok"
 
 
-def test_ignores_prices_and_totals_sent_by_the_client(api, products, order_body):
+def test_rejects_prices_totals_and_status_sent_by_the_client_naming_each(api, products, order_body):
+    """Fields the API never reads were once dropped silently; each is now named (like Stripe)."""
     body = order_body(
         lines=[{"sku": "MUG", "quantity": 3, "unit_price": "0.01", "line_total": "0.03"}],
         subtotal="0.03",
         total="0.03",
-        currency="USD",
         status="delivered",
     )
+    before = row_counts()
 
     response = api.post("/api/v1/orders", body, format="json")
 
-    assert response.status_code == 201, response.content
-    order = Order.objects.get()
-    assert (order.subtotal, order.total, order.currency, order.status) == (
-        Decimal("29.70"),
-        Decimal("29.70"),
-        "EUR",
-        "placed",
+    problem = assert_problem(response, status=400, type_slug="validation-error")
+    # the body's own unknown fields first, then those of its nested objects
+    assert problem["errors"] == [
+        {"attr": "subtotal", "code": "unknown_field", "detail": "Unknown field 'subtotal'."},
+        {"attr": "total", "code": "unknown_field", "detail": "Unknown field 'total'."},
+        {"attr": "status", "code": "unknown_field", "detail": "Unknown field 'status'."},
+        {
+            "attr": "lines.0.unit_price",
+            "code": "unknown_field",
+            "detail": "Unknown field 'unit_price'.",
+        },
+        {
+            "attr": "lines.0.line_total",
+            "code": "unknown_field",
+            "detail": "Unknown field 'line_total'.",
+        },
+    ]
+    assert row_counts() == before
+
+
+def test_names_unknown_fields_of_nested_objects_beside_other_errors(api, products, order_body):
+    body = order_body(
+        customer={"name": "Ana", "email": "not-an-email", "nickname": "Aninha"},
+        shipping_address={
+            "line1": "Rua A 1",
+            "city": "São Paulo",
+            "postal_code": "01000-000",
+            "country": "BR",
+            "zip": "01000",
+        },
+        payment={"token": "tok_ok", "card_number": "4242"},
     )
-    line = OrderLine.objects.get()
-    assert (str(line.unit_price), str(line.line_total)) == ("9.90", "29.70")
+    before = row_counts()
+
+    response = api.post("/api/v1/orders", body, format="json")
+
+    problem = assert_problem(response, status=400, type_slug="validation-error")
+    assert [(e["attr"], e["code"]) for e in problem["errors"]] == [
+        ("customer.email", "invalid"),
+        ("customer.nickname", "unknown_field"),
+        ("shipping_address.zip", "unknown_field"),
+        ("payment.card_number", "unknown_field"),
+    ]
+    assert row_counts() == before
 
 
 def test_stores_the_correlation_id_of_the_request_on_the_event(api, products, order_body):

@@ -15,6 +15,11 @@ pytestmark = pytest.mark.django_db
 SHIPMENT = {"carrier": "DHL", "tracking_number": "JD014600003"}
 
 
+def _body(action: str) -> dict:
+    """A valid body for the action: only ship takes fields, the others refuse any."""
+    return SHIPMENT if action == "ship" else {}
+
+
 def _ship(api, order, body=None, **headers):
     return api.post(
         f"/api/v1/orders/{order.pk}/ship",
@@ -84,7 +89,7 @@ def test_a_shipment_step_answers_the_moved_order(
     assert response.status_code == 200, response.content
     body = response.json()
     assert (body["status"], body["allowed_actions"]) == (after, allowed_actions)
-    assert (body["carrier"], body["tracking_number"]) == ("DHL", "JD0001")
+    assert (body["carrier"], body["tracking_number"]) == ("DHL", order.tracking_number)
     assert body == api.get(f"/api/v1/orders/{order.pk}").json()
     assert Order.objects.get(pk=order.pk).status == after
     assert order_events(order)[-1] == (sequence, event)
@@ -93,7 +98,7 @@ def test_a_shipment_step_answers_the_moved_order(
         "shop_id": shop.pk,
         "number": order.number,
         "carrier": "DHL",
-        "tracking_number": "JD0001",
+        "tracking_number": order.tracking_number,
     }
     assert stock_of(shop) == stock
 
@@ -168,7 +173,7 @@ def test_another_shops_order_is_a_404(api, other_shop, action):
     status = theirs.status
     before, stock = row_counts(), stock_of(other_shop)
 
-    response = api.post(f"/api/v1/orders/{theirs.pk}/{action}", SHIPMENT, format="json")
+    response = api.post(f"/api/v1/orders/{theirs.pk}/{action}", _body(action), format="json")
 
     body = assert_problem(response, status=404, type_slug="not-found")
     assert body["detail"] == "No such order."
@@ -182,7 +187,7 @@ def test_another_shops_order_is_a_404(api, other_shop, action):
 def test_an_id_that_names_no_order_is_a_404(api, shop, products, action, order_id):
     before = row_counts()
 
-    response = api.post(f"/api/v1/orders/{order_id}/{action}", SHIPMENT, format="json")
+    response = api.post(f"/api/v1/orders/{order_id}/{action}", _body(action), format="json")
 
     assert_problem(response, status=404, type_slug="not-found")
     assert row_counts() == before
@@ -216,4 +221,20 @@ def test_ship_with_a_used_key_and_another_body_is_a_422(api, shop, products):
         "DHL",
         "JD014600003",
     )
+    assert row_counts() == before
+
+
+@pytest.mark.parametrize("action", ["out-for-delivery", "deliver"])
+def test_an_action_without_fields_refuses_any_and_changes_nothing(api, shop, products, action):
+    order = order_in(shop, "shipped")
+    before = row_counts()
+
+    response = api.post(f"/api/v1/orders/{order.pk}/{action}", SHIPMENT, format="json")
+
+    problem = assert_problem(response, status=400, type_slug="validation-error")
+    assert [(e["attr"], e["code"]) for e in problem["errors"]] == [
+        ("carrier", "unknown_field"),
+        ("tracking_number", "unknown_field"),
+    ]
+    assert Order.objects.get(pk=order.pk).status == "shipped"
     assert row_counts() == before

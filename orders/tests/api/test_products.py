@@ -246,3 +246,33 @@ def test_cannot_update_another_shops_product(api, other_shop):
 
     assert_problem(response, status=404, type_slug="not-found")
     assert Product.objects.get(pk=theirs.pk).price == Decimal("5.00")
+
+
+def test_an_unknown_field_in_an_update_is_refused_and_changes_nothing(api, products):
+    response = api.patch(
+        "/api/v1/products/MUG", {"prise": "1.00", "name": "Big mug"}, format="json"
+    )
+
+    body = assert_problem(response, status=400, type_slug="validation-error")
+    assert body["errors"] == [
+        {"attr": "prise", "code": "unknown_field", "detail": "Unknown field 'prise'."}
+    ]
+    assert body["detail"] == "prise: Unknown field 'prise'."
+    mug = Product.objects.get(pk=products["MUG"].pk)
+    assert (mug.name, mug.price) == (products["MUG"].name, Decimal("9.90"))
+
+
+def test_an_unknown_field_in_a_new_product_is_refused(api, shop):
+    before = row_counts()
+
+    response = api.post(
+        "/api/v1/products",
+        {"sku": "CUP", "name": "Cup", "price": "2.00", "colour": "red"},
+        format="json",
+    )
+
+    body = assert_problem(response, status=400, type_slug="validation-error")
+    assert body["errors"] == [
+        {"attr": "colour", "code": "unknown_field", "detail": "Unknown field 'colour'."}
+    ]
+    assert row_counts() == before
