@@ -11,6 +11,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.views import APIView
 
 from orderflow.api.idempotency import idempotent
+from orderflow.api.serializers import StrictInputSerializer
 
 from .. import carriers, services
 
@@ -80,7 +81,7 @@ class CarrierSignatureScheme(OpenApiAuthenticationExtension):
         }
 
 
-class CarrierEventInputSerializer(serializers.Serializer):
+class CarrierEventInputSerializer(StrictInputSerializer):
     tracking_number = serializers.CharField(max_length=64)
     status = serializers.ChoiceField(choices=carriers.CARRIER_STATUSES)
     location = serializers.CharField(
