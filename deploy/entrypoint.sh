@@ -34,7 +34,8 @@ esac
 
 case "$role" in
   web|websocket)
-    exec daphne -b 0.0.0.0 -p "${PORT:-8000}" "$@" orderflow.asgi:application
+    # daphne, its access lines through LOGGING (JSON, tracking tokens redacted)
+    exec python -m orderflow.asgi_server -b 0.0.0.0 -p "${PORT:-8000}" "$@" orderflow.asgi:application
     ;;
   http)
     exec gunicorn --config /app/deploy/gunicorn.conf.py "$@" orderflow.wsgi:application

@@ -25,7 +25,9 @@ max_requests_jitter = 1_000
 # Load the app in each worker, after the fork: database pools and tracing threads are
 # per process.
 preload_app = False
-accesslog = None  # django-prometheus counts requests; traces time them
+# django-prometheus counts requests and traces time them. Turned on (--access-logfile -),
+# access lines go through gunicorn.access below: JSON, tracking tokens redacted.
+accesslog = None
 
 logconfig_dict = {
     "version": 1,
@@ -42,6 +44,7 @@ logconfig_dict = {
     },
     "loggers": {
         "gunicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "gunicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
 

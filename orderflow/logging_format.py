@@ -3,8 +3,11 @@
 Both read the same context — the correlation id, the current trace and span, and what
 the log scope knows (``order_id``, ``shop_id``; see :mod:`orderflow.logging_context`) —
 and both scrub secrets from every line they write, whatever logged it: API keys,
-``Authorization`` headers, card tokens, webhook secrets, passwords in URLs and any
-field named like a secret. A formatter is the one place every record passes through.
+``Authorization`` headers, card tokens, webhook secrets, passwords in URLs, tracking
+tokens in ``/track/<token>`` and ``/ws/track/<token>/`` paths (a token is the key to an order's
+page: customer name, address, parcels) and any field named like a secret. A formatter is
+the one place every record passes through, access lines included (daphne's through
+:mod:`orderflow.asgi_server`, gunicorn's through its ``gunicorn.access`` logger).
 
 A JSON line::
 
@@ -29,6 +32,8 @@ SECRET_FIELD = re.compile(
     r"pass(word|wd)?|secret|api[_-]?key|token|authorization|cookie|card|signature", re.I
 )
 _SCRUBBERS: list[tuple[re.Pattern, Any]] = [
+    # /track/<token> (the public page) and /ws/track/<token>/ (its socket), in any URL
+    (re.compile(r"(/(?:ws/)?track/)[^/\s?#\"'&]+"), rf"\1{REDACTED}"),
     # Authorization: Bearer <key>
     (
         re.compile(r"\b(Bearer|Basic)\s+(?!\[REDACTED\])[A-Za-z0-9._~+/=-]+", re.I),

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from django.db import transaction
 
+from orderflow.asgi_server import LoggingAccessLogGenerator
 from orderflow.correlation import (
     CorrelationIdLogFilter,
     reset_correlation_id,
@@ -187,6 +188,57 @@ def test_the_card_tokens_last_four_characters_stay_for_support(json_lines):
 
     (line,) = parsed(json_lines)
     assert line["message"] == "charged tok_****4242"
+
+
+TRACKING_TOKEN = "Zq3v9-XtT0ken_a1B2c3"
+
+
+def test_a_daphne_access_line_is_json_without_the_tracking_token(json_lines):
+    access_log = LoggingAccessLogGenerator()
+    client = ["203.0.113.9", 51234]
+
+    access_log("http", "complete", {
+        "client": client[0] + ":51234", "method": "GET", "path": f"/track/{TRACKING_TOKEN}",
+        "status": 200, "size": 512,
+    })  # fmt: skip
+    access_log("websocket", "connected", {
+        "client": client[0] + ":51235", "path": f"/ws/track/{TRACKING_TOKEN}/",
+    })  # fmt: skip
+
+    lines = parsed(json_lines)
+    assert [(line["logger"], line["message"]) for line in lines] == [
+        ("daphne.access", '203.0.113.9:51234 "GET /track/[REDACTED]" 200 512'),
+        ("daphne.access", '203.0.113.9:51235 "WSCONNECT /ws/track/[REDACTED]/" - -'),
+    ]
+    assert TRACKING_TOKEN not in json_lines.getvalue()
+
+
+@pytest.mark.parametrize("formatter", [JsonFormatter, ConsoleFormatter])
+def test_a_tracking_token_never_reaches_a_log_line(formatter, rf):
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter())
+    logger = logging.getLogger(f"orderflow.tests.tokens.{uuid.uuid4().hex}")
+    logger.addHandler(handler)
+    logger.propagate = False
+    page = rf.get(f"/track/{TRACKING_TOKEN}")
+
+    # as django.request logs a 404, gunicorn an access line and a page a link
+    logger.warning("Not Found: %s", page.path, extra={"request": page})
+    logger.info('"GET /ws/track/%s/?resume=1 HTTP/1.1" 101', TRACKING_TOKEN)
+    logger.info("tracking_url https://shop.example/track/%s", TRACKING_TOKEN)
+
+    text = stream.getvalue()
+    assert TRACKING_TOKEN not in text
+    assert text.count("/track/[REDACTED]") == 4  # the first line also carries the request's path
+
+
+def test_djangos_own_lines_pass_only_through_the_scrubbing_formatter():
+    """Django's default handlers print raw lines (the token in a 404's path) when DEBUG is on."""
+    for name in ("django", "django.request", "django.server", "daphne.access"):
+        logger = logging.getLogger(name)
+        assert (name, logger.handlers) == (name, [])
+        assert logger.propagate
 
 
 def test_console_lines_read_as_text_with_the_context_at_the_end(console_lines):
