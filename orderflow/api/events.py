@@ -4,7 +4,7 @@ from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,6 +14,8 @@ from orderflow.models import OutboxEvent
 
 FEED_PAGE_SIZE = 100
 FEED_MAX_PAGE_SIZE = 500
+#: the largest feed position: a bigint; a larger ``after`` overflowed PostgreSQL's (500)
+MAX_POSITION = 2**63 - 1
 
 
 class EventEnvelopeOutputSerializer(serializers.ModelSerializer):
@@ -97,7 +99,7 @@ class EventFeedApi(APIView):
         "`last_position` and pass it as `after` to continue where you left off.",
     )
     def get(self, request):
-        after = _int_param(request, "after", default=0, minimum=0)
+        after = _int_param(request, "after", default=0, minimum=0, maximum=MAX_POSITION)
         limit = _int_param(
             request, "limit", default=FEED_PAGE_SIZE, minimum=1, maximum=FEED_MAX_PAGE_SIZE
         )
@@ -108,6 +110,21 @@ class EventFeedApi(APIView):
         if any("\x00" in name for name in types):
             # PostgreSQL text cannot hold NUL: without this check it is a 500, not a 400
             raise ValidationError({"type": ["Must not contain NUL characters."]})
+        known = {name for name, _ in event_types()}
+        unknown = [name for name in types if name not in known]
+        if unknown:
+            # an empty page would read as "nothing happened" to a client with a typo
+            raise ValidationError(
+                {
+                    "type": [
+                        ErrorDetail(
+                            f"Unknown event type {name!r}; GET /api/v1/event-types lists them.",
+                            code="invalid_choice",
+                        )
+                        for name in unknown
+                    ]
+                }
+            )
         if types:
             events = events.filter(type__in=types)
         page = list(events[:limit])

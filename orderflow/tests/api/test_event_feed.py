@@ -161,11 +161,35 @@ def test_type_filters_and_can_be_repeated(api, shop):
 
     cancelled = api.get(FEED, {"type": "order.cancelled"})
     both = api.get(f"{FEED}?type=order.cancelled&type=order.placed")
-    unknown = api.get(FEED, {"type": "order.shipped"})
+    none_yet = api.get(FEED, {"type": "shipment.delivered"})
 
     assert [e["type"] for e in cancelled.json()["results"]] == ["order.cancelled"]
     assert positions(both) == [1, 2, 3]
-    assert unknown.json() == {"results": [], "next": None, "last_position": 0}
+    assert none_yet.json() == {"results": [], "next": None, "last_position": 0}
+
+
+def test_an_unknown_type_is_a_400_naming_it_not_an_empty_page(api, shop):
+    place(shop)
+    relay_batch()
+
+    response = api.get(f"{FEED}?type=order.placed&type=nope&type=order.shiped")
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == PROBLEM
+    body = response.json()
+    assert body["type"] == "/api/problems/validation-error"
+    assert body["errors"] == [
+        {
+            "attr": "type",
+            "code": "invalid_choice",
+            "detail": "Unknown event type 'nope'; GET /api/v1/event-types lists them.",
+        },
+        {
+            "attr": "type",
+            "code": "invalid_choice",
+            "detail": "Unknown event type 'order.shiped'; GET /api/v1/event-types lists them.",
+        },
+    ]
 
 
 def test_next_link_keeps_the_type_filter(api, shop):
@@ -221,7 +245,13 @@ def test_the_feed_costs_the_same_queries_however_many_events(api, shop):
     ("params", "error"),
     [
         ({"after": "abc"}, ("after", "Must be a whole number.")),
-        ({"after": "-1"}, ("after", "Must be >= 0.")),
+        ({"after": "-1"}, ("after", "Must be between 0 and 9223372036854775807.")),
+        # past a bigint: PostgreSQL refused the comparison, a 500
+        (
+            {"after": "99999999999999999999"},
+            ("after", "Must be between 0 and 9223372036854775807."),
+        ),
+        ({"after": str(2**63)}, ("after", "Must be between 0 and 9223372036854775807.")),
         ({"limit": "0"}, ("limit", "Must be between 1 and 500.")),
         ({"limit": "501"}, ("limit", "Must be between 1 and 500.")),
         ({"limit": "2.5"}, ("limit", "Must be a whole number.")),
