@@ -2,10 +2,12 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
 from django.utils.html import format_html
 
 from . import services, state_machine
-from .models import Order, OrderLine, Product, Shop, ShopAPIKey
+from .api.serializers import OrderCustomerInputSerializer, ShippingAddressSerializer
+from .models import Order, OrderLine, Product, Shop, ShopAPIKey, ShopCarrier
 
 
 class ShopAPIKeyInline(admin.TabularInline):
@@ -21,12 +23,21 @@ class ShopAPIKeyInline(admin.TabularInline):
         return False
 
 
+class ShopCarrierInline(admin.TabularInline):
+    """The carriers the shop ships with: only these carry its parcels and report on them."""
+
+    model = ShopCarrier
+    extra = 0
+    fields = ["carrier", "created_at"]
+    readonly_fields = ["created_at"]
+
+
 @admin.register(Shop)
 class ShopAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "currency", "contact_email", "created_at"]
     search_fields = ["name", "slug", "contact_email"]
     prepopulated_fields = {"slug": ["name"]}
-    inlines = [ShopAPIKeyInline]
+    inlines = [ShopCarrierInline, ShopAPIKeyInline]
 
 
 @admin.register(ShopAPIKey)
@@ -108,6 +119,76 @@ class ProductAdmin(admin.ModelAdmin):
         return super().get_changelist_form(request, **kwargs)
 
 
+class OrderAmendForm(forms.ModelForm):
+    """The order's customer and shipping address as fields, checked by the API's serializers.
+
+    The fields carry no rules of their own: the API's serializers are the one place that
+    says what a customer and an address may be, whoever writes the order.
+    """
+
+    name = forms.CharField(label="Customer name", required=True)
+    email = forms.CharField(label="Customer e-mail", required=True, widget=forms.EmailInput)
+    line1 = forms.CharField(label="Address", required=True)
+    line2 = forms.CharField(label="Address, second line", required=False)
+    city = forms.CharField(required=True)
+    region = forms.CharField(required=False)
+    postal_code = forms.CharField(label="Postal code", required=True)
+    country = forms.CharField(required=True, help_text="Two capital letters (ISO 3166), e.g. BR.")
+
+    #: form field -> (serializer, its field)
+    CHECKED_BY = {
+        "name": (OrderCustomerInputSerializer, "name"),
+        "email": (OrderCustomerInputSerializer, "email"),
+        **{name: (ShippingAddressSerializer, name) for name in services.ADDRESS_FIELDS},
+    }
+
+    class Meta:
+        model = Order
+        fields: list[str] = []
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        order = self.instance
+        address = order.shipping_address if isinstance(order.shipping_address, dict) else {}
+        self.initial.update(
+            name=order.customer_name,
+            email=order.customer_email,
+            **{name: str(address.get(name, "")) for name in services.ADDRESS_FIELDS},
+        )
+        self.validated: dict[type, dict] = {}
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        for serializer_class in (OrderCustomerInputSerializer, ShippingAddressSerializer):
+            fields = {
+                form_field: field
+                for form_field, (checker, field) in self.CHECKED_BY.items()
+                if checker is serializer_class
+            }
+            serializer = serializer_class(
+                data={field: cleaned.get(form_field, "") for form_field, field in fields.items()}
+            )
+            if serializer.is_valid():
+                self.validated[serializer_class] = dict(serializer.validated_data)
+                continue
+            for form_field, field in fields.items():
+                if field in serializer.errors and form_field not in self.errors:
+                    self.add_error(form_field, [str(error) for error in serializer.errors[field]])
+        return cleaned
+
+    def customer_changed(self) -> bool:
+        return bool({"name", "email"} & set(self.changed_data))
+
+    def shipping_address_changed(self) -> bool:
+        return bool(set(services.ADDRESS_FIELDS) & set(self.changed_data))
+
+    def customer(self) -> dict:
+        return self.validated[OrderCustomerInputSerializer]
+
+    def shipping_address(self) -> dict:
+        return self.validated[ShippingAddressSerializer]
+
+
 class OrderLineInline(admin.TabularInline):
     model = OrderLine
     extra = 0
@@ -127,6 +208,7 @@ class OrderAdmin(admin.ModelAdmin):
     list_select_related = ["shop"]
     date_hierarchy = "created_at"
     inlines = [OrderLineInline]
+    form = OrderAmendForm
     readonly_fields = [
         "id",
         "number",
@@ -142,23 +224,30 @@ class OrderAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     ]
-    fields = [
-        "id",
-        "number",
-        "shop",
-        "status",
-        "status_reason",
-        "allowed_actions",
-        "customer_name",
-        "customer_email",
-        "shipping_address",
-        "currency",
-        "subtotal",
-        "total",
-        "tracking_token",
-        "version",
-        "created_at",
-        "updated_at",
+    fieldsets = [
+        (None, {"fields": ["id", "number", "shop", "status", "status_reason", "allowed_actions"]}),
+        ("Customer", {"fields": ["name", "email"]}),
+        (
+            "Shipping address",
+            {
+                "fields": ["line1", "line2", "city", "region", "postal_code", "country"],
+                "description": "Can change until the order ships.",
+            },
+        ),
+        (
+            None,
+            {
+                "fields": [
+                    "currency",
+                    "subtotal",
+                    "total",
+                    "tracking_token",
+                    "version",
+                    "created_at",
+                    "updated_at",
+                ]
+            },
+        ),
     ]
     actions = ["cancel_orders"]
 
@@ -172,6 +261,46 @@ class OrderAdmin(admin.ModelAdmin):
     @admin.display(description="Allowed actions")
     def allowed_actions(self, order: Order) -> str:
         return ", ".join(state_machine.allowed_actions(order.status)) or "—"
+
+    def save_model(self, request, obj, form, change) -> None:
+        """Change the order through its services, never by saving the form's instance.
+
+        The address goes first: it is the change a state can refuse, and a refused edit
+        changes nothing at all. Each change publishes its event, naming the staff member.
+        """
+        actor = services.Actor(kind="staff", name=request.user.get_username())
+        done = []
+        try:
+            if form.shipping_address_changed():
+                services.order_change_shipping_address(
+                    order_id=obj.pk,
+                    shop=None,
+                    actor=actor,
+                    shipping_address=form.shipping_address(),
+                )
+                done.append("Shipping address changed.")
+            if form.customer_changed():
+                services.order_change_customer(
+                    order_id=obj.pk, shop=None, actor=actor, **form.customer()
+                )
+                done.append("Customer changed.")
+        except services.InvalidTransition as error:
+            request.order_edit_refused = error.detail
+            return
+        for line in done:
+            self.message_user(request, line, messages.SUCCESS)
+
+    def log_change(self, request, obj, message):
+        if getattr(request, "order_edit_refused", None):
+            return None  # nothing changed, so nothing to log
+        return super().log_change(request, obj, message)
+
+    def response_change(self, request, obj):
+        refused = getattr(request, "order_edit_refused", None)
+        if refused:
+            self.message_user(request, f"Not changed: {refused}", messages.ERROR)
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
 
     @admin.action(description="Cancel selected orders (before shipping)")
     def cancel_orders(self, request, queryset):

@@ -3,7 +3,9 @@
 A carrier signs each event with its own secret (``CARRIER_SECRETS``): the signature is
 ``sha256=`` and the hex HMAC-SHA256 of ``<unix timestamp>.<raw body>``, sent with the
 timestamp, so a captured request cannot be replayed after ``CARRIER_SIGNATURE_MAX_AGE``
-seconds and no byte of the body can change unnoticed.
+seconds and no byte of the body can change unnoticed. Within that age, the body's
+``event_id`` (the carrier's own id of the event, required) makes a replay a duplicate
+that changes nothing.
 """
 
 import hashlib
@@ -12,6 +14,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+import uuid
 from dataclasses import dataclass
 
 CARRIER_HEADER = "X-Carrier"
@@ -45,8 +48,11 @@ class CarrierResponse:
 def carrier_event_post(
     *, base_url: str, carrier: str, secret: str, event: dict, timeout: float = 10
 ) -> CarrierResponse:
-    """POST one signed carrier event, as a carrier's system would (the simulator's client)."""
-    body = json.dumps(event).encode()
+    """POST one signed carrier event, as a carrier's system would (the simulator's client).
+
+    An event without an ``event_id`` gets a new one: a carrier names each event it sends.
+    """
+    body = json.dumps({"event_id": uuid.uuid4().hex, **event}).encode()
     timestamp = int(time.time())
     request = urllib.request.Request(  # noqa: S310  (the URL is the operator's own server)
         f"{base_url.rstrip('/')}/api/v1/carrier-events",
@@ -54,7 +60,6 @@ def carrier_event_post(
         method="POST",
         headers={
             "Content-Type": "application/json",
-            "Idempotency-Key": str(event.get("event_id", "")) or f"{carrier}-{time.time_ns()}",
             CARRIER_HEADER: carrier,
             TIMESTAMP_HEADER: str(timestamp),
             SIGNATURE_HEADER: carrier_signature(secret=secret, timestamp=timestamp, body=body),

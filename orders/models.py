@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from django.db.models.functions import Lower
 from rest_framework_api_key.models import AbstractAPIKey
 
 from .choices import OrderStatus
@@ -13,6 +14,12 @@ sku_validator = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$",
     "Use 1 to 64 letters, digits, dots, dashes or underscores.",
 )
+carrier_name_validator = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,49}$",
+    "Use 1 to 50 letters, digits, dots, dashes or underscores.",
+)
+#: the statuses of an order whose parcel is with its carrier, not yet delivered
+PARCEL_ON_THE_ROAD = (OrderStatus.SHIPPED, OrderStatus.OUT_FOR_DELIVERY)
 
 
 def _order_number() -> str:
@@ -132,6 +139,15 @@ class Order(models.Model):
             models.CheckConstraint(
                 condition=models.Q(total__gte=0), name="order_total_not_negative"
             ),
+            # A carrier's tracking number names one parcel on the road, whichever shop
+            # shipped it: a second shop shipping with the same number would take over
+            # the carrier's reports on the first one's parcel.
+            models.UniqueConstraint(
+                Lower("carrier"),
+                "tracking_number",
+                condition=models.Q(status__in=PARCEL_ON_THE_ROAD) & ~models.Q(tracking_number=""),
+                name="order_unique_parcel_on_the_road",
+            ),
         ]
         indexes = [
             models.Index(fields=["shop", "-created_at"], name="order_shop_created"),
@@ -141,6 +157,54 @@ class Order(models.Model):
 
     def __str__(self) -> str:
         return self.number
+
+
+class ShopCarrier(models.Model):
+    """A carrier a shop ships with: only its shops' parcels may take the carrier's reports."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="carriers")
+    carrier = models.CharField(
+        max_length=50,
+        validators=[carrier_name_validator],
+        help_text="The carrier's name as it signs its reports (a name in CARRIER_SECRETS).",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["shop", "carrier"]
+        constraints = [
+            models.UniqueConstraint(
+                "shop", Lower("carrier"), name="shopcarrier_unique_shop_carrier"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.shop} ships with {self.carrier}"
+
+
+class CarrierReport(models.Model):
+    """A status a carrier reported, kept under the carrier's own event id.
+
+    The row commits with the report's effect, so a replayed or retried report (same
+    carrier, same event id) meets the unique key and changes nothing.
+    """
+
+    carrier = models.CharField(max_length=50)
+    event_id = models.CharField(max_length=100)
+    order = models.ForeignKey("Order", on_delete=models.CASCADE, related_name="carrier_reports")
+    status = models.CharField(max_length=20)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["carrier", "event_id"], name="carrierreport_unique_carrier_event"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.carrier} {self.event_id}: {self.status}"
 
 
 class OrderLine(models.Model):

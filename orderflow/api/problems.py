@@ -115,6 +115,20 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
             "what may be done now.",
         ),
         ProblemType(
+            "tracking-number-in-use",
+            "Tracking number already on the road",
+            409,
+            "The carrier's tracking number names a parcel that is not yet delivered; a "
+            "parcel on the road has a number of its own.",
+        ),
+        ProblemType(
+            "ambiguous-parcel",
+            "More than one parcel has this tracking number",
+            409,
+            "The carrier's report matches more than one parcel, so none was changed; the "
+            "report is logged for support.",
+        ),
+        ProblemType(
             "request-in-flight",
             "A request with this Idempotency-Key is in flight",
             409,

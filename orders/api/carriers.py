@@ -1,5 +1,11 @@
-"""``POST /api/v1/carrier-events``: carriers push parcel updates, signed with their secret."""
+"""``POST /api/v1/carrier-events``: carriers push parcel updates, signed with their secret.
 
+Each report carries the carrier's own ``event_id`` inside the signed body; the same event
+again is answered ``200`` with ``"duplicate": true`` and changes nothing, so neither a
+carrier's retry nor a captured request replayed within the signature's age acts twice.
+"""
+
+import re
 import time
 
 from django.conf import settings
@@ -8,9 +14,9 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from orderflow.api.idempotency import idempotent
 from orderflow.api.serializers import StrictInputSerializer
 
 from .. import carriers, services
@@ -44,9 +50,7 @@ class CarrierSignatureAuthentication(BaseAuthentication):
         secret = settings.CARRIER_SECRETS.get(name)
         if not secret:
             raise exceptions.AuthenticationFailed(f"Unknown carrier {name!r}.")
-        if not timestamp.isdigit() or (
-            abs(time.time() - int(timestamp)) > settings.CARRIER_SIGNATURE_MAX_AGE
-        ):
+        if not _timestamp_is_recent(timestamp):
             raise exceptions.AuthenticationFailed(
                 f"{carriers.TIMESTAMP_HEADER} must be the current Unix time "
                 f"(within {settings.CARRIER_SIGNATURE_MAX_AGE} s)."
@@ -60,6 +64,18 @@ class CarrierSignatureAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return 'HMAC-SHA256 realm="carrier-events"'
+
+
+#: a Unix time in seconds, ASCII digits only: ``str.isdigit`` takes "²", and ``int`` of
+#: thousands of digits raises, or is too large to subtract from a float
+_UNIX_TIME = re.compile(r"[0-9]{1,12}")
+
+
+def _timestamp_is_recent(timestamp: str) -> bool:
+    """Tell whether the header is a Unix time within the signature's age, never raising."""
+    if not _UNIX_TIME.fullmatch(timestamp):
+        return False
+    return abs(time.time() - int(timestamp)) <= settings.CARRIER_SIGNATURE_MAX_AGE
 
 
 class IsCarrier(BasePermission):
@@ -99,13 +115,18 @@ class CarrierEventInputSerializer(StrictInputSerializer):
         help_text="The carrier's words for the customer; kept with in_transit and delivery_failed.",
     )
     event_id = serializers.CharField(
-        max_length=100, required=False, help_text="The carrier's own id of the event."
+        max_length=100,
+        help_text="The carrier's own id of the event, unique per carrier: the same id again "
+        "is a duplicate, answered 200 and ignored.",
     )
 
 
 class CarrierEventOutputSerializer(serializers.Serializer):
     order_number = serializers.CharField()
     status = serializers.CharField(help_text="The order's status after the event.")
+    duplicate = serializers.BooleanField(
+        help_text="True when the carrier sent this event_id before: nothing was done again."
+    )
 
 
 class CarrierEventCreateApi(APIView):
@@ -119,24 +140,37 @@ class CarrierEventCreateApi(APIView):
         responses={
             200: CarrierEventOutputSerializer,
             400: OpenApiResponse(description="An invalid body."),
-            401: OpenApiResponse(description="Missing or bad signature, or unknown carrier."),
-            404: OpenApiResponse(description="No parcel of this carrier has the number."),
-            409: OpenApiResponse(description="The order's state does not allow the status."),
+            401: OpenApiResponse(
+                description="Missing or bad signature, stale or malformed timestamp, or "
+                "unknown carrier."
+            ),
+            404: OpenApiResponse(
+                description="No parcel of this carrier has the number (a parcel of a shop "
+                "that does not ship with the carrier is none of its own)."
+            ),
+            409: OpenApiResponse(
+                description="The order's state does not allow the status, or more than one "
+                "parcel has the number (ambiguous-parcel): nothing was changed."
+            ),
         },
     )
     def post(self, request):
         serializer = CarrierEventInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-
-        def report() -> tuple[int, dict]:
-            order = services.shipment_report(
-                carrier=request.user.name,
-                tracking_number=data["tracking_number"],
-                status=data["status"],
-                location=data["location"],
-                note=data["note"],
-            )
-            return status.HTTP_200_OK, {"order_number": order.number, "status": order.status}
-
-        return idempotent(request, scope=f"carrier:{request.user.name}", operation=report)
+        outcome = services.shipment_report(
+            carrier=request.user.name,
+            event_id=data["event_id"],
+            tracking_number=data["tracking_number"],
+            status=data["status"],
+            location=data["location"],
+            note=data["note"],
+        )
+        return Response(
+            {
+                "order_number": outcome.order.number,
+                "status": outcome.order.status,
+                "duplicate": outcome.duplicate,
+            },
+            status=status.HTTP_200_OK,
+        )

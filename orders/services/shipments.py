@@ -1,6 +1,10 @@
 """What carriers report about parcels, applied to the orders they carry."""
 
-from django.db import transaction
+import logging
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import Case, Exists, IntegerField, OuterRef, Value, When
 
 from orderflow.events import publish
 
@@ -12,9 +16,11 @@ from ..events import (
     ShipmentInTransit,
     ShipmentOutForDelivery,
 )
-from ..exceptions import InvalidTransition, UnknownShipment
-from ..models import Order
+from ..exceptions import AmbiguousParcel, InvalidTransition, UnknownShipment
+from ..models import PARCEL_ON_THE_ROAD, CarrierReport, Order, ShopCarrier
 from .shops import Actor
+
+logger = logging.getLogger(__name__)
 
 #: the carrier status that moves the order, and where to
 _TRANSITIONS = {
@@ -26,30 +32,49 @@ _REPORTS = {
     carriers.IN_TRANSIT: ShipmentInTransit,
     carriers.DELIVERY_FAILED: ShipmentDeliveryFailed,
 }
-_ON_THE_ROAD = frozenset({S.SHIPPED, S.OUT_FOR_DELIVERY})
+_ON_THE_ROAD = frozenset(PARCEL_ON_THE_ROAD)
+
+
+@dataclass(frozen=True)
+class ShipmentReportOutcome:
+    """The order a carrier's report is about, and whether the report was a replay."""
+
+    order: Order
+    duplicate: bool
 
 
 @transaction.atomic
 def shipment_report(
-    *, carrier: str, tracking_number: str, status: str, location: str = "", note: str = ""
-) -> Order:
-    """Apply a carrier's status to the order its tracking number names.
+    *,
+    carrier: str,
+    event_id: str,
+    tracking_number: str,
+    status: str,
+    location: str = "",
+    note: str = "",
+) -> ShipmentReportOutcome:
+    """Apply a carrier's status to the one parcel its tracking number names.
 
     ``out_for_delivery`` and ``delivered`` move the order through the state machine (a
     repeat of the status the order already has changes nothing); ``in_transit`` and
     ``delivery_failed`` add to the parcel's history, with the carrier's location and note,
     while it is on the road. A tracking number of another carrier is unknown to this one.
+
+    The report is kept under the carrier's ``event_id``, in the transaction of its effect:
+    the same event again (a carrier's retry, or a captured request replayed within the
+    signature's age) finds the key taken and is answered as a duplicate, with no effect.
     """
-    order = (
-        Order.objects.select_for_update()
-        .filter(tracking_number=tracking_number, carrier__iexact=carrier)
-        .order_by("-created_at")
-        .first()
-    )
-    if order is None:
-        raise UnknownShipment(
-            f"No parcel of carrier {carrier!r} has tracking number {tracking_number!r}."
-        )
+    order = _parcel_for(carrier=carrier, tracking_number=tracking_number, event_id=event_id)
+    try:
+        # No savepoint: a taken key is the one error here, and it ends the transaction,
+        # which has written nothing else yet.
+        with transaction.atomic(savepoint=False):
+            CarrierReport.objects.create(
+                carrier=carrier, event_id=event_id, order=order, status=status
+            )
+    except IntegrityError:
+        transaction.set_rollback(True)
+        return ShipmentReportOutcome(order=order, duplicate=True)
     fields = {
         "order_id": order.id,
         "shop_id": order.shop_id,
@@ -60,10 +85,10 @@ def shipment_report(
     if status in _TRANSITIONS:
         target, event_class = _TRANSITIONS[status]
         if order.status == target:
-            return order  # the carrier repeated itself
+            return ShipmentReportOutcome(order=order, duplicate=False)  # a repeated status
         state_machine.transition(order, to=target, actor=str(Actor(kind="carrier", name=carrier)))
         publish(event_class(**fields))
-        return order
+        return ShipmentReportOutcome(order=order, duplicate=False)
     if order.status not in _ON_THE_ROAD:
         raise InvalidTransition(
             f"The order is {S(order.status).label.lower()}; a carrier can report it "
@@ -74,4 +99,62 @@ def shipment_report(
             },
         )
     publish(_REPORTS[status](**fields, location=location, note=note))
-    return order
+    return ShipmentReportOutcome(order=order, duplicate=False)
+
+
+def _parcel_for(*, carrier: str, tracking_number: str, event_id: str) -> Order:
+    """Lock and return the one parcel of a shop bound to ``carrier`` that the number names.
+
+    A number on the road names one parcel (a unique index); failing that, the only parcel
+    ever shipped with it. Several parcels, or one of a shop not bound to the carrier (a
+    binding removed, or a row from before bindings), is refused and logged, never guessed.
+    """
+    parcels = list(
+        Order.objects.select_for_update()
+        .filter(carrier__iexact=carrier, tracking_number=tracking_number)
+        .annotate(
+            on_the_road=Case(
+                When(status__in=PARCEL_ON_THE_ROAD, then=Value(1)),
+                default=Value(0),
+                output_field=IntegerField(),
+            ),
+            bound=Exists(
+                ShopCarrier.objects.filter(shop_id=OuterRef("shop_id"), carrier__iexact=carrier)
+            ),
+        )
+        .order_by("-on_the_road", "-created_at")[:2]
+    )
+    unknown = UnknownShipment(
+        f"No parcel of carrier {carrier!r} has tracking number {tracking_number!r}."
+    )
+    if not parcels:
+        raise unknown
+    if len(parcels) > 1 and parcels[0].on_the_road == parcels[1].on_the_road:
+        _log_refusal("ambiguous", carrier, tracking_number, event_id, parcels)
+        raise AmbiguousParcel(
+            f"More than one parcel of carrier {carrier!r} has tracking number "
+            f"{tracking_number!r}; nothing was changed.",
+            extra={"tracking_number": tracking_number},
+        )
+    parcel = parcels[0]
+    if not parcel.bound:
+        # To this carrier the parcel is not one of its own: answered like an unknown number.
+        _log_refusal("foreign_shop", carrier, tracking_number, event_id, [parcel])
+        raise unknown
+    return parcel
+
+
+def _log_refusal(
+    reason: str, carrier: str, tracking_number: str, event_id: str, parcels: list[Order]
+) -> None:
+    logger.warning(
+        "carrier report refused",
+        extra={
+            "reason": reason,
+            "carrier": carrier,
+            "tracking_number": tracking_number,
+            "event_id": event_id,
+            "order_ids": [str(parcel.id) for parcel in parcels],
+            "shop_ids": [parcel.shop_id for parcel in parcels],
+        },
+    )

@@ -5,17 +5,28 @@ import factory
 
 from orders import services, state_machine
 from orders.choices import OrderStatus
-from orders.models import Order, Product, Shop
+from orders.models import Order, Product, Shop, ShopCarrier
+
+#: the carriers a test shop ships with unless told otherwise
+TEST_CARRIERS = ("demo-post", "DHL", "UPS")
 
 
 class ShopFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Shop
+        skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"Shop {n}")
     slug = factory.Sequence(lambda n: f"shop-{n}")
     currency = "EUR"
     contact_email = factory.LazyAttribute(lambda shop: f"{shop.slug}@example.com")
+
+    @factory.post_generation
+    def carriers(shop, create, extracted, **kwargs):
+        """Bind the shop to ``TEST_CARRIERS``, or to the carriers given (``carriers=[]``)."""
+        if create:
+            names = TEST_CARRIERS if extracted is None else extracted
+            ShopCarrier.objects.bulk_create(ShopCarrier(shop=shop, carrier=n) for n in names)
 
 
 class ProductFactory(factory.django.DjangoModelFactory):
@@ -118,8 +129,13 @@ def order_in(
             order_id=order.pk, payment_id=uuid.uuid4(), amount=order.total, currency=order.currency
         )
     if HAPPY_PATH.index(status) >= HAPPY_PATH.index(OrderStatus.SHIPPED):
+        # one tracking number per parcel: a number names one parcel on the road
         order = services.order_ship(
-            order_id=order.pk, shop=None, actor=STAFF, carrier="DHL", tracking_number="JD0001"
+            order_id=order.pk,
+            shop=None,
+            actor=STAFF,
+            carrier="DHL",
+            tracking_number=f"JD{order.number.removeprefix('OF-')}",
         )
     if HAPPY_PATH.index(status) >= HAPPY_PATH.index(OrderStatus.OUT_FOR_DELIVERY):
         order = services.order_mark_out_for_delivery(order_id=order.pk, shop=None, actor=STAFF)

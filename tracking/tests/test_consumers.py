@@ -247,11 +247,11 @@ def test_public_socket_sends_the_snapshot_and_updates_and_nothing_private(place,
                 tracking_number="DP-0002",
             )  # fmt: skip
             orders_services.shipment_report(
-                carrier="demo-post", tracking_number="DP-0002", status="in_transit",
+                carrier="demo-post", event_id="e-1", tracking_number="DP-0002", status="in_transit",
                 location="Porto hub",
             )  # fmt: skip
             orders_services.shipment_report(
-                carrier="demo-post", tracking_number="DP-0002", status="delivered",
+                carrier="demo-post", event_id="e-2", tracking_number="DP-0002", status="delivered",
                 location="Lisbon", note="Left with the neighbour",
             )  # fmt: skip
             drain()

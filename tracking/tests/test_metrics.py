@@ -138,11 +138,11 @@ def test_each_entry_forwarded_to_a_timeline_or_tracking_page_counts_one_push(
                 tracking_number="DP-0003",
             )  # fmt: skip
             orders_services.shipment_report(
-                carrier="demo-post", tracking_number="DP-0003", status="in_transit",
+                carrier="demo-post", event_id="e-1", tracking_number="DP-0003", status="in_transit",
                 location="Porto hub",
             )  # fmt: skip
             orders_services.shipment_report(
-                carrier="demo-post", tracking_number="DP-0003", status="delivered",
+                carrier="demo-post", event_id="e-2", tracking_number="DP-0003", status="delivered",
             )  # fmt: skip
             drain()
 

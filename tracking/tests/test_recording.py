@@ -63,10 +63,18 @@ def test_records_who_moved_the_order(place, settle):
         order_id=order.id, shop=None, actor=staff, carrier="demo-post", tracking_number="DP-1234"
     )
     orders_services.shipment_report(
-        carrier="demo-post", tracking_number="DP-1234", status="in_transit", location="Porto"
+        carrier="demo-post",
+        event_id="e-1",
+        tracking_number="DP-1234",
+        status="in_transit",
+        location="Porto",
     )
     orders_services.shipment_report(
-        carrier="demo-post", tracking_number="DP-1234", status="delivered", location="Lisbon"
+        carrier="demo-post",
+        event_id="e-2",
+        tracking_number="DP-1234",
+        status="delivered",
+        location="Lisbon",
     )
 
     settle()

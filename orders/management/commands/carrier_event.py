@@ -21,9 +21,17 @@ class Command(BaseCommand):
         parser.add_argument("--carrier", default="demo-post")
         parser.add_argument("--location", default="")
         parser.add_argument("--note", default="")
+        parser.add_argument(
+            "--event-id",
+            default=None,
+            help="The carrier's id of the event (default: a new one). The same id again is "
+            "answered as a duplicate and changes nothing.",
+        )
         parser.add_argument("--base-url", default="http://127.0.0.1:8000")
 
-    def handle(self, *args, tracking_number, status, carrier, location, note, base_url, **opts):
+    def handle(
+        self, *args, tracking_number, status, carrier, location, note, event_id, base_url, **opts
+    ):
         secret = settings.CARRIER_SECRETS.get(carrier)
         if not secret:
             raise CommandError(
@@ -35,7 +43,7 @@ class Command(BaseCommand):
                 carrier=carrier,
                 secret=secret,
                 event={
-                    "event_id": uuid.uuid4().hex,
+                    "event_id": event_id or uuid.uuid4().hex,
                     "tracking_number": tracking_number,
                     "status": status,
                     "location": location,

@@ -8,6 +8,9 @@ from orders import services
 from orders.models import Shop
 
 DEMO_SHOP_SLUG = "demo-coffee"
+#: the carrier the demo shop ships with (the simulator plays it; its secret is in DEBUG's
+#: CARRIER_SECRETS)
+DEMO_CARRIER = "demo-post"
 DEMO_PRODUCTS = [
     ("COFFEE-1KG", "Coffee beans, 1 kg", "24.90", 500),
     ("COFFEE-250G", "Coffee beans, 250 g", "7.90", 800),
@@ -51,6 +54,7 @@ class Command(BaseCommand):
                 services.product_create(
                     shop=shop, sku=sku, name=name, price=Decimal(price), stock=stock
                 )
+        services.shop_carrier_bind(shop=shop, carrier=DEMO_CARRIER)
         _, raw_key = services.api_key_create(shop=shop, name="demo")
 
         User = get_user_model()

@@ -126,10 +126,11 @@ def test_cancel_releasing_stock_costs_fixed_queries(
 def test_ship_costs_fixed_queries(warm_api, shop, catalog, django_assert_num_queries, line_count):
     order = order_in(shop, "confirmed", lines={f"SKU-{i:02}": 1 for i in range(line_count)})
 
-    # key; savepoint; order locked; conditional status update; transition history row;
-    # consume: products locked in id order, one UPDATE of them all; carrier and tracking
-    # number; last sequence; outbox row; release; order and lines read back
-    with django_assert_num_queries(13):
+    # key; savepoint; order locked; the shop's binding to the carrier; conditional status
+    # update; transition history row; consume: products locked in id order, one UPDATE of
+    # them all; carrier and tracking number; last sequence; outbox row; release; order and
+    # lines read back
+    with django_assert_num_queries(14):
         response = warm_api.post(
             f"/api/v1/orders/{order.id}/ship",
             {"carrier": "DHL", "tracking_number": "JD0002"},

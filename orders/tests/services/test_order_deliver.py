@@ -31,7 +31,7 @@ def test_delivers_and_publishes_shipment_delivered(shop, products, status, seque
         "shop_id": shop.pk,
         "number": order.number,
         "carrier": "DHL",
-        "tracking_number": "JD0001",
+        "tracking_number": order.tracking_number,
     }
     transition = OrderTransition.objects.filter(order=order).latest("id")
     assert (transition.from_status, transition.to_status, transition.actor) == (

@@ -33,7 +33,7 @@ def test_marks_a_shipped_order_out_for_delivery(shop, products):
         "shop_id": shop.pk,
         "number": order.number,
         "carrier": "DHL",
-        "tracking_number": "JD0001",
+        "tracking_number": order.tracking_number,
     }
     transition = OrderTransition.objects.filter(order=order).latest("id")
     assert (transition.from_status, transition.to_status, transition.actor) == (
