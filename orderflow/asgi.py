@@ -1,7 +1,9 @@
 """ASGI entry point: HTTP and WebSocket in one application.
 
 Embedded mode serves everything from this one process; in full mode HTTP goes through
-WSGI and only ``/ws/`` reaches an ASGI process.
+WSGI and only ``/ws/`` reaches an ASGI process. HTTP is wrapped in
+:class:`~orderflow.body_limit.RequestBodyLimit`: an oversized body is refused with 413
+before Django's handler reads it.
 """
 
 import os
@@ -17,11 +19,12 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from orderflow.body_limit import RequestBodyLimit  # noqa: E402
 from tracking.routing import websocket_urlpatterns  # noqa: E402  (project wiring)
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": RequestBodyLimit(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),
