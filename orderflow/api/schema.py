@@ -8,8 +8,7 @@ gives every 4xx and 5xx the ``application/problem+json`` body that
 
 - ``400`` where the operation reads a body or query parameters (both are validated);
 - ``401`` and ``429`` where a shop key is required (the key check, the per-shop rate);
-- ``404`` where the path names a resource (another shop's is a 404 too), or a page's
-  ``cursor`` may be forged;
+- ``404`` where the path names a resource (another shop's is a 404 too);
 - ``413`` and ``415`` where the operation reads a body (the size cap, JSON only);
 - ``409`` and ``422`` where it takes an ``Idempotency-Key`` (the same key in flight, or
   reused with another request).
@@ -96,7 +95,7 @@ def _shared_statuses(path: str, operation: dict) -> list[int]:
         statuses.append(400)
     if any(_SHOP_KEY in requirement for requirement in operation.get("security", [])):
         statuses += [401, 429]
-    if "{" in path or any(p.get("name") == "cursor" for p in parameters):
+    if "{" in path:
         statuses.append(404)
     if has_body:
         statuses += [413, 415]

@@ -15,7 +15,7 @@ from orderflow.api.idempotency import idempotency_key_from, idempotent
 
 from .. import selectors, services
 from ..choices import OrderStatus
-from ..models import Order, Product
+from ..models import Order, Product, sku_validator
 from .filters import OrderFilter
 from .pagination import OrderCursorPagination, ProductCursorPagination
 from .serializers import (
@@ -250,6 +250,9 @@ class ProductListCreateApi(APIView):
 
 class ProductDetailApi(APIView):
     def _product(self, request, sku: str) -> Product:
+        if not sku_validator.regex.fullmatch(sku):
+            # no product can have it, and a NUL in it was a database error (500)
+            raise Http404(f"No product with SKU {sku!r}.")
         try:
             return selectors.product_get_for_shop(shop=request.user.shop, sku=sku)
         except Product.DoesNotExist:

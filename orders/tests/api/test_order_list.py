@@ -1,4 +1,7 @@
+import base64
 from datetime import timedelta
+from datetime import timezone as dt_timezone
+from urllib.parse import urlencode
 
 import pytest
 from django.utils import timezone
@@ -95,13 +98,48 @@ def test_pages_orders_created_in_the_same_instant_without_loss_or_repeat(api, sh
     assert sorted(seen) == sorted(str(order.id) for order in orders)
 
 
-def test_rejects_a_forged_cursor(api, shop, products):
+def _cursor(query: str) -> str:
+    return base64.b64encode(query.encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        pytest.param("not-a-cursor", id="garbage-base64"),
+        pytest.param(_cursor("o=-1"), id="negative-offset"),
+        # each of these reached the database and was a 500
+        pytest.param(_cursor("p="), id="empty-position"),
+        pytest.param(_cursor("p=not-a-date"), id="position-not-a-date"),
+        pytest.param(_cursor("p=2026-01-01%00"), id="position-with-nul"),
+        pytest.param(_cursor("p=0001-01-01T00:00:00%2B01:00"), id="position-before-year-1"),
+    ],
+)
+def test_rejects_a_forged_cursor_as_a_400_naming_it(api, shop, products, cursor):
     order_for(shop)
 
-    response = api.get("/api/v1/orders", {"cursor": "not-a-cursor"})
+    response = api.get("/api/v1/orders", {"cursor": cursor})
 
-    body = assert_problem(response, status=404, type_slug="not-found")
-    assert body["detail"] == "Invalid cursor"
+    body = assert_problem(response, status=400, type_slug="validation-error")
+    assert body["errors"] == [
+        {
+            "attr": "cursor",
+            "code": "invalid",
+            "detail": "Invalid cursor: use the `next` or `previous` link of a page as it is.",
+        }
+    ]
+
+
+def test_a_hand_made_cursor_with_a_valid_position_pages_from_it(api, shop, products):
+    older = _aged(order_for(shop), days=2)
+    _aged(order_for(shop), days=0)
+    # +23:00 is valid ISO 8601 but beyond PostgreSQL's ±15:59: compared in UTC instead
+    position = (timezone.now() - timedelta(days=1)).astimezone(dt_timezone(timedelta(hours=23)))
+    cursor = _cursor(urlencode({"p": position.isoformat()}))
+
+    response = api.get("/api/v1/orders", {"cursor": cursor})
+
+    assert response.status_code == 200, response.content
+    assert _ids(response) == [str(older.id)]
 
 
 def test_filters_by_status(api, shop, products):

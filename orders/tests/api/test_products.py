@@ -1,3 +1,4 @@
+import base64
 from decimal import Decimal
 
 import pytest
@@ -78,6 +79,15 @@ def test_pages_through_products_with_a_cursor(api, products):
     assert [p["sku"] for p in first.json()["results"]] == ["COFFEE-1KG", "FILTER"]
     assert [p["sku"] for p in second.json()["results"]] == ["MUG"]
     assert second.json()["next"] is None
+
+
+def test_a_product_cursor_with_nul_is_a_400_not_a_500(api, products):
+    cursor = base64.b64encode(b"p=MUG%00").decode()
+
+    response = api.get("/api/v1/products", {"cursor": cursor})
+
+    body = assert_problem(response, status=400, type_slug="validation-error")
+    assert [e["attr"] for e in body["errors"]] == ["cursor"]
 
 
 # --- create -----------------------------------------------------------------------------------
@@ -276,3 +286,17 @@ def test_an_unknown_field_in_a_new_product_is_refused(api, shop):
         {"attr": "colour", "code": "unknown_field", "detail": "Unknown field 'colour'."}
     ]
     assert row_counts() == before
+
+
+@pytest.mark.parametrize("sku", ["%00", "MUG%00", "MUG%0A", "%C3%BC"])
+def test_a_sku_no_product_can_have_is_a_404(api, products, sku):
+    response = api.get(f"/api/v1/products/{sku}")
+
+    body = assert_problem(response, status=404, type_slug="not-found")
+    assert body["detail"].startswith("No product with SKU ")
+
+
+def test_an_update_of_a_sku_no_product_can_have_is_a_404(api, products):
+    response = api.patch("/api/v1/products/MUG%00", {"name": "x"}, format="json")
+
+    assert_problem(response, status=404, type_slug="not-found")
