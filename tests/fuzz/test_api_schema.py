@@ -36,7 +36,7 @@ import schemathesis
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections, transaction
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -60,6 +60,11 @@ CHECKS = [
 ]
 #: Examples per operation and generation mode; the whole module stays within ~90 s on CI.
 MAX_EXAMPLES = 50
+#: Stateful scenarios (chains of linked calls) and the longest chain in each.
+STATEFUL_SCENARIOS = 60
+STATEFUL_MAX_STEPS = 8
+#: a public address (never called: each scenario is rolled back before anything is sent)
+WEBHOOK_URL = "https://93.184.216.34/fuzz"
 
 
 @dataclass(frozen=True)
@@ -137,6 +142,27 @@ def _aim_at_the_shop(case, shop: FuzzShop) -> None:
         case.headers = {**(case.headers or {}), IDEMPOTENCY_HEADER: str(uuid.uuid4())}
 
 
+def _aim_body_at_the_shop(case) -> None:
+    """Give a valid body the shop's SKUs and a public webhook URL; leave ids to the links.
+
+    Generated SKUs and URLs name nothing that exists or may be called, so the orders and
+    endpoints whose ids the links carry would never be created. Path parameters are not
+    touched here: in a scenario they come from an earlier response.
+    """
+    if case.meta is not None and case.meta.generation.mode.is_negative:
+        return
+    if not isinstance(case.body, dict):
+        return
+    if case.operation.label == "POST /api/v1/orders":
+        lines = case.body.get("lines")
+        for line, sku in zip(lines if isinstance(lines, list) else [], CATALOG, strict=False):
+            if isinstance(line, dict):
+                line["sku"] = sku
+    if case.operation.label == "POST /api/v1/webhook-endpoints":
+        case.body["url"] = WEBHOOK_URL
+        case.body.pop("event_types", None)
+
+
 @schema.parametrize()
 @settings(
     derandomize=True,
@@ -155,3 +181,46 @@ def test_every_operation_answers_as_its_schema_says(case, fuzz_shop):
         transaction.set_rollback(True)
 
     case.validate_response(response, checks=CHECKS, headers=headers)
+
+
+def test_linked_operations_answer_as_their_schema_says(api_schema, fuzz_shop):
+    """Chain calls as the schema's links allow: create an order, then act on the id it got.
+
+    The stateful phase reaches what single calls cannot: an order or endpoint created in
+    one step is cancelled, shipped, fetched, tested or replayed in the next, with the id
+    the first response carried. Each scenario runs in its own savepoint, rolled back after
+    it, so scenarios never see each other's writes.
+    """
+    machine_class = api_schema.exclude(operation_id="carrier_events_create").as_state_machine()
+    headers = {"Authorization": f"Bearer {fuzz_shop.key}"}
+
+    class ShopScenario(machine_class):
+        def setup(self):
+            self.savepoint = transaction.atomic()
+            self.savepoint.__enter__()
+
+        def teardown(self):
+            transaction.set_rollback(True)
+            self.savepoint.__exit__(None, None, None)
+
+        def before_call(self, case):
+            _aim_body_at_the_shop(case)
+            if IDEMPOTENCY_HEADER in {p.name for p in case.operation.headers}:
+                case.headers = {**(case.headers or {}), IDEMPOTENCY_HEADER: str(uuid.uuid4())}
+
+        def get_call_kwargs(self, case):
+            return {"headers": headers}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            case.validate_response(response, checks=CHECKS, headers=headers)
+
+    ShopScenario.run(
+        settings=settings(
+            derandomize=True,
+            database=None,
+            deadline=None,
+            max_examples=STATEFUL_SCENARIOS,
+            stateful_step_count=STATEFUL_MAX_STEPS,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        )
+    )
