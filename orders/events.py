@@ -199,3 +199,44 @@ class ShipmentDeliveryFailed(Event):
     tracking_number: str
     location: str = ""
     note: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShippingAddress:
+    line1: str
+    line2: str = ""
+    city: str
+    region: str = ""
+    postal_code: str
+    country: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderShippingAddressChanged(Event):
+    """Staff changed where the order goes, before it shipped; the parcel goes there now."""
+
+    type: ClassVar[str] = "order.shipping_address_changed"
+    aggregate: ClassVar[str] = "order"
+    aggregate_id_field: ClassVar[str] = "order_id"
+
+    order_id: UUID
+    shop_id: int
+    number: str
+    shipping_address: ShippingAddress
+    changed_by: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderCustomerChanged(Event):
+    """Staff corrected the customer's name or e-mail; what is sent from now on goes there."""
+
+    type: ClassVar[str] = "order.customer_changed"
+    aggregate: ClassVar[str] = "order"
+    aggregate_id_field: ClassVar[str] = "order_id"
+
+    order_id: UUID
+    shop_id: int
+    number: str
+    customer_name: str
+    customer_email: str
+    changed_by: str

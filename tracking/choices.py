@@ -27,6 +27,8 @@ class Milestone(models.TextChoices):
     PAYMENT_REFUNDED = "payment_refunded", "Payment refunded"
     INVOICE_ISSUED = "invoice_issued", "Invoice issued"
     CREDIT_NOTE_ISSUED = "credit_note_issued", "Credit note issued"
+    SHIPPING_ADDRESS_CHANGED = "shipping_address_changed", "Shipping address changed"
+    CUSTOMER_CHANGED = "customer_changed", "Customer details changed"
 
 
 #: steps only staff see: money and paperwork

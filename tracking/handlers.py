@@ -12,9 +12,11 @@ from orderflow.events import Envelope, subscriber
 from orders.events import (
     OrderCancelled,
     OrderConfirmed,
+    OrderCustomerChanged,
     OrderPaid,
     OrderPlaced,
     OrderRejected,
+    OrderShippingAddressChanged,
     ShipmentDelivered,
     ShipmentDeliveryFailed,
     ShipmentDispatched,
@@ -142,6 +144,45 @@ def record_on_shipment_delivered(event: ShipmentDelivered, envelope: Envelope) -
         milestone=M.DELIVERED,
         order_status="delivered",
         source=None,
+    )
+
+
+@subscriber(OrderShippingAddressChanged, ordered=True, synchronous_commit=False)
+def record_on_order_shipping_address_changed(
+    event: OrderShippingAddressChanged, envelope: Envelope
+) -> None:
+    address = event.shipping_address
+    _record(
+        envelope,
+        order_id=event.order_id,
+        milestone=M.SHIPPING_ADDRESS_CHANGED,
+        source=None,
+        actor=event.changed_by,
+        # staff see the new address; the public page shows a step's note only for carriers
+        note=", ".join(
+            part
+            for part in (
+                address.line1,
+                address.line2,
+                f"{address.postal_code} {address.city}",
+                address.region,
+                address.country,
+            )
+            if part
+        ),
+    )
+
+
+@subscriber(OrderCustomerChanged, ordered=True, synchronous_commit=False)
+def record_on_order_customer_changed(event: OrderCustomerChanged, envelope: Envelope) -> None:
+    _record(
+        envelope,
+        order_id=event.order_id,
+        milestone=M.CUSTOMER_CHANGED,
+        source=None,
+        actor=event.changed_by,
+        note=f"{event.customer_name} <{event.customer_email}>",
+        customer_email=event.customer_email,
     )
 
 

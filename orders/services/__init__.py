@@ -3,6 +3,7 @@
 from orderflow.idempotency import IdempotencyKeyReused, RequestInFlight
 
 from ..exceptions import InvalidTransition
+from .amendments import ADDRESS_FIELDS, order_change_customer, order_change_shipping_address
 from .carriers import shop_carrier_bind, shop_carrier_unbind
 from .catalog import product_create, product_update
 from .intake import CustomerInput, LineInput, order_place
@@ -20,6 +21,7 @@ from .shops import SYSTEM, Actor, api_key_authenticate, api_key_create, api_key_
 from .staff_intake import order_place_once
 
 __all__ = [
+    "ADDRESS_FIELDS",
     "SYSTEM",
     "Actor",
     "CustomerInput",
@@ -31,6 +33,8 @@ __all__ = [
     "api_key_create",
     "api_key_revoke",
     "order_cancel",
+    "order_change_customer",
+    "order_change_shipping_address",
     "order_confirm_payment",
     "order_deliver",
     "order_fail_payment",

@@ -35,6 +35,10 @@ class EntryInput:
     location: str = ""
     carrier: str = ""
     tracking_number: str = ""
+    #: the customer's e-mail when the event changes it (the board searches by it)
+    customer_email: str = ""
+    #: who acted, as the orders context records it (``staff:ana``), when the event says
+    actor: str = ""
 
 
 @transaction.atomic
@@ -59,7 +63,7 @@ def tracking_record(*, entry: EntryInput, envelope: Envelope) -> TrackingEntry:
         sequence=envelope.sequence,
         status=entry.milestone,
         occurred_at=envelope.occurred_at,
-        source=entry.source or _source_of(entry.order_id, entry.order_status),
+        source=entry.source or _source_of(entry.order_id, entry.order_status, entry.actor),
         note=entry.note[:500],
         location=entry.location[:200],
         public=entry.milestone not in PRIVATE_MILESTONES,
@@ -72,8 +76,17 @@ def tracking_record(*, entry: EntryInput, envelope: Envelope) -> TrackingEntry:
         if entry.carrier:
             tracked.carrier = entry.carrier
             tracked.tracking_number = entry.tracking_number
+        if entry.customer_email:
+            tracked.customer_email = entry.customer_email
         tracked.save(
-            update_fields=["sequence", "updated_at", "status", "carrier", "tracking_number"]
+            update_fields=[
+                "sequence",
+                "updated_at",
+                "status",
+                "carrier",
+                "tracking_number",
+                "customer_email",
+            ]
         )
         transaction.on_commit(
             partial(live_status_set, tracked.order_id, payloads.live_status_of(tracked)),
@@ -129,7 +142,8 @@ def _locked(order_id: UUID) -> TrackedOrder:
     return TrackedOrder.objects.select_for_update().get(pk=order_id)
 
 
-def _source_of(order_id: UUID, status: str | None) -> str:
-    actor = orders_interface.order_transition_actor(order_id=order_id, status=status or "")
+def _source_of(order_id: UUID, status: str | None, actor: str = "") -> str:
+    if not actor:
+        actor = orders_interface.order_transition_actor(order_id=order_id, status=status or "")
     kind = (actor or "system").split(":", 1)[0]
     return _SOURCES_BY_ACTOR_KIND.get(kind, TrackingSource.SYSTEM)
