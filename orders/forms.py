@@ -3,9 +3,8 @@
 import uuid
 
 from django import forms
-from django.conf import settings
 
-from .models import Product, Shop
+from .models import Product, Shop, ShopCarrier
 from .services.intake import MAX_QUANTITY
 
 TRACKING_NUMBER = r"^[A-Za-z0-9][A-Za-z0-9\-]{3,63}$"
@@ -87,8 +86,13 @@ class ShipForm(forms.Form):
     )
 
     @staticmethod
-    def known_carriers() -> list[str]:
-        return sorted(settings.CARRIER_SECRETS)
+    def known_carriers(shop_id: int) -> list[str]:
+        """Offer the carriers the order's shop ships with: any other is refused."""
+        return list(
+            ShopCarrier.objects.filter(shop_id=shop_id)
+            .order_by("carrier")
+            .values_list("carrier", flat=True)
+        )
 
 
 class CancelForm(forms.Form):

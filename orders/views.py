@@ -213,6 +213,6 @@ def _action(
             "explanation": explanation,
             "confirm": confirm,
             "danger": danger,
-            "carriers": ShipForm.known_carriers(),
+            "carriers": ShipForm.known_carriers(order.shop_id),
         },
     )
