@@ -14,6 +14,7 @@ and the page's reconnect gets it a fresh snapshot anyway.
 import abc
 import asyncio
 import contextlib
+import json
 import time
 from collections import deque
 from urllib.parse import parse_qs
@@ -52,11 +53,12 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer, abc.ABC):
                 await self.close(code=FORBIDDEN)
                 return
             self.live_groups.append(staff_sessions.session_group(self.session_key))
-        if not await self.admit():
-            await self.close(code=TOO_MANY)
-            return
         if not await self.prepare():
             await self.close(code=NOT_FOUND)
+            return
+        # last before accepting: a refused handshake never holds what ``admit`` takes
+        if not await self.admit():
+            await self.close(code=TOO_MANY)
             return
         await self.join()
         await self.accept()
@@ -126,6 +128,18 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer, abc.ABC):
         """
         await self.send_json(message)
         metrics.record_websocket_push(consumer=self.metric_name)
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        """Decode a page's message; a binary frame or text that is not JSON counts as nothing.
+
+        Channels' own decoding raises on either, which would end the socket with an error
+        instead of a clean close.
+        """
+        try:
+            content = json.loads(text_data) if text_data is not None else None
+        except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
+            content = None
+        await self.receive_json(content)
 
     async def receive_json(self, content, **kwargs):
         if not await self.still_allowed():
@@ -276,6 +290,13 @@ class PublicTrackingConsumer(_LiveConsumer):
                 "order": {key: order.get(key, "") for key in PUBLIC_ORDER_FIELDS},
             }
         )
+
+
+class NotFoundConsumer(AsyncJsonWebsocketConsumer):
+    """Any ``/ws/`` path no socket serves: refuse the handshake with 4404."""
+
+    async def connect(self):
+        await self.close(code=NOT_FOUND)
 
 
 PUBLIC_ENTRY_FIELDS = ("status", "label", "sequence", "occurred_at", "location", "note")

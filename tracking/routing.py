@@ -1,6 +1,6 @@
 """WebSocket routes, mounted under ``/ws/`` by ``orderflow.asgi``."""
 
-from django.urls import path
+from django.urls import path, re_path
 
 from . import consumers
 
@@ -9,4 +9,6 @@ websocket_urlpatterns = [
     path("ws/board/<int:shop_id>/", consumers.BoardConsumer.as_asgi()),
     path("ws/orders/<uuid:order_id>/", consumers.OrderTimelineConsumer.as_asgi()),
     path("ws/track/<str:token>/", consumers.PublicTrackingConsumer.as_asgi()),
+    # any other path: a refused handshake (4404), not the router's error
+    re_path(r"", consumers.NotFoundConsumer.as_asgi()),
 ]

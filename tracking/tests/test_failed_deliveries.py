@@ -1,5 +1,6 @@
 """The failed-deliveries page (the kernel's dead letters) with filters and replay."""
 
+import pytest
 from django.utils import timezone
 
 from orderflow.models import DeadLetter, Delivery, DeliveryStatus
@@ -58,3 +59,30 @@ def test_replays_all_that_match(staff_client, place, settle):
 
 def test_needs_staff(client, db):
     assert client.get("/staff/failed-deliveries").status_code == 302
+
+
+def test_junk_filters_are_dropped_never_an_error(staff_client, place, settle):
+    letter = _dead(place, settle, "tracking.record_on_order_placed")
+
+    response = staff_client.get(
+        "/staff/failed-deliveries",
+        {"subscriber": "tracking.record_on_order_placed\x00", "event_type": "\x00", "shop": "\x00"},
+    )
+
+    assert response.status_code == 200
+    assert [d.pk for d in response.context["letters"]] == [letter.pk]
+
+
+@pytest.mark.parametrize("since", ["2026-02-31", "yesterday", "\x00"])
+def test_a_date_filter_that_is_no_date_is_ignored_with_a_message(
+    staff_client, place, settle, since
+):
+    letter = _dead(place, settle, "tracking.record_on_order_placed")
+
+    response = staff_client.get("/staff/failed-deliveries", {"since": since})
+
+    assert response.status_code == 200
+    assert [d.pk for d in response.context["letters"]] == [letter.pk]
+    assert [str(m) for m in response.context["messages"]] == [
+        "The date filter was ignored: use a date like 2026-01-31."
+    ]

@@ -94,3 +94,34 @@ def test_public_page_answers_before_the_first_event_is_recorded(client, place):
 
 def test_an_unknown_token_is_404(client, db):
     assert client.get("/track/nope").status_code == 404
+
+
+@pytest.mark.parametrize("token", ["%00", "abc%00def", "x" * 65, "%C3%BC", "a%0Ab"])
+def test_a_junk_token_is_the_404_page_not_an_error(client, place, token):
+    place()
+
+    response = client.get(f"/track/{token}")
+
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"q": "\x00"},
+        {"q": "OF-\x00", "status": "\x00"},
+        {"shop": "\x00"},
+        {"shop": "99999999999999999999999"},
+        {"shop": "\u0661\u0662"},  # Arabic-Indic digits, which int() would take
+        {"shop": "-1", "status": "nope", "q": "\x01\x02\x7f"},
+    ],
+)
+def test_junk_board_filters_are_ignored_never_an_error(staff_client, place, settle, query):
+    order = place()
+    settle()
+
+    response = staff_client.get("/staff/", query)
+
+    assert response.status_code == 200
+    assert [row["number"] for row in response.context["snapshot"]["rows"]] == [order.number]
+    assert response.context["status"] == ""
