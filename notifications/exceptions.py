@@ -15,3 +15,9 @@ class EndpointInactive(NotificationError):
     status = 409
     code = "webhook-endpoint-inactive"
     title = "The webhook endpoint is not active"
+
+
+class EndpointLimitReached(NotificationError):
+    status = 409
+    code = "webhook-endpoint-limit"
+    title = "The shop has as many webhook endpoints as it may"

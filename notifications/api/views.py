@@ -27,6 +27,7 @@ from .serializers import (
     WebhookReplayOutputSerializer,
     WebhookReplaySinceInputSerializer,
 )
+from .throttling import ON_DEMAND_THROTTLES
 
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
     IDEMPOTENCY_HEADER,
@@ -92,9 +93,11 @@ class WebhookEndpointListCreateApi(APIView):
         operation_id="webhook_endpoints_create",
         request=WebhookEndpointCreateInputSerializer,
         parameters=[IDEMPOTENCY_PARAMETER],
-        responses={201: WebhookEndpointWithSecretOutputSerializer, 400: PROBLEM},
+        responses={201: WebhookEndpointWithSecretOutputSerializer, 400: PROBLEM, 409: PROBLEM},
         description="Register an endpoint. The answer carries its signing `secret`, "
-        "shown this once. The URL must be http(s) to a public address.",
+        "shown this once. The URL must be http(s) to a public address; it is stored "
+        "normalised (IDNA host, percent-encoded path and query). A shop has at most "
+        "WEBHOOK_MAX_ENDPOINTS_PER_SHOP endpoints (409 past it).",
     )
     def post(self, request):
         serializer = WebhookEndpointCreateInputSerializer(data=request.data)
@@ -162,11 +165,13 @@ class WebhookEndpointRotateSecretApi(APIView):
 
 
 class WebhookEndpointTestApi(APIView):
+    throttle_classes = ON_DEMAND_THROTTLES
+
     @extend_schema(
         operation_id="webhook_endpoints_test",
         request=None,
         parameters=[IDEMPOTENCY_PARAMETER],
-        responses={202: WebhookDeliveryOutputSerializer, 404: PROBLEM, 409: PROBLEM},
+        responses={202: WebhookDeliveryOutputSerializer, 404: PROBLEM, 409: PROBLEM, 429: PROBLEM},
         description="Queue a signed `webhook.test` event for the endpoint; follow it with "
         "GET /webhook-deliveries/{id}.",
     )
@@ -181,11 +186,19 @@ class WebhookEndpointTestApi(APIView):
 
 
 class WebhookEndpointReplayApi(APIView):
+    throttle_classes = ON_DEMAND_THROTTLES
+
     @extend_schema(
         operation_id="webhook_endpoints_replay",
         request=WebhookReplaySinceInputSerializer,
         parameters=[IDEMPOTENCY_PARAMETER],
-        responses={202: WebhookReplayOutputSerializer, 400: PROBLEM, 404: PROBLEM, 409: PROBLEM},
+        responses={
+            202: WebhookReplayOutputSerializer,
+            400: PROBLEM,
+            404: PROBLEM,
+            409: PROBLEM,
+            429: PROBLEM,
+        },
         description="Send every delivery of the endpoint recorded since `since` again "
         "(those still on their way are left alone).",
     )
@@ -235,11 +248,13 @@ class WebhookDeliveryDetailApi(APIView):
 
 
 class WebhookDeliveryReplayApi(APIView):
+    throttle_classes = ON_DEMAND_THROTTLES
+
     @extend_schema(
         operation_id="webhook_deliveries_replay",
         request=None,
         parameters=[IDEMPOTENCY_PARAMETER],
-        responses={202: WebhookDeliveryOutputSerializer, 404: PROBLEM, 409: PROBLEM},
+        responses={202: WebhookDeliveryOutputSerializer, 404: PROBLEM, 409: PROBLEM, 429: PROBLEM},
         description="Send the delivery again as a fresh first attempt; `webhook-id` stays "
         "the event id, so a receiver that already has it can tell.",
     )

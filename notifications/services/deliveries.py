@@ -12,6 +12,7 @@ in whichever worker and however much later, show in the order's trace.
 import logging
 import time
 import uuid
+from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -42,6 +43,9 @@ ATTEMPT_BUDGET_SECONDS = webhooks.TIMEOUT_SECONDS + 5
 #: a killed worker's webhooks wait 90 s.)
 LEASE = timedelta(seconds=3 * ATTEMPT_BUDGET_SECONDS)
 DRAIN_SECONDS = 10.0
+#: An attempt is started only with at least this much of its shop's and host's batch
+#: budget left; its timeout is what is left (at most webhooks.TIMEOUT_SECONDS).
+MIN_ATTEMPT_SECONDS = 0.5
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +110,13 @@ def webhook_deliveries_create_for_event(*, envelope: Envelope, data: dict[str, A
 def webhook_deliveries_send_due(
     *, now: datetime | None = None, limit: int = BATCH_SIZE
 ) -> SendResult:
-    """Claim one batch of due deliveries and attempt each once.
+    """Claim one batch of due deliveries and attempt each once, within budgets.
+
+    Each shop, and each destination host, may take WEBHOOK_SHOP_BATCH_SECONDS and
+    WEBHOOK_HOST_BATCH_SECONDS of the batch: an attempt's timeout is the least of what is
+    left of both, and a delivery whose shop or host has less than MIN_ATTEMPT_SECONDS left
+    is handed back untried for the next batch. So one shop's hanging endpoints (or one
+    hanging host that many shops use) delay only their own deliveries, not the batch's.
 
     ``now`` stands for the clock (tests move it instead of sleeping); the signature's
     timestamp is always the real time of sending.
@@ -123,6 +133,8 @@ def webhook_deliveries_send_due(
     # An endpoint that just failed is not tried again in this batch: its other
     # deliveries wait for its retry instead of each spending a timeout on it.
     held_until: dict[uuid.UUID, datetime] = {}
+    shop_left: dict[int, float] = defaultdict(lambda: settings.WEBHOOK_SHOP_BATCH_SECONDS)
+    host_left: dict[str, float] = defaultdict(lambda: settings.WEBHOOK_HOST_BATCH_SECONDS)
     for delivery in claimed:
         at = now or timezone.now()
         if delivery.endpoint_id in held_until:
@@ -134,7 +146,17 @@ def webhook_deliveries_send_due(
             _postpone(delivery, until=at)
             result.postponed += 1
             continue
-        outcome, next_at = _attempt(delivery, now=at)
+        shop_id, host = delivery.endpoint.shop_id, _host(delivery.endpoint.url)
+        timeout = min(webhooks.TIMEOUT_SECONDS, shop_left[shop_id], host_left[host])
+        if timeout < MIN_ATTEMPT_SECONDS:
+            _postpone(delivery, until=at)  # its shop or host has had its share of the batch
+            result.postponed += 1
+            continue
+        started = time.monotonic()
+        outcome, next_at = _attempt(delivery, now=at, timeout=timeout)
+        spent = time.monotonic() - started
+        shop_left[shop_id] -= spent
+        host_left[host] -= spent
         if outcome == AttemptOutcome.SENT:
             result.sent += 1
         elif outcome == AttemptOutcome.RETRY:
@@ -162,7 +184,16 @@ def webhook_deliveries_due_exist(now: datetime | None = None) -> bool:
     return WebhookDelivery.objects.filter(due(now or timezone.now())).exists()
 
 
-def _attempt(delivery: WebhookDelivery, *, now: datetime) -> tuple[str, datetime | None]:
+def _host(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+
+
+def _attempt(
+    delivery: WebhookDelivery, *, now: datetime, timeout: float = webhooks.TIMEOUT_SECONDS
+) -> tuple[str, datetime | None]:
     endpoint = delivery.endpoint
     if not endpoint.active:
         WebhookDelivery.objects.filter(pk=delivery.pk).update(
@@ -174,7 +205,7 @@ def _attempt(delivery: WebhookDelivery, *, now: datetime) -> tuple[str, datetime
         # claimed again after lost leases (a worker killed mid-attempt, each time)
         result = webhooks.AttemptResult(AttemptOutcome.FAILED, None, "", 0, "No attempt finished.")
     else:
-        result = _post_isolated(delivery, endpoint, request_id=request_id, now=now)
+        result = _post_isolated(delivery, endpoint, request_id=request_id, now=now, timeout=timeout)
     outcome, next_at = _record(delivery, endpoint, result, request_id=request_id, now=now)
     # counted once the attempt's log row has committed, with the outcome it was logged with
     metrics.record_webhook_delivery(outcome=outcome, seconds=result.duration_ms / 1000)
@@ -182,7 +213,12 @@ def _attempt(delivery: WebhookDelivery, *, now: datetime) -> tuple[str, datetime
 
 
 def _post_isolated(
-    delivery: WebhookDelivery, endpoint: WebhookEndpoint, *, request_id: uuid.UUID, now: datetime
+    delivery: WebhookDelivery,
+    endpoint: WebhookEndpoint,
+    *,
+    request_id: uuid.UUID,
+    now: datetime,
+    timeout: float,
 ) -> webhooks.AttemptResult:
     """POST the delivery once; whatever the attempt raises is this delivery's failure alone.
 
@@ -193,7 +229,7 @@ def _post_isolated(
     """
     started = time.monotonic()
     try:
-        return _post(delivery, endpoint, request_id=request_id, now=now)
+        return _post(delivery, endpoint, request_id=request_id, now=now, timeout=timeout)
     except Exception as error:  # any failure of one send is that row's alone
         logger.exception("Webhook attempt raised", extra={"delivery_id": str(delivery.pk)})
         return webhooks.AttemptResult(
@@ -206,7 +242,12 @@ def _post_isolated(
 
 
 def _post(
-    delivery: WebhookDelivery, endpoint: WebhookEndpoint, *, request_id: uuid.UUID, now: datetime
+    delivery: WebhookDelivery,
+    endpoint: WebhookEndpoint,
+    *,
+    request_id: uuid.UUID,
+    now: datetime,
+    timeout: float,
 ) -> webhooks.AttemptResult:
     """POST the delivery once, in a span of the trace of the event that queued it."""
     body = webhooks.encode_body(delivery.payload)
@@ -232,6 +273,7 @@ def _post(
             ),
             request_id=request_id,
             allow_private=settings.WEBHOOK_ALLOW_PRIVATE,
+            timeout=timeout,
         )
 
 

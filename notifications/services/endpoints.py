@@ -4,7 +4,7 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from orderflow import tracing
@@ -14,7 +14,7 @@ from orderflow.events import event_types
 
 from .. import ssrf, webhooks
 from ..choices import SendStatus
-from ..exceptions import EndpointInactive, UnsafeWebhookUrl
+from ..exceptions import EndpointInactive, EndpointLimitReached, UnsafeWebhookUrl
 from ..models import WebhookDelivery, WebhookEndpoint
 from .dispatch import WEBHOOK_TASK, kick_after_commit
 
@@ -79,16 +79,43 @@ def webhook_endpoint_create(
     description: str = "",
     active: bool = True,
 ) -> tuple[WebhookEndpoint, str]:
-    """Register an endpoint; return it and its secret, which is shown this once."""
+    """Register an endpoint; return it and its secret, which is shown this once.
+
+    A shop has at most WEBHOOK_MAX_ENDPOINTS_PER_SHOP endpoints: each one multiplies its
+    events into deliveries that the shared senders spend time on.
+    """
+    url = webhook_url_validate(url)
+    event_types = _event_types_validate(event_types or [])
+    _lock_shop_endpoints(shop_id)
+    limit = settings.WEBHOOK_MAX_ENDPOINTS_PER_SHOP
+    if WebhookEndpoint.objects.filter(shop_id=shop_id).count() >= limit:
+        raise EndpointLimitReached(
+            f"A shop may have at most {limit} webhook endpoints; delete one to add another.",
+            extra={"limit": limit},
+        )
     endpoint = WebhookEndpoint.objects.create(
         shop_id=shop_id,
-        url=webhook_url_validate(url),
-        event_types=_event_types_validate(event_types or []),
+        url=url,
+        event_types=event_types,
         description=description,
         active=active,
         secret=webhooks.new_secret(),
     )
     return endpoint, endpoint.secret
+
+
+def _lock_shop_endpoints(shop_id: int) -> None:
+    """Serialise the shop's registrations until commit, so two cannot both pass the count.
+
+    SQLite (embedded mode) serialises writers itself.
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            [f"notifications.webhook-endpoints\x1f{shop_id}"],
+        )
 
 
 @transaction.atomic

@@ -41,6 +41,8 @@ class WebhookReceiver:
     script: list[int] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
     port: int = 0
+    #: when given, every request is held until the gate opens (a hanging receiver)
+    gate: threading.Event | None = None
 
     def __post_init__(self):
         self._lock = threading.Lock()
@@ -57,6 +59,8 @@ class WebhookReceiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 receiver._record(self.path, dict(self.headers.items()), body)
+                if receiver.gate is not None:
+                    receiver.gate.wait(timeout=120)  # bounded: never outlive the test run
                 status = receiver._next_status()
                 self.send_response(status)
                 self.send_header("Content-Type", "text/plain")

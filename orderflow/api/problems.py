@@ -129,6 +129,13 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
             "report is logged for support.",
         ),
         ProblemType(
+            "webhook-endpoint-limit",
+            "The shop has as many webhook endpoints as it may",
+            409,
+            "A shop has at most `limit` webhook endpoints (WEBHOOK_MAX_ENDPOINTS_PER_SHOP); "
+            "delete one to register another.",
+        ),
+        ProblemType(
             "request-in-flight",
             "A request with this Idempotency-Key is in flight",
             409,

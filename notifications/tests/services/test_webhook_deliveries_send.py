@@ -1,7 +1,9 @@
 """Sending webhooks to a real receiver on 127.0.0.1, with the clock moved instead of slept."""
 
 import itertools
+import threading
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -15,6 +17,8 @@ from notifications.models import Notification, WebhookAttempt, WebhookDelivery, 
 from notifications.services import deliveries
 from orderflow.models import Delivery, DeliveryStatus, InboxEntry, OutboxEvent
 from orders.tests.factories import order_for
+
+from ..receiver import WebhookReceiver
 
 pytestmark = pytest.mark.django_db
 
@@ -289,8 +293,9 @@ def test_an_inactive_endpoint_gets_skipped_rows_and_no_request(
 
 
 def test_a_batch_starts_no_attempt_that_could_outlive_its_lease(
-    shop, products, receiver, endpoint_at, run_events, monkeypatch
+    shop, products, receiver, endpoint_at, run_events, monkeypatch, settings
 ):
+    settings.WEBHOOK_SHOP_BATCH_SECONDS = settings.WEBHOOK_HOST_BATCH_SECONDS = 1000.0
     endpoint_at("/hooks", event_types=["order.placed"])
     for _ in range(5):
         order_for(shop)
@@ -419,3 +424,62 @@ def test_an_exception_on_every_attempt_ends_failed_on_the_rows_schedule(
     assert list(delivery.log.values_list("outcome", flat=True).order_by("number")) == [
         AttemptOutcome.RETRY
     ] * (webhooks.MAX_ATTEMPTS - 1) + [AttemptOutcome.FAILED]
+
+
+@pytest.fixture
+def hanging_receiver() -> Iterator[WebhookReceiver]:
+    """A receiver that holds every request until its gate opens (at teardown)."""
+    server = WebhookReceiver(gate=threading.Event()).start()
+    try:
+        yield server
+    finally:
+        server.gate.set()
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    ("shop_seconds", "host_seconds"),
+    [(2.0, 1000.0), (1000.0, 2.0)],
+    ids=["shop-budget", "host-budget"],
+)
+def test_hanging_endpoints_take_only_their_budget_and_another_shop_is_sent_in_the_batch(
+    shop, other_shop, receiver, hanging_receiver, allow_private, settings, shop_seconds,
+    host_seconds,
+):  # fmt: skip
+    # given shop A's five endpoints on a host that never answers, due first, and five
+    # deliveries of shop B on another host (localhost and 127.0.0.1 are two host names)
+    settings.WEBHOOK_SHOP_BATCH_SECONDS = shop_seconds
+    settings.WEBHOOK_HOST_BATCH_SECONDS = host_seconds
+    now = timezone.now()
+    a = [
+        _queue(
+            services.webhook_endpoint_create(
+                shop_id=shop.pk, url=f"http://localhost:{hanging_receiver.port}/{n}"
+            )[0],
+            due_at=now - timedelta(minutes=1),
+        )
+        for n in range(5)
+    ]
+    b_endpoint, secret = services.webhook_endpoint_create(
+        shop_id=other_shop.pk, url=f"{receiver.url}/b"
+    )
+    receiver.secrets["/b"] = secret
+    b = [_queue(b_endpoint, due_at=now) for _ in range(5)]
+
+    # when one batch is sent
+    result = services.webhook_deliveries_send_due(now=now)
+
+    # then A's first attempt ran out of A's budget and A's other four were handed back
+    # untried, while B's five reached B's receiver in that same batch
+    assert sorted(r.event_id for r in receiver.at("/b")) == sorted(str(d.event_id) for d in b)
+    assert (result.sent, result.retried, result.failed, result.postponed) == (5, 1, 0, 4)
+    assert len(hanging_receiver.received) == 1
+    rows = WebhookDelivery.objects.filter(pk__in=[d.pk for d in a])
+    tried = [d for d in rows if d.attempts]
+    assert len(tried) == 1
+    assert tried[0].log.get().error == "Timed out after 2 s."
+    assert (
+        sorted((d.status, d.attempts, d.lease_until) for d in rows if not d.attempts)
+        == [(SendStatus.QUEUED, 0, None)] * 4
+    )
+    assert WebhookAttempt.objects.filter(delivery__in=rows).count() == 1
