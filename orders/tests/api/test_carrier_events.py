@@ -2,11 +2,12 @@
 
 import json
 import logging
+import threading
 import time
 import uuid
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from rest_framework.test import APIClient
 
 from orderflow.models import OutboxEvent
@@ -455,3 +456,36 @@ def test_a_report_matching_several_parcels_is_refused_and_logged(shipped, caplog
     assert record.reason == "ambiguous"
     assert sorted(record.order_ids) == sorted([str(shipped.id), str(theirs.id)])
     assert sorted(record.shop_ids) == sorted([shipped.shop_id, theirs.shop_id])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_report_sent_in_parallel_has_exactly_one_effect():
+    """The same signed report from several connections at once: one applies, the rest are
+    duplicates, whatever the interleaving (the order row's lock and the report's unique key).
+    """
+    shop = ShopFactory()
+    order = _ship(_confirmed(shop))
+    assert post({"tracking_number": "NOTHING", "status": "in_transit"}).status_code == 404  # warm
+    threads_count = 8
+    barrier = threading.Barrier(threads_count)
+    responses = [None] * threads_count
+    body = {"event_id": "dp-evt-1", "tracking_number": "DP-777", "status": "delivery_failed"}
+
+    def send(index: int) -> None:
+        try:
+            barrier.wait()
+            responses[index] = post(body)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(threads_count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted((r.status_code, r.json()["duplicate"]) for r in responses) == [(200, False)] + [
+        (200, True)
+    ] * (threads_count - 1)
+    assert _events(order).count("shipment.delivery_failed") == 1
+    assert CarrierReport.objects.filter(event_id="dp-evt-1").count() == 1
