@@ -249,7 +249,18 @@ class OrderAdmin(admin.ModelAdmin):
             },
         ),
     ]
+    #: for a user who may only view orders: the stored values, nothing to type into
+    view_only_fieldsets = [
+        (None, {"fields": ["id", "number", "shop", "status", "status_reason", "allowed_actions"]}),
+        ("Customer", {"fields": ["customer_name", "customer_email", "shipping_address"]}),
+        fieldsets[-1],
+    ]
     actions = ["cancel_orders"]
+
+    def get_fieldsets(self, request, obj=None):
+        if not self.has_change_permission(request, obj):
+            return self.view_only_fieldsets
+        return super().get_fieldsets(request, obj)
 
     def has_add_permission(self, request) -> bool:
         # orders are placed through the API or the staff page, priced from the catalog

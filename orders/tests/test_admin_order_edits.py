@@ -2,6 +2,7 @@
 
 import pytest
 from django.contrib.admin.models import LogEntry
+from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
 
 from orderflow.models import OutboxEvent
@@ -229,3 +230,23 @@ def test_the_api_serializers_rules_refuse_bad_values_and_nothing_changes(
     assert response.context["adminform"].form.errors == errors
     assert Order.objects.get(pk=order.pk).shipping_address == ADDRESS
     assert [event.type for event in _events(order)] == ["order.placed"]
+
+
+def test_a_user_who_may_only_view_orders_sees_the_stored_values(
+    client, django_user_model, shop, products
+):
+    viewer = django_user_model.objects.create_user("vera", password="a-long-password-42")
+    viewer.is_staff = True
+    viewer.save()
+    viewer.user_permissions.add(Permission.objects.get(codename="view_order"))
+    client.force_login(viewer)
+    order = order_for(shop)
+
+    page = client.get(_url(order))
+    edit = client.post(_url(order), _change_form(order, **NEW_ADDRESS))
+
+    assert page.status_code == 200
+    assert "Rua A 1" in page.content.decode()
+    assert 'name="line1"' not in page.content.decode()
+    assert edit.status_code == 403
+    assert Order.objects.get(pk=order.pk).shipping_address == ADDRESS
