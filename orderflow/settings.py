@@ -10,6 +10,7 @@ Two run modes share this one module:
 Every knob is listed in the README's configuration table.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -54,6 +55,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "drf_standardized_errors",
+    "axes",
     "channels",
     "orderflow",
     "orders",
@@ -75,6 +77,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # last, as django-axes asks: it turns a locked-out login into its 429 answer
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "orderflow.urls"
@@ -202,7 +206,36 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "admin:login"
 
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Login throttling (django-axes): after LOGIN_FAILURE_LIMIT failed logins for one username
+# from one address, that pair is refused (429, even with the right password) until
+# LOGIN_COOLOFF_MINUTES have passed since its last failure; a success resets the count.
+# Per (username, address): an attacker cannot lock a colleague out from elsewhere, and one
+# office's NAT does not lock out everyone behind it. The database handler keeps the
+# attempts in both run modes, shared by every process and listed in the admin ("Axes");
+# the cache handler would lose them with a Redis restart and, in embedded mode, count per
+# process. `manage.py axes_reset` (or the admin) lifts a lockout.
+AUTHENTICATION_BACKENDS = [
+    "orderflow.login_throttle.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "orderflow.client_ip.client_ip"
+AXES_COOLOFF_MESSAGE = (
+    f"Too many failed logins for this account from your address. Logging in is blocked "
+    f"for {AXES_COOLOFF_TIME.total_seconds() / 60:g} minutes after the last attempt; "
+    "an administrator can lift the block sooner."
+)
+
+#: reverse proxies in front of the app (0: none, clients connect directly). Only behind one
+#: is X-Forwarded-Proto believed (a client could otherwise claim HTTPS over plain HTTP),
+#: and the client's address read from X-Forwarded-For (see orderflow/client_ip.py).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 60 * 60 * 24 * 30)
