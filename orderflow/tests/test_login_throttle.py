@@ -24,9 +24,7 @@ def staff():
 
 
 def log_in(client: Client, password: str, address: str = "203.0.113.5"):
-    return client.post(
-        LOGIN, {"username": "ops", "password": password}, REMOTE_ADDR=address
-    )
+    return client.post(LOGIN, {"username": "ops", "password": password}, REMOTE_ADDR=address)
 
 
 def logged_in(client: Client) -> bool:
