@@ -78,6 +78,11 @@ class Command(BaseCommand):
             raise CommandError(
                 f"No secret for carrier {carrier!r}: set CARRIER_SECRETS={carrier}=<secret>."
             )
+        if not the_shop.carriers.filter(carrier__iexact=carrier).exists():
+            raise CommandError(
+                f"Shop {shop!r} does not ship with {carrier!r}: add the carrier on the shop's "
+                "admin page (load_demo binds the demo shop to demo-post)."
+            )
         self.base_url = base_url.rstrip("/")
         self.carrier, self.secret, self.pace = carrier, secret, pace
         self.api_key = services.api_key_create(shop=the_shop, name="simulator")[1]

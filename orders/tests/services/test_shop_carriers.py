@@ -146,3 +146,11 @@ def test_the_migration_binds_each_shop_to_the_carriers_it_shipped_with():
     assert sorted(ShopCarrier.objects.values_list("shop_id", "carrier")) == sorted(
         [(ours.id, "DHL"), (theirs.id, "ups")]
     )
+
+
+def test_simulate_refuses_a_shop_that_does_not_ship_with_its_carrier(settings):
+    settings.CARRIER_SECRETS = {"demo-post": "s" * 32}
+    ShopFactory(slug="beans", carriers=["DHL"])
+
+    with pytest.raises(CommandError, match="'beans' does not ship with 'demo-post'"):
+        call_command("simulate", "--shop", "beans", "--duration", "1", stdout=StringIO())
