@@ -68,12 +68,18 @@ def run_idempotent(
     key: str,
     fingerprint: str,
     operation: Callable[[], tuple[int, Any]],
+    redact: Callable[[Any], Any] | None = None,
 ) -> StoredResponse:
     """Run ``operation`` once per (scope, key); replay its stored response afterwards.
 
     ``operation`` runs inside this function's transaction and returns (status, body).
     Only a 2xx answer is stored: a rejected request wrote nothing, so a retry with a
     corrected body under the same key is still the first real attempt.
+
+    ``redact`` turns the body into what is stored and replayed, for an answer that holds
+    a secret to be shown once: the key row is kept for IDEMPOTENCY_KEY_TTL_HOURS in plain
+    JSON, and a replay must not hand the secret to whoever holds the key later. The first
+    answer still carries the whole body.
     """
     if getattr(settings, "FAULTS_UNSAFE_NO_IDEMPOTENCY", False):  # make faults' control only
         return StoredResponse(*operation(), replayed=False)
@@ -100,7 +106,7 @@ def run_idempotent(
                         key=key,
                         fingerprint=fingerprint,
                         response_status=status,
-                        response_body=body,
+                        response_body=body if redact is None else redact(body),
                         expires_at=timezone.now()
                         + timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS),
                     )

@@ -70,7 +70,10 @@ class WebhookEndpointOutputSerializer(serializers.ModelSerializer):
 
 class WebhookEndpointWithSecretOutputSerializer(WebhookEndpointOutputSerializer):
     secret = serializers.CharField(
-        read_only=True, help_text="The signing secret: shown only now, on creation and rotation."
+        read_only=True,
+        allow_null=True,
+        help_text="The signing secret: shown only now, on creation and rotation; null when "
+        "the answer is an Idempotency-Key replay (the secret is not kept with it).",
     )
 
     class Meta(WebhookEndpointOutputSerializer.Meta):

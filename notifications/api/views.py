@@ -42,6 +42,15 @@ def _scope(request) -> str:
     return f"shop:{request.user.shop.pk}"
 
 
+def _without_secret(body: dict) -> dict:
+    """What an idempotent replay answers: the endpoint, but never its secret.
+
+    The stored response is kept for IDEMPOTENCY_KEY_TTL_HOURS in plain JSON; a signing
+    secret there would outlive the one answer that shows it.
+    """
+    return {**body, "secret": None}
+
+
 def _uuid(raw: str, what: str) -> UUID:
     try:
         return UUID(raw)
@@ -95,7 +104,9 @@ class WebhookEndpointListCreateApi(APIView):
         parameters=[IDEMPOTENCY_PARAMETER],
         responses={201: WebhookEndpointWithSecretOutputSerializer, 400: PROBLEM, 409: PROBLEM},
         description="Register an endpoint. The answer carries its signing `secret`, "
-        "shown this once. The URL must be http(s) to a public address; it is stored "
+        "shown this once: a replay under the same Idempotency-Key answers `secret: null` "
+        "(it is never stored with the replay; rotate it if the first answer was lost). "
+        "The URL must be http(s) to a public address; it is stored "
         "normalised (IDNA host, percent-encoded path and query). A shop has at most "
         "WEBHOOK_MAX_ENDPOINTS_PER_SHOP endpoints (409 past it).",
     )
@@ -109,7 +120,7 @@ class WebhookEndpointListCreateApi(APIView):
             )
             return status.HTTP_201_CREATED, WebhookEndpointWithSecretOutputSerializer(endpoint).data
 
-        return idempotent(request, scope=_scope(request), operation=create)
+        return idempotent(request, scope=_scope(request), operation=create, redact=_without_secret)
 
 
 class WebhookEndpointDetailApi(APIView):
@@ -145,7 +156,8 @@ class WebhookEndpointRotateSecretApi(APIView):
         request=WebhookEndpointRotateSecretInputSerializer,
         parameters=[IDEMPOTENCY_PARAMETER],
         responses={200: WebhookEndpointWithSecretOutputSerializer, 404: PROBLEM},
-        description="Give the endpoint a new secret (in the answer, shown this once). Until "
+        description="Give the endpoint a new secret (in the answer, shown this once; "
+        "`null` on an Idempotency-Key replay). Until "
         "`previous_secret_expires_at` every delivery carries both signatures.",
     )
     def post(self, request, endpoint_id: str):
@@ -161,7 +173,7 @@ class WebhookEndpointRotateSecretApi(APIView):
             )
             return status.HTTP_200_OK, WebhookEndpointWithSecretOutputSerializer(rotated).data
 
-        return idempotent(request, scope=_scope(request), operation=rotate)
+        return idempotent(request, scope=_scope(request), operation=rotate, redact=_without_secret)
 
 
 class WebhookEndpointTestApi(APIView):

@@ -26,9 +26,17 @@ def idempotency_key_from(request: Request) -> str | None:
 
 
 def idempotent(
-    request: Request, *, scope: str, operation: Callable[[], tuple[int, Any]]
+    request: Request,
+    *,
+    scope: str,
+    operation: Callable[[], tuple[int, Any]],
+    redact: Callable[[Any], Any] | None = None,
 ) -> Response:
-    """Answer a POST once per key: the first response is stored and replayed after."""
+    """Answer a POST once per key: the first response is stored and replayed after.
+
+    ``redact`` gives what is stored and replayed instead of the first body (see
+    :func:`orderflow.idempotency.run_idempotent`).
+    """
     key = idempotency_key_from(request)
     if key is None:
         status, body = operation()
@@ -40,6 +48,7 @@ def idempotent(
             method=request.method, path=request.path, payload=request.data
         ),
         operation=operation,
+        redact=redact,
     )
     response = Response(stored.body, status=stored.status)
     if stored.replayed:

@@ -1,5 +1,6 @@
 """The shops' webhook API: endpoints, secrets, tests, deliveries and replays."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -8,6 +9,7 @@ from standardwebhooks.webhooks import Webhook
 
 from notifications.choices import SendStatus
 from notifications.models import WebhookDelivery, WebhookEndpoint
+from orderflow.models import IdempotencyKey
 from orders.tests.factories import order_for
 
 from .assertions import assert_problem
@@ -92,8 +94,48 @@ def test_a_retried_create_with_the_same_key_makes_one_endpoint(api):
 
     assert (first.status_code, again.status_code) == (201, 201)
     assert again["Idempotent-Replayed"] == "true"
-    assert again.json() == first.json()
+    assert again.json() == {**first.json(), "secret": None}
     assert WebhookEndpoint.objects.count() == 1
+
+
+def _stored_response(key: str) -> dict:
+    return IdempotencyKey.objects.get(key=key).response_body
+
+
+def test_the_idempotency_row_of_a_create_never_holds_the_secret(api):
+    # given an endpoint registered under an Idempotency-Key
+    first = api.post(
+        "/api/v1/webhook-endpoints", {"url": PUBLIC_URL}, format="json", HTTP_IDEMPOTENCY_KEY="c1"
+    )
+    assert first.status_code == 201, first.content
+    secret = first.json()["secret"]
+    assert secret == WebhookEndpoint.objects.get().secret
+
+    # when the row kept for replays is read
+    stored = _stored_response("c1")
+
+    # then it holds the endpoint without its secret, in no field
+    assert stored == {**first.json(), "secret": None}
+    assert secret not in json.dumps(stored)
+    assert secret.removeprefix("whsec_") not in json.dumps(stored)
+
+
+def test_the_idempotency_row_of_a_rotation_never_holds_the_new_secret(api):
+    # given an endpoint whose secret is rotated under an Idempotency-Key
+    created = _create(api)
+    path = f"/api/v1/webhook-endpoints/{created['id']}/rotate-secret"
+    first = api.post(path, {}, format="json", HTTP_IDEMPOTENCY_KEY="r1")
+    assert first.status_code == 200, first.content
+    secret = first.json()["secret"]
+
+    # when the rotation is retried with the same key
+    again = api.post(path, {}, format="json", HTTP_IDEMPOTENCY_KEY="r1")
+
+    # then the replay and the stored row carry no secret, and the secret did not change
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json() == {**first.json(), "secret": None}
+    assert secret not in json.dumps(_stored_response("r1"))
+    assert WebhookEndpoint.objects.get().secret == secret
 
 
 def test_updates_fields_and_re_enables_a_disabled_endpoint(api):
