@@ -1,9 +1,15 @@
+import secrets
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from orderflow.roles import ROLES, roles_sync
 from orders import services
 from orders.models import Shop
 
@@ -29,13 +35,19 @@ DEMO_PRODUCTS = [
 
 class Command(BaseCommand):
     help = (
-        "Load demo data: a demo shop with a fresh API key, a dozen products with stock and a "
-        "staff superuser. Safe to run again: it tops up what is missing and prints a new key."
+        "Load demo data: a demo shop with a fresh API key, a dozen products with stock, a "
+        "superuser and one staff user per role (viewer, operator, supervisor), each with a "
+        "random password printed once. Safe to run again: it tops up what is missing, keeps "
+        "existing users' passwords and prints a new key."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--username", default="admin")
-        parser.add_argument("--password", default="admin")
+        parser.add_argument("--username", default="admin", help="The superuser's name.")
+        parser.add_argument(
+            "--password",
+            help="The superuser's password (default: a random one). With DEBUG off it must "
+            "pass the password validators.",
+        )
         parser.add_argument(
             "--base-url", default="http://127.0.0.1:8000", help="Where the server will answer."
         )
@@ -57,20 +69,25 @@ class Command(BaseCommand):
         services.shop_carrier_bind(shop=shop, carrier=DEMO_CARRIER)
         _, raw_key = services.api_key_create(shop=shop, name="demo")
 
-        User = get_user_model()
-        user = User.objects.filter(username=username).first()
-        if user is None:
-            User.objects.create_superuser(username=username, email="", password=password)
-            staff_line = f"Staff login: {username} / {password}  ({base_url}/admin/)"
-        else:
-            staff_line = f"Staff login: {username} (already existed; password unchanged)"
+        if password is not None and not settings.DEBUG:
+            # a password typed on a command line of a real deployment must not be a weak one
+            try:
+                validate_password(password)
+            except ValidationError as error:
+                raise CommandError(f"--password: {' '.join(error.messages)}") from None
+        roles_sync()
+        logins = [_login(username, password=password, role=None)] + [
+            _login(role, password=None, role=role) for role in ROLES
+        ]
 
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo shop: {shop.name} ({shop.slug}), {len(DEMO_PRODUCTS)} products"
             )
         )
-        self.stdout.write(staff_line)
+        self.stdout.write(f"Staff logins ({base_url}/staff/); a new password is shown only once:")
+        for name, role, shown in logins:
+            self.stdout.write(f"  {name:<12} {role:<11} {shown}")
         self.stdout.write(f"Demo shop API key: {raw_key}")
         self.stdout.write(
             "Place an order:\n"
@@ -84,3 +101,24 @@ class Command(BaseCommand):
             '"lines": [{"sku": "COFFEE-1KG", "quantity": 2}], '
             '"payment": {"token": "tok_ok"}}\''
         )
+
+
+def _login(username: str, *, password: str | None, role: str | None) -> tuple[str, str, str]:
+    """Create the user (a superuser when ``role`` is None) unless it exists; say how to log in.
+
+    A new user gets ``password`` or a random one, never a fixed demo password: the demo data
+    may well be loaded where others can reach the server.
+    """
+    User = get_user_model()
+    user = User.objects.filter(username=username).first()
+    shown = "(already existed; password unchanged)"
+    if user is None:
+        password = password or secrets.token_urlsafe(12)
+        if role is None:
+            user = User.objects.create_superuser(username=username, email="", password=password)
+        else:
+            user = User.objects.create_user(username=username, password=password, is_staff=True)
+        shown = password
+    if role is not None:
+        user.groups.add(Group.objects.get(name=role))
+    return username, role or "superuser", shown

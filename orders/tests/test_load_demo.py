@@ -1,0 +1,78 @@
+"""load_demo's staff users: one per role, each with a random password printed once."""
+
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+
+pytestmark = pytest.mark.django_db
+
+
+def _logins(*args) -> dict[str, tuple[str, str]]:
+    out = StringIO()
+    call_command("load_demo", *args, stdout=out)
+    lines = out.getvalue().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Staff logins"))
+    rows = [line.split(None, 2) for line in lines[start + 1 : start + 5]]
+    return {name: (role, shown) for name, role, shown in rows}
+
+
+def test_creates_a_superuser_and_one_user_per_role_with_random_passwords():
+    logins = _logins()
+
+    assert {name: role for name, (role, _) in logins.items()} == {
+        "admin": "superuser",
+        "viewer": "viewer",
+        "operator": "operator",
+        "supervisor": "supervisor",
+    }
+    users = {user.username: user for user in get_user_model().objects.all()}
+    for name, (role, password) in logins.items():
+        user = users[name]
+        assert user.check_password(password)
+        assert len(password) >= 16
+        assert not user.check_password(name)
+        assert user.is_staff
+        assert list(user.groups.values_list("name", flat=True)) == (
+            [] if name == "admin" else [role]
+        )
+    assert len({password for _, password in logins.values()}) == 4
+
+
+def test_each_demo_user_can_do_what_its_role_allows():
+    _logins()
+    users = {user.username: user for user in get_user_model().objects.all()}
+
+    assert users["viewer"].has_perm("orderflow.view_staff_pages")
+    assert not users["viewer"].has_perm("orderflow.ship_order")
+    assert users["operator"].has_perm("orderflow.ship_order")
+    assert not users["operator"].has_perm("orderflow.refund_order")
+    assert users["supervisor"].has_perm("orderflow.replay_dead_letter")
+
+
+def test_running_it_again_keeps_every_password_and_prints_none():
+    first = _logins()
+
+    again = _logins()
+
+    assert {shown for _, shown in again.values()} == {"(already existed; password unchanged)"}
+    for user in get_user_model().objects.all():
+        assert user.check_password(first[user.username][1])
+
+
+def test_a_weak_password_is_refused_when_debug_is_off(settings):
+    settings.DEBUG = False
+
+    with pytest.raises(CommandError, match="--password: This password is too short"):
+        call_command("load_demo", "--password", "admin", stdout=StringIO())
+
+    assert not get_user_model().objects.exists()
+
+
+def test_a_chosen_password_is_taken_in_debug(settings):
+    settings.DEBUG = True
+
+    logins = _logins("--password", "admin")
+
+    assert logins["admin"] == ("superuser", "admin")
