@@ -421,6 +421,14 @@ CARRIER_SECRETS = env.dict(
 )
 #: how old (in seconds) a signed carrier event may be, against replays
 CARRIER_SIGNATURE_MAX_AGE = env.int("CARRIER_SIGNATURE_MAX_AGE", default=300)
+#: days a carrier report's event id is kept, so that the same event again is a duplicate
+CARRIER_REPORTS_RETENTION_DAYS = env.int("CARRIER_REPORTS_RETENTION_DAYS", default=30)
+CELERY_BEAT_SCHEDULE |= {
+    "purge-old-carrier-reports": {
+        "task": "orders.tasks.carrier_reports_purge_task",
+        "schedule": 60 * 60.0,
+    },
+}
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] |= {
     "CarrierStatusEnum": "orders.carriers.CARRIER_STATUSES",
     "TrackingMilestoneEnum": "tracking.choices.Milestone",

@@ -193,7 +193,8 @@ class CarrierReport(models.Model):
     event_id = models.CharField(max_length=100)
     order = models.ForeignKey("Order", on_delete=models.CASCADE, related_name="carrier_reports")
     status = models.CharField(max_length=20)
-    received_at = models.DateTimeField(auto_now_add=True)
+    #: indexed for the purge (``CARRIER_REPORTS_RETENTION_DAYS``)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         ordering = ["id"]

@@ -2,9 +2,12 @@
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Case, Exists, IntegerField, OuterRef, Value, When
+from django.utils import timezone
 
 from orderflow.events import publish
 
@@ -158,3 +161,24 @@ def _log_refusal(
             "shop_ids": [parcel.shop_id for parcel in parcels],
         },
     )
+
+
+def carrier_reports_purge(*, older_than_days: int | None = None, batch_size: int = 2000) -> int:
+    """Delete carrier reports older than the retention, in batches; return how many.
+
+    A report's event id only has to outlive the carrier's retries: a captured request is
+    refused by its timestamp after ``CARRIER_SIGNATURE_MAX_AGE`` seconds anyway. Small
+    batches keep each delete's locks short beside the reports coming in.
+    """
+    days = settings.CARRIER_REPORTS_RETENTION_DAYS if older_than_days is None else older_than_days
+    cutoff = timezone.now() - timedelta(days=days)
+    deleted = 0
+    while True:
+        ids = list(
+            CarrierReport.objects.filter(received_at__lt=cutoff)
+            .order_by("received_at")
+            .values_list("id", flat=True)[:batch_size]
+        )
+        if not ids:
+            return deleted
+        deleted += CarrierReport.objects.filter(id__in=ids).delete()[0]

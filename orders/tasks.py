@@ -1,0 +1,16 @@
+"""Celery entry points of the orders context: thin, over its services."""
+
+import logging
+
+from celery import shared_task
+
+from .services.shipments import carrier_reports_purge
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="orders.tasks.carrier_reports_purge_task")
+def carrier_reports_purge_task() -> int:
+    deleted = carrier_reports_purge()
+    logger.info("purged %d old carrier reports", deleted)
+    return deleted
