@@ -1,3 +1,4 @@
+import decimal
 import secrets
 import uuid
 from decimal import Decimal
@@ -5,6 +6,7 @@ from decimal import Decimal
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils.functional import cached_property
 from rest_framework_api_key.models import AbstractAPIKey
 
 from .choices import OrderStatus
@@ -20,6 +22,26 @@ carrier_name_validator = RegexValidator(
 )
 #: the statuses of an order whose parcel is with its carrier, not yet delivered
 PARCEL_ON_THE_ROAD = (OrderStatus.SHIPPED, OrderStatus.OUT_FOR_DELIVERY)
+
+
+class MoneyField(models.DecimalField):
+    """A DecimalField that reads back any stored amount, however large.
+
+    PostgreSQL refuses an amount over ``max_digits``, but SQLite (embedded mode) stores
+    it, and Django's SQLite converter rounds what it reads with a context of
+    ``max_digits`` digits: one over-large row made every query that loads it raise, and
+    a shop's order list answered 500 for good. Validation bounds new amounts (see
+    ``orders.services.intake``); reads use a 28-digit context so that an old row still
+    loads. It is a plain DecimalField to migrations: the column is the same.
+    """
+
+    @cached_property
+    def context(self) -> decimal.Context:
+        return decimal.Context(prec=max(self.max_digits or 0, 28))
+
+    def deconstruct(self):
+        name, _, args, kwargs = super().deconstruct()
+        return name, "django.db.models.DecimalField", args, kwargs
 
 
 def _order_number() -> str:
@@ -118,8 +140,8 @@ class Order(models.Model):
     customer_email = models.EmailField()
     shipping_address = models.JSONField()
     currency = models.CharField(max_length=3, editable=False)
-    subtotal = models.DecimalField(max_digits=14, decimal_places=2, editable=False)
-    total = models.DecimalField(max_digits=14, decimal_places=2, editable=False)
+    subtotal = MoneyField(max_digits=14, decimal_places=2, editable=False)
+    total = MoneyField(max_digits=14, decimal_places=2, editable=False)
     payment_token = models.CharField(max_length=200, blank=True, editable=False)
     tracking_token = models.CharField(
         max_length=64, default=_tracking_token, unique=True, editable=False
@@ -213,9 +235,9 @@ class OrderLine(models.Model):
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
     sku = models.CharField(max_length=64)
     name = models.CharField(max_length=200)
-    unit_price = models.DecimalField(max_digits=12, decimal_places=2)
+    unit_price = MoneyField(max_digits=12, decimal_places=2)
     quantity = models.PositiveIntegerField()
-    line_total = models.DecimalField(max_digits=14, decimal_places=2)
+    line_total = MoneyField(max_digits=14, decimal_places=2)
 
     class Meta:
         ordering = ["id"]

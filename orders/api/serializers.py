@@ -80,18 +80,34 @@ class FieldsBuiltOnce:
         return copy.deepcopy(cls._fields_built)
 
 
+def _money_output(**kwargs) -> serializers.DecimalField:
+    """An amount as stored, whatever its size.
+
+    DRF renders a DecimalField by rounding in a context of ``max_digits`` digits, which
+    raises on a larger value: one over-large row stored in embedded mode (SQLite keeps
+    what PostgreSQL refuses) made the shop's order list a 500 for good. Output never
+    validates, so it has no digit bound.
+    """
+    return serializers.DecimalField(max_digits=None, decimal_places=2, read_only=True, **kwargs)
+
+
 class OrderCustomerOutputSerializer(serializers.Serializer):
     name = serializers.CharField(source="customer_name")
     email = serializers.EmailField(source="customer_email")
 
 
 class OrderLineOutputSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
+    unit_price = _money_output()
+    line_total = _money_output()
+
     class Meta:
         model = OrderLine
         fields = ["sku", "name", "unit_price", "quantity", "line_total"]
 
 
 class OrderOutputSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
+    subtotal = _money_output()
+    total = _money_output()
     customer = OrderCustomerOutputSerializer(source="*")
     shipping_address = ShippingAddressSerializer()
     lines = OrderLineOutputSerializer(many=True)

@@ -1,10 +1,11 @@
 """Order intake: validate against the catalog, price, and save the order with its event."""
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from orderflow.errors import FieldError
 from orderflow.events import publish
@@ -14,8 +15,25 @@ from ..exceptions import OrderInputError
 from ..models import Order, OrderLine, Product, Shop
 
 MAX_LINES = 100
+#: tries at a fresh random order number before a collision is left to fail
+NUMBER_ATTEMPTS = 5
+NUMBER_CONSTRAINT = "order_unique_shop_number"
 MAX_QUANTITY = 10_000
 CENT = Decimal("0.01")
+
+logger = logging.getLogger(__name__)
+
+
+def _column_max(model, field_name: str) -> Decimal:
+    field = model._meta.get_field(field_name)
+    return Decimal(10) ** (field.max_digits - field.decimal_places) - CENT
+
+
+#: the largest line total and order total their columns hold (numeric(14,2)): a price
+#: within its own limit times a quantity within its own could exceed them, which was a
+#: 500 in PostgreSQL and, in SQLite, a committed order that no query could read back
+MAX_LINE_TOTAL = _column_max(OrderLine, "line_total")
+MAX_ORDER_TOTAL = _column_max(Order, "total")
 
 
 @dataclass(frozen=True)
@@ -30,7 +48,6 @@ class LineInput:
     quantity: int
 
 
-@transaction.atomic
 def order_place(
     *,
     shop: Shop,
@@ -46,7 +63,53 @@ def order_place(
     outbox row are written in one transaction, in a fixed number of queries however
     many lines there are. ``idempotency_key`` is the client's key for the request, if
     it sent one: the event's envelope carries it, so "one order per key" is checkable.
+
+    Order numbers are random (see ``orders.models``), so two orders of a shop may draw
+    the same one; the unique constraint refuses the second, which was a 500. The
+    attempt is then rolled back (its own transaction, or its savepoint inside the
+    caller's) and made again with a new number, at most ``NUMBER_ATTEMPTS`` times: the
+    happy path costs no extra round trip.
     """
+    attempt = 1
+    while True:
+        try:
+            return _order_place_numbered(
+                shop=shop,
+                number=_new_number(),
+                customer=customer,
+                shipping_address=shipping_address,
+                lines=lines,
+                payment_token=payment_token,
+                idempotency_key=idempotency_key,
+            )
+        except IntegrityError as exc:
+            if attempt >= NUMBER_ATTEMPTS or not _is_number_collision(exc):
+                raise
+            logger.warning("Order number collision in shop %s; retrying", shop.pk)
+            attempt += 1
+
+
+def _new_number() -> str:
+    return Order._meta.get_field("number").get_default()
+
+
+def _is_number_collision(exc: IntegrityError) -> bool:
+    constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
+    # PostgreSQL names the constraint; SQLite names the columns in its message
+    return constraint == NUMBER_CONSTRAINT or "orders_order.number" in str(exc)
+
+
+@transaction.atomic
+def _order_place_numbered(
+    *,
+    shop: Shop,
+    number: str,
+    customer: CustomerInput,
+    shipping_address: dict,
+    lines: Sequence[LineInput],
+    payment_token: str,
+    idempotency_key: str,
+) -> Order:
     _check_lines(lines)
     products = {
         p.sku: p
@@ -62,9 +125,11 @@ def order_place(
         line_total = (product.price * line.quantity).quantize(CENT)
         priced.append((line, product, line_total))
     subtotal = sum((total for _, _, total in priced), Decimal("0.00"))
+    _check_totals(priced, subtotal)
 
     order = Order.objects.create(
         shop=shop,
+        number=number,
         customer_name=customer.name,
         customer_email=customer.email,
         shipping_address=shipping_address,
@@ -184,6 +249,29 @@ def _check_catalog(shop: Shop, lines: Sequence[LineInput], products: dict[str, P
                     f"in {shop.currency}.",
                 )
             )
+    if errors:
+        raise OrderInputError(_summary(errors), errors=errors)
+
+
+def _check_totals(priced: list[tuple[LineInput, Product, Decimal]], subtotal: Decimal) -> None:
+    errors = [
+        FieldError(
+            attr=f"lines.{index}.quantity",
+            code="line_total_too_large",
+            detail=f"{line.quantity} of {product.sku!r} at {product.price} come to "
+            f"{line_total}; a line totals at most {MAX_LINE_TOTAL}.",
+        )
+        for index, (line, product, line_total) in enumerate(priced)
+        if line_total > MAX_LINE_TOTAL
+    ]
+    if not errors and subtotal > MAX_ORDER_TOTAL:
+        errors.append(
+            FieldError(
+                attr="lines",
+                code="order_total_too_large",
+                detail=f"The lines total {subtotal}; an order totals at most {MAX_ORDER_TOTAL}.",
+            )
+        )
     if errors:
         raise OrderInputError(_summary(errors), errors=errors)
 

@@ -2,9 +2,10 @@ import pytest
 
 from orderflow.models import IdempotencyKey, OutboxEvent
 from orders.models import Order, OrderLine
+from orders.services import intake
 
 from ..assertions import assert_problem, row_counts
-from ..factories import ProductFactory
+from ..factories import ProductFactory, order_for
 
 pytestmark = pytest.mark.django_db
 
@@ -395,3 +396,91 @@ def test_accepts_quantity_10000(api, products, order_body):
 
     assert response.status_code == 201, response.content
     assert response.json()["total"] == "35000.00"
+
+
+# --- totals: bounded to what the columns hold (numeric(14,2)) ---------------------------------
+
+TOP_PRICE = "9999999999.99"  # the largest price a product may have (numeric(12,2))
+
+
+def test_accepts_a_line_total_up_to_the_column_maximum(api, shop, order_body):
+    ProductFactory(shop=shop, sku="GOLD", price=TOP_PRICE)
+
+    response = api.post(
+        "/api/v1/orders", order_body(lines=[{"sku": "GOLD", "quantity": 100}]), format="json"
+    )
+
+    assert response.status_code == 201, response.content
+    assert response.json()["total"] == "999999999999.00"
+
+
+def test_rejects_a_line_total_over_the_column_naming_the_quantity(api, shop, order_body):
+    ProductFactory(shop=shop, sku="GOLD", price=TOP_PRICE)
+    before = row_counts()
+
+    response = api.post(
+        "/api/v1/orders", order_body(lines=[{"sku": "GOLD", "quantity": 10_000}]), format="json"
+    )
+
+    body = assert_problem(response, status=400, type_slug="validation-error")
+    assert body["errors"] == [
+        {
+            "attr": "lines.0.quantity",
+            "code": "line_total_too_large",
+            "detail": "10000 of 'GOLD' at 9999999999.99 come to 99999999999900.00; "
+            "a line totals at most 999999999999.99.",
+        }
+    ]
+    assert row_counts() == before
+
+
+def test_rejects_an_order_total_over_the_column_naming_the_lines(api, shop, order_body):
+    ProductFactory(shop=shop, sku="GOLD", price=TOP_PRICE)
+    ProductFactory(shop=shop, sku="SILVER", price=TOP_PRICE)
+    before = row_counts()
+    lines = [{"sku": "GOLD", "quantity": 100}, {"sku": "SILVER", "quantity": 1}]
+
+    response = api.post("/api/v1/orders", order_body(lines=lines), format="json")
+
+    body = assert_problem(response, status=400, type_slug="validation-error")
+    assert body["errors"] == [
+        {
+            "attr": "lines",
+            "code": "order_total_too_large",
+            "detail": "The lines total 1009999999998.99; an order totals at most 999999999999.99.",
+        }
+    ]
+    assert row_counts() == before
+
+
+# --- order numbers: random, so a collision is retried with a new one ---------------------------
+
+
+@pytest.mark.parametrize("headers", [{}, {"HTTP_IDEMPOTENCY_KEY": "collide-1"}])
+def test_an_order_number_collision_is_retried_with_a_new_number(
+    api, shop, products, order_body, monkeypatch, headers
+):
+    taken = order_for(shop).number
+    drawn = iter([taken, taken, "OF-FRESH001"])
+    monkeypatch.setattr(intake, "_new_number", lambda: next(drawn))
+
+    response = api.post("/api/v1/orders", order_body(), format="json", **headers)
+
+    assert response.status_code == 201, response.content
+    assert response.json()["number"] == "OF-FRESH001"
+    assert sorted(Order.objects.values_list("number", flat=True)) == sorted([taken, "OF-FRESH001"])
+    placed = OutboxEvent.objects.filter(type="order.placed")
+    assert sorted(e.data["number"] for e in placed) == sorted([taken, "OF-FRESH001"])
+
+
+def test_another_shops_order_number_is_no_collision(
+    api, shop, other_shop, products, order_body, monkeypatch
+):
+    ProductFactory(shop=other_shop, sku="MUG")
+    theirs = order_for(other_shop, lines={"MUG": 1}).number
+    monkeypatch.setattr(intake, "_new_number", lambda: theirs)
+
+    response = api.post("/api/v1/orders", order_body(), format="json")
+
+    assert response.status_code == 201, response.content
+    assert response.json()["number"] == theirs
