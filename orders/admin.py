@@ -7,6 +7,7 @@ from django.utils.html import format_html
 
 from . import services, state_machine
 from .api.serializers import OrderCustomerInputSerializer, ShippingAddressSerializer
+from .forms import CONTACT_RULES, ApiCheckedForm
 from .models import Order, OrderLine, Product, Shop, ShopAPIKey, ShopCarrier
 
 
@@ -119,12 +120,19 @@ class ProductAdmin(admin.ModelAdmin):
         return super().get_changelist_form(request, **kwargs)
 
 
-class OrderAmendForm(forms.ModelForm):
+class OrderAmendForm(ApiCheckedForm, forms.ModelForm):
     """The order's customer and shipping address as fields, checked by the API's serializers.
 
     The fields carry no rules of their own: the API's serializers are the one place that
-    says what a customer and an address may be, whoever writes the order.
+    says what a customer and an address may be, whoever writes the order. (``name`` and
+    ``email``, not the model's field names, so that the form never writes the instance.)
     """
+
+    api_rules = {
+        "name": CONTACT_RULES["customer_name"],
+        "email": CONTACT_RULES["customer_email"],
+        **{name: CONTACT_RULES[name] for name in services.ADDRESS_FIELDS},
+    }
 
     name = forms.CharField(label="Customer name", required=True)
     email = forms.CharField(label="Customer e-mail", required=True, widget=forms.EmailInput)
@@ -134,13 +142,6 @@ class OrderAmendForm(forms.ModelForm):
     region = forms.CharField(required=False)
     postal_code = forms.CharField(label="Postal code", required=True)
     country = forms.CharField(required=True, help_text="Two capital letters (ISO 3166), e.g. BR.")
-
-    #: form field -> (serializer, its field)
-    CHECKED_BY = {
-        "name": (OrderCustomerInputSerializer, "name"),
-        "email": (OrderCustomerInputSerializer, "email"),
-        **{name: (ShippingAddressSerializer, name) for name in services.ADDRESS_FIELDS},
-    }
 
     class Meta:
         model = Order
@@ -155,26 +156,6 @@ class OrderAmendForm(forms.ModelForm):
             email=order.customer_email,
             **{name: str(address.get(name, "")) for name in services.ADDRESS_FIELDS},
         )
-        self.validated: dict[type, dict] = {}
-
-    def clean(self) -> dict:
-        cleaned = super().clean()
-        for serializer_class in (OrderCustomerInputSerializer, ShippingAddressSerializer):
-            fields = {
-                form_field: field
-                for form_field, (checker, field) in self.CHECKED_BY.items()
-                if checker is serializer_class
-            }
-            serializer = serializer_class(
-                data={field: cleaned.get(form_field, "") for form_field, field in fields.items()}
-            )
-            if serializer.is_valid():
-                self.validated[serializer_class] = dict(serializer.validated_data)
-                continue
-            for form_field, field in fields.items():
-                if field in serializer.errors and form_field not in self.errors:
-                    self.add_error(form_field, [str(error) for error in serializer.errors[field]])
-        return cleaned
 
     def customer_changed(self) -> bool:
         return bool({"name", "email"} & set(self.changed_data))
@@ -183,10 +164,10 @@ class OrderAmendForm(forms.ModelForm):
         return bool(set(services.ADDRESS_FIELDS) & set(self.changed_data))
 
     def customer(self) -> dict:
-        return self.validated[OrderCustomerInputSerializer]
+        return self.api_validated[OrderCustomerInputSerializer]
 
     def shipping_address(self) -> dict:
-        return self.validated[ShippingAddressSerializer]
+        return self.api_validated[ShippingAddressSerializer]
 
 
 class OrderLineInline(admin.TabularInline):

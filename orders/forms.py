@@ -1,10 +1,14 @@
 """Staff forms: a new order on behalf of a shop, and the order actions that take input."""
 
 import uuid
+from typing import ClassVar
 
 from django import forms
+from rest_framework import serializers
 
+from .api.serializers import OrderCustomerInputSerializer, ShippingAddressSerializer
 from .models import Product, Shop, ShopCarrier
+from .services.amendments import ADDRESS_FIELDS
 from .services.intake import MAX_QUANTITY
 
 TRACKING_NUMBER = r"^[A-Za-z0-9][A-Za-z0-9\-]{3,63}$"
@@ -16,7 +20,46 @@ PAYMENT_TOKENS = [
 ]
 
 
-class OrderCreateForm(forms.Form):
+class ApiCheckedForm:
+    """Check a form's values with the API's own serializers: one set of rules for every way in.
+
+    ``api_rules`` maps a form field to (serializer, its field). The form's fields only say
+    what must be filled in; lengths, formats and codes are the serializers' alone, so a
+    staff page can never accept what the API refuses, nor the other way round.
+    """
+
+    api_rules: ClassVar[dict[str, tuple[type[serializers.Serializer], str]]] = {}
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        self.api_validated: dict[type[serializers.Serializer], dict] = {}
+        for checker in dict.fromkeys(checker for checker, _ in self.api_rules.values()):
+            fields = {
+                name: field for name, (owner, field) in self.api_rules.items() if owner is checker
+            }
+            serializer = checker(
+                data={field: cleaned.get(name, "") for name, field in fields.items()}
+            )
+            if serializer.is_valid():
+                self.api_validated[checker] = dict(serializer.validated_data)
+                continue
+            for name, field in fields.items():
+                if field in serializer.errors and name not in self.errors:
+                    self.add_error(name, [str(error) for error in serializer.errors[field]])
+        return cleaned
+
+
+#: a customer and a shipping address, as the staff forms name their fields
+CONTACT_RULES = {
+    "customer_name": (OrderCustomerInputSerializer, "name"),
+    "customer_email": (OrderCustomerInputSerializer, "email"),
+    **{name: (ShippingAddressSerializer, name) for name in ADDRESS_FIELDS},
+}
+
+
+class OrderCreateForm(ApiCheckedForm, forms.Form):
+    api_rules = CONTACT_RULES
+
     #: generated when the form is rendered and sent back with it: the order's
     #: Idempotency-Key, so that submitting the same form twice places one order
     form_key = forms.UUIDField(
@@ -30,19 +73,15 @@ class OrderCreateForm(forms.Form):
         },
     )
     shop = forms.ModelChoiceField(queryset=Shop.objects.order_by("name"), empty_label=None)
-    customer_name = forms.CharField(label="Customer name", max_length=200)
-    customer_email = forms.EmailField(label="Customer e-mail", max_length=254)
-    line1 = forms.CharField(label="Address", max_length=200)
-    line2 = forms.CharField(label="Address, second line", max_length=200, required=False)
-    postal_code = forms.CharField(label="Postal code", max_length=20)
-    city = forms.CharField(max_length=100)
-    region = forms.CharField(max_length=100, required=False)
-    country = forms.RegexField(
-        regex=r"^[A-Z]{2}$",
-        max_length=2,
-        help_text="Two capital letters (ISO 3166), e.g. BR or PT.",
-        error_messages={"invalid": "Use an ISO 3166 code in capitals, e.g. BR."},
-    )
+    # the customer's and the address's rules are the API's (CONTACT_RULES)
+    customer_name = forms.CharField(label="Customer name")
+    customer_email = forms.CharField(label="Customer e-mail", widget=forms.EmailInput)
+    line1 = forms.CharField(label="Address")
+    line2 = forms.CharField(label="Address, second line", required=False)
+    postal_code = forms.CharField(label="Postal code")
+    city = forms.CharField()
+    region = forms.CharField(required=False)
+    country = forms.CharField(help_text="Two capital letters (ISO 3166), e.g. BR or PT.")
     payment_token = forms.ChoiceField(label="Payment", choices=PAYMENT_TOKENS)
 
     def renew_key(self) -> None:

@@ -74,9 +74,7 @@ def test_the_form_is_rendered_with_a_new_key_and_a_submit_once_guard(staff, shop
 
 
 @pytest.mark.django_db
-def test_the_same_form_posted_twice_places_one_order_and_shows_it_both_times(
-    staff, shop, products
-):
+def test_the_same_form_posted_twice_places_one_order_and_shows_it_both_times(staff, shop, products):
     form_key = uuid.uuid4()
 
     first = staff.post("/staff/orders/new", _new_order(shop, form_key), follow=True)
@@ -92,9 +90,7 @@ def test_the_same_form_posted_twice_places_one_order_and_shows_it_both_times(
 
 
 @pytest.mark.django_db
-def test_the_same_form_with_other_details_places_nothing_and_gets_a_new_key(
-    staff, shop, products
-):
+def test_the_same_form_with_other_details_places_nothing_and_gets_a_new_key(staff, shop, products):
     form_key = uuid.uuid4()
     staff.post("/staff/orders/new", _new_order(shop, form_key))
 
@@ -179,3 +175,31 @@ def _an_advisory_lock_is_awaited() -> bool:
         )
         (waiting,) = cursor.fetchone()
     return waiting > 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "api_attr"),
+    [
+        ("country", "br", "shipping_address.country"),
+        ("country", "Brazil", "shipping_address.country"),
+        ("line1", "x" * 201, "shipping_address.line1"),
+        ("postal_code", "1" * 21, "shipping_address.postal_code"),
+        ("customer_email", "ana@", "customer.email"),
+        ("customer_name", "x" * 201, "customer.name"),
+    ],
+)
+@pytest.mark.django_db
+def test_the_form_refuses_what_the_api_refuses_in_the_same_words(
+    staff, api, order_body, shop, products, field, value, api_attr
+):
+    section, key = api_attr.split(".")
+    body = order_body()
+    body[section] = {**body[section], key: value}
+
+    page = staff.post("/staff/orders/new", _new_order(shop, uuid.uuid4(), **{field: value}))
+    answer = api.post("/api/v1/orders", body, format="json")
+
+    assert answer.status_code == 400
+    api_words = [e["detail"] for e in answer.json()["errors"] if e["attr"] == api_attr]
+    assert page.context["form"].errors == {field: api_words}
+    assert not Order.objects.exists()
