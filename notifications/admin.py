@@ -110,6 +110,15 @@ class WebhookEndpointAdminForm(forms.ModelForm):
         except DomainError as error:
             raise ValidationError(error.detail, code="unsafe_url") from None
 
+    def clean_shop_id(self) -> int:
+        shop_id = self.cleaned_data["shop_id"]
+        if self.instance._state.adding:
+            try:
+                services.webhook_endpoint_room_check(shop_id=shop_id)
+            except DomainError as error:
+                raise ValidationError(error.detail, code="limit") from None
+        return shop_id
+
 
 class ReplaySinceForm(forms.Form):
     since = forms.DateTimeField(

@@ -87,12 +87,7 @@ def webhook_endpoint_create(
     url = webhook_url_validate(url)
     event_types = _event_types_validate(event_types or [])
     _lock_shop_endpoints(shop_id)
-    limit = settings.WEBHOOK_MAX_ENDPOINTS_PER_SHOP
-    if WebhookEndpoint.objects.filter(shop_id=shop_id).count() >= limit:
-        raise EndpointLimitReached(
-            f"A shop may have at most {limit} webhook endpoints; delete one to add another.",
-            extra={"limit": limit},
-        )
+    webhook_endpoint_room_check(shop_id=shop_id)
     endpoint = WebhookEndpoint.objects.create(
         shop_id=shop_id,
         url=url,
@@ -102,6 +97,20 @@ def webhook_endpoint_create(
         secret=webhooks.new_secret(),
     )
     return endpoint, endpoint.secret
+
+
+def webhook_endpoint_room_check(*, shop_id: int) -> None:
+    """Refuse (EndpointLimitReached) when the shop has WEBHOOK_MAX_ENDPOINTS_PER_SHOP already.
+
+    Forms call it to show the refusal as a form error; registration calls it again under
+    the shop's lock, which is what makes the limit exact.
+    """
+    limit = settings.WEBHOOK_MAX_ENDPOINTS_PER_SHOP
+    if WebhookEndpoint.objects.filter(shop_id=shop_id).count() >= limit:
+        raise EndpointLimitReached(
+            f"A shop may have at most {limit} webhook endpoints; delete one to add another.",
+            extra={"limit": limit},
+        )
 
 
 def _lock_shop_endpoints(shop_id: int) -> None:

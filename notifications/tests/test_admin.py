@@ -88,6 +88,25 @@ def test_adding_an_endpoint_checks_the_url_and_shows_the_secret_once(staff, shop
     assert endpoint.secret in response.content.decode()
 
 
+def test_adding_an_endpoint_past_the_shops_limit_is_a_form_error(staff, shop, settings):
+    # given a shop at its limit of one endpoint
+    settings.WEBHOOK_MAX_ENDPOINTS_PER_SHOP = 1
+    services.webhook_endpoint_create(shop_id=shop.pk, url="https://93.184.215.14/one")
+
+    # when support adds another
+    response = staff.post(
+        "/admin/notifications/webhookendpoint/add/",
+        {"shop_id": shop.pk, "url": "https://93.184.215.14/two", "description": ""},
+    )
+
+    # then the form says why and nothing is stored
+    assert response.status_code == 200
+    assert "A shop may have at most 1 webhook endpoints" in response.content.decode()
+    assert list(WebhookEndpoint.objects.values_list("url", flat=True)) == [
+        "https://93.184.215.14/one"
+    ]
+
+
 def test_delivery_page_shows_attempts_and_replay_action_requeues(
     staff, shop, products, receiver, endpoint_at, run_events, send_webhooks
 ):
