@@ -15,9 +15,12 @@ from orderflow.events.relay import envelope_for
 from orderflow.events.subscribers import get_subscriber
 from orderflow.models import Delivery, DeliveryStatus, OutboxEvent
 
-#: Short timings so that retries, leases and sweeps happen within a test's patience.
+#: Short timings so that retries and sweeps happen within a test's patience. The lease is
+#: long: a claim should expire only when its worker died, and on a loaded machine a short
+#: one would hand a batch still running (or a call a test holds at a gate) to another
+#: process. The test that kills a worker asks for a short lease itself.
 WORKER_ENV = {
-    "EVENTS_LEASE_SECONDS": "4",
+    "EVENTS_LEASE_SECONDS": "120",
     "EVENTS_RETRY_BASE_SECONDS": "0.2",
     "EVENTS_RETRY_MAX_SECONDS": "1",
     "EVENTS_MAX_ATTEMPTS": "4",

@@ -102,8 +102,13 @@ def test_unrecoverable_error_is_dead_letter_at_once(event_workers):
     assert DeliveryAttempt.objects.get(delivery=letter).retryable is False
 
 
+# a short lease: the killed worker's claim must come back within the test's patience
+@pytest.mark.parametrize(
+    "event_workers", [{"EVENTS_LEASE_SECONDS": "4"}], indirect=True, ids=["lease-4s"]
+)
 def test_worker_killed_mid_handler_loses_nothing_and_handles_once(event_workers):
-    event = ping(behaviour="slow", sleep_seconds=30)
+    # the handler is held (never released) until the kill: no race with its own end
+    event = ping(behaviour="held")
     wait_for(
         lambda: cache.get(STARTED_KEY.format(probe_id=event.probe_id)),
         what="the handler to start",

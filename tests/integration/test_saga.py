@@ -132,9 +132,7 @@ def assert_every_delivery_done() -> None:
     assert set(saga.values_list("status", flat=True)) == {DeliveryStatus.DONE}
 
 
-def test_happy_path_reserves_charges_confirms_and_invoices_in_order_within_a_second(
-    event_workers, api, coffee
-):
+def test_happy_path_reserves_charges_confirms_and_invoices_in_order(event_workers, api, coffee):
     order_id = place(api, token="tok_ok", lines={"COFFEE-1KG": 2})
 
     order = wait_until_settled(order_id)
@@ -145,8 +143,8 @@ def test_happy_path_reserves_charges_confirms_and_invoices_in_order_within_a_sec
         ("reserved", "paid"),
         ("paid", "confirmed"),
     ]
-    last = OrderTransition.objects.filter(order_id=order_id).latest("id")
-    assert (last.created_at - order.created_at).total_seconds() < 1.0  # gateway latency 0
+    # how fast is for the benchmark (docs/performance.md), never a timed test: on a loaded
+    # machine a second proves nothing about the saga and fails for no fault of its own
     assert order_events(order_id) == [
         (1, "order.placed"),
         (2, "stock.reserved"),

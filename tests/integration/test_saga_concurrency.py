@@ -9,7 +9,6 @@ in this process, to pin down one interleaving that a worker would only hit by ch
 
 import random
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal
@@ -21,15 +20,14 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from devtools.processes import wait_until
 from orderflow.events.relay import drain, relay_batch, run_delivery
 from orderflow.models import Delivery, DeliveryAttempt, DeliveryStatus, OutboxEvent
 from orders import services as order_services
-from orders.models import Order, OrderLine, Product
+from orders.models import Order, OrderLine, OrderTransition, Product
 from orders.services.lifecycle import HOLDING_STOCK
 from orders.services.reconcile import stock_reconcile
 from orders.tests.factories import ProductFactory, ShopFactory, api_key_for, order_for
-from payments.gateway import SimulatedGateway
+from payments.gateway import GatewayGate, SimulatedGateway
 from payments.models import Invoice, Payment, PaymentAttempt, Refund
 from payments.services import payment_charge
 from payments.services.charging import gateway_key
@@ -93,7 +91,12 @@ def post_orders(raw_key: str, bodies: list[dict], *, threads: int = 20) -> list:
 
 
 class StockSampler:
-    """Read the products' stock rows in a loop on its own connection while the saga runs."""
+    """Read the products' stock rows in a loop on its own connection while the saga runs.
+
+    It also reads them once before the race and once after it, on the test's connection,
+    so that the first and last samples bracket the race however few the loop took on a
+    loaded machine.
+    """
 
     def __init__(self, product_ids: list[int]):
         self.product_ids = product_ids
@@ -102,22 +105,26 @@ class StockSampler:
         self._thread = threading.Thread(target=self._run)
 
     def __enter__(self) -> "StockSampler":
+        self._sample()
         self._thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
+        self._sample()
+
+    def _sample(self) -> None:
+        self.samples.extend(
+            Product.objects.filter(pk__in=self.product_ids)
+            .order_by("pk")
+            .values_list("pk", "on_hand", "reserved")
+        )
 
     def _run(self) -> None:
         try:
-            while not self._stop.is_set():
-                self.samples.extend(
-                    Product.objects.filter(pk__in=self.product_ids).values_list(
-                        "pk", "on_hand", "reserved"
-                    )
-                )
-                time.sleep(0.005)
+            while not self._stop.wait(0.005):  # paces the reads; nothing waits on it
+                self._sample()
         finally:
             connection.close()
 
@@ -144,7 +151,7 @@ class ExtraWorkers:
         try:
             while not self._stop.is_set():
                 if not drain(max_seconds=1).handled:
-                    time.sleep(0.01)
+                    self._stop.wait(0.01)  # idle: look again soon, or stop at once
         finally:
             connection.close()
 
@@ -205,7 +212,8 @@ def test_200_buyers_for_50_units_confirm_exactly_50_and_stock_never_goes_negativ
     # nothing shipped: every confirmed unit is still on hand, held for its order
     assert (product.on_hand, product.reserved, product.available) == (50, 50, 0)
     reserved_seen = [reserved for _, _, reserved in sampler.samples]
-    assert len(reserved_seen) > 20  # the sampler watched the whole race
+    # the sampler watched the whole race: from nothing held to all 50 units
+    assert (reserved_seen[0], reserved_seen[-1]) == (0, 50)
     assert all(on_hand == 50 for _, on_hand, _ in sampler.samples)
     assert all(0 <= reserved <= 50 for reserved in reserved_seen)  # available never < 0
     # nothing was cancelled, so the reservations only ever grew
@@ -259,87 +267,168 @@ def test_100_orders_over_5_shared_skus_in_random_line_order_never_deadlock(
         assert product.on_hand == 80
         assert product.reserved == held_units(product)
     assert stock_reconcile() == []
-    assert sampler.samples
+    # the sampler watched the whole race: from nothing held to what the open orders hold
+    first, last = sampler.samples[: len(products)], sampler.samples[-len(products) :]
+    assert first == [(p.pk, 80, 0) for p in sorted(products, key=lambda p: p.pk)]
+    assert last == [(p.pk, 80, p.reserved) for p in sorted(products, key=lambda p: p.pk)]
     assert all(0 <= reserved <= on_hand == 80 for _, on_hand, reserved in sampler.samples)
     assert_saga_deliveries_done_without_failures()
 
 
-#: when each order of the race is cancelled, by its index modulo 3
-CANCEL_WHEN = ("reserved", "charging", "confirmed")
+def cancel_by_the_shop(raw_key: str, order_id: UUID):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    return client.post(f"/api/v1/orders/{order_id}/cancel", {"reason": "race"}, format="json")
+
+
+def gateway_effects(order_id: UUID) -> dict[str, int]:
+    return {
+        operation: SimulatedGateway.effects(operation, gateway_key(order_id, operation))
+        for operation in ("authorize", "capture", "refund")
+    }
+
+
+def order_transitions(order_id: UUID) -> list[tuple[str, str]]:
+    return list(
+        OrderTransition.objects.filter(order_id=order_id)
+        .order_by("id")
+        .values_list("from_status", "to_status")
+    )
+
+
+#: The interleavings a worker would only hit by chance, each forced by a gate: the shop's
+#: cancel lands while the gateway holds the charge's authorisation (nothing captured yet),
+#: while it holds the capture (the charge's transaction holds the payment row), or, with no
+#: gate, once the order is confirmed. Whenever it lands, the capture made after it is
+#: refunded exactly once.
+CANCEL_RACES = {
+    "cancel-during-authorize": (
+        "authorize",
+        "reserved",
+        [("placed", "reserved"), ("reserved", "cancelled")],
+        {},
+    ),
+    "cancel-during-capture": (
+        "capture",
+        "reserved",
+        [("placed", "reserved"), ("reserved", "cancelled")],
+        {},
+    ),
+    "cancel-after-confirm": (
+        None,
+        "confirmed",
+        [
+            ("placed", "reserved"),
+            ("reserved", "paid"),
+            ("paid", "confirmed"),
+            ("confirmed", "cancelled"),
+        ],
+        {"invoice": 1, "credit_note": 1},
+    ),
+}
 
 
 @pytest.mark.parametrize(
-    "event_workers", [{"PAYMENT_LATENCY_MS": "250"}], indirect=True, ids=["gateway-250ms"]
+    ("held", "previous_status", "order_path", "invoices"),
+    list(CANCEL_RACES.values()),
+    ids=list(CANCEL_RACES),
 )
-def test_cancel_racing_the_capture_refunds_exactly_once_or_voids_the_charge(
-    event_workers, shop, raw_key
+def test_a_cancel_racing_the_charge_refunds_the_capture_exactly_once(
+    event_workers, shop, raw_key, held, previous_status, order_path, invoices
 ):
-    # A charge takes ~500 ms here (authorize + capture, each 250 ms at the gateway). Orders
-    # are cancelled as soon as their stock is held (the charge not started, or just
-    # starting), while the gateway is busy with their authorisation (the capture lands
-    # after the cancel: the true race), or once confirmed.
+    # given an order whose charge is held at the gateway (or, without a gate, confirmed)
     product = ProductFactory(shop=shop, sku="RACE", price=Decimal("12.50"), on_hand=100)
-    responses = post_orders(raw_key, [order_body([("RACE", 2)])] * 9, threads=9)
-    order_ids = [UUID(r.json()["id"]) for r in responses]
+    if held:
+        GatewayGate.close(held)  # any key: the order's id is not known before it is placed
+    try:
+        [placed] = post_orders(raw_key, [order_body([("RACE", 2)])], threads=1)
+        order_id = UUID(placed.json()["id"])
+        if held:
+            wait_for(
+                lambda: GatewayGate.held(held, gateway_key(order_id, held)),
+                what=f"the {held} call of order {order_id} to be held",
+            )
+        else:
+            wait_for(
+                lambda: Order.objects.filter(pk=order_id, status="confirmed").exists(),
+                what=f"order {order_id} to be confirmed",
+            )
 
-    def reached(index: int) -> bool:
-        order_id = order_ids[index]
-        when = CANCEL_WHEN[index % 3]
-        if when == "charging":
-            return SimulatedGateway.calls("authorize", gateway_key(order_id, "authorize")) > 0
-        statuses = ("reserved", "paid", "confirmed") if when == "reserved" else ("confirmed",)
-        return Order.objects.filter(pk=order_id, status__in=statuses).exists()
+        # when the shop cancels it (while the call is held), then the gate opens
+        cancel = cancel_by_the_shop(raw_key, order_id)
+        captured_at_cancel = gateway_effects(order_id)["capture"]
+        still_held = bool(held) and GatewayGate.held(held, gateway_key(order_id, held))
+    finally:
+        if held:
+            GatewayGate.open(held)
+    wait_for_all_settled(1)
 
-    def cancel(index: int):
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
-        assert wait_until(lambda: reached(index), timeout=60, interval=0.005)
-        return client.post(
-            f"/api/v1/orders/{order_ids[index]}/cancel", {"reason": "race"}, format="json"
-        )
-
-    cancels = in_threads(9, cancel)
-    wait_for_all_settled(9)
-
-    assert [getattr(r, "status_code", None) for r in cancels] == [200] * 9
-    assert statuses() == {"cancelled": 9}
+    # then the cancel won at once, and the charge that was in flight was given back
+    assert (cancel.status_code, cancel.json()["status"]) == (200, "cancelled")
+    assert (still_held, captured_at_cancel) == ((True, 0) if held else (False, 1))
+    [cancelled] = OutboxEvent.objects.filter(type="order.cancelled", aggregate_id=str(order_id))
+    assert cancelled.data["previous_status"] == previous_status
+    assert order_transitions(order_id) == order_path
+    assert statuses() == {"cancelled": 1}
     product.refresh_from_db()
     assert (product.on_hand, product.reserved) == (100, 0)
-    for index, order_id in enumerate(order_ids):
-        when = CANCEL_WHEN[index % 3]
-        payment = Payment.objects.get(order_id=order_id)
-        refunds = list(Refund.objects.filter(payment=payment).values_list("amount", "status"))
-        effects = {
-            operation: SimulatedGateway.effects(operation, gateway_key(order_id, operation))
-            for operation in ("capture", "refund")
-        }
-        refunded_events = OutboxEvent.objects.filter(
-            type="payment.refunded", data__order_id=str(order_id)
-        ).count()
-        [cancelled] = OutboxEvent.objects.filter(type="order.cancelled", aggregate_id=str(order_id))
-        invoices = Counter(Invoice.objects.filter(order_id=order_id).values_list("kind", flat=True))
-        outcome = (when, cancelled.data["previous_status"], payment.status)
-        if payment.status == "refunded":
-            # captured once and given back once, whenever the cancel came
-            assert effects == {"capture": 1, "refund": 1}, outcome
-            assert refunds == [(Decimal("25.00"), "succeeded")], outcome
-            assert refunded_events == 1, outcome
-        else:
-            # cancelled before the charge: nothing captured, nothing to give back
-            assert (payment.status, effects) == ("voided", {"capture": 0, "refund": 0}), outcome
-            assert (refunds, refunded_events) == ([], 0), outcome
-        if when == "reserved":
-            # the charge may or may not have taken the payment row first; both end clean
-            assert outcome[1:] in (("reserved", "voided"), ("reserved", "refunded"))
-            assert invoices == {}
-        elif when == "charging":
-            # cancelled mid-charge: the capture committed after the cancel, and is refunded
-            assert outcome[1:] == ("reserved", "refunded")
-            assert invoices == {}
-        else:
-            assert outcome[1:] == ("confirmed", "refunded")
-            assert invoices == {"invoice": 1, "credit_note": 1}
+    payment = Payment.objects.get(order_id=order_id)
+    assert (payment.status, payment.refunded_amount) == ("refunded", Decimal("25.00"))
+    assert list(
+        PaymentAttempt.objects.filter(payment=payment)
+        .order_by("id")
+        .values_list("operation", "outcome")
+    ) == [("authorize", "succeeded"), ("capture", "succeeded"), ("refund", "succeeded")]
+    assert gateway_effects(order_id) == {"authorize": 1, "capture": 1, "refund": 1}
+    assert list(Refund.objects.filter(payment=payment).values_list("amount", "status")) == [
+        (Decimal("25.00"), "succeeded")
+    ]
+    assert [
+        OutboxEvent.objects.filter(type=t, data__order_id=str(order_id)).count()
+        for t in ("payment.captured", "payment.refunded")
+    ] == [1, 1]
+    assert (
+        Counter(Invoice.objects.filter(order_id=order_id).values_list("kind", flat=True))
+        == invoices
+    )
     assert_saga_deliveries_done_without_failures()
+
+
+@pytest.mark.parametrize("first", ["charge", "refund"])
+def test_a_cancel_before_the_charge_voids_it_and_the_gateway_is_never_called(shop, raw_key, first):
+    # given an order whose stock is held and whose charge has not started
+    product = ProductFactory(shop=shop, sku="RACE", price=Decimal("12.50"), on_hand=100)
+    order = order_for(shop, lines={"RACE": 2})
+    saga_step(order.id, "order.placed", "orders.reserve_stock_on_order_placed")
+
+    # when the shop cancels it, and the charge and the refund then run in either order
+    cancel = cancel_by_the_shop(raw_key, order.id)
+    while relay_batch():
+        pass
+    charge = delivery_of("stock.reserved", "payments.charge_on_stock_reserved")
+    refund = delivery_of("order.cancelled", "payments.refund_on_order_cancelled")
+    pair = (charge, refund) if first == "charge" else (refund, charge)
+    outcomes = [run_delivery(delivery) for delivery in pair]
+
+    # then the charge is voided and nothing reached the gateway
+    assert (cancel.status_code, cancel.json()["status"]) == (200, "cancelled")
+    assert outcomes == ["done", "done"]
+    [cancelled] = OutboxEvent.objects.filter(type="order.cancelled", aggregate_id=str(order.id))
+    assert cancelled.data["previous_status"] == "reserved"
+    product.refresh_from_db()
+    assert (product.on_hand, product.reserved) == (100, 0)
+    payment = Payment.objects.get(order_id=order.id)
+    assert (payment.status, payment.refunded_amount) == ("voided", Decimal("0"))
+    assert not PaymentAttempt.objects.exists()
+    assert not Refund.objects.exists()
+    assert {
+        operation: SimulatedGateway.calls(operation, gateway_key(order.id, operation))
+        for operation in ("authorize", "capture", "refund")
+    } == {"authorize": 0, "capture": 0, "refund": 0}
+    assert not OutboxEvent.objects.filter(
+        type__in=["payment.captured", "payment.failed", "payment.refunded"]
+    ).exists()
+    assert not Invoice.objects.exists()
 
 
 def test_the_same_stock_reserved_handled_twice_at_once_charges_once(shop):

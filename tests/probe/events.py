@@ -8,7 +8,7 @@ from orderflow.events import Event
 
 @dataclass(frozen=True, kw_only=True)
 class ProbePinged(Event):
-    """Tells the probe handlers how to behave: ok, flaky, broken, permanent or slow."""
+    """Tells the probe handlers how to behave: ok, flaky, broken, permanent or held."""
 
     type: ClassVar[str] = "probe.pinged"
     aggregate: ClassVar[str] = "probe"
@@ -18,7 +18,6 @@ class ProbePinged(Event):
     shop_id: int
     behaviour: str = "ok"
     fail_times: int = 0
-    sleep_seconds: float = 0.0
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -9,6 +9,9 @@ from .events import ProbeChained, ProbeNoop, ProbePinged, ProbeUrgent
 from .models import ProbeEffect, ProbeSwitch
 
 STARTED_KEY = "probe:started:{probe_id}"
+RELEASE_KEY = "probe:release:{probe_id}"
+#: a held handler nobody releases fails after this long instead of holding a worker for ever
+HOLD_TIMEOUT_SECONDS = 300
 COMMIT_MODE_KEY = "probe:commit-mode:{event_id}"
 
 
@@ -23,6 +26,15 @@ def _record(event: ProbePinged, envelope: Envelope, name: str) -> None:
     )
 
 
+def _wait_for_release(probe_id) -> None:
+    """Wait, bounded, until the test sets the probe's release key."""
+    deadline = time.monotonic() + HOLD_TIMEOUT_SECONDS
+    while not cache.get(RELEASE_KEY.format(probe_id=probe_id)):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"probe {probe_id} was held and never released")
+        time.sleep(0.01)
+
+
 @subscriber(ProbePinged)
 def record_on_probe_pinged(event: ProbePinged, envelope: Envelope) -> None:
     if event.behaviour == "flaky" and envelope.attempt <= event.fail_times:
@@ -31,11 +43,11 @@ def record_on_probe_pinged(event: ProbePinged, envelope: Envelope) -> None:
         raise RuntimeError("broken until the 'fixed' switch is on")
     if event.behaviour == "permanent":
         raise PermanentError("this event can never be handled")
-    if event.behaviour == "slow" and envelope.attempt == 1:
-        # slow the first time only, so a test can kill the worker mid-handler and the
-        # redelivery then completes promptly
+    if event.behaviour == "held" and envelope.attempt == 1:
+        # held the first time only, until the test releases it, so that a test can kill the
+        # worker mid-handler however slow the machine is; the redelivery completes at once
         cache.set(STARTED_KEY.format(probe_id=event.probe_id), envelope.attempt, 300)
-        time.sleep(event.sleep_seconds)
+        _wait_for_release(event.probe_id)
     _record(event, envelope, "record")
 
 
