@@ -16,6 +16,7 @@ no timeout and a hanging DNS server would otherwise hold the worker.
 """
 
 import ipaddress
+import os
 import re
 import socket
 import time
@@ -66,7 +67,19 @@ RESOLVE_TIMEOUT_SECONDS = 5.0
 #: lookups wait in the queue and time out too, so a hanging DNS server fails attempts
 #: instead of holding workers or growing threads.
 RESOLVER_THREADS = 4
-_resolver_pool = ThreadPoolExecutor(max_workers=RESOLVER_THREADS, thread_name_prefix="webhook-dns")
+
+
+def _new_resolver_pool() -> None:
+    global _resolver_pool
+    _resolver_pool = ThreadPoolExecutor(
+        max_workers=RESOLVER_THREADS, thread_name_prefix="webhook-dns"
+    )
+
+
+_new_resolver_pool()
+# A forked worker (Celery prefork, gunicorn) inherits the pool but not its threads, and
+# would queue every lookup behind threads that do not exist: it starts a pool of its own.
+os.register_at_fork(after_in_child=_new_resolver_pool)
 
 
 @dataclass(frozen=True)

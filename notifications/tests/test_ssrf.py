@@ -1,6 +1,7 @@
 """The SSRF guard: forbidden URLs are refused at registration and never connected to."""
 
 import ipaddress
+import os
 
 import pytest
 
@@ -239,3 +240,22 @@ def test_a_url_too_long_once_percent_encoded_is_a_400(api):
     body = assert_problem(response, status=400, type_slug="validation-error")
     assert [(e["attr"], e["code"]) for e in body["errors"]] == [("url", "max_length")]
     assert not WebhookEndpoint.objects.exists()
+
+
+def test_a_forked_worker_resolves_on_a_pool_of_its_own(monkeypatch):
+    # given a process whose resolver pool has started its threads
+    monkeypatch.setattr(ssrf, "resolve", lambda host, port: [ipaddress.ip_address("93.184.215.14")])
+    assert ssrf.resolve_within("shop.example", 443, 5.0) == [ipaddress.ip_address("93.184.215.14")]
+
+    # when it forks (as Celery's prefork pool does) and the child looks a name up
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if the lookup is answered
+        try:
+            ssrf.resolve_within("shop.example", 443, 5.0)
+        except BaseException:
+            os._exit(1)
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+
+    # then the child's lookup was answered, not queued behind its parent's threads
+    assert os.waitstatus_to_exitcode(status) == 0
