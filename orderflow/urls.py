@@ -1,9 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import TemplateView
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 
 from . import health, views
+from .api.schema import CachedSpectacularAPIView
 from .metrics.exposition import metrics_view
 
 urlpatterns = [
@@ -21,7 +22,7 @@ urlpatterns = [
     path("staff/orders/", include("orders.urls")),
     path("staff/failed-deliveries", views.failed_deliveries, name="failed-deliveries"),
     path("", include("tracking.urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/schema/", CachedSpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("api/problems/<slug:slug>", views.problem_type_detail, name="problem-type"),

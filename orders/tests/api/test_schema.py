@@ -3,6 +3,9 @@ import re
 import pytest
 import yaml
 from django.test import Client
+from drf_spectacular.generators import SchemaGenerator
+
+from orderflow.api import schema as schema_module
 
 pytestmark = pytest.mark.django_db
 
@@ -98,3 +101,24 @@ def test_docs_point_at_the_local_schema():
     html = Client().get("/api/redoc/").content.decode()
 
     assert "/api/schema/" in html
+
+
+def test_the_schema_is_built_once_per_process_not_per_request(monkeypatch):
+    schema_module._forget_schemas()
+    builds = []
+    build = SchemaGenerator.get_schema
+
+    def counting(self, *args, **kwargs):
+        builds.append(1)
+        return build(self, *args, **kwargs)
+
+    monkeypatch.setattr(SchemaGenerator, "get_schema", counting)
+
+    first = Client().get("/api/schema/")
+    second = Client().get("/api/schema/")
+    as_json = Client().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    other_lang = Client().get("/api/schema/?lang=xx-not-a-language")
+
+    assert len(builds) == 1
+    assert first.content == second.content == other_lang.content
+    assert as_json.json() == yaml.safe_load(first.content)
