@@ -153,6 +153,7 @@ def _stack(*, with_workers: bool) -> Iterator[LiveStack]:
 @pytest.fixture
 def demo_shop(transactional_db):
     shop = services.shop_create(name="Browser Coffee", currency="EUR", slug="browser-coffee")
+    services.shop_carrier_bind(shop=shop, carrier=CARRIER)
     for sku, name, price in (
         ("COFFEE-1KG", "Coffee beans, 1 kg", "24.90"),
         ("MUG-CERAMIC", "Ceramic mug", "9.90"),
