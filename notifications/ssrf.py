@@ -19,11 +19,13 @@ import ipaddress
 import os
 import re
 import socket
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from functools import partial
 from urllib.parse import urlsplit
 
 from httpcore import ConnectError, NetworkStream, SyncBackend
@@ -63,19 +65,23 @@ class UnresolvableHost(UnsafeUrl):
 #: how long a lookup may take when the caller gives no budget (registration)
 RESOLVE_TIMEOUT_SECONDS = 5.0
 #: Lookups in flight at once per process. A lookup that outlives its caller's budget
-#: keeps its thread until the resolver answers; once every thread is held so, new
-#: lookups wait in the queue and time out too, so a hanging DNS server fails attempts
-#: instead of holding workers or growing threads.
-RESOLVER_THREADS = 4
+#: keeps its thread until the resolver answers, and a host's callers share its lookup in
+#: flight (:func:`resolve_within`): a host that hangs the resolver holds one thread,
+#: however many deliveries and shops name it, and the other hosts keep resolving. Past
+#: this many hanging hosts, new lookups wait in the queue and time out too, failing
+#: attempts instead of holding workers or growing threads.
+RESOLVER_THREADS = 16
 
 
 def _new_resolver_pool() -> None:
-    global _resolver_pool
+    global _resolver_pool, _in_flight
     _resolver_pool = ThreadPoolExecutor(
         max_workers=RESOLVER_THREADS, thread_name_prefix="webhook-dns"
     )
+    _in_flight = {}
 
 
+_in_flight_lock = threading.Lock()
 _new_resolver_pool()
 # A forked worker (Celery prefork, gunicorn) inherits the pool but not its threads, and
 # would queue every lookup behind threads that do not exist: it starts a pool of its own.
@@ -183,15 +189,33 @@ resolve: Callable[[str, int], list[IPAddress]] = system_resolve
 
 
 def resolve_within(host: str, port: int, timeout: float) -> list[IPAddress]:
-    """Resolve ``host`` through :data:`resolve`, waiting at most ``timeout`` seconds."""
-    future = _resolver_pool.submit(resolve, host, port)
+    """Resolve ``host`` through :data:`resolve`, waiting at most ``timeout`` seconds.
+
+    A lookup of the same host and port already in flight is joined, not repeated.
+    """
+    key = (host, port)
+    with _in_flight_lock:
+        future = _in_flight.get(key)
+        if future is None:
+            future = _in_flight[key] = _resolver_pool.submit(resolve, host, port)
+            started = True
+        else:
+            started = False
+    if started:
+        future.add_done_callback(partial(_forget, key))
     try:
         return future.result(timeout=max(timeout, 0))
     except FutureTimeout:
-        future.cancel()  # still queued: never run it; running: its answer is dropped
+        # not cancelled: other callers may be waiting on the same lookup
         raise UnresolvableHost(
             f"The host {host!r} could not be resolved: DNS did not answer within {timeout:.1f} s."
         ) from None
+
+
+def _forget(key: tuple[str, int], future: Future) -> None:
+    with _in_flight_lock:
+        if _in_flight.get(key) is future:
+            del _in_flight[key]
 
 
 def check_host(

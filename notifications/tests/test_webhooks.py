@@ -5,6 +5,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -198,16 +199,22 @@ def test_the_guard_refuses_before_any_connection(canary):
 
 @pytest.fixture
 def hanging_resolver(monkeypatch):
-    """A resolver that blocks until its gate opens; ``asked`` is set once it is called."""
+    """A resolver that blocks names starting with "hangs" until its gate opens.
+
+    ``asked`` is set once it blocks; ``calls`` counts the lookups of each name.
+    """
     gate, asked = threading.Event(), threading.Event()
+    calls: Counter = Counter()
 
     def resolve(host: str, port: int):
-        asked.set()
-        gate.wait()
+        calls[host] += 1
+        if host.startswith("hangs"):
+            asked.set()
+            gate.wait(timeout=120)  # bounded: never outlive the test run
         return [ipaddress.ip_address("93.184.215.14")]
 
     monkeypatch.setattr(ssrf, "resolve", resolve)
-    yield SimpleNamespace(gate=gate, asked=asked)
+    yield SimpleNamespace(gate=gate, asked=asked, calls=calls)
     gate.set()  # free the resolver's thread
 
 
@@ -251,7 +258,9 @@ def test_a_hanging_resolver_at_registration_is_a_400_not_a_held_request(
 
     # when a URL whose host hangs the resolver is registered
     response = api.post(
-        "/api/v1/webhook-endpoints", {"url": "https://hangs.example/in"}, format="json"
+        "/api/v1/webhook-endpoints",
+        {"url": "https://hangs-at-registration.example/in"},
+        format="json",
     )
 
     # then it is refused, naming the url, and nothing is stored
@@ -261,3 +270,20 @@ def test_a_hanging_resolver_at_registration_is_a_400_not_a_held_request(
     assert "DNS did not answer within 0.2 s" in body["detail"]
     assert not hanging_resolver.gate.is_set()
     assert not WebhookEndpoint.objects.exists()
+
+
+def test_a_host_that_hangs_the_resolver_holds_one_thread_and_other_hosts_resolve(
+    hanging_resolver,
+):
+    # given more lookups of a hanging host than the resolver has threads, each given up
+    for _ in range(ssrf.RESOLVER_THREADS + 4):
+        with pytest.raises(ssrf.UnresolvableHost, match="DNS did not answer"):
+            ssrf.resolve_within("hangs.shop-a.example", 443, 0.05)
+
+    # when another shop's host is looked up
+    addresses = ssrf.resolve_within("hooks.shop-b.example", 443, 30.0)
+
+    # then it is answered, and the hanging host was asked of the resolver once
+    assert addresses == [ipaddress.ip_address("93.184.215.14")]
+    assert hanging_resolver.calls == {"hangs.shop-a.example": 1, "hooks.shop-b.example": 1}
+    assert not hanging_resolver.gate.is_set()
