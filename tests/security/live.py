@@ -141,7 +141,13 @@ def http_request(
         # the server may answer (a 413, say) before it has read the whole body
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             connection.endheaders(body)
-        response = connection.getresponse()
+        try:
+            response = connection.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionResetError):
+            # an HTTP server may drop a request that is not valid HTTP without answering
+            return Answer(
+                status=0, content_type="", body=b"(closed without a response)", headers={}
+            )
         content = response.read()
         return Answer(
             status=response.status,
