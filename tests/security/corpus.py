@@ -943,7 +943,7 @@ def _staff_cases() -> list[Case]:
             "staff",
             "POST",
             "/staff/failed-deliveries",
-            b"delivery=%00&delivery=99999999999999999999999&delivery=-1",
+            b"delivery=%00&delivery=99999999999999999999999&delivery=-1&delivery=%C2%B2",
             headers={"Content-Type": "application/x-www-form-urlencoded"},
             auth=None,
             staff=True,
