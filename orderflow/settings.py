@@ -374,8 +374,14 @@ if FULL_MODE:
     DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
 if REDIS_URL:
     CACHES["default"]["BACKEND"] = "orderflow.metrics.cache.RedisCache"
-#: when set, /metrics answers only requests carrying ``Authorization: Bearer <token>``
+#: when set, /metrics answers only requests carrying ``Authorization: Bearer <token>``; a
+#: guessable one (a template's "change-me") would be no protection, so a short one is refused
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured(
+        "METRICS_TOKEN must be at least 32 random characters "
+        "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')."
+    )
 #: a Celery worker serves its container's metrics on this port (0: it serves none)
 #: webhook endpoints a shop may register
 WEBHOOK_MAX_ENDPOINTS_PER_SHOP = env.int("WEBHOOK_MAX_ENDPOINTS_PER_SHOP", default=10)
