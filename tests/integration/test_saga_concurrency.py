@@ -3,8 +3,10 @@ the same event handled twice at once, invoice and credit note in either order.
 
 The first tests send orders through the shops' API from threads in this process (each
 thread with its own client and database connection) while a real Celery worker (two
-processes) and beat run the saga, as in production. The last ones run single handlers
-in this process, to pin down one interleaving that a worker would only hit by chance.
+processes) and beat run the saga, as in production. The cancel races hold the worker's
+gateway call at a gate (``GatewayGate``) while the shop cancels, so each interleaving is
+forced, never hoped for from timing. The last ones run single handlers in this process,
+to pin down one interleaving that a worker would only hit by chance.
 """
 
 import random
@@ -12,6 +14,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal
+from typing import NamedTuple
 from uuid import UUID
 
 import pytest
@@ -296,26 +299,30 @@ def order_transitions(order_id: UUID) -> list[tuple[str, str]]:
     )
 
 
+class CancelRace(NamedTuple):
+    held: str | None  # the gateway call held at its gate while the shop cancels
+    effects_at_cancel: dict[str, int]  # what the gateway had done when the cancel committed
+    previous_status: str  # the order's status the cancel found
+    order_path: list[tuple[str, str]]
+    invoices: dict[str, int]
+
+
+NONE_YET = {"authorize": 0, "capture": 0, "refund": 0}
+DIRECT = [("placed", "reserved"), ("reserved", "cancelled")]
+
 #: The interleavings a worker would only hit by chance, each forced by a gate: the shop's
 #: cancel lands while the gateway holds the charge's authorisation (nothing captured yet),
 #: while it holds the capture (the charge's transaction holds the payment row), or, with no
 #: gate, once the order is confirmed. Whenever it lands, the capture made after it is
 #: refunded exactly once.
 CANCEL_RACES = {
-    "cancel-during-authorize": (
-        "authorize",
-        "reserved",
-        [("placed", "reserved"), ("reserved", "cancelled")],
-        {},
+    "cancel-during-authorize": CancelRace("authorize", NONE_YET, "reserved", DIRECT, {}),
+    "cancel-during-capture": CancelRace(
+        "capture", {**NONE_YET, "authorize": 1}, "reserved", DIRECT, {}
     ),
-    "cancel-during-capture": (
-        "capture",
-        "reserved",
-        [("placed", "reserved"), ("reserved", "cancelled")],
-        {},
-    ),
-    "cancel-after-confirm": (
+    "cancel-after-confirm": CancelRace(
         None,
+        {**NONE_YET, "authorize": 1, "capture": 1},
         "confirmed",
         [
             ("placed", "reserved"),
@@ -328,15 +335,12 @@ CANCEL_RACES = {
 }
 
 
-@pytest.mark.parametrize(
-    ("held", "previous_status", "order_path", "invoices"),
-    list(CANCEL_RACES.values()),
-    ids=list(CANCEL_RACES),
-)
+@pytest.mark.parametrize("race", list(CANCEL_RACES.values()), ids=list(CANCEL_RACES))
 def test_a_cancel_racing_the_charge_refunds_the_capture_exactly_once(
-    event_workers, shop, raw_key, held, previous_status, order_path, invoices
+    event_workers, shop, raw_key, race
 ):
     # given an order whose charge is held at the gateway (or, without a gate, confirmed)
+    held = race.held
     product = ProductFactory(shop=shop, sku="RACE", price=Decimal("12.50"), on_hand=100)
     if held:
         GatewayGate.close(held)  # any key: the order's id is not known before it is placed
@@ -346,17 +350,19 @@ def test_a_cancel_racing_the_charge_refunds_the_capture_exactly_once(
         if held:
             wait_for(
                 lambda: GatewayGate.held(held, gateway_key(order_id, held)),
+                timeout=60,
                 what=f"the {held} call of order {order_id} to be held",
             )
         else:
             wait_for(
                 lambda: Order.objects.filter(pk=order_id, status="confirmed").exists(),
+                timeout=60,
                 what=f"order {order_id} to be confirmed",
             )
 
         # when the shop cancels it (while the call is held), then the gate opens
         cancel = cancel_by_the_shop(raw_key, order_id)
-        captured_at_cancel = gateway_effects(order_id)["capture"]
+        effects_at_cancel = gateway_effects(order_id)
         still_held = bool(held) and GatewayGate.held(held, gateway_key(order_id, held))
     finally:
         if held:
@@ -365,10 +371,10 @@ def test_a_cancel_racing_the_charge_refunds_the_capture_exactly_once(
 
     # then the cancel won at once, and the charge that was in flight was given back
     assert (cancel.status_code, cancel.json()["status"]) == (200, "cancelled")
-    assert (still_held, captured_at_cancel) == ((True, 0) if held else (False, 1))
+    assert (still_held, effects_at_cancel) == (bool(held), race.effects_at_cancel)
     [cancelled] = OutboxEvent.objects.filter(type="order.cancelled", aggregate_id=str(order_id))
-    assert cancelled.data["previous_status"] == previous_status
-    assert order_transitions(order_id) == order_path
+    assert cancelled.data["previous_status"] == race.previous_status
+    assert order_transitions(order_id) == race.order_path
     assert statuses() == {"cancelled": 1}
     product.refresh_from_db()
     assert (product.on_hand, product.reserved) == (100, 0)
@@ -389,7 +395,7 @@ def test_a_cancel_racing_the_charge_refunds_the_capture_exactly_once(
     ] == [1, 1]
     assert (
         Counter(Invoice.objects.filter(order_id=order_id).values_list("kind", flat=True))
-        == invoices
+        == race.invoices
     )
     assert_saga_deliveries_done_without_failures()
 
