@@ -3,7 +3,8 @@
 Embedded mode serves everything from this one process; in full mode HTTP goes through
 WSGI and only ``/ws/`` reaches an ASGI process. HTTP is wrapped in
 :class:`~orderflow.body_limit.RequestBodyLimit`: an oversized body is refused with 413
-before Django's handler reads it.
+before Django's handler reads it (and under daphne, before the server reads it:
+:mod:`orderflow.daphne_body_limit`).
 """
 
 import os
@@ -19,8 +20,12 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from orderflow import daphne_body_limit  # noqa: E402
 from orderflow.body_limit import RequestBodyLimit  # noqa: E402
 from tracking.routing import websocket_urlpatterns  # noqa: E402  (project wiring)
+
+# When daphne serves this application, it refuses an oversized body before reading it too.
+daphne_body_limit.install()
 
 application = ProtocolTypeRouter(
     {
