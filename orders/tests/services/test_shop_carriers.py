@@ -7,10 +7,11 @@ import pytest
 from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from orders import services
-from orders.exceptions import CarrierNotBound, TrackingNumberInUse
-from orders.models import Order, Shop, ShopCarrier
+from orders.exceptions import AmbiguousParcel, CarrierNotBound, TrackingNumberInUse
+from orders.models import CarrierReport, Order, Shop, ShopCarrier
 
 from ..assertions import row_counts, stock_of
 from ..factories import STAFF, ProductFactory, ShopFactory, order_in
@@ -154,3 +155,50 @@ def test_simulate_refuses_a_shop_that_does_not_ship_with_its_carrier(settings):
 
     with pytest.raises(CommandError, match="'beans' does not ship with 'demo-post'"):
         call_command("simulate", "--shop", "beans", "--duration", "1", stdout=StringIO())
+
+
+def _without_the_parcel_index() -> None:
+    """Drop the index inside the test's transaction (rolled back after), as before 0004."""
+    with connection.cursor() as cursor:
+        cursor.execute('DROP INDEX "order_unique_parcel_on_the_road"')
+
+
+def test_the_index_migration_stops_on_a_number_on_the_road_twice_and_names_the_orders():
+    migration = importlib.import_module("orders.migrations.0004_one_parcel_on_the_road")
+    _without_the_parcel_index()
+    ours = _ship(_confirmed(ShopFactory()), carrier="demo-post", number="DP-1")
+    theirs = _ship(_confirmed(ShopFactory()), carrier="Demo-Post", number="DP-1")
+
+    with pytest.raises(RuntimeError) as stopped:
+        migration.refuse_a_tracking_number_on_the_road_twice(apps, None)
+
+    assert "demo-post DP-1: " in str(stopped.value)
+    assert f"{ours.number} (shop {ours.shop_id})" in str(stopped.value)
+    assert f"{theirs.number} (shop {theirs.shop_id})" in str(stopped.value)
+
+
+def test_the_index_migration_passes_when_each_number_is_on_the_road_once():
+    migration = importlib.import_module("orders.migrations.0004_one_parcel_on_the_road")
+    _ship(_confirmed(ShopFactory()), carrier="demo-post", number="DP-1")
+    delivered = _ship(_confirmed(ShopFactory()), carrier="demo-post", number="DP-2")
+    services.order_deliver(order_id=delivered.pk, shop=None, actor=STAFF)
+    _ship(_confirmed(ShopFactory()), carrier="demo-post", number="DP-2")  # reused after delivery
+
+    assert migration.refuse_a_tracking_number_on_the_road_twice(apps, None) is None
+
+
+def test_a_report_on_a_number_on_the_road_twice_is_refused():
+    """Rows from before the index (the takeover itself): no guess between the two."""
+    _without_the_parcel_index()
+    ours = _ship(_confirmed(ShopFactory()), carrier="demo-post", number="DP-1")
+    theirs = _ship(_confirmed(ShopFactory()), carrier="demo-post", number="DP-1")
+
+    with pytest.raises(AmbiguousParcel):
+        services.shipment_report(
+            carrier="demo-post", event_id="e-1", tracking_number="DP-1", status="delivered"
+        )
+
+    assert list(
+        Order.objects.filter(pk__in=[ours.pk, theirs.pk]).values_list("status", flat=True)
+    ) == ["shipped", "shipped"]
+    assert not CarrierReport.objects.exists()
