@@ -287,6 +287,10 @@ def _record(
     now: datetime,
 ) -> tuple[str, datetime | None]:
     """Log the attempt and set what happens next: sent, a retry at its time, or failed."""
+    # A receiver chooses these bytes; PostgreSQL text cannot hold NUL, and a failed write
+    # here would fail the whole batch, other shops' deliveries with it.
+    response_body = result.response_body.replace("\x00", "\ufffd")
+    error = result.error.replace("\x00", "\ufffd")
     outcome = result.outcome
     if outcome == AttemptOutcome.RETRY and delivery.attempts >= webhooks.MAX_ATTEMPTS:
         outcome = AttemptOutcome.FAILED
@@ -301,15 +305,15 @@ def _record(
         started_at=now,
         duration_ms=result.duration_ms,
         status_code=result.status_code,
-        response_body=result.response_body,
-        error=result.error,
+        response_body=response_body,
+        error=error,
         outcome=outcome,
         next_attempt_at=next_at,
     )
     changes: dict[str, Any] = {
         "lease_until": None,
         "last_status_code": result.status_code,
-        "last_error": result.error,
+        "last_error": error,
         "next_attempt_at": next_at,
     }
     if outcome == AttemptOutcome.SENT:
@@ -321,7 +325,7 @@ def _record(
         changes["status"] = (
             SendStatus.QUEUED if outcome == AttemptOutcome.RETRY else SendStatus.FAILED
         )
-        _endpoint_failed(endpoint, now=now, error=result.error)
+        _endpoint_failed(endpoint, now=now, error=error)
     WebhookDelivery.objects.filter(pk=delivery.pk).update(**changes)
     return outcome, next_at
 

@@ -43,6 +43,8 @@ class WebhookReceiver:
     port: int = 0
     #: when given, every request is held until the gate opens (a hanging receiver)
     gate: threading.Event | None = None
+    #: when given, the body of every answer (else "answered <status>")
+    answer: bytes | None = None
 
     def __post_init__(self):
         self._lock = threading.Lock()
@@ -65,7 +67,9 @@ class WebhookReceiver:
                 self.send_response(status)
                 self.send_header("Content-Type", "text/plain")
                 self.end_headers()
-                self.wfile.write(f"answered {status}".encode())
+                self.wfile.write(
+                    f"answered {status}".encode() if receiver.answer is None else receiver.answer
+                )
 
             def log_message(self, *args):
                 pass

@@ -483,3 +483,30 @@ def test_hanging_endpoints_take_only_their_budget_and_another_shop_is_sent_in_th
         == [(SendStatus.QUEUED, 0, None)] * 4
     )
     assert WebhookAttempt.objects.filter(delivery__in=rows).count() == 1
+
+
+def test_a_receiver_answering_nul_bytes_is_logged_and_another_shop_is_sent(
+    shop, other_shop, receiver, allow_private
+):
+    # given shop A's receiver answering with NUL bytes (PostgreSQL text cannot hold them),
+    # due first, and five deliveries of shop B on another receiver
+    hostile = WebhookReceiver(answer=b"ok\x00\x00 then more").start()
+    try:
+        a_endpoint, _ = services.webhook_endpoint_create(shop_id=shop.pk, url=f"{hostile.url}/a")
+        b_endpoint, secret = services.webhook_endpoint_create(
+            shop_id=other_shop.pk, url=f"{receiver.url}/b"
+        )
+        receiver.secrets["/b"] = secret
+        now = timezone.now()
+        a = _queue(a_endpoint, due_at=now - timedelta(minutes=1))
+        b = [_queue(b_endpoint, due_at=now) for _ in range(5)]
+
+        # when one batch is sent
+        result = services.webhook_deliveries_send_due(now=now)
+    finally:
+        hostile.stop()
+
+    # then A's attempt is logged with the NULs replaced, and B's five are sent
+    assert (result.sent, result.retried, result.failed, result.postponed) == (6, 0, 0, 0)
+    assert sorted(r.event_id for r in receiver.at("/b")) == sorted(str(d.event_id) for d in b)
+    assert a.log.get().response_body == "ok\ufffd\ufffd then more"
