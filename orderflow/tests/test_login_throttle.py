@@ -79,6 +79,22 @@ def test_fewer_failures_than_the_limit_do_not_lock_and_a_success_resets_them(
     assert AccessAttempt.objects.get().failures_since_start == 1
 
 
+def test_a_forged_forwarded_address_behind_a_proxy_still_counts_without_a_500(
+    client, staff, settings
+):
+    settings.TRUSTED_PROXY_COUNT = 1
+
+    response = client.post(
+        LOGIN,
+        {"username": "ops", "password": "wrong"},
+        REMOTE_ADDR="10.0.0.9",
+        HTTP_X_FORWARDED_FOR="'; DROP TABLE users; --",
+    )
+
+    assert response.status_code == 200
+    assert AccessAttempt.objects.get().ip_address == "10.0.0.9"
+
+
 def test_a_lockout_binds_the_username_and_address_together(staff, settings):
     attacker, colleague = Client(), Client()
     for _ in range(settings.AXES_FAILURE_LIMIT):
@@ -99,6 +115,8 @@ def test_a_lockout_binds_the_username_and_address_together(staff, settings):
         (1, "6.6.6.6, 192.0.2.1", "192.0.2.1"),  # the client wrote the left part
         (2, "6.6.6.6, 192.0.2.1, 10.1.1.1", "192.0.2.1"),
         (2, "192.0.2.1", "10.0.0.9"),  # fewer entries than proxies: not vouched for
+        (1, "192.0.2.1, not-an-address", "10.0.0.9"),  # no address to store
+        (1, "2001:db8::1", "2001:db8::1"),
     ],
 )
 def test_the_client_address_is_read_only_from_trusted_proxies(
