@@ -1,9 +1,11 @@
 """Input validation and output shapes of the shops' API; business rules live in services."""
 
 import copy
+import re
 
 from django.conf import settings
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from orderflow.api.serializers import StrictInputSerializer
@@ -49,10 +51,16 @@ class OrderCreateInputSerializer(StrictInputSerializer):
 
 
 class OrderShipInputSerializer(StrictInputSerializer):
-    carrier = serializers.CharField(max_length=50)
+    carrier = serializers.CharField(
+        max_length=50,
+        help_text="A carrier the shop ships with (support binds them to the shop); another "
+        "is a 400 naming this field.",
+    )
     tracking_number = serializers.RegexField(
         r"^[A-Za-z0-9][A-Za-z0-9\-]{3,63}$",
         error_messages={"invalid": "Use 4 to 64 letters, digits or dashes."},
+        help_text="The carrier's number for the parcel; one already on a parcel of this "
+        "carrier that is not yet delivered is a 409 tracking-number-in-use.",
     )
 
 
@@ -144,17 +152,47 @@ class OrderOutputSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
 
 
 # --- products -------------------------------------------------------------------------------------
+#: a price as the API takes it: a JSON string of digits with up to 2 decimals, what a
+#: numeric(12,2) holds; the schema states this exact pattern
+PRICE_PATTERN = r"^[0-9]{1,10}(\.[0-9]{1,2})?$"
+
+
+@extend_schema_field(
+    {"type": "string", "format": "decimal", "pattern": PRICE_PATTERN, "example": "9.90"}
+)
+class PriceInputField(serializers.DecimalField):
+    """A price written plainly: ``"9.90"``, never a JSON number, ``"1e1"`` or ``" 9.9 "``.
+
+    DRF's DecimalField takes any of those, so the API accepted far more than its schema
+    said (and a float is the wrong type for money). DRF's own checks run first, so an
+    out-of-range or over-precise price keeps its specific error.
+    """
+
+    default_error_messages = {
+        "not_plain": 'Send the price as a string of digits with up to 2 decimals, e.g. "9.90".'
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(max_digits=12, decimal_places=2, min_value=0, **kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not isinstance(data, str) or not re.fullmatch(PRICE_PATTERN, data):
+            self.fail("not_plain")
+        return value
+
+
 class ProductCreateInputSerializer(StrictInputSerializer):
     sku = serializers.CharField(max_length=64, validators=[sku_validator])
     name = serializers.CharField(max_length=200)
-    price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+    price = PriceInputField()
     currency = serializers.CharField(max_length=3, required=False, validators=[currency_validator])
     stock = serializers.IntegerField(min_value=0, max_value=10_000_000, default=0)
 
 
 class ProductUpdateInputSerializer(StrictInputSerializer):
     name = serializers.CharField(max_length=200, required=False)
-    price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
+    price = PriceInputField(required=False)
     stock = serializers.IntegerField(min_value=0, max_value=10_000_000, required=False)
 
 
