@@ -125,7 +125,10 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer, abc.ABC):
         """Forward a live push to the page, and count it.
 
         The leading underscore matters: Channels never dispatches a message type to it.
+        A socket whose login ended forwards nothing more while it closes.
         """
+        if self.closing:
+            return
         await self.send_json(message)
         metrics.record_websocket_push(consumer=self.metric_name)
 

@@ -119,6 +119,8 @@ def _stack(*, with_workers: bool) -> Iterator[LiveStack]:
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "CARRIER_SECRETS": f"{CARRIER}={CARRIER_SECRET}",
         "TRACKING_HEARTBEAT_SECONDS": "1",
+        # a page behind may resync at every heartbeat: ten times the default's rate
+        "TRACKING_RESYNCS_PER_MINUTE": "120",
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
     }
     stack = LiveStack(base_url=f"http://127.0.0.1:{port}", env=env)
