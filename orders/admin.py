@@ -126,6 +126,7 @@ class OrderAmendForm(ApiCheckedForm, forms.ModelForm):
     The fields carry no rules of their own: the API's serializers are the one place that
     says what a customer and an address may be, whoever writes the order. (``name`` and
     ``email``, not the model's field names, so that the form never writes the instance.)
+    Even "required" is theirs, and only for what is being changed.
     """
 
     api_rules = {
@@ -134,14 +135,14 @@ class OrderAmendForm(ApiCheckedForm, forms.ModelForm):
         **{name: CONTACT_RULES[name] for name in services.ADDRESS_FIELDS},
     }
 
-    name = forms.CharField(label="Customer name", required=True)
-    email = forms.CharField(label="Customer e-mail", required=True, widget=forms.EmailInput)
-    line1 = forms.CharField(label="Address", required=True)
+    name = forms.CharField(label="Customer name", required=False)
+    email = forms.CharField(label="Customer e-mail", required=False, widget=forms.EmailInput)
+    line1 = forms.CharField(label="Address", required=False)
     line2 = forms.CharField(label="Address, second line", required=False)
-    city = forms.CharField(required=True)
+    city = forms.CharField(required=False)
     region = forms.CharField(required=False)
-    postal_code = forms.CharField(label="Postal code", required=True)
-    country = forms.CharField(required=True, help_text="Two capital letters (ISO 3166), e.g. BR.")
+    postal_code = forms.CharField(label="Postal code", required=False)
+    country = forms.CharField(required=False, help_text="Two capital letters (ISO 3166), e.g. BR.")
 
     class Meta:
         model = Order
@@ -156,6 +157,11 @@ class OrderAmendForm(ApiCheckedForm, forms.ModelForm):
             email=order.customer_email,
             **{name: str(address.get(name, "")) for name in services.ADDRESS_FIELDS},
         )
+
+    def api_checks(self, fields: dict[str, str]) -> bool:
+        # Only what is being changed: a customer can still be corrected on a shipped order
+        # whose stored address predates these rules (and can no longer change).
+        return bool(set(fields) & set(self.changed_data))
 
     def customer_changed(self) -> bool:
         return bool({"name", "email"} & set(self.changed_data))

@@ -96,9 +96,9 @@ def test_the_reported_edit_of_a_shipped_order_is_refused_and_changes_nothing(sta
 
     assert response.status_code == 200
     assert response.context["adminform"].form.errors == {
-        "city": ["This field is required."],
-        "postal_code": ["This field is required."],
-        "country": ["This field is required."],
+        "city": ["This field may not be blank."],
+        "postal_code": ["This field may not be blank."],
+        "country": ["This field may not be blank."],
     }
     order.refresh_from_db()
     assert order.shipping_address == ADDRESS
@@ -190,6 +190,25 @@ def test_a_good_customer_edit_publishes_one_event_naming_the_staff_member(staff,
         "ana.lima@example.com",
     )
     assert changed.data["changed_by"] == "staff:admin"
+
+
+def test_a_customer_is_corrected_on_a_shipped_order_whose_old_address_breaks_the_rules(
+    staff, shop, products
+):
+    # given a shipped order that the old JSON box left with the address of the report
+    order = advance(order_for(shop), to="shipped")
+    Order.objects.filter(pk=order.pk).update(shipping_address={"line1": "Rua Nova 5"})
+    order.refresh_from_db()
+
+    response = staff.post(_url(order), _change_form(order, email="lima@example.com"), follow=True)
+
+    assert _messages(response)[0] == "Customer changed."
+    order.refresh_from_db()
+    assert (order.customer_email, order.shipping_address) == (
+        "lima@example.com",
+        {"line1": "Rua Nova 5"},
+    )
+    assert [event.type for event in _events(order)] == ["order.placed", "order.customer_changed"]
 
 
 def test_saving_the_form_unchanged_publishes_nothing(staff, shop, products):
