@@ -80,10 +80,17 @@ class EventFeedApi(APIView):
         operation_id="events_list",
         parameters=[
             OpenApiParameter(
-                "after", OpenApiTypes.INT, description="Return events after this position."
+                "after",
+                {"type": "integer", "minimum": 0, "maximum": MAX_POSITION},
+                description="Return events after this position.",
             ),
+            # its enum, the declared types, is filled in by orderflow.api.schema
             OpenApiParameter("type", OpenApiTypes.STR, many=True),
-            OpenApiParameter("limit", OpenApiTypes.INT),
+            OpenApiParameter(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": FEED_MAX_PAGE_SIZE},
+                description=f"Events per page (default {FEED_PAGE_SIZE}).",
+            ),
         ],
         responses={
             200: inline_serializer(

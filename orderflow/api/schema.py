@@ -26,6 +26,8 @@ from django.utils import translation
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.response import Response
 
+from orderflow.events import event_types
+
 from .idempotency import HEADER as IDEMPOTENCY_HEADER
 from .problems import CONTENT_TYPE, PROBLEM_TYPES
 
@@ -116,6 +118,60 @@ def _shared_statuses(path: str, operation: dict) -> list[int]:
 def _description(status: int) -> str:
     titles = [p.title for p in PROBLEM_TYPES.values() if p.status == status]
     return "; ".join(dict.fromkeys(titles)) or "An RFC 9457 problem document."
+
+
+#: the resources a POST creates, by collection path: the path parameter naming one, and
+#: where the create's 201 body carries its value
+_CREATED_RESOURCES = {
+    "/api/v1/orders": ("order_id", "$response.body#/id"),
+    "/api/v1/products": ("sku", "$response.body#/sku"),
+    "/api/v1/webhook-endpoints": ("endpoint_id", "$response.body#/id"),
+}
+
+
+def add_event_type_enum(result: dict, generator, request, public) -> dict:
+    """List the declared event types as the enum of the feed's ``type`` filter.
+
+    The feed refuses any other type (400), so the schema names them; they are read from
+    the registry when the schema is built, once every context has declared its own.
+    """
+    operation = result.get("paths", {}).get("/api/v1/events", {}).get("get", {})
+    names = sorted({name for name, _ in event_types()})
+    for parameter in operation.get("parameters", []):
+        if parameter.get("name") == "type" and parameter.get("in") == "query":
+            parameter["schema"]["items"]["enum"] = names
+    return result
+
+
+def add_links(result: dict, generator, request, public) -> dict:
+    """Link each create's 201 to every operation on what it created (a POSTPROCESSING_HOOKS entry).
+
+    drf-spectacular has no notion of OpenAPI links. Without them a client generator, or a
+    stateful fuzzer, cannot know that the ``id`` of ``POST /orders`` is the ``order_id`` of
+    ``GET /orders/{order_id}``, ``/ship``, ``/cancel``, ``/tracking``…, and those
+    operations only ever met unknown ids (404).
+    """
+    paths = result.get("paths", {})
+    for collection, (parameter, expression) in _CREATED_RESOURCES.items():
+        created = paths.get(collection, {}).get("post", {}).get("responses", {}).get("201")
+        if created is None:
+            continue
+        prefix = f"{collection}/{{{parameter}}}"
+        links = {
+            operation["operationId"]: {
+                "operationId": operation["operationId"],
+                "parameters": {parameter: expression},
+                "description": f"`{parameter}` of `{method.upper()} {path}` is this "
+                f"resource's `{expression.rsplit('/', 1)[-1]}`.",
+            }
+            for path, item in paths.items()
+            if path == prefix or path.startswith(prefix + "/")
+            for method, operation in item.items()
+            if method in _METHODS
+        }
+        if links:
+            created["links"] = links
+    return result
 
 
 #: built schemas by (API version, language); the views and serializers they describe are

@@ -13,6 +13,7 @@ The OpenAPI schema says so too: request bodies of these serializers are document
 from collections.abc import Mapping
 
 from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.plumbing import get_class
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail, ValidationError
 
@@ -50,6 +51,23 @@ class StrictInputSerializerExtension(OpenApiSerializerExtension):
     def map_serializer(self, auto_schema, direction):
         # the base class's map_serializer() maps target_class, the base itself: map the target
         schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        if get_class(self.target).__doc__ is None:
+            # an undocumented serializer inherits this base's docstring, which says nothing
+            # about its body
+            schema.pop("description", None)
         if direction == "request":
             schema["additionalProperties"] = False
+            _document_list_lengths(self.target, schema)
         return schema
+
+
+def _document_list_lengths(serializer, schema: dict) -> None:
+    """Say how many items a nested list takes; drf-spectacular leaves that out."""
+    for name, field in get_class(serializer)().fields.items():
+        prop = schema.get("properties", {}).get(name)
+        if not isinstance(field, serializers.ListSerializer) or prop is None:
+            continue
+        if field.min_length is not None:
+            prop["minItems"] = field.min_length
+        if field.max_length is not None:
+            prop["maxItems"] = field.max_length

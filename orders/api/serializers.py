@@ -175,8 +175,8 @@ class PriceInputField(serializers.DecimalField):
     def __init__(self, **kwargs):
         super().__init__(max_digits=12, decimal_places=2, min_value=0, **kwargs)
 
-    def to_internal_value(self, data):
-        value = super().to_internal_value(data)
+    def run_validation(self, data=serializers.empty):
+        value = super().run_validation(data)
         if not isinstance(data, str) or not re.fullmatch(PRICE_PATTERN, data):
             self.fail("not_plain")
         return value

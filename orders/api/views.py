@@ -39,6 +39,14 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
 PROBLEM = OpenApiResponse(description="An RFC 9457 problem document.")
 
 
+def _limit_parameter(pagination) -> OpenApiParameter:
+    return OpenApiParameter(
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": pagination.max_page_size},
+        description=f"Items per page (default {pagination.page_size}).",
+    )
+
+
 def _shop_scope(request) -> str:
     return f"shop:{request.user.shop.pk}"
 
@@ -75,7 +83,7 @@ class OrderListCreateApi(APIView):
             OpenApiParameter("created_before", OpenApiTypes.DATETIME),
             OpenApiParameter("email", OpenApiTypes.EMAIL),
             OpenApiParameter("cursor", OpenApiTypes.STR),
-            OpenApiParameter("limit", OpenApiTypes.INT),
+            _limit_parameter(OrderCursorPagination),
         ],
         responses={200: OrderOutputSerializer(many=True)},
     )
@@ -220,7 +228,7 @@ class ProductListCreateApi(APIView):
         operation_id="products_list",
         parameters=[
             OpenApiParameter("cursor", OpenApiTypes.STR),
-            OpenApiParameter("limit", OpenApiTypes.INT),
+            _limit_parameter(ProductCursorPagination),
         ],
         responses={200: ProductOutputSerializer(many=True)},
     )

@@ -300,3 +300,20 @@ def test_an_update_of_a_sku_no_product_can_have_is_a_404(api, products):
     response = api.patch("/api/v1/products/MUG%00", {"name": "x"}, format="json")
 
     assert_problem(response, status=404, type_slug="not-found")
+
+
+@pytest.mark.parametrize("price", [9.9, 10, "1e1", " 9.90", "9.", ".5", "+9.90", "-0.00"])
+def test_a_price_not_written_as_plain_digits_is_refused(api, shop, price):
+    response = api.post(
+        "/api/v1/products", {"sku": "TEA", "name": "Tea", "price": price}, format="json"
+    )
+
+    problem = assert_problem(response, status=400, type_slug="validation-error")
+    assert problem["errors"] == [
+        {
+            "attr": "price",
+            "code": "not_plain",
+            "detail": 'Send the price as a string of digits with up to 2 decimals, e.g. "9.90".',
+        }
+    ]
+    assert Product.objects.count() == 0

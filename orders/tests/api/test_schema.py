@@ -122,3 +122,72 @@ def test_the_schema_is_built_once_per_process_not_per_request(monkeypatch):
     assert len(builds) == 1
     assert first.content == second.content == other_lang.content
     assert as_json.json() == yaml.safe_load(first.content)
+
+
+def _schema() -> dict:
+    return yaml.safe_load(Client().get("/api/schema/").content)
+
+
+def test_each_create_links_its_id_to_every_operation_on_what_it_created():
+    paths = _schema()["paths"]
+
+    def links(path):
+        return paths[path]["post"]["responses"]["201"]["links"]
+
+    assert {name: link["parameters"] for name, link in links("/api/v1/orders").items()} == {
+        name: {"order_id": "$response.body#/id"}
+        for name in [
+            "orders_retrieve",
+            "orders_cancel",
+            "orders_deliver",
+            "orders_invoice_retrieve",
+            "orders_out_for_delivery",
+            "orders_ship",
+            "orders_tracking",
+        ]
+    }
+    assert sorted(links("/api/v1/webhook-endpoints")) == [
+        "webhook_deliveries_list",
+        "webhook_endpoints_destroy",
+        "webhook_endpoints_partial_update",
+        "webhook_endpoints_replay",
+        "webhook_endpoints_retrieve",
+        "webhook_endpoints_rotate_secret",
+        "webhook_endpoints_test",
+    ]
+    assert {name: link["parameters"] for name, link in links("/api/v1/products").items()} == {
+        "products_retrieve": {"sku": "$response.body#/sku"},
+        "products_partial_update": {"sku": "$response.body#/sku"},
+    }
+    for link in links("/api/v1/orders").values():
+        assert link["operationId"] in {
+            op["operationId"] for item in paths.values() for op in item.values()
+        }
+
+
+def test_the_schema_states_the_bounds_the_api_checks():
+    schema = _schema()
+    components, paths = schema["components"]["schemas"], schema["paths"]
+
+    def query(path, name):
+        parameters = paths[path]["get"]["parameters"]
+        return next(p["schema"] for p in parameters if p["name"] == name)
+
+    lines = components["OrderCreateInputRequest"]["properties"]["lines"]
+    assert (lines["minItems"], lines["maxItems"]) == (1, 100)
+    assert components["ProductCreateInputRequest"]["properties"]["price"] == {
+        "type": "string",
+        "format": "decimal",
+        "pattern": r"^[0-9]{1,10}(\.[0-9]{1,2})?$",
+        "example": "9.90",
+    }
+    assert query("/api/v1/orders", "limit") == {"type": "integer", "minimum": 1, "maximum": 200}
+    assert query("/api/v1/products", "limit") == {"type": "integer", "minimum": 1, "maximum": 500}
+    assert query("/api/v1/events", "after") == {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 2**63 - 1,
+    }
+    assert "order.placed" in query("/api/v1/events", "type")["items"]["enum"]
+    # an undocumented input does not borrow its base class's docstring
+    assert "description" not in components["OrderLineInputRequest"]
