@@ -308,6 +308,8 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "orderflow.api.schema.add_problem_responses",
+        "orderflow.api.schema.add_event_type_enum",
+        "orderflow.api.schema.add_links",
     ],
 }
 
