@@ -46,6 +46,8 @@ DRAIN_SECONDS = 10.0
 #: An attempt is started only with at least this much of its shop's and host's batch
 #: budget left; its timeout is what is left (at most webhooks.TIMEOUT_SECONDS).
 MIN_ATTEMPT_SECONDS = 0.5
+#: what :func:`_attempt` returns when the attempt's outcome could not be written
+UNRECORDED = "unrecorded"
 
 logger = logging.getLogger(__name__)
 
@@ -164,6 +166,8 @@ def webhook_deliveries_send_due(
             held_until[delivery.endpoint_id] = next_at
         elif outcome == AttemptOutcome.FAILED:
             result.failed += 1
+        elif outcome == UNRECORDED:
+            result.unrecorded += 1
         else:
             result.skipped += 1
     return result
@@ -206,7 +210,13 @@ def _attempt(
         result = webhooks.AttemptResult(AttemptOutcome.FAILED, None, "", 0, "No attempt finished.")
     else:
         result = _post_isolated(delivery, endpoint, request_id=request_id, now=now, timeout=timeout)
-    outcome, next_at = _record(delivery, endpoint, result, request_id=request_id, now=now)
+    try:
+        outcome, next_at = _record(delivery, endpoint, result, request_id=request_id, now=now)
+    except Exception:  # one row's write failing is that row's alone, as its send is
+        # e.g. the shop deleted the endpoint while its attempt was on the wire. The row
+        # stays claimed, if it still exists, and is claimed again when its lease ends.
+        logger.exception("Webhook attempt not recorded", extra={"delivery_id": str(delivery.pk)})
+        return UNRECORDED, None
     # counted once the attempt's log row has committed, with the outcome it was logged with
     metrics.record_webhook_delivery(outcome=outcome, seconds=result.duration_ms / 1000)
     return outcome, next_at

@@ -36,6 +36,8 @@ class SendResult:
     failed: int = 0
     skipped: int = 0
     postponed: int = 0
+    #: sent or tried, but the outcome could not be written (the row vanished meanwhile)
+    unrecorded: int = 0
 
     def __iadd__(self, other: "SendResult") -> "SendResult":
         for field in fields(self):
@@ -44,7 +46,9 @@ class SendResult:
 
     @property
     def handled(self) -> int:
-        return self.sent + self.retried + self.failed + self.skipped + self.postponed
+        return (
+            self.sent + self.retried + self.failed + self.skipped + self.postponed + self.unrecorded
+        )
 
 
 def due(now: datetime) -> Q:

@@ -510,3 +510,39 @@ def test_a_receiver_answering_nul_bytes_is_logged_and_another_shop_is_sent(
     assert (result.sent, result.retried, result.failed, result.postponed) == (6, 0, 0, 0)
     assert sorted(r.event_id for r in receiver.at("/b")) == sorted(str(d.event_id) for d in b)
     assert a.log.get().response_body == "ok\ufffd\ufffd then more"
+
+
+@pytest.mark.django_db(transaction=True)  # the deleted rows' foreign keys fail at commit
+@pytest.mark.parametrize("status", [200, 500])
+def test_an_endpoint_deleted_during_its_attempt_fails_no_other_shops_delivery(
+    shop, other_shop, receiver, allow_private, monkeypatch, status
+):
+    # given shop A's endpoint that A deletes while its attempt is on the wire, due first,
+    # and five deliveries of shop B in the same batch
+    a_endpoint, _ = services.webhook_endpoint_create(shop_id=shop.pk, url=f"{receiver.url}/a")
+    b_endpoint, secret = services.webhook_endpoint_create(
+        shop_id=other_shop.pk, url=f"{receiver.url}/b"
+    )
+    receiver.secrets["/b"] = secret
+    receiver.script = [status]
+    post = webhooks.post
+
+    def post_then_deleted(*, url, **kwargs):
+        result = post(url=url, **kwargs)
+        if url.endswith("/a"):
+            services.webhook_endpoint_delete(endpoint=a_endpoint)
+        return result
+
+    monkeypatch.setattr(webhooks, "post", post_then_deleted)
+    now = timezone.now()
+    _queue(a_endpoint, due_at=now - timedelta(minutes=1))
+    b = [_queue(b_endpoint, due_at=now) for _ in range(5)]
+
+    # when one batch is sent
+    result = services.webhook_deliveries_send_due(now=now)
+
+    # then A's attempt is not recorded (its rows are gone) and B's five are sent
+    assert (result.sent, result.unrecorded) == (5, 1)
+    assert sorted(r.event_id for r in receiver.at("/b")) == sorted(str(d.event_id) for d in b)
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {SendStatus.SENT}
+    assert not WebhookEndpoint.objects.filter(pk=a_endpoint.pk).exists()
