@@ -4,7 +4,6 @@ the Redis channel layer to sockets served in this process."""
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import channel_layers
-from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.test import Client
@@ -14,6 +13,7 @@ from orders import services
 from orders.models import Order
 from orders.tests.factories import ProductFactory, ShopFactory, order_for
 from tests.fixtures import wait_for
+from tests.sockets import Communicator
 from tracking.models import TrackedOrder, TrackingEntry
 from tracking.snapshots import live_status_get
 
@@ -40,7 +40,7 @@ def test_a_worker_records_each_event_and_its_push_reaches_the_sockets(event_work
     ]
 
     async def scenario():
-        board = WebsocketCommunicator(application, f"/ws/board/{shop.id}/", headers=headers)
+        board = Communicator(application, f"/ws/board/{shop.id}/", headers=headers)
         assert (await board.connect())[0]
         assert (await board.receive_json_from(timeout=5))["rows"] == []
 
@@ -52,7 +52,7 @@ def test_a_worker_records_each_event_and_its_push_reaches_the_sockets(event_work
             statuses.append(message["row"]["status"])
         assert statuses == ["placed", "reserved", "paid", "confirmed"]
 
-        public = WebsocketCommunicator(
+        public = Communicator(
             application, f"/ws/track/{order.tracking_token}/", headers=headers[:1]
         )
         assert (await public.connect())[0]

@@ -6,7 +6,6 @@ from collections.abc import Callable
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import channel_layers
-from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.test import Client
@@ -17,6 +16,7 @@ from orderflow.events.relay import drain
 from orderflow.models import OutboxEvent
 from orders import services as orders_services
 from orders.tests.factories import ProductFactory, ShopFactory
+from tests.sockets import Communicator
 from tracking import services
 from tracking.choices import Milestone
 
@@ -46,11 +46,11 @@ def staff_cookie(staff_user) -> bytes:
     return session_cookie(staff_user)
 
 
-def socket(path: str, *, cookie: bytes = b"", origin: bytes = ORIGIN) -> WebsocketCommunicator:
+def socket(path: str, *, cookie: bytes = b"", origin: bytes = ORIGIN) -> Communicator:
     headers = [(b"origin", origin), (b"host", b"localhost")]
     if cookie:
         headers.append((b"cookie", cookie))
-    return WebsocketCommunicator(application, path, headers=headers)
+    return Communicator(application, path, headers=headers)
 
 
 def run(scenario: Callable) -> None:
