@@ -166,6 +166,56 @@ def test_a_double_click_waits_for_the_first_submit_and_shows_its_order(
     assert len(_placed_events()) == 1
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_second_submit_that_waits_past_its_bound_is_told_and_places_nothing(
+    admin_user, shop, products, monkeypatch
+):
+    # given the first submit holds inside the intake for as long as the test says
+    placing, release = threading.Event(), threading.Event()
+    place = staff_intake.order_place
+
+    def held_place(**kwargs):
+        order = place(**kwargs)
+        placing.set()
+        assert release.wait(timeout=60)
+        return order
+
+    monkeypatch.setattr(staff_intake, "order_place", held_place)
+    monkeypatch.setattr(staff_intake, "TWIN_WAIT_MS", 50)
+    first_client, second_client = Client(), Client()
+    first_client.force_login(admin_user)
+    second_client.force_login(admin_user)
+    data = _new_order(shop, uuid.uuid4())
+    answers = {}
+
+    def submit_first() -> None:
+        try:
+            answers["first"] = first_client.post("/staff/orders/new", data)
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=submit_first)
+    first.start()
+    try:
+        assert placing.wait(timeout=30)
+        # when the second submit's wait for it ends while the first is still held
+        second = second_client.post("/staff/orders/new", data)
+    finally:
+        release.set()
+        first.join(timeout=30)
+
+    # then the second is told to look on the board, and the first placed the one order
+    assert second.status_code == 200
+    assert second.context["form"].non_field_errors() == [
+        "This order is still being placed by an earlier submit of this form. Look for it on "
+        "the board before submitting again."
+    ]
+    assert _rendered_key(second) == data["form_key"]
+    order = Order.objects.get()
+    assert answers["first"]["Location"] == f"/staff/orders/{order.id}"
+    assert len(_placed_events()) == 1
+
+
 def _an_advisory_lock_is_awaited() -> bool:
     with connection.cursor() as cursor:
         cursor.execute(
