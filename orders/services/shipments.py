@@ -67,10 +67,20 @@ def shipment_report(
     the same event again (a carrier's retry, or a captured request replayed within the
     signature's age) finds the key taken and is answered as a duplicate, with no effect.
     """
+    first = (
+        CarrierReport.objects.filter(carrier=carrier, event_id=event_id)
+        .select_related("order")
+        .first()
+    )
+    if first is not None:
+        # answered with the parcel the event was about, even if its number is on another
+        # parcel by now
+        return ShipmentReportOutcome(order=first.order, duplicate=True)
     order = _parcel_for(carrier=carrier, tracking_number=tracking_number, event_id=event_id)
     try:
-        # No savepoint: a taken key is the one error here, and it ends the transaction,
-        # which has written nothing else yet.
+        # The same event in flight on another connection waits on the order's lock and
+        # then meets the key. No savepoint: a taken key is the one error here, and it ends
+        # the transaction, which has written nothing else yet.
         with transaction.atomic(savepoint=False):
             CarrierReport.objects.create(
                 carrier=carrier, event_id=event_id, order=order, status=status

@@ -489,3 +489,18 @@ def test_the_same_report_sent_in_parallel_has_exactly_one_effect():
     ] * (threads_count - 1)
     assert _events(order).count("shipment.delivery_failed") == 1
     assert CarrierReport.objects.filter(event_id="dp-evt-1").count() == 1
+
+
+def test_a_replay_names_the_parcel_it_was_about_after_its_number_went_on_the_road_again(shipped):
+    post({"tracking_number": "DP-777", "status": "delivered", "event_id": "e-1"})
+    theirs = _ship(_confirmed(ShopFactory()))
+    before = _state(shipped, theirs)
+
+    response = post({"tracking_number": "DP-777", "status": "delivered", "event_id": "e-1"})
+
+    assert response.json() == {
+        "order_number": shipped.number,
+        "status": "delivered",
+        "duplicate": True,
+    }
+    assert _state(shipped, theirs) == before
