@@ -5,8 +5,11 @@ from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 from django.utils.html import format_html
 
+from orderflow import roles
+
 from . import services, state_machine
 from .api.serializers import OrderCustomerInputSerializer, ShippingAddressSerializer
+from .exceptions import RefundNotAllowed
 from .forms import CONTACT_RULES, ApiCheckedForm
 from .models import Order, OrderLine, Product, Shop, ShopAPIKey, ShopCarrier
 
@@ -300,15 +303,26 @@ class OrderAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(request.path)
         return super().response_change(request, obj)
 
-    @admin.action(description="Cancel selected orders (before shipping)")
+    def has_cancel_permission(self, request) -> bool:
+        # the staff roles' permission, as on the staff pages; refunds need one more (below)
+        return request.user.has_perm(roles.CANCEL_UNPAID)
+
+    @admin.action(description="Cancel selected orders (before shipping)", permissions=["cancel"])
     def cancel_orders(self, request, queryset):
         actor = services.Actor(kind="staff", name=request.user.get_username())
+        refund_allowed = request.user.has_perm(roles.REFUND)
         cancelled, refused = 0, []
         for order in queryset:
             try:
-                services.order_cancel(order_id=order.pk, shop=None, actor=actor, reason="admin")
+                services.order_cancel(
+                    order_id=order.pk,
+                    shop=None,
+                    actor=actor,
+                    reason="admin",
+                    refund_allowed=refund_allowed,
+                )
                 cancelled += 1
-            except services.InvalidTransition as error:
+            except (services.InvalidTransition, RefundNotAllowed) as error:
                 refused.append(f"{order.number}: {error.detail}")
         if cancelled:
             self.message_user(request, f"Cancelled {cancelled} order(s).", messages.SUCCESS)
