@@ -75,7 +75,7 @@ def failed_deliveries(request):
         if request.POST.get("replay") == "all":
             ids = list(letters.values_list("pk", flat=True))
         else:
-            ids = [int(pk) for pk in request.POST.getlist("delivery") if pk.isdigit()]
+            ids = [int(pk) for pk in request.POST.getlist("delivery") if _is_row_id(pk)]
         if not ids:
             messages.error(request, "Choose at least one failed delivery to replay.")
         else:
@@ -102,6 +102,15 @@ def failed_deliveries(request):
             .order_by("subscriber"),
         },
     )
+
+
+def _is_row_id(value: str) -> bool:
+    """Whether ``value`` can name a row: ASCII digits within a 64-bit key.
+
+    ``str.isdigit`` accepts "²" too (``int`` then raises), and a number past a bigint
+    overflows SQLite's integer: either was a 500, and neither names a failed delivery.
+    """
+    return value.isascii() and value.isdigit() and len(value) <= 18
 
 
 def _filter_text(value: str | None) -> str:
