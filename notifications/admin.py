@@ -9,6 +9,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from orderflow import roles
 from orderflow.errors import DomainError
 
 from . import services
@@ -193,7 +194,11 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             rotated, secret = services.webhook_endpoint_rotate_secret(endpoint=endpoint)
             self._show_secret(request, rotated, secret)
 
-    @admin.action(description="Replay deliveries since a time…")
+    def has_replay_permission(self, request) -> bool:
+        # replaying sends again: the staff supervisor's permission, as for dead letters
+        return request.user.has_perm(roles.REPLAY)
+
+    @admin.action(description="Replay deliveries since a time…", permissions=["replay"])
     def replay_since(self, request, queryset):
         form = ReplaySinceForm(
             request.POST if "since" in request.POST else None,
@@ -281,7 +286,11 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     inlines = [WebhookAttemptInline]
     actions = ["replay"]
 
-    @admin.action(description="Replay the selected deliveries")
+    def has_replay_permission(self, request) -> bool:
+        # replaying sends again: the staff supervisor's permission, as for dead letters
+        return request.user.has_perm(roles.REPLAY)
+
+    @admin.action(description="Replay the selected deliveries", permissions=["replay"])
     def replay(self, request, queryset):
         replayed = 0
         for delivery in queryset.select_related("endpoint"):
