@@ -11,7 +11,6 @@ from collections.abc import Callable
 from uuid import UUID
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -95,7 +94,7 @@ def _show_input_errors(error: OrderInputError, form, filled) -> None:
         form.add_error(None, error.detail)
 
 
-@staff_member_required
+@roles.staff_permission_required(roles.VIEW)
 def order_ship(request, order_id: UUID):
     return _action(
         request,
@@ -117,7 +116,7 @@ def order_ship(request, order_id: UUID):
     )
 
 
-@staff_member_required
+@roles.staff_permission_required(roles.VIEW)
 def order_out_for_delivery(request, order_id: UUID):
     return _action(
         request,
@@ -133,7 +132,7 @@ def order_out_for_delivery(request, order_id: UUID):
     )
 
 
-@staff_member_required
+@roles.staff_permission_required(roles.VIEW)
 def order_deliver(request, order_id: UUID):
     return _action(
         request,
@@ -149,7 +148,7 @@ def order_deliver(request, order_id: UUID):
     )
 
 
-@staff_member_required
+@roles.staff_permission_required(roles.VIEW)
 def order_cancel(request, order_id: UUID):
     return _action(
         request,

@@ -5,6 +5,7 @@ order moves, no event is published, no dead letter is replayed, no order is plac
 """
 
 import re
+import uuid
 from dataclasses import dataclass
 
 import pytest
@@ -216,3 +217,12 @@ def test_a_supervisor_sees_every_action_of_the_status(client, world):
     assert response.context["allowed_actions"] == ("cancel", "ship")
     assert _shown_buttons(response) == ["ship", "cancel"]
     assert 'href="/staff/orders/new"' in response.content.decode()
+
+
+@pytest.mark.parametrize("action", ["ship", "out-for-delivery", "deliver", "cancel"])
+def test_a_staff_member_without_a_role_learns_nothing_of_an_order_id(client, db, action):
+    client.force_login(staff_member("nora"))
+
+    response = client.get(f"/staff/orders/{uuid.uuid4()}/{action}")
+
+    assert response.status_code == 403
