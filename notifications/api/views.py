@@ -83,7 +83,7 @@ class WebhookEndpointListCreateApi(APIView):
         operation_id="webhook_endpoints_list",
         parameters=[
             OpenApiParameter("cursor", OpenApiTypes.STR),
-            OpenApiParameter("limit", OpenApiTypes.INT),
+            WebhookEndpointCursorPagination.limit_parameter(),
         ],
         responses={200: WebhookEndpointOutputSerializer(many=True)},
     )
@@ -235,7 +235,7 @@ class WebhookDeliveryListApi(APIView):
         operation_id="webhook_deliveries_list",
         parameters=[
             OpenApiParameter("cursor", OpenApiTypes.STR),
-            OpenApiParameter("limit", OpenApiTypes.INT),
+            WebhookDeliveryCursorPagination.limit_parameter(),
         ],
         responses={200: WebhookDeliveryOutputSerializer(many=True), 404: PROBLEM},
     )

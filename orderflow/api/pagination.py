@@ -15,6 +15,7 @@ the field the page is ordered by, and a cursor that fails any check is a 400 nam
 from datetime import UTC, datetime
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import ErrorDetail, NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
 
@@ -58,6 +59,15 @@ class CheckedCursorPagination(CursorPagination):
                 raise _invalid_cursor() from None
             return str(value)
         return position
+
+    @classmethod
+    def limit_parameter(cls) -> OpenApiParameter:
+        """Document ``limit`` with the range get_page_size() accepts."""
+        return OpenApiParameter(
+            cls.page_size_query_param,
+            {"type": "integer", "minimum": 1, "maximum": cls.max_page_size},
+            description=f"Items per page (default {cls.page_size}).",
+        )
 
     def get_page_size(self, request) -> int:
         raw = request.query_params.get(self.page_size_query_param)

@@ -20,8 +20,27 @@ from rest_framework.exceptions import ErrorDetail, ValidationError
 UNKNOWN_FIELD_CODE = "unknown_field"
 
 
+#: text PostgreSQL can store: DRF refuses NUL in every CharField and the JSON parser a lone
+#: UTF-16 surrogate, so the schema says so
+STORABLE_TEXT_PATTERN = r"^[^\x00\ud800-\udfff]*$"
+
+
 class StrictInputSerializer(serializers.Serializer):
-    """A serializer that refuses body fields it does not declare (400, each one named)."""
+    """A serializer that refuses body fields it does not declare (400, each one named).
+
+    Its strings are taken as sent, not trimmed: DRF strips surrounding whitespace before
+    checking length, pattern and blankness, so ``" BR"`` passed ``^[A-Z]{2}$`` and 201
+    characters passed ``maxLength: 200``. Untrimmed, what the API accepts is exactly what
+    its schema describes.
+    """
+
+    def get_fields(self):
+        fields = super().get_fields()
+        for field in fields.values():
+            for string in (field, getattr(field, "child", None)):
+                if isinstance(string, serializers.CharField):
+                    string.trim_whitespace = False
+        return fields
 
     def to_internal_value(self, data):
         unknown = []
@@ -58,7 +77,20 @@ class StrictInputSerializerExtension(OpenApiSerializerExtension):
         if direction == "request":
             schema["additionalProperties"] = False
             _document_list_lengths(self.target, schema)
+            _document_storable_text(schema)
         return schema
+
+
+def _document_storable_text(schema: dict) -> None:
+    """Give each free-form string (no pattern, format or enum of its own) the storable pattern."""
+    for prop in schema.get("properties", {}).values():
+        for string in (prop, prop.get("items")):
+            if (
+                isinstance(string, dict)
+                and string.get("type") == "string"
+                and not {"pattern", "format", "enum"} & set(string)
+            ):
+                string["pattern"] = STORABLE_TEXT_PATTERN
 
 
 def _document_list_lengths(serializer, schema: dict) -> None:

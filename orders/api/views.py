@@ -39,14 +39,6 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
 PROBLEM = OpenApiResponse(description="An RFC 9457 problem document.")
 
 
-def _limit_parameter(pagination) -> OpenApiParameter:
-    return OpenApiParameter(
-        "limit",
-        {"type": "integer", "minimum": 1, "maximum": pagination.max_page_size},
-        description=f"Items per page (default {pagination.page_size}).",
-    )
-
-
 def _shop_scope(request) -> str:
     return f"shop:{request.user.shop.pk}"
 
@@ -83,7 +75,7 @@ class OrderListCreateApi(APIView):
             OpenApiParameter("created_before", OpenApiTypes.DATETIME),
             OpenApiParameter("email", OpenApiTypes.EMAIL),
             OpenApiParameter("cursor", OpenApiTypes.STR),
-            _limit_parameter(OrderCursorPagination),
+            OrderCursorPagination.limit_parameter(),
         ],
         responses={200: OrderOutputSerializer(many=True)},
     )
@@ -228,7 +220,7 @@ class ProductListCreateApi(APIView):
         operation_id="products_list",
         parameters=[
             OpenApiParameter("cursor", OpenApiTypes.STR),
-            _limit_parameter(ProductCursorPagination),
+            ProductCursorPagination.limit_parameter(),
         ],
         responses={200: ProductOutputSerializer(many=True)},
     )

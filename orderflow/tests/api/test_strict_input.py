@@ -99,3 +99,30 @@ def test_the_schema_closes_each_strict_request_body_to_other_properties():
         assert schemas[name]["additionalProperties"] is False, name
     # an output shape is not closed: a response may gain fields without breaking clients
     assert "additionalProperties" not in schemas["ShippingAddress"]
+
+
+def test_strings_are_taken_as_sent_so_their_limits_are_the_schemas():
+    class NameInputSerializer(StrictInputSerializer):
+        name = serializers.CharField(max_length=3)
+        tags = serializers.ListField(child=serializers.CharField(max_length=2))
+
+    padded = NameInputSerializer(data={"name": " ab ", "tags": ["a "]})
+    exact = NameInputSerializer(data={"name": "ab ", "tags": ["a "]})
+
+    assert not padded.is_valid()
+    assert [e.code for e in padded.errors["name"]] == ["max_length"]
+    assert exact.is_valid(), exact.errors
+    assert exact.validated_data == {"name": "ab ", "tags": ["a "]}
+
+
+@pytest.mark.django_db
+def test_the_schema_gives_free_text_the_pattern_of_what_can_be_stored():
+    schemas = yaml.safe_load(Client().get("/api/schema/").content)["components"]["schemas"]
+    customer = schemas["OrderCustomerInputRequest"]["properties"]
+    endpoint = schemas["WebhookEndpointCreateInputRequest"]["properties"]
+
+    assert customer["name"]["pattern"] == r"^[^\x00\ud800-\udfff]*$"
+    assert endpoint["event_types"]["items"]["pattern"] == r"^[^\x00\ud800-\udfff]*$"
+    # a string with a pattern or format of its own keeps it
+    assert "pattern" not in customer["email"]
+    assert schemas["ShippingAddressRequest"]["properties"]["country"]["pattern"] == "^[A-Z]{2}$"
