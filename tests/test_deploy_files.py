@@ -78,3 +78,11 @@ def test_a_guessable_metrics_token_is_refused_at_start_up(token):
     assert "ImproperlyConfigured: METRICS_TOKEN must be at least 32 random characters" in (
         result.stderr
     )
+
+
+def test_k8s_trusts_its_ingress_for_the_scheme_it_redirects_on():
+    """Behind the Ingress's TLS, without a trusted proxy every request looks like HTTP."""
+    (config,) = k8s_documents("configmap.yaml")
+
+    assert config["data"]["SECURE_SSL_REDIRECT"] == "true"
+    assert config["data"]["TRUSTED_PROXY_COUNT"] == "1"
