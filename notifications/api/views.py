@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from orderflow.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from orderflow.api.idempotency import idempotent
+from orderflow.api.serializers import NoFieldsInputSerializer
 
 from .. import selectors, services
 from ..models import WebhookDelivery, WebhookEndpoint
@@ -181,7 +182,7 @@ class WebhookEndpointTestApi(APIView):
 
     @extend_schema(
         operation_id="webhook_endpoints_test",
-        request=None,
+        request=NoFieldsInputSerializer,
         parameters=[IDEMPOTENCY_PARAMETER],
         responses={202: WebhookDeliveryOutputSerializer, 404: PROBLEM, 409: PROBLEM, 429: PROBLEM},
         description="Queue a signed `webhook.test` event for the endpoint; follow it with "
@@ -189,6 +190,7 @@ class WebhookEndpointTestApi(APIView):
     )
     def post(self, request, endpoint_id: str):
         endpoint = _endpoint(request, endpoint_id)
+        NoFieldsInputSerializer(data=request.data).is_valid(raise_exception=True)
 
         def send_test() -> tuple[int, dict]:
             delivery = services.webhook_endpoint_send_test(endpoint=endpoint)
@@ -264,7 +266,7 @@ class WebhookDeliveryReplayApi(APIView):
 
     @extend_schema(
         operation_id="webhook_deliveries_replay",
-        request=None,
+        request=NoFieldsInputSerializer,
         parameters=[IDEMPOTENCY_PARAMETER],
         responses={202: WebhookDeliveryOutputSerializer, 404: PROBLEM, 409: PROBLEM, 429: PROBLEM},
         description="Send the delivery again as a fresh first attempt; `webhook-id` stays "
@@ -272,6 +274,7 @@ class WebhookDeliveryReplayApi(APIView):
     )
     def post(self, request, delivery_id: str):
         delivery = _delivery(request, delivery_id)
+        NoFieldsInputSerializer(data=request.data).is_valid(raise_exception=True)
 
         def replay() -> tuple[int, dict]:
             replayed = services.webhook_delivery_replay(delivery=delivery)

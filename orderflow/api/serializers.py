@@ -61,6 +61,10 @@ class StrictInputSerializer(serializers.Serializer):
         return value
 
 
+class NoFieldsInputSerializer(StrictInputSerializer):
+    """The body of an operation that takes no fields: none, or ``{}``; any field is unknown."""
+
+
 class StrictInputSerializerExtension(OpenApiSerializerExtension):
     """Document a strict serializer's request body as closed to other properties."""
 

@@ -1,6 +1,7 @@
 """The shops' webhook API: endpoints, secrets, tests, deliveries and replays."""
 
 import json
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -380,3 +381,21 @@ def test_another_shops_delivery_is_a_404(api, other_shop, allow_private):
         api.post(f"/api/v1/webhook-deliveries/{delivery.pk}/replay"),
     ):
         assert_problem(response, status=404, type_slug="not-found")
+
+
+def test_a_test_or_replay_request_with_body_fields_is_a_400_and_queues_nothing(api, live_endpoint):
+    queued = api.post(f"/api/v1/webhook-endpoints/{live_endpoint['id']}/test").json()
+
+    test = api.post(
+        f"/api/v1/webhook-endpoints/{live_endpoint['id']}/test", {"event": "x"}, format="json"
+    )
+    replay = api.post(
+        f"/api/v1/webhook-deliveries/{queued['id']}/replay", {"force": True}, format="json"
+    )
+
+    for response, field in [(test, "event"), (replay, "force")]:
+        body = assert_problem(response, status=400, type_slug="validation-error")
+        assert [(e["attr"], e["code"]) for e in body["errors"]] == [(field, "unknown_field")]
+    assert list(WebhookDelivery.objects.values_list("id", "replayed_at")) == [
+        (uuid.UUID(queued["id"]), None)
+    ]
