@@ -15,12 +15,15 @@ it, so it holds however daphne was started (``orderflow.asgi_server``, ``daphne`
 ``runserver`` in embedded mode).
 """
 
+import logging
 from http import HTTPStatus
 from urllib.parse import unquote, urlsplit
 
 from daphne import http_protocol
 
 from orderflow.body_limit import limit_for, refusal
+
+logger = logging.getLogger(__name__)
 
 _WebRequest = http_protocol.WebRequest
 
@@ -64,6 +67,8 @@ class BodyLimitedWebRequest(_WebRequest):
 
     def _refuse(self, path: str) -> None:
         self._refused = True
+        # daphne logs no access line for a request it never completed: this is the one
+        logger.warning("413 for %s: the body is over %d bytes", path, limit_for(path))
         headers, body = refusal(path)
         status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
         head = [f"HTTP/1.1 {status.value} {status.phrase}".encode()]
