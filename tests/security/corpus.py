@@ -906,6 +906,41 @@ def _staff_cases() -> list[Case]:
         Case(f"staff-{name}", "staff", "GET", path, auth=None, staff=True, expect=ok_or_refused)
         for name, path in filters
     ]
+    # support's admin: search boxes, filters, ordering, paging and object ids, typed by hand
+    admin = [
+        ("orders-search-nul", "/admin/orders/order/?q=%00"),
+        ("orders-search-huge", "/admin/orders/order/?q=" + "q" * 8000),
+        ("orders-status-nul", "/admin/orders/order/?status__exact=%00"),
+        ("orders-created-not-a-date", "/admin/orders/order/?created_at__gte=yesterday"),
+        ("orders-year-overflow", "/admin/orders/order/?created_at__year=99999999999999999999"),
+        ("orders-shop-overflow", "/admin/orders/order/?shop__id__exact=99999999999999999999"),
+        ("orders-shop-nul", "/admin/orders/order/?shop__id__exact=%00"),
+        ("orders-page-huge", "/admin/orders/order/?p=99999999999999999999"),
+        ("orders-ordering-nul", "/admin/orders/order/?o=%00"),
+        ("orders-unknown-lookup", "/admin/orders/order/?password__startswith=a"),
+        ("order-change-nul", "/admin/orders/order/%00/change/"),
+        ("order-change-not-a-uuid", "/admin/orders/order/not-a-uuid/change/"),
+        ("shop-change-overflow", "/admin/orders/shop/99999999999999999999/change/"),
+        ("products-search-nul", "/admin/orders/product/?q=%00"),
+        ("notifications-search-not-a-uuid", "/admin/notifications/notification/?q=not-a-uuid"),
+        ("notifications-search-nul", "/admin/notifications/notification/?q=%00"),
+        ("endpoints-search-nul", "/admin/notifications/webhookendpoint/?q=%00"),
+        ("webhook-deliveries-search-text", "/admin/notifications/webhookdelivery/?q=x%00"),
+        ("outbox-search-nul", "/admin/orderflow/outboxevent/?q=%00"),
+        ("outbox-type-nul", "/admin/orderflow/outboxevent/?type=%00"),
+    ]
+    cases += [
+        Case(
+            f"staff-admin-{name}",
+            "staff",
+            "GET",
+            path,
+            auth=None,
+            staff=True,
+            expect=(200, 302, *CLIENT_ERROR),
+        )
+        for name, path in admin
+    ]
     cases += [
         Case(f"staff-{name}", "staff", "GET", path, auth=None, staff=True, expect=NOT_FOUND)
         for name, path in [
