@@ -11,7 +11,7 @@ from django.db import connection, transaction
 
 from devtools.processes import ProcessFailedToStart, celery_beat, celery_worker, wait_until
 from orderflow.events import get_event_class
-from orderflow.events.relay import envelope_for
+from orderflow.events.relay import drain, envelope_for
 from orderflow.events.subscribers import get_subscriber
 from orderflow.models import Delivery, DeliveryStatus, OutboxEvent
 
@@ -64,6 +64,20 @@ def wait_for(condition: Callable[[], object], *, timeout: float = 30, what: str 
     if not value:
         pytest.fail(f"timed out after {timeout}s waiting for {what or condition}")
     return value
+
+
+def drain_until_settled(*, timeout: float = 120) -> None:
+    """Run deliveries in this process, as a worker would, until every event is handled.
+
+    One ``drain()`` stops at its own deadline (``EVENTS_DRAIN_SECONDS``) or as soon as
+    nothing is due, which on a loaded machine can come before the work is done: a test
+    that asserts on the result must wait for the condition, not for one drain.
+    """
+    wait_for(
+        lambda: (drain(), event_work_settled())[1],
+        timeout=timeout,
+        what="every committed event to be relayed and handled",
+    )
 
 
 class EventWorkers:

@@ -56,7 +56,11 @@ _missing = [
 if _missing:
     pytest.skip(f"browser tests need {' and '.join(_missing)}", allow_module_level=True)
 
-from playwright.sync_api import Browser, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, expect, sync_playwright  # noqa: E402
+
+# expect() waits for its condition 5 s by default: a tight bound on a loaded machine (a
+# socket's handshake, a push behind a worker's batch). Every wait stays bounded.
+expect.set_options(timeout=30_000)
 
 
 def _free_port() -> int:
@@ -149,7 +153,7 @@ def _stack(*, with_workers: bool) -> Iterator[LiveStack]:
                 process.stop()
             # the server's pooled connections end with it; let PostgreSQL notice before
             # the test database is flushed or dropped
-            wait_until(_no_other_sessions, timeout=10)
+            wait_until(_no_other_sessions, timeout=60)
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ import pytest
 from django.db import transaction
 from playwright.sync_api import expect
 
-from orderflow.events.relay import drain
 from orders import services
 from orders.models import Order
+from tests.fixtures import drain_until_settled
 from tracking.models import TrackedOrder
 
 from .conftest import log_in
@@ -42,8 +42,8 @@ def test_an_order_appears_on_the_board_and_is_followed_live_to_its_door(
 
     # it appears on the board and reaches confirmed, without a reload
     row = board.locator(f'tr[data-order="{order["id"]}"]')
-    expect(row).to_be_visible(timeout=15_000)
-    expect(row.locator(".status")).to_have_text("Confirmed", timeout=15_000)
+    expect(row).to_be_visible()
+    expect(row.locator(".status")).to_have_text("Confirmed")
     assert board.evaluate("window.notReloaded") is True
     expect(board.locator('[data-count="confirmed"]')).to_have_text("1")
     board.screenshot(path=artifacts / "board.png", full_page=True)
@@ -66,16 +66,14 @@ def test_an_order_appears_on_the_board_and_is_followed_live_to_its_door(
     expect(board.locator(".messages")).to_contain_text("Shipped with demo-post")
 
     # the public page follows, live
-    expect(public.locator('[data-live="status_label"]')).to_have_text("Shipped", timeout=10_000)
+    expect(public.locator('[data-live="status_label"]')).to_have_text("Shipped")
     expect(public.locator('[data-live="carrier"]')).to_have_text("demo-post")
     expect(public.locator('[data-live="tracking_number"]')).to_have_text("DP-BROWSER-1")
 
     # the carrier reports the parcel on its way; both pages follow
     live_stack.carrier("DP-BROWSER-1", "in_transit", location="Porto hub")
     live_stack.carrier("DP-BROWSER-1", "out_for_delivery", location="Lisbon")
-    expect(public.locator('[data-live="status_label"]')).to_have_text(
-        "Out for delivery", timeout=10_000
-    )
+    expect(public.locator('[data-live="status_label"]')).to_have_text("Out for delivery")
     expect(public.locator("#timeline-entries")).to_contain_text("Porto hub")
     expect(board.locator('[data-live="status_label"]')).to_have_text("Out for delivery")
     expect(board.get_by_role("link", name="Delivered…")).to_be_visible()
@@ -118,7 +116,7 @@ def test_the_board_ends_showing_the_database_after_pushes_are_lost(
         )
         for n in range(20)
     ]
-    drain()
+    drain_until_settled()
     for n, order in enumerate(orders[:12]):
         if n % 5 == 0:
             continue  # declined: cancelled already
@@ -130,7 +128,7 @@ def test_the_board_ends_showing_the_database_after_pushes_are_lost(
                     order_id=order.id, shop=None, actor=staff_actor, carrier="demo-post",
                     tracking_number=f"DP-RESYNC-{n}",
                 )  # fmt: skip
-    drain()
+    drain_until_settled()
 
     truth = dict(Order.objects.values_list("number", "status"))
     assert set(truth.values()) == {"confirmed", "cancelled", "shipped"}
@@ -144,10 +142,10 @@ def test_the_board_ends_showing_the_database_after_pushes_are_lost(
             )
         )
 
-    expect(page.locator("#board-rows tr")).to_have_count(20, timeout=15_000)
+    expect(page.locator("#board-rows tr")).to_have_count(20)
     for number, status in truth.items():
         expect(page.locator(f'#board-rows tr:has(a:text-is("{number}"))')).to_have_attribute(
-            "data-status", status, timeout=10_000
+            "data-status", status
         )
     assert shown() == truth
     for status in ("confirmed", "cancelled", "shipped"):
