@@ -5,6 +5,9 @@ in it with a valid shop key, through the WSGI application itself (no server, no 
 each example runs in a savepoint of the test's transaction, rolled back after it. Every
 response must not be a 5xx, must have a status code, a content type and a body that the
 schema documents, and a request that breaks the schema (negative mode) must get a 4xx.
+Two tests: each operation alone (schemathesis's examples, coverage and fuzzing phases,
+valid and invalid data), and the stateful phase, chains of calls along the schema's links
+(an order or endpoint created, then acted on with the id its response carried).
 
 What is fuzzed, and what is not:
 
@@ -18,9 +21,10 @@ What is fuzzed, and what is not:
   case would stop at the 401 before reaching the code under test; its own tests cover it.
 - staff pages, the admin and the WebSocket routes are not in the schema, so not here.
 
-The shop's rate limit is lifted for the run (the fuzz sends far more than 1000 requests a
-minute; the limit has its own tests), and each valid request gets a fresh Idempotency-Key,
-so that examples never replay each other; invalid ones keep the key generated for them.
+The shop's rate limit and its webhook test and replay budget are lifted for the run (the
+fuzz sends far more than 1000 requests a minute; both limits have their own tests), and
+each valid request gets a fresh Idempotency-Key, so that examples never replay each other;
+invalid ones keep the key generated for them.
 
 Bounded and reproducible for CI: Hypothesis is derandomized (the same examples every run,
 nothing read from or saved to an example database) and makes ``MAX_EXAMPLES`` per operation
@@ -92,6 +96,7 @@ def wsgi_app(db, settings):
     client unhooks that handler for the same reason, and so does this fixture.
     """
     settings.API_RATE_LIMIT = ""
+    settings.WEBHOOK_ACTIONS_PER_MINUTE = 0  # webhook test and replay: no budget either
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
     try:
