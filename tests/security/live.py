@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
@@ -154,7 +154,8 @@ def http_request(
             status=response.status,
             content_type=response.getheader("Content-Type", ""),
             body=content,
-            headers={k.lower(): v for k, v in response.getheaders()},
+            # repeated headers (Set-Cookie) joined, one per line
+            headers={k.lower(): "\n".join(response.msg.get_all(k)) for k in response.msg},
         )
     finally:
         connection.close()
@@ -168,7 +169,7 @@ class Target:
     api_port: int
     page_port: int
     processes: list[ManagedProcess]
-    fingerprint_rows: object  # () -> dict[str, object]
+    fingerprint_rows: Callable[[], dict[str, object]]
     placeholders: dict[str, str] = field(default_factory=dict)
     staff_cookie: str = ""
     csrf_token: str = ""
@@ -431,9 +432,13 @@ def _log_in_staff(target: Target) -> None:
             }
         ).encode(),
     )
-    session = re.search(r"sessionid=([^;]+)", answer.headers.get("set-cookie", ""))
+    cookies = answer.headers.get("set-cookie", "")
+    session = re.search(r"sessionid=([^;]+)", cookies)
     if answer.status != 302 or not session:
         raise SetupFailed(f"staff login failed: {answer.status} {answer.body[:300]!r}")
+    # logging in rotates the CSRF secret: the forms after it need the new one
+    rotated = re.search(r"csrftoken=([^;]+)", cookies)
+    csrf = rotated.group(1) if rotated else csrf
     target.staff_cookie = f"csrftoken={csrf}; sessionid={session.group(1)}"
     target.csrf_token = csrf
 
