@@ -348,6 +348,14 @@ WEBHOOK_DISABLE_AFTER_HOURS = env.float("WEBHOOK_DISABLE_AFTER_HOURS", default=2
 WEBHOOK_SECRET_OVERLAP_HOURS = env.float("WEBHOOK_SECRET_OVERLAP_HOURS", default=24.0)
 #: finished webhook deliveries (and their attempt log) are purged after this many days
 WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
+#: webhook endpoints a shop may register
+WEBHOOK_MAX_ENDPOINTS_PER_SHOP = env.int("WEBHOOK_MAX_ENDPOINTS_PER_SHOP", default=10)
+#: seconds of attempts one shop, and one destination host, may take in a sender's batch;
+#: the rest of their deliveries are handed back untried for the next batch
+WEBHOOK_SHOP_BATCH_SECONDS = env.float("WEBHOOK_SHOP_BATCH_SECONDS", default=5.0)
+WEBHOOK_HOST_BATCH_SECONDS = env.float("WEBHOOK_HOST_BATCH_SECONDS", default=10.0)
+#: test and replay requests a shop may make per minute through the API (0: no limit)
+WEBHOOK_ACTIONS_PER_MINUTE = env.int("WEBHOOK_ACTIONS_PER_MINUTE", default=10)
 NOTIFICATIONS_SWEEP_INTERVAL = env.float("NOTIFICATIONS_SWEEP_INTERVAL", default=2.0)
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["WebhookDeliveryStatusEnum"] = (
     "notifications.choices.SendStatus"
@@ -387,14 +395,6 @@ if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
         "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')."
     )
 #: a Celery worker serves its container's metrics on this port (0: it serves none)
-#: webhook endpoints a shop may register
-WEBHOOK_MAX_ENDPOINTS_PER_SHOP = env.int("WEBHOOK_MAX_ENDPOINTS_PER_SHOP", default=10)
-#: seconds of attempts one shop, and one destination host, may take in a sender's batch;
-#: the rest of their deliveries are handed back untried for the next batch
-WEBHOOK_SHOP_BATCH_SECONDS = env.float("WEBHOOK_SHOP_BATCH_SECONDS", default=5.0)
-WEBHOOK_HOST_BATCH_SECONDS = env.float("WEBHOOK_HOST_BATCH_SECONDS", default=10.0)
-#: test and replay requests a shop may make per minute through the API (0: no limit)
-WEBHOOK_ACTIONS_PER_MINUTE = env.int("WEBHOOK_ACTIONS_PER_MINUTE", default=10)
 WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
 WORKER_METRICS_ADDRESS = env.str("WORKER_METRICS_ADDRESS", default="127.0.0.1")
 # OpenTelemetry reads its standard OTEL_* variables itself (sampler, headers, OTEL_BSP_*);
