@@ -301,7 +301,7 @@ def order_transitions(order_id: UUID) -> list[tuple[str, str]]:
 
 class CancelRace(NamedTuple):
     held: str | None  # the gateway call held at its gate while the shop cancels
-    effects_at_cancel: dict[str, int]  # what the gateway had done when the cancel committed
+    effects_at_cancel: dict[str, int]  # what the gateway had done when the shop cancelled
     previous_status: str  # the order's status the cancel found
     order_path: list[tuple[str, str]]
     invoices: dict[str, int]
@@ -360,9 +360,10 @@ def test_a_cancel_racing_the_charge_refunds_the_capture_exactly_once(
                 what=f"order {order_id} to be confirmed",
             )
 
-        # when the shop cancels it (while the call is held), then the gate opens
-        cancel = cancel_by_the_shop(raw_key, order_id)
+        # when the shop cancels it (while the call is held), then the gate opens; what the
+        # gateway had done is read before the cancel, since its refund may follow at once
         effects_at_cancel = gateway_effects(order_id)
+        cancel = cancel_by_the_shop(raw_key, order_id)
         still_held = bool(held) and GatewayGate.held(held, gateway_key(order_id, held))
     finally:
         if held:
