@@ -7,4 +7,7 @@ class OrdersConfig(AppConfig):
     name = "orders"
 
     def ready(self) -> None:
-        from . import handlers  # noqa: F401  (registers the subscribers)
+        from . import (
+            handlers,  # noqa: F401  (registers the subscribers)
+            tasks,  # noqa: F401  (the embedded schedule looks its purge task up by name)
+        )

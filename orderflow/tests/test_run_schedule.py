@@ -1,5 +1,6 @@
 """run_schedule: the embedded mode's beat runs the schedule's tasks inline."""
 
+import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -65,3 +66,20 @@ def test_a_failing_task_does_not_stop_the_schedule(embedded, settings, caplog, m
 
     assert "scheduled task broken failed" in caplog.text
     assert ProbeEffect.objects.filter(probe_id=event.probe_id).count() == 2
+
+
+def test_every_scheduled_task_is_registered_in_a_fresh_process():
+    # A process that is not a Celery worker (run_schedule, the web) never autodiscovers
+    # tasks: each app must register its own in ready(), or the inline schedule fails the
+    # task by name. A fresh interpreter, since this one has imported every tasks module.
+    script = (
+        "import django; django.setup();"
+        "from celery import current_app; from django.conf import settings;"
+        "print(sorted(entry['task'] for entry in settings.CELERY_BEAT_SCHEDULE.values()"
+        " if entry['task'] not in current_app.tasks))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+
+    assert result.stdout.strip().splitlines()[-1] == "[]"
