@@ -225,6 +225,8 @@ AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# no "AXES: BEGIN" banner from every process at start; lockouts are still logged
+AXES_VERBOSE = False
 AXES_CLIENT_IP_CALLABLE = "orderflow.client_ip.client_ip"
 AXES_COOLOFF_MESSAGE = (
     f"Too many failed logins for this account from your address. Logging in is blocked "
