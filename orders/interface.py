@@ -1,5 +1,6 @@
 """A small read surface of the orders context for the others: plain frozen values only."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -284,6 +285,38 @@ def order_notice(*, order_id: UUID) -> OrderNotice:
         tracking_number=order.tracking_number,
         tracking_token=order.tracking_token,
     )
+
+
+def order_notices(*, order_ids: Iterable[UUID]) -> dict[UUID, OrderNotice]:
+    """Many orders as their customer e-mails show them, in two queries (absent ids omitted)."""
+    orders = Order.objects.select_related("shop").prefetch_related("lines").filter(pk__in=order_ids)
+    return {
+        order.id: OrderNotice(
+            order_id=order.id,
+            number=order.number,
+            status=order.status,
+            shop=ShopContact(
+                shop_id=order.shop_id, name=order.shop.name, email=order.shop.contact_email
+            ),
+            customer_name=order.customer_name,
+            customer_email=order.customer_email,
+            currency=order.currency,
+            total=order.total,
+            lines=_line_values(order),
+            carrier=order.carrier,
+            tracking_number=order.tracking_number,
+            tracking_token=order.tracking_token,
+        )
+        for order in orders
+    }
+
+
+def shop_contacts(*, shop_ids: Iterable[int]) -> dict[int, ShopContact]:
+    """Many shops' names and contact e-mails in one query (absent ids omitted)."""
+    return {
+        shop.pk: ShopContact(shop_id=shop.pk, name=shop.name, email=shop.contact_email)
+        for shop in Shop.objects.only("id", "name", "contact_email").filter(pk__in=shop_ids)
+    }
 
 
 def order_actions_by_status() -> dict[str, tuple[str, ...]]:
