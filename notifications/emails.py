@@ -6,10 +6,11 @@ its template is ``templates/notifications/email/<event type>/<audience>.{subject
 either names an event type that no context declares.
 """
 
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from email.headerregistry import Address
 from email.utils import parseaddr
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -27,14 +28,20 @@ TEMPLATE_PARTS = {"subject": ".subject.txt", "text": ".txt", "html": ".html"}
 class EmailTrigger:
     event_type: str
     audience: str
+    #: the event's data must hold these values (e.g. an invoice, not a credit note)
+    only_if: dict[str, Any] = field(default_factory=dict)
 
     @property
     def template(self) -> str:
         return f"{self.event_type}/{self.audience}"
 
+    def applies(self, data: dict[str, Any]) -> bool:
+        return all(data.get(key) == value for key, value in self.only_if.items())
+
 
 TRIGGERS: tuple[EmailTrigger, ...] = (
-    EmailTrigger("order.confirmed", CUSTOMER),  # with the invoice
+    # the order's confirmation, sent once its invoice exists (issued on order.confirmed)
+    EmailTrigger("invoice.issued", CUSTOMER, only_if={"kind": "invoice"}),
     EmailTrigger("shipment.dispatched", CUSTOMER),  # carrier, tracking number and link
     EmailTrigger("shipment.delivered", CUSTOMER),
     EmailTrigger("order.cancelled", CUSTOMER),  # why, in plain words; refund if paid
@@ -59,6 +66,14 @@ def triggers_for(event_type: str) -> list[EmailTrigger]:
 
 def trigger_event_types() -> list[str]:
     return list(dict.fromkeys(t.event_type for t in TRIGGERS))
+
+
+def ledger_data(data: dict[str, Any], *, occurred_at: datetime) -> dict[str, Any]:
+    """What the ledger keeps of an event: its data, and when it happened if the data lacks it.
+
+    The confirmation shows the invoice's issue date: the ``invoice.issued`` event's time.
+    """
+    return {"occurred_at": occurred_at.isoformat(), **data}
 
 
 def template_files(template: str) -> dict[str, str]:

@@ -1,7 +1,6 @@
 """Write use cases of the notifications context, one module per subdomain."""
 
 from .deliveries import (
-    webhook_deliveries_create_for_event,
     webhook_deliveries_drain,
     webhook_deliveries_due_exist,
     webhook_deliveries_purge,
@@ -28,6 +27,7 @@ from .endpoints import (
     webhook_endpoint_update,
     webhook_url_validate,
 )
+from .projection import notifications_project, projected_event_types
 
 __all__ = [
     "TEST_EVENT_TYPE",
@@ -37,8 +37,9 @@ __all__ = [
     "email_notifications_due_exist",
     "email_notifications_queue_for_event",
     "email_notifications_send_due",
+    "notifications_project",
+    "projected_event_types",
     "shop_event_types",
-    "webhook_deliveries_create_for_event",
     "webhook_deliveries_drain",
     "webhook_deliveries_due_exist",
     "webhook_deliveries_purge",

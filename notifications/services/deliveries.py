@@ -1,9 +1,9 @@
 """Webhook deliveries: one per (event, endpoint), sent on a schedule, logged, replayable.
 
-Fan-out runs in the kernel's delivery of the event (its inbox row commits with the
-deliveries, and the unique (event, endpoint) key is the last defence), so a redelivered
-event adds nothing. Sending runs in a Celery task kicked on commit: due rows are claimed
-with ``SKIP LOCKED`` and a lease, attempted once each, and rescheduled in the row.
+Fan-out runs in the notifications projector's batch (``projection.py``): one statement
+for the batch, the unique (event, endpoint) key making a re-applied event add nothing.
+Sending runs in a Celery task kicked on commit: due rows are claimed with ``SKIP
+LOCKED`` and a lease, attempted once each, and rescheduled in the row.
 
 Each row keeps the trace context of the event's delivery that created it, so its POSTs,
 in whichever worker and however much later, show in the order's trace.
@@ -23,7 +23,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from orderflow import metrics, tracing
-from orderflow.events import Envelope, publish
+from orderflow.events import publish
 
 from .. import webhooks
 from ..choices import AttemptOutcome, SendStatus
@@ -50,62 +50,6 @@ MIN_ATTEMPT_SECONDS = 0.5
 UNRECORDED = "unrecorded"
 
 logger = logging.getLogger(__name__)
-
-
-def envelope_payload(envelope: Envelope, data: dict[str, Any]) -> dict[str, Any]:
-    """The webhook body: the event's envelope and data, as the shops' event feed shows it."""
-    return {
-        "event_id": envelope.event_id,
-        "type": envelope.type,
-        "version": envelope.version,
-        "occurred_at": envelope.occurred_at.isoformat(),
-        "aggregate": envelope.aggregate,
-        "aggregate_id": envelope.aggregate_id,
-        "sequence": envelope.sequence,
-        "correlation_id": envelope.correlation_id,
-        "causation_id": envelope.causation_id,
-        "data": data,
-    }
-
-
-def webhook_deliveries_create_for_event(*, envelope: Envelope, data: dict[str, Any]) -> int:
-    """Record the event for each of its shop's endpoints that wants it; return how many.
-
-    An inactive endpoint gets the row as ``skipped``, so that replaying "everything since"
-    an outage after re-enabling it covers the time it was off.
-    """
-    if not envelope.tenant_id:
-        return 0
-    endpoints = [
-        e
-        for e in WebhookEndpoint.objects.filter(shop_id=int(envelope.tenant_id)).only(
-            "id", "event_types", "active"
-        )
-        if e.wants(envelope.type)
-    ]
-    if not endpoints:
-        return 0
-    now = timezone.now()
-    payload = envelope_payload(envelope, data)
-    trace_context = tracing.current_trace_context()
-    WebhookDelivery.objects.bulk_create(
-        [
-            WebhookDelivery(
-                endpoint=endpoint,
-                event_id=envelope.event_id,
-                event_type=envelope.type,
-                payload=payload,
-                status=SendStatus.QUEUED if endpoint.active else SendStatus.SKIPPED,
-                next_attempt_at=now if endpoint.active else None,
-                trace_context=trace_context,
-            )
-            for endpoint in endpoints
-        ],
-        ignore_conflicts=True,
-    )
-    if any(e.active for e in endpoints):
-        kick_after_commit(WEBHOOK_TASK)
-    return len(endpoints)
 
 
 # --- sending ---

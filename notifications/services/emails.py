@@ -1,14 +1,18 @@
 """The e-mail ledger: queue once per (event, channel, template), compose, send, retry, resend.
 
-Queuing runs in the kernel's delivery of the event, so the ledger row commits with the
-inbox entry, and its unique key makes a redelivered event queue nothing. Sending runs in
-a Celery task kicked on commit, like webhooks. The message is composed at its first send
-(the confirmation waits there for the invoice) and kept, so a resend is the same e-mail.
+Queuing runs in the notifications projector's batch (``projection.py``): the ledger rows
+commit with the projector's checkpoint, and their unique key makes a re-applied event
+queue nothing. Sending runs in a Celery task kicked on commit, like webhooks. A message
+is composed at its first send from the event's facts and what the orders context shows of
+the order — read once per claimed batch, not per e-mail — and kept, so a resend is the
+same e-mail. The confirmation is queued on ``invoice.issued``: it has its invoice.
 """
 
 import smtplib
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -21,32 +25,20 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from orderflow import metrics, tracing
-from orders.interface import OrderNotice, order_notice, shop_contact
-from payments.interface import invoices_for_order
+from orders.interface import OrderNotice, ShopContact, order_notices, shop_contacts
 
 from .. import emails
-from ..choices import AttemptOutcome, Channel, SendStatus
+from ..choices import AttemptOutcome, SendStatus
 from ..models import Notification
 from .dispatch import EMAIL_TASK, SendResult, claim_due, due, kick_after_commit
 
 BATCH_SIZE = 20
 LEASE = timedelta(seconds=BATCH_SIZE * (settings.EMAIL_TIMEOUT + 1) + 30)
 DRAIN_SECONDS = 10.0
-#: the confirmation waits this long for its invoice (issued on the same event), then goes alone
-INVOICE_WAIT = timedelta(minutes=10)
-INVOICE_POLL = timedelta(seconds=3)
-
-
-class NotReady(Exception):
-    """What the e-mail must say is not there yet; try again after ``retry_in``."""
-
-    def __init__(self, reason: str, retry_in: timedelta):
-        super().__init__(reason)
-        self.retry_in = retry_in
 
 
 class CannotCompose(Exception):
-    """The e-mail cannot be written (no recipient): the ledger row fails for good."""
+    """The e-mail cannot be written (no recipient, no order): the ledger row fails for good."""
 
 
 #: failures of composing that no retry will fix
@@ -55,6 +47,7 @@ COMPOSE_ERRORS = (
     ObjectDoesNotExist,
     TemplateDoesNotExist,
     TemplateSyntaxError,
+    KeyError,
 )
 #: failures of sending that may pass (the mail server is down, busy or slow)
 SEND_ERRORS = (smtplib.SMTPException, OSError)
@@ -63,42 +56,49 @@ SEND_ERRORS = (smtplib.SMTPException, OSError)
 def email_notifications_queue_for_event(
     *, event_type: str, event_id: str | UUID, shop_id: int, data: dict[str, Any]
 ) -> int:
-    """Queue the event's e-mails (see ``emails.TRIGGERS``); return how many triggers it has."""
-    triggers = emails.triggers_for(event_type)
-    if not triggers:
+    """Queue one event's e-mails by hand (the projector queues a whole batch at once).
+
+    Return how many ledger rows are new; kicks the sender after commit.
+    """
+    # late import: projection imports this module's neighbours, not the other way round
+    from .projection import LedgerRow, _ledger_insert
+
+    rows = [
+        LedgerRow(
+            event_id=str(event_id),
+            event_type=event_type,
+            template=trigger.template,
+            shop_id=shop_id,
+            order_id=data.get("order_id"),
+            data=emails.ledger_data(data, occurred_at=timezone.now()),
+            trace_context=tracing.current_trace_context(),
+        )
+        for trigger in emails.triggers_for(event_type)
+        if trigger.applies(data)
+    ]
+    if not rows:
         return 0
-    now = timezone.now()
-    trace_context = tracing.current_trace_context()
-    Notification.objects.bulk_create(
-        [
-            Notification(
-                event_id=event_id,
-                event_type=event_type,
-                channel=Channel.EMAIL,
-                template=trigger.template,
-                shop_id=shop_id,
-                order_id=data.get("order_id"),
-                data=data,
-                next_attempt_at=now,
-                trace_context=trace_context,
-            )
-            for trigger in triggers
-        ],
-        ignore_conflicts=True,
-    )
-    kick_after_commit(EMAIL_TASK)
-    return len(triggers)
+    queued = _ledger_insert(rows, now=timezone.now())
+    if queued:
+        kick_after_commit(EMAIL_TASK)
+    return queued
 
 
 def email_notifications_send_due(
     *, now: datetime | None = None, limit: int = BATCH_SIZE
 ) -> SendResult:
-    """Claim one batch of due e-mails and try each once."""
+    """Claim one batch of due e-mails and try each once.
+
+    What the batch's unrendered e-mails show of their orders and shops is read once for
+    the batch (two queries for the orders, one for the shops), never per e-mail.
+    """
     result = SendResult()
-    for notification in claim_due(
+    claimed = claim_due(
         Notification.objects.all(), now=now or timezone.now(), limit=limit, lease=LEASE
-    ):
-        outcome = _send(notification, now=now or timezone.now())
+    )
+    facts = Facts.for_batch([n for n in claimed if not n.rendered])
+    for notification in claimed:
+        outcome = _send(notification, facts=facts, now=now or timezone.now())
         setattr(result, outcome, getattr(result, outcome) + 1)
     return result
 
@@ -128,24 +128,45 @@ def email_notification_resend(*, notification: Notification) -> Notification:
     return notification
 
 
+# --- what a batch's e-mails show, read once ---
+@dataclass(frozen=True)
+class Facts:
+    """The orders and shops a batch's e-mails show, read once for the batch."""
+
+    orders: dict[UUID, OrderNotice]
+    shops: dict[int, ShopContact]
+
+    @classmethod
+    def for_batch(cls, notifications: list[Notification]) -> "Facts":
+        order_ids = {n.order_id for n in notifications if n.order_id is not None}
+        shop_ids = {n.shop_id for n in notifications if n.order_id is None}
+        return cls(
+            orders=order_notices(order_ids=order_ids) if order_ids else {},
+            shops=shop_contacts(shop_ids=shop_ids) if shop_ids else {},
+        )
+
+    def order(self, notification: Notification) -> OrderNotice:
+        try:
+            return self.orders[notification.order_id]
+        except KeyError:
+            raise CannotCompose(f"The order {notification.order_id} does not exist.") from None
+
+    def shop(self, notification: Notification) -> ShopContact:
+        try:
+            return self.shops[notification.shop_id]
+        except KeyError:
+            raise CannotCompose(f"The shop {notification.shop_id} does not exist.") from None
+
+
 # --- one attempt ---
-def _send(notification: Notification, *, now: datetime) -> str:
+def _send(notification: Notification, *, facts: Facts, now: datetime) -> str:
     """Compose (first time only) and send; return the SendResult field to count it in."""
     rows = Notification.objects.filter(pk=notification.pk)
     if notification.attempts > emails.MAX_ATTEMPTS:
         return _fail(rows, "No attempt finished.")
     if not notification.rendered:
         try:
-            _compose(notification, now=now)
-        except NotReady as wait:
-            rows.update(
-                status=SendStatus.QUEUED,
-                attempts=F("attempts") - 1,
-                lease_until=None,
-                next_attempt_at=now + wait.retry_in,
-                last_error=str(wait),
-            )
-            return "postponed"
+            _compose(notification, facts=facts)
         except COMPOSE_ERRORS as error:
             return _fail(rows, f"Cannot compose: {type(error).__name__}: {error}")
         notification.save(
@@ -209,10 +230,10 @@ def _fail(rows, message: str) -> str:
     return "failed"
 
 
-def _compose(notification: Notification, *, now: datetime) -> None:
-    """Fill in recipient, sender and the rendered message from the event and current data."""
+def _compose(notification: Notification, *, facts: Facts) -> None:
+    """Fill in recipient, sender and the rendered message from the event and the batch's facts."""
     composer = COMPOSERS[notification.template]
-    recipient, sender_name, reply_to, context = composer(notification, now)
+    recipient, sender_name, reply_to, context = composer(notification, facts)
     if not recipient:
         raise CannotCompose("There is no e-mail address to send it to.")
     rendered = emails.render(notification.template, context)
@@ -253,33 +274,44 @@ def _for_customer(order: OrderNotice, **context) -> Composed:
     return order.customer_email, order.shop.name, order.shop.email, context
 
 
-def _order_confirmed(notification: Notification, now: datetime) -> Composed:
-    order = order_notice(order_id=notification.order_id)
-    invoice = next(
-        (i for i in invoices_for_order(order_id=order.order_id) if i.kind == "invoice"), None
+@dataclass(frozen=True)
+class InvoiceFacts:
+    """The invoice as the confirmation shows it, from the ``invoice.issued`` event."""
+
+    number: str
+    total: Decimal
+    currency: str
+    issued_at: datetime | None
+
+
+def _invoice_issued(notification: Notification, facts: Facts) -> Composed:
+    data = notification.data
+    invoice = InvoiceFacts(
+        number=data["number"],
+        total=Decimal(str(data["total"])),
+        currency=data["currency"],
+        issued_at=parse_datetime(data.get("issued_at") or data.get("occurred_at") or ""),
     )
-    if invoice is None and now - notification.created_at < INVOICE_WAIT:
-        raise NotReady("Waiting for the invoice.", retry_in=INVOICE_POLL)
-    return _for_customer(order, invoice=invoice)
+    return _for_customer(facts.order(notification), invoice=invoice)
 
 
-def _shipment_dispatched(notification: Notification, now: datetime) -> Composed:
+def _shipment_dispatched(notification: Notification, facts: Facts) -> Composed:
     data = notification.data
     return _for_customer(
-        order_notice(order_id=notification.order_id),
+        facts.order(notification),
         carrier=data["carrier"],
         tracking_number=data["tracking_number"],
     )
 
 
-def _shipment_delivered(notification: Notification, now: datetime) -> Composed:
-    return _for_customer(order_notice(order_id=notification.order_id))
+def _shipment_delivered(notification: Notification, facts: Facts) -> Composed:
+    return _for_customer(facts.order(notification))
 
 
 PAYMENT_FAILED_PREFIX = "Payment failed: "
 
 
-def _order_cancelled(notification: Notification, now: datetime) -> Composed:
+def _order_cancelled(notification: Notification, facts: Facts) -> Composed:
     data = notification.data
     reason = data.get("reason", "")
     if data.get("cancelled_by") == "system" and reason.startswith(PAYMENT_FAILED_PREFIX):
@@ -287,7 +319,7 @@ def _order_cancelled(notification: Notification, now: datetime) -> Composed:
     else:
         cause = "shop"
     return _for_customer(
-        order_notice(order_id=notification.order_id),
+        facts.order(notification),
         cause=cause,
         reason=reason,
         # the payments context refunds a captured payment of a cancelled order
@@ -295,8 +327,8 @@ def _order_cancelled(notification: Notification, now: datetime) -> Composed:
     )
 
 
-def _order_rejected(notification: Notification, now: datetime) -> Composed:
-    order = order_notice(order_id=notification.order_id)
+def _order_rejected(notification: Notification, facts: Facts) -> Composed:
+    order = facts.order(notification)
     names = {line.sku: line.name for line in order.lines}
     short = [
         {**line, "name": names.get(line["sku"], line["sku"])}
@@ -305,9 +337,9 @@ def _order_rejected(notification: Notification, now: datetime) -> Composed:
     return _for_customer(order, short_lines=short)
 
 
-def _webhook_endpoint_disabled(notification: Notification, now: datetime) -> Composed:
+def _webhook_endpoint_disabled(notification: Notification, facts: Facts) -> Composed:
     data = notification.data
-    shop = shop_contact(shop_id=notification.shop_id)
+    shop = facts.shop(notification)
     context = {
         "shop_name": shop.name,
         "url": data["url"],
@@ -321,7 +353,7 @@ def _webhook_endpoint_disabled(notification: Notification, now: datetime) -> Com
 
 
 COMPOSERS = {
-    "order.confirmed/customer": _order_confirmed,
+    "invoice.issued/customer": _invoice_issued,
     "shipment.dispatched/customer": _shipment_dispatched,
     "shipment.delivered/customer": _shipment_delivered,
     "order.cancelled/customer": _order_cancelled,

@@ -4,10 +4,13 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 
 import pytest
+from django.db import transaction
 from rest_framework.test import APIClient
 
 from notifications import services
+from notifications.services.projection import Projected, notifications_project
 from orderflow.events.relay import drain
+from orderflow.models import OutboxEvent
 from orders.tests.factories import ProductFactory, ShopFactory, api_key_for
 
 from .receiver import Canary, WebhookReceiver
@@ -91,6 +94,18 @@ def run_events() -> Callable[[], None]:
 
     def run() -> None:
         drain(max_seconds=30)
+
+    return run
+
+
+@pytest.fixture
+def reapply_feed() -> Callable[[], Projected]:
+    """Apply every event of the feed to the notifications projection again, as one batch."""
+
+    def run() -> Projected:
+        events = list(OutboxEvent.objects.exclude(position=None).order_by("position"))
+        with transaction.atomic():
+            return notifications_project(events=events)
 
     return run
 

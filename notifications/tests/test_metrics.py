@@ -1,7 +1,6 @@
 """The notification metrics: one webhook attempt or e-mail counted once, by its outcome."""
 
 import smtplib
-from datetime import timedelta
 
 import pytest
 from django.core import mail
@@ -11,7 +10,7 @@ from notifications import emails, services, webhooks
 from notifications.choices import AttemptOutcome, SendStatus
 from notifications.models import Notification, WebhookDelivery
 from orderflow.tests.observability import sample
-from orders.tests.factories import advance, order_for
+from orders.tests.factories import order_for
 
 pytestmark = pytest.mark.django_db
 
@@ -180,22 +179,3 @@ def test_an_email_that_cannot_be_composed_counts_as_failed(shop, send_emails):
 
     assert Notification.objects.get().status == SendStatus.FAILED
     assert deltas(EMAILS) == {"sent": 0, "retry": 0, "failed": 1}
-
-
-def test_an_email_waiting_for_its_invoice_is_no_attempt(shop, products, send_emails):
-    order = advance(order_for(shop), to="confirmed")  # confirmed by hand: no invoice issued
-    services.email_notifications_queue_for_event(
-        event_type="order.confirmed",
-        event_id="0b8e6a4e-1c7e-4a55-9a2b-5d1f6f7c8a90",
-        shop_id=shop.pk,
-        data={"order_id": str(order.id), "customer_email": "ana@example.com"},
-    )
-    deltas = Deltas(EMAILS)
-    now = timezone.now()
-
-    assert send_emails(now=now).postponed == 1
-    assert deltas(EMAILS) == dict.fromkeys(OUTCOMES, 0)
-
-    send_emails(now=now + timedelta(minutes=11))
-
-    assert deltas(EMAILS) == {"sent": 1, "retry": 0, "failed": 0}

@@ -10,7 +10,6 @@ from django.utils import timezone
 from notifications import services
 from notifications.choices import SendStatus
 from notifications.models import Notification
-from orderflow.models import Delivery, DeliveryStatus, InboxEntry
 from orders import services as order_services
 from orders.models import Order
 from orders.services import Actor
@@ -64,11 +63,11 @@ def test_order_confirmed_mails_the_customer_with_the_invoice(confirmed, send_ema
     html = _html(message)
     assert f"Invoice <strong>{invoice.number}</strong>" in html
     assert "Loja Café Azul" in html
-    notification = Notification.objects.get(event_type="order.confirmed")
+    notification = Notification.objects.get(event_type="invoice.issued")
     assert (notification.status, notification.recipient, notification.template) == (
         SendStatus.SENT,
         "ana@example.com",
-        "order.confirmed/customer",
+        "invoice.issued/customer",
     )
     assert (notification.subject, notification.body_text) == (message.subject, message.body)
 
@@ -82,25 +81,26 @@ def test_the_tracking_link_starts_with_public_base_url(confirmed, send_emails, s
     assert f"https://track.cafe-azul.example/track/{confirmed.tracking_token}" in message.body
 
 
-def test_the_confirmation_waits_for_its_invoice_then_goes_without_it(shop, products, send_emails):
-    order = advance(order_for(shop), to="confirmed")  # confirmed by hand: no invoice issued
+def test_the_confirmation_is_queued_on_the_invoice_not_on_the_order_confirmed_event(
+    shop, products, run_events
+):
+    # an order confirmed by hand, with no invoice issued: nothing to confirm by e-mail yet
+    advance(order_for(shop), to="confirmed")
+    run_events()
+
+    assert not Notification.objects.exists()
+
+
+def test_a_credit_note_sends_no_confirmation(shop, send_emails):
     services.email_notifications_queue_for_event(
-        event_type="order.confirmed",
+        event_type="invoice.issued",
         event_id="0b8e6a4e-1c7e-4a55-9a2b-5d1f6f7c8a90",
         shop_id=shop.pk,
-        data={"order_id": str(order.id), "customer_email": "ana@example.com"},
+        data={"order_id": "0b8e6a4e-1c7e-4a55-9a2b-5d1f6f7c8a93", "kind": "credit_note"},
     )
-    now = timezone.now()
 
-    assert send_emails(now=now).postponed == 1
-    notification = Notification.objects.get()
-    assert (notification.status, notification.attempts) == (SendStatus.QUEUED, 0)
-    assert mail.outbox == []
-
-    send_emails(now=now + timedelta(minutes=11))
-
-    message = _only_email("ana@example.com")
-    assert "Your invoice is not ready yet" in message.body
+    assert not Notification.objects.exists()
+    assert send_emails().handled == 0
 
 
 def test_shipment_dispatched_gives_carrier_tracking_number_and_link(
@@ -111,7 +111,7 @@ def test_shipment_dispatched_gives_carrier_tracking_number_and_link(
     )
     run_events()
     mail.outbox.clear()
-    Notification.objects.filter(event_type="order.confirmed").update(status=SendStatus.SENT)
+    Notification.objects.filter(event_type="invoice.issued").update(status=SendStatus.SENT)
 
     send_emails()
 
@@ -191,20 +191,29 @@ def test_rejected_names_the_short_items(shop, products, run_events, send_emails)
     assert "<li>Blue mug: you asked for 3, only 1 left</li>" in _html(message)
 
 
-def test_a_redelivered_event_sends_no_second_email(confirmed, run_events, send_emails):
+def test_a_reapplied_batch_sends_no_second_email(confirmed, send_emails, reapply_feed):
     send_emails()
     assert len(mail.outbox) == 1
-    # the kernel delivers the events again, as after a lost done-mark
-    email_subscribers = Delivery.objects.filter(subscriber__startswith="notifications.email_on_")
-    InboxEntry.objects.filter(subscriber__startswith="notifications.email_on_").delete()
-    email_subscribers.update(status=DeliveryStatus.PENDING, available_at=timezone.now())
 
-    run_events()
+    # the projector applies the same events again, as after a crash before its checkpoint
+    projected = reapply_feed()
     send_emails()
 
-    assert email_subscribers.filter(status=DeliveryStatus.DONE).count() == 1
+    assert projected.emails == 0
     assert len(mail.outbox) == 1
     assert Notification.objects.count() == 1
+
+
+def test_the_confirmation_is_queued_exactly_once_per_order(
+    shop, products, run_events, reapply_feed
+):
+    orders = [order_for(shop, lines={"COFFEE-1KG": 1}) for _ in range(3)]
+    run_events()
+    reapply_feed()
+    reapply_feed()
+
+    rows = Notification.objects.filter(template="invoice.issued/customer")
+    assert sorted(str(r.order_id) for r in rows) == sorted(str(o.id) for o in orders)
 
 
 class FailingBackend:
