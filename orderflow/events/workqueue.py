@@ -1,0 +1,353 @@
+"""One work-queue engine: rows of a table claimed with a lease, retried, dead-lettered.
+
+PostgreSQL carries the work, Celery carries data-less kicks. Every queue of the project
+(the saga lane's deliveries, the webhook and e-mail senders' rows) is the same shape:
+
+* a row is **due** when it waits (``pending`` status) and its due time has come, or when
+  it is claimed (``running`` status) under a lease that ended — its worker died;
+* a **claim** takes due rows in one transaction with ``FOR UPDATE SKIP LOCKED``, marks
+  them running, counts the attempt and sets the lease, so any number of workers share
+  the table;
+* a failure **retries** with exponential backoff and full jitter (:func:`retry_delay`),
+  the next attempt time kept in the row, or makes the row a **dead letter** at its last
+  attempt (or at once for a permanent error);
+* a **kick** after commit wakes a worker; kicks are coalesced through a cache flag (one
+  waits in the broker at a time) and a worker clears the flag as it starts
+  (:meth:`Kick.received`); a lost kick only waits for beat's sweep (:meth:`WorkQueue.due_exists`);
+* the **drain** loop runs batches until nothing is due or its deadline passes, invites
+  another worker when a batch was full, and hands over (re-kicks) when time ran out
+  with work left.
+
+API (stable: the notifications senders build on it)::
+
+    queue = WorkQueue(
+        model=WebhookDelivery,
+        kick=Kick("notifications.tasks.webhook_deliver_task", queue="flow"),
+        pending="queued", running="sending", dead="failed",
+        due_field="next_attempt_at",          # the row's due / next-attempt time
+        lease_field="lease_until", attempts_field="attempts",
+        error_field="last_error", dead_at_field=None, done="sent", done_at_field=None,
+        order_by=("next_attempt_at", "pk"),
+        lease_seconds=60, synchronous_claim=True,
+    )
+    queue.due(now) -> Q                                   # the due condition, for any query
+    queue.due_exists(now=None, queryset=None) -> bool     # beat's sweep / hand-over test
+    queue.claim(limit=25, now=None, queryset=None, lease_seconds=None) -> list[row]
+    queue.failure(attempts, *, retryable, max_attempts=None, now=None, error="")
+        -> Failure(will_retry, next_at, fields)           # pure: the row's new field values
+    queue.fail(row_or_pk, attempts, *, retryable, ...)  -> Failure   # applies it (1 UPDATE)
+    queue.done_fields(now=None) -> dict                   # the done-mark's field values
+    queue.kick.after_commit()   queue.kick.now()   queue.kick.received()
+    with queue.kick.running(): ...                        # eager mode: no re-entrant kick
+    queue.drain(step, *, total, max_seconds, batch_size, idle=None) -> total
+    queue.hand_over(queryset=None) -> bool                # re-kick if work is still due
+
+A batch sender that records many outcomes in one statement uses :meth:`WorkQueue.failure`
+(pure) per row and writes the fields itself; :meth:`WorkQueue.fail` is the one-row form.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol, TypeVar
+
+from celery import current_app
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models import F, Model, Q, QuerySet
+from django.utils import timezone
+
+KICK_FLAG_TTL = 2
+
+_local = threading.local()
+
+
+def retry_delay(attempt: int) -> float:
+    """Exponential backoff with full jitter, capped: attempt 1 waits up to the base."""
+    base = settings.EVENTS_RETRY_BASE_SECONDS
+    cap = settings.EVENTS_RETRY_MAX_SECONDS
+    ceiling = min(cap, base * 2 ** min(attempt - 1, 40))  # the cap wins long before 2**40
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def commit_without_flush() -> None:
+    """Let the current transaction commit without waiting for its WAL flush.
+
+    For bookkeeping that a crash may lose whole and simply redo (a claim's lease is
+    retaken when it ends). A no-op outside PostgreSQL.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
+
+
+# --- kicks ---
+class Kick:
+    """A coalesced, data-less wake-up of one Celery task, sent after commit.
+
+    Full mode: ``cache.add`` of a flag (one Redis round trip) decides whether a kick is
+    already waiting; only the first committer sends the task. The worker clears the
+    flag as it starts (:meth:`received`), so commits after that kick again.
+    Eager mode (embedded, tests): the task runs right here, unless this thread is
+    already running it (:meth:`running`), in which case the running loop picks the
+    work up.
+    """
+
+    def __init__(self, task: str, *, queue: str | None = None, flag: str | None = None):
+        self.task = task
+        self.queue = queue
+        self.flag = flag or f"orderflow:kick-pending:{task}"
+
+    def __repr__(self) -> str:
+        return f"Kick({self.task!r}, queue={self.queue!r})"
+
+    def after_commit(self) -> None:
+        """Kick once the current transaction commits (at once in autocommit)."""
+        transaction.on_commit(self.now, robust=True)
+
+    def now(self) -> None:
+        if settings.CELERY_TASK_ALWAYS_EAGER:
+            if not self.is_running_here():  # else this thread's running loop picks it up
+                self.send()
+            return
+        if cache.add(self.flag, 1, timeout=KICK_FLAG_TTL):
+            self.send()
+
+    def send(self) -> None:
+        """Queue the task, uncoalesced (a hand-over, an invitation to share a backlog)."""
+        task = current_app.tasks[self.task]
+        if self.queue and not settings.CELERY_TASK_ALWAYS_EAGER:
+            task.apply_async(queue=self.queue)
+        else:
+            task.delay()
+
+    def received(self) -> None:
+        """Clear the coalescing flag as a worker starts, so later commits kick again."""
+        cache.delete(self.flag)
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        """Mark this thread as running the kicked task (see :meth:`now`)."""
+        previous = getattr(_local, "running", frozenset())
+        _local.running = previous | {self.task}
+        try:
+            yield
+        finally:
+            _local.running = previous
+
+    def is_running_here(self) -> bool:
+        return self.task in getattr(_local, "running", frozenset())
+
+
+# --- the queue ---
+@dataclass(frozen=True)
+class Failure:
+    """What a failed attempt does to its row: retry at ``next_at``, or dead letter."""
+
+    will_retry: bool
+    next_at: datetime | None
+    #: the row's new field values (status, due time or dead time, lease cleared, error)
+    fields: dict[str, Any]
+
+
+class Batch(Protocol):
+    @property
+    def handled(self) -> int: ...
+
+    def __iadd__(self, other: Any) -> Any: ...
+
+
+B = TypeVar("B", bound=Batch)
+
+
+@dataclass(frozen=True)
+class WorkQueue:
+    """A table of rows claimed with a lease (see the module docstring for the API)."""
+
+    model: type[Model]
+    kick: Kick
+    pending: str
+    running: str
+    dead: str
+    done: str | None = None
+    status_field: str = "status"
+    due_field: str = "available_at"
+    lease_field: str = "lease_until"
+    attempts_field: str = "attempts"
+    error_field: str | None = "last_error"
+    dead_at_field: str | None = None
+    done_at_field: str | None = None
+    order_by: tuple[str, ...] = ("available_at", "pk")
+    #: None: settings.EVENTS_LEASE_SECONDS
+    lease_seconds: float | None = None
+    #: None: settings.EVENTS_MAX_ATTEMPTS
+    max_attempts: int | None = None
+    #: False: the claim commits without waiting for the WAL flush (a lost claim is
+    #: simply retaken); True when the claim's flush must make rows durable first
+    synchronous_claim: bool = True
+    #: an extra condition on rows to claim (the ORM path), e.g. ordering constraints
+    claim_filter: Callable[[], Q] | None = field(default=None, compare=False)
+
+    # --- due and claim ---
+    def due(self, now: datetime | None = None) -> Q:
+        """Waiting and due, or claimed under a lease that ended (its worker died)."""
+        now = now or timezone.now()
+        return Q(**{self.status_field: self.pending, f"{self.due_field}__lte": now}) | Q(
+            **{self.status_field: self.running, f"{self.lease_field}__lt": now}
+        )
+
+    def due_exists(self, now: datetime | None = None, queryset: QuerySet | None = None) -> bool:
+        base = queryset if queryset is not None else self.model._default_manager.all()
+        return base.filter(self.due(now)).exists()
+
+    def lease_until(self, now: datetime, lease_seconds: float | None = None) -> datetime:
+        seconds = lease_seconds or self.lease_seconds or settings.EVENTS_LEASE_SECONDS
+        return now + timedelta(seconds=seconds)
+
+    def claim(
+        self,
+        *,
+        limit: int | None = None,
+        now: datetime | None = None,
+        queryset: QuerySet | None = None,
+        lease_seconds: float | None = None,
+    ) -> list:
+        """Claim up to ``limit`` due rows: running, one more attempt, leased; in ``order_by``.
+
+        ``queryset`` narrows the rows (and may ``select_related``); its own ordering is
+        replaced by ``order_by``. Returns the rows as claimed (status, attempts and lease
+        already updated on the instances).
+        """
+        limit = limit or settings.EVENTS_BATCH_SIZE
+        now = now or timezone.now()
+        lease_until = self.lease_until(now, lease_seconds)
+        base = queryset if queryset is not None else self.model._default_manager.all()
+        condition = self.due(now)
+        if self.claim_filter is not None:
+            condition &= self.claim_filter()
+        with transaction.atomic():
+            if not self.synchronous_claim:
+                commit_without_flush()
+            rows = list(
+                base.filter(condition)
+                .order_by(*self.order_by)
+                .select_for_update(skip_locked=True, of=("self",))[:limit]
+            )
+            if not rows:
+                return []
+            self.model._default_manager.filter(pk__in=[row.pk for row in rows]).update(
+                **{
+                    self.status_field: self.running,
+                    self.attempts_field: F(self.attempts_field) + 1,
+                    self.lease_field: lease_until,
+                }
+            )
+        for row in rows:
+            self.mark_claimed(row, lease_until)
+        return rows
+
+    def mark_claimed(self, row: Model, lease_until: datetime) -> None:
+        """Set on an instance what the claim set in its row (for a raw-SQL claim too)."""
+        setattr(row, self.status_field, self.running)
+        setattr(row, self.attempts_field, getattr(row, self.attempts_field) + 1)
+        setattr(row, self.lease_field, lease_until)
+
+    # --- outcomes ---
+    def failure(
+        self,
+        attempts: int,
+        *,
+        retryable: bool,
+        max_attempts: int | None = None,
+        now: datetime | None = None,
+        error: str = "",
+    ) -> Failure:
+        """Retry (backoff with jitter) or dead letter, as the fields to write to the row."""
+        now = now or timezone.now()
+        limit = max_attempts or self.max_attempts or settings.EVENTS_MAX_ATTEMPTS
+        will_retry = retryable and attempts < limit
+        next_at = now + timedelta(seconds=retry_delay(attempts)) if will_retry else None
+        fields: dict[str, Any] = {self.lease_field: None}
+        if will_retry:
+            fields |= {self.status_field: self.pending, self.due_field: next_at}
+        else:
+            fields[self.status_field] = self.dead
+            if self.dead_at_field:
+                fields[self.dead_at_field] = now
+        if self.error_field:
+            fields[self.error_field] = error[:2000]
+        return Failure(will_retry=will_retry, next_at=next_at, fields=fields)
+
+    def fail(
+        self,
+        row: Model | Any,
+        attempts: int,
+        *,
+        retryable: bool,
+        max_attempts: int | None = None,
+        now: datetime | None = None,
+        error: str = "",
+        extra: dict[str, Any] | None = None,
+    ) -> Failure:
+        """Write :meth:`failure`'s fields (and ``extra``) to the row: one UPDATE."""
+        outcome = self.failure(
+            attempts, retryable=retryable, max_attempts=max_attempts, now=now, error=error
+        )
+        pk = row.pk if isinstance(row, Model) else row
+        self.model._default_manager.filter(pk=pk).update(**outcome.fields, **(extra or {}))
+        return outcome
+
+    def done_fields(self, now: datetime | None = None) -> dict[str, Any]:
+        if self.done is None:
+            raise TypeError(f"{self!r} declares no done status")
+        fields: dict[str, Any] = {self.status_field: self.done, self.lease_field: None}
+        if self.done_at_field:
+            fields[self.done_at_field] = now or timezone.now()
+        return fields
+
+    # --- the loop ---
+    def drain(
+        self,
+        step: Callable[[], B],
+        *,
+        total: B,
+        max_seconds: float | None = None,
+        batch_size: int | None = None,
+        idle: Callable[[B], bool] | None = None,
+    ) -> B:
+        """Run ``step`` (one batch) until it finds nothing or ``max_seconds`` pass.
+
+        Clears the kick flag first and marks this thread as running the task, so eager
+        kicks from inside do not re-enter. After a full batch (``handled`` reaching
+        ``batch_size``) another worker is invited to share the backlog (coalesced).
+        """
+        self.kick.received()
+        deadline = time.monotonic() + (max_seconds or settings.EVENTS_DRAIN_SECONDS)
+        full = batch_size or settings.EVENTS_BATCH_SIZE
+        is_idle = idle or (lambda batch: batch.handled == 0)
+        with self.kick.running():
+            while True:
+                batch = step()
+                total += batch
+                if batch.handled >= full and not settings.CELERY_TASK_ALWAYS_EAGER:
+                    self.kick.now()
+                if is_idle(batch) or time.monotonic() > deadline:
+                    return total
+
+    def hand_over(self, queryset: QuerySet | None = None) -> bool:
+        """After a drain: if work is still due (time ran out), queue the task again."""
+        if settings.CELERY_TASK_ALWAYS_EAGER or not self.due_exists(queryset=queryset):
+            return False
+        self.kick.send()
+        return True
+
+    @property
+    def table(self) -> str:
+        return self.model._meta.db_table
