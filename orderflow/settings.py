@@ -133,7 +133,8 @@ REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=1.0)
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's backend on one pooled client per process (see orderflow/cache.py)
+            "BACKEND": "orderflow.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "orderflow",
             # passed to redis-py's ConnectionPool.from_url()
