@@ -10,14 +10,11 @@ import asyncio
 import logging
 import os
 import threading
-from functools import partial
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
-from django.db import transaction
 
 from . import payloads
-from .models import TrackedOrder, TrackingEntry
 
 logger = logging.getLogger(__name__)
 
@@ -36,10 +33,70 @@ def public_group(order_id) -> str:
     return f"order.{order_id}.public"
 
 
-def push_entry_after_commit(
-    *, tracked: TrackedOrder, entry: TrackingEntry, previous_status: str
-) -> None:
-    """Queue the pushes for a new entry; they leave only if the transaction commits."""
+def batch_messages(changes) -> list[tuple[str, dict]]:
+    """The pushes of one projector batch: one per order group, one per board group.
+
+    ``changes`` are ``services.projection.OrderChange``s, in feed order. The order's
+    sockets get its new entries as a list (in feed order, so an order's own events come
+    in sequence order) and its live status after the batch; the public socket gets only
+    the public entries. Each board group gets the rows that moved, each with the status
+    and sequence it had before the batch, so a page can tell a gap from a step.
+    """
+    messages: list[tuple[str, dict]] = []
+    board_all: list[dict] = []
+    by_shop: dict[int, list[dict]] = {}
+    for change in changes:
+        tracked = change.tracked
+        live = payloads.live_status_of(tracked)
+        if change.entries:
+            messages.append(
+                (
+                    order_group(tracked.order_id),
+                    {
+                        "type": "tracking.entries",
+                        "entries": [payloads.staff_entry(entry) for entry in change.entries],
+                        "order": payloads.live_status_payload(live),
+                    },
+                )
+            )
+            public = [payloads.public_entry(entry) for entry in change.entries if entry.public]
+            if public:
+                messages.append(
+                    (
+                        public_group(tracked.order_id),
+                        {
+                            "type": "tracking.entries",
+                            "entries": public,
+                            "order": payloads.public_order(tracked, live),
+                        },
+                    )
+                )
+        if change.moved:
+            row = {
+                "row": payloads.board_row(tracked),
+                "previous_status": change.previous_status,
+                "previous_sequence": change.previous_sequence,
+            }
+            board_all.append(row)
+            by_shop.setdefault(tracked.shop_id, []).append(row)
+    if board_all:
+        messages.append((board_group(None), {"type": "board.rows", "rows": board_all}))
+        messages += [
+            (board_group(shop_id), {"type": "board.rows", "rows": rows})
+            for shop_id, rows in by_shop.items()
+        ]
+    return messages
+
+
+def push_entry_after_commit(*, tracked, entry, previous_status: str) -> None:
+    """Queue the pushes for a new entry; they leave only if the transaction commits.
+
+    The per-event path of the subscribers, kept until the projector replaces them.
+    """
+    from functools import partial
+
+    from django.db import transaction
+
     live = payloads.live_status_of(tracked)
     messages = [
         (

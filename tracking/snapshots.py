@@ -42,7 +42,7 @@ def live_status_set(order_id: UUID, live: LiveStatus) -> bool:
     key = KEY.format(order_id=order_id)
     ttl = settings.TRACKING_STATUS_TTL
     if settings.REDIS_URL:
-        script = _client().register_script(_SET_IF_NEWER)
+        script = _set_if_newer()
         return bool(
             script(
                 keys=[key], args=[live.sequence, live.status, live.updated_at, live.next_step, ttl]
@@ -54,6 +54,25 @@ def live_status_set(order_id: UUID, live: LiveStatus) -> bool:
             return False
         local_cache.set(key, asdict(live), ttl)
         return True
+
+
+def live_status_set_many(snapshots: list[tuple[UUID, LiveStatus]]) -> list[bool]:
+    """Store each snapshot unless a newer one is stored: one Redis round trip for all."""
+    if not snapshots:
+        return []
+    if not settings.REDIS_URL:
+        return [live_status_set(order_id, live) for order_id, live in snapshots]
+    ttl = settings.TRACKING_STATUS_TTL
+    client = _client()
+    script = _set_if_newer()
+    with client.pipeline(transaction=False) as pipe:
+        for order_id, live in snapshots:
+            script(
+                keys=[KEY.format(order_id=order_id)],
+                args=[live.sequence, live.status, live.updated_at, live.next_step, ttl],
+                client=pipe,
+            )
+        return [bool(stored) for stored in pipe.execute()]
 
 
 def live_status_get(order_id: UUID) -> LiveStatus | None:
@@ -86,4 +105,11 @@ _local_lock = threading.Lock()
 
 @cache
 def _client() -> redis.Redis:
+    """This process's one client (and connection pool) for the snapshots."""
     return redis.Redis.from_url(settings.REDIS_URL)
+
+
+@cache
+def _set_if_newer():
+    """The compare-and-set script, registered once (EVALSHA, loaded again if Redis lost it)."""
+    return _client().register_script(_SET_IF_NEWER)

@@ -1,0 +1,238 @@
+"""What each event becomes in an order's history: one readable table instead of a handler each.
+
+An event type maps to a ``Reaction``: the milestone it records, who it counts as the
+source of, the note staff read, whether the customer sees it, and which of its facts
+the order's tracking row takes. The status an order event leads to is the event's own
+``status`` fact (the orders context publishes it); ``legacy_status`` only serves events
+stored before that fact existed.
+
+Reactions read the stored JSON payload (``FeedEvent.data``): building the pydantic event
+for each of a batch's events would cost more than recording it.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from .choices import PRIVATE_MILESTONES, Milestone, TrackingSource
+
+Data = Mapping[str, Any]
+
+#: the order statuses older events announce without saying (``legacy_status``)
+PLACED, RESERVED, PAID, CONFIRMED = "placed", "reserved", "paid", "confirmed"
+SHIPPED, OUT_FOR_DELIVERY, DELIVERED = "shipped", "out_for_delivery", "delivered"
+REJECTED, CANCELLED = "rejected", "cancelled"
+
+#: how an actor recorded by the orders context (``staff:ana``) reads as a source
+SOURCES_BY_ACTOR_KIND = {
+    "staff": TrackingSource.STAFF,
+    "shop-key": TrackingSource.SHOP,
+    "carrier": TrackingSource.CARRIER,
+}
+
+
+def source_of_actor(actor: str) -> str:
+    kind = (actor or "system").split(":", 1)[0]
+    return SOURCES_BY_ACTOR_KIND.get(kind, TrackingSource.SYSTEM)
+
+
+def _nothing(data: Data) -> str:
+    return ""
+
+
+def _reason(data: Data) -> str:
+    return data.get("reason", "")
+
+
+def _carrier_note(data: Data) -> str:
+    return data.get("note", "")
+
+
+def _placed_note(data: Data) -> str:
+    lines = sum(int(line["quantity"]) for line in data.get("lines", ()))
+    return f"{lines} item{'s' if lines != 1 else ''}, {data['total']} {data['currency']}"
+
+
+def _handed_note(data: Data) -> str:
+    return f"Handed to {data['carrier']}, tracking number {data['tracking_number']}"
+
+
+def _address_note(data: Data) -> str:
+    # staff see the new address; the public page shows a step's note only for carriers
+    address = data["shipping_address"]
+    parts = (
+        address.get("line1", ""),
+        address.get("line2", ""),
+        f"{address.get('postal_code', '')} {address.get('city', '')}",
+        address.get("region", ""),
+        address.get("country", ""),
+    )
+    return ", ".join(part for part in parts if part)
+
+
+def _customer_note(data: Data) -> str:
+    return f"{data['customer_name']} <{data['customer_email']}>"
+
+
+def _captured_note(data: Data) -> str:
+    return f"{data['amount']} {data['currency']} captured ({data['gateway_reference']})"
+
+
+def _failed_note(data: Data) -> str:
+    code = data.get("decline_code", "")
+    return f"{data['reason']} ({code})" if code else data["reason"]
+
+
+def _refunded_note(data: Data) -> str:
+    return f"{data['amount']} {data['currency']} refunded: {data['reason']}"
+
+
+def _is_credit_note(data: Data) -> bool:
+    return data.get("kind") == "credit_note"
+
+
+def _invoice_milestone(data: Data) -> str:
+    return Milestone.CREDIT_NOTE_ISSUED if _is_credit_note(data) else Milestone.INVOICE_ISSUED
+
+
+def _invoice_note(data: Data) -> str:
+    paper = "Credit note" if _is_credit_note(data) else "Invoice"
+    return f"{paper} {data['number']}, {data['total']} {data['currency']}"
+
+
+@dataclass(frozen=True)
+class Reaction:
+    #: what happened; a function of the payload where the event type alone does not say
+    milestone: str | Callable[[Data], str]
+    #: a fixed source, or None: the source is who the event says acted (its ``actor``)
+    source: str | None = TrackingSource.SYSTEM
+    note: Callable[[Data], str] = _nothing
+    #: the event's ``location`` fact is kept (a carrier's scan)
+    location: bool = False
+    #: facts the order's tracking row takes when the event moves it (``carrier``…)
+    tracked_fields: tuple[str, ...] = ()
+    #: the status an event stored before the ``status`` fact existed leads to
+    legacy_status: str = ""
+
+    def milestone_of(self, data: Data) -> str:
+        return self.milestone(data) if callable(self.milestone) else self.milestone
+
+
+ACTOR = None  # a Reaction's source: who the event says acted
+
+REACTIONS: dict[str, Reaction] = {
+    # --- the order's own events: ordered, they move the live status ----------------------
+    "order.placed": Reaction(
+        Milestone.PLACED, TrackingSource.SHOP, _placed_note, legacy_status=PLACED
+    ),
+    "stock.reserved": Reaction(Milestone.RESERVED, legacy_status=RESERVED),
+    "order.rejected": Reaction(Milestone.REJECTED, note=_reason, legacy_status=REJECTED),
+    "order.paid": Reaction(Milestone.PAID, legacy_status=PAID),
+    "order.confirmed": Reaction(Milestone.CONFIRMED, legacy_status=CONFIRMED),
+    "order.cancelled": Reaction(Milestone.CANCELLED, ACTOR, _reason, legacy_status=CANCELLED),
+    "shipment.dispatched": Reaction(
+        Milestone.SHIPPED,
+        ACTOR,
+        _handed_note,
+        tracked_fields=("carrier", "tracking_number"),
+        legacy_status=SHIPPED,
+    ),
+    "shipment.in_transit": Reaction(
+        Milestone.IN_TRANSIT, TrackingSource.CARRIER, _carrier_note, location=True
+    ),
+    "shipment.out_for_delivery": Reaction(
+        Milestone.OUT_FOR_DELIVERY, ACTOR, legacy_status=OUT_FOR_DELIVERY
+    ),
+    "shipment.delivery_failed": Reaction(
+        Milestone.DELIVERY_FAILED, TrackingSource.CARRIER, _carrier_note, location=True
+    ),
+    "shipment.delivered": Reaction(Milestone.DELIVERED, ACTOR, legacy_status=DELIVERED),
+    "order.shipping_address_changed": Reaction(
+        Milestone.SHIPPING_ADDRESS_CHANGED, ACTOR, _address_note
+    ),
+    "order.customer_changed": Reaction(
+        Milestone.CUSTOMER_CHANGED,
+        ACTOR,
+        _customer_note,
+        tracked_fields=("customer_email",),
+    ),
+    # --- money and paperwork: history only, shown to staff --------------------------------
+    "payment.captured": Reaction(Milestone.PAYMENT_CAPTURED, note=_captured_note),
+    "payment.failed": Reaction(Milestone.PAYMENT_FAILED, note=_failed_note),
+    "payment.refunded": Reaction(Milestone.PAYMENT_REFUNDED, note=_refunded_note),
+    "invoice.issued": Reaction(_invoice_milestone, note=_invoice_note),
+}
+
+
+@dataclass(frozen=True)
+class EntryRow:
+    """One history entry an event makes, and what it does to the order's tracking row."""
+
+    event_id: str
+    position: int
+    order_id: str
+    shop_id: int
+    event_type: str
+    aggregate: str
+    sequence: int
+    occurred_at: datetime
+    milestone: str
+    source: str
+    note: str
+    location: str
+    public: bool
+    #: the order status after the event ("" when it stays)
+    status: str
+    #: facts the tracking row takes when the event moves it (``carrier``, …)
+    tracked: tuple[tuple[str, str], ...]
+
+    @property
+    def moves_status(self) -> bool:
+        """An order event: it moves the live status if newer than the last one applied."""
+        return self.aggregate == "order"
+
+
+def status_of(reaction: Reaction, data: Data) -> str:
+    """The order status after the event: its ``status`` fact, or the legacy table's."""
+    if "status" in data:
+        return data["status"] or ""
+    return reaction.legacy_status
+
+
+def actor_of(data: Data) -> str | None:
+    """Who the event says acted; None when an older event does not say."""
+    actor = data.get("actor") or data.get("changed_by")
+    return actor or None
+
+
+def entry_row(event, *, actor_lookup: Callable[[str, str], str | None]) -> EntryRow:
+    """The entry ``event`` (a ``FeedEvent``) makes; ``actor_lookup(order_id, status)`` asks
+    the orders context who acted, for an event stored before the ``actor`` fact existed."""
+    data = event.data
+    reaction = REACTIONS[event.type]
+    milestone = reaction.milestone_of(data)
+    status = status_of(reaction, data)
+    source = reaction.source
+    if source is None:
+        actor = actor_of(data)
+        if actor is None:
+            actor = actor_lookup(str(data["order_id"]), status)
+        source = source_of_actor(actor or "")
+    return EntryRow(
+        event_id=str(event.event_id),
+        position=event.position,
+        order_id=str(data["order_id"]),
+        shop_id=int(data["shop_id"]),
+        event_type=event.type,
+        aggregate=event.aggregate,
+        sequence=event.sequence,
+        occurred_at=event.occurred_at,
+        milestone=milestone,
+        source=source,
+        note=reaction.note(data)[:500],
+        location=(data.get("location", "") if reaction.location else "")[:200],
+        public=milestone not in PRIVATE_MILESTONES,
+        status=status,
+        tracked=tuple((name, str(data.get(name, ""))) for name in reaction.tracked_fields),
+    )

@@ -1,0 +1,272 @@
+"""The tracking projector's statements: a fixed number per batch, whatever its size.
+
+Each is one set-based statement over arrays (``unnest``), prepared on the server once
+per connection (``prepare=True`` on a psycopg cursor of Django's own connection, so it
+runs in the batch's transaction), with its effect keyed by a natural unique key:
+
+- ``tracked_insert``  the rows of the batch's ``order.placed`` events (ON CONFLICT DO NOTHING)
+- ``tracked_lock``    the batch's orders' rows, locked in a fixed order (FOR UPDATE)
+- ``entries_insert``  every entry (ON CONFLICT (event_id) DO NOTHING RETURNING)
+- ``tracked_move``    each moved order's live status, once (only if its sequence is newer)
+
+The ORM models stay the schema; on SQLite (embedded mode) the same functions run
+through the ORM, a statement or so per row — that mode serves one person's demo.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from uuid import UUID
+
+import psycopg
+from django.db import connection
+from django.utils import timezone
+
+from .models import TrackedOrder, TrackingEntry
+from .reactions import EntryRow
+
+TRACKED = TrackedOrder._meta.db_table
+ENTRY = TrackingEntry._meta.db_table
+_TRACKED_COLUMNS = [f.column for f in TrackedOrder._meta.concrete_fields]
+
+
+@dataclass(frozen=True)
+class NewTrackedOrder:
+    """An order's tracking row as its ``order.placed`` event tells it."""
+
+    order_id: UUID
+    shop_id: int
+    shop_name: str
+    number: str
+    customer_email: str
+    total: Decimal
+    currency: str
+    tracking_token: str
+    status: str
+    placed_at: datetime
+
+
+@dataclass(frozen=True)
+class Move:
+    """An order's live status after a batch: the newest order event's sequence wins."""
+
+    order_id: UUID
+    status: str
+    sequence: int
+    updated_at: datetime
+    carrier: str
+    tracking_number: str
+    customer_email: str
+
+
+def _postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _run(sql: str, params: list) -> list[tuple]:
+    connection.ensure_connection()
+    # a server-side-binding cursor of Django's connection (and transaction): Django's own
+    # cursors bind on the client, which cannot prepare
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        return cursor.fetchall() if cursor.description else []
+
+
+# --- tracked_insert ---------------------------------------------------------------------------
+_INSERT_TRACKED = f"""
+INSERT INTO {TRACKED} (order_id, shop_id, shop_name, number, customer_email, total, currency,
+                       tracking_token, carrier, tracking_number, status, sequence,
+                       placed_at, updated_at)
+SELECT n.order_id, n.shop_id, n.shop_name, n.number, n.customer_email, n.total, n.currency,
+       n.tracking_token, '', '', n.status, 0, n.placed_at, n.placed_at
+FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::numeric[],
+            %s::text[], %s::text[], %s::text[], %s::timestamptz[])
+     AS n(order_id, shop_id, shop_name, number, customer_email, total, currency,
+          tracking_token, status, placed_at)
+ON CONFLICT DO NOTHING
+"""  # noqa: S608 (table names come from the models, values are parameters)
+
+
+def tracked_insert(rows: list[NewTrackedOrder]) -> None:
+    """Create the orders' tracking rows at sequence 0; a row that exists stays as it is."""
+    if not rows:
+        return
+    if not _postgres():
+        TrackedOrder.objects.bulk_create(
+            [
+                TrackedOrder(
+                    **{k: getattr(row, k) for k in NewTrackedOrder.__dataclass_fields__},
+                    sequence=0,
+                    updated_at=row.placed_at,
+                )
+                for row in rows
+            ],
+            ignore_conflicts=True,
+        )
+        return
+    _run(
+        _INSERT_TRACKED,
+        [
+            [row.order_id for row in rows],
+            [row.shop_id for row in rows],
+            [row.shop_name for row in rows],
+            [row.number for row in rows],
+            [row.customer_email for row in rows],
+            [Decimal(row.total) for row in rows],
+            [row.currency for row in rows],
+            [row.tracking_token for row in rows],
+            [row.status for row in rows],
+            [row.placed_at for row in rows],
+        ],
+    )
+
+
+# --- tracked_lock -----------------------------------------------------------------------------
+_LOCK_TRACKED = f"""
+SELECT {", ".join(_TRACKED_COLUMNS)} FROM {TRACKED}
+WHERE order_id = ANY(%s::uuid[])
+ORDER BY order_id
+FOR UPDATE
+"""  # noqa: S608
+
+
+def tracked_lock(order_ids: list[UUID]) -> dict[UUID, TrackedOrder]:
+    """The orders' tracking rows that exist, locked (in order_id order: no deadlock)."""
+    if not order_ids:
+        return {}
+    if not _postgres():
+        rows = TrackedOrder.objects.select_for_update().filter(pk__in=order_ids).order_by("pk")
+        return {row.order_id: row for row in rows}
+    found = {}
+    for values in _run(_LOCK_TRACKED, [list(order_ids)]):
+        row = TrackedOrder.from_db(connection.alias, None, list(values))
+        found[row.order_id] = row
+    return found
+
+
+# --- entries_insert ---------------------------------------------------------------------------
+_INSERT_ENTRIES = f"""
+INSERT INTO {ENTRY} (order_id, shop_id, event_id, event_type, aggregate, sequence, status,
+                     occurred_at, source, note, location, public, recorded_at)
+SELECT e.order_id, e.shop_id, e.event_id, e.event_type, e.aggregate, e.sequence, e.status,
+       e.occurred_at, e.source, e.note, e.location, e.public, %s
+FROM unnest(%s::uuid[], %s::bigint[], %s::uuid[], %s::text[], %s::text[], %s::int[],
+            %s::text[], %s::timestamptz[], %s::text[], %s::text[], %s::text[], %s::bool[])
+     WITH ORDINALITY
+     AS e(order_id, shop_id, event_id, event_type, aggregate, sequence, status,
+          occurred_at, source, note, location, public, n)
+ORDER BY e.n
+ON CONFLICT (event_id) DO NOTHING
+RETURNING id, event_id, recorded_at
+"""  # noqa: S608
+
+
+def entries_insert(rows: list[EntryRow]) -> list[TrackingEntry]:
+    """Insert the entries in the batch's order; return those new (an event seen before
+    is skipped), as model instances."""
+    if not rows:
+        return []
+    now = timezone.now()
+    if not _postgres():
+        known = set(
+            TrackingEntry.objects.filter(
+                event_id__in=[UUID(row.event_id) for row in rows]
+            ).values_list("event_id", flat=True)
+        )
+        fresh = [_entry(row, recorded_at=now) for row in rows if UUID(row.event_id) not in known]
+        for entry in fresh:  # one by one: SQLite gives ids back, in order
+            entry.save(force_insert=True)
+        return fresh
+    created = {
+        event_id: (pk, recorded_at)
+        for pk, event_id, recorded_at in _run(
+            _INSERT_ENTRIES,
+            [
+                now,
+                [UUID(row.order_id) for row in rows],
+                [row.shop_id for row in rows],
+                [UUID(row.event_id) for row in rows],
+                [row.event_type for row in rows],
+                [row.aggregate for row in rows],
+                [row.sequence for row in rows],
+                [row.milestone for row in rows],
+                [row.occurred_at for row in rows],
+                [row.source for row in rows],
+                [row.note for row in rows],
+                [row.location for row in rows],
+                [row.public for row in rows],
+            ],
+        )
+    }
+    fresh = []
+    for row in rows:
+        found = created.get(UUID(row.event_id))
+        if found is not None:
+            entry = _entry(row, recorded_at=found[1])
+            entry.pk = found[0]
+            fresh.append(entry)
+    return fresh
+
+
+def _entry(row: EntryRow, *, recorded_at: datetime) -> TrackingEntry:
+    return TrackingEntry(
+        order_id=UUID(row.order_id),
+        shop_id=row.shop_id,
+        event_id=UUID(row.event_id),
+        event_type=row.event_type,
+        aggregate=row.aggregate,
+        sequence=row.sequence,
+        status=row.milestone,
+        occurred_at=row.occurred_at,
+        source=row.source,
+        note=row.note,
+        location=row.location,
+        public=row.public,
+        recorded_at=recorded_at,
+    )
+
+
+# --- tracked_move -----------------------------------------------------------------------------
+_MOVE_TRACKED = f"""
+UPDATE {TRACKED} t
+SET status = n.status, sequence = n.sequence, updated_at = n.updated_at,
+    carrier = n.carrier, tracking_number = n.tracking_number, customer_email = n.customer_email
+FROM unnest(%s::uuid[], %s::text[], %s::int[], %s::timestamptz[], %s::text[], %s::text[],
+            %s::text[])
+     AS n(order_id, status, sequence, updated_at, carrier, tracking_number, customer_email)
+WHERE t.order_id = n.order_id AND t.sequence < n.sequence
+RETURNING t.order_id
+"""  # noqa: S608
+
+
+def tracked_move(moves: list[Move]) -> set[UUID]:
+    """Move each order's live status to its newest event; a row already as new or newer
+    stays. Returns the orders moved."""
+    if not moves:
+        return set()
+    if not _postgres():
+        moved = set()
+        for move in moves:
+            if TrackedOrder.objects.filter(pk=move.order_id, sequence__lt=move.sequence).update(
+                status=move.status,
+                sequence=move.sequence,
+                updated_at=move.updated_at,
+                carrier=move.carrier,
+                tracking_number=move.tracking_number,
+                customer_email=move.customer_email,
+            ):
+                moved.add(move.order_id)
+        return moved
+    rows = _run(
+        _MOVE_TRACKED,
+        [
+            [move.order_id for move in moves],
+            [move.status for move in moves],
+            [move.sequence for move in moves],
+            [move.updated_at for move in moves],
+            [move.carrier for move in moves],
+            [move.tracking_number for move in moves],
+            [move.customer_email for move in moves],
+        ],
+    )
+    return {order_id for (order_id,) in rows}
