@@ -140,3 +140,55 @@ def test_the_sampler_keeps_the_share_it_is_given(monkeypatch):
     monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0")
 
     assert not _decision(tracing.default_sampler(), kind=SpanKind.SERVER)
+
+
+def test_no_exporter_leaves_tracing_off(settings, monkeypatch):
+    installed = []
+    monkeypatch.setattr(tracing, "install", installed.append)
+    settings.OTEL_ENABLED = True
+    settings.OTEL_TRACES_EXPORTER = "none"
+
+    tracing.configure()
+
+    assert installed == []
+    assert not tracing.enabled()
+
+
+def test_a_batch_is_one_span_linked_to_the_traces_of_its_events(spans):
+    first, _ = publish_in_span(ProbePinged(probe_id=uuid.uuid4(), shop_id=1), "POST /a")
+    second, _ = publish_in_span(ProbePinged(probe_id=uuid.uuid4(), shop_id=1), "POST /b")
+    untraced = OutboxEvent(type="probe.pinged", trace_context={})
+    batch = [*OutboxEvent.objects.order_by("created_at", "event_id"), untraced]
+
+    with tracing.batch_span("project probes", events=batch, attributes={"orderflow.p": "x"}):
+        pass
+
+    (span,) = [s for s in spans.get_finished_spans() if s.name == "project probes"]
+    linked = {link.context.trace_id for link in span.links}
+    assert linked == {first.get_span_context().trace_id, second.get_span_context().trace_id}
+    assert span.context.trace_id not in linked  # a root of its own, not a child of one order
+    assert span.parent is None
+    assert span.kind == SpanKind.CONSUMER
+    assert span.attributes["messaging.batch.message_count"] == 3
+    assert span.attributes["orderflow.p"] == "x"
+
+
+def test_a_batch_span_links_a_bounded_number_of_events(spans):
+    for n in range(tracing.BATCH_SPAN_LINKS + 3):
+        publish_in_span(ProbePinged(probe_id=uuid.uuid4(), shop_id=1), f"POST /{n}")
+
+    with tracing.batch_span("project probes", events=list(OutboxEvent.objects.all())):
+        pass
+
+    (span,) = [s for s in spans.get_finished_spans() if s.name == "project probes"]
+    assert len(span.links) == tracing.BATCH_SPAN_LINKS
+
+
+def test_without_tracing_a_batch_span_records_nothing():
+    with transaction.atomic():
+        publish(ProbePinged(probe_id=uuid.uuid4(), shop_id=1))
+
+    context = tracing.batch_span("project probes", events=list(OutboxEvent.objects.all()))
+
+    assert not tracing.enabled()
+    assert type(context).__name__ == "nullcontext"
