@@ -43,13 +43,15 @@ def _present(fields: dict[str, Any]) -> dict[str, Any]:
     return {key: str(value) for key, value in fields.items() if value not in (None, "")}
 
 
-def bind_published_event(sender, event, row, **kwargs) -> None:
-    """Receiver of ``event_published``: the request or handler now knows its order and shop."""
+def bind_published_event(sender, event, **kwargs) -> None:
+    """Receiver of ``event_published``: the request or handler now knows its order and shop.
+
+    Read from the event itself, not its stored row: nothing per event beyond two attributes.
+    """
     scope = _scope.get()
     if scope is None:
         return
-    order_id = row.data.get("order_id") if isinstance(row.data, dict) else None
-    fields = {"order_id": order_id, "shop_id": row.tenant_id}
+    fields = {"order_id": getattr(event, "order_id", None), "shop_id": event.tenant_id}
     # what the scope already knows wins: a handler stays about the order it handles
     bind_log_context(**{k: v for k, v in fields.items() if k not in scope})
 
