@@ -1,4 +1,15 @@
-"""What the orders context publishes: its public contract with the other contexts."""
+"""What the orders context publishes: its public contract with the other contexts.
+
+Every event of the order aggregate carries its facts, so a reader never asks back:
+
+- ``status``: the order's status after the event, one of :class:`OrderStatus`; ``""`` when
+  the event does not change it (an amendment, a parcel in transit);
+- ``actor``: who caused it, as the order's transition history names it: ``system`` (the
+  saga), ``staff:<username>``, ``shop-key:<key prefix>``, ``carrier:<code>``.
+
+Both default to ``""``: events stored before these fields existed stay valid, and adding
+an optional field needs no new version.
+"""
 
 from decimal import Decimal
 from typing import ClassVar
@@ -7,6 +18,28 @@ from uuid import UUID
 from pydantic.dataclasses import dataclass
 
 from orderflow.events import Event
+
+from .choices import OrderStatus
+
+__all__ = [
+    "OrderCancelled",
+    "OrderConfirmed",
+    "OrderCustomerChanged",
+    "OrderPaid",
+    "OrderPlaced",
+    "OrderRejected",
+    "OrderShippingAddressChanged",
+    "OrderStatus",
+    "PlacedLine",
+    "ShipmentDelivered",
+    "ShipmentDeliveryFailed",
+    "ShipmentDispatched",
+    "ShipmentInTransit",
+    "ShipmentOutForDelivery",
+    "ShippingAddress",
+    "ShortLine",
+    "StockReserved",
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,6 +67,10 @@ class OrderPlaced(Event):
     customer_name: str
     customer_email: str
     lines: list[PlacedLine]
+    status: str = ""
+    actor: str = ""
+    shop_name: str = ""
+    tracking_token: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,6 +87,8 @@ class OrderCancelled(Event):
     previous_status: str
     reason: str
     cancelled_by: str
+    status: str = ""
+    actor: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,6 +104,8 @@ class StockReserved(Event):
     number: str
     total: Decimal
     currency: str
+    status: str = ""
+    actor: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,6 +128,8 @@ class OrderRejected(Event):
     number: str
     reason: str
     short_lines: list[ShortLine]
+    status: str = ""
+    actor: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,6 +146,8 @@ class OrderPaid(Event):
     payment_id: UUID
     amount: Decimal
     currency: str
+    status: str = ""
+    actor: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,6 +165,8 @@ class OrderConfirmed(Event):
     currency: str
     customer_name: str
     customer_email: str
+    status: str = ""
+    actor: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -135,6 +182,8 @@ class ShipmentDispatched(Event):
     number: str
     carrier: str
     tracking_number: str
+    status: str = ""
+    actor: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -150,6 +199,8 @@ class ShipmentOutForDelivery(Event):
     number: str
     carrier: str
     tracking_number: str
+    status: str = ""
+    actor: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -165,6 +216,8 @@ class ShipmentDelivered(Event):
     number: str
     carrier: str
     tracking_number: str
+    status: str = ""
+    actor: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -182,6 +235,8 @@ class ShipmentInTransit(Event):
     tracking_number: str
     location: str = ""
     note: str = ""
+    status: str = ""
+    actor: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -199,6 +254,8 @@ class ShipmentDeliveryFailed(Event):
     tracking_number: str
     location: str = ""
     note: str = ""
+    status: str = ""
+    actor: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -224,6 +281,8 @@ class OrderShippingAddressChanged(Event):
     number: str
     shipping_address: ShippingAddress
     changed_by: str
+    status: str = ""
+    actor: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -240,3 +299,5 @@ class OrderCustomerChanged(Event):
     customer_name: str
     customer_email: str
     changed_by: str
+    status: str = ""
+    actor: str = ""

@@ -1,5 +1,11 @@
-"""What the payments context publishes: its public contract with the other contexts."""
+"""What the payments context publishes: its public contract with the other contexts.
 
+Each event carries what its readers show (the order's number; for an invoice, when it was
+issued), so tracking and notifications never ask back. Fields added after an event's
+first version have defaults: stored events stay valid without a new version.
+"""
+
+from datetime import datetime
 from decimal import Decimal
 from typing import ClassVar
 from uuid import UUID
@@ -23,6 +29,7 @@ class PaymentCaptured(Event):
     amount: Decimal
     currency: str
     gateway_reference: str
+    order_number: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,6 +47,7 @@ class PaymentFailed(Event):
     currency: str
     decline_code: str
     reason: str
+    order_number: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,6 +65,7 @@ class PaymentRefunded(Event):
     amount: Decimal
     currency: str
     reason: str
+    order_number: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,3 +84,6 @@ class InvoiceIssued(Event):
     total: Decimal
     currency: str
     credits_invoice: str | None = None
+    order_number: str = ""
+    #: when the invoice was issued (its date on the document)
+    issued_at: datetime | None = None

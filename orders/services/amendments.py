@@ -63,6 +63,7 @@ def order_change_shipping_address(
             number=order.number,
             shipping_address=ShippingAddress(**address),
             changed_by=str(actor),
+            actor=str(actor),
         )
     )
     return order
@@ -90,6 +91,7 @@ def order_change_customer(
             customer_name=name,
             customer_email=email,
             changed_by=str(actor),
+            actor=str(actor),
         )
     )
     return order

@@ -67,6 +67,8 @@ def order_reserve_stock(*, order_id: UUID) -> Order:
                     ShortLine(sku=s.sku, requested=s.requested, available=s.available)
                     for s in shortages
                 ],
+                status=S.REJECTED.value,
+                actor=str(SYSTEM),
             )
         )
         return order
@@ -78,6 +80,8 @@ def order_reserve_stock(*, order_id: UUID) -> Order:
             number=order.number,
             total=order.total,
             currency=order.currency,
+            status=S.RESERVED.value,
+            actor=str(SYSTEM),
         )
     )
     return order
@@ -104,6 +108,8 @@ def order_confirm_payment(
             payment_id=payment_id,
             amount=amount,
             currency=currency,
+            status=S.PAID.value,
+            actor=str(SYSTEM),
         )
     )
     state_machine.transition(order, to=S.CONFIRMED, actor=str(SYSTEM))
@@ -116,6 +122,8 @@ def order_confirm_payment(
             currency=order.currency,
             customer_name=order.customer_name,
             customer_email=order.customer_email,
+            status=S.CONFIRMED.value,
+            actor=str(SYSTEM),
         )
     )
     return order
@@ -169,6 +177,8 @@ def _cancel(order: Order, *, actor: Actor, reason: str) -> Order:
             previous_status=previous,
             reason=reason,
             cancelled_by=str(actor),
+            status=S.CANCELLED.value,
+            actor=str(actor),
         )
     )
     return order
@@ -196,6 +206,8 @@ def order_ship(
             number=order.number,
             carrier=carrier,
             tracking_number=tracking_number,
+            status=S.SHIPPED.value,
+            actor=str(actor),
         )
     )
     return order
@@ -229,6 +241,8 @@ def _advance_shipment(
             number=order.number,
             carrier=order.carrier,
             tracking_number=order.tracking_number,
+            status=S(to).value,
+            actor=str(actor),
         )
     )
     return order

@@ -99,8 +99,9 @@ def shipment_report(
         target, event_class = _TRANSITIONS[status]
         if order.status == target:
             return ShipmentReportOutcome(order=order, duplicate=False)  # a repeated status
-        state_machine.transition(order, to=target, actor=str(Actor(kind="carrier", name=carrier)))
-        publish(event_class(**fields))
+        actor = str(Actor(kind="carrier", name=carrier))
+        state_machine.transition(order, to=target, actor=actor)
+        publish(event_class(**fields, status=S(target).value, actor=actor))
         return ShipmentReportOutcome(order=order, duplicate=False)
     if order.status not in _ON_THE_ROAD:
         raise InvalidTransition(
@@ -111,7 +112,14 @@ def shipment_report(
                 "allowed_actions": state_machine.allowed_actions(order.status),
             },
         )
-    publish(_REPORTS[status](**fields, location=location, note=note))
+    publish(
+        _REPORTS[status](
+            **fields,
+            location=location,
+            note=note,
+            actor=str(Actor(kind="carrier", name=carrier)),
+        )
+    )
     return ShipmentReportOutcome(order=order, duplicate=False)
 
 

@@ -69,7 +69,7 @@ def payment_charge(*, order_id: UUID, attempt: int) -> Payment:
             ),
         )
         if not authorization.ok:
-            return _fail(payment, authorization.decline_code, authorization.message)
+            return _fail(payment, request.number, authorization.decline_code, authorization.message)
         state_machine.transition(payment, to=P.AUTHORIZED)
         payment.authorization_reference = authorization.reference
         capture = _call(
@@ -94,9 +94,14 @@ def payment_charge(*, order_id: UUID, attempt: int) -> Payment:
             detail=f"{error} (attempt {attempt} of {settings.PAYMENT_MAX_ATTEMPTS})",
             delivery_attempt=attempt,
         )
-        return _fail(payment, "gateway_unavailable", f"The payment provider kept failing: {error}")
+        return _fail(
+            payment,
+            request.number,
+            "gateway_unavailable",
+            f"The payment provider kept failing: {error}",
+        )
     if not capture.ok:
-        return _fail(payment, capture.decline_code, capture.message)
+        return _fail(payment, request.number, capture.decline_code, capture.message)
 
     state_machine.transition(payment, to=P.CAPTURED)
     payment.gateway_reference = capture.reference
@@ -110,6 +115,7 @@ def payment_charge(*, order_id: UUID, attempt: int) -> Payment:
             amount=payment.amount,
             currency=payment.currency,
             gateway_reference=payment.gateway_reference,
+            order_number=request.number,
         )
     )
     return payment
@@ -130,7 +136,7 @@ def _call(payment: Payment, operation: str, attempt: int, send) -> GatewayResult
     return result
 
 
-def _fail(payment: Payment, decline_code: str, message: str) -> Payment:
+def _fail(payment: Payment, order_number: str, decline_code: str, message: str) -> Payment:
     state_machine.transition(payment, to=P.FAILED)
     payment.decline_code = decline_code[:50]
     payment.failure_reason = message[:500]
@@ -144,6 +150,7 @@ def _fail(payment: Payment, decline_code: str, message: str) -> Payment:
             currency=payment.currency,
             decline_code=payment.decline_code,
             reason=message or decline_code,
+            order_number=order_number,
         )
     )
     return payment

@@ -125,6 +125,8 @@ def _publish(invoice: Invoice) -> None:
             total=invoice.total,
             currency=invoice.currency,
             credits_invoice=invoice.credits.number if invoice.credits else None,
+            order_number=invoice.order_number,
+            issued_at=invoice.issued_at,
         ),
         sequence=1,
     )

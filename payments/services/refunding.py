@@ -74,6 +74,7 @@ def payment_refund_for_cancelled_order(*, order_id: UUID, reason: str, attempt: 
             amount=amount,
             currency=payment.currency,
             reason=reason,
+            order_number=request.number,
         )
     )
     return payment

@@ -34,6 +34,8 @@ def test_changes_the_address_until_shipping_and_publishes_it(shop, products, sta
         "number": order.number,
         "shipping_address": {**NEW_ADDRESS, "line2": "", "region": ""},
         "changed_by": "staff:ana",
+        "status": "",
+        "actor": "staff:ana",
     }
 
 
@@ -136,6 +138,8 @@ def test_corrects_the_customer_in_any_state_and_publishes_it(shop, products, sta
         "customer_name": "Ana Lima",
         "customer_email": "lima@example.com",
         "changed_by": "staff:ana",
+        "status": "",
+        "actor": "staff:ana",
     }
 
 

@@ -41,6 +41,8 @@ def test_cancels_releases_the_stock_and_publishes_order_cancelled(shop, products
         "previous_status": "paid",
         "reason": "late",
         "cancelled_by": "staff:ana",
+        "status": "cancelled",
+        "actor": "staff:ana",
     }
 
 

@@ -45,6 +45,8 @@ def test_pays_and_confirms_a_reserved_order(shop, products):
         "payment_id": str(payment_id),
         "amount": "59.70",
         "currency": "EUR",
+        "status": "paid",
+        "actor": "system",
     }
     assert OutboxEvent.objects.get(type="order.confirmed").data == {
         "order_id": str(order.pk),
@@ -54,6 +56,8 @@ def test_pays_and_confirms_a_reserved_order(shop, products):
         "currency": "EUR",
         "customer_name": "Ana Souza",
         "customer_email": "ana@example.com",
+        "status": "confirmed",
+        "actor": "system",
     }
     # the stock stays held until the parcel leaves
     assert stock_of(shop) == {"COFFEE-1KG": (50, 2), "MUG": (20, 1), "FILTER": (1000, 0)}

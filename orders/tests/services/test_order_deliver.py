@@ -32,6 +32,8 @@ def test_delivers_and_publishes_shipment_delivered(shop, products, status, seque
         "number": order.number,
         "carrier": "DHL",
         "tracking_number": order.tracking_number,
+        "status": "delivered",
+        "actor": "staff:ana",
     }
     transition = OrderTransition.objects.filter(order=order).latest("id")
     assert (transition.from_status, transition.to_status, transition.actor) == (

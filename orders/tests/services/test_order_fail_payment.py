@@ -34,6 +34,8 @@ def test_cancels_a_reserved_order_and_releases_its_stock(shop, products):
         "previous_status": "reserved",
         "reason": reason,
         "cancelled_by": "system",
+        "status": "cancelled",
+        "actor": "system",
     }
     transition = OrderTransition.objects.filter(order=order).latest("id")
     assert (transition.from_status, transition.to_status, transition.actor, transition.reason) == (

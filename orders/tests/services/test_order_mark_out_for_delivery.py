@@ -34,6 +34,8 @@ def test_marks_a_shipped_order_out_for_delivery(shop, products):
         "number": order.number,
         "carrier": "DHL",
         "tracking_number": order.tracking_number,
+        "status": "out_for_delivery",
+        "actor": "staff:ana",
     }
     transition = OrderTransition.objects.filter(order=order).latest("id")
     assert (transition.from_status, transition.to_status, transition.actor) == (

@@ -36,6 +36,8 @@ def test_holds_the_stock_and_publishes_stock_reserved(shop, products):
         "number": order.number,
         "total": "59.70",
         "currency": "EUR",
+        "status": "reserved",
+        "actor": "system",
     }
     assert list(
         OrderTransition.objects.filter(order=order).values_list(
@@ -68,6 +70,8 @@ def test_rejects_a_short_order_naming_each_short_sku_and_holds_nothing(shop, pro
             {"sku": "COFFEE-1KG", "requested": 51, "available": 50},
             {"sku": "FILTER", "requested": 1001, "available": 1000},
         ],
+        "status": "rejected",
+        "actor": "system",
     }
     assert list(
         OrderTransition.objects.filter(order=order).values_list(

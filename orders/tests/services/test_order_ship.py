@@ -49,6 +49,8 @@ def test_ships_consumes_the_stock_and_publishes_shipment_dispatched(shop, produc
         "number": order.number,
         "carrier": "DHL",
         "tracking_number": "JD014600",
+        "status": "shipped",
+        "actor": "staff:ana",
     }
     transition = OrderTransition.objects.filter(order=order).latest("id")
     assert (transition.from_status, transition.to_status, transition.actor) == (

@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from orderflow.events.relay import claim_batch, relay_batch, run_delivery
 from orderflow.models import OutboxEvent
@@ -107,6 +108,7 @@ def test_issues_the_invoice_of_a_confirmed_order(shop, products, year):
         1,
         str(shop.pk),
     )
+    assert parse_datetime(event.data.pop("issued_at")) == saved.issued_at
     assert event.data == {
         "invoice_id": str(saved.pk),
         "order_id": str(order.pk),
@@ -116,6 +118,7 @@ def test_issues_the_invoice_of_a_confirmed_order(shop, products, year):
         "total": "59.70",
         "currency": "EUR",
         "credits_invoice": None,
+        "order_number": order.number,
     }
 
 
@@ -188,6 +191,7 @@ def test_a_credit_note_cancels_the_invoice_with_the_next_number(shop, products, 
     )
     assert Invoice.objects.get(kind="invoice").credit_note == saved
     event = OutboxEvent.objects.get(type="invoice.issued", aggregate_id=str(saved.pk))
+    assert parse_datetime(event.data.pop("issued_at")) == saved.issued_at
     assert event.data == {
         "invoice_id": str(saved.pk),
         "order_id": str(order.pk),
@@ -197,6 +201,7 @@ def test_a_credit_note_cancels_the_invoice_with_the_next_number(shop, products, 
         "total": "-59.70",
         "currency": "EUR",
         "credits_invoice": f"{year}-000001",
+        "order_number": order.number,
     }
 
 

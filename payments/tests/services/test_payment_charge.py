@@ -76,6 +76,7 @@ def test_captures_the_total_and_publishes_payment_captured(shop, products):
                 "amount": "59.70",
                 "currency": "EUR",
                 "gateway_reference": saved.gateway_reference,
+                "order_number": order.number,
             },
         )
     ]
@@ -135,6 +136,7 @@ def test_a_decline_fails_the_payment_for_good(shop, products, token, decline_cod
                 "currency": "EUR",
                 "decline_code": decline_code,
                 "reason": message,
+                "order_number": order.number,
             },
         )
     ]
@@ -191,6 +193,7 @@ def test_transient_errors_fail_the_payment_at_the_last_attempt(settings, shop, p
                 "currency": "EUR",
                 "decline_code": "gateway_unavailable",
                 "reason": reason,
+                "order_number": order.number,
             },
         )
     ]

@@ -62,6 +62,7 @@ def test_refunds_a_captured_payment_of_a_cancelled_order(shop, products, make):
         "amount": "59.70",
         "currency": "EUR",
         "reason": "late",
+        "order_number": order.number,
     }
     assert SimulatedGateway.effects("refund", _refund_key(order)) == 1
 
