@@ -14,12 +14,16 @@ from pathlib import Path
 import psycopg
 import requests
 
+# the choices module alone: this process runs without Django set up
+from orders.choices import OrderStatus as S
+
 from .infra import PrivatePostgres, PrivateRedis, read_pid
 from .load import Load
 from .receiver import Receiver
 from .stack import Stack, base_env
 
-FINAL = ("confirmed", "rejected", "cancelled")
+#: the order statuses a saga ends in (the orders context's one vocabulary; plain values for SQL)
+FINAL = tuple(status.value for status in (S.CONFIRMED, S.REJECTED, S.CANCELLED))
 SAFE_SETTINGS = "faults.settings"
 #: work due for longer than this after the run has settled is stuck
 STUCK_AFTER = 15

@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from orderflow.events import publish
+from orders.events import OrderStatus
 from orders.interface import order_payment_request
 
 from .. import state_machine
@@ -50,7 +51,7 @@ def payment_charge(*, order_id: UUID, attempt: int) -> Payment:
     )
     if payment.status != P.PENDING:
         return payment  # charged, failed or voided already: a redelivery changes nothing
-    if request.status == "cancelled":
+    if request.status == OrderStatus.CANCELLED:
         state_machine.transition(payment, to=P.VOIDED)
         payment.save(update_fields=["status", "updated_at"])
         return payment

@@ -9,6 +9,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from orderflow.events import publish
+from orders.events import OrderStatus
 from orders.interface import order_invoice_details
 
 from ..choices import InvoiceKind
@@ -84,7 +85,7 @@ def credit_note_issue(*, order_id: UUID, previous_status: str = "") -> Invoice |
     """
     invoice = Invoice.objects.filter(order_id=order_id, kind=InvoiceKind.INVOICE).first()
     if invoice is None:
-        if previous_status != "confirmed":
+        if previous_status != OrderStatus.CONFIRMED:
             return None
         invoice = invoice_issue(order_id=order_id)
     existing = Invoice.objects.filter(credits=invoice).first()
