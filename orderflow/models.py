@@ -224,3 +224,63 @@ class StaffAccess(models.Model):
 
     def __str__(self) -> str:
         return "staff access"
+
+
+class ProjectorCheckpoint(models.Model):
+    """How far one projector has read the event feed, committed with its effects.
+
+    ``position`` is the last feed position applied (or skipped as a type it does not
+    read). While one event keeps failing, the checkpoint stays just before it:
+    ``failing_event_id``, ``attempts`` and ``retry_at`` say which, how often and when next.
+    """
+
+    name = models.CharField(max_length=150, unique=True)
+    position = models.BigIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    retry_at = models.DateTimeField(null=True, blank=True)
+    failing_event_id = models.UUIDField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.position}"
+
+
+class ParkedEvent(models.Model):
+    """An event a projector failed to apply for good: its dead letter, passed by the checkpoint.
+
+    Replay applies it again (``projector_apply``) once the cause is fixed.
+    """
+
+    projector = models.CharField(max_length=150)
+    event = models.ForeignKey(OutboxEvent, on_delete=models.CASCADE, related_name="parkings")
+    position = models.BigIntegerField()
+    error = models.TextField()
+    traceback = models.TextField(blank=True, default="")
+    attempts = models.PositiveSmallIntegerField()
+    parked_at = models.DateTimeField()
+    replayed_at = models.DateTimeField(null=True, blank=True)
+    replayed_by = models.CharField(
+        max_length=200, blank=True, default="", help_text="Who replayed it last: staff:ana."
+    )
+
+    class Meta:
+        ordering = ["parked_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["projector", "event"], name="parked_unique_projector_event"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["parked_at"],
+                name="parked_unreplayed",
+                condition=models.Q(replayed_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} parked by {self.projector}"

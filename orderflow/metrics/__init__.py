@@ -81,6 +81,27 @@ EVENT_HANDLED_LATENCY_SECONDS = Histogram(
     buckets=LATENCY_BUCKETS,
 )
 
+# --- projectors (recorded by the kernel's projector engine, per batch) -------------------------
+#: Events per projector batch: powers of two up to well past the usual batch size.
+BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+PROJECTOR_BATCH_EVENTS = Histogram(
+    "orderflow_projector_batch_events",
+    "Events in one projector batch applied (one transaction), by projector.",
+    ["projector"],
+    buckets=BATCH_SIZE_BUCKETS,
+)
+PROJECTOR_BATCH_SECONDS = Histogram(
+    "orderflow_projector_batch_duration_seconds",
+    "Time a projector took to apply one batch, by projector.",
+    ["projector"],
+    buckets=DURATION_BUCKETS,
+)
+PROJECTOR_FAILURES = Counter(
+    "orderflow_projector_failures_total",
+    "Events a projector failed on, by outcome: retry (scheduled again) or parked (for good).",
+    ["projector", "outcome"],
+)
+
 # --- notifications (recorded by notifications/) ----------------------------------------------
 WEBHOOK_DELIVERIES = Counter(
     "orderflow_webhook_deliveries_total",
@@ -157,6 +178,16 @@ def record_delivery(
     if outcome == "done":
         latency = (timezone.now() - event_created_at).total_seconds()
         EVENT_HANDLED_LATENCY_SECONDS.labels(subscriber=subscriber).observe(max(latency, 0.0))
+
+
+def record_projector_batch(*, projector: str, events: int, seconds: float) -> None:
+    """Record one batch a projector applied (its size and duration, not per event)."""
+    PROJECTOR_BATCH_EVENTS.labels(projector=projector).observe(events)
+    PROJECTOR_BATCH_SECONDS.labels(projector=projector).observe(seconds)
+
+
+def record_projector_failure(*, projector: str, parked: bool) -> None:
+    PROJECTOR_FAILURES.labels(projector=projector, outcome="parked" if parked else "retry").inc()
 
 
 def record_webhook_delivery(*, outcome: str, seconds: float) -> None:
