@@ -98,6 +98,8 @@ def test_a_shop_sees_only_its_own_events_in_feed_order(api, shop, other_shop):
             "previous_status": "placed",
             "reason": "",
             "cancelled_by": "staff:ana",
+            "status": "cancelled",
+            "actor": "staff:ana",
         },
     }
 

@@ -51,6 +51,8 @@ def test_cancels_an_order_before_shipping(api, shop, products, status, held, seq
         "previous_status": status,
         "reason": "customer changed mind",
         "cancelled_by": f"shop-key:{key_prefix}",
+        "status": "cancelled",
+        "actor": f"shop-key:{key_prefix}",
     }
     transition = OrderTransition.objects.filter(order=order).latest("id")
     assert (transition.from_status, transition.to_status, transition.actor) == (
