@@ -213,9 +213,23 @@ class BoardConsumer(_LiveConsumer):
     async def watermark(self) -> int:
         return await database_sync_to_async(selectors.board_watermark)(shop_id=self.shop_id)
 
+    async def board_rows(self, message):
+        """The rows one projector batch moved, each with its status and sequence before."""
+        await self._forward({"type": "rows", "rows": message["rows"]})
+
     async def board_row(self, message):
-        await self._forward(
-            {"type": "row", "row": message["row"], "previous_status": message["previous_status"]}
+        """One row, as a worker of the previous release pushes it (one step: a list of one)."""
+        row = message["row"]
+        await self.board_rows(
+            {
+                "rows": [
+                    {
+                        "row": row,
+                        "previous_status": message["previous_status"],
+                        "previous_sequence": row["sequence"] - 1,
+                    }
+                ]
+            }
         )
 
 
@@ -236,8 +250,15 @@ class OrderTimelineConsumer(_LiveConsumer):
     async def watermark(self) -> int:
         return await database_sync_to_async(selectors.order_watermark)(order_id=self.order_id)
 
+    async def tracking_entries(self, message):
+        """The order's new entries of one projector batch, in order, and its status after."""
+        await self._forward(
+            {"type": "entries", "entries": message["entries"], "order": message["order"]}
+        )
+
     async def tracking_entry(self, message):
-        await self._forward({"type": "entry", "entry": message["entry"], "order": message["order"]})
+        """One entry, as a worker of the previous release pushes it."""
+        await self.tracking_entries({"entries": [message["entry"]], "order": message["order"]})
 
 
 class PublicTrackingConsumer(_LiveConsumer):
@@ -283,16 +304,23 @@ class PublicTrackingConsumer(_LiveConsumer):
             order_id=self.order_id, public_only=True
         )
 
-    async def tracking_entry(self, message):
+    async def tracking_entries(self, message):
         # only the public group reaches this socket; the allow-list is applied once more
-        entry, order = message["entry"], message["order"]
+        order = message["order"]
         await self._forward(
             {
-                "type": "entry",
-                "entry": {key: entry.get(key, "") for key in PUBLIC_ENTRY_FIELDS},
+                "type": "entries",
+                "entries": [
+                    {key: entry.get(key, "") for key in PUBLIC_ENTRY_FIELDS}
+                    for entry in message["entries"]
+                ],
                 "order": {key: order.get(key, "") for key in PUBLIC_ORDER_FIELDS},
             }
         )
+
+    async def tracking_entry(self, message):
+        """One entry, as a worker of the previous release pushes it."""
+        await self.tracking_entries({"entries": [message["entry"]], "order": message["order"]})
 
 
 class NotFoundConsumer(AsyncJsonWebsocketConsumer):

@@ -29,11 +29,27 @@
     render([]);
   }
 
-  function applyRow(message) {
-    var row = message.row, known = state.byId.get(row.order_id);
+  /* One projector batch's rows: each carries the status and sequence it had before the
+   * batch, so a row that moved several steps at once is told from one whose step we missed. */
+  function applyRows(message) {
+    var changed = [];
+    for (var i = 0; i < message.rows.length; i++) {
+      var result = applyRow(message.rows[i]);
+      if (result === RESYNC) return socket.resync();
+      if (result) changed.push(result);
+    }
+    render(changed);
+  }
+
+  var RESYNC = {};
+
+  /* Apply one row; returns the order id to flash, null, or RESYNC when we missed a step. */
+  function applyRow(item) {
+    var row = item.row, known = state.byId.get(row.order_id);
+    var before = item.previous_sequence;
     if (known) {
-      if (row.sequence <= known.sequence) return;            // stale or repeated
-      if (row.sequence > known.sequence + 1) return socket.resync();  // we missed one
+      if (row.sequence <= known.sequence) return null;           // stale or repeated
+      if (before > known.sequence) return RESYNC;                // we missed one
       if (known.status !== row.status) { bump(known.status, -1); bump(row.status, 1); }
       if (matches(row)) {
         state.rows[state.rows.indexOf(known)] = row;
@@ -42,20 +58,20 @@
         state.rows.splice(state.rows.indexOf(known), 1);
         state.byId.delete(row.order_id);
       }
-      return render([row.order_id]);
+      return row.order_id;
     }
-    if (row.sequence === 1) bump(row.status, 1);
-    else if (message.previous_status !== row.status) { bump(message.previous_status, -1); bump(row.status, 1); }
-    if (!matches(row)) return render([]);
+    if (before === 0) bump(row.status, 1);
+    else if (item.previous_status !== row.status) { bump(item.previous_status, -1); bump(row.status, 1); }
+    if (!matches(row)) return null;
     var oldest = state.rows[state.rows.length - 1];
     var full = state.rows.length >= state.limit;
-    if (full && oldest && row.placed_at < oldest.placed_at) return render([]);  // below the list
-    if (row.sequence > 1) return socket.resync();             // its arrival was missed
+    if (full && oldest && row.placed_at < oldest.placed_at) return null;  // below the list
+    if (before > 0) return RESYNC;                               // its arrival was missed
     var at = state.rows.findIndex(function (other) { return other.placed_at < row.placed_at; });
     state.rows.splice(at < 0 ? state.rows.length : at, 0, row);
     state.byId.set(row.order_id, row);
     if (state.rows.length > state.limit) state.byId.delete(state.rows.pop().order_id);
-    render([row.order_id]);
+    return row.order_id;
   }
 
   function cells(row) {
@@ -102,7 +118,7 @@
   applySnapshot(JSON.parse(document.getElementById("board-data").textContent));
   socket = new OF.LiveSocket(root.dataset.socket, function (message) {
     if (message.type === "snapshot") { socket.snapshotArrived(); applySnapshot(message); }
-    else if (message.type === "row") applyRow(message);
+    else if (message.type === "rows") applyRows(message);
     else if (message.type === "heartbeat" && message.watermark !== state.watermark) socket.resync();
   }, document.getElementById("live-indicator"));
 })();

@@ -20,20 +20,27 @@
     renderEntries(null);
   }
 
-  function applyEntry(message) {
-    var entry = message.entry;
-    if (!staff || entry.aggregate === "order") {
-      if (entry.sequence <= state.sequence) return;               // stale or repeated
-      if (entry.sequence > state.sequence + 1) return socket.resync();  // we missed one
-      state.sequence = entry.sequence;
-      renderOrder(message.order);
-    } else if (state.keys.has(key(entry))) {
-      return;
+  /* One projector batch's entries of this order, in order, and the order's status after. */
+  function applyEntries(message) {
+    var fresh = [], moved = false;
+    for (var i = 0; i < message.entries.length; i++) {
+      var entry = message.entries[i];
+      if (!staff || entry.aggregate === "order") {
+        if (entry.sequence <= state.sequence) continue;             // stale or repeated
+        if (entry.sequence > state.sequence + 1) return socket.resync();  // we missed one
+        state.sequence = entry.sequence;
+        moved = true;
+      } else if (state.keys.has(key(entry))) {
+        continue;
+      }
+      state.entries.push(entry);
+      state.keys.add(key(entry));
+      fresh.push(key(entry));
     }
-    state.entries.push(entry);
-    state.keys.add(key(entry));
+    if (moved) renderOrder(message.order);
+    if (!fresh.length) return;
     state.entries.sort(function (a, b) { return a.occurred_at < b.occurred_at ? -1 : a.occurred_at > b.occurred_at ? 1 : 0; });
-    renderEntries(key(entry));
+    renderEntries(fresh);
   }
 
   function renderOrder(order) {
@@ -56,7 +63,7 @@
 
   function renderEntries(fresh) {
     list.replaceChildren.apply(list, state.entries.map(function (entry) {
-      var item = el("li", { class: key(entry) === fresh ? "fresh" : null },
+      var item = el("li", { class: fresh && fresh.indexOf(key(entry)) >= 0 ? "fresh" : null },
         el("span", { class: "when" }, OF.timeElement(entry.occurred_at)),
         el("span", { class: "what" }, entry.label),
         staff ? el("span", { class: "source" }, entry.source) : null,
@@ -71,7 +78,7 @@
   applySnapshot(JSON.parse(document.getElementById("timeline-data").textContent));
   socket = new OF.LiveSocket(root.dataset.socket, function (message) {
     if (message.type === "snapshot") { socket.snapshotArrived(); applySnapshot(message); }
-    else if (message.type === "entry") applyEntry(message);
+    else if (message.type === "entries") applyEntries(message);
     else if (message.type === "heartbeat" && message.watermark !== state.watermark) socket.resync();
   }, document.getElementById("live-indicator"));
 })();

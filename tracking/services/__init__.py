@@ -1,6 +1,7 @@
 """Use cases of the tracking context."""
 
 from .pages import board_shops, order_page_get, public_tracking_get, tracking_for_shop_order
+from .projection import tracking_project
 from .recording import EntryInput, tracked_order_ensure, tracking_record
 from .status import live_status_for_order
 
@@ -12,5 +13,6 @@ __all__ = [
     "public_tracking_get",
     "tracked_order_ensure",
     "tracking_for_shop_order",
+    "tracking_project",
     "tracking_record",
 ]

@@ -1,5 +1,6 @@
 """The live sockets through the real ASGI stack (origin check, session auth, routing)."""
 
+import itertools
 import json
 from collections.abc import Callable
 
@@ -11,14 +12,14 @@ from django.db import transaction
 from django.test import Client
 
 from orderflow.asgi import application
-from orderflow.events import Envelope
 from orderflow.events.relay import drain
 from orderflow.models import OutboxEvent
 from orders import services as orders_services
 from orders.tests.factories import ProductFactory, ShopFactory
 from tests.sockets import Communicator
 from tracking import services
-from tracking.choices import Milestone
+
+from .feed import feed_event
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -66,6 +67,30 @@ async def receive_until(communicator, condition, *, limit: int = 50) -> list[dic
         if condition(message):
             return received
     pytest.fail(f"no matching message in {received}")
+
+
+def board_rows(messages: list[dict]) -> list[dict]:
+    """The rows of the board's pushes, in order (a push carries a projector batch's rows)."""
+    return [item for m in messages if m["type"] == "rows" for item in m["rows"]]
+
+
+def has_row(order_id, status: str) -> Callable[[dict], bool]:
+    return lambda m: (
+        m["type"] == "rows"
+        and any(
+            item["row"]["order_id"] == str(order_id) and item["row"]["status"] == status
+            for item in m["rows"]
+        )
+    )
+
+
+def assert_steps_once_each(items: list[dict], *, to: int) -> None:
+    """One order's pushed rows step from sequence 0 to ``to``, each step once, no gap."""
+    steps = [(item["previous_sequence"], item["row"]["sequence"]) for item in items]
+    assert steps[0][0] == 0, steps
+    assert steps[-1][1] == to, steps
+    assert all(after == before for (_, after), (before, _) in itertools.pairwise(steps)), steps
+    assert all(before < after for before, after in steps), steps
 
 
 # --- refused -------------------------------------------------------------------------------
@@ -133,14 +158,13 @@ def test_board_sends_a_snapshot_then_each_order_as_it_moves(place, staff_cookie,
         second = await sync_to_async(place)()
         await sync_to_async(drain)()
 
-        rows = await receive_until(
-            board,
-            lambda m: m["row"]["order_id"] == str(second.id) and m["row"]["status"] == "confirmed",
-        )
-        mine = [m["row"] for m in rows if m["row"]["order_id"] == str(second.id)]
-        assert [r["sequence"] for r in mine] == [1, 2, 3, 4]
-        assert [r["status"] for r in mine] == ["placed", "reserved", "paid", "confirmed"]
-        assert mine[0]["number"] == second.number
+        messages = await receive_until(board, has_row(second.id, "confirmed"))
+        mine = [item for item in board_rows(messages) if item["row"]["order_id"] == str(second.id)]
+        # a push carries what one projector batch moved: the steps may come together, but
+        # each comes once and in order, and the last says confirmed at sequence 4
+        assert_steps_once_each(mine, to=4)
+        assert mine[-1]["row"]["status"] == "confirmed"
+        assert mine[0]["row"]["number"] == second.number
         await board.disconnect()
 
     run(scenario)
@@ -157,8 +181,8 @@ def test_a_shops_board_gets_only_that_shops_orders(place, staff_cookie, shop):
         await sync_to_async(place)(shop=other)
         mine = await sync_to_async(place)()
         await sync_to_async(drain)()
-        rows = await receive_until(board, lambda m: m["row"]["status"] == "confirmed")
-        assert {m["row"]["order_id"] for m in rows} == {str(mine.id)}
+        messages = await receive_until(board, has_row(mine.id, "confirmed"))
+        assert {item["row"]["order_id"] for item in board_rows(messages)} == {str(mine.id)}
         await board.disconnect()
 
     run(scenario)
@@ -184,14 +208,16 @@ def test_timeline_update_arrives_only_after_the_entry_commits(place, staff_cooki
                 tracking_number="DP-0001",
             )  # fmt: skip
             row = OutboxEvent.objects.get(aggregate_id=str(order.id), type="shipment.dispatched")
-            services.tracking_record(
-                entry=services.EntryInput(
-                    order_id=order.id,
-                    milestone=Milestone.SHIPPED,
-                    order_status="shipped",
-                    source="staff",
-                ),
-                envelope=_envelope_of(row),
+            services.tracking_project(
+                events=[
+                    feed_event(
+                        row.type,
+                        row.data,
+                        sequence=row.sequence,
+                        event_id=str(row.event_id),
+                        occurred_at=row.occurred_at,
+                    )
+                ]
             )
 
         await sync_to_async(ship_uncommitted)()
@@ -199,8 +225,8 @@ def test_timeline_update_arrives_only_after_the_entry_commits(place, staff_cooki
         await sync_to_async(block.__exit__)(None, None, None)
 
         update = await timeline.receive_json_from(timeout=5)
-        assert update["type"] == "entry"
-        assert (update["entry"]["status"], update["entry"]["sequence"]) == ("shipped", 5)
+        assert update["type"] == "entries"
+        assert [(e["status"], e["sequence"]) for e in update["entries"]] == [("shipped", 5)]
         assert (update["order"]["status"], update["order"]["sequence"]) == ("shipped", 5)
         await timeline.disconnect()
 
@@ -260,7 +286,7 @@ def test_public_socket_sends_the_snapshot_and_updates_and_nothing_private(place,
         received += await receive_until(public, lambda m: m["order"]["status"] == "delivered")
         await public.disconnect()
 
-        entries = [m["entry"] for m in received if m["type"] == "entry"]
+        entries = [entry for m in received if m["type"] == "entries" for entry in m["entries"]]
         assert [(e["status"], e["location"]) for e in entries] == [
             ("shipped", ""),
             ("in_transit", "Porto hub"),
@@ -285,25 +311,9 @@ def test_public_socket_sends_the_snapshot_and_updates_and_nothing_private(place,
                 "number", "shop_name", "carrier", "tracking_number", "status",
                 "status_label", "sequence", "updated_at", "next_step",
             }  # fmt: skip
-            for entry in message.get("entries", [message.get("entry")]):
+            for entry in message["entries"]:
                 assert set(entry) == {
                     "status", "label", "sequence", "occurred_at", "location", "note",
                 }  # fmt: skip
 
     run(scenario)
-
-
-def _envelope_of(row):
-    return Envelope(
-        event_id=str(row.event_id),
-        type=row.type,
-        version=row.version,
-        aggregate=row.aggregate,
-        aggregate_id=row.aggregate_id,
-        sequence=row.sequence,
-        tenant_id=row.tenant_id,
-        correlation_id=row.correlation_id,
-        causation_id=row.causation_id,
-        occurred_at=row.occurred_at,
-        attempt=1,
-    )

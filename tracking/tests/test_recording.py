@@ -3,9 +3,7 @@
 import uuid
 
 from django.db import transaction
-from django.utils import timezone
 
-from orderflow.events import Envelope
 from orderflow.models import OutboxEvent
 from orders import services as orders_services
 from tracking import services
@@ -13,21 +11,7 @@ from tracking.choices import Milestone, TrackingSource
 from tracking.models import TrackedOrder, TrackingEntry
 from tracking.snapshots import LiveStatus, live_status_forget, live_status_get, live_status_set
 
-
-def _envelope(order_id, *, sequence: int, type_: str = "order.paid", aggregate: str = "order"):
-    return Envelope(
-        event_id=str(uuid.uuid4()),
-        type=type_,
-        version=1,
-        aggregate=aggregate,
-        aggregate_id=str(order_id),
-        sequence=sequence,
-        tenant_id="1",
-        correlation_id="",
-        causation_id="",
-        occurred_at=timezone.now(),
-        attempt=1,
-    )
+from .feed import feed_event
 
 
 def test_every_event_of_the_saga_becomes_an_entry_and_moves_the_status(place, settle):
@@ -93,18 +77,18 @@ def test_records_who_moved_the_order(place, settle):
     assert services.live_status_for_order(order_id=order.id).status == "delivered"
 
 
+def _project(*events) -> None:
+    with transaction.atomic():
+        services.tracking_project(events=list(events))
+
+
 def test_a_stale_event_is_kept_in_history_but_moves_nothing(place, settle):
     order = place()
     settle()
-    stale = _envelope(order.id, sequence=2, type_="stock.reserved")
+    reserved = OutboxEvent.objects.get(aggregate_id=str(order.id), type="stock.reserved")
+    stale = feed_event("stock.reserved", {**reserved.data, "status": "reserved"}, sequence=2)
 
-    with transaction.atomic():
-        services.tracking_record(
-            entry=services.EntryInput(
-                order_id=order.id, milestone=Milestone.RESERVED, order_status="reserved"
-            ),
-            envelope=stale,
-        )
+    _project(stale)
 
     tracked = TrackedOrder.objects.get(pk=order.id)
     assert (tracked.status, tracked.sequence) == ("confirmed", 4)
@@ -115,35 +99,39 @@ def test_the_same_event_twice_is_recorded_once(place, settle):
     order = place()
     settle()
     row = OutboxEvent.objects.get(aggregate_id=str(order.id), type="order.confirmed")
-    envelope = _envelope(order.id, sequence=row.sequence, type_=row.type)
-    envelope = Envelope(**{**envelope.__dict__, "event_id": str(row.event_id)})
-    before = TrackingEntry.objects.count()
+    again = feed_event(row.type, row.data, sequence=row.sequence, event_id=str(row.event_id))
+    before = list(TrackingEntry.objects.values().order_by("id"))
+    tracked = TrackedOrder.objects.values().get(pk=order.id)
 
-    with transaction.atomic():
-        again = services.tracking_record(
-            entry=services.EntryInput(
-                order_id=order.id, milestone=Milestone.CONFIRMED, order_status="confirmed"
-            ),
-            envelope=envelope,
-        )
+    _project(again)
 
-    assert TrackingEntry.objects.count() == before
-    assert again.event_id == row.event_id
+    assert list(TrackingEntry.objects.values().order_by("id")) == before
+    assert TrackedOrder.objects.values().get(pk=order.id) == tracked
 
 
 def test_an_event_before_the_order_is_tracked_creates_its_row_from_the_orders_context(place):
-    order = place()  # order.placed is not delivered yet
-    envelope = _envelope(order.id, sequence=1, type_="payment.captured", aggregate="payment")
+    order = place()  # order.placed is not recorded yet
+    TrackedOrder.objects.filter(pk=order.id).delete()
+    captured = feed_event(
+        "payment.captured",
+        {
+            "payment_id": str(uuid.uuid4()),
+            "order_id": str(order.id),
+            "shop_id": order.shop_id,
+            "amount": "24.90",
+            "currency": "EUR",
+            "gateway_reference": "gw_1",
+        },
+        aggregate="payment",
+        aggregate_id=str(uuid.uuid4()),
+    )
 
-    with transaction.atomic():
-        services.tracking_record(
-            entry=services.EntryInput(order_id=order.id, milestone=Milestone.PAYMENT_CAPTURED),
-            envelope=envelope,
-        )
+    _project(captured)
 
     tracked = TrackedOrder.objects.get(pk=order.id)
     assert (tracked.number, tracked.status, tracked.sequence) == (order.number, "placed", 0)
     assert tracked.tracking_token == order.tracking_token
+    assert tracked.entries.get().status == Milestone.PAYMENT_CAPTURED
 
 
 def test_snapshot_never_goes_backwards():
