@@ -1,0 +1,218 @@
+"""The bench's pure parts: Procfile parsing, /proc CPU accounting, percentiles, the flat rule."""
+
+import os
+
+import pytest
+
+from bench import cpu, measure
+from bench.pipeline import listening_ports, socket_entries, stack_env
+from bench.receiver import event_type, parse_head
+from devtools import procfile
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+# --- Procfile -----------------------------------------------------------------------------
+def test_procfile_lines_in_order_without_comments():
+    text = (
+        "# a comment\n\n"
+        "web: .venv/bin/python -m x -p ${WEB_PORT:-8000}\n"
+        "  # indented comment\n"
+        "http: gunicorn --bind 127.0.0.1:$((${WEB_PORT:-8000} + 1)) app\n"
+        "saga: celery -A orderflow worker -Q saga -c 1\n"
+    )
+    assert procfile.parse(text) == [
+        ("web", ".venv/bin/python -m x -p ${WEB_PORT:-8000}"),
+        ("http", "gunicorn --bind 127.0.0.1:$((${WEB_PORT:-8000} + 1)) app"),
+        ("saga", "celery -A orderflow worker -Q saga -c 1"),
+    ]
+
+
+def test_procfile_refuses_a_line_without_a_name_and_a_duplicate():
+    with pytest.raises(ValueError, match="line 2"):
+        procfile.parse("web: a\nnot a process line\n")
+    with pytest.raises(ValueError, match="twice"):
+        procfile.parse("web: a\nweb: b\n")
+
+
+def test_the_repository_procfile_parses_and_declares_the_servers():
+    names = [name for name, _ in procfile.read()]
+    assert "web" in names
+    assert "beat" in names
+
+
+def test_a_line_runs_in_its_own_session_and_stops_with_its_children(tmp_path):
+    line = procfile.Line("sleeper", "sleep 60 & sleep 60", dict(os.environ), tmp_path / "s.log")
+    line.start()
+    try:
+        assert line.running()
+        assert os.getpgid(line.pid) == line.pid  # its own process group
+    finally:
+        line.stop(timeout=5)
+    assert not line.running()
+    assert all(p == line.pid or not _alive(p) for p in [line.pid])
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_stack_env_is_make_stack_plus_the_private_engines():
+    env = stack_env(
+        {
+            "PATH": "/bin",
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
+            "TEST_CELERY_QUEUE": "q",
+            "LOG_LEVEL": "WARNING",
+            "DATABASE_URL": "postgres://x@127.0.0.1:5999/db",
+            "REDIS_URL": "redis://127.0.0.1:6999/0",
+        },
+        8100,
+    )
+    assert env["PATH"] == "/bin"
+    assert "DJANGO_SETTINGS_MODULE" not in env  # the stack runs orderflow.settings
+    assert "TEST_CELERY_QUEUE" not in env
+    assert "LOG_LEVEL" not in env
+    assert env["DEBUG"] == "false"
+    assert env["WEB_PORT"] == "8100"
+    assert env["DATABASE_URL"].endswith(":5999/db")
+    assert env["REDIS_URL"].endswith(":6999/0")
+
+
+# --- /proc CPU accounting -------------------------------------------------------------------
+def _stat(proc, pid, ppid, utime, stime, cutime=0, cstime=0, comm="python"):
+    (proc / str(pid)).mkdir(parents=True)
+    # fields 3.. : state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
+    # utime stime cutime cstime ...
+    rest = f"S {ppid} 1 1 0 -1 0 0 0 0 0 {utime} {stime} {cutime} {cstime} 20 0 1 0"
+    (proc / str(pid) / "stat").write_text(f"{pid} ({comm}) {rest}\n")
+
+
+def test_tree_cpu_counts_live_processes_and_reaped_children_once(tmp_path):
+    proc = tmp_path
+    _stat(proc, 10, 1, utime=100, stime=50, cutime=30, cstime=20)  # reaped children: 50
+    _stat(proc, 11, 10, utime=40, stime=10, comm="postgres: bench (idle) )x")
+    _stat(proc, 12, 11, utime=5, stime=5)
+    _stat(proc, 99, 1, utime=1000, stime=1000)  # not ours
+    assert cpu.tree(10, proc=proc) == [10, 11, 12]
+    assert cpu.tree_seconds(10, proc=proc) == pytest.approx((150 + 50 + 50 + 10) / TICK)
+    assert cpu.tree_seconds(None, proc=proc) == 0.0
+
+
+def test_a_process_gone_counts_zero_and_the_meter_takes_differences(tmp_path):
+    proc = tmp_path
+    _stat(proc, 10, 1, utime=100, stime=0)
+    (proc / "stat").write_text("cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 1 1 1 1\n")
+    meter = cpu.Meter({"web": [10], "gone": [4242]}, proc=proc)
+    meter.start()
+    (proc / "10" / "stat").write_text("10 (python) S 1 1 1 0 -1 0 0 0 0 0 300 100 0 0 20 0 1 0\n")
+    (proc / "stat").write_text("cpu  400 0 150 900 50 0 0 0 0 0\n")
+    spent = meter.stop()
+    assert spent["web"] == pytest.approx(300 / TICK)
+    assert spent["gone"] == 0
+    assert spent["_box_busy"] == pytest.approx(400 / TICK)
+    assert spent["_box_total"] == pytest.approx(500 / TICK)
+
+
+def test_per_order_adds_the_kinds_and_keeps_the_box_apart():
+    out = cpu.per_order_ms({"web": 1.0, "postgres": 0.5, "_box_busy": 2.0}, 100)
+    assert out == {"postgres": 5.0, "web": 10.0, "total": 15.0, "box_busy": 20.0}
+
+
+def test_the_meter_reads_this_process():
+    meter = cpu.Meter({"me": [os.getpid()]})
+    meter.start()
+    deadline = os.times()[0] + 0.05
+    while os.times()[0] < deadline:
+        pass
+    assert meter.stop()["me"] > 0
+
+
+def test_listening_ports_finds_this_process_socket():
+    import socket
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        assert port in listening_ports([os.getpid()])
+    assert port not in listening_ports([os.getpid()])
+
+
+# --- percentiles and the flat rule ------------------------------------------------------------
+def test_percentile_is_nearest_rank():
+    values = list(range(1, 101))  # 1..100
+    assert measure.percentile(values, 50) == 50
+    assert measure.percentile(values, 99) == 99
+    assert measure.percentile(values, 100) == 100
+    assert measure.percentile([7.0], 99) == 7.0
+    assert measure.percentile([3, 1, 2], 50) == 2
+    with pytest.raises(ValueError, match="no values"):
+        measure.percentile([], 50)
+
+
+def test_percentiles_report_count_and_none_without_samples():
+    assert measure.percentiles([]) == {"count": 0}
+    out = measure.percentiles([10.0, 20.0, 30.0, 40.0])
+    assert out == {"count": 4, "p50_ms": 20.0, "p99_ms": 40.0, "max_ms": 40.0}
+
+
+def test_a_steady_backlog_is_flat():
+    samples = [(t, 300 + (t % 3) * 40) for t in range(20)]
+    ok, grown = measure.flat(samples, rate=100)
+    assert ok
+    assert abs(grown) < 10
+
+
+def test_a_growing_backlog_is_not_flat():
+    samples = [(t, 100 * t) for t in range(20)]  # 100 items more each second at 10 orders/s
+    ok, grown = measure.flat(samples, rate=10)
+    assert not ok
+    assert grown == pytest.approx(100)
+
+
+def test_a_standing_queue_is_not_flat_even_if_it_does_not_grow():
+    samples = [(t, 10_000) for t in range(20)]
+    assert measure.flat(samples, rate=10) == (False, 0.0)
+
+
+def test_too_few_samples_are_not_flat():
+    assert measure.flat([(0, 0), (1, 0)], rate=10)[0] is False
+
+
+# --- the peers' parsing -------------------------------------------------------------------
+def test_receiver_parses_a_head_and_the_event_type():
+    line, headers = parse_head(b"POST /shop/1 HTTP/1.1\r\nwebhook-id: abc\r\nContent-Length: 2")
+    assert line == "POST /shop/1 HTTP/1.1"
+    assert headers == {"webhook-id": "abc", "content-length": "2"}
+    assert event_type(b'{"type": "order.placed"}') == "order.placed"
+    assert event_type(b"not json") == ""
+
+
+def test_socket_entries_reads_single_and_batched_pushes(tmp_path):
+    import json
+
+    out = tmp_path / "s.jsonl"
+    rows = [
+        {"order": "o1", "opened": 1.0},
+        {"order": "o2", "error": "TimeoutError"},
+        {"order": "o1", "at": 2.0, "message": json.dumps({"entry": {"sequence": 2}})},
+        {
+            "order": "o1",
+            "at": 3.0,
+            "message": json.dumps({"entries": [{"sequence": 3}, {"sequence": 4}]}),
+        },
+        {"order": "o1", "at": 4.0, "message": json.dumps({"type": "heartbeat"})},
+    ]
+    out.write_text("".join(json.dumps(r) + "\n" for r in rows) + "{truncated")
+    entries, opened, errors = socket_entries(out)
+    assert (opened, errors) == (1, 1)
+    assert [(o, at, e["sequence"]) for o, at, e in entries] == [
+        ("o1", 2.0, 2),
+        ("o1", 3.0, 3),
+        ("o1", 3.0, 4),
+    ]
