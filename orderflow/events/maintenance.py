@@ -8,9 +8,17 @@ from django.db import transaction
 from django.db.models import Exists, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from orderflow.models import DeadLetter, Delivery, DeliveryStatus, InboxEntry, OutboxEvent
+from orderflow.models import (
+    DeadLetter,
+    Delivery,
+    DeliveryStatus,
+    InboxEntry,
+    OutboxEvent,
+    ParkedEvent,
+)
 
 from .kick import kick_after_commit
+from .projectors import projectors_passed
 
 
 def dead_letters(
@@ -56,8 +64,9 @@ def dead_letter_replay(*, delivery_ids: list[int], actor: str) -> int:
 def events_purge(*, older_than_days: int | None = None, batch_size: int = 2000) -> dict:
     """Delete old, fully delivered events (with their deliveries) and old inbox entries.
 
-    An event is purged only when relayed and every delivery of it is done: nothing
-    undelivered or dead is ever removed.
+    An event is purged only when relayed, every delivery of it is done and every
+    projector has passed it, and no projector holds it parked unreplayed: nothing
+    undelivered, unprojected or dead is ever removed.
     """
     days = older_than_days if older_than_days is not None else settings.EVENTS_RETENTION_DAYS
     cutoff = timezone.now() - timedelta(days=days)
@@ -67,6 +76,12 @@ def events_purge(*, older_than_days: int | None = None, batch_size: int = 2000) 
     purgeable = OutboxEvent.objects.filter(
         published_at__isnull=False, created_at__lt=cutoff
     ).exclude(Exists(open_deliveries))
+    purgeable = purgeable.exclude(
+        Exists(ParkedEvent.objects.filter(event=OuterRef("pk"), replayed_at__isnull=True))
+    )
+    passed = projectors_passed()
+    if passed is not None:
+        purgeable = purgeable.filter(position__lte=passed)
     events = _delete_in_batches(purgeable, batch_size)
     inbox = _delete_in_batches(InboxEntry.objects.filter(processed_at__lt=cutoff), batch_size)
     return {"events": events, "inbox_entries": inbox}

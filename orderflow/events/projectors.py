@@ -599,6 +599,21 @@ def projectors_due(*, now: datetime | None = None) -> bool:
     return False
 
 
+def projectors_passed() -> int | None:
+    """The feed position every registered projector has passed (None: no projector).
+
+    A projector that has not run yet counts as at 0: it will read the retained feed.
+    The purge keeps every event past this position.
+    """
+    names = [p.name for p in all_projectors()]
+    if not names:
+        return None
+    positions = dict(
+        ProjectorCheckpoint.objects.filter(name__in=names).values_list("name", "position")
+    )
+    return min(positions.get(name, 0) for name in names)
+
+
 def projector_apply(name: str, events: list[FeedEvent]) -> None:
     """Apply ``events`` with projector ``name`` now, in a transaction (replay, tests).
 
@@ -665,4 +680,5 @@ __all__ = [
     "projector_pass",
     "projectors_drain",
     "projectors_due",
+    "projectors_passed",
 ]

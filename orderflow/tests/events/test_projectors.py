@@ -19,10 +19,12 @@ from django.utils import timezone
 from psycopg import pq
 
 from orderflow.events import PermanentError
+from orderflow.events.maintenance import events_purge
 from orderflow.events.projectors import (
     FeedEvent,
     Projector,
     _unregister,
+    all_projectors,
     get_projector,
     parked_event_replay,
     projector,
@@ -31,7 +33,7 @@ from orderflow.events.projectors import (
     projectors_due,
 )
 from orderflow.events.relay import relay_batch
-from orderflow.models import OutboxEvent, ParkedEvent, ProjectorCheckpoint
+from orderflow.models import Delivery, DeliveryStatus, OutboxEvent, ParkedEvent, ProjectorCheckpoint
 from tests.probe.events import ProbeNoop
 from tests.probe.models import ProbeSwitch
 
@@ -193,7 +195,8 @@ def test_only_skipped_types_still_move_the_checkpoint_without_calling_apply(
 
     result = projector_pass(probe.projector)
 
-    assert result.advanced and result.applied == 0
+    assert result.advanced
+    assert result.applied == 0
     assert probe.calls == []
     assert checkpoint().position == head()
 
@@ -222,7 +225,8 @@ def test_bisection_commits_the_events_before_a_failing_one_and_waits_on_it(probe
 
     result = projector_pass(probe.projector)
 
-    assert result.applied == 22 and result.failed == 1
+    assert result.applied == 22
+    assert result.failed == 1
     assert set(projected()) == {str(e.event_id) for e in before}
     state = checkpoint()
     assert state.position == before[-1].position  # just before the failing event
@@ -250,7 +254,9 @@ def test_one_bad_event_among_50_is_parked_and_the_other_49_commit(probe_projecto
         bad.event_id,
         bad.position,
     )
-    assert parked.attempts == 1 and "is broken" in parked.error and parked.traceback
+    assert parked.attempts == 1
+    assert "is broken" in parked.error
+    assert parked.traceback
     assert parked.replayed_at is None
     state = checkpoint()
     assert state.position == head()
@@ -273,7 +279,8 @@ def test_a_failing_event_retries_with_backoff_then_is_parked_at_its_last_attempt
     for attempt in (1, 2):
         assert projector_pass(probe.projector).failed == 1
         state = checkpoint()
-        assert state.attempts == attempt and state.retry_at > timezone.now()
+        assert state.attempts == attempt
+        assert state.retry_at > timezone.now()
         assert projector_pass(probe.projector).applied == 0  # backing off
         ProjectorCheckpoint.objects.filter(name=NAME).update(
             retry_at=timezone.now() - timedelta(seconds=1)
@@ -297,7 +304,8 @@ def test_a_permanent_error_parks_the_event_at_once(probe_projector, ping):
 
     assert result.parked == 1
     parked = ParkedEvent.objects.get()
-    assert parked.event_id == bad.event_id and parked.attempts == 1
+    assert parked.event_id == bad.event_id
+    assert parked.attempts == 1
     assert "PermanentError" in parked.error
     assert checkpoint().position == head()
 
@@ -327,13 +335,15 @@ def test_replaying_a_parked_event_applies_it_and_records_who_asked(probe_project
 
     assert parked_event_replay(parked_ids=[parked.pk], actor="staff:ana") == 0  # still broken
     parked.refresh_from_db()
-    assert parked.replayed_at is None and parked.attempts == 2
+    assert parked.replayed_at is None
+    assert parked.attempts == 2
 
     ProbeSwitch.objects.create(name="fixed", on=True)
     assert parked_event_replay(parked_ids=[parked.pk], actor="staff:ana") == 1
 
     parked.refresh_from_db()
-    assert parked.replayed_by == "staff:ana" and parked.replayed_at is not None
+    assert parked.replayed_by == "staff:ana"
+    assert parked.replayed_at is not None
     assert str(bad.event_id) in projected()
     assert parked_event_replay(parked_ids=[parked.pk], actor="staff:ana") == 0  # done already
 
@@ -368,7 +378,8 @@ def test_two_workers_never_apply_the_same_projector_at_once(probe_projector, pin
         second.join(60)
         # the second pass found the checkpoint locked and returned at once
         assert not second.is_alive()
-        assert results["second"].applied == 0 and not results["second"].advanced
+        assert results["second"].applied == 0
+        assert not results["second"].advanced
     finally:
         release.set()
         first.join(60)
@@ -450,3 +461,28 @@ def test_the_batch_commits_without_waiting_for_the_disk(probe_projector, ping):
     with transaction.atomic():
         projector_pass(probe.projector)
     assert modes == ["off"]
+
+
+# --- retention ---
+def test_the_purge_keeps_events_a_projector_has_not_passed_or_holds_parked(probe_projector, ping):
+    probe = probe_projector(max_attempts=1)
+    parked_event = feed(1, ping, behaviour="broken")[0]
+    projected_event = feed(1, ping)[0]
+    run_until_idle(probe.projector)
+    unread = feed(1, ping)[0]
+    for other in all_projectors():
+        if other.name != NAME:  # the apps' projectors: let them pass everything
+            run_until_idle(other)
+    ProjectorCheckpoint.objects.filter(name=NAME).update(position=projected_event.position)
+    OutboxEvent.objects.update(created_at=timezone.now() - timedelta(days=400))
+    Delivery.objects.update(status=DeliveryStatus.DONE)  # the probe's subscribers: not here
+
+    events_purge(older_than_days=1)
+
+    kept = set(OutboxEvent.objects.values_list("event_id", flat=True))
+    assert kept == {parked_event.event_id, unread.event_id}
+
+    ParkedEvent.objects.update(replayed_at=timezone.now(), replayed_by="staff:ana")
+    run_until_idle(probe.projector)
+    events_purge(older_than_days=1)
+    assert not OutboxEvent.objects.exists()
