@@ -9,3 +9,18 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orderflow.settings")
 app = Celery("orderflow")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+def route_task(name, args, kwargs, options, task=None, **kw):
+    """The saga lane's tasks to its own queue; every other task to the general one.
+
+    A router (not a static table) so that the queue names are read from settings when a
+    task is sent: tests give each run its own queues.
+    """
+    from django.conf import settings
+
+    from orderflow.events.kick import LANE_TASK, PUMP_TASK
+
+    if name in (LANE_TASK, PUMP_TASK):
+        return {"queue": settings.EVENTS_SAGA_QUEUE}
+    return {"queue": settings.EVENTS_FLOW_QUEUE}

@@ -173,8 +173,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # Django's LOGGING configures the worker too (one format for every process).
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = "UTC"
+# Two queues: the saga lane (relay + saga steps) in its own worker process, so a step
+# never waits behind projector or sender work; everything else on the general one.
+EVENTS_SAGA_QUEUE = env.str("EVENTS_SAGA_QUEUE", default="saga")
+EVENTS_FLOW_QUEUE = env.str("EVENTS_FLOW_QUEUE", default="flow")
+CELERY_TASK_ROUTES = ("orderflow.celery.route_task",)
 
-# --- Domain events (see orderflow/events/relay.py) -------------------------------------------
+# --- Domain events (see orderflow/events/lane.py) ---------------------------------------------
 EVENTS_BATCH_SIZE = env.int("EVENTS_BATCH_SIZE", default=25)
 EVENTS_LEASE_SECONDS = env.int("EVENTS_LEASE_SECONDS", default=60)
 EVENTS_DRAIN_SECONDS = env.float("EVENTS_DRAIN_SECONDS", default=10.0)

@@ -1,31 +1,63 @@
-"""Kernel Celery tasks: thin entry points over kernel services."""
+"""Kernel Celery tasks: thin entry points over kernel services.
+
+Queues (``orderflow.celery.route_task``): the saga lane's task on ``EVENTS_SAGA_QUEUE``,
+consumed by its own worker process; everything else on ``EVENTS_FLOW_QUEUE``.
+"""
 
 import logging
 
 from celery import shared_task
 
+from .events.kick import LANE_TASK, PROJECTORS_KICK, PROJECTORS_TASK, PUMP_TASK
+from .events.lane import LANE, lane_drain, lane_due
 from .events.maintenance import events_purge
-from .events.relay import drain, due_backlog_exists
+from .events.pump import drain, projectors_due
 from .idempotency import idempotency_keys_purge
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="orderflow.tasks.events_pump_task", acks_late=True)
-def events_pump_task() -> dict:
-    """Relay and deliver until nothing is due (a kick after commit, or the beat sweep)."""
-    result = drain()
-    if not events_pump_task.app.conf.task_always_eager and due_backlog_exists():
+@shared_task(name=LANE_TASK, acks_late=True)
+def saga_lane_task() -> dict:
+    """Relay and run saga steps until nothing is due (a kick after commit, or the sweep).
+
+    Eager (embedded mode): all event work in the committing process, projectors included.
+    """
+    if saga_lane_task.app.conf.task_always_eager:
+        return drain().__dict__
+    result = lane_drain()
+    if not saga_lane_task.app.conf.task_always_eager and lane_due():
         # Time ran out with work left: hand over rather than hold the worker forever.
-        events_pump_task.delay()
+        LANE.kick.send()
     return result.__dict__
+
+
+@shared_task(name=PUMP_TASK, acks_late=True)
+def events_pump_task() -> dict:
+    """The lane's task under its former name (kicks queued by an older release)."""
+    return saga_lane_task()
+
+
+@shared_task(name=PROJECTORS_TASK, acks_late=True)
+def projectors_task() -> int:
+    """Run every projector until caught up with the feed (a kick after a relay, or the sweep)."""
+    from .events.projectors import projectors_drain
+
+    PROJECTORS_KICK.received()
+    with PROJECTORS_KICK.running():
+        applied = projectors_drain()
+    if not projectors_task.app.conf.task_always_eager and projectors_due():
+        PROJECTORS_KICK.send()
+    return applied
 
 
 @shared_task(name="orderflow.tasks.events_sweep_task", ignore_result=True)
 def events_sweep_task() -> None:
-    """Beat's safety net: a lost kick, a due retry or an expired lease only waits for this."""
-    if due_backlog_exists():
-        events_pump_task.delay()
+    """Beat's safety net: a lost kick, a due retry, an expired lease or a projector behind."""
+    if lane_due():
+        LANE.kick.send()
+    if projectors_due():
+        PROJECTORS_KICK.send()
 
 
 @shared_task(name="orderflow.tasks.events_purge_task")

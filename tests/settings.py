@@ -30,6 +30,8 @@ CACHES = {
 # ...and one Celery queue: a worker of another run must not take this run's kicks.
 os.environ.setdefault("TEST_CELERY_QUEUE", f"orderflow-test-{os.getpid()}")
 CELERY_TASK_DEFAULT_QUEUE = os.environ["TEST_CELERY_QUEUE"]
+EVENTS_SAGA_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}-saga"
+EVENTS_FLOW_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}-flow"
 
 # DEBUG is off in tests, as in production, but nobody runs ``collectstatic`` before a
 # test run: serve static files from the apps with their plain names.

@@ -2,49 +2,80 @@
 
 A kick carries no data — PostgreSQL carries the work — so a lost kick only delays
 until the beat sweep. Kicks are coalesced through the cache: while one is waiting for a
-worker, committing transactions do not queue more.
+worker, committing transactions do not queue more (see ``workqueue.Kick``).
+
+Two kicks: the saga lane's (``publish()`` after commit: the lane relays, then runs the
+deliveries) and the projectors' (the relay, after it gave new events their positions).
+A step running in the lane publishes without a kick: the lane relays right after the
+step (continuation).
 """
 
 import threading
 
-from celery import current_app
 from django.conf import settings
-from django.core.cache import cache
+from django.db import transaction
 
+from .workqueue import Kick
+
+LANE_TASK = "orderflow.tasks.saga_lane_task"
+PROJECTORS_TASK = "orderflow.tasks.projectors_task"
+#: the former name of the lane's task (queued kicks of an older release still run it)
 PUMP_TASK = "orderflow.tasks.events_pump_task"
 KICK_FLAG = "orderflow:events:kick-pending"
-KICK_FLAG_TTL = 2
+PROJECTORS_KICK_FLAG = "orderflow:projectors:kick-pending"
+
+
+def _setting(name: str):
+    """The queue name in setting ``name``, read when a kick is sent (tests rename queues)."""
+    return lambda: getattr(settings, name)
+
+
+LANE_KICK = Kick(LANE_TASK, queue=_setting("EVENTS_SAGA_QUEUE"), flag=KICK_FLAG)
+PROJECTORS_KICK = Kick(
+    PROJECTORS_TASK, queue=_setting("EVENTS_FLOW_QUEUE"), flag=PROJECTORS_KICK_FLAG
+)
 
 _local = threading.local()
 
 
+def relay_after_commit() -> None:
+    """``publish()`` wrote an outbox row in the current transaction: see that it is relayed.
+
+    In the lane (a saga step publishing), note it for the continuation relay; elsewhere
+    kick the lane once the transaction commits.
+    """
+    if LANE_KICK.is_running_here():
+        _local.continuation = True
+        return
+    transaction.on_commit(kick_after_commit, robust=True)
+
+
+def continuation_wanted() -> bool:
+    """Whether a step published since the last call (and clear the note)."""
+    wanted = getattr(_local, "continuation", False)
+    _local.continuation = False
+    return wanted
+
+
 def kick_after_commit() -> None:
+    """Kick the saga lane now (called from ``on_commit``), coalesced."""
     if getattr(settings, "FAULTS_UNSAFE_NO_KICK", False):  # make faults' control only
         return
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        # Embedded mode: drain right here, unless this thread is already draining (a
-        # handler's own publish), in which case the running drain picks the rows up.
-        if getattr(_local, "draining", False):
-            return
-        current_app.tasks[PUMP_TASK].delay()
-        return
-    if cache.add(KICK_FLAG, 1, timeout=KICK_FLAG_TTL):
-        current_app.tasks[PUMP_TASK].delay()
+    LANE_KICK.now()
 
 
 def kick_received() -> None:
     """Clear the coalescing flag as a worker starts draining, so later commits kick again."""
-    cache.delete(KICK_FLAG)
+    LANE_KICK.received()
 
 
-class draining:
-    """Mark this thread as draining (see :func:`kick_after_commit`)."""
+def kick_projectors_after_commit() -> None:
+    """After the relay's commit: the projectors have new positions to read."""
+    if getattr(settings, "FAULTS_UNSAFE_NO_KICK", False):
+        return
+    transaction.on_commit(PROJECTORS_KICK.now, robust=True)
 
-    def __enter__(self):
-        self.previous = getattr(_local, "draining", False)
-        _local.draining = True
-        return self
 
-    def __exit__(self, *exc):
-        _local.draining = self.previous
-        return False
+def draining():
+    """Mark this thread as running the lane (eager kicks do not re-enter it)."""
+    return LANE_KICK.running()

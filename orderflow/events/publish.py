@@ -1,6 +1,6 @@
 """``publish()``: write the event to the outbox inside the caller's transaction."""
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Max
 from django.dispatch import Signal
 from django.utils import timezone
@@ -11,7 +11,7 @@ from orderflow.models import OutboxEvent
 
 from .base import Event, UnknownEventType, event_types
 from .context import current_causation_id
-from .kick import kick_after_commit
+from .kick import relay_after_commit
 
 #: Sent inside the publishing transaction for in-process, best-effort listeners
 #: (metrics, live hints). Never the business path: subscribers get the outbox row.
@@ -64,6 +64,6 @@ def publish(
         data=event.to_data(),
         occurred_at=timezone.now(),
     )
-    transaction.on_commit(kick_after_commit, robust=True)
+    relay_after_commit()  # a kick after commit, or in the lane its continuation
     event_published.send(sender=cls, event=event, row=row)
     return row

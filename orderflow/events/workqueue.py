@@ -55,8 +55,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
+import psycopg
 from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
@@ -88,6 +90,28 @@ def commit_without_flush() -> None:
             cursor.execute("SET LOCAL synchronous_commit = off")
 
 
+def execute_prepared(sql: str, params: dict[str, Any] | list[Any]) -> list[tuple]:
+    """Run ``sql`` as a server-side prepared statement on Django's connection; fetch all.
+
+    Same connection and transaction as the ORM. Django's own cursors bind on the client,
+    which cannot prepare; this one binds on the server, so PostgreSQL plans the
+    statement once per connection. Passes through the connection's execute wrappers
+    (``connection.execute_wrapper``), so statement counters in tests see it.
+    """
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+
+        def run(sql, params, many, context):
+            cursor.execute(sql, params, prepare=True)
+            return cursor.fetchall() if cursor.description else []
+
+        executor = run
+        context = {"connection": connection, "cursor": cursor}
+        for wrapper in reversed(connection.execute_wrappers):
+            executor = partial(wrapper, executor)
+        return executor(sql, params, False, context)
+
+
 # --- kicks ---
 class Kick:
     """A coalesced, data-less wake-up of one Celery task, sent after commit.
@@ -95,12 +119,19 @@ class Kick:
     Full mode: ``cache.add`` of a flag (one Redis round trip) decides whether a kick is
     already waiting; only the first committer sends the task. The worker clears the
     flag as it starts (:meth:`received`), so commits after that kick again.
-    Eager mode (embedded, tests): the task runs right here, unless this thread is
+    ``queue`` (a name, or a function returning it, read when sent) overrides the task's
+    route. Eager mode (embedded, tests): the task runs right here, unless this thread is
     already running it (:meth:`running`), in which case the running loop picks the
     work up.
     """
 
-    def __init__(self, task: str, *, queue: str | None = None, flag: str | None = None):
+    def __init__(
+        self,
+        task: str,
+        *,
+        queue: str | Callable[[], str] | None = None,
+        flag: str | None = None,
+    ):
         self.task = task
         self.queue = queue
         self.flag = flag or f"orderflow:kick-pending:{task}"
@@ -123,8 +154,9 @@ class Kick:
     def send(self) -> None:
         """Queue the task, uncoalesced (a hand-over, an invitation to share a backlog)."""
         task = current_app.tasks[self.task]
-        if self.queue and not settings.CELERY_TASK_ALWAYS_EAGER:
-            task.apply_async(queue=self.queue)
+        queue = self.queue() if callable(self.queue) else self.queue
+        if queue and not settings.CELERY_TASK_ALWAYS_EAGER:
+            task.apply_async(queue=queue)
         else:
             task.delay()
 

@@ -57,7 +57,7 @@ def test_a_failing_task_does_not_stop_the_schedule(embedded, settings, caplog, m
     settings.EVENTS_RETENTION_DAYS = "not a number"  # makes the purge task raise
     event = ProbePinged(probe_id=uuid.uuid4(), shop_id=1)
     # the kick after commit is lost (a broker hiccup): only the sweep can find the event
-    monkeypatch.setattr(sys.modules["orderflow.events.publish"], "kick_after_commit", lambda: None)
+    monkeypatch.setattr(sys.modules["orderflow.events.kick"], "kick_after_commit", lambda: None)
     with transaction.atomic():
         publish(event, sequence=1)
     assert not ProbeEffect.objects.exists()

@@ -4,6 +4,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.test import override_settings
@@ -24,6 +25,11 @@ def broker() -> Iterator[None]:
 
     def clear():
         cache.delete(KICK_FLAG)
+        with celery_app.connection_for_write() as connection:
+            channel = connection.default_channel
+            for queue in (settings.EVENTS_SAGA_QUEUE, settings.EVENTS_FLOW_QUEUE):
+                channel.queue_declare(queue)
+                channel.queue_purge(queue)
         celery_app.control.purge()
 
     clear()
@@ -31,10 +37,11 @@ def broker() -> Iterator[None]:
     clear()
 
 
-def queued_messages() -> int:
+def queued_messages(queue: str | None = None) -> int:
+    """Messages waiting in ``queue`` (the saga lane's queue unless named)."""
     with celery_app.connection_for_write() as connection:
         channel = connection.default_channel
-        return channel.queue_declare(celery_app.conf.task_default_queue).message_count
+        return channel.queue_declare(queue or settings.EVENTS_SAGA_QUEUE).message_count
 
 
 @pytest.fixture

@@ -1,14 +1,18 @@
 """The relay and the delivery loop, run in-process: relay, claim, run, retry, dead-letter."""
 
+import dataclasses
 import random
 import uuid
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.db.models import F
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from orderflow.events import subscribers as subscriber_registry
 from orderflow.events.relay import (
     DrainResult,
     claim_batch,
@@ -375,14 +379,61 @@ def test_process_batch_marks_handled_deliveries_done(ping):
         assert before <= delivery.done_at <= timezone.now()
 
 
+def test_the_done_mark_commits_in_the_step_transaction(ping):
+    # given a claimed delivery whose handler ran: no separate done-mark transaction
+    ping()
+    relay_batch()
+    delivery = claimed_for(RECORD)
+    with CaptureQueriesContext(connection) as queries:
+        assert run_delivery(delivery) == "done"
+
+    stored = Delivery.objects.get(pk=delivery.pk)
+    assert (stored.status, stored.lease_until) == (DeliveryStatus.DONE, None)
+    assert InboxEntry.objects.filter(event_id=delivery.event_id, subscriber=RECORD).exists()
+    # the inbox entry and the done-mark are one statement inside the handler's transaction
+    sql = [query["sql"] for query in queries.captured_queries]
+    marks = [i for i, text in enumerate(sql) if "INSERT INTO" in text and "inbox" in text]
+    effects = [i for i, text in enumerate(sql) if "probe_probeeffect" in text]
+    assert len(marks) == 1
+    assert "UPDATE" in sql[marks[0]]
+    assert marks[0] < effects[0]
+    assert not any(text.startswith("UPDATE") and "delivery" in text for text in sql[marks[0] + 1 :])
+
+
+def test_a_failing_handler_leaves_neither_effect_nor_done_mark(ping, monkeypatch):
+    ping()
+    relay_batch()
+    delivery = claimed_for(RECORD)
+    sub = subscriber_registry.get_subscriber(RECORD)
+
+    def effect_then_crash(event, envelope):
+        sub.handler(event, envelope)
+        raise RuntimeError("crash after the effect")
+
+    monkeypatch.setitem(
+        subscriber_registry._subscribers,
+        RECORD,
+        dataclasses.replace(sub, handler=effect_then_crash),
+    )
+    assert run_delivery(delivery) == "retry"
+
+    stored = Delivery.objects.get(pk=delivery.pk)
+    assert (stored.status, stored.done_at) == (DeliveryStatus.PENDING, None)
+    assert not InboxEntry.objects.filter(event_id=delivery.event_id, subscriber=RECORD).exists()
+    assert not ProbeEffect.objects.filter(subscriber="record").exists()
+
+
 def test_a_redelivery_after_a_lost_lease_is_marked_done_without_running_again(ping):
-    # given a worker that ran the handler and died before marking the delivery done
+    # given a delivery whose step committed (inbox entry and effect) but that is claimable
+    # again (a lease taken back, a replay of a done pair): the inbox makes it a no-op
     ping()
     relay_batch()
     lost = claimed_for(RECORD)
     Delivery.objects.exclude(pk=lost.pk).update(available_at=timezone.now() + timedelta(hours=1))
     assert run_delivery(lost) == "done"
-    Delivery.objects.filter(pk=lost.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    Delivery.objects.filter(pk=lost.pk).update(
+        status=DeliveryStatus.RUNNING, lease_until=timezone.now() - timedelta(seconds=1)
+    )
 
     result = process_batch()
 
