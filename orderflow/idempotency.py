@@ -54,6 +54,46 @@ class StoredResponse:
     replayed: bool
 
 
+@dataclass(frozen=True)
+class StoredKey:
+    """A key row as a lean caller read it: its fingerprint, response, and whether it is live."""
+
+    fingerprint: str
+    status: int
+    body: Any
+    live: bool
+
+
+REUSED_DETAIL = (
+    "This Idempotency-Key was already used with a different request. "
+    "Use a new key for a new request."
+)
+
+
+def lock_name(scope: str, key: str) -> str:
+    """The advisory lock's name for (scope, key): ``hashtextextended(name, 0)`` is the lock id."""
+    return f"{scope}\x1f{key}"
+
+
+def new_expiry():
+    """When a key row written now expires (IDEMPOTENCY_KEY_TTL_HOURS from now)."""
+    return timezone.now() + timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)
+
+
+def replay_stored(stored: StoredKey, fingerprint: str) -> StoredResponse | None:
+    """The rule for a key row found before running a request.
+
+    A live row with the same fingerprint is replayed; with another fingerprint the request
+    is refused (422). An expired row is no answer (None): the request runs anew, by a path
+    that deletes the row first (:func:`run_idempotent`).
+    """
+    if not stored.live:
+        return None
+    if stored.fingerprint != fingerprint:
+        raise IdempotencyKeyReused(REUSED_DETAIL)
+    return StoredResponse(stored.status, stored.body, True)
+
+
 def request_fingerprint(*, method: str, path: str, payload: Any) -> str:
     """Hash the request so that the same body in another key order or spacing matches."""
     canonical = json.dumps(
@@ -87,13 +127,15 @@ def run_idempotent(
         _lock_or_raise(scope, key)
         existing = IdempotencyKey.objects.filter(scope=scope, key=key).first()
         if existing is not None:
-            if existing.expires_at > timezone.now():
-                if existing.fingerprint != fingerprint:
-                    raise IdempotencyKeyReused(
-                        "This Idempotency-Key was already used with a different request. "
-                        "Use a new key for a new request."
-                    )
-                return StoredResponse(existing.response_status, existing.response_body, True)
+            stored = StoredKey(
+                fingerprint=existing.fingerprint,
+                status=existing.response_status,
+                body=existing.response_body,
+                live=existing.expires_at > timezone.now(),
+            )
+            replayed = replay_stored(stored, fingerprint)
+            if replayed is not None:
+                return replayed
             existing.delete()
         status, body = operation()
         if 200 <= status < 300:
@@ -107,8 +149,7 @@ def run_idempotent(
                         fingerprint=fingerprint,
                         response_status=status,
                         response_body=body if redact is None else redact(body),
-                        expires_at=timezone.now()
-                        + timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS),
+                        expires_at=new_expiry(),
                     )
             except IntegrityError:
                 # Only reachable without advisory locks (SQLite): a twin committed first.
@@ -121,7 +162,7 @@ def _lock_or_raise(scope: str, key: str) -> None:
         return
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))", [f"{scope}\x1f{key}"]
+            "SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))", [lock_name(scope, key)]
         )
         (locked,) = cursor.fetchone()
     if not locked:

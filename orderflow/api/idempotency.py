@@ -13,11 +13,16 @@ HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 
+def key_is_valid(key: str) -> bool:
+    """1 to MAX_KEY_LENGTH printable ASCII characters."""
+    return bool(key) and len(key) <= MAX_KEY_LENGTH and key.isprintable() and key.isascii()
+
+
 def idempotency_key_from(request: Request) -> str | None:
     key = request.headers.get(HEADER)
     if key is None:
         return None
-    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable() or not key.isascii():
+    if not key_is_valid(key):
         raise InputError(
             f"The {HEADER} header must be 1 to {MAX_KEY_LENGTH} printable ASCII characters.",
             errors=[FieldError(attr=HEADER, code="invalid", detail="Not a valid idempotency key.")],

@@ -94,6 +94,40 @@ def _count_in_process(cache, key: str, window: int) -> tuple[int, float]:
     return count, ends_at - now
 
 
+#: set on the Django request by a path that counted it already (the lean intake, which
+#: hands some requests on to the DRF view): True when allowed, or the seconds to wait
+COUNTED_ATTRIBUTE = "_shop_rate_counted"
+
+
+def count_shop_request(shop_id: int) -> tuple[bool, float | None]:
+    """Count one request of the shop; (allowed, seconds left in the window when refused).
+
+    Fails open as :class:`ShopRateThrottle` explains.
+    """
+    rate = settings.API_RATE_LIMIT
+    if not rate:
+        return True, None
+    limit, window = parse_rate(rate)
+    cache = caches["default"]
+    try:
+        if isinstance(cache, RedisCache):
+            key = cache.make_key(f"throttle:shop:{shop_id}")
+            count, remaining = _count_on_redis(key, window)
+        else:
+            count, remaining = _count_in_process(cache, f"throttle:shop:{shop_id}", window)
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        metrics.record_rate_limit_unchecked()
+        logger.warning(
+            "Rate limit not checked, the cache is unreachable (%s: %s)",
+            type(exc).__name__,
+            exc,
+        )
+        return True, None
+    if count <= limit:
+        return True, None
+    return False, remaining
+
+
 class ShopRateThrottle(BaseThrottle):
     """Per-shop request rate from ``API_RATE_LIMIT`` (e.g. ``1000/minute``; empty disables).
 
@@ -107,30 +141,17 @@ class ShopRateThrottle(BaseThrottle):
         self.retry_after: float | None = None
 
     def allow_request(self, request, view) -> bool:
-        rate = settings.API_RATE_LIMIT
         shop = getattr(request.user, "shop", None)
-        if not rate or shop is None:
+        if shop is None:
             return True
-        limit, window = parse_rate(rate)
-        cache = caches["default"]
-        try:
-            if isinstance(cache, RedisCache):
-                key = cache.make_key(f"throttle:shop:{shop.pk}")
-                count, remaining = _count_on_redis(key, window)
-            else:
-                count, remaining = _count_in_process(cache, f"throttle:shop:{shop.pk}", window)
-        except (RedisConnectionError, RedisTimeoutError) as exc:
-            metrics.record_rate_limit_unchecked()
-            logger.warning(
-                "Rate limit not checked, the cache is unreachable (%s: %s)",
-                type(exc).__name__,
-                exc,
-            )
+        counted = getattr(request._request, COUNTED_ATTRIBUTE, None)
+        if counted is True:
             return True
-        if count <= limit:
-            return True
-        self.retry_after = remaining
-        return False
+        if counted is not None:  # counted and refused: the seconds left
+            self.retry_after = counted
+            return False
+        allowed, self.retry_after = count_shop_request(shop.pk)
+        return allowed
 
     def wait(self) -> float | None:
         """Seconds until the shop's window ends (DRF sends them as ``Retry-After``)."""

@@ -1,18 +1,21 @@
 """Order intake: validate against the catalog, price, and save the order with its event."""
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.db import IntegrityError, transaction
 
 from orderflow.errors import FieldError
 from orderflow.events import publish
 
+from ..choices import OrderStatus
 from ..events import OrderPlaced, PlacedLine
 from ..exceptions import OrderInputError
 from ..models import Order, OrderLine, Product, Shop
+from .shops import SYSTEM, Actor
 
 MAX_LINES = 100
 #: tries at a fresh random order number before a collision is left to fail
@@ -56,8 +59,12 @@ def order_place(
     lines: Sequence[LineInput],
     payment_token: str = "",
     idempotency_key: str = "",
+    actor: Actor | str = SYSTEM,
 ) -> Order:
     """Place an order priced from the shop's catalog and publish ``order.placed``.
+
+    ``actor`` is who placed it, as transitions record it (``shop-key:<prefix>`` through
+    the API, ``staff:<username>`` from the staff page); the event carries it.
 
     Prices come from the catalog, never from the caller. The order, its lines and its
     outbox row are written in one transaction, in a fixed number of queries however
@@ -81,6 +88,7 @@ def order_place(
                 lines=lines,
                 payment_token=payment_token,
                 idempotency_key=idempotency_key,
+                actor=str(actor),
             )
         except IntegrityError as exc:
             if attempt >= NUMBER_ATTEMPTS or not _is_number_collision(exc):
@@ -109,23 +117,16 @@ def _order_place_numbered(
     lines: Sequence[LineInput],
     payment_token: str,
     idempotency_key: str,
+    actor: str,
 ) -> Order:
-    _check_lines(lines)
+    check_lines(lines)
     products = {
         p.sku: p
         for p in Product.objects.filter(shop=shop, sku__in=[line.sku for line in lines]).only(
             "id", "sku", "name", "price", "currency"
         )
     }
-    _check_catalog(shop, lines, products)
-
-    priced = []
-    for line in lines:
-        product = products[line.sku]
-        line_total = (product.price * line.quantity).quantize(CENT)
-        priced.append((line, product, line_total))
-    subtotal = sum((total for _, _, total in priced), Decimal("0.00"))
-    _check_totals(priced, subtotal)
+    priced, subtotal = price_lines(currency=shop.currency, lines=lines, products=products)
 
     order = Order.objects.create(
         shop=shop,
@@ -154,29 +155,89 @@ def _order_place_numbered(
     )
     _known_lines(order, order_lines)
     publish(
-        OrderPlaced(
+        placed_event(
             order_id=order.id,
             shop_id=shop.id,
             number=order.number,
             currency=order.currency,
             subtotal=order.subtotal,
-            total=order.total,
             customer_name=order.customer_name,
             customer_email=order.customer_email,
-            lines=[
-                PlacedLine(
-                    product_id=product.id,
-                    sku=product.sku,
-                    quantity=line.quantity,
-                    unit_price=product.price,
-                )
-                for line, product, _ in priced
-            ],
+            priced=priced,
+            actor=actor,
+            shop_name=shop.name,
+            tracking_token=order.tracking_token,
         ),
         sequence=1,
         idempotency_key=idempotency_key,
     )
     return order
+
+
+def placed_event(
+    *,
+    order_id,
+    shop_id: int,
+    number: str,
+    currency: str,
+    subtotal: Decimal,
+    customer_name: str,
+    customer_email: str,
+    priced: list[tuple[LineInput, Any, Decimal]],
+    actor: str,
+    shop_name: str,
+    tracking_token: str,
+) -> OrderPlaced:
+    """The ``order.placed`` event of a new order, on every intake path alike."""
+    facts = {
+        "status": OrderStatus.PLACED.value,
+        "actor": actor,
+        "shop_name": shop_name,
+        "tracking_token": tracking_token,
+    }
+    # the facts the event declares (H5 adds these fields to OrderPlaced)
+    declared = OrderPlaced.__dataclass_fields__
+    return OrderPlaced(
+        **{name: value for name, value in facts.items() if name in declared},
+        order_id=order_id,
+        shop_id=shop_id,
+        number=number,
+        currency=currency,
+        subtotal=subtotal,
+        total=subtotal,
+        customer_name=customer_name,
+        customer_email=customer_email,
+        lines=[
+            PlacedLine(
+                product_id=product.id,
+                sku=product.sku,
+                quantity=line.quantity,
+                unit_price=product.price,
+            )
+            for line, product, _ in priced
+        ],
+    )
+
+
+def price_lines(
+    *, currency: str, lines: Sequence[LineInput], products: Mapping[str, Any]
+) -> tuple[list[tuple[LineInput, Any, Decimal]], Decimal]:
+    """Check ``lines`` against the catalog rows found and price them: (priced, subtotal).
+
+    ``products`` maps SKU to a catalog row (``id``, ``sku``, ``name``, ``price``,
+    ``currency``): a ``Product`` on the ORM path, a row of the lean intake's read. Raises
+    :class:`OrderInputError` naming each line at fault. ``check_lines`` comes first, as
+    its own step, on both paths.
+    """
+    _check_catalog(currency, lines, products)
+    priced = []
+    for line in lines:
+        product = products[line.sku]
+        line_total = (product.price * line.quantity).quantize(CENT)
+        priced.append((line, product, line_total))
+    subtotal = sum((total for _, _, total in priced), Decimal("0.00"))
+    _check_totals(priced, subtotal)
+    return priced, subtotal
 
 
 def _known_lines(order: Order, order_lines: list[OrderLine]) -> None:
@@ -192,7 +253,7 @@ def _known_lines(order: Order, order_lines: list[OrderLine]) -> None:
     order._prefetched_objects_cache = {OrderLine.order.field.remote_field.cache_name: lines}
 
 
-def _check_lines(lines: Sequence[LineInput]) -> None:
+def check_lines(lines: Sequence[LineInput]) -> None:
     if not lines:
         raise OrderInputError(
             "An order needs at least one line.",
@@ -228,7 +289,7 @@ def _check_lines(lines: Sequence[LineInput]) -> None:
         raise OrderInputError(_summary(errors), errors=errors)
 
 
-def _check_catalog(shop: Shop, lines: Sequence[LineInput], products: dict[str, Product]) -> None:
+def _check_catalog(currency: str, lines: Sequence[LineInput], products: Mapping[str, Any]) -> None:
     errors = []
     for index, line in enumerate(lines):
         product = products.get(line.sku)
@@ -240,20 +301,20 @@ def _check_catalog(shop: Shop, lines: Sequence[LineInput], products: dict[str, P
                     detail=f"Unknown SKU {line.sku!r}: it is not in this shop's catalog.",
                 )
             )
-        elif product.currency != shop.currency:
+        elif product.currency != currency:
             errors.append(
                 FieldError(
                     attr=f"lines.{index}.sku",
                     code="currency_mismatch",
                     detail=f"SKU {line.sku!r} is priced in {product.currency}, the shop sells "
-                    f"in {shop.currency}.",
+                    f"in {currency}.",
                 )
             )
     if errors:
         raise OrderInputError(_summary(errors), errors=errors)
 
 
-def _check_totals(priced: list[tuple[LineInput, Product, Decimal]], subtotal: Decimal) -> None:
+def _check_totals(priced: list[tuple[LineInput, Any, Decimal]], subtotal: Decimal) -> None:
     errors = [
         FieldError(
             attr=f"lines.{index}.quantity",

@@ -16,6 +16,7 @@ from orderflow.idempotency import RequestInFlight, request_fingerprint, run_idem
 
 from ..models import Order, Shop
 from .intake import CustomerInput, LineInput, order_place
+from .shops import SYSTEM, Actor
 
 #: the path the fingerprint names, so that an API request can never match a form's key
 FORM_PATH = "staff:orders/new"
@@ -33,6 +34,7 @@ def order_place_once(
     shipping_address: Mapping[str, str],
     lines: Sequence[LineInput],
     payment_token: str,
+    actor: Actor | str = SYSTEM,
 ) -> tuple[Order, bool]:
     """Place the order of one rendered form once; return it and whether it already existed.
 
@@ -60,6 +62,7 @@ def order_place_once(
             lines=lines,
             payment_token=payment_token,
             idempotency_key=key,
+            actor=actor,
         )
         return 201, {"order_id": str(order.id)}
 

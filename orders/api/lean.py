@@ -1,0 +1,425 @@
+"""The lean hot path of ``POST /api/v1/orders``: two round trips for a new order, one for a replay.
+
+A shop cannot tell it from the DRF view except by its speed. It serves the ordinary
+request — a usable API key, a JSON body that passes every rule, no catalog error — and
+hands every other request, unchanged, to the DRF view (:class:`views.OrderListCreateApi`),
+which answers it as it always has: the same problem documents, field paths and codes from
+the same code. Handing on is safe because nothing was written: a rejected request never
+writes, and the write below is one statement (all or nothing).
+
+- **API key**: ``Authorization: Bearer <key>``; a verified key (its SHA-256, never the
+  secret) is remembered in this process for ``KEY_CACHE_SECONDS``, and both statements
+  re-check that the key is neither revoked nor expired: **revocation takes effect on the
+  next request**, cached or not (tested in ``orders/tests/api/test_lean_intake.py``).
+- **Rate limit**: the per-shop counter script (``throttling.count_shop_request``), counted
+  once whichever path answers.
+- **Validation**: the input serializer's own rules, compiled once into a pydantic-core
+  validator (structure, types, lengths, bounds, unknown fields: see :func:`_compile`),
+  then each string's and number's own serializer validators (e-mail, pattern, NUL…).
+  Any failure: the DRF view answers, with its document.
+- **Idempotency**: the kernel's rules (:mod:`orderflow.idempotency`); the statements in
+  :mod:`orders.intake_sql` try the advisory lock and write the key row with the order.
+  A live key row with another body, a lock held by a twin, an expired row: the DRF view.
+"""
+
+import hashlib
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+
+import orjson
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, connection, transaction
+from django.http import HttpResponse
+from django.urls import reverse
+from django.utils import timezone
+from pydantic_core import SchemaValidator, core_schema
+from pydantic_core import ValidationError as CoreValidationError
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError as DrfValidationError
+
+from orderflow import tracing
+from orderflow.api.idempotency import REPLAYED_HEADER, key_is_valid
+from orderflow.api.renderers import OrjsonRenderer
+from orderflow.correlation import get_correlation_id, new_correlation_id
+from orderflow.events import event_published
+from orderflow.events.context import current_causation_id
+from orderflow.events.kick import kick_after_commit
+from orderflow.idempotency import (
+    IdempotencyKeyReused,
+    lock_name,
+    new_expiry,
+    replay_stored,
+    request_fingerprint,
+)
+from orderflow.models import OutboxEvent
+
+from .. import intake_sql, state_machine
+from ..choices import OrderStatus
+from ..events import OrderPlaced
+from ..exceptions import OrderInputError
+from ..models import Order
+from ..services import api_key_authenticate, intake
+from .serializers import (
+    OrderCreateInputSerializer,
+    OrderLineOutputSerializer,
+    OrderOutputSerializer,
+    ShippingAddressSerializer,
+)
+from .throttling import COUNTED_ATTRIBUTE, count_shop_request
+
+#: how long this process trusts a verified key without hashing it again (revocation and
+#: expiry are re-checked by every statement regardless)
+KEY_CACHE_SECONDS = 30
+KEY_CACHE_SIZE = 1024
+#: the DRF view's Allow header (APIView.allowed_methods)
+ALLOW = "GET, POST, HEAD, OPTIONS"
+_JSON_TYPES = frozenset({"application/json", "application/json; charset=utf-8"})
+_ACCEPTS = frozenset({"", "*/*", "application/json", "application/*"})
+#: tries of the write: a number drawn twice, a twin's key row committed meanwhile
+_ATTEMPTS = intake.NUMBER_ATTEMPTS + 2
+
+
+# --- the API key ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Key:
+    id: str
+    prefix: str
+    shop_id: int
+
+
+_keys: dict[bytes, tuple[float, _Key]] = {}
+_keys_lock = threading.Lock()
+
+
+def _verified_key(authorization: str) -> tuple[bytes, _Key] | None:
+    parts = authorization.split()
+    if len(parts) != 2 or parts[0].lower() != "bearer" or not parts[1].isascii():
+        return None
+    digest = hashlib.sha256(parts[1].encode()).digest()
+    cached = _keys.get(digest)
+    now = time.monotonic()
+    if cached is not None and cached[0] > now:
+        return digest, cached[1]
+    api_key = api_key_authenticate(raw_key=parts[1])
+    if api_key is None:
+        return None
+    key = _Key(id=api_key.pk, prefix=api_key.prefix, shop_id=api_key.shop_id)
+    with _keys_lock:
+        if len(_keys) >= KEY_CACHE_SIZE:
+            _keys.clear()
+        _keys[digest] = (now + KEY_CACHE_SECONDS, key)
+    return digest, key
+
+
+def forget_keys() -> None:
+    """Drop every remembered key (tests; a key's revocation needs none of it)."""
+    _keys.clear()
+
+
+# --- validation: the serializer's rules, compiled -------------------------------------------
+def _compile(field) -> core_schema.CoreSchema:
+    """A strict pydantic-core schema accepting no more than ``field`` (a serializer or field).
+
+    Only the field kinds the order body uses are known; another kind fails at import, so a
+    new field cannot pass unchecked.
+    """
+    if getattr(field, "allow_null", False):
+        raise TypeError(f"{field.field_name}: a nullable field is not compiled")
+    if isinstance(field, serializers.ListSerializer):
+        return core_schema.list_schema(
+            _compile(field.child),
+            min_length=field.min_length,
+            max_length=field.max_length,
+            strict=True,
+        )
+    if isinstance(field, serializers.Serializer):
+        return core_schema.typed_dict_schema(
+            {
+                name: core_schema.typed_dict_field(_compile(child), required=child.required)
+                for name, child in field.fields.items()
+            },
+            extra_behavior="forbid",
+            strict=True,
+        )
+    if isinstance(field, serializers.IntegerField):
+        return core_schema.int_schema(ge=field.min_value, le=field.max_value, strict=True)
+    if isinstance(field, serializers.CharField):  # EmailField, RegexField: validators below
+        if field.trim_whitespace:
+            raise TypeError(f"{field.field_name}: a trimmed string is not compiled")
+        return core_schema.str_schema(
+            min_length=max(field.min_length or 0, 0 if field.allow_blank else 1),
+            max_length=field.max_length,
+            strict=True,
+        )
+    raise TypeError(f"{field.field_name}: {type(field).__name__} is not compiled")
+
+
+def _run_validators(field, value) -> None:
+    """Each leaf's own serializer validators (e-mail, pattern, NUL, bounds), as DRF runs them."""
+    if isinstance(field, serializers.ListSerializer):
+        for item in value:
+            _run_validators(field.child, item)
+    elif isinstance(field, serializers.Serializer):
+        for name, child in field.fields.items():
+            if name in value:
+                _run_validators(child, value[name])
+    elif not (value == "" and getattr(field, "allow_blank", False)):
+        for validator in field.validators:
+            validator(value)
+
+
+_INPUT = OrderCreateInputSerializer()
+_VALIDATOR = SchemaValidator(_compile(_INPUT))
+
+
+def _validated(payload) -> dict | None:
+    try:
+        data = _VALIDATOR.validate_python(payload)
+        _run_validators(_INPUT, data)
+    except (CoreValidationError, DjangoValidationError, DrfValidationError):
+        return None
+    return data
+
+
+# --- the response: OrderOutputSerializer's document ----------------------------------------------
+_OUTPUT_FIELDS = OrderOutputSerializer().fields
+_MONEY = _OUTPUT_FIELDS["total"]
+_LINE_MONEY = OrderLineOutputSerializer().fields["unit_price"]
+_DATETIME = _OUTPUT_FIELDS["created_at"]
+_ADDRESS_FIELDS = list(ShippingAddressSerializer().fields)
+_RENDERER = OrjsonRenderer()
+
+
+def _order_document(order: dict, priced, address: dict) -> dict:
+    status = order["status"]
+    return {
+        "id": str(order["id"]),
+        "number": order["number"],
+        "status": status,
+        "currency": order["currency"],
+        "subtotal": _MONEY.to_representation(order["subtotal"]),
+        "total": _MONEY.to_representation(order["total"]),
+        "customer": {"name": order["customer_name"], "email": order["customer_email"]},
+        "shipping_address": {name: address[name] for name in _ADDRESS_FIELDS if name in address},
+        "lines": [
+            {
+                "sku": product.sku,
+                "name": product.name,
+                "unit_price": _LINE_MONEY.to_representation(product.price),
+                "quantity": line.quantity,
+                "line_total": _LINE_MONEY.to_representation(line_total),
+            }
+            for line, product, line_total in priced
+        ],
+        "allowed_actions": state_machine.allowed_actions(status),
+        "carrier": "",
+        "tracking_number": "",
+        "tracking_url": settings.PUBLIC_BASE_URL
+        + reverse("tracking:public", args=[order["tracking_token"]]),
+        "created_at": _DATETIME.to_representation(order["created_at"]),
+        "updated_at": _DATETIME.to_representation(order["updated_at"]),
+    }
+
+
+def _response(status: int, body, *, replayed: bool = False) -> HttpResponse:
+    response = HttpResponse(_RENDERER.render(body), status=status, content_type="application/json")
+    response["Allow"] = ALLOW
+    if replayed:
+        response[REPLAYED_HEADER] = "true"
+    return response
+
+
+# --- the path ------------------------------------------------------------------------------------
+def _simple(request) -> bool:
+    meta = request.META
+    if not getattr(settings, "ORDER_INTAKE_LEAN", True) or connection.vendor != "postgresql":
+        return False
+    if meta.get("CONTENT_TYPE", "").lower() not in _JSON_TYPES:
+        return False
+    return meta.get("HTTP_ACCEPT", "").strip() in _ACCEPTS
+
+
+def place(request) -> HttpResponse | None:
+    """Answer ``POST /api/v1/orders`` on the lean path, or None for the DRF view to answer."""
+    if not _simple(request):
+        return None
+    verified = _verified_key(request.META.get("HTTP_AUTHORIZATION", ""))
+    if verified is None:
+        return None  # the DRF view answers 401 with its document
+    digest, key = verified
+    allowed, retry_after = count_shop_request(key.shop_id)
+    # the DRF view, if it answers after all, must not count the request twice
+    setattr(request, COUNTED_ATTRIBUTE, True if allowed else retry_after)
+    if not allowed:
+        return None
+    idempotency_key = request.META.get("HTTP_IDEMPOTENCY_KEY")
+    if idempotency_key is not None and not key_is_valid(idempotency_key):
+        return None
+    try:
+        payload = orjson.loads(request.body)
+    except (orjson.JSONDecodeError, RequestDataTooBig):
+        return None
+    data = _validated(payload)
+    if data is None:
+        return None
+    lines = [intake.LineInput(sku=line["sku"], quantity=line["quantity"]) for line in data["lines"]]
+    try:
+        intake.check_lines(lines)
+    except OrderInputError:
+        return None
+    scope = f"shop:{key.shop_id}"
+    fingerprint = (
+        request_fingerprint(method=request.method, path=request.path, payload=payload)
+        if idempotency_key is not None
+        else None
+    )
+    numbers_drawn = 0
+    for _ in range(_ATTEMPTS):
+        read = intake_sql.read(
+            key_id=key.id,
+            shop_id=key.shop_id,
+            scope=scope,
+            idempotency_key=idempotency_key,
+            skus=[line.sku for line in lines],
+        )
+        if read is None or not read.key_usable:
+            _keys.pop(digest, None)
+            return None
+        if read.stored is not None:
+            try:
+                replayed = replay_stored(read.stored, fingerprint)
+            except IdempotencyKeyReused:
+                return None  # the DRF view answers 422
+            if replayed is None:
+                return None  # expired: the DRF view deletes the row and runs the request
+            return _response(replayed.status, replayed.body, replayed=True)
+        try:
+            priced, subtotal = intake.price_lines(
+                currency=read.shop_currency, lines=lines, products=read.products
+            )
+        except OrderInputError:
+            return None
+        numbers_drawn += 1
+        outcome, placed = _write(
+            key=key,
+            read=read,
+            data=data,
+            priced=priced,
+            subtotal=subtotal,
+            scope=scope,
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
+        )
+        if outcome == "number-taken" and numbers_drawn < intake.NUMBER_ATTEMPTS:
+            continue
+        if outcome == "twin-committed":
+            continue  # read again: the twin's response is replayed
+        if outcome == "key-unusable":
+            _keys.pop(digest, None)
+            return None
+        if outcome != "written":
+            return None  # in flight (409), or numbers exhausted: the DRF view answers
+        return placed
+    return None
+
+
+def _write(*, key, read, data, priced, subtotal, scope, idempotency_key, fingerprint):
+    now = timezone.now()
+    customer, address = data["customer"], data["shipping_address"]
+    order = {
+        "id": uuid.uuid4(),
+        "shop_id": key.shop_id,
+        "number": intake._new_number(),
+        "status": OrderStatus.PLACED,
+        "customer_name": customer["name"],
+        "customer_email": customer["email"],
+        "shipping_address": address,
+        "currency": read.shop_currency,
+        "subtotal": subtotal,
+        "total": subtotal,
+        "payment_token": data["payment"]["token"],
+        "tracking_token": Order._meta.get_field("tracking_token").get_default(),
+        "created_at": now,
+        "updated_at": now,
+    }
+    event = intake.placed_event(
+        order_id=order["id"],
+        shop_id=key.shop_id,
+        number=order["number"],
+        currency=order["currency"],
+        subtotal=subtotal,
+        customer_name=order["customer_name"],
+        customer_email=order["customer_email"],
+        priced=priced,
+        actor=f"shop-key:{key.prefix}",
+        shop_name=read.shop_name,
+        tracking_token=order["tracking_token"],
+    )
+    row = {
+        "event_id": uuid.uuid4(),
+        "type": OrderPlaced.type,
+        "version": OrderPlaced.version,
+        "aggregate": OrderPlaced.aggregate,
+        "aggregate_id": event.aggregate_id,
+        "sequence": 1,
+        "tenant_id": event.tenant_id,
+        "correlation_id": get_correlation_id() or new_correlation_id(),
+        "causation_id": current_causation_id(),
+        "idempotency_key": idempotency_key or "",
+        "trace_context": tracing.current_trace_context(),
+        "data": event.to_data(),
+        "occurred_at": now,
+        "created_at": now,
+    }
+    body = _order_document(order, priced, address)
+    key_row = None
+    if idempotency_key is not None:
+        key_row = {
+            "scope": scope,
+            "key": idempotency_key,
+            "fingerprint": fingerprint,
+            "response_status": 201,
+            "response_body": body,
+            "created_at": now,
+            "expires_at": new_expiry(),
+        }
+    try:
+        outcome = intake_sql.write(
+            key_id=key.id,
+            lock=lock_name(scope, idempotency_key) if idempotency_key is not None else None,
+            order=order,
+            lines=[
+                {
+                    "product_id": product.id,
+                    "sku": product.sku,
+                    "name": product.name,
+                    "unit_price": product.price,
+                    "quantity": line.quantity,
+                    "line_total": line_total,
+                }
+                for line, product, line_total in priced
+            ],
+            event=row,
+            key_row=key_row,
+        )
+    except IntegrityError as exc:
+        constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
+        if constraint == intake.NUMBER_CONSTRAINT:
+            return "number-taken", None
+        if constraint == intake_sql.IDEMPOTENCY_CONSTRAINT:
+            return "twin-committed", None
+        raise
+    if not outcome.key_usable:
+        return "key-unusable", None
+    if not outcome.locked:
+        return "in-flight", None
+    if not outcome.fresh:
+        return "twin-committed", None
+    # after commit (at once in autocommit; at the outer commit inside a transaction)
+    event_published.send(sender=OrderPlaced, event=event, row=OutboxEvent(**row))
+    transaction.on_commit(kick_after_commit, robust=True)
+    return "written", _response(201, body)

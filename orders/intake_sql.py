@@ -1,0 +1,263 @@
+"""The lean intake's two statements: what a new order reads, and the order written at once.
+
+The orders context owns them (the kernel's idempotency rules decide what a key row means:
+:mod:`orderflow.idempotency`). On PostgreSQL, ``POST /api/v1/orders`` costs:
+
+1. :func:`read` — one SELECT: is the API key still usable (not revoked, not expired),
+   the shop's currency and name, the request's idempotency key row if any, and the
+   catalog rows of the SKUs asked for. A replay is answered from this alone.
+2. :func:`write` — one INSERT statement of data-modifying CTEs, its own transaction in
+   autocommit: the advisory lock on the idempotency key is *tried* and the key checked
+   again (revocation and a twin's row included, so a key revoked after step 1 cannot
+   write), and only then the order, its lines, its ``order.placed`` outbox row and the
+   key row with the stored response are inserted. Nothing or everything is written.
+
+Both are server-side prepared statements on a psycopg cursor of Django's connection
+(Django's own cursors bind on the client and cannot prepare), with no SAVEPOINT: inside
+an outer transaction (a test's, or a caller's ``atomic``) the write runs in a savepoint
+so that a unique violation leaves the outer transaction usable.
+
+Column lists come from the models, and each value goes through its field's
+``get_db_prep_save``, so the statements follow the models as the ORM would.
+"""
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import orjson
+import psycopg
+from django.db import connection, transaction
+
+from orderflow.idempotency import StoredKey
+from orderflow.models import IdempotencyKey, OutboxEvent
+
+from .models import Order, OrderLine, Product, Shop, ShopAPIKey
+
+#: what a unique violation of the write names when a twin committed the same key first
+IDEMPOTENCY_CONSTRAINT = "idempotency_unique_scope_key"
+
+
+def _columns(model) -> list:
+    """The columns an INSERT names: every concrete field but a database-generated id."""
+    return [
+        field
+        for field in model._meta.concrete_fields
+        if field.get_internal_type() not in ("AutoField", "BigAutoField", "SmallAutoField")
+    ]
+
+
+def _cast(field) -> str:
+    return field.cast_db_type(connection)
+
+
+_ORDER_FIELDS = _columns(Order)
+_LINE_FIELDS = [f for f in _columns(OrderLine) if f.name != "order"]
+_EVENT_FIELDS = _columns(OutboxEvent)
+_KEY_FIELDS = _columns(IdempotencyKey)
+
+_READ_SQL = f"""
+SELECT
+    EXISTS (
+        SELECT 1 FROM {ShopAPIKey._meta.db_table} k
+        WHERE k.id = %(key_id)s AND NOT k.revoked
+          AND (k.expiry_date IS NULL OR k.expiry_date > now())
+    ),
+    s.currency, s.name,
+    i.fingerprint, i.response_status, i.response_body, i.expires_at > now(),
+    p.ids, p.skus, p.names, p.prices, p.currencies
+FROM {Shop._meta.db_table} s
+LEFT JOIN {IdempotencyKey._meta.db_table} i
+    ON i.scope = %(scope)s::varchar AND i.key = %(ikey)s::varchar
+CROSS JOIN LATERAL (
+    SELECT array_agg(id) AS ids, array_agg(sku) AS skus, array_agg(name) AS names,
+           array_agg(price) AS prices, array_agg(currency) AS currencies
+    FROM {Product._meta.db_table}
+    WHERE shop_id = s.id AND sku = ANY(%(skus)s::varchar[])
+) p
+WHERE s.id = %(shop_id)s::bigint
+"""  # noqa: S608 (table names come from the models, values are parameters)
+
+
+def _insert_values(fields, prefix: str) -> str:
+    return ", ".join(f"%({prefix}{f.column})s::{_cast(f)}" for f in fields)
+
+
+def _names(fields) -> str:
+    return ", ".join(connection.ops.quote_name(f.column) for f in fields)
+
+
+_LINE_ARRAYS = ", ".join(f"%(l_{f.column})s::{_cast(f)}[]" for f in _LINE_FIELDS)
+
+_WRITE_SQL = f"""
+WITH gate AS (
+    SELECT
+        CASE WHEN %(lock)s::text IS NULL THEN true
+             ELSE pg_try_advisory_xact_lock(hashtextextended(%(lock)s::text, 0)) END AS locked,
+        EXISTS (
+            SELECT 1 FROM {ShopAPIKey._meta.db_table} k
+            WHERE k.id = %(key_id)s AND NOT k.revoked
+              AND (k.expiry_date IS NULL OR k.expiry_date > now())
+        ) AS key_ok,
+        NOT EXISTS (
+            SELECT 1 FROM {IdempotencyKey._meta.db_table} i
+            WHERE i.scope = %(k_scope)s::varchar AND i.key = %(k_key)s::varchar
+        ) AS fresh
+),
+o AS (
+    INSERT INTO {Order._meta.db_table} ({_names(_ORDER_FIELDS)})
+    SELECT {_insert_values(_ORDER_FIELDS, "o_")} FROM gate WHERE locked AND key_ok AND fresh
+    RETURNING id
+),
+l AS (
+    INSERT INTO {OrderLine._meta.db_table} ({connection.ops.quote_name(OrderLine._meta.get_field("order").column)}, {_names(_LINE_FIELDS)})
+    SELECT o.id, u.* FROM o, unnest({_LINE_ARRAYS}) AS u
+    RETURNING 1
+),
+e AS (
+    INSERT INTO {OutboxEvent._meta.db_table} ({_names(_EVENT_FIELDS)})
+    SELECT {_insert_values(_EVENT_FIELDS, "e_")} FROM o
+    RETURNING 1
+),
+k AS (
+    INSERT INTO {IdempotencyKey._meta.db_table} ({_names(_KEY_FIELDS)})
+    SELECT {_insert_values(_KEY_FIELDS, "k_")} FROM o WHERE %(k_key)s::varchar IS NOT NULL
+    RETURNING 1
+)
+SELECT locked, key_ok, fresh, (SELECT count(*) FROM o), (SELECT count(*) FROM l)
+FROM gate
+"""  # noqa: S608, E501 (names come from the models, values are parameters)
+
+
+@dataclass(frozen=True)
+class CatalogRow:
+    id: int
+    sku: str
+    name: str
+    price: Decimal
+    currency: str
+
+
+@dataclass(frozen=True)
+class IntakeRead:
+    key_usable: bool
+    shop_currency: str
+    shop_name: str
+    stored: StoredKey | None
+    products: dict[str, CatalogRow]
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    locked: bool
+    key_usable: bool
+    fresh: bool
+    written: bool
+
+
+def _log(sql: str, params: Any, started: float) -> None:
+    # what Django records for its own cursors, so query-count assertions see these too
+    if connection.queries_logged:
+        elapsed = time.monotonic() - started
+        connection.queries_log.append(
+            {"sql": f"{sql.strip()[:80]}… {params!r:.200}", "time": f"{elapsed:.3f}"}
+        )
+
+
+def _execute(sql: str, params: dict) -> tuple:
+    connection.ensure_connection()
+    started = time.monotonic()
+    try:
+        # Django's errors (IntegrityError, OperationalError…), as its own cursors raise them
+        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(sql, params, prepare=True)
+            return cursor.fetchone()
+    finally:
+        _log(sql, params, started)
+
+
+def read(
+    *, key_id: str, shop_id: int, scope: str, idempotency_key: str | None, skus: Sequence[str]
+) -> IntakeRead | None:
+    """Round trip 1: the key's state, the shop, the stored key row and the catalog rows.
+
+    None when the shop does not exist (the caller takes the ORM path, which explains).
+    """
+    row = _execute(
+        _READ_SQL,
+        {
+            "key_id": key_id,
+            "shop_id": shop_id,
+            "scope": scope,
+            "ikey": idempotency_key,
+            "skus": list(skus),
+        },
+    )
+    if row is None:
+        return None
+    key_ok, currency, name, fingerprint, status, body, live, ids, found, names, prices, curs = row
+    stored = None
+    if fingerprint is not None:
+        # Django loads jsonb as text on its connections (it parses JSON itself)
+        parsed = orjson.loads(body) if isinstance(body, str | bytes) else body
+        stored = StoredKey(fingerprint=fingerprint, status=status, body=parsed, live=bool(live))
+    products = {}
+    for index, sku in enumerate(found or ()):
+        products[sku] = CatalogRow(
+            id=ids[index], sku=sku, name=names[index], price=prices[index], currency=curs[index]
+        )
+    return IntakeRead(
+        key_usable=bool(key_ok),
+        shop_currency=currency,
+        shop_name=name,
+        stored=stored,
+        products=products,
+    )
+
+
+def _prep(fields, values: dict, prefix: str, params: dict) -> None:
+    for field in fields:
+        value = values[field.attname] if field.attname in values else field.get_default()
+        params[f"{prefix}{field.column}"] = field.get_db_prep_save(value, connection)
+
+
+def write(
+    *,
+    key_id: str,
+    lock: str | None,
+    order: dict,
+    lines: list[dict],
+    event: dict,
+    key_row: dict | None,
+) -> WriteOutcome:
+    """Round trip 2: the order, its lines, its outbox row and its key row, or nothing.
+
+    ``order``/``event``/``key_row`` map field attnames to values (a missing field takes
+    its model default); ``lines`` are dicts of the line fields. A unique violation (a
+    number drawn twice, a twin's key row committed after this statement's snapshot)
+    propagates as ``IntegrityError`` with nothing written.
+    """
+    params: dict[str, Any] = {"key_id": key_id, "lock": lock}
+    _prep(_ORDER_FIELDS, order, "o_", params)
+    _prep(_EVENT_FIELDS, event, "e_", params)
+    if key_row is not None:
+        _prep(_KEY_FIELDS, key_row, "k_", params)
+    else:  # no Idempotency-Key: the gate finds no row, the key CTE inserts none
+        params.update({f"k_{field.column}": None for field in _KEY_FIELDS})
+    for field in _LINE_FIELDS:
+        params[f"l_{field.column}"] = [
+            field.get_db_prep_save(line[field.attname], connection) for line in lines
+        ]
+    if connection.in_atomic_block:
+        with transaction.atomic():
+            row = _execute_wrapped(params)
+    else:
+        row = _execute_wrapped(params)
+    locked, key_ok, fresh, orders, _ = row
+    return WriteOutcome(locked=locked, key_usable=key_ok, fresh=fresh, written=orders == 1)
+
+
+def _execute_wrapped(params: dict) -> tuple:
+    return _execute(_WRITE_SQL, params)
