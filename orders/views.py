@@ -37,6 +37,7 @@ def order_create(request):
         filled = [line for line in lines.forms if line.has_changed() and line.cleaned_data]
         try:
             order, replayed = services.order_place_once(
+                actor=_actor(request),
                 shop=form.cleaned_data["shop"],
                 form_key=form.cleaned_data["form_key"],
                 customer=services.CustomerInput(
