@@ -1,18 +1,23 @@
 """Metrics the kernel records and serves: deliveries, latencies, backlog, /metrics itself."""
 
 import uuid
+from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.parser import text_string_to_metric_families
 
 from orderflow import metrics
 from orderflow.events import publish
 from orderflow.events.relay import drain
+from orderflow.metrics import receivers
 from orderflow.metrics.collectors import ScrapeCollectors
 from orderflow.models import OutboxEvent
 from orderflow.tasks import events_pump_task
@@ -243,3 +248,19 @@ def test_cache_gets_count_hits_and_misses():
     assert sample("django_cache_get_total", backend="redis") - gets == 2
     assert sample("django_cache_get_hits_total", backend="redis") - hits == 1
     assert sample("django_cache_get_misses_total", backend="redis") - misses == 1
+
+
+@pytest.mark.django_db
+def test_placed_to_confirmed_is_read_from_the_event_without_a_query():
+    name = "orderflow_order_placed_to_confirmed_seconds"
+    count, total = sample(f"{name}_count"), sample(f"{name}_sum")
+    confirmed = SimpleNamespace(
+        type="order.confirmed", placed_at=timezone.now() - timedelta(seconds=2)
+    )
+
+    with CaptureQueriesContext(connection) as queries:
+        receivers._event_committed(confirmed)
+
+    assert len(queries) == 0
+    assert sample(f"{name}_count") - count == 1
+    assert 2.0 <= sample(f"{name}_sum") - total < 60.0
