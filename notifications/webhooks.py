@@ -13,13 +13,17 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import secrets
 import ssl
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
+from urllib.parse import urlsplit
 
 import httpcore
 from django.core.serializers.json import DjangoJSONEncoder
@@ -34,6 +38,11 @@ USER_AGENT = "OrderFlow-Webhooks/1.0"
 TIMEOUT_SECONDS = 5.0
 #: how much of a response body the delivery log keeps
 RESPONSE_BODY_LIMIT = 1024
+#: keep-alive: connections open at once per receiving origin, and how long an idle one is kept
+CONNECTIONS_PER_HOST = 4
+KEEPALIVE_SECONDS = 30.0
+#: origins whose pools a process keeps; past this the least recently used pool is closed
+MAX_POOLS = 256
 
 #: The retry schedule: attempt n + 1 waits ``RETRY_BASE * RETRY_FACTOR ** (n - 1)``,
 #: capped at ``RETRY_CAP``, plus up to 10 % jitter; after ``MAX_ATTEMPTS`` the delivery
@@ -123,8 +132,12 @@ def post(
 ) -> AttemptResult:
     """POST ``body`` once; never follow a redirect; give up after ``timeout`` seconds in all.
 
-    The URL is normalised again here: a URL stored before registration normalised them
-    may hold characters the HTTP client refuses.
+    The connection comes from the process's keep-alive pool for the URL's origin, so many
+    POSTs to one receiver share one connection. A new connection is made only through the
+    SSRF guard (:class:`ssrf.GuardedBackend`: resolved once, every address checked, the
+    socket connected to a checked address); a kept one stays connected to the address that
+    was checked. The URL is normalised again here: a URL stored before registration
+    normalised them may hold characters the HTTP client refuses.
     """
     started = time.monotonic()
     request_headers = {
@@ -133,25 +146,17 @@ def post(
         "user-agent": USER_AGENT,
         "x-request-id": str(request_id),
     }
-    backend = _AttemptBackend(allow_private=allow_private, deadline=started + timeout)
+    _attempt.deadline = started + timeout
     try:
         url = normalize_url(url)
-        # A pool per attempt: each attempt connects afresh through the guard, and no
-        # connection outlives the attempt's deadline. httpcore never follows redirects.
-        with (
-            httpcore.ConnectionPool(
-                ssl_context=_ssl_context(), network_backend=backend, max_connections=1
-            ) as pool,
-            pool.stream(
-                "POST",
-                url,
-                headers=list(request_headers.items()),
-                content=body,
-                extensions={
-                    "timeout": dict.fromkeys(("connect", "read", "write", "pool"), timeout)
-                },
-            ) as response,
-        ):
+        # httpcore never follows redirects
+        with pools.get(url, allow_private=allow_private).stream(
+            "POST",
+            url,
+            headers=list(request_headers.items()),
+            content=body,
+            extensions={"timeout": dict.fromkeys(("connect", "read", "write", "pool"), timeout)},
+        ) as response:
             received = _read_some(response, RESPONSE_BODY_LIMIT)
             status_code = response.status
     except UnresolvableHost as error:
@@ -164,6 +169,8 @@ def post(
         return _failure(AttemptOutcome.RETRY, f"{type(error).__name__}: {error}", started)
     except httpcore.UnsupportedProtocol as error:
         return _failure(AttemptOutcome.FAILED, f"Unsupported URL: {error}", started)
+    finally:
+        _attempt.deadline = None
     outcome = classify(status_code)
     return AttemptResult(
         outcome=outcome,
@@ -174,48 +181,99 @@ def post(
     )
 
 
-class _AttemptBackend(GuardedBackend):
-    """The guarded backend, with one deadline for everything the attempt does on the socket.
+#: the deadline of the attempt this thread is making (None outside one)
+_attempt = threading.local()
 
-    httpcore's timeouts apply to each read or write; a receiver trickling a byte every few
-    seconds would hold a worker far longer than ``TIMEOUT_SECONDS`` without this.
+
+def _deadline() -> float | None:
+    return getattr(_attempt, "deadline", None)
+
+
+class Pools:
+    """Keep-alive connection pools, one per receiving origin (and guard setting).
+
+    A pool of a guard setting only ever holds connections made under that setting, so a
+    connection opened while private addresses were allowed is never used once they are
+    not. Thread-safe: a sender's threads share them.
     """
 
-    def __init__(self, *, allow_private: bool, deadline: float):
-        super().__init__(allow_private=allow_private)
-        self.deadline = deadline
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._pools: OrderedDict[tuple, httpcore.ConnectionPool] = OrderedDict()
+
+    def get(self, url: str, *, allow_private: bool) -> httpcore.ConnectionPool:
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.hostname, parts.port, allow_private)
+        with self._lock:
+            pool = self._pools.get(key)
+            if pool is not None:
+                self._pools.move_to_end(key)
+                return pool
+            pool = self._pools[key] = httpcore.ConnectionPool(
+                ssl_context=_ssl_context(),
+                network_backend=_AttemptBackend(allow_private=allow_private),
+                max_connections=CONNECTIONS_PER_HOST,
+                keepalive_expiry=KEEPALIVE_SECONDS,
+            )
+            evicted = self._pools.popitem(last=False)[1] if len(self._pools) > MAX_POOLS else None
+        if evicted is not None:
+            evicted.close()
+        return pool
+
+    def close(self) -> None:
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), OrderedDict()
+        for pool in pools:
+            pool.close()
+
+    def forget(self) -> None:
+        """Drop every pool without closing: a forked child must not touch its parent's sockets."""
+        self._lock = threading.Lock()
+        self._pools = OrderedDict()
+
+
+pools = Pools()
+os.register_at_fork(after_in_child=pools.forget)
+
+
+class _AttemptBackend(GuardedBackend):
+    """The guarded backend, with one deadline for everything an attempt does on the socket.
+
+    httpcore's timeouts apply to each read or write; a receiver trickling a byte every few
+    seconds would hold a worker far longer than ``TIMEOUT_SECONDS`` without this. The
+    deadline is the current attempt's (a kept connection serves many attempts).
+    """
 
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
-        timeout = _budget(self.deadline, timeout, httpcore.ConnectTimeout)
+        timeout = _budget(_deadline(), timeout, httpcore.ConnectTimeout)
         stream = super().connect_tcp(host, port, timeout, local_address, socket_options)
-        return _DeadlineStream(stream, self.deadline)
+        return _DeadlineStream(stream)
 
 
 class _DeadlineStream(httpcore.NetworkStream):
-    def __init__(self, stream: httpcore.NetworkStream, deadline: float):
+    def __init__(self, stream: httpcore.NetworkStream):
         self._stream = stream
-        self._deadline = deadline
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._stream.read(max_bytes, _budget(self._deadline, timeout, httpcore.ReadTimeout))
+        return self._stream.read(max_bytes, _budget(_deadline(), timeout, httpcore.ReadTimeout))
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._stream.write(buffer, _budget(self._deadline, timeout, httpcore.WriteTimeout))
+        self._stream.write(buffer, _budget(_deadline(), timeout, httpcore.WriteTimeout))
 
     def close(self) -> None:
         self._stream.close()
 
     def start_tls(self, ssl_context, server_hostname=None, timeout=None):
-        timeout = _budget(self._deadline, timeout, httpcore.ConnectTimeout)
-        return _DeadlineStream(
-            self._stream.start_tls(ssl_context, server_hostname, timeout), self._deadline
-        )
+        timeout = _budget(_deadline(), timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, timeout))
 
     def get_extra_info(self, info: str):
         return self._stream.get_extra_info(info)
 
 
-def _budget(deadline: float, timeout: float | None, error: type[Exception]) -> float:
+def _budget(deadline: float | None, timeout: float | None, error: type[Exception]) -> float:
+    if deadline is None:  # outside an attempt (the pool checking a kept connection)
+        return timeout
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise error("The attempt ran out of time.")

@@ -13,12 +13,15 @@ import logging
 import time
 import uuid
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -46,28 +49,52 @@ DRAIN_SECONDS = 10.0
 #: An attempt is started only with at least this much of its shop's and host's batch
 #: budget left; its timeout is what is left (at most webhooks.TIMEOUT_SECONDS).
 MIN_ATTEMPT_SECONDS = 0.5
-#: what :func:`_attempt` returns when the attempt's outcome could not be written
-UNRECORDED = "unrecorded"
+#: groups of a batch (sharing no shop and no host) sent at once, each on its own thread
+SENDER_THREADS = 8
 
 logger = logging.getLogger(__name__)
 
 
 # --- sending ---
+@dataclass
+class _Outcome:
+    """What became of one claimed delivery in a batch; written with the others at once."""
+
+    delivery: WebhookDelivery
+    #: AttemptOutcome for an attempt, else "postponed" or "skipped"
+    kind: str
+    at: datetime
+    until: datetime | None = None
+    request_id: uuid.UUID | None = None
+    result: webhooks.AttemptResult | None = None
+
+    @property
+    def attempted(self) -> bool:
+        return self.result is not None
+
+
+POSTPONED = "postponed"
+
+
 def webhook_deliveries_send_due(
     *, now: datetime | None = None, limit: int = BATCH_SIZE
 ) -> SendResult:
-    """Claim one batch of due deliveries and attempt each once, within budgets.
+    """Claim one batch of due deliveries, attempt each once within budgets, record them at once.
 
-    Each shop, and each destination host, may take WEBHOOK_SHOP_BATCH_SECONDS and
-    WEBHOOK_HOST_BATCH_SECONDS of the batch: an attempt's timeout is the least of what is
-    left of both, and a delivery whose shop or host has less than MIN_ATTEMPT_SECONDS left
-    is handed back untried for the next batch. So one shop's hanging endpoints (or one
-    hanging host that many shops use) delay only their own deliveries, not the batch's.
+    The claim commits (synchronously) before anything is sent. The batch is split into
+    groups that share no shop and no destination host; groups are sent concurrently on
+    at most SENDER_THREADS threads, each group's deliveries one after another over the
+    process's keep-alive connections. Each shop, and each destination host, may take
+    WEBHOOK_SHOP_BATCH_SECONDS and WEBHOOK_HOST_BATCH_SECONDS of the batch: an attempt's
+    timeout is the least of what is left of both, and a delivery whose shop or host has
+    less than MIN_ATTEMPT_SECONDS left is handed back untried for the next batch. So one
+    shop's hanging endpoints (or one hanging host that many shops use) delay only their
+    own group, never another shop's deliveries. Every outcome is then written in ONE
+    transaction (:func:`_record_batch`).
 
     ``now`` stands for the clock (tests move it instead of sleeping); the signature's
     timestamp is always the real time of sending.
     """
-    result = SendResult()
     # measured from before the claim, so the lease (set from the same moment) ends later
     lease_ends = time.monotonic() + LEASE.total_seconds()
     claimed = claim_due(
@@ -76,45 +103,19 @@ def webhook_deliveries_send_due(
         limit=limit,
         lease=LEASE,
     )
-    # An endpoint that just failed is not tried again in this batch: its other
-    # deliveries wait for its retry instead of each spending a timeout on it.
-    held_until: dict[uuid.UUID, datetime] = {}
-    shop_left: dict[int, float] = defaultdict(lambda: settings.WEBHOOK_SHOP_BATCH_SECONDS)
-    host_left: dict[str, float] = defaultdict(lambda: settings.WEBHOOK_HOST_BATCH_SECONDS)
-    for delivery in claimed:
-        at = now or timezone.now()
-        if delivery.endpoint_id in held_until:
-            _postpone(delivery, until=held_until[delivery.endpoint_id])
-            result.postponed += 1
-            continue
-        if time.monotonic() + ATTEMPT_BUDGET_SECONDS > lease_ends:
-            # another worker may claim the row once the lease ends: never send it then
-            _postpone(delivery, until=at)
-            result.postponed += 1
-            continue
-        shop_id, host = delivery.endpoint.shop_id, _host(delivery.endpoint.url)
-        timeout = min(webhooks.TIMEOUT_SECONDS, shop_left[shop_id], host_left[host])
-        if timeout < MIN_ATTEMPT_SECONDS:
-            _postpone(delivery, until=at)  # its shop or host has had its share of the batch
-            result.postponed += 1
-            continue
-        started = time.monotonic()
-        outcome, next_at = _attempt(delivery, now=at, timeout=timeout)
-        spent = time.monotonic() - started
-        shop_left[shop_id] -= spent
-        host_left[host] -= spent
-        if outcome == AttemptOutcome.SENT:
-            result.sent += 1
-        elif outcome == AttemptOutcome.RETRY:
-            result.retried += 1
-            held_until[delivery.endpoint_id] = next_at
-        elif outcome == AttemptOutcome.FAILED:
-            result.failed += 1
-        elif outcome == UNRECORDED:
-            result.unrecorded += 1
-        else:
-            result.skipped += 1
-    return result
+    if not claimed:
+        return SendResult()
+    groups = _independent_groups(claimed)
+    send = partial(_send_group, now=now, lease_ends=lease_ends)
+    if len(groups) == 1:
+        outcomes = send(groups[0])
+    else:
+        with ThreadPoolExecutor(
+            max_workers=min(SENDER_THREADS, len(groups)), thread_name_prefix="webhook-send"
+        ) as pool:
+            outcomes = [o for group in pool.map(send, groups) for o in group]
+    recorded = _record_isolated(outcomes)
+    return _count(outcomes, recorded)
 
 
 def webhook_deliveries_drain(*, max_seconds: float = DRAIN_SECONDS) -> SendResult:
@@ -139,31 +140,87 @@ def _host(url: str) -> str:
         return ""
 
 
-def _attempt(
-    delivery: WebhookDelivery, *, now: datetime, timeout: float = webhooks.TIMEOUT_SECONDS
-) -> tuple[str, datetime | None]:
-    endpoint = delivery.endpoint
-    if not endpoint.active:
-        WebhookDelivery.objects.filter(pk=delivery.pk).update(
-            status=SendStatus.SKIPPED, lease_until=None, next_attempt_at=None
+def _independent_groups(deliveries: list[WebhookDelivery]) -> list[list[WebhookDelivery]]:
+    """Split the batch into groups sharing no shop and no host, each in claim order.
+
+    A shop's budget and a host's budget are then each spent by one group only, one
+    attempt after another, exactly as in a batch sent alone.
+    """
+    parent: dict[tuple, tuple] = {}
+
+    def root(key: tuple) -> tuple:
+        while parent.setdefault(key, key) != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    for delivery in deliveries:
+        shop = root(("shop", delivery.endpoint.shop_id))
+        host = root(("host", _host(delivery.endpoint.url)))
+        parent[host] = shop
+    groups: dict[tuple, list[WebhookDelivery]] = {}
+    for delivery in deliveries:
+        groups.setdefault(root(("shop", delivery.endpoint.shop_id)), []).append(delivery)
+    return list(groups.values())
+
+
+def _send_group(
+    deliveries: list[WebhookDelivery], *, now: datetime | None, lease_ends: float
+) -> list[_Outcome]:
+    """Attempt a group's deliveries in order; no database here (it runs on any thread)."""
+    outcomes = []
+    # An endpoint that just failed is not tried again in this batch: its other
+    # deliveries wait for its retry instead of each spending a timeout on it.
+    held_until: dict[uuid.UUID, datetime] = {}
+    shop_left: dict[int, float] = defaultdict(lambda: settings.WEBHOOK_SHOP_BATCH_SECONDS)
+    host_left: dict[str, float] = defaultdict(lambda: settings.WEBHOOK_HOST_BATCH_SECONDS)
+    for delivery in deliveries:
+        at = now or timezone.now()
+        endpoint = delivery.endpoint
+        if delivery.endpoint_id in held_until:
+            outcomes.append(_Outcome(delivery, POSTPONED, at, until=held_until[endpoint.pk]))
+            continue
+        if not endpoint.active:
+            outcomes.append(_Outcome(delivery, SendStatus.SKIPPED, at))
+            continue
+        if time.monotonic() + ATTEMPT_BUDGET_SECONDS > lease_ends:
+            # another worker may claim the row once the lease ends: never send it then
+            outcomes.append(_Outcome(delivery, POSTPONED, at, until=at))
+            continue
+        shop_id, host = endpoint.shop_id, _host(endpoint.url)
+        timeout = min(webhooks.TIMEOUT_SECONDS, shop_left[shop_id], host_left[host])
+        if timeout < MIN_ATTEMPT_SECONDS:
+            # its shop or host has had its share of the batch
+            outcomes.append(_Outcome(delivery, POSTPONED, at, until=at))
+            continue
+        started = time.monotonic()
+        request_id = uuid.uuid4()
+        if delivery.attempts > webhooks.MAX_ATTEMPTS:
+            # claimed again after lost leases (a worker killed mid-attempt, each time)
+            result = webhooks.AttemptResult(
+                AttemptOutcome.FAILED, None, "", 0, "No attempt finished."
+            )
+        else:
+            result = _post_isolated(
+                delivery, endpoint, request_id=request_id, now=at, timeout=timeout
+            )
+        spent = time.monotonic() - started
+        shop_left[shop_id] -= spent
+        host_left[host] -= spent
+        outcome = result.outcome
+        if outcome == AttemptOutcome.RETRY and delivery.attempts >= webhooks.MAX_ATTEMPTS:
+            outcome = AttemptOutcome.FAILED
+        next_at = (
+            at + webhooks.retry_delay(delivery.attempts)
+            if outcome == AttemptOutcome.RETRY
+            else None
         )
-        return SendStatus.SKIPPED, None
-    request_id = uuid.uuid4()
-    if delivery.attempts > webhooks.MAX_ATTEMPTS:
-        # claimed again after lost leases (a worker killed mid-attempt, each time)
-        result = webhooks.AttemptResult(AttemptOutcome.FAILED, None, "", 0, "No attempt finished.")
-    else:
-        result = _post_isolated(delivery, endpoint, request_id=request_id, now=now, timeout=timeout)
-    try:
-        outcome, next_at = _record(delivery, endpoint, result, request_id=request_id, now=now)
-    except Exception:  # one row's write failing is that row's alone, as its send is
-        # e.g. the shop deleted the endpoint while its attempt was on the wire. The row
-        # stays claimed, if it still exists, and is claimed again when its lease ends.
-        logger.exception("Webhook attempt not recorded", extra={"delivery_id": str(delivery.pk)})
-        return UNRECORDED, None
-    # counted once the attempt's log row has committed, with the outcome it was logged with
-    metrics.record_webhook_delivery(outcome=outcome, seconds=result.duration_ms / 1000)
-    return outcome, next_at
+        if next_at is not None:
+            held_until[endpoint.pk] = next_at
+        outcomes.append(
+            _Outcome(delivery, outcome, at, until=next_at, request_id=request_id, result=result)
+        )
+    return outcomes
 
 
 def _post_isolated(
@@ -231,72 +288,220 @@ def _post(
         )
 
 
-@transaction.atomic
-def _record(
-    delivery: WebhookDelivery,
-    endpoint: WebhookEndpoint,
-    result: webhooks.AttemptResult,
-    *,
-    request_id: uuid.UUID,
-    now: datetime,
-) -> tuple[str, datetime | None]:
-    """Log the attempt and set what happens next: sent, a retry at its time, or failed."""
-    # A receiver chooses these bytes; PostgreSQL text cannot hold NUL, and a failed write
-    # here would fail the whole batch, other shops' deliveries with it.
-    response_body = result.response_body.replace("\x00", "\ufffd")
-    error = result.error.replace("\x00", "\ufffd")
-    outcome = result.outcome
-    if outcome == AttemptOutcome.RETRY and delivery.attempts >= webhooks.MAX_ATTEMPTS:
-        outcome = AttemptOutcome.FAILED
-    next_at = (
-        now + webhooks.retry_delay(delivery.attempts) if outcome == AttemptOutcome.RETRY else None
-    )
-    WebhookAttempt.objects.create(
-        delivery=delivery,
-        number=delivery.attempts,
-        request_id=request_id,
-        url=endpoint.url,
-        started_at=now,
-        duration_ms=result.duration_ms,
-        status_code=result.status_code,
-        response_body=response_body,
-        error=error,
-        outcome=outcome,
-        next_attempt_at=next_at,
-    )
-    changes: dict[str, Any] = {
-        "lease_until": None,
-        "last_status_code": result.status_code,
-        "last_error": error,
-        "next_attempt_at": next_at,
+# --- recording a batch ---
+def _record_isolated(outcomes: list[_Outcome]) -> set[uuid.UUID]:
+    """Write the batch's outcomes in one transaction; return the ids written.
+
+    Should that transaction fail, each outcome is written in its own, so that one row's
+    failure of any kind stays that row's alone (it stays claimed, if it still exists, and
+    is claimed again when its lease ends).
+    """
+    try:
+        with transaction.atomic():
+            recorded = _record_batch(outcomes)
+    except Exception:
+        logger.exception("Webhook batch not recorded at once; recording row by row")
+    else:
+        _count_metrics(outcomes, recorded)
+        return recorded
+    recorded = set()
+    for outcome in outcomes:
+        try:
+            with transaction.atomic():
+                recorded |= _record_batch([outcome])
+        except Exception:  # one row's write failing is that row's alone, as its send is
+            logger.exception(
+                "Webhook attempt not recorded", extra={"delivery_id": str(outcome.delivery.pk)}
+            )
+    _count_metrics(outcomes, recorded)
+    return recorded
+
+
+def _count_metrics(outcomes: list[_Outcome], recorded: set[uuid.UUID]) -> None:
+    """Count each attempt once its log row is written, with the outcome it was logged with."""
+    for o in outcomes:
+        if o.attempted and o.delivery.pk in recorded:
+            metrics.record_webhook_delivery(outcome=o.kind, seconds=o.result.duration_ms / 1000)
+
+
+def _clean(text: str, limit: int | None = None) -> str:
+    # A receiver chooses these bytes; PostgreSQL text cannot hold NUL
+    text = text.replace("\x00", "\ufffd")
+    return text[:limit] if limit else text
+
+
+_UPDATE_DELIVERIES_SQL = """
+UPDATE notifications_webhookdelivery d SET
+    status = u.status,
+    attempts = d.attempts - CASE WHEN u.postponed THEN 1 ELSE 0 END,
+    lease_until = NULL,
+    next_attempt_at = u.next_at,
+    last_status_code = CASE WHEN u.attempted THEN u.status_code ELSE d.last_status_code END,
+    last_error = CASE WHEN u.attempted THEN u.error ELSE d.last_error END,
+    sent_at = COALESCE(u.sent_at, d.sent_at)
+FROM unnest(%(ids)s::uuid[], %(statuses)s::text[], %(next_ats)s::timestamptz[],
+            %(attempted)s::boolean[], %(postponed)s::boolean[], %(codes)s::integer[],
+            %(errors)s::text[], %(sent_ats)s::timestamptz[])
+     AS u(id, status, next_at, attempted, postponed, status_code, error, sent_at)
+WHERE d.id = u.id
+RETURNING d.id
+"""
+
+_INSERT_ATTEMPTS_SQL = """
+INSERT INTO notifications_webhookattempt (
+    delivery_id, number, request_id, url, started_at, duration_ms, status_code,
+    response_body, error, outcome, next_attempt_at
+)
+SELECT u.delivery_id, u.number, u.request_id, u.url, u.started_at, u.duration_ms,
+       u.status_code, u.response_body, u.error, u.outcome, u.next_attempt_at
+FROM unnest(%(ids)s::uuid[], %(numbers)s::integer[], %(request_ids)s::uuid[],
+            %(urls)s::text[], %(started)s::timestamptz[], %(durations)s::integer[],
+            %(codes)s::integer[], %(bodies)s::text[], %(errors)s::text[],
+            %(outcomes)s::text[], %(next_ats)s::timestamptz[])
+     AS u(delivery_id, number, request_id, url, started_at, duration_ms, status_code,
+          response_body, error, outcome, next_attempt_at)
+WHERE u.delivery_id = ANY(%(recorded)s::uuid[])
+"""
+
+
+def _record_batch(outcomes: list[_Outcome]) -> set[uuid.UUID]:
+    """Write every outcome: deliveries by one UPDATE, attempts by one INSERT, then endpoints.
+
+    A delivery deleted meanwhile (its endpoint deleted while the attempt was on the wire)
+    is simply not written, and its attempt not logged. Returns the ids written.
+    """
+    attempted = [o for o in outcomes if o.attempted]
+    rows = {
+        "ids": [o.delivery.pk for o in outcomes],
+        "statuses": [_status(o) for o in outcomes],
+        "next_ats": [o.until for o in outcomes],
+        "attempted": [o.attempted for o in outcomes],
+        "postponed": [o.kind == POSTPONED for o in outcomes],
+        "codes": [o.result.status_code if o.result else None for o in outcomes],
+        "errors": [_clean(o.result.error) if o.result else "" for o in outcomes],
+        "sent_ats": [o.at if o.kind == AttemptOutcome.SENT else None for o in outcomes],
     }
-    if outcome == AttemptOutcome.SENT:
-        changes |= {"status": SendStatus.SENT, "sent_at": now}
-        WebhookEndpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=False).update(
+    if connection.vendor != "postgresql":
+        recorded = _record_orm(outcomes, rows)
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(_UPDATE_DELIVERIES_SQL, rows)
+            recorded = {row[0] for row in cursor.fetchall()}
+            if attempted and recorded:
+                cursor.execute(
+                    _INSERT_ATTEMPTS_SQL,
+                    {
+                        "ids": [o.delivery.pk for o in attempted],
+                        "numbers": [o.delivery.attempts for o in attempted],
+                        "request_ids": [o.request_id for o in attempted],
+                        "urls": [o.delivery.endpoint.url for o in attempted],
+                        "started": [o.at for o in attempted],
+                        "durations": [o.result.duration_ms for o in attempted],
+                        "codes": [o.result.status_code for o in attempted],
+                        "bodies": [_clean(o.result.response_body) for o in attempted],
+                        "errors": [_clean(o.result.error, 1000) for o in attempted],
+                        "outcomes": [o.kind for o in attempted],
+                        "next_ats": [o.until for o in attempted],
+                        "recorded": list(recorded),
+                    },
+                )
+    _endpoints_after([o for o in attempted if o.delivery.pk in recorded])
+    return recorded
+
+
+def _status(outcome: _Outcome) -> str:
+    if outcome.kind == POSTPONED or outcome.kind == AttemptOutcome.RETRY:
+        return SendStatus.QUEUED
+    if outcome.kind == AttemptOutcome.SENT:
+        return SendStatus.SENT
+    if outcome.kind == AttemptOutcome.FAILED:
+        return SendStatus.FAILED
+    return SendStatus.SKIPPED
+
+
+def _record_orm(outcomes: list[_Outcome], rows: dict[str, list]) -> set[uuid.UUID]:
+    """The same writes through the ORM, row by row (SQLite: embedded mode)."""
+    recorded = set()
+    for n, o in enumerate(outcomes):
+        changes: dict[str, Any] = {
+            "status": rows["statuses"][n],
+            "lease_until": None,
+            "next_attempt_at": o.until,
+        }
+        if o.kind == POSTPONED:
+            changes["attempts"] = o.delivery.attempts - 1
+        if o.attempted:
+            changes |= {"last_status_code": o.result.status_code, "last_error": rows["errors"][n]}
+        if o.kind == AttemptOutcome.SENT:
+            changes["sent_at"] = o.at
+        if not WebhookDelivery.objects.filter(pk=o.delivery.pk).update(**changes):
+            continue
+        recorded.add(o.delivery.pk)
+        if o.attempted:
+            WebhookAttempt.objects.create(
+                delivery_id=o.delivery.pk,
+                number=o.delivery.attempts,
+                request_id=o.request_id,
+                url=o.delivery.endpoint.url,
+                started_at=o.at,
+                duration_ms=o.result.duration_ms,
+                status_code=o.result.status_code,
+                response_body=_clean(o.result.response_body),
+                error=_clean(o.result.error, 1000),
+                outcome=o.kind,
+                next_attempt_at=o.until,
+            )
+    return recorded
+
+
+def _endpoints_after(attempted: list[_Outcome]) -> None:
+    """Clear or note each endpoint's failure record by its last attempt in the batch.
+
+    A success clears ``failing_since``; a failure sets it (to its first failure since
+    the last success) and disables an endpoint failing for WEBHOOK_DISABLE_AFTER_HOURS.
+    At most three statements, whatever the batch holds; one more per endpoint disabled.
+    """
+    last: dict[uuid.UUID, _Outcome] = {}
+    first_failure: dict[uuid.UUID, _Outcome] = {}
+    for o in attempted:
+        endpoint_id = o.delivery.endpoint_id
+        last[endpoint_id] = o
+        if o.kind == AttemptOutcome.SENT:
+            first_failure.pop(endpoint_id, None)
+        else:
+            first_failure.setdefault(endpoint_id, o)
+    succeeded = [pk for pk, o in last.items() if o.kind == AttemptOutcome.SENT]
+    failing = {pk: first_failure[pk] for pk, o in last.items() if o.kind != AttemptOutcome.SENT}
+    if succeeded:
+        WebhookEndpoint.objects.filter(pk__in=succeeded, failing_since__isnull=False).update(
             failing_since=None
         )
-    else:
-        changes["status"] = (
-            SendStatus.QUEUED if outcome == AttemptOutcome.RETRY else SendStatus.FAILED
-        )
-        _endpoint_failed(endpoint, now=now, error=error)
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(**changes)
-    return outcome, next_at
-
-
-def _endpoint_failed(endpoint: WebhookEndpoint, *, now: datetime, error: str) -> None:
-    """Note the failure; disable an endpoint failing for WEBHOOK_DISABLE_AFTER_HOURS."""
-    WebhookEndpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=True).update(
-        failing_since=now
-    )
-    endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
-    window = timedelta(hours=settings.WEBHOOK_DISABLE_AFTER_HOURS)
-    if (
-        not endpoint.active
-        or endpoint.failing_since is None
-        or now - endpoint.failing_since < window
-    ):
+    if not failing:
         return
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE notifications_webhookendpoint e SET failing_since = f.at"
+                " FROM unnest(%s::uuid[], %s::timestamptz[]) AS f(id, at)"
+                " WHERE e.id = f.id AND e.failing_since IS NULL",
+                [list(failing), [o.at for o in failing.values()]],
+            )
+    else:
+        for pk, o in failing.items():
+            WebhookEndpoint.objects.filter(pk=pk, failing_since__isnull=True).update(
+                failing_since=o.at
+            )
+    window = timedelta(hours=settings.WEBHOOK_DISABLE_AFTER_HOURS)
+    for endpoint in WebhookEndpoint.objects.select_for_update().filter(
+        pk__in=list(failing), active=True, failing_since__isnull=False
+    ):
+        latest = last[endpoint.pk]
+        if latest.at - endpoint.failing_since >= window:
+            _endpoint_disable(endpoint, now=latest.at, error=_clean(latest.result.error))
+
+
+def _endpoint_disable(endpoint: WebhookEndpoint, *, now: datetime, error: str) -> None:
+    """Disable an endpoint failing for the whole window, and tell its shop (an event)."""
     endpoint.active = False
     endpoint.disabled_at = now
     endpoint.disabled_reason = (
@@ -314,14 +519,22 @@ def _endpoint_failed(endpoint: WebhookEndpoint, *, now: datetime, error: str) ->
     )
 
 
-def _postpone(delivery: WebhookDelivery, *, until: datetime) -> None:
-    """Put a claimed delivery back untried (its claim did not count as an attempt)."""
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(
-        status=SendStatus.QUEUED,
-        attempts=delivery.attempts - 1,
-        lease_until=None,
-        next_attempt_at=until,
-    )
+def _count(outcomes: list[_Outcome], recorded: set[uuid.UUID]) -> SendResult:
+    result = SendResult()
+    for o in outcomes:
+        if o.delivery.pk not in recorded:
+            result.unrecorded += 1
+        elif o.kind == POSTPONED:
+            result.postponed += 1
+        elif o.kind == AttemptOutcome.SENT:
+            result.sent += 1
+        elif o.kind == AttemptOutcome.RETRY:
+            result.retried += 1
+        elif o.kind == AttemptOutcome.FAILED:
+            result.failed += 1
+        else:
+            result.skipped += 1
+    return result
 
 
 # --- replay and retention ---

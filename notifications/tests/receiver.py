@@ -6,6 +6,7 @@ a shop's receiver would. ``Canary`` only counts TCP connections: the SSRF tests 
 forbidden URLs at it and expect it to hear nothing.
 """
 
+import contextlib
 import json
 import socket
 import threading
@@ -45,10 +46,14 @@ class WebhookReceiver:
     gate: threading.Event | None = None
     #: when given, the body of every answer (else "answered <status>")
     answer: bytes | None = None
+    #: TCP connections accepted (a keep-alive client makes one for many requests)
+    connections: int = 0
 
     def __post_init__(self):
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
         self._server: ThreadingHTTPServer | None = None
+        self._open: set[socket.socket] = set()
 
     @property
     def url(self) -> str:
@@ -58,18 +63,34 @@ class WebhookReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            # keep-alive, as a shop's receiver: many requests may share one connection
+            protocol_version = "HTTP/1.1"
+
+            def setup(self):
+                super().setup()
+                with receiver._lock:
+                    receiver.connections += 1
+                    receiver._open.add(self.connection)
+
+            def finish(self):
+                with receiver._lock:
+                    receiver._open.discard(self.connection)
+                super().finish()
+
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 receiver._record(self.path, dict(self.headers.items()), body)
                 if receiver.gate is not None:
                     receiver.gate.wait(timeout=120)  # bounded: never outlive the test run
                 status = receiver._next_status()
-                self.send_response(status)
-                self.send_header("Content-Type", "text/plain")
-                self.end_headers()
-                self.wfile.write(
+                answer = (
                     f"answered {status}".encode() if receiver.answer is None else receiver.answer
                 )
+                self.send_response(status)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
 
             def log_message(self, *args):
                 pass
@@ -86,6 +107,11 @@ class WebhookReceiver:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        with self._lock:  # and end kept-alive connections, as a stopped server does
+            for connection in self._open:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+            self._open.clear()
 
     def _record(self, path: str, headers: dict[str, str], body: bytes) -> None:
         secret = self.secrets.get(path)
@@ -96,12 +122,18 @@ class WebhookReceiver:
                 verified, error = True, ""
             except WebhookVerificationError as exc:
                 error = str(exc)
-        with self._lock:
+        with self._arrived:
             self.received.append(Received(path, headers, body, verified, error))
+            self._arrived.notify_all()
 
     def _next_status(self) -> int:
         with self._lock:
             return self.script.pop(0) if self.script else 200
+
+    def wait_for(self, count: int, *, path: str, timeout: float = 60) -> bool:
+        """Wait until ``count`` requests to ``path`` have arrived (bounded: False if not)."""
+        with self._arrived:
+            return self._arrived.wait_for(lambda: len(self.at(path)) >= count, timeout=timeout)
 
     def at(self, path: str) -> list[Received]:
         return [r for r in self.received if r.path == path]
