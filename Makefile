@@ -55,12 +55,17 @@ stack: install
 	$(STACK_ENV) $(BIN)/python manage.py load_demo
 	WEB_PORT=$(PORT) $(STACK_ENV) $(BIN)/honcho start -f Procfile
 
-# The intake phases drive the server with wrk (Debian's package, installed if missing) and
-# the database with pgbench, which comes with the local PostgreSQL server the bench needs.
+# Its own PostgreSQL 15 cluster (initdb as the postgres user, like `make faults`) and Redis on
+# free ports, tuned like the machine's, with pg_stat_statements; the stack is the Procfile's.
+# Orders come from wrk (Debian's package, installed if missing); pgbench comes with PostgreSQL.
+# BENCH_ARGS: --quick (about 5 min), --only intake|pipeline, --procfile PATH.
 bench: install
 	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 	@command -v pgbench >/dev/null 2>&1 || { echo "pgbench not found: install PostgreSQL 15+"; exit 1; }
+	@test -x $${FAULTS_PG_BIN:-/usr/lib/postgresql/15/bin}/initdb || \
+		{ echo "initdb not found: install PostgreSQL 15 (or set FAULTS_PG_BIN)"; exit 1; }
+	@command -v redis-server >/dev/null 2>&1 || { echo "redis-server not found"; exit 1; }
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # Its own PostgreSQL (run as the postgres user) and Redis on free ports, never the shared ones.
