@@ -1,5 +1,12 @@
 """The scripted faults. Each runs against a fresh database (a copy of the seeded template)
-and a fresh web + worker + beat, under the steady load, then settles and is checked."""
+and a fresh web + the Procfile's workers + beat, under the steady load, then settles and
+is checked.
+
+The backlog the probes read is every kind of work the design keeps in PostgreSQL: outbox
+rows not yet relayed, saga deliveries open, each projector's lag (feed events of its types
+past its checkpoint), and webhooks and e-mails queued. Dead letters are dead deliveries
+and events a projector parked.
+"""
 
 import json
 import random
@@ -126,15 +133,81 @@ def open_orders_before(ctx: Ctx, moment: float) -> int | None:
 
 
 def caught_up(ctx: Ctx, moment: float) -> bool:
-    """Every order placed by ``moment`` is final and every webhook it made was sent."""
-    webhooks = scalar(
+    """Every order placed by ``moment`` is final, every event committed by then is
+    projected, and every webhook and e-mail it made was sent."""
+    queued = scalar(
         ctx.run,
         ctx.database,
-        "SELECT count(*) FROM notifications_webhookdelivery WHERE created_at <= to_timestamp(%s) "
-        "AND status IN ('queued', 'sending')",
-        [moment],
+        "SELECT (SELECT count(*) FROM notifications_webhookdelivery"
+        "        WHERE created_at <= to_timestamp(%(t)s) AND status IN ('queued', 'sending'))"
+        "     + (SELECT count(*) FROM notifications_notification"
+        "        WHERE created_at <= to_timestamp(%(t)s) AND status IN ('queued', 'sending'))",
+        {"t": moment},
     )
-    return webhooks == 0 and open_orders_before(ctx, moment) == 0
+    return (
+        queued == 0
+        and open_orders_before(ctx, moment) == 0
+        and projector_lag(ctx, before=moment) == 0
+    )
+
+
+def projector_lag(ctx: Ctx, *, before: float | None = None) -> int | None:
+    """Feed events each projector reads and has not passed, summed over the projectors.
+
+    An event not relayed yet (no position) counts as behind. ``before``: only events
+    committed by then. None when the database cannot be read.
+    """
+    total = 0
+    for p in ctx.run.seed.get("projectors", []):
+        lag = scalar(
+            ctx.run,
+            ctx.database,
+            "SELECT count(*) FROM orderflow_outboxevent o WHERE o.type = ANY(%(types)s)"
+            " AND (o.position IS NULL OR o.position > coalesce("
+            "      (SELECT position FROM orderflow_projectorcheckpoint WHERE name = %(name)s), 0))"
+            " AND (%(before)s::float8 IS NULL OR o.created_at <= to_timestamp(%(before)s))",
+            {"types": p["event_types"], "name": p["name"], "before": before},
+        )
+        if lag is None:
+            return None
+        total += lag
+    return total
+
+
+def parked_events(ctx: Ctx) -> int:
+    """Events a projector parked (its dead letters) and nobody replayed."""
+    if not ctx.run.seed.get("projectors"):
+        return 0
+    return (
+        scalar(
+            ctx.run,
+            ctx.database,
+            "SELECT count(*) FROM orderflow_parkedevent WHERE replayed_at IS NULL",
+        )
+        or 0
+    )
+
+
+def backlog(ctx: Ctx) -> dict[str, int | None]:
+    """Every kind of work waiting, by kind (None: the database could not be read)."""
+    rows = query(
+        ctx.run,
+        ctx.database,
+        "SELECT (SELECT count(*) FROM orderflow_outboxevent WHERE published_at IS NULL),"
+        " (SELECT count(*) FROM orderflow_delivery WHERE status IN ('pending', 'running')),"
+        " (SELECT count(*) FROM notifications_webhookdelivery"
+        "  WHERE status IN ('queued', 'sending')),"
+        " (SELECT count(*) FROM notifications_notification"
+        "  WHERE status IN ('queued', 'sending'))",
+    )
+    unrelayed, deliveries, webhooks, emails = rows[0] if rows else (None,) * 4
+    return {
+        "unrelayed": unrelayed,
+        "deliveries": deliveries,
+        "projector lag": projector_lag(ctx),
+        "webhooks": webhooks,
+        "e-mails": emails,
+    }
 
 
 def running_deliveries(ctx: Ctx) -> int:
@@ -175,27 +248,48 @@ def check_invariants(ctx: Ctx, *args: str) -> dict:
 
 # --- the faults ---
 def worker_child_kill(ctx: Ctx) -> None:
-    """SIGKILL one pool process of the worker while a claimed batch runs; three times."""
-    for _ in range(3):
-        wait_for(lambda: running_deliveries(ctx) > 0, timeout=10, interval=0.02)
+    """SIGKILL a pool process three times: the saga lane's while it has a delivery
+    claimed, and (if another process runs them) the projectors' and senders' worker's."""
+    lane = ctx.stack.worker_for("saga" if _has_queue(ctx, "saga") else "celery")
+    others = [name for name in ctx.stack.workers if name != lane]
+    for n in range(3):
+        name = lane if n % 2 == 0 or not others else random.choice(others)
+        if name == lane:
+            wait_for(lambda: running_deliveries(ctx) > 0, timeout=10, interval=0.02)
         in_flight = running_deliveries(ctx)
-        children = ctx.stack.worker_children()
+        children = ctx.stack.worker_children(name)
+        if not children:
+            ctx.notes.append(f"worker {name} had no pool process to kill")
+            continue
         child = random.choice(children)
-        ctx.stack.kill_worker_child(child)
-        ctx.notes.append(f"killed pool pid {child} with {in_flight} deliveries claimed")
+        ctx.stack.kill_worker_child(name, child)
+        ctx.notes.append(
+            f"killed {name} pool pid {child} ({in_flight} deliveries claimed, "
+            f"projector lag {projector_lag(ctx)})"
+        )
         time.sleep(3)
     ctx.healed_at = time.time()
 
 
 def worker_kill(ctx: Ctx) -> None:
-    """SIGKILL the whole worker while a claimed batch runs; a new one starts 10 s later."""
+    """SIGKILL every worker and its pool while the lane has deliveries claimed; new ones
+    start 10 s later."""
     wait_for(lambda: running_deliveries(ctx) > 0, timeout=10, interval=0.02)
     in_flight = running_deliveries(ctx)
-    pid = ctx.stack.kill_worker()
-    ctx.notes.append(f"killed worker pid {pid} and its pool with {in_flight} claimed")
+    killed = {name: ctx.stack.kill_worker(name) for name in list(ctx.stack.workers)}
+    ctx.notes.append(
+        "killed "
+        + ", ".join(f"{name} pid {pid}" for name, pid in killed.items())
+        + f" and their pools with {in_flight} deliveries claimed"
+    )
     time.sleep(10)
-    ctx.stack.start_worker()
+    for name in killed:
+        ctx.stack.start_worker(name)
     ctx.healed_at = time.time()
+
+
+def _has_queue(ctx: Ctx, queue: str) -> bool:
+    return any(queue in line.queues for line in ctx.stack.lines.values())
 
 
 def redis_restart(ctx: Ctx) -> None:
@@ -241,11 +335,13 @@ def beat_stop(ctx: Ctx) -> None:
         ctx, "--only", "events.nothing_stuck", "--only", "orders.", "--stuck-after", "10"
     )
     stuck_orders = open_orders_before(ctx, time.time() - OPEN_TOO_LONG)
+    behind = projector_lag(ctx, before=time.time() - OPEN_TOO_LONG)
     ctx.requirements[f"no order open > {OPEN_TOO_LONG} s without beat"] = stuck_orders == 0
+    ctx.requirements[f"no event > {OPEN_TOO_LONG} s old unprojected without beat"] = behind == 0
     ctx.notes.append(
         f"beat pid {pid} stopped {seconds:.0f} s; during: checker "
         f"{'PASS' if during.get('passed') else 'FAIL'}, {stuck_orders} orders open "
-        f"> {OPEN_TOO_LONG} s"
+        f"> {OPEN_TOO_LONG} s, {behind} events > {OPEN_TOO_LONG} s old unprojected"
     )
     ctx.notes += _waiting_on(ctx, OPEN_TOO_LONG)
     ctx.stack.start_beat()
@@ -282,13 +378,13 @@ def _waiting_on(ctx: Ctx, seconds: float) -> list[str]:
 
 
 def _app_pids(ctx: Ctx) -> dict[str, int | None]:
-    return {name: read_pid(ctx.stack.pidfile(name)) for name in ("web", "worker", "beat")}
+    return {name: read_pid(ctx.stack.pidfile(name)) for name in ctx.stack.process_names}
 
 
 SCENARIOS = [
-    Scenario("worker-child-kill", "a handler killed mid-batch is redone once, after its lease",
+    Scenario("worker-child-kill", "a saga step or projector batch killed mid-way is redone once",
              worker_child_kill),
-    Scenario("worker-kill", "a whole worker killed loses nothing; a new worker takes over",
+    Scenario("worker-kill", "every worker killed loses nothing; new workers take over",
              worker_kill),
     Scenario("redis-restart", "Redis losing every queue and flag loses nothing", redis_restart),
     Scenario("redis-pause", "a frozen Redis delays but neither loses nor duplicates", redis_pause),
@@ -357,17 +453,14 @@ def _ready(stack: Stack) -> bool:
 
 
 def _settled(ctx: Ctx) -> bool:
-    rows = query(
+    """No open order and no work waiting of any kind."""
+    open_orders = scalar(
         ctx.run,
         ctx.database,
-        "SELECT (SELECT count(*) FROM orders_order WHERE status <> ALL(%s)),"
-        " (SELECT count(*) FROM orderflow_outboxevent WHERE published_at IS NULL),"
-        " (SELECT count(*) FROM orderflow_delivery WHERE status IN ('pending', 'running')),"
-        " (SELECT count(*) FROM notifications_webhookdelivery"
-        "  WHERE status IN ('queued', 'sending'))",
+        "SELECT count(*) FROM orders_order WHERE status <> ALL(%s)",
         [list(FINAL)],
     )
-    return rows is not None and rows[0] == (0, 0, 0, 0)
+    return open_orders == 0 and all(n == 0 for n in backlog(ctx).values())
 
 
 def _report(
@@ -397,10 +490,10 @@ def _report(
         or 0,
         lost=len(accepted_ids) - (present or 0),
         unanswered=len(ctx.load.unanswered),
-        dead_letters=scalar(
-            run, db, "SELECT count(*) FROM orderflow_delivery WHERE status = 'dead'"
+        dead_letters=(
+            scalar(run, db, "SELECT count(*) FROM orderflow_delivery WHERE status = 'dead'") or 0
         )
-        or 0,
+        + parked_events(ctx),
         recover_seconds=recover_seconds,
         notes=list(ctx.notes),
         responses=dict(ctx.load.responses),
@@ -413,6 +506,9 @@ def _report(
         f"webhooks {webhooks}; receiver answered {sum(run.receiver.answered.values())}, "
         f"{run.receiver.duplicates} of them a second time"
     )
+    waiting = {kind: n for kind, n in backlog(ctx).items() if n}
+    if waiting:
+        report.notes.append(f"backlog left: {waiting}")
     failed = [
         f"{i['name']}" for doc in ctx.checks for i in doc.get("invariants", []) if not i["passed"]
     ]
@@ -425,6 +521,7 @@ def _report(
         "every request was answered": report.unanswered == 0,
         "recovered within 150 s": recover_seconds is not None,
         "no 500 answered (an outage is a 503)": "500" not in ctx.load.responses,
+        "no event parked by a projector": parked_events(ctx) == 0,
         **ctx.requirements,
     }
     report.notes += [f"NOT MET: {what}" for what, met in requirements.items() if not met]
