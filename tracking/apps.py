@@ -9,7 +9,7 @@ class TrackingConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_out
 
-        from . import handlers  # noqa: F401  (registers the subscribers)
+        from . import handlers  # noqa: F401  (registers the projector)
         from .staff_sessions import close_sockets_on_logout
 
         # a logout closes the staff sockets opened with that session

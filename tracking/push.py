@@ -88,47 +88,6 @@ def batch_messages(changes) -> list[tuple[str, dict]]:
     return messages
 
 
-def push_entry_after_commit(*, tracked, entry, previous_status: str) -> None:
-    """Queue the pushes for a new entry; they leave only if the transaction commits.
-
-    The per-event path of the subscribers, kept until the projector replaces them.
-    """
-    from functools import partial
-
-    from django.db import transaction
-
-    live = payloads.live_status_of(tracked)
-    messages = [
-        (
-            order_group(tracked.order_id),
-            {
-                "type": "tracking.entry",
-                "entry": payloads.staff_entry(entry),
-                "order": payloads.live_status_payload(live),
-            },
-        )
-    ]
-    if entry.public:
-        messages.append(
-            (
-                public_group(tracked.order_id),
-                {
-                    "type": "tracking.entry",
-                    "entry": payloads.public_entry(entry),
-                    "order": payloads.public_order(tracked, live),
-                },
-            )
-        )
-    if entry.aggregate == "order":
-        row = {
-            "type": "board.row",
-            "row": payloads.board_row(tracked),
-            "previous_status": previous_status,
-        }
-        messages += [(board_group(None), row), (board_group(tracked.shop_id), row)]
-    transaction.on_commit(partial(send, messages), robust=True)
-
-
 def send(messages: list[tuple[str, dict]]) -> None:
     layer = get_channel_layer()
     if layer is None:

@@ -2,11 +2,10 @@
 
 from .pages import board_shops, order_page_get, public_tracking_get, tracking_for_shop_order
 from .projection import tracking_project
-from .recording import EntryInput, tracked_order_ensure, tracking_record
+from .recording import tracked_order_ensure
 from .status import live_status_for_order
 
 __all__ = [
-    "EntryInput",
     "board_shops",
     "live_status_for_order",
     "order_page_get",
@@ -14,5 +13,4 @@ __all__ = [
     "tracked_order_ensure",
     "tracking_for_shop_order",
     "tracking_project",
-    "tracking_record",
 ]

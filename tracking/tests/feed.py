@@ -7,29 +7,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-try:
-    from orderflow.events.projectors import FeedEvent
-except ImportError:  # until the projector engine lands (H2): the same fields
-    from dataclasses import dataclass as _dataclass
-    from datetime import datetime as _datetime
-
-    @_dataclass(frozen=True)
-    class FeedEvent:
-        position: int
-        event_id: str
-        type: str
-        version: int
-        aggregate: str
-        aggregate_id: str
-        sequence: int
-        tenant_id: str
-        correlation_id: str
-        causation_id: str
-        occurred_at: _datetime
-        created_at: _datetime
-        trace_context: dict
-        data: dict
-
+from orderflow.events.projectors import FeedEvent
 
 _positions = itertools.count(1_000_000)
 
