@@ -11,6 +11,7 @@ Both default to ``""``: events stored before these fields existed stay valid, an
 an optional field needs no new version.
 """
 
+from datetime import datetime
 from decimal import Decimal
 from typing import ClassVar
 from uuid import UUID
@@ -167,6 +168,8 @@ class OrderConfirmed(Event):
     customer_email: str
     status: str = ""
     actor: str = ""
+    #: when the order was placed: the placed -> confirmed latency metric reads it here
+    placed_at: datetime | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
