@@ -1,7 +1,8 @@
 """Seed the template database: a shop, its catalog, an API key and a webhook endpoint.
 
 Run by the suite as ``python -m faults.seed <receiver url>`` with the template database's
-environment; prints what the load generator needs as one JSON line.
+environment; prints what the load generator needs, and the projectors (name and event
+types) whose lag the suite's backlog probe reads, as one JSON line.
 """
 
 import json
@@ -27,7 +28,15 @@ def main() -> None:
     webhook_endpoint_create(
         shop_id=shop.id, url=f"{receiver_url}/shop/{shop.id}", event_types=shop_event_types()
     )
-    print(json.dumps({"shop_id": shop.id, "api_key": key, "skus": skus}))
+    print(
+        json.dumps({"shop_id": shop.id, "api_key": key, "skus": skus, "projectors": _projectors()})
+    )
+
+
+def _projectors() -> list[dict]:
+    from orderflow.events.projectors import all_projectors
+
+    return [{"name": p.name, "event_types": sorted(p.event_types)} for p in all_projectors()]
 
 
 if __name__ == "__main__":
