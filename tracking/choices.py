@@ -41,16 +41,3 @@ PRIVATE_MILESTONES = frozenset(
         Milestone.CREDIT_NOTE_ISSUED,
     }
 )
-
-#: what the customer and staff wait for next, by order status
-NEXT_STEPS = {
-    "placed": "Checking stock",
-    "reserved": "Taking payment",
-    "paid": "Confirming the order",
-    "confirmed": "Packing and handing to the carrier",
-    "shipped": "Out for delivery",
-    "out_for_delivery": "Delivery",
-    "delivered": "",
-    "rejected": "",
-    "cancelled": "",
-}

@@ -8,6 +8,8 @@ ignored or dropped here, for the page and its socket alike, so no filter is a 50
 import re
 import unicodedata
 
+from orders.events import OrderStatus
+
 from .choices import Milestone
 
 #: a shop id as the board's links write it: ASCII digits, within a bigint
@@ -15,20 +17,7 @@ _SHOP_ID = re.compile(r"[0-9]{1,18}")
 SEARCH_MAX_LENGTH = 100
 
 #: the board's status filter offers the order's statuses, in the order they are lived
-BOARD_STATUSES = [
-    (value, Milestone(value).label)
-    for value in (
-        "placed",
-        "reserved",
-        "paid",
-        "confirmed",
-        "shipped",
-        "out_for_delivery",
-        "delivered",
-        "rejected",
-        "cancelled",
-    )
-]
+BOARD_STATUSES = [(status.value, Milestone(status.value).label) for status in OrderStatus]
 
 
 def board_status(value: str | None) -> str:

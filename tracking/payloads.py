@@ -6,9 +6,24 @@ from a staff shape, so that a field added later stays private until someone deci
 
 from django.urls import reverse
 
-from .choices import NEXT_STEPS, Milestone, TrackingSource
+from orders.events import OrderStatus
+
+from .choices import Milestone, TrackingSource
 from .models import TrackedOrder, TrackingEntry
 from .snapshots import LiveStatus
+
+#: what the customer and staff wait for next, by order status (the orders' vocabulary)
+NEXT_STEPS = {
+    OrderStatus.PLACED: "Checking stock",
+    OrderStatus.RESERVED: "Taking payment",
+    OrderStatus.PAID: "Confirming the order",
+    OrderStatus.CONFIRMED: "Packing and handing to the carrier",
+    OrderStatus.SHIPPED: "Out for delivery",
+    OrderStatus.OUT_FOR_DELIVERY: "Delivery",
+    OrderStatus.DELIVERED: "",
+    OrderStatus.REJECTED: "",
+    OrderStatus.CANCELLED: "",
+}
 
 
 def label(status: str) -> str:

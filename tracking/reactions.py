@@ -15,14 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from orders.events import OrderStatus
+
 from .choices import PRIVATE_MILESTONES, Milestone, TrackingSource
 
 Data = Mapping[str, Any]
-
-#: the order statuses older events announce without saying (``legacy_status``)
-PLACED, RESERVED, PAID, CONFIRMED = "placed", "reserved", "paid", "confirmed"
-SHIPPED, OUT_FOR_DELIVERY, DELIVERED = "shipped", "out_for_delivery", "delivered"
-REJECTED, CANCELLED = "rejected", "cancelled"
 
 #: how an actor recorded by the orders context (``staff:ana``) reads as a source
 SOURCES_BY_ACTOR_KIND = {
@@ -124,30 +121,34 @@ ACTOR = None  # a Reaction's source: who the event says acted
 REACTIONS: dict[str, Reaction] = {
     # --- the order's own events: ordered, they move the live status ----------------------
     "order.placed": Reaction(
-        Milestone.PLACED, TrackingSource.SHOP, _placed_note, legacy_status=PLACED
+        Milestone.PLACED, TrackingSource.SHOP, _placed_note, legacy_status=OrderStatus.PLACED
     ),
-    "stock.reserved": Reaction(Milestone.RESERVED, legacy_status=RESERVED),
-    "order.rejected": Reaction(Milestone.REJECTED, note=_reason, legacy_status=REJECTED),
-    "order.paid": Reaction(Milestone.PAID, legacy_status=PAID),
-    "order.confirmed": Reaction(Milestone.CONFIRMED, legacy_status=CONFIRMED),
-    "order.cancelled": Reaction(Milestone.CANCELLED, ACTOR, _reason, legacy_status=CANCELLED),
+    "stock.reserved": Reaction(Milestone.RESERVED, legacy_status=OrderStatus.RESERVED),
+    "order.rejected": Reaction(
+        Milestone.REJECTED, note=_reason, legacy_status=OrderStatus.REJECTED
+    ),
+    "order.paid": Reaction(Milestone.PAID, legacy_status=OrderStatus.PAID),
+    "order.confirmed": Reaction(Milestone.CONFIRMED, legacy_status=OrderStatus.CONFIRMED),
+    "order.cancelled": Reaction(
+        Milestone.CANCELLED, ACTOR, _reason, legacy_status=OrderStatus.CANCELLED
+    ),
     "shipment.dispatched": Reaction(
         Milestone.SHIPPED,
         ACTOR,
         _handed_note,
         tracked_fields=("carrier", "tracking_number"),
-        legacy_status=SHIPPED,
+        legacy_status=OrderStatus.SHIPPED,
     ),
     "shipment.in_transit": Reaction(
         Milestone.IN_TRANSIT, TrackingSource.CARRIER, _carrier_note, location=True
     ),
     "shipment.out_for_delivery": Reaction(
-        Milestone.OUT_FOR_DELIVERY, ACTOR, legacy_status=OUT_FOR_DELIVERY
+        Milestone.OUT_FOR_DELIVERY, ACTOR, legacy_status=OrderStatus.OUT_FOR_DELIVERY
     ),
     "shipment.delivery_failed": Reaction(
         Milestone.DELIVERY_FAILED, TrackingSource.CARRIER, _carrier_note, location=True
     ),
-    "shipment.delivered": Reaction(Milestone.DELIVERED, ACTOR, legacy_status=DELIVERED),
+    "shipment.delivered": Reaction(Milestone.DELIVERED, ACTOR, legacy_status=OrderStatus.DELIVERED),
     "order.shipping_address_changed": Reaction(
         Milestone.SHIPPING_ADDRESS_CHANGED, ACTOR, _address_note
     ),
