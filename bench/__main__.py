@@ -80,7 +80,11 @@ def _run(args, env: dict[str, str]) -> None:
     table.add_column("value", justify="right")
 
     if args.only in (None, "intake"):
-        _intake(args, env, report, table, console)
+        try:
+            _intake(args, env, report, table, console)
+        except Exception as error:  # reported; the end-to-end phase still runs
+            report["intake_error"] = f"{type(error).__name__}: {error}"
+            table.add_row("intake phases: FAILED", report["intake_error"][:200])
     if args.only in (None, "pipeline"):
         if engines is None:
             raise SystemExit(
@@ -90,7 +94,7 @@ def _run(args, env: dict[str, str]) -> None:
         shutil.rmtree(log_dir, ignore_errors=True)
         intake_peak = (report.get("intake") or {}).get("max_sustained_rate")
         with console.status("End to end: the Procfile stack, rising rates, measure, burst…"):
-            report["end_to_end"] = pipeline.end_to_end(
+            e2e = _end_to_end(
                 env,
                 engines,
                 rates=QUICK_RATES if args.quick else FULL_RATES,
@@ -102,7 +106,11 @@ def _run(args, env: dict[str, str]) -> None:
                 log_dir=log_dir,
                 procfile_path=Path(args.procfile),
             )
-        pipeline.add_rows(table, report["end_to_end"])
+        report["end_to_end"] = e2e
+        if "error" in e2e:
+            table.add_row("end to end: FAILED (see below and bench/results/logs/)", "—")
+        else:
+            pipeline.add_rows(table, e2e)
     report["machine"]["load_average_at_end"] = [round(load, 2) for load in os.getloadavg()]
     table.add_row(
         "load average (1, 5, 15 min) at start → end",
@@ -113,6 +121,19 @@ def _run(args, env: dict[str, str]) -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(report, indent=2, default=str))
     console.print(f"Results written to {RESULTS / 'latest.json'}")
+    if "error" in report.get("end_to_end", {}):
+        console.print("[bold red]end to end failed:[/]", report["end_to_end"]["error"], markup=True)
+        raise SystemExit(1)
+
+
+def _end_to_end(*args, **kwargs) -> dict:
+    """The end-to-end phase; a failure is reported (with the stack's logs), not lost."""
+    from . import pipeline
+
+    try:
+        return pipeline.end_to_end(*args, **kwargs)
+    except Exception as error:
+        return {"error": f"{type(error).__name__}: {error}"}
 
 
 def _intake(args, env, report: dict, table, console) -> None:

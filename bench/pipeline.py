@@ -583,8 +583,9 @@ def end_to_end(
         if not warm.get("count"):
             stack.check_alive()
             raise RuntimeError(
-                "the warm-up confirmed no order; worker logs:\n"
-                + "\n".join(f"--- {n}\n{line.tail(20)}" for n, line in lines.items())
+                f"the warm-up confirmed no order of {warm['orders']} placed "
+                f"(backlog {probe.backlog()}); the stack's last warnings and errors:\n"
+                + "\n".join(f"--- {n}\n{problems(line.log)}" for n, line in lines.items())
             )
 
         # 1. search
@@ -738,6 +739,16 @@ def end_to_end(
         for alias in connections:
             connections[alias].close()
     return report
+
+
+def problems(log: Path, last: int = 5) -> str:
+    """The last warning and error lines of a process's log (JSON or plain), shortened."""
+    found = []
+    with contextlib.suppress(FileNotFoundError):
+        for row in log.read_text(errors="replace").splitlines():
+            if any(mark in row for mark in ('"warning"', '"error"', "Traceback", "ERROR")):
+                found.append(row[:400])
+    return "\n".join(found[-last:])
 
 
 def _tree_rss_mb(pid: int | None) -> dict:
