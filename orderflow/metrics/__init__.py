@@ -19,6 +19,7 @@ exposition through Prometheus' multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``);
 """
 
 from datetime import datetime
+from functools import cache
 
 from django.utils import timezone
 from prometheus_client import Counter, Gauge, Histogram
@@ -161,9 +162,19 @@ _ORDER_COUNTERS = {
 }
 
 
+@cache
+def _child(metric, *values: str):
+    """``metric.labels(*values)``, looked up once per process for each label set.
+
+    ``labels()`` validates and hashes its arguments under a lock on every call; the few
+    label sets in use (subscribers, outcomes, event types) are fixed by the code.
+    """
+    return metric.labels(*values)
+
+
 def record_event_committed(*, event_type: str) -> None:
     """Count a committed event; the order's own events also move the order counters."""
-    EVENTS_PUBLISHED.labels(type=event_type).inc()
+    _child(EVENTS_PUBLISHED, event_type).inc()
     counter = _ORDER_COUNTERS.get(event_type)
     if counter is not None:
         counter.inc()
@@ -173,17 +184,17 @@ def record_delivery(
     *, subscriber: str, outcome: str, seconds: float, event_created_at: datetime
 ) -> None:
     """Record one delivery run; a handled one also observes commit -> handled latency."""
-    DELIVERIES.labels(subscriber=subscriber, outcome=outcome).inc()
-    DELIVERY_SECONDS.labels(subscriber=subscriber).observe(seconds)
+    _child(DELIVERIES, subscriber, outcome).inc()
+    _child(DELIVERY_SECONDS, subscriber).observe(seconds)
     if outcome == "done":
         latency = (timezone.now() - event_created_at).total_seconds()
-        EVENT_HANDLED_LATENCY_SECONDS.labels(subscriber=subscriber).observe(max(latency, 0.0))
+        _child(EVENT_HANDLED_LATENCY_SECONDS, subscriber).observe(max(latency, 0.0))
 
 
 def record_projector_batch(*, projector: str, events: int, seconds: float) -> None:
     """Record one batch a projector applied (its size and duration, not per event)."""
-    PROJECTOR_BATCH_EVENTS.labels(projector=projector).observe(events)
-    PROJECTOR_BATCH_SECONDS.labels(projector=projector).observe(seconds)
+    _child(PROJECTOR_BATCH_EVENTS, projector).observe(events)
+    _child(PROJECTOR_BATCH_SECONDS, projector).observe(seconds)
 
 
 def record_projector_failure(*, projector: str, parked: bool) -> None:
@@ -194,15 +205,15 @@ def record_webhook_delivery(*, outcome: str, seconds: float) -> None:
     """Record one webhook POST attempt: ``sent``, ``retry`` or ``failed``."""
     if outcome not in OUTCOMES:
         raise ValueError(f"webhook outcome must be one of {sorted(OUTCOMES)}, not {outcome!r}")
-    WEBHOOK_DELIVERIES.labels(outcome=outcome).inc()
-    WEBHOOK_SECONDS.labels(outcome=outcome).observe(seconds)
+    _child(WEBHOOK_DELIVERIES, outcome).inc()
+    _child(WEBHOOK_SECONDS, outcome).observe(seconds)
 
 
 def record_email(*, outcome: str) -> None:
     """Record one customer e-mail attempt: ``sent``, ``retry`` or ``failed``."""
     if outcome not in OUTCOMES:
         raise ValueError(f"e-mail outcome must be one of {sorted(OUTCOMES)}, not {outcome!r}")
-    EMAILS.labels(outcome=outcome).inc()
+    _child(EMAILS, outcome).inc()
 
 
 def record_rate_limit_unchecked() -> None:
@@ -222,4 +233,4 @@ def websocket_disconnected(*, consumer: str) -> None:
 
 def record_websocket_push(*, consumer: str, messages: int = 1) -> None:
     """Count messages sent to WebSocket clients by ``consumer``."""
-    WEBSOCKET_PUSHES.labels(consumer=consumer).inc(messages)
+    _child(WEBSOCKET_PUSHES, consumer).inc(messages)
