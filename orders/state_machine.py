@@ -1,10 +1,8 @@
 """The order's transition table and ``transition()``, the only writer of ``Order.status``."""
 
-from django.db.models import F
-from django.utils import timezone
+from itertools import pairwise
 
-from orderflow.correlation import get_correlation_id
-
+from . import repository
 from .choices import OrderStatus as S
 from .exceptions import InvalidTransition
 from .models import Order, OrderTransition
@@ -56,32 +54,31 @@ def transition(order: Order, *, to: str, actor: str = "system", reason: str = ""
     concurrent writers can never both win: the loser matches no row and gets a 409
     instead of silently overwriting the winner.
     """
-    if not can_transition(order.status, to):
-        raise _invalid(order, to)
+    return transition_path(order, [to], actor=actor, reason=reason)
+
+
+def transition_path(
+    order: Order, path: list[str], *, actor: str = "system", reason: str = ""
+) -> Order:
+    """Move ``order`` along ``path`` (e.g. paid, then confirmed) in one write, each hop recorded.
+
+    Every hop must be a legal transition; the first from the status the caller read. As
+    :func:`transition`: conditional on the status and version read, one statement on
+    PostgreSQL (the update and the history rows together), ``version`` counts each hop.
+    """
+    if not path or not can_transition(order.status, path[0]):
+        raise _invalid(order, path[0] if path else order.status)
+    for source, target in pairwise(path):
+        if not can_transition(source, target):
+            raise ValueError(f"{source} -> {target} is not a transition")
     # A rejection lists every short SKU and a staff username may have 150 characters: both
     # can outgrow their columns, and a failed write here would strand the order. The event
     # keeps them whole.
     reason = reason[:REASON_MAX_LENGTH]
     actor = actor[:ACTOR_MAX_LENGTH]
-    now = timezone.now()
-    updated = Order.objects.filter(pk=order.pk, status=order.status, version=order.version).update(
-        status=to, version=F("version") + 1, status_reason=reason, updated_at=now
-    )
-    if updated != 1:
+    if not repository.transition_rows(order, path, actor=actor, reason=reason):
         order.refresh_from_db(fields=["status", "version"])
-        raise _invalid(order, to, changed=True)
-    OrderTransition.objects.create(
-        order=order,
-        from_status=order.status,
-        to_status=to,
-        actor=actor,
-        reason=reason,
-        correlation_id=get_correlation_id() or "",
-    )
-    order.status = to
-    order.version += 1
-    order.status_reason = reason
-    order.updated_at = now
+        raise _invalid(order, path[0], changed=True)
     return order
 
 

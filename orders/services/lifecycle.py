@@ -1,7 +1,10 @@
 """The order's life after placing: the saga's steps and what shops and staff ask for.
 
-Each service locks the order row first (``select_for_update``), so concurrent changes of
-one order are serialised; the state machine's conditional update is the second guard.
+Each service locks the order row first (``select_for_update``; the saga's steps through
+the prepared statements of ``orders.repository``), so concurrent changes of one order are
+serialised; the state machine's conditional update is the second guard. The saga's steps
+open no savepoint: they run inside the delivery's transaction (``savepoint=False``), or in
+their own when called outside one; a failure rolls back the whole delivery.
 Steps reacting to events check the status they expect and do nothing otherwise, which
 makes a redelivered or late event harmless.
 """
@@ -13,7 +16,7 @@ from django.db import transaction
 
 from orderflow.events import publish
 
-from .. import state_machine
+from .. import repository, state_machine
 from ..choices import OrderStatus as S
 from ..events import (
     OrderCancelled,
@@ -45,10 +48,10 @@ def _locked(order_id: UUID, shop: Shop | None = None) -> Order:
     return orders.get(pk=order_id)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def order_reserve_stock(*, order_id: UUID) -> Order:
     """Hold stock for a placed order: ``stock.reserved``, or rejected with the short SKUs."""
-    order = _locked(order_id)
+    order = repository.order_locked(order_id)
     if order.status != S.PLACED:
         return order  # cancelled before its turn, or a redelivery
     shortages = stock_reserve(order=order)
@@ -87,7 +90,7 @@ def order_reserve_stock(*, order_id: UUID) -> Order:
     return order
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def order_confirm_payment(
     *, order_id: UUID, payment_id: UUID, amount: Decimal, currency: str
 ) -> Order:
@@ -96,10 +99,11 @@ def order_confirm_payment(
     If the order was cancelled meanwhile nothing happens here: the payments context
     refunds a capture for a cancelled order when it handles ``order.cancelled``.
     """
-    order = _locked(order_id)
+    order = repository.order_locked(order_id)
     if order.status != S.RESERVED:
         return order
-    state_machine.transition(order, to=S.PAID, actor=str(SYSTEM))
+    # paid and confirmed in one write (two history rows); each still announced
+    state_machine.transition_path(order, [S.PAID, S.CONFIRMED], actor=str(SYSTEM))
     publish(
         OrderPaid(
             order_id=order.id,
@@ -112,7 +116,6 @@ def order_confirm_payment(
             actor=str(SYSTEM),
         )
     )
-    state_machine.transition(order, to=S.CONFIRMED, actor=str(SYSTEM))
     publish(
         OrderConfirmed(
             order_id=order.id,
@@ -124,15 +127,16 @@ def order_confirm_payment(
             customer_email=order.customer_email,
             status=S.CONFIRMED.value,
             actor=str(SYSTEM),
+            placed_at=order.created_at,
         )
     )
     return order
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def order_fail_payment(*, order_id: UUID, reason: str) -> Order:
     """Payment failed for good: release the stock and cancel the order."""
-    order = _locked(order_id)
+    order = repository.order_locked(order_id)
     if order.status != S.RESERVED:
         return order
     return _cancel(order, actor=SYSTEM, reason=f"Payment failed: {reason}")

@@ -1,0 +1,211 @@
+"""The orders context's per-event statements, as server-side prepared SQL.
+
+The saga's steps run once per order and event, so each statement here is planned once per
+connection and sent as one round trip (``execute_prepared``: same connection and
+transaction as the ORM, seen by ``connection.execute_wrapper`` counters). Each function
+has an ORM twin for SQLite (the embedded mode), which gives the same result.
+
+Every function runs inside the caller's transaction: the row locks they take last until
+it ends.
+"""
+
+from decimal import Decimal
+from uuid import UUID
+
+from django.db import connection
+from django.db.models import F
+from django.utils import timezone
+
+from orderflow.correlation import get_correlation_id
+from orderflow.events.workqueue import execute_prepared
+
+from .models import Order, OrderLine, OrderTransition, Product
+
+# the tables, named as the models declare them (a test checks they still are)
+TABLES = {
+    Order: "orders_order",
+    OrderLine: "orders_orderline",
+    Product: "orders_product",
+    OrderTransition: "orders_ordertransition",
+}
+
+#: what a saga step reads of the order it locks (the columns ``_LOCK_ORDER_SQL`` selects);
+#: any other field loads on access
+SAGA_FIELDS = (
+    "id",
+    "shop_id",
+    "number",
+    "status",
+    "version",
+    "total",
+    "currency",
+    "customer_name",
+    "customer_email",
+)
+
+
+def _postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+# --- the order row ---------------------------------------------------------------------
+_LOCK_ORDER_SQL = (
+    "SELECT id, shop_id, number, status, version, total, currency, customer_name, customer_email"
+    " FROM orders_order WHERE id = %s FOR UPDATE"
+)
+
+
+_SAGA_ATTNAMES = [f.attname for f in Order._meta.concrete_fields if f.attname in SAGA_FIELDS]
+
+
+def order_locked(order_id: UUID) -> Order:
+    """Lock the order's row and return it with :data:`SAGA_FIELDS` (raises DoesNotExist)."""
+    if not _postgres():
+        return Order.objects.select_for_update().only(*SAGA_FIELDS).get(pk=order_id)
+    rows = execute_prepared(_LOCK_ORDER_SQL, [order_id])
+    if not rows:
+        raise Order.DoesNotExist(f"Order {order_id} does not exist.")
+    # from_db takes a subset of the fields in the model's own order
+    values = dict(zip(SAGA_FIELDS, rows[0], strict=True))
+    return Order.from_db(connection.alias, _SAGA_ATTNAMES, [values[n] for n in _SAGA_ATTNAMES])
+
+
+_PAYMENT_REQUEST_SQL = (
+    "SELECT shop_id, number, status, total, currency, payment_token FROM orders_order WHERE id = %s"
+)
+
+
+def order_payment_row(order_id: UUID) -> tuple[int, str, str, Decimal, str, str] | None:
+    """(shop_id, number, status, total, currency, payment_token) of the order, or None."""
+    if not _postgres():
+        return (
+            Order.objects.filter(pk=order_id)
+            .values_list("shop_id", "number", "status", "total", "currency", "payment_token")
+            .first()
+        )
+    rows = execute_prepared(_PAYMENT_REQUEST_SQL, [order_id])
+    return rows[0] if rows else None
+
+
+# --- transitions -----------------------------------------------------------------------
+#: The status change and its history rows in one statement: the conditional UPDATE (on the
+#: status and version the caller read) feeds the INSERT, so a lost race inserts nothing.
+_TRANSITION_SQL = """
+WITH moved AS (
+    UPDATE orders_order
+    SET status = %(to)s, version = version + %(hops)s, status_reason = %(reason)s,
+        updated_at = %(now)s
+    WHERE id = %(id)s AND status = %(from)s AND version = %(version)s
+    RETURNING id
+)
+INSERT INTO orders_ordertransition
+    (order_id, from_status, to_status, actor, reason, correlation_id, created_at)
+SELECT moved.id, hop.from_status, hop.to_status, %(actor)s, %(reason)s, %(correlation)s, %(now)s
+FROM moved, unnest(%(froms)s::varchar[], %(tos)s::varchar[])
+    WITH ORDINALITY AS hop(from_status, to_status, n)
+ORDER BY hop.n
+RETURNING id
+"""
+
+
+def transition_rows(order: Order, path: list[str], *, actor: str, reason: str) -> bool:
+    """Move ``order`` along ``path`` (each hop checked by the caller) and record each hop.
+
+    One statement on PostgreSQL. Returns False, with nothing written, when the order's
+    status or version is no longer the one read (another writer won). Updates ``order``
+    in memory when it moved.
+    """
+    now = timezone.now()
+    hops = list(zip([order.status, *path[:-1]], path, strict=True))
+    correlation = get_correlation_id() or ""
+    if _postgres():
+        rows = execute_prepared(
+            _TRANSITION_SQL,
+            {
+                "to": str(path[-1]),
+                "hops": len(path),
+                "reason": reason,
+                "now": now,
+                "id": order.pk,
+                "from": str(order.status),
+                "version": order.version,
+                "actor": actor,
+                "correlation": correlation,
+                "froms": [str(source) for source, _ in hops],
+                "tos": [str(target) for _, target in hops],
+            },
+        )
+        if not rows:
+            return False
+    else:
+        updated = Order.objects.filter(
+            pk=order.pk, status=order.status, version=order.version
+        ).update(
+            status=path[-1], version=F("version") + len(path), status_reason=reason, updated_at=now
+        )
+        if updated != 1:
+            return False
+        OrderTransition.objects.bulk_create(
+            OrderTransition(
+                order_id=order.pk,
+                from_status=source,
+                to_status=target,
+                actor=actor,
+                reason=reason,
+                correlation_id=correlation,
+            )
+            for source, target in hops
+        )
+    order.status = path[-1]
+    order.version += len(path)
+    order.status_reason = reason
+    order.updated_at = now
+    return True
+
+
+# --- stock -----------------------------------------------------------------------------
+#: The order's lines with their products locked in id order (as every stock change locks
+#: them, so two orders sharing products cannot deadlock) and what each product has free.
+#: FOR UPDATE returns the newest committed row, so the availability is the one that holds.
+_LINES_LOCKED_SQL = """
+SELECT l.product_id, l.sku, l.quantity, p.on_hand - p.reserved
+FROM orders_orderline l JOIN orders_product p ON p.id = l.product_id
+WHERE l.order_id = %s
+ORDER BY p.id
+FOR UPDATE OF p
+"""
+#: every line's quantity held at once, on rows already locked by ``_LINES_LOCKED_SQL``
+_HOLD_SQL = """
+UPDATE orders_product p SET reserved = p.reserved + l.quantity
+FROM orders_orderline l
+WHERE l.order_id = %s AND p.id = l.product_id
+"""
+
+
+def order_lines_locked(order_id: UUID) -> list[tuple[int, str, int, int]]:
+    """Lock the order's products; return (product_id, sku, quantity, available) per line."""
+    if _postgres():
+        return execute_prepared(_LINES_LOCKED_SQL, [order_id])
+    lines = list(
+        OrderLine.objects.filter(order_id=order_id)
+        .order_by("product_id")
+        .values_list("product_id", "sku", "quantity")
+    )
+    free = dict(
+        Product.objects.select_for_update()
+        .filter(pk__in=[product_id for product_id, _, _ in lines])
+        .order_by("pk")
+        .values_list("pk", F("on_hand") - F("reserved"))
+    )
+    return [(product_id, sku, quantity, free[product_id]) for product_id, sku, quantity in lines]
+
+
+def order_stock_hold(order_id: UUID) -> None:
+    """Hold every line's quantity (the products are locked and have it free)."""
+    if _postgres():
+        execute_prepared(_HOLD_SQL, [order_id])
+        return
+    for product_id, quantity in OrderLine.objects.filter(order_id=order_id).values_list(
+        "product_id", "quantity"
+    ):
+        Product.objects.filter(pk=product_id).update(reserved=F("reserved") + quantity)
