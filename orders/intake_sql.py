@@ -63,10 +63,10 @@ SELECT
     EXISTS (
         SELECT 1 FROM {ShopAPIKey._meta.db_table} k
         WHERE k.id = %(key_id)s AND NOT k.revoked
-          AND (k.expiry_date IS NULL OR k.expiry_date > now())
+          AND (k.expiry_date IS NULL OR k.expiry_date > statement_timestamp())
     ),
     s.currency, s.name,
-    i.fingerprint, i.response_status, i.response_body, i.expires_at > now(),
+    i.fingerprint, i.response_status, i.response_body, i.expires_at > statement_timestamp(),
     p.ids, p.skus, p.names, p.prices, p.currencies
 FROM {Shop._meta.db_table} s
 LEFT JOIN {IdempotencyKey._meta.db_table} i
@@ -99,7 +99,7 @@ WITH gate AS (
         EXISTS (
             SELECT 1 FROM {ShopAPIKey._meta.db_table} k
             WHERE k.id = %(key_id)s AND NOT k.revoked
-              AND (k.expiry_date IS NULL OR k.expiry_date > now())
+              AND (k.expiry_date IS NULL OR k.expiry_date > statement_timestamp())
         ) AS key_ok,
         NOT EXISTS (
             SELECT 1 FROM {IdempotencyKey._meta.db_table} i

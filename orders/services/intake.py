@@ -189,16 +189,11 @@ def placed_event(
     tracking_token: str,
 ) -> OrderPlaced:
     """The ``order.placed`` event of a new order, on every intake path alike."""
-    facts = {
-        "status": OrderStatus.PLACED.value,
-        "actor": actor,
-        "shop_name": shop_name,
-        "tracking_token": tracking_token,
-    }
-    # the facts the event declares (H5 adds these fields to OrderPlaced)
-    declared = OrderPlaced.__dataclass_fields__
     return OrderPlaced(
-        **{name: value for name, value in facts.items() if name in declared},
+        status=OrderStatus.PLACED.value,
+        actor=actor,
+        shop_name=shop_name,
+        tracking_token=tracking_token,
         order_id=order_id,
         shop_id=shop_id,
         number=number,

@@ -1,0 +1,313 @@
+"""The lean intake (orders/api/lean.py): a shop cannot tell it from the DRF view but by speed.
+
+Each test that compares runs the same request through the DRF view alone
+(``ORDER_INTAKE_LEAN = False``) and through the lean path.
+"""
+
+import uuid
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from orderflow.models import IdempotencyKey, OutboxEvent
+from orders import intake_sql
+from orders.api import lean, views
+from orders.api.serializers import OrderCreateInputSerializer, OrderOutputSerializer
+from orders.models import Order, ShopAPIKey
+from orders.services import api_key_revoke
+
+from ..assertions import assert_problem, row_counts
+from ..factories import api_key_for
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def drf_only(monkeypatch):
+    """Make the DRF view unreachable for POST: a test using it proves the lean path answered."""
+
+    def refuse(self, request):
+        raise AssertionError("the DRF view answered")
+
+    monkeypatch.setattr(views.OrderListCreateApi, "post", refuse)
+
+
+def _full_body(order_body):
+    body = order_body(lines=[{"sku": "COFFEE-1KG", "quantity": 2}, {"sku": "MUG", "quantity": 3}])
+    body["shipping_address"] |= {"line2": "", "region": "SP"}
+    return body
+
+
+def test_answers_the_serializers_document_for_the_stored_order(api, products, order_body, drf_only):
+    response = api.post("/api/v1/orders", _full_body(order_body), format="json")
+
+    assert response.status_code == 201, response.content
+    order = Order.objects.prefetch_related("lines").get()
+    expected = OrderOutputSerializer(order).data
+    assert response.json() == api.get(f"/api/v1/orders/{order.id}").json()
+    assert list(response.json()) == list(expected)
+    assert list(response.json()["shipping_address"]) == [
+        "line1",
+        "line2",
+        "city",
+        "region",
+        "postal_code",
+        "country",
+    ]
+
+
+@pytest.mark.parametrize("idempotency_key", [None, "k-1"])
+def test_answers_with_the_drf_views_headers(api, products, order_body, settings, idempotency_key):
+    headers = {"HTTP_IDEMPOTENCY_KEY": idempotency_key} if idempotency_key else {}
+    settings.ORDER_INTAKE_LEAN = False
+    drf = api.post("/api/v1/orders", order_body(), format="json", **headers)
+    settings.ORDER_INTAKE_LEAN = True
+    headers = {"HTTP_IDEMPOTENCY_KEY": f"{idempotency_key}-lean"} if idempotency_key else {}
+    lean_response = api.post("/api/v1/orders", order_body(), format="json", **headers)
+
+    assert (drf.status_code, lean_response.status_code) == (201, 201)
+    varying = {"X-Correlation-ID"}
+    assert {k: v for k, v in drf.items() if k not in varying} == {
+        k: v for k, v in lean_response.items() if k not in varying
+    }
+
+
+def test_a_replay_comes_from_the_lean_path_with_the_stored_body(
+    api, products, order_body, drf_only
+):
+    first = api.post("/api/v1/orders", order_body(), format="json", HTTP_IDEMPOTENCY_KEY="r-1")
+
+    again = api.post("/api/v1/orders", order_body(), format="json", HTTP_IDEMPOTENCY_KEY="r-1")
+
+    assert (again.status_code, again["Idempotent-Replayed"]) == (201, "true")
+    assert again.json() == first.json() == IdempotencyKey.objects.get().response_body
+
+
+def test_an_order_placed_on_either_path_replays_on_the_other(api, products, order_body, settings):
+    settings.ORDER_INTAKE_LEAN = False
+    first = api.post("/api/v1/orders", order_body(), format="json", HTTP_IDEMPOTENCY_KEY="x-1")
+    settings.ORDER_INTAKE_LEAN = True
+    again = api.post("/api/v1/orders", order_body(), format="json", HTTP_IDEMPOTENCY_KEY="x-1")
+
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert Order.objects.count() == 1
+
+
+@pytest.mark.parametrize("lean_on", [False, True])
+def test_the_placed_event_carries_its_facts(api, shop, products, order_body, settings, lean_on):
+    settings.ORDER_INTAKE_LEAN = lean_on
+    response = api.post("/api/v1/orders", order_body(), format="json")
+
+    assert response.status_code == 201, response.content
+    order = Order.objects.get()
+    prefix = ShopAPIKey.objects.get(shop=shop).prefix
+    event = OutboxEvent.objects.get()
+    assert (
+        event.data["status"],
+        event.data["actor"],
+        event.data["shop_name"],
+        event.data["tracking_token"],
+    ) == ("placed", f"shop-key:{prefix}", shop.name, order.tracking_token)
+    assert response.json()["tracking_url"].endswith(order.tracking_token)
+
+
+def test_the_placed_events_of_both_paths_are_alike(api, products, order_body, settings):
+    settings.ORDER_INTAKE_LEAN = False
+    api.post("/api/v1/orders", order_body(), format="json", HTTP_IDEMPOTENCY_KEY="a")
+    settings.ORDER_INTAKE_LEAN = True
+    api.post("/api/v1/orders", order_body(), format="json", HTTP_IDEMPOTENCY_KEY="b")
+
+    drf, lean_event = OutboxEvent.objects.order_by("created_at")
+    varying = {"order_id", "number", "tracking_token"}
+    assert {k: v for k, v in drf.data.items() if k not in varying} == {
+        k: v for k, v in lean_event.data.items() if k not in varying
+    }
+    columns = ("type", "version", "aggregate", "sequence", "tenant_id", "causation_id")
+    assert [getattr(drf, c) for c in columns] == [getattr(lean_event, c) for c in columns]
+    assert (drf.idempotency_key, lean_event.idempotency_key) == ("a", "b")
+    assert (lean_event.published_at, lean_event.position) == (None, None)
+
+
+# --- the API key: revocation takes effect on the next request, cached or not ---------------------
+def test_a_revoked_key_is_refused_at_once_though_this_process_remembers_it(
+    shop, products, order_body
+):
+    raw_key = api_key_for(shop)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    assert client.post("/api/v1/orders", order_body(), format="json").status_code == 201
+    api_key_revoke(api_key=ShopAPIKey.objects.get(prefix=raw_key.partition(".")[0]))
+    before = row_counts()
+
+    response = client.post("/api/v1/orders", order_body(), format="json")
+
+    assert_problem(response, status=401, type_slug="not-authenticated")
+    assert row_counts() == before
+
+
+def test_an_expired_key_is_refused_at_once(shop, products, order_body):
+    raw_key = api_key_for(shop)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    assert client.post("/api/v1/orders", order_body(), format="json").status_code == 201
+    ShopAPIKey.objects.update(expiry_date=timezone.now())
+    before = row_counts()
+
+    response = client.post("/api/v1/orders", order_body(), format="json")
+
+    assert_problem(response, status=401, type_slug="not-authenticated")
+    assert row_counts() == before
+
+
+def test_the_write_checks_the_key_again(shop, products):
+    """A key revoked between the read and the write writes nothing."""
+    raw_key = api_key_for(shop)
+    api_key = ShopAPIKey.objects.get(prefix=raw_key.partition(".")[0])
+    api_key_revoke(api_key=api_key)
+    now = timezone.now()
+    before = row_counts()
+
+    outcome = intake_sql.write(
+        key_id=api_key.pk,
+        lock=None,
+        order={
+            "id": uuid.uuid4(),
+            "shop_id": shop.pk,
+            "number": "OF-REVOKED",
+            "customer_name": "A",
+            "customer_email": "a@example.com",
+            "shipping_address": {},
+            "currency": "EUR",
+            "subtotal": 1,
+            "total": 1,
+            "created_at": now,
+            "updated_at": now,
+        },
+        lines=[],
+        event={"type": "order.placed", "aggregate": "order", "aggregate_id": "x", "sequence": 1,
+               "data": {}, "occurred_at": now, "created_at": now},
+        key_row=None,
+    )  # fmt: skip
+
+    assert (outcome.key_usable, outcome.written) == (False, False)
+    assert row_counts() == before
+
+
+# --- validation: the lean validator accepts no more than the serializer --------------------------
+def _variants(order_body):
+    base = order_body()
+    address = base["shipping_address"]
+    yield base
+    yield order_body(lines=[{"sku": "MUG", "quantity": "2"}])
+    yield order_body(lines=[{"sku": "MUG", "quantity": True}])
+    yield order_body(lines=[{"sku": "MUG", "quantity": 2.0}])
+    yield order_body(lines=[{"sku": "MUG", "quantity": 0}])
+    yield order_body(lines=[{"sku": "MUG", "quantity": 10_001}])
+    yield order_body(lines=[{"sku": "MUG", "quantity": 10_000}])
+    yield order_body(lines=[{"sku": 7, "quantity": 1}])
+    yield order_body(lines=[{"sku": "", "quantity": 1}])
+    yield order_body(lines=[{"sku": "M" * 65, "quantity": 1}])
+    yield order_body(lines=[{"sku": "MUG\x00", "quantity": 1}])
+    yield order_body(lines=[{"sku": "MUG", "quantity": 1, "colour": "red"}])
+    yield order_body(lines=[])
+    yield order_body(lines=[{"sku": f"S{i}", "quantity": 1} for i in range(101)])
+    yield order_body(lines={"sku": "MUG", "quantity": 1})
+    yield order_body(customer={"name": "Ana", "email": "not-an-email"})
+    yield order_body(customer={"name": "Ana", "email": "ana@example.com", "nick": "x"})
+    yield order_body(customer={"name": "", "email": "ana@example.com"})
+    yield order_body(customer={"name": " ", "email": "ana@example.com"})
+    yield order_body(customer={"name": "A" * 201, "email": "ana@example.com"})
+    yield order_body(customer={"name": None, "email": "ana@example.com"})
+    yield order_body(customer={"email": "ana@example.com"})
+    yield order_body(shipping_address={**address, "country": "br"})
+    yield order_body(shipping_address={**address, "country": "BR\n"})
+    yield order_body(shipping_address={**address, "country": " BR"})
+    yield order_body(shipping_address={**address, "line2": ""})
+    yield order_body(shipping_address={**address, "region": None})
+    yield order_body(shipping_address={**address, "postal_code": "1" * 21})
+    yield order_body(payment={"token": ""})
+    yield order_body(payment={})
+    yield order_body(payment="tok")
+    yield {**base, "total": "1.00"}
+    yield {key: value for key, value in base.items() if key != "payment"}
+    yield []
+    yield "order"
+
+
+def test_the_lean_validator_accepts_no_more_than_the_serializer(order_body):
+    """Each body the lean path lets through the serializer accepts too; the bodies DRF would
+    coerce (a number as a string, a whole float, a SKU as a number) the lean path hands on,
+    and DRF answers them as before."""
+    verdicts = [
+        (body, lean._validated(body) is not None, OrderCreateInputSerializer(data=body).is_valid())
+        for body in _variants(order_body)
+    ]
+
+    assert [body for body, mine, theirs in verdicts if mine and not theirs] == []
+    handed_on = [body["lines"][0] for body, mine, theirs in verdicts if theirs and not mine]
+    assert handed_on == [
+        {"sku": "MUG", "quantity": "2"},
+        {"sku": "MUG", "quantity": 2.0},
+        {"sku": 7, "quantity": 1},
+    ]
+    assert sum(mine for _, mine, _ in verdicts) == 4  # base, 10 000, blank line2, " " name
+
+
+def test_a_body_the_lean_path_refuses_gets_the_drf_views_document(api, products, order_body):
+    body = order_body(lines=[{"sku": "MUG", "quantity": 0, "colour": "red"}])
+
+    response = api.post("/api/v1/orders", body, format="json")
+
+    problem = assert_problem(response, status=400, type_slug="validation-error")
+    assert {(e["attr"], e["code"]) for e in problem["errors"]} == {
+        ("lines.0.quantity", "min_value"),
+        ("lines.0.colour", "unknown_field"),
+    }
+
+
+# --- the rate limit counts each request once, whichever path answers ------------------------------
+def test_a_request_handed_on_is_counted_once(api, products, order_body, settings):
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                    "LOCATION": f"lean-{uuid.uuid4().hex}"}
+    }  # fmt: skip
+    settings.API_RATE_LIMIT = "3/minute"
+    bad = order_body(lines=[{"sku": "NOPE", "quantity": 1}])
+
+    answers = [
+        api.post("/api/v1/orders", bad, format="json").status_code,  # handed on: 400
+        api.post("/api/v1/orders", order_body(), format="json").status_code,
+        api.post("/api/v1/orders", order_body(), format="json").status_code,
+        api.post("/api/v1/orders", order_body(), format="json").status_code,
+    ]
+
+    assert answers == [400, 201, 201, 429]
+
+
+def test_an_advisory_lock_held_by_a_twin_is_a_409(api, shop, products, order_body):
+    """The write only *tries* the lock: held elsewhere, the DRF view answers 409."""
+    from orderflow.idempotency import lock_name
+
+    twin = connection.copy() if hasattr(connection, "copy") else None
+    assert twin is not None
+    try:
+        with twin.cursor() as cursor:
+            cursor.execute("BEGIN")
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                [lock_name(f"shop:{shop.pk}", "busy")],
+            )
+            before = row_counts()
+            response = api.post(
+                "/api/v1/orders", order_body(), format="json", HTTP_IDEMPOTENCY_KEY="busy"
+            )
+            cursor.execute("ROLLBACK")
+    finally:
+        twin.close()
+
+    assert_problem(response, status=409, type_slug="request-in-flight")
+    assert response["Retry-After"] == "1"
+    assert row_counts() == before
