@@ -1,6 +1,8 @@
 """Live tracking across processes: a real Celery worker records the history and pushes over
 the Redis channel layer to sockets served in this process."""
 
+import itertools
+
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import channel_layers
@@ -9,13 +11,16 @@ from django.contrib.auth.models import Group
 from django.test import Client
 
 from orderflow.asgi import application
+from orderflow.events.projectors import projector_apply
 from orders import services
 from orders.models import Order
 from orders.tests.factories import ProductFactory, ShopFactory, order_for
 from tests.fixtures import wait_for
 from tests.sockets import Communicator
 from tracking.models import TrackedOrder, TrackingEntry
+from tracking.services import tracked_order_ensure
 from tracking.snapshots import live_status_get
+from tracking.tests.feed import Story
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -49,15 +54,19 @@ def test_a_worker_records_each_event_and_its_push_reaches_the_sockets(event_work
         assert (await board.receive_json_from(timeout=5))["rows"] == []
 
         order = await sync_to_async(order_for)(shop)
-        pushed = []
-        while len(pushed) < len(ORDER_PATH):
+        steps = []
+        while not steps or steps[-1][1] < len(ORDER_PATH):
             message = await board.receive_json_from(timeout=20)
-            assert message["row"]["order_id"] == str(order.id)
-            pushed.append((message["row"]["sequence"], message["row"]["status"]))
-        # each worker process sends its pushes in its own commit order, but the two
-        # processes' pushes may cross on the way (the board drops a stale row and resyncs
-        # on a gap, by sequence): by sequence, they are the whole path, each step once
-        assert sorted(pushed) == list(enumerate(ORDER_PATH, start=1))
+            assert message["type"] == "rows"
+            for item in message["rows"]:
+                assert item["row"]["order_id"] == str(order.id)
+                steps.append((item["previous_sequence"], item["row"]["sequence"]))
+                assert item["row"]["status"] == ORDER_PATH[item["row"]["sequence"] - 1]
+        # one push per projector batch: the steps may come together (a batch that saw
+        # several of the order's events moves its row once), but they chain from 0 to the
+        # last, each once, in order
+        assert steps[0][0] == 0
+        assert all(after == before for (_, after), (before, _) in itertools.pairwise(steps))
 
         public = Communicator(
             application, f"/ws/track/{order.tracking_token}/", headers=headers[:1]
@@ -72,10 +81,8 @@ def test_a_worker_records_each_event_and_its_push_reaches_the_sockets(event_work
             tracking_number="DP-LIVE-1",
         )
         shipped = await public.receive_json_from(timeout=20)
-        assert (shipped["entry"]["status"], shipped["order"]["tracking_number"]) == (
-            "shipped",
-            "DP-LIVE-1",
-        )
+        assert [e["status"] for e in shipped["entries"]] == ["shipped"]
+        assert shipped["order"]["tracking_number"] == "DP-LIVE-1"
         await board.disconnect()
         await public.disconnect()
         return order
@@ -90,3 +97,85 @@ def test_a_worker_records_each_event_and_its_push_reaches_the_sockets(event_work
     assert (tracked.status, tracked.sequence) == ("shipped", 5)
     assert Order.objects.get(pk=order.id).status == "shipped"
     assert (live_status_get(order.id).status, live_status_get(order.id).sequence) == ("shipped", 5)
+
+
+def test_a_batch_of_one_orders_events_reaches_each_socket_as_one_push_in_order():
+    """Over the Redis channel layer: six events of an order applied in one projector batch
+    are one push to its timeline, one to its public page and one to each board."""
+    shop = ShopFactory()
+    ProductFactory(shop=shop, sku="COFFEE-1KG", price="24.90")
+    order = order_for(shop)
+    staff = get_user_model().objects.create_user(username="ops", password="x", is_staff=True)
+    staff.groups.add(Group.objects.get(name="viewer"))
+    client = Client()
+    client.force_login(staff)
+    headers = [
+        (b"origin", b"http://localhost"),
+        (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()),
+    ]
+    batch = Story(order).to_confirmed()
+    tracking_order_ensure(order)
+
+    async def scenario():
+        timeline = Communicator(application, f"/ws/orders/{order.id}/", headers=headers)
+        public = Communicator(
+            application, f"/ws/track/{order.tracking_token}/", headers=headers[:1]
+        )
+        boards = [
+            Communicator(application, "/ws/board/", headers=headers),
+            Communicator(application, f"/ws/board/{shop.id}/", headers=headers),
+        ]
+        sockets = [timeline, public, *boards]
+        for socket in sockets:
+            assert (await socket.connect())[0]
+            assert (await socket.receive_json_from(timeout=10))["type"] == "snapshot"
+
+        await sync_to_async(projector_apply)("tracking", batch)
+
+        staff_push = await timeline.receive_json_from(timeout=20)
+        assert staff_push["type"] == "entries"
+        assert [(e["status"], e["sequence"]) for e in staff_push["entries"]] == [
+            ("placed", 1),
+            ("reserved", 2),
+            ("payment_captured", 1),
+            ("paid", 3),
+            ("confirmed", 4),
+            ("invoice_issued", 1),
+        ]
+        assert (staff_push["order"]["status"], staff_push["order"]["sequence"]) == (
+            "confirmed",
+            4,
+        )
+        public_push = await public.receive_json_from(timeout=20)
+        assert [e["status"] for e in public_push["entries"]] == [
+            "placed",
+            "reserved",
+            "paid",
+            "confirmed",
+        ]
+        for board in boards:
+            rows = await board.receive_json_from(timeout=20)
+            assert rows["type"] == "rows"
+            assert [
+                (item["previous_sequence"], item["row"]["sequence"], item["row"]["status"])
+                for item in rows["rows"]
+            ] == [(0, 4, "confirmed")]
+        # the same batch again: recorded once, pushed once
+        await sync_to_async(projector_apply)("tracking", batch)
+        for socket in sockets:
+            assert await socket.receive_nothing(timeout=0.5)
+            await socket.disconnect()
+
+    async_to_sync(scenario)()
+
+    assert TrackingEntry.objects.filter(order_id=order.id).count() == 6
+    assert (live_status_get(order.id).status, live_status_get(order.id).sequence) == (
+        "confirmed",
+        4,
+    )
+
+
+def tracking_order_ensure(order) -> None:
+    """The sockets need the order's row to open: made from the orders context at sequence 0
+    (as when a page comes before the projector), so every event of the batch applies."""
+    tracked_order_ensure(order_id=order.id)
