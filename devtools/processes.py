@@ -84,13 +84,22 @@ def _signal_group(pgid: int, signum: int) -> None:
         os.killpg(pgid, signum)
 
 
-def celery_worker(env: dict[str, str], *, concurrency: int = 2, name: str = "w") -> ManagedProcess:
+def celery_worker(
+    env: dict[str, str],
+    *,
+    concurrency: int = 2,
+    name: str = "w",
+    queues: list[str] | tuple[str, ...] | None = None,
+) -> ManagedProcess:
+    """A Celery worker; ``queues`` (``-Q``) defaults to Celery's default queue only."""
+    queue_args = ["-Q", ",".join(queues)] if queues else []
     return ManagedProcess(
-        "celery worker",
+        f"celery worker {name}",
         [
             sys.executable, "-m", "celery", "-A", "orderflow", "worker", "-l", "info",
             "-c", str(concurrency), "--without-heartbeat", "--without-mingle",
             "--without-gossip", "-n", f"{name}-{os.getpid()}-{time.monotonic_ns()}@%h",
+            *queue_args,
         ],
         env,
         ready_marker="ready.",

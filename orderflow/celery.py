@@ -24,3 +24,18 @@ def route_task(name, args, kwargs, options, task=None, **kw):
     if name in (LANE_TASK, PUMP_TASK):
         return {"queue": settings.EVENTS_SAGA_QUEUE}
     return {"queue": settings.EVENTS_FLOW_QUEUE}
+
+
+@app.on_after_configure.connect
+def _declare_queues(sender, **kwargs):
+    """The default, saga and general queues: a worker started without ``-Q`` consumes all.
+
+    The Procfile and the deploy files start one worker per lane with ``-Q``; a worker
+    without it (tests, tools) does every kind of work. Names read from settings, so that
+    test runs keep their own queues.
+    """
+    from django.conf import settings
+    from kombu import Queue
+
+    names = [sender.conf.task_default_queue, settings.EVENTS_SAGA_QUEUE, settings.EVENTS_FLOW_QUEUE]
+    sender.conf.task_queues = [Queue(name) for name in dict.fromkeys(names)]

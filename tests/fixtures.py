@@ -81,24 +81,45 @@ def drain_until_settled(*, timeout: float = 120) -> None:
 
 
 class EventWorkers:
-    """A Celery worker (two prefork processes) and beat, on the test database and Redis."""
+    """The processes of ``Procfile`` on the test database and Redis, as tests need them.
+
+    ``worker`` is the saga lane's worker (one process, the saga queue: relay and saga
+    steps); ``flow`` the general worker (projectors, senders, beat's tasks: the flow and
+    default queues); and beat.
+    """
 
     def __init__(self, env: dict[str, str], schedule_dir: str):
         self.env = env
-        self.worker = celery_worker(env)
+        self.worker = self._saga_worker()
+        self.flow = self._flow_worker()
         self.beat = celery_beat(env, schedule_dir=schedule_dir)
+
+    def _saga_worker(self):
+        return celery_worker(
+            self.env, concurrency=1, name="saga", queues=[settings.EVENTS_SAGA_QUEUE]
+        )
+
+    def _flow_worker(self):
+        return celery_worker(
+            self.env,
+            concurrency=2,
+            name="flow",
+            queues=[settings.EVENTS_FLOW_QUEUE, settings.CELERY_TASK_DEFAULT_QUEUE],
+        )
 
     def start(self) -> "EventWorkers":
         try:
             self.worker.start()
+            self.flow.start()
             self.beat.start()
         except ProcessFailedToStart as error:
             pytest.fail(str(error))
         return self
 
     def restart_worker(self) -> None:
+        """Stop and start the saga lane's worker (the one running the handlers)."""
         self.worker.stop()
-        self.worker = celery_worker(self.env)
+        self.worker = self._saga_worker()
         self.start_worker_only()
 
     def start_worker_only(self) -> None:
@@ -109,10 +130,11 @@ class EventWorkers:
 
     def stop(self) -> None:
         self.beat.stop()
+        self.flow.stop()
         self.worker.stop()
 
     def logs(self) -> str:
-        return "".join(self.worker.output[-80:] + self.beat.output[-20:])
+        return "".join(self.worker.output[-80:] + self.flow.output[-40:] + self.beat.output[-20:])
 
 
 def _forget_this_runs_keys() -> None:

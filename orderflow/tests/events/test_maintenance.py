@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import transaction
+from django.db.models import Max
 from django.test import override_settings
 from django.utils import timezone
 
@@ -15,6 +16,7 @@ from orderflow.events.maintenance import (
     events_purge,
     outbox_status,
 )
+from orderflow.events.projectors import all_projectors
 from orderflow.events.relay import claim_batch, relay_batch, run_delivery
 from orderflow.models import (
     DeadLetter,
@@ -23,6 +25,7 @@ from orderflow.models import (
     DeliveryStatus,
     InboxEntry,
     OutboxEvent,
+    ProjectorCheckpoint,
 )
 from tests.probe.events import ProbeIgnored
 from tests.probe.models import ProbeEffect, ProbeSwitch
@@ -55,6 +58,14 @@ def inbox_entry(*, days_ago: int) -> InboxEntry:
 
 # --- purge ---
 @override_settings(EVENTS_RETENTION_DAYS=30)
+def projectors_passed_the_feed() -> None:
+    """Every projector's checkpoint at the feed's end (the purge keeps what one has not read;
+    test_projectors.py tests that part)."""
+    last = OutboxEvent.objects.aggregate(last=Max("position"))["last"] or 0
+    for p in all_projectors():
+        ProjectorCheckpoint.objects.update_or_create(name=p.name, defaults={"position": last})
+
+
 def test_purge_removes_only_old_relayed_fully_delivered_events(ping, publish_one):
     delivered = ping()
     unheard = publish_one(ProbeIgnored(probe_id=uuid.uuid4(), shop_id=1))
@@ -73,6 +84,7 @@ def test_purge_removes_only_old_relayed_fully_delivered_events(ping, publish_one
     age(recent, days=29)
     old_entry, recent_entry = inbox_entry(days_ago=31), inbox_entry(days_ago=29)
 
+    projectors_passed_the_feed()
     purged = events_purge()
 
     assert purged == {"events": 2, "inbox_entries": 1}
@@ -99,6 +111,7 @@ def test_purge_takes_the_retention_as_an_argument_and_deletes_in_batches(ping):
     Delivery.objects.filter(event=kept).update(status=DeliveryStatus.DONE)
     age(kept, days=1)
 
+    projectors_passed_the_feed()
     purged = events_purge(older_than_days=2, batch_size=2)
 
     assert purged == {"events": 3, "inbox_entries": 0}

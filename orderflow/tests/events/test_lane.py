@@ -1,0 +1,154 @@
+"""The saga lane: continuation after a step, and a fixed number of round trips per step."""
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.test import override_settings
+
+from orderflow.events import publish
+from orderflow.events.kick import LANE_KICK, LANE_TASK, PROJECTORS_KICK, PROJECTORS_TASK
+from orderflow.events.lane import process_batch
+from orderflow.events.relay import relay_batch
+from orderflow.events.workqueue import Kick
+from orderflow.models import Delivery, DeliveryStatus, InboxEntry, OutboxEvent
+from orderflow.tasks import saga_lane_task
+from orders.events import OrderStatus
+from tests.probe.events import ProbeChained
+
+SAGA_STEPS = [
+    "orders.reserve_stock_on_order_placed",
+    "payments.charge_on_stock_reserved",
+    "orders.confirm_order_on_payment_captured",
+    "payments.issue_invoice_on_order_confirmed",
+]
+CHAINED = "probe.publish_noop_on_probe_chained"
+NOOP = "probe.nothing_on_probe_noop"
+
+
+@pytest.fixture
+def kicks(monkeypatch) -> list[str]:
+    """Every kick sent (the broker stays untouched): the tasks' names, in order."""
+    sent: list[str] = []
+    monkeypatch.setattr(Kick, "send", lambda self: sent.append(self.task))
+    return sent
+
+
+class Statements:
+    """Every SQL statement sent on the default connection (prepared ones included)."""
+
+    def __init__(self):
+        self.sql: list[str] = []
+
+    def __call__(self, execute, sql, params, many, context):
+        self.sql.append(" ".join(str(sql).split()))
+        return execute(sql, params, many, context)
+
+
+@pytest.fixture
+def statements() -> Iterator[Statements]:
+    counter = Statements()
+    with connection.execute_wrapper(counter):
+        yield counter
+
+
+@pytest.mark.django_db
+@override_settings(CELERY_TASK_ALWAYS_EAGER=False)
+def test_a_step_that_publishes_is_relayed_in_the_same_batch_without_a_kick(kicks):
+    with transaction.atomic():
+        publish(ProbeChained(probe_id=uuid.uuid4()))
+    relay_batch()
+
+    result = process_batch()
+
+    # the chained step ran, its probe.noop was relayed right after its commit (the lane's
+    # continuation), and the publish inside the step sent no kick
+    assert result.done == 1
+    assert result.relayed == 1
+    assert Delivery.objects.get(subscriber=NOOP).status == DeliveryStatus.PENDING
+    assert kicks == []
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(CELERY_TASK_ALWAYS_EAGER=False)
+def test_a_four_step_saga_completes_in_one_lane_run_with_no_kick_between_steps(kicks):
+    from orders.models import Order
+    from orders.tests.factories import ProductFactory, ShopFactory, order_for
+    from payments.models import Invoice
+
+    shop = ShopFactory()
+    ProductFactory(shop=shop, sku="COFFEE-1KG", on_hand=10)
+    cache.delete_many([LANE_KICK.flag, PROJECTORS_KICK.flag])
+    order = order_for(shop)
+    assert kicks == [LANE_TASK]  # the intake's commit kicked the lane
+
+    result = saga_lane_task()  # one task run, no beat, no other worker
+
+    order = Order.objects.get(pk=order.pk)
+    assert order.status == OrderStatus.CONFIRMED
+    assert Invoice.objects.filter(order_id=order.pk).count() == 1
+    assert sorted(Delivery.objects.values_list("subscriber", "status")) == [
+        (name, DeliveryStatus.DONE) for name in sorted(SAGA_STEPS)
+    ]
+    assert result["done"] == 4
+    # the steps' own events were relayed by the lane itself: no lane kick after the first;
+    # the projectors were kicked once (coalesced: nobody took that kick here)
+    assert kicks == [LANE_TASK, PROJECTORS_TASK]
+    cache.delete_many([LANE_KICK.flag, PROJECTORS_KICK.flag])
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(CELERY_TASK_ALWAYS_EAGER=False)
+def test_one_lane_step_with_its_continuation_relay_is_a_fixed_list_of_statements(kicks, statements):
+    with transaction.atomic():
+        publish(ProbeChained(probe_id=uuid.uuid4()))
+    relay_batch()
+    statements.sql.clear()
+    kicks.clear()  # the publish above kicked the lane: what follows must send none
+
+    result = process_batch()
+
+    assert (result.done, result.relayed) == (1, 1)
+    kinds = [_kind(sql) for sql in statements.sql]
+    assert kinds == [
+        # relay: nothing new to relay yet (the lock also skips the WAL flush wait)
+        "relay lock",
+        "relay select",
+        # claim: one prepared statement
+        "SET LOCAL synchronous_commit",
+        "claim",
+        # the step: inbox entry + done-mark, then the handler (publish: sequence, insert)
+        "inbox + done",
+        "publish sequence",
+        "publish insert",
+        # continuation: relay the step's event (its delivery and position in one statement)
+        "relay lock",
+        "relay select",
+        "relay publish",
+    ], statements.sql
+    assert InboxEntry.objects.filter(subscriber=CHAINED).count() == 1
+    assert OutboxEvent.objects.filter(position__isnull=True).count() == 0
+    assert kicks == []
+
+
+def _kind(sql: str) -> str:
+    lowered = sql.lower()
+    if lowered.startswith("set local synchronous_commit"):
+        return "SET LOCAL synchronous_commit"
+    if "pg_try_advisory_xact_lock" in lowered:
+        return "relay lock"
+    if "orderflow_inboxentry" in lowered and "orderflow_delivery" in lowered:
+        return "inbox + done"
+    if lowered.startswith("with due as"):
+        return "claim"
+    if lowered.startswith("with deliveries as"):
+        return "relay publish"
+    if "published_at is null" in lowered and "skip locked" in lowered:
+        return "relay select"
+    if 'max("orderflow_outboxevent"."sequence")' in lowered:
+        return "publish sequence"
+    if lowered.startswith('insert into "orderflow_outboxevent"'):
+        return "publish insert"
+    return sql
