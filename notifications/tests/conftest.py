@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from notifications import services
 from notifications.services.projection import Projected, notifications_project
+from orderflow.events.projectors import FeedEvent
 from orderflow.events.relay import drain
 from orderflow.models import OutboxEvent
 from orders.tests.factories import ProductFactory, ShopFactory, api_key_for
@@ -103,7 +104,10 @@ def reapply_feed() -> Callable[[], Projected]:
     """Apply every event of the feed to the notifications projection again, as one batch."""
 
     def run() -> Projected:
-        events = list(OutboxEvent.objects.exclude(position=None).order_by("position"))
+        events = [
+            FeedEvent.from_row(row)
+            for row in OutboxEvent.objects.exclude(position=None).order_by("position")
+        ]
         with transaction.atomic():
             return notifications_project(events=events)
 
