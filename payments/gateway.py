@@ -40,7 +40,8 @@ from decimal import Decimal
 from typing import Protocol
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
+from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 
 RECORD_TTL = 7 * 24 * 3600
 
@@ -127,23 +128,21 @@ class SimulatedGateway:
 
     # --- the simulation ---
     def _call(self, operation: str, idempotency_key: str, decide) -> GatewayResult:
-        _incr(_key("calls", operation, idempotency_key))
         if settings.PAYMENT_GATES:
             GatewayGate.wait(operation, idempotency_key)
         if self.latency_ms:
             time.sleep(self.latency_ms / 1000)
-        stored = cache.get(_key("result", operation, idempotency_key))
-        if stored is not None:
-            return GatewayResult(**json.loads(stored))
-        result = decide()
-        # cache.add: of two concurrent first calls with one key, one answer wins for both
-        if cache.add(
-            _key("result", operation, idempotency_key), json.dumps(asdict(result)), RECORD_TTL
-        ):
-            if result.ok:
-                _incr(_key("effects", operation, idempotency_key))
-            return result
-        return GatewayResult(**json.loads(cache.get(_key("result", operation, idempotency_key))))
+        # The answer is decided first and offered to the record in one step: the first
+        # answer stored under the key wins for every call (a replay, or two concurrent first
+        # calls); a transient error offers nothing and is raised unless an answer is stored.
+        try:
+            offered: GatewayResult | None = decide()
+        except TransientGatewayError as error:
+            offered, transient = None, error
+        stored = _record(operation, idempotency_key, offered)
+        if stored is None:
+            raise transient
+        return stored
 
     def _authorize(self, token: str, idempotency_key: str) -> GatewayResult:
         behaviour = TEST_TOKENS.get(token, "random")
@@ -229,6 +228,53 @@ def _key(kind: str, operation: str, idempotency_key: str) -> str:
 def _incr(key: str) -> int:
     cache.add(key, 0, RECORD_TTL)
     return cache.incr(key)
+
+
+#: One call's bookkeeping as one Redis command (EVALSHA): count the call, return the answer
+#: stored under the key, or store the offered one (ARGV[1], "" for none) and, if it took
+#: effect (ARGV[3] = "1"), count the effect. Counters are plain integers, which the Django
+#: cache reads back (``effects``, ``calls``).
+_RECORD_SCRIPT = """
+local calls = redis.call('INCR', KEYS[1])
+if calls == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+local stored = redis.call('GET', KEYS[2])
+if stored then return stored end
+if ARGV[1] == '' then return false end
+redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2])
+if ARGV[3] == '1' then
+  if redis.call('INCR', KEYS[3]) == 1 then redis.call('EXPIRE', KEYS[3], ARGV[2]) end
+end
+return ARGV[1]
+"""
+_scripts: dict[int, object] = {}
+
+
+def _record(operation: str, idempotency_key: str, offered: GatewayResult | None):
+    """Count the call; return the stored answer, else store ``offered`` (None: nothing)."""
+    keys = [_key(kind, operation, idempotency_key) for kind in ("calls", "result", "effects")]
+    payload = json.dumps(asdict(offered)) if offered is not None else ""
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    if isinstance(backend, DjangoRedisCache):
+        client = backend._cache.get_client(write=True)
+        script = _scripts.get(id(client))
+        if script is None:
+            script = _scripts.setdefault(id(client), client.register_script(_RECORD_SCRIPT))
+        answer = script(
+            keys=[backend.make_and_validate_key(key) for key in keys],
+            args=[payload, RECORD_TTL, "1" if offered is not None and offered.ok else "0"],
+        )
+        return GatewayResult(**json.loads(answer)) if answer else None
+    # the local-memory cache (embedded mode): the same steps, through the cache API
+    calls_key, result_key, effects_key = keys
+    _incr(calls_key)
+    stored = cache.get(result_key)
+    if stored is None and offered is not None:
+        if cache.add(result_key, payload, RECORD_TTL):
+            if offered.ok:
+                _incr(effects_key)
+            return offered
+        stored = cache.get(result_key)
+    return GatewayResult(**json.loads(stored)) if stored is not None else None
 
 
 def get_gateway() -> PaymentGateway:

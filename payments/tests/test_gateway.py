@@ -323,3 +323,34 @@ def test_without_the_test_setting_a_closed_gate_holds_nothing(key, monkeypatch, 
 
 def test_gates_are_off_in_the_project_settings():
     assert project_settings.PAYMENT_GATES is False
+
+
+@pytest.mark.parametrize("replay", [False, True], ids=["first call", "replay"])
+def test_a_call_is_one_redis_command(key, settings, monkeypatch, replay):
+    """Count, look up, store and count the effect: one EVALSHA per operation, no more."""
+    import redis
+
+    settings.PAYMENT_GATES = False  # the test-only gate lookup is not the gateway's
+    gateway = SimulatedGateway()
+    if replay:
+        _authorize(gateway, "tok_ok", key)
+    sent = []
+    real = redis.Redis.execute_command
+
+    def counting(self, *args, **options):
+        sent.append(args[0])
+        return real(self, *args, **options)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", counting)
+
+    result = _authorize(gateway, "tok_ok", key)
+
+    assert result.ok
+    assert sent == ["EVALSHA"]
+    assert (
+        SimulatedGateway.calls("authorize", key),
+        SimulatedGateway.effects("authorize", key),
+    ) == (
+        2 if replay else 1,
+        1,
+    )
