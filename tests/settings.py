@@ -45,5 +45,5 @@ WHITENOISE_USE_FINDERS = True
 # one run's worker must never reach another run's sockets. Subprocesses (worker, daphne)
 # inherit the name through the environment.
 os.environ.setdefault("TEST_CHANNEL_LAYER_PREFIX", f"orderflow-test-{os.getpid()}")
-if CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer":  # noqa: F405
+if CHANNEL_LAYERS["default"]["BACKEND"].startswith("channels_redis."):  # noqa: F405
     CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = os.environ["TEST_CHANNEL_LAYER_PREFIX"]  # noqa: F405

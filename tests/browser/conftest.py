@@ -138,7 +138,17 @@ def _stack(*, with_workers: bool) -> Iterator[LiveStack]:
         )  # fmt: skip
         stack.processes.append(daphne)
         if with_workers:
-            stack.processes += [celery_worker(env), celery_beat(env, schedule_dir=schedule_dir)]
+            # as ``Procfile``: the saga lane's worker, the flow worker (projectors, senders,
+            # beat's tasks), and beat
+            stack.processes += [
+                celery_worker(env, concurrency=1, name="saga", queues=[settings.EVENTS_SAGA_QUEUE]),
+                celery_worker(
+                    env,
+                    name="flow",
+                    queues=[settings.EVENTS_FLOW_QUEUE, settings.CELERY_TASK_DEFAULT_QUEUE],
+                ),
+                celery_beat(env, schedule_dir=schedule_dir),
+            ]
         try:
             for process in stack.processes:
                 process.start()
