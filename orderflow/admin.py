@@ -1,11 +1,21 @@
-"""Support's view of the event machinery: events, deliveries, dead letters and their replay."""
+"""Support's view of the event machinery: events, deliveries, dead letters, projectors' parked
+events and checkpoints, and the replay of what failed."""
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 
 from . import roles
 from .events.maintenance import dead_letter_replay
-from .models import DeadLetter, Delivery, DeliveryAttempt, InboxEntry, OutboxEvent
+from .events.projectors import parked_event_replay
+from .models import (
+    DeadLetter,
+    Delivery,
+    DeliveryAttempt,
+    InboxEntry,
+    OutboxEvent,
+    ParkedEvent,
+    ProjectorCheckpoint,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -158,3 +168,86 @@ class InboxEntryAdmin(ReadOnlyAdmin):
     list_display = ["event_id", "subscriber", "processed_at"]
     list_filter = ["subscriber"]
     search_fields = ["=event_id"]
+
+
+@admin.register(ParkedEvent)
+class ParkedEventAdmin(ReadOnlyAdmin):
+    """A projector's dead letters: events it failed on for good while its checkpoint moved on."""
+
+    list_display = [
+        "id",
+        "event_type",
+        "projector",
+        "attempts",
+        "parked_at",
+        "replayed_at",
+        "short_error",
+    ]
+    list_filter = [
+        "projector",
+        "event__type",
+        ("replayed_at", admin.EmptyFieldListFilter),
+        "parked_at",
+    ]
+    search_fields = ["=event__event_id", "=event__aggregate_id", "=event__tenant_id"]
+    list_select_related = ["event"]
+    date_hierarchy = "parked_at"
+    readonly_fields = [
+        "projector",
+        "event",
+        "position",
+        "attempts",
+        "parked_at",
+        "error",
+        "traceback",
+        "replayed_at",
+        "replayed_by",
+    ]
+    actions = ["replay"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        # needed for the replay action; every field stays read-only
+        return request.user.has_perm("orderflow.change_parkedevent")
+
+    def has_replay_permission(self, request) -> bool:
+        return request.user.has_perm(roles.REPLAY)
+
+    @admin.display(description="event type", ordering="event__type")
+    def event_type(self, parked: ParkedEvent) -> str:
+        return parked.event.type
+
+    @admin.display(description="last error")
+    def short_error(self, parked: ParkedEvent) -> str:
+        return parked.error[:100]
+
+    @admin.action(description="Replay selected parked events", permissions=["replay"])
+    def replay(self, request, queryset):
+        chosen = list(queryset.filter(replayed_at__isnull=True).values_list("pk", flat=True))
+        replayed = parked_event_replay(
+            parked_ids=chosen, actor=f"staff:{request.user.get_username()}"
+        )
+        self.message_user(
+            request,
+            f"Replayed {replayed} parked event(s); their projectors applied them again.",
+            messages.SUCCESS,
+        )
+        if len(chosen) > replayed:
+            self.message_user(
+                request,
+                f"{len(chosen) - replayed} parked event(s) failed again and stay parked.",
+                messages.ERROR,
+            )
+
+
+@admin.register(ProjectorCheckpoint)
+class ProjectorCheckpointAdmin(ReadOnlyAdmin):
+    list_display = ["name", "position", "attempts", "retry_at", "failing_event_id", "updated_at"]
+    readonly_fields = [
+        "name",
+        "position",
+        "attempts",
+        "retry_at",
+        "failing_event_id",
+        "last_error",
+        "updated_at",
+    ]

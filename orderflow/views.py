@@ -4,8 +4,10 @@ import unicodedata
 from datetime import UTC, date, datetime, time
 
 from django.contrib import messages
+from django.db.models import QuerySet
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_safe
 from django.views.defaults import page_not_found, server_error
@@ -13,6 +15,7 @@ from django.views.defaults import page_not_found, server_error
 from . import roles
 from .api.problems import API_PREFIX, PROBLEM_TYPES, problem_response
 from .events.maintenance import dead_letter_replay, dead_letters
+from .events.projectors import all_projectors, parked_event_replay, parked_events
 from .models import DeadLetter
 
 FAILED_DELIVERIES_SHOWN = 200
@@ -56,9 +59,12 @@ def server_failure(request):
 
 @roles.staff_permission_required(roles.VIEW)
 def failed_deliveries(request):
-    """Dead letters, filtered, with replay of the chosen ones or of every one shown.
+    """Dead letters and parked events, filtered, with replay of the chosen ones or of all shown.
 
-    Seeing them needs the view permission; replaying (handlers run again) the supervisor's.
+    Both kinds of failure: a saga step's delivery that failed for good (a dead letter,
+    replayed as a new delivery in the background) and an event a projector parked
+    (replayed by applying it again now). Seeing them needs the view permission;
+    replaying (effects happen again) the supervisor's.
     """
     filters = {
         "subscriber": _filter_text(request.GET.get("subscriber")),
@@ -66,27 +72,34 @@ def failed_deliveries(request):
         "tenant_id": _filter_text(request.GET.get("shop")),
     }
     since = _filter_date(request, request.GET.get("since"))
-    letters = dead_letters(
-        **filters,
-        since=datetime.combine(since, time.min, tzinfo=UTC) if since else None,
+    since_at = datetime.combine(since, time.min, tzinfo=UTC) if since else None
+    letters = dead_letters(**filters, since=since_at)
+    parked = parked_events(
+        projector=filters["subscriber"],
+        event_type=filters["event_type"],
+        tenant_id=filters["tenant_id"],
+        since=since_at,
     )
     if request.method == "POST":
         roles.require(request.user, roles.REPLAY)
         if request.POST.get("replay") == "all":
             ids = list(letters.values_list("pk", flat=True))
+            parked_ids = list(parked.values_list("pk", flat=True))
         else:
             ids = [int(pk) for pk in request.POST.getlist("delivery") if _is_row_id(pk)]
-        if not ids:
+            parked_ids = [int(pk) for pk in request.POST.getlist("parked") if _is_row_id(pk)]
+        if not ids and not parked_ids:
             messages.error(request, "Choose at least one failed delivery to replay.")
-        else:
-            replayed = dead_letter_replay(
-                delivery_ids=ids, actor=f"staff:{request.user.get_username()}"
-            )
+        actor = f"staff:{request.user.get_username()}"
+        if ids:
+            replayed = dead_letter_replay(delivery_ids=ids, actor=actor)
             messages.success(
                 request,
                 f"Replayed {replayed} deliver{'y' if replayed == 1 else 'ies'}; "
                 "they run again in the background.",
             )
+        if parked_ids:
+            _replay_parked(request, parked, parked_ids, actor)
         return redirect(request.get_full_path())
     shown = list(letters[:FAILED_DELIVERIES_SHOWN])
     return render(
@@ -95,13 +108,36 @@ def failed_deliveries(request):
         {
             "letters": shown,
             "total": letters.count(),
+            "parked": list(parked[:FAILED_DELIVERIES_SHOWN]),
+            "parked_total": parked.count(),
             "shown_limit": FAILED_DELIVERIES_SHOWN,
             "filters": {**filters, "since": request.GET.get("since", "")},
-            "subscribers": DeadLetter.objects.values_list("subscriber", flat=True)
-            .distinct()
-            .order_by("subscriber"),
+            "subscribers": sorted(
+                {
+                    *DeadLetter.objects.values_list("subscriber", flat=True).distinct(),
+                    *(p.name for p in all_projectors()),
+                }
+            ),
         },
     )
+
+
+def _replay_parked(request, parked: QuerySet, ids: list[int], actor: str) -> None:
+    """Apply the chosen parked events again now, and say how many failed again."""
+    chosen = parked.filter(pk__in=ids).count()
+    replayed = parked_event_replay(parked_ids=ids, actor=actor)
+    messages.success(
+        request,
+        f"Replayed {replayed} parked event{pluralize(replayed)}; "
+        "their projectors applied them again.",
+    )
+    if chosen > replayed:
+        failed = chosen - replayed
+        messages.error(
+            request,
+            f"{failed} parked event{pluralize(failed)} failed again and "
+            f"{'stays' if failed == 1 else 'stay'} parked: see the error shown.",
+        )
 
 
 def _is_row_id(value: str) -> bool:

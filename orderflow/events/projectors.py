@@ -45,7 +45,7 @@ import psycopg
 from django.apps import apps
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import Count, Max, QuerySet
 from django.utils import timezone
 
 from orderflow import metrics, tracing
@@ -631,7 +631,87 @@ def projector_apply(name: str, events: list[FeedEvent]) -> None:
         _apply(p, selected)
 
 
+# --- status ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ProjectorStatus:
+    name: str
+    event_types: frozenset[str]
+    #: the last feed position applied or passed (0: not run yet)
+    position: int
+    #: feed events past the checkpoint, of any type (positions are gap-free)
+    lag: int
+    #: failed attempts of the event it waits on (0: none failing)
+    attempts: int
+    retry_at: datetime | None
+    failing_event_id: str | None
+    last_error: str
+    #: its parked events not replayed yet
+    parked: int
+
+
+def projectors_status() -> list[ProjectorStatus]:
+    """Each registered projector's checkpoint, lag behind the feed and parked events."""
+    projectors = all_projectors()
+    names = [p.name for p in projectors]
+    checkpoints = {c.name: c for c in ProjectorCheckpoint.objects.filter(name__in=names)}
+    parked = dict(
+        ParkedEvent.objects.filter(replayed_at__isnull=True)
+        .values_list("projector")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    head = OutboxEvent.objects.aggregate(head=Max("position"))["head"] or 0
+    rows = []
+    for p in projectors:
+        checkpoint = checkpoints.get(p.name) or ProjectorCheckpoint(name=p.name)
+        rows.append(
+            ProjectorStatus(
+                name=p.name,
+                event_types=p.event_types,
+                position=checkpoint.position,
+                lag=max(head - checkpoint.position, 0),
+                attempts=checkpoint.attempts,
+                retry_at=checkpoint.retry_at,
+                failing_event_id=(
+                    str(checkpoint.failing_event_id) if checkpoint.failing_event_id else None
+                ),
+                last_error=checkpoint.last_error if checkpoint.failing_event_id else "",
+                parked=parked.get(p.name, 0),
+            )
+        )
+    return rows
+
+
+def parked_count() -> int:
+    """Parked events not replayed yet, of every projector (registered or not)."""
+    return ParkedEvent.objects.filter(replayed_at__isnull=True).count()
+
+
 # --- parked events ------------------------------------------------------------------------
+def parked_events(
+    *,
+    projector: str | None = None,
+    event_type: str | None = None,
+    tenant_id: str | None = None,
+    since: datetime | None = None,
+) -> QuerySet[ParkedEvent]:
+    """Parked events not replayed yet, oldest first: the projectors' dead letters."""
+    query = (
+        ParkedEvent.objects.filter(replayed_at__isnull=True)
+        .select_related("event")
+        .order_by("parked_at", "id")
+    )
+    if projector:
+        query = query.filter(projector=projector)
+    if event_type:
+        query = query.filter(event__type=event_type)
+    if tenant_id:
+        query = query.filter(event__tenant_id=tenant_id)
+    if since:
+        query = query.filter(parked_at__gte=since)
+    return query
+
+
 def parked_event_replay(*, parked_ids: list[int], actor: str) -> int:
     """Apply parked events again with their projector now; return how many succeeded.
 
@@ -672,13 +752,17 @@ __all__ = [
     "FeedEvent",
     "PassResult",
     "Projector",
+    "ProjectorStatus",
     "all_projectors",
     "get_projector",
+    "parked_count",
     "parked_event_replay",
+    "parked_events",
     "projector",
     "projector_apply",
     "projector_pass",
     "projectors_drain",
     "projectors_due",
     "projectors_passed",
+    "projectors_status",
 ]

@@ -19,12 +19,12 @@ def _dead(place, settle, subscriber: str) -> Delivery:
 
 
 def test_lists_dead_letters_with_filters(staff_client, place, settle):
-    first = _dead(place, settle, "tracking.record_on_order_placed")
+    first = _dead(place, settle, "orders.reserve_stock_on_order_placed")
     _dead(place, settle, "payments.charge_on_stock_reserved")
 
     everything = staff_client.get("/staff/failed-deliveries")
     filtered = staff_client.get(
-        "/staff/failed-deliveries", {"subscriber": "tracking.record_on_order_placed"}
+        "/staff/failed-deliveries", {"subscriber": "orders.reserve_stock_on_order_placed"}
     )
 
     assert everything.status_code == 200
@@ -34,7 +34,7 @@ def test_lists_dead_letters_with_filters(staff_client, place, settle):
 
 
 def test_replays_the_chosen_ones(staff_client, place, settle):
-    chosen = _dead(place, settle, "tracking.record_on_order_placed")
+    chosen = _dead(place, settle, "orders.reserve_stock_on_order_placed")
     other = _dead(place, settle, "payments.charge_on_stock_reserved")
 
     response = staff_client.post(
@@ -49,7 +49,7 @@ def test_replays_the_chosen_ones(staff_client, place, settle):
 
 
 def test_replays_all_that_match(staff_client, place, settle):
-    _dead(place, settle, "tracking.record_on_order_placed")
+    _dead(place, settle, "orders.reserve_stock_on_order_placed")
     _dead(place, settle, "payments.charge_on_stock_reserved")
 
     staff_client.post("/staff/failed-deliveries", {"replay": "all"})
@@ -62,11 +62,15 @@ def test_needs_staff(client, db):
 
 
 def test_junk_filters_are_dropped_never_an_error(staff_client, place, settle):
-    letter = _dead(place, settle, "tracking.record_on_order_placed")
+    letter = _dead(place, settle, "orders.reserve_stock_on_order_placed")
 
     response = staff_client.get(
         "/staff/failed-deliveries",
-        {"subscriber": "tracking.record_on_order_placed\x00", "event_type": "\x00", "shop": "\x00"},
+        {
+            "subscriber": "orders.reserve_stock_on_order_placed\x00",
+            "event_type": "\x00",
+            "shop": "\x00",
+        },
     )
 
     assert response.status_code == 200
@@ -77,7 +81,7 @@ def test_junk_filters_are_dropped_never_an_error(staff_client, place, settle):
 def test_a_date_filter_that_is_no_date_is_ignored_with_a_message(
     staff_client, place, settle, since
 ):
-    letter = _dead(place, settle, "tracking.record_on_order_placed")
+    letter = _dead(place, settle, "orders.reserve_stock_on_order_placed")
 
     response = staff_client.get("/staff/failed-deliveries", {"since": since})
 

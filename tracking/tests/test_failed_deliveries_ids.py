@@ -12,7 +12,7 @@ def test_a_replay_naming_no_possible_row_is_refused_with_a_message(
     staff_client, place, settle, raw_id
 ):
     # given one dead letter
-    dead = _dead(place, settle, "tracking.record_on_order_placed")
+    dead = _dead(place, settle, "orders.reserve_stock_on_order_placed")
 
     # when a replay names an id that no row can have (a superscript digit, past a bigint)
     response = staff_client.post(
