@@ -49,6 +49,10 @@ TRIGGERS: tuple[EmailTrigger, ...] = (
     EmailTrigger("webhook_endpoint.disabled", SHOP),  # to the shop's contact
 )
 
+#: the order's confirmation, and the template it had before it waited for the invoice event
+CONFIRMATION = "invoice.issued/customer"
+LEGACY_CONFIRMATION = "order.confirmed/customer"
+
 #: an e-mail that fails to send waits this long before its next attempt (then gives up)
 RETRY_DELAYS = (
     timedelta(seconds=30),

@@ -220,14 +220,33 @@ SELECT r.event_id, r.event_type, %(channel)s, r.template, r.shop_id, r.order_id,
 FROM unnest(%(event_ids)s::uuid[], %(types)s::text[], %(templates)s::text[],
             %(shops)s::bigint[], %(orders)s::uuid[], %(datas)s::text[], %(traces)s::text[])
      AS r(event_id, event_type, template, shop_id, order_id, data, trace_context)
+WHERE NOT (r.template = %(confirmation)s AND EXISTS (
+    SELECT 1 FROM notifications_notification legacy
+    WHERE legacy.order_id = r.order_id AND legacy.template = %(legacy_confirmation)s
+))
 ON CONFLICT (event_id, channel, template) DO NOTHING
 RETURNING 1
 """
 
 
 def _ledger_insert(rows: list[LedgerRow], *, now: datetime) -> int:
-    """Insert the ledger rows in one statement; return how many are new."""
+    """Insert the ledger rows in one statement; return how many are new.
+
+    An order whose confirmation went out under the former trigger (``order.confirmed``)
+    gets none on its invoice: the confirmation goes once per order across the change.
+    """
     if connection.vendor != "postgresql":
+        confirmed = set(
+            Notification.objects.filter(
+                template=emails.LEGACY_CONFIRMATION,
+                order_id__in={r.order_id for r in rows if r.template == emails.CONFIRMATION},
+            ).values_list("order_id", flat=True)
+        )
+        rows = [
+            r
+            for r in rows
+            if not (r.template == emails.CONFIRMATION and r.order_id in {str(o) for o in confirmed})
+        ]
         created = Notification.objects.bulk_create(
             [
                 Notification(
@@ -251,6 +270,8 @@ def _ledger_insert(rows: list[LedgerRow], *, now: datetime) -> int:
             _LEDGER_SQL,
             {
                 "channel": Channel.EMAIL,
+                "confirmation": emails.CONFIRMATION,
+                "legacy_confirmation": emails.LEGACY_CONFIRMATION,
                 "now": now,
                 "event_ids": [r.event_id for r in rows],
                 "types": [r.event_type for r in rows],

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from notifications import services
 from notifications.choices import SendStatus
@@ -150,3 +151,67 @@ def test_the_ledger_keeps_when_the_invoice_was_issued(shops):
     notification = Notification.objects.get()
     assert notification.data["occurred_at"] == "2026-12-03T22:00:00+00:00"
     assert notification.data["number"] == event.data["number"]
+
+
+def test_an_order_confirmed_under_the_former_trigger_gets_no_second_confirmation(shops):
+    [event] = _events(shops, 2)[1:]
+    Notification.objects.create(
+        event_id=uuid.uuid4(),
+        event_type="order.confirmed",
+        template="order.confirmed/customer",
+        shop_id=shops[0].pk,
+        order_id=event.data["order_id"],
+        data={},
+        status=SendStatus.SENT,
+    )
+
+    projected, statements = _apply([event])
+
+    assert (projected.emails, statements) == (0, 2)
+    assert not Notification.objects.filter(template="invoice.issued/customer").exists()
+
+
+def test_the_projector_starts_where_the_open_deliveries_stood(db):
+    import importlib
+
+    from django.apps import apps
+
+    from orderflow.models import Delivery, OutboxEvent, ProjectorCheckpoint
+
+    migration = importlib.import_module(
+        "notifications.migrations.0003_notifications_deliveries_to_projector"
+    )
+    events = [
+        OutboxEvent.objects.create(
+            type="order.paid",
+            aggregate="order",
+            aggregate_id=str(uuid.uuid4()),
+            sequence=1,
+            tenant_id="1",
+            data={},
+            occurred_at=datetime(2026, 12, 3, tzinfo=UTC),
+            position=position,
+        )
+        for position in (7, 8, 9)
+    ]
+    ProjectorCheckpoint.objects.filter(name="notifications").delete()
+
+    def delivery(event, status):
+        return Delivery.objects.create(
+            event=event,
+            subscriber="notifications.webhook_on_order_paid",
+            aggregate="order",
+            aggregate_id=event.aggregate_id,
+            sequence=1,
+            status=status,
+            available_at=timezone.now(),
+        )
+
+    done, pending = delivery(events[0], "done"), delivery(events[1], "pending")
+
+    migration.start_projector_where_deliveries_stood(apps, None)
+
+    assert ProjectorCheckpoint.objects.get(name="notifications").position == 7
+    pending.refresh_from_db()
+    done.refresh_from_db()
+    assert (pending.status, done.status) == ("done", "done")
