@@ -20,6 +20,7 @@ from prometheus_client.core import GaugeMetricFamily
 from redis.exceptions import RedisError
 
 from orderflow.events.maintenance import outbox_status
+from orderflow.events.projectors import projectors_status
 from orderflow.models import DeadLetter
 
 logger = logging.getLogger(__name__)
@@ -68,6 +69,36 @@ class EventBacklogCollector:
         yield letters
 
 
+class ProjectorCollector:
+    """Each projector's lag behind the feed, its parked events and the one it retries."""
+
+    name = "projectors"
+
+    def collect(self):
+        lag = GaugeMetricFamily(
+            "orderflow_projector_lag_events",
+            "Feed events past a projector's checkpoint (of any type; 0 when caught up).",
+            labels=["projector"],
+        )
+        parked = GaugeMetricFamily(
+            "orderflow_projector_parked_events",
+            "Events a projector failed on for good and parked, not replayed yet.",
+            labels=["projector"],
+        )
+        failing = GaugeMetricFamily(
+            "orderflow_projector_failing_attempts",
+            "Failed attempts of the event a projector waits on to retry (0: none).",
+            labels=["projector"],
+        )
+        for status in projectors_status():
+            lag.add_metric([status.name], status.lag)
+            parked.add_metric([status.name], status.parked)
+            failing.add_metric([status.name], status.attempts)
+        yield lag
+        yield parked
+        yield failing
+
+
 class CeleryQueueCollector:
     """Messages waiting in each Celery queue of the broker."""
 
@@ -103,7 +134,11 @@ class ScrapeCollectors:
     """Run each collector, isolating failures, and report which ones answered."""
 
     def __init__(self, collectors=None):
-        self.collectors = collectors or [EventBacklogCollector(), CeleryQueueCollector()]
+        self.collectors = collectors or [
+            EventBacklogCollector(),
+            ProjectorCollector(),
+            CeleryQueueCollector(),
+        ]
 
     def collect(self):
         up = GaugeMetricFamily(

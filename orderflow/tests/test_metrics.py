@@ -16,13 +16,17 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from orderflow import metrics
 from orderflow.events import publish
-from orderflow.events.relay import drain
+from orderflow.events.projectors import get_projector, projector_pass
+from orderflow.events.relay import drain, relay_batch
 from orderflow.metrics import receivers
 from orderflow.metrics.collectors import ScrapeCollectors
 from orderflow.models import OutboxEvent
 from orderflow.tasks import events_pump_task
 from orderflow.tests.observability import sample
+from orderflow.tests.projector_probe import NAME, park_one, surface_projector
 from tests.probe.events import ProbeIgnored, ProbePinged
+
+__all__ = ["surface_projector"]
 
 RECORD = "probe.record_on_probe_pinged"
 ORDERED = "probe.record_in_order_on_probe_pinged"
@@ -136,8 +140,35 @@ def test_metrics_shows_the_backlog_and_dead_letters_read_at_scrape_time(client):
     assert samples["orderflow_celery_queue_length"][(("queue", queue),)] >= 0
     assert samples["orderflow_metrics_collector_up"] == {
         (("collector", "events"),): 1.0,
+        (("collector", "projectors"),): 1.0,
         (("collector", "celery_queues"),): 1.0,
     }
+
+
+@pytest.mark.django_db
+def test_metrics_shows_each_projectors_lag_and_parked_events_per_batch(client, surface_projector):
+    batches = sample("orderflow_projector_batch_events_count", projector=NAME)
+    events = sample("orderflow_projector_batch_events_sum", projector=NAME)
+    parked = park_one()  # one batch fails whole, then bisected down to the event, parked
+    ping()
+    ping()
+    while relay_batch():
+        pass
+
+    before = scrape(client)
+    while projector_pass(get_projector(NAME)).advanced:
+        pass
+    after = scrape(client)
+
+    assert before["orderflow_projector_lag_events"][(("projector", NAME),)] == 2.0
+    assert after["orderflow_projector_lag_events"][(("projector", NAME),)] == 0.0
+    assert after["orderflow_projector_parked_events"][(("projector", NAME),)] == 1.0
+    assert after["orderflow_projector_failing_attempts"][(("projector", NAME),)] == 0.0
+    # batch-level: one observation for the batch of two events, not one per event
+    assert sample("orderflow_projector_batch_events_count", projector=NAME) - batches == 1
+    assert sample("orderflow_projector_batch_events_sum", projector=NAME) - events == 2
+    assert sample("orderflow_projector_failures_total", projector=NAME, outcome="parked") >= 1
+    assert parked.replayed_at is None
 
 
 class _Broken:
