@@ -102,7 +102,7 @@ def _run(args, env: dict[str, str]) -> None:
                 final_seconds=20 if args.quick else 60,
                 burst_seconds=10 if args.quick else 60,
                 burst_rate=intake_peak or None,
-                drain_timeout=60 if args.quick else 300,
+                drain_timeout=30 if args.quick else 300,
                 log_dir=log_dir,
                 procfile_path=Path(args.procfile),
             )

@@ -475,6 +475,19 @@ def webhook_latency(received: dict[str, float], since) -> dict:
     return {"expected": len(created), "received": len(latencies), **measure.percentiles(latencies)}
 
 
+def socket_errors(path: Path) -> dict[str, int]:
+    """How many sockets failed, by error (its first 80 characters)."""
+    errors: dict[str, int] = {}
+    with contextlib.suppress(FileNotFoundError):
+        for row in path.read_text().splitlines():
+            with contextlib.suppress(ValueError):
+                record = json.loads(row)
+                if "error" in record:
+                    key = record["error"][:80]
+                    errors[key] = errors.get(key, 0) + 1
+    return errors
+
+
 def socket_entries(path: Path) -> tuple[list[tuple[str, float, dict]], int, int]:
     """(order id, receive time, entry) of every entry pushed; sockets opened; errors."""
     entries, opened, errors = [], 0, 0
@@ -510,7 +523,12 @@ def push_latency(path: Path, since) -> dict:
         committed = recorded.get((order_id, entry.get("sequence")))
         if committed is not None:
             latencies.append((at - committed.timestamp()) * 1000)
-    return {"sockets": opened, "socket_errors": errors, **measure.percentiles(latencies)}
+    return {
+        "sockets": opened,
+        "socket_errors": errors,
+        "socket_error_kinds": socket_errors(path),
+        **measure.percentiles(latencies),
+    }
 
 
 def orders_between(since, until) -> int:
@@ -544,7 +562,8 @@ def end_to_end(
     from django.utils import timezone
 
     probe = Probe()
-    run_dir = Path(tempfile.mkdtemp(prefix="orderflow-bench-run-"))
+    run_dir = log_dir  # the peers' records sit beside the stack's logs
+    run_dir.mkdir(parents=True, exist_ok=True)
     receiver_port = live.free_port()
     receiver_out = run_dir / "webhooks.tsv"
     receiver = ManagedProcess(
@@ -671,15 +690,13 @@ def end_to_end(
             lambda: (
                 len(read_receiver(receiver_out)) >= webhook_latency({}, since)["expected"] * 0.999
             ),
-            timeout=30,
+            timeout=min(30, drain_timeout),
             interval=0.5,
         )
         time.sleep(1)  # the last pushes in flight
         sockets_proc.terminate()
         sockets_proc.wait(30)
-        with contextlib.suppress(Exception):
-            receiver.process.send_signal(15)
-            receiver.process.wait(10)
+        time.sleep(1)  # the receiver writes its records out every 0.5 s; it keeps running
         busy, total = spent.pop("_box_busy"), spent.pop("_box_total")
         report["measured"] = {
             "rate": rate,

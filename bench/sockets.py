@@ -45,7 +45,9 @@ class Fleet:
                 )
                 await asyncio.wait_for(socket.recv(), 20)  # the snapshot
         except Exception as error:  # counted in the report
-            self.out.write(json.dumps({"order": order_id, "error": f"{type(error).__name__}"}))
+            cause = f" ({error.__cause__})" if error.__cause__ else ""
+            detail = f"{type(error).__name__}: {error}{cause}"[:300]
+            self.out.write(json.dumps({"order": order_id, "error": detail}))
             self.out.write("\n")
             return
         self.out.write(json.dumps({"order": order_id, "opened": time.time()}) + "\n")
