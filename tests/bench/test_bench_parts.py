@@ -216,3 +216,43 @@ def test_socket_entries_reads_single_and_batched_pushes(tmp_path):
         ("o1", 3.0, 3),
         ("o1", 3.0, 4),
     ]
+
+
+# --- the receiver process -----------------------------------------------------------------
+def test_the_receiver_answers_keep_alive_and_records_each_webhook(tmp_path):
+    import http.client
+    import subprocess
+    import sys
+
+    from bench.live import free_port
+
+    port, out = free_port(), tmp_path / "hooks.tsv"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.receiver", str(port), str(out)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout.readline().strip() == "listening"
+        client = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        sockets = set()
+        for n in range(3):  # one connection, three requests
+            client.request(
+                "POST",
+                "/shop/1",
+                body=f'{{"type": "order.placed", "n": {n}}}',
+                headers={"webhook-id": f"evt-{n}", "Content-Type": "application/json"},
+            )
+            response = client.getresponse()
+            assert response.status == 200
+            assert response.read() == b""
+            sockets.add(client.sock)  # None if the server had closed the connection
+        assert len(sockets) == 1
+        assert None not in sockets
+        client.close()
+    finally:
+        process.terminate()
+        process.wait(10)
+    rows = [row.split("\t") for row in out.read_text().splitlines()]
+    assert [(r[1], r[2]) for r in rows] == [(f"evt-{n}", "order.placed") for n in range(3)]
+    assert all(float(r[0]) > 0 for r in rows)
