@@ -1,21 +1,29 @@
 """``manage.py check_invariants``: a clean saga passes; each seeded violation is caught."""
 
 import json
+import uuid
 from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 from django.utils import timezone
 
 from orderflow.correlation import reset_correlation_id, set_correlation_id
-from orderflow.events.relay import drain
+from orderflow.events import publish
+from orderflow.events.projectors import get_projector, parked_event_replay, projector_pass
+from orderflow.events.relay import drain, relay_batch
 from orderflow.models import Delivery, DeliveryStatus, InboxEntry, OutboxEvent
+from orderflow.tests.projector_probe import NAME, fix, park_one, surface_projector
 from orders.models import OrderTransition, Product
 from orders.tests.factories import ProductFactory, ShopFactory, order_for
 from payments.choices import AttemptOutcome, GatewayOperation
 from payments.models import Payment, PaymentAttempt
+from tests.probe.events import ProbePinged
 from tracking.models import TrackedOrder, TrackingEntry
+
+__all__ = ["surface_projector"]
 
 pytestmark = pytest.mark.django_db
 
@@ -63,8 +71,8 @@ def test_a_clean_saga_passes_every_invariant(confirmed_orders):
 
     assert code == 0, output
     assert set(verdicts(output).values()) == {"PASS"}
-    assert len(verdicts(output)) == 15
-    assert output.rstrip().endswith("15 passed, 0 failed")
+    assert len(verdicts(output)) == 17
+    assert output.rstrip().endswith("17 passed, 0 failed")
 
 
 def test_json_reports_counts(confirmed_orders):
@@ -155,6 +163,35 @@ def test_a_dead_letter_fails(confirmed_orders):
 
     assert code == 1
     assert "boom" in output
+
+
+def test_a_parked_event_fails_until_replayed(surface_projector):
+    parked = park_one()
+
+    code, output = check("--only", "events.no_parked")
+
+    assert code == 1
+    assert failed(output) == {"events.no_parked_events"}
+    assert f"probe.pinged {parked.event_id} parked by {NAME}: RuntimeError" in output
+    fix()
+    parked_event_replay(parked_ids=[parked.pk], actor="staff:ana")
+    assert check("--only", "events.no_parked")[0] == 0
+
+
+def test_a_projector_behind_the_feed_past_the_threshold_fails(surface_projector):
+    with transaction.atomic():
+        event = publish(ProbePinged(probe_id=uuid.uuid4(), shop_id=1))
+    relay_batch()
+    assert check("--only", "events.projectors")[0] == 0  # behind, but not for long yet
+    OutboxEvent.objects.filter(pk=event.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+
+    code, output = check("--only", "events.projectors")
+
+    assert code == 1
+    assert f"projector {NAME} at 0 has not applied" in output
+    while projector_pass(get_projector(NAME)).advanced:
+        pass
+    assert check("--only", "events.projectors")[0] == 0
 
 
 def test_a_done_delivery_without_its_inbox_entry_fails(confirmed_orders):

@@ -9,6 +9,7 @@ from django.db import DatabaseError, connection
 
 # the kernel's own checks; each context's come from its ``invariants`` module
 from orderflow.events import invariants as _kernel_invariants  # noqa: F401
+from orderflow.events import projector_invariants as _projector_invariants  # noqa: F401
 from orderflow.invariants import Window, all_invariants, run_invariant
 
 EPILOG = """\
@@ -18,6 +19,8 @@ Invariants (each PASS or FAIL with the rows checked and the violations found):
   events.no_dead_letters          no delivery of the window is a dead letter
   events.done_has_inbox_entry     every done delivery has its inbox entry (effect once)
   events.sequence_gap_free        each aggregate's events numbered without gap or repeat
+  events.projectors_caught_up     no projector behind the feed past the stuck threshold
+  events.no_parked_events         no event of the window parked by a projector
   orders.one_order_per_key        at most one order per shop and idempotency key
                                   (or correlation id)
   orders.placed_event             every order has its order.placed event
