@@ -338,10 +338,16 @@ PAYMENT_MAX_ATTEMPTS = env.int("PAYMENT_MAX_ATTEMPTS", default=4)
 PAYMENT_GATES = False
 
 # --- Notifications: customer e-mail and shop webhooks (see notifications/) -------------------
-#: consolemail:// prints e-mails (the default); smtp://user:password@host:25, smtp+tls://…
-#: (STARTTLS) or smtps://… sends them. The test runner swaps in Django's in-memory outbox.
-EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+#: Where e-mail goes. Production: smtp://user:password@host:25, smtp+tls://… (STARTTLS) or
+#: smtps://… (deploy/k8s/secret.template.yaml). Unset, full mode writes each message to a
+#: file under EMAIL_FILE_PATH — a customer's e-mail never lands in the logs — and embedded
+#: mode (make run) prints it (consolemail://). The test runner uses the in-memory outbox.
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="filemail://" if FULL_MODE else "consolemail://")
 EMAIL_BACKEND = EMAIL_CONFIG["EMAIL_BACKEND"]
+#: the file outbox of filemail:// (one file per batch of messages sent)
+EMAIL_FILE_PATH = EMAIL_CONFIG.get("EMAIL_FILE_PATH") or env.str(
+    "EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "mail")
+)
 EMAIL_HOST = EMAIL_CONFIG["EMAIL_HOST"] or "localhost"
 EMAIL_PORT = EMAIL_CONFIG["EMAIL_PORT"] or 25
 EMAIL_HOST_USER = EMAIL_CONFIG["EMAIL_HOST_USER"] or ""
