@@ -54,10 +54,11 @@ def projectors_task() -> int:
 @shared_task(name="orderflow.tasks.events_sweep_task", ignore_result=True)
 def events_sweep_task() -> None:
     """Beat's safety net: a lost kick, a due retry, an expired lease or a projector behind."""
+    # coalesced: while a kick waits (its flag lives KICK_FLAG_TTL), sweeps add none
     if lane_due():
-        LANE.kick.send()
+        LANE.kick.now()
     if projectors_due():
-        PROJECTORS_KICK.send()
+        PROJECTORS_KICK.now()
 
 
 @shared_task(name="orderflow.tasks.events_purge_task")

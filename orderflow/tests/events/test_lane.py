@@ -8,9 +8,10 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.test import override_settings
 
+from orderflow import tasks
 from orderflow.events import publish
 from orderflow.events.kick import LANE_KICK, LANE_TASK, PROJECTORS_KICK, PROJECTORS_TASK
-from orderflow.events.lane import process_batch
+from orderflow.events.lane import lane_due, process_batch
 from orderflow.events.relay import relay_batch
 from orderflow.events.workqueue import Kick
 from orderflow.models import Delivery, DeliveryStatus, InboxEntry, OutboxEvent
@@ -152,3 +153,39 @@ def _kind(sql: str) -> str:
     if lowered.startswith('insert into "orderflow_outboxevent"'):
         return "publish insert"
     return sql
+
+
+@pytest.mark.parametrize(
+    ("lane_due", "projectors_due", "expected"),
+    [
+        (False, False, []),
+        (True, False, [LANE_TASK]),
+        (False, True, [PROJECTORS_TASK]),
+        (True, True, [LANE_TASK, PROJECTORS_TASK]),
+    ],
+)
+@override_settings(CELERY_TASK_ALWAYS_EAGER=False)
+def test_the_sweep_kicks_the_lane_and_the_projectors_each_when_behind(
+    kicks, monkeypatch, lane_due, projectors_due, expected
+):
+    monkeypatch.setattr(tasks, "lane_due", lambda: lane_due)
+    monkeypatch.setattr(tasks, "projectors_due", lambda: projectors_due)
+    cache.delete_many([LANE_KICK.flag, PROJECTORS_KICK.flag])
+
+    tasks.events_sweep_task()
+    tasks.events_sweep_task()  # coalesced: a kick still waits for a worker
+
+    assert kicks == expected
+    cache.delete_many([LANE_KICK.flag, PROJECTORS_KICK.flag])
+
+
+@pytest.mark.django_db
+def test_lane_due_sees_an_unrelayed_event_and_a_due_delivery(publish_one):
+    assert not lane_due()
+    publish_one(ProbeChained(probe_id=uuid.uuid4()))
+    assert lane_due()  # to relay
+    relay_batch()
+    assert lane_due()  # its delivery is due
+    process_batch()
+    process_batch()
+    assert not lane_due()
