@@ -346,6 +346,10 @@ def _batch(
     waiting = checkpoint.retry_at is not None and checkpoint.retry_at > now
     if waiting:
         return _Batch(checkpoint, [], checkpoint.position, full=False)
+    if len(events) > 1 and events[0].event_id == checkpoint.failing_event_id:
+        # the retry of an event that failed alone: alone again, so that failing once more
+        # costs one transaction, not a bisection of the whole batch
+        return _Batch(checkpoint, events[:1], events[0].position, full=True)
     full = len(events) >= p.batch_size
     end = events[-1].position if full else max(head, checkpoint.position)
     return _Batch(checkpoint, events, end, full=full)
