@@ -1,12 +1,15 @@
 """A small read surface of the orders context for the others: plain frozen values only."""
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
-from . import permissions, state_machine
+from django.db import connection
+
+from . import permissions, repository, state_machine
 from .choices import OrderStatus
 from .models import Order, OrderTransition, Shop
 
@@ -57,21 +60,25 @@ class InvoiceDetails:
 
 def order_payment_request(*, order_id: UUID) -> PaymentRequest:
     """What the payments context needs to charge an order (raises Order.DoesNotExist)."""
-    order = Order.objects.only(
-        "id", "shop_id", "number", "status", "total", "currency", "payment_token"
-    ).get(pk=order_id)
+    row = repository.order_payment_row(order_id)
+    if row is None:
+        raise Order.DoesNotExist(f"Order {order_id} does not exist.")
+    shop_id, number, status, total, currency, token = row
     return PaymentRequest(
-        order_id=order.id,
-        shop_id=order.shop_id,
-        number=order.number,
-        status=order.status,
-        amount=order.total,
-        currency=order.currency,
-        token=order.payment_token,
+        order_id=order_id,
+        shop_id=shop_id,
+        number=number,
+        status=status,
+        amount=total,
+        currency=currency,
+        token=token,
     )
 
 
 def order_invoice_details(*, order_id: UUID) -> InvoiceDetails:
+    """What an invoice of the order shows (raises Order.DoesNotExist)."""
+    if connection.vendor == "postgresql":
+        return _invoice_details_from_row(order_id)
     order = Order.objects.select_related("shop").prefetch_related("lines").get(pk=order_id)
     shop: Shop = order.shop
     return InvoiceDetails(
@@ -94,6 +101,61 @@ def order_invoice_details(*, order_id: UUID) -> InvoiceDetails:
             address="\n".join(_address_lines(order.shipping_address)),
         ),
         lines=_line_values(order),
+    )
+
+
+def _invoice_details_from_row(order_id: UUID) -> InvoiceDetails:
+    row = repository.order_invoice_row(order_id)
+    if row is None:
+        raise Order.DoesNotExist(f"Order {order_id} does not exist.")
+    (
+        order_id,
+        number,
+        shop_id,
+        currency,
+        subtotal,
+        customer_name,
+        customer_email,
+        shipping_address,
+        tax_rate,
+        shop_name,
+        contact_email,
+        address,
+        legal_name,
+        tax_id,
+        lines,
+    ) = row
+    if isinstance(shipping_address, str):  # jsonb arrives as text on Django's connection
+        shipping_address = json.loads(shipping_address)
+    return InvoiceDetails(
+        order_id=order_id,
+        order_number=number,
+        shop_id=shop_id,
+        currency=currency,
+        subtotal=subtotal,
+        tax_rate=tax_rate,
+        seller=Party(
+            name=shop_name,
+            email=contact_email,
+            address=address,
+            legal_name=legal_name or shop_name,
+            tax_id=tax_id,
+        ),
+        buyer=Party(
+            name=customer_name,
+            email=customer_email,
+            address="\n".join(_address_lines(shipping_address)),
+        ),
+        lines=tuple(
+            OrderLineValue(
+                sku=line["sku"],
+                name=line["name"],
+                unit_price=Decimal(line["unit_price"]),
+                quantity=line["quantity"],
+                line_total=Decimal(line["line_total"]),
+            )
+            for line in lines
+        ),
     )
 
 

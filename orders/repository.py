@@ -209,3 +209,28 @@ def order_stock_hold(order_id: UUID) -> None:
         "product_id", "quantity"
     ):
         Product.objects.filter(pk=product_id).update(reserved=F("reserved") + quantity)
+
+
+# --- what an invoice shows -------------------------------------------------------------
+#: The order, its shop and its lines (in line order, amounts as text) in one statement.
+_INVOICE_ROW_SQL = """
+SELECT o.id, o.number, o.shop_id, o.currency, o.subtotal, o.customer_name, o.customer_email,
+    o.shipping_address, s.tax_rate, s.name, s.contact_email, s.address, s.legal_name, s.tax_id,
+    (SELECT coalesce(json_agg(json_build_object(
+                'sku', l.sku, 'name', l.name, 'unit_price', l.unit_price::text,
+                'quantity', l.quantity, 'line_total', l.line_total::text) ORDER BY l.id), '[]')
+     FROM orders_orderline l WHERE l.order_id = o.id)
+FROM orders_order o JOIN orders_shop s ON s.id = o.shop_id
+WHERE o.id = %s
+"""
+
+
+def order_invoice_row(order_id: UUID) -> tuple | None:
+    """The order's invoice facts in one row (PostgreSQL only; None if there is no order).
+
+    (id, number, shop_id, currency, subtotal, customer_name, customer_email,
+    shipping_address, tax_rate, shop name, contact_email, address, legal_name, tax_id,
+    lines as a list of dicts with ``unit_price`` and ``line_total`` as text).
+    """
+    rows = execute_prepared(_INVOICE_ROW_SQL, [order_id])
+    return rows[0] if rows else None

@@ -10,12 +10,12 @@ from orderflow.events import publish
 from orders.events import OrderStatus
 from orders.interface import order_payment_request
 
-from .. import state_machine
+from .. import repository, state_machine
 from ..choices import AttemptOutcome, GatewayOperation
 from ..choices import PaymentStatus as P
 from ..events import PaymentCaptured, PaymentFailed
 from ..gateway import GatewayResult, TransientGatewayError, get_gateway
-from ..models import Payment, PaymentAttempt
+from ..models import Payment
 
 
 def gateway_key(order_id: UUID, operation: str) -> str:
@@ -29,21 +29,23 @@ def payment_row_locked(*, order_id: UUID, shop_id: int, amount, currency: str) -
 
     Charging and refunding both start here, so they serialise on the same row: a refund
     for a cancelled order waits for a charge in flight, and a charge after a cancel finds
-    the voided row.
+    the voided row. One statement (``payments.repository``).
     """
-    Payment.objects.bulk_create(
-        [Payment(order_id=order_id, shop_id=shop_id, amount=amount, currency=currency)],
-        ignore_conflicts=True,
+    return repository.payment_locked(
+        order_id=order_id, shop_id=shop_id, amount=amount, currency=currency
     )
-    return Payment.objects.select_for_update().get(order_id=order_id)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def payment_charge(*, order_id: UUID, attempt: int) -> Payment:
     """Charge the order's total; publish ``payment.captured`` or ``payment.failed``.
 
     A transient gateway error is raised for the delivery to retry (same idempotency keys),
     until ``PAYMENT_MAX_ATTEMPTS``, when the payment fails. A decline is final.
+
+    No savepoint: inside a delivery the step shares the delivery's transaction, and an
+    error (a transient one included) rolls the whole delivery back. The gateway calls are
+    recorded with the payment's new state, in one statement at the end.
     """
     request = order_payment_request(order_id=order_id)
     payment = payment_row_locked(
@@ -53,15 +55,16 @@ def payment_charge(*, order_id: UUID, attempt: int) -> Payment:
         return payment  # charged, failed or voided already: a redelivery changes nothing
     if request.status == OrderStatus.CANCELLED:
         state_machine.transition(payment, to=P.VOIDED)
-        payment.save(update_fields=["status", "updated_at"])
+        repository.payment_save(payment, [], delivery_attempt=attempt)
         return payment
 
     gateway = get_gateway()
+    attempts: list[repository.Attempt] = []
     try:
         authorization = _call(
-            payment,
+            attempts,
+            order_id,
             GatewayOperation.AUTHORIZE,
-            attempt,
             lambda key: gateway.authorize(
                 token=request.token,
                 amount=payment.amount,
@@ -70,13 +73,20 @@ def payment_charge(*, order_id: UUID, attempt: int) -> Payment:
             ),
         )
         if not authorization.ok:
-            return _fail(payment, request.number, authorization.decline_code, authorization.message)
+            return _fail(
+                payment,
+                attempts,
+                attempt,
+                request.number,
+                authorization.decline_code,
+                authorization.message,
+            )
         state_machine.transition(payment, to=P.AUTHORIZED)
         payment.authorization_reference = authorization.reference
         capture = _call(
-            payment,
+            attempts,
+            order_id,
             GatewayOperation.CAPTURE,
-            attempt,
             lambda key: gateway.capture(
                 authorization=authorization.reference,
                 amount=payment.amount,
@@ -87,27 +97,31 @@ def payment_charge(*, order_id: UUID, attempt: int) -> Payment:
     except TransientGatewayError as error:
         if attempt < settings.PAYMENT_MAX_ATTEMPTS:
             raise
-        PaymentAttempt.objects.create(
-            payment=payment,
-            operation=GatewayOperation.AUTHORIZE,
-            idempotency_key=gateway_key(order_id, "authorize"),
-            outcome=AttemptOutcome.GAVE_UP,
-            detail=f"{error} (attempt {attempt} of {settings.PAYMENT_MAX_ATTEMPTS})",
-            delivery_attempt=attempt,
+        attempts.append(
+            repository.Attempt(
+                operation=GatewayOperation.AUTHORIZE,
+                idempotency_key=gateway_key(order_id, "authorize"),
+                outcome=AttemptOutcome.GAVE_UP,
+                detail=f"{error} (attempt {attempt} of {settings.PAYMENT_MAX_ATTEMPTS})",
+            )
         )
         return _fail(
             payment,
+            attempts,
+            attempt,
             request.number,
             "gateway_unavailable",
             f"The payment provider kept failing: {error}",
         )
     if not capture.ok:
-        return _fail(payment, request.number, capture.decline_code, capture.message)
+        return _fail(
+            payment, attempts, attempt, request.number, capture.decline_code, capture.message
+        )
 
     state_machine.transition(payment, to=P.CAPTURED)
     payment.gateway_reference = capture.reference
     payment.captured_at = timezone.now()
-    payment.save()
+    repository.payment_save(payment, attempts, delivery_attempt=attempt)
     publish(
         PaymentCaptured(
             payment_id=payment.id,
@@ -122,26 +136,35 @@ def payment_charge(*, order_id: UUID, attempt: int) -> Payment:
     return payment
 
 
-def _call(payment: Payment, operation: str, attempt: int, send) -> GatewayResult:
-    key = gateway_key(payment.order_id, operation)
+def _call(
+    attempts: list[repository.Attempt], order_id: UUID, operation: str, send
+) -> GatewayResult:
+    key = gateway_key(order_id, operation)
     result = send(key)
-    PaymentAttempt.objects.create(
-        payment=payment,
-        operation=operation,
-        idempotency_key=key,
-        outcome=AttemptOutcome.SUCCEEDED if result.ok else AttemptOutcome.DECLINED,
-        reference=result.reference,
-        detail=result.message or result.decline_code,
-        delivery_attempt=attempt,
+    attempts.append(
+        repository.Attempt(
+            operation=operation,
+            idempotency_key=key,
+            outcome=AttemptOutcome.SUCCEEDED if result.ok else AttemptOutcome.DECLINED,
+            reference=result.reference,
+            detail=result.message or result.decline_code,
+        )
     )
     return result
 
 
-def _fail(payment: Payment, order_number: str, decline_code: str, message: str) -> Payment:
+def _fail(
+    payment: Payment,
+    attempts: list[repository.Attempt],
+    attempt: int,
+    order_number: str,
+    decline_code: str,
+    message: str,
+) -> Payment:
     state_machine.transition(payment, to=P.FAILED)
     payment.decline_code = decline_code[:50]
     payment.failure_reason = message[:500]
-    payment.save()
+    repository.payment_save(payment, attempts, delivery_attempt=attempt)
     publish(
         PaymentFailed(
             payment_id=payment.id,

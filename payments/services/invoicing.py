@@ -5,16 +5,16 @@ from decimal import Decimal
 from uuid import UUID
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from orderflow.events import publish
 from orders.events import OrderStatus
 from orders.interface import order_invoice_details
 
+from .. import repository
 from ..choices import InvoiceKind
 from ..events import InvoiceIssued
-from ..models import Invoice, InvoiceSequence
+from ..models import Invoice
 
 CENT = Decimal("0.01")
 
@@ -25,11 +25,7 @@ def _next_number(shop_id: int, year: int) -> tuple[int, str]:
     The counter row is incremented in the issuing transaction, so a rolled-back issue
     gives its number back: no gaps, and concurrent issues queue on the row, never share.
     """
-    InvoiceSequence.objects.bulk_create(
-        [InvoiceSequence(shop_id=shop_id, year=year)], ignore_conflicts=True
-    )
-    InvoiceSequence.objects.filter(shop_id=shop_id, year=year).update(last=F("last") + 1)
-    sequence = InvoiceSequence.objects.get(shop_id=shop_id, year=year).last
+    sequence = repository.invoice_sequence_next(shop_id, year)
     return sequence, f"{year}-{sequence:06d}"
 
 
@@ -39,10 +35,14 @@ def split_tax(total: Decimal, rate: Decimal) -> tuple[Decimal, Decimal]:
     return net, total - net
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def invoice_issue(*, order_id: UUID) -> Invoice:
-    """Issue the order's invoice once (a redelivery returns the existing one)."""
-    existing = Invoice.objects.filter(order_id=order_id, kind=InvoiceKind.INVOICE).first()
+    """Issue the order's invoice once (a redelivery returns the existing one).
+
+    Four statements: the existing invoice, the order's facts, the number, the insert
+    (``payments.repository``); then the event. No savepoint (see ``payment_charge``).
+    """
+    existing = repository.invoice_of_order(order_id)
     if existing is not None:
         return existing
     details = order_invoice_details(order_id=order_id)
@@ -50,7 +50,7 @@ def invoice_issue(*, order_id: UUID) -> Invoice:
     net, tax = split_tax(total, details.tax_rate)
     year = timezone.now().year
     sequence, number = _next_number(details.shop_id, year)
-    invoice = Invoice.objects.create(
+    invoice = Invoice(
         shop_id=details.shop_id,
         order_id=details.order_id,
         order_number=details.order_number,
@@ -70,11 +70,12 @@ def invoice_issue(*, order_id: UUID) -> Invoice:
         tax=tax,
         total=total,
     )
+    repository.invoice_insert(invoice)
     _publish(invoice)
     return invoice
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def credit_note_issue(*, order_id: UUID, previous_status: str = "") -> Invoice | None:
     """Cancel the order's invoice with a credit note, once; None if it was never invoiced.
 
@@ -83,7 +84,7 @@ def credit_note_issue(*, order_id: UUID, previous_status: str = "") -> Invoice |
     issued yet it is issued here first, so a cancelled order never keeps an invoice
     without the credit note that cancels it.
     """
-    invoice = Invoice.objects.filter(order_id=order_id, kind=InvoiceKind.INVOICE).first()
+    invoice = repository.invoice_of_order(order_id)
     if invoice is None:
         if previous_status != OrderStatus.CONFIRMED:
             return None

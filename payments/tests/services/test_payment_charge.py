@@ -152,7 +152,8 @@ def test_a_decline_fails_the_payment_for_good(shop, products, token, decline_cod
 def test_a_transient_error_is_raised_for_a_retry_and_leaves_nothing_behind(shop, products):
     order = reserved_order(shop, payment_token="tok_timeout")
 
-    with pytest.raises(TransientGatewayError, match="gateway timeout"):
+    # the step runs in its delivery's transaction (no savepoint of its own)
+    with pytest.raises(TransientGatewayError, match="gateway timeout"), transaction.atomic():
         payment_charge(order_id=order.pk, attempt=1)
 
     assert Payment.objects.count() == 0
@@ -165,7 +166,7 @@ def test_transient_errors_fail_the_payment_at_the_last_attempt(settings, shop, p
     settings.PAYMENT_MAX_ATTEMPTS = 3
     order = reserved_order(shop, payment_token="tok_timeout")
     for attempt in (1, 2):
-        with pytest.raises(TransientGatewayError):
+        with pytest.raises(TransientGatewayError), transaction.atomic():  # the delivery's
             payment_charge(order_id=order.pk, attempt=attempt)
 
     payment = payment_charge(order_id=order.pk, attempt=3)
@@ -203,7 +204,7 @@ def test_transient_errors_fail_the_payment_at_the_last_attempt(settings, shop, p
 def test_tok_flaky_is_captured_on_the_third_attempt(shop, products):
     order = reserved_order(shop, payment_token="tok_flaky")
     for attempt in (1, 2):
-        with pytest.raises(TransientGatewayError):
+        with pytest.raises(TransientGatewayError), transaction.atomic():  # the delivery's
             payment_charge(order_id=order.pk, attempt=attempt)
 
     payment = payment_charge(order_id=order.pk, attempt=3)
