@@ -64,7 +64,10 @@ def main() -> int:
                   rate=RATE, scale=0.5 if args.quick else 1.0)  # fmt: skip
         for scenario in scenarios:
             with console.status(f"{scenario.name}: {scenario.proves}…") as status:
-                report = run_scenario(run, scenario, lambda text: status.update(text))
+                try:
+                    report = run_scenario(run, scenario, lambda text: status.update(text))
+                except Exception as error:  # one scenario's crash is its FAIL, not the run's
+                    report = Report(scenario.name, scenario.control, notes=[f"crashed: {error}"])
             reports.append(report)
             console.log(_line(report))
     except KeyboardInterrupt:

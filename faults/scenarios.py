@@ -36,6 +36,14 @@ SAFE_SETTINGS = "faults.settings"
 STUCK_AFTER = 15
 #: without beat, an order open longer than this did not keep flowing
 OPEN_TOO_LONG = 20
+#: after the load stops, the work left must be done within this many seconds, or at least
+#: shrink in every further SETTLE_PROGRESS-second window (a loaded box is slow; a stuck
+#: one makes no progress), for at most SETTLE_MAX seconds
+SETTLE_SECONDS = 180
+SETTLE_PROGRESS = 30
+SETTLE_MAX = 600
+#: seconds the web may take to answer /readyz after its start (imports on a loaded box)
+READY_SECONDS = 120
 #: each scenario's web, worker and beat output, kept after the run for a post-mortem
 LOGS = Path(tempfile.gettempdir()) / "orderflow-faults-logs"
 
@@ -419,7 +427,7 @@ def run_scenario(run: Run, scenario: Scenario, log: Callable[[str], None]) -> Re
     load = None
     try:
         stack.start()
-        if not wait_for(lambda: _ready(stack), timeout=30):
+        if not wait_for(lambda: _ready(stack), timeout=READY_SECONDS):
             raise RuntimeError("the web did not become ready")
         run.receiver.reset()
         load = Load(
@@ -435,7 +443,7 @@ def run_scenario(run: Run, scenario: Scenario, log: Callable[[str], None]) -> Re
         time.sleep(ctx.seconds(8))  # the load goes on after recovery
         load.stop(retry_for=60)
         log(f"{scenario.name}: load stopped; settling")
-        settled = wait_for(lambda: _settled(ctx), timeout=180, interval=1)
+        settled = _settle(ctx)
         final_check = check_invariants(ctx, "--stuck-after", str(STUCK_AFTER))
         return _report(scenario, ctx, recover_seconds, settled, final_check)
     finally:
@@ -450,6 +458,35 @@ def _ready(stack: Stack) -> bool:
         return requests.get(f"{stack.url}/readyz", timeout=2).status_code == 200
     except requests.RequestException:
         return False
+
+
+def _settle(ctx: Ctx) -> bool:
+    """Wait until :func:`_settled`: SETTLE_SECONDS, then on while the work left shrinks."""
+    started = time.monotonic()
+    window_ends, left_before = started + SETTLE_SECONDS, None
+    while time.monotonic() - started < SETTLE_MAX:
+        if _settled(ctx):
+            ctx.notes.append(f"settled {time.monotonic() - started:.0f} s after the load")
+            return True
+        if time.monotonic() >= window_ends:
+            left = _work_left(ctx)
+            if left is None or (left_before is not None and left >= left_before):
+                break
+            window_ends, left_before = time.monotonic() + SETTLE_PROGRESS, left
+        time.sleep(1)
+    ctx.notes.append(f"not settled {time.monotonic() - started:.0f} s after the load")
+    return False
+
+
+def _work_left(ctx: Ctx) -> int | None:
+    open_orders = scalar(
+        ctx.run,
+        ctx.database,
+        "SELECT count(*) FROM orders_order WHERE status <> ALL(%s)",
+        [list(FINAL)],
+    )
+    counts = [open_orders, *backlog(ctx).values()]
+    return None if any(n is None for n in counts) else sum(counts)
 
 
 def _settled(ctx: Ctx) -> bool:

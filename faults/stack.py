@@ -102,8 +102,9 @@ def base_env(*, settings: str, database_url: str, redis_url: str, root: Path) ->
         "API_RATE_LIMIT": "1000000/minute",  # the load's retries must not be throttled
         # a killed worker's claims come back after this lease: short, so a scenario is short
         "EVENTS_LEASE_SECONDS": "15",
-        # a handler takes long enough to be killed in the middle of it
-        "PAYMENT_LATENCY_MS": "100",
+        # a charge takes long enough to be killed in the middle of it; no longer: the saga
+        # lane is one process, so the gateway's latency adds up over every order's charge
+        "PAYMENT_LATENCY_MS": "20",
         "DB_POOL_MAX_SIZE": "8",
         # during a database outage the web answers 503 after this wait, not after 10 s
         "DB_POOL_TIMEOUT": "3",
