@@ -58,6 +58,7 @@ def test_pays_and_confirms_a_reserved_order(shop, products):
         "customer_email": "ana@example.com",
         "status": "confirmed",
         "actor": "system",
+        "placed_at": order.created_at.isoformat().replace("+00:00", "Z"),
     }
     # the stock stays held until the parcel leaves
     assert stock_of(shop) == {"COFFEE-1KG": (50, 2), "MUG": (20, 1), "FILTER": (1000, 0)}
