@@ -5,7 +5,7 @@ import logging
 from celery import shared_task
 
 from . import services
-from .services.dispatch import EMAIL_TASK, WEBHOOK_TASK, kick_received, running
+from .services.queues import EMAIL_TASK, EMAILS, WEBHOOK_TASK, WEBHOOKS
 
 logger = logging.getLogger(__name__)
 
@@ -13,25 +13,16 @@ logger = logging.getLogger(__name__)
 @shared_task(name=WEBHOOK_TASK, acks_late=True)
 def webhook_deliver_task() -> dict:
     """Send due webhook deliveries until none is due (a kick after commit, or the sweep)."""
-    kick_received(WEBHOOK_TASK)
-    with running(WEBHOOK_TASK):
-        result = services.webhook_deliveries_drain()
-    if (
-        not webhook_deliver_task.app.conf.task_always_eager
-        and services.webhook_deliveries_due_exist()
-    ):
-        webhook_deliver_task.delay()  # time ran out with work left: hand over
+    result = services.webhook_deliveries_drain()
+    WEBHOOKS.hand_over()  # time ran out with work left: another run takes it
     return result.__dict__
 
 
 @shared_task(name=EMAIL_TASK, acks_late=True)
 def email_send_task() -> dict:
     """Send due e-mails until none is due (a kick after commit, or the sweep)."""
-    kick_received(EMAIL_TASK)
-    with running(EMAIL_TASK):
-        result = services.email_notifications_drain()
-    if not email_send_task.app.conf.task_always_eager and services.email_notifications_due_exist():
-        email_send_task.delay()
+    result = services.email_notifications_drain()
+    EMAILS.hand_over()
     return result.__dict__
 
 

@@ -8,7 +8,6 @@ from .deliveries import (
     webhook_deliveries_send_due,
     webhook_delivery_replay,
 )
-from .dispatch import SendResult
 from .emails import (
     email_notification_resend,
     email_notifications_drain,
@@ -28,6 +27,7 @@ from .endpoints import (
     webhook_url_validate,
 )
 from .projection import notifications_project, projected_event_types
+from .queues import SendResult
 
 __all__ = [
     "TEST_EVENT_TYPE",

@@ -33,18 +33,10 @@ from ..choices import AttemptOutcome, SendStatus
 from ..events import WebhookEndpointDisabled
 from ..exceptions import EndpointInactive
 from ..models import OPEN, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from .dispatch import WEBHOOK_TASK, SendResult, claim_due, due, kick_after_commit
+from .queues import ATTEMPT_BUDGET_SECONDS, WEBHOOK_LEASE, WEBHOOKS, SendResult
 
 BATCH_SIZE = 10
-#: an attempt's worst case: its POST's whole timeout, then the commit of its record
-ATTEMPT_BUDGET_SECONDS = webhooks.TIMEOUT_SECONDS + 5
-#: How long a claimed batch is held, and so how long a killed worker's claims wait before
-#: another worker takes them. Attempts run one after another, and a batch starts one only
-#: while it can still finish inside the lease, handing the rest back untried: room for
-#: three attempts that run out their timeout, while a batch of answering endpoints takes
-#: well under a second. (Leasing for the batch's worst case, every row timing out, made
-#: a killed worker's webhooks wait 90 s.)
-LEASE = timedelta(seconds=3 * ATTEMPT_BUDGET_SECONDS)
+LEASE = WEBHOOK_LEASE
 DRAIN_SECONDS = 10.0
 #: An attempt is started only with at least this much of its shop's and host's batch
 #: budget left; its timeout is what is left (at most webhooks.TIMEOUT_SECONDS).
@@ -97,11 +89,10 @@ def webhook_deliveries_send_due(
     """
     # measured from before the claim, so the lease (set from the same moment) ends later
     lease_ends = time.monotonic() + LEASE.total_seconds()
-    claimed = claim_due(
-        WebhookDelivery.objects.select_related("endpoint"),
+    claimed = WEBHOOKS.claim(
+        queryset=WebhookDelivery.objects.select_related("endpoint"),
         now=now or timezone.now(),
         limit=limit,
-        lease=LEASE,
     )
     if not claimed:
         return SendResult()
@@ -119,18 +110,17 @@ def webhook_deliveries_send_due(
 
 
 def webhook_deliveries_drain(*, max_seconds: float = DRAIN_SECONDS) -> SendResult:
-    """Send batches until nothing is due or ``max_seconds`` have passed."""
-    deadline = time.monotonic() + max_seconds
-    total = SendResult()
-    while True:
-        batch = webhook_deliveries_send_due()
-        total += batch
-        if batch.handled == 0 or time.monotonic() > deadline:
-            return total
+    """Send batches until nothing is due or ``max_seconds`` have passed (the engine's loop)."""
+    return WEBHOOKS.drain(
+        webhook_deliveries_send_due,
+        total=SendResult(),
+        max_seconds=max_seconds,
+        batch_size=BATCH_SIZE,
+    )
 
 
 def webhook_deliveries_due_exist(now: datetime | None = None) -> bool:
-    return WebhookDelivery.objects.filter(due(now or timezone.now())).exists()
+    return WEBHOOKS.due_exists(now)
 
 
 def _host(url: str) -> str:
@@ -545,7 +535,7 @@ def webhook_delivery_replay(*, delivery: WebhookDelivery) -> WebhookDelivery:
         raise EndpointInactive("Enable the endpoint before replaying its deliveries.")
     if delivery.status not in OPEN:
         _requeue(WebhookDelivery.objects.filter(pk=delivery.pk))
-        kick_after_commit(WEBHOOK_TASK)
+        WEBHOOKS.kick.after_commit()
     delivery.refresh_from_db()
     return delivery
 
@@ -561,7 +551,7 @@ def webhook_deliveries_replay_since(*, endpoint: WebhookEndpoint, since: datetim
         )
     )
     if replayed:
-        kick_after_commit(WEBHOOK_TASK)
+        WEBHOOKS.kick.after_commit()
     return replayed
 
 

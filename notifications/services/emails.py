@@ -9,9 +9,8 @@ same e-mail. The confirmation is queued on ``invoice.issued``: it has its invoic
 """
 
 import smtplib
-import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -30,10 +29,9 @@ from orders.interface import OrderNotice, ShopContact, order_notices, shop_conta
 from .. import emails
 from ..choices import AttemptOutcome, SendStatus
 from ..models import Notification
-from .dispatch import EMAIL_TASK, SendResult, claim_due, due, kick_after_commit
+from .queues import EMAIL_BATCH_SIZE, EMAILS, SendResult
 
-BATCH_SIZE = 20
-LEASE = timedelta(seconds=BATCH_SIZE * (settings.EMAIL_TIMEOUT + 1) + 30)
+BATCH_SIZE = EMAIL_BATCH_SIZE
 DRAIN_SECONDS = 10.0
 
 
@@ -80,7 +78,7 @@ def email_notifications_queue_for_event(
         return 0
     queued = _ledger_insert(rows, now=timezone.now())
     if queued:
-        kick_after_commit(EMAIL_TASK)
+        EMAILS.kick.after_commit()
     return queued
 
 
@@ -93,9 +91,7 @@ def email_notifications_send_due(
     the batch (two queries for the orders, one for the shops), never per e-mail.
     """
     result = SendResult()
-    claimed = claim_due(
-        Notification.objects.all(), now=now or timezone.now(), limit=limit, lease=LEASE
-    )
+    claimed = EMAILS.claim(now=now or timezone.now(), limit=limit)
     facts = Facts.for_batch([n for n in claimed if not n.rendered])
     for notification in claimed:
         outcome = _send(notification, facts=facts, now=now or timezone.now())
@@ -104,17 +100,17 @@ def email_notifications_send_due(
 
 
 def email_notifications_drain(*, max_seconds: float = DRAIN_SECONDS) -> SendResult:
-    deadline = time.monotonic() + max_seconds
-    total = SendResult()
-    while True:
-        batch = email_notifications_send_due()
-        total += batch
-        if batch.handled == 0 or time.monotonic() > deadline:
-            return total
+    """Send batches until nothing is due or ``max_seconds`` have passed (the engine's loop)."""
+    return EMAILS.drain(
+        email_notifications_send_due,
+        total=SendResult(),
+        max_seconds=max_seconds,
+        batch_size=BATCH_SIZE,
+    )
 
 
 def email_notifications_due_exist(now: datetime | None = None) -> bool:
-    return Notification.objects.filter(due(now or timezone.now())).exists()
+    return EMAILS.due_exists(now)
 
 
 @transaction.atomic
@@ -123,7 +119,7 @@ def email_notification_resend(*, notification: Notification) -> Notification:
     Notification.objects.filter(pk=notification.pk).exclude(
         status__in=[SendStatus.QUEUED, SendStatus.SENDING]
     ).update(status=SendStatus.QUEUED, attempts=0, next_attempt_at=timezone.now(), last_error="")
-    kick_after_commit(EMAIL_TASK)
+    EMAILS.kick.after_commit()
     notification.refresh_from_db()
     return notification
 

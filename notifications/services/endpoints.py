@@ -16,7 +16,7 @@ from .. import ssrf, webhooks
 from ..choices import SendStatus
 from ..exceptions import EndpointInactive, EndpointLimitReached, UnsafeWebhookUrl
 from ..models import WebhookDelivery, WebhookEndpoint
-from .dispatch import WEBHOOK_TASK, kick_after_commit
+from .queues import WEBHOOKS
 
 TEST_EVENT_TYPE = "webhook.test"
 URL_MAX_LENGTH = 2000
@@ -216,5 +216,5 @@ def webhook_endpoint_send_test(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
         next_attempt_at=now,
         trace_context=tracing.current_trace_context(),
     )
-    kick_after_commit(WEBHOOK_TASK)
+    WEBHOOKS.kick.after_commit()
     return delivery

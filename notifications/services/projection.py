@@ -13,7 +13,7 @@ batch applied twice (a re-run after a crash, a replay) adds nothing:
 
 That is at most two statements a batch, whatever its size. The senders are kicked after
 the batch commits (coalesced), never before: nothing leaves before its row is durable,
-and the senders' claim commits synchronously (see ``dispatch.claim_due``).
+and the senders' claim commits synchronously (see ``queues``).
 
 On SQLite (embedded mode) the same rows are written through the ORM: one read of the
 batch's shops' endpoints and one bulk insert per table.
@@ -34,7 +34,7 @@ from orderflow.events import event_types
 from .. import emails
 from ..choices import Channel, SendStatus
 from ..models import Notification, WebhookDelivery, WebhookEndpoint
-from .dispatch import EMAIL_TASK, WEBHOOK_TASK, kick_after_commit
+from .queues import EMAILS, WEBHOOKS
 
 PROJECTOR = "notifications"
 
@@ -102,9 +102,9 @@ def notifications_project(*, events: Sequence[FeedEventLike]) -> Projected:
     queued_webhooks = _fan_out(webhook_events, now=now) if webhook_events else 0
     queued_emails = _ledger_insert(ledger, now=now) if ledger else 0
     if queued_webhooks:
-        kick_after_commit(WEBHOOK_TASK)
+        WEBHOOKS.kick.after_commit()
     if queued_emails:
-        kick_after_commit(EMAIL_TASK)
+        EMAILS.kick.after_commit()
     return Projected(webhooks=queued_webhooks, emails=queued_emails)
 
 
