@@ -79,6 +79,16 @@ def _run(args, env: dict[str, str]) -> None:
     table.add_column("measure")
     table.add_column("value", justify="right")
 
+    if engines is not None:
+        pg = report["postgres"]["settings"]
+        table.add_row(
+            "private PostgreSQL (tuned like the machine's) and Redis",
+            ", ".join(
+                f"{name} {pg.get(name)}"
+                for name in ("shared_buffers", "fsync", "synchronous_commit", "autovacuum")
+            )
+            + ", pg_stat_statements",
+        )
     if args.only in (None, "intake"):
         try:
             _intake(args, env, report, table, console)
