@@ -48,6 +48,12 @@ def _postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
+def _run(sql: str, params) -> list[tuple]:
+    # Django's errors (IntegrityError…), as its own cursors raise them
+    with connection.wrap_database_errors:
+        return execute_prepared(sql, params)
+
+
 # --- the order row ---------------------------------------------------------------------
 _LOCK_ORDER_SQL = (
     "SELECT id, shop_id, number, status, version, total, currency, customer_name, customer_email"
@@ -62,7 +68,7 @@ def order_locked(order_id: UUID) -> Order:
     """Lock the order's row and return it with :data:`SAGA_FIELDS` (raises DoesNotExist)."""
     if not _postgres():
         return Order.objects.select_for_update().only(*SAGA_FIELDS).get(pk=order_id)
-    rows = execute_prepared(_LOCK_ORDER_SQL, [order_id])
+    rows = _run(_LOCK_ORDER_SQL, [order_id])
     if not rows:
         raise Order.DoesNotExist(f"Order {order_id} does not exist.")
     # from_db takes a subset of the fields in the model's own order
@@ -83,7 +89,7 @@ def order_payment_row(order_id: UUID) -> tuple[int, str, str, Decimal, str, str]
             .values_list("shop_id", "number", "status", "total", "currency", "payment_token")
             .first()
         )
-    rows = execute_prepared(_PAYMENT_REQUEST_SQL, [order_id])
+    rows = _run(_PAYMENT_REQUEST_SQL, [order_id])
     return rows[0] if rows else None
 
 
@@ -119,7 +125,7 @@ def transition_rows(order: Order, path: list[str], *, actor: str, reason: str) -
     hops = list(zip([order.status, *path[:-1]], path, strict=True))
     correlation = get_correlation_id() or ""
     if _postgres():
-        rows = execute_prepared(
+        rows = _run(
             _TRANSITION_SQL,
             {
                 "to": str(path[-1]),
@@ -185,7 +191,7 @@ WHERE l.order_id = %s AND p.id = l.product_id
 def order_lines_locked(order_id: UUID) -> list[tuple[int, str, int, int]]:
     """Lock the order's products; return (product_id, sku, quantity, available) per line."""
     if _postgres():
-        return execute_prepared(_LINES_LOCKED_SQL, [order_id])
+        return _run(_LINES_LOCKED_SQL, [order_id])
     lines = list(
         OrderLine.objects.filter(order_id=order_id)
         .order_by("product_id")
@@ -203,7 +209,7 @@ def order_lines_locked(order_id: UUID) -> list[tuple[int, str, int, int]]:
 def order_stock_hold(order_id: UUID) -> None:
     """Hold every line's quantity (the products are locked and have it free)."""
     if _postgres():
-        execute_prepared(_HOLD_SQL, [order_id])
+        _run(_HOLD_SQL, [order_id])
         return
     for product_id, quantity in OrderLine.objects.filter(order_id=order_id).values_list(
         "product_id", "quantity"
@@ -232,5 +238,5 @@ def order_invoice_row(order_id: UUID) -> tuple | None:
     shipping_address, tax_rate, shop name, contact_email, address, legal_name, tax_id,
     lines as a list of dicts with ``unit_price`` and ``line_total`` as text).
     """
-    rows = execute_prepared(_INVOICE_ROW_SQL, [order_id])
+    rows = _run(_INVOICE_ROW_SQL, [order_id])
     return rows[0] if rows else None

@@ -27,6 +27,12 @@ def _postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
+def _run(sql: str, params) -> list[tuple]:
+    # Django's errors (IntegrityError…), as its own cursors raise them
+    with connection.wrap_database_errors:
+        return execute_prepared(sql, params)
+
+
 def _from_row(model, row: Sequence):
     """A model instance from a row of all its concrete columns, converted as the ORM does
     (``from_db_value``: JSON columns arrive as text on Django's connection)."""
@@ -61,7 +67,7 @@ def payment_locked(*, order_id: UUID, shop_id: int, amount, currency: str) -> Pa
             ignore_conflicts=True,
         )
         return Payment.objects.select_for_update().get(order_id=order_id)
-    (row,) = execute_prepared(
+    (row,) = _run(
         _PAYMENT_LOCKED_SQL,
         {
             "id": uuid.uuid4(),
@@ -137,7 +143,7 @@ def payment_save(payment: Payment, attempts: Sequence[Attempt], *, delivery_atte
             ]
         )
         return
-    execute_prepared(
+    _run(
         _PAYMENT_SAVE_SQL,
         {
             "id": payment.pk,
@@ -170,7 +176,7 @@ def invoice_of_order(order_id: UUID) -> Invoice | None:
     """The order's invoice (not a credit note), if it was issued."""
     if not _postgres():
         return Invoice.objects.filter(order_id=order_id, kind=InvoiceKind.INVOICE).first()
-    rows = execute_prepared(_INVOICE_OF_ORDER_SQL, [order_id])
+    rows = _run(_INVOICE_OF_ORDER_SQL, [order_id])
     return _from_row(Invoice, rows[0]) if rows else None
 
 
@@ -192,7 +198,7 @@ def invoice_sequence_next(shop_id: int, year: int) -> int:
         )
         InvoiceSequence.objects.filter(shop_id=shop_id, year=year).update(last=F("last") + 1)
         return InvoiceSequence.objects.get(shop_id=shop_id, year=year).last
-    ((last,),) = execute_prepared(_NEXT_NUMBER_SQL, [shop_id, year])
+    ((last,),) = _run(_NEXT_NUMBER_SQL, [shop_id, year])
     return last
 
 
@@ -211,7 +217,7 @@ def invoice_insert(invoice: Invoice) -> Invoice:
         invoice.save(force_insert=True)
         return invoice
     invoice.issued_at = timezone.now()
-    execute_prepared(
+    _run(
         _INVOICE_INSERT_SQL,
         {
             "id": invoice.pk,
