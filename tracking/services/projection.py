@@ -39,6 +39,7 @@ class OrderChange:
 
 def tracking_project(*, events: Sequence) -> dict[UUID, OrderChange]:
     """Apply a batch of ``FeedEvent``s (feed order) in the caller's transaction."""
+    events = [event for event in events if event.type in REACTIONS]
     if not events:
         return {}
     rows = [entry_row(event, actor_lookup=_actor_lookup) for event in events]

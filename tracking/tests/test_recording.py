@@ -9,7 +9,13 @@ from orders import services as orders_services
 from tracking import services
 from tracking.choices import Milestone, TrackingSource
 from tracking.models import TrackedOrder, TrackingEntry
-from tracking.snapshots import LiveStatus, live_status_forget, live_status_get, live_status_set
+from tracking.snapshots import (
+    LiveStatus,
+    live_status_forget,
+    live_status_get,
+    live_status_set,
+    live_status_set_many,
+)
 
 from .feed import feed_event
 
@@ -149,6 +155,24 @@ def test_snapshot_never_goes_backwards():
         assert live_status_get(order_id) == newer
     finally:
         live_status_forget(order_id)
+
+
+def test_a_batch_of_snapshots_is_stored_at_once_and_never_goes_backwards():
+    first, second, third = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    newer = LiveStatus(status="shipped", sequence=5, updated_at="t5", next_step="x")
+    older = LiveStatus(status="paid", sequence=3, updated_at="t3", next_step="y")
+    try:
+        live_status_set(second, newer)
+
+        stored = live_status_set_many([(first, older), (second, older), (third, newer)])
+
+        assert stored == [True, False, True]
+        assert live_status_get(first) == older
+        assert live_status_get(second) == newer  # the stored one was newer: it stays
+        assert live_status_get(third) == newer
+    finally:
+        for order_id in (first, second, third):
+            live_status_forget(order_id)
 
 
 def test_reads_rebuild_the_snapshot_from_postgresql_on_a_miss(place, settle):
