@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from orderflow import metrics, tracing
+from orders.events import OrderStatus
 from orders.interface import OrderNotice, ShopContact, order_notices, shop_contacts
 
 from .. import emails
@@ -319,7 +320,7 @@ def _order_cancelled(notification: Notification, facts: Facts) -> Composed:
         cause=cause,
         reason=reason,
         # the payments context refunds a captured payment of a cancelled order
-        refunded=data.get("previous_status") in ("paid", "confirmed"),
+        refunded=data.get("previous_status") in (OrderStatus.PAID, OrderStatus.CONFIRMED),
     )
 
 
