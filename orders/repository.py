@@ -41,6 +41,7 @@ SAGA_FIELDS = (
     "currency",
     "customer_name",
     "customer_email",
+    "created_at",
 )
 
 
@@ -56,8 +57,8 @@ def _run(sql: str, params) -> list[tuple]:
 
 # --- the order row ---------------------------------------------------------------------
 _LOCK_ORDER_SQL = (
-    "SELECT id, shop_id, number, status, version, total, currency, customer_name, customer_email"
-    " FROM orders_order WHERE id = %s FOR UPDATE"
+    "SELECT id, shop_id, number, status, version, total, currency, customer_name, customer_email,"
+    " created_at FROM orders_order WHERE id = %s FOR UPDATE"
 )
 
 

@@ -25,14 +25,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--orders", type=int, default=200)
         parser.add_argument("--keep-db", action="store_true", help="reuse the throwaway db")
+        parser.add_argument("--profile", metavar="STEP", help="print a cProfile of one step")
 
-    def handle(self, *args, orders: int, keep_db: bool, **options):
+    def handle(self, *args, orders: int, keep_db: bool, profile: str | None, **options):
         connection.settings_dict.setdefault("TEST", {})["NAME"] = f"test_saga_steps_{os.getpid()}"
         name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=keep_db)
         try:
             # the lane relays a step's events itself: no kick belongs to the step
             with override_settings(FAULTS_UNSAFE_NO_KICK=True):
-                report = _measure(orders)
+                report = _measure(orders, profile)
         finally:
             if not keep_db:
                 connection.creation.destroy_test_db(name, verbosity=0)
@@ -49,7 +50,10 @@ class Command(BaseCommand):
 COUNTED = 10
 
 
-def _measure(count: int) -> dict[str, tuple[float, float]]:
+def _measure(count: int, profile: str | None = None) -> dict[str, tuple[float, float]]:
+    import cProfile
+    import pstats
+
     from orders import services as order_services
     from orders.models import Product
     from payments.models import Payment
@@ -100,6 +104,7 @@ def _measure(count: int) -> dict[str, tuple[float, float]]:
     }
     counted = min(COUNTED, count // 2)
     report = {}
+    profiles: list = []
     for step, run in steps.items():
         # what the handler gets from the event, read beforehand (the lane has the event)
         payments = (
@@ -120,11 +125,22 @@ def _measure(count: int) -> dict[str, tuple[float, float]]:
                     run(order_id, payment)
                 statements += len(sent)
                 continue
+            profiler = cProfile.Profile() if step == profile else None
             started = time.process_time()
+            if profiler:
+                profiler.enable()
             with transaction.atomic():
                 run(order_id, payment)
+            if profiler:
+                profiler.disable()
+                profiles.append(profiler)
             cpu += time.process_time() - started
         report[step] = (cpu * 1000 / (count - counted), statements / counted)
+    if profiles:
+        stats = pstats.Stats(profiles[0])
+        for more in profiles[1:]:
+            stats.add(more)
+        stats.sort_stats("tottime").print_stats(30)
     return report
 
 
