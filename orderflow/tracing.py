@@ -19,6 +19,7 @@ every helper here is a no-op (measured: 2.4 µs per delivery for its span and lo
 until :func:`install` ran.
 """
 
+import json
 import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -187,7 +188,7 @@ def delivery_span(*, row, subscriber: str, attempt: int):
 def _delivery_span(*, row, subscriber: str, attempt: int) -> Iterator[None]:
     # The event's publisher is the parent; the worker task that runs the batch is only a
     # link, so a batch of a hundred orders does not become one trace.
-    parent = propagate.extract(row.trace_context or {}, context=otel_context.Context())
+    parent = _extract(row.trace_context)
     running = trace.get_current_span().get_span_context()
     with _tracer.start_as_current_span(
         f"deliver {row.type} to {subscriber}",
@@ -228,7 +229,7 @@ def batch_span(name: str, *, events: Sequence, attributes: dict | None = None):
         if len(links) == BATCH_SPAN_LINKS:
             break
         if event.trace_context:
-            parent = propagate.extract(event.trace_context, context=otel_context.Context())
+            parent = _extract(event.trace_context)
             linked = trace.get_current_span(parent).get_span_context()
             if linked.is_valid:
                 links.append(Link(linked))
@@ -261,9 +262,9 @@ def record_relay(rows: Iterable) -> None:
     if not enabled():
         return
     for row in rows:
-        if not row.trace_context:
-            continue
-        parent = propagate.extract(row.trace_context, context=otel_context.Context())
+        parent = _extract(row.trace_context)
+        if not trace.get_current_span(parent).get_span_context().is_valid:
+            continue  # published outside any trace: no relay span of its own either
         span = _tracer.start_span(
             f"relay {row.type}",
             context=parent,
@@ -280,7 +281,20 @@ def record_relay(rows: Iterable) -> None:
         span.end()
 
 
-def client_span(name: str, *, trace_context: dict | None = None, attributes: dict | None = None):
+def _extract(trace_context: dict | str | None) -> otel_context.Context:
+    """The context stored as W3C headers, from a dict or its JSON text.
+
+    Rows read with raw SQL carry ``trace_context`` as the column's JSON text (Django's
+    psycopg backend leaves JSON decoding to the ORM); the ORM gives a dict.
+    """
+    if isinstance(trace_context, str | bytes):
+        trace_context = json.loads(trace_context) if trace_context else {}
+    return propagate.extract(trace_context or {}, context=otel_context.Context())
+
+
+def client_span(
+    name: str, *, trace_context: dict | str | None = None, attributes: dict | None = None
+):
     """A CLIENT span for an outgoing call, e.g. a webhook POST.
 
     ``trace_context`` is what :func:`current_trace_context` returned when the work was
@@ -289,9 +303,7 @@ def client_span(name: str, *, trace_context: dict | None = None, attributes: dic
     """
     if not enabled():
         return nullcontext()
-    parent = (
-        propagate.extract(trace_context, context=otel_context.Context()) if trace_context else None
-    )
+    parent = _extract(trace_context) if trace_context else None
     return _tracer.start_as_current_span(
         name, context=parent, kind=SpanKind.CLIENT, attributes=attributes
     )

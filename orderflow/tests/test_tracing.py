@@ -1,5 +1,6 @@
 """Tracing in the kernel: the trace context rides in the outbox row and deliveries continue it."""
 
+import json
 import uuid
 
 import pytest
@@ -192,3 +193,36 @@ def test_without_tracing_a_batch_span_records_nothing():
 
     assert not tracing.enabled()
     assert type(context).__name__ == "nullcontext"
+
+
+def test_an_untraced_event_gets_no_relay_span_whatever_form_its_context_takes(spans):
+    with transaction.atomic():
+        publish(ProbePinged(probe_id=uuid.uuid4(), shop_id=1))  # no span: trace_context {}
+    stored = OutboxEvent.objects.get()
+    as_text = OutboxEvent(type=stored.type, trace_context="{}", created_at=stored.created_at)
+
+    tracing.record_relay([stored, as_text])
+
+    assert [s for s in spans.get_finished_spans() if s.name.startswith("relay ")] == []
+
+
+def test_a_trace_context_read_as_json_text_is_continued(spans):
+    request, row = publish_in_span(ProbePinged(probe_id=uuid.uuid4(), shop_id=1))
+    stored = OutboxEvent.objects.get(pk=row.pk)
+    raw = OutboxEvent(
+        type=stored.type,
+        event_id=stored.event_id,
+        position=1,
+        created_at=stored.created_at,
+        trace_context=json.dumps(stored.trace_context),  # as a raw SQL read returns it
+    )
+
+    tracing.record_relay([raw])
+    with tracing.client_span("webhook POST", trace_context=raw.trace_context):
+        pass
+
+    finished = spans.get_finished_spans()
+    trace_id = request.get_span_context().trace_id
+    (relay,) = [s for s in finished if s.name == "relay probe.pinged"]
+    (client,) = [s for s in finished if s.name == "webhook POST"]
+    assert relay.context.trace_id == client.context.trace_id == trace_id
