@@ -256,3 +256,27 @@ def test_the_receiver_answers_keep_alive_and_records_each_webhook(tmp_path):
     rows = [row.split("\t") for row in out.read_text().splitlines()]
     assert [(r[1], r[2]) for r in rows] == [(f"evt-{n}", "order.placed") for n in range(3)]
     assert all(float(r[0]) > 0 for r in rows)
+
+
+def test_wrk_connections_keep_each_connection_busier_than_the_keep_alive():
+    from bench.pipeline import wrk_connections
+
+    assert wrk_connections(10) == 5  # one request per connection every 0.5 s
+    assert wrk_connections(1) == 2
+    assert wrk_connections(2000) == 64
+
+
+def test_failure_excerpts_keep_warnings_and_skip_printed_e_mails(tmp_path):
+    from bench.pipeline import problems
+
+    log = tmp_path / "worker.log"
+    log.write_text(
+        '{"level": "info", "message": "ready."}\n'
+        '{"level": "warning", "logger": "celery.redirected", "message": "Subject: ..."}\n'
+        '{"level": "warning", "logger": "orderflow.events.lane", "message": "delivery failed"}\n'
+        "Traceback (most recent call last):\n"
+    )
+    assert problems(log).splitlines() == [
+        '{"level": "warning", "logger": "orderflow.events.lane", "message": "delivery failed"}',
+        "Traceback (most recent call last):",
+    ]
