@@ -279,8 +279,10 @@ def _execute(sql: str, params: dict[str, Any]) -> list[tuple]:
     connection.ensure_connection()
     # A server-side-binding cursor of Django's connection: Django's own cursors bind on
     # the client, which cannot prepare.
+    # Binary results: psycopg's C loaders read the timestamps, uuids and jsonb, where
+    # Django's text loader for timestamps (Python-level parsing) costs ~20 µs an event.
     with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params, prepare=True)
+        cursor.execute(sql, params, prepare=True, binary=True)
         return cursor.fetchall() if cursor.description else []
 
 
