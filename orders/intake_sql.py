@@ -21,6 +21,7 @@ Column lists come from the models, and each value goes through its field's
 ``get_db_prep_save``, so the statements follow the models as the ORM would.
 """
 
+import functools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -167,13 +168,24 @@ def _log(sql: str, params: Any, started: float) -> None:
 
 
 def _execute(sql: str, params: dict) -> tuple:
+    """Run one prepared statement and return its row, as Django's cursors would run it.
+
+    Django's errors (IntegrityError, OperationalError…), its ``execute_wrapper``s (the
+    instrumentation and tests that hook every query) and its query log all apply.
+    """
     connection.ensure_connection()
     started = time.monotonic()
     try:
-        # Django's errors (IntegrityError, OperationalError…), as its own cursors raise them
         with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-            cursor.execute(sql, params, prepare=True)
-            return cursor.fetchone()
+
+            def run(sql, params, many, context):
+                cursor.execute(sql, params, prepare=True)
+                return cursor.fetchone()
+
+            executor = run
+            for wrapper in reversed(connection.execute_wrappers):
+                executor = functools.partial(wrapper, executor)
+            return executor(sql, params, False, {"connection": connection, "cursor": cursor})
     finally:
         _log(sql, params, started)
 

@@ -52,14 +52,17 @@ def test_ship_answers_the_shipped_order_and_consumes_its_stock(api, shop, produc
     )
     assert stock_of(shop) == {"COFFEE-1KG": (48, 0), "MUG": (19, 0), "FILTER": (1000, 0)}
     assert order_events(order)[-1] == (5, "shipment.dispatched")
+    prefix = ShopAPIKey.objects.get(shop=shop).prefix
     assert OutboxEvent.objects.get(type="shipment.dispatched").data == {
         "order_id": str(order.pk),
         "shop_id": shop.pk,
         "number": order.number,
         "carrier": "DHL",
         "tracking_number": "JD014600003",
+        # the facts every order event carries (H5): the status after it, and who asked
+        "status": "shipped",
+        "actor": f"shop-key:{prefix}",
     }
-    prefix = ShopAPIKey.objects.get(shop=shop).prefix
     assert OrderTransition.objects.filter(order=order).latest("id").actor == f"shop-key:{prefix}"
 
 
@@ -99,6 +102,8 @@ def test_a_shipment_step_answers_the_moved_order(
         "number": order.number,
         "carrier": "DHL",
         "tracking_number": order.tracking_number,
+        "status": after,
+        "actor": f"shop-key:{ShopAPIKey.objects.get(shop=shop).prefix}",
     }
     assert stock_of(shop) == stock
 

@@ -53,13 +53,16 @@ def test_an_unreachable_database_during_authentication_answers_503(
     assert row_counts() == before
 
 
+# the DRF view's first INSERT, or the lean intake's write (one WITH … INSERT statement)
+@pytest.mark.parametrize(("lean", "write"), [(False, "INSERT"), (True, "WITH")])
 def test_a_database_lost_while_placing_an_order_answers_503_and_writes_nothing(
-    api, products, order_body
+    api, products, order_body, settings, lean, write
 ):
+    settings.ORDER_INTAKE_LEAN = lean
     before = row_counts()
 
     with connection.execute_wrapper(
-        _failing(OperationalError("terminating connection"), only="INSERT")
+        _failing(OperationalError("terminating connection"), only=write)
     ):
         response = api.post(
             "/api/v1/orders", order_body(), format="json", HTTP_IDEMPOTENCY_KEY="outage-1"
