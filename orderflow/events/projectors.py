@@ -42,6 +42,7 @@ from functools import cached_property
 from typing import Any
 
 import psycopg
+from celery.exceptions import SoftTimeLimitExceeded
 from django.apps import apps
 from django.conf import settings
 from django.db import connection, transaction
@@ -127,6 +128,10 @@ class FeedEvent:
 
 
 ApplyBatch = Callable[[list[FeedEvent]], None]
+
+#: Raised while applying a batch but no fault of its events: the worker's time is up.
+#: The batch rolls back and the pass stops; no event is retried or parked for it.
+NOT_EVENT_FAILURES: tuple[type[BaseException], ...] = (SoftTimeLimitExceeded,)
 
 
 @dataclass(frozen=True)
@@ -447,6 +452,8 @@ def _pass(p: Projector, now: datetime) -> PassResult | None:
             _apply(p, batch.events)
             _advance(p, batch.end, now)
         return PassResult(applied=len(batch.events), advanced=True, more=batch.full)
+    except NOT_EVENT_FAILURES:
+        raise
     except Exception as error:
         if batch is None:  # the read itself failed: nothing to isolate
             raise
@@ -502,6 +509,8 @@ def _try(
             _apply(p, events)
             _advance(p, end, now)
         return True
+    except NOT_EVENT_FAILURES:
+        raise
     except Exception as error:
         return error
 

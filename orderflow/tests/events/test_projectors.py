@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import connection, connections, transaction
 from django.utils import timezone
 from psycopg import pq
@@ -334,6 +335,26 @@ def test_an_unknown_event_type_in_the_feed_parks_instead_of_blocking(probe_proje
 
     assert projector_pass(get_projector(NAME)).parked == 1
     assert "UnknownEventType" in ParkedEvent.objects.get().error
+
+
+def test_a_worker_out_of_time_stops_the_pass_and_blames_no_event(probe_projector, ping):
+    events = feed(3, ping)
+    probe = probe_projector(max_attempts=1)
+
+    def out_of_time() -> None:
+        raise SoftTimeLimitExceeded()
+
+    probe.gate = out_of_time
+
+    with pytest.raises(SoftTimeLimitExceeded):
+        projector_pass(probe.projector)
+
+    assert len(probe.calls) == 1  # no bisection
+    state = checkpoint()
+    assert (state.position, state.attempts, state.failing_event_id) == (0, 0, None)
+    assert not ParkedEvent.objects.exists()
+    probe.gate = None
+    assert projector_pass(probe.projector).applied == len(events)
 
 
 # --- replay ---
