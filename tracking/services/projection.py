@@ -50,11 +50,13 @@ def tracking_project(*, events: Sequence) -> dict[UUID, OrderChange]:
     if missing:  # rare: an event of an order whose order.placed carried no facts, or none yet
         tracked.update(_tracked_from_orders(missing))
     fresh = repository.entries_insert(rows)
-    changes = {
+    changes = {  # in the order the batch first names each order
         order_id: OrderChange(
-            tracked=row, previous_status=row.status, previous_sequence=row.sequence
+            tracked=tracked[order_id],
+            previous_status=tracked[order_id].status,
+            previous_sequence=tracked[order_id].sequence,
         )
-        for order_id, row in tracked.items()
+        for order_id in dict.fromkeys(UUID(row.order_id) for row in rows)
     }
     for entry in fresh:
         changes[entry.order_id].entries.append(entry)
