@@ -441,6 +441,31 @@ def read_counters(engines, start: dict, probe_statements: int) -> dict:
     }
 
 
+def measure_idle(engines, probe: "Probe", meter: cpu.Meter, *, seconds: float) -> dict:
+    """What the stack spends per second with no order coming (sweeps, polls, heartbeats).
+
+    Per-order figures at a low rate carry this fixed cost: read them next to it.
+    """
+    backlog = probe.total()  # 0 unless the last step did not drain: then it is not idle
+    counters = reset_counters(engines, probe)
+    probe_before = probe.statements
+    meter.start()
+    time.sleep(seconds)
+    spent = meter.stop()
+    engine = read_counters(engines, counters, probe.statements - probe_before)
+    kinds = {k: v for k, v in spent.items() if not k.startswith("_")}
+    return {
+        "seconds": seconds,
+        "backlog_at_start": backlog,
+        "cpu_ms_per_second": {k: round(v / seconds * 1000, 1) for k, v in sorted(kinds.items())},
+        "cpu_ms_per_second_total": round(sum(kinds.values()) / seconds * 1000, 1),
+        "sql_statements_per_second": round(engine["sql_statements"] / seconds, 1),
+        # read_counters reads Redis 1.5 s after the statements (it waits for commit stats)
+        "redis_commands_per_second": round(engine["redis_commands"] / (seconds + 1.5), 1),
+        "redis_top_commands": engine["redis_top"],
+    }
+
+
 # --- latencies ---------------------------------------------------------------------------------
 def placed_to_confirmed(since) -> dict:
     from django.db.models import F, OuterRef, Subquery
@@ -572,6 +597,7 @@ def end_to_end(
     drain_timeout: float = 120,
     log_dir: Path,
     procfile_path: Path = procfile.REPO_ROOT / "Procfile",
+    idle_seconds: float = 5,
 ) -> dict:
     """The phase; ``env`` has the private engines' URLs, Django is set up on them."""
     from django.utils import timezone
@@ -676,6 +702,7 @@ def end_to_end(
             }
         )
         meter = cpu.Meter(roots)
+        report["idle"] = measure_idle(engines, probe, meter, seconds=idle_seconds)
         since = timezone.now()
         seen: set[str] = set()
 
@@ -895,6 +922,14 @@ def add_rows(table, report: dict) -> None:
         "  per order: SQL statements / commits / Redis commands",
         f"{per['sql_statements']} / {per['commits']} / {per['redis_commands']}",
     )
+    idle = report.get("idle")
+    if idle:
+        table.add_row(
+            f"  idle stack ({idle['seconds']} s, no orders): CPU ms/s total; SQL statements/s; "
+            "Redis commands/s",
+            f"{idle['cpu_ms_per_second_total']}; {idle['sql_statements_per_second']}; "
+            f"{idle['redis_commands_per_second']}",
+        )
     burst = report["burst"]
     table.add_row(
         f"burst: {burst['orders']} orders at {burst['achieved_rate']}/s "
