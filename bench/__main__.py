@@ -161,6 +161,8 @@ def _intake(args, env, report: dict, table, console) -> None:
         "ratio_vs_limit": round(web["intake"]["max_sustained_rate"] / intake_limit["best_tps"], 3),
     }
     report["naive"] = web["naive"]
+    report["intake_before"] = web.get("before")
+    report["intake_servers"] = web.get("servers")
     report["rss_mb"] = {"gunicorn_after_intake": web["rss_mb"]}
     table.add_row(
         "limit: the intake transaction through pgbench, orders/s (clients)",
@@ -185,6 +187,25 @@ def _intake(args, env, report: dict, table, console) -> None:
         f"{report['intake']['web_cpu_ms_per_order']} / "
         f"{report['naive']['web_cpu_ms_per_order']} ms",
     )
+    intake = report["intake"]
+    table.add_row(
+        "intake: SQL statements / commits per order; replays/s (same key and body)",
+        f"{intake.get('statements_per_order')} / {intake.get('commits_per_order')}; "
+        f"{intake.get('replays_per_second')}",
+    )
+    for name, figures in (report.get("intake_servers") or {}).items():
+        table.add_row(
+            f"intake on {name}: max orders/s, P99, web CPU per order",
+            f"{figures['max_sustained_rate']}, {figures['p99_ms']} ms, "
+            f"{figures['web_cpu_ms_per_order']} ms",
+        )
+    before = report.get("intake_before")
+    if before:
+        table.add_row(
+            "intake before (every order through the DRF view): max orders/s, P99, web CPU",
+            f"{before['max_sustained_rate']}, {before['p99_ms']} ms, "
+            f"{before['web_cpu_ms_per_order']} ms",
+        )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@
 --
 -- Environment: INTAKE_RATE (requests/s for this thread), INTAKE_KEY (API key),
 -- INTAKE_SKUS (comma-separated), INTAKE_RUN (unique per step: keys never repeat).
+-- INTAKE_REPLAY_KEY: every request sends this key and the same body (one order of the
+-- first SKU, placed beforehand by bench/intake.py), so each one is a replay.
 
 local ffi = require("ffi")
 ffi.cdef[[
@@ -73,13 +75,24 @@ function delay()
   return math.floor(wait)
 end
 
+local replay_key = os.getenv("INTAKE_REPLAY_KEY")
+local replay_body = nil
+
+local function order_json(lines)
+  return '{"customer":{"name":"Bench Customer","email":"bench@example.com"},'
+    .. '"shipping_address":{"line1":"1 Bench St","city":"Lisbon","postal_code":"1000-001",'
+    .. '"country":"PT"},"lines":' .. lines .. ',"payment":{"token":"tok_ok"}}'
+end
+
 function request()
+  if replay_key then
+    headers["Idempotency-Key"] = replay_key
+    replay_body = replay_body or order_json('[{"sku":"' .. skus[1] .. '","quantity":1}]')
+    return wrk.format("POST", nil, headers, replay_body)
+  end
   counter = counter + 1
   headers["Idempotency-Key"] = string.format("%s-%d-%d", run, thread_id, counter)
-  local body = '{"customer":{"name":"Bench Customer","email":"bench@example.com"},'
-    .. '"shipping_address":{"line1":"1 Bench St","city":"Lisbon","postal_code":"1000-001",'
-    .. '"country":"PT"},"lines":' .. lines_json() .. ',"payment":{"token":"tok_ok"}}'
-  return wrk.format("POST", nil, headers, body)
+  return wrk.format("POST", nil, headers, order_json(lines_json()))
 end
 
 function done(summary, latency, requests)

@@ -18,6 +18,7 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
+import psycopg
 from django.db import connection
 
 from devtools.processes import ManagedProcess, wait_until
@@ -30,51 +31,221 @@ from .rss import descendants, peak_rss_mb
 
 LUA = Path(__file__).resolve().parent / "intake.lua"
 GUNICORN_CONF = Path(__file__).resolve().parent.parent / "deploy" / "gunicorn.conf.py"
-RATES = (25, 50, 75, 100, 125, 150, 200, 250, 300, 400, 500, 600, 800, 1000)
+RATES = (25, 50, 75, 100, 125, 150, 200, 250, 300, 400, 500, 600, 800, 1000, 1200, 1500)
+#: the rate of the step that counts SQL statements and commits per order (below any knee)
+COUNT_RATE = 50
+REPLAY_KEY = "bench-replay"
 P99_BUDGET_MS = 200.0
 ERROR_BUDGET = 0.001
 RATE_SHORTFALL = 0.95
 CONNECTIONS = 48
 
 
-def gunicorn(env: dict[str, str], port: int, *options: str) -> ManagedProcess:
-    """The ``http`` role of deploy/entrypoint.sh on loopback; ``options`` override the conf."""
+def _server_env(env: dict[str, str], lean: bool) -> dict[str, str]:
     metrics_dir = tempfile.mkdtemp(prefix="orderflow-bench-metrics-")
-    env = {
+    return {
         **env,
         # The per-shop limit (1000/minute by default) would refuse one shop's load after a
         # second: the bench measures the server, not the limit.
         "API_RATE_LIMIT": "",
         "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
         "LOG_FORMAT": "console",
+        # false: every order through the DRF view (the intake before the lean path)
+        "ORDER_INTAKE_LEAN": "true" if lean else "false",
     }
+
+
+def gunicorn(env: dict[str, str], port: int, *options: str, lean: bool = True) -> ManagedProcess:
+    """The ``http`` role of deploy/entrypoint.sh on loopback; ``options`` override the conf."""
     return ManagedProcess(
         "gunicorn",
         [sys.executable, "-m", "gunicorn", "--config", str(GUNICORN_CONF),
          "--bind", f"127.0.0.1:{port}", *options, "orderflow.wsgi:application"],
-        env,
+        _server_env(env, lean),
         ready_marker="Listening at",
     )  # fmt: skip
 
 
-def web_capacity(env: dict[str, str], *, step_seconds: float, server_options=()) -> dict:
-    """Ramp the real intake, then the naive baseline, on one gunicorn; peak RSS after both."""
+def granian(env: dict[str, str], port: int, *options: str, lean: bool = True) -> ManagedProcess:
+    """The same app under granian's WSGI interface (deploy/granian.env's settings)."""
+    return ManagedProcess(
+        "granian",
+        [str(Path(sys.executable).parent / "granian"), "--interface", "wsgi",
+         "--host", "127.0.0.1", "--port", str(port),
+         "--workers", os.environ.get("WEB_CONCURRENCY", "2"),
+         "--blocking-threads", os.environ.get("WEB_THREADS", "4"),
+         "--no-access-log", *options, "orderflow.wsgi:application"],
+        _server_env(env, lean),
+        ready_marker="Listening at",
+    )  # fmt: skip
+
+
+SERVERS = {"gunicorn": gunicorn, "granian": granian}
+
+
+def web_capacity(
+    env: dict[str, str],
+    *,
+    step_seconds: float,
+    server_options=(),
+    servers=("gunicorn", "granian"),
+    before: bool = True,
+) -> dict:
+    """Ramp the lean intake on each server; on the faster one, the DRF-only intake (before),
+    replays, statements per order and the naive baseline; peak RSS after all."""
     shop, skus = live.shop_with_catalog("Bench intake shop")
     _, raw_key = services.api_key_create(shop=shop, name="wrk")
-    port = live.free_port()
-    server = gunicorn(live.process_env(), port, *server_options).start()
+    by_server = {}
+
+    def serve(name: str, *, lean: bool):
+        return _serving(name, env, server_options, lean=lean, key=raw_key, skus=skus)
+
     try:
-        base = f"http://127.0.0.1:{port}"
-        _warm_up(base, raw_key, skus)
-        intake, naive = (
-            ramp(base + path, key=raw_key, skus=skus, seconds=step_seconds, server=server)
-            for path in ("/api/v1/orders", "/bench/naive/orders")
-        )
-        rss = peak_rss_mb(server)
+        for name in servers:
+            with serve(name, lean=True) as (
+                base,
+                server,
+            ):
+                by_server[name] = ramp(
+                    base + "/api/v1/orders",
+                    key=raw_key,
+                    skus=skus,
+                    seconds=step_seconds,
+                    server=server,
+                )
+                by_server[name]["server"] = _describe(server)
+        best = max(by_server, key=lambda name: by_server[name]["max_sustained_rate"])
+        result = {"servers": {n: _brief(r) for n, r in by_server.items()}, "best_server": best}
+        with serve(best, lean=True) as (
+            base,
+            server,
+        ):
+            url = base + "/api/v1/orders"
+            result["counts"] = _count_step(env, url, raw_key, skus, step_seconds)
+            _place_replayed_order(url, raw_key, skus)
+            result["replay"] = ramp(
+                url,
+                key=raw_key,
+                skus=skus,
+                seconds=step_seconds,
+                server=server,
+                extra_env={"INTAKE_REPLAY_KEY": REPLAY_KEY},
+            )
+            result["naive"] = ramp(
+                base + "/bench/naive/orders", key=raw_key, skus=skus, seconds=step_seconds,
+                server=server,
+            )  # fmt: skip
+            rss = peak_rss_mb(server)
+        if before:
+            with serve(best, lean=False) as (
+                base,
+                server,
+            ):
+                result["before"] = ramp(
+                    base + "/api/v1/orders", key=raw_key, skus=skus, seconds=step_seconds,
+                    server=server,
+                )  # fmt: skip
     finally:
-        server.stop()
         forget_orders(shop)
-    return {"intake": intake, "naive": naive, "rss_mb": rss, "server": _describe(server)}
+    intake = {**by_server[best], **result["counts"]}
+    intake["replays_per_second"] = result["replay"]["max_sustained_rate"]
+    return {
+        "intake": intake,
+        "naive": result["naive"],
+        "before": result.get("before"),
+        "replay": result["replay"],
+        "servers": result["servers"],
+        "rss_mb": rss,
+        "server": by_server[best]["server"],
+    }
+
+
+class _serving:
+    """Start a server of kind ``name`` on a free port, warm it up, stop it after."""
+
+    def __init__(self, name, env, options, *, lean: bool, key: str, skus: Sequence[str]):
+        self.server = SERVERS[name](live.process_env(), live.free_port(), *options, lean=lean)
+        self.key, self.skus = key, skus
+
+    def __enter__(self):
+        self.server.start()
+        port = (
+            self.server.argv[self.server.argv.index("--port") + 1]
+            if ("--port" in self.server.argv)
+            else self.server.argv[self.server.argv.index("--bind") + 1].rpartition(":")[2]
+        )
+        self.base = f"http://127.0.0.1:{port}"
+        try:
+            _warm_up(self.base, self.key, self.skus)
+        except BaseException:
+            self.server.stop()
+            raise
+        return self.base, self.server
+
+    def __exit__(self, *exc):
+        self.server.stop()
+        return False
+
+
+def _brief(ramped: dict) -> dict:
+    return {key: value for key, value in ramped.items() if key != "steps"}
+
+
+def _count_step(env, url, key, skus, seconds) -> dict:
+    """SQL statements (round trips, BEGIN/COMMIT included) and commits per order at
+    ``COUNT_RATE``, from pg_stat_statements and pg_stat_database (the private cluster)."""
+    database_url = env["DATABASE_URL"]
+    try:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute("SELECT pg_stat_statements_reset()")
+            commits_before = _commits(conn)
+            step = wrk_step(url, rate=COUNT_RATE, key=key, skus=skus, seconds=seconds)
+            conn.execute("SELECT pg_stat_clear_snapshot()")
+            commits = _commits(conn) - commits_before
+            (statements,) = conn.execute(
+                "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements s "
+                "JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = current_database() "
+                "AND s.query NOT ILIKE '%pg_stat%'"
+            ).fetchone()
+    except psycopg.Error as error:  # no pg_stat_statements: an external server
+        return {"statements_per_order": None, "counts_error": str(error)[:200]}
+    requests = step["requests"] or 1
+    return {
+        "statements_per_order": round(int(statements) / requests, 2),
+        "commits_per_order": round(commits / requests, 2),
+    }
+
+
+def _commits(conn) -> int:
+    (commits,) = conn.execute(
+        "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+    ).fetchone()
+    return int(commits)
+
+
+def _place_replayed_order(url: str, key: str, skus: Sequence[str]) -> None:
+    """Place the order every replay step replays (the body intake.lua sends)."""
+    body = {
+        "customer": {"name": "Bench Customer", "email": "bench@example.com"},
+        "shipping_address": {
+            "line1": "1 Bench St", "city": "Lisbon", "postal_code": "1000-001", "country": "PT",
+        },
+        "lines": [{"sku": skus[0], "quantity": 1}],
+        "payment": {"token": "tok_ok"},
+    }  # fmt: skip
+    request = urllib.request.Request(  # noqa: S310 (loopback)
+        url,
+        data=json.dumps(body).encode(),
+        headers={
+            "Authorization": f"Bearer {key}",
+            "Content-Type": "application/json",
+            "Idempotency-Key": REPLAY_KEY,
+        },
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        if response.status != 201:
+            raise RuntimeError(f"the replayed order was not placed: {response.status}")
 
 
 def ramp(
@@ -85,6 +256,7 @@ def ramp(
     seconds: float,
     rates: Sequence[int] = RATES,
     server: ManagedProcess | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> dict:
     """Step the rate up until a step is not sustained; return the best sustained step.
 
@@ -93,10 +265,15 @@ def ramp(
     """
     steps = []
     for rate in rates:
-        step = wrk_step(url, rate=rate, key=key, skus=skus, seconds=seconds, server=server)
+        step = wrk_step(
+            url, rate=rate, key=key, skus=skus, seconds=seconds, server=server, extra_env=extra_env
+        )
         steps.append(step)
         if not step["sustained"]:
-            step = wrk_step(url, rate=rate, key=key, skus=skus, seconds=seconds, server=server)
+            step = wrk_step(
+                url, rate=rate, key=key, skus=skus, seconds=seconds, server=server,
+                extra_env=extra_env,
+            )  # fmt: skip
             steps.append(step)
         if not step["sustained"]:
             break
@@ -105,7 +282,10 @@ def ramp(
         # one more step halfway between the last rate held and the first one missed
         middle = (sustained[-1]["rate"] + steps[-1]["rate"]) // 2
         if middle not in (sustained[-1]["rate"], steps[-1]["rate"]):
-            step = wrk_step(url, rate=middle, key=key, skus=skus, seconds=seconds, server=server)
+            step = wrk_step(
+                url, rate=middle, key=key, skus=skus, seconds=seconds, server=server,
+                extra_env=extra_env,
+            )  # fmt: skip
             steps.append(step)
             if step["sustained"]:
                 sustained.append(step)
@@ -132,6 +312,7 @@ def wrk_step(
     skus: Sequence[str],
     seconds: float,
     server: ManagedProcess | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> dict:
     """POST orders at ``rate`` per second for ``seconds``; wrk's done() summary, judged.
 
@@ -143,6 +324,7 @@ def wrk_step(
         "INTAKE_KEY": key,
         "INTAKE_SKUS": ",".join(skus),
         "INTAKE_RUN": f"wrk-{rate}-{time.time_ns()}",
+        **(extra_env or {}),
     }
     argv = [
         "wrk", "--threads", "1", "--connections", str(CONNECTIONS),
@@ -207,7 +389,7 @@ def forget_orders(shop: Shop) -> None:
 
 def _warm_up(base: str, key: str, skus: Sequence[str]) -> None:
     """Load Django and fill the connection pools in every worker before measuring."""
-    if not wait_until(lambda: _healthy(f"{base}/healthz"), timeout=30, interval=0.2):
+    if not wait_until(lambda: _healthy(f"{base}/healthz"), timeout=60, interval=0.2):
         raise RuntimeError("the web server did not answer /healthz")
     for path in ("/api/v1/orders", "/bench/naive/orders"):
         wrk_step(f"{base}{path}", rate=40, key=key, skus=skus, seconds=2)
