@@ -174,12 +174,15 @@ def transition_rows(order: Order, path: list[str], *, actor: str, reason: str) -
 #: The order's lines with their products locked in id order (as every stock change locks
 #: them, so two orders sharing products cannot deadlock) and what each product has free.
 #: FOR UPDATE returns the newest committed row, so the availability is the one that holds.
+#: NO KEY UPDATE: the stock columns are no key, and it leaves alone the KEY SHARE locks that
+#: new order lines' foreign keys take on their products (a plain FOR UPDATE waits for those
+#: while intakes wait for it: a deadlock with a shop placing orders with these products).
 _LINES_LOCKED_SQL = """
 SELECT l.product_id, l.sku, l.quantity, p.on_hand - p.reserved
 FROM orders_orderline l JOIN orders_product p ON p.id = l.product_id
 WHERE l.order_id = %s
 ORDER BY p.id
-FOR UPDATE OF p
+FOR NO KEY UPDATE OF p
 """
 #: every line's quantity held at once, on rows already locked by ``_LINES_LOCKED_SQL``
 _HOLD_SQL = """

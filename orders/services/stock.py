@@ -49,7 +49,8 @@ def _locked_products(order: Order) -> QuerySet[Product]:
     products = Product.objects.filter(
         pk__in=OrderLine.objects.filter(order=order).values("product_id")
     )
-    list(products.select_for_update().order_by("pk").values_list("pk", flat=True))
+    # NO KEY: leaves new order lines' foreign-key locks on the products alone (no deadlock)
+    list(products.select_for_update(no_key=True).order_by("pk").values_list("pk", flat=True))
     return products
 
 
