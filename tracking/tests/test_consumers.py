@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
-from channels.layers import channel_layers
+from channels.layers import channel_layers, get_channel_layer
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.test import Client
@@ -17,7 +17,7 @@ from orderflow.models import OutboxEvent
 from orders import services as orders_services
 from orders.tests.factories import ProductFactory, ShopFactory
 from tests.sockets import Communicator
-from tracking import services
+from tracking import push, services
 
 from .feed import feed_event
 
@@ -315,5 +315,45 @@ def test_public_socket_sends_the_snapshot_and_updates_and_nothing_private(place,
                 assert set(entry) == {
                     "status", "label", "sequence", "occurred_at", "location", "note",
                 }  # fmt: skip
+
+    run(scenario)
+
+
+def test_pushes_of_the_previous_release_reach_the_pages_as_lists(place, staff_cookie, settle):
+    """A worker still running the previous release pushes one entry or row per message: the
+    sockets forward it in the new list shape, so pages keep working during a deploy."""
+    order = place()
+    settle()
+
+    async def scenario():
+        timeline = socket(f"/ws/orders/{order.id}/", cookie=staff_cookie)
+        board = socket("/ws/board/", cookie=staff_cookie)
+        for page in (timeline, board):
+            assert (await page.connect())[0]
+            await page.receive_json_from(timeout=5)  # the snapshot
+        layer = get_channel_layer()
+        entry = {"id": 1, "status": "shipped", "aggregate": "order", "sequence": 5}
+        order_payload = {"status": "shipped", "sequence": 5}
+        await layer.group_send(
+            push.order_group(order.id),
+            {"type": "tracking.entry", "entry": entry, "order": order_payload},
+        )
+        row = {"order_id": str(order.id), "status": "shipped", "sequence": 5}
+        await layer.group_send(
+            push.board_group(None),
+            {"type": "board.row", "row": row, "previous_status": "confirmed"},
+        )
+
+        assert await timeline.receive_json_from(timeout=5) == {
+            "type": "entries",
+            "entries": [entry],
+            "order": order_payload,
+        }
+        assert await board.receive_json_from(timeout=5) == {
+            "type": "rows",
+            "rows": [{"row": row, "previous_status": "confirmed", "previous_sequence": 4}],
+        }
+        for page in (timeline, board):
+            await page.disconnect()
 
     run(scenario)
