@@ -173,7 +173,7 @@ def transition_rows(order: Order, path: list[str], *, actor: str, reason: str) -
 # --- stock -----------------------------------------------------------------------------
 #: The order's lines with their products locked in id order (as every stock change locks
 #: them, so two orders sharing products cannot deadlock) and what each product has free.
-#: FOR UPDATE returns the newest committed row, so the availability is the one that holds.
+#: The lock returns the newest committed row, so the availability is the one that holds.
 #: NO KEY UPDATE: the stock columns are no key, and it leaves alone the KEY SHARE locks that
 #: new order lines' foreign keys take on their products (a plain FOR UPDATE waits for those
 #: while intakes wait for it: a deadlock with a shop placing orders with these products).
@@ -202,7 +202,7 @@ def order_lines_locked(order_id: UUID) -> list[tuple[int, str, int, int]]:
         .values_list("product_id", "sku", "quantity")
     )
     free = dict(
-        Product.objects.select_for_update()
+        Product.objects.select_for_update(no_key=True)
         .filter(pk__in=[product_id for product_id, _, _ in lines])
         .order_by("pk")
         .values_list("pk", F("on_hand") - F("reserved"))
