@@ -33,7 +33,7 @@ import orjson
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection
 from django.http import HttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -48,7 +48,7 @@ from orderflow.api.renderers import OrjsonRenderer
 from orderflow.correlation import get_correlation_id, new_correlation_id
 from orderflow.events import event_published
 from orderflow.events.context import current_causation_id
-from orderflow.events.kick import kick_after_commit
+from orderflow.events.kick import relay_after_commit
 from orderflow.idempotency import (
     IdempotencyKeyReused,
     lock_name,
@@ -426,5 +426,5 @@ def _write(*, key, read, data, priced, subtotal, scope, idempotency_key, fingerp
         return "twin-committed", None
     # after commit (at once in autocommit; at the outer commit inside a transaction)
     event_published.send(sender=OrderPlaced, event=event, row=OutboxEvent(**row))
-    transaction.on_commit(kick_after_commit, robust=True)
+    relay_after_commit()  # as publish() does: the saga lane is kicked after commit
     return "written", _response(201, body)
