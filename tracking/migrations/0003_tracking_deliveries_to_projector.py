@@ -8,6 +8,7 @@ the history of what failed.
 """
 
 from django.db import migrations
+from django.db.models.functions import Now
 
 OPEN = ["pending", "running"]
 
@@ -15,7 +16,7 @@ OPEN = ["pending", "running"]
 def close_open_tracking_deliveries(apps, schema_editor):
     Delivery = apps.get_model("orderflow", "Delivery")
     Delivery.objects.filter(subscriber__startswith="tracking.", status__in=OPEN).update(
-        status="done"
+        status="done", done_at=Now(), lease_until=None
     )
 
 
