@@ -54,8 +54,9 @@ from orderflow.models import OutboxEvent, ParkedEvent, ProjectorCheckpoint
 
 from .base import Event, get_event_class
 from .context import handling
-from .relay import PERMANENT_ERRORS, retry_delay
+from .errors import PERMANENT_ERRORS
 from .subscribers import Envelope
+from .workqueue import retry_delay
 
 logger = logging.getLogger(__name__)
 
