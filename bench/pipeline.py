@@ -421,6 +421,13 @@ def read_counters(engines, start: dict, probe_statements: int) -> dict:
             "JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = current_database()",
             [f"%{PROBE_TAG}%"],
         ).fetchone()
+        top = conn.execute(
+            "SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 140), calls, "
+            "round(total_exec_time::numeric, 1) FROM pg_stat_statements s "
+            "JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = current_database() "
+            "AND query NOT LIKE %s ORDER BY calls DESC LIMIT 10",
+            [f"%{PROBE_TAG}%"],
+        ).fetchall()
         # backends report their commits when idle, at most every second: wait that out
         time.sleep(1.5)
         commits = _commits(conn) - start["commits"]
@@ -438,6 +445,8 @@ def read_counters(engines, start: dict, probe_statements: int) -> dict:
         # the server time of the backlog probe's statements (execution, not parse or network)
         "probe_postgres_seconds": float(probe_ms) / 1000,
         "redis_top": dict(sorted(redis_calls.items(), key=lambda kv: -kv[1])[:8]),
+        # the most frequent statements: (text, calls, total execution ms)
+        "sql_top": [[text, int(calls), float(ms)] for text, calls, ms in top],
     }
 
 
@@ -463,6 +472,7 @@ def measure_idle(engines, probe: "Probe", meter: cpu.Meter, *, seconds: float) -
         # read_counters reads Redis 1.5 s after the statements (it waits for commit stats)
         "redis_commands_per_second": round(engine["redis_commands"] / (seconds + 1.5), 1),
         "redis_top_commands": engine["redis_top"],
+        "sql_top_statements": engine["sql_top"],
     }
 
 
@@ -786,6 +796,7 @@ def end_to_end(
                 "redis_commands": round(engine_counts["redis_commands"] / placed, 1),
             },
             "redis_top_commands": engine_counts["redis_top"],
+            "sql_top_statements": engine_counts["sql_top"],
             **probe.dead_and_parked(),
         }
 
