@@ -16,7 +16,7 @@ from ..models import Payment, PaymentAttempt, Refund
 from .charging import gateway_key, payment_row_locked
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # a saga step: no savepoint in its delivery
 def payment_refund_for_cancelled_order(*, order_id: UUID, reason: str, attempt: int) -> Payment:
     """Give back a captured payment of a cancelled order; void a charge not made yet.
 
