@@ -63,14 +63,21 @@ def live_status_set_many(snapshots: list[tuple[UUID, LiveStatus]]) -> list[bool]
     if not settings.REDIS_URL:
         return [live_status_set(order_id, live) for order_id, live in snapshots]
     ttl = settings.TRACKING_STATUS_TTL
-    client = _client()
     script = _set_if_newer()
-    with client.pipeline(transaction=False) as pipe:
+    try:
+        return _set_many(script.sha, snapshots, ttl)
+    except redis.exceptions.NoScriptError:  # Redis restarted or was flushed: load, then again
+        return _set_many(_client().script_load(_SET_IF_NEWER), snapshots, ttl)
+
+
+def _set_many(sha: str, snapshots: list[tuple[UUID, LiveStatus]], ttl: int) -> list[bool]:
+    # EVALSHA straight into the pipeline: one round trip (redis-py's Script in a pipeline
+    # asks SCRIPT EXISTS first, every time)
+    with _client().pipeline(transaction=False) as pipe:
         for order_id, live in snapshots:
-            script(
-                keys=[KEY.format(order_id=order_id)],
-                args=[live.sequence, live.status, live.updated_at, live.next_step, ttl],
-                client=pipe,
+            key = KEY.format(order_id=order_id)
+            pipe.evalsha(
+                sha, 1, key, live.sequence, live.status, live.updated_at, live.next_step, ttl
             )
         return [bool(stored) for stored in pipe.execute()]
 

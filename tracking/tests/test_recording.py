@@ -1,12 +1,13 @@
 """Recording history and the live status: services, snapshot and cache-aside."""
 
 import uuid
+from types import SimpleNamespace
 
 from django.db import transaction
 
 from orderflow.models import OutboxEvent
 from orders import services as orders_services
-from tracking import services
+from tracking import services, snapshots
 from tracking.choices import Milestone, TrackingSource
 from tracking.models import TrackedOrder, TrackingEntry
 from tracking.snapshots import (
@@ -173,6 +174,17 @@ def test_a_batch_of_snapshots_is_stored_at_once_and_never_goes_backwards():
     finally:
         for order_id in (first, second, third):
             live_status_forget(order_id)
+
+
+def test_a_batch_of_snapshots_loads_the_script_again_when_redis_lost_it(monkeypatch):
+    order_id = uuid.uuid4()
+    live = LiveStatus(status="paid", sequence=3, updated_at="t3", next_step="y")
+    monkeypatch.setattr(snapshots, "_set_if_newer", lambda: SimpleNamespace(sha="0" * 40))
+    try:
+        assert live_status_set_many([(order_id, live)]) == [True]
+        assert live_status_get(order_id) == live
+    finally:
+        live_status_forget(order_id)
 
 
 def test_reads_rebuild_the_snapshot_from_postgresql_on_a_miss(place, settle):
