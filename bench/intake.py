@@ -191,10 +191,17 @@ def _brief(ramped: dict) -> dict:
     return {key: value for key, value in ramped.items() if key != "steps"}
 
 
+#: PostgreSQL's own foreign-key checks (run inside an INSERT, no round trip), which
+#: pg_stat_statements lists beside the client's statements
+_FK_CHECK = "SELECT 1 FROM ONLY %FOR KEY SHARE OF x"
+
+
 def _count_step(env, url, key, skus, seconds) -> dict:
-    """SQL statements (round trips, BEGIN/COMMIT included) and commits per order at
-    ``COUNT_RATE``, from pg_stat_statements and pg_stat_database (the private cluster)."""
+    """SQL statements sent (round trips: BEGIN/COMMIT included, foreign-key checks apart)
+    and commits per order at ``COUNT_RATE``, from pg_stat_statements and pg_stat_database
+    (the private cluster)."""
     database_url = env["DATABASE_URL"]
+    time.sleep(2)  # the warm-up's last requests finish first
     try:
         with psycopg.connect(database_url, autocommit=True) as conn:
             conn.execute("SELECT pg_stat_statements_reset()")
@@ -202,16 +209,19 @@ def _count_step(env, url, key, skus, seconds) -> dict:
             step = wrk_step(url, rate=COUNT_RATE, key=key, skus=skus, seconds=seconds)
             conn.execute("SELECT pg_stat_clear_snapshot()")
             commits = _commits(conn) - commits_before
-            (statements,) = conn.execute(
-                "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements s "
-                "JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = current_database() "
-                "AND s.query NOT ILIKE '%pg_stat%'"
+            statements, fk_checks = conn.execute(
+                "SELECT coalesce(sum(calls) FILTER (WHERE s.query NOT LIKE %(fk)s), 0), "
+                "coalesce(sum(calls) FILTER (WHERE s.query LIKE %(fk)s), 0) "
+                "FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid "
+                "WHERE d.datname = current_database() AND s.query NOT ILIKE '%%pg_stat%%'",
+                {"fk": _FK_CHECK},
             ).fetchone()
     except psycopg.Error as error:  # no pg_stat_statements: an external server
         return {"statements_per_order": None, "counts_error": str(error)[:200]}
     requests = step["requests"] or 1
     return {
         "statements_per_order": round(int(statements) / requests, 2),
+        "fk_checks_per_order": round(int(fk_checks) / requests, 2),
         "commits_per_order": round(commits / requests, 2),
     }
 
