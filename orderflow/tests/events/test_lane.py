@@ -120,10 +120,10 @@ def test_one_lane_step_with_its_continuation_relay_is_a_fixed_list_of_statements
         # claim: one prepared statement
         "SET LOCAL synchronous_commit",
         "claim",
-        # the step: inbox entry + done-mark, then the handler (publish: sequence, insert)
+        # the step: inbox entry + done-mark, then the handler (its publish: one INSERT that
+        # reads the aggregate's next sequence)
         "inbox + done",
-        "publish sequence",
-        "publish insert",
+        "publish",
         # continuation: relay the step's event (its delivery and position in one statement)
         "relay lock",
         "relay select",
@@ -148,10 +148,8 @@ def _kind(sql: str) -> str:
         return "relay publish"
     if "published_at is null" in lowered and "skip locked" in lowered:
         return "relay select"
-    if 'max("orderflow_outboxevent"."sequence")' in lowered:
-        return "publish sequence"
-    if lowered.startswith('insert into "orderflow_outboxevent"'):
-        return "publish insert"
+    if lowered.startswith("insert into orderflow_outboxevent"):
+        return "publish"
     return sql
 
 
