@@ -215,3 +215,15 @@ def test_the_projector_starts_where_the_open_deliveries_stood(db):
     pending.refresh_from_db()
     done.refresh_from_db()
     assert (pending.status, done.status) == ("done", "done")
+
+
+def test_the_projector_reads_every_shop_event_and_every_trigger():
+    from orderflow.events.projectors import get_projector
+
+    registered = get_projector("notifications")
+
+    assert registered is not None
+    # (the test-only probe app declares its types after the projector is registered)
+    assert registered.event_types <= frozenset(services.projected_event_types())
+    assert {"invoice.issued", "order.placed", "webhook_endpoint.disabled"} <= registered.event_types
+    assert "order.confirmed" in registered.event_types  # a webhook type, no longer an e-mail's
