@@ -391,24 +391,26 @@ def reset_counters(engines, probe: Probe) -> dict:
     """Zero pg_stat_statements and Redis commandstats; return pg_stat_database's commits."""
     with engines.postgres.connect(engines_database(engines)) as conn:
         conn.execute("SELECT pg_stat_statements_reset()")
-        commits = _commits(conn)
+        commits, sessions = _commits(conn)
     import redis
 
     client = redis.Redis.from_url(engines.redis_url)
     client.config_resetstat()
     client.close()
-    return {"commits": commits}
+    return {"commits": commits, "sessions": sessions}
 
 
 def engines_database(engines) -> str:
     return engines.database_url.rsplit("/", 1)[1]
 
 
-def _commits(conn) -> int:
+def _commits(conn) -> tuple[int, int]:
+    """Commits and sessions (connections opened) of the bench database so far."""
     conn.execute("SELECT pg_stat_clear_snapshot()")
-    return conn.execute(
-        "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
-    ).fetchone()[0]
+    commits, sessions = conn.execute(
+        "SELECT xact_commit, sessions FROM pg_stat_database WHERE datname = current_database()"
+    ).fetchone()
+    return int(commits), int(sessions)
 
 
 def read_counters(engines, start: dict, probe_statements: int) -> dict:
@@ -430,7 +432,11 @@ def read_counters(engines, start: dict, probe_statements: int) -> dict:
         ).fetchall()
         # backends report their commits when idle, at most every second: wait that out
         time.sleep(1.5)
-        commits = _commits(conn) - start["commits"]
+        commits, sessions = _commits(conn)
+        commits -= start["commits"]
+        # sessions are counted when they end: those still open are not in it; the one that
+        # took the starting snapshot ended after it (the bench's own)
+        sessions = max(sessions - start["sessions"] - 1, 0)
     import redis
 
     client = redis.Redis.from_url(engines.redis_url)
@@ -441,6 +447,7 @@ def read_counters(engines, start: dict, probe_statements: int) -> dict:
     return {
         "sql_statements": max(int(statements) - probe_statements, 0),
         "commits": max(int(commits) - probe_statements, 0),
+        "sessions_ended": sessions,
         "redis_commands": sum(redis_calls.values()),
         # the server time of the backlog probe's statements (execution, not parse or network)
         "probe_postgres_seconds": float(probe_ms) / 1000,
@@ -469,6 +476,7 @@ def measure_idle(engines, probe: "Probe", meter: cpu.Meter, *, seconds: float) -
         "cpu_ms_per_second": {k: round(v / seconds * 1000, 1) for k, v in sorted(kinds.items())},
         "cpu_ms_per_second_total": round(sum(kinds.values()) / seconds * 1000, 1),
         "sql_statements_per_second": round(engine["sql_statements"] / seconds, 1),
+        "postgres_sessions_ended_per_second": round(engine["sessions_ended"] / seconds, 1),
         # read_counters reads Redis 1.5 s after the statements (it waits for commit stats)
         "redis_commands_per_second": round(engine["redis_commands"] / (seconds + 1.5), 1),
         "redis_top_commands": engine["redis_top"],
@@ -793,6 +801,7 @@ def end_to_end(
             "per_order": {
                 "sql_statements": round(engine_counts["sql_statements"] / placed, 1),
                 "commits": round(engine_counts["commits"] / placed, 1),
+                "postgres_sessions_ended": round(engine_counts["sessions_ended"] / placed, 2),
                 "redis_commands": round(engine_counts["redis_commands"] / placed, 1),
             },
             "redis_top_commands": engine_counts["redis_top"],
@@ -930,8 +939,9 @@ def add_rows(table, report: dict) -> None:
     )
     per = measured["per_order"]
     table.add_row(
-        "  per order: SQL statements / commits / Redis commands",
-        f"{per['sql_statements']} / {per['commits']} / {per['redis_commands']}",
+        "  per order: SQL statements / commits / Redis commands / PostgreSQL sessions ended",
+        f"{per['sql_statements']} / {per['commits']} / {per['redis_commands']} / "
+        f"{per['postgres_sessions_ended']}",
     )
     idle = report.get("idle")
     if idle:
