@@ -291,3 +291,22 @@ def test_a_shop_without_a_contact_address_fails_the_row_with_a_reason(shop, send
         "Cannot compose: CannotCompose: There is no e-mail address to send it to."
     )
     assert mail.outbox == []
+
+
+@pytest.mark.parametrize("orders", [1, 4])
+def test_a_batch_of_emails_reads_its_orders_once(shop, products, run_events, orders):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for _ in range(orders):
+        order_for(shop, lines={"COFFEE-1KG": 1})
+    run_events()
+    assert Notification.objects.filter(status=SendStatus.QUEUED).count() == orders
+
+    with CaptureQueriesContext(connection) as queries:
+        result = services.email_notifications_send_due()
+
+    assert result.sent == orders
+    order_reads = [q for q in queries if 'FROM "orders_order"' in q["sql"]]
+    line_reads = [q for q in queries if 'FROM "orders_orderline"' in q["sql"]]
+    assert (len(order_reads), len(line_reads)) == (1, 1)
