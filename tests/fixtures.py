@@ -11,6 +11,7 @@ from django.db import connection, transaction
 
 from devtools.processes import ProcessFailedToStart, celery_beat, celery_worker, wait_until
 from orderflow.events import get_event_class
+from orderflow.events.projectors import projectors_due
 from orderflow.events.relay import drain, envelope_for
 from orderflow.events.subscribers import get_subscriber
 from orderflow.models import Delivery, DeliveryStatus, OutboxEvent
@@ -34,12 +35,14 @@ WORKER_ENV = {
 
 
 def event_work_settled() -> bool:
-    """Whether every committed event is relayed and every delivery is done or dead."""
+    """Whether every committed event is relayed, every delivery is done or dead, and every
+    projector has read the feed (or waits for a retry of a failing event)."""
     return not (
         OutboxEvent.objects.filter(published_at__isnull=True).exists()
         or Delivery.objects.filter(
             status__in=[DeliveryStatus.PENDING, DeliveryStatus.RUNNING]
         ).exists()
+        or projectors_due()
     )
 
 

@@ -13,7 +13,14 @@ from django.db.models import Q
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from orderflow.models import Delivery, DeliveryAttempt, DeliveryStatus, OutboxEvent
+from orderflow.events.projectors import projectors_due
+from orderflow.models import (
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    OutboxEvent,
+    ProjectorCheckpoint,
+)
 from orders.models import Order, OrderTransition, Product
 from orders.tests.factories import ProductFactory, ShopFactory, api_key_for
 from payments.gateway import SimulatedGateway
@@ -332,3 +339,22 @@ def test_cancelling_a_confirmed_order_refunds_once_and_credits_the_invoice(
         ("invoice", f"{year}-000001", Decimal("49.80")),
     ]
     assert_every_delivery_done()
+
+
+def test_the_saga_completes_while_no_projector_or_sender_runs(event_workers, api, coffee):
+    # the saga lane has its own queue and worker process: with the general worker (the
+    # projectors, the senders, beat's sweeps) stopped, an order still goes all the way
+    event_workers.flow.stop()
+
+    order_id = place(api, token="tok_ok", lines={"COFFEE-1KG": 1})
+
+    wait_for(
+        lambda: Invoice.objects.filter(order_id=order_id).exists(),
+        timeout=60,
+        what="the order's invoice, the saga's last step",
+    )
+    assert Order.objects.get(pk=order_id).status == "confirmed"
+    assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.DONE}
+    # and no projector ran meanwhile: they wait for the general worker
+    assert projectors_due()
+    assert not ProjectorCheckpoint.objects.filter(position__gt=0).exists()
