@@ -3,8 +3,10 @@
 #
 #   web        HTTP and WebSocket in one ASGI server (daphne) on $PORT (default 8000):
 #              the simple choice, used by docker-compose.yml
-#   http       HTTP only, through gunicorn (WSGI, $WEB_CONCURRENCY processes): plain
-#              requests are several times faster than through ASGI (see DESIGN)
+#   http       HTTP only, through granian (WSGI, $WEB_CONCURRENCY processes of $WEB_THREADS
+#              threads): plain requests are several times faster than through ASGI (see
+#              DESIGN), and granian costs about half gunicorn's CPU per order
+#              (docs/performance.md); deploy/gunicorn.conf.py stays for `gunicorn` by hand
 #   websocket  /ws/ only, through daphne: run it beside `http` behind a router (deploy/k8s/)
 #   worker     a Celery worker; run as many as the backlog needs; metrics on
 #              $WORKER_METRICS_PORT (default 9100)
@@ -38,7 +40,9 @@ case "$role" in
     exec python -m orderflow.asgi_server -b 0.0.0.0 -p "${PORT:-8000}" "$@" orderflow.asgi:application
     ;;
   http)
-    exec gunicorn --config /app/deploy/gunicorn.conf.py "$@" orderflow.wsgi:application
+    exec granian --interface wsgi --host 0.0.0.0 --port "${PORT:-8000}" \
+      --workers "${WEB_CONCURRENCY:-2}" --blocking-threads "${WEB_THREADS:-4}" \
+      --no-access-log "$@" orderflow.wsgi:application
     ;;
   worker)
     export WORKER_METRICS_PORT="${WORKER_METRICS_PORT:-9100}"
