@@ -311,3 +311,24 @@ def test_an_advisory_lock_held_by_a_twin_is_a_409(api, shop, products, order_bod
     assert_problem(response, status=409, type_slug="request-in-flight")
     assert response["Retry-After"] == "1"
     assert row_counts() == before
+
+
+def test_an_order_placed_by_staff_names_them_in_its_event(shop, products):
+    from orders import services
+
+    order, _ = services.order_place_once(
+        shop=shop,
+        form_key=uuid.uuid4(),
+        customer=services.CustomerInput(name="Ana", email="ana@example.com"),
+        shipping_address={"line1": "R 1", "city": "SP", "postal_code": "01000", "country": "BR"},
+        lines=[services.LineInput(sku="MUG", quantity=1)],
+        payment_token="tok_ok",
+        actor=services.Actor(kind="staff", name="ana"),
+    )
+
+    event = OutboxEvent.objects.get(type="order.placed")
+    assert (event.data["actor"], event.data["shop_name"], event.data["tracking_token"]) == (
+        "staff:ana",
+        shop.name,
+        order.tracking_token,
+    )
