@@ -29,11 +29,10 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.utils import timezone
 
-from orderflow.events import event_types
-
 from .. import emails
 from ..choices import Channel, SendStatus
 from ..models import Notification, WebhookDelivery, WebhookEndpoint
+from .endpoints import shop_event_types
 from .queues import EMAILS, WEBHOOKS
 
 PROJECTOR = "notifications"
@@ -62,11 +61,6 @@ class Projected:
 
     webhooks: int = 0
     emails: int = 0
-
-
-def shop_event_types() -> list[str]:
-    """Every declared event type that belongs to a shop: what webhooks may carry."""
-    return sorted({cls.type for cls in event_types().values() if cls.tenant_field})
 
 
 def projected_event_types() -> list[str]:
