@@ -297,9 +297,8 @@ def _inbox_insert_and_done(delivery: Delivery, subscriber: str) -> bool:
         Delivery.objects.filter(pk=delivery.pk).update(**LANE.done_fields(now))
         return inserted
     params = [event_id, subscriber, at, DeliveryStatus.DONE, at, delivery.pk]
-    with connection.cursor() as cursor:
-        cursor.execute(_INBOX_AND_DONE_SQL, params)
-        return cursor.fetchone()[0] == 1
+    ((inserted,),) = execute_prepared(_INBOX_AND_DONE_SQL, params)  # once per step: prepared
+    return inserted == 1
 
 
 def _record_failure(
