@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 
 from . import roles
 from .events.maintenance import dead_letter_replay
-from .events.projectors import parked_event_replay
+from .events.projectors import parked_event_replay, projector_retry_now
 from .models import (
     DeadLetter,
     Delivery,
@@ -242,6 +242,24 @@ class ParkedEventAdmin(ReadOnlyAdmin):
 @admin.register(ProjectorCheckpoint)
 class ProjectorCheckpointAdmin(ReadOnlyAdmin):
     list_display = ["name", "position", "attempts", "retry_at", "failing_event_id", "updated_at"]
+    actions = ["retry_now"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        # needed for the retry action; every field stays read-only
+        return request.user.has_perm("orderflow.change_projectorcheckpoint")
+
+    def has_replay_permission(self, request) -> bool:
+        return request.user.has_perm(roles.REPLAY)
+
+    @admin.action(description="Retry the failing event now", permissions=["replay"])
+    def retry_now(self, request, queryset):
+        retried = projector_retry_now(names=list(queryset.values_list("name", flat=True)))
+        self.message_user(
+            request,
+            f"{retried} projector(s) retry their failing event now.",
+            messages.SUCCESS,
+        )
+
     readonly_fields = [
         "name",
         "position",

@@ -55,6 +55,7 @@ from orderflow.models import OutboxEvent, ParkedEvent, ProjectorCheckpoint
 from .base import Event, get_event_class
 from .context import handling
 from .errors import PERMANENT_ERRORS
+from .kick import kick_projectors_after_commit
 from .subscribers import Envelope
 from .workqueue import retry_delay
 
@@ -703,6 +704,21 @@ def parked_count() -> int:
     return ParkedEvent.objects.filter(replayed_at__isnull=True).count()
 
 
+def projector_retry_now(*, names: list[str]) -> int:
+    """Make the waiting retries of these projectors due now (the cause is fixed); return how many.
+
+    Their failing event keeps its attempt count: it is parked at its last attempt as before.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        waiting = ProjectorCheckpoint.objects.filter(
+            name__in=names, failing_event_id__isnull=False, retry_at__gt=now
+        ).update(retry_at=now)
+        if waiting:
+            transaction.on_commit(kick_projectors_after_commit, robust=True)
+    return waiting
+
+
 # --- parked events ------------------------------------------------------------------------
 def parked_events(
     *,
@@ -777,6 +793,7 @@ __all__ = [
     "projector",
     "projector_apply",
     "projector_pass",
+    "projector_retry_now",
     "projectors_drain",
     "projectors_due",
     "projectors_passed",

@@ -1,12 +1,15 @@
 """Projectors and their parked events in admin and the operator commands."""
 
 import contextlib
+import uuid
+from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.contrib.messages import get_messages
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
 
 from orderflow.models import ParkedEvent, ProjectorCheckpoint
 
@@ -73,6 +76,31 @@ def test_a_parked_event_cannot_be_edited_in_admin(support, parked):
     )
 
     assert ParkedEvent.objects.values().get(pk=parked.pk) == before
+
+
+def test_the_retry_now_action_makes_a_waiting_retry_due(support, surface_projector):
+    waiting = ProjectorCheckpoint.objects.create(
+        name=NAME,
+        position=0,
+        attempts=1,
+        failing_event_id=uuid.uuid4(),
+        retry_at=timezone.now() + timedelta(hours=1),
+    )
+    caught_up = ProjectorCheckpoint.objects.create(name="test.caught_up", position=0)
+
+    response = support.post(
+        reverse("admin:orderflow_projectorcheckpoint_changelist"),
+        {"action": "retry_now", "_selected_action": [waiting.pk, caught_up.pk]},
+    )
+
+    assert response.status_code == 302
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [
+        "1 projector(s) retry their failing event now."
+    ]
+    waiting.refresh_from_db()
+    assert waiting.retry_at <= timezone.now()
+    assert waiting.attempts == 1  # still counts toward parking
+    assert ProjectorCheckpoint.objects.get(name="test.caught_up").retry_at is None
 
 
 # --- commands ---
