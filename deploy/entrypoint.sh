@@ -5,8 +5,9 @@
 #              the simple choice, used by docker-compose.yml
 #   http       HTTP only, through granian (WSGI, $WEB_CONCURRENCY processes of $WEB_THREADS
 #              threads): plain requests are several times faster than through ASGI (see
-#              DESIGN), and granian costs about half gunicorn's CPU per order
-#              (docs/performance.md); deploy/gunicorn.conf.py stays for `gunicorn` by hand
+#              DESIGN), and granian held a lower P99 and less CPU per order on average
+#              than gunicorn (docs/performance.md); deploy/gunicorn.conf.py stays for
+#              running gunicorn by hand
 #   websocket  /ws/ only, through daphne: run it beside `http` behind a router (deploy/k8s/)
 #   worker     a Celery worker; run as many as the backlog needs; metrics on
 #              $WORKER_METRICS_PORT (default 9100)
