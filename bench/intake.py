@@ -1,11 +1,13 @@
 """Intake over HTTP: orders placed at rising rates until the latency or error budget breaks.
 
-The web tier runs as production runs it — gunicorn with ``deploy/gunicorn.conf.py``,
-Prometheus in multiprocess mode — on loopback. wrk (``bench/intake.lua``) posts new orders
-with unique Idempotency-Keys at a paced rate, one step per rate; a step is *sustained*
-when its P99 is at most 200 ms, at most 0.1 % of requests failed (non-2xx included) and
-wrk achieved at least 95 % of the rate asked. The same server also serves the naive
-baseline (``bench/naive.py``), driven by the same script at the same rates.
+The web tier runs as production runs it — gunicorn with ``deploy/gunicorn.conf.py`` and
+granian's WSGI interface as ``Procfile``'s ``http:`` line runs it, Prometheus in
+multiprocess mode — on loopback, each in turn. wrk (``bench/intake.lua``) posts new orders
+with unique Idempotency-Keys at a paced rate, one step per rate; a step is *sustained* when
+its P99 is at most 200 ms, at most 0.1 % of requests failed (non-2xx included) and wrk
+achieved at least 95 % of the rate asked. On the faster server: SQL statements and commits
+per order, replays per second (one key and body), the naive baseline (``bench/naive.py``),
+and the intake with the lean path off (``ORDER_INTAKE_LEAN=false``: before/after in one run).
 """
 
 import json
@@ -67,7 +69,7 @@ def gunicorn(env: dict[str, str], port: int, *options: str, lean: bool = True) -
 
 
 def granian(env: dict[str, str], port: int, *options: str, lean: bool = True) -> ManagedProcess:
-    """The same app under granian's WSGI interface (deploy/granian.env's settings)."""
+    """The same app under granian's WSGI interface, as ``Procfile``'s ``http:`` line runs it."""
     return ManagedProcess(
         "granian",
         [str(Path(sys.executable).parent / "granian"), "--interface", "wsgi",
