@@ -125,7 +125,7 @@ def _measure(count: int, profile: str | None = None) -> dict[str, tuple[float, f
                     run(order_id, payment)
                 statements += len(sent)
                 continue
-            profiler = cProfile.Profile() if step == profile else None
+            profiler = cProfile.Profile(time.process_time) if step == profile else None
             started = time.process_time()
             if profiler:
                 profiler.enable()
