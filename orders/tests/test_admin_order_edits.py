@@ -166,6 +166,8 @@ def test_a_good_address_edit_changes_the_order_and_publishes_one_event(staff, sh
             "country": "PT",
         },
         "changed_by": "staff:admin",
+        "status": "",
+        "actor": "staff:admin",
     }
 
 
