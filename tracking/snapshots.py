@@ -16,6 +16,8 @@ import redis
 from django.conf import settings
 from django.core.cache import cache as local_cache
 
+from orderflow.cache import process_client
+
 KEY = "orderflow:tracking:status:{order_id}"
 
 # KEYS[1] the snapshot; ARGV: sequence, status, updated_at, next_step, ttl
@@ -110,10 +112,17 @@ def live_status_forget(order_id: UUID) -> None:
 _local_lock = threading.Lock()
 
 
-@cache
 def _client() -> redis.Redis:
-    """This process's one client (and connection pool) for the snapshots."""
-    return redis.Redis.from_url(settings.REDIS_URL)
+    """This process's one client (and connection pool) for the snapshots.
+
+    With the cache's socket timeouts: a paused Redis must fail a projector batch (which
+    retries), never hold its transaction open for ever.
+    """
+    return process_client(
+        settings.REDIS_URL,
+        socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
+        socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
+    )
 
 
 @cache

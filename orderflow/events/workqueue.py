@@ -48,6 +48,7 @@ A batch sender that records many outcomes in one statement uses :meth:`WorkQueue
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -69,6 +70,8 @@ from django.utils import timezone
 KICK_FLAG_TTL = 2
 
 _local = threading.local()
+
+logger = logging.getLogger(__name__)
 
 
 def retry_delay(attempt: int) -> float:
@@ -148,8 +151,13 @@ class Kick:
             if not self.is_running_here():  # else this thread's running loop picks it up
                 self.send()
             return
-        if cache.add(self.flag, 1, timeout=KICK_FLAG_TTL):
-            self.send()
+        try:
+            if cache.add(self.flag, 1, timeout=KICK_FLAG_TTL):
+                self.send()
+        except Exception:  # Redis or the broker down: any error, same answer
+            # A kick is a hint: a lost one only waits for beat's sweep. Raising here would
+            # end the drain that called it, and its claimed rows would wait for their lease.
+            logger.warning("kick of %s not sent; the sweep will pick the work up", self.task)
 
     def send(self) -> None:
         """Queue the task, uncoalesced (a hand-over, an invitation to share a backlog)."""
@@ -161,8 +169,14 @@ class Kick:
             task.delay()
 
     def received(self) -> None:
-        """Clear the coalescing flag as a worker starts, so later commits kick again."""
-        cache.delete(self.flag)
+        """Clear the coalescing flag as a worker starts, so later commits kick again.
+
+        With Redis down the flag expires on its own (``KICK_FLAG_TTL``): the work goes on.
+        """
+        try:
+            cache.delete(self.flag)
+        except Exception:  # see ``now``
+            logger.warning("kick flag of %s not cleared; it expires by itself", self.task)
 
     @contextmanager
     def running(self) -> Iterator[None]:

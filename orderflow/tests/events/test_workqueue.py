@@ -281,3 +281,32 @@ def test_a_full_batch_invites_another_worker_and_time_out_hands_over(sent, rows)
     assert sent == [TASK, TASK]
     Delivery.objects.update(status=DeliveryStatus.DONE)
     assert queue.hand_over() is False
+
+
+def _unreachable_redis_cache(settings) -> dict:
+    """The cache as configured, pointed at a port nothing listens on (Redis down)."""
+    default = settings.CACHES["default"]
+    return {
+        "default": {
+            "BACKEND": "orderflow.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+            "KEY_PREFIX": default.get("KEY_PREFIX", ""),
+        }
+    }
+
+
+def test_a_kick_with_redis_down_is_logged_not_raised(sent, settings, caplog):
+    """A kick is a hint: Redis down must not end the drain that sends it (the sweep heals)."""
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.CACHES = _unreachable_redis_cache(settings)
+    kick = Kick(TASK)
+
+    kick.now()
+    kick.received()
+
+    assert sent == []
+    assert [r.getMessage() for r in caplog.records if r.name == workqueue.__name__] == [
+        f"kick of {TASK} not sent; the sweep will pick the work up",
+        f"kick flag of {TASK} not cleared; it expires by itself",
+    ]
