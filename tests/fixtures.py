@@ -61,6 +61,24 @@ def handle_again(row: OutboxEvent, subscriber_name: str, *, attempt: int = 1) ->
         sub.handler(event, envelope)
 
 
+def statements_in_transaction(step: Callable[[], object]) -> list[str]:
+    """Run ``step`` in a transaction, as the saga lane runs a step; return what it sent.
+
+    Every statement on the connection is recorded through an execute wrapper (the ORM's
+    and the prepared ones alike), whitespace folded, cut at 60 characters: a regression —
+    one more query, an ORM fallback, a savepoint — changes the list.
+    """
+    sent: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        sent.append(" ".join(sql.split())[:60])
+        return execute(sql, params, many, context)
+
+    with transaction.atomic(), connection.execute_wrapper(record):
+        step()
+    return sent
+
+
 def wait_for(condition: Callable[[], object], *, timeout: float = 30, what: str = "") -> object:
     """Poll ``condition`` until it returns something truthy; fail the test on timeout."""
     value = wait_until(condition, timeout=timeout)

@@ -9,33 +9,20 @@ query, an ORM fallback, a savepoint — changes the count and fails.
 import uuid
 
 import pytest
-from django.db import connection, transaction
 
 from orders import services
 from orders.models import Order
+from tests.fixtures import statements_in_transaction
 
 from .factories import order_for, order_in
 
 pytestmark = pytest.mark.django_db
 
 
-class Statements(list):
-    def __call__(self, execute, sql, params, many, context):
-        self.append(" ".join(sql.split())[:60])
-        return execute(sql, params, many, context)
-
-
-def _in_delivery(step) -> Statements:
-    sent = Statements()
-    with transaction.atomic(), connection.execute_wrapper(sent):
-        step()
-    return sent
-
-
 def test_reserving_a_three_line_order_is_five_statements(shop, products):
     order = order_for(shop, lines={"COFFEE-1KG": 2, "MUG": 1, "FILTER": 3})
 
-    sent = _in_delivery(lambda: services.order_reserve_stock(order_id=order.pk))
+    sent = statements_in_transaction(lambda: services.order_reserve_stock(order_id=order.pk))
 
     assert [statement.split()[0] for statement in sent] == [
         "SELECT",  # the order, locked
@@ -50,7 +37,7 @@ def test_reserving_a_three_line_order_is_five_statements(shop, products):
 def test_rejecting_a_short_order_is_four_statements_and_holds_nothing(shop, products):
     order = order_for(shop, lines={"COFFEE-1KG": 51, "MUG": 1})
 
-    sent = _in_delivery(lambda: services.order_reserve_stock(order_id=order.pk))
+    sent = statements_in_transaction(lambda: services.order_reserve_stock(order_id=order.pk))
 
     assert [statement.split()[0] for statement in sent] == ["SELECT", "SELECT", "WITH", "INSERT"]
     assert Order.objects.get(pk=order.pk).status == "rejected"
@@ -59,7 +46,7 @@ def test_rejecting_a_short_order_is_four_statements_and_holds_nothing(shop, prod
 def test_confirming_a_paid_order_is_four_statements(shop, products):
     order = order_in(shop, "reserved", lines={"COFFEE-1KG": 2, "MUG": 1})
 
-    sent = _in_delivery(
+    sent = statements_in_transaction(
         lambda: services.order_confirm_payment(
             order_id=order.pk, payment_id=uuid.uuid4(), amount=order.total, currency="EUR"
         )
@@ -83,6 +70,6 @@ def test_confirming_a_paid_order_is_four_statements(shop, products):
 def test_a_redelivered_step_reads_the_order_and_stops(shop, products):
     order = order_in(shop, "confirmed")
 
-    sent = _in_delivery(lambda: services.order_reserve_stock(order_id=order.pk))
+    sent = statements_in_transaction(lambda: services.order_reserve_stock(order_id=order.pk))
 
     assert len(sent) == 1

@@ -6,33 +6,20 @@ the gateway's side is one Redis command per operation (``test_gateway.py``).
 """
 
 import pytest
-from django.db import connection, transaction
 
 from payments.models import Invoice, Payment, PaymentAttempt
 from payments.services import invoice_issue, payment_charge
+from tests.fixtures import statements_in_transaction
 
 from .factories import confirmed_order, reserved_order
 
 pytestmark = pytest.mark.django_db
 
 
-class Statements(list):
-    def __call__(self, execute, sql, params, many, context):
-        self.append(" ".join(sql.split())[:60])
-        return execute(sql, params, many, context)
-
-
-def _in_delivery(step) -> Statements:
-    sent = Statements()
-    with transaction.atomic(), connection.execute_wrapper(sent):
-        step()
-    return sent
-
-
 def test_charging_is_four_statements(shop, products):
     order = reserved_order(shop)
 
-    sent = _in_delivery(lambda: payment_charge(order_id=order.pk, attempt=1))
+    sent = statements_in_transaction(lambda: payment_charge(order_id=order.pk, attempt=1))
 
     assert [statement.split()[0] for statement in sent] == [
         "SELECT",  # what to charge (the orders context's read)
@@ -50,7 +37,7 @@ def test_charging_is_four_statements(shop, products):
 def test_a_declined_charge_is_four_statements(shop, products):
     order = reserved_order(shop, payment_token="tok_declined")
 
-    sent = _in_delivery(lambda: payment_charge(order_id=order.pk, attempt=1))
+    sent = statements_in_transaction(lambda: payment_charge(order_id=order.pk, attempt=1))
 
     assert [statement.split()[0] for statement in sent] == ["SELECT", "INSERT", "WITH", "INSERT"]
     assert Payment.objects.get(order_id=order.pk).status == "failed"
@@ -59,7 +46,7 @@ def test_a_declined_charge_is_four_statements(shop, products):
 def test_issuing_the_invoice_is_five_statements(shop, products):
     order, _ = confirmed_order(shop)
 
-    sent = _in_delivery(lambda: invoice_issue(order_id=order.pk))
+    sent = statements_in_transaction(lambda: invoice_issue(order_id=order.pk))
 
     assert [statement.split()[0] for statement in sent] == [
         "SELECT",  # the order's invoice, if issued already
@@ -76,7 +63,7 @@ def test_a_redelivered_invoice_is_one_statement(shop, products):
     order, _ = confirmed_order(shop)
     issued = invoice_issue(order_id=order.pk)
 
-    sent = _in_delivery(lambda: invoice_issue(order_id=order.pk))
+    sent = statements_in_transaction(lambda: invoice_issue(order_id=order.pk))
 
     assert len(sent) == 1
     assert Invoice.objects.get(order_id=order.pk) == issued
