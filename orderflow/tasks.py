@@ -40,15 +40,21 @@ def events_pump_task() -> dict:
 
 @shared_task(name=PROJECTORS_TASK, acks_late=True)
 def projectors_task() -> int:
-    """Run every projector until caught up with the feed (a kick after a relay, or the sweep)."""
+    """Run every projector until caught up with the feed (a kick after a relay, or the sweep).
+
+    Events relayed while it runs kick again (the flag is cleared as it starts), so a
+    drain that caught up ends without looking for more: only one cut short by its time
+    hands over. A hand-over after every run — coalesced or not — kept tasks queued
+    behind each other under load, and the stack ran them for seconds after the last order.
+    """
     from .events.projectors import projectors_drain
 
     PROJECTORS_KICK.received()
     with PROJECTORS_KICK.running():
-        applied = projectors_drain()
-    if not projectors_task.app.conf.task_always_eager and projectors_due():
+        drained = projectors_drain()
+    if drained.cut_short and not projectors_task.app.conf.task_always_eager:
         PROJECTORS_KICK.send()
-    return applied
+    return drained.applied
 
 
 @shared_task(name="orderflow.tasks.events_sweep_task", ignore_result=True)

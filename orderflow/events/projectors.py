@@ -579,22 +579,34 @@ def _record_failure(
     return PassResult(failed=1)
 
 
-def projectors_drain(*, max_seconds: float | None = None) -> int:
-    """Run every projector until it is caught up or ``max_seconds`` pass; return events applied."""
+@dataclass
+class DrainResult:
+    applied: int = 0
+    #: time ran out with a projector still behind (the caller hands the work over)
+    cut_short: bool = False
+
+
+def projectors_drain(*, max_seconds: float | None = None) -> DrainResult:
+    """Run every projector until it is caught up or ``max_seconds`` pass.
+
+    A projector whose checkpoint another worker holds is left to that worker, which
+    runs it until it is caught up.
+    """
     deadline = time.monotonic() + (max_seconds or settings.EVENTS_DRAIN_SECONDS)
-    applied = 0
+    drained = DrainResult()
     pending = all_projectors()
     while pending:
         still = []
-        for p in pending:
+        for index, p in enumerate(pending):
             result = projector_pass(p)
-            applied += result.applied
+            drained.applied += result.applied
             if result.more:
                 still.append(p)
             if time.monotonic() > deadline:
-                return applied
+                drained.cut_short = bool(still) or index < len(pending) - 1
+                return drained
         pending = still
-    return applied
+    return drained
 
 
 def projectors_due(*, now: datetime | None = None) -> bool:
@@ -781,6 +793,7 @@ def parked_event_replay(*, parked_ids: list[int], actor: str) -> int:
 
 __all__ = [
     "ApplyBatch",
+    "DrainResult",
     "FeedEvent",
     "PassResult",
     "Projector",

@@ -36,7 +36,7 @@ def _projectors_drain(*, max_seconds: float) -> int:
     from .projectors import projectors_drain
 
     PROJECTORS_KICK.received()
-    return projectors_drain(max_seconds=max_seconds)
+    return projectors_drain(max_seconds=max_seconds).applied
 
 
 def projectors_due() -> bool:

@@ -19,7 +19,9 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 from psycopg import pq
 
+from orderflow import tasks
 from orderflow.events import PermanentError, projectors
+from orderflow.events.kick import PROJECTORS_TASK
 from orderflow.events.maintenance import events_purge
 from orderflow.events.projectors import (
     FeedEvent,
@@ -34,6 +36,7 @@ from orderflow.events.projectors import (
     projectors_due,
 )
 from orderflow.events.relay import relay_batch
+from orderflow.events.workqueue import Kick
 from orderflow.models import Delivery, DeliveryStatus, OutboxEvent, ParkedEvent, ProjectorCheckpoint
 from tests.probe.events import ProbeNoop
 from tests.probe.models import ProbeSwitch
@@ -518,3 +521,37 @@ def test_the_purge_keeps_events_a_projector_has_not_passed_or_holds_parked(probe
     run_until_idle(probe.projector)
     events_purge(older_than_days=1)
     assert not OutboxEvent.objects.exists()
+
+
+@pytest.fixture
+def handed_over(monkeypatch) -> list[str]:
+    """The tasks a run queued again (the broker stays untouched)."""
+    sent: list[str] = []
+    monkeypatch.setattr(Kick, "send", lambda self: sent.append(self.task))
+    return sent
+
+
+def test_a_run_that_caught_up_queues_nothing_more(probe_projector, ping, handed_over):
+    # Events relayed during a run kick on their own; a hand-over after every run kept
+    # tasks queued behind each other and the stack spun for seconds after the last order.
+    probe = probe_projector(batch_size=2)
+    feed(5, ping)
+
+    assert tasks.projectors_task() >= 5
+
+    assert len(projected()) == 5
+    assert handed_over == []
+    assert [len(batch) for batch in probe.calls] == [2, 2, 1]
+
+
+def test_a_run_cut_short_by_its_time_hands_the_rest_over(
+    probe_projector, ping, handed_over, settings
+):
+    probe_projector(batch_size=2)
+    feed(5, ping)
+    settings.EVENTS_DRAIN_SECONDS = 1e-9  # over after the first pass
+
+    tasks.projectors_task()
+
+    assert len(projected()) < 5
+    assert handed_over == [PROJECTORS_TASK]
