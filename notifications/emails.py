@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.core.mail.backends.base import BaseEmailBackend
 from django.template.loader import render_to_string
 
 CUSTOMER = "customer"
@@ -109,14 +110,26 @@ def sender(name: str) -> str:
     )
 
 
-def send(*, email: RenderedEmail, from_email: str, to: str, reply_to: str = "") -> None:
-    """Hand one message to Django's e-mail backend; its errors propagate to the caller."""
+def send(
+    *,
+    email: RenderedEmail,
+    from_email: str,
+    to: str,
+    reply_to: str = "",
+    connection: BaseEmailBackend | None = None,
+) -> None:
+    """Hand one message to Django's e-mail backend; its errors propagate to the caller.
+
+    ``connection``: a backend the caller opened for a batch (one SMTP session for all of
+    its messages); None opens one for this message.
+    """
     message = EmailMultiAlternatives(
         subject=email.subject,
         body=email.text,
         from_email=from_email,
         to=[to],
         reply_to=[reply_to] if reply_to else None,
+        connection=connection,
     )
     message.attach_alternative(email.html, "text/html")
     message.send(fail_silently=False)

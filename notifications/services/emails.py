@@ -9,6 +9,8 @@ same e-mail. The confirmation is queued on ``invoice.issued``: it has its invoic
 """
 
 import smtplib
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -17,6 +19,8 @@ from uuid import UUID
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
+from django.core.mail import get_connection
+from django.core.mail.backends.base import BaseEmailBackend
 from django.db import transaction
 from django.db.models import F
 from django.template import TemplateDoesNotExist, TemplateSyntaxError
@@ -93,11 +97,36 @@ def email_notifications_send_due(
     """
     result = SendResult()
     claimed = EMAILS.claim(now=now or timezone.now(), limit=limit)
+    if not claimed:
+        return result
     facts = Facts.for_batch([n for n in claimed if not n.rendered])
-    for notification in claimed:
-        outcome = _send(notification, facts=facts, now=now or timezone.now())
-        setattr(result, outcome, getattr(result, outcome) + 1)
+    with _batch_connection() as connection:
+        for notification in claimed:
+            outcome = _send(
+                notification, facts=facts, now=now or timezone.now(), connection=connection
+            )
+            setattr(result, outcome, getattr(result, outcome) + 1)
     return result
+
+
+@contextmanager
+def _batch_connection() -> Iterator[BaseEmailBackend | None]:
+    """One backend connection (one SMTP session) for a batch's messages.
+
+    None when it cannot be opened: each message then opens its own and fails, or is
+    retried, on its own.
+    """
+    connection = get_connection(fail_silently=False)
+    try:
+        connection.open()
+    except SEND_ERRORS:
+        yield None
+        return
+    try:
+        yield connection
+    finally:
+        with suppress(*SEND_ERRORS):
+            connection.close()
 
 
 def email_notifications_drain(*, max_seconds: float = DRAIN_SECONDS) -> SendResult:
@@ -156,26 +185,32 @@ class Facts:
 
 
 # --- one attempt ---
-def _send(notification: Notification, *, facts: Facts, now: datetime) -> str:
-    """Compose (first time only) and send; return the SendResult field to count it in."""
+#: what composing a message writes to its row (with the attempt's outcome: one UPDATE)
+RENDERED_FIELDS = ("recipient", "from_email", "reply_to", "subject", "body_text", "body_html")
+
+
+def _send(
+    notification: Notification,
+    *,
+    facts: Facts,
+    now: datetime,
+    connection: BaseEmailBackend | None = None,
+) -> str:
+    """Compose (first time only) and send; return the SendResult field to count it in.
+
+    The outcome and, the first time, the composed message are written by one UPDATE
+    after the attempt, so a resend is the same e-mail.
+    """
     rows = Notification.objects.filter(pk=notification.pk)
     if notification.attempts > emails.MAX_ATTEMPTS:
         return _fail(rows, "No attempt finished.")
+    rendered: dict[str, Any] = {}
     if not notification.rendered:
         try:
             _compose(notification, facts=facts)
         except COMPOSE_ERRORS as error:
             return _fail(rows, f"Cannot compose: {type(error).__name__}: {error}")
-        notification.save(
-            update_fields=[
-                "recipient",
-                "from_email",
-                "reply_to",
-                "subject",
-                "body_text",
-                "body_html",
-            ]
-        )
+        rendered = {name: getattr(notification, name) for name in RENDERED_FIELDS}
     try:
         with tracing.client_span(
             "email send",
@@ -193,16 +228,18 @@ def _send(notification: Notification, *, facts: Facts, now: datetime) -> str:
                 from_email=notification.from_email,
                 to=notification.recipient,
                 reply_to=notification.reply_to,
+                connection=connection,
             )
     except SEND_ERRORS as error:
         message = f"{type(error).__name__}: {error}"[:2000]
         if notification.attempts >= emails.MAX_ATTEMPTS:
-            return _fail(rows, message)
+            return _fail(rows, message, **rendered)
         rows.update(
             status=SendStatus.QUEUED,
             lease_until=None,
             next_attempt_at=now + emails.RETRY_DELAYS[notification.attempts - 1],
             last_error=message,
+            **rendered,
         )
         metrics.record_email(outcome=AttemptOutcome.RETRY)
         return "retried"
@@ -213,15 +250,20 @@ def _send(notification: Notification, *, facts: Facts, now: datetime) -> str:
         lease_until=None,
         next_attempt_at=None,
         last_error="",
+        **rendered,
     )
     metrics.record_email(outcome=AttemptOutcome.SENT)
     return "sent"
 
 
-def _fail(rows, message: str) -> str:
+def _fail(rows, message: str, **rendered: Any) -> str:
     """Fail the row for good (a send, or composing it, that no retry will fix)."""
     rows.update(
-        status=SendStatus.FAILED, lease_until=None, next_attempt_at=None, last_error=message
+        status=SendStatus.FAILED,
+        lease_until=None,
+        next_attempt_at=None,
+        last_error=message,
+        **rendered,
     )
     metrics.record_email(outcome=AttemptOutcome.FAILED)
     return "failed"

@@ -1,7 +1,5 @@
 """The notification metrics: one webhook attempt or e-mail counted once, by its outcome."""
 
-import smtplib
-
 import pytest
 from django.core import mail
 from django.utils import timezone
@@ -9,6 +7,7 @@ from django.utils import timezone
 from notifications import emails, services, webhooks
 from notifications.choices import AttemptOutcome, SendStatus
 from notifications.models import Notification, WebhookDelivery
+from notifications.tests import mail_backends
 from orderflow.tests.observability import sample
 from orders.tests.factories import order_for
 
@@ -113,16 +112,6 @@ def test_a_skipped_delivery_is_no_attempt(placed, receiver, send_webhooks):
 
 
 # --- e-mails ---------------------------------------------------------------------------------
-class FailingBackend:
-    """An e-mail backend whose server refuses, as an SMTP server that is down."""
-
-    def __init__(self, *args, **kwargs):
-        pass
-
-    def send_messages(self, messages):
-        raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
-
-
 def _queue_disabled_notice(shop) -> Notification:
     """Queue the shop's "endpoint disabled" e-mail: it needs the shop's contact and no order."""
     services.email_notifications_queue_for_event(
@@ -151,7 +140,7 @@ def test_a_sent_email_is_counted_sent(shop, send_emails):
 
 
 def test_a_failing_mail_server_counts_each_retry_then_one_failure(shop, settings, send_emails):
-    settings.EMAIL_BACKEND = f"{__name__}.FailingBackend"
+    settings.EMAIL_BACKEND = f"{mail_backends.PATH}.FailingBackend"
     notification = _queue_disabled_notice(shop)
     deltas = Deltas(EMAILS)
 

@@ -1,6 +1,5 @@
 """Customer and shop e-mails: what each event's e-mail says, to whom, and that it goes once."""
 
-import smtplib
 from datetime import timedelta
 
 import pytest
@@ -10,6 +9,7 @@ from django.utils import timezone
 from notifications import services
 from notifications.choices import SendStatus
 from notifications.models import Notification
+from notifications.tests import mail_backends
 from orders import services as order_services
 from orders.models import Order
 from orders.services import Actor
@@ -216,18 +216,8 @@ def test_the_confirmation_is_queued_exactly_once_per_order(
     assert sorted(str(r.order_id) for r in rows) == sorted(str(o.id) for o in orders)
 
 
-class FailingBackend:
-    """An e-mail backend whose server refuses, as an SMTP server that is down."""
-
-    def __init__(self, *args, **kwargs):
-        pass
-
-    def send_messages(self, messages):
-        raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
-
-
 def test_a_failing_mail_server_is_retried_then_the_row_fails(confirmed, settings, send_emails):
-    settings.EMAIL_BACKEND = f"{__name__}.FailingBackend"
+    settings.EMAIL_BACKEND = f"{mail_backends.PATH}.FailingBackend"
     now = timezone.now()
 
     assert send_emails(now=now).retried == 1
@@ -310,3 +300,37 @@ def test_a_batch_of_emails_reads_its_orders_once(shop, products, run_events, ord
     order_reads = [q for q in queries if 'FROM "orders_order"' in q["sql"]]
     line_reads = [q for q in queries if 'FROM "orders_orderline"' in q["sql"]]
     assert (len(order_reads), len(line_reads)) == (1, 1)
+    # the claim, then one UPDATE per e-mail: its outcome and its composed message together
+    updates = [q for q in queries if q["sql"].startswith('UPDATE "notifications_notification"')]
+    assert len(updates) == 1 + orders
+
+
+def test_a_batch_of_emails_shares_one_connection(shop, products, run_events, settings):
+    settings.EMAIL_BACKEND = f"{mail_backends.PATH}.CountingBackend"
+    mail_backends.CountingBackend.opened = 0
+    for _ in range(3):
+        order_for(shop, lines={"COFFEE-1KG": 1})
+    run_events()
+
+    assert services.email_notifications_send_due().sent == 3
+
+    assert mail_backends.CountingBackend.opened == 1
+    assert len(mail.outbox) == 3
+    assert all(n.rendered for n in Notification.objects.all())
+
+
+def test_a_mail_server_that_refuses_the_batch_retries_each_email(
+    shop, products, run_events, settings
+):
+    settings.EMAIL_BACKEND = f"{mail_backends.PATH}.UnreachableBackend"
+    for _ in range(2):
+        order_for(shop, lines={"COFFEE-1KG": 1})
+    run_events()
+
+    assert services.email_notifications_send_due().retried == 2
+
+    rows = Notification.objects.all()
+    assert {n.status for n in rows} == {SendStatus.QUEUED}
+    assert all("ConnectionRefusedError" in n.last_error for n in rows)
+    # composed once: a later attempt sends the very same message
+    assert all(n.rendered for n in rows)
