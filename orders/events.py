@@ -11,6 +11,7 @@ Both default to ``""``: events stored before these fields existed stay valid, an
 an optional field needs no new version.
 """
 
+from dataclasses import field
 from datetime import datetime
 from decimal import Decimal
 from typing import ClassVar
@@ -72,6 +73,10 @@ class OrderPlaced(Event):
     actor: str = ""
     shop_name: str = ""
     tracking_token: str = ""
+    #: the shop's own reference and key-value strings as it sent them, so that a webhook
+    #: hands the shop its own reference back; optional, so events stored before them load
+    external_reference: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)

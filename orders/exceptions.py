@@ -1,6 +1,6 @@
 """The orders context's errors; the API renders each as a problem (see orderflow.errors)."""
 
-from orderflow.errors import DomainError, InputError
+from orderflow.errors import DomainError, FieldError, InputError
 
 
 class OrderError(DomainError):
@@ -55,3 +55,27 @@ class AmbiguousParcel(OrderError):
     status = 409
     code = "ambiguous-parcel"
     title = "More than one parcel has this tracking number"
+
+
+class ExternalReferenceTaken(OrderError):
+    """The shop already has an order under this external reference; nothing was placed.
+
+    ``extra`` names the first order (``order_id``, ``order_number``), so that a shop whose
+    checkout retried without its Idempotency-Key finds the order it already placed.
+    """
+
+    status = 409
+    code = "external-reference-taken"
+    title = "External reference already used"
+
+    def __init__(self, *, reference: str, order_id, order_number: str):
+        detail = (
+            f"Order {order_number} already has the external reference {reference!r}; "
+            "an order's reference is unique in its shop."
+        )
+        super().__init__(
+            detail,
+            errors=[FieldError(attr="external_reference", code="taken", detail=detail)],
+            extra={"order_id": str(order_id), "order_number": order_number},
+        )
+        self.order_id = order_id

@@ -149,6 +149,10 @@ class Order(models.Model):
     status_reason = models.CharField(max_length=500, blank=True, editable=False)
     carrier = models.CharField(max_length=50, blank=True, editable=False)
     tracking_number = models.CharField(max_length=64, blank=True, editable=False, db_index=True)
+    #: the shop's own reference for the order (its checkout's id): unique per shop when set
+    external_reference = models.CharField(max_length=100, blank=True, default="", editable=False)
+    #: the shop's own key-value strings, like Stripe's (rules: ``orders.api.serializers``)
+    metadata = models.JSONField(default=dict, blank=True, editable=False)
     #: bumped by every transition; a stale writer's conditional update matches no row
     version = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -158,6 +162,13 @@ class Order(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["shop", "number"], name="order_unique_shop_number"),
+            # The shop's reference names one order: the constraint, not a check before the
+            # insert, decides between two parallel orders with the same reference.
+            models.UniqueConstraint(
+                fields=["shop", "external_reference"],
+                condition=~models.Q(external_reference=""),
+                name="order_unique_shop_external_reference",
+            ),
             models.CheckConstraint(
                 condition=models.Q(total__gte=0), name="order_total_not_negative"
             ),
@@ -174,6 +185,8 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["shop", "-created_at"], name="order_shop_created"),
             models.Index(fields=["shop", "status"], name="order_shop_status"),
+            # ?updated_after= of a shop's order list (a shop's sync polls it)
+            models.Index(fields=["shop", "updated_at"], name="order_shop_updated"),
             models.Index(fields=["customer_email"], name="order_customer_email"),
         ]
 

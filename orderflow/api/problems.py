@@ -129,6 +129,13 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
             "report is logged for support.",
         ),
         ProblemType(
+            "external-reference-taken",
+            "External reference already used",
+            409,
+            "The shop already has an order with this `external_reference`, so none was "
+            "placed; `order_id`, `order_number` and `order_url` name the first one.",
+        ),
+        ProblemType(
             "webhook-endpoint-limit",
             "The shop has as many webhook endpoints as it may",
             409,

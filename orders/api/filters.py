@@ -1,6 +1,7 @@
 from datetime import UTC
 
 import django_filters
+import django_filters.constants
 from django import forms
 from django_filters.fields import IsoDateTimeField
 
@@ -35,12 +36,41 @@ class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UtcIsoDateTimeField
 
 
+class ExternalReferenceFilter(django_filters.CharFilter):
+    """The shop's reference, exactly; blank references are never matched (no order has one).
+
+    Saying so in the query lets PostgreSQL use the partial unique index on (shop,
+    reference), whose condition is that very ``<> ''``, whatever the plan's parameters.
+    """
+
+    def filter(self, qs, value):
+        if value in django_filters.constants.EMPTY_VALUES:
+            return qs
+        return qs.filter(external_reference=value).exclude(external_reference="")
+
+
 class OrderFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=OrderStatus.choices)
     created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    updated_after = UtcIsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
     email = EmailFilter(field_name="customer_email", lookup_expr="iexact")
+    # form CharFields: a NUL (a database error) or a value longer than the column is a 400
+    number = django_filters.CharFilter(
+        field_name="number", max_length=Order._meta.get_field("number").max_length, strip=False
+    )
+    external_reference = ExternalReferenceFilter(
+        max_length=Order._meta.get_field("external_reference").max_length, strip=False
+    )
 
     class Meta:
         model = Order
-        fields = ["status", "created_after", "created_before", "email"]
+        fields = [
+            "status",
+            "created_after",
+            "created_before",
+            "updated_after",
+            "email",
+            "number",
+            "external_reference",
+        ]

@@ -20,6 +20,8 @@ writes, and the write below is one statement (all or nothing).
 - **Idempotency**: the kernel's rules (:mod:`orderflow.idempotency`); the statements in
   :mod:`orders.intake_sql` try the advisory lock and write the key row with the order.
   A live key row with another body, a lock held by a twin, an expired row: the DRF view.
+- **External reference**: the order's unique constraint decides; a violation writes
+  nothing, and the DRF view answers it (409 ``external-reference-taken``, naming the first).
 """
 
 import hashlib
@@ -65,6 +67,7 @@ from ..exceptions import OrderInputError
 from ..models import Order
 from ..services import api_key_authenticate, intake
 from .serializers import (
+    MetadataField,
     OrderCreateInputSerializer,
     OrderLineOutputSerializer,
     OrderOutputSerializer,
@@ -149,6 +152,13 @@ def _compile(field) -> core_schema.CoreSchema:
             extra_behavior="forbid",
             strict=True,
         )
+    if isinstance(field, MetadataField):  # its own rules run in _run_validators
+        return core_schema.dict_schema(
+            keys_schema=core_schema.str_schema(strict=True),
+            values_schema=core_schema.str_schema(strict=True),
+            max_length=field.max_keys,
+            strict=True,
+        )
     if isinstance(field, serializers.IntegerField):
         return core_schema.int_schema(ge=field.min_value, le=field.max_value, strict=True)
     if isinstance(field, serializers.CharField):  # EmailField, RegexField: validators below
@@ -171,6 +181,8 @@ def _run_validators(field, value) -> None:
         for name, child in field.fields.items():
             if name in value:
                 _run_validators(child, value[name])
+    elif isinstance(field, MetadataField):
+        field.to_internal_value(value)
     elif not (value == "" and getattr(field, "allow_blank", False)):
         for validator in field.validators:
             validator(value)
@@ -203,7 +215,9 @@ def _order_document(order: dict, priced, address: dict) -> dict:
     return {
         "id": str(order["id"]),
         "number": order["number"],
+        "external_reference": order["external_reference"],
         "status": status,
+        "status_reason": "",
         "currency": order["currency"],
         "subtotal": _MONEY.to_representation(order["subtotal"]),
         "total": _MONEY.to_representation(order["total"]),
@@ -224,6 +238,7 @@ def _order_document(order: dict, priced, address: dict) -> dict:
         "tracking_number": "",
         "tracking_url": settings.PUBLIC_BASE_URL
         + reverse("tracking:public", args=[order["tracking_token"]]),
+        "metadata": order["metadata"],
         "created_at": _DATETIME.to_representation(order["created_at"]),
         "updated_at": _DATETIME.to_representation(order["updated_at"]),
     }
@@ -327,7 +342,8 @@ def place(request) -> HttpResponse | None:
             _keys.pop(digest, None)
             return None
         if outcome != "written":
-            return None  # in flight (409), or numbers exhausted: the DRF view answers
+            # in flight or reference taken (409), numbers exhausted: the DRF view answers
+            return None
         return placed
     return None
 
@@ -347,6 +363,8 @@ def _write(*, key, read, data, priced, subtotal, scope, idempotency_key, fingerp
         "subtotal": subtotal,
         "total": subtotal,
         "payment_token": data["payment"]["token"],
+        "external_reference": data.get("external_reference", ""),
+        "metadata": data.get("metadata", {}),
         "tracking_token": Order._meta.get_field("tracking_token").get_default(),
         "created_at": now,
         "updated_at": now,
@@ -363,6 +381,8 @@ def _write(*, key, read, data, priced, subtotal, scope, idempotency_key, fingerp
         actor=f"shop-key:{key.prefix}",
         shop_name=read.shop_name,
         tracking_token=order["tracking_token"],
+        external_reference=order["external_reference"],
+        metadata=order["metadata"],
     )
     row = {
         "event_id": uuid.uuid4(),
@@ -417,6 +437,8 @@ def _write(*, key, read, data, priced, subtotal, scope, idempotency_key, fingerp
             return "number-taken", None
         if constraint == intake_sql.IDEMPOTENCY_CONSTRAINT:
             return "twin-committed", None
+        if constraint == intake.EXTERNAL_REFERENCE_CONSTRAINT:
+            return "reference-taken", None  # the DRF view answers 409, naming the first order
         raise
     if not outcome.key_usable:
         return "key-unusable", None

@@ -4,11 +4,12 @@ import copy
 import re
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from orderflow.api.serializers import StrictInputSerializer
+from orderflow.api.serializers import STORABLE_TEXT_PATTERN, StrictInputSerializer
 
 from .. import state_machine
 from ..models import Order, OrderLine, Product, currency_validator, sku_validator
@@ -41,6 +42,109 @@ class OrderPaymentInputSerializer(StrictInputSerializer):
     token = serializers.CharField(max_length=200)
 
 
+# --- the shop's own data on an order: metadata (Stripe's rules) and its reference ----------------
+METADATA_MAX_KEYS = 50
+METADATA_KEY_MAX_LENGTH = 40
+METADATA_VALUE_MAX_LENGTH = 500
+EXTERNAL_REFERENCE_MAX_LENGTH = Order._meta.get_field("external_reference").max_length
+#: what the schema states of a reference; the validator below is stricter (no character a
+#: Python string calls unprintable), so nothing outside the pattern is ever accepted
+EXTERNAL_REFERENCE_PATTERN = (
+    r"^[^\s\x00-\x1f\x7f-\x9f](?:[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$"
+)
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "maxProperties": METADATA_MAX_KEYS,
+        "additionalProperties": {
+            "type": "string",
+            "maxLength": METADATA_VALUE_MAX_LENGTH,
+            "pattern": STORABLE_TEXT_PATTERN,
+        },
+        "description": f"The shop's own key-value strings: at most {METADATA_MAX_KEYS} keys "
+        f"of 1 to {METADATA_KEY_MAX_LENGTH} characters, each value a string of at most "
+        f"{METADATA_VALUE_MAX_LENGTH} characters. Stored and answered as sent; OrderFlow "
+        "never reads it.",
+        "example": {"checkout_id": "chk_8812", "channel": "web"},
+    }
+)
+class MetadataField(serializers.Field):
+    """A JSON object of strings, by Stripe's rules; every broken rule is named with its key.
+
+    Written out rather than a ``DictField`` of ``CharField``: those take a number for a
+    string (``"7"`` from ``7``) and a key of any length. The lean intake runs this same
+    ``to_internal_value`` (``orders/api/lean.py``), so both paths keep one set of rules.
+    """
+
+    max_keys = METADATA_MAX_KEYS
+    default_error_messages = {
+        "not_an_object": "Send metadata as a JSON object of strings.",
+        "max_keys": "At most {max} keys; {count} were sent.",
+        "key_length": "Key {name!r}: a key is 1 to {max} characters.",
+        "not_a_string": "Key {name!r}: a value is a string.",
+        "value_length": "Key {name!r}: a value is at most {max} characters.",
+        "null_characters": "Key {name!r}: the key and its value may not contain NUL characters.",
+    }
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            self.fail("not_an_object")
+        if len(data) > METADATA_MAX_KEYS:
+            self.fail("max_keys", max=METADATA_MAX_KEYS, count=len(data))
+        errors = []
+        for key, value in data.items():
+            try:
+                self._check(key, value)
+            except serializers.ValidationError as error:
+                errors.extend(error.detail)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return dict(data)
+
+    def _check(self, key, value) -> None:
+        if not 1 <= len(key) <= METADATA_KEY_MAX_LENGTH:
+            self.fail("key_length", name=key, max=METADATA_KEY_MAX_LENGTH)
+        if not isinstance(value, str):
+            self.fail("not_a_string", name=key)
+        if len(value) > METADATA_VALUE_MAX_LENGTH:
+            self.fail("value_length", name=key, max=METADATA_VALUE_MAX_LENGTH)
+        if "\x00" in key or "\x00" in value:  # PostgreSQL's jsonb cannot store them
+            self.fail("null_characters", name=key)
+
+    def to_representation(self, value):
+        return value
+
+
+def validate_external_reference(value: str) -> None:
+    """Printable characters only, no space at either end: a reference is compared exactly."""
+    if not value.isprintable():
+        raise DjangoValidationError(
+            "Use printable characters only (no control, format or line-break characters).",
+            code="not_printable",
+        )
+    if value != value.strip():
+        raise DjangoValidationError(
+            "No space at the start or end of a reference.", code="surrounding_space"
+        )
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": EXTERNAL_REFERENCE_MAX_LENGTH,
+        "pattern": EXTERNAL_REFERENCE_PATTERN,
+    }
+)
+class ExternalReferenceField(serializers.CharField):
+    default_validators = [validate_external_reference]
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=EXTERNAL_REFERENCE_MAX_LENGTH, **kwargs)
+
+
 class OrderCreateInputSerializer(StrictInputSerializer):
     """An order as a shop sends it; prices and totals are never read from the request."""
 
@@ -48,6 +152,24 @@ class OrderCreateInputSerializer(StrictInputSerializer):
     shipping_address = ShippingAddressSerializer()
     lines = OrderLineInputSerializer(many=True, min_length=1, max_length=MAX_LINES)
     payment = OrderPaymentInputSerializer()
+    metadata = MetadataField(required=False)
+    external_reference = ExternalReferenceField(
+        required=False,
+        help_text="The shop's own id for the order (its checkout's), unique in the shop: a "
+        "second order with it is a 409 external-reference-taken naming the first.",
+    )
+
+
+class OrderUpdateInputSerializer(StrictInputSerializer):
+    """What a shop may change on its order: its metadata, replaced as a whole.
+
+    A field left out is left unchanged, as PATCH means: ``{}`` changes nothing.
+    """
+
+    metadata = MetadataField(
+        required=False,
+        help_text="Replaces the order's metadata as a whole ({} removes every key).",
+    )
 
 
 class OrderShipInputSerializer(StrictInputSerializer):
@@ -116,6 +238,18 @@ class OrderLineOutputSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
 class OrderOutputSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     subtotal = _money_output()
     total = _money_output()
+    status_reason = serializers.CharField(
+        read_only=True,
+        help_text="Why the order was cancelled or rejected; empty otherwise.",
+    )
+    external_reference = serializers.CharField(
+        read_only=True, help_text="The shop's own reference for the order; empty if none."
+    )
+    metadata = serializers.DictField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="The shop's own key-value strings, as last sent.",
+    )
     customer = OrderCustomerOutputSerializer(source="*")
     shipping_address = ShippingAddressSerializer()
     lines = OrderLineOutputSerializer(many=True)
@@ -129,7 +263,9 @@ class OrderOutputSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
         fields = [
             "id",
             "number",
+            "external_reference",
             "status",
+            "status_reason",
             "currency",
             "subtotal",
             "total",
@@ -140,6 +276,7 @@ class OrderOutputSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
             "carrier",
             "tracking_number",
             "tracking_url",
+            "metadata",
             "created_at",
             "updated_at",
         ]

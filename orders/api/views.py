@@ -3,6 +3,7 @@
 from uuid import UUID
 
 from django.http import Http404
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -25,6 +26,7 @@ from .serializers import (
     OrderCreateInputSerializer,
     OrderOutputSerializer,
     OrderShipInputSerializer,
+    OrderUpdateInputSerializer,
     ProductCreateInputSerializer,
     ProductOutputSerializer,
     ProductUpdateInputSerializer,
@@ -99,6 +101,19 @@ class OrderListCreateApi(APIView):
             OpenApiParameter("created_after", OpenApiTypes.DATETIME),
             OpenApiParameter("created_before", OpenApiTypes.DATETIME),
             OpenApiParameter("email", OpenApiTypes.EMAIL),
+            OpenApiParameter(
+                "number", OpenApiTypes.STR, description="The order's number, e.g. OF-7SR8K4PG."
+            ),
+            OpenApiParameter(
+                "external_reference",
+                OpenApiTypes.STR,
+                description="The shop's own reference for the order (exact).",
+            ),
+            OpenApiParameter(
+                "updated_after",
+                OpenApiTypes.DATETIME,
+                description="Orders changed at or after this ISO 8601 date-time.",
+            ),
             OpenApiParameter("cursor", OpenApiTypes.STR),
             OrderCursorPagination.limit_parameter(),
         ],
@@ -117,7 +132,16 @@ class OrderListCreateApi(APIView):
         operation_id="orders_create",
         request=OrderCreateInputSerializer,
         parameters=[IDEMPOTENCY_PARAMETER],
-        responses={201: OrderOutputSerializer, 400: PROBLEM, 409: PROBLEM, 422: PROBLEM},
+        responses={
+            201: OrderOutputSerializer,
+            400: PROBLEM,
+            409: OpenApiResponse(
+                description="The Idempotency-Key is in flight (request-in-flight), or the "
+                "shop already has an order with this external_reference "
+                "(external-reference-taken: `order_id`, `order_number` and `order_url` name it)."
+            ),
+            422: PROBLEM,
+        },
     )
     def post(self, request):
         serializer = OrderCreateInputSerializer(data=request.data)
@@ -126,15 +150,23 @@ class OrderListCreateApi(APIView):
         idempotency_key = idempotency_key_from(request) or ""
 
         def place() -> tuple[int, dict]:
-            order = services.order_place(
-                shop=request.user.shop,
-                customer=services.CustomerInput(**data["customer"]),
-                shipping_address=data["shipping_address"],
-                lines=[services.LineInput(**line) for line in data["lines"]],
-                payment_token=data["payment"]["token"],
-                idempotency_key=idempotency_key,
-                actor=request.user.actor,
-            )
+            try:
+                order = services.order_place(
+                    shop=request.user.shop,
+                    customer=services.CustomerInput(**data["customer"]),
+                    shipping_address=data["shipping_address"],
+                    lines=[services.LineInput(**line) for line in data["lines"]],
+                    payment_token=data["payment"]["token"],
+                    idempotency_key=idempotency_key,
+                    actor=request.user.actor,
+                    external_reference=data.get("external_reference", ""),
+                    metadata=data.get("metadata", {}),
+                )
+            except services.ExternalReferenceTaken as taken:
+                taken.extra["order_url"] = request.build_absolute_uri(
+                    reverse("order-detail", args=[taken.order_id])
+                )
+                raise
             return status.HTTP_201_CREATED, OrderOutputSerializer(order).data
 
         return idempotent(request, scope=_shop_scope(request), operation=place)
@@ -147,6 +179,26 @@ class OrderDetailApi(APIView):
             order = selectors.order_get_for_shop(
                 shop=request.user.shop, order_id=_order_id(order_id)
             )
+        except Order.DoesNotExist:
+            raise Http404("No such order.") from None
+        return Response(OrderOutputSerializer(order).data)
+
+    @extend_schema(
+        operation_id="orders_partial_update",
+        request=OrderUpdateInputSerializer,
+        responses={200: OrderOutputSerializer, 400: PROBLEM},
+    )
+    def patch(self, request, order_id: str):
+        serializer = OrderUpdateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data, parsed_id, shop = serializer.validated_data, _order_id(order_id), request.user.shop
+        try:
+            if "metadata" in data:
+                order = services.order_change_metadata(
+                    order_id=parsed_id, shop=shop, metadata=data["metadata"]
+                )
+            else:
+                order = selectors.order_get_for_shop(shop=shop, order_id=parsed_id)
         except Order.DoesNotExist:
             raise Http404("No such order.") from None
         return Response(OrderOutputSerializer(order).data)

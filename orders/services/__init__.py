@@ -2,7 +2,7 @@
 
 from orderflow.idempotency import IdempotencyKeyReused, RequestInFlight
 
-from ..exceptions import InvalidTransition
+from ..exceptions import ExternalReferenceTaken, InvalidTransition
 from .amendments import ADDRESS_FIELDS, order_change_customer, order_change_shipping_address
 from .carriers import shop_carrier_bind, shop_carrier_unbind
 from .catalog import product_create, product_update
@@ -16,6 +16,7 @@ from .lifecycle import (
     order_reserve_stock,
     order_ship,
 )
+from .metadata import order_change_metadata
 from .shipments import shipment_report
 from .shops import SYSTEM, Actor, api_key_authenticate, api_key_create, api_key_revoke, shop_create
 from .staff_intake import order_place_once
@@ -25,6 +26,7 @@ __all__ = [
     "SYSTEM",
     "Actor",
     "CustomerInput",
+    "ExternalReferenceTaken",
     "IdempotencyKeyReused",
     "InvalidTransition",
     "LineInput",
@@ -34,6 +36,7 @@ __all__ = [
     "api_key_revoke",
     "order_cancel",
     "order_change_customer",
+    "order_change_metadata",
     "order_change_shipping_address",
     "order_confirm_payment",
     "order_deliver",

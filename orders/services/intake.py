@@ -13,7 +13,7 @@ from orderflow.events import publish
 
 from ..choices import OrderStatus
 from ..events import OrderPlaced, PlacedLine
-from ..exceptions import OrderInputError
+from ..exceptions import ExternalReferenceTaken, OrderInputError
 from ..models import Order, OrderLine, Product, Shop
 from .shops import SYSTEM, Actor
 
@@ -21,6 +21,8 @@ MAX_LINES = 100
 #: tries at a fresh random order number before a collision is left to fail
 NUMBER_ATTEMPTS = 5
 NUMBER_CONSTRAINT = "order_unique_shop_number"
+#: what a unique violation names when the shop already has an order with the reference
+EXTERNAL_REFERENCE_CONSTRAINT = "order_unique_shop_external_reference"
 MAX_QUANTITY = 10_000
 CENT = Decimal("0.01")
 
@@ -60,6 +62,8 @@ def order_place(
     payment_token: str = "",
     idempotency_key: str = "",
     actor: Actor | str = SYSTEM,
+    external_reference: str = "",
+    metadata: Mapping[str, str] | None = None,
 ) -> Order:
     """Place an order priced from the shop's catalog and publish ``order.placed``.
 
@@ -76,6 +80,12 @@ def order_place(
     attempt is then rolled back (its own transaction, or its savepoint inside the
     caller's) and made again with a new number, at most ``NUMBER_ATTEMPTS`` times: the
     happy path costs no extra round trip.
+
+    ``external_reference`` (the shop's own id for the order, validated by the caller) is
+    unique per shop when not blank. The unique constraint decides, so two parallel orders
+    with one reference place one order: the other raises :class:`ExternalReferenceTaken`
+    naming the first, with nothing written (no order, no event, so no stock held).
+    ``metadata`` is the shop's key-value strings, stored and published as given.
     """
     attempt = 1
     while True:
@@ -89,16 +99,50 @@ def order_place(
                 payment_token=payment_token,
                 idempotency_key=idempotency_key,
                 actor=str(actor),
+                external_reference=external_reference,
+                metadata=dict(metadata or {}),
             )
         except IntegrityError as exc:
-            if attempt >= NUMBER_ATTEMPTS or not _is_number_collision(exc):
+            if _is_external_reference_collision(exc):
+                # the attempt is rolled back (its transaction or savepoint): the first
+                # order is committed, since PostgreSQL reports the violation only then
+                _raise_reference_taken(shop=shop, reference=external_reference)
+            elif _is_number_collision(exc):
+                logger.warning("Order number collision in shop %s; retrying", shop.pk)
+            else:
                 raise
-            logger.warning("Order number collision in shop %s; retrying", shop.pk)
+            if attempt >= NUMBER_ATTEMPTS:
+                raise
             attempt += 1
 
 
 def _new_number() -> str:
     return Order._meta.get_field("number").get_default()
+
+
+def _is_external_reference_collision(exc: IntegrityError) -> bool:
+    """Whether ``exc`` is the shop's external reference met a second time."""
+    constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
+    # PostgreSQL names the constraint; SQLite names the columns in its message
+    return constraint == EXTERNAL_REFERENCE_CONSTRAINT or (
+        "orders_order.external_reference" in str(exc)
+    )
+
+
+def _raise_reference_taken(*, shop: Shop, reference: str) -> None:
+    """Raise :class:`ExternalReferenceTaken` naming the order that holds ``reference``.
+
+    Returns only if no order holds it any more (the first one is gone): the caller tries
+    again, and the constraint decides again.
+    """
+    holder = (
+        Order.objects.filter(shop=shop, external_reference=reference)
+        .values_list("id", "number")
+        .first()
+    )
+    if holder is not None:
+        order_id, number = holder
+        raise ExternalReferenceTaken(reference=reference, order_id=order_id, order_number=number)
 
 
 def _is_number_collision(exc: IntegrityError) -> bool:
@@ -118,6 +162,8 @@ def _order_place_numbered(
     payment_token: str,
     idempotency_key: str,
     actor: str,
+    external_reference: str,
+    metadata: dict[str, str],
 ) -> Order:
     check_lines(lines)
     products = {
@@ -138,6 +184,8 @@ def _order_place_numbered(
         subtotal=subtotal,
         total=subtotal,
         payment_token=payment_token,
+        external_reference=external_reference,
+        metadata=metadata,
     )
     order_lines = OrderLine.objects.bulk_create(
         [
@@ -167,6 +215,8 @@ def _order_place_numbered(
             actor=actor,
             shop_name=shop.name,
             tracking_token=order.tracking_token,
+            external_reference=external_reference,
+            metadata=metadata,
         ),
         sequence=1,
         idempotency_key=idempotency_key,
@@ -187,6 +237,8 @@ def placed_event(
     actor: str,
     shop_name: str,
     tracking_token: str,
+    external_reference: str = "",
+    metadata: Mapping[str, str] | None = None,
 ) -> OrderPlaced:
     """The ``order.placed`` event of a new order, on every intake path alike."""
     return OrderPlaced(
@@ -202,6 +254,8 @@ def placed_event(
         total=subtotal,
         customer_name=customer_name,
         customer_email=customer_email,
+        external_reference=external_reference,
+        metadata=dict(metadata or {}),
         lines=[
             PlacedLine(
                 product_id=product.id,

@@ -52,6 +52,8 @@ def order_for(
     email: str = "ana@example.com",
     payment_token: str = "tok_ok",  # noqa: S107  (a test card token, not a password)
     idempotency_key: str = "",
+    external_reference: str = "",
+    metadata: dict[str, str] | None = None,
 ) -> Order:
     """Place an order through the intake service, as the API would (lines: SKU -> quantity)."""
     return services.order_place(
@@ -69,6 +71,8 @@ def order_for(
         ],
         payment_token=payment_token,
         idempotency_key=idempotency_key,
+        external_reference=external_reference,
+        metadata=metadata,
     )
 
 

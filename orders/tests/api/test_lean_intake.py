@@ -235,6 +235,23 @@ def _variants(order_body):
     yield {key: value for key, value in base.items() if key != "payment"}
     yield []
     yield "order"
+    # the shop's own data: accepted at its bounds, refused past them on both paths
+    yield order_body(metadata={f"k{i}": "v" * 500 for i in range(50)}, external_reference="r" * 100)
+    yield order_body(metadata={"k" * 40: ""}, external_reference="chk_1")
+    yield order_body(metadata={f"k{i}": "v" for i in range(51)})
+    yield order_body(metadata={"": "v"})
+    yield order_body(metadata={"k" * 41: "v"})
+    yield order_body(metadata={"k": "v" * 501})
+    yield order_body(metadata={"k": 7})
+    yield order_body(metadata={"k": None})
+    yield order_body(metadata={"k": "v\x00"})
+    yield order_body(metadata=["k", "v"])
+    yield order_body(metadata=None)
+    yield order_body(external_reference="")
+    yield order_body(external_reference=" chk_1")
+    yield order_body(external_reference="chk_1\n")
+    yield order_body(external_reference="r" * 101)
+    yield order_body(external_reference=None)
 
 
 def test_the_lean_validator_accepts_no_more_than_the_serializer(order_body):
@@ -253,7 +270,8 @@ def test_the_lean_validator_accepts_no_more_than_the_serializer(order_body):
         {"sku": "MUG", "quantity": 2.0},
         {"sku": 7, "quantity": 1},
     ]
-    assert sum(mine for _, mine, _ in verdicts) == 4  # base, 10 000, blank line2, " " name
+    # base, 10 000, blank line2, " " name, and the shop's own data at its bounds (2)
+    assert sum(mine for _, mine, _ in verdicts) == 6
 
 
 def test_a_body_the_lean_path_refuses_gets_the_drf_views_document(api, products, order_body):

@@ -35,7 +35,9 @@ def test_places_order_priced_from_catalog(api, products, order_body):
     assert IdempotencyKey.objects.count() == 0
 
 
-def test_answers_the_whole_order(api, products, order_body):
+@pytest.mark.parametrize("lean_on", [False, True])
+def test_answers_the_whole_order(api, products, order_body, settings, lean_on):
+    settings.ORDER_INTAKE_LEAN = lean_on
     response = api.post("/api/v1/orders", order_body(), format="json")
 
     assert response.status_code == 201, response.content
@@ -43,7 +45,9 @@ def test_answers_the_whole_order(api, products, order_body):
     assert response.json() == {
         "id": str(order.id),
         "number": order.number,
+        "external_reference": "",
         "status": "placed",
+        "status_reason": "",
         "currency": "EUR",
         "subtotal": "49.80",
         "total": "49.80",
@@ -67,6 +71,7 @@ def test_answers_the_whole_order(api, products, order_body):
         "carrier": "",
         "tracking_number": "",
         "tracking_url": f"/track/{order.tracking_token}",
+        "metadata": {},
         "created_at": order.created_at.isoformat().replace("+00:00", "Z"),
         "updated_at": order.updated_at.isoformat().replace("+00:00", "Z"),
     }

@@ -277,3 +277,84 @@ def test_rejects_a_time_that_leaves_the_calendar_in_utc(api, shop, products):
             "detail": "Enter a date-time within years 1 to 9999.",
         }
     ]
+
+
+# --- lookups: by number, by the shop's reference, by the last change ------------------------------
+def test_finds_an_order_by_its_number(api, shop, products):
+    wanted, _other = order_for(shop), order_for(shop)
+
+    response = api.get("/api/v1/orders", {"number": wanted.number})
+
+    assert response.status_code == 200, response.content
+    assert _ids(response) == [str(wanted.id)]
+
+
+def test_finds_an_order_by_the_shops_reference(api, shop, products):
+    wanted = order_for(shop, external_reference="chk_8812")
+    order_for(shop, external_reference="chk_8813")
+    order_for(shop)
+
+    response = api.get("/api/v1/orders", {"external_reference": "chk_8812"})
+
+    assert response.status_code == 200, response.content
+    assert _ids(response) == [str(wanted.id)]
+    assert response.json()["results"][0]["external_reference"] == "chk_8812"
+
+
+def test_lookups_never_find_another_shops_order(api, shop, other_shop, products):
+    ProductFactory(shop=other_shop, sku="COFFEE-1KG")
+    theirs = order_for(other_shop, external_reference="chk_8812")
+
+    by_number = api.get("/api/v1/orders", {"number": theirs.number})
+    by_reference = api.get("/api/v1/orders", {"external_reference": "chk_8812"})
+
+    assert (by_number.status_code, by_reference.status_code) == (200, 200)
+    assert (_ids(by_number), _ids(by_reference)) == ([], [])
+
+
+def test_filters_by_the_last_change_inclusive(api, shop, products):
+    untouched, changed = order_for(shop), order_for(shop)
+    earlier = timezone.now() - timedelta(hours=1)
+    Order.objects.filter(pk=untouched.pk).update(updated_at=earlier - timedelta(days=1))
+    Order.objects.filter(pk=changed.pk).update(updated_at=earlier)
+
+    at = api.get("/api/v1/orders", {"updated_after": earlier.isoformat()})
+    after = api.get(
+        "/api/v1/orders", {"updated_after": (earlier + timedelta(microseconds=1)).isoformat()}
+    )
+
+    assert _ids(at) == [str(changed.id)]
+    assert _ids(after) == []
+
+
+def test_a_metadata_change_is_found_by_updated_after(api, shop, products):
+    order = order_for(shop)
+    Order.objects.filter(pk=order.pk).update(updated_at=timezone.now() - timedelta(days=1))
+    since = timezone.now()
+
+    before = api.get("/api/v1/orders", {"updated_after": since.isoformat()})
+    api.patch(f"/api/v1/orders/{order.id}", {"metadata": {"synced": "no"}}, format="json")
+    after = api.get("/api/v1/orders", {"updated_after": since.isoformat()})
+
+    assert (_ids(before), _ids(after)) == ([], [str(order.id)])
+
+
+@pytest.mark.parametrize(
+    ("query", "attr", "code"),
+    [
+        ({"updated_after": "yesterday"}, "updated_after", "invalid"),
+        ({"updated_after": "2026-13-45T00:00:00Z"}, "updated_after", "invalid"),
+        ({"updated_after": "9999-12-31T23:59:59-15:00"}, "updated_after", "invalid"),
+        ({"number": "OF-\x00"}, "number", "null_characters_not_allowed"),
+        ({"number": "OF-" + "X" * 18}, "number", "max_length"),
+        ({"external_reference": "chk\x00"}, "external_reference", "null_characters_not_allowed"),
+        ({"external_reference": "r" * 101}, "external_reference", "max_length"),
+    ],
+)
+def test_rejects_a_bad_lookup_as_a_400_naming_it(api, shop, products, query, attr, code):
+    order_for(shop)
+
+    response = api.get("/api/v1/orders", query)
+
+    body = assert_problem(response, status=400, type_slug="validation-error")
+    assert [(e["attr"], e["code"]) for e in body["errors"]] == [(attr, code)]

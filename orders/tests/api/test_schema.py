@@ -56,7 +56,14 @@ def test_schema_documents_each_order_and_product_operation():
     assert "Idempotency-Key" in [p["name"] for p in create["parameters"]]
     assert sorted(create["responses"]) == ["201", "400", "401", "409", "413", "415", "422", "429"]
     order_input = schema["components"]["schemas"]["OrderCreateInputRequest"]["properties"]
-    assert sorted(order_input) == ["customer", "lines", "payment", "shipping_address"]
+    assert sorted(order_input) == [
+        "customer",
+        "external_reference",
+        "lines",
+        "metadata",
+        "payment",
+        "shipping_address",
+    ]
 
 
 def test_schema_documents_each_error_an_operation_can_answer_as_a_problem():
@@ -142,6 +149,7 @@ def test_each_create_links_its_id_to_every_operation_on_what_it_created():
             "orders_deliver",
             "orders_invoice_retrieve",
             "orders_out_for_delivery",
+            "orders_partial_update",
             "orders_ship",
             "orders_tracking",
         ]
@@ -191,3 +199,33 @@ def test_the_schema_states_the_bounds_the_api_checks():
     assert "order.placed" in query("/api/v1/events", "type")["items"]["enum"]
     # an undocumented input does not borrow its base class's docstring
     assert "description" not in components["OrderLineInputRequest"]
+
+
+def test_the_schema_states_the_rules_of_the_shops_own_data():
+    schema = _schema()
+    components, paths = schema["components"]["schemas"], schema["paths"]
+    order_input = components["OrderCreateInputRequest"]["properties"]
+    update = paths["/api/v1/orders/{order_id}"]["patch"]
+
+    metadata = order_input["metadata"]
+    assert (metadata["type"], metadata["maxProperties"]) == ("object", 50)
+    assert metadata["additionalProperties"]["type"] == "string"
+    assert metadata["additionalProperties"]["maxLength"] == 500
+    reference = order_input["external_reference"]
+    assert (reference["minLength"], reference["maxLength"]) == (1, 100)
+    assert "external_reference" not in components["OrderCreateInputRequest"].get("required", [])
+    assert update["operationId"] == "orders_partial_update"
+    update_body = update["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    update_input = components[update_body.rsplit("/", 1)[1]]
+    # PATCH: what is left out stays as it is
+    assert (list(update_input["properties"]), update_input.get("required")) == (["metadata"], None)
+    assert update_input["additionalProperties"] is False
+    assert sorted(update["responses"]) == ["200", "400", "401", "404", "413", "415", "429"]
+    listed = {p["name"]: p["schema"] for p in paths["/api/v1/orders"]["get"]["parameters"]}
+    assert listed["updated_after"] == {"type": "string", "format": "date-time"}
+    assert listed["number"]["type"] == listed["external_reference"]["type"] == "string"
+    output = components["OrderOutput"]["properties"]
+    assert {"metadata", "external_reference", "status_reason"} <= set(output)
+    assert schema["paths"]["/api/v1/orders"]["post"]["responses"]["409"]["content"] == {
+        "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+    }

@@ -1,14 +1,15 @@
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 
 from orderflow.models import OutboxEvent
 from orders import services
-from orders.exceptions import OrderInputError
+from orders.exceptions import ExternalReferenceTaken, OrderInputError
 from orders.models import Order, OrderLine, Product
 
 from ..assertions import row_counts
-from ..factories import ProductFactory
+from ..factories import ProductFactory, order_for
 
 pytestmark = pytest.mark.django_db
 
@@ -122,6 +123,9 @@ def test_publishes_order_placed_with_the_priced_lines(shop, products):
         "actor": "system",
         "shop_name": shop.name,
         "tracking_token": Order.objects.get(pk=order.pk).tracking_token,
+        # the shop's own data, empty when it sent none
+        "external_reference": "",
+        "metadata": {},
     }
 
 
@@ -198,3 +202,44 @@ def test_refuses_a_product_priced_in_another_currency(shop, products):
         )
     ]
     assert row_counts() == before
+
+
+def test_keeps_the_shops_reference_and_metadata_and_publishes_them(shop, products):
+    order = order_for(shop, external_reference="chk_1", metadata={"channel": "web"})
+
+    saved = Order.objects.get(pk=order.pk)
+    assert (saved.external_reference, saved.metadata) == ("chk_1", {"channel": "web"})
+    event = OutboxEvent.objects.get(type="order.placed")
+    assert (event.data["external_reference"], event.data["metadata"]) == (
+        "chk_1",
+        {"channel": "web"},
+    )
+
+
+def test_a_taken_reference_raises_naming_the_first_order_and_writes_nothing(shop, products):
+    first = order_for(shop, external_reference="chk_1")
+    before = row_counts()
+
+    with pytest.raises(ExternalReferenceTaken) as raised:
+        order_for(shop, external_reference="chk_1")
+
+    assert (raised.value.status, raised.value.code) == (409, "external-reference-taken")
+    assert raised.value.extra == {"order_id": str(first.pk), "order_number": first.number}
+    assert raised.value.order_id == first.pk
+    assert row_counts() == before
+
+
+def test_a_taken_reference_leaves_the_callers_transaction_usable(shop, products):
+    """Staff intake and the idempotency store place inside their own transaction."""
+    order_for(shop, external_reference="chk_1")
+
+    with transaction.atomic():
+        with pytest.raises(ExternalReferenceTaken):
+            order_for(shop, external_reference="chk_1")
+        placed = order_for(shop, external_reference="chk_2")
+
+    assert sorted(Order.objects.values_list("external_reference", flat=True)) == [
+        "chk_1",
+        "chk_2",
+    ]
+    assert placed.external_reference == "chk_2"
