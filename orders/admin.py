@@ -194,7 +194,7 @@ class OrderLineInline(admin.TabularInline):
 class OrderAdmin(admin.ModelAdmin):
     list_display = ["number", "shop", "status", "customer_email", "total", "currency", "created_at"]
     list_filter = ["status", "shop", "created_at"]
-    search_fields = ["number", "customer_email", "customer_name", "id"]
+    search_fields = ["number", "external_reference", "customer_email", "customer_name", "id"]
     list_select_related = ["shop"]
     date_hierarchy = "created_at"
     inlines = [OrderLineInline]
@@ -206,6 +206,8 @@ class OrderAdmin(admin.ModelAdmin):
         "status",
         "status_reason",
         "allowed_actions",
+        "external_reference",
+        "metadata",
         "currency",
         "subtotal",
         "total",
@@ -216,6 +218,7 @@ class OrderAdmin(admin.ModelAdmin):
     ]
     fieldsets = [
         (None, {"fields": ["id", "number", "shop", "status", "status_reason", "allowed_actions"]}),
+        ("The shop's own data", {"fields": ["external_reference", "metadata"]}),
         ("Customer", {"fields": ["name", "email"]}),
         (
             "Shipping address",
@@ -242,6 +245,7 @@ class OrderAdmin(admin.ModelAdmin):
     #: for a user who may only view orders: the stored values, nothing to type into
     view_only_fieldsets = [
         (None, {"fields": ["id", "number", "shop", "status", "status_reason", "allowed_actions"]}),
+        ("The shop's own data", {"fields": ["external_reference", "metadata"]}),
         ("Customer", {"fields": ["customer_name", "customer_email", "shipping_address"]}),
         fieldsets[-1],
     ]

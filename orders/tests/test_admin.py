@@ -61,6 +61,47 @@ def test_finds_an_order_by_number_or_email(staff, shop, products, term):
     assert other.number not in response.content.decode()
 
 
+def test_finds_an_order_by_the_shops_reference(staff, shop, products):
+    wanted = order_for(shop, external_reference="chk_8812")
+    order_for(shop, external_reference="chk_9999")
+
+    response = staff.get("/admin/orders/order/", {"q": "chk_8812"})
+
+    assert response.status_code == 200
+    assert [o.pk for o in response.context["cl"].result_list] == [wanted.pk]
+
+
+def test_shows_the_shops_data_read_only(staff, shop, products):
+    order = order_for(shop, external_reference="chk_8812", metadata={"channel": "web-ç"})
+    lines = list(order.lines.all())
+
+    page = staff.get(f"/admin/orders/order/{order.pk}/change/").content.decode()
+    response = staff.post(
+        f"/admin/orders/order/{order.pk}/change/",
+        {
+            "name": order.customer_name,
+            "email": order.customer_email,
+            **order.shipping_address,
+            "metadata": '{"channel": "forged"}',
+            "external_reference": "forged",
+            "lines-TOTAL_FORMS": str(len(lines)),
+            "lines-INITIAL_FORMS": str(len(lines)),
+            "lines-MIN_NUM_FORMS": "0",
+            "lines-MAX_NUM_FORMS": "1000",
+            **{f"lines-{i}-id": str(line.pk) for i, line in enumerate(lines)},
+            **{f"lines-{i}-order": str(order.pk) for i in range(len(lines))},
+        },
+    )
+
+    assert "chk_8812" in page
+    assert "web-ç" in page
+    assert 'name="metadata"' not in page
+    assert 'name="external_reference"' not in page
+    assert response.status_code == 302, response.content.decode()[:2000]
+    order.refresh_from_db()
+    assert (order.external_reference, order.metadata) == ("chk_8812", {"channel": "web-ç"})
+
+
 def test_order_status_cannot_be_edited(staff, shop, products):
     order = order_for(shop)
     lines = list(order.lines.all())
