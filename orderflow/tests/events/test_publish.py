@@ -111,6 +111,9 @@ def test_commit_writes_one_row_with_the_envelope_and_json_data(
         "actor": "",
         "shop_name": "",
         "tracking_token": "",
+        # the shop's own reference and metadata, empty when it sent none
+        "external_reference": "",
+        "metadata": {},
     }
     # the relay is told after commit, never before (and the metrics count the event then)
     assert callbacks[0] == kick_after_commit
