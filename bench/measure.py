@@ -39,7 +39,12 @@ def slope(samples: Sequence[tuple[float, float]]) -> float:
     return statistics.linear_regression([t for t, _ in samples], [b for _, b in samples]).slope
 
 
-def flat(samples: Sequence[tuple[float, float]], *, rate: float) -> tuple[bool, float]:
+def flat(
+    samples: Sequence[tuple[float, float]],
+    *,
+    rate: float,
+    sagas: Sequence[tuple[float, float]] = (),
+) -> tuple[bool, float]:
     """Whether the backlog stayed flat at ``rate`` orders/s; and its slope over the second half.
 
     The backlog counts work items (unrelayed events, open deliveries, projector lag in
@@ -48,6 +53,12 @@ def flat(samples: Sequence[tuple[float, float]], *, rate: float) -> tuple[bool, 
     jitter) — i.e. the pipeline keeps up — and at the end it holds less than two seconds'
     worth of orders (x 20 items each, the order of magnitude of one order's events and
     messages) plus 100: it is not carrying a standing queue from the start either.
+
+    ``sagas`` samples the orders whose saga has not finished (placed, reserved, paid). An
+    order waiting for the saga lane is one item of the backlog, not twenty, so a lane that
+    falls behind hides in the item count: the same two rules hold for these samples in
+    orders — at most one second's worth of growth over the second half (at least 10) and
+    at most two seconds' worth (plus 10) at the end.
     """
     if len(samples) < 4:
         return False, 0.0
@@ -57,4 +68,8 @@ def flat(samples: Sequence[tuple[float, float]], *, rate: float) -> tuple[bool, 
     allowed_growth = max(50.0, rate * 20)
     end = samples[-1][1]
     ok = grown * span <= allowed_growth and end <= 2 * rate * 20 + 100
+    if ok and len(sagas) >= 4:
+        saga_half = sagas[len(sagas) // 2 :]
+        saga_span = saga_half[-1][0] - saga_half[0][0]
+        ok = slope(saga_half) * saga_span <= max(10.0, rate) and sagas[-1][1] <= 2 * rate + 10
     return ok, grown

@@ -221,7 +221,19 @@ class Probe:
             )[0][0],
         }
         out["projectors"] = sum(self.projector_lag().values())
+        out["sagas"] = self.open_sagas()
         return out
+
+    def open_sagas(self) -> int:
+        """Orders whose saga has not finished: placed, reserved or paid (not yet confirmed)."""
+        from orders.events import OrderStatus
+        from orders.models import Order
+
+        waiting = [OrderStatus.PLACED, OrderStatus.RESERVED, OrderStatus.PAID]
+        return self.query(
+            f"SELECT count(*) FROM {Order._meta.db_table} WHERE status = ANY(%s)",  # noqa: S608
+            [[str(status) for status in waiting]],
+        )[0][0]
 
     def projector_lag(self) -> dict[str, int]:
         """Feed events past each projector's checkpoint (0 if the design has no projectors)."""
@@ -345,6 +357,7 @@ def run_wrk(
         process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
         started = time.monotonic()
         samples: list[tuple[float, int]] = []
+        sagas: list[tuple[float, int]] = []
         next_sample = started
         while True:
             # wait4 with WNOHANG reaps wrk and gives its rusage when it has exited
@@ -353,7 +366,9 @@ def run_wrk(
                 break
             now = time.monotonic()
             if now >= next_sample:
-                samples.append((round(now - started, 2), probe.total()))
+                backlog = probe.backlog()
+                samples.append((round(now - started, 2), sum(backlog.values())))
+                sagas.append((round(now - started, 2), backlog["sagas"]))
                 if on_tick is not None:
                     on_tick()
                 next_sample += 1.0
@@ -380,6 +395,7 @@ def run_wrk(
         "intake_p50_ms": round(summary["p50_us"] / 1000, 1),
         "intake_p99_ms": round(summary["p99_us"] / 1000, 1),
         "samples": samples,
+        "saga_samples": sagas,
         "wrk_cpu_seconds": usage.ru_utime + usage.ru_stime,
     }
 
@@ -670,7 +686,7 @@ def end_to_end(
         for rate in rates:
             step_since = timezone.now()
             result = run_wrk(base, shops, rate=rate, seconds=step_seconds, probe=probe)
-            ok, grown = measure.flat(result["samples"], rate=rate)
+            ok, grown = measure.flat(result["samples"], rate=rate, sagas=result["saga_samples"])
             step = {
                 "rate": rate,
                 "achieved_rate": result["achieved_rate"],
@@ -678,6 +694,7 @@ def end_to_end(
                 "intake_p99_ms": result["intake_p99_ms"],
                 "backlog_slope_per_s": round(grown, 1),
                 "backlog_end": result["samples"][-1][1] if result["samples"] else None,
+                "sagas_end": result["saga_samples"][-1][1] if result["saga_samples"] else None,
                 "flat": ok,
             }
             step["drain_seconds"] = probe.drained(drain_timeout)
@@ -739,7 +756,7 @@ def end_to_end(
         )
         window = meter.stop()
         until = timezone.now()
-        ok, grown = measure.flat(result["samples"], rate=rate)
+        ok, grown = measure.flat(result["samples"], rate=rate, sagas=result["saga_samples"])
         placed = max(orders_between(since, until), 1)
         # The per-order figures cover the whole cycle of the window's orders: the window and
         # the drain after it (the backlog was 0 when the window began), so they hold whether
@@ -781,6 +798,8 @@ def end_to_end(
             "backlog_slope_per_s": round(grown, 1),
             "backlog_max": max((b for _, b in result["samples"]), default=None),
             "backlog_end": result["samples"][-1][1] if result["samples"] else None,
+            "sagas_max": max((n for _, n in result["saga_samples"]), default=None),
+            "sagas_end": result["saga_samples"][-1][1] if result["saga_samples"] else None,
             "drain_seconds": drain,
             "placed_to_confirmed": placed_to_confirmed(since),
             "webhooks": webhook_latency(read_receiver(receiver_out), since),
@@ -911,6 +930,10 @@ def add_rows(table, report: dict) -> None:
         "  backlog: max during / at the end / drained to 0 in",
         f"{measured['backlog_max']} / {measured['backlog_end']} / "
         f"{_drain(measured['drain_seconds'])}",
+    )
+    table.add_row(
+        "  orders whose saga had not finished: max during / at the end",
+        f"{measured.get('sagas_max')} / {measured.get('sagas_end')}",
     )
     table.add_row(
         "  dead letters / parked events / failed webhooks / failed e-mails",

@@ -180,6 +180,21 @@ def test_a_standing_queue_is_not_flat_even_if_it_does_not_grow():
     assert measure.flat(samples, rate=10) == (False, 0.0)
 
 
+def test_a_saga_lane_falling_behind_is_not_flat_though_the_items_look_flat():
+    # 75 orders/s, the lane confirming 50: 25 more orders a second wait for their saga,
+    # each one item (its order.placed) where the rule assumes twenty
+    items = [(t, 400 + 25 * t) for t in range(20)]
+    sagas = [(t, 10 + 25 * t) for t in range(20)]
+    assert measure.flat(items, rate=75)[0]
+    assert not measure.flat(items, rate=75, sagas=sagas)[0]
+
+
+def test_sagas_finishing_as_fast_as_orders_come_are_flat():
+    items = [(t, 300 + (t % 3) * 40) for t in range(20)]
+    sagas = [(t, 5 + t % 4) for t in range(20)]
+    assert measure.flat(items, rate=75, sagas=sagas)[0]
+
+
 def test_too_few_samples_are_not_flat():
     assert measure.flat([(0, 0), (1, 0)], rate=10)[0] is False
 
