@@ -173,6 +173,7 @@ class OrderTrackingDetails:
     shop_name: str
     number: str
     status: str
+    customer_name: str
     customer_email: str
     total: Decimal
     currency: str
@@ -217,6 +218,7 @@ def order_tracking_details(*, order_id: UUID) -> OrderTrackingDetails | None:
         shop_name=order.shop.name,
         number=order.number,
         status=order.status,
+        customer_name=order.customer_name,
         customer_email=order.customer_email,
         total=order.total,
         currency=order.currency,

@@ -5,7 +5,9 @@ sockets show, written only by its subscribers (and created from the orders inter
 when a reader comes first), so the board reads one table.
 """
 
+from django.contrib.postgres.indexes import OpClass
 from django.db import models
+from django.db.models.functions import Upper
 
 from .choices import Milestone, TrackingSource
 
@@ -15,6 +17,8 @@ class TrackedOrder(models.Model):
     shop_id = models.BigIntegerField()
     shop_name = models.CharField(max_length=120)
     number = models.CharField(max_length=20)
+    #: as the order's events tell it ("" for a row recorded before the board searched names)
+    customer_name = models.CharField(max_length=200, blank=True, default="")
     customer_email = models.EmailField()
     total = models.DecimalField(max_digits=14, decimal_places=2)
     currency = models.CharField(max_length=3)
@@ -35,6 +39,23 @@ class TrackedOrder(models.Model):
             models.Index(fields=["status", "-placed_at"], name="tracked_status_placed"),
             models.Index(fields=["number"], name="tracked_number"),
             models.Index(fields=["customer_email"], name="tracked_email"),
+            # The board's search is a case-insensitive prefix match (``istartswith``, which
+            # Django writes as ``UPPER(col::text) LIKE UPPER('q%')``) on each field it
+            # searches. pg_trgm is not installed in this project, so substring search would
+            # scan the whole table; a prefix matches the way staff type a number, an e-mail
+            # or a name from a parcel label, and these expression indexes serve it.
+            # ``text_pattern_ops``: a LIKE prefix can use the index under any collation.
+            *(
+                models.Index(
+                    OpClass(Upper(field), name="text_pattern_ops"), name=f"tracked_search_{short}"
+                )
+                for field, short in (
+                    ("number", "number"),
+                    ("customer_name", "name"),
+                    ("customer_email", "email"),
+                    ("tracking_number", "parcel"),
+                )
+            ),
         ]
 
     def __str__(self) -> str:

@@ -156,7 +156,7 @@ REACTIONS: dict[str, Reaction] = {
         Milestone.CUSTOMER_CHANGED,
         ACTOR,
         _customer_note,
-        tracked_fields=("customer_email",),
+        tracked_fields=("customer_name", "customer_email"),
     ),
     # --- money and paperwork: history only, shown to staff --------------------------------
     "payment.captured": Reaction(Milestone.PAYMENT_CAPTURED, note=_captured_note),

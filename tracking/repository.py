@@ -38,6 +38,7 @@ class NewTrackedOrder:
     shop_id: int
     shop_name: str
     number: str
+    customer_name: str
     customer_email: str
     total: Decimal
     currency: str
@@ -56,6 +57,7 @@ class Move:
     updated_at: datetime
     carrier: str
     tracking_number: str
+    customer_name: str
     customer_email: str
 
 
@@ -74,15 +76,15 @@ def _run(sql: str, params: list) -> list[tuple]:
 
 # --- tracked_insert ---------------------------------------------------------------------------
 _INSERT_TRACKED = f"""
-INSERT INTO {TRACKED} (order_id, shop_id, shop_name, number, customer_email, total, currency,
-                       tracking_token, carrier, tracking_number, status, sequence,
-                       placed_at, updated_at)
-SELECT n.order_id, n.shop_id, n.shop_name, n.number, n.customer_email, n.total, n.currency,
-       n.tracking_token, '', '', n.status, 0, n.placed_at, n.placed_at
-FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::numeric[],
-            %s::text[], %s::text[], %s::text[], %s::timestamptz[])
-     AS n(order_id, shop_id, shop_name, number, customer_email, total, currency,
-          tracking_token, status, placed_at)
+INSERT INTO {TRACKED} (order_id, shop_id, shop_name, number, customer_name, customer_email,
+                       total, currency, tracking_token, carrier, tracking_number, status,
+                       sequence, placed_at, updated_at)
+SELECT n.order_id, n.shop_id, n.shop_name, n.number, n.customer_name, n.customer_email,
+       n.total, n.currency, n.tracking_token, '', '', n.status, 0, n.placed_at, n.placed_at
+FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[],
+            %s::numeric[], %s::text[], %s::text[], %s::text[], %s::timestamptz[])
+     AS n(order_id, shop_id, shop_name, number, customer_name, customer_email, total,
+          currency, tracking_token, status, placed_at)
 ON CONFLICT DO NOTHING
 """  # noqa: S608 (table names come from the models, values are parameters)
 
@@ -111,6 +113,7 @@ def tracked_insert(rows: list[NewTrackedOrder]) -> None:
             [row.shop_id for row in rows],
             [row.shop_name for row in rows],
             [row.number for row in rows],
+            [row.customer_name for row in rows],
             [row.customer_email for row in rows],
             [Decimal(row.total) for row in rows],
             [row.currency for row in rows],
@@ -230,10 +233,12 @@ def _entry(row: EntryRow, *, recorded_at: datetime) -> TrackingEntry:
 _MOVE_TRACKED = f"""
 UPDATE {TRACKED} t
 SET status = n.status, sequence = n.sequence, updated_at = n.updated_at,
-    carrier = n.carrier, tracking_number = n.tracking_number, customer_email = n.customer_email
+    carrier = n.carrier, tracking_number = n.tracking_number, customer_name = n.customer_name,
+    customer_email = n.customer_email
 FROM unnest(%s::uuid[], %s::text[], %s::int[], %s::timestamptz[], %s::text[], %s::text[],
-            %s::text[])
-     AS n(order_id, status, sequence, updated_at, carrier, tracking_number, customer_email)
+            %s::text[], %s::text[])
+     AS n(order_id, status, sequence, updated_at, carrier, tracking_number, customer_name,
+          customer_email)
 WHERE t.order_id = n.order_id AND t.sequence < n.sequence
 RETURNING t.order_id
 """  # noqa: S608
@@ -253,6 +258,7 @@ def tracked_move(moves: list[Move]) -> set[UUID]:
                 updated_at=move.updated_at,
                 carrier=move.carrier,
                 tracking_number=move.tracking_number,
+                customer_name=move.customer_name,
                 customer_email=move.customer_email,
             ):
                 moved.add(move.order_id)
@@ -266,6 +272,7 @@ def tracked_move(moves: list[Move]) -> set[UUID]:
             [move.updated_at for move in moves],
             [move.carrier for move in moves],
             [move.tracking_number for move in moves],
+            [move.customer_name for move in moves],
             [move.customer_email for move in moves],
         ],
     )

@@ -68,7 +68,7 @@ def tracking_project(*, events: Sequence) -> dict[UUID, OrderChange]:
         row = change.tracked
         row.status, row.sequence, row.updated_at = move.status, move.sequence, move.updated_at
         row.carrier, row.tracking_number = move.carrier, move.tracking_number
-        row.customer_email = move.customer_email
+        row.customer_name, row.customer_email = move.customer_name, move.customer_email
     changed = {order_id: c for order_id, c in changes.items() if c.entries or c.moved}
     if changed:
         batch = list(changed.values())
@@ -92,6 +92,7 @@ def moves_of(
             "updated_at": current.updated_at,
             "carrier": current.carrier,
             "tracking_number": current.tracking_number,
+            "customer_name": current.customer_name,
             "customer_email": current.customer_email,
         }
         for row in sorted(rows, key=lambda r: r.sequence):
@@ -131,6 +132,7 @@ def _placed_rows(events: Iterable) -> list[repository.NewTrackedOrder]:
                 shop_id=int(data["shop_id"]),
                 shop_name=data["shop_name"],
                 number=data["number"],
+                customer_name=data.get("customer_name", ""),
                 customer_email=data["customer_email"],
                 total=Decimal(str(data["total"])),
                 currency=data["currency"],

@@ -27,6 +27,7 @@ def tracked_order_ensure(*, order_id: UUID) -> TrackedOrder | None:
                 shop_id=details.shop_id,
                 shop_name=details.shop_name,
                 number=details.number,
+                customer_name=details.customer_name,
                 customer_email=details.customer_email,
                 total=details.total,
                 currency=details.currency,
