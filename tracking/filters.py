@@ -7,6 +7,7 @@ ignored or dropped here, for the page and its socket alike, so no filter is a 50
 
 import re
 import unicodedata
+from datetime import datetime
 
 from orders.events import OrderStatus
 
@@ -14,6 +15,8 @@ from .choices import Milestone
 
 #: a shop id as the board's links write it: ASCII digits, within a bigint
 _SHOP_ID = re.compile(r"[0-9]{1,18}")
+#: a page number as a person might type one; more digits than this are junk, not a page
+_PAGE = re.compile(r"[0-9]{1,30}")
 SEARCH_MAX_LENGTH = 100
 
 #: the board's status filter offers the order's statuses, in the order they are lived
@@ -36,3 +39,25 @@ def search_text(value: str | None) -> str:
     """Return the search text without control characters (NUL included), trimmed."""
     text = "".join(ch for ch in (value or "") if unicodedata.category(ch) not in ("Cc", "Cs"))
     return text.strip()[:SEARCH_MAX_LENGTH]
+
+
+def page_number(value: str | None) -> int:
+    """Return the page asked for (1 for junk); the selector caps it at the last page."""
+    if value and _PAGE.fullmatch(value):
+        return max(1, int(value))
+    return 1
+
+
+def page_anchor(value: str | None) -> datetime | None:
+    """Return the time a later page was first shown (its socket's ``until``), or None.
+
+    Only an aware ISO time is taken: anything else makes the socket serve the page
+    unanchored, as a first visit would.
+    """
+    if not value or len(value) > 40:
+        return None
+    try:
+        anchor = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return anchor if anchor.tzinfo is not None else None

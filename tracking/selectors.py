@@ -1,5 +1,6 @@
 """Read queries for the board, the timelines and the API."""
 
+from datetime import datetime
 from uuid import UUID
 
 from django.db.models import Count, Max, Q, QuerySet
@@ -7,7 +8,21 @@ from django.db.models import Count, Max, Q, QuerySet
 from . import payloads
 from .models import TrackedOrder, TrackingEntry
 
-BOARD_LIMIT = 100
+#: rows per board page
+PAGE_SIZE = 50
+#: what the board's search matches, each by a case-insensitive prefix (see the model's indexes)
+SEARCHED_FIELDS = ("number", "customer_name", "customer_email", "tracking_number")
+
+
+def board_search(query: str) -> Q:
+    """Match ``query`` as the start of an order number, customer name or e-mail, or tracking
+    number, ignoring case. A prefix, not a substring: the indexes serve a prefix, and
+    substring search over every order would need pg_trgm, which this project does not use.
+    """
+    found = Q()
+    for name in SEARCHED_FIELDS:
+        found |= Q(**{f"{name}__istartswith": query})
+    return found
 
 
 def board_orders(
@@ -19,8 +34,9 @@ def board_orders(
     if status:
         orders = orders.filter(status=status)
     if query:
-        orders = orders.filter(Q(number__icontains=query) | Q(customer_email__icontains=query))
-    return orders.order_by("-placed_at")
+        orders = orders.filter(board_search(query))
+    # the order id breaks ties of placed_at, so that pages neither repeat nor skip a row
+    return orders.order_by("-placed_at", "-order_id")
 
 
 def board_counts(*, shop_id: int | None = None) -> dict[str, int]:
@@ -38,16 +54,58 @@ def board_watermark(*, shop_id: int | None = None) -> int:
     return entries.aggregate(last=Max("id"))["last"] or 0
 
 
-def board_snapshot(*, shop_id: int | None = None, status: str = "", query: str = "") -> dict:
+def board_snapshot(
+    *,
+    shop_id: int | None = None,
+    status: str = "",
+    query: str = "",
+    page: int = 1,
+    until: datetime | None = None,
+) -> dict:
+    """One page of the board: its rows, the counts per status, and where the page stands.
+
+    Page 1 is the newest orders, live. A later page is anchored at ``until`` (when it was
+    first shown): it pages over the orders placed by then, so orders placed since do not
+    push its rows down; they are counted as ``newer`` instead. A page past the end is the
+    last page. Five queries, whatever the page size.
+    """
     # the watermark is read first, so the rows are at least as new as it says
     watermark = board_watermark(shop_id=shop_id)
-    rows = board_orders(shop_id=shop_id, status=status, query=query)[:BOARD_LIMIT]
+    matching = board_orders(shop_id=shop_id, status=status, query=query)
+    if until is not None and page > 1:
+        totals = matching.aggregate(
+            total=Count("pk", filter=Q(placed_at__lte=until)),
+            newer=Count("pk", filter=Q(placed_at__gt=until)),
+        )
+    else:
+        totals = {**matching.aggregate(total=Count("pk")), "newer": 0}
+    total = totals["total"]
+    pages = max(1, -(-total // PAGE_SIZE))
+    number = min(page, pages)
+    if number == 1:
+        # the first page is the newest orders, whatever was asked: all of them count
+        until, newer, total = None, 0, total + totals["newer"]
+    else:
+        newer = totals["newer"]
+        matching = matching.filter(placed_at__lte=until) if until is not None else matching
+    offset = (number - 1) * PAGE_SIZE
+    rows = [payloads.board_row(tracked) for tracked in matching[offset : offset + PAGE_SIZE]]
     return {
         "type": "snapshot",
         "watermark": watermark,
         "counts": board_counts(shop_id=shop_id),
-        "rows": [payloads.board_row(tracked) for tracked in rows],
-        "limit": BOARD_LIMIT,
+        "rows": rows,
+        "limit": PAGE_SIZE,
+        "page": {
+            "number": number,
+            "pages": pages,
+            "size": PAGE_SIZE,
+            "total": total,
+            "first": offset + 1 if rows else 0,
+            "last": offset + len(rows),
+            "newer": newer,
+            "until": until.isoformat() if until is not None else "",
+        },
     }
 
 

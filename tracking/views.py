@@ -11,6 +11,7 @@ from django.conf import settings
 from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 
 from orderflow import roles
 
@@ -23,16 +24,40 @@ def board(request):
     shop_id = filters.shop_id(request.GET.get("shop"))
     status = filters.board_status(request.GET.get("status"))
     query = filters.search_text(request.GET.get("q"))
-    snapshot = selectors.board_snapshot(shop_id=shop_id, status=status, query=query)
+    page = filters.page_number(request.GET.get("page"))
+    snapshot = selectors.board_snapshot(
+        shop_id=shop_id,
+        status=status,
+        query=query,
+        page=page,
+        # a later page stays anchored at the moment it was first shown (see the selector)
+        until=timezone.now() if page > 1 else None,
+    )
+    paging = snapshot["page"]
     shops = services.board_shops()
+    kept = {"shop": shop_id or "", "status": status, "q": query}
     socket_query = urlencode(
-        {key: value for key, value in (("status", status), ("q", query)) if value}
+        {
+            key: value
+            for key, value in (
+                ("status", status),
+                ("q", query),
+                ("page", paging["number"] if paging["number"] > 1 else ""),
+                ("until", paging["until"]),
+            )
+            if value
+        }
     )
     return render(
         request,
         "tracking/board.html",
         {
             "snapshot": snapshot,
+            "paging": paging,
+            "page_links": _page_links(kept, number=paging["number"], pages=paging["pages"]),
+            "newest_url": _href(kept),
+            "filter_query": _query(kept),
+            "active_filters": sum(1 for value in kept.values() if value),
             "statuses": filters.BOARD_STATUSES,
             "shops": shops,
             "shop_id": shop_id,
@@ -40,13 +65,39 @@ def board(request):
             "status": status,
             "q": query,
             "total": sum(snapshot["counts"].values()),
-            "query_without_status": urlencode(
-                {key: value for key, value in (("shop", shop_id or ""), ("q", query)) if value}
-            ),
+            "query_without_status": _query({**kept, "status": ""}),
             "socket_path": (f"/ws/board/{shop_id}/" if shop_id else "/ws/board/")
             + (f"?{socket_query}" if socket_query else ""),
         },
     )
+
+
+def _query(values: dict) -> str:
+    return urlencode({key: value for key, value in values.items() if value})
+
+
+def _href(values: dict) -> str:
+    """A link to the board with these filters (the bare board when there are none)."""
+    query = _query(values)
+    return f"?{query}" if query else reverse("tracking:board")
+
+
+def _page_links(kept: dict, *, number: int, pages: int) -> list[dict]:
+    """First, previous, next and last, each keeping the filters; None where there is none."""
+    targets = (
+        ("first", "First", 1, number > 1),
+        ("previous", "Previous", number - 1, number > 1),
+        ("next", "Next", number + 1, number < pages),
+        ("last", "Last", pages, number < pages),
+    )
+    return [
+        {
+            "rel": rel,
+            "label": label,
+            "url": _href({**kept, "page": target if target > 1 else ""}) if enabled else None,
+        }
+        for rel, label, target, enabled in targets
+    ]
 
 
 @roles.staff_permission_required(roles.VIEW)

@@ -1,24 +1,40 @@
-/* The live board: rows keyed by order, counts per status, gap detection per order. */
+/* The live board: rows keyed by order, counts per status, gap detection per order, paging.
+ *
+ * Page 1 is the newest orders: a new one appears at the top. A later page is anchored at
+ * the moment it was first shown (the socket's ``until``): a new order does not push its
+ * rows down, it is counted in the "N new orders — back to the newest" notice instead. */
 (function () {
   "use strict";
   var OF = window.OrderFlow, el = OF.el;
   var root = document.getElementById("board");
   var body = document.getElementById("board-rows");
   var empty = document.getElementById("board-empty");
+  var range = document.getElementById("board-range");
+  var newer = document.getElementById("board-newer");
+  var paging = document.getElementById("board-paging");
   var filters = { status: root.dataset.status || "", q: (root.dataset.q || "").toLowerCase() };
-  var state = { rows: [], byId: new Map(), counts: {}, watermark: 0, limit: 100, painted: false };
+  var state = { rows: [], byId: new Map(), counts: {}, watermark: 0, limit: 50, page: null, painted: false };
   var socket;
 
-  function matches(row) {
-    if (filters.status && row.status !== filters.status) return false;
-    if (filters.q && row.number.toLowerCase().indexOf(filters.q) < 0 &&
-        row.customer_email.toLowerCase().indexOf(filters.q) < 0) return false;
-    return true;
+  /* The server's search (tracking.selectors.board_search): a prefix of any searched field. */
+  var SEARCHED = ["number", "customer_name", "customer_email", "tracking_number"];
+
+  function matchesText(row) {
+    if (!filters.q) return true;
+    return SEARCHED.some(function (name) {
+      return (row[name] || "").toLowerCase().indexOf(filters.q) === 0;
+    });
   }
+
+  function matchesStatus(status) { return !filters.status || status === filters.status; }
+
+  function matches(row) { return matchesStatus(row.status) && matchesText(row); }
 
   function bump(status, by) {
     state.counts[status] = Math.max(0, (state.counts[status] || 0) + by);
   }
+
+  function later() { return state.page.number > 1; }
 
   function applySnapshot(snapshot) {
     state.rows = snapshot.rows;
@@ -26,6 +42,7 @@
     state.counts = snapshot.counts;
     state.watermark = snapshot.watermark;
     state.limit = snapshot.limit;
+    state.page = Object.assign({}, snapshot.page);
     render([]);
   }
 
@@ -47,6 +64,9 @@
   function applyRow(item) {
     var row = item.row, known = state.byId.get(row.order_id);
     var before = item.previous_sequence;
+    // a push that arrives after a snapshot holding it: the counts and totals have it already
+    // (a row not on this page has no sequence here to tell it by)
+    if (item.entry && item.entry <= state.watermark) return null;
     if (known) {
       if (row.sequence <= known.sequence) return null;           // stale or repeated
       if (before > known.sequence) return RESYNC;                // we missed one
@@ -57,16 +77,23 @@
       } else {
         state.rows.splice(state.rows.indexOf(known), 1);
         state.byId.delete(row.order_id);
+        state.page.total = Math.max(0, state.page.total - 1);
       }
       return row.order_id;
     }
     if (before === 0) bump(row.status, 1);
     else if (item.previous_status !== row.status) { bump(item.previous_status, -1); bump(row.status, 1); }
-    if (!matches(row)) return null;
+    var now = matches(row);
+    var was = before > 0 && matchesStatus(item.previous_status) && matchesText(row);
+    if (before === 0 && now && later()) { state.page.newer += 1; return null; }  // not under the user's eyes
+    if (now && !was) state.page.total += 1;
+    else if (was && !now) state.page.total = Math.max(0, state.page.total - 1);
+    if (!now) return null;
+    if (later()) return null;  // entered the filter on some page: the next heartbeat resyncs
     var oldest = state.rows[state.rows.length - 1];
     var full = state.rows.length >= state.limit;
     if (full && oldest && row.placed_at < oldest.placed_at) return null;  // below the list
-    if (before > 0) return RESYNC;                               // its arrival was missed
+    if (was) return RESYNC;                                      // its arrival was missed
     var at = state.rows.findIndex(function (other) { return other.placed_at < row.placed_at; });
     state.rows.splice(at < 0 ? state.rows.length : at, 0, row);
     state.byId.set(row.order_id, row);
@@ -76,13 +103,48 @@
 
   function cells(row) {
     return [
-      el("td", { "data-label": "Order" }, el("a", { href: row.url }, row.number)),
+      el("td", { "data-label": "Order" }, el("span", { class: "stack" },
+        el("a", { href: row.url }, row.number),
+        row.tracking_number ? el("span", { class: "sub" }, row.tracking_number) : null)),
       el("td", { "data-label": "Shop" }, row.shop_name),
-      el("td", { "data-label": "Customer" }, row.customer_email),
+      el("td", { "data-label": "Customer" }, el("span", { class: "stack" },
+        row.customer_name ? el("span", { class: "sub-lead" }, row.customer_name) : null,
+        el("span", { class: "sub" }, row.customer_email))),
       el("td", { "data-label": "Total", class: "num" }, row.total + " " + row.currency),
       el("td", { "data-label": "Status" }, el("span", { class: "status status-" + row.status }, row.status_label)),
       el("td", { "data-label": "Updated" }, OF.timeElement(row.updated_at)),
     ];
+  }
+
+  function pageHref(number) {
+    var query = new URLSearchParams(paging.dataset.query || "");
+    if (number > 1) query.set("page", String(number));
+    var text = query.toString();
+    return text ? "?" + text : window.location.pathname;
+  }
+
+  /* "Showing 51–100 of 535", the links, and the notice, from the page's live numbers. */
+  function renderPaging() {
+    var page = state.page;
+    page.pages = Math.max(1, Math.ceil(page.total / page.size));
+    page.first = state.rows.length ? (page.number - 1) * page.size + 1 : 0;
+    page.last = state.rows.length ? page.first + state.rows.length - 1 : 0;
+    range.textContent = page.total
+      ? "Showing " + page.first + "–" + page.last + " of " + page.total +
+        (page.pages > 1 ? " · page " + page.number + " of " + page.pages : "")
+      : "No orders";
+    var targets = {
+      first: [1, page.number > 1], previous: [page.number - 1, page.number > 1],
+      next: [page.number + 1, page.number < page.pages], last: [page.pages, page.number < page.pages],
+    };
+    paging.querySelectorAll("a[data-rel]").forEach(function (link) {
+      var target = targets[link.dataset.rel];
+      if (target[1]) { link.setAttribute("href", pageHref(target[0])); link.removeAttribute("aria-disabled"); }
+      else { link.removeAttribute("href"); link.setAttribute("aria-disabled", "true"); }
+    });
+    newer.hidden = !(later() && page.newer > 0);
+    newer.querySelector("[data-newer]").textContent =
+      page.newer + " new order" + (page.newer === 1 ? "" : "s");
   }
 
   function render(changed) {
@@ -112,9 +174,31 @@
       node.textContent = String(status ? (state.counts[status] || 0) :
         Object.keys(state.counts).reduce(function (sum, key) { return sum + state.counts[key]; }, 0));
     });
+    renderPaging();
     state.painted = true;
   }
 
+  /* On a phone the filter folds behind a button, so the first screen shows the orders. */
+  function foldFilters() {
+    var toggle = document.getElementById("filter-toggle");
+    var form = document.getElementById("board-filters");
+    var phone = window.matchMedia("(max-width: 40rem)");
+    function apply() {
+      var open = toggle.getAttribute("aria-expanded") === "true";
+      toggle.hidden = !phone.matches;
+      form.hidden = phone.matches && !open;
+    }
+    toggle.addEventListener("click", function () {
+      var open = toggle.getAttribute("aria-expanded") !== "true";
+      toggle.setAttribute("aria-expanded", String(open));
+      apply();
+      if (open) document.getElementById("f-q").focus();
+    });
+    phone.addEventListener("change", apply);
+    apply();
+  }
+
+  foldFilters();
   applySnapshot(JSON.parse(document.getElementById("board-data").textContent));
   socket = new OF.LiveSocket(root.dataset.socket, function (message) {
     if (message.type === "snapshot") { socket.snapshotArrived(); applySnapshot(message); }
