@@ -27,9 +27,13 @@ from orderflow import metrics, roles
 
 from . import filters, push, selectors, services, socket_slots, staff_sessions
 
-#: close codes; sent before accepting, the browser sees a refused handshake
-SESSION_ENDED = 4401  # logged out, session expired, or the role no longer allows it
-FORBIDDEN = 4403
+#: Close codes, for the page to act on (static/js/live.js; README, "Live over WebSockets").
+#: A staff socket's login is refused by accepting and closing at once with SESSION_ENDED or
+#: FORBIDDEN: a handshake refused outright reaches the browser as 1006, the same as a
+#: network drop, and the page would reconnect forever on stale data. The other refusals
+#: close before accepting (the page sees a drop and retries with backoff).
+SESSION_ENDED = 4401  # no login: logged out, session expired, password changed; log in again
+FORBIDDEN = 4403  # logged in, but not staff with the role this socket needs
 NOT_FOUND = 4404
 TOO_MANY = 4429  # too many resyncs on this socket, or sockets from this client
 
@@ -49,8 +53,12 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer, abc.ABC):
         self.closing = False
         self.resyncs: deque[float] = deque()
         if self.permission is not None:
-            if not await self.login_may():
-                await self.close(code=FORBIDDEN)
+            refusal = await self.login_refusal()
+            if refusal is not None:
+                # accepted only to carry the code; nothing is joined or sent
+                self.closing = True
+                await self.accept()
+                await self.close(code=refusal)
                 return
             self.live_groups.append(staff_sessions.session_group(self.session_key))
         if not await self.prepare():
@@ -78,25 +86,30 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer, abc.ABC):
         if self.accepted:  # a refused handshake was never counted as open
             metrics.websocket_disconnected(consumer=self.metric_name)
 
-    async def login_may(self) -> bool:
-        """Tell whether the socket's session still logs in a staff user with the permission."""
-        user = self.scope.get("user")
-        session = self.scope.get("session")
-        if not (user and user.is_authenticated and session and session.session_key):
-            return False
-        self.session_key = session.session_key
-        self.user_id = user.pk
-        return await database_sync_to_async(staff_sessions.session_user_may)(
+    async def login_refusal(self) -> int | None:
+        """Return the close code refusing the socket's login, or None while it may serve."""
+        if not hasattr(self, "session_key"):
+            user = self.scope.get("user")
+            session = self.scope.get("session")
+            if not (user and user.is_authenticated and session and session.session_key):
+                return SESSION_ENDED
+            self.session_key = session.session_key
+            self.user_id = user.pk
+        standing = await database_sync_to_async(staff_sessions.session_standing)(
             session_key=self.session_key, user_id=self.user_id, permission=self.permission
+        )
+        return {staff_sessions.ENDED: SESSION_ENDED, staff_sessions.FORBIDDEN: FORBIDDEN}.get(
+            standing
         )
 
     async def still_allowed(self) -> bool:
         """Check the login again (staff sockets); close the socket and say False if it ended."""
         if self.permission is None or self.closing:
             return not self.closing
-        if await self.login_may():
+        refusal = await self.login_refusal()
+        if refusal is None:
             return True
-        await self.end(SESSION_ENDED)
+        await self.end(refusal)
         return False
 
     async def end(self, code: int) -> None:
@@ -192,7 +205,8 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer, abc.ABC):
 
 
 class BoardConsumer(_LiveConsumer):
-    """``/ws/board/`` (every shop) or ``/ws/board/<shop_id>/``; ``?status=&q=`` filter rows."""
+    """``/ws/board/`` (every shop) or ``/ws/board/<shop_id>/``; ``?status=&q=`` filter rows,
+    ``?page=&until=`` name a later page and the moment it is anchored at."""
 
     async def prepare(self) -> bool:
         shop_id = self.scope["url_route"]["kwargs"].get("shop_id")
@@ -202,12 +216,18 @@ class BoardConsumer(_LiveConsumer):
         query = _query_string(self.scope)
         self.status = filters.board_status(query.get("status"))
         self.query = filters.search_text(query.get("q"))
+        self.page = filters.page_number(query.get("page"))
+        self.until = filters.page_anchor(query.get("until")) if self.page > 1 else None
         self.live_groups.append(push.board_group(self.shop_id))
         return True
 
     async def snapshot(self) -> dict:
         return await database_sync_to_async(selectors.board_snapshot)(
-            shop_id=self.shop_id, status=self.status, query=self.query
+            shop_id=self.shop_id,
+            status=self.status,
+            query=self.query,
+            page=self.page,
+            until=self.until,
         )
 
     async def watermark(self) -> int:

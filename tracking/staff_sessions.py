@@ -25,22 +25,25 @@ def session_group(session_key: str) -> str:
     return "staff.session." + hashlib.sha256(session_key.encode()).hexdigest()[:40]
 
 
-def session_user_may(*, session_key: str, user_id, permission: str) -> bool:
-    """Tell whether the session still logs in ``user_id``, active, staff and with ``permission``.
+#: what ``session_standing`` tells of a socket's login
+ALLOWED = "allowed"
+ENDED = "ended"  # logged out, expired, the password changed, or the user deactivated
+FORBIDDEN = "forbidden"  # still logged in, but no longer staff with the permission
+
+
+def session_standing(*, session_key: str, user_id, permission: str) -> str:
+    """Tell whether the session still logs in ``user_id`` (active) with ``permission``.
 
     The session is read afresh from its store and verified the way Django verifies a
     request's (a changed password invalidates it), and the user and its permissions are
-    read afresh from the database.
+    read afresh from the database. A login that ended and a login without the role are
+    told apart, so that a page can say which: log in again, or ask for the role.
     """
     store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
     user = auth.get_user(SimpleNamespace(session=store))
-    return bool(
-        user.is_authenticated
-        and user.pk == user_id
-        and user.is_active
-        and user.is_staff
-        and user.has_perm(permission)
-    )
+    if not (user.is_authenticated and user.pk == user_id and user.is_active):
+        return ENDED
+    return ALLOWED if user.is_staff and user.has_perm(permission) else FORBIDDEN
 
 
 def close_sockets_on_logout(sender, request, user, **kwargs) -> None:

@@ -2,7 +2,12 @@
  *
  * The server sends a snapshot on connect and when asked ({"type": "resync"}), then
  * pushes and heartbeats. Pushes can be lost (channel layers drop messages by design),
- * so pages resync whenever a sequence skips or a heartbeat says they are behind. */
+ * so pages resync whenever a sequence skips or a heartbeat says they are behind.
+ *
+ * A close the server means is told from a network drop by its code (tracking/consumers.py):
+ * 4401 the login ended, 4403 the role no longer allows the page. Both stop reconnecting and
+ * say so on the page, with a link to log in again and come back here; anything else (1006
+ * and the rest) is a drop, retried with backoff. */
 (function () {
   "use strict";
 
@@ -41,7 +46,32 @@
     return node;
   }
 
-  var STATES = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…" };
+  var STATES = {
+    connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…",
+    ended: "Session ended", forbidden: "Not allowed",
+  };
+
+  /* Close codes that end the page's live updates, and what the page then says. */
+  var FINAL = {
+    4401: { state: "ended", text: "Your session has ended, so this page is no longer updating and may be out of date. " },
+    4403: { state: "forbidden", text: "Your role no longer allows this page, so it is no longer updating. " },
+  };
+
+  function loginUrl() {
+    var base = document.body.getAttribute("data-login-url") || "/admin/login/";
+    return base + "?next=" + encodeURIComponent(window.location.pathname + window.location.search);
+  }
+
+  /* Say on the page that it stopped, once, where a screen reader hears it at once. */
+  function showStopped(final) {
+    var notice = document.getElementById("live-stopped");
+    if (!notice) {
+      notice = el("div", { id: "live-stopped", class: "stopped card", role: "alert" });
+      var main = document.getElementById("content");
+      main.insertBefore(notice, main.firstChild);
+    }
+    notice.replaceChildren(final.text, el("a", { href: loginUrl(), id: "live-login" }, "Log in again"));
+  }
 
   function LiveSocket(path, onMessage, indicator) {
     this.path = path;
@@ -73,8 +103,15 @@
       try { data = JSON.parse(message.data); } catch (error) { return; }
       self.onMessage(data);
     };
-    socket.onclose = function () {
+    socket.onclose = function (event) {
       if (self.socket !== socket) return;
+      var final = FINAL[event.code];
+      if (final) {
+        self.stopped = true;
+        self.setState(final.state);
+        showStopped(final);
+        return;  // reconnecting would be refused again: the page says what to do instead
+      }
       self.failures += 1;
       self.setState("reconnecting");
       // exponential backoff with jitter, 0.5 s doubling up to 15 s

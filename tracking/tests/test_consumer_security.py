@@ -2,16 +2,18 @@
 
 import pytest
 import redis
-from asgiref.sync import sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import channel_layers
 from django.conf import settings as django_settings
 from django.contrib.sessions.models import Session
 from django.core.cache import cache
 from django.test import Client
+from django.utils import timezone
 
 from tracking import consumers, socket_slots
 
 from .conftest import staff_member
+from .test_board import many
 from .test_consumers import run, socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -55,7 +57,34 @@ def test_a_staff_socket_refuses_a_staff_user_without_a_role(place, shop, path):
 
     async def scenario():
         refused = socket(path.format(shop=shop.id, order=order.id), cookie=cookie)
-        assert await refused.connect() == (False, consumers.FORBIDDEN)
+        assert await refused_with(refused) == consumers.FORBIDDEN
+
+    run(scenario)
+
+
+async def refused_with(communicator) -> int:
+    """Connect, and return the code the socket was closed with before it sent anything.
+
+    A login is refused by accepting and closing at once: a handshake refused outright
+    reaches the browser as 1006, which a page cannot tell from a network drop.
+    """
+    assert await communicator.connect() == (True, None)
+    closed = await communicator.receive_output(timeout=5)
+    assert closed["type"] == "websocket.close", closed
+    return closed["code"]
+
+
+@pytest.mark.parametrize("path", ["/ws/board/", "/ws/orders/{order}/"])
+def test_a_staff_socket_without_a_login_is_closed_as_a_session_that_ended(place, path):
+    order = place()
+    _, cookie = logged_in(staff_member("vera", "viewer"))
+
+    async def scenario():
+        anonymous = socket(path.format(order=order.id))
+        assert await refused_with(anonymous) == consumers.SESSION_ENDED
+        await sync_to_async(Session.objects.all().delete)()  # the cookie's session expired
+        expired = socket(path.format(order=order.id), cookie=cookie)
+        assert await refused_with(expired) == consumers.SESSION_ENDED
 
     run(scenario)
 
@@ -139,7 +168,7 @@ def test_a_socket_closes_at_its_heartbeat_once_the_role_is_taken_away(settings):
 
         assert await board.receive_output(timeout=5) == {
             "type": "websocket.close",
-            "code": consumers.SESSION_ENDED,
+            "code": consumers.FORBIDDEN,
         }
 
     run(scenario)
@@ -315,3 +344,32 @@ def test_a_path_no_socket_serves_is_a_clean_close(db, path):
         assert await communicator.connect() == (False, consumers.NOT_FOUND)
 
     run(scenario)
+
+
+@pytest.mark.parametrize(
+    ("query", "page", "anchored"),
+    [
+        ("page=2&until={until}", 2, True),
+        ("page=2&until=yesterday", 2, False),
+        ("page=2&until=2026-01-01T00:00:00", 2, False),  # naive: not an anchor
+        ("page=%00&until={until}", 1, False),
+        ("page=99999999999999999999&until={until}", 2, True),
+    ],
+)
+def test_the_board_socket_serves_the_page_and_anchor_it_names(db, query, page, anchored):
+    many(60)
+    until = timezone.now()
+    _, cookie = logged_in(staff_member("vera", "viewer"))
+    path = "/ws/board/?" + query.format(until=until.isoformat().replace("+", "%2B"))
+
+    async def scenario():
+        board = socket(path, cookie=cookie)
+        assert (await board.connect())[0]
+        snapshot = await board.receive_json_from(timeout=5)
+        await board.disconnect()
+        return snapshot
+
+    snapshot = async_to_sync(scenario)()
+    assert snapshot["page"]["number"] == page
+    assert snapshot["page"]["until"] == (until.isoformat() if anchored else "")
+    assert len(snapshot["rows"]) == (50 if page == 1 else 10)

@@ -17,7 +17,7 @@ from orderflow.models import OutboxEvent
 from orders import services as orders_services
 from orders.tests.factories import ProductFactory, ShopFactory
 from tests.sockets import Communicator
-from tracking import push, services
+from tracking import consumers, push, services
 
 from .feed import feed_event
 
@@ -99,8 +99,12 @@ def test_staff_sockets_refuse_anonymous_users(place, path):
     order = place()
 
     async def scenario():
-        connected, _ = await socket(path.format(order_id=order.id)).connect()
-        assert connected is False
+        communicator = socket(path.format(order_id=order.id))
+        assert (await communicator.connect())[0]  # only to say why it closes (see consumers)
+        assert await communicator.receive_output(timeout=5) == {
+            "type": "websocket.close",
+            "code": consumers.SESSION_ENDED,
+        }
 
     run(scenario)
 
@@ -112,8 +116,12 @@ def test_staff_sockets_refuse_users_who_are_not_staff(place, path):
     cookie = session_cookie(customer)
 
     async def scenario():
-        connected, _ = await socket(path.format(order_id=order.id), cookie=cookie).connect()
-        assert connected is False
+        communicator = socket(path.format(order_id=order.id), cookie=cookie)
+        assert (await communicator.connect())[0]
+        assert await communicator.receive_output(timeout=5) == {
+            "type": "websocket.close",
+            "code": consumers.FORBIDDEN,
+        }
 
     run(scenario)
 
