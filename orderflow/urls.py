@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import TemplateView
+from django.views.generic import RedirectView, TemplateView
 from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 
 from . import health, views
@@ -20,7 +20,12 @@ urlpatterns = [
     path("api/v1/", include("notifications.api.urls")),
     path("staff/payments/", include("payments.urls")),
     path("staff/orders/", include("orders.urls")),
-    path("staff/failed-deliveries", views.failed_deliveries, name="failed-deliveries"),
+    path("staff/failed-events", views.failed_events, name="failed-events"),
+    # the page's first name read as failed parcel deliveries; bookmarks still arrive
+    path(
+        "staff/failed-deliveries",
+        RedirectView.as_view(pattern_name="failed-events", permanent=True, query_string=True),
+    ),
     path("", include("tracking.urls")),
     path("api/schema/", CachedSpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

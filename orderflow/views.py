@@ -1,4 +1,4 @@
-"""Kernel views: problem type docs, the problem-shaped 404/500, the failed-deliveries page."""
+"""Kernel views: problem type docs, the problem-shaped 404/500, the failed event handling page."""
 
 import unicodedata
 from datetime import UTC, date, datetime, time
@@ -18,7 +18,7 @@ from .events.maintenance import dead_letter_replay, dead_letters
 from .events.projectors import all_projectors, parked_event_replay, parked_events
 from .models import DeadLetter
 
-FAILED_DELIVERIES_SHOWN = 200
+FAILED_EVENTS_SHOWN = 200
 FILTER_MAX_LENGTH = 200
 
 
@@ -58,7 +58,7 @@ def server_failure(request):
 
 
 @roles.staff_permission_required(roles.VIEW)
-def failed_deliveries(request):
+def failed_events(request):
     """Dead letters and parked events, filtered, with replay of the chosen ones or of all shown.
 
     Both kinds of failure: a saga step's delivery that failed for good (a dead letter,
@@ -89,7 +89,7 @@ def failed_deliveries(request):
             ids = [int(pk) for pk in request.POST.getlist("delivery") if _is_row_id(pk)]
             parked_ids = [int(pk) for pk in request.POST.getlist("parked") if _is_row_id(pk)]
         if not ids and not parked_ids:
-            messages.error(request, "Choose at least one failed delivery to replay.")
+            messages.error(request, "Choose at least one failed event to replay.")
         actor = f"staff:{request.user.get_username()}"
         if ids:
             replayed = dead_letter_replay(delivery_ids=ids, actor=actor)
@@ -101,16 +101,16 @@ def failed_deliveries(request):
         if parked_ids:
             _replay_parked(request, parked, parked_ids, actor)
         return redirect(request.get_full_path())
-    shown = list(letters[:FAILED_DELIVERIES_SHOWN])
+    shown = list(letters[:FAILED_EVENTS_SHOWN])
     return render(
         request,
-        "orderflow/failed_deliveries.html",
+        "orderflow/failed_events.html",
         {
             "letters": shown,
             "total": letters.count(),
-            "parked": list(parked[:FAILED_DELIVERIES_SHOWN]),
+            "parked": list(parked[:FAILED_EVENTS_SHOWN]),
             "parked_total": parked.count(),
-            "shown_limit": FAILED_DELIVERIES_SHOWN,
+            "shown_limit": FAILED_EVENTS_SHOWN,
             "filters": {**filters, "since": request.GET.get("since", "")},
             "subscribers": sorted(
                 {

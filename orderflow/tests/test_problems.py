@@ -220,7 +220,7 @@ def test_a_staff_page_answers_a_database_outage_503_not_a_traceback(client, djan
         raise OperationalError("server closed the connection unexpectedly")
 
     with connection.execute_wrapper(lost_server):
-        response = client.get("/staff/failed-deliveries")
+        response = client.get("/staff/failed-events")
 
     assert response.status_code == 503
     assert response["Content-Type"] == "text/plain; charset=utf-8"

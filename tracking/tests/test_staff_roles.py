@@ -91,7 +91,7 @@ CASES = [
     ("board", VIEWERS, "get", "/staff/", None),
     ("order page", VIEWERS, "get", "/staff/orders/{confirmed}", None),
     ("invoice print", VIEWERS, "get", "/staff/payments/invoices/{invoice}", None),
-    ("failed deliveries", VIEWERS, "get", "/staff/failed-deliveries", None),
+    ("failed event handling", VIEWERS, "get", "/staff/failed-events", None),
     ("new order form", OPERATORS, "get", "/staff/orders/new", None),
     ("new order", OPERATORS, "post", "/staff/orders/new", "new-order"),
     ("ship", OPERATORS, "post", "/staff/orders/{confirmed}/ship", "ship"),
@@ -101,7 +101,7 @@ CASES = [
     ("cancel unpaid", OPERATORS, "post", "/staff/orders/{placed}/cancel", {"reason": "asked"}),
     ("cancel paid", SUPERVISORS, "post", "/staff/orders/{confirmed}/cancel", {"reason": "x"}),
     ("cancel paid form", SUPERVISORS, "get", "/staff/orders/{confirmed}/cancel", None),
-    ("replay", SUPERVISORS, "post", "/staff/failed-deliveries", "replay"),
+    ("replay", SUPERVISORS, "post", "/staff/failed-events", "replay"),
 ]
 
 
@@ -157,7 +157,7 @@ def test_an_allowed_action_records_the_real_user(client, world):
 def test_a_replay_records_who_asked_for_it(client, world):
     client.force_login(staff_member("sara", "supervisor"))
 
-    client.post("/staff/failed-deliveries", {"replay": "all"})
+    client.post("/staff/failed-events", {"replay": "all"})
 
     replayed = Delivery.objects.get(pk=world.dead.pk)
     assert (replayed.status, replayed.replayed_by) == (DeliveryStatus.PENDING, "staff:sara")
@@ -198,7 +198,7 @@ def test_a_viewer_sees_no_action_no_new_order_and_no_replay(client, world):
     client.force_login(staff_member("vera", "viewer"))
 
     order_page = client.get(f"/staff/orders/{world.confirmed.id}")
-    failed = client.get("/staff/failed-deliveries").content.decode()
+    failed = client.get("/staff/failed-events").content.decode()
 
     assert order_page.context["allowed_actions"] == ()
     assert _shown_buttons(order_page) == []

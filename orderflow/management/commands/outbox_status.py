@@ -37,7 +37,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 self.style.WARNING(
                     "Dead letters and parked events need a look: admin → Dead letters / "
-                    "Parked events, /staff/failed-deliveries, or "
+                    "Parked events, /staff/failed-events, or "
                     "`manage.py replay_dead_letters --dry-run`."
                 )
             )

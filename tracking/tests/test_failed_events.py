@@ -1,4 +1,4 @@
-"""The failed-deliveries page (the kernel's dead letters) with filters and replay."""
+"""The failed event handling page (the kernel's dead letters) with filters and replay."""
 
 import pytest
 from django.utils import timezone
@@ -22,9 +22,9 @@ def test_lists_dead_letters_with_filters(staff_client, place, settle):
     first = _dead(place, settle, "orders.reserve_stock_on_order_placed")
     _dead(place, settle, "payments.charge_on_stock_reserved")
 
-    everything = staff_client.get("/staff/failed-deliveries")
+    everything = staff_client.get("/staff/failed-events")
     filtered = staff_client.get(
-        "/staff/failed-deliveries", {"subscriber": "orders.reserve_stock_on_order_placed"}
+        "/staff/failed-events", {"subscriber": "orders.reserve_stock_on_order_placed"}
     )
 
     assert everything.status_code == 200
@@ -38,7 +38,7 @@ def test_replays_the_chosen_ones(staff_client, place, settle):
     other = _dead(place, settle, "payments.charge_on_stock_reserved")
 
     response = staff_client.post(
-        "/staff/failed-deliveries", {"replay": "selected", "delivery": [chosen.pk]}, follow=True
+        "/staff/failed-events", {"replay": "selected", "delivery": [chosen.pk]}, follow=True
     )
 
     assert [str(m) for m in response.context["messages"]] == [
@@ -52,20 +52,20 @@ def test_replays_all_that_match(staff_client, place, settle):
     _dead(place, settle, "orders.reserve_stock_on_order_placed")
     _dead(place, settle, "payments.charge_on_stock_reserved")
 
-    staff_client.post("/staff/failed-deliveries", {"replay": "all"})
+    staff_client.post("/staff/failed-events", {"replay": "all"})
 
     assert not DeadLetter.objects.exists()
 
 
 def test_needs_staff(client, db):
-    assert client.get("/staff/failed-deliveries").status_code == 302
+    assert client.get("/staff/failed-events").status_code == 302
 
 
 def test_junk_filters_are_dropped_never_an_error(staff_client, place, settle):
     letter = _dead(place, settle, "orders.reserve_stock_on_order_placed")
 
     response = staff_client.get(
-        "/staff/failed-deliveries",
+        "/staff/failed-events",
         {
             "subscriber": "orders.reserve_stock_on_order_placed\x00",
             "event_type": "\x00",
@@ -83,7 +83,7 @@ def test_a_date_filter_that_is_no_date_is_ignored_with_a_message(
 ):
     letter = _dead(place, settle, "orders.reserve_stock_on_order_placed")
 
-    response = staff_client.get("/staff/failed-deliveries", {"since": since})
+    response = staff_client.get("/staff/failed-events", {"since": since})
 
     assert response.status_code == 200
     assert [d.pk for d in response.context["letters"]] == [letter.pk]

@@ -1,4 +1,4 @@
-"""The failed-deliveries page shows projectors' parked events and replays them."""
+"""The failed event handling page shows projectors' parked events and replays them."""
 
 import pytest
 
@@ -9,7 +9,7 @@ from .conftest import staff_member
 
 __all__ = ["surface_projector"]
 
-PAGE = "/staff/failed-deliveries"
+PAGE = "/staff/failed-events"
 
 
 @pytest.fixture
