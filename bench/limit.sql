@@ -27,13 +27,13 @@ SELECT id, sku, name, price, currency FROM orders_product
 INSERT INTO orders_order (id, shop_id, number, status, customer_name, customer_email,
                           shipping_address, currency, subtotal, total, payment_token,
                           tracking_token, status_reason, carrier, tracking_number, version,
-                          created_at, updated_at)
+                          external_reference, metadata, created_at, updated_at)
 VALUES (gen_random_uuid(), :shop_id::bigint,
         'PG-' || upper(substr(md5(:client_id::int || '-' || :nonce::bigint), 1, 12)), 'placed',
         'Bench Customer', 'bench@example.com',
         '{"line1": "1 Bench St", "city": "Lisbon", "postal_code": "1000-001", "country": "PT"}'::jsonb,
         'EUR', 9.90 * :quantity::int * :lines::int, 9.90 * :quantity::int * :lines::int, 'tok_ok',
-        md5(:nonce::bigint || '-' || :client_id::int), '', '', '', 1, now(), now())
+        md5(:nonce::bigint || '-' || :client_id::int), '', '', '', 1, '', '{}'::jsonb, now(), now())
 RETURNING id AS order_id \gset
 INSERT INTO orders_orderline (order_id, product_id, sku, name, unit_price, quantity, line_total)
 SELECT * FROM UNNEST(
