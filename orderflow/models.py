@@ -220,6 +220,9 @@ class StaffAccess(models.Model):
             ("cancel_unpaid_order", "Cancel an order that is not paid yet"),
             ("refund_order", "Cancel a paid order, refunding its payment"),
             ("replay_dead_letter", "Replay failed deliveries"),
+            ("write_order_note", "Write internal notes on an order"),
+            ("resend_customer_email", "Send a customer e-mail of an order again"),
+            ("change_order_address", "Change the shipping address of an order not yet shipped"),
         ]
 
     def __str__(self) -> str:

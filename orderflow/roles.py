@@ -30,9 +30,21 @@ DELIVER = f"{APP_LABEL}.deliver_order"
 CANCEL_UNPAID = f"{APP_LABEL}.cancel_unpaid_order"
 REFUND = f"{APP_LABEL}.refund_order"
 REPLAY = f"{APP_LABEL}.replay_dead_letter"
+NOTE = f"{APP_LABEL}.write_order_note"
+RESEND_EMAIL = f"{APP_LABEL}.resend_customer_email"
+CHANGE_ADDRESS = f"{APP_LABEL}.change_order_address"
 
 _VIEWER = ("view_staff_pages",)
-_OPERATOR = (*_VIEWER, "place_order", "ship_order", "deliver_order", "cancel_unpaid_order")
+_OPERATOR = (
+    *_VIEWER,
+    "place_order",
+    "ship_order",
+    "deliver_order",
+    "cancel_unpaid_order",
+    "write_order_note",
+    "resend_customer_email",
+    "change_order_address",
+)
 _SUPERVISOR = (*_OPERATOR, "refund_order", "replay_dead_letter")
 
 #: group name -> the codenames it holds, each role a superset of the one before

@@ -18,19 +18,25 @@ EXPECTED = {
     "viewer": ["view_staff_pages"],
     "operator": [
         "cancel_unpaid_order",
+        "change_order_address",
         "deliver_order",
         "place_order",
+        "resend_customer_email",
         "ship_order",
         "view_staff_pages",
+        "write_order_note",
     ],
     "supervisor": [
         "cancel_unpaid_order",
+        "change_order_address",
         "deliver_order",
         "place_order",
         "refund_order",
         "replay_dead_letter",
+        "resend_customer_email",
         "ship_order",
         "view_staff_pages",
+        "write_order_note",
     ],
 }
 
