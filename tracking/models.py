@@ -75,6 +75,9 @@ class TrackingEntry(models.Model):
     status = models.CharField(max_length=30, choices=Milestone.choices)
     occurred_at = models.DateTimeField()
     source = models.CharField(max_length=10, choices=TrackingSource.choices)
+    #: who acted, as the event names them (``staff:ana``, ``shop-key:ab12cd34``,
+    #: ``carrier:demo-post``, ``system``); "" when the event does not say
+    actor = models.CharField(max_length=200, blank=True, default="")
     note = models.CharField(max_length=500, blank=True)
     location = models.CharField(max_length=200, blank=True)
     #: shown on the customer's public page (no money, no paperwork)
@@ -92,3 +95,24 @@ class TrackingEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id} {self.status} #{self.sequence}"
+
+
+class OrderNote(models.Model):
+    """A staff member's internal note on an order: shown on the staff order page only.
+
+    Never an event: a note is no fact of the order, so it reaches no webhook, e-mail,
+    public page or shop API; only the order's staff sockets are told of a new one.
+    """
+
+    order = models.ForeignKey(TrackedOrder, on_delete=models.CASCADE, related_name="notes")
+    #: who wrote it, as actors are named (``staff:ana``); kept if the user is deleted
+    author = models.CharField(max_length=200)
+    body = models.TextField(max_length=2000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["order", "created_at"], name="order_note_order")]
+
+    def __str__(self) -> str:
+        return f"note by {self.author} on {self.order_id}"

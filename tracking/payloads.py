@@ -81,9 +81,40 @@ def staff_entry(entry: TrackingEntry) -> dict:
         "sequence": entry.sequence,
         "occurred_at": entry.occurred_at.isoformat(),
         "source": entry.source,
+        "actor": actor_label(entry.actor, source=entry.source),
         "note": entry.note,
         "location": entry.location,
     }
+
+
+#: what the shops' API tells of a history entry: no staff member's name
+SHOP_ENTRY_FIELDS = (
+    "id", "status", "label", "aggregate", "sequence", "occurred_at", "source", "note", "location"
+)  # fmt: skip
+
+
+def shop_entry(entry: TrackingEntry) -> dict:
+    """A history entry as the shop's API shows it (an allow-list of the staff shape)."""
+    staff = staff_entry(entry)
+    return {name: staff[name] for name in SHOP_ENTRY_FIELDS}
+
+
+#: how an actor's kind reads on the staff timeline
+ACTOR_KINDS = {"staff": "Staff", "shop-key": "Shop key", "carrier": "Carrier"}
+
+
+def actor_label(actor: str, *, source: str) -> str:
+    """Name who acted for staff: ``Staff admin``, ``Shop key ab12cd34``, ``Carrier demo-post``,
+    ``System``; an entry whose event did not say is named by its source (``Shop``)."""
+    kind, _, name = (actor or "").partition(":")
+    if kind in ACTOR_KINDS and name:
+        return f"{ACTOR_KINDS[kind]} {name}"
+    if kind == "system":
+        return "System"
+    try:
+        return TrackingSource(source).label
+    except ValueError:
+        return source.capitalize()
 
 
 def public_entry(entry: TrackingEntry) -> dict:

@@ -180,6 +180,8 @@ class EntryRow:
     occurred_at: datetime
     milestone: str
     source: str
+    #: who acted, as the event names them ("" when it does not say)
+    actor: str
     note: str
     location: str
     public: bool
@@ -215,8 +217,8 @@ def entry_row(event, *, actor_lookup: Callable[[str, str], str | None]) -> Entry
     milestone = reaction.milestone_of(data)
     status = status_of(reaction, data)
     source = reaction.source
+    actor = actor_of(data)
     if source is None:
-        actor = actor_of(data)
         if actor is None:
             actor = actor_lookup(str(data["order_id"]), status)
         source = source_of_actor(actor or "")
@@ -231,6 +233,7 @@ def entry_row(event, *, actor_lookup: Callable[[str, str], str | None]) -> Entry
         occurred_at=event.occurred_at,
         milestone=milestone,
         source=source,
+        actor=(actor or "")[:200],
         note=reaction.note(data)[:500],
         location=(data.get("location", "") if reaction.location else "")[:200],
         public=milestone not in PRIVATE_MILESTONES,

@@ -150,14 +150,15 @@ def tracked_lock(order_ids: list[UUID]) -> dict[UUID, TrackedOrder]:
 # --- entries_insert ---------------------------------------------------------------------------
 _INSERT_ENTRIES = f"""
 INSERT INTO {ENTRY} (order_id, shop_id, event_id, event_type, aggregate, sequence, status,
-                     occurred_at, source, note, location, public, recorded_at)
+                     occurred_at, source, actor, note, location, public, recorded_at)
 SELECT e.order_id, e.shop_id, e.event_id, e.event_type, e.aggregate, e.sequence, e.status,
-       e.occurred_at, e.source, e.note, e.location, e.public, %s
+       e.occurred_at, e.source, e.actor, e.note, e.location, e.public, %s
 FROM unnest(%s::uuid[], %s::bigint[], %s::uuid[], %s::text[], %s::text[], %s::int[],
-            %s::text[], %s::timestamptz[], %s::text[], %s::text[], %s::text[], %s::bool[])
+            %s::text[], %s::timestamptz[], %s::text[], %s::text[], %s::text[], %s::text[],
+            %s::bool[])
      WITH ORDINALITY
      AS e(order_id, shop_id, event_id, event_type, aggregate, sequence, status,
-          occurred_at, source, note, location, public, n)
+          occurred_at, source, actor, note, location, public, n)
 ORDER BY e.n
 ON CONFLICT (event_id) DO NOTHING
 RETURNING id, event_id, recorded_at
@@ -195,6 +196,7 @@ def entries_insert(rows: list[EntryRow]) -> list[TrackingEntry]:
                 [row.milestone for row in rows],
                 [row.occurred_at for row in rows],
                 [row.source for row in rows],
+                [row.actor for row in rows],
                 [row.note for row in rows],
                 [row.location for row in rows],
                 [row.public for row in rows],
@@ -222,6 +224,7 @@ def _entry(row: EntryRow, *, recorded_at: datetime) -> TrackingEntry:
         status=row.milestone,
         occurred_at=row.occurred_at,
         source=row.source,
+        actor=row.actor,
         note=row.note,
         location=row.location,
         public=row.public,

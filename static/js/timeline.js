@@ -66,7 +66,7 @@
       var item = el("li", { class: fresh && fresh.indexOf(key(entry)) >= 0 ? "fresh" : null },
         el("span", { class: "when" }, OF.timeElement(entry.occurred_at)),
         el("span", { class: "what" }, entry.label),
-        staff ? el("span", { class: "source" }, entry.source) : null,
+        staff ? el("span", { class: "source" }, entry.actor || entry.source) : null,
         entry.location ? el("span", { class: "note" }, "Location: " + entry.location) : null,
         entry.note ? el("span", { class: "note" }, entry.note) : null);
       return item;

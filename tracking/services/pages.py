@@ -98,7 +98,7 @@ def tracking_for_shop_order(*, shop_id: int, order_id: UUID) -> dict | None:
     return {
         **payloads.live_status_payload(live),
         "history": [
-            payloads.staff_entry(entry) for entry in selectors.entries_for_order(order_id=order_id)
+            payloads.shop_entry(entry) for entry in selectors.entries_for_order(order_id=order_id)
         ],
     }
 
