@@ -21,3 +21,15 @@ class EndpointLimitReached(NotificationError):
     status = 409
     code = "webhook-endpoint-limit"
     title = "The shop has as many webhook endpoints as it may"
+
+
+class EmailNotFound(NotificationError):
+    status = 404
+    code = "email-not-found"
+    title = "The order has no such customer e-mail"
+
+
+class EmailBeingSent(NotificationError):
+    status = 409
+    code = "email-being-sent"
+    title = "The e-mail is waiting to be sent already"

@@ -185,3 +185,21 @@ class WebhookAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt {self.number} of {self.delivery_id}: {self.outcome}"
+
+
+class EmailResend(models.Model):
+    """Who asked for an e-mail to be sent again, and when: the audit of resends.
+
+    The ledger row counts its sends (``sent_count``); this says who caused each extra one.
+    """
+
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="resends")
+    #: as actors are named elsewhere (``staff:ana``); "" for a resend that named nobody
+    actor = models.CharField(max_length=200, blank=True)
+    requested_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"resend of {self.notification_id} by {self.actor or 'unknown'}"

@@ -20,6 +20,7 @@ urlpatterns = [
     path("api/v1/", include("notifications.api.urls")),
     path("staff/payments/", include("payments.urls")),
     path("staff/orders/", include("orders.urls")),
+    path("staff/orders/", include("notifications.staff_urls")),
     path("staff/failed-events", views.failed_events, name="failed-events"),
     # the page's first name read as failed parcel deliveries; bookmarks still arrive
     path(
@@ -27,6 +28,7 @@ urlpatterns = [
         RedirectView.as_view(pattern_name="failed-events", permanent=True, query_string=True),
     ),
     path("", include("tracking.urls")),
+    path("", include("notifications.urls")),
     path("api/schema/", CachedSpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),

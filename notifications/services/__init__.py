@@ -10,6 +10,7 @@ from .deliveries import (
 )
 from .emails import (
     email_notification_resend,
+    email_notification_resend_for_order,
     email_notifications_drain,
     email_notifications_due_exist,
     email_notifications_queue_for_event,
@@ -33,6 +34,7 @@ __all__ = [
     "TEST_EVENT_TYPE",
     "SendResult",
     "email_notification_resend",
+    "email_notification_resend_for_order",
     "email_notifications_drain",
     "email_notifications_due_exist",
     "email_notifications_queue_for_event",

@@ -33,7 +33,8 @@ from orders.interface import OrderNotice, ShopContact, order_notices, shop_conta
 
 from .. import emails
 from ..choices import AttemptOutcome, SendStatus
-from ..models import Notification
+from ..exceptions import EmailBeingSent, EmailNotFound
+from ..models import EmailResend, Notification
 from .queues import EMAIL_BATCH_SIZE, EMAILS, SendResult
 
 BATCH_SIZE = EMAIL_BATCH_SIZE
@@ -144,14 +145,50 @@ def email_notifications_due_exist(now: datetime | None = None) -> bool:
 
 
 @transaction.atomic
-def email_notification_resend(*, notification: Notification) -> Notification:
-    """Send the same e-mail again (by hand: redelivered events never do this)."""
-    Notification.objects.filter(pk=notification.pk).exclude(
-        status__in=[SendStatus.QUEUED, SendStatus.SENDING]
-    ).update(status=SendStatus.QUEUED, attempts=0, next_attempt_at=timezone.now(), last_error="")
+def email_notification_resend(*, notification: Notification, actor: str = "") -> Notification:
+    """Send the same e-mail again (by hand: redelivered events never do this).
+
+    An e-mail still waiting to be sent is left as it is; a resend that queues the row
+    again is audited (``EmailResend``: ``actor``, the time).
+    """
+    requeued = (
+        Notification.objects.filter(pk=notification.pk)
+        .exclude(status__in=[SendStatus.QUEUED, SendStatus.SENDING])
+        .update(status=SendStatus.QUEUED, attempts=0, next_attempt_at=timezone.now(), last_error="")
+    )
+    if requeued:
+        EmailResend.objects.create(notification_id=notification.pk, actor=actor[:200])
     EMAILS.kick.after_commit()
     notification.refresh_from_db()
     return notification
+
+
+@transaction.atomic
+def email_notification_resend_for_order(
+    *, order_id: UUID, notification_id: int, actor: str
+) -> Notification:
+    """Send one of an order's customer e-mails again, as it was composed; audited.
+
+    Only the order's own customer e-mails can be resent this way (another order's, or a
+    shop's, is :class:`EmailNotFound`); one still waiting to be sent is
+    :class:`EmailBeingSent`, and nothing changes.
+    """
+    notification = (
+        Notification.objects.select_for_update()
+        .filter(
+            pk=notification_id,
+            order_id=order_id,
+            template__endswith=f"/{emails.CUSTOMER}",
+        )
+        .first()
+    )
+    if notification is None:
+        raise EmailNotFound("This order has no such customer e-mail.")
+    if notification.status in (SendStatus.QUEUED, SendStatus.SENDING):
+        raise EmailBeingSent(
+            "This e-mail is waiting to be sent already; it goes out without a resend."
+        )
+    return email_notification_resend(notification=notification, actor=actor)
 
 
 # --- what a batch's e-mails show, read once ---
