@@ -1,4 +1,9 @@
-"""Support's view of e-mails and webhooks. Actions call services; nothing is sent by hand here."""
+"""Support's view of e-mails and webhooks. Actions call services; nothing is sent by hand here.
+
+Each e-mail and delivery names its order (linked) and shop, and is found by the order's
+number, the customer's e-mail or the shop's name (``orderflow.admin_follow``). An endpoint
+is deactivated or has its secret revoked, never deleted: its delivery log is the evidence.
+"""
 
 from datetime import timedelta
 
@@ -9,7 +14,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from orderflow import roles
+from orderflow import admin_follow, roles
 from orderflow.errors import DomainError
 
 from . import services
@@ -30,9 +35,11 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(ReadOnlyAdmin):
+class NotificationAdmin(admin_follow.FollowsOrder, ReadOnlyAdmin):
     list_display = [
         "created_at",
+        "order_link",
+        "shop_name",
         "template",
         "recipient",
         "status",
@@ -42,15 +49,17 @@ class NotificationAdmin(ReadOnlyAdmin):
         "last_error",
     ]
     list_filter = ["status", "channel", "template", "event_type", "created_at"]
-    search_fields = ["recipient", "=event_id", "=order_id", "=shop_id", "subject"]
+    search_fields = ["recipient", "=event_id", "subject"]
     date_hierarchy = "created_at"
+    order_fields = ["order_id"]
+    shop_fields = ["shop_id"]
     readonly_fields = [
+        "order_link",
+        "shop_name",
         "event_id",
         "event_type",
         "channel",
         "template",
-        "shop_id",
-        "order_id",
         "status",
         "attempts",
         "next_attempt_at",
@@ -63,10 +72,10 @@ class NotificationAdmin(ReadOnlyAdmin):
         "subject",
         "body_text",
         "html_preview",
-        "data",
+        "data_pretty",
         "created_at",
     ]
-    exclude = ["body_html", "lease_until"]
+    exclude = ["body_html", "lease_until", "data", "trace_context", "shop_id", "order_id"]
     actions = ["resend"]
 
     @admin.display(description="HTML body")
@@ -80,7 +89,15 @@ class NotificationAdmin(ReadOnlyAdmin):
             notification.body_html,
         )
 
-    @admin.action(description="Send the selected e-mails again")
+    @admin.display(description="the event's data")
+    def data_pretty(self, notification: Notification):
+        return admin_follow.pretty_json(notification.data)
+
+    def has_resend_permission(self, request) -> bool:
+        # sends again to a customer: the staff role's permission, as on the order page
+        return request.user.has_perm(roles.RESEND_EMAIL)
+
+    @admin.action(description="Send the selected e-mails again", permissions=["resend"])
     def resend(self, request, queryset):
         for notification in queryset:
             services.email_notification_resend(notification=notification)
@@ -128,11 +145,26 @@ class ReplaySinceForm(forms.Form):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):
+class WebhookEndpointAdmin(admin_follow.FollowsOrder, admin.ModelAdmin):
+    """A shop's endpoint: deactivated (the "active" box) or its secret revoked, never deleted.
+
+    Deleting an endpoint would delete its deliveries and their log, the evidence of what the
+    shop was sent; a leaked secret is revoked (a new one at once, the old one dead).
+    """
+
     form = WebhookEndpointAdminForm
-    list_display = ["url", "shop_id", "active", "failing_since", "disabled_at", "created_at"]
+    list_display = [
+        "url",
+        "shop_name",
+        "active",
+        "failing_since",
+        "disabled_at",
+        "previous_secret_expires_at",
+        "created_at",
+    ]
     list_filter = ["active", ("failing_since", admin.EmptyFieldListFilter)]
     search_fields = ["url", "=shop_id", "description"]
+    shop_fields = ["shop_id"]
     readonly_fields = [
         "failing_since",
         "disabled_at",
@@ -141,7 +173,10 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     ]
-    actions = ["send_test_event", "rotate_secret", "replay_since"]
+    actions = ["send_test_event", "rotate_secret", "revoke_secret", "replay_since"]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
@@ -164,9 +199,6 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         obj.pk = endpoint.pk
         self._show_secret(request, endpoint, secret)
 
-    def delete_model(self, request, obj):
-        services.webhook_endpoint_delete(endpoint=obj)
-
     def _show_secret(self, request, endpoint: WebhookEndpoint, secret: str) -> None:
         messages.warning(
             request,
@@ -178,7 +210,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             ),
         )
 
-    @admin.action(description="Send a test event")
+    @admin.action(description="Send a test event", permissions=["change"])
     def send_test_event(self, request, queryset):
         for endpoint in queryset:
             try:
@@ -188,10 +220,24 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             else:
                 self.message_user(request, f"{endpoint.url}: test event queued.", messages.SUCCESS)
 
-    @admin.action(description="Rotate the signing secret (the old one stays valid for a while)")
+    @admin.action(
+        description="Rotate the signing secret (the old one stays valid for a while)",
+        permissions=["change"],
+    )
     def rotate_secret(self, request, queryset):
         for endpoint in queryset:
             rotated, secret = services.webhook_endpoint_rotate_secret(endpoint=endpoint)
+            self._show_secret(request, rotated, secret)
+
+    @admin.action(
+        description="Revoke the signing secret now (after a leak: the old one stops at once)",
+        permissions=["change"],
+    )
+    def revoke_secret(self, request, queryset):
+        for endpoint in queryset:
+            rotated, secret = services.webhook_endpoint_rotate_secret(
+                endpoint=endpoint, keep_previous_for=timedelta(0)
+            )
             self._show_secret(request, rotated, secret)
 
     def has_replay_permission(self, request) -> bool:
@@ -253,10 +299,12 @@ class WebhookAttemptInline(admin.TabularInline):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(ReadOnlyAdmin):
+class WebhookDeliveryAdmin(admin_follow.FollowsOrder, ReadOnlyAdmin):
     list_display = [
         "created_at",
         "event_type",
+        "order_link",
+        "shop_name",
         "endpoint",
         "status",
         "attempts",
@@ -268,7 +316,12 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     search_fields = ["=event_id", "=endpoint__shop_id", "endpoint__url"]
     date_hierarchy = "created_at"
     list_select_related = ["endpoint"]
+    # the order's events carry its id in their data (a payment's or an invoice's too)
+    order_fields = ["payload__data__order_id"]
+    shop_fields = ["endpoint__shop_id"]
     readonly_fields = [
+        "order_link",
+        "shop_name",
         "endpoint",
         "event_id",
         "event_type",
@@ -280,15 +333,19 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
         "created_at",
         "sent_at",
         "replayed_at",
-        "payload",
+        "payload_pretty",
     ]
-    exclude = ["lease_until"]
+    exclude = ["lease_until", "payload", "trace_context"]
     inlines = [WebhookAttemptInline]
     actions = ["replay"]
 
     def has_replay_permission(self, request) -> bool:
         # replaying sends again: the staff supervisor's permission, as for dead letters
         return request.user.has_perm(roles.REPLAY)
+
+    @admin.display(description="payload (as sent)")
+    def payload_pretty(self, delivery: WebhookDelivery):
+        return admin_follow.pretty_json(delivery.payload)
 
     @admin.action(description="Replay the selected deliveries", permissions=["replay"])
     def replay(self, request, queryset):

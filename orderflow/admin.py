@@ -4,7 +4,7 @@ events and checkpoints, and the replay of what failed."""
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 
-from . import roles
+from . import admin_follow, roles
 from .events.maintenance import dead_letter_replay
 from .events.projectors import parked_event_replay, projector_retry_now
 from .models import (
@@ -44,13 +44,14 @@ class DeliveryInline(admin.TabularInline):
 
 
 @admin.register(OutboxEvent)
-class OutboxEventAdmin(ReadOnlyAdmin):
+class OutboxEventAdmin(admin_follow.FollowsOrder, ReadOnlyAdmin):
     list_display = [
         "type",
+        "order_link",
+        "shop_name",
+        "actor",
         "aggregate",
-        "aggregate_id",
         "sequence",
-        "tenant_id",
         "created_at",
         "published_at",
         "position",
@@ -59,6 +60,44 @@ class OutboxEventAdmin(ReadOnlyAdmin):
     search_fields = ["=event_id", "=aggregate_id", "=correlation_id", "=tenant_id"]
     date_hierarchy = "created_at"
     inlines = [DeliveryInline]
+    # every event of an order (a payment's and an invoice's too) carries its id in its data
+    order_fields = ["data__order_id"]
+    shop_fields = ["tenant_id"]
+    fields = [
+        "event_id",
+        "type",
+        "version",
+        "order_link",
+        "shop_name",
+        "actor",
+        "aggregate",
+        "aggregate_id",
+        "sequence",
+        "tenant_id",
+        "occurred_at",
+        "created_at",
+        "published_at",
+        "position",
+        "correlation_id",
+        "causation_id",
+        "idempotency_key",
+        "data_pretty",
+        "trace_context_pretty",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="actor")
+    def actor(self, event: OutboxEvent) -> str:
+        # who acted, as the event says (staff:ana, shop-key:…, carrier:…, system)
+        return (event.data or {}).get("actor") or "—"
+
+    @admin.display(description="data")
+    def data_pretty(self, event: OutboxEvent):
+        return admin_follow.pretty_json(event.data)
+
+    @admin.display(description="trace context")
+    def trace_context_pretty(self, event: OutboxEvent):
+        return admin_follow.pretty_json(event.trace_context)
 
 
 class AttemptInline(admin.TabularInline):
@@ -72,10 +111,11 @@ class AttemptInline(admin.TabularInline):
         return False
 
 
-class DeliveryAdminBase(ReadOnlyAdmin):
+class DeliveryAdminBase(admin_follow.FollowsOrder, ReadOnlyAdmin):
     list_display = [
         "id",
         "event_type",
+        "order_link",
         "subscriber",
         "status",
         "attempts",
@@ -86,7 +126,11 @@ class DeliveryAdminBase(ReadOnlyAdmin):
     search_fields = ["=event__event_id", "=aggregate_id", "=event__tenant_id"]
     list_select_related = ["event"]
     inlines = [AttemptInline]
+    order_fields = ["event__data__order_id"]
+    shop_fields = ["event__tenant_id"]
     readonly_fields = [
+        "order_link",
+        "shop_name",
         "event",
         "subscriber",
         "aggregate",
@@ -138,7 +182,16 @@ class ShopFilter(admin.SimpleListFilter):
 
 @admin.register(DeadLetter)
 class DeadLetterAdmin(DeliveryAdminBase):
-    list_display = ["id", "event_type", "subscriber", "attempts", "dead_at", "short_error"]
+    list_display = [
+        "id",
+        "event_type",
+        "order_link",
+        "subscriber",
+        "attempts",
+        "dead_at",
+        "replayed_by",
+        "short_error",
+    ]
     list_filter = ["subscriber", "event__type", ShopFilter, "dead_at"]
     date_hierarchy = "dead_at"
     actions = ["replay"]
@@ -171,18 +224,22 @@ class InboxEntryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ParkedEvent)
-class ParkedEventAdmin(ReadOnlyAdmin):
+class ParkedEventAdmin(admin_follow.FollowsOrder, ReadOnlyAdmin):
     """A projector's dead letters: events it failed on for good while its checkpoint moved on."""
 
     list_display = [
         "id",
         "event_type",
+        "order_link",
         "projector",
         "attempts",
         "parked_at",
         "replayed_at",
+        "replayed_by",
         "short_error",
     ]
+    order_fields = ["event__data__order_id"]
+    shop_fields = ["event__tenant_id"]
     list_filter = [
         "projector",
         "event__type",
@@ -193,6 +250,8 @@ class ParkedEventAdmin(ReadOnlyAdmin):
     list_select_related = ["event"]
     date_hierarchy = "parked_at"
     readonly_fields = [
+        "order_link",
+        "shop_name",
         "projector",
         "event",
         "position",

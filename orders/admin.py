@@ -1,17 +1,59 @@
-"""Support's view of shops, keys, catalog and orders. Status is never edited by hand here."""
+"""Support's view of shops, keys, catalog and orders. Status is never edited by hand here.
+
+From an order's page, support follows it everywhere with one click each: its payment,
+invoices, parcel reports, e-mails, webhook deliveries, events and timeline. This module also
+tells the kernel how to read a search term as orders and shops (``orderflow.admin_follow``),
+so every other context's admin finds its rows by order number, e-mail or shop.
+"""
+
+from uuid import UUID
 
 from django import forms
 from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
-from django.utils.html import format_html
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html, format_html_join
+from rest_framework_api_key.models import APIKey
 
-from orderflow import roles
+from orderflow import admin_follow, roles
+from orderflow.admin import ReadOnlyAdmin
 
-from . import services, state_machine
+from . import selectors, services, state_machine
 from .api.serializers import OrderCustomerInputSerializer, ShippingAddressSerializer
 from .exceptions import RefundNotAllowed
 from .forms import CONTACT_RULES, ApiCheckedForm
-from .models import Order, OrderLine, Product, Shop, ShopAPIKey, ShopCarrier
+from .models import (
+    CarrierReport,
+    Order,
+    OrderLine,
+    OrderTransition,
+    Product,
+    Shop,
+    ShopAPIKey,
+    ShopCarrier,
+)
+
+
+def _matching(term: str) -> admin_follow.Matches:
+    order_ids, shop_ids = selectors.order_ids_and_shop_ids_matching(term)
+    return admin_follow.Matches(order_ids=tuple(order_ids), shop_ids=tuple(shop_ids))
+
+
+def _orders(order_ids) -> dict[UUID, admin_follow.OrderRef]:
+    return {
+        order_id: admin_follow.OrderRef(order_id, number, shop_id, shop_name)
+        for order_id, number, shop_id, shop_name in selectors.order_numbers_and_shops(order_ids)
+    }
+
+
+admin_follow.directory_set(
+    admin_follow.Directory(matching=_matching, orders=_orders, shops=selectors.shop_names)
+)
+
+# The library's own key model is not used (a shop's keys are ``ShopAPIKey``): one section
+# for API keys, not two.
+if admin.site.is_registered(APIKey):
+    admin.site.unregister(APIKey)
 
 
 class ShopAPIKeyInline(admin.TabularInline):
@@ -46,11 +88,19 @@ class ShopAdmin(admin.ModelAdmin):
 
 @admin.register(ShopAPIKey)
 class ShopAPIKeyAdmin(admin.ModelAdmin):
-    list_display = ["name", "shop", "prefix", "created", "last_used_at", "revoked"]
+    """A shop's API keys: created here (shown once), revoked, never deleted.
+
+    A revoked key stays, as the record of who could call the API and until when; deleting
+    one would erase that, so there is no "Delete" — "Revoke" is the action.
+    """
+
+    list_display = ["name", "shop", "prefix", "created", "last_used_at", "expiry_date", "revoked"]
     list_filter = ["revoked", "shop"]
-    search_fields = ["name", "prefix", "shop__name"]
+    list_select_related = ["shop"]
+    search_fields = ["name", "prefix", "shop__name", "shop__slug"]
     readonly_fields = ["prefix", "created", "last_used_at"]
     actions = ["revoke_keys"]
+    change_form_template = "admin/orders/shopapikey/change_form.html"
 
     def get_fields(self, request, obj=None):
         if obj is None:
@@ -61,6 +111,14 @@ class ShopAPIKeyAdmin(admin.ModelAdmin):
         if obj is None:
             return []
         return ["shop", "prefix", "created", "last_used_at", "revoked"]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -80,11 +138,27 @@ class ShopAPIKeyAdmin(admin.ModelAdmin):
             ),
         )
 
+    def response_change(self, request, obj):
+        if "_revoke" in request.POST:
+            if obj.revoked:
+                self.message_user(request, f"{obj.name} was already revoked.", messages.INFO)
+            else:
+                services.api_key_revoke(api_key=obj)
+                self.message_user(
+                    request,
+                    f"Revoked {obj.name} ({obj.prefix}…): it no longer opens the API.",
+                    messages.SUCCESS,
+                )
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
+
     @admin.action(description="Revoke selected keys (cannot be undone)")
     def revoke_keys(self, request, queryset):
+        revoked = 0
         for api_key in queryset.filter(revoked=False):
             services.api_key_revoke(api_key=api_key)
-        self.message_user(request, "Revoked.", messages.SUCCESS)
+            revoked += 1
+        self.message_user(request, f"Revoked {revoked} key(s).", messages.SUCCESS)
 
 
 class ProductAdminForm(forms.ModelForm):
@@ -190,6 +264,40 @@ class OrderLineInline(admin.TabularInline):
         return False
 
 
+#: where an order's support rows are, as (label, admin list, how it finds the order's rows)
+FOLLOW_LINKS = [
+    ("Payment and refunds", "payments_payment"),
+    ("Invoices and credit notes", "payments_invoice"),
+    ("Parcel reports from carriers", "orders_carrierreport"),
+    ("E-mails to the customer", "notifications_notification"),
+    ("Webhook deliveries to the shop", "notifications_webhookdelivery"),
+    ("Events", "orderflow_outboxevent"),
+    ("Event handling (saga steps)", "orderflow_delivery"),
+    ("Status changes", "orders_ordertransition"),
+]
+
+
+def follow_links(order_id: UUID) -> list[tuple[str, str]]:
+    """(label, URL) of every admin list holding the order's rows, and its timeline pages."""
+    links = [
+        (label, url)
+        for label, model_label in FOLLOW_LINKS
+        if (url := admin_follow.changelist_url(model_label, order=str(order_id)))
+    ]
+    links.append(
+        ("Tracking history (timeline)", _url("admin:tracking_trackedorder_change", order_id))
+    )
+    links.append(("Staff order page", _url("tracking:order", order_id)))
+    return [(label, url) for label, url in links if url]
+
+
+def _url(name: str, order_id: UUID) -> str:
+    try:
+        return reverse(name, args=[order_id])
+    except NoReverseMatch:
+        return ""
+
+
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     list_display = ["number", "shop", "status", "customer_email", "total", "currency", "created_at"]
@@ -200,6 +308,10 @@ class OrderAdmin(admin.ModelAdmin):
     inlines = [OrderLineInline]
     form = OrderAmendForm
     readonly_fields = [
+        "follow",
+        "status_changes",
+        "metadata_pretty",
+        "shipping_address_pretty",
         "id",
         "number",
         "shop",
@@ -207,7 +319,6 @@ class OrderAdmin(admin.ModelAdmin):
         "status_reason",
         "allowed_actions",
         "external_reference",
-        "metadata",
         "currency",
         "subtotal",
         "total",
@@ -218,7 +329,8 @@ class OrderAdmin(admin.ModelAdmin):
     ]
     fieldsets = [
         (None, {"fields": ["id", "number", "shop", "status", "status_reason", "allowed_actions"]}),
-        ("The shop's own data", {"fields": ["external_reference", "metadata"]}),
+        ("Follow this order", {"fields": ["follow", "status_changes"]}),
+        ("The shop's own data", {"fields": ["external_reference", "metadata_pretty"]}),
         ("Customer", {"fields": ["name", "email"]}),
         (
             "Shipping address",
@@ -245,8 +357,9 @@ class OrderAdmin(admin.ModelAdmin):
     #: for a user who may only view orders: the stored values, nothing to type into
     view_only_fieldsets = [
         (None, {"fields": ["id", "number", "shop", "status", "status_reason", "allowed_actions"]}),
-        ("The shop's own data", {"fields": ["external_reference", "metadata"]}),
-        ("Customer", {"fields": ["customer_name", "customer_email", "shipping_address"]}),
+        ("Follow this order", {"fields": ["follow", "status_changes"]}),
+        ("The shop's own data", {"fields": ["external_reference", "metadata_pretty"]}),
+        ("Customer", {"fields": ["customer_name", "customer_email", "shipping_address_pretty"]}),
         fieldsets[-1],
     ]
     actions = ["cancel_orders"]
@@ -262,6 +375,46 @@ class OrderAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    @admin.display(description="Its rows everywhere")
+    def follow(self, order: Order):
+        return format_html(
+            '<ul class="follow-links">{}</ul>',
+            format_html_join(
+                "",
+                '<li><a href="{}">{}</a></li>',
+                ((url, label) for label, url in follow_links(order.pk)),
+            ),
+        )
+
+    @admin.display(description="Status changes")
+    def status_changes(self, order: Order):
+        """Who moved the order, when and why: one query (a table, not a formset to post)."""
+        rows = order.transitions.order_by("id").values_list(
+            "created_at", "from_status", "to_status", "actor", "reason"
+        )
+        return format_html(
+            '<table class="status-changes"><thead><tr><th scope="col">when</th>'
+            '<th scope="col">from</th><th scope="col">to</th><th scope="col">who</th>'
+            '<th scope="col">why</th></tr></thead><tbody>{}</tbody></table>',
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (f"{when:%Y-%m-%d %H:%M:%S}", old, new, actor, reason or "—")
+                    for when, old, new, actor, reason in rows
+                ),
+            )
+            or format_html('<tr><td colspan="5">{}</td></tr>', "none yet"),
+        )
+
+    @admin.display(description="Metadata")
+    def metadata_pretty(self, order: Order):
+        return admin_follow.pretty_json(order.metadata)
+
+    @admin.display(description="Shipping address")
+    def shipping_address_pretty(self, order: Order):
+        return admin_follow.pretty_json(order.shipping_address)
 
     @admin.display(description="Allowed actions")
     def allowed_actions(self, order: Order) -> str:
@@ -332,3 +485,50 @@ class OrderAdmin(admin.ModelAdmin):
             self.message_user(request, f"Cancelled {cancelled} order(s).", messages.SUCCESS)
         for line in refused:
             self.message_user(request, line, messages.ERROR)
+
+
+@admin.register(CarrierReport)
+class CarrierReportAdmin(admin_follow.FollowsOrder, ReadOnlyAdmin):
+    """What carriers reported on the orders' parcels, kept under the carrier's event id."""
+
+    list_display = ["received_at", "order_link", "shop_name", "carrier", "status", "event_id"]
+    list_filter = ["carrier", "status", "received_at"]
+    search_fields = ["=event_id", "order__tracking_number"]
+    list_select_related = ["order"]
+    date_hierarchy = "received_at"
+    fields = ["order_link", "shop_name", "carrier", "event_id", "status", "received_at"]
+    readonly_fields = fields
+    order_fields = ["order_id"]
+    shop_fields = ["order__shop_id"]
+
+
+@admin.register(OrderTransition)
+class OrderTransitionAdmin(admin_follow.FollowsOrder, ReadOnlyAdmin):
+    """Every status change of every order, naming who made it."""
+
+    list_display = [
+        "created_at",
+        "order_link",
+        "shop_name",
+        "from_status",
+        "to_status",
+        "actor",
+        "reason",
+    ]
+    list_filter = ["to_status", "created_at"]
+    search_fields = ["actor", "=correlation_id"]
+    list_select_related = ["order"]
+    date_hierarchy = "created_at"
+    fields = [
+        "order_link",
+        "shop_name",
+        "from_status",
+        "to_status",
+        "actor",
+        "reason",
+        "correlation_id",
+        "created_at",
+    ]
+    readonly_fields = fields
+    order_fields = ["order_id"]
+    shop_fields = ["order__shop_id"]

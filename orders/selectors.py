@@ -1,8 +1,10 @@
 """Read queries for the API, pages and admin."""
 
+import contextlib
+from collections.abc import Iterable
 from uuid import UUID
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from .models import Order, Product, Shop
 
@@ -22,3 +24,52 @@ def product_list_for_shop(*, shop: Shop) -> QuerySet[Product]:
 
 def product_get_for_shop(*, shop: Shop, sku: str) -> Product:
     return product_list_for_shop(shop=shop).get(sku=sku)
+
+
+#: the most orders (and shops) a search term stands for in the admin: an e-mail behind more
+#: orders than this finds its newest ones
+SEARCH_LIMIT = 500
+
+
+def order_ids_and_shop_ids_matching(term: str) -> tuple[list[UUID], list[int]]:
+    """The orders a support search term names, and the shops: two indexed queries.
+
+    An order by its number, the shop's reference, the customer's e-mail (as typed or in
+    lower case, so the e-mail index serves it) or its id; a shop by its slug or a part of
+    its name (shops are few).
+    """
+    term = term.strip()
+    if not term:
+        return [], []
+    orders = (
+        Q(number=term.upper())
+        | Q(external_reference=term)
+        | Q(customer_email__in={term, term.lower()})
+    )
+    with contextlib.suppress(ValueError):
+        orders |= Q(pk=UUID(term))
+    order_ids = list(
+        Order.objects.filter(orders)
+        .order_by("-created_at")
+        .values_list("pk", flat=True)[:SEARCH_LIMIT]
+    )
+    shop_ids = list(
+        Shop.objects.filter(Q(slug=term.lower()) | Q(name__icontains=term))
+        .order_by("pk")
+        .values_list("pk", flat=True)[:SEARCH_LIMIT]
+    )
+    return order_ids, shop_ids
+
+
+def order_numbers_and_shops(order_ids: Iterable[UUID]) -> list[tuple[UUID, str, int, str]]:
+    """(order id, number, shop id, shop name) of each order given: one query."""
+    return list(
+        Order.objects.filter(pk__in=list(order_ids)).values_list(
+            "pk", "number", "shop_id", "shop__name"
+        )
+    )
+
+
+def shop_names(shop_ids: Iterable[int]) -> dict[int, str]:
+    """Each shop's name by its id: one query."""
+    return dict(Shop.objects.filter(pk__in=list(shop_ids)).values_list("pk", "name"))

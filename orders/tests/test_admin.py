@@ -244,7 +244,7 @@ def test_revoke_action_makes_a_key_unusable(staff, shop, products):
     )
 
     assert response.status_code == 200
-    assert "Revoked." in _messages(response)
+    assert "Revoked 1 key(s)." in _messages(response)
     api_key.refresh_from_db()
     assert api_key.revoked is True
     refused = client.get("/api/v1/products")
