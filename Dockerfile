@@ -49,7 +49,16 @@ COPY . .
 
 # The build needs settings that load, not a secret: DEBUG=false selects the manifest
 # storage used at runtime, and the throwaway key lives only in this RUN's environment.
-RUN DEBUG=false \
+# The translations are compiled here (GNU gettext's msgfmt, removed again in the same layer):
+# the repository keeps only the .po catalogues.
+RUN apt-get update -qq \
+ && apt-get install -y -qq --no-install-recommends gettext >/dev/null \
+ && DEBUG=false \
+    SECRET_KEY=collectstatic-only-build-key-never-used-by-a-running-container-0000 \
+    python manage.py compilemessages --locale pt_BR \
+ && apt-get purge -y -qq gettext >/dev/null && apt-get autoremove -y -qq >/dev/null \
+ && rm -rf /var/lib/apt/lists/* \
+ && DEBUG=false \
     SECRET_KEY=collectstatic-only-build-key-never-used-by-a-running-container-0000 \
     python manage.py collectstatic --noinput \
  && chmod 0755 deploy/entrypoint.sh deploy/healthcheck.py

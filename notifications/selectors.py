@@ -27,3 +27,13 @@ def webhook_delivery_get_for_shop(*, shop_id: int, delivery_id: UUID) -> Webhook
         .prefetch_related("log")
         .get(endpoint__shop_id=shop_id, pk=delivery_id)
     )
+
+
+def webhook_endpoint_secrets_at_url(*, url: str) -> list[tuple[str, int, str]]:
+    """(endpoint id, shop id, secret) of every endpoint registered at ``url`` (the inbox's)."""
+    return [
+        (str(endpoint_id), shop_id, secret)
+        for endpoint_id, shop_id, secret in WebhookEndpoint.objects.filter(url=url)
+        .order_by("created_at")
+        .values_list("pk", "shop_id", "secret")
+    ]

@@ -20,6 +20,7 @@ import re
 from typing import Any
 
 import structlog
+from django.conf import settings
 
 from orderflow import tracing
 from orderflow.correlation import get_correlation_id
@@ -202,3 +203,19 @@ def configure_structlog() -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
+
+
+class ServerLogsRequestsFilter:
+    """One line per request: drop django.request's 4xx warning where the server logs requests.
+
+    ``runserver`` (embedded mode) and daphne write an access line for every request,
+    status included, so Django's own "Not Found: /x" warning for the same 4xx request was
+    a second line. With ``REQUEST_LINE_BY_SERVER`` on (embedded mode's default) only the
+    access line is kept; a 5xx still logs its error and traceback. Off (full mode, where
+    the HTTP API runs behind granian without an access log) Django's warning is the line.
+    """
+
+    def filter(self, record) -> bool:
+        if not getattr(settings, "REQUEST_LINE_BY_SERVER", False):
+            return True
+        return getattr(record, "status_code", 500) >= 500

@@ -7,7 +7,7 @@ Two run modes share this one module:
 * full (``DATABASE_URL`` and ``REDIS_URL`` set): PostgreSQL through Django's psycopg
   pool, Redis for the cache, the channel layer and the Celery broker.
 
-Every knob is listed in the README's configuration table.
+Every knob is listed in docs/configuration.md.
 """
 
 from datetime import timedelta
@@ -259,7 +259,11 @@ SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 
 # --- I18n, static ----------------------------------------------------------------------------
-LANGUAGE_CODE = "en-us"
+# What a customer reads (the tracking page, e-mails) is in the order's language, pt-BR or
+# English (docs/localisation.md); the catalogues are compiled by `make install` and the image.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("pt-br", "Português (Brasil)")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -341,9 +345,17 @@ PAYMENT_GATES = False
 #: Where e-mail goes. Production: smtp://user:password@host:25, smtp+tls://… (STARTTLS) or
 #: smtps://… (deploy/k8s/secret.template.yaml). Unset, full mode writes each message to a
 #: file under EMAIL_FILE_PATH — a customer's e-mail never lands in the logs — and embedded
-#: mode (make run) prints it (consolemail://). The test runner uses the in-memory outbox.
-EMAIL_CONFIG = env.email_url("EMAIL_URL", default="filemail://" if FULL_MODE else "consolemail://")
-EMAIL_BACKEND = EMAIL_CONFIG["EMAIL_BACKEND"]
+#: mode (make run) keeps it in the local mailbox that staff read on the Outbox page
+#: (mailbox://, notifications/mailbox.py). The test runner uses the in-memory outbox.
+EMAIL_URL = env.str("EMAIL_URL", default="filemail://" if FULL_MODE else "mailbox://")
+LOCAL_MAILBOX = EMAIL_URL.partition(":")[0] == "mailbox"
+EMAIL_CONFIG = environ.Env.email_url_config("dummymail://" if LOCAL_MAILBOX else EMAIL_URL)
+EMAIL_BACKEND = (
+    "notifications.mailbox.MailboxBackend" if LOCAL_MAILBOX else EMAIL_CONFIG["EMAIL_BACKEND"]
+)
+#: the local mailbox's directory (one .eml file per message) and how many messages it keeps
+MAILBOX_PATH = env.str("MAILBOX_PATH", default=str(BASE_DIR / "var" / "mailbox"))
+MAILBOX_KEEP = env.int("MAILBOX_KEEP", default=1000)
 #: the file outbox of filemail:// (one file per batch of messages sent)
 EMAIL_FILE_PATH = EMAIL_CONFIG.get("EMAIL_FILE_PATH") or env.str(
     "EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "mail")
@@ -360,6 +372,13 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="orders@orderflow.localhost")
 #: let webhooks reach loopback and private addresses: for development and tests only
 WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
+#: the webhook inbox (POST /dev/webhook-inbox, read at /staff/webhook-inbox/): a stand-in
+#: shop that receives webhooks, verifies their signatures and shows them; embedded mode
+#: only by default. Registering its own URL (PUBLIC_BASE_URL + /dev/webhook-inbox) is
+#: allowed while it is on, loopback or not; it keeps the newest WEBHOOK_INBOX_KEEP.
+WEBHOOK_INBOX = env.bool("WEBHOOK_INBOX", default=not FULL_MODE)
+WEBHOOK_INBOX_PATH = env.str("WEBHOOK_INBOX_PATH", default=str(BASE_DIR / "var" / "webhook-inbox"))
+WEBHOOK_INBOX_KEEP = env.int("WEBHOOK_INBOX_KEEP", default=500)
 #: an endpoint whose every attempt failed for this long is disabled and its shop e-mailed
 WEBHOOK_DISABLE_AFTER_HOURS = env.float("WEBHOOK_DISABLE_AFTER_HOURS", default=24.0)
 #: after a secret rotation, deliveries carry the previous secret's signature this long too
@@ -465,10 +484,16 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] |= {
 
 # --- Logging ---------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+#: the server writes each request's one line (runserver's access line in embedded mode), so
+#: Django's own warning for a 4xx is not logged again (orderflow/logging_format.py)
+REQUEST_LINE_BY_SERVER = env.bool("REQUEST_LINE_BY_SERVER", default=not FULL_MODE)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"correlation": {"()": "orderflow.correlation.CorrelationIdLogFilter"}},
+    "filters": {
+        "correlation": {"()": "orderflow.correlation.CorrelationIdLogFilter"},
+        "server_logs_requests": {"()": "orderflow.logging_format.ServerLogsRequestsFilter"},
+    },
     "formatters": {
         # both add the correlation, trace and span ids and the order or shop at hand, and
         # scrub secrets from every line (see orderflow/logging_format.py)
@@ -488,7 +513,12 @@ LOGGING = {
         # past its scrubbing, e.g. of tracking tokens in paths): configured here, they lose
         # them and propagate to the root's handler like every other logger.
         "django": {"level": "INFO"},
+        "django.request": {"level": "INFO", "filters": ["server_logs_requests"]},
         "django.server": {"level": "INFO", "propagate": True},
+        # runserver's start-up chatter (reloader, HTTP/2 extras, endpoint) before make run's
+        # summary; daphne's errors still show
+        "django.utils.autoreload": {"level": "INFO" if FULL_MODE else "WARNING"},
+        "daphne.server": {"level": "INFO" if FULL_MODE else "WARNING"},
         "django.db.backends": {"level": "INFO"},
         # a line per task and per beat tick drowns what matters; failures still log
         "celery.app.trace": {"level": env.str("CELERY_TASK_LOG_LEVEL", default="WARNING")},

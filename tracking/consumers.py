@@ -22,10 +22,11 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.utils import translation
 
-from orderflow import metrics, roles
+from orderflow import customer_locale, metrics, roles
 
-from . import filters, push, selectors, services, socket_slots, staff_sessions
+from . import filters, public_page, push, selectors, services, socket_slots, staff_sessions
 
 #: Close codes, for the page to act on (static/js/live.js; README, "Live over WebSockets").
 #: A staff socket's login is refused by accepting and closing at once with SESSION_ENDED or
@@ -316,8 +317,15 @@ class PublicTrackingConsumer(_LiveConsumer):
         return True
 
     async def snapshot(self) -> dict:
+        # the page's language: the page puts its own in the socket's query string
+        self.language = customer_locale.page_language(
+            order_locale=tracking.snapshot["order"]["locale"],
+            accept_language=_header(self.scope, b"accept-language"),
+            asked=_query_string(self.scope).get("lang", ""),
+        )
         tracking = await database_sync_to_async(services.public_tracking_get)(token=self.token)
-        return tracking.snapshot
+        with translation.override(self.language):
+            return public_page.snapshot_message(tracking.snapshot)
 
     async def watermark(self) -> int:
         return await database_sync_to_async(selectors.order_watermark)(
@@ -325,18 +333,18 @@ class PublicTrackingConsumer(_LiveConsumer):
         )
 
     async def tracking_entries(self, message):
-        # only the public group reaches this socket; the allow-list is applied once more
+        # only the public group reaches this socket; the allow-list is applied once more,
+        # then the page's words are written in its language (no query: the push has the facts)
         order = message["order"]
-        await self._forward(
-            {
-                "type": "entries",
-                "entries": [
+        with translation.override(self.language):
+            words = public_page.steps_message(
+                order={key: order.get(key, "") for key in PUBLIC_ORDER_FIELDS},
+                entries=[
                     {key: entry.get(key, "") for key in PUBLIC_ENTRY_FIELDS}
                     for entry in message["entries"]
                 ],
-                "order": {key: order.get(key, "") for key in PUBLIC_ORDER_FIELDS},
-            }
-        )
+            )
+        await self._forward(words)
 
     async def tracking_entry(self, message):
         """One entry, as a worker of the previous release pushes it."""
@@ -358,6 +366,15 @@ PUBLIC_ORDER_FIELDS = (
     "tracking_number",
     "status",
     "status_label",
+    "shop_email",
+    "locale",
+    "items",
+    "total",
+    "currency",
+    "outcome",
+    "delivery_issue",
+    "refunded_amount",
+    "refunded_at",
     "sequence",
     "updated_at",
     "next_step",
@@ -371,3 +388,10 @@ def _timeline_snapshot(order_id) -> dict:
 def _query_string(scope) -> dict[str, str]:
     parsed = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     return {key: values[-1][:100] for key, values in parsed.items()}
+def _header(scope, name: bytes) -> str:
+    for key, value in scope.get("headers") or ():
+        if key == name:
+            return value.decode("latin-1")
+    return ""
+
+

@@ -30,6 +30,22 @@ class TrackedOrder(models.Model):
     sequence = models.PositiveIntegerField(default=0)
     placed_at = models.DateTimeField()
     updated_at = models.DateTimeField()
+    # --- what the customer's page says (tracking/public_page.py), as the events tell it ----
+    #: the customer's language, ``pt-BR`` or ``en`` ("" before orders carried one)
+    customer_locale = models.CharField(max_length=5, blank=True, default="")
+    #: where the customer writes with a question (the shop's contact e-mail)
+    shop_email = models.EmailField(blank=True, default="")
+    #: what was ordered: ``[{"sku", "name", "quantity"}]`` (no prices: the page shows none)
+    items = models.JSONField(default=list, blank=True)
+    #: why the order ended, for a rejected or cancelled order: ``{"cause": "stock" |
+    #: "payment" | "shop", "reason", "short_items": [{"sku", "requested", "available"}],
+    #: "charged": bool}`` ({} while it has not ended)
+    outcome = models.JSONField(default=dict, blank=True)
+    #: a problem the carrier reported since its last good news (``delivery_failed``), or ""
+    delivery_issue = models.CharField(max_length=30, blank=True, default="")
+    #: money given back to the customer, all refunds together, and when the last one was
+    refunded_amount = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    refunded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-placed_at"]

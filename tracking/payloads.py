@@ -131,10 +131,26 @@ def public_entry(entry: TrackingEntry) -> dict:
 
 
 def public_order(tracked: TrackedOrder, live: LiveStatus) -> dict:
+    """The order as its customer's page tells it (``public_page`` words it): the customer's
+    own order, never a staff note, a payment reference or another order's data."""
     return {
         "number": tracked.number,
         "shop_name": tracked.shop_name,
+        "shop_email": tracked.shop_email,
+        "locale": tracked.customer_locale,
+        "items": tracked.items,
+        "total": str(tracked.total),
+        "currency": tracked.currency,
         "carrier": tracked.carrier,
         "tracking_number": tracked.tracking_number,
+        "outcome": _public_outcome(tracked.outcome),
+        "delivery_issue": tracked.delivery_issue,
+        "refunded_amount": str(tracked.refunded_amount),
+        "refunded_at": tracked.refunded_at.isoformat() if tracked.refunded_at else "",
         **live_status_payload(live),
     }
+
+
+def _public_outcome(outcome: dict) -> dict:
+    kept = ("cause", "reason", "short_items", "charged")
+    return {key: outcome[key] for key in kept if key in outcome}

@@ -60,23 +60,24 @@ def batch_messages(changes) -> list[tuple[str, dict]]:
                     },
                 )
             )
-            public = [payloads.public_entry(entry) for entry in change.entries if entry.public]
-            if public:
-                messages.append(
-                    (
-                        public_group(tracked.order_id),
-                        {
-                            "type": "tracking.entries",
-                            "entries": public,
-                            "order": payloads.public_order(tracked, live),
-                        },
-                    )
+        public = [payloads.public_entry(entry) for entry in change.entries if entry.public]
+        # a refund is no public step, but the customer's page says it, live
+        if public or change.refunded:
+            messages.append(
+                (
+                    public_group(tracked.order_id),
+                    {
+                        "type": "tracking.entries",
+                        "entries": public,
+                        "order": payloads.public_order(tracked, live),
+                    },
                 )
         if change.moved:
             row = {
                 "row": payloads.board_row(tracked),
                 "previous_status": change.previous_status,
                 "previous_sequence": change.previous_sequence,
+            )
                 # the newest order entry behind the move: a page whose snapshot's watermark
                 # is at or past it has the move already (a push can arrive after a resync)
                 "entry": max(

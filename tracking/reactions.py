@@ -85,6 +85,52 @@ def _refunded_note(data: Data) -> str:
     return f"{data['amount']} {data['currency']} refunded: {data['reason']}"
 
 
+def _no_facts(data: Data) -> dict[str, Any]:
+    return {}
+
+
+#: a cancellation the saga made because the payment failed says so in its reason
+PAYMENT_FAILED_PREFIX = "Payment failed: "
+
+
+def _rejected_facts(data: Data) -> dict[str, Any]:
+    short = [
+        {"sku": line["sku"], "requested": line["requested"], "available": line["available"]}
+        for line in data.get("short_lines") or ()
+    ]
+    return {
+        "outcome": {
+            "cause": "stock" if short else "shop",
+            "reason": data.get("reason", "")[:500],
+            "short_items": short,
+            "charged": False,
+        }
+    }
+
+
+def _cancelled_facts(data: Data) -> dict[str, Any]:
+    reason = data.get("reason", "")
+    by_payment = data.get("cancelled_by") == "system" and reason.startswith(PAYMENT_FAILED_PREFIX)
+    return {
+        "outcome": {
+            "cause": "payment" if by_payment else "shop",
+            "reason": (reason.removeprefix(PAYMENT_FAILED_PREFIX) if by_payment else reason)[:500],
+            "short_items": [],
+            # the payments context refunds a captured payment of a cancelled order
+            "charged": data.get("previous_status") in (OrderStatus.PAID, OrderStatus.CONFIRMED),
+        }
+    }
+
+
+def _delivery_failed_facts(data: Data) -> dict[str, Any]:
+    return {"delivery_issue": "delivery_failed"}
+
+
+def _parcel_moving_facts(data: Data) -> dict[str, Any]:
+    """Good news from the carrier ends a failed attempt's story."""
+    return {"delivery_issue": ""}
+
+
 def _is_credit_note(data: Data) -> bool:
     return data.get("kind") == "credit_note"
 
@@ -111,6 +157,9 @@ class Reaction:
     tracked_fields: tuple[str, ...] = ()
     #: the status an event stored before the ``status`` fact existed leads to
     legacy_status: str = ""
+    #: what the customer's page says that the event changes (``outcome``, ``delivery_issue``),
+    #: taken with the tracked fields when the event moves the order
+    page_facts: Callable[[Data], dict[str, Any]] = _no_facts
 
     def milestone_of(self, data: Data) -> str:
         return self.milestone(data) if callable(self.milestone) else self.milestone
@@ -125,12 +174,19 @@ REACTIONS: dict[str, Reaction] = {
     ),
     "stock.reserved": Reaction(Milestone.RESERVED, legacy_status=OrderStatus.RESERVED),
     "order.rejected": Reaction(
-        Milestone.REJECTED, note=_reason, legacy_status=OrderStatus.REJECTED
+        Milestone.REJECTED,
+        note=_reason,
+        legacy_status=OrderStatus.REJECTED,
+        page_facts=_rejected_facts,
     ),
     "order.paid": Reaction(Milestone.PAID, legacy_status=OrderStatus.PAID),
     "order.confirmed": Reaction(Milestone.CONFIRMED, legacy_status=OrderStatus.CONFIRMED),
     "order.cancelled": Reaction(
-        Milestone.CANCELLED, ACTOR, _reason, legacy_status=OrderStatus.CANCELLED
+        Milestone.CANCELLED,
+        ACTOR,
+        _reason,
+        legacy_status=OrderStatus.CANCELLED,
+        page_facts=_cancelled_facts,
     ),
     "shipment.dispatched": Reaction(
         Milestone.SHIPPED,
@@ -138,17 +194,34 @@ REACTIONS: dict[str, Reaction] = {
         _handed_note,
         tracked_fields=("carrier", "tracking_number"),
         legacy_status=OrderStatus.SHIPPED,
+        page_facts=_parcel_moving_facts,
     ),
     "shipment.in_transit": Reaction(
-        Milestone.IN_TRANSIT, TrackingSource.CARRIER, _carrier_note, location=True
+        Milestone.IN_TRANSIT,
+        TrackingSource.CARRIER,
+        _carrier_note,
+        location=True,
+        page_facts=_parcel_moving_facts,
     ),
     "shipment.out_for_delivery": Reaction(
-        Milestone.OUT_FOR_DELIVERY, ACTOR, legacy_status=OrderStatus.OUT_FOR_DELIVERY
+        Milestone.OUT_FOR_DELIVERY,
+        ACTOR,
+        legacy_status=OrderStatus.OUT_FOR_DELIVERY,
+        page_facts=_parcel_moving_facts,
     ),
     "shipment.delivery_failed": Reaction(
-        Milestone.DELIVERY_FAILED, TrackingSource.CARRIER, _carrier_note, location=True
+        Milestone.DELIVERY_FAILED,
+        TrackingSource.CARRIER,
+        _carrier_note,
+        location=True,
+        page_facts=_delivery_failed_facts,
     ),
-    "shipment.delivered": Reaction(Milestone.DELIVERED, ACTOR, legacy_status=OrderStatus.DELIVERED),
+    "shipment.delivered": Reaction(
+        Milestone.DELIVERED,
+        ACTOR,
+        legacy_status=OrderStatus.DELIVERED,
+        page_facts=_parcel_moving_facts,
+    ),
     "order.shipping_address_changed": Reaction(
         Milestone.SHIPPING_ADDRESS_CHANGED, ACTOR, _address_note
     ),
@@ -187,8 +260,8 @@ class EntryRow:
     public: bool
     #: the order status after the event ("" when it stays)
     status: str
-    #: facts the tracking row takes when the event moves it (``carrier``, …)
-    tracked: tuple[tuple[str, str], ...]
+    #: facts the tracking row takes when the event moves it (``carrier``, ``outcome``…)
+    tracked: tuple[tuple[str, Any], ...]
 
     @property
     def moves_status(self) -> bool:
@@ -238,5 +311,8 @@ def entry_row(event, *, actor_lookup: Callable[[str, str], str | None]) -> Entry
         location=(data.get("location", "") if reaction.location else "")[:200],
         public=milestone not in PRIVATE_MILESTONES,
         status=status,
-        tracked=tuple((name, str(data.get(name, ""))) for name in reaction.tracked_fields),
+        tracked=(
+            *((name, str(data.get(name, ""))) for name in reaction.tracked_fields),
+            *reaction.page_facts(data).items(),
+        ),
     )

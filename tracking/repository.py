@@ -8,6 +8,7 @@ runs in the batch's transaction), with its effect keyed by a natural unique key:
 - ``tracked_lock``    the batch's orders' rows, locked in a fixed order (FOR UPDATE)
 - ``entries_insert``  every entry (ON CONFLICT (event_id) DO NOTHING RETURNING)
 - ``tracked_move``    each moved order's live status, once (only if its sequence is newer)
+- ``tracked_refund``  money given back, added once per refund event (batches that have one)
 
 The ORM models stay the schema; on SQLite (embedded mode) the same functions run
 through the ORM, a statement or so per row — that mode serves one person's demo.
@@ -16,11 +17,15 @@ through the ORM, a statement or so per row — that mode serves one person's dem
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 import psycopg
 from django.db import connection
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from .models import TrackedOrder, TrackingEntry
 from .reactions import EntryRow
@@ -45,6 +50,10 @@ class NewTrackedOrder:
     tracking_token: str
     status: str
     placed_at: datetime
+    customer_locale: str = ""
+    shop_email: str = ""
+    #: ``[{"sku", "name", "quantity"}]``
+    items: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -59,6 +68,17 @@ class Move:
     tracking_number: str
     customer_name: str
     customer_email: str
+    outcome: dict[str, Any]
+    delivery_issue: str
+
+
+@dataclass(frozen=True)
+class Refund:
+    """Money an order's customer got back: one ``payment.refunded`` event."""
+
+    order_id: UUID
+    amount: Decimal
+    refunded_at: datetime
 
 
 def _postgres() -> bool:
@@ -78,13 +98,16 @@ def _run(sql: str, params: list) -> list[tuple]:
 _INSERT_TRACKED = f"""
 INSERT INTO {TRACKED} (order_id, shop_id, shop_name, number, customer_name, customer_email,
                        total, currency, tracking_token, carrier, tracking_number, status,
-                       sequence, placed_at, updated_at)
+                       sequence, placed_at, updated_at, customer_locale, shop_email, items,
+                       outcome, delivery_issue, refunded_amount)
 SELECT n.order_id, n.shop_id, n.shop_name, n.number, n.customer_name, n.customer_email,
-       n.total, n.currency, n.tracking_token, '', '', n.status, 0, n.placed_at, n.placed_at
+       n.total, n.currency, n.tracking_token, '', '', n.status, 0, n.placed_at, n.placed_at,
+       n.customer_locale, n.shop_email, n.items, '{{}}'::jsonb, '', 0
 FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[],
-            %s::numeric[], %s::text[], %s::text[], %s::text[], %s::timestamptz[])
+            %s::numeric[], %s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::text[],
+            %s::text[], %s::jsonb[])
      AS n(order_id, shop_id, shop_name, number, customer_name, customer_email, total,
-          currency, tracking_token, status, placed_at)
+          currency, tracking_token, status, placed_at, customer_locale, shop_email, items)
 ON CONFLICT DO NOTHING
 """  # noqa: S608 (table names come from the models, values are parameters)
 
@@ -98,6 +121,7 @@ def tracked_insert(rows: list[NewTrackedOrder]) -> None:
             [
                 TrackedOrder(
                     **{k: getattr(row, k) for k in NewTrackedOrder.__dataclass_fields__},
+                    outcome={},
                     sequence=0,
                     updated_at=row.placed_at,
                 )
@@ -120,6 +144,9 @@ def tracked_insert(rows: list[NewTrackedOrder]) -> None:
             [row.tracking_token for row in rows],
             [row.status for row in rows],
             [row.placed_at for row in rows],
+            [row.customer_locale for row in rows],
+            [row.shop_email for row in rows],
+            [Jsonb(list(row.items)) for row in rows],
         ],
     )
 
@@ -237,11 +264,11 @@ _MOVE_TRACKED = f"""
 UPDATE {TRACKED} t
 SET status = n.status, sequence = n.sequence, updated_at = n.updated_at,
     carrier = n.carrier, tracking_number = n.tracking_number, customer_name = n.customer_name,
-    customer_email = n.customer_email
+    customer_email = n.customer_email, outcome = n.outcome, delivery_issue = n.delivery_issue
 FROM unnest(%s::uuid[], %s::text[], %s::int[], %s::timestamptz[], %s::text[], %s::text[],
-            %s::text[], %s::text[])
+            %s::text[], %s::text[], %s::jsonb[], %s::text[])
      AS n(order_id, status, sequence, updated_at, carrier, tracking_number, customer_name,
-          customer_email)
+          customer_email, outcome, delivery_issue)
 WHERE t.order_id = n.order_id AND t.sequence < n.sequence
 RETURNING t.order_id
 """  # noqa: S608
@@ -263,6 +290,8 @@ def tracked_move(moves: list[Move]) -> set[UUID]:
                 tracking_number=move.tracking_number,
                 customer_name=move.customer_name,
                 customer_email=move.customer_email,
+                outcome=move.outcome,
+                delivery_issue=move.delivery_issue,
             ):
                 moved.add(move.order_id)
         return moved
@@ -277,6 +306,50 @@ def tracked_move(moves: list[Move]) -> set[UUID]:
             [move.tracking_number for move in moves],
             [move.customer_name for move in moves],
             [move.customer_email for move in moves],
+            [Jsonb(move.outcome) for move in moves],
+            [move.delivery_issue for move in moves],
         ],
     )
     return {order_id for (order_id,) in rows}
+
+
+# --- tracked_refund ---------------------------------------------------------------------------
+_REFUND_TRACKED = f"""
+UPDATE {TRACKED} t
+SET refunded_amount = t.refunded_amount + n.amount,
+    refunded_at = GREATEST(t.refunded_at, n.refunded_at)
+FROM (SELECT order_id, sum(amount) AS amount, max(refunded_at) AS refunded_at
+      FROM unnest(%s::uuid[], %s::numeric[], %s::timestamptz[]) AS r(order_id, amount, refunded_at)
+      GROUP BY order_id) AS n
+WHERE t.order_id = n.order_id
+RETURNING t.order_id, t.refunded_amount, t.refunded_at
+"""  # noqa: S608
+
+
+def tracked_refund(refunds: list[Refund]) -> dict[UUID, tuple[Decimal, datetime]]:
+    """Add each refund to its order's refunded total (the caller passes only refunds not
+    recorded before: an entry new in this batch). Returns each order's total and time after."""
+    if not refunds:
+        return {}
+    if not _postgres():
+        totals: dict[UUID, tuple[Decimal, datetime]] = {}
+        for refund in refunds:
+            TrackedOrder.objects.filter(pk=refund.order_id).update(
+                refunded_amount=F("refunded_amount") + refund.amount,
+                # SQLite's MAX() of a NULL is NULL: an order's first refund sets the time
+                refunded_at=Greatest(
+                    Coalesce(F("refunded_at"), Value(refund.refunded_at)), Value(refund.refunded_at)
+                ),
+            )
+        for row in TrackedOrder.objects.filter(pk__in={r.order_id for r in refunds}):
+            totals[row.order_id] = (row.refunded_amount, row.refunded_at)
+        return totals
+    rows = _run(
+        _REFUND_TRACKED,
+        [
+            [refund.order_id for refund in refunds],
+            [refund.amount for refund in refunds],
+            [refund.refunded_at for refund in refunds],
+        ],
+    )
+    return {order_id: (amount, at) for order_id, amount, at in rows}

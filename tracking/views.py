@@ -11,11 +11,13 @@ from django.conf import settings
 from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
 
-from orderflow import roles
+from orderflow import customer_locale, roles
 
-from . import filters, selectors, services
+from . import filters, public_page, selectors, services
 
 
 @roles.staff_permission_required(roles.VIEW)
@@ -126,14 +128,32 @@ def public_tracking(request, token: str):
     tracking = services.public_tracking_get(token=token)
     if tracking is None:
         raise Http404("No order has this tracking link.")
-    response = render(
-        request,
-        "tracking/public.html",
-        {
-            "order": tracking.snapshot["order"],
-            "snapshot": tracking.snapshot,
-            "socket_path": f"/ws/track/{token}/",
-        },
+    order = tracking.snapshot["order"]
+    language = customer_locale.page_language(
+        order_locale=order["locale"],
+        accept_language=request.headers.get("Accept-Language"),
+        asked=request.GET.get("lang", ""),
     )
+    with translation.override(language):
+        live = public_page.snapshot_message(tracking.snapshot)
+        response = render(
+            request,
+            "tracking/public.html",
+            {
+                "order": order,
+                "snapshot": tracking.snapshot,
+                "live": live,
+                "view": live["view"],
+                "steps": live["steps"],
+                "language": language,
+                "html_lang": customer_locale.html_lang(language),
+                "languages": [(code, name) for code, name in settings.LANGUAGES],
+                "mail_subject": _("Order %(number)s") % {"number": order["number"]},
+                # the socket words its pushes in the page's language
+                "socket_path": f"/ws/track/{token}/?{urlencode({'lang': language})}",
+            },
+        )
     response["Referrer-Policy"] = "no-referrer"  # the token is the key to the page
+    response["Content-Language"] = customer_locale.html_lang(language)
+    patch_vary_headers(response, ["Accept-Language"])
     return response

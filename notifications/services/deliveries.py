@@ -28,7 +28,7 @@ from django.utils import timezone
 from orderflow import metrics, tracing
 from orderflow.events import publish
 
-from .. import webhooks
+from .. import inbox, webhooks
 from ..choices import AttemptOutcome, SendStatus
 from ..events import WebhookEndpointDisabled
 from ..exceptions import EndpointInactive
@@ -273,7 +273,7 @@ def _post(
                 secrets=endpoint.signing_secrets(now), msg_id=str(delivery.event_id), body=body
             ),
             request_id=request_id,
-            allow_private=settings.WEBHOOK_ALLOW_PRIVATE,
+            allow_private=settings.WEBHOOK_ALLOW_PRIVATE or inbox.is_inbox_url(endpoint.url),
             timeout=timeout,
         )
 

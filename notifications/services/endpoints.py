@@ -12,7 +12,7 @@ from orderflow.correlation import get_correlation_id
 from orderflow.errors import FieldError, InputError
 from orderflow.events import event_types
 
-from .. import ssrf, webhooks
+from .. import inbox, ssrf, webhooks
 from ..choices import SendStatus
 from ..exceptions import EndpointInactive, EndpointLimitReached, UnsafeWebhookUrl
 from ..models import WebhookDelivery, WebhookEndpoint
@@ -36,15 +36,38 @@ def webhook_url_validate(url: str) -> str:
     if len(url) > URL_MAX_LENGTH:
         raise _too_long()
     try:
-        checked = ssrf.check_url(url, allow_private=settings.WEBHOOK_ALLOW_PRIVATE)
+        checked = ssrf.check_url(url, allow_private=_allow_private(url))
     except ssrf.UnsafeUrl as error:
+        message = f"{error}{_private_hint(error)}"
         raise UnsafeWebhookUrl(
-            f"The URL cannot be used for webhooks: {error}",
-            errors=[FieldError("url", "unsafe_url", str(error))],
+            f"The URL cannot be used for webhooks: {message}",
+            errors=[FieldError("url", "unsafe_url", message)],
         ) from None
     if len(checked.url) > URL_MAX_LENGTH:
         raise _too_long()  # percent-encoding makes a URL up to nine times longer
     return checked.url
+
+
+def _allow_private(url: str) -> bool:
+    """Loopback and private addresses: allowed by WEBHOOK_ALLOW_PRIVATE, or for the inbox."""
+    return settings.WEBHOOK_ALLOW_PRIVATE or inbox.is_inbox_url(ssrf.normalize_url(url))
+
+
+def _private_hint(error: ssrf.UnsafeUrl) -> str:
+    """How to try webhooks locally, when the refusal is for a loopback or private address.
+
+    Only in words a developer running the app can act on: a deployment (inbox off) says
+    nothing about settings to a shop.
+    """
+    if not settings.WEBHOOK_INBOX or not str(error).endswith(
+        ("a loopback address.", "a private address.")
+    ):
+        return ""
+    return (
+        f" To try webhooks locally, register this app's webhook inbox, {inbox.inbox_url()}, "
+        "or start the app with WEBHOOK_ALLOW_PRIVATE=true to allow loopback and private "
+        "addresses (development only)."
+    )
 
 
 def _too_long() -> UnsafeWebhookUrl:

@@ -1,4 +1,4 @@
-"""Where e-mail goes by default: never the log in full mode, SMTP when EMAIL_URL says so."""
+"""Where e-mail goes by default: never the log; embedded mode's local mailbox; SMTP when asked."""
 
 import json
 import os
@@ -33,18 +33,29 @@ def _settings(**environment: str) -> list[str]:
     ("environment", "backend"),
     [
         ({"DATABASE_URL": "postgres://u@127.0.0.1/x"}, "django.core.mail.backends.filebased"),
-        ({}, "django.core.mail.backends.console"),
+        ({}, "notifications.mailbox.MailboxBackend"),
+        (
+            {"DATABASE_URL": "postgres://u@127.0.0.1/x", "EMAIL_URL": "mailbox://"},
+            "notifications.mailbox.MailboxBackend",
+        ),
+        ({"EMAIL_URL": "consolemail://"}, "django.core.mail.backends.console"),
         (
             {"DATABASE_URL": "postgres://u@127.0.0.1/x", "EMAIL_URL": "smtp+tls://u:p@mx:587"},
             "django.core.mail.backends.smtp",
         ),
     ],
-    ids=["full-mode-file-outbox", "embedded-console", "smtp-when-set"],
+    ids=[
+        "full-mode-file-outbox",
+        "embedded-local-mailbox",
+        "full-mode-mailbox-when-asked",
+        "console-when-asked",
+        "smtp-when-set",
+    ],
 )
 def test_the_default_email_backend(environment, backend):
     email_backend, file_path, host = _settings(**environment)
 
-    assert email_backend == f"{backend}.EmailBackend"
+    assert email_backend == (backend if backend.endswith("Backend") else f"{backend}.EmailBackend")
     assert file_path == str(ROOT / "var" / "mail")
     if backend.endswith("smtp"):
         assert host == "mx"

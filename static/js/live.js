@@ -85,7 +85,8 @@
   LiveSocket.prototype.setState = function (state) {
     if (!this.indicator) return;
     this.indicator.setAttribute("data-state", state);
-    this.indicator.textContent = STATES[state];
+    // a page may word the states in its own language (data-text-live="Ao vivo")
+    this.indicator.textContent = this.indicator.getAttribute("data-text-" + state) || STATES[state];
   };
 
   LiveSocket.prototype.connect = function () {

@@ -9,7 +9,7 @@ effect is keyed by the event id or guarded by the order's sequence.
 """
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from functools import partial
 from uuid import UUID
@@ -35,6 +35,8 @@ class OrderChange:
     previous_sequence: int
     entries: list[TrackingEntry] = field(default_factory=list)
     moved: bool = False
+    #: money went back to the customer in this batch (the customer's page says so, live)
+    refunded: bool = False
 
 
 def tracking_project(*, events: Sequence) -> dict[UUID, OrderChange]:
@@ -69,6 +71,12 @@ def tracking_project(*, events: Sequence) -> dict[UUID, OrderChange]:
         row.status, row.sequence, row.updated_at = move.status, move.sequence, move.updated_at
         row.carrier, row.tracking_number = move.carrier, move.tracking_number
         row.customer_name, row.customer_email = move.customer_name, move.customer_email
+        row.outcome, row.delivery_issue = move.outcome, move.delivery_issue
+    refunds = repository.tracked_refund(_refunds(events, fresh))
+    for order_id, (amount, refunded_at) in refunds.items():
+        change = changes[order_id]
+        change.refunded = True
+        change.tracked.refunded_amount, change.tracked.refunded_at = amount, refunded_at
     changed = {order_id: c for order_id, c in changes.items() if c.entries or c.moved}
     if changed:
         batch = list(changed.values())
@@ -94,6 +102,8 @@ def moves_of(
             "tracking_number": current.tracking_number,
             "customer_name": current.customer_name,
             "customer_email": current.customer_email,
+            "outcome": current.outcome,
+            "delivery_issue": current.delivery_issue,
         }
         for row in sorted(rows, key=lambda r: r.sequence):
             if not row.moves_status or row.sequence <= state["sequence"]:
@@ -139,9 +149,61 @@ def _placed_rows(events: Iterable) -> list[repository.NewTrackedOrder]:
                 tracking_token=data["tracking_token"],
                 status=data.get("status") or REACTIONS["order.placed"].legacy_status,
                 placed_at=event.occurred_at,
+                customer_locale=data.get("customer_locale", "")[:5],
+                shop_email=data.get("shop_email", ""),
+                items=tuple(
+                    {
+                        "sku": line["sku"],
+                        "name": line.get("name", ""),
+                        "quantity": int(line["quantity"]),
+                    }
+                    for line in data.get("lines", ())
+                ),
             )
         )
-    return placed
+    return _with_page_facts(placed)
+
+
+def _with_page_facts(placed: list[repository.NewTrackedOrder]) -> list[repository.NewTrackedOrder]:
+    """Fill what the customer's page shows from the orders context, once for the batch, for
+    the ``order.placed`` events that do not carry it (the shop's contact, the items' names,
+    the customer's language): events stored before these facts."""
+    lacking = [
+        row.order_id
+        for row in placed
+        if not (row.shop_email and row.customer_locale and all(i["name"] for i in row.items))
+    ]
+    if not lacking:
+        return placed
+    facts = orders_interface.order_page_facts(order_ids=lacking)
+    return [
+        replace(
+            row,
+            customer_locale=row.customer_locale or facts[row.order_id].customer_locale,
+            shop_email=row.shop_email or facts[row.order_id].shop_email,
+            items=tuple(
+                {"sku": sku, "name": name, "quantity": quantity}
+                for sku, name, quantity in facts[row.order_id].items
+            ),
+        )
+        if row.order_id in facts
+        else row
+        for row in placed
+    ]
+
+
+def _refunds(events: Sequence, fresh: list[TrackingEntry]) -> list[repository.Refund]:
+    """The batch's ``payment.refunded`` events recorded now for the first time."""
+    new_ids = {str(entry.event_id) for entry in fresh}
+    return [
+        repository.Refund(
+            order_id=UUID(str(event.data["order_id"])),
+            amount=Decimal(str(event.data["amount"])),
+            refunded_at=event.occurred_at,
+        )
+        for event in events
+        if event.type == "payment.refunded" and str(event.event_id) in new_ids
+    ]
 
 
 def _tracked_from_orders(order_ids: list[UUID]) -> dict[UUID, TrackedOrder]:

@@ -20,6 +20,7 @@ def tracked_order_ensure(*, order_id: UUID) -> TrackedOrder | None:
     details = orders_interface.order_tracking_details(order_id=order_id)
     if details is None:
         return None
+    page = orders_interface.order_page_facts(order_ids=[order_id]).get(order_id)
     TrackedOrder.objects.bulk_create(
         [
             TrackedOrder(
@@ -38,6 +39,12 @@ def tracked_order_ensure(*, order_id: UUID) -> TrackedOrder | None:
                 sequence=0,
                 placed_at=details.created_at,
                 updated_at=details.created_at,
+                customer_locale=page.customer_locale if page else "",
+                shop_email=page.shop_email if page else "",
+                items=[
+                    {"sku": sku, "name": name, "quantity": quantity}
+                    for sku, name, quantity in (page.items if page else ())
+                ],
             )
         ],
         ignore_conflicts=True,

@@ -81,6 +81,10 @@ class Story:
             else {
                 "shop_name": self.order.shop.name,
                 "tracking_token": self.order.tracking_token,
+                # what the customer's page shows (without them, one read of the orders
+                # context per batch fills them in)
+                "shop_email": self.order.shop.contact_email,
+                "customer_locale": "pt-BR",
             }
         )
         return self.order_event(
@@ -92,7 +96,15 @@ class Story:
             total="24.90",
             customer_name="Ana Souza",
             customer_email=self.order.customer_email,
-            lines=[{"product_id": 1, "sku": "COFFEE-1KG", "quantity": 2, "unit_price": "12.45"}],
+            lines=[
+                {
+                    "product_id": 1,
+                    "sku": "COFFEE-1KG",
+                    "quantity": 2,
+                    "unit_price": "12.45",
+                    **({} if self.legacy else {"name": "Coffee beans, 1 kg"}),
+                }
+            ],
             **facts,
         )
 
@@ -132,6 +144,74 @@ class Story:
             tracking_number="DP-1",
             location=location,
             note="Sorted",
+        )
+
+    def delivery_failed(self, location: str = "Porto") -> FeedEvent:
+        return self.order_event(
+            "shipment.delivery_failed",
+            "",
+            "carrier:demo-post",
+            carrier="demo-post",
+            tracking_number="DP-1",
+            location=location,
+            note="Nobody at home",
+        )
+
+    def out_for_delivery(self) -> FeedEvent:
+        return self.order_event(
+            "shipment.out_for_delivery",
+            "out_for_delivery",
+            "carrier:demo-post",
+            carrier="demo-post",
+            tracking_number="DP-1",
+        )
+
+    def delivered(self) -> FeedEvent:
+        return self.order_event(
+            "shipment.delivered",
+            "delivered",
+            "carrier:demo-post",
+            carrier="demo-post",
+            tracking_number="DP-1",
+        )
+
+    def rejected(self, *, requested: int = 2, available: int = 1) -> FeedEvent:
+        return self.order_event(
+            "order.rejected",
+            "rejected",
+            reason="Not enough stock for COFFEE-1KG",
+            short_lines=[{"sku": "COFFEE-1KG", "requested": requested, "available": available}],
+        )
+
+    def cancelled(
+        self, *, reason: str, previous_status: str = "confirmed", by: str = "staff:ana"
+    ) -> FeedEvent:
+        return self.order_event(
+            "order.cancelled",
+            "cancelled",
+            by,
+            previous_status=previous_status,
+            reason=reason,
+            cancelled_by=by,
+        )
+
+    def refunded(self, amount: str = "24.90") -> FeedEvent:
+        refund_id = str(uuid.uuid4())
+        return feed_event(
+            "payment.refunded",
+            {
+                "payment_id": self.payment_id,
+                "refund_id": refund_id,
+                "order_id": str(self.order.id),
+                "shop_id": self.order.shop_id,
+                "amount": amount,
+                "currency": "EUR",
+                "reason": "Order cancelled",
+            },
+            aggregate="payment",
+            aggregate_id=self.payment_id,
+            sequence=2,
+            occurred_at=self._tick(),
         )
 
     def captured(self) -> FeedEvent:

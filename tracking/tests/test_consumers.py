@@ -273,7 +273,8 @@ def test_public_socket_sends_the_snapshot_and_updates_and_nothing_private(place,
         public = socket(f"/ws/track/{order.tracking_token}/")
         assert (await public.connect())[0]
         received = [await public.receive_json_from(timeout=5)]
-        assert received[0]["order"]["status"] == "confirmed"
+        assert received[0]["type"] == "snapshot"
+        assert received[0]["view"]["status"] == "confirmed"
 
         def ship_and_deliver():
             orders_services.order_ship(
@@ -291,17 +292,17 @@ def test_public_socket_sends_the_snapshot_and_updates_and_nothing_private(place,
             drain()
 
         await sync_to_async(ship_and_deliver)()
-        received += await receive_until(public, lambda m: m["order"]["status"] == "delivered")
+        received += await receive_until(public, lambda m: m["view"]["status"] == "delivered")
         await public.disconnect()
 
-        entries = [entry for m in received if m["type"] == "entries" for entry in m["entries"]]
+        entries = [entry for m in received if m["type"] == "steps" for entry in m["steps"]]
         assert [(e["status"], e["location"]) for e in entries] == [
             ("shipped", ""),
             ("in_transit", "Porto hub"),
             ("delivered", ""),
         ]
-        assert received[-1]["order"]["carrier"] == "demo-post"
-        assert received[-1]["order"]["tracking_number"] == "DP-0002"
+        assert received[-1]["view"]["carrier"] == "demo-post"
+        assert received[-1]["view"]["tracking_number"] == "DP-0002"
         text = json.dumps(received)
         for private in (
             order.customer_email,
@@ -315,13 +316,15 @@ def test_public_socket_sends_the_snapshot_and_updates_and_nothing_private(place,
         ):
             assert private not in text, private
         for message in received:
-            assert set(message["order"]) <= {
-                "number", "shop_name", "carrier", "tracking_number", "status",
-                "status_label", "sequence", "updated_at", "next_step",
+            # the page's words, written by the socket in the page's language (public_page)
+            assert set(message["view"]) == {
+                "status", "sequence", "updated_at", "updated_text", "status_label",
+                "sentences", "next_step", "carrier", "tracking_number", "tone",
             }  # fmt: skip
-            for entry in message["entries"]:
+            for entry in message["steps"]:
                 assert set(entry) == {
-                    "status", "label", "sequence", "occurred_at", "location", "note",
+                    "status", "label", "sequence", "occurred_at", "when", "location",
+                    "location_text", "note",
                 }  # fmt: skip
 
     run(scenario)

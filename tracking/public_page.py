@@ -1,0 +1,281 @@
+"""What the customer's tracking page says, in the active language: one honest sentence per state.
+
+The page is built from the tracking projection alone (``payloads.public_order`` and the
+public entries): the status, the parcel, the items, the shop's contact, and the facts bad
+news needs (why an order was refused or cancelled, whether and when money went back, a
+failed delivery attempt). This module turns those facts into words for the language that
+is active (``translation.override``), so the server-rendered page and every live push to a
+socket read alike: the socket renders the same view in its own page's language.
+
+Nothing here reads the database: a push is rendered from the pushed facts.
+"""
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+
+from orderflow import customer_locale
+from orders.events import OrderStatus
+
+from .choices import Milestone
+
+#: each status in the customer's words (the page's big label)
+STATUS_LABELS = {
+    OrderStatus.PLACED: gettext_lazy("Order received"),
+    OrderStatus.RESERVED: gettext_lazy("Order received"),
+    OrderStatus.PAID: gettext_lazy("Payment received"),
+    OrderStatus.CONFIRMED: gettext_lazy("Confirmed"),
+    OrderStatus.SHIPPED: gettext_lazy("On its way"),
+    OrderStatus.OUT_FOR_DELIVERY: gettext_lazy("Out for delivery"),
+    OrderStatus.DELIVERED: gettext_lazy("Delivered"),
+    OrderStatus.REJECTED: gettext_lazy("Not accepted"),
+    OrderStatus.CANCELLED: gettext_lazy("Cancelled"),
+}
+
+#: each step of the timeline in plain words (only public milestones reach the page)
+STEP_LABELS = {
+    Milestone.PLACED: gettext_lazy("We received your order"),
+    Milestone.RESERVED: gettext_lazy("Your items are set aside for you"),
+    Milestone.PAID: gettext_lazy("Payment received"),
+    Milestone.CONFIRMED: gettext_lazy("Order confirmed"),
+    Milestone.SHIPPED: gettext_lazy("Handed to the carrier"),
+    Milestone.IN_TRANSIT: gettext_lazy("On its way"),
+    Milestone.OUT_FOR_DELIVERY: gettext_lazy("Out for delivery"),
+    Milestone.DELIVERY_FAILED: gettext_lazy("Delivery attempt failed"),
+    Milestone.DELIVERED: gettext_lazy("Delivered"),
+    Milestone.REJECTED: gettext_lazy("Order not accepted"),
+    Milestone.CANCELLED: gettext_lazy("Order cancelled"),
+    Milestone.SHIPPING_ADDRESS_CHANGED: gettext_lazy("Delivery address updated"),
+    Milestone.CUSTOMER_CHANGED: gettext_lazy("Contact details updated"),
+}
+
+#: what happens next, by status ("" at an end)
+NEXT_STEPS = {
+    OrderStatus.PLACED: gettext_lazy("The shop checks that everything is in stock."),
+    OrderStatus.RESERVED: gettext_lazy("The shop takes the payment."),
+    OrderStatus.PAID: gettext_lazy("The shop confirms your order."),
+    OrderStatus.CONFIRMED: gettext_lazy("The shop packs your order and hands it to the carrier."),
+    OrderStatus.SHIPPED: gettext_lazy("The carrier brings the parcel to your address."),
+    OrderStatus.OUT_FOR_DELIVERY: gettext_lazy("The carrier delivers it today."),
+}
+
+#: why an order ended, as the projection records it (``outcome.cause``)
+CAUSE_STOCK, CAUSE_PAYMENT, CAUSE_SHOP = "stock", "payment", "shop"
+DELIVERY_FAILED = "delivery_failed"
+
+
+def status_label(status: str) -> str:
+    label = STATUS_LABELS.get(status)
+    return str(label) if label is not None else status.replace("_", " ").capitalize()
+
+
+def step_label(milestone: str) -> str:
+    label = STEP_LABELS.get(milestone)
+    return str(label) if label is not None else milestone.replace("_", " ").capitalize()
+
+
+def _when(value: str) -> str:
+    moment = parse_datetime(value or "")
+    return customer_locale.date_time(moment) if moment else ""
+
+
+def _day(value: str) -> str:
+    moment = parse_datetime(value or "")
+    return customer_locale.long_date(moment) if moment else ""
+
+
+def _items_named(order: Mapping[str, Any]) -> dict[str, str]:
+    return {item["sku"]: item.get("name") or item["sku"] for item in order.get("items") or ()}
+
+
+def _rejected(order: Mapping[str, Any]) -> list[str]:
+    outcome = order.get("outcome") or {}
+    shop = order["shop_name"]
+    short = outcome.get("short_items") or []
+    names = _items_named(order)
+    said = []
+    if short:
+        said.append(
+            ngettext(
+                "%(shop)s could not accept your order: one item is no longer in stock.",
+                "%(shop)s could not accept your order: some items are no longer in stock.",
+                len(short),
+            )
+            % {"shop": shop}
+        )
+        for line in short:
+            values = {
+                "name": names.get(line["sku"], line["sku"]),
+                "requested": line["requested"],
+                "available": line["available"],
+            }
+            if line["available"]:
+                said.append(
+                    _("%(name)s: you asked for %(requested)s, only %(available)s left.") % values
+                )
+            else:
+                said.append(_("%(name)s: you asked for %(requested)s, none left.") % values)
+    else:
+        said.append(_("%(shop)s could not accept your order.") % {"shop": shop})
+        if outcome.get("reason"):
+            said.append(_("The reason given: %(reason)s") % {"reason": outcome["reason"]})
+    said.append(_("Nothing was charged, and the order will not be sent."))
+    return said
+
+
+def _cancelled(order: Mapping[str, Any]) -> list[str]:
+    outcome = order.get("outcome") or {}
+    shop = order["shop_name"]
+    reason = outcome.get("reason", "")
+    said = []
+    if outcome.get("cause") == CAUSE_PAYMENT:
+        said.append(_("The payment could not be taken, so the order was cancelled."))
+        if reason:
+            said.append(_("The payment service said: %(reason)s") % {"reason": reason})
+    else:
+        said.append(_("%(shop)s cancelled your order.") % {"shop": shop})
+        if reason:
+            said.append(_("The reason given: %(reason)s") % {"reason": reason})
+    if _refunded(order):
+        said.append(_refund_sentence(order))
+    elif outcome.get("charged"):
+        said.append(
+            _("Your payment of %(amount)s is being refunded to the way you paid.")
+            % {"amount": customer_locale.money(order["total"], order["currency"])}
+        )
+    else:
+        said.append(_("Nothing was charged."))
+    return said
+
+
+def _refunded(order: Mapping[str, Any]) -> bool:
+    try:
+        return float(order.get("refunded_amount") or 0) > 0
+    except ValueError:
+        return False
+
+
+def _refund_sentence(order: Mapping[str, Any]) -> str:
+    return _("%(amount)s was refunded on %(day)s to the way you paid.") % {
+        "amount": customer_locale.money(order["refunded_amount"], order["currency"]),
+        "day": _day(order.get("refunded_at") or ""),
+    }
+
+
+def _shipped(order: Mapping[str, Any]) -> list[str]:
+    carrier = order.get("carrier") or _("the carrier")
+    if _attempt_failed(order):
+        return [
+            _("%(carrier)s tried to deliver your parcel but could not.") % {"carrier": carrier},
+            _(
+                "The carrier will try again on its next round. If that fails too, it keeps "
+                "the parcel for you to collect or sends it back to %(shop)s, who will then "
+                "contact you. You need to do nothing now unless you want to change the "
+                "delivery: then write to %(shop)s."
+            )
+            % {"shop": order["shop_name"]},
+        ]
+    return [_("Your parcel is on its way with %(carrier)s.") % {"carrier": carrier}]
+
+
+def sentences(order: Mapping[str, Any]) -> list[str]:
+    """What the page says about where the order stands, first sentence first."""
+    status = order.get("status", "")
+    shop = order["shop_name"]
+    if status == OrderStatus.REJECTED:
+        said = _rejected(order)
+    elif status == OrderStatus.CANCELLED:
+        said = _cancelled(order)
+    elif status == OrderStatus.DELIVERED:
+        said = [_("Your parcel was delivered. We hope you enjoy it!")]
+        said.append(_("If anything is missing or not right, write to %(shop)s.") % {"shop": shop})
+    elif status == OrderStatus.OUT_FOR_DELIVERY:
+        said = [_("Your parcel is out for delivery and should arrive today.")]
+    elif status == OrderStatus.SHIPPED:
+        said = _shipped(order)
+    elif status == OrderStatus.CONFIRMED:
+        said = [_("Your order is confirmed and %(shop)s is preparing it.") % {"shop": shop}]
+    else:
+        said = [_("We received your order and %(shop)s is checking it.") % {"shop": shop}]
+    if status != OrderStatus.CANCELLED and _refunded(order):
+        said.append(_refund_sentence(order))
+    return said
+
+
+def _attempt_failed(order: Mapping[str, Any]) -> bool:
+    """The carrier could not deliver and has not moved the parcel on since."""
+    return (
+        order.get("delivery_issue") == DELIVERY_FAILED
+        and order.get("status") == OrderStatus.SHIPPED
+    )
+
+
+def next_step(order: Mapping[str, Any]) -> str:
+    if _attempt_failed(order):
+        return _("The carrier tries again.")
+    step = NEXT_STEPS.get(order.get("status", ""))
+    return str(step) if step is not None else ""
+
+
+def view(order: Mapping[str, Any]) -> dict[str, Any]:
+    """The words of the page's live parts for ``order`` (``payloads.public_order``)."""
+    return {
+        "status": order.get("status", ""),
+        "sequence": order.get("sequence", 0),
+        "updated_at": order.get("updated_at", ""),
+        "updated_text": _when(order.get("updated_at", "")),
+        "status_label": status_label(order.get("status", "")),
+        "sentences": sentences(order),
+        "next_step": next_step(order),
+        "carrier": order.get("carrier", ""),
+        "tracking_number": order.get("tracking_number", ""),
+        "tone": tone(order),
+    }
+
+
+def tone(order: Mapping[str, Any]) -> str:
+    """``bad`` (refused, cancelled, a failed attempt), ``good`` (delivered) or ``neutral``:
+    the colour of the page's summary, never its only signal."""
+    status = order.get("status", "")
+    if status in (OrderStatus.REJECTED, OrderStatus.CANCELLED) or _attempt_failed(order):
+        return "bad"
+    return "good" if status == OrderStatus.DELIVERED else "neutral"
+
+
+def steps(entries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The timeline's entries (``payloads.public_entry``) with their words."""
+    return [
+        {
+            "status": entry["status"],
+            "sequence": entry["sequence"],
+            "occurred_at": entry["occurred_at"],
+            "label": step_label(entry["status"]),
+            "when": _when(entry.get("occurred_at", "")),
+            "location": entry.get("location", ""),
+            "location_text": (
+                _("Location: %(place)s") % {"place": entry["location"]}
+                if entry.get("location")
+                else ""
+            ),
+            "note": entry.get("note", ""),
+        }
+        for entry in entries
+    ]
+
+
+def snapshot_message(snapshot: Mapping[str, Any]) -> dict[str, Any]:
+    """A page's (or a socket's) whole view: ``services.public_snapshot`` in words."""
+    return {
+        "type": "snapshot",
+        "watermark": snapshot["watermark"],
+        "view": view(snapshot["order"]),
+        "steps": steps(snapshot["entries"]),
+    }
+
+
+def steps_message(*, order: Mapping[str, Any], entries: Sequence[Mapping[str, Any]]) -> dict:
+    """One batch's push to a page: its new public steps and the order's view after."""
+    return {"type": "steps", "view": view(order), "steps": steps(entries)}
