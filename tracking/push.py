@@ -33,6 +33,11 @@ def public_group(order_id) -> str:
     return f"order.{order_id}.public"
 
 
+def notes_message(order_id) -> tuple[str, dict]:
+    """Tell the order's staff pages (never the public one) that its notes changed."""
+    return (order_group(order_id), {"type": "tracking.notes", "order_id": str(order_id)})
+
+
 def batch_messages(changes) -> list[tuple[str, dict]]:
     """The pushes of one projector batch: one per order group, one per board group.
 
@@ -72,12 +77,12 @@ def batch_messages(changes) -> list[tuple[str, dict]]:
                         "order": payloads.public_order(tracked, live),
                     },
                 )
+            )
         if change.moved:
             row = {
                 "row": payloads.board_row(tracked),
                 "previous_status": change.previous_status,
                 "previous_sequence": change.previous_sequence,
-            )
                 # the newest order entry behind the move: a page whose snapshot's watermark
                 # is at or past it has the move already (a push can arrive after a resync)
                 "entry": max(
