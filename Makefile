@@ -41,18 +41,15 @@ $(STAMP): pyproject.toml
 # compilemessages runs), again whenever its .po changes; the .mo files are not committed.
 MO_FILES := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/django.po))
 
-run: install
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py load_demo --base-url http://127.0.0.1:$(PORT)
 locale/%/LC_MESSAGES/django.mo: locale/%/LC_MESSAGES/django.po
 	@command -v msgfmt >/dev/null 2>&1 || { echo "GNU gettext is needed to compile the translations: apt-get install gettext"; exit 1; }
 	msgfmt --check-format -o $@ $<
 
 install: $(STAMP) $(MO_FILES)
 
-# Every link (e-mails, tracking URLs, the printed summary, the webhook inbox) starts with the
-# address served. load_demo's summary goes to a file that Procfile.embedded's welcome prints
-# (and removes) once the server answers, so that it is the terminal's last lines.
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py load_demo --base-url http://127.0.0.1:$(PORT)
 	@echo "OrderFlow is starting on http://127.0.0.1:$(PORT) (Ctrl-C stops it)"
 	WEB_PORT=$(PORT) $(BIN)/honcho start -f Procfile.embedded
 

@@ -313,16 +313,16 @@ class PublicTrackingConsumer(_LiveConsumer):
         if tracking is None:
             return False
         self.order_id = tracking.order_id
-        self.live_groups.append(push.public_group(self.order_id))
-        return True
-
-    async def snapshot(self) -> dict:
         # the page's language: the page puts its own in the socket's query string
         self.language = customer_locale.page_language(
             order_locale=tracking.snapshot["order"]["locale"],
             accept_language=_header(self.scope, b"accept-language"),
             asked=_query_string(self.scope).get("lang", ""),
         )
+        self.live_groups.append(push.public_group(self.order_id))
+        return True
+
+    async def snapshot(self) -> dict:
         tracking = await database_sync_to_async(services.public_tracking_get)(token=self.token)
         with translation.override(self.language):
             return public_page.snapshot_message(tracking.snapshot)
@@ -362,10 +362,6 @@ PUBLIC_ENTRY_FIELDS = ("status", "label", "sequence", "occurred_at", "location",
 PUBLIC_ORDER_FIELDS = (
     "number",
     "shop_name",
-    "carrier",
-    "tracking_number",
-    "status",
-    "status_label",
     "shop_email",
     "locale",
     "items",
@@ -375,6 +371,10 @@ PUBLIC_ORDER_FIELDS = (
     "delivery_issue",
     "refunded_amount",
     "refunded_at",
+    "carrier",
+    "tracking_number",
+    "status",
+    "status_label",
     "sequence",
     "updated_at",
     "next_step",
@@ -385,9 +385,6 @@ def _timeline_snapshot(order_id) -> dict:
     return selectors.timeline_snapshot(tracked=selectors.tracked_order_get(order_id=order_id))
 
 
-def _query_string(scope) -> dict[str, str]:
-    parsed = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-    return {key: values[-1][:100] for key, values in parsed.items()}
 def _header(scope, name: bytes) -> str:
     for key, value in scope.get("headers") or ():
         if key == name:
@@ -395,3 +392,6 @@ def _header(scope, name: bytes) -> str:
     return ""
 
 
+def _query_string(scope) -> dict[str, str]:
+    parsed = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    return {key: values[-1][:100] for key, values in parsed.items()}
