@@ -142,3 +142,16 @@ class ShipForm(forms.Form):
 
 class CancelForm(forms.Form):
     reason = forms.CharField(max_length=500, required=False, widget=forms.TextInput)
+
+
+class AddressForm(ApiCheckedForm, forms.Form):
+    """A new shipping address for an order, checked by the API's own serializer."""
+
+    api_rules = {name: (ShippingAddressSerializer, name) for name in ADDRESS_FIELDS}
+
+    line1 = forms.CharField(label="Address")
+    line2 = forms.CharField(label="Address, second line", required=False)
+    postal_code = forms.CharField(label="Postal code")
+    city = forms.CharField()
+    region = forms.CharField(required=False)
+    country = forms.CharField(help_text="Two capital letters (ISO 3166), e.g. BR or PT.")

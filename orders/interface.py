@@ -12,6 +12,7 @@ from django.db import connection
 from . import permissions, repository, state_machine
 from .choices import OrderStatus
 from .models import Order, OrderTransition, Shop
+from .services.amendments import ADDRESS_CHANGEABLE
 
 
 @dataclass(frozen=True)
@@ -397,7 +398,11 @@ def order_action_permissions() -> dict[str, dict[str, str]]:
     return {
         status: {
             action: permissions.action_permission(action=action, status=status)
-            for action in state_machine.allowed_actions(status)
+            for action in (
+                *state_machine.allowed_actions(status),
+                # not a transition: the address can change until the parcel leaves
+                *(("change_address",) if status in ADDRESS_CHANGEABLE else ()),
+            )
         }
         for status in OrderStatus.values
     }

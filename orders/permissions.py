@@ -13,6 +13,7 @@ _ACTION_PERMISSIONS = {
     "ship": roles.SHIP,
     "out_for_delivery": roles.DELIVER,
     "deliver": roles.DELIVER,
+    "change_address": roles.CHANGE_ADDRESS,
 }
 
 

@@ -18,9 +18,18 @@ from django.shortcuts import redirect, render
 from orderflow import roles
 
 from . import interface, permissions, services
+from .choices import OrderStatus
 from .exceptions import OrderError, OrderInputError, RefundNotAllowed
-from .forms import CancelForm, OrderCreateForm, OrderLineFormSet, ShipForm, product_skus
+from .forms import (
+    AddressForm,
+    CancelForm,
+    OrderCreateForm,
+    OrderLineFormSet,
+    ShipForm,
+    product_skus,
+)
 from .models import Order
+from .services.amendments import ADDRESS_CHANGEABLE
 
 
 def _actor(request) -> services.Actor:
@@ -173,6 +182,46 @@ def order_cancel(request, order_id: UUID):
     )
 
 
+@roles.staff_permission_required(roles.VIEW)
+def order_change_address(request, order_id: UUID):
+    """Send a not yet shipped order elsewhere: the API's rules, audited, published.
+
+    The form starts from the current address; the change is ``order_change_shipping_address``
+    (the order locked, refused once it has shipped, ``order.shipping_address_changed``
+    published naming the staff member, so the timeline, board and webhooks see it).
+    """
+    current = Order.objects.filter(pk=order_id).values("shipping_address", "status").first()
+    if current is not None and current["status"] not in ADDRESS_CHANGEABLE:
+        roles.require(request.user, roles.CHANGE_ADDRESS)
+        messages.error(
+            request,
+            f"Not possible: the order is {OrderStatus(current['status']).label.lower()}; "
+            "its shipping address can no longer change.",
+        )
+        return redirect("tracking:order", order_id=order_id)
+    address = current["shipping_address"] if current else None
+    return _action(
+        request,
+        order_id,
+        action="change_address",
+        title="Change the shipping address",
+        explanation="The parcel goes to this address instead. The change is recorded on the "
+        "order's timeline with your name, and the shop is told by webhook. Once the order "
+        "has shipped the address can no longer change.",
+        confirm="Change the address",
+        form_class=AddressForm,
+        initial=address if isinstance(address, dict) else None,
+        run=lambda data: services.order_change_shipping_address(
+            order_id=order_id,
+            shop=None,
+            actor=_actor(request),
+            # the optional lines left empty are not part of the address
+            shipping_address={name: value for name, value in data.items() if value},
+        ),
+        done="Shipping address changed.",
+    )
+
+
 def _action(
     request,
     order_id: UUID,
@@ -185,13 +234,14 @@ def _action(
     done: str,
     form_class=None,
     danger: bool = False,
+    initial: dict | None = None,
 ):
     order = interface.order_details(order_id=order_id)
     if order is None:
         raise Http404("No such order.")
     roles.require(request.user, permissions.action_permission(action=action, status=order.status))
     data = request.POST if request.method == "POST" else None
-    form = form_class(data) if form_class else None
+    form = form_class(data, initial=initial) if form_class else None
     if data is not None and (form is None or form.is_valid()):
         cleaned = form.cleaned_data if form else {}
         try:

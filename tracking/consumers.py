@@ -281,6 +281,10 @@ class OrderTimelineConsumer(_LiveConsumer):
         """One entry, as a worker of the previous release pushes it."""
         await self.tracking_entries({"entries": [message["entry"]], "order": message["order"]})
 
+    async def tracking_notes(self, message):
+        """A note was written on the order: the page fetches its blocks again."""
+        await self._forward({"type": "notes"})
+
 
 class PublicTrackingConsumer(_LiveConsumer):
     """``/ws/track/<token>/``: what the customer may see of one order, and nothing else."""

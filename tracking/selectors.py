@@ -6,7 +6,7 @@ from uuid import UUID
 from django.db.models import Count, Max, Q, QuerySet
 
 from . import payloads
-from .models import TrackedOrder, TrackingEntry
+from .models import OrderNote, TrackedOrder, TrackingEntry
 
 #: rows per board page
 PAGE_SIZE = 50
@@ -143,3 +143,18 @@ def tracked_order_get(*, order_id: UUID) -> TrackedOrder | None:
 
 def tracked_order_for_token(*, token: str) -> TrackedOrder | None:
     return TrackedOrder.objects.filter(tracking_token=token).first()
+
+
+def notes_for_order(*, order_id: UUID) -> QuerySet[OrderNote]:
+    return OrderNote.objects.filter(order_id=order_id).order_by("created_at", "id")
+
+
+def customer_other_orders(*, tracked: TrackedOrder, limit: int) -> QuerySet[TrackedOrder]:
+    """The same customer's other orders in the same shop (the e-mail, ignoring case)."""
+    return (
+        TrackedOrder.objects.filter(
+            shop_id=tracked.shop_id, customer_email__iexact=tracked.customer_email
+        )
+        .exclude(pk=tracked.order_id)
+        .order_by("-placed_at", "-order_id")[:limit]
+    )

@@ -8,16 +8,20 @@ from urllib.parse import urlencode
 from uuid import UUID
 
 from django.conf import settings
+from django.contrib import messages
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from orderflow import customer_locale, roles
 
 from . import filters, public_page, selectors, services
+from .exceptions import InvalidNote, OrderNotFound
+from .forms import NoteForm
 
 
 @roles.staff_permission_required(roles.VIEW)
@@ -111,17 +115,75 @@ def order_page(request, order_id: UUID):
         request,
         "tracking/order.html",
         {
-            "order": page.order,
-            "payment": page.payment,
-            "invoices": page.invoices,
+            **_order_blocks(page),
             "timeline": page.timeline,
             "actions_by_status": page.actions_by_status,
             "allowed_actions": page.actions_by_status.get(page.order.status, ()),
-            "tracking_url": settings.PUBLIC_BASE_URL
-            + reverse("tracking:public", args=[page.order.tracking_token]),
+            "note_form": NoteForm(),
             "socket_path": f"/ws/orders/{order_id}/",
         },
     )
+
+
+@roles.staff_permission_required(roles.VIEW)
+def order_page_blocks(request, order_id: UUID):
+    """The order page's live blocks, rendered as on the page, for the page to swap in.
+
+    Why a fragment instead of carrying the blocks' facts in the pushes: the summary,
+    payment, invoices, notes and e-mails come from four contexts; putting them in every
+    push would make the tracking projector read payments, invoices and e-mails per order
+    of each batch (work in the pipeline for pages nobody may have open) or make every
+    event carry them. Instead a push stays the small per-batch hint it is, and an open
+    page, told that its order moved, asks once for these blocks (one GET per push per
+    open page; the page coalesces pushes that arrive while one GET is in flight). The
+    blocks are rendered by the same templates as the page itself, so they never differ.
+    """
+    page = services.order_page_get(order_id=order_id, may=request.user.has_perm)
+    if page is None:
+        raise Http404("No such order.")
+    response = render(request, "tracking/order_blocks.html", _order_blocks(page))
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _order_blocks(page) -> dict:
+    return {
+        "order": page.order,
+        "payment": page.payment,
+        "invoices": page.invoices,
+        "next_step": page.timeline["order"]["next_step"],
+        "notes": page.notes,
+        "emails": page.emails,
+        "other_orders": page.other_orders,
+        "may_note": page.may_note,
+        "may_resend": page.may_resend,
+        "may_change_address": "change_address" in page.actions_by_status.get(page.order.status, ()),
+        "tracking_url": settings.PUBLIC_BASE_URL
+        + reverse("tracking:public", args=[page.order.tracking_token]),
+    }
+
+
+@require_POST
+@roles.staff_permission_required(roles.NOTE)
+def order_note_create(request, order_id: UUID):
+    """Add an internal note; the result is a message on the order page, never an error page."""
+    form = NoteForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"Note not added: {' '.join(form.errors['body'])}")
+        return redirect(reverse("tracking:order", args=[order_id]) + "#notes")
+    try:
+        services.order_note_add(
+            order_id=order_id,
+            author=f"staff:{request.user.get_username()}",
+            body=form.cleaned_data["body"],
+        )
+    except InvalidNote as error:
+        messages.error(request, f"Note not added: {error.detail}")
+    except OrderNotFound:
+        raise Http404("No such order.") from None
+    else:
+        messages.success(request, "Note added.")
+    return redirect(reverse("tracking:order", args=[order_id]) + "#notes")
 
 
 def public_tracking(request, token: str):

@@ -1,4 +1,11 @@
-/* One order's live status and timeline (the staff order page and the public page). */
+/* One order's live status and timeline (the staff order page and the public page).
+ *
+ * The staff page's other blocks (summary, customer, payment and invoices, notes, e-mails,
+ * the customer's other orders) follow the same pushes: each push that brings something
+ * new, a note, or a snapshot (on connect, after a resync) makes the page fetch the blocks
+ * rendered by the server (tracking.views.order_page_blocks) and swap each in by its
+ * data-block. One fetch at a time: pushes that arrive while one is in flight are coalesced
+ * into one more fetch after it. */
 (function () {
   "use strict";
   var OF = window.OrderFlow, el = OF.el;
@@ -8,6 +15,38 @@
   var actionsByStatus = staff ? JSON.parse(document.getElementById("actions-data").textContent) : {};
   var state = { entries: [], keys: new Set(), sequence: 0, watermark: 0 };
   var socket;
+  var blocksRoot = staff ? document.getElementById("order-blocks") : null;
+  var blocks = { inFlight: false, again: false, fetches: 0 };
+
+  /* Fetch the server-rendered blocks and swap them in; coalesce while one is in flight. */
+  function refreshBlocks() {
+    if (!blocksRoot) return;
+    if (blocks.inFlight) { blocks.again = true; return; }
+    blocks.inFlight = true;
+    blocks.fetches += 1;
+    fetch(blocksRoot.dataset.blocksUrl, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (response) {
+        // a login page (the session ended) is no fragment: the socket says so on the page
+        if (!response.ok || response.redirected) throw new Error("blocks: " + response.status);
+        return response.text();
+      })
+      .then(function (html) {
+        var fresh = new DOMParser().parseFromString(html, "text/html");
+        fresh.querySelectorAll("[data-block]").forEach(function (node) {
+          var current = document.querySelector('[data-block="' + node.dataset.block + '"]');
+          if (!current) return;
+          var imported = document.importNode(node, true);
+          OF.localizeTimes(imported);
+          current.replaceWith(imported);
+        });
+        document.body.setAttribute("data-blocks-fetched", String(blocks.fetches));
+      })
+      .catch(function () { /* the next push or resync fetches again */ })
+      .then(function () {
+        blocks.inFlight = false;
+        if (blocks.again) { blocks.again = false; refreshBlocks(); }
+      });
+  }
 
   function key(entry) { return staff ? "e" + entry.id : "s" + entry.sequence; }
 
@@ -39,6 +78,7 @@
     }
     if (moved) renderOrder(message.order);
     if (!fresh.length) return;
+    refreshBlocks();
     state.entries.sort(function (a, b) { return a.occurred_at < b.occurred_at ? -1 : a.occurred_at > b.occurred_at ? 1 : 0; });
     renderEntries(fresh);
   }
@@ -77,8 +117,9 @@
 
   applySnapshot(JSON.parse(document.getElementById("timeline-data").textContent));
   socket = new OF.LiveSocket(root.dataset.socket, function (message) {
-    if (message.type === "snapshot") { socket.snapshotArrived(); applySnapshot(message); }
+    if (message.type === "snapshot") { socket.snapshotArrived(); applySnapshot(message); refreshBlocks(); }
     else if (message.type === "entries") applyEntries(message);
+    else if (message.type === "notes") refreshBlocks();
     else if (message.type === "heartbeat" && message.watermark !== state.watermark) socket.resync();
   }, document.getElementById("live-indicator"));
 })();

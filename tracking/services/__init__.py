@@ -1,5 +1,6 @@
 """Use cases of the tracking context."""
 
+from .notes import order_note_add
 from .pages import board_shops, order_page_get, public_tracking_get, tracking_for_shop_order
 from .projection import tracking_project
 from .recording import tracked_order_ensure
@@ -8,6 +9,7 @@ from .status import live_status_for_order
 __all__ = [
     "board_shops",
     "live_status_for_order",
+    "order_note_add",
     "order_page_get",
     "public_tracking_get",
     "tracked_order_ensure",

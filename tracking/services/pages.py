@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID
 
+from notifications import interface as notifications_interface
+from orderflow import roles
 from orders import interface as orders_interface
 from payments import interface as payments_interface
 
@@ -29,6 +31,19 @@ class OrderPage:
     #: which staff actions each order status allows the viewer's role, for the page to
     #: follow live changes
     actions_by_status: dict[str, tuple[str, ...]]
+    #: the order's internal notes, oldest first
+    notes: tuple
+    emails: tuple[notifications_interface.OrderEmail, ...]
+    #: the customer's other orders in the same shop, newest first (at most OTHER_ORDERS), as
+    #: the board shows a row
+    other_orders: tuple[dict, ...]
+    #: what the viewer's role may do beside the order's actions
+    may_note: bool
+    may_resend: bool
+
+
+#: how many of the customer's other orders the page lists
+OTHER_ORDERS = 20
 
 
 @dataclass(frozen=True)
@@ -52,6 +67,14 @@ def order_page_get(*, order_id: UUID, may: Callable[[str], bool]) -> OrderPage |
             status: tuple(action for action, permission in actions.items() if may(permission))
             for status, actions in orders_interface.order_action_permissions().items()
         },
+        notes=tuple(selectors.notes_for_order(order_id=order_id)),
+        emails=notifications_interface.order_emails(order_id=order_id),
+        other_orders=tuple(
+            payloads.board_row(other)
+            for other in selectors.customer_other_orders(tracked=tracked, limit=OTHER_ORDERS)
+        ),
+        may_note=may(roles.NOTE),
+        may_resend=may(roles.RESEND_EMAIL),
     )
 
 

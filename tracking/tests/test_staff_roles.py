@@ -183,15 +183,16 @@ def test_the_order_page_shows_only_the_actions_the_role_may_take(client, world):
 
     response = client.get(f"/staff/orders/{world.confirmed.id}")
 
-    # confirmed = paid: an operator may ship it, not cancel (refund) it
-    assert response.context["allowed_actions"] == ("ship",)
+    # confirmed = paid: an operator may ship it, not cancel (refund) it; the address can
+    # change until it ships
+    assert response.context["allowed_actions"] == ("ship", "change_address")
     actions = response.context["actions_by_status"]
     assert (actions["placed"], actions["confirmed"], actions["shipped"]) == (
-        ("cancel",),
-        ("ship",),
+        ("cancel", "change_address"),
+        ("ship", "change_address"),
         ("out_for_delivery", "deliver"),
     )
-    assert _shown_buttons(response) == ["ship"]
+    assert _shown_buttons(response) == ["ship", "change_address"]
 
 
 def test_a_viewer_sees_no_action_no_new_order_and_no_replay(client, world):
@@ -214,8 +215,8 @@ def test_a_supervisor_sees_every_action_of_the_status(client, world):
 
     response = client.get(f"/staff/orders/{world.confirmed.id}")
 
-    assert response.context["allowed_actions"] == ("cancel", "ship")
-    assert _shown_buttons(response) == ["ship", "cancel"]
+    assert response.context["allowed_actions"] == ("cancel", "ship", "change_address")
+    assert _shown_buttons(response) == ["ship", "cancel", "change_address"]
     assert 'href="/staff/orders/new"' in response.content.decode()
 
 
