@@ -169,9 +169,24 @@ def tracked_lock(order_ids: list[UUID]) -> dict[UUID, TrackedOrder]:
         return {row.order_id: row for row in rows}
     found = {}
     for values in _run(_LOCK_TRACKED, [list(order_ids)]):
-        row = TrackedOrder.from_db(connection.alias, None, list(values))
+        row = TrackedOrder.from_db(connection.alias, None, _converted(list(values)))
         found[row.order_id] = row
     return found
+
+
+#: the columns whose database value the model field converts (jsonb arrives as text on
+#: Django's connection: its own queries decode it in the field, and so must this one)
+_CONVERTED = [
+    (index, field)
+    for index, field in enumerate(TrackedOrder._meta.concrete_fields)
+    if hasattr(field, "from_db_value")
+]
+
+
+def _converted(values: list) -> list:
+    for index, field in _CONVERTED:
+        values[index] = field.from_db_value(values[index], None, connection)
+    return values
 
 
 # --- entries_insert ---------------------------------------------------------------------------
