@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 PORT ?= 8000
+# where `make run` is reached; set PUBLIC_BASE_URL to name another (a tunnel, a host name)
+RUN_URL ?= $(or $(PUBLIC_BASE_URL),http://127.0.0.1:$(PORT))
 
 # `make test` talks to real PostgreSQL and Redis; override these to point elsewhere.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/orderflow
@@ -33,8 +35,9 @@ $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 is required (python3.11 not found)"; exit 1; }
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	@echo "Installing OrderFlow and its dependencies into $(VENV) (once) ..."
+	@$(BIN)/pip install --quiet --quiet --upgrade pip
+	@$(BIN)/pip install --quiet --quiet -e ".[dev]"
 	@touch $@
 
 # The customers' languages: each catalogue compiled by GNU gettext's msgfmt (what Django's
@@ -47,11 +50,15 @@ locale/%/LC_MESSAGES/django.mo: locale/%/LC_MESSAGES/django.po
 
 install: $(STAMP) $(MO_FILES)
 
+# Every link (e-mails, tracking URLs, the printed summary, the webhook inbox) starts with the
+# address served. load_demo's summary goes to a file that Procfile.embedded's welcome prints
+# (and removes) once the server answers, so that it is the terminal's last lines.
 run: install
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py load_demo --base-url http://127.0.0.1:$(PORT)
-	@echo "OrderFlow is starting on http://127.0.0.1:$(PORT) (Ctrl-C stops it)"
-	WEB_PORT=$(PORT) $(BIN)/honcho start -f Procfile.embedded
+	@mkdir -p var
+	@$(BIN)/python manage.py migrate --noinput --verbosity 0
+	@umask 077 && PUBLIC_BASE_URL=$(RUN_URL) $(BIN)/python manage.py load_demo > var/welcome.txt
+	@echo "Starting OrderFlow on $(RUN_URL) ..."
+	@PUBLIC_BASE_URL=$(RUN_URL) WEB_PORT=$(PORT) $(BIN)/honcho start --no-prefix -f Procfile.embedded
 
 test: install
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)

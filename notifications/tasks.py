@@ -38,5 +38,6 @@ def notifications_sweep_task() -> None:
 @shared_task(name="notifications.tasks.webhook_deliveries_purge_task")
 def webhook_deliveries_purge_task() -> int:
     deleted = services.webhook_deliveries_purge()
-    logger.info("purged %d old webhook deliveries", deleted)
+    if deleted:  # a line that says nothing happened, hourly, is noise
+        logger.info("purged %d old webhook deliveries", deleted)
     return deleted

@@ -519,6 +519,8 @@ LOGGING = {
         # summary; daphne's errors still show
         "django.utils.autoreload": {"level": "INFO" if FULL_MODE else "WARNING"},
         "daphne.server": {"level": "INFO" if FULL_MODE else "WARNING"},
+        # eager Celery on memory:// warns "No hostname was supplied" in every process
+        "kombu.connection": {"level": "WARNING" if REDIS_URL else "ERROR"},
         "django.db.backends": {"level": "INFO"},
         # a line per task and per beat tick drowns what matters; failures still log
         "celery.app.trace": {"level": env.str("CELERY_TASK_LOG_LEVEL", default="WARNING")},

@@ -75,5 +75,6 @@ def events_purge_task() -> dict:
 @shared_task(name="orderflow.tasks.idempotency_purge_task")
 def idempotency_purge_task() -> int:
     deleted = idempotency_keys_purge()
-    logger.info("purged %d expired idempotency keys", deleted)
+    if deleted:  # a line that says nothing happened, hourly, is noise
+        logger.info("purged %d expired idempotency keys", deleted)
     return deleted

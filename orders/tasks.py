@@ -12,5 +12,6 @@ logger = logging.getLogger(__name__)
 @shared_task(name="orders.tasks.carrier_reports_purge_task")
 def carrier_reports_purge_task() -> int:
     deleted = carrier_reports_purge()
-    logger.info("purged %d old carrier reports", deleted)
+    if deleted:  # a line that says nothing happened, hourly, is noise
+        logger.info("purged %d old carrier reports", deleted)
     return deleted

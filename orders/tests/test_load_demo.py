@@ -1,4 +1,4 @@
-"""load_demo's staff users: one per role, each with a random password printed once."""
+"""load_demo: one staff user per role (random passwords printed once) and the summary it prints."""
 
 from io import StringIO
 
@@ -76,3 +76,55 @@ def test_a_chosen_password_is_taken_in_debug(settings):
     logins = _logins("--password", "admin")
 
     assert logins["admin"] == ("superuser", "admin")
+
+
+def _output(*args) -> list[str]:
+    out = StringIO()
+    call_command("load_demo", *args, stdout=out)
+    return out.getvalue().splitlines()
+
+
+def test_the_summary_ends_with_the_key_and_a_curl_that_places_an_order(settings):
+    settings.PUBLIC_BASE_URL = "http://127.0.0.1:8041"
+
+    lines = _output()
+
+    key_line, heading, curl = lines[-3:]
+    raw_key = key_line.removeprefix("Demo shop API key: ")
+    assert key_line != raw_key
+    assert heading == "Place an order:"
+    assert curl.startswith(
+        f"  curl -s http://127.0.0.1:8041/api/v1/orders -H 'Authorization: Bearer {raw_key}' "
+    )
+    assert '"lines": [{"sku": "COFFEE-1KG", "quantity": 2}]' in curl
+    assert "Idempotency-Key" in curl
+
+
+def test_the_summary_links_the_board_outbox_inbox_and_docs_at_the_served_address(settings):
+    settings.PUBLIC_BASE_URL = "http://127.0.0.1:8041"
+
+    lines = _output()
+
+    assert (
+        lines[0]
+        == "OrderFlow at http://127.0.0.1:8041, demo shop Demo Coffee Roasters (12 products)"
+    )
+    assert lines[1:6] == [
+        "  Board (staff):     http://127.0.0.1:8041/staff/",
+        "  Outbox (e-mails):  http://127.0.0.1:8041/staff/outbox/",
+        "  Webhook inbox:     http://127.0.0.1:8041/staff/webhook-inbox/",
+        "  API docs:          http://127.0.0.1:8041/api/docs/",
+        "  Admin:             http://127.0.0.1:8041/admin/",
+    ]
+    assert not [line for line in lines if ":8000" in line]
+
+
+def test_base_url_names_another_address_and_says_what_each_role_may_do():
+    lines = _output("--base-url", "http://localhost:9000/")
+
+    assert "  Board (staff):     http://localhost:9000/staff/" in lines
+    start = lines.index("What each role may do:")
+    viewer, operator, supervisor = lines[start + 1 : start + 4]
+    assert viewer == "  viewer       view staff pages"
+    assert operator.startswith("  operator     as viewer, and: place order, ship order, ")
+    assert supervisor.startswith("  supervisor   as operator, and: refund order, ")

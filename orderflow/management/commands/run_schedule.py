@@ -29,7 +29,8 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
         names = ", ".join(f"{name} every {seconds:g} s" for name, (_, seconds) in intervals.items())
-        self.stdout.write(f"Running the schedule inline: {names} (Ctrl-C stops).")
+        if options["verbosity"]:
+            self.stdout.write(f"Running the schedule inline: {names} (Ctrl-C stops).")
         next_run = dict.fromkeys(intervals, time.monotonic())
         while self.running:
             now = time.monotonic()
@@ -44,7 +45,8 @@ class Command(BaseCommand):
             if once:
                 return
             time.sleep(max(0.05, min(next_run.values()) - time.monotonic()))
-        self.stdout.write("Stopped.")
+        if options["verbosity"]:
+            self.stdout.write("Stopped.")
 
     def _intervals(self) -> dict[str, tuple[str, float]]:
         intervals = {}

@@ -49,7 +49,9 @@ class Command(BaseCommand):
             "pass the password validators.",
         )
         parser.add_argument(
-            "--base-url", default="http://127.0.0.1:8000", help="Where the server will answer."
+            "--base-url",
+            help="Where the server will answer (default: PUBLIC_BASE_URL, else "
+            "http://127.0.0.1:8000); the printed links start with it.",
         )
 
     @transaction.atomic
@@ -80,27 +82,59 @@ class Command(BaseCommand):
             _login(role, password=None, role=role) for role in ROLES
         ]
 
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Demo shop: {shop.name} ({shop.slug}), {len(DEMO_PRODUCTS)} products"
-            )
-        )
-        self.stdout.write(f"Staff logins ({base_url}/staff/); a new password is shown only once:")
-        for name, role, shown in logins:
-            self.stdout.write(f"  {name:<12} {role:<11} {shown}")
-        self.stdout.write(f"Demo shop API key: {raw_key}")
-        self.stdout.write(
-            "Place an order:\n"
-            f"  curl -s {base_url}/api/v1/orders \\\n"
-            f"    -H 'Authorization: Bearer {raw_key}' \\\n"
-            "    -H 'Content-Type: application/json' \\\n"
-            '    -H "Idempotency-Key: $(date +%s%N)" \\\n'
-            '    -d \'{"customer": {"name": "Ana Souza", "email": "ana@example.com"}, '
-            '"shipping_address": {"line1": "Rua A 1", "city": "São Paulo", '
-            '"postal_code": "01000-000", "country": "BR"}, '
-            '"lines": [{"sku": "COFFEE-1KG", "quantity": 2}], '
-            '"payment": {"token": "tok_ok"}}\''
-        )
+        base_url = (base_url or settings.PUBLIC_BASE_URL or DEFAULT_BASE_URL).rstrip("/")
+        self.stdout.write(summary(base_url=base_url, shop=shop, logins=logins, raw_key=raw_key))
+
+
+#: where ``runserver`` answers when nothing says otherwise
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+
+
+def summary(*, base_url: str, shop: Shop, logins: list[tuple[str, str, str]], raw_key: str) -> str:
+    """What a newcomer needs to start: the pages, the logins per role, the key, one curl.
+
+    ``make run`` prints it last, once the server answers (devtools/welcome.py), so that it
+    is not buried under the server's start-up lines. The curl is one line: it stays
+    copyable from any terminal.
+    """
+    order = (
+        '{"customer": {"name": "Ana Souza", "email": "ana@example.com"}, '
+        '"shipping_address": {"line1": "Rua A 1", "city": "São Paulo", '
+        '"postal_code": "01000-000", "country": "BR"}, '
+        '"lines": [{"sku": "COFFEE-1KG", "quantity": 2}], "payment": {"token": "tok_ok"}}'
+    )
+    pages = [
+        ("Board (staff)", "/staff/"),
+        ("Outbox (e-mails)", "/staff/outbox/"),
+        ("Webhook inbox", "/staff/webhook-inbox/"),
+        ("API docs", "/api/docs/"),
+        ("Admin", "/admin/"),
+    ]
+    lines = [f"OrderFlow at {base_url}, demo shop {shop.name} ({len(DEMO_PRODUCTS)} products)"]
+    lines += [f"  {label + ':':<18} {base_url}{path}" for label, path in pages]
+    lines.append("Staff logins (a new password is shown only once):")
+    lines += [f"  {name:<12} {role:<11} {shown}" for name, role, shown in logins]
+    lines.append("What each role may do:")
+    lines += [f"  {role:<12} {role_summary(role)}" for role in ROLES]
+    lines.append(f"Demo shop API key: {raw_key}")
+    lines.append("Place an order:")
+    lines.append(
+        f"  curl -s {base_url}/api/v1/orders -H 'Authorization: Bearer {raw_key}' "
+        "-H 'Content-Type: application/json' -H \"Idempotency-Key: $(date +%s%N)\" "
+        f"-d '{order}'"
+    )
+    return "\n".join(lines)
+
+
+def role_summary(role: str) -> str:
+    """What a role may do, from its permissions, in a few words (a superuser: everything)."""
+    if role not in ROLES:
+        return "everything, the admin included"
+    names = list(ROLES)
+    before = names[names.index(role) - 1] if names.index(role) else None
+    added = [c for c in ROLES[role] if before is None or c not in ROLES[before]]
+    words = ", ".join(codename.replace("_", " ") for codename in added)
+    return words if before is None else f"as {before}, and: {words}"
 
 
 def _login(username: str, *, password: str | None, role: str | None) -> tuple[str, str, str]:

@@ -97,7 +97,8 @@ class Command(BaseCommand):
 
         if not self._wait_for_server():
             return
-        self.stdout.write(
+        self.verbosity = options["verbosity"]
+        self._say(
             f"Simulating {rate:g} order(s)/s for {the_shop.name} against {self.base_url} "
             f"(carrier {carrier}; Ctrl-C stops)."
         )
@@ -116,7 +117,12 @@ class Command(BaseCommand):
                 self._call(self._advance, heapq.heappop(self.steps))
             time.sleep(max(0.0, min(0.1, next_order - time.monotonic())))
         summary = ", ".join(f"{name} {count}" for name, count in self.counts.items())
-        self.stdout.write(f"Stopped: {summary}.")
+        self._say(f"Stopped: {summary}.")
+
+    def _say(self, line: str) -> None:
+        """A progress line (every order and parcel step); ``-v 0`` keeps only the errors."""
+        if self.verbosity:
+            self.stdout.write(line)
 
     def _stop(self, signum, frame) -> None:
         self.running = False
@@ -157,7 +163,7 @@ class Command(BaseCommand):
         outcome = {"tok_declined": "card declined"}.get(token, "pays")
         if any(line["sku"] == SCARCE_SKU for line in lines):
             outcome = "out of stock"
-        self.stdout.write(f"placed {order['number']} ({outcome})")
+        self._say(f"placed {order['number']} ({outcome})")
         self._schedule(order["id"], order["number"], "confirm", after=1.0)
 
     def _restock(self) -> None:
@@ -170,7 +176,7 @@ class Command(BaseCommand):
             status = self._api("GET", f"orders/{step.order_id}")["status"]
             if status in ("rejected", "cancelled"):
                 self.counts[status] += 1
-                self.stdout.write(f"{status} {step.number}")
+                self._say(f"{status} {step.number}")
             elif status == "confirmed":
                 self.counts["confirmed"] += 1
                 tracking_number = f"DP{uuid.uuid4().hex[:10].upper()}"
@@ -179,7 +185,7 @@ class Command(BaseCommand):
                     f"orders/{step.order_id}/ship",
                     {"carrier": self.carrier, "tracking_number": tracking_number},
                 )
-                self.stdout.write(f"shipped {step.number} ({tracking_number})")
+                self._say(f"shipped {step.number} ({tracking_number})")
                 self._schedule(step.order_id, step.number, "in_transit", tracking_number)
             elif step.waited < 30:
                 self._schedule(
@@ -207,7 +213,7 @@ class Command(BaseCommand):
         if response.status != 200:
             self.stderr.write(f"carrier event for {step.number}: {response.status} {response.body}")
             return
-        self.stdout.write(f"{step.stage.replace('_', ' ')} {step.number}")
+        self._say(f"{step.stage.replace('_', ' ')} {step.number}")
         if step.stage == "delivered":
             self.counts["delivered"] += 1
         if next_stage:
