@@ -11,3 +11,10 @@ class OrderStatus(models.TextChoices):
     DELIVERED = "delivered", "Delivered"
     REJECTED = "rejected", "Rejected"
     CANCELLED = "cancelled", "Cancelled"
+
+
+class Locale(models.TextChoices):
+    """The languages customers read (``customer.locale``; a shop's default ``language``)."""
+
+    EN = "en", "English"
+    PT_BR = "pt-BR", "Português (Brasil)"

@@ -50,6 +50,12 @@ class PlacedLine:
     sku: str
     quantity: int
     unit_price: Decimal
+    #: pricing per line (orders.pricing); defaults so that events stored before them load
+    discount_amount: Decimal = Decimal("0.00")
+    #: after the discount, in the order's price basis; None in events stored before it
+    line_total: Decimal | None = None
+    tax_rate: Decimal = Decimal("0")
+    tax_amount: Decimal = Decimal("0.00")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,6 +83,16 @@ class OrderPlaced(Event):
     #: hands the shop its own reference back; optional, so events stored before them load
     external_reference: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
+    #: pricing (orders.pricing): amounts in the catalog's basis, tax included when
+    #: ``prices_include_tax``; total = subtotal - discount_total + shipping_total (+ tax)
+    discount_total: Decimal = Decimal("0.00")
+    discount_codes: list[str] = field(default_factory=list)
+    shipping_method: str = ""
+    shipping_total: Decimal = Decimal("0.00")
+    tax_total: Decimal = Decimal("0.00")
+    prices_include_tax: bool = True
+    #: what the customer reads ("en", "pt-BR"); blank in events stored before it
+    customer_locale: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -79,3 +79,45 @@ class ExternalReferenceTaken(OrderError):
             extra={"order_id": str(order_id), "order_number": order_number},
         )
         self.order_id = order_id
+
+
+class DiscountUnavailable(OrderError):
+    """A discount code the order names can no longer be used; nothing was placed.
+
+    409 rather than 400: the request was right when the shop's checkout built it, and
+    another order took the last use (or this customer's one use) meanwhile.
+    ``errors`` names the code's position in ``discount_codes``.
+    """
+
+    status = 409
+    code = "discount-unavailable"
+    title = "Discount code no longer available"
+
+    def __init__(self, *, index: int, code: str, reason: str):
+        detail = {
+            "discount_exhausted": f"Discount code {code!r} has been used as often as it may be.",
+            "discount_already_used": f"Discount code {code!r} is once per customer, and this "
+            "customer has used it.",
+        }[reason]
+        super().__init__(
+            detail,
+            errors=[FieldError(attr=f"discount_codes.{index}", code=reason, detail=detail)],
+            extra={"discount_code": code},
+        )
+        self.reason = reason
+
+
+class DiscountExhausted(DiscountUnavailable):
+    code = "discount-exhausted"
+    title = "Discount code used up"
+
+    def __init__(self, *, index: int, code: str):
+        super().__init__(index=index, code=code, reason="discount_exhausted")
+
+
+class DiscountAlreadyUsed(DiscountUnavailable):
+    code = "discount-already-used"
+    title = "Discount code already used by this customer"
+
+    def __init__(self, *, index: int, code: str):
+        super().__init__(index=index, code=code, reason="discount_already_used")

@@ -35,7 +35,8 @@ from django.db import connection, transaction
 from orderflow.idempotency import StoredKey
 from orderflow.models import IdempotencyKey, OutboxEvent
 
-from .models import Order, OrderLine, Product, Shop, ShopAPIKey
+from .models import Order, OrderLine, Product, ShippingMethod, Shop, ShopAPIKey, TaxRate
+from .services.order_pricing import MethodRow
 
 #: what a unique violation of the write names when a twin committed the same key first
 IDEMPOTENCY_CONSTRAINT = "idempotency_unique_scope_key"
@@ -66,18 +67,30 @@ SELECT
         WHERE k.id = %(key_id)s AND NOT k.revoked
           AND (k.expiry_date IS NULL OR k.expiry_date > statement_timestamp())
     ),
-    s.currency, s.name,
+    s.currency, s.name, s.prices_include_tax, s.tax_rate, s.language,
     i.fingerprint, i.response_status, i.response_body, i.expires_at > statement_timestamp(),
-    p.ids, p.skus, p.names, p.prices, p.currencies
+    p.ids, p.skus, p.names, p.prices, p.currencies, p.classes, p.weights,
+    t.classes, t.countries, t.rates,
+    EXISTS (SELECT 1 FROM {ShippingMethod._meta.db_table} WHERE shop_id = s.id AND active),
+    m.code, m.name, m.kind, m.price, m.weight_bands, m.free_above, m.countries, m.tax_class
 FROM {Shop._meta.db_table} s
 LEFT JOIN {IdempotencyKey._meta.db_table} i
     ON i.scope = %(scope)s::varchar AND i.key = %(ikey)s::varchar
 CROSS JOIN LATERAL (
     SELECT array_agg(id) AS ids, array_agg(sku) AS skus, array_agg(name) AS names,
-           array_agg(price) AS prices, array_agg(currency) AS currencies
+           array_agg(price) AS prices, array_agg(currency) AS currencies,
+           array_agg(tax_class) AS classes, array_agg(weight_grams) AS weights
     FROM {Product._meta.db_table}
     WHERE shop_id = s.id AND sku = ANY(%(skus)s::varchar[])
 ) p
+CROSS JOIN LATERAL (
+    SELECT array_agg(tax_class) AS classes, array_agg(country) AS countries,
+           array_agg(rate) AS rates
+    FROM {TaxRate._meta.db_table}
+    WHERE shop_id = s.id AND country IN (%(country)s::varchar, '')
+) t
+LEFT JOIN {ShippingMethod._meta.db_table} m
+    ON m.shop_id = s.id AND m.active AND m.code = %(method)s::varchar
 WHERE s.id = %(shop_id)s::bigint
 """  # noqa: S608 (table names come from the models, values are parameters)
 
@@ -139,6 +152,8 @@ class CatalogRow:
     name: str
     price: Decimal
     currency: str
+    tax_class: str
+    weight_grams: int
 
 
 @dataclass(frozen=True)
@@ -148,6 +163,14 @@ class IntakeRead:
     shop_name: str
     stored: StoredKey | None
     products: dict[str, CatalogRow]
+    prices_include_tax: bool
+    standard_rate: Decimal
+    shop_language: str
+    #: the shop's (class, country, rate) rows for the destination and for every country
+    tax_rows: list[tuple[str, str, Decimal]]
+    shop_has_methods: bool
+    #: the shipping method asked for, if the shop has it active
+    method: MethodRow | None
 
 
 @dataclass(frozen=True)
@@ -190,10 +213,23 @@ def _execute(sql: str, params: dict) -> tuple:
         _log(sql, params, started)
 
 
+def _json(value):
+    # Django loads jsonb as text on its connections (it parses JSON itself)
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
 def read(
-    *, key_id: str, shop_id: int, scope: str, idempotency_key: str | None, skus: Sequence[str]
+    *,
+    key_id: str,
+    shop_id: int,
+    scope: str,
+    idempotency_key: str | None,
+    skus: Sequence[str],
+    country: str = "",
+    shipping_method: str = "",
 ) -> IntakeRead | None:
-    """Round trip 1: the key's state, the shop, the stored key row and the catalog rows.
+    """Round trip 1: the key's state, the shop and its pricing settings for ``country``
+    (tax rates, the shipping method asked for), the stored key row and the catalog rows.
 
     None when the shop does not exist (the caller takes the ORM path, which explains).
     """
@@ -205,27 +241,57 @@ def read(
             "scope": scope,
             "ikey": idempotency_key,
             "skus": list(skus),
+            "country": country,
+            "method": shipping_method or None,
         },
     )
     if row is None:
         return None
-    key_ok, currency, name, fingerprint, status, body, live, ids, found, names, prices, curs = row
+    (key_ok, currency, name, include_tax, standard_rate, language) = row[:6]
+    fingerprint, status, body, live = row[6:10]
+    ids, found, names, prices, curs, classes, weights = row[10:17]
+    rate_classes, rate_countries, rates, has_methods = row[17:21]
+    method = row[21:29]
     stored = None
     if fingerprint is not None:
-        # Django loads jsonb as text on its connections (it parses JSON itself)
-        parsed = orjson.loads(body) if isinstance(body, str | bytes) else body
-        stored = StoredKey(fingerprint=fingerprint, status=status, body=parsed, live=bool(live))
+        stored = StoredKey(
+            fingerprint=fingerprint, status=status, body=_json(body), live=bool(live)
+        )
     products = {}
     for index, sku in enumerate(found or ()):
         products[sku] = CatalogRow(
-            id=ids[index], sku=sku, name=names[index], price=prices[index], currency=curs[index]
+            id=ids[index],
+            sku=sku,
+            name=names[index],
+            price=prices[index],
+            currency=curs[index],
+            tax_class=classes[index],
+            weight_grams=weights[index],
         )
+    code, m_name, kind, price, bands, free_above, countries, tax_class = method
     return IntakeRead(
         key_usable=bool(key_ok),
         shop_currency=currency,
         shop_name=name,
         stored=stored,
         products=products,
+        prices_include_tax=include_tax,
+        standard_rate=standard_rate,
+        shop_language=language,
+        tax_rows=list(zip(rate_classes or (), rate_countries or (), rates or (), strict=True)),
+        shop_has_methods=has_methods,
+        method=None
+        if code is None
+        else MethodRow(
+            code=code,
+            name=m_name,
+            kind=kind,
+            price=price,
+            weight_bands=_json(bands),
+            free_above=free_above,
+            countries=_json(countries),
+            tax_class=tax_class,
+        ),
     )
 
 

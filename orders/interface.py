@@ -44,19 +44,31 @@ class OrderLineValue:
     unit_price: Decimal
     quantity: int
     line_total: Decimal
+    discount_amount: Decimal = Decimal("0.00")
+    tax_rate: Decimal = Decimal("0")
+    tax_amount: Decimal = Decimal("0.00")
 
 
 @dataclass(frozen=True)
 class InvoiceDetails:
+    """An order's invoice facts; amounts in its price basis (``prices_include_tax``)."""
+
     order_id: UUID
     order_number: str
     shop_id: int
     currency: str
     subtotal: Decimal
-    tax_rate: Decimal
     seller: Party
     buyer: Party
     lines: tuple[OrderLineValue, ...]
+    total: Decimal
+    prices_include_tax: bool
+    discount_total: Decimal
+    shipping_name: str
+    shipping_total: Decimal
+    shipping_tax_rate: Decimal
+    shipping_tax: Decimal
+    tax_total: Decimal
 
 
 def order_payment_request(*, order_id: UUID) -> PaymentRequest:
@@ -88,7 +100,14 @@ def order_invoice_details(*, order_id: UUID) -> InvoiceDetails:
         shop_id=shop.pk,
         currency=order.currency,
         subtotal=order.subtotal,
-        tax_rate=shop.tax_rate,
+        total=order.total,
+        prices_include_tax=order.prices_include_tax,
+        discount_total=order.discount_total,
+        shipping_name=order.shipping_method_name,
+        shipping_total=order.shipping_total,
+        shipping_tax_rate=order.shipping_tax_rate,
+        shipping_tax=order.shipping_tax,
+        tax_total=order.tax_total,
         seller=Party(
             name=shop.name,
             email=shop.contact_email,
@@ -125,7 +144,16 @@ def _invoice_details_from_row(order_id: UUID) -> InvoiceDetails:
         legal_name,
         tax_id,
         lines,
+        total,
+        prices_include_tax,
+        discount_total,
+        shipping_name,
+        shipping_total,
+        shipping_tax_rate,
+        shipping_tax,
+        tax_total,
     ) = row
+    del tax_rate  # the shop's standard rate: each line carries its own
     if isinstance(shipping_address, str):  # jsonb arrives as text on Django's connection
         shipping_address = json.loads(shipping_address)
     return InvoiceDetails(
@@ -134,7 +162,14 @@ def _invoice_details_from_row(order_id: UUID) -> InvoiceDetails:
         shop_id=shop_id,
         currency=currency,
         subtotal=subtotal,
-        tax_rate=tax_rate,
+        total=total,
+        prices_include_tax=prices_include_tax,
+        discount_total=discount_total,
+        shipping_name=shipping_name,
+        shipping_total=shipping_total,
+        shipping_tax_rate=shipping_tax_rate,
+        shipping_tax=shipping_tax,
+        tax_total=tax_total,
         seller=Party(
             name=shop_name,
             email=contact_email,
@@ -154,6 +189,9 @@ def _invoice_details_from_row(order_id: UUID) -> InvoiceDetails:
                 unit_price=Decimal(line["unit_price"]),
                 quantity=line["quantity"],
                 line_total=Decimal(line["line_total"]),
+                discount_amount=Decimal(line["discount_amount"]),
+                tax_rate=Decimal(line["tax_rate"]),
+                tax_amount=Decimal(line["tax_amount"]),
             )
             for line in lines
         ),
@@ -281,6 +319,9 @@ def _line_values(order: Order) -> tuple[OrderLineValue, ...]:
             unit_price=line.unit_price,
             quantity=line.quantity,
             line_total=line.line_total,
+            discount_amount=line.discount_amount,
+            tax_rate=line.tax_rate,
+            tax_amount=line.tax_amount,
         )
         for line in order.lines.all()
     )

@@ -228,8 +228,12 @@ SELECT o.id, o.number, o.shop_id, o.currency, o.subtotal, o.customer_name, o.cus
     o.shipping_address, s.tax_rate, s.name, s.contact_email, s.address, s.legal_name, s.tax_id,
     (SELECT coalesce(json_agg(json_build_object(
                 'sku', l.sku, 'name', l.name, 'unit_price', l.unit_price::text,
-                'quantity', l.quantity, 'line_total', l.line_total::text) ORDER BY l.id), '[]')
-     FROM orders_orderline l WHERE l.order_id = o.id)
+                'quantity', l.quantity, 'line_total', l.line_total::text,
+                'discount_amount', l.discount_amount::text, 'tax_rate', l.tax_rate::text,
+                'tax_amount', l.tax_amount::text) ORDER BY l.id), '[]')
+     FROM orders_orderline l WHERE l.order_id = o.id),
+    o.total, o.prices_include_tax, o.discount_total, o.shipping_method_name, o.shipping_total,
+    o.shipping_tax_rate, o.shipping_tax, o.tax_total
 FROM orders_order o JOIN orders_shop s ON s.id = o.shop_id
 WHERE o.id = %s
 """
@@ -240,7 +244,9 @@ def order_invoice_row(order_id: UUID) -> tuple | None:
 
     (id, number, shop_id, currency, subtotal, customer_name, customer_email,
     shipping_address, tax_rate, shop name, contact_email, address, legal_name, tax_id,
-    lines as a list of dicts with ``unit_price`` and ``line_total`` as text).
+    lines as a list of dicts with their amounts as text, total, prices_include_tax,
+    discount_total, shipping_method_name, shipping_total, shipping_tax_rate, shipping_tax,
+    tax_total).
     """
     rows = _run(_INVOICE_ROW_SQL, [order_id])
     return rows[0] if rows else None

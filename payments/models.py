@@ -1,4 +1,5 @@
 import uuid
+from decimal import Decimal
 
 from django.db import models
 
@@ -121,8 +122,15 @@ class Invoice(models.Model):
     lines = models.JSONField()
     currency = models.CharField(max_length=3)
     subtotal = models.DecimalField(max_digits=14, decimal_places=2, help_text="Net of tax.")
-    tax_rate = models.DecimalField(max_digits=5, decimal_places=4)
+    #: the one rate of an invoice whose lines and shipping share it; null when they do not
+    tax_rate = models.DecimalField(max_digits=5, decimal_places=4, null=True, blank=True)
     tax = models.DecimalField(max_digits=14, decimal_places=2)
+    #: tax per rate: ``[{"rate": "0.2000", "net": "10.00", "tax": "2.00"}, ...]``, adding up
+    #: to ``subtotal`` and ``tax``
+    taxes = models.JSONField(default=list, blank=True)
+    #: in the order's price basis, as its lines are
+    shipping_total = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    discount_total = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     total = models.DecimalField(max_digits=14, decimal_places=2)
     issued_at = models.DateTimeField(auto_now_add=True)
 
@@ -151,5 +159,26 @@ class Invoice(models.Model):
     @property
     def tax_percent(self) -> str:
         """The rate as printed on the invoice: 0.2 is "20", 0.075 is "7.5" (never rounded)."""
-        percent = f"{self.tax_rate * 100:f}"
-        return percent.rstrip("0").rstrip(".") if "." in percent else percent
+        return percent_of(self.tax_rate) if self.tax_rate is not None else ""
+
+    @property
+    def tax_bands(self) -> list[dict[str, str]]:
+        """Tax per rate as printed: ``percent``, ``net``, ``tax``."""
+        return [{**band, "percent": percent_of(Decimal(band["rate"]))} for band in self.taxes]
+
+    @property
+    def printed_lines(self) -> list[dict]:
+        """The lines with their rate as printed (``tax_percent``; blank before taxes per line)."""
+        return [
+            {
+                **line,
+                "tax_percent": percent_of(Decimal(line["tax_rate"])) if "tax_rate" in line else "",
+            }
+            for line in self.lines
+        ]
+
+
+def percent_of(rate) -> str:
+    """A rate as printed: 0.2 is "20", 0.075 is "7.5" (never rounded)."""
+    percent = f"{rate * 100:f}"
+    return percent.rstrip("0").rstrip(".") if "." in percent else percent

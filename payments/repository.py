@@ -165,11 +165,11 @@ def payment_save(payment: Payment, attempts: Sequence[Attempt], *, delivery_atte
 
 
 # --- invoices --------------------------------------------------------------------------
-_INVOICE_OF_ORDER_SQL = """
-SELECT id, shop_id, order_id, order_number, kind, number, year, sequence, credits_id, seller,
-    buyer, lines, currency, subtotal, tax_rate, tax, total, issued_at
+#: every column, in the model's order (what ``_from_row`` reads)
+_INVOICE_OF_ORDER_SQL = f"""
+SELECT {", ".join(field.column for field in Invoice._meta.concrete_fields)}
 FROM payments_invoice WHERE order_id = %s AND kind = 'invoice'
-"""
+"""  # noqa: S608 (column names come from the model)
 
 
 def invoice_of_order(order_id: UUID) -> Invoice | None:
@@ -204,10 +204,12 @@ def invoice_sequence_next(shop_id: int, year: int) -> int:
 
 _INVOICE_INSERT_SQL = """
 INSERT INTO payments_invoice (id, shop_id, order_id, order_number, kind, number, year, sequence,
-    credits_id, seller, buyer, lines, currency, subtotal, tax_rate, tax, total, issued_at)
+    credits_id, seller, buyer, lines, currency, subtotal, tax_rate, tax, total, issued_at, taxes,
+    shipping_total, discount_total)
 VALUES (%(id)s, %(shop_id)s, %(order_id)s, %(order_number)s, %(kind)s, %(number)s, %(year)s,
     %(sequence)s, %(credits_id)s, %(seller)s, %(buyer)s, %(lines)s, %(currency)s, %(subtotal)s,
-    %(tax_rate)s, %(tax)s, %(total)s, %(issued_at)s)
+    %(tax_rate)s, %(tax)s, %(total)s, %(issued_at)s, %(taxes)s, %(shipping_total)s,
+    %(discount_total)s)
 """
 
 
@@ -238,6 +240,9 @@ def invoice_insert(invoice: Invoice) -> Invoice:
             "tax": invoice.tax,
             "total": invoice.total,
             "issued_at": invoice.issued_at,
+            "taxes": Jsonb(invoice.taxes),
+            "shipping_total": invoice.shipping_total,
+            "discount_total": invoice.discount_total,
         },
     )
     invoice._state.adding = False

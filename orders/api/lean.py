@@ -65,7 +65,8 @@ from ..choices import OrderStatus
 from ..events import OrderPlaced
 from ..exceptions import OrderInputError
 from ..models import Order
-from ..services import api_key_authenticate, intake
+from ..pricing import PricedOrder
+from ..services import api_key_authenticate, intake, order_pricing
 from .serializers import (
     MetadataField,
     OrderCreateInputSerializer,
@@ -152,6 +153,15 @@ def _compile(field) -> core_schema.CoreSchema:
             extra_behavior="forbid",
             strict=True,
         )
+    if isinstance(field, serializers.ListField):
+        return core_schema.list_schema(
+            _compile(field.child),
+            min_length=field.min_length,
+            max_length=field.max_length,
+            strict=True,
+        )
+    if isinstance(field, serializers.ChoiceField):
+        return core_schema.literal_schema(list(field.choices))
     if isinstance(field, MetadataField):  # its own rules run in _run_validators
         return core_schema.dict_schema(
             keys_schema=core_schema.str_schema(strict=True),
@@ -174,7 +184,7 @@ def _compile(field) -> core_schema.CoreSchema:
 
 def _run_validators(field, value) -> None:
     """Each leaf's own serializer validators (e-mail, pattern, NUL, bounds), as DRF runs them."""
-    if isinstance(field, serializers.ListSerializer):
+    if isinstance(field, serializers.ListSerializer | serializers.ListField):
         for item in value:
             _run_validators(field.child, item)
     elif isinstance(field, serializers.Serializer):
@@ -205,12 +215,13 @@ def _validated(payload) -> dict | None:
 _OUTPUT_FIELDS = OrderOutputSerializer().fields
 _MONEY = _OUTPUT_FIELDS["total"]
 _LINE_MONEY = OrderLineOutputSerializer().fields["unit_price"]
+_RATE = OrderLineOutputSerializer().fields["tax_rate"]
 _DATETIME = _OUTPUT_FIELDS["created_at"]
 _ADDRESS_FIELDS = list(ShippingAddressSerializer().fields)
 _RENDERER = OrjsonRenderer()
 
 
-def _order_document(order: dict, priced, address: dict) -> dict:
+def _order_document(order: dict, priced: PricedOrder, products, address: dict) -> dict:
     status = order["status"]
     return {
         "id": str(order["id"]),
@@ -219,19 +230,32 @@ def _order_document(order: dict, priced, address: dict) -> dict:
         "status": status,
         "status_reason": "",
         "currency": order["currency"],
-        "subtotal": _MONEY.to_representation(order["subtotal"]),
-        "total": _MONEY.to_representation(order["total"]),
-        "customer": {"name": order["customer_name"], "email": order["customer_email"]},
+        "prices_include_tax": priced.prices_include_tax,
+        "subtotal": _MONEY.to_representation(priced.subtotal),
+        "discount_total": _MONEY.to_representation(priced.discount_total),
+        "discounts": [],  # codes take the DRF view (see place)
+        "shipping_method": priced.shipping_code,
+        "shipping_total": _MONEY.to_representation(priced.shipping_total),
+        "tax_total": _MONEY.to_representation(priced.tax_total),
+        "total": _MONEY.to_representation(priced.total),
+        "customer": {
+            "name": order["customer_name"],
+            "email": order["customer_email"],
+            "locale": order["customer_locale"],
+        },
         "shipping_address": {name: address[name] for name in _ADDRESS_FIELDS if name in address},
         "lines": [
             {
-                "sku": product.sku,
-                "name": product.name,
-                "unit_price": _LINE_MONEY.to_representation(product.price),
+                "sku": line.sku,
+                "name": products[line.sku].name,
+                "unit_price": _LINE_MONEY.to_representation(line.unit_price),
                 "quantity": line.quantity,
-                "line_total": _LINE_MONEY.to_representation(line_total),
+                "discount_amount": _LINE_MONEY.to_representation(line.discount_amount),
+                "line_total": _LINE_MONEY.to_representation(line.line_total),
+                "tax_rate": _RATE.to_representation(line.tax_rate),
+                "tax_amount": _LINE_MONEY.to_representation(line.tax_amount),
             }
-            for line, product, line_total in priced
+            for line in priced.lines
         ],
         "allowed_actions": state_machine.allowed_actions(status),
         "carrier": "",
@@ -286,7 +310,12 @@ def place(request) -> HttpResponse | None:
     data = _validated(payload)
     if data is None:
         return None
+    if data.get("discount_codes"):
+        # a code's use is taken under its row's lock, in a transaction: the DRF view's
+        return None
     lines = [intake.LineInput(sku=line["sku"], quantity=line["quantity"]) for line in data["lines"]]
+    country = data["shipping_address"]["country"]
+    shipping_code = data.get("shipping_method", "")
     try:
         intake.check_lines(lines)
     except OrderInputError:
@@ -305,6 +334,8 @@ def place(request) -> HttpResponse | None:
             scope=scope,
             idempotency_key=idempotency_key,
             skus=[line.sku for line in lines],
+            country=country,
+            shipping_method=shipping_code,
         )
         if read is None or not read.key_usable:
             _keys.pop(digest, None)
@@ -318,18 +349,28 @@ def place(request) -> HttpResponse | None:
                 return None  # expired: the DRF view deletes the row and runs the request
             return _response(replayed.status, replayed.body, replayed=True)
         try:
-            priced, subtotal = intake.price_lines(
-                currency=read.shop_currency, lines=lines, products=read.products
+            priced = intake.priced_order(
+                currency=read.shop_currency,
+                lines=lines,
+                products=read.products,
+                setup=order_pricing.ShopPricing(
+                    prices_include_tax=read.prices_include_tax,
+                    standard_rate=read.standard_rate,
+                    rates=order_pricing.rates_for(read.tax_rows, country),
+                ),
+                country=country,
+                shipping_code=shipping_code,
+                methods={read.method.code: read.method} if read.method else {},
+                shop_has_methods=read.shop_has_methods,
             )
         except OrderInputError:
-            return None
+            return None  # the DRF view answers, naming the fields
         numbers_drawn += 1
         outcome, placed = _write(
             key=key,
             read=read,
             data=data,
             priced=priced,
-            subtotal=subtotal,
             scope=scope,
             idempotency_key=idempotency_key,
             fingerprint=fingerprint,
@@ -348,7 +389,7 @@ def place(request) -> HttpResponse | None:
     return None
 
 
-def _write(*, key, read, data, priced, subtotal, scope, idempotency_key, fingerprint):
+def _write(*, key, read, data, priced, scope, idempotency_key, fingerprint):
     now = timezone.now()
     customer, address = data["customer"], data["shipping_address"]
     order = {
@@ -358,10 +399,10 @@ def _write(*, key, read, data, priced, subtotal, scope, idempotency_key, fingerp
         "status": OrderStatus.PLACED,
         "customer_name": customer["name"],
         "customer_email": customer["email"],
+        "customer_locale": customer.get("locale") or read.shop_language,
         "shipping_address": address,
         "currency": read.shop_currency,
-        "subtotal": subtotal,
-        "total": subtotal,
+        **intake.order_amounts(priced),
         "payment_token": data["payment"]["token"],
         "external_reference": data.get("external_reference", ""),
         "metadata": data.get("metadata", {}),
@@ -374,10 +415,12 @@ def _write(*, key, read, data, priced, subtotal, scope, idempotency_key, fingerp
         shop_id=key.shop_id,
         number=order["number"],
         currency=order["currency"],
-        subtotal=subtotal,
         customer_name=order["customer_name"],
         customer_email=order["customer_email"],
+        customer_locale=order["customer_locale"],
         priced=priced,
+        products=read.products,
+        shipping_method=order["shipping_method"],
         actor=f"shop-key:{key.prefix}",
         shop_name=read.shop_name,
         tracking_token=order["tracking_token"],
@@ -400,7 +443,7 @@ def _write(*, key, read, data, priced, subtotal, scope, idempotency_key, fingerp
         "occurred_at": now,
         "created_at": now,
     }
-    body = _order_document(order, priced, address)
+    body = _order_document(order, priced, read.products, address)
     key_row = None
     if idempotency_key is not None:
         key_row = {
@@ -419,14 +462,10 @@ def _write(*, key, read, data, priced, subtotal, scope, idempotency_key, fingerp
             order=order,
             lines=[
                 {
-                    "product_id": product.id,
-                    "sku": product.sku,
-                    "name": product.name,
-                    "unit_price": product.price,
-                    "quantity": line.quantity,
-                    "line_total": line_total,
+                    "product_id": read.products[line.sku].id,
+                    **intake.line_fields(line, read.products),
                 }
-                for line, product, line_total in priced
+                for line in priced.lines
             ],
             event=row,
             key_row=key_row,

@@ -12,7 +12,9 @@ from rest_framework import serializers
 from orderflow.api.serializers import STORABLE_TEXT_PATTERN, StrictInputSerializer
 
 from .. import state_machine
+from ..choices import Locale
 from ..models import Order, OrderLine, Product, currency_validator, sku_validator
+from ..models.price_rules import code_validator, tax_class_validator
 from ..services.intake import MAX_LINES, MAX_QUANTITY
 
 
@@ -20,6 +22,11 @@ from ..services.intake import MAX_LINES, MAX_QUANTITY
 class OrderCustomerInputSerializer(StrictInputSerializer):
     name = serializers.CharField(max_length=200)
     email = serializers.EmailField(max_length=254)
+    locale = serializers.ChoiceField(
+        choices=Locale.values,
+        required=False,
+        help_text="What the customer reads (e-mails, tracking page); default: the shop's language.",
+    )
 
 
 class ShippingAddressSerializer(StrictInputSerializer):
@@ -145,6 +152,10 @@ class ExternalReferenceField(serializers.CharField):
         super().__init__(max_length=EXTERNAL_REFERENCE_MAX_LENGTH, **kwargs)
 
 
+#: codes an order may name at once
+MAX_DISCOUNT_CODES = 5
+
+
 class OrderCreateInputSerializer(StrictInputSerializer):
     """An order as a shop sends it; prices and totals are never read from the request."""
 
@@ -157,6 +168,24 @@ class OrderCreateInputSerializer(StrictInputSerializer):
         required=False,
         help_text="The shop's own id for the order (its checkout's), unique in the shop: a "
         "second order with it is a 409 external-reference-taken naming the first.",
+    )
+    shipping_method = serializers.CharField(
+        max_length=40,
+        required=False,
+        trim_whitespace=False,
+        validators=[code_validator],
+        help_text="The code of one of the shop's shipping methods; required when the shop "
+        "has any. A method that does not ship to the address's country is a 400 naming it.",
+    )
+    discount_codes = serializers.ListField(
+        child=serializers.CharField(
+            max_length=40, trim_whitespace=False, validators=[code_validator]
+        ),
+        required=False,
+        max_length=MAX_DISCOUNT_CODES,
+        help_text="Discount codes of the shop (case-insensitive), applied in this order. A "
+        "code whose uses ran out meanwhile is a 409 discount-exhausted; one this customer "
+        "already used, 409 discount-already-used; nothing is placed.",
     )
 
 
@@ -224,20 +253,55 @@ def _money_output(**kwargs) -> serializers.DecimalField:
 class OrderCustomerOutputSerializer(serializers.Serializer):
     name = serializers.CharField(source="customer_name")
     email = serializers.EmailField(source="customer_email")
+    locale = serializers.CharField(source="customer_locale")
 
 
 class OrderLineOutputSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     unit_price = _money_output()
-    line_total = _money_output()
+    discount_amount = _money_output(help_text="The line's share of the order's discounts.")
+    line_total = _money_output(help_text="unit_price x quantity - discount_amount.")
+    tax_rate = serializers.DecimalField(
+        max_digits=5, decimal_places=4, read_only=True, help_text="As a fraction: 0.2 is 20 %."
+    )
+    tax_amount = _money_output(help_text="The tax in (or on) line_total, rounded per line.")
 
     class Meta:
         model = OrderLine
-        fields = ["sku", "name", "unit_price", "quantity", "line_total"]
+        fields = [
+            "sku",
+            "name",
+            "unit_price",
+            "quantity",
+            "discount_amount",
+            "line_total",
+            "tax_rate",
+            "tax_amount",
+        ]
+
+
+class AppliedDiscountOutputSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    amount = serializers.DecimalField(max_digits=None, decimal_places=2)
 
 
 class OrderOutputSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
-    subtotal = _money_output()
-    total = _money_output()
+    prices_include_tax = serializers.BooleanField(
+        read_only=True,
+        help_text="Whether the amounts include tax (the shop's catalog did when the order "
+        "was placed); if not, total adds tax_total.",
+    )
+    subtotal = _money_output(help_text="The lines before discounts.")
+    discount_total = _money_output()
+    discounts = AppliedDiscountOutputSerializer(
+        many=True, read_only=True, help_text="Each code's share of discount_total."
+    )
+    shipping_method = serializers.CharField(read_only=True, help_text="Its code; empty if none.")
+    shipping_total = _money_output()
+    tax_total = _money_output(help_text="The lines' and shipping's tax.")
+    total = _money_output(
+        help_text="subtotal - discount_total + shipping_total (+ tax_total when prices "
+        "exclude tax)."
+    )
     status_reason = serializers.CharField(
         read_only=True,
         help_text="Why the order was cancelled or rejected; empty otherwise.",
@@ -267,7 +331,13 @@ class OrderOutputSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
             "status",
             "status_reason",
             "currency",
+            "prices_include_tax",
             "subtotal",
+            "discount_total",
+            "discounts",
+            "shipping_method",
+            "shipping_total",
+            "tax_total",
             "total",
             "customer",
             "shipping_address",
@@ -319,18 +389,34 @@ class PriceInputField(serializers.DecimalField):
         return value
 
 
+TAX_CLASS_HELP = "standard (the default), reduced, zero, or a class of the shop's tax rates."
+WEIGHT_HELP = "Grams, for shipping methods priced by weight."
+
+
 class ProductCreateInputSerializer(StrictInputSerializer):
     sku = serializers.CharField(max_length=64, validators=[sku_validator])
     name = serializers.CharField(max_length=200)
     price = PriceInputField()
     currency = serializers.CharField(max_length=3, required=False, validators=[currency_validator])
     stock = serializers.IntegerField(min_value=0, max_value=10_000_000, default=0)
+    tax_class = serializers.CharField(
+        max_length=30, required=False, validators=[tax_class_validator], help_text=TAX_CLASS_HELP
+    )
+    weight_grams = serializers.IntegerField(
+        min_value=0, max_value=10_000_000, required=False, help_text=WEIGHT_HELP
+    )
 
 
 class ProductUpdateInputSerializer(StrictInputSerializer):
     name = serializers.CharField(max_length=200, required=False)
     price = PriceInputField(required=False)
     stock = serializers.IntegerField(min_value=0, max_value=10_000_000, required=False)
+    tax_class = serializers.CharField(
+        max_length=30, required=False, validators=[tax_class_validator], help_text=TAX_CLASS_HELP
+    )
+    weight_grams = serializers.IntegerField(
+        min_value=0, max_value=10_000_000, required=False, help_text=WEIGHT_HELP
+    )
 
 
 class ProductOutputSerializer(serializers.ModelSerializer):
@@ -339,4 +425,14 @@ class ProductOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Product
-        fields = ["sku", "name", "price", "currency", "stock", "reserved", "available"]
+        fields = [
+            "sku",
+            "name",
+            "price",
+            "currency",
+            "tax_class",
+            "weight_grams",
+            "stock",
+            "reserved",
+            "available",
+        ]

@@ -136,9 +136,11 @@ class OrderListCreateApi(APIView):
             201: OrderOutputSerializer,
             400: PROBLEM,
             409: OpenApiResponse(
-                description="The Idempotency-Key is in flight (request-in-flight), or the "
+                description="The Idempotency-Key is in flight (request-in-flight); the "
                 "shop already has an order with this external_reference "
-                "(external-reference-taken: `order_id`, `order_number` and `order_url` name it)."
+                "(external-reference-taken: `order_id`, `order_number` and `order_url` name "
+                "it); a discount code was used up meanwhile (discount-exhausted) or by this "
+                "customer already (discount-already-used): `discount_code` names it."
             ),
             422: PROBLEM,
         },
@@ -153,7 +155,12 @@ class OrderListCreateApi(APIView):
             try:
                 order = services.order_place(
                     shop=request.user.shop,
-                    customer=services.CustomerInput(**data["customer"]),
+                    customer=services.CustomerInput(
+                        name=data["customer"]["name"], email=data["customer"]["email"]
+                    ),
+                    customer_locale=data["customer"].get("locale", ""),
+                    shipping_method=data.get("shipping_method", ""),
+                    discount_codes=data.get("discount_codes", []),
                     shipping_address=data["shipping_address"],
                     lines=[services.LineInput(**line) for line in data["lines"]],
                     payment_token=data["payment"]["token"],

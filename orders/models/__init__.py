@@ -9,7 +9,26 @@ from django.db.models.functions import Lower
 from django.utils.functional import cached_property
 from rest_framework_api_key.models import AbstractAPIKey
 
-from .choices import OrderStatus
+from ..choices import Locale, OrderStatus
+from .price_rules import (
+    STANDARD,
+    Discount,
+    DiscountKind,
+    DiscountRedemption,
+    ShippingKind,
+    ShippingMethod,
+    TaxRate,
+    tax_class_validator,
+)
+
+__all__ = [
+    "Discount",
+    "DiscountKind",
+    "DiscountRedemption",
+    "ShippingKind",
+    "ShippingMethod",
+    "TaxRate",
+]
 
 currency_validator = RegexValidator(r"^[A-Z]{3}$", "Use a three-letter ISO 4217 code, e.g. EUR.")
 sku_validator = RegexValidator(
@@ -65,7 +84,19 @@ class Shop(models.Model):
         decimal_places=4,
         default=Decimal("0"),
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
-        help_text="Tax on invoices as a fraction: 0.2 is 20 %.",
+        help_text="The standard rate where no tax rate of the shop's says otherwise, as a "
+        "fraction: 0.2 is 20 %.",
+    )
+    prices_include_tax = models.BooleanField(
+        default=True,
+        help_text="Catalog prices, shipping prices and fixed discounts include tax; off: they "
+        "are net, and tax is added to the order.",
+    )
+    language = models.CharField(
+        max_length=5,
+        choices=Locale.choices,
+        default=Locale.EN,
+        help_text="What the shop's customers read, unless an order says otherwise.",
     )
     legal_name = models.CharField(max_length=200, blank=True, help_text="Seller on invoices.")
     address = models.TextField(blank=True, help_text="Seller address on invoices.")
@@ -98,6 +129,13 @@ class Product(models.Model):
         max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0.00"))]
     )
     currency = models.CharField(max_length=3, validators=[currency_validator])
+    tax_class = models.CharField(
+        max_length=30,
+        default=STANDARD,
+        validators=[tax_class_validator],
+        help_text="standard, reduced, zero, or a class of the shop's own tax rates.",
+    )
+    weight_grams = models.PositiveIntegerField(default=0, help_text="For shipping by weight.")
     on_hand = models.IntegerField(default=0, help_text="Units in the warehouse.")
     reserved = models.IntegerField(
         default=0, editable=False, help_text="Units held for open orders (set by the saga)."
@@ -138,10 +176,28 @@ class Order(models.Model):
     )
     customer_name = models.CharField(max_length=200)
     customer_email = models.EmailField()
+    customer_locale = models.CharField(
+        max_length=5, choices=Locale.choices, default=Locale.EN, editable=False
+    )
     shipping_address = models.JSONField()
     currency = models.CharField(max_length=3, editable=False)
+    #: the amounts below are in the catalog's basis (``orders.pricing``): tax included when
+    #: the shop's prices included it when the order was placed
+    prices_include_tax = models.BooleanField(default=True, editable=False)
+    #: the lines before discounts
     subtotal = MoneyField(max_digits=14, decimal_places=2, editable=False)
+    discount_total = MoneyField(max_digits=14, decimal_places=2, default=0, editable=False)
+    shipping_method = models.CharField(max_length=40, blank=True, editable=False)
+    shipping_method_name = models.CharField(max_length=120, blank=True, editable=False)
+    shipping_total = MoneyField(max_digits=14, decimal_places=2, default=0, editable=False)
+    shipping_tax_rate = models.DecimalField(
+        max_digits=5, decimal_places=4, default=0, editable=False
+    )
+    shipping_tax = MoneyField(max_digits=14, decimal_places=2, default=0, editable=False)
+    tax_total = MoneyField(max_digits=14, decimal_places=2, default=0, editable=False)
     total = MoneyField(max_digits=14, decimal_places=2, editable=False)
+    #: ``[{"code": "SUMMER10", "amount": "3.00"}, …]``: each code's share of discount_total
+    discounts = models.JSONField(default=list, blank=True, editable=False)
     payment_token = models.CharField(max_length=200, blank=True, editable=False)
     tracking_token = models.CharField(
         max_length=64, default=_tracking_token, unique=True, editable=False
@@ -250,7 +306,11 @@ class OrderLine(models.Model):
     name = models.CharField(max_length=200)
     unit_price = MoneyField(max_digits=12, decimal_places=2)
     quantity = models.PositiveIntegerField()
+    discount_amount = MoneyField(max_digits=14, decimal_places=2, default=0)
+    #: unit price x quantity - discount, in the order's price basis
     line_total = MoneyField(max_digits=14, decimal_places=2)
+    tax_rate = models.DecimalField(max_digits=5, decimal_places=4, default=0)
+    tax_amount = MoneyField(max_digits=14, decimal_places=2, default=0)
 
     class Meta:
         ordering = ["id"]

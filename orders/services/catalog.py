@@ -20,13 +20,22 @@ def product_create(
     price: Decimal,
     stock: int = 0,
     currency: str | None = None,
+    tax_class: str = "standard",
+    weight_grams: int = 0,
 ) -> Product:
     currency = (currency or shop.currency).upper()
     _check_currency(shop, currency)
     try:
         with transaction.atomic():
             return Product.objects.create(
-                shop=shop, sku=sku, name=name, price=price, currency=currency, on_hand=stock
+                shop=shop,
+                sku=sku,
+                name=name,
+                price=price,
+                currency=currency,
+                on_hand=stock,
+                tax_class=tax_class,
+                weight_grams=weight_grams,
             )
     except IntegrityError:
         raise ProductInputError(
@@ -42,9 +51,19 @@ def product_update(
     name: str | None = None,
     price: Decimal | None = None,
     stock: int | None = None,
+    tax_class: str | None = None,
+    weight_grams: int | None = None,
 ) -> Product:
-    """Change a product; ``stock`` sets units on hand and may not drop below what is reserved."""
+    """Change a product; ``stock`` sets units on hand and may not drop below what is reserved.
+
+    A new price, tax class or weight prices the orders placed after it; placed orders keep
+    what they were priced with.
+    """
     fields = {}
+    if tax_class is not None:
+        fields["tax_class"] = tax_class
+    if weight_grams is not None:
+        fields["weight_grams"] = weight_grams
     if name is not None:
         fields["name"] = name
     if price is not None:

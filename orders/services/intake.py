@@ -1,20 +1,40 @@
 """Order intake: validate against the catalog, price, and save the order with its event."""
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Lower
+from django.utils import timezone
 
 from orderflow.errors import FieldError
 from orderflow.events import publish
 
 from ..choices import OrderStatus
 from ..events import OrderPlaced, PlacedLine
-from ..exceptions import ExternalReferenceTaken, OrderInputError
-from ..models import Order, OrderLine, Product, Shop
+from ..exceptions import (
+    DiscountAlreadyUsed,
+    DiscountExhausted,
+    ExternalReferenceTaken,
+    OrderInputError,
+)
+from ..models import (
+    Discount,
+    DiscountRedemption,
+    Order,
+    OrderLine,
+    Product,
+    ShippingMethod,
+    Shop,
+    TaxRate,
+)
+from ..pricing import PricedLine, PricedOrder, PricingLine
+from . import order_pricing
 from .shops import SYSTEM, Actor
 
 MAX_LINES = 100
@@ -23,6 +43,8 @@ NUMBER_ATTEMPTS = 5
 NUMBER_CONSTRAINT = "order_unique_shop_number"
 #: what a unique violation names when the shop already has an order with the reference
 EXTERNAL_REFERENCE_CONSTRAINT = "order_unique_shop_external_reference"
+#: what a unique violation names when the customer already used a once-per-customer code
+REDEMPTION_CONSTRAINT = "redemption_once_per_customer"
 MAX_QUANTITY = 10_000
 CENT = Decimal("0.01")
 
@@ -64,6 +86,9 @@ def order_place(
     actor: Actor | str = SYSTEM,
     external_reference: str = "",
     metadata: Mapping[str, str] | None = None,
+    shipping_method: str = "",
+    discount_codes: Sequence[str] = (),
+    customer_locale: str = "",
 ) -> Order:
     """Place an order priced from the shop's catalog and publish ``order.placed``.
 
@@ -86,6 +111,12 @@ def order_place(
     with one reference place one order: the other raises :class:`ExternalReferenceTaken`
     naming the first, with nothing written (no order, no event, so no stock held).
     ``metadata`` is the shop's key-value strings, stored and published as given.
+
+    The order is priced with the shop's settings (``orders.services.order_pricing``): the
+    tax rates of the destination, ``shipping_method`` (a code) and ``discount_codes``. A
+    code whose last use (or this customer's one use) another order took raises
+    :class:`DiscountUnavailable` (409) with nothing written. ``customer_locale`` is what the
+    customer reads; blank: the shop's language.
     """
     attempt = 1
     while True:
@@ -101,6 +132,9 @@ def order_place(
                 actor=str(actor),
                 external_reference=external_reference,
                 metadata=dict(metadata or {}),
+                shipping_method=shipping_method,
+                discount_codes=list(discount_codes),
+                customer_locale=customer_locale,
             )
         except IntegrityError as exc:
             if _is_external_reference_collision(exc):
@@ -164,64 +198,195 @@ def _order_place_numbered(
     actor: str,
     external_reference: str,
     metadata: dict[str, str],
+    shipping_method: str,
+    discount_codes: Sequence[str],
+    customer_locale: str,
 ) -> Order:
     check_lines(lines)
+    country = shipping_address.get("country", "")
     products = {
         p.sku: p
         for p in Product.objects.filter(shop=shop, sku__in=[line.sku for line in lines]).only(
-            "id", "sku", "name", "price", "currency"
+            "id", "sku", "name", "price", "currency", "tax_class", "weight_grams"
         )
     }
-    priced, subtotal = price_lines(currency=shop.currency, lines=lines, products=products)
-
+    setup = order_pricing.ShopPricing(
+        prices_include_tax=shop.prices_include_tax,
+        standard_rate=shop.tax_rate,
+        rates=order_pricing.rates_for(
+            TaxRate.objects.filter(shop=shop, country__in=[country, ""]).values_list(
+                "tax_class", "country", "rate"
+            ),
+            country,
+        ),
+    )
+    # a shop has a few methods: one query finds the one asked for and whether there are any
+    methods = {
+        method.code: method for method in ShippingMethod.objects.filter(shop=shop, active=True)
+    }
+    discounts = _discounts(shop=shop, codes=discount_codes, lines=lines, products=products)
+    priced = priced_order(
+        currency=shop.currency,
+        lines=lines,
+        products=products,
+        setup=setup,
+        country=country,
+        shipping_code=shipping_method,
+        methods=methods,
+        shop_has_methods=bool(methods),
+        discounts=discounts,
+    )
     order = Order.objects.create(
         shop=shop,
         number=number,
         customer_name=customer.name,
         customer_email=customer.email,
+        customer_locale=customer_locale or shop.language,
         shipping_address=shipping_address,
         currency=shop.currency,
-        subtotal=subtotal,
-        total=subtotal,
         payment_token=payment_token,
         external_reference=external_reference,
         metadata=metadata,
+        **order_amounts(priced),
     )
     order_lines = OrderLine.objects.bulk_create(
         [
-            OrderLine(
-                order=order,
-                product=product,
-                sku=product.sku,
-                name=product.name,
-                unit_price=product.price,
-                quantity=line.quantity,
-                line_total=line_total,
-            )
-            for line, product, line_total in priced
+            OrderLine(order=order, product=products[line.sku], **line_fields(line, products))
+            for line in priced.lines
         ]
     )
     _known_lines(order, order_lines)
+    if discounts:
+        _redeem(order=order, discounts=discounts, priced=priced, codes=discount_codes)
     publish(
         placed_event(
             order_id=order.id,
             shop_id=shop.id,
             number=order.number,
             currency=order.currency,
-            subtotal=order.subtotal,
             customer_name=order.customer_name,
             customer_email=order.customer_email,
+            customer_locale=order.customer_locale,
             priced=priced,
+            products=products,
             actor=actor,
             shop_name=shop.name,
             tracking_token=order.tracking_token,
             external_reference=external_reference,
             metadata=metadata,
+            shipping_method=order.shipping_method,
         ),
         sequence=1,
         idempotency_key=idempotency_key,
     )
     return order
+
+
+def _discounts(*, shop: Shop, codes: Sequence[str], lines, products) -> list:
+    """The discounts ``codes`` name, checked against the order (errors: ``OrderInputError``)."""
+    if not codes:
+        return []
+    found = {
+        row.code.lower(): order_pricing.DiscountRow(
+            **{f: getattr(row, f) for f in order_pricing.DiscountRow.__dataclass_fields__}
+        )
+        for row in Discount.objects.annotate(code_lower=Lower("code")).filter(
+            shop=shop, code_lower__in=[code.lower() for code in codes]
+        )
+    }
+    pricing_lines = [
+        PricingLine(sku=line.sku, unit_price=products[line.sku].price, quantity=line.quantity)
+        for line in lines
+        if line.sku in products
+    ]
+    chosen, errors = order_pricing.check_discounts(
+        codes=codes, found=found, lines=pricing_lines, now=timezone.now()
+    )
+    if errors:
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise OrderInputError(f"{first.attr}: {first.detail}{more}", errors=errors)
+    return chosen
+
+
+def _redeem(*, order: Order, discounts, priced: PricedOrder, codes: Sequence[str]) -> None:
+    """Take one use of each code, or raise :class:`DiscountUnavailable` and write nothing.
+
+    The conditional increment decides the use limit: two hundred parallel orders for the
+    last fifty uses queue on the code's row, and each re-reads ``uses`` when its turn
+    comes (READ COMMITTED re-checks the WHERE on the newest row). Codes are taken in id
+    order so that two orders naming the same codes in another order cannot deadlock.
+    Once-per-customer is the redemption's partial unique index, under the same lock; its
+    violation aborts the transaction, which the caller's rollback ends (nothing written).
+    """
+    index_of = {code.lower(): index for index, code in enumerate(codes)}
+    amounts = {applied.code: applied.amount for applied in priced.discounts}
+    for row in sorted(discounts, key=lambda row: row.id):
+        taken = (
+            Discount.objects.filter(pk=row.id, active=True)
+            .filter(Q(max_uses__isnull=True) | Q(uses__lt=F("max_uses")))
+            .update(uses=F("uses") + 1)
+        )
+        if not taken:
+            raise DiscountExhausted(index=index_of[row.code.lower()], code=row.code)
+    redemptions = [
+        DiscountRedemption(
+            discount_id=row.id,
+            order=order,
+            customer_email=order.customer_email.lower(),
+            amount=amounts[row.code],
+            once_per_customer=row.once_per_customer,
+        )
+        for row in discounts
+    ]
+    try:
+        DiscountRedemption.objects.bulk_create(redemptions)
+    except IntegrityError as exc:
+        diag = getattr(exc.__cause__, "diag", None)
+        constraint = getattr(diag, "constraint_name", None)
+        if constraint != REDEMPTION_CONSTRAINT and "customer_email" not in str(exc):
+            raise
+        # PostgreSQL's detail names the key: "Key (discount_id, customer_email)=(12, …)"
+        found = re.search(r"=\((\d+),", getattr(diag, "message_detail", None) or "")
+        used = next(
+            (row for row in discounts if found and row.id == int(found.group(1))),
+            next(row for row in discounts if row.once_per_customer),
+        )
+        raise DiscountAlreadyUsed(index=index_of[used.code.lower()], code=used.code) from None
+
+
+def order_amounts(priced: PricedOrder) -> dict[str, Any]:
+    """The order's columns that pricing decides."""
+    return {
+        "prices_include_tax": priced.prices_include_tax,
+        "subtotal": priced.subtotal,
+        "discount_total": priced.discount_total,
+        "shipping_method": priced.shipping_code,
+        "shipping_method_name": priced.shipping_name,
+        "shipping_total": priced.shipping_total,
+        "shipping_tax_rate": priced.shipping_tax_rate,
+        "shipping_tax": priced.shipping_tax,
+        "tax_total": priced.tax_total,
+        "total": priced.total,
+        "discounts": [
+            {"code": applied.code, "amount": str(applied.amount)} for applied in priced.discounts
+        ],
+    }
+
+
+def line_fields(line: PricedLine, products: Mapping[str, Any]) -> dict[str, Any]:
+    """An order line's columns (but its order and product) from its priced line."""
+    product = products[line.sku]
+    return {
+        "sku": product.sku,
+        "name": product.name,
+        "unit_price": line.unit_price,
+        "quantity": line.quantity,
+        "discount_amount": line.discount_amount,
+        "line_total": line.line_total,
+        "tax_rate": line.tax_rate,
+        "tax_amount": line.tax_amount,
+    }
 
 
 def placed_event(
@@ -230,15 +395,17 @@ def placed_event(
     shop_id: int,
     number: str,
     currency: str,
-    subtotal: Decimal,
     customer_name: str,
     customer_email: str,
-    priced: list[tuple[LineInput, Any, Decimal]],
+    priced: PricedOrder,
+    products: Mapping[str, Any],
     actor: str,
     shop_name: str,
     tracking_token: str,
     external_reference: str = "",
     metadata: Mapping[str, str] | None = None,
+    customer_locale: str = "",
+    shipping_method: str = "",
 ) -> OrderPlaced:
     """The ``order.placed`` event of a new order, on every intake path alike."""
     return OrderPlaced(
@@ -250,43 +417,50 @@ def placed_event(
         shop_id=shop_id,
         number=number,
         currency=currency,
-        subtotal=subtotal,
-        total=subtotal,
+        subtotal=priced.subtotal,
+        discount_total=priced.discount_total,
+        shipping_method=shipping_method,
+        shipping_total=priced.shipping_total,
+        tax_total=priced.tax_total,
+        total=priced.total,
+        prices_include_tax=priced.prices_include_tax,
         customer_name=customer_name,
         customer_email=customer_email,
+        customer_locale=customer_locale,
         external_reference=external_reference,
         metadata=dict(metadata or {}),
+        discount_codes=[applied.code for applied in priced.discounts],
         lines=[
             PlacedLine(
-                product_id=product.id,
-                sku=product.sku,
+                product_id=products[line.sku].id,
+                sku=line.sku,
                 quantity=line.quantity,
-                unit_price=product.price,
+                unit_price=line.unit_price,
+                discount_amount=line.discount_amount,
+                line_total=line.line_total,
+                tax_rate=line.tax_rate,
+                tax_amount=line.tax_amount,
             )
-            for line, product, _ in priced
+            for line in priced.lines
         ],
     )
 
 
-def price_lines(
-    *, currency: str, lines: Sequence[LineInput], products: Mapping[str, Any]
-) -> tuple[list[tuple[LineInput, Any, Decimal]], Decimal]:
-    """Check ``lines`` against the catalog rows found and price them: (priced, subtotal).
+def priced_order(
+    *, currency: str, lines: Sequence[LineInput], products: Mapping[str, Any], **settings
+) -> PricedOrder:
+    """Check ``lines`` against the catalog rows found and price them with the shop's settings.
 
     ``products`` maps SKU to a catalog row (``id``, ``sku``, ``name``, ``price``,
-    ``currency``): a ``Product`` on the ORM path, a row of the lean intake's read. Raises
-    :class:`OrderInputError` naming each line at fault. ``check_lines`` comes first, as
+    ``currency``, ``tax_class``, ``weight_grams``): a ``Product`` on the ORM path, a row of
+    the lean intake's read. ``settings`` are :func:`order_pricing.price`'s. Raises
+    :class:`OrderInputError` naming each field at fault. ``check_lines`` comes first, as
     its own step, on both paths.
     """
     _check_catalog(currency, lines, products)
-    priced = []
-    for line in lines:
-        product = products[line.sku]
-        line_total = (product.price * line.quantity).quantize(CENT)
-        priced.append((line, product, line_total))
-    subtotal = sum((total for _, _, total in priced), Decimal("0.00"))
-    _check_totals(priced, subtotal)
-    return priced, subtotal
+    priced = order_pricing.price(lines=lines, products=products, **settings)
+    _check_totals(priced)
+    return priced
 
 
 def _known_lines(order: Order, order_lines: list[OrderLine]) -> None:
@@ -363,23 +537,24 @@ def _check_catalog(currency: str, lines: Sequence[LineInput], products: Mapping[
         raise OrderInputError(_summary(errors), errors=errors)
 
 
-def _check_totals(priced: list[tuple[LineInput, Any, Decimal]], subtotal: Decimal) -> None:
+def _check_totals(priced: PricedOrder) -> None:
     errors = [
         FieldError(
             attr=f"lines.{index}.quantity",
             code="line_total_too_large",
-            detail=f"{line.quantity} of {product.sku!r} at {product.price} come to "
-            f"{line_total}; a line totals at most {MAX_LINE_TOTAL}.",
+            detail=f"{line.quantity} of {line.sku!r} at {line.unit_price} come to "
+            f"{line.amount}; a line totals at most {MAX_LINE_TOTAL}.",
         )
-        for index, (line, product, line_total) in enumerate(priced)
-        if line_total > MAX_LINE_TOTAL
+        for index, line in enumerate(priced.lines)
+        if line.amount > MAX_LINE_TOTAL
     ]
-    if not errors and subtotal > MAX_ORDER_TOTAL:
+    if not errors and max(priced.total, priced.subtotal) > MAX_ORDER_TOTAL:
         errors.append(
             FieldError(
                 attr="lines",
                 code="order_total_too_large",
-                detail=f"The lines total {subtotal}; an order totals at most {MAX_ORDER_TOTAL}.",
+                detail=f"The order comes to {max(priced.total, priced.subtotal)}; an order "
+                f"totals at most {MAX_ORDER_TOTAL}.",
             )
         )
     if errors:

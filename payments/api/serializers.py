@@ -8,7 +8,16 @@ class InvoiceLineOutputSerializer(serializers.Serializer):
     name = serializers.CharField()
     unit_price = serializers.DecimalField(max_digits=12, decimal_places=2)
     quantity = serializers.IntegerField()
+    discount_amount = serializers.DecimalField(max_digits=14, decimal_places=2, default="0.00")
     line_total = serializers.DecimalField(max_digits=14, decimal_places=2)
+    tax_rate = serializers.DecimalField(max_digits=5, decimal_places=4, required=False)
+    tax_amount = serializers.DecimalField(max_digits=14, decimal_places=2, required=False)
+
+
+class InvoiceTaxBandOutputSerializer(serializers.Serializer):
+    rate = serializers.DecimalField(max_digits=5, decimal_places=4)
+    net = serializers.DecimalField(max_digits=14, decimal_places=2)
+    tax = serializers.DecimalField(max_digits=14, decimal_places=2)
 
 
 class InvoicePartyOutputSerializer(serializers.Serializer):
@@ -29,6 +38,15 @@ class InvoiceOutputSerializer(serializers.ModelSerializer):
     seller = InvoicePartyOutputSerializer()
     buyer = InvoicePartyOutputSerializer()
     lines = InvoiceLineOutputSerializer(many=True)
+    taxes = InvoiceTaxBandOutputSerializer(
+        many=True, help_text="Net and tax per rate; they add up to subtotal and tax."
+    )
+    tax_rate = serializers.DecimalField(
+        max_digits=5,
+        decimal_places=4,
+        allow_null=True,
+        help_text="The one rate when every line and shipping share it; null otherwise.",
+    )
     credit_note = serializers.SerializerMethodField()
 
     class Meta:
@@ -43,8 +61,11 @@ class InvoiceOutputSerializer(serializers.ModelSerializer):
             "buyer",
             "lines",
             "currency",
+            "discount_total",
+            "shipping_total",
             "subtotal",
             "tax_rate",
+            "taxes",
             "tax",
             "total",
             "issued_at",

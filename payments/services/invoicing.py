@@ -2,6 +2,7 @@
 
 from dataclasses import asdict
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 from django.db import transaction
@@ -9,7 +10,7 @@ from django.utils import timezone
 
 from orderflow.events import publish
 from orders.events import OrderStatus
-from orders.interface import order_invoice_details
+from orders.interface import InvoiceDetails, OrderLineValue, order_invoice_details
 
 from .. import repository
 from ..choices import InvoiceKind
@@ -30,9 +31,42 @@ def _next_number(shop_id: int, year: int) -> tuple[int, str]:
 
 
 def split_tax(total: Decimal, rate: Decimal) -> tuple[Decimal, Decimal]:
-    """Split a tax-inclusive total into (net, tax): catalog prices include tax."""
+    """Split a tax-inclusive total into (net, tax) at one rate."""
     net = (total / (1 + rate)).quantize(CENT)
     return net, total - net
+
+
+def tax_bands(details: InvoiceDetails) -> list[dict[str, str]]:
+    """Net and tax per rate, from the order's rounded line and shipping taxes.
+
+    The order rounded tax per line (``orders.pricing``); the bands add those amounts up,
+    so they always add up to the order's tax and total.
+    """
+    bands: dict[Decimal, list[Decimal]] = {}
+    amounts = [(line.tax_rate, line.line_total, line.tax_amount) for line in details.lines]
+    if details.shipping_total:
+        amounts.append((details.shipping_tax_rate, details.shipping_total, details.shipping_tax))
+    for rate, amount, tax in amounts:
+        band = bands.setdefault(rate, [Decimal("0.00"), Decimal("0.00")])
+        band[0] += amount - tax if details.prices_include_tax else amount
+        band[1] += tax
+    return [
+        {"rate": str(rate), "net": str(net), "tax": str(tax)}
+        for rate, (net, tax) in sorted(bands.items())
+    ]
+
+
+def _line(line: OrderLineValue) -> dict[str, Any]:
+    return {
+        "sku": line.sku,
+        "name": line.name,
+        "unit_price": str(line.unit_price),
+        "quantity": line.quantity,
+        "discount_amount": str(line.discount_amount),
+        "line_total": str(line.line_total),
+        "tax_rate": str(line.tax_rate),
+        "tax_amount": str(line.tax_amount),
+    }
 
 
 @transaction.atomic(savepoint=False)
@@ -46,8 +80,7 @@ def invoice_issue(*, order_id: UUID) -> Invoice:
     if existing is not None:
         return existing
     details = order_invoice_details(order_id=order_id)
-    total = details.subtotal
-    net, tax = split_tax(total, details.tax_rate)
+    taxes = tax_bands(details)
     year = timezone.now().year
     sequence, number = _next_number(details.shop_id, year)
     invoice = Invoice(
@@ -60,15 +93,15 @@ def invoice_issue(*, order_id: UUID) -> Invoice:
         sequence=sequence,
         seller=asdict(details.seller),
         buyer=asdict(details.buyer),
-        lines=[
-            {**asdict(line), "unit_price": str(line.unit_price), "line_total": str(line.line_total)}
-            for line in details.lines
-        ],
+        lines=[_line(line) for line in details.lines],
         currency=details.currency,
-        subtotal=net,
-        tax_rate=details.tax_rate,
-        tax=tax,
-        total=total,
+        subtotal=sum((Decimal(band["net"]) for band in taxes), Decimal("0.00")),
+        tax_rate=Decimal(taxes[0]["rate"]) if len(taxes) == 1 else None,
+        tax=details.tax_total,
+        taxes=taxes,
+        shipping_total=details.shipping_total,
+        discount_total=details.discount_total,
+        total=details.total,
     )
     repository.invoice_insert(invoice)
     _publish(invoice)
@@ -110,6 +143,12 @@ def credit_note_issue(*, order_id: UUID, previous_status: str = "") -> Invoice |
         subtotal=-invoice.subtotal,
         tax_rate=invoice.tax_rate,
         tax=-invoice.tax,
+        taxes=[
+            {**band, "net": str(0 - Decimal(band["net"])), "tax": str(0 - Decimal(band["tax"]))}
+            for band in invoice.taxes
+        ],
+        shipping_total=-invoice.shipping_total,
+        discount_total=-invoice.discount_total,
         total=-invoice.total,
     )
     _publish(credit_note)

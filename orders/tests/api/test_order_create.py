@@ -49,9 +49,15 @@ def test_answers_the_whole_order(api, products, order_body, settings, lean_on):
         "status": "placed",
         "status_reason": "",
         "currency": "EUR",
+        "prices_include_tax": True,
         "subtotal": "49.80",
+        "discount_total": "0.00",
+        "discounts": [],
+        "shipping_method": "",
+        "shipping_total": "0.00",
+        "tax_total": "0.00",
         "total": "49.80",
-        "customer": {"name": "Ana Souza", "email": "ana@example.com"},
+        "customer": {"name": "Ana Souza", "email": "ana@example.com", "locale": "en"},
         "shipping_address": {
             "line1": "Rua A 1",
             "city": "São Paulo",
@@ -64,7 +70,10 @@ def test_answers_the_whole_order(api, products, order_body, settings, lean_on):
                 "name": products["COFFEE-1KG"].name,
                 "unit_price": "24.90",
                 "quantity": 2,
+                "discount_amount": "0.00",
                 "line_total": "49.80",
+                "tax_rate": "0.0000",
+                "tax_amount": "0.00",
             }
         ],
         "allowed_actions": ["cancel"],
@@ -452,7 +461,8 @@ def test_rejects_an_order_total_over_the_column_naming_the_lines(api, shop, orde
         {
             "attr": "lines",
             "code": "order_total_too_large",
-            "detail": "The lines total 1009999999998.99; an order totals at most 999999999999.99.",
+            "detail": "The order comes to 1009999999998.99; an order totals at most "
+            "999999999999.99.",
         }
     ]
     assert row_counts() == before

@@ -25,7 +25,7 @@ def test_shows_the_shops_order(api, shop, products):
         ("COFFEE-1KG", 1, "24.90"),
         ("FILTER", 4, "14.00"),
     ]
-    assert data["customer"] == {"name": "Ana Souza", "email": "ana@example.com"}
+    assert data["customer"] == {"name": "Ana Souza", "email": "ana@example.com", "locale": "en"}
 
 
 @pytest.mark.parametrize(

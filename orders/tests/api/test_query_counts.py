@@ -118,9 +118,10 @@ def test_create_through_the_orm_costs_fixed_queries(
     warm_api, order_body, assert_statements, settings, line_count
 ):
     # the DRF view alone (what answers whatever the lean path hands on): key; savepoint;
-    # products; order; lines (one INSERT); outbox row; release
+    # products; the destination's tax rates; the shop's shipping methods; order; lines (one
+    # INSERT); outbox row; release
     settings.ORDER_INTAKE_LEAN = False
-    with assert_statements(7):
+    with assert_statements(9):
         response = warm_api.post(
             "/api/v1/orders", _order_body(order_body, line_count), format="json"
         )

@@ -58,11 +58,13 @@ def test_schema_documents_each_order_and_product_operation():
     order_input = schema["components"]["schemas"]["OrderCreateInputRequest"]["properties"]
     assert sorted(order_input) == [
         "customer",
+        "discount_codes",
         "external_reference",
         "lines",
         "metadata",
         "payment",
         "shipping_address",
+        "shipping_method",
     ]
 
 

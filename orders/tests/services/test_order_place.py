@@ -110,12 +110,20 @@ def test_publishes_order_placed_with_the_priced_lines(shop, products):
                 "sku": "COFFEE-1KG",
                 "quantity": 2,
                 "unit_price": "24.90",
+                "discount_amount": "0.00",
+                "line_total": "49.80",
+                "tax_rate": "0",
+                "tax_amount": "0.00",
             },
             {
                 "product_id": products["FILTER"].pk,
                 "sku": "FILTER",
                 "quantity": 3,
                 "unit_price": "3.50",
+                "discount_amount": "0.00",
+                "line_total": "10.50",
+                "tax_rate": "0",
+                "tax_amount": "0.00",
             },
         ],
         # the facts: the status after the event, who placed it, what readers show
@@ -126,6 +134,14 @@ def test_publishes_order_placed_with_the_priced_lines(shop, products):
         # the shop's own data, empty when it sent none
         "external_reference": "",
         "metadata": {},
+        # pricing: no codes, no shipping method, the shop's rate (0 here) in its prices
+        "discount_total": "0.00",
+        "discount_codes": [],
+        "shipping_method": "",
+        "shipping_total": "0.00",
+        "tax_total": "0.00",
+        "prices_include_tax": True,
+        "customer_locale": "en",
     }
 
 

@@ -97,10 +97,24 @@ def test_issues_the_invoice_of_a_confirmed_order(shop, products, year):
             "name": "Coffee 1 kg",
             "unit_price": "24.90",
             "quantity": 2,
+            "discount_amount": "0.00",
             "line_total": "49.80",
+            "tax_rate": "0.2000",
+            "tax_amount": "8.30",
         },
-        {"sku": "MUG", "name": "Mug", "unit_price": "9.90", "quantity": 1, "line_total": "9.90"},
+        {
+            "sku": "MUG",
+            "name": "Mug",
+            "unit_price": "9.90",
+            "quantity": 1,
+            "discount_amount": "0.00",
+            "line_total": "9.90",
+            "tax_rate": "0.2000",
+            "tax_amount": "1.65",
+        },
     ]
+    # tax rounded per line (8.30 + 1.65), as the order was priced; one rate, one band
+    assert saved.taxes == [{"rate": "0.2000", "net": "49.75", "tax": "9.95"}]
     event = OutboxEvent.objects.get(type="invoice.issued")
     assert (event.aggregate, event.aggregate_id, event.sequence, event.tenant_id) == (
         "invoice",
