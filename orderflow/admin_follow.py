@@ -133,11 +133,13 @@ class OrderFilter(admin.SimpleListFilter):
         super().__init__(request, params, model, model_admin)
 
     def lookups(self, request, model_admin):
-        order_id = as_uuid(self.value())
-        if order_id is None:
+        # a filter without choices is dropped by the list, unapplied: while it filters, it
+        # offers the one choice in use, so that a wrong id shows no rows rather than all
+        if self.value() is None:
             return []
-        ref = directory().orders([order_id]).get(order_id)
-        return [(self.value(), ref.number if ref else str(order_id))]
+        order_id = as_uuid(self.value())
+        ref = directory().orders([order_id]).get(order_id) if order_id else None
+        return [(self.value(), ref.number if ref else f"no order {self.value()!r}")]
 
     def queryset(self, request, queryset: QuerySet) -> QuerySet:
         if self.value() is None:

@@ -156,3 +156,39 @@ def test_endpoint_actions_send_a_test_event_and_replay_since(
     send_webhooks()
     assert [r.json["type"] for r in receiver.received] == ["webhook.test", "webhook.test"]
     assert services.TEST_EVENT_TYPE == "webhook.test"
+
+
+def test_an_endpoint_is_never_deleted_from_the_admin(staff, shop):
+    endpoint, _ = services.webhook_endpoint_create(shop_id=shop.pk, url="https://93.184.215.14/in")
+
+    page = staff.get(f"/admin/notifications/webhookendpoint/{endpoint.pk}/change/")
+    delete = staff.post(
+        f"/admin/notifications/webhookendpoint/{endpoint.pk}/delete/", {"post": "yes"}
+    )
+    bulk = staff.post(
+        "/admin/notifications/webhookendpoint/",
+        {"action": "delete_selected", "_selected_action": [endpoint.pk], "post": "yes"},
+    )
+
+    assert "deletelink" not in page.content.decode()
+    assert delete.status_code == 403
+    assert bulk.status_code in (200, 302)
+    assert WebhookEndpoint.objects.filter(pk=endpoint.pk).exists()
+
+
+def test_revoking_a_secret_retires_the_old_one_at_once_and_shows_the_new(staff, shop):
+    endpoint, leaked = services.webhook_endpoint_create(
+        shop_id=shop.pk, url="https://93.184.215.14/in"
+    )
+
+    response = staff.post(
+        "/admin/notifications/webhookendpoint/",
+        {"action": "revoke_secret", "_selected_action": [endpoint.pk]},
+        follow=True,
+    )
+
+    endpoint.refresh_from_db()
+    assert endpoint.secret != leaked
+    assert (endpoint.previous_secret, endpoint.previous_secret_expires_at) == ("", None)
+    assert endpoint.signing_secrets(endpoint.updated_at) == [endpoint.secret]
+    assert endpoint.secret in response.content.decode()

@@ -63,3 +63,38 @@ def test_a_supervisor_replays_a_delivery(client, delivered, receiver, send_webho
     send_webhooks()
 
     assert len(receiver.received) == 2
+
+
+@pytest.mark.parametrize("action", ["rotate_secret", "revoke_secret", "send_test_event"])
+def test_a_user_who_may_only_view_endpoints_cannot_touch_their_secret(client, delivered, action):
+    _support(client, "supervisor")  # the staff pages' top role; the admin's rows: view only
+    endpoint = delivered.endpoint
+    secret = endpoint.secret
+
+    listing = client.get("/admin/notifications/webhookendpoint/")
+    response = client.post(
+        "/admin/notifications/webhookendpoint/",
+        {"action": action, "_selected_action": [endpoint.pk]},
+    )
+
+    assert action not in listing.content.decode()
+    assert response.status_code in (200, 302)
+    endpoint.refresh_from_db()
+    assert endpoint.secret == secret
+    assert WebhookDelivery.objects.filter(event_type="webhook.test").count() == 0
+
+
+def test_resending_an_e_mail_needs_the_resend_role(client, shop, products, run_events):
+    order_for(shop)
+    run_events()
+    user = User.objects.create_user("vic", password="x-long-1", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(codename="view_notification"))
+    user.groups.add(Group.objects.get(name="viewer"))
+    client.force_login(user)
+
+    listing = client.get("/admin/notifications/notification/")
+
+    assert listing.status_code == 200
+    assert 'value="resend"' not in listing.content.decode()
+    user.groups.add(Group.objects.get(name="operator"))
+    assert 'value="resend"' in client.get("/admin/notifications/notification/").content.decode()

@@ -323,3 +323,33 @@ def test_changes_stock_down_to_what_is_reserved(staff, shop, products):
     assert response.status_code == 302
     mug.refresh_from_db()
     assert (mug.on_hand, mug.reserved) == (8, 8)
+
+
+def test_api_keys_have_one_section_in_the_admin(staff):
+    index = staff.get("/admin/").content.decode()
+
+    assert index.count("API keys") == 1  # "Shop API keys", under Orders
+    assert "/admin/rest_framework_api_key/" not in index
+    assert staff.get("/admin/rest_framework_api_key/apikey/").status_code == 404
+
+
+def test_a_key_is_revoked_from_its_page_and_never_deleted(staff, shop, products):
+    api_key, raw_key = ShopAPIKey.objects.create_key(shop=shop, name="ops")
+    url = f"/admin/orders/shopapikey/{api_key.pk}/change/"
+
+    page = staff.get(url).content.decode()
+    delete = staff.post(f"/admin/orders/shopapikey/{api_key.pk}/delete/", {"post": "yes"})
+    revoked = staff.post(
+        url, {"name": "ops", "expiry_date_0": "", "expiry_date_1": "", "_revoke": "1"}, follow=True
+    )
+
+    assert 'name="_revoke"' in page
+    assert "deletelink" not in page
+    assert delete.status_code == 403
+    assert f"Revoked ops ({api_key.prefix}…): it no longer opens the API." in _messages(revoked)
+    api_key.refresh_from_db()
+    assert api_key.revoked is True
+    assert 'name="_revoke"' not in staff.get(url).content.decode()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    assert client.get("/api/v1/products").status_code == 401
