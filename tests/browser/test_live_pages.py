@@ -65,8 +65,8 @@ def test_an_order_appears_on_the_board_and_is_followed_live_to_its_door(
     board.get_by_role("button", name="Confirm shipment").click()
     expect(board.locator(".messages")).to_contain_text("Shipped with demo-post")
 
-    # the public page follows, live
-    expect(public.locator('[data-live="status_label"]')).to_have_text("Shipped")
+    # the public page follows, live, in the customer's words
+    expect(public.locator('[data-live="status_label"]')).to_have_text("On its way")
     expect(public.locator('[data-live="carrier"]')).to_have_text("demo-post")
     expect(public.locator('[data-live="tracking_number"]')).to_have_text("DP-BROWSER-1")
 

@@ -1,0 +1,138 @@
+"""The customer's tracking page on a phone (390x844), in every state, in pt-BR and English.
+
+Each state's page is screenshotted to test-artifacts/tracking-<state>-<language>.png (the
+docs show them). The states are told to the tracking projector as feed events (the same
+stories as tracking/tests/test_public_page.py); daphne serves the page and its socket.
+"""
+
+import pytest
+from django.db import transaction
+from playwright.sync_api import expect
+
+from orders.tests.factories import order_for
+from tracking.services.projection import tracking_project
+from tracking.tests.feed import Story
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PHONE = {"width": 390, "height": 844}
+
+#: state -> the story's steps, and what the page says first, in English and in Portuguese
+STATES = {
+    "confirmed": (
+        ["to_confirmed"],
+        "Your order is confirmed and Browser Coffee is preparing it.",
+        "Seu pedido está confirmado e a loja Browser Coffee está preparando tudo.",
+    ),
+    "shipped": (
+        ["to_confirmed", "shipped", "in_transit"],
+        "Your parcel is on its way with demo-post.",
+        "Seu pacote está a caminho com a transportadora demo-post.",
+    ),
+    "delivery-failed": (
+        ["to_confirmed", "shipped", "in_transit", "delivery_failed"],
+        "demo-post tried to deliver your parcel but could not.",
+        "A transportadora demo-post tentou entregar seu pacote, mas não conseguiu.",
+    ),
+    "out-for-delivery": (
+        ["to_confirmed", "shipped", "out_for_delivery"],
+        "Your parcel is out for delivery and should arrive today.",
+        "Seu pacote saiu para entrega e deve chegar hoje.",
+    ),
+    "delivered": (
+        ["to_confirmed", "shipped", "delivered"],
+        "Your parcel was delivered. We hope you enjoy it!",
+        "Seu pacote foi entregue. Esperamos que você goste!",
+    ),
+    "rejected": (
+        ["placed", "rejected"],
+        "Browser Coffee could not accept your order: one item is no longer in stock.",
+        "A loja Browser Coffee não pôde aceitar seu pedido: um item não está mais em estoque.",
+    ),
+    "cancelled-refunding": (
+        ["to_confirmed", lambda s: s.cancelled(reason="The roaster closed for the season")],
+        "Browser Coffee cancelled your order.",
+        "A loja Browser Coffee cancelou seu pedido.",
+    ),
+    "cancelled-refunded": (
+        [
+            "to_confirmed",
+            lambda s: s.cancelled(reason="The roaster closed for the season"),
+            lambda s: s.refunded("24.90"),
+        ],
+        "Browser Coffee cancelled your order.",
+        "A loja Browser Coffee cancelou seu pedido.",
+    ),
+    "payment-failed": (
+        [
+            "placed",
+            "reserved",
+            lambda s: s.cancelled(
+                reason="Payment failed: card declined", previous_status="reserved", by="system"
+            ),
+        ],
+        "The payment could not be taken, so the order was cancelled.",
+        "Não foi possível receber o pagamento, por isso o pedido foi cancelado.",
+    ),
+    "refunded-after-delivery": (
+        ["to_confirmed", "shipped", "delivered", lambda s: s.refunded("24.90")],
+        "Your parcel was delivered. We hope you enjoy it!",
+        "Seu pacote foi entregue. Esperamos que você goste!",
+    ),
+}
+
+
+def _told(shop, steps, *, locale: str):
+    story = Story(order_for(shop, lines={"COFFEE-1KG": 2}))
+    events = []
+    for step in steps:
+        made = step(story) if callable(step) else getattr(story, step)()
+        events += made if isinstance(made, list) else [made]
+    for event in events:
+        if event.type == "order.placed":
+            event.data["customer_locale"] = locale
+    with transaction.atomic():
+        tracking_project(events=events)
+    return story.order
+
+
+def test_every_state_on_a_phone_in_both_languages(web_only, demo_shop, browser, artifacts):
+    # the order's language is pt-BR; an English browser asks for English
+    browsers = {
+        "pt-BR": browser.new_context(viewport=PHONE, is_mobile=True, locale="pt-BR"),
+        "en": browser.new_context(viewport=PHONE, is_mobile=True, locale="en-US"),
+    }
+    for state, (steps, english, portuguese) in STATES.items():
+        order = _told(demo_shop, steps, locale="pt-BR")
+        for language, first_sentence in (("pt-BR", portuguese), ("en", english)):
+            page = browsers[language].new_page()
+            page.goto(f"{web_only.base_url}/track/{order.tracking_token}")
+
+            expect(page.locator("html")).to_have_attribute("lang", language)
+            expect(page.locator("#sentences p").first).to_have_text(first_sentence)
+            expect(page.locator("#live-indicator")).to_have_text(
+                "Ao vivo" if language == "pt-BR" else "Live"
+            )
+            # a phone's width holds the page: nothing scrolls sideways
+            assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+            page.screenshot(path=artifacts / f"tracking-{state}-{language}.png", full_page=True)
+            page.close()
+    for context in browsers.values():
+        context.close()
+
+
+def test_the_language_link_switches_and_keeps_the_page_live(web_only, demo_shop, browser):
+    order = _told(demo_shop, ["to_confirmed", "shipped"], locale="en")
+    page = browser.new_context(viewport=PHONE, is_mobile=True, locale="en-US").new_page()
+    page.goto(f"{web_only.base_url}/track/{order.tracking_token}")
+    expect(page.locator('[data-live="status_label"]')).to_have_text("On its way")
+
+    page.get_by_role("link", name="Português (Brasil)").click()
+
+    expect(page.locator('[data-live="status_label"]')).to_have_text("A caminho")
+    expect(page.locator("#live-indicator")).to_have_text("Ao vivo")
+    expect(page.get_by_role("heading", name="Seus itens")).to_be_visible()
+    expect(page.locator("ul.items")).to_contain_text("Coffee beans, 1 kg")
+    # the shop's page: its name is no link, and nothing links to OrderFlow or the API
+    assert page.locator("header a").count() == 1  # the language link back to English
+    assert page.locator('a[href^="/admin"], a[href^="/api"], a[href^="/staff"]').count() == 0
