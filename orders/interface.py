@@ -364,6 +364,8 @@ class OrderNotice:
     tracking_number: str
     #: the order's public tracking page is /track/<tracking_token>
     tracking_token: str
+    #: the language its e-mails are written in: ``pt-BR`` or ``en``
+    customer_locale: str = ""
 
 
 def shop_contact(*, shop_id: int) -> ShopContact:
@@ -390,6 +392,7 @@ def order_notice(*, order_id: UUID) -> OrderNotice:
         carrier=order.carrier,
         tracking_number=order.tracking_number,
         tracking_token=order.tracking_token,
+        customer_locale=order.customer_locale,
     )
 
 
@@ -412,6 +415,7 @@ def order_notices(*, order_ids: Iterable[UUID]) -> dict[UUID, OrderNotice]:
             carrier=order.carrier,
             tracking_number=order.tracking_number,
             tracking_token=order.tracking_token,
+            customer_locale=order.customer_locale,
         )
         for order in orders
     }
@@ -473,13 +477,13 @@ def order_page_facts(*, order_ids: Iterable[UUID]) -> dict[UUID, OrderPageFacts]
     orders = (
         Order.objects.filter(pk__in=list(order_ids))
         .select_related("shop")
-        .only("id", "shop__contact_email")
+        .only("id", "customer_locale", "shop__contact_email")
         .prefetch_related("lines")
     )
     return {
         order.id: OrderPageFacts(
             order_id=order.id,
-            customer_locale="",  # until orders keep the customer's language
+            customer_locale=order.customer_locale,
             shop_email=order.shop.contact_email,
             items=tuple((line.sku, line.name, line.quantity) for line in order.lines.all()),
         )

@@ -24,10 +24,10 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.db import transaction
 from django.db.models import F
 from django.template import TemplateDoesNotExist, TemplateSyntaxError
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 
-from orderflow import metrics, tracing
+from orderflow import customer_locale, metrics, tracing
 from orders.events import OrderStatus
 from orders.interface import OrderNotice, ShopContact, order_notices, shop_contacts
 
@@ -312,7 +312,9 @@ def _compose(notification: Notification, *, facts: Facts) -> None:
     recipient, sender_name, reply_to, context = composer(notification, facts)
     if not recipient:
         raise CannotCompose("There is no e-mail address to send it to.")
-    rendered = emails.render(notification.template, context)
+    # written once, in the customer's language, and kept: a resend is the same e-mail
+    with translation.override(context.get("language") or customer_locale.default_language()):
+        rendered = emails.render(notification.template, context)
     notification.recipient = recipient
     notification.from_email = emails.sender(sender_name)
     notification.reply_to = reply_to
@@ -345,6 +347,7 @@ def _for_customer(order: OrderNotice, **context) -> Composed:
         "shop_name": order.shop.name,
         "customer_name": order.customer_name,
         "tracking_url": tracking_url(order.tracking_token),
+        "language": customer_locale.order_language(order.customer_locale),
         **context,
     }
     return order.customer_email, order.shop.name, order.shop.email, context
