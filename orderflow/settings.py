@@ -409,7 +409,7 @@ CELERY_BEAT_SCHEDULE |= {
     },
 }
 
-# --- Observability: metrics, traces, logs (see README, "Observability and deployment") -------
+# --- Observability: metrics, traces, logs (see docs/operations.md, "Observability") ---------
 # django-prometheus times each request around all the other middleware and, in full mode,
 # counts queries and cache gets through its wrapped backends (same engines underneath).
 MIDDLEWARE = [

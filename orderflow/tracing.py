@@ -13,7 +13,7 @@ batch (a projector's batch of feed events) is one span, :func:`batch_span`, link
 traces of the events in it.
 
 Configured by the standard ``OTEL_*`` variables (service name, OTLP endpoint and headers,
-sampler, ``OTEL_BSP_*``); see the README. Off unless enabled and an exporter is named, so
+sampler, ``OTEL_BSP_*``); see docs/operations.md. Off unless enabled and an exporter is named, so
 the embedded mode, the tests and a deployment without a collector pay nothing per event:
 every helper here is a no-op (measured: 2.4 µs per delivery for its span and log scope)
 until :func:`install` ran.

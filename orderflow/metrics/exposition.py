@@ -68,5 +68,5 @@ def start_worker_exporter(*, address: str, port: int) -> None:
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         logger.warning(
             "PROMETHEUS_MULTIPROC_DIR is not set: the metrics of the worker's pool processes "
-            "are not visible on this port (see README, Observability)"
+            "are not visible on this port (see docs/operations.md, Observability)"
         )
