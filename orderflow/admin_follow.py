@@ -93,7 +93,12 @@ def pretty_json(value: Any):
     if value in (None, "", {}, []):
         return "—"
     text = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, cls=DjangoJSONEncoder)
-    return format_html('<pre class="readonly-json">{}</pre>', text)
+    # wrapped, not scrolled: a long id stays readable at a phone's width
+    return format_html(
+        '<pre class="readonly-json" style="white-space: pre-wrap; overflow-wrap: anywhere; '
+        'margin: 0">{}</pre>',
+        text,
+    )
 
 
 def order_change_url(order_id: uuid.UUID) -> str:
