@@ -169,12 +169,13 @@ class ShopFilter(admin.SimpleListFilter):
     parameter_name = "shop"
 
     def lookups(self, request, model_admin):
-        tenants = (
+        tenants = list(
             DeadLetter.objects.exclude(event__tenant_id="")
             .values_list("event__tenant_id", flat=True)
             .distinct()
         )
-        return [(t, f"shop {t}") for t in sorted(tenants)]
+        names = admin_follow.directory().shops([int(t) for t in tenants if t.isdigit()])
+        return [(t, names.get(int(t), f"shop {t}") if t.isdigit() else t) for t in sorted(tenants)]
 
     def queryset(self, request, queryset: QuerySet) -> QuerySet:
         return queryset.filter(event__tenant_id=self.value()) if self.value() else queryset

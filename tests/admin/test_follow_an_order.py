@@ -188,3 +188,16 @@ def test_one_payment_per_order_is_one_click_away(staff, two_shops):
     response = staff.get(reverse("admin:payments_payment_changelist"), {"order": str(wanted.pk)})
 
     assert [row.pk for row in _rows(response)] == [payment.pk]
+
+
+def test_the_dead_letters_shop_filter_names_the_shops(staff, two_shops):
+    wanted, _, _ = two_shops
+
+    page = staff.get(reverse("admin:orderflow_deadletter_changelist")).content.decode()
+    filtered = staff.get(
+        reverse("admin:orderflow_deadletter_changelist"), {"shop": str(wanted.shop_id)}
+    )
+
+    assert "Café Azul" in page
+    assert "Loja Verde" in page
+    assert {_order_of(row) for row in _rows(filtered)} == {wanted.pk}
