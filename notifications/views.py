@@ -97,7 +97,8 @@ def webhook_inbox_receive(request):
 def webhook_inbox(request):
     """What the inbox received, newest first; ``?shop=<id>`` shows one shop's."""
     shop = request.GET.get("shop", "")
-    shop_id = int(shop) if shop.isdigit() else None
+    # ASCII digits only ("²" is a digit to str.isdigit), and no more than an id can hold
+    shop_id = int(shop) if shop.isascii() and shop.isdigit() and len(shop) <= 18 else None
     enabled = settings.WEBHOOK_INBOX
     return render(
         request,

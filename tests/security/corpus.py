@@ -1004,6 +1004,71 @@ def _staff_cases() -> list[Case]:
             expect=(200, *CLIENT_ERROR),
         ),
     ]
+    # the Outbox and the webhook inbox read files by name: a name is never a path
+    cases += [
+        Case(f"staff-{name}", "staff", "GET", path, auth=None, staff=True, expect=NOT_FOUND)
+        for name, path in [
+            ("outbox-message-nul", "/staff/outbox/%00"),
+            ("outbox-message-traversal", "/staff/outbox/..%2F..%2Forderflow%2Fsettings.py"),
+            ("outbox-message-missing", "/staff/outbox/1733300000000000000-0000abcd"),
+            ("outbox-html-traversal", "/staff/outbox/..%2F..%2Fmanage.py/html"),
+            ("webhook-inbox-item-traversal", "/staff/webhook-inbox/..%2F..%2F.env.example"),
+            ("webhook-inbox-item-missing", "/staff/webhook-inbox/1733300000000000000-0000abcd"),
+        ]
+    ]
+    cases += [
+        Case(
+            f"staff-webhook-inbox-{name}",
+            "staff",
+            "GET",
+            f"/staff/webhook-inbox/?shop={shop}",
+            auth=None,
+            staff=True,
+            expect=(200,),
+        )
+        for name, shop in [
+            ("shop-nul", "%00"),
+            ("shop-overflow", "9" * 5000),
+            ("shop-neg", "-1"),
+            ("shop-superscript", "%C2%B2"),
+        ]
+    ]
+    # the inbox's receiving URL is open (embedded mode; off elsewhere: 404): a webhook that
+    # does not verify is a 400, whatever its body and headers
+    cases += [
+        Case(
+            f"webhook-inbox-receive-{name}",
+            "staff",
+            "POST",
+            "/dev/webhook-inbox",
+            body,
+            headers={"Content-Type": "application/json", **headers},
+            auth=None,
+            expect=(400, 404),
+        )
+        for name, body, headers in [
+            ("no-signature", b'{"type": "order.placed"}', {}),
+            ("not-utf8", b"\xff\xfe\x00", {"webhook-id": "x", "webhook-timestamp": "1"}),
+            (
+                "malformed-signature",
+                b"{}",
+                {
+                    "webhook-id": "x",
+                    "webhook-timestamp": "99999999999999999999",
+                    "webhook-signature": "v1",
+                },
+            ),
+            (
+                "forged-signature",
+                b"{}",
+                {
+                    "webhook-id": "x",
+                    "webhook-timestamp": "1",
+                    "webhook-signature": "v1,AAAA v2,x ,",
+                },
+            ),
+        ]
+    ]
     return cases
 
 

@@ -462,6 +462,9 @@ def embedded_mode() -> Iterator[Target]:
             **_base_env(home),
             "SQLITE_PATH": db_path,
             "STATIC_ROOT": str(Path(home) / "static"),
+            # the local mailbox and the webhook inbox of embedded mode, kept out of the repository
+            "MAILBOX_PATH": str(Path(home) / "mailbox"),
+            "WEBHOOK_INBOX_PATH": str(Path(home) / "webhook-inbox"),
             "DJANGO_SUPERUSER_PASSWORD": STAFF_PASSWORD,
         }
         _manage(env, "migrate", "--noinput")
