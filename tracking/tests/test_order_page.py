@@ -3,6 +3,7 @@ the address form and what each role is offered."""
 
 import pytest
 from django.urls import reverse
+from jsonschema import Draft202012Validator
 
 from notifications.services import email_notifications_send_due
 from orderflow.models import OutboxEvent
@@ -206,6 +207,11 @@ def test_staff_change_the_address_until_the_order_ships(staff_client, place, set
     }
     event = OutboxEvent.objects.get(type="order.shipping_address_changed")
     assert event.data["actor"] == "staff:ana"
+    # the event is in the published contract, and its data fits the schema shops read
+    (version,) = staff_client.get("/api/v1/event-types/order.shipping_address_changed").json()[
+        "versions"
+    ]
+    assert list(Draft202012Validator(version["schema"]).iter_errors(event.data)) == []
     settle()
     assert "Rua Nova 5" in _blocks(staff_client, order.id)
 

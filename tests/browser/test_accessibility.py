@@ -1,0 +1,79 @@
+"""An accessibility scan of the staff board and the order page with axe-core (vendored, no
+CDN): no serious or critical violation, at desktop and phone width."""
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from orders import services
+from tests.fixtures import drain_until_settled
+from tracking import services as tracking_services
+
+from .conftest import log_in
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
+AXE_SHA256 = "880970c081707360e64f34cea25ff91892f5bc95675b0776925b9709dd8a68bb"
+#: what fails the scan (axe's impacts are minor, moderate, serious and critical)
+FAILING = {"serious", "critical"}
+VIEWPORTS = {"desktop": (1280, 800), "phone": (390, 844)}
+
+
+def test_the_vendored_axe_is_the_one_pinned():
+    assert hashlib.sha256(AXE.read_bytes()).hexdigest() == AXE_SHA256
+
+
+def _violations(page) -> list[dict]:
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate(
+        "() => axe.run(document, {resultTypes: ['violations']})"
+        ".then(r => r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
+        " nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)})))"
+    )
+    return [violation for violation in result if violation["impact"] in FAILING]
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_board_and_order_page_have_no_serious_violation(
+    web_only, staff, demo_shop, browser, artifacts, viewport
+):
+    order = services.order_place(
+        shop=demo_shop,
+        customer=services.CustomerInput(name="Ana Souza", email="ana@example.com"),
+        shipping_address={
+            "line1": "Rua A 1",
+            "city": "São Paulo",
+            "postal_code": "01000-000",
+            "country": "BR",
+        },
+        lines=[services.LineInput(sku="COFFEE-1KG", quantity=1)],
+        payment_token="tok_ok",
+    )
+    drain_until_settled()
+    tracking_services.order_note_add(order_id=order.id, author="staff:operator", body="Fragile")
+    width, height = VIEWPORTS[viewport]
+    page = browser.new_context(
+        viewport={"width": width, "height": height}, is_mobile=viewport == "phone"
+    ).new_page()
+    log_in(page, web_only, staff)
+    pages = {
+        "board": "/staff/",
+        "order": f"/staff/orders/{order.id}",
+        "address": f"/staff/orders/{order.id}/address",
+    }
+
+    found = {}
+    for name, path in pages.items():
+        page.goto(f"{web_only.base_url}{path}")
+        if name != "address":
+            expect(page.locator("#live-indicator")).to_have_text("Live")
+        found[name] = _violations(page)
+
+    assert found == {name: [] for name in pages}, json.dumps(found, indent=2)
+    # the scan can fail: an image without a text alternative is a critical violation
+    page.evaluate("document.querySelector('main').append(document.createElement('img'))")
+    assert [v["id"] for v in _violations(page)] == ["image-alt"]
