@@ -9,6 +9,7 @@ from notifications.services import email_notifications_send_due
 from orderflow.models import OutboxEvent
 from orders import services as orders_services
 from orders.models import Order
+from orders.tests.factories import ProductFactory, ShopFactory, order_for
 from tracking import services
 from tracking.exceptions import InvalidNote, OrderNotFound
 from tracking.models import OrderNote
@@ -184,6 +185,19 @@ def test_the_customers_other_orders_of_the_same_shop_are_linked(staff_client, pl
     page = response.content.decode()
     assert reverse("tracking:order", args=[second.id]) in page
     assert stranger.number not in page
+
+
+def test_the_same_email_in_another_shop_is_not_the_same_customer(staff_client, place, settle):
+    first = place(email="ana@example.com")
+    other_shop = ShopFactory(name="Another shop")
+    ProductFactory(shop=other_shop, sku="COFFEE-1KG", price="20.00", on_hand=5)
+    elsewhere = order_for(other_shop, lines={"COFFEE-1KG": 1}, email="ana@example.com")
+    settle()
+
+    response = staff_client.get(reverse("tracking:order", args=[first.id]))
+
+    assert response.context["other_orders"] == ()
+    assert elsewhere.number not in response.content.decode()
 
 
 # --- the address ------------------------------------------------------------------------------
