@@ -8,9 +8,11 @@ from rest_framework import serializers
 
 from .api.serializers import OrderCustomerInputSerializer, ShippingAddressSerializer
 from .models import Product, Shop, ShopCarrier
+from .services import bulk_ship
 from .services.amendments import ADDRESS_FIELDS
 from .services.intake import MAX_QUANTITY
 
+BULK_SHIP_MAX_BYTES = bulk_ship.MAX_BYTES
 TRACKING_NUMBER = r"^[A-Za-z0-9][A-Za-z0-9\-]{3,63}$"
 PAYMENT_TOKENS = [
     ("tok_ok", "Card that pays (tok_ok)"),
@@ -155,3 +157,33 @@ class AddressForm(ApiCheckedForm, forms.Form):
     city = forms.CharField()
     region = forms.CharField(required=False)
     country = forms.CharField(help_text="Two capital letters (ISO 3166), e.g. BR or PT.")
+
+
+class BulkShipForm(forms.Form):
+    """A CSV of order_number,carrier,tracking_number: uploaded as a file or pasted."""
+
+    file = forms.FileField(
+        label="CSV file",
+        required=False,
+        help_text="One order a line: order_number,carrier,tracking_number (a header is fine).",
+    )
+    text = forms.CharField(
+        label="Or paste the rows",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}),
+    )
+    step = forms.ChoiceField(choices=[("preview", "Preview"), ("apply", "Ship")], initial="preview")
+
+    def clean(self) -> dict:
+        data = super().clean()
+        upload = data.get("file")
+        if upload:
+            try:
+                data["text"] = upload.read(BULK_SHIP_MAX_BYTES + 1).decode("utf-8-sig")
+            except UnicodeDecodeError:
+                raise forms.ValidationError(
+                    "The file is not UTF-8 text: save it as CSV (UTF-8).", code="encoding"
+                ) from None
+        if not (data.get("text") or "").strip():
+            raise forms.ValidationError("Choose a CSV file or paste its rows.", code="required")
+        return data

@@ -22,6 +22,7 @@ from .choices import OrderStatus
 from .exceptions import OrderError, OrderInputError, RefundNotAllowed
 from .forms import (
     AddressForm,
+    BulkShipForm,
     CancelForm,
     OrderCreateForm,
     OrderLineFormSet,
@@ -30,6 +31,7 @@ from .forms import (
 )
 from .models import Order
 from .services.amendments import ADDRESS_CHANGEABLE
+from .services.bulk_ship import bulk_ship_apply, bulk_ship_preview, bulk_ship_report
 
 
 def _actor(request) -> services.Actor:
@@ -220,6 +222,34 @@ def order_change_address(request, order_id: UUID):
         ),
         done="Shipping address changed.",
     )
+
+
+@roles.staff_permission_required(roles.SHIP)
+def orders_bulk_ship(request):
+    """Ship orders from a CSV: preview with each row's errors, apply, and the report.
+
+    The preview changes nothing and carries the rows to the apply as they were read; the
+    apply checks every row again (orders move meanwhile) and ships each valid one on its own.
+    """
+    form = BulkShipForm(request.POST or None, request.FILES or None)
+    context: dict = {"form": form, "section": "bulk-ship"}
+    if request.method == "POST" and form.is_valid():
+        text = form.cleaned_data["text"]
+        try:
+            if form.cleaned_data["step"] == "apply":
+                rows = bulk_ship_apply(text=text, actor=_actor(request))
+                shipped = sum(row.shipped for row in rows)
+                context.update(applied=True, shipped=shipped, report=bulk_ship_report(rows))
+                if shipped:
+                    messages.success(request, f"Shipped {shipped} order(s).")
+            else:
+                rows = bulk_ship_preview(text=text)
+                context.update(text=text, ready=sum(row.ok for row in rows))
+        except OrderInputError as error:
+            form.add_error(None, error.detail)
+        else:
+            context.update(rows=rows, refused=sum(not row.ok for row in rows))
+    return render(request, "orders/bulk_ship.html", context)
 
 
 def _action(
