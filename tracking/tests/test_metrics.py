@@ -158,10 +158,14 @@ def test_each_push_forwarded_to_a_timeline_or_tracking_page_counts_one(place, se
             drain()
 
         await sync_to_async(ship_and_deliver)()
-        for page, consumer in ((timeline, "OrderTimelineConsumer"), (public, "PublicTracking")):
-            pushes = await receive_until(page, lambda m: m["order"]["status"] == "delivered")
+        # the public page's pushes are its words: its view and steps (tracking/public_page.py)
+        for page, consumer, order_key, entries_key in (
+            (timeline, "OrderTimelineConsumer", "order", "entries"),
+            (public, "PublicTracking", "view", "steps"),
+        ):
+            pushes = await receive_until(page, lambda m, k=order_key: m[k]["status"] == "delivered")
             assert await page.receive_nothing(timeout=0.2)
-            entries = [entry for m in pushes for entry in m["entries"]]
+            entries = [entry for m in pushes for entry in m[entries_key]]
             assert [e["status"] for e in entries] == ["shipped", "in_transit", "delivered"]
             forwarded[consumer] = len(pushes)
             await page.disconnect()
