@@ -233,6 +233,9 @@ def view(order: Mapping[str, Any]) -> dict[str, Any]:
         "carrier": order.get("carrier", ""),
         "tracking_number": order.get("tracking_number", ""),
         "tone": tone(order),
+        # an order that ended before it shipped has no parcel to speak of
+        "parcel_shown": bool(order.get("carrier"))
+        or order.get("status") not in (OrderStatus.REJECTED, OrderStatus.CANCELLED),
     }
 
 

@@ -36,6 +36,7 @@
       document.getElementById("sentences"),
       view.sentences.map(function (sentence) { return el("p", {}, sentence); }));
     document.getElementById("next").hidden = !view.next_step;
+    document.getElementById("parcel").hidden = !view.parcel_shown;
   }
 
   function renderSteps(fresh) {

@@ -319,7 +319,7 @@ def test_public_socket_sends_the_snapshot_and_updates_and_nothing_private(place,
             # the page's words, written by the socket in the page's language (public_page)
             assert set(message["view"]) == {
                 "status", "sequence", "updated_at", "updated_text", "status_label",
-                "sentences", "next_step", "carrier", "tracking_number", "tone",
+                "sentences", "next_step", "carrier", "tracking_number", "tone", "parcel_shown",
             }  # fmt: skip
             for entry in message["steps"]:
                 assert set(entry) == {

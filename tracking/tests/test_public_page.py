@@ -5,6 +5,7 @@ import pytest
 from django.db import transaction
 
 from orderflow import customer_locale
+from orders.models import Order
 from tracking import public_page
 from tracking.models import TrackedOrder
 from tracking.services.projection import tracking_project
@@ -149,6 +150,8 @@ def test_rejected_says_why_and_that_nothing_was_charged(client, story):
         "Nada foi cobrado, e o pedido não será enviado.",
     ]
     assert english.context["view"]["status_label"] == "Not accepted"
+    assert english.context["view"]["parcel_shown"] is False
+    assert 'id="parcel" aria-labelledby="parcel-title" hidden' in english.content.decode()
     assert portuguese.context["view"]["status_label"] == "Não aceito"
     assert english.context["view"]["next_step"] == ""
 
@@ -316,3 +319,35 @@ def test_money_and_dates_are_the_locales_own():
     assert customer_locale.long_date(moment, "pt-br") == "4 de dezembro de 2026"
     assert customer_locale.long_date(moment, "en") == "December 4, 2026"
     assert customer_locale.date_time(moment, "pt-br") == "4 de dez. de 2026 15:30"
+
+
+# --- facts an older order.placed does not carry -------------------------------------------------
+def test_an_order_placed_without_the_page_facts_gets_them_from_the_orders_context_per_batch(
+    place, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def placed_without_facts(count: int):
+        events = []
+        for _ in range(count):
+            event = Story(place(lines={"COFFEE-1KG": 2})).placed()
+            for line in event.data["lines"]:
+                del line["name"]
+            del event.data["shop_email"], event.data["customer_locale"]
+            events.append(event)
+        return events
+
+    counts = []
+    for size in (1, 5):
+        events = placed_without_facts(size)
+        with CaptureQueriesContext(connection) as queries:
+            project(events, django_capture_on_commit_callbacks)
+        counts.append(len(queries))
+
+    assert counts[0] == counts[1]  # one read for the batch, whatever its size
+    row = TrackedOrder.objects.get(pk=events[0].data["order_id"])
+    order = Order.objects.select_related("shop").get(pk=row.order_id)
+    assert row.items == [{"sku": "COFFEE-1KG", "name": order.lines.get().name, "quantity": 2}]
+    assert row.shop_email == order.shop.contact_email != ""
+    assert row.customer_locale == order.customer_locale
