@@ -13,6 +13,17 @@ class OrderStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+class PaymentMode(models.TextChoices):
+    """How an order's money is taken (the payments context carries it out)."""
+
+    #: authorise and capture through the gateway when stock is reserved (the default)
+    CHARGE = "charge", "Charge at confirmation"
+    #: authorise when stock is reserved, capture when the first shipment leaves
+    CAPTURE_ON_SHIPMENT = "capture_on_shipment", "Authorise, capture on shipment"
+    #: the shop took the money at its own checkout: recorded, never charged
+    EXTERNAL = "external", "Paid externally"
+
+
 class Locale(models.TextChoices):
     """The languages customers read (``customer.locale``; a shop's default ``language``)."""
 

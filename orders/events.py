@@ -93,6 +93,8 @@ class OrderPlaced(Event):
     prices_include_tax: bool = True
     #: what the customer reads ("en", "pt-BR"); blank in events stored before it
     customer_locale: str = ""
+    #: how the money is taken: charge, capture_on_shipment or external (PaymentMode)
+    payment_mode: str = "charge"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -67,7 +67,7 @@ SELECT
         WHERE k.id = %(key_id)s AND NOT k.revoked
           AND (k.expiry_date IS NULL OR k.expiry_date > statement_timestamp())
     ),
-    s.currency, s.name, s.prices_include_tax, s.tax_rate, s.language,
+    s.currency, s.name, s.prices_include_tax, s.tax_rate, s.language, s.capture_on_shipment,
     i.fingerprint, i.response_status, i.response_body, i.expires_at > statement_timestamp(),
     p.ids, p.skus, p.names, p.prices, p.currencies, p.classes, p.weights,
     t.classes, t.countries, t.rates,
@@ -166,6 +166,7 @@ class IntakeRead:
     prices_include_tax: bool
     standard_rate: Decimal
     shop_language: str
+    capture_on_shipment: bool
     #: the shop's (class, country, rate) rows for the destination and for every country
     tax_rows: list[tuple[str, str, Decimal]]
     shop_has_methods: bool
@@ -247,11 +248,11 @@ def read(
     )
     if row is None:
         return None
-    (key_ok, currency, name, include_tax, standard_rate, language) = row[:6]
-    fingerprint, status, body, live = row[6:10]
-    ids, found, names, prices, curs, classes, weights = row[10:17]
-    rate_classes, rate_countries, rates, has_methods = row[17:21]
-    method = row[21:29]
+    (key_ok, currency, name, include_tax, standard_rate, language, capture_later) = row[:7]
+    fingerprint, status, body, live = row[7:11]
+    ids, found, names, prices, curs, classes, weights = row[11:18]
+    rate_classes, rate_countries, rates, has_methods = row[18:22]
+    method = row[22:30]
     stored = None
     if fingerprint is not None:
         stored = StoredKey(
@@ -278,6 +279,7 @@ def read(
         prices_include_tax=include_tax,
         standard_rate=standard_rate,
         shop_language=language,
+        capture_on_shipment=capture_later,
         tax_rows=list(zip(rate_classes or (), rate_countries or (), rates or (), strict=True)),
         shop_has_methods=has_methods,
         method=None

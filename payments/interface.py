@@ -73,3 +73,26 @@ def invoices_for_order(*, order_id: UUID) -> tuple[InvoiceSummary, ...]:
         )
         for i in Invoice.objects.filter(order_id=order_id).order_by("issued_at")
     )
+
+
+@dataclass(frozen=True)
+class PaymentState:
+    """What an order shows of its payment: its status and how much was refunded."""
+
+    status: str
+    refunded_amount: Decimal
+
+
+#: an order whose payment step has not run yet
+NO_PAYMENT_YET = PaymentState(status="pending", refunded_amount=Decimal("0.00"))
+
+
+def payment_states(*, order_ids) -> dict[UUID, PaymentState]:
+    """Each order's payment state, in one query (``NO_PAYMENT_YET`` before its payment step)."""
+    order_ids = list(order_ids)
+    states = dict.fromkeys(order_ids, NO_PAYMENT_YET)
+    for order_id, status, refunded in Payment.objects.filter(order_id__in=order_ids).values_list(
+        "order_id", "status", "refunded_amount"
+    ):
+        states[order_id] = PaymentState(status=status, refunded_amount=refunded)
+    return states

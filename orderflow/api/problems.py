@@ -136,6 +136,20 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
             "placed; `order_id`, `order_number` and `order_url` name the first one.",
         ),
         ProblemType(
+            "discount-exhausted",
+            "Discount code used up",
+            409,
+            "Another order took the code's last use while this one was placed, so none was "
+            "placed; `discount_code` names it (`errors`: its place in `discount_codes`).",
+        ),
+        ProblemType(
+            "discount-already-used",
+            "Discount code already used by this customer",
+            409,
+            "The code is once per customer and this customer's e-mail address has used it, "
+            "so no order was placed; `discount_code` names it.",
+        ),
+        ProblemType(
             "webhook-endpoint-limit",
             "The shop has as many webhook endpoints as it may",
             409,

@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from orderflow.api.serializers import STORABLE_TEXT_PATTERN, StrictInputSerializer
+from payments.interface import PaymentState, payment_states
 
 from .. import state_machine
 from ..choices import Locale
@@ -43,10 +44,6 @@ class ShippingAddressSerializer(StrictInputSerializer):
 class OrderLineInputSerializer(StrictInputSerializer):
     sku = serializers.CharField(max_length=64)
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
-
-
-class OrderPaymentInputSerializer(StrictInputSerializer):
-    token = serializers.CharField(max_length=200)
 
 
 # --- the shop's own data on an order: metadata (Stripe's rules) and its reference ----------------
@@ -150,6 +147,71 @@ class ExternalReferenceField(serializers.CharField):
 
     def __init__(self, **kwargs):
         super().__init__(max_length=EXTERNAL_REFERENCE_MAX_LENGTH, **kwargs)
+
+
+#: a price as the API takes it: a JSON string of digits with up to 2 decimals, what a
+#: numeric(12,2) holds; the schema states this exact pattern
+PRICE_PATTERN = r"^[0-9]{1,10}(\.[0-9]{1,2})?$"
+
+
+@extend_schema_field(
+    {"type": "string", "format": "decimal", "pattern": PRICE_PATTERN, "example": "9.90"}
+)
+class PriceInputField(serializers.DecimalField):
+    """A price written plainly: ``"9.90"``, never a JSON number, ``"1e1"`` or ``" 9.9 "``.
+
+    DRF's DecimalField takes any of those, so the API accepted far more than its schema
+    said (and a float is the wrong type for money). DRF's own checks run first, so an
+    out-of-range or over-precise price keeps its specific error.
+    """
+
+    default_error_messages = {
+        "not_plain": 'Send the price as a string of digits with up to 2 decimals, e.g. "9.90".'
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(max_digits=12, decimal_places=2, min_value=0, **kwargs)
+
+    def run_validation(self, data=serializers.empty):
+        value = super().run_validation(data)
+        if not isinstance(data, str) or not re.fullmatch(PRICE_PATTERN, data):
+            self.fail("not_plain")
+        return value
+
+
+class OrderPaymentInputSerializer(StrictInputSerializer):
+    """``{"token": …}`` to charge through the gateway, or ``{"external_reference", "amount"}``
+    for a payment the shop took at its own checkout (recorded, never charged)."""
+
+    token = serializers.CharField(
+        max_length=200, required=False, help_text="The gateway's card token: OrderFlow charges it."
+    )
+    external_reference = serializers.CharField(
+        max_length=100,
+        required=False,
+        trim_whitespace=False,
+        validators=[validate_external_reference],
+        help_text="The shop's own payment's reference: the order was paid at its checkout.",
+    )
+    amount = PriceInputField(
+        required=False,
+        help_text="What the shop took, with external_reference: it must equal the order's total.",
+    )
+
+    def validate(self, attrs):
+        if "token" in attrs:
+            if "external_reference" in attrs or "amount" in attrs:
+                raise serializers.ValidationError(
+                    "Send either a token, or external_reference and amount, not both.",
+                    code="payment_modes",
+                )
+        elif not ("external_reference" in attrs and "amount" in attrs):
+            raise serializers.ValidationError(
+                "Send a token (OrderFlow charges it), or external_reference and amount (the "
+                "shop was paid at its checkout).",
+                code="payment_required",
+            )
+        return attrs
 
 
 #: codes an order may name at once
@@ -296,6 +358,13 @@ class OrderOutputSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
         many=True, read_only=True, help_text="Each code's share of discount_total."
     )
     shipping_method = serializers.CharField(read_only=True, help_text="Its code; empty if none.")
+    payment_mode = serializers.CharField(
+        read_only=True, help_text="charge, capture_on_shipment or external."
+    )
+    payment_status = serializers.SerializerMethodField(
+        help_text="pending, authorized, captured, failed, voided, partially_refunded, refunded."
+    )
+    refunded_total = serializers.SerializerMethodField()
     shipping_total = _money_output()
     tax_total = _money_output(help_text="The lines' and shipping's tax.")
     total = _money_output(
@@ -339,6 +408,9 @@ class OrderOutputSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
             "shipping_total",
             "tax_total",
             "total",
+            "payment_mode",
+            "payment_status",
+            "refunded_total",
             "customer",
             "shipping_address",
             "lines",
@@ -351,6 +423,21 @@ class OrderOutputSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
             "updated_at",
         ]
 
+    def _payment(self, order: Order) -> PaymentState:
+        """The order's payment state: from the view's batch (``context["payments"]``, one
+        query per page) or, for a lone order, its own query."""
+        states = self.context.setdefault("payments", {})
+        if order.pk not in states:
+            states.update(payment_states(order_ids=[order.pk]))
+        return states[order.pk]
+
+    def get_payment_status(self, order: Order) -> str:
+        return self._payment(order).status
+
+    @extend_schema_field({"type": "string", "format": "decimal", "example": "0.00"})
+    def get_refunded_total(self, order: Order) -> str:
+        return f"{self._payment(order).refunded_amount:.2f}"
+
     def get_allowed_actions(self, order: Order) -> list[str]:
         return state_machine.allowed_actions(order.status)
 
@@ -359,36 +446,6 @@ class OrderOutputSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
 
 
 # --- products -------------------------------------------------------------------------------------
-#: a price as the API takes it: a JSON string of digits with up to 2 decimals, what a
-#: numeric(12,2) holds; the schema states this exact pattern
-PRICE_PATTERN = r"^[0-9]{1,10}(\.[0-9]{1,2})?$"
-
-
-@extend_schema_field(
-    {"type": "string", "format": "decimal", "pattern": PRICE_PATTERN, "example": "9.90"}
-)
-class PriceInputField(serializers.DecimalField):
-    """A price written plainly: ``"9.90"``, never a JSON number, ``"1e1"`` or ``" 9.9 "``.
-
-    DRF's DecimalField takes any of those, so the API accepted far more than its schema
-    said (and a float is the wrong type for money). DRF's own checks run first, so an
-    out-of-range or over-precise price keeps its specific error.
-    """
-
-    default_error_messages = {
-        "not_plain": 'Send the price as a string of digits with up to 2 decimals, e.g. "9.90".'
-    }
-
-    def __init__(self, **kwargs):
-        super().__init__(max_digits=12, decimal_places=2, min_value=0, **kwargs)
-
-    def run_validation(self, data=serializers.empty):
-        value = super().run_validation(data)
-        if not isinstance(data, str) or not re.fullmatch(PRICE_PATTERN, data):
-            self.fail("not_plain")
-        return value
-
-
 TAX_CLASS_HELP = "standard (the default), reduced, zero, or a class of the shop's tax rates."
 WEIGHT_HELP = "Grams, for shipping methods priced by weight."
 

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from orderflow.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from orderflow.api.idempotency import idempotency_key_from, idempotent
+from payments.interface import payment_states
 
 from .. import selectors, services
 from ..choices import OrderStatus
@@ -126,7 +127,10 @@ class OrderListCreateApi(APIView):
             raise _filter_errors(filterset)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(filterset.qs, request, view=self)
-        return paginator.get_paginated_response(OrderOutputSerializer(page, many=True).data)
+        context = {"payments": payment_states(order_ids=[order.pk for order in page])}
+        return paginator.get_paginated_response(
+            OrderOutputSerializer(page, many=True, context=context).data
+        )
 
     @extend_schema(
         operation_id="orders_create",
@@ -163,7 +167,8 @@ class OrderListCreateApi(APIView):
                     discount_codes=data.get("discount_codes", []),
                     shipping_address=data["shipping_address"],
                     lines=[services.LineInput(**line) for line in data["lines"]],
-                    payment_token=data["payment"]["token"],
+                    payment_token=data["payment"].get("token", ""),
+                    paid_externally=_paid_externally(data["payment"]),
                     idempotency_key=idempotency_key,
                     actor=request.user.actor,
                     external_reference=data.get("external_reference", ""),
@@ -177,6 +182,14 @@ class OrderListCreateApi(APIView):
             return status.HTTP_201_CREATED, OrderOutputSerializer(order).data
 
         return idempotent(request, scope=_shop_scope(request), operation=place)
+
+
+def _paid_externally(payment: dict) -> services.ExternalPayment | None:
+    if "external_reference" not in payment:
+        return None
+    return services.ExternalPayment(
+        reference=payment["external_reference"], amount=payment["amount"]
+    )
 
 
 class OrderDetailApi(APIView):

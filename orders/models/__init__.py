@@ -9,7 +9,7 @@ from django.db.models.functions import Lower
 from django.utils.functional import cached_property
 from rest_framework_api_key.models import AbstractAPIKey
 
-from ..choices import Locale, OrderStatus
+from ..choices import Locale, OrderStatus, PaymentMode
 from .price_rules import (
     STANDARD,
     Discount,
@@ -97,6 +97,11 @@ class Shop(models.Model):
         choices=Locale.choices,
         default=Locale.EN,
         help_text="What the shop's customers read, unless an order says otherwise.",
+    )
+    capture_on_shipment = models.BooleanField(
+        default=False,
+        help_text="Authorise card payments at confirmation and capture them when the first "
+        "shipment leaves (a cancelled order's authorisation is voided); off: capture at once.",
     )
     legal_name = models.CharField(max_length=200, blank=True, help_text="Seller on invoices.")
     address = models.TextField(blank=True, help_text="Seller address on invoices.")
@@ -199,6 +204,11 @@ class Order(models.Model):
     #: ``[{"code": "SUMMER10", "amount": "3.00"}, …]``: each code's share of discount_total
     discounts = models.JSONField(default=list, blank=True, editable=False)
     payment_token = models.CharField(max_length=200, blank=True, editable=False)
+    payment_mode = models.CharField(
+        max_length=20, choices=PaymentMode.choices, default=PaymentMode.CHARGE, editable=False
+    )
+    #: the shop's own payment's reference when it was paid externally
+    payment_reference = models.CharField(max_length=100, blank=True, editable=False)
     tracking_token = models.CharField(
         max_length=64, default=_tracking_token, unique=True, editable=False
     )

@@ -6,7 +6,7 @@ from ..exceptions import ExternalReferenceTaken, InvalidTransition
 from .amendments import ADDRESS_FIELDS, order_change_customer, order_change_shipping_address
 from .carriers import shop_carrier_bind, shop_carrier_unbind
 from .catalog import product_create, product_update
-from .intake import CustomerInput, LineInput, order_place
+from .intake import CustomerInput, ExternalPayment, LineInput, order_place
 from .lifecycle import (
     order_cancel,
     order_confirm_payment,
@@ -26,6 +26,7 @@ __all__ = [
     "SYSTEM",
     "Actor",
     "CustomerInput",
+    "ExternalPayment",
     "ExternalReferenceTaken",
     "IdempotencyKeyReused",
     "InvalidTransition",

@@ -15,7 +15,7 @@ from django.utils import timezone
 from orderflow.errors import FieldError
 from orderflow.events import publish
 
-from ..choices import OrderStatus
+from ..choices import OrderStatus, PaymentMode
 from ..events import OrderPlaced, PlacedLine
 from ..exceptions import (
     DiscountAlreadyUsed,
@@ -75,6 +75,32 @@ class LineInput:
     quantity: int
 
 
+@dataclass(frozen=True)
+class ExternalPayment:
+    """A payment the shop took at its own checkout: its reference and the amount taken."""
+
+    reference: str
+    amount: Decimal
+
+
+def mode_of_payment(
+    paid_externally: ExternalPayment | None, *, total: Decimal, capture_on_shipment: bool
+) -> str:
+    """How the order's money is taken; an external payment must be the order's total."""
+    if paid_externally is not None:
+        if paid_externally.amount != total:
+            detail = (
+                f"The order comes to {total}; a payment taken elsewhere must be that amount, "
+                f"not {paid_externally.amount}."
+            )
+            raise OrderInputError(
+                f"payment.amount: {detail}",
+                errors=[FieldError(attr="payment.amount", code="amount_mismatch", detail=detail)],
+            )
+        return PaymentMode.EXTERNAL
+    return PaymentMode.CAPTURE_ON_SHIPMENT if capture_on_shipment else PaymentMode.CHARGE
+
+
 def order_place(
     *,
     shop: Shop,
@@ -89,6 +115,7 @@ def order_place(
     shipping_method: str = "",
     discount_codes: Sequence[str] = (),
     customer_locale: str = "",
+    paid_externally: ExternalPayment | None = None,
 ) -> Order:
     """Place an order priced from the shop's catalog and publish ``order.placed``.
 
@@ -117,6 +144,11 @@ def order_place(
     code whose last use (or this customer's one use) another order took raises
     :class:`DiscountUnavailable` (409) with nothing written. ``customer_locale`` is what the
     customer reads; blank: the shop's language.
+
+    ``paid_externally`` is a payment the shop took at its own checkout: its amount must be
+    the order's total (else a 400 naming ``payment.amount``), and the saga records it
+    instead of charging. Otherwise the order is charged with ``payment_token`` at once, or
+    authorised and captured when it ships if the shop captures on shipment.
     """
     attempt = 1
     while True:
@@ -135,6 +167,7 @@ def order_place(
                 shipping_method=shipping_method,
                 discount_codes=list(discount_codes),
                 customer_locale=customer_locale,
+                paid_externally=paid_externally,
             )
         except IntegrityError as exc:
             if _is_external_reference_collision(exc):
@@ -201,6 +234,7 @@ def _order_place_numbered(
     shipping_method: str,
     discount_codes: Sequence[str],
     customer_locale: str,
+    paid_externally: ExternalPayment | None,
 ) -> Order:
     check_lines(lines)
     country = shipping_address.get("country", "")
@@ -236,6 +270,9 @@ def _order_place_numbered(
         shop_has_methods=bool(methods),
         discounts=discounts,
     )
+    payment_mode = mode_of_payment(
+        paid_externally, total=priced.total, capture_on_shipment=shop.capture_on_shipment
+    )
     order = Order.objects.create(
         shop=shop,
         number=number,
@@ -245,6 +282,8 @@ def _order_place_numbered(
         shipping_address=shipping_address,
         currency=shop.currency,
         payment_token=payment_token,
+        payment_mode=payment_mode,
+        payment_reference=paid_externally.reference if paid_externally else "",
         external_reference=external_reference,
         metadata=metadata,
         **order_amounts(priced),
@@ -275,6 +314,7 @@ def _order_place_numbered(
             external_reference=external_reference,
             metadata=metadata,
             shipping_method=order.shipping_method,
+            payment_mode=order.payment_mode,
         ),
         sequence=1,
         idempotency_key=idempotency_key,
@@ -406,6 +446,7 @@ def placed_event(
     metadata: Mapping[str, str] | None = None,
     customer_locale: str = "",
     shipping_method: str = "",
+    payment_mode: str = PaymentMode.CHARGE,
 ) -> OrderPlaced:
     """The ``order.placed`` event of a new order, on every intake path alike."""
     return OrderPlaced(
@@ -430,6 +471,7 @@ def placed_event(
         external_reference=external_reference,
         metadata=dict(metadata or {}),
         discount_codes=[applied.code for applied in priced.discounts],
+        payment_mode=payment_mode,
         lines=[
             PlacedLine(
                 product_id=products[line.sku].id,

@@ -116,7 +116,7 @@ def test_split(amount, weights, shares):
     assert split(amount, weights) == shares
 
 
-# --- properties ------------------------------------------------------------------------------------
+# --- properties -----------------------------------------------------------------------------
 money = st.decimals(min_value=D("0.00"), max_value=D("9999.99"), places=2)
 rates = st.sampled_from([D("0"), D("0.055"), D("0.07"), D("0.1"), D("0.2"), D("0.27")])
 lines = st.lists(

@@ -57,6 +57,9 @@ def test_answers_the_whole_order(api, products, order_body, settings, lean_on):
         "shipping_total": "0.00",
         "tax_total": "0.00",
         "total": "49.80",
+        "payment_mode": "charge",
+        "payment_status": "pending",
+        "refunded_total": "0.00",
         "customer": {"name": "Ana Souza", "email": "ana@example.com", "locale": "en"},
         "shipping_address": {
             "line1": "Rua A 1",
@@ -282,8 +285,37 @@ def _lines(n: int) -> list[dict]:
         ),
         pytest.param(
             {"payment": {}},
-            [{"attr": "payment.token", "code": "required", "detail": "This field is required."}],
+            [
+                {
+                    "attr": "payment",
+                    "code": "payment_required",
+                    "detail": "Send a token (OrderFlow charges it), or external_reference and "
+                    "amount (the shop was paid at its checkout).",
+                }
+            ],
             id="payment-token-missing",
+        ),
+        pytest.param(
+            {"payment": {"token": "tok_ok", "external_reference": "pi_1", "amount": "49.80"}},
+            [
+                {
+                    "attr": "payment",
+                    "code": "payment_modes",
+                    "detail": "Send either a token, or external_reference and amount, not both.",
+                }
+            ],
+            id="payment-both-modes",
+        ),
+        pytest.param(
+            {"payment": {"external_reference": "pi_1", "amount": 49.8}},
+            [
+                {
+                    "attr": "payment.amount",
+                    "code": "not_plain",
+                    "detail": 'Send the price as a string of digits with up to 2 decimals, e.g. "9.90".',
+                }
+            ],
+            id="payment-amount-a-number",
         ),
     ],
 )

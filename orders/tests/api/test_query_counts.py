@@ -1,5 +1,8 @@
 """Each request costs a fixed number of queries, however many lines or orders it touches.
 
+An order in a response costs one query for its payment state (``payment_status``,
+``refunded_total``: the payments context's), one per page for a list.
+
 A warm-up request first records the key's ``last_used_at`` (refreshed at most once a
 minute), so that the counted request is the steady state every later request pays. The
 test's own transaction turns each service's ``atomic`` into a SAVEPOINT/RELEASE pair,
@@ -119,9 +122,9 @@ def test_create_through_the_orm_costs_fixed_queries(
 ):
     # the DRF view alone (what answers whatever the lean path hands on): key; savepoint;
     # products; the destination's tax rates; the shop's shipping methods; order; lines (one
-    # INSERT); outbox row; release
+    # INSERT); outbox row; release; the order's payment state (payments.interface)
     settings.ORDER_INTAKE_LEAN = False
-    with assert_statements(9):
+    with assert_statements(10):
         response = warm_api.post(
             "/api/v1/orders", _order_body(order_body, line_count), format="json"
         )
@@ -135,8 +138,8 @@ def test_list_costs_fixed_queries(warm_api, shop, catalog, assert_statements, or
     for _ in range(order_count):
         order_for(shop, lines={f"SKU-{i:02}": 1 for i in range(5)})
 
-    # key, orders page, their lines
-    with assert_statements(3):
+    # key, orders page, their lines, their payment states (one query for the page)
+    with assert_statements(4):
         response = warm_api.get("/api/v1/orders")
 
     assert response.status_code == 200, response.content
@@ -149,7 +152,7 @@ def test_detail_costs_fixed_queries(warm_api, shop, catalog, assert_statements, 
     order = order_for(shop, lines={f"SKU-{i:02}": 1 for i in range(line_count)})
 
     # key, order, its lines
-    with assert_statements(3):
+    with assert_statements(4):
         response = warm_api.get(f"/api/v1/orders/{order.id}")
 
     assert response.status_code == 200, response.content
@@ -163,7 +166,7 @@ def test_cancel_costs_fixed_queries(warm_api, shop, catalog, assert_statements, 
     # key; savepoint; order locked; conditional status update with its transition history
     # row (one statement); outbox row with its sequence (one statement); release; order and
     # lines read back for the response
-    with assert_statements(8):
+    with assert_statements(9):
         response = warm_api.post(f"/api/v1/orders/{order.id}/cancel")
 
     assert response.status_code == 200, response.content
@@ -177,7 +180,7 @@ def test_cancel_releasing_stock_costs_fixed_queries(
 
     # the 8 of a plain cancel, and the release: its products locked in id order; one
     # UPDATE of them all
-    with assert_statements(10):
+    with assert_statements(11):
         response = warm_api.post(f"/api/v1/orders/{order.id}/cancel")
 
     assert response.status_code == 200, response.content
@@ -191,7 +194,7 @@ def test_ship_costs_fixed_queries(warm_api, shop, catalog, assert_statements, li
     # update with its transition history row; consume: products locked in id order, one
     # UPDATE of them all; carrier and tracking number; outbox row with its sequence;
     # release; order and lines read back
-    with assert_statements(12):
+    with assert_statements(13):
         response = warm_api.post(
             f"/api/v1/orders/{order.id}/ship",
             {"carrier": "DHL", "tracking_number": "JD0002"},
@@ -211,7 +214,7 @@ def test_shipment_steps_cost_fixed_queries(
 
     # key; savepoint; order locked; conditional status update with its transition history
     # row; outbox row with its sequence; release; order and lines read back
-    with assert_statements(8):
+    with assert_statements(9):
         response = warm_api.post(f"/api/v1/orders/{order.id}/{action}")
 
     assert response.status_code == 200, response.content

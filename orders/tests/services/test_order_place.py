@@ -142,6 +142,7 @@ def test_publishes_order_placed_with_the_priced_lines(shop, products):
         "tax_total": "0.00",
         "prices_include_tax": True,
         "customer_locale": "en",
+        "payment_mode": "charge",
     }
 
 
