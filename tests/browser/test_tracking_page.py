@@ -82,8 +82,8 @@ STATES = {
 }
 
 
-def _told(shop, steps, *, locale: str):
-    story = Story(order_for(shop, lines={"COFFEE-1KG": 2}))
+def _told(shop, steps, *, locale: str, story: Story | None = None) -> Story:
+    story = story or Story(order_for(shop, lines={"COFFEE-1KG": 2}))
     events = []
     for step in steps:
         made = step(story) if callable(step) else getattr(story, step)()
@@ -93,7 +93,7 @@ def _told(shop, steps, *, locale: str):
             event.data["customer_locale"] = locale
     with transaction.atomic():
         tracking_project(events=events)
-    return story.order
+    return story
 
 
 def test_every_state_on_a_phone_in_both_languages(web_only, demo_shop, browser, artifacts):
@@ -103,7 +103,7 @@ def test_every_state_on_a_phone_in_both_languages(web_only, demo_shop, browser, 
         "en": browser.new_context(viewport=PHONE, is_mobile=True, locale="en-US"),
     }
     for state, (steps, english, portuguese) in STATES.items():
-        order = _told(demo_shop, steps, locale="pt-BR")
+        order = _told(demo_shop, steps, locale="pt-BR").order
         for language, first_sentence in (("pt-BR", portuguese), ("en", english)):
             page = browsers[language].new_page()
             page.goto(f"{web_only.base_url}/track/{order.tracking_token}")
@@ -122,7 +122,8 @@ def test_every_state_on_a_phone_in_both_languages(web_only, demo_shop, browser, 
 
 
 def test_the_language_link_switches_and_keeps_the_page_live(web_only, demo_shop, browser):
-    order = _told(demo_shop, ["to_confirmed", "shipped"], locale="en")
+    story = _told(demo_shop, ["to_confirmed", "shipped"], locale="en")
+    order = story.order
     page = browser.new_context(viewport=PHONE, is_mobile=True, locale="en-US").new_page()
     page.goto(f"{web_only.base_url}/track/{order.tracking_token}")
     expect(page.locator('[data-live="status_label"]')).to_have_text("On its way")
@@ -136,3 +137,15 @@ def test_the_language_link_switches_and_keeps_the_page_live(web_only, demo_shop,
     # the shop's page: its name is no link, and nothing links to OrderFlow or the API
     assert page.locator("header a").count() == 1  # the language link back to English
     assert page.locator('a[href^="/admin"], a[href^="/api"], a[href^="/staff"]').count() == 0
+
+    # the carrier's bad news reaches the open page, live, in the page's language
+    page.evaluate("window.notReloaded = true")
+    _told(demo_shop, ["delivery_failed"], locale="en", story=story)
+    expect(page.locator("#sentences p").first).to_have_text(
+        "A transportadora demo-post tentou entregar seu pacote, mas não conseguiu."
+    )
+    expect(page.locator("#summary")).to_have_attribute("data-tone", "bad")
+    expect(page.locator("#timeline-entries li").last).to_contain_text(
+        "Tentativa de entrega sem sucesso"
+    )
+    assert page.evaluate("window.notReloaded") is True
