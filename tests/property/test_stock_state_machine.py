@@ -6,6 +6,14 @@ a card that pays or is declined, cancelled, told their payment failed, products 
 restocked (or cut), and deliveries run one at a time, all at once, or again past the
 inbox. After every step the stock must add up exactly and no money may move twice; once
 the saga settles, every order must have reached an end that matches its money.
+
+Orders are priced as a shop prices them: products in three tax classes (a reduced rate for
+the destination, the shop's standard rate, zero), a shipping method free above a subtotal,
+two discount codes (one limited to three uses, one once per customer), and prices that
+include tax or not (the shop may switch). Every order's amounts must add up (total = lines
++ shipping - discounts, + tax when prices are net; tax per line adds up), a code's uses
+must match its redemptions and never pass its limit, and every invoice's tax per rate
+must add up to its tax and its total to the order's.
 """
 
 from collections import Counter
@@ -22,6 +30,7 @@ from hypothesis.stateful import (
     Bundle,
     RuleBasedStateMachine,
     invariant,
+    multiple,
     precondition,
     rule,
     run_state_machine_as_test,
@@ -30,8 +39,22 @@ from hypothesis.stateful import (
 from orderflow.events.relay import drain, process_batch
 from orderflow.models import Delivery, DeliveryStatus
 from orders import services as order_services
-from orders.exceptions import InvalidTransition, ProductInputError
-from orders.models import Order, OrderLine, Product
+from orders.exceptions import (
+    DiscountUnavailable,
+    InvalidTransition,
+    OrderInputError,
+    ProductInputError,
+)
+from orders.models import (
+    Discount,
+    DiscountRedemption,
+    Order,
+    OrderLine,
+    Product,
+    ShippingMethod,
+    Shop,
+    TaxRate,
+)
 from orders.services.lifecycle import HOLDING_STOCK
 from payments.gateway import SimulatedGateway
 from payments.models import Invoice, Payment, Refund
@@ -40,6 +63,10 @@ from tests.fixtures import handle_again
 
 PRODUCTS = 3
 INITIAL_STOCK = 6
+#: each product's price and tax class: a reduced rate in BR, the shop's standard, zero
+CATALOG = [("5.00", "reduced"), ("3.35", "standard"), ("12.99", "zero")]
+CODES = ("TEN", "FIVE")
+EMAILS = ("ana@example.com", "bia@example.com")
 CARDS = ("tok_ok", "tok_declined")
 CANCELLABLE = {"placed", "reserved", "paid", "confirmed"}
 SAGA_SUBSCRIBERS = Q(subscriber__startswith="orders.") | Q(subscriber__startswith="payments.")
@@ -73,15 +100,38 @@ class SagaMachine(RuleBasedStateMachine):
         super().__init__()
         empty_project_tables()
         self.shop = order_services.shop_create(name="Property shop")
+        Shop.objects.filter(pk=self.shop.pk).update(tax_rate=Decimal("0.2"))
+        self.shop.refresh_from_db()
+        TaxRate.objects.create(
+            shop=self.shop, tax_class="reduced", country="BR", rate=Decimal("0.07")
+        )
+        ShippingMethod.objects.create(
+            shop=self.shop,
+            code="std",
+            name="Standard",
+            price=Decimal("7.00"),
+            free_above=Decimal("30.00"),
+        )
+        Discount.objects.create(
+            shop=self.shop, code="TEN", kind="percentage", value=Decimal("10"), max_uses=3
+        )
+        Discount.objects.create(
+            shop=self.shop,
+            code="FIVE",
+            kind="fixed",
+            value=Decimal("5.00"),
+            once_per_customer=True,
+        )
         self.products = [
             order_services.product_create(
                 shop=self.shop,
                 sku=f"P{n}",
                 name=f"Product {n}",
-                price=Decimal("5.00"),
+                price=Decimal(price),
                 stock=INITIAL_STOCK,
+                tax_class=tax_class,
             )
-            for n in range(PRODUCTS)
+            for n, (price, tax_class) in enumerate(CATALOG)
         ]
         self.on_hand = {product.pk: INITIAL_STOCK for product in self.products}
         self.cards: dict = {}  # order id -> card token
@@ -91,20 +141,43 @@ class SagaMachine(RuleBasedStateMachine):
         target=orders,
         lines=st.dictionaries(st.integers(0, PRODUCTS - 1), st.integers(1, 4), min_size=1),
         card=st.sampled_from(CARDS),
+        codes=st.lists(st.sampled_from(CODES), unique=True, max_size=2),
+        email=st.sampled_from(EMAILS),
     )
-    def place(self, lines, card):
-        order = order_services.order_place(
-            shop=self.shop,
-            customer=order_services.CustomerInput(name="Ana", email="ana@example.com"),
-            shipping_address={"line1": "Rua A 1", "city": "SP", "country": "BR"},
-            lines=[
-                order_services.LineInput(sku=f"P{index}", quantity=quantity)
-                for index, quantity in lines.items()
-            ],
-            payment_token=card,
-        )
-        self.cards[order.id] = card
-        return order.id
+    def place(self, lines, card, codes, email):
+        orders_before = Order.objects.count()
+        uses_before = dict(Discount.objects.values_list("code", "uses"))
+        try:
+            order = order_services.order_place(
+                shop=self.shop,
+                customer=order_services.CustomerInput(name="Ana", email=email),
+                shipping_address={"line1": "Rua A 1", "city": "SP", "country": "BR"},
+                lines=[
+                    order_services.LineInput(sku=f"P{index}", quantity=quantity)
+                    for index, quantity in lines.items()
+                ],
+                payment_token=card,
+                shipping_method="std",
+                discount_codes=codes,
+            )
+        except (OrderInputError, DiscountUnavailable) as error:
+            refused = error
+        else:
+            self.cards[order.id] = card
+            return order.id
+        # only a code may refuse these orders: used up, or used by this customer
+        assert codes, refused
+        reasons = {e.code for e in refused.errors}
+        assert reasons <= {"discount_exhausted", "discount_already_used"}, refused.errors
+        assert Order.objects.count() == orders_before
+        assert dict(Discount.objects.values_list("code", "uses")) == uses_before
+        return multiple()
+
+    @rule(include=st.booleans())
+    def switch_price_basis(self, include):
+        """The shop switches between prices with tax and net prices: placed orders keep theirs."""
+        Shop.objects.filter(pk=self.shop.pk).update(prices_include_tax=include)
+        self.shop.refresh_from_db()
 
     @rule(order_id=orders)
     def cancel(self, order_id):
@@ -165,6 +238,40 @@ class SagaMachine(RuleBasedStateMachine):
 
     # --- what must hold after every step -------------------------------------------------
     @invariant()
+    def order_amounts_add_up(self):
+        lines = {}
+        for line in OrderLine.objects.all():
+            lines.setdefault(line.order_id, []).append(line)
+        for order in Order.objects.all():
+            mine = lines[order.pk]
+            for line in mine:
+                assert line.line_total == line.unit_price * line.quantity - line.discount_amount
+                assert 0 <= line.discount_amount <= line.unit_price * line.quantity
+            assert order.subtotal == sum(line.unit_price * line.quantity for line in mine)
+            assert order.discount_total == sum(line.discount_amount for line in mine)
+            assert order.tax_total == sum(line.tax_amount for line in mine) + order.shipping_tax
+            net_tax = 0 if order.prices_include_tax else order.tax_total
+            assert order.total == (
+                order.subtotal - order.discount_total + order.shipping_total + net_tax
+            )
+            assert order.discount_total == sum(
+                Decimal(applied["amount"]) for applied in order.discounts
+            )
+
+    @invariant()
+    def discount_uses_match_redemptions(self):
+        redeemed = Counter(DiscountRedemption.objects.values_list("discount__code", flat=True))
+        for code, uses, limit in Discount.objects.values_list("code", "uses", "max_uses"):
+            assert uses == redeemed[code], (code, uses, redeemed)
+            assert limit is None or uses <= limit
+        per_customer = Counter(
+            DiscountRedemption.objects.filter(discount__code="FIVE").values_list(
+                "customer_email", flat=True
+            )
+        )
+        assert set(per_customer.values()) <= {1}
+
+    @invariant()
     def stock_adds_up(self):
         held = dict(
             OrderLine.objects.filter(order__status__in=HOLDING_STOCK)
@@ -203,6 +310,13 @@ class SagaMachine(RuleBasedStateMachine):
         invoices = Counter(Invoice.objects.values_list("order_id", "kind"))
         for order_id, status in Order.objects.values_list("pk", "status"):
             kinds = {kind: invoices[(order_id, kind)] for kind in ("invoice", "credit_note")}
+            for invoice in Invoice.objects.filter(order_id=order_id):
+                # tax per rate adds up to the invoice's tax, net + tax to its (the order's) total
+                assert sum(Decimal(band["tax"]) for band in invoice.taxes) == invoice.tax
+                bands = sum(Decimal(band["net"]) + Decimal(band["tax"]) for band in invoice.taxes)
+                assert bands == invoice.total
+                order_total = Order.objects.get(pk=order_id).total
+                assert abs(invoice.total) == order_total
             payment = payments.get(order_id)
             if status == "confirmed":
                 assert payment == "captured"
