@@ -91,6 +91,13 @@ class OrderCreateForm(ApiCheckedForm, forms.Form):
     region = forms.CharField(required=False)
     country = forms.CharField(help_text="Two capital letters (ISO 3166), e.g. BR or PT.")
     payment_token = forms.ChoiceField(label="Payment", choices=PAYMENT_TOKENS)
+    shipping_method = forms.CharField(
+        label="Shipping method",
+        max_length=40,
+        required=False,
+        help_text="The code of one of the shop's shipping methods (required when it has any).",
+    )
+    discount_code = forms.CharField(label="Discount code", max_length=40, required=False)
 
     def renew_key(self) -> None:
         """Give the re-rendered form a new key, so its next submit is a new order."""

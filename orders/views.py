@@ -19,7 +19,7 @@ from orderflow import roles
 
 from . import interface, permissions, services
 from .choices import OrderStatus
-from .exceptions import OrderError, OrderInputError, RefundNotAllowed
+from .exceptions import DiscountUnavailable, OrderError, OrderInputError, RefundNotAllowed
 from .forms import (
     AddressForm,
     BulkShipForm,
@@ -63,8 +63,10 @@ def order_create(request):
                     for line in filled
                 ],
                 payment_token=form.cleaned_data["payment_token"],
+                shipping_method=form.cleaned_data["shipping_method"],
+                discount_codes=[code for code in [form.cleaned_data["discount_code"]] if code],
             )
-        except OrderInputError as error:
+        except (OrderInputError, DiscountUnavailable) as error:
             _show_input_errors(error, form, filled)
         except services.IdempotencyKeyReused:
             form.add_error(
@@ -94,12 +96,23 @@ def order_create(request):
     )
 
 
-def _show_input_errors(error: OrderInputError, form, filled) -> None:
+#: the service's field paths that name one field of the staff form
+_FORM_FIELDS = {
+    "shipping_method": "shipping_method",
+    "discount_codes.0": "discount_code",
+    "shipping_address.country": "country",
+    "customer.email": "customer_email",
+}
+
+
+def _show_input_errors(error: OrderInputError | DiscountUnavailable, form, filled) -> None:
     """Put the service's errors (``lines.1.sku``) on the fields the staff member filled."""
     for field_error in error.errors:
         parts = field_error.attr.split(".")
         if parts[0] == "lines" and len(parts) == 3 and int(parts[1]) < len(filled):
             filled[int(parts[1])].add_error(parts[2], field_error.detail)
+        elif field_error.attr in _FORM_FIELDS:
+            form.add_error(_FORM_FIELDS[field_error.attr], field_error.detail)
         else:
             form.add_error(None, field_error.detail)
     if not error.errors:

@@ -35,6 +35,8 @@ def order_place_once(
     lines: Sequence[LineInput],
     payment_token: str,
     actor: Actor | str = SYSTEM,
+    shipping_method: str = "",
+    discount_codes: Sequence[str] = (),
 ) -> tuple[Order, bool]:
     """Place the order of one rendered form once; return it and whether it already existed.
 
@@ -51,6 +53,8 @@ def order_place_once(
             "shipping_address": dict(shipping_address),
             "lines": [asdict(line) for line in lines],
             "payment_token": payment_token,
+            "shipping_method": shipping_method,
+            "discount_codes": list(discount_codes),
         },
     )
 
@@ -63,6 +67,8 @@ def order_place_once(
             payment_token=payment_token,
             idempotency_key=key,
             actor=actor,
+            shipping_method=shipping_method,
+            discount_codes=discount_codes,
         )
         return 201, {"order_id": str(order.id)}
 
