@@ -135,7 +135,6 @@ def order_page(request, order_id: UUID):
             **_order_blocks(page),
             "timeline": page.timeline,
             "actions_by_status": page.actions_by_status,
-            "allowed_actions": page.actions_by_status.get(page.order.status, ()),
             "note_form": NoteForm(),
             "socket_path": f"/ws/orders/{order_id}/",
         },
@@ -164,7 +163,9 @@ def order_page_blocks(request, order_id: UUID):
 
 
 def _order_blocks(page) -> dict:
+    allowed = page.actions_by_status.get(page.order.status, ())
     return {
+        "allowed_actions": allowed,
         "order": page.order,
         "payment": page.payment,
         "invoices": page.invoices,
@@ -174,7 +175,7 @@ def _order_blocks(page) -> dict:
         "other_orders": page.other_orders,
         "may_note": page.may_note,
         "may_resend": page.may_resend,
-        "may_change_address": "change_address" in page.actions_by_status.get(page.order.status, ()),
+        "may_change_address": "change_address" in allowed,
         "tracking_url": settings.PUBLIC_BASE_URL
         + reverse("tracking:public", args=[page.order.tracking_token]),
     }

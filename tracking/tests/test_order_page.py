@@ -1,6 +1,8 @@
 """The staff order page for a day's work: live blocks, notes, the customer's other orders,
 the address form and what each role is offered."""
 
+import re
+
 import pytest
 from django.urls import reverse
 from jsonschema import Draft202012Validator
@@ -52,6 +54,22 @@ def test_the_blocks_say_what_the_order_is_now(staff_client, place, settle):
     assert 'data-field="status">Shipped<' in after
     for block in ("customer", "summary", "payment", "notes", "emails", "other_orders"):
         assert f'data-block="{block}"' in after
+
+
+def test_the_actions_block_follows_the_status_and_the_payment(staff_client, place, settle):
+    order = place(payment_token="tok_declined")
+    blocks = _blocks(staff_client, order.id)
+    assert re.search(r'data-action="cancel" href="[^"]*">Cancel…</a>', blocks)
+    assert re.search(r'data-action="ship" href="[^"]*" hidden>', blocks)
+
+    settle()  # declined: cancelled
+    blocks = _blocks(staff_client, order.id)
+
+    assert re.search(r'data-action="cancel" href="[^"]*" hidden>', blocks)
+    assert "No action is possible in this state" in blocks
+    paid = place()
+    settle()
+    assert "Cancel and refund…" in _blocks(staff_client, paid.id)
 
 
 def test_the_blocks_follow_a_cancel_with_refund_and_credit_note(staff_client, place, settle):
