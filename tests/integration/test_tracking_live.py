@@ -72,7 +72,7 @@ def test_a_worker_records_each_event_and_its_push_reaches_the_sockets(event_work
             application, f"/ws/track/{order.tracking_token}/", headers=headers[:1]
         )
         assert (await public.connect())[0]
-        assert (await public.receive_json_from(timeout=5))["order"]["status"] == "confirmed"
+        assert (await public.receive_json_from(timeout=5))["view"]["status"] == "confirmed"
         await sync_to_async(services.order_ship)(
             order_id=order.id,
             shop=None,
@@ -81,8 +81,9 @@ def test_a_worker_records_each_event_and_its_push_reaches_the_sockets(event_work
             tracking_number="DP-LIVE-1",
         )
         shipped = await public.receive_json_from(timeout=20)
-        assert [e["status"] for e in shipped["entries"]] == ["shipped"]
-        assert shipped["order"]["tracking_number"] == "DP-LIVE-1"
+        # the public page gets its words: the view and the steps (tracking/public_page.py)
+        assert [e["status"] for e in shipped["steps"]] == ["shipped"]
+        assert shipped["view"]["tracking_number"] == "DP-LIVE-1"
         await board.disconnect()
         await public.disconnect()
         return order
@@ -147,7 +148,7 @@ def test_a_batch_of_one_orders_events_reaches_each_socket_as_one_push_in_order()
             4,
         )
         public_push = await public.receive_json_from(timeout=20)
-        assert [e["status"] for e in public_push["entries"]] == [
+        assert [e["status"] for e in public_push["steps"]] == [
             "placed",
             "reserved",
             "paid",
