@@ -573,8 +573,11 @@ def socket_entries(path: Path) -> tuple[list[tuple[str, float, dict]], int, int]
                     opened += 1
                 elif "message" in record:
                     message = json.loads(record["message"])
-                    found = message.get("entries") or (
-                        [message["entry"]] if "entry" in message else []
+                    # the public page's pushes carry its "steps" (tracking/public_page.py)
+                    found = (
+                        message.get("steps")
+                        or message.get("entries")
+                        or ([message["entry"]] if "entry" in message else [])
                     )
                     entries.extend((record["order"], record["at"], e) for e in found)
     return entries, opened, errors

@@ -222,6 +222,11 @@ def test_socket_entries_reads_single_and_batched_pushes(tmp_path):
             "message": json.dumps({"entries": [{"sequence": 3}, {"sequence": 4}]}),
         },
         {"order": "o1", "at": 4.0, "message": json.dumps({"type": "heartbeat"})},
+        {
+            "order": "o1",
+            "at": 5.0,
+            "message": json.dumps({"type": "steps", "steps": [{"sequence": 5}], "view": {}}),
+        },
     ]
     out.write_text("".join(json.dumps(r) + "\n" for r in rows) + "{truncated")
     entries, opened, errors = socket_entries(out)
@@ -230,6 +235,7 @@ def test_socket_entries_reads_single_and_batched_pushes(tmp_path):
         ("o1", 2.0, 2),
         ("o1", 3.0, 3),
         ("o1", 3.0, 4),
+        ("o1", 5.0, 5),
     ]
 
 
