@@ -142,3 +142,13 @@ def test_resend_is_post_only(client, confirmed):
 
     assert staff.get(_url(confirmed.id, notification.pk)).status_code == 405
     assert not EmailResend.objects.exists()
+
+
+@pytest.mark.parametrize("notification_id", [0, 2**31, 2**63, 10**30])
+def test_an_id_out_of_any_range_is_a_message_never_an_error(client, confirmed, notification_id):
+    staff = _staff(client, "operator")
+
+    response = staff.post(_url(confirmed.id, notification_id), follow=True)
+
+    assert response.status_code == 200
+    assert "Not sent again: This order has no such customer e-mail." in response.content.decode()

@@ -311,3 +311,16 @@ def test_an_operator_is_offered_notes_resend_and_address(client, place, settle):
     assert 'id="note-form"' in page
     assert "Send again" in page
     assert "Change address…" in page
+
+
+def test_a_note_is_shown_as_text_never_as_markup(staff_client, place, settle):
+    order = place()
+    settle()
+    services.order_note_add(
+        order_id=order.id, author="staff:ana", body='<script>alert("x")</script>\nsecond line'
+    )
+
+    blocks = _blocks(staff_client, order.id)
+
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;<br>second line" in blocks
+    assert "<script>alert" not in blocks
