@@ -351,3 +351,24 @@ def test_an_order_placed_without_the_page_facts_gets_them_from_the_orders_contex
     assert row.items == [{"sku": "COFFEE-1KG", "name": order.lines.get().name, "quantity": 2}]
     assert row.shop_email == order.shop.contact_email != ""
     assert row.customer_locale == order.customer_locale
+
+
+def test_the_embedded_modes_orm_path_keeps_the_same_facts(
+    client, story, monkeypatch, django_capture_on_commit_callbacks
+):
+    """SQLite (``make run``) records through the ORM: the page's facts are the same."""
+    from tracking import repository
+
+    monkeypatch.setattr(repository, "_postgres", lambda: False)
+    failed = story("to_confirmed", "shipped", "delivery_failed")
+    told = story("to_confirmed", lambda s: s.cancelled(reason="Lost"), lambda s: s.refunded("5.00"))
+    story(lambda s: s.refunded("2.50"), order=told.order)  # a second refund, a later batch
+
+    assert TrackedOrder.objects.get(pk=failed.order.id).delivery_issue == "delivery_failed"
+    row = TrackedOrder.objects.get(pk=told.order.id)
+    assert row.items == [{"sku": "COFFEE-1KG", "name": "Coffee beans, 1 kg", "quantity": 2}]
+    assert row.customer_locale == "pt-BR"
+    assert row.outcome["cause"] == "shop"
+    assert row.refunded_amount == 7.5
+    assert row.refunded_at is not None
+    assert said(page(client, told.order, **ENGLISH))[-1].startswith("€7.50 was refunded on ")
