@@ -3,6 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+APP_STAMP := $(VENV)/.installed-app
 
 PORT ?= 8000
 # where `make run` is reached; set PUBLIC_BASE_URL to name another (a tunnel, a host name)
@@ -15,7 +16,7 @@ TEST_ENV = DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) DEBUG=f
 	SECRET_KEY=orderflow-test-secret-key-not-for-production-0123456789abcdef \
 	SECURE_SSL_REDIRECT=false
 
-.PHONY: help install run test stack bench faults lint format clean check-deploy
+.PHONY: help install install-app run test stack bench faults lint format clean check-deploy
 
 # `make stack` runs the full mode against these (created if missing).
 STACK_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/orderflow
@@ -31,12 +32,19 @@ help:
 	@echo "make lint   - ruff and the migrations check"
 	@echo "make check-deploy - validate docker-compose.yml, Prometheus, Grafana and k8s files offline"
 
-$(STAMP): pyproject.toml
+# `make run` needs the app's dependencies only; the test, lint and browser tools (the dev
+# extra: pytest, playwright, schemathesis, ...) come with the first target that needs them.
+$(APP_STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 is required (python3.11 not found)"; exit 1; }
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
-	$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -m venv $(VENV)
 	@echo "Installing OrderFlow and its dependencies into $(VENV) (once) ..."
 	@$(BIN)/pip install --quiet --quiet --upgrade pip
+	@$(BIN)/pip install --quiet --quiet -e .
+	@touch $@
+
+$(STAMP): $(APP_STAMP)
+	@echo "Installing the development tools into $(VENV) (once) ..."
 	@$(BIN)/pip install --quiet --quiet -e ".[dev]"
 	@touch $@
 
@@ -50,10 +58,12 @@ locale/%/LC_MESSAGES/django.mo: locale/%/LC_MESSAGES/django.po
 
 install: $(STAMP) $(MO_FILES)
 
+install-app: $(APP_STAMP) $(MO_FILES)
+
 # Every link (e-mails, tracking URLs, the printed summary, the webhook inbox) starts with the
 # address served. load_demo's summary goes to a file that Procfile.embedded's welcome prints
 # (and removes) once the server answers, so that it is the terminal's last lines.
-run: install
+run: install-app
 	@mkdir -p var
 	@$(BIN)/python manage.py migrate --noinput --verbosity 0
 	@umask 077 && PUBLIC_BASE_URL=$(RUN_URL) $(BIN)/python manage.py load_demo > var/welcome.txt
