@@ -366,6 +366,13 @@ class OrderNotice:
     tracking_token: str
     #: the language its e-mails are written in: ``pt-BR`` or ``en``
     customer_locale: str = ""
+    #: pricing (``orders.pricing``): amounts in the order's price basis
+    subtotal: Decimal = Decimal("0.00")
+    discount_total: Decimal = Decimal("0.00")
+    shipping_method_name: str = ""
+    shipping_total: Decimal = Decimal("0.00")
+    tax_total: Decimal = Decimal("0.00")
+    prices_include_tax: bool = True
 
 
 def shop_contact(*, shop_id: int) -> ShopContact:
@@ -377,6 +384,16 @@ def shop_contact(*, shop_id: int) -> ShopContact:
 def order_notice(*, order_id: UUID) -> OrderNotice:
     """An order as its customer e-mails show it (raises Order.DoesNotExist)."""
     order = Order.objects.select_related("shop").prefetch_related("lines").get(pk=order_id)
+    return _notice(order)
+
+
+def order_notices(*, order_ids: Iterable[UUID]) -> dict[UUID, OrderNotice]:
+    """Many orders as their customer e-mails show them, in two queries (absent ids omitted)."""
+    orders = Order.objects.select_related("shop").prefetch_related("lines").filter(pk__in=order_ids)
+    return {order.id: _notice(order) for order in orders}
+
+
+def _notice(order: Order) -> OrderNotice:
     return OrderNotice(
         order_id=order.id,
         number=order.number,
@@ -393,32 +410,13 @@ def order_notice(*, order_id: UUID) -> OrderNotice:
         tracking_number=order.tracking_number,
         tracking_token=order.tracking_token,
         customer_locale=order.customer_locale,
+        subtotal=order.subtotal,
+        discount_total=order.discount_total,
+        shipping_method_name=order.shipping_method_name,
+        shipping_total=order.shipping_total,
+        tax_total=order.tax_total,
+        prices_include_tax=order.prices_include_tax,
     )
-
-
-def order_notices(*, order_ids: Iterable[UUID]) -> dict[UUID, OrderNotice]:
-    """Many orders as their customer e-mails show them, in two queries (absent ids omitted)."""
-    orders = Order.objects.select_related("shop").prefetch_related("lines").filter(pk__in=order_ids)
-    return {
-        order.id: OrderNotice(
-            order_id=order.id,
-            number=order.number,
-            status=order.status,
-            shop=ShopContact(
-                shop_id=order.shop_id, name=order.shop.name, email=order.shop.contact_email
-            ),
-            customer_name=order.customer_name,
-            customer_email=order.customer_email,
-            currency=order.currency,
-            total=order.total,
-            lines=_line_values(order),
-            carrier=order.carrier,
-            tracking_number=order.tracking_number,
-            tracking_token=order.tracking_token,
-            customer_locale=order.customer_locale,
-        )
-        for order in orders
-    }
 
 
 def shop_contacts(*, shop_ids: Iterable[int]) -> dict[int, ShopContact]:

@@ -54,8 +54,12 @@ def order_for(
     idempotency_key: str = "",
     external_reference: str = "",
     metadata: dict[str, str] | None = None,
+    **pricing,
 ) -> Order:
-    """Place an order through the intake service, as the API would (lines: SKU -> quantity)."""
+    """Place an order through the intake service, as the API would (lines: SKU -> quantity).
+
+    ``pricing``: the service's other arguments (``shipping_method``, ``discount_codes``,
+    ``customer_locale``, ``paid_externally``)."""
     return services.order_place(
         shop=shop,
         customer=services.CustomerInput(name="Ana Souza", email=email),
@@ -73,6 +77,7 @@ def order_for(
         idempotency_key=idempotency_key,
         external_reference=external_reference,
         metadata=metadata,
+        **pricing,
     )
 
 
