@@ -1,8 +1,9 @@
 -- One order's intake as POST /api/v1/orders runs it, for `pgbench -M prepared` (bench/limit.py).
 -- The same statements, in the same order and round trips, as the Django hot path: the API key
 -- lookup, then one transaction — advisory lock on the Idempotency-Key, stored-key lookup,
--- catalog read, the order, its 1 to 5 lines in one INSERT, the outbox row, the stored
--- response. Intake reserves no stock (a subscriber of order.placed does).
+-- catalog read, the destination's tax rates, the shop's shipping methods, the order, its 1 to 5
+-- lines in one INSERT, the outbox row, the stored response. Intake reserves no stock (a
+-- subscriber of order.placed does).
 -- Set by bench/limit.py with -D: shop_id, key_prefix, product_id0 (BENCH-0's id).
 \set lines random(1, 5)
 \set first random(0, 20 - :lines)
@@ -20,22 +21,33 @@ SELECT id, scope, key, fingerprint, response_status, response_body, created_at, 
   FROM orderflow_idempotencykey
  WHERE (key = 'pgbench-' || :client_id::int || '-' || :nonce::bigint AND scope = 'shop:' || :shop_id::bigint)
  ORDER BY id ASC LIMIT 1;
-SELECT id, sku, name, price, currency FROM orders_product
+SELECT id, sku, name, price, currency, tax_class, weight_grams FROM orders_product
  WHERE (shop_id = :shop_id::bigint
         AND sku = ANY (ARRAY(SELECT 'BENCH-' || g FROM generate_series(:first::int, :first::int + :lines::int - 1) g)))
  ORDER BY sku ASC;
+SELECT tax_class, country, rate FROM orders_taxrate
+ WHERE shop_id = :shop_id::bigint AND country IN ('PT', '');
+SELECT id, shop_id, code, name, kind, price, weight_bands, free_above, countries, tax_class,
+       active, created_at, updated_at
+  FROM orders_shippingmethod WHERE active AND shop_id = :shop_id::bigint ORDER BY shop_id, code;
 INSERT INTO orders_order (id, shop_id, number, status, customer_name, customer_email,
                           shipping_address, currency, subtotal, total, payment_token,
                           tracking_token, status_reason, carrier, tracking_number, version,
-                          external_reference, metadata, created_at, updated_at)
+                          external_reference, metadata, created_at, updated_at,
+                          customer_locale, prices_include_tax, discount_total, shipping_method,
+                          shipping_method_name, shipping_total, shipping_tax_rate, shipping_tax,
+                          tax_total, discounts, payment_mode, payment_reference)
 VALUES (gen_random_uuid(), :shop_id::bigint,
         'PG-' || upper(substr(md5(:client_id::int || '-' || :nonce::bigint), 1, 12)), 'placed',
         'Bench Customer', 'bench@example.com',
         '{"line1": "1 Bench St", "city": "Lisbon", "postal_code": "1000-001", "country": "PT"}'::jsonb,
         'EUR', 9.90 * :quantity::int * :lines::int, 9.90 * :quantity::int * :lines::int, 'tok_ok',
-        md5(:nonce::bigint || '-' || :client_id::int), '', '', '', 1, '', '{}'::jsonb, now(), now())
+        md5(:nonce::bigint || '-' || :client_id::int), '', '', '', 1, '', '{}'::jsonb, now(), now(),
+        'en', true, 0, '', '', 0, 0, 0, 1.65 * :quantity::int * :lines::int, '[]'::jsonb,
+        'charge', '')
 RETURNING id AS order_id \gset
-INSERT INTO orders_orderline (order_id, product_id, sku, name, unit_price, quantity, line_total)
+INSERT INTO orders_orderline (order_id, product_id, sku, name, unit_price, quantity, line_total,
+                              discount_amount, tax_rate, tax_amount)
 SELECT * FROM UNNEST(
   array_fill(:order_id::uuid, ARRAY[:lines::int]),
   ARRAY(SELECT :product_id0::bigint + g FROM generate_series(:first::int, :first::int + :lines::int - 1) g),
@@ -43,7 +55,10 @@ SELECT * FROM UNNEST(
   ARRAY(SELECT ('BENCH-' || g)::varchar FROM generate_series(:first::int, :first::int + :lines::int - 1) g),
   array_fill(9.90::numeric, ARRAY[:lines::int]),
   array_fill(:quantity::int, ARRAY[:lines::int]),
-  array_fill(9.90 * :quantity::int, ARRAY[:lines::int])
+  array_fill(9.90 * :quantity::int, ARRAY[:lines::int]),
+  array_fill(0::numeric, ARRAY[:lines::int]),
+  array_fill(0.2::numeric, ARRAY[:lines::int]),
+  array_fill(1.65 * :quantity::int, ARRAY[:lines::int])
 ) RETURNING id;
 INSERT INTO orderflow_outboxevent (event_id, type, version, aggregate, aggregate_id, sequence,
                                    tenant_id, correlation_id, causation_id, idempotency_key,
