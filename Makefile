@@ -16,7 +16,7 @@ TEST_ENV = DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) DEBUG=f
 	SECRET_KEY=orderflow-test-secret-key-not-for-production-0123456789abcdef \
 	SECURE_SSL_REDIRECT=false
 
-.PHONY: help install install-app run test stack bench faults lint format clean check-deploy
+.PHONY: help install install-app run test stack bench faults lint format clean check-deploy messages
 
 # `make stack` runs the full mode against these (created if missing).
 STACK_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/orderflow
@@ -52,9 +52,20 @@ $(STAMP): $(APP_STAMP)
 # compilemessages runs), again whenever its .po changes; the .mo files are not committed.
 MO_FILES := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/django.po))
 
-locale/%/LC_MESSAGES/django.mo: locale/%/LC_MESSAGES/django.po
-	@command -v msgfmt >/dev/null 2>&1 || { echo "GNU gettext is needed to compile the translations: apt-get install gettext"; exit 1; }
-	msgfmt --check-format -o $@ $<
+# Without gettext (a newcomer's first `make run`), Babel (a dependency) compiles them the same.
+locale/%/LC_MESSAGES/django.mo: locale/%/LC_MESSAGES/django.po | $(APP_STAMP)
+	@if command -v msgfmt >/dev/null 2>&1; then msgfmt --check-format -o $@ $<; else \
+	  echo "msgfmt not found (apt-get install gettext): compiling $< with Babel"; \
+	  $(BIN)/python -c 'import sys; from babel.messages import mofile, pofile; \
+	    mofile.write_mo(open(sys.argv[2], "wb"), pofile.read_po(open(sys.argv[1], "rb")))' $< $@; fi
+
+# A string marked for translation in the code or a template: into the pt-BR catalogue, to be
+# translated there (docs/localisation.md). Needs GNU gettext (xgettext, msgmerge).
+messages: install
+	$(BIN)/python manage.py makemessages -l pt_BR --no-location --no-obsolete \
+	  --ignore='.venv/*' --ignore='*/tests/*' --ignore='tests/*' --ignore='staticfiles/*' \
+	  --ignore='test-artifacts/*' --ignore='var/*' --ignore='bench/*' --ignore='faults/*' \
+	  --ignore='deploy/*' --ignore='docs/*'
 
 install: $(STAMP) $(MO_FILES)
 
