@@ -46,7 +46,7 @@ def test_every_pt_br_entry_is_translated_and_none_is_fuzzy_or_obsolete():
     assert messages, "the catalogue is empty"
     assert _untranslated(messages) == []
     assert not catalogue.fuzzy, "the catalogue's header is marked fuzzy"
-    assert list(catalogue.obsolete) == [], "obsolete (#~) entries: run makemessages again"
+    assert list(catalogue.obsolete) == [], "obsolete (#~) entries: run make messages again"
 
 
 def test_the_catalogue_compiles_with_its_placeholders_checked(tmp_path):
@@ -81,8 +81,8 @@ def test_the_catalogue_has_every_string_of_the_sources(tmp_path, settings, monke
     _committed, committed_messages = _messages(CATALOGUE)
     missing = sorted({m.id for m in fresh_messages} - {m.id for m in committed_messages}, key=str)
     gone = sorted({m.id for m in committed_messages} - {m.id for m in fresh_messages}, key=str)
-    assert missing == [], "strings in the sources that locale/pt_BR lacks: run makemessages"
-    assert gone == [], "strings in locale/pt_BR that no source has any more: run makemessages"
+    assert missing == [], "strings in the sources that locale/pt_BR lacks: run make messages"
+    assert gone == [], "strings in locale/pt_BR that no source has any more: run make messages"
     assert _untranslated(fresh_messages) == []
 
 
