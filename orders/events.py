@@ -50,6 +50,8 @@ class PlacedLine:
     sku: str
     quantity: int
     unit_price: Decimal
+    #: the product's name when ordered (what pages and e-mails show); "" in older events
+    name: str = ""
     #: pricing per line (orders.pricing); defaults so that events stored before them load
     discount_amount: Decimal = Decimal("0.00")
     #: after the discount, in the order's price basis; None in events stored before it
@@ -95,6 +97,8 @@ class OrderPlaced(Event):
     customer_locale: str = ""
     #: how the money is taken: charge, capture_on_shipment or external (PaymentMode)
     payment_mode: str = "charge"
+    #: the shop's contact address, for the customer's pages; "" in older events
+    shop_email: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -68,6 +68,7 @@ SELECT
           AND (k.expiry_date IS NULL OR k.expiry_date > statement_timestamp())
     ),
     s.currency, s.name, s.prices_include_tax, s.tax_rate, s.language, s.capture_on_shipment,
+    s.contact_email,
     i.fingerprint, i.response_status, i.response_body, i.expires_at > statement_timestamp(),
     p.ids, p.skus, p.names, p.prices, p.currencies, p.classes, p.weights,
     t.classes, t.countries, t.rates,
@@ -167,6 +168,7 @@ class IntakeRead:
     standard_rate: Decimal
     shop_language: str
     capture_on_shipment: bool
+    shop_email: str
     #: the shop's (class, country, rate) rows for the destination and for every country
     tax_rows: list[tuple[str, str, Decimal]]
     shop_has_methods: bool
@@ -249,10 +251,11 @@ def read(
     if row is None:
         return None
     (key_ok, currency, name, include_tax, standard_rate, language, capture_later) = row[:7]
-    fingerprint, status, body, live = row[7:11]
-    ids, found, names, prices, curs, classes, weights = row[11:18]
-    rate_classes, rate_countries, rates, has_methods = row[18:22]
-    method = row[22:30]
+    shop_email = row[7]
+    fingerprint, status, body, live = row[8:12]
+    ids, found, names, prices, curs, classes, weights = row[12:19]
+    rate_classes, rate_countries, rates, has_methods = row[19:23]
+    method = row[23:31]
     stored = None
     if fingerprint is not None:
         stored = StoredKey(
@@ -280,6 +283,7 @@ def read(
         standard_rate=standard_rate,
         shop_language=language,
         capture_on_shipment=capture_later,
+        shop_email=shop_email,
         tax_rows=list(zip(rate_classes or (), rate_countries or (), rates or (), strict=True)),
         shop_has_methods=has_methods,
         method=None

@@ -439,6 +439,7 @@ def _write(*, key, read, data, priced, scope, idempotency_key, fingerprint):
         products=read.products,
         shipping_method=order["shipping_method"],
         payment_mode=order["payment_mode"],
+        shop_email=read.shop_email,
         actor=f"shop-key:{key.prefix}",
         shop_name=read.shop_name,
         tracking_token=order["tracking_token"],

@@ -315,6 +315,7 @@ def _order_place_numbered(
             metadata=metadata,
             shipping_method=order.shipping_method,
             payment_mode=order.payment_mode,
+            shop_email=shop.contact_email,
         ),
         sequence=1,
         idempotency_key=idempotency_key,
@@ -447,6 +448,7 @@ def placed_event(
     customer_locale: str = "",
     shipping_method: str = "",
     payment_mode: str = PaymentMode.CHARGE,
+    shop_email: str = "",
 ) -> OrderPlaced:
     """The ``order.placed`` event of a new order, on every intake path alike."""
     return OrderPlaced(
@@ -472,10 +474,12 @@ def placed_event(
         metadata=dict(metadata or {}),
         discount_codes=[applied.code for applied in priced.discounts],
         payment_mode=payment_mode,
+        shop_email=shop_email,
         lines=[
             PlacedLine(
                 product_id=products[line.sku].id,
                 sku=line.sku,
+                name=products[line.sku].name,
                 quantity=line.quantity,
                 unit_price=line.unit_price,
                 discount_amount=line.discount_amount,

@@ -312,7 +312,8 @@ def _lines(n: int) -> list[dict]:
                 {
                     "attr": "payment.amount",
                     "code": "not_plain",
-                    "detail": 'Send the price as a string of digits with up to 2 decimals, e.g. "9.90".',
+                    "detail": "Send the price as a string of digits with up to 2 decimals, "
+                    'e.g. "9.90".',
                 }
             ],
             id="payment-amount-a-number",

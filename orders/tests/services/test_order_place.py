@@ -108,6 +108,7 @@ def test_publishes_order_placed_with_the_priced_lines(shop, products):
             {
                 "product_id": products["COFFEE-1KG"].pk,
                 "sku": "COFFEE-1KG",
+                "name": products["COFFEE-1KG"].name,
                 "quantity": 2,
                 "unit_price": "24.90",
                 "discount_amount": "0.00",
@@ -118,6 +119,7 @@ def test_publishes_order_placed_with_the_priced_lines(shop, products):
             {
                 "product_id": products["FILTER"].pk,
                 "sku": "FILTER",
+                "name": products["FILTER"].name,
                 "quantity": 3,
                 "unit_price": "3.50",
                 "discount_amount": "0.00",
@@ -143,6 +145,7 @@ def test_publishes_order_placed_with_the_priced_lines(shop, products):
         "prices_include_tax": True,
         "customer_locale": "en",
         "payment_mode": "charge",
+        "shop_email": shop.contact_email,
     }
 
 
