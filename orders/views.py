@@ -252,9 +252,8 @@ def orders_bulk_ship(request):
             if form.cleaned_data["step"] == "apply":
                 rows = bulk_ship_apply(text=text, actor=_actor(request))
                 shipped = sum(row.shipped for row in rows)
+                # the result's heading says it (no flash message besides)
                 context.update(applied=True, shipped=shipped, report=bulk_ship_report(rows))
-                if shipped:
-                    messages.success(request, f"Shipped {shipped} order(s).")
             else:
                 rows = bulk_ship_preview(text=text)
                 context.update(text=text, ready=sum(row.ok for row in rows))
