@@ -149,12 +149,14 @@ def _placed_rows(events: Iterable) -> list[repository.NewTrackedOrder]:
                 tracking_token=data["tracking_token"],
                 status=data.get("status") or REACTIONS["order.placed"].legacy_status,
                 placed_at=event.occurred_at,
-                customer_locale=data.get("customer_locale", "")[:5],
-                shop_email=data.get("shop_email", ""),
+                # None: the event predates the fact (not "empty": a shop may have no
+                # contact address), and the batch's one read of the orders context fills it
+                customer_locale=data["customer_locale"][:5] if "customer_locale" in data else None,
+                shop_email=data.get("shop_email"),
                 items=tuple(
                     {
                         "sku": line["sku"],
-                        "name": line.get("name", ""),
+                        "name": line.get("name"),
                         "quantity": int(line["quantity"]),
                     }
                     for line in data.get("lines", ())
@@ -171,25 +173,32 @@ def _with_page_facts(placed: list[repository.NewTrackedOrder]) -> list[repositor
     lacking = [
         row.order_id
         for row in placed
-        if not (row.shop_email and row.customer_locale and all(i["name"] for i in row.items))
+        if row.shop_email is None
+        or row.customer_locale is None
+        or any(item["name"] is None for item in row.items)
     ]
-    if not lacking:
-        return placed
-    facts = orders_interface.order_page_facts(order_ids=lacking)
-    return [
-        replace(
+    facts = orders_interface.order_page_facts(order_ids=lacking) if lacking else {}
+    return [_filled(row, facts.get(row.order_id)) for row in placed]
+
+
+def _filled(row: repository.NewTrackedOrder, facts) -> repository.NewTrackedOrder:
+    """``row`` with what its event lacked taken from ``facts`` (or left blank)."""
+    if facts is not None:
+        return replace(
             row,
-            customer_locale=row.customer_locale or facts[row.order_id].customer_locale,
-            shop_email=row.shop_email or facts[row.order_id].shop_email,
+            customer_locale=row.customer_locale or facts.customer_locale,
+            shop_email=row.shop_email or facts.shop_email,
             items=tuple(
                 {"sku": sku, "name": name, "quantity": quantity}
-                for sku, name, quantity in facts[row.order_id].items
+                for sku, name, quantity in facts.items
             ),
         )
-        if row.order_id in facts
-        else row
-        for row in placed
-    ]
+    return replace(
+        row,
+        customer_locale=row.customer_locale or "",
+        shop_email=row.shop_email or "",
+        items=tuple({**item, "name": item["name"] or ""} for item in row.items),
+    )
 
 
 def _refunds(events: Sequence, fresh: list[TrackingEntry]) -> list[repository.Refund]:

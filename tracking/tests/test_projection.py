@@ -227,6 +227,30 @@ def test_a_batch_takes_a_fixed_number_of_statements_whatever_its_size(
     assert counts == [4, 4]
 
 
+def test_an_event_with_the_pages_facts_reads_nothing_more_even_when_one_is_empty(
+    shop, products, django_capture_on_commit_callbacks, sent, monkeypatch
+):
+    # a shop without a contact address: an empty fact is a fact, not a reason to read the
+    # orders context (which every batch of such a shop did)
+    shop.contact_email = ""
+    shop.save(update_fields=["contact_email"])
+    order = order_for(shop)
+
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        transaction.atomic(),
+        statements(monkeypatch) as counted,
+    ):
+        tracking_project(events=[Story(order).placed()])
+
+    assert len(counted) == 4
+    tracked = TrackedOrder.objects.get(pk=order.id)
+    assert (tracked.shop_email, [item["name"] for item in tracked.items]) == (
+        "",
+        ["Coffee beans, 1 kg"],
+    )
+
+
 def test_one_push_per_order_group_and_per_board_group_with_every_entry_in_order(
     place, django_capture_on_commit_callbacks, sent
 ):
