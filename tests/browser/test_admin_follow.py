@@ -1,6 +1,9 @@
 """Support follows an order to its webhook delivery in the admin, in a real browser, at
 desktop and phone width: search the order by number, open it, one click to its webhook
-deliveries (that order's only), open one, read its payload and its attempts."""
+deliveries (that order's only), open one, read its payload and its attempts; an
+accessibility scan (axe-core) of each page."""
+
+import json
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -12,6 +15,7 @@ from orders.tests.factories import order_for
 from tests.fixtures import drain_until_settled
 
 from .conftest import STAFF_PASSWORD
+from .test_accessibility import _violations
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -63,6 +67,7 @@ def test_from_an_order_to_its_webhook_delivery(
     page.get_by_role("link", name=wanted.number, exact=True).click()
     expect(page.get_by_role("heading", name="Follow this order")).to_be_visible()
     page.screenshot(path=artifacts / f"admin-order-{viewport}.png", full_page=True)
+    found = {"order": _violations(page)}
 
     # one click to its webhook deliveries, and only its own
     page.get_by_role("link", name="Webhook deliveries to the shop").click()
@@ -74,6 +79,7 @@ def test_from_an_order_to_its_webhook_delivery(
     expect(page.locator("#result_list")).not_to_contain_text(other.number)
     expect(page.locator("#changelist-filter")).to_contain_text(wanted.number)
     page.screenshot(path=artifacts / f"admin-order-webhooks-{viewport}.png", full_page=True)
+    found["webhook deliveries"] = _violations(page)
 
     # the confirmation's delivery: its payload as sent, read-only, and the refused attempt
     rows.filter(has_text="order.confirmed").locator("th a").click()
@@ -84,8 +90,10 @@ def test_from_an_order_to_its_webhook_delivery(
     expect(page.get_by_role("link", name=wanted.number)).to_be_visible()
     expect(page.locator("#log-group")).to_contain_text("loopback")
     page.screenshot(path=artifacts / f"admin-webhook-delivery-{viewport}.png", full_page=True)
+    found["webhook delivery"] = _violations(page)
 
     # and back to the order in one click
     page.get_by_role("link", name=wanted.number).first.click()
     expect(page.get_by_role("heading", name="Follow this order")).to_be_visible()
     context.close()
+    assert found == {name: [] for name in found}, json.dumps(found, indent=2)
