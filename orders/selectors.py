@@ -6,7 +6,8 @@ from uuid import UUID
 
 from django.db.models import Q, QuerySet
 
-from .models import Order, Product, Shop
+from .choices import OrderStatus
+from .models import Order, Product, Shop, ShopCarrier
 
 
 def order_list_for_shop(*, shop: Shop) -> QuerySet[Order]:
@@ -73,3 +74,25 @@ def order_numbers_and_shops(order_ids: Iterable[UUID]) -> list[tuple[UUID, str, 
 def shop_names(shop_ids: Iterable[int]) -> dict[int, str]:
     """Each shop's name by its id: one query."""
     return dict(Shop.objects.filter(pk__in=list(shop_ids)).values_list("pk", "name"))
+
+
+def orders_to_ship(*, limit: int = 100) -> list[dict]:
+    """The oldest confirmed orders (the state that ships), with their shops' carriers.
+
+    Two queries. Shipping checks the state again: this list only offers.
+    """
+    orders = list(
+        Order.objects.filter(status=OrderStatus.CONFIRMED)
+        .order_by("created_at", "pk")
+        .values("pk", "number", "shop_id", "shop__name", "customer_name", "total", "currency")[
+            :limit
+        ]
+    )
+    carriers: dict[int, list[str]] = {}
+    for shop_id, carrier in (
+        ShopCarrier.objects.filter(shop_id__in={o["shop_id"] for o in orders})
+        .order_by("carrier")
+        .values_list("shop_id", "carrier")
+    ):
+        carriers.setdefault(shop_id, []).append(carrier)
+    return [{**order, "carriers": carriers.get(order["shop_id"], [])} for order in orders]

@@ -9,6 +9,7 @@ app_name = "orders"
 urlpatterns = [
     path("new", views.order_create, name="create"),
     path("bulk-ship", views.orders_bulk_ship, name="bulk-ship"),
+    path("select-ship", views.orders_select_ship, name="select-ship"),
     path("<uuid:order_id>/ship", views.order_ship, name="ship"),
     path("<uuid:order_id>/out-for-delivery", views.order_out_for_delivery, name="out-for-delivery"),
     path("<uuid:order_id>/deliver", views.order_deliver, name="deliver"),

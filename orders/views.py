@@ -7,6 +7,8 @@ comes back as a message on the order page, never as an error page. An action the
 staff member's role does not allow is a 403 page, and nothing changes.
 """
 
+import csv
+import io
 from collections.abc import Callable
 from uuid import UUID
 
@@ -17,7 +19,7 @@ from django.shortcuts import redirect, render
 
 from orderflow import roles
 
-from . import interface, permissions, services
+from . import interface, permissions, selectors, services
 from .choices import OrderStatus
 from .exceptions import DiscountUnavailable, OrderError, OrderInputError, RefundNotAllowed
 from .forms import (
@@ -262,6 +264,53 @@ def orders_bulk_ship(request):
         else:
             context.update(rows=rows, refused=sum(not row.ok for row in rows))
     return render(request, "orders/bulk_ship.html", context)
+
+
+@roles.staff_permission_required(roles.SHIP)
+def orders_select_ship(request):
+    """Choose orders to ship from the oldest confirmed ones, a carrier and tracking number each.
+
+    The chosen rows go to the bulk ship's preview, as if they were a CSV: the same checks,
+    the same "Ship N orders", the same report.
+    """
+    orders = selectors.orders_to_ship()
+    if request.method == "POST":
+        chosen = request.POST.getlist("order")
+        out = io.StringIO()
+        writer = csv.writer(out)
+        for number in chosen:
+            writer.writerow(
+                [
+                    number,
+                    request.POST.get(f"carrier-{number}", ""),
+                    request.POST.get(f"tracking-{number}", ""),
+                ]
+            )
+        if not chosen:
+            return render(
+                request,
+                "orders/select_ship.html",
+                {"orders": orders, "error": "Choose at least one order to ship."},
+            )
+        text = out.getvalue()
+        try:
+            rows = bulk_ship_preview(text=text)
+        except OrderInputError as error:  # more rows than a file may hold: not from this page
+            return render(
+                request, "orders/select_ship.html", {"orders": orders, "error": error.detail}
+            )
+        return render(
+            request,
+            "orders/bulk_ship.html",
+            {
+                "form": BulkShipForm(),
+                "rows": rows,
+                "text": text,
+                "ready": sum(row.ok for row in rows),
+                "refused": sum(not row.ok for row in rows),
+            },
+        )
+    return render(request, "orders/select_ship.html", {"orders": orders})
 
 
 def _action(

@@ -188,3 +188,62 @@ def test_a_viewer_may_not_ship_in_bulk(client, shop, products, confirmed):
 
     assert response.status_code == 403
     assert _state(a)[0][0] == "confirmed"
+
+
+# --- choosing orders to ship -----------------------------------------------------------------
+SELECT_URL = "/staff/orders/select-ship"
+
+
+def test_the_oldest_confirmed_orders_are_offered_with_their_shops_carriers(
+    operator, shop, products, confirmed
+):
+    placed = order_in(shop, OrderStatus.PLACED)
+
+    page = operator.get(SELECT_URL).content.decode()
+
+    for order in confirmed:
+        assert f'value="{order.number}"' in page
+    assert f'value="{placed.number}"' not in page
+    assert '<option value="DHL">DHL</option>' in page
+
+
+def test_chosen_orders_go_to_the_preview_then_ship(operator, shop, products, confirmed):
+    a, b, c = confirmed
+    form = {
+        "order": [a.number, b.number],
+        f"carrier-{a.number}": "DHL",
+        f"tracking-{a.number}": "JD6001",
+        f"carrier-{b.number}": "UPS",
+        f"tracking-{b.number}": "x",  # not a tracking number
+        f"carrier-{c.number}": "DHL",
+        f"tracking-{c.number}": "JD6003",  # not chosen
+    }
+
+    preview = operator.post(SELECT_URL, form)
+
+    page = preview.content.decode()
+    assert "Preview: 1 ready to ship, 1 with an error" in page
+    assert "Tracking number: use 4 to 64 letters, digits or dashes." in page
+    assert [state[:3] for state in _state(a, b, c)] == [("confirmed", "", "")] * 3
+    done = operator.post(URL, {"text": preview.context["text"], "step": "apply"})
+    assert "Result: 1 shipped, 1 not shipped" in done.content.decode()
+    assert [state[0] for state in _state(a, b, c)] == ["shipped", "confirmed", "confirmed"]
+
+
+@pytest.mark.parametrize(
+    ("chosen", "message"),
+    [
+        ([], "Choose at least one order to ship."),
+        ([f"OF-{n:08d}" for n in range(MAX_ROWS + 1)], f"at most {MAX_ROWS} at a time"),
+    ],
+)
+def test_choosing_nothing_or_too_much_is_a_message(
+    operator, shop, products, confirmed, chosen, message
+):
+    before = _state(*confirmed)
+
+    response = operator.post(SELECT_URL, {"order": chosen})
+
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert _state(*confirmed) == before

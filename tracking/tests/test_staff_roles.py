@@ -95,6 +95,7 @@ CASES = [
     ("board export", VIEWERS, "get", "/staff/orders.csv", None),
     ("new order form", OPERATORS, "get", "/staff/orders/new", None),
     ("bulk ship form", OPERATORS, "get", "/staff/orders/bulk-ship", None),
+    ("choose orders to ship", OPERATORS, "get", "/staff/orders/select-ship", None),
     ("new order", OPERATORS, "post", "/staff/orders/new", "new-order"),
     ("ship", OPERATORS, "post", "/staff/orders/{confirmed}/ship", "ship"),
     ("ship form", OPERATORS, "get", "/staff/orders/{confirmed}/ship", None),
