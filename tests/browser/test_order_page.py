@@ -29,6 +29,14 @@ ORDER = {
 VIEWPORTS = {"desktop": (1280, 800), "phone": (390, 844)}
 
 
+def open_settled(page, url: str) -> None:
+    """Open the order page and wait until its blocks were fetched once after the socket's
+    snapshot: a button clicked before that may be swapped out from under the click."""
+    page.goto(url)
+    expect(page.locator("#live-indicator")).to_have_text("Live")
+    expect(page.locator("body[data-blocks-fetched]")).to_have_count(1)
+
+
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
 def test_the_order_page_follows_the_order_and_serves_a_days_work(
     live_stack, staff, browser, artifacts, viewport
@@ -58,7 +66,7 @@ def test_the_order_page_follows_the_order_and_serves_a_days_work(
 
     # staff change the address in another page; the open page follows
     worker = context.new_page()
-    worker.goto(url)
+    open_settled(worker, url)
     worker.get_by_role("link", name="Change address…").click()
     worker.get_by_label("Address", exact=True).fill("Rua Nova 5")
     worker.get_by_label("Postal code").fill("1000-001")
@@ -87,7 +95,7 @@ def test_the_order_page_follows_the_order_and_serves_a_days_work(
         lambda: Notification.objects.filter(order_id=order["id"], status="sent").exists(),
         timeout=60,
     ), live_stack.logs()
-    worker.goto(url)
+    open_settled(worker, url)
     emails = worker.locator('[data-block="emails"]')
     expect(emails).to_contain_text("Order confirmation")
     emails.get_by_role("button", name=re.compile("Send .Order confirmation. again")).click()
