@@ -321,7 +321,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"OrderStatusEnum": "orders.choices.OrderStatus"},
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "orders.choices.OrderStatus",
+        "LocaleEnum": "orders.choices.Locale",
+        "ShippingKindEnum": "orders.models.price_rules.ShippingKind",
+        "DiscountKindEnum": "orders.models.price_rules.DiscountKind",
+    },
     # the shared error responses (401, 404, 429, ...) and the problem+json body of every error
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -121,3 +121,23 @@ class DiscountAlreadyUsed(DiscountUnavailable):
 
     def __init__(self, *, index: int, code: str):
         super().__init__(index=index, code=code, reason="discount_already_used")
+
+
+class PriceSettingInputError(InputError, OrderError):
+    """A tax rate, shipping method or discount code the shop's settings' rules refuse."""
+
+
+class PriceSettingTaken(OrderError):
+    """A shipping method's or discount's code (or a tax rate's class and country) is taken."""
+
+    status = 409
+    code = "already-exists"
+    title = "Already exists"
+
+
+class DiscountInUse(OrderError):
+    """A discount code that orders carry cannot be deleted: their history names it."""
+
+    status = 409
+    code = "discount-in-use"
+    title = "Discount code in use"

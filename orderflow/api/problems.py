@@ -150,6 +150,21 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
             "so no order was placed; `discount_code` names it.",
         ),
         ProblemType(
+            "already-exists",
+            "Already exists",
+            409,
+            "The shop already has a shipping method or discount code with this `code` (codes "
+            "of discounts ignore case), or a tax rate for this class and country; change that "
+            "one instead. Nothing was written.",
+        ),
+        ProblemType(
+            "discount-in-use",
+            "Discount code in use",
+            409,
+            "Orders carry this discount code, so it cannot be deleted; PATCH it with "
+            '`{"active": false}` to stop it.',
+        ),
+        ProblemType(
             "webhook-endpoint-limit",
             "The shop has as many webhook endpoints as it may",
             409,

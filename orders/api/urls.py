@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import carriers, views
+from . import carriers, pricing_views, views
 
 urlpatterns = [
     path("orders", views.OrderListCreateApi.as_view(), name="orders"),
@@ -16,4 +16,21 @@ urlpatterns = [
     path("carrier-events", carriers.CarrierEventCreateApi.as_view(), name="carrier-events"),
     path("products", views.ProductListCreateApi.as_view(), name="products"),
     path("products/<str:sku>", views.ProductDetailApi.as_view(), name="product-detail"),
+    path("shop", pricing_views.ShopSettingsApi.as_view(), name="shop-settings"),
+    path(
+        "shipping-methods",
+        pricing_views.ShippingMethodListCreateApi.as_view(),
+        name="shipping-methods",
+    ),
+    path(
+        "shipping-methods/<str:code>",
+        pricing_views.ShippingMethodDetailApi.as_view(),
+        name="shipping-method-detail",
+    ),
+    path("discounts", pricing_views.DiscountListCreateApi.as_view(), name="discounts"),
+    path("discounts/<str:code>", pricing_views.DiscountDetailApi.as_view(), name="discount-detail"),
+    path("tax-rates", pricing_views.TaxRateListCreateApi.as_view(), name="tax-rates"),
+    path(
+        "tax-rates/<int:rate_id>", pricing_views.TaxRateDetailApi.as_view(), name="tax-rate-detail"
+    ),
 ]
