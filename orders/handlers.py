@@ -5,7 +5,7 @@ They are the order saga's steps, so workers claim them before projections
 """
 
 from orderflow.events import Envelope, Priority, subscriber
-from payments.events import PaymentCaptured, PaymentFailed
+from payments.events import PaymentAuthorized, PaymentCaptured, PaymentFailed
 
 from . import services
 from .events import OrderPlaced
@@ -18,6 +18,17 @@ def reserve_stock_on_order_placed(event: OrderPlaced, envelope: Envelope) -> Non
 
 @subscriber(PaymentCaptured, priority=Priority.HIGH)
 def confirm_order_on_payment_captured(event: PaymentCaptured, envelope: Envelope) -> None:
+    services.order_confirm_payment(
+        order_id=event.order_id,
+        payment_id=event.payment_id,
+        amount=event.amount,
+        currency=event.currency,
+    )
+
+
+@subscriber(PaymentAuthorized, priority=Priority.HIGH)
+def confirm_order_on_payment_authorized(event: PaymentAuthorized, envelope: Envelope) -> None:
+    """Capture on shipment: the authorised total confirms the order as a capture does."""
     services.order_confirm_payment(
         order_id=event.order_id,
         payment_id=event.payment_id,

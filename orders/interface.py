@@ -24,6 +24,10 @@ class PaymentRequest:
     amount: Decimal
     currency: str
     token: str
+    #: how the money is taken (``orders.choices.PaymentMode``: charge, capture_on_shipment,
+    #: external) and, for a payment the shop took itself, its reference
+    mode: str = "charge"
+    reference: str = ""
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,7 @@ def order_payment_request(*, order_id: UUID) -> PaymentRequest:
     row = repository.order_payment_row(order_id)
     if row is None:
         raise Order.DoesNotExist(f"Order {order_id} does not exist.")
-    shop_id, number, status, total, currency, token = row
+    shop_id, number, status, total, currency, token, mode, reference = row
     return PaymentRequest(
         order_id=order_id,
         shop_id=shop_id,
@@ -85,6 +89,8 @@ def order_payment_request(*, order_id: UUID) -> PaymentRequest:
         amount=total,
         currency=currency,
         token=token,
+        mode=mode,
+        reference=reference,
     )
 
 

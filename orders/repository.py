@@ -78,16 +78,29 @@ def order_locked(order_id: UUID) -> Order:
 
 
 _PAYMENT_REQUEST_SQL = (
-    "SELECT shop_id, number, status, total, currency, payment_token FROM orders_order WHERE id = %s"
+    "SELECT shop_id, number, status, total, currency, payment_token, payment_mode,"
+    " payment_reference FROM orders_order WHERE id = %s"
 )
 
 
-def order_payment_row(order_id: UUID) -> tuple[int, str, str, Decimal, str, str] | None:
-    """(shop_id, number, status, total, currency, payment_token) of the order, or None."""
+def order_payment_row(
+    order_id: UUID,
+) -> tuple[int, str, str, Decimal, str, str, str, str] | None:
+    """(shop_id, number, status, total, currency, payment_token, payment_mode,
+    payment_reference) of the order, or None."""
     if not _postgres():
         return (
             Order.objects.filter(pk=order_id)
-            .values_list("shop_id", "number", "status", "total", "currency", "payment_token")
+            .values_list(
+                "shop_id",
+                "number",
+                "status",
+                "total",
+                "currency",
+                "payment_token",
+                "payment_mode",
+                "payment_reference",
+            )
             .first()
         )
     rows = _run(_PAYMENT_REQUEST_SQL, [order_id])

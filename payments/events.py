@@ -33,6 +33,42 @@ class PaymentCaptured(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class PaymentAuthorized(Event):
+    """The order's total is authorised and held on the card; it is captured when the order
+    ships (the shop captures on shipment). The order confirms on it as on a capture."""
+
+    type: ClassVar[str] = "payment.authorized"
+    aggregate: ClassVar[str] = "payment"
+    aggregate_id_field: ClassVar[str] = "payment_id"
+
+    payment_id: UUID
+    order_id: UUID
+    shop_id: int
+    amount: Decimal
+    currency: str
+    authorization_reference: str
+    order_number: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaymentVoided(Event):
+    """An authorisation was released without capture: the order was cancelled before it
+    shipped, and nothing was charged."""
+
+    type: ClassVar[str] = "payment.voided"
+    aggregate: ClassVar[str] = "payment"
+    aggregate_id_field: ClassVar[str] = "payment_id"
+
+    payment_id: UUID
+    order_id: UUID
+    shop_id: int
+    amount: Decimal
+    currency: str
+    reason: str
+    order_number: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class PaymentFailed(Event):
     """The gateway declined the payment, or kept failing; nothing was charged."""
 

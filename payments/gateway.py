@@ -91,6 +91,8 @@ class PaymentGateway(Protocol):
         self, *, capture: str, amount: Decimal, currency: str, idempotency_key: str
     ) -> GatewayResult: ...
 
+    def void(self, *, authorization: str, idempotency_key: str) -> GatewayResult: ...
+
 
 class SimulatedGateway:
     def __init__(
@@ -115,6 +117,10 @@ class SimulatedGateway:
 
     def refund(self, *, capture, amount, currency, idempotency_key) -> GatewayResult:
         return self._call("refund", idempotency_key, lambda: self._approve("ref"))
+
+    def void(self, *, authorization, idempotency_key) -> GatewayResult:
+        """Release an authorisation that will never be captured (nothing was charged)."""
+        return self._call("void", idempotency_key, lambda: self._approve("void"))
 
     # --- what tests and support may ask the simulation ---
     @staticmethod

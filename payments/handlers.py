@@ -6,7 +6,7 @@ Saga steps, claimed before projections (``Priority.HIGH``).
 from django.conf import settings
 
 from orderflow.events import Envelope, Priority, subscriber
-from orders.events import OrderCancelled, OrderConfirmed, StockReserved
+from orders.events import OrderCancelled, OrderConfirmed, ShipmentDispatched, StockReserved
 
 from . import services
 
@@ -17,6 +17,12 @@ CHARGE_ATTEMPTS = max(settings.PAYMENT_MAX_ATTEMPTS, settings.EVENTS_MAX_ATTEMPT
 @subscriber(StockReserved, max_attempts=CHARGE_ATTEMPTS, priority=Priority.HIGH)
 def charge_on_stock_reserved(event: StockReserved, envelope: Envelope) -> None:
     services.payment_charge(order_id=event.order_id, attempt=envelope.attempt)
+
+
+@subscriber(ShipmentDispatched, max_attempts=CHARGE_ATTEMPTS, priority=Priority.HIGH)
+def capture_on_shipment_dispatched(event: ShipmentDispatched, envelope: Envelope) -> None:
+    """The order shipped: capture an authorised payment (a shop capturing on shipment)."""
+    services.payment_capture_on_shipment(order_id=event.order_id, attempt=envelope.attempt)
 
 
 @subscriber(OrderCancelled, priority=Priority.HIGH)

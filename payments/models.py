@@ -3,7 +3,14 @@ from decimal import Decimal
 
 from django.db import models
 
-from .choices import AttemptOutcome, GatewayOperation, InvoiceKind, PaymentStatus, RefundStatus
+from .choices import (
+    AttemptOutcome,
+    GatewayOperation,
+    InvoiceKind,
+    PaymentMode,
+    PaymentStatus,
+    RefundStatus,
+)
 from .exceptions import InvoiceImmutable
 
 
@@ -26,6 +33,13 @@ class Payment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     captured_at = models.DateTimeField(null=True, blank=True)
+    #: the order's payment mode when its payment step ran
+    mode = models.CharField(
+        max_length=20,
+        choices=PaymentMode.choices,
+        default=PaymentMode.CHARGE,
+        db_default=PaymentMode.CHARGE,
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -19,7 +19,7 @@ from psycopg.types.json import Jsonb
 
 from orderflow.events.workqueue import execute_prepared
 
-from .choices import InvoiceKind
+from .choices import InvoiceKind, PaymentMode
 from .models import Invoice, InvoiceSequence, Payment, PaymentAttempt
 
 
@@ -49,21 +49,28 @@ def _from_row(model, row: Sequence):
 _PAYMENT_LOCKED_SQL = """
 INSERT INTO payments_payment (id, order_id, shop_id, amount, refunded_amount, currency, status,
     authorization_reference, gateway_reference, decline_code, failure_reason,
-    created_at, updated_at, captured_at)
+    created_at, updated_at, captured_at, mode)
 VALUES (%(id)s, %(order_id)s, %(shop_id)s, %(amount)s, 0, %(currency)s, 'pending',
-    '', '', '', '', %(now)s, %(now)s, NULL)
+    '', '', '', '', %(now)s, %(now)s, NULL, %(mode)s)
 ON CONFLICT (order_id) DO UPDATE SET order_id = EXCLUDED.order_id
 RETURNING id, order_id, shop_id, amount, refunded_amount, currency, status,
     authorization_reference, gateway_reference, decline_code, failure_reason,
-    created_at, updated_at, captured_at
+    created_at, updated_at, captured_at, mode
 """
 
 
-def payment_locked(*, order_id: UUID, shop_id: int, amount, currency: str) -> Payment:
-    """Return the order's payment row, locked; create it (pending) if there is none."""
+def payment_locked(
+    *, order_id: UUID, shop_id: int, amount, currency: str, mode: str = PaymentMode.CHARGE
+) -> Payment:
+    """Return the order's payment row, locked; create it (pending, in ``mode``) if there is
+    none."""
     if not _postgres():
         Payment.objects.bulk_create(
-            [Payment(order_id=order_id, shop_id=shop_id, amount=amount, currency=currency)],
+            [
+                Payment(
+                    order_id=order_id, shop_id=shop_id, amount=amount, currency=currency, mode=mode
+                )
+            ],
             ignore_conflicts=True,
         )
         return Payment.objects.select_for_update().get(order_id=order_id)
@@ -76,6 +83,7 @@ def payment_locked(*, order_id: UUID, shop_id: int, amount, currency: str) -> Pa
             "amount": amount,
             "currency": currency,
             "now": timezone.now(),
+            "mode": str(mode),
         },
     )
     return _from_row(Payment, row)

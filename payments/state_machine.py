@@ -11,6 +11,7 @@ TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
         (P.PENDING, P.VOIDED),
         (P.AUTHORIZED, P.CAPTURED),
         (P.AUTHORIZED, P.FAILED),
+        (P.AUTHORIZED, P.VOIDED),
         (P.CAPTURED, P.PARTIALLY_REFUNDED),
         (P.CAPTURED, P.REFUNDED),
         (P.PARTIALLY_REFUNDED, P.PARTIALLY_REFUNDED),

@@ -1,12 +1,13 @@
 """Write use cases of the payments context."""
 
-from .charging import payment_charge
+from .charging import payment_capture_on_shipment, payment_charge
 from .invoicing import credit_note_issue, invoice_issue
 from .refunding import payment_refund_for_cancelled_order
 
 __all__ = [
     "credit_note_issue",
     "invoice_issue",
+    "payment_capture_on_shipment",
     "payment_charge",
     "payment_refund_for_cancelled_order",
 ]

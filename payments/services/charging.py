@@ -11,9 +11,9 @@ from orders.events import OrderStatus
 from orders.interface import order_payment_request
 
 from .. import repository, state_machine
-from ..choices import AttemptOutcome, GatewayOperation
+from ..choices import AttemptOutcome, GatewayOperation, PaymentMode
 from ..choices import PaymentStatus as P
-from ..events import PaymentCaptured, PaymentFailed
+from ..events import PaymentAuthorized, PaymentCaptured, PaymentFailed
 from ..gateway import GatewayResult, TransientGatewayError, get_gateway
 from ..models import Payment
 
@@ -24,7 +24,9 @@ def gateway_key(order_id: UUID, operation: str) -> str:
     return f"order-{order_id}-{operation}"
 
 
-def payment_row_locked(*, order_id: UUID, shop_id: int, amount, currency: str) -> Payment:
+def payment_row_locked(
+    *, order_id: UUID, shop_id: int, amount, currency: str, mode: str = PaymentMode.CHARGE
+) -> Payment:
     """Return the order's payment row, locked; create it (pending) if there is none.
 
     Charging and refunding both start here, so they serialise on the same row: a refund
@@ -32,13 +34,20 @@ def payment_row_locked(*, order_id: UUID, shop_id: int, amount, currency: str) -
     the voided row. One statement (``payments.repository``).
     """
     return repository.payment_locked(
-        order_id=order_id, shop_id=shop_id, amount=amount, currency=currency
+        order_id=order_id, shop_id=shop_id, amount=amount, currency=currency, mode=mode
     )
 
 
 @transaction.atomic(savepoint=False)
 def payment_charge(*, order_id: UUID, attempt: int) -> Payment:
-    """Charge the order's total; publish ``payment.captured`` or ``payment.failed``.
+    """Take the order's total by its payment mode; publish what became of it.
+
+    - ``charge``: authorise and capture through the gateway: ``payment.captured`` or
+      ``payment.failed``;
+    - ``capture_on_shipment``: authorise only: ``payment.authorized`` (the order confirms
+      on it; ``payment_capture_on_shipment`` captures when it ships) or ``payment.failed``;
+    - ``external``: the shop took the money at its checkout: recorded as captured with the
+      shop's reference, no gateway call, ``payment.captured``.
 
     A transient gateway error is raised for the delivery to retry (same idempotency keys),
     until ``PAYMENT_MAX_ATTEMPTS``, when the payment fails. A decline is final.
@@ -49,7 +58,11 @@ def payment_charge(*, order_id: UUID, attempt: int) -> Payment:
     """
     request = order_payment_request(order_id=order_id)
     payment = payment_row_locked(
-        order_id=order_id, shop_id=request.shop_id, amount=request.amount, currency=request.currency
+        order_id=order_id,
+        shop_id=request.shop_id,
+        amount=request.amount,
+        currency=request.currency,
+        mode=request.mode,
     )
     if payment.status != P.PENDING:
         return payment  # charged, failed or voided already: a redelivery changes nothing
@@ -57,6 +70,10 @@ def payment_charge(*, order_id: UUID, attempt: int) -> Payment:
         state_machine.transition(payment, to=P.VOIDED)
         repository.payment_save(payment, [], delivery_attempt=attempt)
         return payment
+    if payment.mode == PaymentMode.EXTERNAL:
+        state_machine.transition(payment, to=P.AUTHORIZED)
+        payment.gateway_reference = request.reference[:100]
+        return _captured(payment, [], attempt, request.number)
 
     gateway = get_gateway()
     attempts: list[repository.Attempt] = []
@@ -83,6 +100,20 @@ def payment_charge(*, order_id: UUID, attempt: int) -> Payment:
             )
         state_machine.transition(payment, to=P.AUTHORIZED)
         payment.authorization_reference = authorization.reference
+        if payment.mode == PaymentMode.CAPTURE_ON_SHIPMENT:
+            repository.payment_save(payment, attempts, delivery_attempt=attempt)
+            publish(
+                PaymentAuthorized(
+                    payment_id=payment.id,
+                    order_id=payment.order_id,
+                    shop_id=payment.shop_id,
+                    amount=payment.amount,
+                    currency=payment.currency,
+                    authorization_reference=payment.authorization_reference,
+                    order_number=request.number,
+                )
+            )
+            return payment
         capture = _call(
             attempts,
             order_id,
@@ -117,9 +148,76 @@ def payment_charge(*, order_id: UUID, attempt: int) -> Payment:
         return _fail(
             payment, attempts, attempt, request.number, capture.decline_code, capture.message
         )
-
-    state_machine.transition(payment, to=P.CAPTURED)
     payment.gateway_reference = capture.reference
+    return _captured(payment, attempts, attempt, request.number)
+
+
+@transaction.atomic(savepoint=False)
+def payment_capture_on_shipment(*, order_id: UUID, attempt: int) -> Payment:
+    """Capture an authorised payment when its order ships; publish ``payment.captured``.
+
+    Only a payment waiting for its capture (``authorized``) moves: a charged, external,
+    failed or voided one, a second shipment or a redelivery change nothing, and a retried
+    capture replays the gateway's first answer (same idempotency key). A transient error
+    is raised for the delivery to retry; a capture the gateway declines, or one that kept
+    failing, leaves the payment ``failed`` with its reason (the order has shipped: support
+    settles it with the shop) and publishes ``payment.failed``.
+    """
+    request = order_payment_request(order_id=order_id)
+    payment = payment_row_locked(
+        order_id=order_id,
+        shop_id=request.shop_id,
+        amount=request.amount,
+        currency=request.currency,
+        mode=request.mode,
+    )
+    if payment.status != P.AUTHORIZED:
+        return payment
+    gateway = get_gateway()
+    attempts: list[repository.Attempt] = []
+    try:
+        capture = _call(
+            attempts,
+            order_id,
+            GatewayOperation.CAPTURE,
+            lambda key: gateway.capture(
+                authorization=payment.authorization_reference,
+                amount=payment.amount,
+                currency=payment.currency,
+                idempotency_key=key,
+            ),
+        )
+    except TransientGatewayError as error:
+        if attempt < settings.PAYMENT_MAX_ATTEMPTS:
+            raise
+        attempts.append(
+            repository.Attempt(
+                operation=GatewayOperation.CAPTURE,
+                idempotency_key=gateway_key(order_id, "capture"),
+                outcome=AttemptOutcome.GAVE_UP,
+                detail=f"{error} (attempt {attempt} of {settings.PAYMENT_MAX_ATTEMPTS})",
+            )
+        )
+        return _fail(
+            payment,
+            attempts,
+            attempt,
+            request.number,
+            "gateway_unavailable",
+            f"The payment provider kept failing: {error}",
+        )
+    if not capture.ok:
+        return _fail(
+            payment, attempts, attempt, request.number, capture.decline_code, capture.message
+        )
+    payment.gateway_reference = capture.reference
+    return _captured(payment, attempts, attempt, request.number)
+
+
+def _captured(
+    payment: Payment, attempts: list[repository.Attempt], attempt: int, order_number: str
+) -> Payment:
+    state_machine.transition(payment, to=P.CAPTURED)
     payment.captured_at = timezone.now()
     repository.payment_save(payment, attempts, delivery_attempt=attempt)
     publish(
@@ -130,7 +228,7 @@ def payment_charge(*, order_id: UUID, attempt: int) -> Payment:
             amount=payment.amount,
             currency=payment.currency,
             gateway_reference=payment.gateway_reference,
-            order_number=request.number,
+            order_number=order_number,
         )
     )
     return payment
