@@ -532,3 +532,6 @@ class OrderTransitionAdmin(admin_follow.FollowsOrder, ReadOnlyAdmin):
     readonly_fields = fields
     order_fields = ["order_id"]
     shop_fields = ["order__shop_id"]
+
+
+from . import admin_pricing  # noqa: E402, F401  (tax rates, shipping methods, discounts)

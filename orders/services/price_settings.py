@@ -77,7 +77,7 @@ SHIPPING_FIELDS = (
 )
 
 
-def _check_shipping(method: ShippingMethod) -> None:
+def shipping_method_check(method: ShippingMethod) -> None:
     if method.kind == "weight" and not method.weight_bands:
         detail = "A method priced by weight needs at least one band."
         raise PriceSettingInputError(
@@ -86,7 +86,7 @@ def _check_shipping(method: ShippingMethod) -> None:
 
 
 def _save_shipping(method: ShippingMethod) -> ShippingMethod:
-    _check_shipping(method)
+    shipping_method_check(method)
     try:
         with transaction.atomic():
             method.save()
@@ -129,7 +129,8 @@ DISCOUNT_FIELDS = (
 )
 
 
-def _check_discount(discount: Discount) -> None:
+def discount_check(discount: Discount) -> None:
+    """Raise :class:`PriceSettingInputError` naming each rule the discount breaks."""
     errors = []
     if discount.kind == "percentage" and discount.value > 100:
         errors.append(FieldError("value", "max_value", "A percentage is at most 100."))
@@ -159,7 +160,7 @@ def _check_discount(discount: Discount) -> None:
 
 
 def _save_discount(discount: Discount) -> Discount:
-    _check_discount(discount)
+    discount_check(discount)
     try:
         with transaction.atomic():
             discount.save()
