@@ -12,6 +12,31 @@ from django.db.models.functions import Upper
 from .choices import Milestone, TrackingSource
 
 
+class PrefixSearchIndex(models.Index):
+    """An ``OpClass`` expression index that SQLite can also build.
+
+    PostgreSQL gets the index as declared (``UPPER(col) text_pattern_ops``). SQLite (the
+    embedded mode) has no operator classes: it gets the same index without one, which it
+    can create. Without this, SQLite rebuilding the table for any later migration
+    recreated the index from the model state and failed (``near text_pattern_ops``), so a
+    fresh ``make run`` stopped at migrate.
+    """
+
+    def create_sql(self, model, schema_editor, using="", **kwargs):
+        if schema_editor.connection.vendor == "postgresql":
+            return super().create_sql(model, schema_editor, using=using, **kwargs)
+        plain = models.Index(
+            *(
+                expression.get_source_expressions()[0]
+                if isinstance(expression, OpClass)
+                else expression
+                for expression in self.expressions
+            ),
+            name=self.name,
+        )
+        return plain.create_sql(model, schema_editor, using=using, **kwargs)
+
+
 class TrackedOrder(models.Model):
     order_id = models.UUIDField(primary_key=True)
     shop_id = models.BigIntegerField()
@@ -62,7 +87,7 @@ class TrackedOrder(models.Model):
             # or a name from a parcel label, and these expression indexes serve it.
             # ``text_pattern_ops``: a LIKE prefix can use the index under any collation.
             *(
-                models.Index(
+                PrefixSearchIndex(
                     OpClass(Upper(field), name="text_pattern_ops"), name=f"tracked_search_{short}"
                 )
                 for field, short in (

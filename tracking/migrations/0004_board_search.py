@@ -14,6 +14,8 @@ import django.contrib.postgres.indexes
 import django.db.models.functions.text
 from django.db import migrations, models
 
+import tracking.models
+
 NAMED_BY = ["order.placed", "order.customer_changed"]
 SEARCHED = [
     ("tracked_search_number", "number"),
@@ -73,7 +75,9 @@ def drop_search_indexes(apps, schema_editor):
 
 
 def _index(name: str, column: str) -> models.Index:
-    return models.Index(
+    # tracking.models.PrefixSearchIndex: SQLite rebuilding the table later (0006) recreates
+    # it from this state, without the operator class it cannot take
+    return tracking.models.PrefixSearchIndex(
         django.contrib.postgres.indexes.OpClass(
             django.db.models.functions.text.Upper(column), name="text_pattern_ops"
         ),
