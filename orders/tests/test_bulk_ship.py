@@ -225,6 +225,8 @@ def test_chosen_orders_go_to_the_preview_then_ship(operator, shop, products, con
     assert "Preview: 1 ready to ship, 1 with an error" in page
     assert "Tracking number: use 4 to 64 letters, digits or dashes." in page
     assert [state[:3] for state in _state(a, b, c)] == [("confirmed", "", "")] * 3
+    # the preview's forms post to the bulk ship page, wherever the preview was shown
+    assert page.count('action="/staff/orders/bulk-ship"') == 2
     done = operator.post(URL, {"text": preview.context["text"], "step": "apply"})
     assert "Result: 1 shipped, 1 not shipped" in done.content.decode()
     assert [state[0] for state in _state(a, b, c)] == ["shipped", "confirmed", "confirmed"]

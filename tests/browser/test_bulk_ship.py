@@ -1,6 +1,7 @@
 """Bulk work in a real browser, at desktop and phone width: from the board to shipping two
-orders from a pasted CSV (preview with a row's error, ship, the result and its report), and
-the board's CSV export; an accessibility scan of each step."""
+orders from a pasted CSV (preview with a row's error, ship, the result and its report), the
+board's CSV export, and orders chosen on a page and shipped; an accessibility scan of each
+step."""
 
 import json
 
@@ -72,3 +73,34 @@ def test_ship_two_orders_from_a_csv(web_only, staff, demo_shop, browser, artifac
     assert len(lines) == 1 + 2
 
     assert found == {step: [] for step in found}, json.dumps(found, indent=2)
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_choose_orders_on_a_page_and_ship_them(
+    web_only, staff, demo_shop, browser, artifacts, viewport
+):
+    chosen, left = (order_for(demo_shop, email=f"c{n}@example.com") for n in (1, 2))
+    drain_until_settled()
+    phone = viewport == "phone"
+    page = browser.new_context(
+        viewport=VIEWPORTS[viewport], is_mobile=phone, has_touch=phone
+    ).new_page()
+    log_in(page, web_only, staff)
+
+    page.get_by_role("link", name="Choose orders to ship").click()
+    expect(page.get_by_role("heading", name="Choose orders to ship")).to_be_visible()
+    page.get_by_label(f"Ship {chosen.number}").check()
+    page.get_by_label(f"Carrier of {chosen.number}").select_option("demo-post")
+    page.get_by_label(f"Tracking number of {chosen.number}").fill(f"DPSEL{viewport.upper()}1")
+    found = {"choose": _violations(page)}
+    page.screenshot(path=artifacts / f"select-ship-{viewport}.png", full_page=True)
+    page.get_by_role("button", name="Preview").click()
+
+    expect(
+        page.get_by_role("heading", name="Preview: 1 ready to ship, 0 with an error")
+    ).to_be_visible()
+    page.get_by_role("button", name="Ship 1 order").click()
+    expect(page.get_by_role("heading", name="Result: 1 shipped, 0 not shipped")).to_be_visible()
+    assert Order.objects.get(pk=chosen.pk).status == "shipped"
+    assert Order.objects.get(pk=left.pk).status == "confirmed"
+    assert found == {"choose": []}, json.dumps(found, indent=2)
