@@ -84,6 +84,9 @@ class Refund(models.Model):
     gateway_reference = models.CharField(max_length=100, blank=True)
     idempotency_key = models.CharField(max_length=100, unique=True)
     reason = models.CharField(max_length=500, blank=True)
+    #: the lines a refund by lines gives back: ``[{"sku": "MUG", "quantity": 1}, ...]``
+    #: (empty for a refund of an amount, or of the whole order)
+    lines = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -2,8 +2,10 @@
 
 from uuid import UUID
 
+from orders.interface import order_payment_request
+
 from .choices import InvoiceKind
-from .models import Invoice, Payment
+from .models import Invoice, Payment, Refund
 
 
 def invoice_get_for_order(*, order_id: UUID, shop_id: int | None = None) -> Invoice:
@@ -22,3 +24,11 @@ def invoice_get(*, invoice_id: UUID) -> Invoice:
 
 def payment_get_for_order(*, order_id: UUID) -> Payment | None:
     return Payment.objects.prefetch_related("refunds", "attempts").filter(order_id=order_id).first()
+
+
+def refunds_for_order(*, order_id: UUID, shop_id: int) -> list[Refund]:
+    """The order's refunds, newest first (raises ``ObjectDoesNotExist`` for an order that is
+    not the shop's)."""
+    if order_payment_request(order_id=order_id).shop_id != shop_id:
+        raise Payment.DoesNotExist(f"Order {order_id} does not exist.")
+    return list(Refund.objects.filter(payment__order_id=order_id).order_by("-created_at", "-pk"))

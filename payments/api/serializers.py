@@ -1,6 +1,10 @@
+from decimal import Decimal
+
 from rest_framework import serializers
 
-from ..models import Invoice
+from orderflow.api.serializers import StrictInputSerializer
+
+from ..models import Invoice, Refund
 
 
 class InvoiceLineOutputSerializer(serializers.Serializer):
@@ -75,3 +79,33 @@ class InvoiceOutputSerializer(serializers.ModelSerializer):
     def get_credit_note(self, invoice: Invoice) -> dict | None:
         credit_note = getattr(invoice, "credit_note", None)
         return CreditNoteOutputSerializer(credit_note).data if credit_note else None
+
+
+class RefundLineInputSerializer(StrictInputSerializer):
+    sku = serializers.CharField(max_length=64)
+    quantity = serializers.IntegerField(min_value=1, max_value=1_000_000)
+
+
+class RefundCreateInputSerializer(StrictInputSerializer):
+    """A refund of an ``amount``, or of ``lines`` (their share, tax and discount included)."""
+
+    amount = serializers.DecimalField(
+        max_digits=14, decimal_places=2, min_value=Decimal("0.01"), required=False
+    )
+    lines = RefundLineInputSerializer(many=True, required=False, min_length=1, max_length=500)
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs):
+        if ("amount" in attrs) == ("lines" in attrs):
+            raise serializers.ValidationError(
+                {"amount": ["Send either amount or lines, not both and not neither."]}
+            )
+        return attrs
+
+
+class RefundOutputSerializer(serializers.ModelSerializer):
+    lines = RefundLineInputSerializer(many=True)
+
+    class Meta:
+        model = Refund
+        fields = ["id", "amount", "currency", "status", "reason", "lines", "created_at"]

@@ -8,4 +8,9 @@ urlpatterns = [
         views.OrderInvoiceDetailApi.as_view(),
         name="order-invoice",
     ),
+    path(
+        "orders/<str:order_id>/refunds",
+        views.OrderRefundListApi.as_view(),
+        name="order-refunds",
+    ),
 ]

@@ -2,12 +2,14 @@
 
 from .charging import payment_capture_on_shipment, payment_charge
 from .invoicing import credit_note_issue, invoice_issue
-from .refunding import payment_refund_for_cancelled_order
+from .refunding import RefundLine, payment_refund, payment_refund_for_cancelled_order
 
 __all__ = [
+    "RefundLine",
     "credit_note_issue",
     "invoice_issue",
     "payment_capture_on_shipment",
     "payment_charge",
+    "payment_refund",
     "payment_refund_for_cancelled_order",
 ]

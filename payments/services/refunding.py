@@ -1,17 +1,23 @@
-"""Refunding a cancelled order's capture, exactly once."""
+"""Refunding: a cancelled order's capture, exactly once; part of a capture, on request."""
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from uuid import UUID
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 
+from orderflow.errors import FieldError
 from orderflow.events import publish
-from orders.interface import order_payment_request
+from orders.interface import order_invoice_details, order_payment_request
 
 from .. import state_machine
 from ..choices import AttemptOutcome, GatewayOperation, PaymentMode, RefundStatus
 from ..choices import PaymentStatus as P
 from ..events import PaymentRefunded, PaymentVoided
-from ..gateway import GatewayResult, get_gateway
+from ..exceptions import GatewayUnavailable, RefundInputError, RefundNotPossible
+from ..gateway import GatewayResult, TransientGatewayError, get_gateway
 from ..models import Payment, PaymentAttempt, Refund
 from .charging import gateway_key, payment_row_locked
 
@@ -121,3 +127,173 @@ def _void(payment: Payment, *, reason: str, attempt: int, order_number: str) -> 
         )
     )
     return payment
+
+
+@dataclass(frozen=True)
+class RefundLine:
+    """Units of one order line to give back."""
+
+    sku: str
+    quantity: int
+
+
+CENT = Decimal("0.01")
+
+
+@transaction.atomic
+def payment_refund(
+    *,
+    order_id: UUID,
+    shop_id: int | None,
+    amount: Decimal | None = None,
+    lines: Sequence[RefundLine] = (),
+    reason: str = "",
+) -> Refund:
+    """Give back part (or the rest) of an order's captured payment; publish ``payment.refunded``.
+
+    ``amount``, or ``lines``: those units' share of what the customer paid, their tax and
+    discount included (a whole line gives back its total exactly). ``shop_id`` scopes the
+    order to a shop's request (another shop's order does not exist); staff pass None.
+
+    The payment row is locked first, as the charge and the cancellation refund lock it, so
+    concurrent refunds queue: each sees what the previous ones gave back, and their sum
+    never exceeds what was captured (the table's check says so too). A refund by lines
+    never gives back more units of a line than were ordered, counting earlier refunds.
+    Raises ``ObjectDoesNotExist`` (no such order), :class:`RefundNotPossible` (nothing
+    captured to give back), :class:`RefundInputError` (amount or lines), with nothing
+    changed.
+    """
+    request = order_payment_request(order_id=order_id)
+    if shop_id is not None and request.shop_id != shop_id:
+        raise ObjectDoesNotExist(f"Order {order_id} does not exist.")
+    payment = Payment.objects.select_for_update().filter(order_id=order_id).first()
+    if payment is None or payment.status not in (P.CAPTURED, P.PARTIALLY_REFUNDED):
+        state = P(payment.status).label.lower() if payment else "not taken yet"
+        raise RefundNotPossible(
+            f"Order {request.number} has no captured payment to refund (its payment is {state})."
+        )
+    refund_lines: list[dict] = []
+    if lines:
+        amount, refund_lines = _share_of_lines(order_id, lines, payment)
+    refundable = payment.amount - payment.refunded_amount
+    if amount is None or amount <= 0:
+        raise RefundInputError(
+            "amount: a refund gives back more than nothing.",
+            errors=[FieldError("amount", "min_value", "A refund gives back more than 0.")],
+        )
+    if amount > refundable:
+        detail = (
+            f"{amount} {payment.currency} is more than what is left to refund of order "
+            f"{request.number}: {refundable} {payment.currency} of {payment.amount} captured."
+        )
+        raise RefundInputError(
+            f"amount: {detail}", errors=[FieldError("amount", "exceeds_refundable", detail)]
+        )
+
+    # one key per refund of the order, numbered under the lock: a retry of the same
+    # refund replays the gateway's answer, the next refund is a new one
+    key = gateway_key(order_id, f"refund-{payment.refunds.count() + 1}")
+    if payment.mode == PaymentMode.EXTERNAL:
+        result = GatewayResult(ok=True, reference="")  # the shop gives the money back
+    else:
+        try:
+            result = get_gateway().refund(
+                capture=payment.gateway_reference,
+                amount=amount,
+                currency=payment.currency,
+                idempotency_key=key,
+            )
+        except TransientGatewayError as error:
+            raise GatewayUnavailable(
+                f"The payment provider did not answer ({error}); nothing was refunded. "
+                "Try again in a moment.",
+                headers={"Retry-After": "5"},
+            ) from error
+        PaymentAttempt.objects.create(
+            payment=payment,
+            operation=GatewayOperation.REFUND,
+            idempotency_key=key,
+            outcome=AttemptOutcome.SUCCEEDED if result.ok else AttemptOutcome.DECLINED,
+            reference=result.reference,
+            detail=result.message,
+            delivery_attempt=1,
+        )
+    refund = Refund.objects.create(
+        payment=payment,
+        amount=amount,
+        currency=payment.currency,
+        status=RefundStatus.SUCCEEDED if result.ok else RefundStatus.FAILED,
+        gateway_reference=result.reference,
+        idempotency_key=key,
+        reason=reason[:500],
+        lines=refund_lines,
+    )
+    if not result.ok:
+        return refund
+    payment.refunded_amount += amount
+    state_machine.transition(
+        payment,
+        to=P.REFUNDED if payment.refunded_amount == payment.amount else P.PARTIALLY_REFUNDED,
+    )
+    payment.save(update_fields=["status", "refunded_amount", "updated_at"])
+    publish(
+        PaymentRefunded(
+            payment_id=payment.id,
+            refund_id=refund.id,
+            order_id=order_id,
+            shop_id=payment.shop_id,
+            amount=amount,
+            currency=payment.currency,
+            reason=reason,
+            order_number=request.number,
+        )
+    )
+    return refund
+
+
+def _share_of_lines(
+    order_id: UUID, lines: Sequence[RefundLine], payment: Payment
+) -> tuple[Decimal, list[dict]]:
+    """What the units of ``lines`` cost the customer (tax and discount included)."""
+    order = order_invoice_details(order_id=order_id)
+    ordered = {line.sku: line for line in order.lines}
+    refunded: dict[str, int] = {}
+    for earlier in payment.refunds.filter(status=RefundStatus.SUCCEEDED).values_list(
+        "lines", flat=True
+    ):
+        for line in earlier:
+            refunded[line["sku"]] = refunded.get(line["sku"], 0) + line["quantity"]
+    errors: list[FieldError] = []
+    seen: set[str] = set()
+    total = Decimal("0.00")
+    for index, wanted in enumerate(lines):
+        line = ordered.get(wanted.sku)
+        if line is None:
+            errors.append(
+                FieldError(
+                    f"lines.{index}.sku", "not_on_order", f"{wanted.sku} is not on this order."
+                )
+            )
+            continue
+        if wanted.sku in seen:
+            errors.append(
+                FieldError(f"lines.{index}.sku", "duplicate", f"{wanted.sku} is listed twice.")
+            )
+            continue
+        seen.add(wanted.sku)
+        left = line.quantity - refunded.get(wanted.sku, 0)
+        if wanted.quantity > left:
+            errors.append(
+                FieldError(
+                    f"lines.{index}.quantity",
+                    "exceeds_ordered",
+                    f"{left} of {line.quantity} {wanted.sku} may still be refunded, "
+                    f"not {wanted.quantity}.",
+                )
+            )
+            continue
+        paid = line.line_total + (Decimal("0") if order.prices_include_tax else line.tax_amount)
+        total += (paid * wanted.quantity / line.quantity).quantize(CENT, ROUND_HALF_UP)
+    if errors:
+        raise RefundInputError("; ".join(f"{e.attr}: {e.detail}" for e in errors), errors=errors)
+    return total, [{"sku": line.sku, "quantity": line.quantity} for line in lines]
