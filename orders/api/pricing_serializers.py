@@ -65,12 +65,23 @@ class NullablePriceInputField(PriceInputField):
         return super().run_validation(data)
 
 
+class TextField(serializers.CharField):
+    """A string that must be sent as one: DRF's CharField takes ``0`` as ``"0"``."""
+
+    default_error_messages = {"invalid": "Send a string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 def _country_field(**kwargs):
-    return serializers.CharField(max_length=2, validators=[country_validator], **kwargs)
+    return TextField(max_length=2, validators=[country_validator], **kwargs)
 
 
 def _tax_class_field(**kwargs):
-    return serializers.CharField(
+    return TextField(
         max_length=30,
         validators=[tax_class_validator],
         help_text="standard, reduced, zero, or a class of the shop's own.",
@@ -115,7 +126,7 @@ class ShopSettingsOutputSerializer(serializers.ModelSerializer):
 # --- tax rates ------------------------------------------------------------------------------------
 class TaxRateCreateInputSerializer(StrictInputSerializer):
     tax_class = _tax_class_field(required=False, default="standard")
-    country = serializers.CharField(
+    country = TextField(
         max_length=2,
         required=False,
         default="",
@@ -128,7 +139,7 @@ class TaxRateCreateInputSerializer(StrictInputSerializer):
 
 class TaxRateUpdateInputSerializer(StrictInputSerializer):
     tax_class = _tax_class_field(required=False)
-    country = serializers.CharField(
+    country = TextField(
         max_length=2, required=False, allow_blank=True, validators=[country_validator]
     )
     rate = RateInputField(required=False)
@@ -198,12 +209,12 @@ class _ShippingFields(StrictInputSerializer):
 
 
 class ShippingMethodCreateInputSerializer(_ShippingFields):
-    code = serializers.CharField(max_length=40, validators=[code_validator])
-    name = serializers.CharField(max_length=120)
+    code = TextField(max_length=40, validators=[code_validator])
+    name = TextField(max_length=120)
 
 
 class ShippingMethodUpdateInputSerializer(_ShippingFields):
-    name = serializers.CharField(max_length=120, required=False)
+    name = TextField(max_length=120, required=False)
 
 
 class ShippingMethodOutputSerializer(serializers.ModelSerializer):
@@ -235,7 +246,7 @@ class _DiscountFields(StrictInputSerializer):
         "currency and price basis.",
     )
     skus = serializers.ListField(
-        child=serializers.CharField(max_length=64, validators=[sku_validator]),
+        child=TextField(max_length=64, validators=[sku_validator]),
         required=False,
         max_length=MAX_SKUS,
         help_text="The SKUs it applies to, each in the shop's catalog; empty: the whole order.",
@@ -265,9 +276,7 @@ class _DiscountFields(StrictInputSerializer):
 
 
 class DiscountCreateInputSerializer(_DiscountFields):
-    code = serializers.CharField(
-        max_length=40, validators=[code_validator], help_text="Case-insensitive."
-    )
+    code = TextField(max_length=40, validators=[code_validator], help_text="Case-insensitive.")
     kind = serializers.ChoiceField(choices=DiscountKind.choices)
     value = PriceInputField(help_text=_DiscountFields._declared_fields["value"].help_text)
 

@@ -565,3 +565,47 @@ def test_an_id_out_of_range_is_not_found(api):
     response = api.patch("/api/v1/tax-rates/99999999999999999999", {"rate": "0.5"}, format="json")
 
     assert response.status_code == 404
+
+
+# --- pages ----------------------------------------------------------------------------------------
+def test_each_list_is_paged_with_limit_and_cursor(api, shop):
+    for i in range(3):
+        ShippingMethod.objects.create(shop=shop, code=f"m{i}", name=f"M{i}")
+        Discount.objects.create(shop=shop, code=f"C{i}", kind="fixed", value="1.00")
+        TaxRate.objects.create(shop=shop, tax_class=f"c{i}", rate=Decimal("0.1"))
+
+    for path, key in [
+        ("/api/v1/shipping-methods", "code"),
+        ("/api/v1/discounts", "code"),
+        ("/api/v1/tax-rates", "tax_class"),
+    ]:
+        first = api.get(path, {"limit": 2}).json()
+        second = api.get(first["next"]).json()
+        assert [row[key] for row in first["results"] + second["results"]] == sorted(
+            row[key] for row in first["results"] + second["results"]
+        )
+        assert (len(first["results"]), len(second["results"])) == (2, 1)
+        for bad in ({"limit": "abc"}, {"cursor": "garbage"}):
+            problem = assert_problem(api.get(path, bad), status=400, type_slug="validation-error")
+            assert _attrs(problem).keys() == bad.keys()
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "attr"),
+    [
+        ("/api/v1/discounts", {"code": 0, "kind": "fixed", "value": "1.00"}, "code"),
+        (
+            "/api/v1/discounts",
+            {"code": "A", "kind": "fixed", "value": "1.00", "skus": [1]},
+            "skus.0",
+        ),
+        ("/api/v1/shipping-methods", {"code": 7, "name": "Seven"}, "code"),
+        ("/api/v1/shipping-methods", {"code": "seven", "name": 7}, "name"),
+        ("/api/v1/tax-rates", {"tax_class": 1, "rate": "0.1"}, "tax_class"),
+    ],
+)
+def test_a_number_is_not_a_string(api, body, path, attr):
+    response = api.post(path, body, format="json")
+
+    problem = assert_problem(response, status=400, type_slug="validation-error")
+    assert _attrs(problem) == {attr: "invalid"}
