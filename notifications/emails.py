@@ -47,6 +47,8 @@ TRIGGERS: tuple[EmailTrigger, ...] = (
     EmailTrigger("shipment.delivered", CUSTOMER),
     EmailTrigger("order.cancelled", CUSTOMER),  # why, in plain words; refund if paid
     EmailTrigger("order.rejected", CUSTOMER),  # which items were short
+    # a refund the shop asked for (the cancellation's refund is in its own e-mail)
+    EmailTrigger("payment.refunded", CUSTOMER, only_if={"on_request": True}),
     EmailTrigger("webhook_endpoint.disabled", SHOP),  # to the shop's contact
 )
 

@@ -88,7 +88,9 @@ class PaymentFailed(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class PaymentRefunded(Event):
-    """Money went back to the customer (the order was cancelled after capture)."""
+    """Money went back to the customer: the rest of a capture when the order was cancelled,
+    or a refund the shop or staff asked for (``on_request``: part or all of it, before or
+    after delivery; the customer is e-mailed about those)."""
 
     type: ClassVar[str] = "payment.refunded"
     aggregate: ClassVar[str] = "payment"
@@ -102,6 +104,8 @@ class PaymentRefunded(Event):
     currency: str
     reason: str
     order_number: str = ""
+    #: asked for by the shop or staff (not the cancellation's refund)
+    on_request: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

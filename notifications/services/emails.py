@@ -416,6 +416,16 @@ def _order_rejected(notification: Notification, facts: Facts) -> Composed:
     return _for_customer(order, short_lines=short)
 
 
+def _payment_refunded(notification: Notification, facts: Facts) -> Composed:
+    data = notification.data
+    return _for_customer(
+        facts.order(notification),
+        amount=Decimal(str(data["amount"])),
+        currency=data["currency"],
+        reason=data.get("reason", ""),
+    )
+
+
 def _webhook_endpoint_disabled(notification: Notification, facts: Facts) -> Composed:
     data = notification.data
     shop = facts.shop(notification)
@@ -437,5 +447,6 @@ COMPOSERS = {
     "shipment.delivered/customer": _shipment_delivered,
     "order.cancelled/customer": _order_cancelled,
     "order.rejected/customer": _order_rejected,
+    "payment.refunded/customer": _payment_refunded,
     "webhook_endpoint.disabled/shop": _webhook_endpoint_disabled,
 }

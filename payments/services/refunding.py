@@ -246,6 +246,7 @@ def payment_refund(
             currency=payment.currency,
             reason=reason,
             order_number=request.number,
+            on_request=True,
         )
     )
     return refund

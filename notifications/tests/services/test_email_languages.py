@@ -1,5 +1,7 @@
 """Customer e-mails go out in the order's language (pt-BR or English), money and dates with it."""
 
+from decimal import Decimal
+
 import pytest
 from django.core import mail
 
@@ -9,6 +11,7 @@ from orders import services as order_services
 from orders.models import Order
 from orders.services import Actor
 from orders.tests.factories import order_for
+from payments.services import payment_refund
 
 pytestmark = pytest.mark.django_db
 
@@ -136,3 +139,20 @@ def test_a_resend_is_the_same_e_mail_in_the_same_language(confirmed_in, send_ema
 
     assert (notification.subject, notification.body_text) == first
     assert notification.subject.startswith("Pedido ")
+
+
+def test_a_refund_in_portuguese(confirmed_in, shop, run_events, send_emails):
+    order = confirmed_in("pt-BR")
+    Notification.objects.filter(event_type="invoice.issued").update(status=SendStatus.SENT)
+    payment_refund(order_id=order.id, shop_id=shop.pk, amount=Decimal("10.00"))
+    run_events()
+
+    send_emails()
+
+    message, html = _sent(f"Um reembolso do seu pedido {order.number}")
+    assert (
+        f"A loja Loja Café Azul está devolvendo €\xa010,00 do seu pedido {order.number} pelo "
+        "mesmo meio de pagamento." in message.body
+    )
+    assert "Motivo informado" not in message.body
+    assert "<strong>€\xa010,00</strong>" in html

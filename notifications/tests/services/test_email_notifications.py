@@ -1,6 +1,7 @@
 """Customer and shop e-mails: what each event's e-mail says, to whom, and that it goes once."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.core import mail
@@ -15,6 +16,7 @@ from orders.models import Order
 from orders.services import Actor
 from orders.tests.factories import advance, order_for
 from payments.interface import invoices_for_order
+from payments.services import payment_refund
 
 pytestmark = pytest.mark.django_db
 
@@ -334,3 +336,40 @@ def test_a_mail_server_that_refuses_the_batch_retries_each_email(
     assert all("ConnectionRefusedError" in n.last_error for n in rows)
     # composed once: a later attempt sends the very same message
     assert all(n.rendered for n in rows)
+
+
+def test_a_refund_the_shop_asks_for_mails_the_customer_once(
+    confirmed, shop, run_events, send_emails
+):
+    payment_refund(
+        order_id=confirmed.id, shop_id=shop.pk, amount=Decimal("10.00"), reason="A dented tin"
+    )
+    run_events()
+    send_emails()
+    run_events()
+    send_emails()
+
+    refunds = [m for m in mail.outbox if m.subject.startswith("A refund")]
+    assert len(refunds) == 1, [m.subject for m in mail.outbox]
+    (message,) = refunds
+    assert message.to == ["ana@example.com"]
+    assert message.subject == f"A refund for your order {confirmed.number}"
+    assert (
+        f"Loja Café Azul is refunding €10.00 of your order {confirmed.number} to the way you paid."
+        in message.body
+    )
+    assert "The reason given: A dented tin" in message.body
+    assert "<strong>€10.00</strong>" in _html(message)
+
+
+def test_a_cancellations_refund_is_told_in_the_cancellation_e_mail_only(
+    confirmed, shop, run_events, send_emails
+):
+    order_services.order_cancel(order_id=confirmed.id, shop=shop, actor=STAFF, reason="closed")
+    run_events()
+    send_emails()
+
+    assert Order.objects.get(pk=confirmed.id).status == "cancelled"
+    subjects = [m.subject for m in mail.outbox if m.to == ["ana@example.com"]]
+    assert f"Order {confirmed.number} was cancelled" in subjects
+    assert not [s for s in subjects if s.startswith("A refund")]

@@ -62,6 +62,7 @@ def test_refunds_an_amount(api, shop, products):
         "currency": "EUR",
         "reason": "late",
         "order_number": order.number,
+        "on_request": True,
     }
 
 
