@@ -76,6 +76,26 @@ class TextField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+class FlagField(serializers.BooleanField):
+    """``true`` or ``false`` only: DRF's BooleanField also takes ``0``, ``"yes"``, ``"on"``."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+class WholeNumberField(serializers.IntegerField):
+    """A JSON integer only: DRF's IntegerField also takes ``"5"``, ``5.0`` and ``true``."""
+
+    default_error_messages = {"invalid": "Send a whole number."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 def _country_field(**kwargs):
     return TextField(max_length=2, validators=[country_validator], **kwargs)
 
@@ -91,7 +111,7 @@ def _tax_class_field(**kwargs):
 
 # --- shop ---------------------------------------------------------------------------------------
 class ShopSettingsInputSerializer(StrictInputSerializer):
-    prices_include_tax = serializers.BooleanField(
+    prices_include_tax = FlagField(
         required=False,
         help_text="Catalog prices, shipping prices and fixed discounts include tax; false: they "
         "are net and tax is added to the order.",
@@ -103,7 +123,7 @@ class ShopSettingsInputSerializer(StrictInputSerializer):
         required=False,
         help_text="The standard class's rate where no tax rate of the shop's says otherwise.",
     )
-    capture_on_shipment = serializers.BooleanField(
+    capture_on_shipment = FlagField(
         required=False,
         help_text="Authorise card payments at confirmation, capture at the first shipment.",
     )
@@ -154,7 +174,7 @@ class TaxRateOutputSerializer(serializers.ModelSerializer):
 
 # --- shipping methods -----------------------------------------------------------------------------
 class WeightBandSerializer(StrictInputSerializer):
-    up_to_grams = serializers.IntegerField(min_value=1, max_value=MAX_GRAMS)
+    up_to_grams = WholeNumberField(min_value=1, max_value=MAX_GRAMS)
     price = PriceInputField()
 
     def to_representation(self, instance):
@@ -199,7 +219,7 @@ class _ShippingFields(StrictInputSerializer):
         help_text="ISO 3166 codes served; empty: every country.",
     )
     tax_class = _tax_class_field(required=False)
-    active = serializers.BooleanField(required=False)
+    active = FlagField(required=False)
 
     def validate_weight_bands(self, bands):
         return _validate_bands(bands)
@@ -255,16 +275,16 @@ class _DiscountFields(StrictInputSerializer):
     ends_at = serializers.DateTimeField(
         required=False, allow_null=True, help_text="After starts_at."
     )
-    max_uses = serializers.IntegerField(
+    max_uses = WholeNumberField(
         required=False,
         allow_null=True,
         min_value=1,
         max_value=2_147_483_647,
         help_text="Orders that may carry it in all, at least its uses so far; null: no limit.",
     )
-    once_per_customer = serializers.BooleanField(required=False)
+    once_per_customer = FlagField(required=False)
     min_subtotal = NullablePriceInputField(required=False)
-    active = serializers.BooleanField(required=False)
+    active = FlagField(required=False)
 
     def validate_value(self, value):
         if value <= 0:
@@ -295,7 +315,7 @@ def _check_percentage(kind, value) -> None:
 
 
 class DiscountOutputSerializer(serializers.ModelSerializer):
-    uses = serializers.IntegerField(read_only=True, help_text="Orders that carry it.")
+    uses = WholeNumberField(read_only=True, help_text="Orders that carry it.")
 
     class Meta:
         model = Discount

@@ -609,3 +609,55 @@ def test_a_number_is_not_a_string(api, body, path, attr):
 
     problem = assert_problem(response, status=400, type_slug="validation-error")
     assert _attrs(problem) == {attr: "invalid"}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "attr"),
+    [
+        (
+            "/api/v1/discounts",
+            {"code": "A", "kind": "fixed", "value": "1.00", "active": 0},
+            "active",
+        ),
+        (
+            "/api/v1/discounts",
+            {"code": "A", "kind": "fixed", "value": "1", "max_uses": "5"},
+            "max_uses",
+        ),
+        (
+            "/api/v1/discounts",
+            {"code": "A", "kind": "fixed", "value": "1", "max_uses": True},
+            "max_uses",
+        ),
+        (
+            "/api/v1/discounts",
+            {"code": "A", "kind": "fixed", "value": "1", "max_uses": 5.0},
+            "max_uses",
+        ),
+        (
+            "/api/v1/discounts",
+            {"code": "A", "kind": "fixed", "value": "1", "once_per_customer": "yes"},
+            "once_per_customer",
+        ),
+        ("/api/v1/shipping-methods", {"code": "s", "name": "S", "active": 1}, "active"),
+        (
+            "/api/v1/shipping-methods",
+            {"code": "s", "name": "S", "weight_bands": [{"up_to_grams": "10", "price": "1.00"}]},
+            "weight_bands.0.up_to_grams",
+        ),
+    ],
+)
+def test_a_flag_is_true_or_false_and_a_count_is_a_json_integer(api, path, body, attr):
+    response = api.post(path, body, format="json")
+
+    problem = assert_problem(response, status=400, type_slug="validation-error")
+    assert _attrs(problem) == {attr: "invalid"}
+
+
+@pytest.mark.parametrize("field", ["prices_include_tax", "capture_on_shipment"])
+def test_a_shop_flag_is_true_or_false(api, field):
+    response = api.patch("/api/v1/shop", {field: 0}, format="json")
+
+    assert _attrs(assert_problem(response, status=400, type_slug="validation-error")) == {
+        field: "invalid"
+    }
