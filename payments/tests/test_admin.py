@@ -1,10 +1,13 @@
 """Support's admin for payments and invoices: searchable evidence, never edited by hand."""
 
+from decimal import Decimal
+
 import pytest
+from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
-from payments.models import Invoice, Payment
-from payments.services import invoice_issue
+from payments.models import Invoice, Payment, Refund
+from payments.services import invoice_issue, payment_refund
 
 from .factories import confirmed_order
 
@@ -102,3 +105,49 @@ def test_rows_cannot_be_added_changed_or_deleted(admin_client, invoiced, model):
     assert (add.status_code, change.status_code, delete.status_code) == (403, 403, 403)
     assert Payment.objects.get().currency == "EUR"
     assert Invoice.objects.get().currency == "EUR"
+
+
+def _refund_the_rest(client, *payments):
+    return client.post(
+        reverse("admin:payments_payment_changelist"),
+        {"action": "refund_the_rest", "_selected_action": [str(p.pk) for p in payments]},
+        follow=True,
+    )
+
+
+def test_support_refunds_what_is_left_of_a_payment(admin_client, shop, products):
+    order, payment = confirmed_order(shop)
+    payment_refund(order_id=order.pk, shop_id=None, amount=Decimal("9.70"))
+    done, done_payment = confirmed_order(shop)
+    payment_refund(order_id=done.pk, shop_id=None, amount=Decimal("59.70"))
+
+    response = _refund_the_rest(admin_client, payment, done_payment)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert f"Refunded 50.00 EUR of {order.pk}." in page
+    assert f"Order {done.number} has no captured payment to refund" in page
+    payment.refresh_from_db()
+    assert (payment.status, payment.refunded_amount) == ("refunded", Decimal("59.70"))
+    assert sorted(Refund.objects.filter(payment=payment).values_list("amount", flat=True)) == [
+        Decimal("9.70"),
+        Decimal("50.00"),
+    ]
+    assert Refund.objects.get(amount=Decimal("50.00")).reason == "Refunded by support (staff:admin)"
+    assert Refund.objects.filter(payment=done_payment).count() == 1
+
+
+def test_staff_without_the_refund_permission_cannot_refund(client, shop, products):
+    _, payment = confirmed_order(shop)
+    user = User.objects.create_user("sam", password="pw-sam-123456", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_payment"))
+    client.force_login(user)
+
+    page = client.get(reverse("admin:payments_payment_changelist")).content.decode()
+    response = _refund_the_rest(client, payment)
+
+    assert "refund_the_rest" not in page
+    assert response.status_code == 200
+    assert not Refund.objects.exists()
+    payment.refresh_from_db()
+    assert payment.status == "captured"
