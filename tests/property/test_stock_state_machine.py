@@ -7,6 +7,10 @@ restocked (or cut), and deliveries run one at a time, all at once, or again past
 inbox. After every step the stock must add up exactly and no money may move twice; once
 the saga settles, every order must have reached an end that matches its money.
 
+Shops also refund part of a payment (an amount, or units of a line), before or after a
+cancellation: what was refunded always equals its refunds, never exceeds what was captured,
+and a line's units are never refunded twice.
+
 Orders are priced as a shop prices them: products in three tax classes (a reduced rate for
 the destination, the shop's standard rate, zero), a shipping method free above a subtotal,
 two discount codes (one limited to three uses, one once per customer), and prices that
@@ -56,8 +60,10 @@ from orders.models import (
     TaxRate,
 )
 from orders.services.lifecycle import HOLDING_STOCK
+from payments.exceptions import RefundInputError, RefundNotPossible
 from payments.gateway import SimulatedGateway
 from payments.models import Invoice, Payment, Refund
+from payments.services import RefundLine, payment_refund
 from payments.services.charging import gateway_key
 from tests.fixtures import handle_again
 
@@ -212,6 +218,57 @@ class SagaMachine(RuleBasedStateMachine):
             order_services.product_update(product=product, stock=stock)
             self.on_hand[product.pk] = stock
 
+    @rule(order_id=orders, cents=st.integers(1, 9000))
+    def refund_amount(self, order_id, cents):
+        """The shop gives back an amount: refused, changing nothing, unless captured money
+        is left to cover it."""
+        amount = Decimal(cents) / 100
+        before = Payment.objects.filter(order_id=order_id).values("status", "refunded_amount")
+        before = before.first()
+        refunds_before = Refund.objects.count()
+        try:
+            refund = payment_refund(order_id=order_id, shop_id=self.shop.pk, amount=amount)
+        except RefundNotPossible:
+            assert before is None or before["status"] not in ("captured", "partially_refunded")
+        except RefundInputError:
+            payment = Payment.objects.get(order_id=order_id)
+            assert amount > payment.amount - payment.refunded_amount
+        else:
+            assert refund.amount == amount
+            after = Payment.objects.get(order_id=order_id)
+            assert after.refunded_amount == before["refunded_amount"] + amount
+            return
+        after = Payment.objects.filter(order_id=order_id).values("status", "refunded_amount")
+        assert after.first() == before
+        assert Refund.objects.count() == refunds_before
+
+    @rule(order_id=orders, index=st.integers(0, PRODUCTS - 1), quantity=st.integers(1, 4))
+    def refund_units(self, order_id, index, quantity):
+        """The shop gives back units of a line: never more than were ordered, counting
+        earlier refunds by lines."""
+        sku = f"P{index}"
+        refunds_before = Refund.objects.count()
+        try:
+            payment_refund(
+                order_id=order_id,
+                shop_id=self.shop.pk,
+                lines=[RefundLine(sku=sku, quantity=quantity)],
+            )
+        except (RefundNotPossible, RefundInputError):
+            assert Refund.objects.count() == refunds_before
+        ordered = OrderLine.objects.filter(order_id=order_id, sku=sku).values_list(
+            "quantity", flat=True
+        )
+        given_back = sum(
+            line["quantity"]
+            for lines in Refund.objects.filter(payment__order_id=order_id).values_list(
+                "lines", flat=True
+            )
+            for line in lines
+            if line["sku"] == sku
+        )
+        assert given_back <= sum(ordered)
+
     # --- what the delivery workers do ----------------------------------------------------
     @rule(steps=st.integers(1, 6))
     def deliver_some(self, steps):
@@ -287,20 +344,47 @@ class SagaMachine(RuleBasedStateMachine):
     @invariant()
     def money_moves_at_most_once(self):
         statuses = dict(Order.objects.values_list("pk", "status"))
-        refunds = Counter(Refund.objects.values_list("payment__order_id", flat=True))
+        # the cancellation's refunds (a shop's refunds have numbered keys: -refund-<n>)
+        refunds = Counter(
+            Refund.objects.filter(idempotency_key__endswith="-refund").values_list(
+                "payment__order_id", flat=True
+            )
+        )
         for order_id, status in Payment.objects.values_list("order_id", "status"):
             captures = gateway_effects(order_id, "capture")
             assert captures <= 1
-            assert gateway_effects(order_id, "refund") <= 1
+            assert gateway_effects(order_id, "refund") <= 1  # the cancellation's refund
             assert refunds[order_id] <= 1
             if self.cards[order_id] == "tok_declined":
                 assert captures == 0
-            if status == "refunded":
-                assert statuses[order_id] == "cancelled"
-                assert (captures, refunds[order_id]) == (1, 1)
+            if status in ("refunded", "partially_refunded"):
+                assert captures == 1
         for order_id, status in statuses.items():
             if status == "confirmed":  # only a capture confirms
-                assert Payment.objects.get(order_id=order_id).status == "captured"
+                assert Payment.objects.get(order_id=order_id).status in (
+                    "captured",
+                    "partially_refunded",
+                    "refunded",
+                )
+
+    @invariant()
+    def refunded_never_exceeds_captured(self):
+        given = dict(
+            Refund.objects.filter(status="succeeded")
+            .values("payment")
+            .annotate(total=Sum("amount"))
+            .values_list("payment", "total")
+        )
+        for pk, order_id, amount, refunded, status in Payment.objects.values_list(
+            "pk", "order_id", "amount", "refunded_amount", "status"
+        ):
+            assert refunded == given.get(pk, 0), (order_id, refunded, given.get(pk))
+            assert 0 <= refunded <= amount
+            assert (status == "refunded") == (refunded == amount and amount > 0), status
+            for key in Refund.objects.filter(payment_id=pk).values_list(
+                "idempotency_key", flat=True
+            ):
+                assert SimulatedGateway.effects("refund", key) == 1, key
 
     def check_settled(self):
         """Once nothing is due, every order has reached an end that matches its money."""
@@ -319,13 +403,14 @@ class SagaMachine(RuleBasedStateMachine):
                 assert abs(invoice.total) == order_total
             payment = payments.get(order_id)
             if status == "confirmed":
-                assert payment == "captured"
+                assert payment in ("captured", "partially_refunded", "refunded")
                 assert self.cards[order_id] == "tok_ok"
                 assert kinds == {"invoice": 1, "credit_note": 0}
             elif status == "cancelled":
                 assert payment in ("voided", "failed", "refunded")
                 if payment == "refunded":
-                    assert gateway_effects(order_id, "refund") == 1
+                    # the cancellation gave back the rest, or partial refunds had given it all
+                    assert gateway_effects(order_id, "capture") == 1
                 else:
                     assert gateway_effects(order_id, "capture") == 0
                 assert kinds in ({"invoice": 0, "credit_note": 0}, {"invoice": 1, "credit_note": 1})
