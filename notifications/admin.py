@@ -99,8 +99,9 @@ class NotificationAdmin(admin_follow.FollowsOrder, ReadOnlyAdmin):
 
     @admin.action(description="Send the selected e-mails again", permissions=["resend"])
     def resend(self, request, queryset):
+        actor = f"staff:{request.user.get_username()}"
         for notification in queryset:
-            services.email_notification_resend(notification=notification)
+            services.email_notification_resend(notification=notification, actor=actor)
         self.message_user(request, f"{queryset.count()} e-mail(s) queued again.", messages.SUCCESS)
 
 

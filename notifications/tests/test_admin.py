@@ -6,7 +6,7 @@ from django.core import mail
 
 from notifications import services
 from notifications.choices import SendStatus
-from notifications.models import Notification, WebhookDelivery, WebhookEndpoint
+from notifications.models import EmailResend, Notification, WebhookDelivery, WebhookEndpoint
 from orders.tests.factories import order_for
 
 pytestmark = pytest.mark.django_db
@@ -60,6 +60,9 @@ def test_resend_action_sends_the_email_again(staff, sent_email, send_emails):
     sent_email.refresh_from_db()
     assert (sent_email.status, sent_email.sent_count) == (SendStatus.SENT, 2)
     assert len(mail.outbox) == 2
+    # who asked is recorded, as for a resend from the staff order page
+    resend = EmailResend.objects.get(notification_id=sent_email.pk)
+    assert resend.actor == "staff:ana"
 
 
 def test_adding_an_endpoint_checks_the_url_and_shows_the_secret_once(staff, shop):
