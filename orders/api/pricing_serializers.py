@@ -5,6 +5,7 @@ as decimal strings of a fraction (``"0.055"``); unknown fields are refused like 
 """
 
 import re
+from datetime import UTC
 from decimal import Decimal
 
 from drf_spectacular.utils import extend_schema_field
@@ -286,6 +287,12 @@ class _DiscountFields(StrictInputSerializer):
     min_subtotal = NullablePriceInputField(required=False)
     active = FlagField(required=False)
 
+    def validate_starts_at(self, value):
+        return _storable_moment(value)
+
+    def validate_ends_at(self, value):
+        return _storable_moment(value)
+
     def validate_value(self, value):
         if value <= 0:
             raise serializers.ValidationError("A discount is more than 0.", code="min_value")
@@ -293,6 +300,19 @@ class _DiscountFields(StrictInputSerializer):
 
     def validate_skus(self, skus):
         return _validate_unique(skus, "SKU")
+
+
+def _storable_moment(value):
+    """A moment from year 2 to 9998 in UTC: near the calendar's ends, UTC leaves it (a 500)."""
+    if value is None:
+        return value
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not 2 <= utc.year <= 9998:
+        raise serializers.ValidationError("Use a date from year 2 to 9998.", code="overflow")
+    return utc
 
 
 class DiscountCreateInputSerializer(_DiscountFields):

@@ -661,3 +661,17 @@ def test_a_shop_flag_is_true_or_false(api, field):
     assert _attrs(assert_problem(response, status=400, type_slug="validation-error")) == {
         field: "invalid"
     }
+
+
+@pytest.mark.parametrize(
+    "moment", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", "0001-01-01T05:00:00Z"]
+)
+def test_a_moment_at_the_calendars_ends_is_refused(api, moment):
+    body = {"code": "A", "kind": "fixed", "value": "1.00", "ends_at": moment}
+
+    response = api.post("/api/v1/discounts", body, format="json")
+
+    assert _attrs(assert_problem(response, status=400, type_slug="validation-error")) == {
+        "ends_at": "overflow"
+    }
+    assert not Discount.objects.exists()
