@@ -49,6 +49,9 @@ class ShippingMethodAdminForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        for name in ("weight_bands", "countries"):
+            if name in cleaned and cleaned[name] is None:  # left empty: none
+                cleaned[name] = []
         checked = {
             name: cleaned[name]
             for name in ("weight_bands", "countries")
@@ -97,6 +100,8 @@ class DiscountAdminForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        if "skus" in cleaned and cleaned["skus"] is None:  # left empty: the whole order
+            cleaned["skus"] = []
         skus = cleaned.get("skus")
         if skus is not None and not (
             isinstance(skus, list) and all(isinstance(sku, str) for sku in skus)

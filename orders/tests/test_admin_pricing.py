@@ -195,3 +195,21 @@ def test_support_lowers_a_limit_no_further_than_the_uses(staff, shop):
     assert "max_uses" in response.context["adminform"].form.errors
     discount.refresh_from_db()
     assert (discount.max_uses, discount.uses) == (10, 4)
+
+
+def test_lists_left_empty_are_saved_as_empty_lists(staff, shop):
+    method = _form_data(shop=shop.pk, code="flat", name="Flat", kind="flat", price="4.00")
+    method |= {"weight_bands": "", "countries": "", "tax_class": "standard"}
+    code = _form_data(shop=shop.pk, code="TEN", kind="fixed", value="1.00", skus="")
+
+    responses = [
+        staff.post("/admin/orders/shippingmethod/add/", method),
+        staff.post("/admin/orders/discount/add/", code),
+    ]
+
+    assert [r.status_code for r in responses] == [302, 302]
+    assert (ShippingMethod.objects.get().weight_bands, ShippingMethod.objects.get().countries) == (
+        [],
+        [],
+    )
+    assert Discount.objects.get().skus == []
