@@ -213,3 +213,78 @@ def test_lists_left_empty_are_saved_as_empty_lists(staff, shop):
         [],
     )
     assert Discount.objects.get().skus == []
+
+
+def _shop_page_data(staff, shop) -> tuple[dict, str]:
+    page = staff.get(f"/admin/orders/shop/{shop.pk}/change/")
+    data = {
+        name: value
+        for name, value in page.context["adminform"].form.initial.items()
+        if value is not None
+    }
+    for inline in page.context["inline_admin_formsets"]:
+        management = inline.formset.management_form
+        data |= {f"{management.prefix}-{name}": value for name, value in management.initial.items()}
+    prefix = next(
+        f.formset.prefix
+        for f in page.context["inline_admin_formsets"]
+        if f.formset.model is TaxRate
+    )
+    return data, prefix
+
+
+def test_support_adds_tax_rates_on_the_shop_page(staff):
+    shop = ShopFactory(carriers=[])
+    data, prefix = _shop_page_data(staff, shop)
+    data |= {
+        f"{prefix}-TOTAL_FORMS": "2",
+        f"{prefix}-0-tax_class": "reduced",
+        f"{prefix}-0-country": "PT",
+        f"{prefix}-0-rate": "0.06",
+        f"{prefix}-1-tax_class": "reduced",
+        f"{prefix}-1-country": "",
+        f"{prefix}-1-rate": "0.1",
+    }
+
+    response = staff.post(f"/admin/orders/shop/{shop.pk}/change/", data)
+
+    assert response.status_code == 302, (
+        response.context["adminform"].form.errors,
+        [f.formset.errors for f in response.context["inline_admin_formsets"]],
+    )
+    assert sorted(shop.tax_rates.values_list("country", "rate")) == [
+        ("", Decimal("0.1000")),
+        ("PT", Decimal("0.0600")),
+    ]
+
+
+@pytest.mark.parametrize("existing", [True, False])
+def test_a_class_and_country_twice_on_the_shop_page_is_a_message(staff, existing):
+    shop = ShopFactory(carriers=[])
+    if existing:
+        TaxRate.objects.create(shop=shop, tax_class="reduced", country="PT", rate=Decimal("0.06"))
+    data, prefix = _shop_page_data(staff, shop)
+    start = int(data[f"{prefix}-INITIAL_FORMS"])
+    rows = {}
+    if existing:
+        rate = TaxRate.objects.get()
+        rows |= {
+            f"{prefix}-0-id": str(rate.pk),
+            f"{prefix}-0-tax_class": "reduced",
+            f"{prefix}-0-country": "PT",
+            f"{prefix}-0-rate": "0.06",
+        }
+    for i in range(start, 2):
+        rows |= {
+            f"{prefix}-{i}-tax_class": "reduced",
+            f"{prefix}-{i}-country": "PT",
+            f"{prefix}-{i}-rate": "0.2",
+        }
+    data |= {f"{prefix}-TOTAL_FORMS": "2", **rows}
+
+    response = staff.post(f"/admin/orders/shop/{shop.pk}/change/", data)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Please correct the duplicate data" in page or "already exists" in page
+    assert TaxRate.objects.count() == (1 if existing else 0)
