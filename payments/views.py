@@ -2,13 +2,17 @@
 
 from uuid import UUID
 
+from django.contrib import messages
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 
 from orderflow import roles
+from orders.interface import order_details
 
-from . import selectors
-from .models import Invoice
+from . import selectors, services
+from .exceptions import PaymentError
+from .forms import RefundForm
+from .models import Invoice, Payment
 
 
 @roles.staff_permission_required(roles.VIEW)
@@ -19,3 +23,47 @@ def invoice_print(request, invoice_id: UUID):
     except Invoice.DoesNotExist:
         raise Http404("No such invoice.") from None
     return render(request, "payments/invoice_print.html", {"invoice": invoice})
+
+
+@roles.staff_permission_required(roles.REFUND)
+def order_refund(request, order_id: UUID):
+    """Staff give back part or the rest of an order's captured payment (a form; the refund
+    service decides, under the payment's lock)."""
+    order = order_details(order_id=order_id)
+    payment = Payment.objects.filter(order_id=order_id).first()
+    if order is None or payment is None:
+        raise Http404("No such order, or nothing was paid.")
+    form = RefundForm(request.POST if request.method == "POST" else None)
+    status = 200
+    if form.is_bound:
+        if form.is_valid():
+            try:
+                refund = services.payment_refund(
+                    order_id=order_id,
+                    shop_id=None,
+                    amount=form.cleaned_data["amount"],
+                    reason=form.cleaned_data["reason"],
+                )
+            except PaymentError as error:
+                form.add_error(
+                    "amount" if error.errors else None,
+                    error.errors[0].detail if error.errors else error.detail,
+                )
+            else:
+                messages.success(
+                    request, f"Refunded {refund.amount} {refund.currency}; the customer is told."
+                )
+                return redirect("tracking:order", order_id=order_id)
+        status = 400
+        payment.refresh_from_db()
+    return render(
+        request,
+        "payments/refund.html",
+        {
+            "order": order,
+            "payment": payment,
+            "refundable": payment.amount - payment.refunded_amount,
+            "form": form,
+        },
+        status=status,
+    )

@@ -219,7 +219,8 @@ def test_a_supervisor_sees_every_action_of_the_status(client, world):
     response = client.get(f"/staff/orders/{world.confirmed.id}")
 
     assert response.context["allowed_actions"] == ("cancel", "ship", "change_address")
-    assert _shown_buttons(response) == ["ship", "cancel", "change_address"]
+    # and, the payment being captured, the refund form's link (#15)
+    assert _shown_buttons(response) == ["ship", "cancel", "change_address", "refund"]
     assert 'href="/staff/orders/new"' in response.content.decode()
 
 

@@ -1,0 +1,111 @@
+"""The staff's refund form (/staff/payments/orders/{id}/refund), for the refund role only."""
+
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Group
+
+from payments.models import Payment, Refund
+
+from .factories import confirmed_order, reserved_order
+
+pytestmark = pytest.mark.django_db
+
+
+def _url(order) -> str:
+    return f"/staff/payments/orders/{order.pk}/refund"
+
+
+@pytest.fixture
+def supervisor(client, django_user_model):
+    user = django_user_model.objects.create_user("sup", password="pw-sup-123456", is_staff=True)
+    user.groups.add(Group.objects.get(name="supervisor"))
+    client.force_login(user)
+    return client
+
+
+def test_a_supervisor_refunds_part_of_the_payment(supervisor, shop, products):
+    order, _ = confirmed_order(shop)
+
+    form = supervisor.get(_url(order))
+    response = supervisor.post(_url(order), {"amount": "12.50", "reason": "Dented tin"})
+
+    assert form.status_code == 200
+    assert 'data-field="refundable">59.70 EUR' in form.content.decode()
+    assert response.status_code == 302
+    assert response["Location"] == f"/staff/orders/{order.pk}"
+    payment = Payment.objects.get(order_id=order.pk)
+    assert (payment.status, payment.refunded_amount) == ("partially_refunded", Decimal("12.50"))
+    assert list(Refund.objects.values_list("amount", "reason")) == [
+        (Decimal("12.50"), "Dented tin")
+    ]
+    page = supervisor.get(response["Location"]).content.decode()
+    assert "Refunded 12.50 EUR; the customer is told." in page
+
+
+@pytest.mark.parametrize(
+    ("amount", "message"),
+    [
+        ("59.71", "is more than what is left to refund"),
+        ("0", "Ensure this value is greater than or equal to 0.01."),
+        ("1.001", "Ensure that there are no more than 2 decimal places."),
+        ("", "This field is required."),
+        ("ten", "Enter a number."),
+    ],
+)
+def test_a_bad_amount_is_a_message_and_changes_nothing(supervisor, shop, products, amount, message):
+    order, _ = confirmed_order(shop)
+
+    response = supervisor.post(_url(order), {"amount": amount})
+
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not Refund.objects.exists()
+    assert Payment.objects.get(order_id=order.pk).status == "captured"
+
+
+def test_an_order_with_nothing_captured_says_so(supervisor, shop, products):
+    order, _ = confirmed_order(shop)
+    supervisor.post(_url(order), {"amount": "59.70"})
+
+    response = supervisor.post(_url(order), {"amount": "1.00"})
+
+    assert response.status_code == 400
+    assert "has no captured payment to refund" in response.content.decode()
+    assert Refund.objects.count() == 1
+
+
+def test_an_order_without_a_payment_is_a_404(supervisor, shop, products):
+    order = reserved_order(shop)
+
+    assert supervisor.get(_url(order)).status_code == 404
+
+
+def test_an_operator_may_not_refund(client, django_user_model, shop, products):
+    order, _ = confirmed_order(shop)
+    user = django_user_model.objects.create_user("op", password="pw-op-1234567", is_staff=True)
+    user.groups.add(Group.objects.get(name="operator"))
+    client.force_login(user)
+
+    response = client.post(_url(order), {"amount": "1.00"})
+
+    assert response.status_code == 403
+    assert not Refund.objects.exists()
+
+
+def test_the_order_page_links_the_form_for_the_refund_role_only(
+    supervisor, client, django_user_model, shop, products
+):
+    order, _ = confirmed_order(shop)
+    link = f'href="/staff/payments/orders/{order.pk}/refund"'
+
+    assert link in supervisor.get(f"/staff/orders/{order.pk}").content.decode()
+    supervisor.post(_url(order), {"amount": "59.70"})  # nothing left: no link
+    assert link not in supervisor.get(f"/staff/orders/{order.pk}").content.decode()
+
+    other, _ = confirmed_order(shop)
+    user = django_user_model.objects.create_user("op", password="pw-op-1234567", is_staff=True)
+    user.groups.add(Group.objects.get(name="operator"))
+    client.force_login(user)
+    page = client.get(f"/staff/orders/{other.pk}").content.decode()
+    assert page.count("Refund…") == 0
