@@ -8,6 +8,10 @@ derive from the same base, so nested objects are as strict as the top level.
 
 The OpenAPI schema says so too: request bodies of these serializers are documented with
 ``additionalProperties: false``, so a client generator and schemathesis know it.
+
+And a field takes its own JSON type only: a string for a string, an integer for an
+integer, ``true``/``false`` for a flag (DRF would coerce ``7`` to ``"7"`` or ``"yes"`` to
+``True``).
 """
 
 from collections.abc import Mapping
@@ -37,9 +41,10 @@ class StrictInputSerializer(serializers.Serializer):
     def get_fields(self):
         fields = super().get_fields()
         for field in fields.values():
-            for string in (field, getattr(field, "child", None)):
-                if isinstance(string, serializers.CharField):
-                    string.trim_whitespace = False
+            for leaf in (field, getattr(field, "child", None)):
+                if isinstance(leaf, serializers.CharField):
+                    leaf.trim_whitespace = False
+                _take_only_its_json_type(leaf)
         return fields
 
     def to_internal_value(self, data):
@@ -59,6 +64,34 @@ class StrictInputSerializer(serializers.Serializer):
         if errors:
             raise ValidationError(errors)
         return value
+
+
+#: the JSON type each kind of field takes, and nothing else: DRF's fields coerce (a
+#: CharField takes ``7`` as ``"7"``, an IntegerField ``"5"``, ``5.0`` and ``true``, a
+#: BooleanField ``0``, ``"yes"`` and ``"on"``), so the API accepted more than its schema says
+_JSON_TYPES = (
+    (serializers.BooleanField, lambda value: isinstance(value, bool)),
+    (
+        serializers.IntegerField,
+        lambda value: isinstance(value, int) and not isinstance(value, bool),
+    ),
+    (serializers.CharField, lambda value: isinstance(value, str)),
+)
+
+
+def _take_only_its_json_type(field) -> None:
+    """Refuse, with the field's own ``invalid`` message, a value of another JSON type."""
+    for kind, accepts in _JSON_TYPES:
+        if isinstance(field, kind):
+            coerce = field.to_internal_value
+
+            def to_internal_value(data, coerce=coerce, accepts=accepts, field=field):
+                if not accepts(data):
+                    field.fail("invalid", input=data)
+                return coerce(data)
+
+            field.to_internal_value = to_internal_value
+            return
 
 
 class NoFieldsInputSerializer(StrictInputSerializer):

@@ -254,22 +254,16 @@ def _variants(order_body):
     yield order_body(external_reference=None)
 
 
-def test_the_lean_validator_accepts_no_more_than_the_serializer(order_body):
-    """Each body the lean path lets through the serializer accepts too; the bodies DRF would
-    coerce (a number as a string, a whole float, a SKU as a number) the lean path hands on,
-    and DRF answers them as before."""
+def test_the_lean_validator_accepts_exactly_what_the_serializer_accepts(order_body):
+    """Each body the lean path lets through the serializer accepts too, and the other way
+    round: neither coerces (a number as a string, a whole float, a SKU as a number are
+    refused by both, since the strict serializer takes each field's own JSON type only)."""
     verdicts = [
         (body, lean._validated(body) is not None, OrderCreateInputSerializer(data=body).is_valid())
         for body in _variants(order_body)
     ]
 
-    assert [body for body, mine, theirs in verdicts if mine and not theirs] == []
-    handed_on = [body["lines"][0] for body, mine, theirs in verdicts if theirs and not mine]
-    assert handed_on == [
-        {"sku": "MUG", "quantity": "2"},
-        {"sku": "MUG", "quantity": 2.0},
-        {"sku": 7, "quantity": 1},
-    ]
+    assert [body for body, mine, theirs in verdicts if mine != theirs] == []
     # base, 10 000, blank line2, " " name, and the shop's own data at its bounds (2)
     assert sum(mine for _, mine, _ in verdicts) == 6
 
