@@ -63,6 +63,7 @@ def test_refunds_a_captured_payment_of_a_cancelled_order(shop, products, make):
         "currency": "EUR",
         "reason": "late",
         "order_number": order.number,
+        "on_request": False,  # the cancellation's refund: its e-mail tells it
     }
     assert SimulatedGateway.effects("refund", _refund_key(order)) == 1
 
