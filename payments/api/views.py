@@ -2,7 +2,7 @@ from uuid import UUID
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -50,7 +50,16 @@ class OrderRefundListApi(APIView):
     @extend_schema(
         operation_id="orders_refunds_create",
         request=RefundCreateInputSerializer,
-        responses={201: RefundOutputSerializer},
+        responses={
+            201: RefundOutputSerializer,
+            400: OpenApiResponse(description="An RFC 9457 problem: the amount or lines."),
+            404: OpenApiResponse(description="No such order of the shop."),
+            409: OpenApiResponse(
+                description="An RFC 9457 problem: the payment is not captured, or the refund "
+                "would pass what is left of it (nothing is refunded)."
+            ),
+            503: OpenApiResponse(description="The payment provider did not answer; try again."),
+        },
     )
     def post(self, request, order_id: str):
         try:

@@ -105,7 +105,20 @@ def test_commit_writes_one_row_with_the_envelope_and_json_data(
         "total": "59.70",
         "customer_name": "Ana Souza",
         "customer_email": "ana@example.com",
-        "lines": [{"product_id": 3, "sku": "MUG", "quantity": 6, "unit_price": "9.95"}],
+        "lines": [
+            {
+                "product_id": 3,
+                "sku": "MUG",
+                "quantity": 6,
+                "unit_price": "9.95",
+                # pricing per line, at their defaults when the publisher has none
+                "name": "",
+                "discount_amount": "0.00",
+                "line_total": None,
+                "tax_rate": "0",
+                "tax_amount": "0.00",
+            }
+        ],
         # the facts order events carry (orders.events), empty when the publisher has none
         "status": "",
         "actor": "",
@@ -114,6 +127,16 @@ def test_commit_writes_one_row_with_the_envelope_and_json_data(
         # the shop's own reference and metadata, empty when it sent none
         "external_reference": "",
         "metadata": {},
+        # pricing, payment and the customer's page: their defaults (orders.events)
+        "discount_total": "0.00",
+        "discount_codes": [],
+        "shipping_method": "",
+        "shipping_total": "0.00",
+        "tax_total": "0.00",
+        "prices_include_tax": True,
+        "customer_locale": "",
+        "payment_mode": "charge",
+        "shop_email": "",
     }
     # the relay is told after commit, never before (and the metrics count the event then)
     assert callbacks[0] == kick_after_commit
