@@ -114,42 +114,14 @@ def payment_charge(*, order_id: UUID, attempt: int) -> Payment:
                 )
             )
             return payment
-        capture = _call(
-            attempts,
-            order_id,
-            GatewayOperation.CAPTURE,
-            lambda key: gateway.capture(
-                authorization=authorization.reference,
-                amount=payment.amount,
-                currency=payment.currency,
-                idempotency_key=key,
-            ),
-        )
+        capture = _capture(attempts, gateway, payment, authorization.reference)
     except TransientGatewayError as error:
         if attempt < settings.PAYMENT_MAX_ATTEMPTS:
             raise
-        attempts.append(
-            repository.Attempt(
-                operation=GatewayOperation.AUTHORIZE,
-                idempotency_key=gateway_key(order_id, "authorize"),
-                outcome=AttemptOutcome.GAVE_UP,
-                detail=f"{error} (attempt {attempt} of {settings.PAYMENT_MAX_ATTEMPTS})",
-            )
+        return _gave_up(
+            payment, attempts, attempt, request.number, GatewayOperation.AUTHORIZE, error
         )
-        return _fail(
-            payment,
-            attempts,
-            attempt,
-            request.number,
-            "gateway_unavailable",
-            f"The payment provider kept failing: {error}",
-        )
-    if not capture.ok:
-        return _fail(
-            payment, attempts, attempt, request.number, capture.decline_code, capture.message
-        )
-    payment.gateway_reference = capture.reference
-    return _captured(payment, attempts, attempt, request.number)
+    return _settle(payment, attempts, attempt, request.number, capture)
 
 
 @transaction.atomic(savepoint=False)
@@ -176,42 +148,57 @@ def payment_capture_on_shipment(*, order_id: UUID, attempt: int) -> Payment:
     gateway = get_gateway()
     attempts: list[repository.Attempt] = []
     try:
-        capture = _call(
-            attempts,
-            order_id,
-            GatewayOperation.CAPTURE,
-            lambda key: gateway.capture(
-                authorization=payment.authorization_reference,
-                amount=payment.amount,
-                currency=payment.currency,
-                idempotency_key=key,
-            ),
-        )
+        capture = _capture(attempts, gateway, payment, payment.authorization_reference)
     except TransientGatewayError as error:
         if attempt < settings.PAYMENT_MAX_ATTEMPTS:
             raise
-        attempts.append(
-            repository.Attempt(
-                operation=GatewayOperation.CAPTURE,
-                idempotency_key=gateway_key(order_id, "capture"),
-                outcome=AttemptOutcome.GAVE_UP,
-                detail=f"{error} (attempt {attempt} of {settings.PAYMENT_MAX_ATTEMPTS})",
-            )
+        return _gave_up(payment, attempts, attempt, request.number, GatewayOperation.CAPTURE, error)
+    return _settle(payment, attempts, attempt, request.number, capture)
+
+
+def _capture(attempts, gateway, payment: Payment, authorization: str) -> GatewayResult:
+    """Capture ``payment``'s authorised amount (its order's capture key: a retry replays)."""
+    return _call(
+        attempts,
+        payment.order_id,
+        GatewayOperation.CAPTURE,
+        lambda key: gateway.capture(
+            authorization=authorization,
+            amount=payment.amount,
+            currency=payment.currency,
+            idempotency_key=key,
+        ),
+    )
+
+
+def _gave_up(payment, attempts, attempt: int, order_number: str, operation, error) -> Payment:
+    """The gateway kept failing through the last attempt: record it, and fail the payment."""
+    attempts.append(
+        repository.Attempt(
+            operation=operation,
+            idempotency_key=gateway_key(payment.order_id, operation.value),
+            outcome=AttemptOutcome.GAVE_UP,
+            detail=f"{error} (attempt {attempt} of {settings.PAYMENT_MAX_ATTEMPTS})",
         )
-        return _fail(
-            payment,
-            attempts,
-            attempt,
-            request.number,
-            "gateway_unavailable",
-            f"The payment provider kept failing: {error}",
-        )
+    )
+    return _fail(
+        payment,
+        attempts,
+        attempt,
+        order_number,
+        "gateway_unavailable",
+        f"The payment provider kept failing: {error}",
+    )
+
+
+def _settle(payment, attempts, attempt: int, order_number: str, capture) -> Payment:
+    """The capture's answer: the payment captured, or failed with the gateway's reason."""
     if not capture.ok:
         return _fail(
-            payment, attempts, attempt, request.number, capture.decline_code, capture.message
+            payment, attempts, attempt, order_number, capture.decline_code, capture.message
         )
     payment.gateway_reference = capture.reference
-    return _captured(payment, attempts, attempt, request.number)
+    return _captured(payment, attempts, attempt, order_number)
 
 
 def _captured(
