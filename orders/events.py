@@ -331,3 +331,32 @@ class OrderCustomerChanged(Event):
     changed_by: str
     status: str = ""
     actor: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RestockedLine:
+    """Units of one order line put back on hand."""
+
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class StockRestocked(Event):
+    """Units of a shipped order came back on hand (a refund or a return chose to restock).
+
+    ``key`` is the caller's (``refund:<id>``, ``return:<id>``): one event per key however
+    often the restock is retried.
+    """
+
+    type: ClassVar[str] = "stock.restocked"
+    aggregate: ClassVar[str] = "order"
+    aggregate_id_field: ClassVar[str] = "order_id"
+
+    order_id: UUID
+    shop_id: int
+    number: str
+    key: str
+    lines: list[RestockedLine]
+    status: str = ""
+    actor: str = ""

@@ -141,3 +141,8 @@ class DiscountInUse(OrderError):
     status = 409
     code = "discount-in-use"
     title = "Discount code in use"
+
+
+class RestockNotPossible(InputError, OrderError):
+    """Units asked back on hand that never left the warehouse, or more of a line than is
+    left to put back (earlier restocks count)."""

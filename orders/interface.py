@@ -1,7 +1,7 @@
 """A small read surface of the orders context for the others: plain frozen values only."""
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -12,6 +12,7 @@ from django.db import connection
 from . import permissions, repository, state_machine
 from .choices import OrderStatus
 from .models import Order, OrderTransition, Shop
+from .services import stock
 from .services.amendments import ADDRESS_CHANGEABLE
 
 
@@ -493,3 +494,31 @@ def order_page_facts(*, order_ids: Iterable[UUID]) -> dict[UUID, OrderPageFacts]
         )
         for order in orders
     }
+
+
+# --- for payments and returns: units of a shipped order back on hand ----------------------
+def stock_restock_check(*, order_id: UUID, lines: Mapping[str, int]) -> None:
+    """Check that ``lines`` (SKU -> units) of the order may go back on hand, changing nothing.
+
+    For a caller that must know before it acts (the refund asks before it moves money):
+    raises ``RestockNotPossible`` (``orders.exceptions``, a 400 whose errors name
+    ``restock`` for an order that has not shipped, ``lines.<i>.quantity`` for more units
+    than are left to put back) or ``Order.DoesNotExist``.
+    """
+    stock.stock_restock_check(order=Order.objects.get(pk=order_id), lines=lines)
+
+
+def stock_restock(
+    *, order_id: UUID, lines: Mapping[str, int], key: str, actor: str = "system"
+) -> bool:
+    """Put units of a shipped order's lines (SKU -> units) back on hand, once per ``key``.
+
+    Call it in your own transaction, with the change that decides it (a refund, a received
+    return): ``key`` names that change (``refund:<id>``, ``return:<id>``), and a retry or a
+    replay with the same key restocks nothing and returns False; a first restock returns
+    True and publishes ``stock.restocked`` (``actor`` as the order's history names who
+    acted). Only units that left the warehouse come back: every line of a shipped, out for
+    delivery or delivered order, less earlier restocks of it. Raises ``RestockNotPossible``
+    or ``Order.DoesNotExist`` with nothing changed. Locks the order row, then its products.
+    """
+    return stock.stock_restock(order_id=order_id, lines=lines, key=key, actor=actor)

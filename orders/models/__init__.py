@@ -351,3 +351,9 @@ class OrderTransition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id}: {self.from_status} -> {self.to_status}"
+
+
+# imported here so that Django finds it; ``orders.services.stock`` writes it
+from .restocks import StockRestock  # noqa: E402
+
+__all__ += ["StockRestock"]

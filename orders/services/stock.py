@@ -7,12 +7,21 @@ consuming are one UPDATE each (``F()`` arithmetic). The CHECK constraints (on ha
 0 ≤ reserved ≤ on hand) are the last line of defence.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from uuid import UUID
 
-from django.db.models import F, OuterRef, QuerySet, Subquery
+from django.db import transaction
+from django.db.models import Case, F, IntegerField, OuterRef, QuerySet, Subquery, Value, When
+
+from orderflow.errors import FieldError
+from orderflow.events import publish
 
 from .. import repository
-from ..models import Order, OrderLine, Product
+from ..choices import OrderStatus
+from ..events import RestockedLine, StockRestocked
+from ..exceptions import RestockNotPossible
+from ..models import Order, OrderLine, Product, StockRestock
 
 
 @dataclass(frozen=True)
@@ -71,3 +80,97 @@ def stock_consume(*, order: Order) -> None:
     _locked_products(order).update(
         on_hand=F("on_hand") - _quantity_on(order), reserved=F("reserved") - _quantity_on(order)
     )
+
+
+#: the statuses of an order whose every unit has left the warehouse (consumed on dispatch)
+UNITS_GONE = (OrderStatus.SHIPPED, OrderStatus.OUT_FOR_DELIVERY, OrderStatus.DELIVERED)
+
+
+def stock_restockable(*, order: Order) -> dict[str, int]:
+    """Units of each of the order's lines that may still go back on hand (SKU -> units).
+
+    Only units that left the warehouse come back: every line of a shipped, out for delivery
+    or delivered order, less what earlier restocks put back; nothing of an order that has
+    not shipped (its units are still held for it, or were released on cancellation).
+    """
+    if order.status not in UNITS_GONE:
+        return {}
+    left = dict(OrderLine.objects.filter(order=order).values_list("sku", "quantity"))
+    for restocked in StockRestock.objects.filter(order=order).values_list("lines", flat=True):
+        for line in restocked:
+            left[line["sku"]] = left.get(line["sku"], 0) - line["quantity"]
+    return left
+
+
+def stock_restock_check(*, order: Order, lines: Mapping[str, int]) -> None:
+    """Raise :class:`RestockNotPossible` naming each line that may not go back on hand."""
+    left = stock_restockable(order=order)
+    errors = []
+    for index, (sku, quantity) in enumerate(lines.items()):
+        if order.status not in UNITS_GONE:
+            errors.append(
+                FieldError(
+                    "restock",
+                    "not_shipped",
+                    f"Order {order.number} has not shipped: its units are still in the "
+                    "warehouse, nothing can go back on hand.",
+                )
+            )
+            break
+        if quantity > left.get(sku, 0):
+            errors.append(
+                FieldError(
+                    f"lines.{index}.quantity",
+                    "exceeds_restockable",
+                    f"{max(left.get(sku, 0), 0)} {sku} of order {order.number} may still go "
+                    f"back on hand, not {quantity}.",
+                )
+            )
+    if errors:
+        raise RestockNotPossible("; ".join(f"{e.attr}: {e.detail}" for e in errors), errors=errors)
+
+
+@transaction.atomic
+def stock_restock(*, order_id: UUID, lines: Mapping[str, int], key: str, actor: str) -> bool:
+    """Put units of a shipped order's lines (SKU -> units) back on hand, once per ``key``.
+
+    ``key`` names what restocks (``refund:<id>``, ``return:<id>``): a retry or a replay
+    with a key already used changes nothing and returns False; a first restock returns
+    True and publishes ``stock.restocked``. The order row is locked first, then its
+    products in id order (as every stock change locks them), so two restocks of one order
+    queue and never put back more units of a line than left the warehouse. Raises
+    ``Order.DoesNotExist`` or :class:`RestockNotPossible` with nothing changed.
+    """
+    order = Order.objects.select_for_update().get(pk=order_id)
+    if StockRestock.objects.filter(key=key).exists():
+        return False
+    stock_restock_check(order=order, lines=lines)
+    wanted = {sku: units for sku, units in lines.items() if units > 0}
+    StockRestock.objects.create(
+        order=order,
+        key=key,
+        lines=[{"sku": sku, "quantity": units} for sku, units in wanted.items()],
+    )
+    products = dict(
+        OrderLine.objects.filter(order=order, sku__in=list(wanted)).values_list("sku", "product_id")
+    )
+    ids = sorted(products.values())
+    list(Product.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk"))
+    Product.objects.filter(pk__in=ids).update(
+        on_hand=F("on_hand")
+        + Case(
+            *(When(pk=products[sku], then=Value(units)) for sku, units in wanted.items()),
+            output_field=IntegerField(),
+        )
+    )
+    publish(
+        StockRestocked(
+            order_id=order.id,
+            shop_id=order.shop_id,
+            number=order.number,
+            key=key,
+            lines=[RestockedLine(sku=sku, quantity=units) for sku, units in wanted.items()],
+            actor=actor,
+        )
+    )
+    return True
