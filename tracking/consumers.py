@@ -26,7 +26,16 @@ from django.utils import translation
 
 from orderflow import customer_locale, metrics, roles
 
-from . import filters, public_page, push, selectors, services, socket_slots, staff_sessions
+from . import (
+    filters,
+    public_page,
+    push,
+    queues,
+    selectors,
+    services,
+    socket_slots,
+    staff_sessions,
+)
 
 #: Close codes, for the page to act on (static/js/live.js; README, "Live over WebSockets").
 #: A staff socket's login is refused by accepting and closing at once with SESSION_ENDED or
@@ -189,7 +198,9 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer, abc.ABC):
                 return
             await self.join()
             await self.refresh()
-            await self.send_json({"type": "heartbeat", "watermark": await self.watermark()})
+            await self.send_json(
+                {"type": "heartbeat", "watermark": await self.watermark(), **await self.tally()}
+            )
 
     # --- what each socket defines ---
     @abc.abstractmethod
@@ -204,10 +215,14 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer, abc.ABC):
     async def watermark(self) -> int:
         """The newest history id the socket's view depends on (heartbeats carry it)."""
 
+    async def tally(self) -> dict:
+        """What else a heartbeat carries: counts no push can tell."""
+        return {}
+
 
 class BoardConsumer(_LiveConsumer):
-    """``/ws/board/`` (every shop) or ``/ws/board/<shop_id>/``; ``?status=&q=`` filter rows,
-    ``?page=&until=`` name a later page and the moment it is anchored at."""
+    """``/ws/board/`` (every shop) or ``/ws/board/<shop_id>/``; ``?status=&queue=&q=`` filter
+    rows, ``?page=&until=`` name a later page and the moment it is anchored at."""
 
     async def prepare(self) -> bool:
         shop_id = self.scope["url_route"]["kwargs"].get("shop_id")
@@ -216,6 +231,7 @@ class BoardConsumer(_LiveConsumer):
             return False  # 30 digits name no shop
         query = _query_string(self.scope)
         self.status = filters.board_status(query.get("status"))
+        self.queue = filters.work_queue(query.get("queue"))
         self.query = filters.search_text(query.get("q"))
         self.page = filters.page_number(query.get("page"))
         self.until = filters.page_anchor(query.get("until")) if self.page > 1 else None
@@ -227,12 +243,17 @@ class BoardConsumer(_LiveConsumer):
             shop_id=self.shop_id,
             status=self.status,
             query=self.query,
+            queue=self.queue,
             page=self.page,
             until=self.until,
         )
 
     async def watermark(self) -> int:
         return await database_sync_to_async(selectors.board_watermark)(shop_id=self.shop_id)
+
+    async def tally(self) -> dict:
+        """The queue counts no push can tell (stuck work): one query per heartbeat, not per push."""
+        return {"queues": await database_sync_to_async(queues.other_counts)(shop_id=self.shop_id)}
 
     async def board_rows(self, message):
         """The rows one projector batch moved, each with its status and sequence before."""

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from orders.events import OrderStatus
 
+from . import queues
 from .choices import Milestone
 
 #: a shop id as the board's links write it: ASCII digits, within a bigint
@@ -26,6 +27,12 @@ BOARD_STATUSES = [(status.value, Milestone(status.value).label) for status in Or
 def board_status(value: str | None) -> str:
     """Return the status to filter on, or "" (any) for anything but one of the board's."""
     return value if value in dict(BOARD_STATUSES) else ""
+
+
+def work_queue(value: str | None) -> str:
+    """Return the work queue of board rows to show, or "" (none) for anything else."""
+    queue = queues.queue_get(value)
+    return queue.slug if queue is not None else ""
 
 
 def shop_id(value: str | None) -> int | None:

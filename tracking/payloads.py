@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from orders.events import OrderStatus
 
+from . import queues
 from .choices import Milestone, TrackingSource
 from .models import TrackedOrder, TrackingEntry
 from .snapshots import LiveStatus
@@ -69,6 +70,10 @@ def board_row(tracked: TrackedOrder) -> dict:
         "placed_at": tracked.placed_at.isoformat(),
         "updated_at": tracked.updated_at.isoformat(),
         "url": reverse("tracking:order", args=[tracked.order_id]),
+        "delivery_issue": tracked.delivery_issue,
+        "delivery_issue_label": label(tracked.delivery_issue) if tracked.delivery_issue else "",
+        #: the work queues the row is in: a page moves its queue counts by the push alone
+        "queues": queues.row_queues(tracked),
     }
 
 

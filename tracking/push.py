@@ -44,9 +44,10 @@ def batch_messages(changes) -> list[tuple[str, dict]]:
     ``changes`` are ``services.projection.OrderChange``s, in feed order. The order's
     sockets get its new entries as a list (in feed order, so an order's own events come
     in sequence order) and its live status after the batch; the public socket gets only
-    the public entries. Each board group gets the rows that moved, each with the status
-    and sequence it had before the batch, so a page can tell a gap from a step, and the
-    id of its newest order entry, so a page can tell a push its snapshot already holds.
+    the public entries. Each board group gets the rows that moved, each with the status,
+    sequence and work queues it had before the batch, so a page can tell a gap from a step
+    and move its queue counts without a query, and the id of its newest order entry, so a
+    page can tell a push its snapshot already holds.
     """
     messages: list[tuple[str, dict]] = []
     board_all: list[dict] = []
@@ -83,6 +84,8 @@ def batch_messages(changes) -> list[tuple[str, dict]]:
                 "row": payloads.board_row(tracked),
                 "previous_status": change.previous_status,
                 "previous_sequence": change.previous_sequence,
+                # the work queues it was in: with the row's own, a page moves its counts
+                "previous_queues": change.previous_queues,
                 # the newest order entry behind the move: a page whose snapshot's watermark
                 # is at or past it has the move already (a push can arrive after a resync)
                 "entry": max(

@@ -5,7 +5,7 @@ from uuid import UUID
 
 from django.db.models import Count, Max, Q, QuerySet
 
-from . import payloads
+from . import payloads, queues
 from .models import OrderNote, TrackedOrder, TrackingEntry
 
 #: rows per board page
@@ -26,24 +26,39 @@ def board_search(query: str) -> Q:
 
 
 def board_orders(
-    *, shop_id: int | None = None, status: str = "", query: str = ""
+    *, shop_id: int | None = None, status: str = "", query: str = "", queue: str = ""
 ) -> QuerySet[TrackedOrder]:
     orders = TrackedOrder.objects.all()
     if shop_id is not None:
         orders = orders.filter(shop_id=shop_id)
     if status:
         orders = orders.filter(status=status)
+    if work_queue := queues.queue_get(queue):
+        orders = orders.filter(work_queue.where)
     if query:
         orders = orders.filter(board_search(query))
     # the order id breaks ties of placed_at, so that pages neither repeat nor skip a row
     return orders.order_by("-placed_at", "-order_id")
 
 
-def board_counts(*, shop_id: int | None = None) -> dict[str, int]:
+def board_tallies(*, shop_id: int | None = None) -> tuple[dict[str, int], dict[str, int]]:
+    """The orders per status and per work queue, in one query; then each queue that is not
+    board rows (``queues.other_counts``: one query each)."""
     orders = TrackedOrder.objects.all()
     if shop_id is not None:
         orders = orders.filter(shop_id=shop_id)
-    return dict(orders.values_list("status").annotate(n=Count("pk")).order_by())
+    per_queue = {
+        f"queue_{index}": Count("pk", filter=queue.where)
+        for index, queue in enumerate(queues.ROW_QUEUES)
+    }
+    groups = orders.values("status").annotate(n=Count("pk"), **per_queue).order_by()
+    statuses: dict[str, int] = {}
+    in_queues = dict.fromkeys((queue.slug for queue in queues.ROW_QUEUES), 0)
+    for group in groups:
+        statuses[group["status"]] = group["n"]
+        for index, queue in enumerate(queues.ROW_QUEUES):
+            in_queues[queue.slug] += group[f"queue_{index}"]
+    return statuses, {**in_queues, **queues.other_counts(shop_id=shop_id)}
 
 
 def board_watermark(*, shop_id: int | None = None) -> int:
@@ -59,6 +74,7 @@ def board_snapshot(
     shop_id: int | None = None,
     status: str = "",
     query: str = "",
+    queue: str = "",
     page: int = 1,
     until: datetime | None = None,
 ) -> dict:
@@ -67,11 +83,11 @@ def board_snapshot(
     Page 1 is the newest orders, live. A later page is anchored at ``until`` (when it was
     first shown): it pages over the orders placed by then, so orders placed since do not
     push its rows down; they are counted as ``newer`` instead. A page past the end is the
-    last page. Five queries, whatever the page size.
+    last page. Five queries, whatever the page size, and one per queue that is not board rows.
     """
     # the watermark is read first, so the rows are at least as new as it says
     watermark = board_watermark(shop_id=shop_id)
-    matching = board_orders(shop_id=shop_id, status=status, query=query)
+    matching = board_orders(shop_id=shop_id, status=status, query=query, queue=queue)
     if until is not None and page > 1:
         totals = matching.aggregate(
             total=Count("pk", filter=Q(placed_at__lte=until)),
@@ -90,10 +106,12 @@ def board_snapshot(
         matching = matching.filter(placed_at__lte=until) if until is not None else matching
     offset = (number - 1) * PAGE_SIZE
     rows = [payloads.board_row(tracked) for tracked in matching[offset : offset + PAGE_SIZE]]
+    counts, queue_counts = board_tallies(shop_id=shop_id)
     return {
         "type": "snapshot",
         "watermark": watermark,
-        "counts": board_counts(shop_id=shop_id),
+        "counts": counts,
+        "queues": queue_counts,
         "rows": rows,
         "limit": PAGE_SIZE,
         "page": {

@@ -19,25 +19,28 @@ from django.views.decorators.http import require_POST
 
 from orderflow import customer_locale, roles
 
-from . import exports, filters, public_page, selectors, services
+from . import exports, filters, public_page, queues, selectors, services
 from .exceptions import InvalidNote, OrderNotFound
 from .forms import NoteForm
 
 
 @roles.staff_permission_required(roles.VIEW)
 def board_export(request):
-    """The board's view as CSV: every order its filters match (not one page), newest first.
+    """The board's view as CSV: every order its filters and work queue match (not one page),
+    newest first.
 
     One response, not a stream: staff pages are served over ASGI, where Django would read a
     synchronous stream whole anyway; the rows are read a chunk at a time (``exports``).
     """
     shop_id = filters.shop_id(request.GET.get("shop"))
     status = filters.board_status(request.GET.get("status"))
+    queue = filters.work_queue(request.GET.get("queue"))
     query = filters.search_text(request.GET.get("q"))
-    orders = selectors.board_orders(shop_id=shop_id, status=status, query=query)
+    orders = selectors.board_orders(shop_id=shop_id, status=status, query=query, queue=queue)
     response = HttpResponse("".join(exports.board_csv(orders)), content_type="text/csv")
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
-    response["Content-Disposition"] = f'attachment; filename="orders-{stamp}.csv"'
+    name = f"orders-{queue}-{stamp}" if queue else f"orders-{stamp}"
+    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
     return response
 
 
@@ -46,24 +49,27 @@ def board(request):
     # filters a person did not type (junk, NUL, an unknown status) are ignored, never a 500
     shop_id = filters.shop_id(request.GET.get("shop"))
     status = filters.board_status(request.GET.get("status"))
+    queue = filters.work_queue(request.GET.get("queue"))
     query = filters.search_text(request.GET.get("q"))
     page = filters.page_number(request.GET.get("page"))
     snapshot = selectors.board_snapshot(
         shop_id=shop_id,
         status=status,
         query=query,
+        queue=queue,
         page=page,
         # a later page stays anchored at the moment it was first shown (see the selector)
         until=timezone.now() if page > 1 else None,
     )
     paging = snapshot["page"]
     shops = services.board_shops()
-    kept = {"shop": shop_id or "", "status": status, "q": query}
+    kept = {"shop": shop_id or "", "status": status, "queue": queue, "q": query}
     socket_query = urlencode(
         {
             key: value
             for key, value in (
                 ("status", status),
+                ("queue", queue),
                 ("q", query),
                 ("page", paging["number"] if paging["number"] > 1 else ""),
                 ("until", paging["until"]),
@@ -88,11 +94,35 @@ def board(request):
             "status": status,
             "q": query,
             "total": sum(snapshot["counts"].values()),
-            "query_without_status": _query({**kept, "status": ""}),
+            # a status tile or a queue replaces the other: each is a view of its own
+            "query_without_status": _query({**kept, "status": "", "queue": ""}),
+            "queue": queues.queue_get(queue),
+            "queue_links": _queue_links(kept, shop_id=shop_id, counts=snapshot["queues"]),
             "socket_path": (f"/ws/board/{shop_id}/" if shop_id else "/ws/board/")
             + (f"?{socket_query}" if socket_query else ""),
         },
     )
+
+
+def _queue_links(kept: dict, *, shop_id: int | None, counts: dict[str, int]) -> list[dict]:
+    """The board's work queues, each a link keeping the shop and search, with its count."""
+    links = []
+    for queue in queues.ENABLED:
+        if queue.of_rows:
+            url = _href({**kept, "status": "", "queue": queue.slug})
+        else:
+            url = queue.url(shop_id)
+        links.append(
+            {
+                "slug": queue.slug,
+                "label": queue.label,
+                "description": queue.description,
+                "url": url,
+                "count": counts.get(queue.slug, 0),
+                "current": kept["queue"] == queue.slug,
+            }
+        )
+    return links
 
 
 def _query(values: dict) -> str:

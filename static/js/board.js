@@ -1,4 +1,9 @@
-/* The live board: rows keyed by order, counts per status, gap detection per order, paging.
+/* The live board: rows keyed by order, counts per status and per work queue, gap detection
+ * per order, paging.
+ *
+ * Each pushed row names the work queues it is in now and was in before the batch
+ * (tracking/queues.py), so the queue counts move with the pushes alone. A count no push can
+ * tell (stuck work) comes with each heartbeat.
  *
  * Page 1 is the newest orders: a new one appears at the top. A later page is anchored at
  * the moment it was first shown (the socket's ``until``): a new order does not push its
@@ -12,8 +17,13 @@
   var range = document.getElementById("board-range");
   var newer = document.getElementById("board-newer");
   var paging = document.getElementById("board-paging");
-  var filters = { status: root.dataset.status || "", q: (root.dataset.q || "").toLowerCase() };
-  var state = { rows: [], byId: new Map(), counts: {}, watermark: 0, limit: 50, page: null, painted: false };
+  var filters = {
+    status: root.dataset.status || "", queue: root.dataset.queue || "",
+    q: (root.dataset.q || "").toLowerCase(),
+  };
+  var state = {
+    rows: [], byId: new Map(), counts: {}, queues: {}, watermark: 0, limit: 50, page: null, painted: false,
+  };
   var socket;
 
   /* The server's search (tracking.selectors.board_search): a prefix of any searched field. */
@@ -28,10 +38,22 @@
 
   function matchesStatus(status) { return !filters.status || status === filters.status; }
 
-  function matches(row) { return matchesStatus(row.status) && matchesText(row); }
+  function matchesQueue(queues) { return !filters.queue || (queues || []).indexOf(filters.queue) >= 0; }
+
+  function matches(row) { return matchesStatus(row.status) && matchesQueue(row.queues) && matchesText(row); }
 
   function bump(status, by) {
     state.counts[status] = Math.max(0, (state.counts[status] || 0) + by);
+  }
+
+  /* A row left the queues it is no longer in and joined the ones it is now in. */
+  function moveQueues(before, after) {
+    before.forEach(function (slug) {
+      if (after.indexOf(slug) < 0) state.queues[slug] = Math.max(0, (state.queues[slug] || 0) - 1);
+    });
+    after.forEach(function (slug) {
+      if (before.indexOf(slug) < 0) state.queues[slug] = (state.queues[slug] || 0) + 1;
+    });
   }
 
   function later() { return state.page.number > 1; }
@@ -40,6 +62,7 @@
     state.rows = snapshot.rows;
     state.byId = new Map(snapshot.rows.map(function (row) { return [row.order_id, row]; }));
     state.counts = snapshot.counts;
+    state.queues = Object.assign({}, snapshot.queues);
     state.watermark = snapshot.watermark;
     state.limit = snapshot.limit;
     state.page = Object.assign({}, snapshot.page);
@@ -67,10 +90,13 @@
     // a push that arrives after a snapshot holding it: the counts and totals have it already
     // (a row not on this page has no sequence here to tell it by)
     if (item.entry && item.entry <= state.watermark) return null;
+    // a push of the previous release names no queues: only a snapshot can count them
+    if (!row.queues || (!known && before > 0 && !item.previous_queues)) return RESYNC;
     if (known) {
       if (row.sequence <= known.sequence) return null;           // stale or repeated
       if (before > known.sequence) return RESYNC;                // we missed one
       if (known.status !== row.status) { bump(known.status, -1); bump(row.status, 1); }
+      moveQueues(known.queues || [], row.queues);
       if (matches(row)) {
         state.rows[state.rows.indexOf(known)] = row;
         state.byId.set(row.order_id, row);
@@ -83,8 +109,11 @@
     }
     if (before === 0) bump(row.status, 1);
     else if (item.previous_status !== row.status) { bump(item.previous_status, -1); bump(row.status, 1); }
+    var previousQueues = before > 0 ? item.previous_queues : [];
+    moveQueues(previousQueues, row.queues);
     var now = matches(row);
-    var was = before > 0 && matchesStatus(item.previous_status) && matchesText(row);
+    var was = before > 0 && matchesStatus(item.previous_status) && matchesQueue(previousQueues) &&
+      matchesText(row);
     if (before === 0 && now && later()) { state.page.newer += 1; return null; }  // not under the user's eyes
     if (now && !was) state.page.total += 1;
     else if (was && !now) state.page.total = Math.max(0, state.page.total - 1);
@@ -111,7 +140,9 @@
         row.customer_name ? el("span", { class: "sub-lead" }, row.customer_name) : null,
         el("span", { class: "sub" }, row.customer_email))),
       el("td", { "data-label": "Total", class: "num" }, row.total + " " + row.currency),
-      el("td", { "data-label": "Status" }, el("span", { class: "status status-" + row.status }, row.status_label)),
+      el("td", { "data-label": "Status" }, el("span", { class: "stack" },
+        el("span", { class: "status status-" + row.status }, row.status_label),
+        row.delivery_issue ? el("span", { class: "sub issue" }, row.delivery_issue_label) : null)),
       el("td", { "data-label": "Updated" }, OF.timeElement(row.updated_at)),
     ];
   }
@@ -174,8 +205,15 @@
       node.textContent = String(status ? (state.counts[status] || 0) :
         Object.keys(state.counts).reduce(function (sum, key) { return sum + state.counts[key]; }, 0));
     });
+    renderQueueCounts();
     renderPaging();
     state.painted = true;
+  }
+
+  function renderQueueCounts() {
+    document.querySelectorAll("[data-queue-count]").forEach(function (node) {
+      node.textContent = String(state.queues[node.dataset.queueCount] || 0);
+    });
   }
 
   /* On a phone the filter folds behind a button, so the first screen shows the orders. */
@@ -203,6 +241,9 @@
   socket = new OF.LiveSocket(root.dataset.socket, function (message) {
     if (message.type === "snapshot") { socket.snapshotArrived(); applySnapshot(message); }
     else if (message.type === "rows") applyRows(message);
-    else if (message.type === "heartbeat" && message.watermark !== state.watermark) socket.resync();
+    else if (message.type === "heartbeat") {
+      if (message.queues) { Object.assign(state.queues, message.queues); renderQueueCounts(); }
+      if (message.watermark !== state.watermark) socket.resync();
+    }
   }, document.getElementById("live-indicator"));
 })();

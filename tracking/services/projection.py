@@ -19,7 +19,7 @@ from django.db import transaction
 from orderflow.events import PermanentError
 from orders import interface as orders_interface
 
-from .. import payloads, push, repository
+from .. import payloads, push, queues, repository
 from ..models import TrackedOrder, TrackingEntry
 from ..reactions import REACTIONS, EntryRow, entry_row
 from ..snapshots import live_status_set_many
@@ -33,6 +33,8 @@ class OrderChange:
     tracked: TrackedOrder
     previous_status: str
     previous_sequence: int
+    #: the work queues the row was in before the batch (``queues.row_queues``)
+    previous_queues: list[str] = field(default_factory=list)
     entries: list[TrackingEntry] = field(default_factory=list)
     moved: bool = False
     #: money went back to the customer in this batch (the customer's page says so, live)
@@ -57,6 +59,7 @@ def tracking_project(*, events: Sequence) -> dict[UUID, OrderChange]:
             tracked=tracked[order_id],
             previous_status=tracked[order_id].status,
             previous_sequence=tracked[order_id].sequence,
+            previous_queues=queues.row_queues(tracked[order_id]),
         )
         for order_id in dict.fromkeys(UUID(row.order_id) for row in rows)
     }

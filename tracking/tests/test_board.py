@@ -283,11 +283,13 @@ def test_the_board_runs_a_fixed_number_of_queries_whatever_the_page(staff_client
         "later page": board_queries(staff_client, {"page": "2"}),
         "last page": board_queries(staff_client, {"page": "999"}),
         "search": board_queries(staff_client, {"q": "c1", "status": "confirmed", "shop": "1"}),
+        "queue": board_queries(staff_client, {"queue": "to-ship", "shop": "1"}),
     }
 
-    # the session and user (2), the permission (2), shops, watermark, totals, rows, counts
-    assert few == 9
-    assert counts == dict.fromkeys(counts, 9)
+    # the session and user (2), the permission (2), shops, watermark, totals, rows, the
+    # counts per status and per queue (1), stuck work (1)
+    assert few == 10
+    assert counts == dict.fromkeys(counts, 10)
 
 
 def test_the_board_queries_do_not_grow_with_the_page_size(staff_client, monkeypatch):

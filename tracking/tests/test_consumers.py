@@ -10,10 +10,11 @@ from channels.layers import channel_layers, get_channel_layer
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.test import Client
+from django.utils import timezone
 
 from orderflow.asgi import application
 from orderflow.events.relay import drain
-from orderflow.models import OutboxEvent
+from orderflow.models import Delivery, DeliveryStatus, OutboxEvent
 from orders import services as orders_services
 from orders.tests.factories import ProductFactory, ShopFactory
 from tests.sockets import Communicator
@@ -260,6 +261,43 @@ def test_a_page_can_ask_for_a_fresh_snapshot_and_hears_heartbeats(place, staff_c
         assert fresh[-1]["watermark"] == heartbeat["watermark"]
         assert fresh[-1]["order"]["status"] == "confirmed"
         await timeline.disconnect()
+
+    run(scenario)
+
+
+def test_the_boards_heartbeat_carries_the_stuck_work_count_no_push_can_tell(
+    place, settle, staff_cookie, settings, shop
+):
+    settings.TRACKING_HEARTBEAT_SECONDS = 0.2
+    order = place()
+    settle()
+
+    async def scenario():
+        board = socket(f"/ws/board/{shop.id}/?queue=to-ship", cookie=staff_cookie)
+        assert (await board.connect())[0]
+        snapshot = await board.receive_json_from(timeout=5)
+        assert snapshot["queues"] == {
+            "to-ship": 1,
+            "delivery-exceptions": 0,
+            "payment-failed": 0,
+            "stuck": 0,
+        }
+        assert [row["queues"] for row in snapshot["rows"]] == [["to-ship"]]
+
+        # a delivery of the order's events fails for good: no tracking push says so
+        def one_dead_letter():
+            delivery = Delivery.objects.filter(event__aggregate_id=str(order.id)).first()
+            Delivery.objects.filter(pk=delivery.pk).update(
+                status=DeliveryStatus.DEAD, dead_at=timezone.now()
+            )
+
+        await sync_to_async(one_dead_letter)()
+
+        messages = await receive_until(
+            board, lambda m: m["type"] == "heartbeat" and m["queues"] == {"stuck": 1}
+        )
+        assert messages[-1]["watermark"] == snapshot["watermark"]  # nothing else moved
+        await board.disconnect()
 
     run(scenario)
 

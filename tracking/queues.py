@@ -1,0 +1,124 @@
+"""The board's work queues: saved views staff bookmark (``/staff/?queue=to-ship``), each with
+a live count in the board's navigation.
+
+A queue is one declaration. A queue of board rows says which rows it holds twice, in the
+same words: as a filter for the database (``where``: the page, its counts, the CSV export)
+and as a test of one row (``holds``: a projector batch computes each moved row's queues,
+before and after, in Python, so the board's push tells every open page which queue a row
+left and joined, and the counts move without a query per push or per socket). A test
+checks that the two agree on rows of every kind. A queue that is no set of board rows
+(stuck work: failed event handling) links to its own page and counts with ``count``;
+pushes cannot tell it, so the board socket's heartbeat carries it.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db.models import Q
+from django.urls import reverse
+
+from orderflow.events.maintenance import dead_letters
+from orders.events import OrderStatus
+
+from .models import TrackedOrder
+
+#: the parcel states that need a person: the carrier could not deliver, holds the parcel,
+#: or is sending it back (``TrackedOrder.delivery_issue``; good news from the carrier
+#: clears it)
+DELIVERY_EXCEPTIONS = ("delivery_failed", "held", "returned_to_sender")
+#: the statuses with units still to hand to a carrier (an order shipping in several parcels
+#: is ``partially_shipped`` until the last one leaves)
+TO_SHIP = (OrderStatus.CONFIRMED.value, "partially_shipped")
+
+
+@dataclass(frozen=True)
+class WorkQueue:
+    slug: str
+    label: str
+    #: what the queue is for, shown as the link's description on the board
+    description: str
+    #: the board rows in the queue, for the database
+    where: Q | None = None
+    #: the same test on one row (``where`` and ``holds`` must agree: see the tests)
+    holds: Callable[[TrackedOrder], bool] | None = None
+    #: a queue that is not board rows: how many items it holds (in one shop, or all)
+    count: Callable[[int | None], int] | None = None
+    #: … and where its items are handled (for one shop, or all)
+    url: Callable[[int | None], str] | None = None
+    #: off: declared, but not shown or counted (what it needs has not landed)
+    enabled: bool = True
+
+    @property
+    def of_rows(self) -> bool:
+        return self.where is not None
+
+
+def _stuck_count(shop_id: int | None) -> int:
+    return dead_letters(tenant_id=str(shop_id) if shop_id is not None else None).count()
+
+
+def _stuck_url(shop_id: int | None) -> str:
+    url = reverse("failed-events")
+    return f"{url}?shop={shop_id}" if shop_id is not None else url
+
+
+QUEUES: tuple[WorkQueue, ...] = (
+    WorkQueue(
+        "to-ship",
+        "To ship",
+        "Confirmed orders with units still to hand to a carrier",
+        where=Q(status__in=TO_SHIP),
+        holds=lambda row: row.status in TO_SHIP,
+    ),
+    WorkQueue(
+        "delivery-exceptions",
+        "Delivery exceptions",
+        "Parcels the carrier could not deliver, holds or is returning to the sender",
+        where=Q(delivery_issue__in=DELIVERY_EXCEPTIONS),
+        holds=lambda row: row.delivery_issue in DELIVERY_EXCEPTIONS,
+    ),
+    WorkQueue(
+        "payment-failed",
+        "Payment failed",
+        "Orders cancelled because the customer's payment failed",
+        where=Q(status=OrderStatus.CANCELLED, outcome__cause="payment"),
+        holds=lambda row: (
+            row.status == OrderStatus.CANCELLED and (row.outcome or {}).get("cause") == "payment"
+        ),
+    ),
+    # Off until the board's rows know of returns: orders.Return is being added (issue #17's
+    # fulfilment work). To turn it on, the tracking row takes an open-returns fact from
+    # the return events (a Reaction's page_facts) and this declaration filters on it.
+    WorkQueue(
+        "returns",
+        "Returns to process",
+        "Returns the customer asked for that no one has received or refused yet",
+        enabled=False,
+    ),
+    WorkQueue(
+        "stuck",
+        "Stuck work",
+        "Events whose handling failed for good: replay them in failed event handling",
+        count=_stuck_count,
+        url=_stuck_url,
+    ),
+)
+
+ENABLED = tuple(queue for queue in QUEUES if queue.enabled)
+ROW_QUEUES = tuple(queue for queue in ENABLED if queue.of_rows)
+OTHER_QUEUES = tuple(queue for queue in ENABLED if not queue.of_rows)
+
+
+def queue_get(slug: str | None) -> WorkQueue | None:
+    """The enabled queue of board rows named ``slug``, or None."""
+    return next((queue for queue in ROW_QUEUES if queue.slug == slug), None)
+
+
+def row_queues(row: TrackedOrder) -> list[str]:
+    """The queues ``row`` is in, in declaration order (no query: the row's own fields)."""
+    return [queue.slug for queue in ROW_QUEUES if queue.holds(row)]
+
+
+def other_counts(*, shop_id: int | None) -> dict[str, int]:
+    """The counts no push can tell (one query each), for snapshots and heartbeats."""
+    return {queue.slug: queue.count(shop_id) for queue in OTHER_QUEUES}
