@@ -29,3 +29,15 @@ class Locale(models.TextChoices):
 
     EN = "en", "English"
     PT_BR = "pt-BR", "Português (Brasil)"
+
+
+class ReturnStatus(models.TextChoices):
+    """Where a customer's return stands; ``orders.services.returns`` is its only writer."""
+
+    REQUESTED = "requested", "Requested"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    RECEIVED = "received", "Received"
+    REFUNDED = "refunded", "Refunded"
+    #: received and settled without a refund (the shop repaired or replaced the goods)
+    CLOSED = "closed", "Closed without refund"

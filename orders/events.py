@@ -33,6 +33,13 @@ __all__ = [
     "OrderShippingAddressChanged",
     "OrderStatus",
     "PlacedLine",
+    "ReturnApproved",
+    "ReturnClosed",
+    "ReturnLineValue",
+    "ReturnReceived",
+    "ReturnRefunded",
+    "ReturnRejected",
+    "ReturnRequested",
     "ShipmentDelivered",
     "ShipmentDeliveryFailed",
     "ShipmentDispatched",
@@ -358,5 +365,128 @@ class StockRestocked(Event):
     number: str
     key: str
     lines: list[RestockedLine]
+    status: str = ""
+    actor: str = ""
+
+
+# --- returns: facts of the order's history, its status unchanged (``status`` is "") ---------
+@dataclass(frozen=True, kw_only=True)
+class ReturnLineValue:
+    sku: str
+    quantity: int
+    #: the product's name when ordered (what e-mails and pages show)
+    name: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReturnRequested(Event):
+    """The customer asked to send back units of a shipped or delivered order."""
+
+    type: ClassVar[str] = "return.requested"
+    aggregate: ClassVar[str] = "order"
+    aggregate_id_field: ClassVar[str] = "order_id"
+
+    return_id: UUID
+    return_number: int
+    order_id: UUID
+    shop_id: int
+    number: str
+    lines: list[ReturnLineValue]
+    reason: str
+    status: str = ""
+    actor: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReturnApproved(Event):
+    """The shop accepts the return: the customer may send the units back."""
+
+    type: ClassVar[str] = "return.approved"
+    aggregate: ClassVar[str] = "order"
+    aggregate_id_field: ClassVar[str] = "order_id"
+
+    return_id: UUID
+    return_number: int
+    order_id: UUID
+    shop_id: int
+    number: str
+    lines: list[ReturnLineValue]
+    status: str = ""
+    actor: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReturnRejected(Event):
+    """The shop refused the return, and says why; nothing comes back."""
+
+    type: ClassVar[str] = "return.rejected"
+    aggregate: ClassVar[str] = "order"
+    aggregate_id_field: ClassVar[str] = "order_id"
+
+    return_id: UUID
+    return_number: int
+    order_id: UUID
+    shop_id: int
+    number: str
+    lines: list[ReturnLineValue]
+    reason: str
+    status: str = ""
+    actor: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReturnReceived(Event):
+    """The returned units arrived at the shop; ``restocked``: they are back on hand."""
+
+    type: ClassVar[str] = "return.received"
+    aggregate: ClassVar[str] = "order"
+    aggregate_id_field: ClassVar[str] = "order_id"
+
+    return_id: UUID
+    return_number: int
+    order_id: UUID
+    shop_id: int
+    number: str
+    lines: list[ReturnLineValue]
+    restocked: bool
+    status: str = ""
+    actor: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReturnRefunded(Event):
+    """The returned units' money went back (the payments context's ``payment.refunded``
+    carries the refund itself, and the customer's e-mail)."""
+
+    type: ClassVar[str] = "return.refunded"
+    aggregate: ClassVar[str] = "order"
+    aggregate_id_field: ClassVar[str] = "order_id"
+
+    return_id: UUID
+    return_number: int
+    order_id: UUID
+    shop_id: int
+    number: str
+    amount: Decimal
+    currency: str
+    refund_id: UUID
+    status: str = ""
+    actor: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReturnClosed(Event):
+    """The received return was settled without a refund (repaired, replaced, goodwill)."""
+
+    type: ClassVar[str] = "return.closed"
+    aggregate: ClassVar[str] = "order"
+    aggregate_id_field: ClassVar[str] = "order_id"
+
+    return_id: UUID
+    return_number: int
+    order_id: UUID
+    shop_id: int
+    number: str
+    reason: str
     status: str = ""
     actor: str = ""

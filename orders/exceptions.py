@@ -146,3 +146,23 @@ class DiscountInUse(OrderError):
 class RestockNotPossible(InputError, OrderError):
     """Units asked back on hand that never left the warehouse, or more of a line than is
     left to put back (earlier restocks count)."""
+
+
+class ReturnNotAllowed(OrderError):
+    """The order has not shipped (or the return is not in a state that allows the step)."""
+
+    status = 409
+    code = "return-not-allowed"
+    title = "Return not possible in this state"
+
+
+class ReturnInputError(InputError, OrderError):
+    """A return's lines break a rule: a SKU not on the order, more units than can come back."""
+
+
+class ReturnRefundRefused(OrderError):
+    """The payments context refused the return's refund (nothing captured, too much)."""
+
+    status = 409
+    code = "return-refund-refused"
+    title = "The return's refund was refused"

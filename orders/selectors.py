@@ -7,7 +7,7 @@ from uuid import UUID
 from django.db.models import Q, QuerySet
 
 from .choices import OrderStatus
-from .models import Order, Product, Shop, ShopCarrier
+from .models import Order, Product, Return, Shop, ShopCarrier
 
 
 def order_list_for_shop(*, shop: Shop) -> QuerySet[Order]:
@@ -96,3 +96,14 @@ def orders_to_ship(*, limit: int = 100) -> list[dict]:
     ):
         carriers.setdefault(shop_id, []).append(carrier)
     return [{**order, "carriers": carriers.get(order["shop_id"], [])} for order in orders]
+
+
+def return_list_for_order(*, order_id: UUID, shop_id: int | None) -> QuerySet[Return]:
+    """The order's returns with their lines, oldest first (``Order.DoesNotExist`` if the
+    order is not the shop's; staff pass ``shop_id`` None)."""
+    orders = Order.objects.filter(pk=order_id)
+    if shop_id is not None:
+        orders = orders.filter(shop_id=shop_id)
+    if not orders.exists():
+        raise Order.DoesNotExist(f"Order {order_id} does not exist.")
+    return Return.objects.filter(order_id=order_id).prefetch_related("lines").order_by("number")

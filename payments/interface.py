@@ -1,11 +1,15 @@
 """A small read surface of the payments context for the others: plain frozen values only."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
+from .choices import RefundStatus
+from .exceptions import PaymentError
 from .models import Invoice, Payment
+from .services.refunding import RefundLine, payment_refund
 
 
 @dataclass(frozen=True)
@@ -96,3 +100,53 @@ def payment_states(*, order_ids) -> dict[UUID, PaymentState]:
     ):
         states[order_id] = PaymentState(status=status, refunded_amount=refunded)
     return states
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    """What a refund asked for by another context gave back."""
+
+    refund_id: UUID
+    amount: Decimal
+    currency: str
+    succeeded: bool
+
+
+class RefundRefused(Exception):
+    """The refund was refused (nothing captured, more than is left): ``detail`` says why."""
+
+    def __init__(self, detail: str):
+        super().__init__(detail)
+        self.detail = detail
+
+
+def refund_for_order(
+    *,
+    order_id: UUID,
+    lines: Iterable[tuple[str, int]] = (),
+    amount: Decimal | None = None,
+    reason: str,
+) -> RefundResult:
+    """Give back ``amount``, or the share of ``lines`` (sku, quantity), of the order's payment.
+
+    The payments context's own refund (``payment_refund``): the payment row locked, the sum
+    never past what was captured, ``payment.refunded`` published and the customer e-mailed.
+    Runs in the caller's transaction. Raises :class:`RefundRefused` with nothing changed.
+    """
+    try:
+        refund = payment_refund(
+            order_id=order_id,
+            shop_id=None,
+            amount=amount,
+            lines=[RefundLine(sku=sku, quantity=quantity) for sku, quantity in lines],
+            reason=reason,
+        )
+    except PaymentError as error:
+        detail = error.errors[0].detail if error.errors else error.detail
+        raise RefundRefused(detail) from error
+    return RefundResult(
+        refund_id=refund.id,
+        amount=refund.amount,
+        currency=refund.currency,
+        succeeded=refund.status == RefundStatus.SUCCEEDED,
+    )

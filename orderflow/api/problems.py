@@ -115,6 +115,21 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
             "what may be done now.",
         ),
         ProblemType(
+            "return-not-allowed",
+            "Return not possible in this state",
+            409,
+            "The order has not shipped (only a shipped or delivered order can have a return), "
+            "or the return's status does not allow this step (`return_status` says where it "
+            "stands). Nothing changed.",
+        ),
+        ProblemType(
+            "return-refund-refused",
+            "The return's refund was refused",
+            409,
+            "The payment could not give the return's money back (nothing captured is left, "
+            "or the provider declined); the return stays received. Nothing changed.",
+        ),
+        ProblemType(
             "tracking-number-in-use",
             "Tracking number already on the road",
             409,

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import carriers, pricing_views, views
+from . import carriers, pricing_views, returns, views
 
 urlpatterns = [
     path("orders", views.OrderListCreateApi.as_view(), name="orders"),
@@ -13,6 +13,11 @@ urlpatterns = [
         name="order-out-for-delivery",
     ),
     path("orders/<str:order_id>/deliver", views.OrderDeliverApi.as_view(), name="order-deliver"),
+    path(
+        "orders/<str:order_id>/returns",
+        returns.OrderReturnListCreateApi.as_view(),
+        name="order-returns",
+    ),
     path("carrier-events", carriers.CarrierEventCreateApi.as_view(), name="carrier-events"),
     path("products", views.ProductListCreateApi.as_view(), name="products"),
     path("products/<str:sku>", views.ProductDetailApi.as_view(), name="product-detail"),

@@ -20,11 +20,14 @@ from .price_rules import (
     TaxRate,
     tax_class_validator,
 )
+from .returns import Return, ReturnLine
 
 __all__ = [
     "Discount",
     "DiscountKind",
     "DiscountRedemption",
+    "Return",
+    "ReturnLine",
     "ShippingKind",
     "ShippingMethod",
     "TaxRate",

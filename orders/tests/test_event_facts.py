@@ -138,7 +138,7 @@ def test_every_order_event_declares_the_facts_with_defaults():
     from orderflow.events import event_types
 
     order_types = [cls for cls in event_types().values() if cls.aggregate == "order"]
-    assert len(order_types) == 14  # stock.restocked among them
+    assert len(order_types) == 20  # stock.restocked and the six return.* among them
     for cls in order_types:
         fields = cls.__dataclass_fields__
         assert fields["status"].default == "", cls.type

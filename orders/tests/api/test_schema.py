@@ -154,6 +154,8 @@ def test_each_create_links_its_id_to_every_operation_on_what_it_created():
             "orders_partial_update",
             "orders_refunds_create",
             "orders_refunds_list",
+            "orders_returns_create",
+            "orders_returns_list",
             "orders_ship",
             "orders_tracking",
         ]

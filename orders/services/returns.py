@@ -1,0 +1,335 @@
+"""Returns: a customer sends back units of a shipped order; the shop settles them.
+
+requested → approved | rejected; approved → received (the units go back on hand if the
+shop says so); received → refunded (the returned lines' value, or an amount) or closed
+without a refund. Every step locks the order row first, as every change of the order
+does, then reads the order's returns: two returns of one order queue, and the second
+sees the first's units, so returns never claim more units than were shipped. Each step
+publishes its ``return.*`` event in the same transaction.
+
+Not exported from ``orders.services``: this module calls the payments context's interface,
+which reads ``orders.interface``; importing it from the package would close that loop.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from uuid import UUID
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from orderflow.errors import FieldError
+from orderflow.events import publish
+from payments import interface as payments
+
+from ..choices import OrderStatus as S
+from ..choices import ReturnStatus as R
+from ..events import (
+    ReturnApproved,
+    ReturnClosed,
+    ReturnLineValue,
+    ReturnReceived,
+    ReturnRefunded,
+    ReturnRejected,
+    ReturnRequested,
+)
+from ..exceptions import ReturnInputError, ReturnNotAllowed, ReturnRefundRefused
+from ..models import Order, OrderLine, Return, ReturnLine
+from .shops import Actor
+from .stock import stock_restock
+
+#: the order's units have left the warehouse: they can come back
+RETURNABLE_STATUSES = frozenset({S.SHIPPED, S.OUT_FOR_DELIVERY, S.DELIVERED})
+#: returns whose units count against what may still come back
+CLAIMING = (R.REQUESTED, R.APPROVED, R.RECEIVED, R.REFUNDED, R.CLOSED)
+#: the step each status allows next, and its target
+NEXT: dict[str, frozenset[str]] = {
+    R.REQUESTED: frozenset({R.APPROVED, R.REJECTED}),
+    R.APPROVED: frozenset({R.RECEIVED}),
+    R.RECEIVED: frozenset({R.REFUNDED, R.CLOSED}),
+}
+REASON_MAX_LENGTH = 500
+
+
+@dataclass(frozen=True)
+class ReturnLineInput:
+    sku: str
+    quantity: int
+
+
+def returnable_units(*, order: Order) -> dict[str, int]:
+    """Units of each line that may still be returned: shipped, less open or settled returns."""
+    left = dict(OrderLine.objects.filter(order=order).values_list("sku", "quantity"))
+    claimed = (
+        ReturnLine.objects.filter(order_return__order=order, order_return__status__in=CLAIMING)
+        .values("sku")
+        .annotate(units=Sum("quantity"))
+    )
+    for row in claimed:
+        left[row["sku"]] = left.get(row["sku"], 0) - row["units"]
+    return left
+
+
+@transaction.atomic
+def return_request(
+    *,
+    order_id: UUID,
+    shop_id: int | None,
+    lines: Sequence[ReturnLineInput],
+    reason: str,
+    actor: Actor,
+) -> Return:
+    """Open a return of units of a shipped or delivered order; publish ``return.requested``.
+
+    ``shop_id`` scopes the order to a shop's request (another shop's order does not exist:
+    ``Order.DoesNotExist``); staff pass None. Raises :class:`ReturnNotAllowed` (409: not
+    shipped) or :class:`ReturnInputError` (400: a line), with nothing changed.
+    """
+    orders = Order.objects.select_for_update()
+    if shop_id is not None:
+        orders = orders.filter(shop_id=shop_id)
+    order = orders.get(pk=order_id)
+    if order.status not in RETURNABLE_STATUSES:
+        raise ReturnNotAllowed(
+            f"Order {order.number} is {S(order.status).label.lower()}; only an order that "
+            "has shipped or been delivered can have a return.",
+            extra={"order_status": order.status},
+        )
+    names = dict(OrderLine.objects.filter(order=order).values_list("sku", "name"))
+    left = returnable_units(order=order)
+    errors: list[FieldError] = []
+    if not lines:
+        errors.append(FieldError("lines", "required", "Name at least one line to return."))
+    seen: set[str] = set()
+    for index, line in enumerate(lines):
+        if line.sku not in names:
+            errors.append(
+                FieldError(
+                    f"lines.{index}.sku", "not_on_order", f"{line.sku} is not on this order."
+                )
+            )
+        elif line.sku in seen:
+            errors.append(
+                FieldError(f"lines.{index}.sku", "duplicate", f"{line.sku} is listed twice.")
+            )
+        elif line.quantity > left[line.sku]:
+            errors.append(
+                FieldError(
+                    f"lines.{index}.quantity",
+                    "exceeds_returnable",
+                    f"{max(left[line.sku], 0)} {line.sku} of order {order.number} may still "
+                    f"be returned, not {line.quantity}.",
+                )
+            )
+        seen.add(line.sku)
+    if errors:
+        raise ReturnInputError("; ".join(f"{e.attr}: {e.detail}" for e in errors), errors=errors)
+    number = (Return.objects.filter(order=order).count()) + 1  # under the order's lock
+    order_return = Return.objects.create(
+        order=order,
+        shop_id=order.shop_id,
+        number=number,
+        reason=reason[:REASON_MAX_LENGTH],
+        requested_by=str(actor)[:100],
+    )
+    ReturnLine.objects.bulk_create(
+        ReturnLine(order_return=order_return, sku=line.sku, quantity=line.quantity)
+        for line in lines
+    )
+    publish(
+        ReturnRequested(
+            **_facts(order_return, order),
+            lines=_line_values(order_return, names),
+            reason=order_return.reason,
+            actor=str(actor),
+        )
+    )
+    return order_return
+
+
+@transaction.atomic
+def return_approve(*, return_id: UUID, actor: Actor, shop_id: int | None = None) -> Return:
+    """The shop accepts the return: publish ``return.approved``."""
+    order_return, order = _locked(return_id, to=R.APPROVED, shop_id=shop_id)
+    order_return.status = R.APPROVED
+    order_return.decided_by, order_return.decided_at = str(actor)[:100], timezone.now()
+    order_return.save()
+    publish(
+        ReturnApproved(
+            **_facts(order_return, order), lines=_line_values(order_return), actor=str(actor)
+        )
+    )
+    return order_return
+
+
+@transaction.atomic
+def return_reject(
+    *, return_id: UUID, actor: Actor, reason: str, shop_id: int | None = None
+) -> Return:
+    """The shop refuses the return and says why: publish ``return.rejected``; its units
+    may be asked for again."""
+    if not reason.strip():
+        raise ReturnInputError(
+            "reason: say why the return is rejected; the customer reads it.",
+            errors=[FieldError("reason", "required", "Say why; the customer reads it.")],
+        )
+    order_return, order = _locked(return_id, to=R.REJECTED, shop_id=shop_id)
+    order_return.status = R.REJECTED
+    order_return.rejection_reason = reason.strip()[:REASON_MAX_LENGTH]
+    order_return.decided_by, order_return.decided_at = str(actor)[:100], timezone.now()
+    order_return.save()
+    publish(
+        ReturnRejected(
+            **_facts(order_return, order),
+            lines=_line_values(order_return),
+            reason=order_return.rejection_reason,
+            actor=str(actor),
+        )
+    )
+    return order_return
+
+
+@transaction.atomic
+def return_receive(
+    *, return_id: UUID, actor: Actor, restock: bool, shop_id: int | None = None
+) -> Return:
+    """The parcel came back: record it, put its units back on hand if ``restock``, and
+    publish ``return.received``.
+
+    The restock is the stock service's (``stock_restock``, keyed ``return:<id>``: it runs
+    once whatever happens to this call), in this transaction.
+    """
+    order_return, order = _locked(return_id, to=R.RECEIVED, shop_id=shop_id)
+    if restock:
+        stock_restock(
+            order_id=order.id,
+            lines={line.sku: line.quantity for line in order_return.lines.all()},
+            key=f"return:{order_return.id}",
+            actor=str(actor),
+        )
+    order_return.status = R.RECEIVED
+    order_return.restock = restock
+    order_return.received_by, order_return.received_at = str(actor)[:100], timezone.now()
+    order_return.save()
+    publish(
+        ReturnReceived(
+            **_facts(order_return, order),
+            lines=_line_values(order_return),
+            restocked=restock,
+            actor=str(actor),
+        )
+    )
+    return order_return
+
+
+@transaction.atomic
+def return_refund(
+    *,
+    return_id: UUID,
+    actor: Actor,
+    amount: Decimal | None = None,
+    shop_id: int | None = None,
+) -> Return:
+    """Give the received return's money back: the returned lines' share of what was paid
+    (tax and discount included), or ``amount``; publish ``return.refunded``.
+
+    The refund is the payments context's (its rules: never more than is left of the
+    capture, the payment row locked); it publishes ``payment.refunded``, which tells the
+    customer. Raises :class:`ReturnRefundRefused` (409) when the payments context refuses,
+    :class:`ReturnNotAllowed` when the gateway declines; nothing changes either way.
+    """
+    order_return, order = _locked(return_id, to=R.REFUNDED, shop_id=shop_id)
+    lines = [(line.sku, line.quantity) for line in order_return.lines.all()]
+    try:
+        refund = payments.refund_for_order(
+            order_id=order.id,
+            lines=() if amount is not None else lines,
+            amount=amount,
+            reason=f"Return {order.number}-R{order_return.number}: {order_return.reason}",
+        )
+    except payments.RefundRefused as error:
+        raise ReturnRefundRefused(
+            f"Not refunded: {error.detail}",
+            errors=[FieldError("amount", "refund_refused", error.detail)],
+        ) from None
+    if not refund.succeeded:
+        raise ReturnRefundRefused(
+            "The payment provider declined the refund; nothing was refunded. Try again later."
+        )
+    order_return.status = R.REFUNDED
+    order_return.refunded_amount = refund.amount
+    order_return.refund_id = refund.refund_id
+    order_return.settled_by, order_return.settled_at = str(actor)[:100], timezone.now()
+    order_return.save()
+    publish(
+        ReturnRefunded(
+            **_facts(order_return, order),
+            amount=refund.amount,
+            currency=refund.currency,
+            refund_id=refund.refund_id,
+            actor=str(actor),
+        )
+    )
+    return order_return
+
+
+@transaction.atomic
+def return_close(
+    *, return_id: UUID, actor: Actor, reason: str = "", shop_id: int | None = None
+) -> Return:
+    """Settle a received return without a refund: publish ``return.closed``."""
+    order_return, order = _locked(return_id, to=R.CLOSED, shop_id=shop_id)
+    order_return.status = R.CLOSED
+    order_return.settled_by, order_return.settled_at = str(actor)[:100], timezone.now()
+    order_return.save()
+    publish(
+        ReturnClosed(
+            **_facts(order_return, order), reason=reason[:REASON_MAX_LENGTH], actor=str(actor)
+        )
+    )
+    return order_return
+
+
+def _locked(return_id: UUID, *, to: str, shop_id: int | None) -> tuple[Return, Order]:
+    """The return and its order, the order locked first (as every order change locks it)."""
+    returns = Return.objects.all()
+    if shop_id is not None:
+        returns = returns.filter(shop_id=shop_id)
+    order_id = returns.values_list("order_id", flat=True).get(pk=return_id)
+    order = Order.objects.select_for_update().get(pk=order_id)
+    order_return = Return.objects.select_for_update().get(pk=return_id)
+    if to not in NEXT.get(order_return.status, ()):
+        raise ReturnNotAllowed(
+            f"Return {order.number}-R{order_return.number} is "
+            f"{R(order_return.status).label.lower()}; it cannot become {R(to).label.lower()}.",
+            extra={"return_status": order_return.status},
+        )
+    return order_return, order
+
+
+def _facts(order_return: Return, order: Order) -> dict:
+    return {
+        "return_id": order_return.id,
+        "return_number": order_return.number,
+        "order_id": order.id,
+        "shop_id": order.shop_id,
+        "number": order.number,
+    }
+
+
+def _line_values(
+    order_return: Return, names: dict[str, str] | None = None
+) -> list[ReturnLineValue]:
+    lines = list(order_return.lines.all())
+    if names is None:
+        names = dict(
+            OrderLine.objects.filter(
+                order_id=order_return.order_id, sku__in=[line.sku for line in lines]
+            ).values_list("sku", "name")
+        )
+    return [
+        ReturnLineValue(sku=line.sku, quantity=line.quantity, name=names.get(line.sku, ""))
+        for line in lines
+    ]
