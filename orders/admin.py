@@ -274,6 +274,7 @@ FOLLOW_LINKS = [
     ("Events", "orderflow_outboxevent"),
     ("Event handling (saga steps)", "orderflow_delivery"),
     ("Status changes", "orders_ordertransition"),
+    ("Returns", "orders_return"),
 ]
 
 
@@ -534,4 +535,5 @@ class OrderTransitionAdmin(admin_follow.FollowsOrder, ReadOnlyAdmin):
     shop_fields = ["order__shop_id"]
 
 
-from . import admin_pricing  # noqa: E402, F401  (tax rates, shipping methods, discounts)
+from . import admin_pricing  # noqa: E402, F401, I001  (tax rates, shipping methods, discounts)
+from . import admin_returns  # noqa: E402, F401  (returns and their steps)

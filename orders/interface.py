@@ -500,12 +500,15 @@ def order_page_facts(*, order_ids: Iterable[UUID]) -> dict[UUID, OrderPageFacts]
 def stock_restock_check(*, order_id: UUID, lines: Mapping[str, int]) -> None:
     """Check that ``lines`` (SKU -> units) of the order may go back on hand, changing nothing.
 
-    For a caller that must know before it acts (the refund asks before it moves money):
-    raises ``RestockNotPossible`` (``orders.exceptions``, a 400 whose errors name
+    For a caller that must know before it acts (the refund asks before it moves money).
+    Locks the order row until the caller's transaction ends, so that the restock that
+    follows finds what was checked: call it before locking rows of your own (the order row
+    comes first). Raises ``RestockNotPossible`` (``orders.exceptions``, a 400 whose errors name
     ``restock`` for an order that has not shipped, ``lines.<i>.quantity`` for more units
     than are left to put back) or ``Order.DoesNotExist``.
     """
-    stock.stock_restock_check(order=Order.objects.get(pk=order_id), lines=lines)
+    order = Order.objects.select_for_update().get(pk=order_id)
+    stock.stock_restock_check(order=order, lines=lines)
 
 
 def stock_restock(

@@ -106,11 +106,20 @@ class PaymentRefunded(Event):
     order_number: str = ""
     #: asked for by the shop or staff (not the cancellation's refund)
     on_request: bool = False
+    #: the number of the refund's credit note ("" when it has none: an order cancelled
+    #: before it was invoiced, or the cancellation's refund, whose credit note follows)
+    credit_note: str = ""
+    #: units of the refund's lines put back on hand (``stock.restocked`` follows)
+    restocked: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
 class InvoiceIssued(Event):
-    """An invoice (or a credit note cancelling one) was issued; it never changes."""
+    """An invoice or a credit note was issued; it never changes.
+
+    A credit note (``kind``) corrects the invoice numbered ``credits_invoice``: for a
+    refund (``refund_id``), or cancelling what is left of it when the order is cancelled.
+    """
 
     type: ClassVar[str] = "invoice.issued"
     aggregate: ClassVar[str] = "invoice"
@@ -127,3 +136,6 @@ class InvoiceIssued(Event):
     order_number: str = ""
     #: when the invoice was issued (its date on the document)
     issued_at: datetime | None = None
+    #: a credit note's refund (``payment.refunded``'s ``refund_id``); None for an invoice and
+    #: for the credit note that cancels the rest of an invoice when its order is cancelled
+    refund_id: UUID | None = None

@@ -87,6 +87,8 @@ class Refund(models.Model):
     #: the lines a refund by lines gives back: ``[{"sku": "MUG", "quantity": 1}, ...]``
     #: (empty for a refund of an amount, or of the whole order)
     lines = models.JSONField(default=list, blank=True)
+    #: the lines' units went back on hand (``orders.interface.stock_restock``)
+    restock = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -116,7 +118,17 @@ class InvoiceSequence(models.Model):
 
 
 class Invoice(models.Model):
-    """An issued invoice or credit note. Immutable: a correction is a credit note."""
+    """An issued invoice or credit note. Immutable: a correction is a credit note.
+
+    An invoice has several credit notes (``credits`` points at it): one per refund the shop
+    asked for (``refund`` names it; its lines and tax per rate are the refund's), and at
+    most one that cancels it, issued when the order is cancelled (``refund`` empty; it
+    credits whatever the refunds' credit notes left). The partial unique constraint
+    ``invoice_cancelled_once`` keeps that one cancellation per invoice however often
+    ``order.cancelled`` is delivered; ``invoice_one_per_order`` keeps one invoice per order.
+    Credit notes carry negative amounts; together they never credit more per rate than the
+    invoice charged (``payments.services.invoicing``).
+    """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     shop_id = models.BigIntegerField()
@@ -126,13 +138,22 @@ class Invoice(models.Model):
     number = models.CharField(max_length=20, help_text="YYYY-NNNNNN, gapless per shop and year.")
     year = models.PositiveSmallIntegerField()
     sequence = models.PositiveIntegerField()
-    credits = models.OneToOneField(
+    credits = models.ForeignKey(
         "self",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
+        related_name="credit_notes",
+        help_text="The invoice this credit note corrects.",
+    )
+    #: the refund this credit note documents; None for an invoice and for the cancellation's
+    refund = models.OneToOneField(
+        Refund,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="credit_note",
-        help_text="The invoice this credit note cancels.",
+        help_text="The refund this credit note documents (empty: the order's cancellation).",
     )
     seller = models.JSONField()
     buyer = models.JSONField()
@@ -159,7 +180,21 @@ class Invoice(models.Model):
                 fields=["shop_id", "year", "sequence"], name="invoice_unique_sequence"
             ),
             models.UniqueConstraint(
-                fields=["order_id", "kind"], name="invoice_one_of_each_kind_per_order"
+                fields=["order_id"],
+                condition=models.Q(kind=InvoiceKind.INVOICE),
+                name="invoice_one_per_order",
+            ),
+            models.UniqueConstraint(
+                fields=["credits"],
+                condition=models.Q(kind=InvoiceKind.CREDIT_NOTE, refund__isnull=True),
+                name="invoice_cancelled_once",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    kind=InvoiceKind.INVOICE, credits__isnull=True, refund__isnull=True
+                )
+                | models.Q(kind=InvoiceKind.CREDIT_NOTE, credits__isnull=False),
+                name="invoice_credit_note_credits_an_invoice",
             ),
         ]
 
@@ -172,6 +207,11 @@ class Invoice(models.Model):
                 f"Invoice {self.number} is issued and cannot change; issue a credit note."
             )
         super().save(*args, **kwargs)
+
+    @property
+    def is_cancellation(self) -> bool:
+        """A credit note that cancels the rest of its invoice (the order was cancelled)."""
+        return self.kind == InvoiceKind.CREDIT_NOTE and self.refund_id is None
 
     @property
     def tax_percent(self) -> str:

@@ -213,11 +213,11 @@ def invoice_sequence_next(shop_id: int, year: int) -> int:
 _INVOICE_INSERT_SQL = """
 INSERT INTO payments_invoice (id, shop_id, order_id, order_number, kind, number, year, sequence,
     credits_id, seller, buyer, lines, currency, subtotal, tax_rate, tax, total, issued_at, taxes,
-    shipping_total, discount_total)
+    shipping_total, discount_total, refund_id)
 VALUES (%(id)s, %(shop_id)s, %(order_id)s, %(order_number)s, %(kind)s, %(number)s, %(year)s,
     %(sequence)s, %(credits_id)s, %(seller)s, %(buyer)s, %(lines)s, %(currency)s, %(subtotal)s,
     %(tax_rate)s, %(tax)s, %(total)s, %(issued_at)s, %(taxes)s, %(shipping_total)s,
-    %(discount_total)s)
+    %(discount_total)s, %(refund_id)s)
 """
 
 
@@ -251,6 +251,7 @@ def invoice_insert(invoice: Invoice) -> Invoice:
             "taxes": Jsonb(invoice.taxes),
             "shipping_total": invoice.shipping_total,
             "discount_total": invoice.discount_total,
+            "refund_id": invoice.refund_id,
         },
     )
     invoice._state.adding = False

@@ -10,7 +10,7 @@ from .models import Invoice, Payment, Refund
 
 def invoice_get_for_order(*, order_id: UUID, shop_id: int | None = None) -> Invoice:
     """The order's invoice (raises ``Invoice.DoesNotExist``); scoped to a shop when given."""
-    invoices = Invoice.objects.select_related("credit_note").filter(
+    invoices = Invoice.objects.prefetch_related("credit_notes").filter(
         order_id=order_id, kind=InvoiceKind.INVOICE
     )
     if shop_id is not None:
@@ -19,7 +19,11 @@ def invoice_get_for_order(*, order_id: UUID, shop_id: int | None = None) -> Invo
 
 
 def invoice_get(*, invoice_id: UUID) -> Invoice:
-    return Invoice.objects.select_related("credits", "credit_note").get(pk=invoice_id)
+    return (
+        Invoice.objects.select_related("credits")
+        .prefetch_related("credit_notes")
+        .get(pk=invoice_id)
+    )
 
 
 def payment_get_for_order(*, order_id: UUID) -> Payment | None:
@@ -31,4 +35,8 @@ def refunds_for_order(*, order_id: UUID, shop_id: int) -> list[Refund]:
     not the shop's)."""
     if order_payment_request(order_id=order_id).shop_id != shop_id:
         raise Payment.DoesNotExist(f"Order {order_id} does not exist.")
-    return list(Refund.objects.filter(payment__order_id=order_id).order_by("-created_at", "-pk"))
+    return list(
+        Refund.objects.filter(payment__order_id=order_id)
+        .select_related("credit_note")
+        .order_by("-created_at", "-pk")
+    )

@@ -1,5 +1,6 @@
 from decimal import Decimal
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from orderflow.api.serializers import StrictInputSerializer
@@ -33,9 +34,13 @@ class InvoicePartyOutputSerializer(serializers.Serializer):
 
 
 class CreditNoteOutputSerializer(serializers.ModelSerializer):
+    refund_id = serializers.UUIDField(
+        allow_null=True, help_text="The refund it documents; null: the order's cancellation."
+    )
+
     class Meta:
         model = Invoice
-        fields = ["id", "number", "subtotal", "tax", "total", "currency", "issued_at"]
+        fields = ["id", "number", "subtotal", "tax", "total", "currency", "issued_at", "refund_id"]
 
 
 class InvoiceOutputSerializer(serializers.ModelSerializer):
@@ -51,7 +56,14 @@ class InvoiceOutputSerializer(serializers.ModelSerializer):
         allow_null=True,
         help_text="The one rate when every line and shipping share it; null otherwise.",
     )
-    credit_note = serializers.SerializerMethodField()
+    credit_note = serializers.SerializerMethodField(
+        help_text="The credit note that cancelled the rest of the invoice when the order was "
+        "cancelled; null while it is not."
+    )
+    credit_notes = serializers.SerializerMethodField(
+        help_text="Every credit note of the invoice, oldest first: one per refund, and the "
+        "cancellation's."
+    )
 
     class Meta:
         model = Invoice
@@ -74,11 +86,22 @@ class InvoiceOutputSerializer(serializers.ModelSerializer):
             "total",
             "issued_at",
             "credit_note",
+            "credit_notes",
         ]
 
+    @extend_schema_field(CreditNoteOutputSerializer(allow_null=True))
     def get_credit_note(self, invoice: Invoice) -> dict | None:
-        credit_note = getattr(invoice, "credit_note", None)
-        return CreditNoteOutputSerializer(credit_note).data if credit_note else None
+        cancellation = next((c for c in self._credit_notes(invoice) if c.is_cancellation), None)
+        return CreditNoteOutputSerializer(cancellation).data if cancellation else None
+
+    @extend_schema_field(CreditNoteOutputSerializer(many=True))
+    def get_credit_notes(self, invoice: Invoice) -> list[dict]:
+        return CreditNoteOutputSerializer(self._credit_notes(invoice), many=True).data
+
+    @staticmethod
+    def _credit_notes(invoice: Invoice) -> list[Invoice]:
+        # prefetched by the selector: one query for all of them
+        return sorted(invoice.credit_notes.all(), key=lambda c: c.sequence)
 
 
 class RefundLineInputSerializer(StrictInputSerializer):
@@ -94,18 +117,50 @@ class RefundCreateInputSerializer(StrictInputSerializer):
     )
     lines = RefundLineInputSerializer(many=True, required=False, min_length=1, max_length=500)
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    restock = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Put the lines' units back on hand (lines of a shipped order only).",
+    )
 
     def validate(self, attrs):
         if ("amount" in attrs) == ("lines" in attrs):
             raise serializers.ValidationError(
                 {"amount": ["Send either amount or lines, not both and not neither."]}
             )
+        if attrs["restock"] and "amount" in attrs:
+            raise serializers.ValidationError(
+                {
+                    "restock": [
+                        "Only a refund of lines puts units back on hand; send lines, or "
+                        "leave restock out."
+                    ]
+                }
+            )
         return attrs
 
 
 class RefundOutputSerializer(serializers.ModelSerializer):
     lines = RefundLineInputSerializer(many=True)
+    credit_note = serializers.SerializerMethodField(
+        help_text="The number of the refund's credit note; null for a failed refund, or an "
+        "order cancelled before it was invoiced."
+    )
 
     class Meta:
         model = Refund
-        fields = ["id", "amount", "currency", "status", "reason", "lines", "created_at"]
+        fields = [
+            "id",
+            "amount",
+            "currency",
+            "status",
+            "reason",
+            "lines",
+            "restock",
+            "credit_note",
+            "created_at",
+        ]
+
+    def get_credit_note(self, refund: Refund) -> str | None:
+        credit_note = getattr(refund, "credit_note", None)
+        return credit_note.number if credit_note else None

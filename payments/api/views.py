@@ -52,7 +52,9 @@ class OrderRefundListApi(APIView):
         request=RefundCreateInputSerializer,
         responses={
             201: RefundOutputSerializer,
-            400: OpenApiResponse(description="An RFC 9457 problem: the amount or lines."),
+            400: OpenApiResponse(
+                description="An RFC 9457 problem: the amount, lines or restock."
+            ),
             404: OpenApiResponse(description="No such order of the shop."),
             409: OpenApiResponse(
                 description="An RFC 9457 problem: the payment is not captured, or the refund "
@@ -76,6 +78,8 @@ class OrderRefundListApi(APIView):
                 amount=data.get("amount"),
                 lines=[services.RefundLine(**line) for line in data.get("lines", [])],
                 reason=data["reason"],
+                restock=data["restock"],
+                actor=str(request.user.actor),
             )
         except ObjectDoesNotExist:
             raise Http404(NO_ORDER) from None

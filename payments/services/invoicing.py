@@ -1,21 +1,30 @@
-"""Invoices and credit notes: gapless numbers per shop and year, immutable once issued."""
+"""Invoices and credit notes: gapless numbers per shop and year, immutable once issued.
 
-from dataclasses import asdict
-from decimal import Decimal
+An invoice gets a credit note per refund (issued in the refund's transaction) and, when
+its order is cancelled, one that credits the rest. Credit notes carry negative amounts and
+their tax per rate; together they never credit more of a rate (net or tax) than the
+invoice charged: each is fitted to what the earlier ones left (:func:`fit_bands`), with
+the invoice row locked so that two credit notes of one invoice are fitted one after the
+other.
+"""
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Any
 from uuid import UUID
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from orderflow.events import publish
 from orders.events import OrderStatus
-from orders.interface import InvoiceDetails, OrderLineValue, order_invoice_details
+from orders.interface import InvoiceDetails, OrderLineValue, order_invoice_details, order_status
 
 from .. import repository
 from ..choices import InvoiceKind
 from ..events import InvoiceIssued
-from ..models import Invoice
+from ..models import Invoice, Refund
 
 CENT = Decimal("0.01")
 
@@ -116,18 +125,251 @@ def credit_note_issue(*, order_id: UUID, previous_status: str = "") -> Invoice |
     ``order.cancelled`` reach their two subscribers in either order: if the invoice is not
     issued yet it is issued here first, so a cancelled order never keeps an invoice
     without the credit note that cancels it.
+
+    The credit note credits what the refunds' credit notes left of the invoice, rate by
+    rate, so that all of them together cancel it exactly (its lines are the invoice's: what
+    it cancels). None too when the refunds' credit notes left nothing.
     """
     invoice = repository.invoice_of_order(order_id)
     if invoice is None:
         if previous_status != OrderStatus.CONFIRMED:
             return None
         invoice = invoice_issue(order_id=order_id)
-    existing = Invoice.objects.filter(credits=invoice).first()
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    existing = Invoice.objects.filter(credits=invoice, refund__isnull=True).first()
     if existing is not None:
         return existing
+    left = uncredited_bands(invoice)
+    if not any(gross for gross, _ in left.values()):
+        return None
+    credited_discount = sum(
+        Invoice.objects.filter(credits=invoice).values_list("discount_total", flat=True),
+        Decimal("0.00"),
+    )
+    credited_shipping = sum(
+        Invoice.objects.filter(credits=invoice).values_list("shipping_total", flat=True),
+        Decimal("0.00"),
+    )
+    return _issue_credit_note(
+        invoice,
+        bands=left,
+        lines=invoice.lines,
+        shipping_total=invoice.shipping_total + credited_shipping,
+        discount_total=invoice.discount_total + credited_discount,
+    )
+
+
+@dataclass(frozen=True)
+class RefundedLine:
+    """Units of an invoiced line given back, with their share of its amounts.
+
+    ``line_total`` is in the order's price basis (after discount, with tax when prices
+    include it), ``gross`` what the customer gets back for them (with tax either way).
+    """
+
+    sku: str
+    name: str
+    unit_price: Decimal
+    quantity: int
+    discount_amount: Decimal
+    line_total: Decimal
+    tax_rate: Decimal
+    tax_amount: Decimal
+    gross: Decimal
+
+
+@transaction.atomic(savepoint=False)
+def credit_note_issue_for_refund(
+    *, refund: Refund, order_id: UUID, lines: Sequence[RefundedLine] = ()
+) -> Invoice | None:
+    """Issue the credit note of a refund, in the refund's transaction; None if it has none.
+
+    A refund by ``lines`` credits those lines (their units, discount and tax shares); a
+    refund of an amount credits one "Refund" line, its tax split over the invoice's rates in
+    proportion to what is left of each (:func:`split_amount`). Either way the bands are
+    fitted to what earlier credit notes left (:func:`fit_bands`), so the credit note's
+    total is the refund's amount and no rate is ever credited past the invoice's.
+
+    An order not invoiced yet is invoiced first (captured money is a sale; the invoicing
+    subscriber then finds it issued); an order cancelled or rejected before it was invoiced
+    is never invoiced, and its refunds have no credit note. None too when earlier credit
+    notes left less than the refund to credit (the cancellation's credit note already
+    cancelled the invoice).
+    """
+    invoice = repository.invoice_of_order(order_id)
+    if invoice is None:
+        if order_status(order_id=order_id) in (OrderStatus.CANCELLED, OrderStatus.REJECTED):
+            return None
+        invoice = _invoice_issue_or_existing(order_id)
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    left = uncredited_bands(invoice)
+    if sum(gross for gross, _ in left.values()) < refund.amount:
+        return None
+    if lines:
+        wanted: dict[Decimal, tuple[Decimal, Decimal]] = {}
+        for line in lines:
+            gross, tax = wanted.get(line.tax_rate, (Decimal("0.00"), Decimal("0.00")))
+            wanted[line.tax_rate] = (gross + line.gross, tax + line.tax_amount)
+        printed = [_refunded_line(line) for line in lines]
+        discount = sum((line.discount_amount for line in lines), Decimal("0.00"))
+    else:
+        wanted = split_amount(refund.amount, left)
+        printed = [_amount_line(refund.amount, wanted)]
+        discount = Decimal("0.00")
+    return _issue_credit_note(
+        invoice,
+        bands=fit_bands(wanted, left, total=refund.amount),
+        lines=printed,
+        shipping_total=Decimal("0.00"),
+        discount_total=discount,
+        refund=refund,
+    )
+
+
+def _invoice_issue_or_existing(order_id: UUID) -> Invoice:
+    """Issue the order's invoice; if the invoicing subscriber issued it meanwhile, take its.
+
+    The savepoint gives the number back when the insert loses the race (no gap).
+    """
+    try:
+        with transaction.atomic():
+            return invoice_issue(order_id=order_id)
+    except IntegrityError:
+        return repository.invoice_of_order(order_id)
+
+
+def uncredited_bands(invoice: Invoice) -> dict[Decimal, tuple[Decimal, Decimal]]:
+    """What the invoice's credit notes have not credited yet: rate -> (gross, tax)."""
+    left = {
+        Decimal(band["rate"]): (Decimal(band["net"]) + Decimal(band["tax"]), Decimal(band["tax"]))
+        for band in invoice.taxes
+    }
+    for taxes in Invoice.objects.filter(credits=invoice).values_list("taxes", flat=True):
+        for band in taxes:  # negative amounts
+            rate = Decimal(band["rate"])
+            gross, tax = left.get(rate, (Decimal("0.00"), Decimal("0.00")))
+            left[rate] = (
+                gross + Decimal(band["net"]) + Decimal(band["tax"]),
+                tax + Decimal(band["tax"]),
+            )
+    return left
+
+
+def split_amount(
+    amount: Decimal, left: dict[Decimal, tuple[Decimal, Decimal]]
+) -> dict[Decimal, tuple[Decimal, Decimal]]:
+    """Split a refunded amount over the rates in proportion to what is left of each.
+
+    Each rate's gross share is rounded down to the cent and the cents left over go one
+    each to the rates with the largest remainders (ties: the lower rate first), so the
+    shares add up to ``amount``; a share's tax is the rate's remaining tax in the same
+    proportion, rounded half up (:func:`fit_bands` keeps it within the rate's).
+    """
+    total = sum((gross for gross, _ in left.values()), Decimal("0.00"))
+    rates = sorted(rate for rate, (gross, _) in left.items() if gross > 0)
+    exact = {rate: amount * left[rate][0] / total for rate in rates}
+    shares = {rate: exact[rate].quantize(CENT, rounding=ROUND_DOWN) for rate in rates}
+    cents = int((amount - sum(shares.values(), Decimal("0.00"))) / CENT)
+    for rate in sorted(rates, key=lambda r: (-(exact[r] - shares[r]), r))[:cents]:
+        shares[rate] += CENT
+    return {
+        rate: (
+            shares[rate],
+            (shares[rate] * left[rate][1] / left[rate][0]).quantize(CENT, ROUND_HALF_UP),
+        )
+        for rate in rates
+        if shares[rate]
+    }
+
+
+def fit_bands(
+    wanted: dict[Decimal, tuple[Decimal, Decimal]],
+    left: dict[Decimal, tuple[Decimal, Decimal]],
+    *,
+    total: Decimal,
+) -> dict[Decimal, tuple[Decimal, Decimal]]:
+    """Fit a credit note's (gross, tax) per rate to what is left to credit of each rate.
+
+    Each rate gets what it wants up to what is left of it; what did not fit (earlier
+    refunds of amounts credited part of that rate) goes to the other rates with room, in
+    rate order, so the bands still add up to ``total``. A rate's tax is what was wanted,
+    or the remaining tax in proportion when its gross was cut, kept within what is left of
+    the rate's tax and net. ``total`` must not exceed what is left overall.
+    """
+    gross = {
+        rate: min(want, left.get(rate, (Decimal(0), Decimal(0)))[0])
+        for rate, (want, _) in wanted.items()
+    }
+    short = total - sum(gross.values(), Decimal("0.00"))
+    for rate in sorted(left):
+        if short <= 0:
+            break
+        room = left[rate][0] - gross.get(rate, Decimal("0.00"))
+        if room > 0:
+            gross[rate] = gross.get(rate, Decimal("0.00")) + min(room, short)
+            short -= min(room, short)
+    fitted = {}
+    for rate, amount in sorted(gross.items()):
+        if not amount:
+            continue
+        left_gross, left_tax = left[rate]
+        want_gross, want_tax = wanted.get(rate, (Decimal("0.00"), Decimal("0.00")))
+        if amount == want_gross:
+            tax = want_tax
+        else:
+            tax = (amount * left_tax / left_gross).quantize(CENT, ROUND_HALF_UP)
+        tax = max(min(tax, left_tax, amount), amount - (left_gross - left_tax), Decimal("0.00"))
+        fitted[rate] = (amount, tax)
+    return fitted
+
+
+def _refunded_line(line: RefundedLine) -> dict[str, Any]:
+    return {
+        "sku": line.sku,
+        "name": line.name,
+        "unit_price": str(line.unit_price),
+        "quantity": line.quantity,
+        "discount_amount": str(line.discount_amount),
+        "line_total": str(line.line_total),
+        "tax_rate": str(line.tax_rate),
+        "tax_amount": str(line.tax_amount),
+    }
+
+
+def _amount_line(amount: Decimal, bands: dict[Decimal, tuple[Decimal, Decimal]]) -> dict:
+    """The one line of a refund of an amount (its tax as split over the rates)."""
+    line = {
+        "sku": "",
+        "name": "Refund",
+        "unit_price": str(amount),
+        "quantity": 1,
+        "discount_amount": "0.00",
+        "line_total": str(amount),
+        "tax_amount": str(sum((tax for _, tax in bands.values()), Decimal("0.00"))),
+    }
+    if len(bands) == 1:
+        line["tax_rate"] = str(next(iter(bands)))
+    return line
+
+
+def _issue_credit_note(
+    invoice: Invoice,
+    *,
+    bands: dict[Decimal, tuple[Decimal, Decimal]],
+    lines: list[dict],
+    shipping_total: Decimal,
+    discount_total: Decimal,
+    refund: Refund | None = None,
+) -> Invoice:
+    """Number and insert a credit note of ``invoice`` crediting ``bands`` (positive amounts:
+    the credit note stores them negated), then publish ``invoice.issued``."""
+    taxes = [
+        {"rate": str(rate), "net": str(0 - (gross - tax)), "tax": str(0 - tax)}
+        for rate, (gross, tax) in sorted(bands.items())
+    ]
     year = timezone.now().year
     sequence, number = _next_number(invoice.shop_id, year)
-    credit_note = Invoice.objects.create(
+    credit_note = Invoice(
         shop_id=invoice.shop_id,
         order_id=invoice.order_id,
         order_number=invoice.order_number,
@@ -136,21 +378,20 @@ def credit_note_issue(*, order_id: UUID, previous_status: str = "") -> Invoice |
         year=year,
         sequence=sequence,
         credits=invoice,
+        refund=refund,
         seller=invoice.seller,
         buyer=invoice.buyer,
-        lines=invoice.lines,
+        lines=lines,
         currency=invoice.currency,
-        subtotal=-invoice.subtotal,
-        tax_rate=invoice.tax_rate,
-        tax=-invoice.tax,
-        taxes=[
-            {**band, "net": str(0 - Decimal(band["net"])), "tax": str(0 - Decimal(band["tax"]))}
-            for band in invoice.taxes
-        ],
-        shipping_total=-invoice.shipping_total,
-        discount_total=-invoice.discount_total,
-        total=-invoice.total,
+        subtotal=sum((Decimal(band["net"]) for band in taxes), Decimal("0.00")),
+        tax_rate=Decimal(taxes[0]["rate"]) if len(taxes) == 1 else None,
+        tax=sum((Decimal(band["tax"]) for band in taxes), Decimal("0.00")),
+        taxes=taxes,
+        shipping_total=-shipping_total,
+        discount_total=-discount_total,
+        total=0 - sum((gross for gross, _ in bands.values()), Decimal("0.00")),
     )
+    repository.invoice_insert(credit_note)
     _publish(credit_note)
     return credit_note
 
@@ -166,6 +407,7 @@ def _publish(invoice: Invoice) -> None:
             total=invoice.total,
             currency=invoice.currency,
             credits_invoice=invoice.credits.number if invoice.credits else None,
+            refund_id=invoice.refund_id,
             order_number=invoice.order_number,
             issued_at=invoice.issued_at,
         ),

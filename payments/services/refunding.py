@@ -10,7 +10,13 @@ from django.db import transaction
 
 from orderflow.errors import FieldError
 from orderflow.events import publish
-from orders.interface import order_invoice_details, order_payment_request
+from orders.exceptions import RestockNotPossible
+from orders.interface import (
+    order_invoice_details,
+    order_payment_request,
+    stock_restock,
+    stock_restock_check,
+)
 
 from .. import state_machine
 from ..choices import AttemptOutcome, GatewayOperation, PaymentMode, RefundStatus
@@ -20,6 +26,7 @@ from ..exceptions import GatewayUnavailable, RefundInputError, RefundNotPossible
 from ..gateway import GatewayResult, TransientGatewayError, get_gateway
 from ..models import Payment, PaymentAttempt, Refund
 from .charging import gateway_key, payment_row_locked
+from .invoicing import RefundedLine, credit_note_issue_for_refund
 
 
 @transaction.atomic(savepoint=False)  # a saga step: no savepoint in its delivery
@@ -148,24 +155,53 @@ def payment_refund(
     amount: Decimal | None = None,
     lines: Sequence[RefundLine] = (),
     reason: str = "",
+    restock: bool = False,
+    actor: str = "",
 ) -> Refund:
     """Give back part (or the rest) of an order's captured payment; publish ``payment.refunded``.
 
     ``amount``, or ``lines``: those units' share of what the customer paid, their tax and
-    discount included (a whole line gives back its total exactly). ``shop_id`` scopes the
-    order to a shop's request (another shop's order does not exist); staff pass None.
+    discount included (a line's refunds add up to its total exactly: each share is the
+    rounded share of the units refunded so far, less what earlier refunds gave back).
+    ``shop_id`` scopes the order to a shop's request (another shop's order does not
+    exist); staff pass None. ``restock`` (lines only) puts the units back on hand through
+    the orders context, once per refund (``refund:<id>``), and is checked before any money
+    moves; ``actor`` is who asked, as the order's history names it.
 
-    The payment row is locked first, as the charge and the cancellation refund lock it, so
+    A succeeded refund is a credit note, issued in this transaction (its number is in the
+    answer and in ``payment.refunded``; see ``credit_note_issue_for_refund`` for an order
+    not invoiced yet).
+
+    The payment row is locked (after the order row when restocking, as every stock change
+    and a return lock it first), as the charge and the cancellation refund lock it, so
     concurrent refunds queue: each sees what the previous ones gave back, and their sum
     never exceeds what was captured (the table's check says so too). A refund by lines
     never gives back more units of a line than were ordered, counting earlier refunds.
     Raises ``ObjectDoesNotExist`` (no such order), :class:`RefundNotPossible` (nothing
-    captured to give back), :class:`RefundInputError` (amount or lines), with nothing
-    changed.
+    captured to give back), :class:`RefundInputError` (amount, lines or restock), with
+    nothing changed.
     """
+    if restock and not lines:
+        raise RefundInputError(
+            "restock: only a refund of lines puts units back on hand, not one of an amount.",
+            errors=[
+                FieldError(
+                    "restock",
+                    "lines_only",
+                    "Only a refund of lines puts units back on hand; send lines, or leave "
+                    "restock out.",
+                )
+            ],
+        )
     request = order_payment_request(order_id=order_id)
     if shop_id is not None and request.shop_id != shop_id:
         raise ObjectDoesNotExist(f"Order {order_id} does not exist.")
+    if restock:
+        # before the payment row: the order row comes first, as a return's refund locks them
+        try:
+            stock_restock_check(order_id=order_id, lines=_units(lines))
+        except RestockNotPossible as error:
+            raise RefundInputError(error.detail, errors=error.errors) from None
     payment = Payment.objects.select_for_update().filter(order_id=order_id).first()
     if payment is None or payment.status not in (P.CAPTURED, P.PARTIALLY_REFUNDED):
         state = P(payment.status).label.lower() if payment else "not taken yet"
@@ -173,8 +209,11 @@ def payment_refund(
             f"Order {request.number} has no captured payment to refund (its payment is {state})."
         )
     refund_lines: list[dict] = []
+    shares: list[RefundedLine] = []
     if lines:
-        amount, refund_lines = _share_of_lines(order_id, lines, payment)
+        shares = _share_of_lines(order_id, lines, payment)
+        amount = sum((share.gross for share in shares), Decimal("0.00"))
+        refund_lines = [{"sku": line.sku, "quantity": line.quantity} for line in lines]
     refundable = payment.amount - payment.refunded_amount
     if amount is None or amount <= 0:
         raise RefundInputError(
@@ -227,6 +266,7 @@ def payment_refund(
         idempotency_key=key,
         reason=reason[:500],
         lines=refund_lines,
+        restock=restock,
     )
     if not result.ok:
         return refund
@@ -236,6 +276,11 @@ def payment_refund(
         to=P.REFUNDED if payment.refunded_amount == payment.amount else P.PARTIALLY_REFUNDED,
     )
     payment.save(update_fields=["status", "refunded_amount", "updated_at"])
+    credit_note = credit_note_issue_for_refund(refund=refund, order_id=order_id, lines=shares)
+    if restock:
+        stock_restock(
+            order_id=order_id, lines=_units(lines), key=f"refund:{refund.id}", actor=actor
+        )
     publish(
         PaymentRefunded(
             payment_id=payment.id,
@@ -247,15 +292,26 @@ def payment_refund(
             reason=reason,
             order_number=request.number,
             on_request=True,
+            credit_note=credit_note.number if credit_note else "",
+            restocked=restock,
         )
     )
     return refund
 
 
+def _units(lines: Sequence[RefundLine]) -> dict[str, int]:
+    return {line.sku: line.quantity for line in lines}
+
+
 def _share_of_lines(
     order_id: UUID, lines: Sequence[RefundLine], payment: Payment
-) -> tuple[Decimal, list[dict]]:
-    """What the units of ``lines`` cost the customer (tax and discount included)."""
+) -> list[RefundedLine]:
+    """Each line's units and their share of its amounts (tax and discount included).
+
+    A share is the rounded share of all the units refunded so far less the rounded share
+    of those refunded before (half up to the cent), so a line's refunds add up to exactly
+    its total, tax and discount however its units are split.
+    """
     order = order_invoice_details(order_id=order_id)
     ordered = {line.sku: line for line in order.lines}
     refunded: dict[str, int] = {}
@@ -266,7 +322,7 @@ def _share_of_lines(
             refunded[line["sku"]] = refunded.get(line["sku"], 0) + line["quantity"]
     errors: list[FieldError] = []
     seen: set[str] = set()
-    total = Decimal("0.00")
+    shares: list[RefundedLine] = []
     for index, wanted in enumerate(lines):
         line = ordered.get(wanted.sku)
         if line is None:
@@ -282,7 +338,8 @@ def _share_of_lines(
             )
             continue
         seen.add(wanted.sku)
-        left = line.quantity - refunded.get(wanted.sku, 0)
+        before = refunded.get(wanted.sku, 0)
+        left = line.quantity - before
         if wanted.quantity > left:
             errors.append(
                 FieldError(
@@ -293,8 +350,28 @@ def _share_of_lines(
                 )
             )
             continue
-        paid = line.line_total + (Decimal("0") if order.prices_include_tax else line.tax_amount)
-        total += (paid * wanted.quantity / line.quantity).quantize(CENT, ROUND_HALF_UP)
+
+        def share(value: Decimal, line=line, before=before, wanted=wanted) -> Decimal:
+            def upto(units: int) -> Decimal:
+                return (value * units / line.quantity).quantize(CENT, ROUND_HALF_UP)
+
+            return upto(before + wanted.quantity) - upto(before)
+
+        line_total = share(line.line_total)
+        tax = share(line.tax_amount)
+        shares.append(
+            RefundedLine(
+                sku=line.sku,
+                name=line.name,
+                unit_price=line.unit_price,
+                quantity=wanted.quantity,
+                discount_amount=share(line.discount_amount),
+                line_total=line_total,
+                tax_rate=line.tax_rate,
+                tax_amount=tax,
+                gross=line_total if order.prices_include_tax else line_total + tax,
+            )
+        )
     if errors:
         raise RefundInputError("; ".join(f"{e.attr}: {e.detail}" for e in errors), errors=errors)
-    return total, [{"sku": line.sku, "quantity": line.quantity} for line in lines]
+    return shares

@@ -80,6 +80,7 @@ def test_answers_the_whole_invoice(api, shop, products):
         "total": "59.70",
         "issued_at": _iso(invoice.issued_at),
         "credit_note": None,
+        "credit_notes": [],
     }
 
 
@@ -102,7 +103,9 @@ def test_names_the_credit_note_of_a_cancelled_order(api, shop, products):
         "total": "-59.70",
         "currency": "EUR",
         "issued_at": _iso(credit_note.issued_at),
+        "refund_id": None,
     }
+    assert response.json()["credit_notes"] == [response.json()["credit_note"]]
 
 
 def test_an_order_not_confirmed_yet_has_no_invoice(api, shop, products):
@@ -147,8 +150,8 @@ def test_costs_fixed_queries(api, shop, products, django_assert_num_queries):
     invoice_issue(order_id=order.pk)
     api.get(f"/api/v1/orders/{order.pk}/invoice")  # warm-up: records the key's last use
 
-    # key; the invoice with its credit note
-    with django_assert_num_queries(2):
+    # key; the invoice; its credit notes (however many)
+    with django_assert_num_queries(3):
         response = api.get(f"/api/v1/orders/{order.pk}/invoice")
 
     assert response.status_code == 200

@@ -4,6 +4,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from orderflow.models import OutboxEvent
 from orders.tests.assertions import assert_problem
@@ -45,6 +46,9 @@ def test_refunds_an_amount(api, shop, products):
         "status": "succeeded",
         "reason": "late",
         "lines": [],
+        "restock": False,
+        # the order was not invoiced yet: the refund invoiced it (-000001) first
+        "credit_note": f"{timezone.now().year}-000002",
         "created_at": body["created_at"],
     }
     assert _state(order) == ("partially_refunded", Decimal("10.00"), 1, 1)
@@ -63,6 +67,8 @@ def test_refunds_an_amount(api, shop, products):
         "reason": "late",
         "order_number": order.number,
         "on_request": True,
+        "credit_note": body["credit_note"],
+        "restocked": False,
     }
 
 

@@ -132,6 +132,7 @@ def test_issues_the_invoice_of_a_confirmed_order(shop, products, year):
         "total": "59.70",
         "currency": "EUR",
         "credits_invoice": None,
+        "refund_id": None,
         "order_number": order.number,
     }
 
@@ -203,7 +204,8 @@ def test_a_credit_note_cancels_the_invoice_with_the_next_number(shop, products, 
         invoice.buyer,
         invoice.lines,
     )
-    assert Invoice.objects.get(kind="invoice").credit_note == saved
+    assert list(Invoice.objects.get(kind="invoice").credit_notes.all()) == [saved]
+    assert saved.is_cancellation
     event = OutboxEvent.objects.get(type="invoice.issued", aggregate_id=str(saved.pk))
     assert parse_datetime(event.data.pop("issued_at")) == saved.issued_at
     assert event.data == {
@@ -216,6 +218,7 @@ def test_a_credit_note_cancels_the_invoice_with_the_next_number(shop, products, 
         "currency": "EUR",
         "credits_invoice": f"{year}-000001",
         "order_number": order.number,
+        "refund_id": None,
     }
 
 

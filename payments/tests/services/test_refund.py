@@ -64,6 +64,8 @@ def test_refunds_a_captured_payment_of_a_cancelled_order(shop, products, make):
         "reason": "late",
         "order_number": order.number,
         "on_request": False,  # the cancellation's refund: its e-mail tells it
+        "credit_note": "",  # the cancellation's credit note is issued on order.cancelled
+        "restocked": False,
     }
     assert SimulatedGateway.effects("refund", _refund_key(order)) == 1
 
