@@ -1,6 +1,7 @@
 """Staff forms: a new order on behalf of a shop, and the order actions that take input."""
 
 import uuid
+from decimal import Decimal
 from typing import ClassVar
 
 from django import forms
@@ -194,3 +195,13 @@ class BulkShipForm(forms.Form):
         if not (data.get("text") or "").strip():
             raise forms.ValidationError("Choose a CSV file or paste its rows.", code="required")
         return data
+
+
+class ReturnStepForm(forms.Form):
+    """A step of a return on the staff order page; each step reads the fields it needs."""
+
+    reason = forms.CharField(max_length=500, required=False, widget=forms.TextInput)
+    restock = forms.BooleanField(required=False)
+    amount = forms.DecimalField(
+        max_digits=14, decimal_places=2, min_value=Decimal("0.01"), required=False
+    )

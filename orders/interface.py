@@ -10,8 +10,8 @@ from uuid import UUID
 from django.db import connection
 
 from . import permissions, repository, state_machine
-from .choices import OrderStatus
-from .models import Order, OrderTransition, Shop
+from .choices import OrderStatus, ReturnStatus
+from .models import Order, OrderLine, OrderTransition, Return, Shop
 from .services import stock
 from .services.amendments import ADDRESS_CHANGEABLE
 
@@ -525,3 +525,86 @@ def stock_restock(
     or ``Order.DoesNotExist`` with nothing changed. Locks the order row, then its products.
     """
     return stock.stock_restock(order_id=order_id, lines=lines, key=key, actor=actor)
+
+
+@dataclass(frozen=True)
+class ReturnLineSummary:
+    sku: str
+    name: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class ReturnSummary:
+    """One return of an order as the staff order page shows it, and the steps it allows."""
+
+    return_id: UUID
+    number: int
+    status: str
+    status_label: str
+    reason: str
+    lines: tuple[ReturnLineSummary, ...]
+    rejection_reason: str
+    restock: bool | None
+    refunded_amount: Decimal
+    requested_by: str
+    requested_at: datetime
+    decided_by: str
+    decided_at: datetime | None
+    received_by: str
+    received_at: datetime | None
+    settled_by: str
+    settled_at: datetime | None
+    #: ``approve``, ``reject``, ``receive``, ``refund``, ``close``: what its status allows
+    steps: tuple[str, ...]
+
+
+#: the steps each return status allows (``orders.services.returns`` checks them again)
+RETURN_STEPS = {
+    ReturnStatus.REQUESTED: ("approve", "reject"),
+    ReturnStatus.APPROVED: ("receive",),
+    ReturnStatus.RECEIVED: ("refund", "close"),
+}
+
+
+def order_returns(*, order_id: UUID) -> tuple[ReturnSummary, ...]:
+    """The order's returns, oldest first, with their lines' names (three queries)."""
+    order_returns = list(
+        Return.objects.filter(order_id=order_id).prefetch_related("lines").order_by("number")
+    )
+    if not order_returns:
+        return ()
+    names = dict(OrderLine.objects.filter(order_id=order_id).values_list("sku", "name"))
+    return tuple(
+        ReturnSummary(
+            return_id=r.id,
+            number=r.number,
+            status=r.status,
+            status_label=ReturnStatus(r.status).label,
+            reason=r.reason,
+            lines=tuple(
+                ReturnLineSummary(
+                    sku=line.sku, name=names.get(line.sku, ""), quantity=line.quantity
+                )
+                for line in r.lines.all()
+            ),
+            rejection_reason=r.rejection_reason,
+            restock=r.restock,
+            refunded_amount=r.refunded_amount,
+            requested_by=r.requested_by,
+            requested_at=r.requested_at,
+            decided_by=r.decided_by,
+            decided_at=r.decided_at,
+            received_by=r.received_by,
+            received_at=r.received_at,
+            settled_by=r.settled_by,
+            settled_at=r.settled_at,
+            steps=RETURN_STEPS.get(r.status, ()),
+        )
+        for r in order_returns
+    )
+
+
+def return_step_permissions() -> dict[str, str]:
+    """The permission each step of a return needs (pages show only what a role may do)."""
+    return dict(permissions.RETURN_STEP_PERMISSIONS)

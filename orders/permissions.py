@@ -22,3 +22,14 @@ def action_permission(*, action: str, status: str) -> str:
     if action == "cancel":
         return roles.REFUND if status in PAID_STATUSES else roles.CANCEL_UNPAID
     return _ACTION_PERMISSIONS[action]
+
+
+#: the permission each step of a return needs: the operator handles the parcel (approve,
+#: reject, receive), the supervisor the money (refund, or close without one)
+RETURN_STEP_PERMISSIONS = {
+    "approve": roles.SHIP,
+    "reject": roles.SHIP,
+    "receive": roles.SHIP,
+    "refund": roles.REFUND,
+    "close": roles.REFUND,
+}

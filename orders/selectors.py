@@ -107,3 +107,7 @@ def return_list_for_order(*, order_id: UUID, shop_id: int | None) -> QuerySet[Re
     if not orders.exists():
         raise Order.DoesNotExist(f"Order {order_id} does not exist.")
     return Return.objects.filter(order_id=order_id).prefetch_related("lines").order_by("number")
+
+
+def return_exists_for_order(*, order_id: UUID, return_id: UUID) -> bool:
+    return Return.objects.filter(pk=return_id, order_id=order_id).exists()

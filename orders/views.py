@@ -16,6 +16,8 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
 
 from orderflow import roles
 
@@ -28,10 +30,12 @@ from .forms import (
     CancelForm,
     OrderCreateForm,
     OrderLineFormSet,
+    ReturnStepForm,
     ShipForm,
     product_skus,
 )
 from .models import Order
+from .services import returns
 from .services.amendments import ADDRESS_CHANGEABLE
 from .services.bulk_ship import bulk_ship_apply, bulk_ship_preview, bulk_ship_report
 
@@ -357,3 +361,64 @@ def _action(
             "carriers": ShipForm.known_carriers(order.shop_id),
         },
     )
+
+
+#: what each step of a return runs, from the step form's cleaned data, and what it says
+RETURN_STEPS: dict[str, tuple[Callable[..., object], str]] = {
+    "approve": (
+        lambda return_id, actor, data: returns.return_approve(return_id=return_id, actor=actor),
+        "Return R{number} approved; the customer is told to send it back.",
+    ),
+    "reject": (
+        lambda return_id, actor, data: returns.return_reject(
+            return_id=return_id, actor=actor, reason=data["reason"]
+        ),
+        "Return R{number} rejected; the customer is told why.",
+    ),
+    "receive": (
+        lambda return_id, actor, data: returns.return_receive(
+            return_id=return_id, actor=actor, restock=data["restock"]
+        ),
+        "Return R{number} received.",
+    ),
+    "refund": (
+        lambda return_id, actor, data: returns.return_refund(
+            return_id=return_id, actor=actor, amount=data["amount"]
+        ),
+        "Return R{number} refunded; the customer is told.",
+    ),
+    "close": (
+        lambda return_id, actor, data: returns.return_close(
+            return_id=return_id, actor=actor, reason=data["reason"]
+        ),
+        "Return R{number} closed without a refund.",
+    ),
+}
+
+
+@require_POST
+@roles.staff_permission_required(roles.VIEW)
+def order_return_step(request, order_id: UUID, return_id: UUID, step: str):
+    """Move a return on from the order page's Returns block (a POST; the role each step
+    needs is ``permissions.RETURN_STEP_PERMISSIONS``). A step the return's state does not
+    allow, or a refund the payment refuses, is a message on the order page; nothing changes.
+    """
+    if step not in RETURN_STEPS or not selectors.return_exists_for_order(
+        order_id=order_id, return_id=return_id
+    ):
+        raise Http404("No such return of this order.")
+    roles.require(request.user, permissions.RETURN_STEP_PERMISSIONS[step])
+    back = redirect(reverse("tracking:order", args=[order_id]) + "#returns")
+    form = ReturnStepForm(request.POST)
+    if not form.is_valid():
+        problems = "; ".join(f"{name}: {' '.join(errs)}" for name, errs in form.errors.items())
+        messages.error(request, f"Not done: {problems}")
+        return back
+    run, done = RETURN_STEPS[step]
+    try:
+        order_return = run(return_id, _actor(request), form.cleaned_data)
+    except OrderError as error:  # out of order, a reason missing, a refund refused
+        messages.error(request, f"Not done: {error.detail}")
+    else:
+        messages.success(request, done.format(number=order_return.number))
+    return back

@@ -206,6 +206,8 @@ def _order_blocks(page) -> dict:
         "may_note": page.may_note,
         "may_resend": page.may_resend,
         "may_change_address": "change_address" in allowed,
+        "returns": page.returns,
+        "return_steps_allowed": page.return_steps_allowed,
         "tracking_url": settings.PUBLIC_BASE_URL
         + reverse("tracking:public", args=[page.order.tracking_token]),
     }

@@ -40,6 +40,9 @@ class OrderPage:
     #: what the viewer's role may do beside the order's actions
     may_note: bool
     may_resend: bool
+    #: the order's returns, oldest first, and the steps of a return the viewer's role may take
+    returns: tuple[orders_interface.ReturnSummary, ...] = ()
+    return_steps_allowed: tuple[str, ...] = ()
 
 
 #: how many of the customer's other orders the page lists
@@ -75,6 +78,12 @@ def order_page_get(*, order_id: UUID, may: Callable[[str], bool]) -> OrderPage |
         ),
         may_note=may(roles.NOTE),
         may_resend=may(roles.RESEND_EMAIL),
+        returns=orders_interface.order_returns(order_id=order_id),
+        return_steps_allowed=tuple(
+            step
+            for step, permission in orders_interface.return_step_permissions().items()
+            if may(permission)
+        ),
     )
 
 
