@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 
 from orders.tests.factories import api_key_for
 from payments.gateway import GatewayGate, SimulatedGateway
-from payments.models import Payment, Refund
+from payments.models import Invoice, Payment, Refund
 from tests.fixtures import wait_for
 
 from ..factories import confirmed_order
@@ -105,3 +105,15 @@ def test_ten_parallel_refunds_never_give_back_more_than_was_captured(shop, produ
     for n in range(1, 6):
         assert SimulatedGateway.effects("refund", f"order-{order.pk}-refund-{n}") == 1
     assert SimulatedGateway.calls("refund", f"order-{order.pk}-refund-6") == 0
+    # each refund has its own credit note, numbered without a gap after the invoice
+    notes = Invoice.objects.filter(kind="credit_note").order_by("sequence")
+    assert sorted(notes.values_list("refund_id", flat=True)) == sorted(
+        Refund.objects.values_list("pk", flat=True)
+    )
+    assert list(Invoice.objects.order_by("sequence").values_list("sequence", flat=True)) == list(
+        range(1, 7)
+    )
+    assert sum(note.total for note in notes) == Decimal("-50.00")
+    assert sorted(r.json()["credit_note"] for r in results if r.status_code == 201) == sorted(
+        notes.values_list("number", flat=True)
+    )

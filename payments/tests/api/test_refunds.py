@@ -7,8 +7,10 @@ import pytest
 from django.utils import timezone
 
 from orderflow.models import OutboxEvent
+from orders import services as order_services
+from orders.models import Product
 from orders.tests.assertions import assert_problem
-from orders.tests.factories import api_key_for
+from orders.tests.factories import STAFF, api_key_for
 from payments.gateway import SimulatedGateway
 from payments.models import Payment, PaymentAttempt, Refund
 
@@ -139,6 +141,10 @@ def test_more_than_is_left_is_refused_and_changes_nothing(api, shop, products):
             "duplicate",
         ),
         ({"amount": "1.00", "restock": "yes", "colour": "red"}, "colour", "unknown_field"),
+        ({"amount": "1.00", "restock": "yes"}, "restock", "invalid"),
+        ({"amount": "1.00", "restock": 1}, "restock", "invalid"),
+        ({"amount": "1.00", "restock": True}, "restock", "invalid"),
+        ({"lines": [{"sku": "MUG", "quantity": 1}], "restock": True}, "restock", "not_shipped"),
         ({"amount": "1.00", "reason": "x" * 501}, "reason", "max_length"),
     ],
 )
@@ -181,3 +187,32 @@ def test_no_key_no_refund(shop, products, client):
 
     assert_problem(response, status=401, type_slug="not-authenticated")
     assert not Refund.objects.exists()
+
+
+def test_refunds_shipped_lines_and_restocks_them(api, shop, products):
+    order, _ = confirmed_order(shop)
+    order_services.order_ship(
+        order_id=order.pk, shop=None, actor=STAFF, carrier="DHL", tracking_number="JD9"
+    )
+
+    response = api.post(
+        _url(order),
+        {"lines": [{"sku": "MUG", "quantity": 1}], "reason": "broken", "restock": True},
+        format="json",
+    )
+
+    assert response.status_code == 201, response.content
+    body = response.json()
+    refund = Refund.objects.get()
+    assert (body["amount"], body["restock"], body["lines"]) == (
+        "9.90",
+        True,
+        [{"sku": "MUG", "quantity": 1}],
+    )
+    assert body["credit_note"] == refund.credit_note.number
+    assert Product.objects.get(sku="MUG").on_hand == 20  # 19 after shipping, 1 back
+    restocked = OutboxEvent.objects.get(type="stock.restocked")
+    assert restocked.data["key"] == f"refund:{refund.pk}"
+    assert restocked.data["actor"].startswith("shop-key:")
+    listed = api.get(_url(order)).json()
+    assert [(r["credit_note"], r["restock"]) for r in listed] == [(body["credit_note"], True)]
