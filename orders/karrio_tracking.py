@@ -1,0 +1,225 @@
+"""Carrier tracking through karrio: an account's credentials and tracking numbers in, reports out.
+
+karrio (one extension per carrier: ``karrio.ups``, ``karrio-usps``, ``karrio-dhl-express``)
+speaks each carrier's own API and answers in one vocabulary: a parcel's normalised status, its
+events and the carrier's estimated delivery. :func:`track` turns that answer into OrderFlow's
+words (:mod:`orders.carriers`): one :class:`PolledReport` per carrier event, keyed by a stable
+id, so that the same answer twice is the same reports twice. It touches no database.
+
+A carrier that takes several numbers in one request (DHL Express) gets one request per batch;
+the others get one per number, which karrio sends concurrently.
+"""
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import attr
+import karrio.lib as karrio_lib
+import karrio.sdk as karrio
+from karrio.core import models as karrio_models
+from karrio.core.errors import ParsedMessagesError
+from loguru import logger as karrio_logger
+
+from . import carriers
+
+logger = logging.getLogger(__name__)
+# karrio logs each request through loguru to stderr, beside Django's logging (and its tracer
+# could carry a request's body, DHL's password in it): OrderFlow logs the outcome itself
+karrio_logger.disable("karrio")
+
+#: the karrio extensions OrderFlow installs (pyproject.toml); their names are the accounts'
+SUPPORTED_CARRIERS = ("ups", "usps", "dhl_express")
+#: karrio's settings that are not credentials: OrderFlow sets them, or they do not apply
+_NOT_CREDENTIALS = frozenset(
+    {"id", "carrier_id", "test_mode", "metadata", "config", "account_country_code"}
+)
+
+#: karrio's normalised status -> OrderFlow's carrier status
+STATUS_MAP = {
+    "pending": carriers.IN_TRANSIT,
+    "picked_up": carriers.IN_TRANSIT,
+    "in_transit": carriers.IN_TRANSIT,
+    "delivery_delayed": carriers.IN_TRANSIT,
+    "unknown": carriers.IN_TRANSIT,
+    "out_for_delivery": carriers.OUT_FOR_DELIVERY,
+    "delivered": carriers.DELIVERED,
+    "delivery_failed": carriers.DELIVERY_FAILED,
+    "on_hold": carriers.DELIVERY_FAILED,
+    "ready_for_pickup": carriers.DELIVERY_FAILED,
+    "return_to_sender": carriers.DELIVERY_FAILED,
+    "cancelled": carriers.DELIVERY_FAILED,
+}
+#: karrio statuses after which the carrier says nothing more about the parcel
+FINAL_STATUSES = frozenset({"delivered", "return_to_sender", "cancelled"})
+
+
+@dataclass(frozen=True)
+class CredentialField:
+    name: str
+    required: bool
+
+
+def credential_fields(carrier: str) -> tuple[CredentialField, ...]:
+    """The credentials karrio's connector for ``carrier`` takes, required ones first."""
+    settings_class = karrio.gateway.providers[carrier].Settings
+    fields = [
+        CredentialField(name=item.name, required=item.default is attr.NOTHING)
+        for item in attr.fields(settings_class)
+        if item.name not in _NOT_CREDENTIALS
+    ]
+    return tuple(sorted(fields, key=lambda item: not item.required))
+
+
+@dataclass(frozen=True)
+class PolledReport:
+    """One carrier event in OrderFlow's words, as a pushed report would carry it."""
+
+    event_id: str
+    tracking_number: str
+    status: str
+    #: karrio's own status of the event, kept in the note's words for people
+    carrier_status: str
+    location: str
+    note: str
+    occurred_at: str
+
+
+@dataclass(frozen=True)
+class ParcelAnswer:
+    """What the carrier said about one parcel: its events (oldest first), status and ETA."""
+
+    tracking_number: str
+    status: str
+    carrier_status: str
+    final: bool
+    eta: date | None
+    tracking_link: str
+    reports: tuple[PolledReport, ...]
+    #: a digest of the answer: equal digests, nothing new
+    digest: str
+
+
+@dataclass(frozen=True)
+class TrackingResult:
+    parcels: dict[str, ParcelAnswer] = field(default_factory=dict)
+    #: the carrier's refusal of the whole request (credentials, an outage), in its words
+    error: str = ""
+    #: the numbers the carrier named in an error of their own (unknown, invalid)
+    number_errors: dict[str, str] = field(default_factory=dict)
+
+
+_token_cache = karrio_lib.Cache()
+
+
+def track(
+    *,
+    carrier: str,
+    credentials: dict[str, str],
+    test_mode: bool,
+    tracking_numbers: list[str],
+) -> TrackingResult:
+    """Ask ``carrier`` about ``tracking_numbers`` with an account's credentials.
+
+    Never raises for what the carrier answers or for its network failing: that is the
+    result's ``error``, for the caller to record on the account and back off.
+    """
+    try:
+        gateway = karrio.gateway[carrier].create(
+            {**credentials, "test_mode": test_mode, "carrier_id": carrier},
+            cache=_token_cache,
+        )
+        details, messages = (
+            karrio.Tracking.fetch(
+                karrio_models.TrackingRequest(tracking_numbers=list(tracking_numbers))
+            )
+            .from_(gateway)
+            .parse()
+        )
+    except ParsedMessagesError as error:
+        return TrackingResult(error=_messages_text(error.messages))
+    except Exception as error:
+        logger.warning("carrier tracking request failed", extra={"carrier": carrier}, exc_info=True)
+        return TrackingResult(error=f"{type(error).__name__}: {error}"[:500])
+    asked = set(tracking_numbers)
+    parcels = {
+        item.tracking_number: _answer(carrier, item)
+        for item in details or []
+        if item.tracking_number in asked
+    }
+    number_errors = {}
+    general = []
+    for message in messages or []:
+        number = (message.details or {}).get("tracking_number")
+        if number in asked and number not in parcels:
+            number_errors[number] = _messages_text([message])
+        else:
+            general.append(message)
+    error = ""
+    if general and not parcels and not number_errors:
+        error = _messages_text(general)
+    return TrackingResult(parcels=parcels, error=error, number_errors=number_errors)
+
+
+def _messages_text(messages) -> str:
+    text = "; ".join(
+        f"{message.code}: {message.message}" if message.code else str(message.message)
+        for message in messages
+    )
+    return (text or "The carrier refused the request.")[:500]
+
+
+def _answer(carrier: str, details: karrio_models.TrackingDetails) -> ParcelAnswer:
+    number = details.tracking_number
+    events = sorted(details.events or [], key=_event_order)
+    reports = []
+    for event in events:
+        karrio_status = event.status or "unknown"
+        occurred_at = event.timestamp or f"{event.date or ''}T{event.time or ''}"
+        fingerprint = "|".join(
+            str(part or "")
+            for part in (number, occurred_at, event.code, karrio_status, event.description)
+        )
+        reports.append(
+            PolledReport(
+                event_id=f"poll:{hashlib.sha256(fingerprint.encode()).hexdigest()[:40]}",
+                tracking_number=number,
+                status=STATUS_MAP.get(karrio_status, carriers.IN_TRANSIT),
+                carrier_status=karrio_status,
+                location=(event.location or "").strip()[:200],
+                note=(event.description or "").strip()[:500],
+                occurred_at=occurred_at,
+            )
+        )
+    karrio_status = details.status or ("delivered" if details.delivered else "in_transit")
+    digest_source = "|".join([karrio_status, str(details.estimated_delivery or "")])
+    digest_source += "|" + "|".join(report.event_id for report in reports)
+    info = details.info
+    return ParcelAnswer(
+        tracking_number=number,
+        status=STATUS_MAP.get(karrio_status, carriers.IN_TRANSIT),
+        carrier_status=karrio_status,
+        final=karrio_status in FINAL_STATUSES or bool(details.delivered),
+        eta=_date(details.estimated_delivery),
+        tracking_link=(getattr(info, "carrier_tracking_link", None) or "")[:300],
+        reports=tuple(reports),
+        digest=hashlib.sha256(digest_source.encode()).hexdigest(),
+    )
+
+
+def _event_order(event) -> str:
+    return event.timestamp or f"{event.date or ''}T{event.time or ''}"
+
+
+def _date(value) -> date | None:
+    if not value:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None

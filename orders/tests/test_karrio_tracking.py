@@ -1,0 +1,193 @@
+"""The karrio adapter: recorded carrier responses in, OrderFlow's reports out (no database)."""
+
+from datetime import date
+
+import pytest
+
+from orders import carriers
+from orders.karrio_tracking import credential_fields, track
+
+from . import fake_carrier as carrier_server
+
+UPS = {"client_id": "orderflow-test", "client_secret": "ups-secret"}
+USPS = {"client_id": "orderflow-test", "client_secret": "usps-secret"}
+DHL = {"site_id": "orderflow", "password": "dhl-password"}
+UPS_NUMBER = "1ZA82D672031716786"
+USPS_NUMBER = "9400109104250532908587"
+UPS_TRACK = f"/api/track/v1/details/{UPS_NUMBER}"
+USPS_TRACK = f"/tracking/v3/tracking/{USPS_NUMBER}"
+DHL_XML = "/XMLShippingServlet"
+
+
+def test_ups_events_become_reports_oldest_first_with_the_failed_attempt(fake_carrier):
+    fake_carrier.answer("GET", UPS_TRACK, "ups/delivery_failed.json")
+
+    result = track(carrier="ups", credentials=UPS, test_mode=False, tracking_numbers=[UPS_NUMBER])
+
+    assert result.error == ""
+    parcel = result.parcels[UPS_NUMBER]
+    assert [(r.status, r.note) for r in parcel.reports] == [
+        (carriers.IN_TRANSIT, "Pickup Scan"),
+        (carriers.IN_TRANSIT, "Arrived at Facility"),
+        (carriers.IN_TRANSIT, "Out For Delivery Today"),
+        (
+            carriers.DELIVERY_FAILED,
+            "The receiver was not available for delivery. We'll make a second attempt the "
+            "next business day.",
+        ),
+    ]
+    assert parcel.reports[1].location == "Secaucus, NJ, 07094, US"
+    assert (parcel.status, parcel.carrier_status, parcel.final) == (
+        carriers.DELIVERY_FAILED,
+        "on_hold",
+        False,
+    )
+    # karrio reads UPS's delivery date only once delivered (type DEL), not its scheduled one
+    assert parcel.eta is None
+    assert "1ZA82D672031716786" in parcel.tracking_link
+    # the request went to UPS's live host, through the OAuth token first
+    assert [(call.method, call.host, call.path) for call in fake_carrier.calls] == [
+        ("POST", "onlinetools.ups.com", "/security/v1/oauth/token"),
+        ("GET", "onlinetools.ups.com", UPS_TRACK),
+    ]
+
+
+def test_ups_delivered_is_final(fake_carrier):
+    fake_carrier.answer("GET", UPS_TRACK, "ups/delivered.json")
+
+    parcel = track(
+        carrier="ups", credentials=UPS, test_mode=True, tracking_numbers=[UPS_NUMBER]
+    ).parcels[UPS_NUMBER]
+
+    assert (parcel.status, parcel.final, parcel.eta) == (
+        carriers.DELIVERED,
+        True,
+        date(2026, 12, 5),
+    )
+    assert parcel.reports[-1].status == carriers.DELIVERED
+    assert {call.host for call in fake_carrier.calls} == {"wwwcie.ups.com"}  # test mode
+
+
+def test_usps_in_transit_then_delivered_keeps_each_event_id(fake_carrier):
+    fake_carrier.answer("GET", USPS_TRACK, "usps/in_transit.json")
+    early = track(
+        carrier="usps", credentials=USPS, test_mode=False, tracking_numbers=[USPS_NUMBER]
+    ).parcels[USPS_NUMBER]
+    fake_carrier.answer("GET", USPS_TRACK, "usps/delivered.json")
+    late = track(
+        carrier="usps", credentials=USPS, test_mode=False, tracking_numbers=[USPS_NUMBER]
+    ).parcels[USPS_NUMBER]
+
+    assert (early.status, early.final, early.eta) == (
+        carriers.IN_TRANSIT,
+        False,
+        date(2024, 11, 22),
+    )
+    assert len(early.reports) == 9
+    assert {r.status for r in early.reports} == {carriers.IN_TRANSIT}
+    # the delivered answer repeats the early events under the same ids, then adds three
+    assert [r.event_id for r in late.reports[:9]] == [r.event_id for r in early.reports]
+    assert [(r.status, r.note) for r in late.reports[9:]] == [
+        (carriers.IN_TRANSIT, "Arrived at Post Office"),
+        (carriers.OUT_FOR_DELIVERY, "Out for Delivery"),
+        (carriers.DELIVERED, "Delivered, Parcel Locker"),
+    ]
+    assert (late.status, late.final) == (carriers.DELIVERED, True)
+    assert early.digest != late.digest
+
+
+def test_dhl_express_answers_three_parcels_in_one_request(fake_carrier):
+    fake_carrier.answer("POST", DHL_XML, "dhl_express/three_parcels.xml")
+
+    result = track(
+        carrier="dhl_express",
+        credentials=DHL,
+        test_mode=False,
+        tracking_numbers=["3180831640", "7740842550", "1815115363"],
+    )
+
+    assert len(fake_carrier.calls) == 1
+    body = fake_carrier.calls[0].body.decode()
+    for number in ("3180831640", "7740842550", "1815115363"):
+        assert f"<AWBNumber>{number}</AWBNumber>" in body
+    assert {number: answer.status for number, answer in result.parcels.items()} == {
+        "3180831640": carriers.DELIVERED,
+        "7740842550": carriers.IN_TRANSIT,
+        "1815115363": carriers.IN_TRANSIT,
+    }
+    delivered = result.parcels["3180831640"].reports
+    assert [r.status for r in delivered[-2:]] == [carriers.OUT_FOR_DELIVERY, carriers.DELIVERED]
+    assert delivered[-1].location == "Milan - Italy"
+
+
+def test_dhl_express_eta(fake_carrier):
+    fake_carrier.answer("POST", DHL_XML, "dhl_express/in_transit.xml")
+
+    parcel = track(
+        carrier="dhl_express", credentials=DHL, test_mode=False, tracking_numbers=["9053283201"]
+    ).parcels["9053283201"]
+
+    assert (parcel.status, parcel.eta) == (carriers.IN_TRANSIT, date(2021, 5, 7))
+    assert parcel.reports[0].note == "Shipment picked up"
+
+
+@pytest.fixture
+def fake_carrier(monkeypatch):
+    yield from carrier_server.serve(monkeypatch)
+
+
+@pytest.mark.parametrize(
+    ("carrier", "credentials", "route", "response", "status", "expected"),
+    [
+        ("ups", UPS, ("POST", "/security/v1/oauth/token"), "ups/auth_error.json", 401, "250003"),
+        ("usps", {**USPS, "client_secret": "wrong"}, ("POST", "/oauth2/v3/token"),
+         "usps/auth_error.json", 401, "invalid_client"),
+        ("dhl_express", DHL, ("POST", DHL_XML), "dhl_express/auth_error.xml", 200, "111"),
+    ],
+)  # fmt: skip
+def test_a_carrier_refusal_is_the_results_error(
+    fake_carrier, carrier, credentials, route, response, status, expected
+):
+    fake_carrier.answer(*route, response, status=status)
+    number = {"ups": UPS_NUMBER, "usps": USPS_NUMBER, "dhl_express": "8346088391"}[carrier]
+
+    result = track(
+        carrier=carrier, credentials=credentials, test_mode=False, tracking_numbers=[number]
+    )
+
+    assert result.parcels == {}
+    assert expected in result.error
+
+
+def test_a_carrier_outage_is_the_results_error_not_an_exception(fake_carrier):
+    fake_carrier.answer("POST", DHL_XML, "dhl_express/auth_error.xml", status=503)
+
+    result = track(
+        carrier="dhl_express", credentials=DHL, test_mode=False, tracking_numbers=["8346088391"]
+    )
+
+    assert result.parcels == {}
+    assert result.error
+
+
+def test_credential_fields_come_from_the_connectors():
+    assert [(f.name, f.required) for f in credential_fields("ups")] == [
+        ("client_id", True),
+        ("client_secret", True),
+        ("account_number", False),
+    ]
+    assert [f.name for f in credential_fields("dhl_express") if f.required] == [
+        "site_id",
+        "password",
+    ]
+
+
+def test_a_number_the_carrier_does_not_know_is_that_numbers_error(fake_carrier):
+    fake_carrier.answer("GET", UPS_TRACK, "ups/invalid_number.json", status=400)
+
+    result = track(carrier="ups", credentials=UPS, test_mode=False, tracking_numbers=[UPS_NUMBER])
+
+    assert result.parcels == {}
+    assert "TV1002: Invalid inquiry number" in (
+        result.number_errors.get(UPS_NUMBER) or result.error
+    )
