@@ -5,7 +5,7 @@ from uuid import UUID
 
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,6 +16,7 @@ from orderflow.api.serializers import NoFieldsInputSerializer
 
 from .. import selectors, services
 from ..models import WebhookDelivery, WebhookEndpoint
+from . import examples
 from .pagination import WebhookDeliveryCursorPagination, WebhookEndpointCursorPagination
 from .serializers import (
     WebhookDeliveryDetailOutputSerializer,
@@ -82,6 +83,12 @@ class WebhookEndpointListCreateApi(APIView):
 
     @extend_schema(
         operation_id="webhook_endpoints_list",
+        summary="List webhook endpoints",
+        description="The shop's endpoints, newest first, a page at a time (follow `next`); "
+        "their secrets are never shown again.",
+        examples=[
+            OpenApiExample("A page of one endpoint", value=examples.ENDPOINT, response_only=True)
+        ],
         parameters=[
             OpenApiParameter("cursor", OpenApiTypes.STR),
             WebhookEndpointCursorPagination.limit_parameter(),
@@ -101,7 +108,9 @@ class WebhookEndpointListCreateApi(APIView):
 
     @extend_schema(
         operation_id="webhook_endpoints_create",
+        summary="Register a webhook endpoint",
         request=WebhookEndpointCreateInputSerializer,
+        examples=examples.ENDPOINT_CREATE,
         parameters=[IDEMPOTENCY_PARAMETER],
         responses={201: WebhookEndpointWithSecretOutputSerializer, 400: PROBLEM, 409: PROBLEM},
         description="Register an endpoint. The answer carries its signing `secret`, "
@@ -127,14 +136,23 @@ class WebhookEndpointListCreateApi(APIView):
 class WebhookEndpointDetailApi(APIView):
     @extend_schema(
         operation_id="webhook_endpoints_retrieve",
+        summary="Get a webhook endpoint",
+        description="One endpoint of the shop (never its secret); `disabled` and "
+        "`disabled_reason` say whether OrderFlow stopped sending to it after repeated "
+        "failures.",
         responses={200: WebhookEndpointOutputSerializer},
+        examples=[OpenApiExample("Active", value=examples.ENDPOINT, response_only=True)],
     )
     def get(self, request, endpoint_id: str):
         return Response(WebhookEndpointOutputSerializer(_endpoint(request, endpoint_id)).data)
 
     @extend_schema(
         operation_id="webhook_endpoints_partial_update",
+        summary="Change a webhook endpoint",
+        description="URL, event types, description or `active`; fields left out stay. "
+        "`active: true` enables an endpoint OrderFlow disabled, clearing its failures.",
         request=WebhookEndpointUpdateInputSerializer,
+        examples=examples.ENDPOINT_UPDATE,
         responses={200: WebhookEndpointOutputSerializer, 400: PROBLEM, 404: PROBLEM},
     )
     def patch(self, request, endpoint_id: str):
@@ -145,7 +163,12 @@ class WebhookEndpointDetailApi(APIView):
         )
         return Response(WebhookEndpointOutputSerializer(endpoint).data)
 
-    @extend_schema(operation_id="webhook_endpoints_destroy", responses={204: None, 404: PROBLEM})
+    @extend_schema(
+        operation_id="webhook_endpoints_destroy",
+        summary="Delete a webhook endpoint",
+        description="The endpoint goes with its deliveries and their log: nothing more is sent.",
+        responses={204: None, 404: PROBLEM},
+    )
     def delete(self, request, endpoint_id: str):
         services.webhook_endpoint_delete(endpoint=_endpoint(request, endpoint_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -154,7 +177,9 @@ class WebhookEndpointDetailApi(APIView):
 class WebhookEndpointRotateSecretApi(APIView):
     @extend_schema(
         operation_id="webhook_endpoints_rotate_secret",
+        summary="Rotate a webhook endpoint's secret",
         request=WebhookEndpointRotateSecretInputSerializer,
+        examples=examples.ROTATE,
         parameters=[IDEMPOTENCY_PARAMETER],
         responses={200: WebhookEndpointWithSecretOutputSerializer, 404: PROBLEM},
         description="Give the endpoint a new secret (in the answer, shown this once; "
@@ -182,7 +207,9 @@ class WebhookEndpointTestApi(APIView):
 
     @extend_schema(
         operation_id="webhook_endpoints_test",
+        summary="Send a test event to a webhook endpoint",
         request=NoFieldsInputSerializer,
+        examples=examples.SEND_TEST,
         parameters=[IDEMPOTENCY_PARAMETER],
         responses={202: WebhookDeliveryOutputSerializer, 404: PROBLEM, 409: PROBLEM, 429: PROBLEM},
         description="Queue a signed `webhook.test` event for the endpoint; follow it with "
@@ -204,7 +231,9 @@ class WebhookEndpointReplayApi(APIView):
 
     @extend_schema(
         operation_id="webhook_endpoints_replay",
+        summary="Send a webhook endpoint's deliveries again",
         request=WebhookReplaySinceInputSerializer,
+        examples=examples.REPLAY_SINCE,
         parameters=[IDEMPOTENCY_PARAMETER],
         responses={
             202: WebhookReplayOutputSerializer,
@@ -235,6 +264,12 @@ class WebhookDeliveryListApi(APIView):
 
     @extend_schema(
         operation_id="webhook_deliveries_list",
+        summary="List a webhook endpoint's deliveries",
+        description="Every delivery to the endpoint, newest first, a page at a time: its "
+        "event, status, attempts and the last answer.",
+        examples=[
+            OpenApiExample("A page of one delivery", value=examples.SENT, response_only=True)
+        ],
         parameters=[
             OpenApiParameter("cursor", OpenApiTypes.STR),
             WebhookDeliveryCursorPagination.limit_parameter(),
@@ -255,7 +290,11 @@ class WebhookDeliveryListApi(APIView):
 class WebhookDeliveryDetailApi(APIView):
     @extend_schema(
         operation_id="webhook_deliveries_retrieve",
+        summary="Get a webhook delivery",
+        description="One delivery with the payload that was signed and sent, and every "
+        "attempt: when, how long, the answer's status and first bytes, or the error.",
         responses={200: WebhookDeliveryDetailOutputSerializer, 404: PROBLEM},
+        examples=[OpenApiExample("Sent", value=examples.DELIVERY_DETAIL, response_only=True)],
     )
     def get(self, request, delivery_id: str):
         return Response(WebhookDeliveryDetailOutputSerializer(_delivery(request, delivery_id)).data)
@@ -266,7 +305,9 @@ class WebhookDeliveryReplayApi(APIView):
 
     @extend_schema(
         operation_id="webhook_deliveries_replay",
+        summary="Send a webhook delivery again",
         request=NoFieldsInputSerializer,
+        examples=examples.DELIVERY_REPLAY,
         parameters=[IDEMPOTENCY_PARAMETER],
         responses={202: WebhookDeliveryOutputSerializer, 404: PROBLEM, 409: PROBLEM, 429: PROBLEM},
         description="Send the delivery again as a fresh first attempt; `webhook-id` stays "

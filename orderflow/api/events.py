@@ -2,7 +2,12 @@
 
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.permissions import AllowAny
@@ -16,6 +21,50 @@ FEED_PAGE_SIZE = 100
 FEED_MAX_PAGE_SIZE = 500
 #: the largest feed position: a bigint; a larger ``after`` overflowed PostgreSQL's (500)
 MAX_POSITION = 2**63 - 1
+
+
+ORDER_CANCELLED_SCHEMA = {
+    "description": "The order was cancelled before shipping: its stock is released, a "
+    "capture is refunded.",
+    "properties": {
+        "order_id": {"format": "uuid", "title": "Order Id", "type": "string"},
+        "shop_id": {"title": "Shop Id", "type": "integer"},
+        "number": {"title": "Number", "type": "string"},
+        "previous_status": {"title": "Previous Status", "type": "string"},
+        "reason": {"title": "Reason", "type": "string"},
+        "cancelled_by": {"title": "Cancelled By", "type": "string"},
+    },
+    "required": ["order_id", "shop_id", "number", "previous_status", "reason", "cancelled_by"],
+    "title": "order.cancelled v1",
+    "type": "object",
+}
+ORDER_CANCELLED_TYPE = {
+    "type": "order.cancelled",
+    "version": 1,
+    "aggregate": "order",
+    "description": ORDER_CANCELLED_SCHEMA["description"],
+    "schema": ORDER_CANCELLED_SCHEMA,
+}
+EVENT_EXAMPLE = {
+    "event_id": "3f1b7c9e-5a2d-4e8f-b6c1-9d0a2e4f7b35",
+    "type": "order.cancelled",
+    "version": 1,
+    "occurred_at": "2026-11-25T11:20:04.918355Z",
+    "aggregate": "order",
+    "aggregate_id": "9ecfe41b-8a39-47e1-8b81-2aae8cf53595",
+    "sequence": 2,
+    "position": 1187,
+    "correlation_id": "0b4284185aaf4c8ba6a37ed0c197538e",
+    "causation_id": "",
+    "data": {
+        "order_id": "9ecfe41b-8a39-47e1-8b81-2aae8cf53595",
+        "shop_id": 1,
+        "number": "OF-7SR8K4PG",
+        "previous_status": "placed",
+        "reason": "customer changed their mind",
+        "cancelled_by": "shop-key:ZGP1u7LV",
+    },
+}
 
 
 class EventEnvelopeOutputSerializer(serializers.ModelSerializer):
@@ -52,8 +101,15 @@ class EventTypeListApi(APIView):
 
     @extend_schema(
         operation_id="event_types_list",
+        summary="List event types",
         responses={200: OpenApiTypes.OBJECT},
-        description="Every event type and version OrderFlow publishes, with its JSON Schema.",
+        description="Every event type and version OrderFlow publishes, with the JSON Schema "
+        "of its `data`: what the event feed and webhooks carry. No key needed.",
+        examples=[
+            OpenApiExample(
+                "One of them", value={"results": [ORDER_CANCELLED_TYPE]}, response_only=True
+            )
+        ],
     )
     def get(self, request):
         declared = sorted(event_types().values(), key=lambda c: (c.type, c.version))
@@ -64,7 +120,20 @@ class EventTypeDetailApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
 
-    @extend_schema(operation_id="event_types_retrieve", responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        operation_id="event_types_retrieve",
+        summary="Get an event type",
+        description="Every version of one event type (e.g. `order.cancelled`), each with the "
+        "JSON Schema of its `data`. An unknown type is a 404. No key needed.",
+        responses={200: OpenApiTypes.OBJECT},
+        examples=[
+            OpenApiExample(
+                "order.cancelled",
+                value={"type": "order.cancelled", "versions": [ORDER_CANCELLED_TYPE]},
+                response_only=True,
+            )
+        ],
+    )
     def get(self, request, event_type: str):
         versions = sorted(
             (cls for (name, _), cls in event_types().items() if name == event_type),
@@ -102,8 +171,21 @@ class EventFeedApi(APIView):
                 },
             )
         },
+        summary="Read the shop's event feed",
         description="The shop's own events in the order they were committed. Store "
-        "`last_position` and pass it as `after` to continue where you left off.",
+        "`last_position` and pass it as `after` to continue where you left off; `type` "
+        "(repeatable) keeps the types named, and an unknown one is a 400.",
+        examples=[
+            OpenApiExample(
+                "A page of one event",
+                value={
+                    "results": [EVENT_EXAMPLE],
+                    "next": "http://127.0.0.1:8000/api/v1/events?after=1187&limit=1",
+                    "last_position": 1187,
+                },
+                response_only=True,
+            )
+        ],
     )
     def get(self, request):
         after = _int_param(request, "after", default=0, minimum=0, maximum=MAX_POSITION)

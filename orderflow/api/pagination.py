@@ -69,6 +69,23 @@ class CheckedCursorPagination(CursorPagination):
             description=f"Items per page (default {cls.page_size}).",
         )
 
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        """Describe ``next`` and ``previous`` as OrderFlow writes them (DRF's examples name
+        ``api.example.org/accounts/``, which the docs then showed on every page)."""
+        paginated = super().get_paginated_response_schema(schema)
+        paginated["required"] = ["next", "previous", "results"]
+        paginated["properties"]["next"] |= {
+            "description": "The next page: this operation's URL with the page's cursor; null "
+            "on the last page.",
+            "example": f"http://127.0.0.1:8000/api/v1/…?{self.cursor_query_param}=cD0yMDI2LTEx"
+            f"LTI1KzEwJTNBNTMlM0EzMi4zNDUyNjglMkIwMCUzQTAw&{self.page_size_query_param}=1",
+        }
+        paginated["properties"]["previous"] |= {
+            "description": "The page before, as `next`; null on the first page.",
+            "example": None,
+        }
+        return paginated
+
     def get_page_size(self, request) -> int:
         raw = request.query_params.get(self.page_size_query_param)
         if raw in (None, ""):

@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from orderflow.api.serializers import StrictInputSerializer
 
 from .. import carriers, services
+from . import examples
 
 
 class CarrierClient:
@@ -136,7 +137,15 @@ class CarrierEventCreateApi(APIView):
 
     @extend_schema(
         operation_id="carrier_events_create",
+        summary="Report a parcel's progress (carriers)",
+        description="A carrier, not a shop, calls this: each body is signed with the "
+        "carrier's own secret (`X-Carrier`, `X-Carrier-Timestamp` and `X-Carrier-Signature` "
+        "headers, see docs/staff.md). The parcel is found by its "
+        "tracking number among the carrier's; the order moves on (`out_for_delivery`, "
+        "`delivered`) or its timeline gains the step (`in_transit`, `delivery_failed`). "
+        "The same `event_id` again is answered 200 with `duplicate: true` and changes nothing.",
         request=CarrierEventInputSerializer,
+        examples=examples.CARRIER_EVENT,
         responses={
             200: CarrierEventOutputSerializer,
             400: OpenApiResponse(description="An invalid body."),

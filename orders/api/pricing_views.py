@@ -62,23 +62,29 @@ def _known_code(code: str, what: str) -> str:
 
 
 # --- the shop ----------------------------------------------------------------------------------
+SHOP_EXAMPLE = {
+    "name": "Café Aurora",
+    "currency": "EUR",
+    "prices_include_tax": True,
+    "language": "en",
+    "tax_rate": "0.2000",
+    "capture_on_shipment": False,
+}
+
+
 class ShopSettingsApi(APIView):
     @extend_schema(
         operation_id="shop_retrieve",
         summary="The shop's settings",
+        description="How the shop's orders are priced and charged: whether prices include "
+        "tax, the default tax rate, the customers' default language and whether payment is "
+        "captured on shipment. Name and currency are set by support.",
         tags=TAG,
         responses={200: ShopSettingsOutputSerializer},
         examples=[
             OpenApiExample(
                 "A shop whose prices include VAT",
-                value={
-                    "name": "Café Aurora",
-                    "currency": "EUR",
-                    "prices_include_tax": True,
-                    "language": "en",
-                    "tax_rate": "0.2000",
-                    "capture_on_shipment": False,
-                },
+                value=SHOP_EXAMPLE,
                 response_only=True,
             )
         ],
@@ -98,7 +104,17 @@ class ShopSettingsApi(APIView):
                 "A net-price B2B shop in Portuguese",
                 value={"prices_include_tax": False, "language": "pt-BR", "tax_rate": "0.17"},
                 request_only=True,
-            )
+            ),
+            OpenApiExample(
+                "Changed",
+                value={
+                    **SHOP_EXAMPLE,
+                    "prices_include_tax": False,
+                    "language": "pt-BR",
+                    "tax_rate": "0.1700",
+                },
+                response_only=True,
+            ),
         ],
     )
     def patch(self, request):
@@ -111,6 +127,22 @@ class ShopSettingsApi(APIView):
 
 
 # --- shipping methods -----------------------------------------------------------------------------
+SHIPPING_ANSWER = {
+    "code": "post",
+    "name": "Post, by weight",
+    "kind": "weight",
+    "price": "0.00",
+    "weight_bands": [
+        {"up_to_grams": 1000, "price": "5.00"},
+        {"up_to_grams": 5000, "price": "9.00"},
+    ],
+    "free_above": "80.00",
+    "countries": ["BR", "PT"],
+    "tax_class": "standard",
+    "active": True,
+    "created_at": "2026-12-04T10:00:00Z",
+    "updated_at": "2026-12-04T10:00:00Z",
+}
 SHIPPING_EXAMPLE = {
     "code": "post",
     "name": "Post, by weight",
@@ -131,27 +163,26 @@ class ShippingMethodListCreateApi(APIView):
     @extend_schema(
         operation_id="shipping_methods_list",
         summary="The shop's shipping methods",
+        description="Every method, active or not, by code, a page at a time (follow `next`).",
         tags=TAG,
         parameters=PAGE_PARAMETERS,
         responses={200: ShippingMethodOutputSerializer(many=True)},
         examples=[
             OpenApiExample(
                 "A flat method",
-                value=[
-                    {
-                        "code": "courier",
-                        "name": "Courier",
-                        "kind": "flat",
-                        "price": "12.00",
-                        "weight_bands": [],
-                        "free_above": None,
-                        "countries": [],
-                        "tax_class": "standard",
-                        "active": True,
-                        "created_at": "2026-12-04T10:00:00Z",
-                        "updated_at": "2026-12-04T10:00:00Z",
-                    }
-                ],
+                value={
+                    "code": "courier",
+                    "name": "Courier",
+                    "kind": "flat",
+                    "price": "12.00",
+                    "weight_bands": [],
+                    "free_above": None,
+                    "countries": [],
+                    "tax_class": "standard",
+                    "active": True,
+                    "created_at": "2026-12-04T10:00:00Z",
+                    "updated_at": "2026-12-04T10:00:00Z",
+                },
                 response_only=True,
             )
         ],
@@ -167,7 +198,12 @@ class ShippingMethodListCreateApi(APIView):
         tags=TAG,
         request=ShippingMethodCreateInputSerializer,
         responses={201: ShippingMethodOutputSerializer, 400: PROBLEM, 409: CONFLICT},
-        examples=[OpenApiExample("By weight", value=SHIPPING_EXAMPLE, request_only=True)],
+        examples=[
+            OpenApiExample("By weight", value=SHIPPING_EXAMPLE, request_only=True),
+            OpenApiExample(
+                "Added", value=SHIPPING_ANSWER, response_only=True, status_codes=["201"]
+            ),
+        ],
     )
     def post(self, request):
         serializer = ShippingMethodCreateInputSerializer(data=request.data)
@@ -190,12 +226,13 @@ class ShippingMethodDetailApi(APIView):
     @extend_schema(
         operation_id="shipping_methods_retrieve",
         summary="One shipping method",
+        description="A method of the shop by its code; another shop's is a 404.",
         tags=TAG,
         responses={200: ShippingMethodOutputSerializer, 404: PROBLEM},
         examples=[
             OpenApiExample(
                 "By weight",
-                value={**SHIPPING_EXAMPLE, "price": "0.00", "active": True},
+                value=SHIPPING_ANSWER,
                 response_only=True,
             )
         ],
@@ -210,7 +247,12 @@ class ShippingMethodDetailApi(APIView):
         tags=TAG,
         request=ShippingMethodUpdateInputSerializer,
         responses={200: ShippingMethodOutputSerializer, 400: PROBLEM, 404: PROBLEM},
-        examples=[OpenApiExample("Free from 50", value={"free_above": "50.00"}, request_only=True)],
+        examples=[
+            OpenApiExample("Free from 50", value={"free_above": "50.00"}, request_only=True),
+            OpenApiExample(
+                "Changed", value={**SHIPPING_ANSWER, "free_above": "50.00"}, response_only=True
+            ),
+        ],
     )
     def patch(self, request, code: str):
         method = self._method(request, code)
@@ -235,6 +277,21 @@ class ShippingMethodDetailApi(APIView):
 
 
 # --- discounts ------------------------------------------------------------------------------------
+DISCOUNT_ANSWER = {
+    "code": "COFFEE10",
+    "kind": "percentage",
+    "value": "10.00",
+    "skus": ["COFFEE-1KG"],
+    "starts_at": None,
+    "ends_at": "2026-12-31T23:59:59Z",
+    "max_uses": 100,
+    "uses": 3,
+    "once_per_customer": True,
+    "min_subtotal": None,
+    "active": True,
+    "created_at": "2026-12-04T10:00:00Z",
+    "updated_at": "2026-12-04T10:00:00Z",
+}
 DISCOUNT_EXAMPLE = {
     "code": "COFFEE10",
     "kind": "percentage",
@@ -252,24 +309,15 @@ class DiscountListCreateApi(APIView):
     @extend_schema(
         operation_id="discounts_list",
         summary="The shop's discount codes",
+        description="Every code, active or not, with how often it was used, by code, a page "
+        "at a time (follow `next`).",
         tags=TAG,
         parameters=PAGE_PARAMETERS,
         responses={200: DiscountOutputSerializer(many=True)},
         examples=[
             OpenApiExample(
                 "A code used 3 times",
-                value=[
-                    {
-                        **DISCOUNT_EXAMPLE,
-                        "value": "10.00",
-                        "starts_at": None,
-                        "uses": 3,
-                        "min_subtotal": None,
-                        "active": True,
-                        "created_at": "2026-12-04T10:00:00Z",
-                        "updated_at": "2026-12-04T10:00:00Z",
-                    }
-                ],
+                value=DISCOUNT_ANSWER,
                 response_only=True,
             )
         ],
@@ -286,7 +334,15 @@ class DiscountListCreateApi(APIView):
         tags=TAG,
         request=DiscountCreateInputSerializer,
         responses={201: DiscountOutputSerializer, 400: PROBLEM, 409: CONFLICT},
-        examples=[OpenApiExample("10 % off coffee", value=DISCOUNT_EXAMPLE, request_only=True)],
+        examples=[
+            OpenApiExample("10 % off coffee", value=DISCOUNT_EXAMPLE, request_only=True),
+            OpenApiExample(
+                "Added",
+                value={**DISCOUNT_ANSWER, "uses": 0},
+                response_only=True,
+                status_codes=["201"],
+            ),
+        ],
     )
     def post(self, request):
         serializer = DiscountCreateInputSerializer(data=request.data)
@@ -309,12 +365,13 @@ class DiscountDetailApi(APIView):
     @extend_schema(
         operation_id="discounts_retrieve",
         summary="One discount code (any case)",
+        description="A code of the shop, looked up case-insensitively; another shop's is a 404.",
         tags=TAG,
         responses={200: DiscountOutputSerializer, 404: PROBLEM},
         examples=[
             OpenApiExample(
                 "10 % off coffee",
-                value={**DISCOUNT_EXAMPLE, "value": "10.00", "uses": 3, "active": True},
+                value=DISCOUNT_ANSWER,
                 response_only=True,
             )
         ],
@@ -329,7 +386,12 @@ class DiscountDetailApi(APIView):
         tags=TAG,
         request=DiscountUpdateInputSerializer,
         responses={200: DiscountOutputSerializer, 400: PROBLEM, 404: PROBLEM},
-        examples=[OpenApiExample("Stop it", value={"active": False}, request_only=True)],
+        examples=[
+            OpenApiExample("Stop it", value={"active": False}, request_only=True),
+            OpenApiExample(
+                "Stopped", value={**DISCOUNT_ANSWER, "active": False}, response_only=True
+            ),
+        ],
     )
     def patch(self, request, code: str):
         discount = self._discount(request, code)
@@ -361,13 +423,15 @@ class TaxRateListCreateApi(APIView):
     @extend_schema(
         operation_id="tax_rates_list",
         summary="The shop's tax rates",
+        description="Every rate by class and country (a blank country is every other one), "
+        "a page at a time (follow `next`).",
         tags=TAG,
         parameters=[OpenApiParameter("cursor", OpenApiTypes.STR), _IdPagination.limit_parameter()],
         responses={200: TaxRateOutputSerializer(many=True)},
         examples=[
             OpenApiExample(
                 "Reduced in Portugal",
-                value=[{"id": 7, **TAX_RATE_EXAMPLE, "rate": "0.0600"}],
+                value={"id": 7, **TAX_RATE_EXAMPLE, "rate": "0.0600"},
                 response_only=True,
             )
         ],
@@ -384,7 +448,15 @@ class TaxRateListCreateApi(APIView):
         tags=TAG,
         request=TaxRateCreateInputSerializer,
         responses={201: TaxRateOutputSerializer, 400: PROBLEM, 409: CONFLICT},
-        examples=[OpenApiExample("Reduced in Portugal", value=TAX_RATE_EXAMPLE, request_only=True)],
+        examples=[
+            OpenApiExample("Reduced in Portugal", value=TAX_RATE_EXAMPLE, request_only=True),
+            OpenApiExample(
+                "Added",
+                value={"id": 7, **TAX_RATE_EXAMPLE, "rate": "0.0600"},
+                response_only=True,
+                status_codes=["201"],
+            ),
+        ],
     )
     def post(self, request):
         serializer = TaxRateCreateInputSerializer(data=request.data)
@@ -403,10 +475,19 @@ class TaxRateDetailApi(APIView):
     @extend_schema(
         operation_id="tax_rates_partial_update",
         summary="Change a tax rate",
+        description="Later orders only: a placed order keeps each line's rate and tax. A "
+        "class and country another rate has is a 409 already-exists.",
         tags=TAG,
         request=TaxRateUpdateInputSerializer,
         responses={200: TaxRateOutputSerializer, 400: PROBLEM, 404: PROBLEM, 409: CONFLICT},
-        examples=[OpenApiExample("New rate", value={"rate": "0.23"}, request_only=True)],
+        examples=[
+            OpenApiExample("New rate", value={"rate": "0.23"}, request_only=True),
+            OpenApiExample(
+                "Changed",
+                value={"id": 7, **TAX_RATE_EXAMPLE, "rate": "0.2300"},
+                response_only=True,
+            ),
+        ],
     )
     def patch(self, request, rate_id: int):
         rate = self._rate(request, rate_id)

@@ -5,7 +5,7 @@ from uuid import UUID
 from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.response import Response
@@ -18,7 +18,7 @@ from payments.interface import payment_states
 from .. import selectors, services
 from ..choices import OrderStatus
 from ..models import Order, Product, sku_validator
-from . import lean
+from . import examples, lean
 from .filters import OrderFilter
 from .pagination import OrderCursorPagination, ProductCursorPagination
 from .serializers import (
@@ -97,6 +97,11 @@ class OrderListCreateApi(APIView):
 
     @extend_schema(
         operation_id="orders_list",
+        summary="List orders",
+        description="The shop's orders, newest first, a page at a time: follow `next` (an "
+        "opaque cursor) for the next page. Filters combine; repeat `status` for several. An "
+        "invalid filter, `limit` or `cursor` is a 400 naming the parameter.",
+        examples=[examples.order_answer("A page of one order", examples.ORDER)],
         parameters=[
             OpenApiParameter("status", OpenApiTypes.STR, many=True, enum=OrderStatus.values),
             OpenApiParameter("created_after", OpenApiTypes.DATETIME),
@@ -134,6 +139,13 @@ class OrderListCreateApi(APIView):
 
     @extend_schema(
         operation_id="orders_create",
+        summary="Place an order",
+        description="The body names SKUs and quantities only: prices, taxes, shipping and "
+        "discounts come from the shop's catalog and settings, and the answer shows what was "
+        "charged. The order starts `placed` and moves on by itself (stock held, payment "
+        "taken, confirmed); follow it with GET, the event feed or webhooks. Send an "
+        "`Idempotency-Key`: a retry with the same key and body answers the same order.",
+        examples=examples.ORDER_CREATE,
         request=OrderCreateInputSerializer,
         parameters=[IDEMPOTENCY_PARAMETER],
         responses={
@@ -193,7 +205,14 @@ def _paid_externally(payment: dict) -> services.ExternalPayment | None:
 
 
 class OrderDetailApi(APIView):
-    @extend_schema(operation_id="orders_retrieve", responses={200: OrderOutputSerializer})
+    @extend_schema(
+        operation_id="orders_retrieve",
+        summary="Get an order",
+        description="One order of the shop, with its lines, totals, payment status and the "
+        "actions its state allows now (`allowed_actions`). Another shop's order is a 404.",
+        responses={200: OrderOutputSerializer},
+        examples=[examples.order_answer("Confirmed", examples.CONFIRMED)],
+    )
     def get(self, request, order_id: str):
         try:
             order = selectors.order_get_for_shop(
@@ -205,7 +224,20 @@ class OrderDetailApi(APIView):
 
     @extend_schema(
         operation_id="orders_partial_update",
+        summary="Replace an order's metadata",
+        description="`metadata` is the only field of an order a shop may change; it is "
+        "replaced as a whole (`{}` removes every key, a body without it changes nothing).",
         request=OrderUpdateInputSerializer,
+        examples=[
+            OpenApiExample(
+                "Tag the order",
+                value={"metadata": {"channel": "web", "gift": "yes"}},
+                request_only=True,
+            ),
+            examples.order_answer(
+                "Changed", {**examples.ORDER, "metadata": {"channel": "web", "gift": "yes"}}
+            ),
+        ],
         responses={200: OrderOutputSerializer, 400: PROBLEM},
     )
     def patch(self, request, order_id: str):
@@ -247,9 +279,14 @@ class _OrderActionApi(APIView):
         return idempotent(request, scope=_shop_scope(request), operation=run)
 
 
-def _action_schema(operation_id: str, request=None):
+def _action_schema(operation_id: str, request, *, summary: str, description: str, examples: list):
     return extend_schema(
         operation_id=operation_id,
+        summary=summary,
+        description=description
+        + " An action the order's state does not allow is a 409 invalid-transition naming "
+        "`allowed_actions`.",
+        examples=examples,
         request=request,
         parameters=[IDEMPOTENCY_PARAMETER],
         responses={200: OrderOutputSerializer, 400: PROBLEM, 404: PROBLEM, 409: PROBLEM},
@@ -259,7 +296,30 @@ def _action_schema(operation_id: str, request=None):
 class OrderCancelApi(_OrderActionApi):
     input_serializer = OrderCancelInputSerializer
 
-    @_action_schema("orders_cancel", OrderCancelInputSerializer)
+    @_action_schema(
+        "orders_cancel",
+        OrderCancelInputSerializer,
+        summary="Cancel an order",
+        description="Allowed until the order ships. Its stock is released, a captured "
+        "payment refunded and an issued invoice credited; `reason` (optional) is kept as "
+        "the order's `status_reason`.",
+        examples=[
+            OpenApiExample(
+                "The customer changed their mind",
+                value={"reason": "customer changed their mind"},
+                request_only=True,
+            ),
+            examples.order_answer(
+                "Cancelled",
+                {
+                    **examples.ORDER,
+                    "status": "cancelled",
+                    "status_reason": "customer changed their mind",
+                    "allowed_actions": [],
+                },
+            ),
+        ],
+    )
     def post(self, request, order_id: str):
         return super().post(request, order_id)
 
@@ -275,7 +335,22 @@ class OrderCancelApi(_OrderActionApi):
 class OrderShipApi(_OrderActionApi):
     input_serializer = OrderShipInputSerializer
 
-    @_action_schema("orders_ship", OrderShipInputSerializer)
+    @_action_schema(
+        "orders_ship",
+        OrderShipInputSerializer,
+        summary="Ship an order in one parcel",
+        description="A confirmed order leaves with one carrier and tracking number; the "
+        "carrier must be one the shop ships with (400 otherwise), and a number already on "
+        "a parcel on the road is a 409 tracking-number-in-use.",
+        examples=[
+            OpenApiExample(
+                "By DHL",
+                value={"carrier": "DHL", "tracking_number": "JD014600006281"},
+                request_only=True,
+            ),
+            examples.order_answer("Shipped", examples.SHIPPED),
+        ],
+    )
     def post(self, request, order_id: str):
         return super().post(request, order_id)
 
@@ -290,7 +365,20 @@ class OrderShipApi(_OrderActionApi):
 
 
 class OrderOutForDeliveryApi(_OrderActionApi):
-    @_action_schema("orders_out_for_delivery", OrderActionInputSerializer)
+    @_action_schema(
+        "orders_out_for_delivery",
+        OrderActionInputSerializer,
+        summary="Mark a shipped order out for delivery",
+        description="For shops that hear from their carrier themselves; a carrier that "
+        "pushes events does it through POST /api/v1/carrier-events. No body, or `{}`.",
+        examples=[
+            examples.no_body(),
+            examples.order_answer(
+                "Out for delivery",
+                {**examples.SHIPPED, "status": "out_for_delivery", "allowed_actions": ["deliver"]},
+            ),
+        ],
+    )
     def post(self, request, order_id: str):
         return super().post(request, order_id)
 
@@ -301,7 +389,20 @@ class OrderOutForDeliveryApi(_OrderActionApi):
 
 
 class OrderDeliverApi(_OrderActionApi):
-    @_action_schema("orders_deliver", OrderActionInputSerializer)
+    @_action_schema(
+        "orders_deliver",
+        OrderActionInputSerializer,
+        summary="Mark a shipped order delivered",
+        description="The order's last step; the customer's page and e-mail say so. No body, "
+        "or `{}`.",
+        examples=[
+            examples.no_body(),
+            examples.order_answer(
+                "Delivered",
+                {**examples.SHIPPED, "status": "delivered", "allowed_actions": []},
+            ),
+        ],
+    )
     def post(self, request, order_id: str):
         return super().post(request, order_id)
 
@@ -316,6 +417,12 @@ class ProductListCreateApi(APIView):
 
     @extend_schema(
         operation_id="products_list",
+        summary="List products",
+        description="The shop's catalog by SKU, a page at a time (follow `next`). `stock` is "
+        "on hand, `reserved` held for open orders, `available` the difference.",
+        examples=[
+            OpenApiExample("A page of one product", value=examples.PRODUCT, response_only=True)
+        ],
         parameters=[
             OpenApiParameter("cursor", OpenApiTypes.STR),
             ProductCursorPagination.limit_parameter(),
@@ -331,7 +438,11 @@ class ProductListCreateApi(APIView):
 
     @extend_schema(
         operation_id="products_create",
+        summary="Add a product",
+        description="A SKU is unique in the shop (a second is a 400 `unique`); the price is a "
+        "decimal string in the shop's currency. Orders placed later are priced with it.",
         request=ProductCreateInputSerializer,
+        examples=examples.PRODUCT_CREATE,
         parameters=[IDEMPOTENCY_PARAMETER],
         responses={201: ProductOutputSerializer, 400: PROBLEM},
     )
@@ -356,13 +467,24 @@ class ProductDetailApi(APIView):
         except Product.DoesNotExist:
             raise Http404(f"No product with SKU {sku!r}.") from None
 
-    @extend_schema(operation_id="products_retrieve", responses={200: ProductOutputSerializer})
+    @extend_schema(
+        operation_id="products_retrieve",
+        summary="Get a product",
+        description="One product of the shop's catalog by SKU, with its stock.",
+        responses={200: ProductOutputSerializer},
+        examples=[OpenApiExample("Black tea", value=examples.PRODUCT, response_only=True)],
+    )
     def get(self, request, sku: str):
         return Response(ProductOutputSerializer(self._product(request, sku)).data)
 
     @extend_schema(
         operation_id="products_partial_update",
+        summary="Change a product",
+        description="Name, price, stock on hand, tax class or weight; fields left out stay. "
+        "Stock cannot go below what is reserved (400 `below_reserved`), and an order keeps "
+        "the prices it was placed at.",
         request=ProductUpdateInputSerializer,
+        examples=examples.PRODUCT_UPDATE,
         responses={200: ProductOutputSerializer, 400: PROBLEM},
     )
     def patch(self, request, sku: str):

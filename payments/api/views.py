@@ -2,13 +2,14 @@ from uuid import UUID
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import Http404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import selectors, services
 from ..models import Invoice
+from . import examples
 from .serializers import (
     InvoiceOutputSerializer,
     RefundCreateInputSerializer,
@@ -19,7 +20,15 @@ NO_ORDER = "No such order for this shop."
 
 
 class OrderInvoiceDetailApi(APIView):
-    @extend_schema(operation_id="orders_invoice_retrieve", responses={200: InvoiceOutputSerializer})
+    @extend_schema(
+        operation_id="orders_invoice_retrieve",
+        summary="Get an order's invoice",
+        description="Issued when the order is confirmed, with a gapless number per shop and "
+        "year, and never changed after: a cancellation adds a `credit_note`. Before "
+        "confirmation (or for a rejected order) it is a 404.",
+        responses={200: InvoiceOutputSerializer},
+        examples=[OpenApiExample("Two lines at 20 %", value=examples.INVOICE, response_only=True)],
+    )
     def get(self, request, order_id: str):
         try:
             invoice = selectors.invoice_get_for_order(
@@ -36,7 +45,12 @@ class OrderRefundListApi(APIView):
     """The order's refunds (newest first), and a new refund of part or all of its payment."""
 
     @extend_schema(
-        operation_id="orders_refunds_list", responses={200: RefundOutputSerializer(many=True)}
+        operation_id="orders_refunds_list",
+        summary="List an order's refunds",
+        description="Every refund of the order's payment, newest first, whether the shop "
+        "asked for it, staff or support made it, or a cancellation did.",
+        responses={200: RefundOutputSerializer(many=True)},
+        examples=[OpenApiExample("One refund", value=examples.REFUND, response_only=True)],
     )
     def get(self, request, order_id: str):
         try:
@@ -49,7 +63,13 @@ class OrderRefundListApi(APIView):
 
     @extend_schema(
         operation_id="orders_refunds_create",
+        summary="Refund part of an order's payment",
+        description="Send an `amount`, or `lines` (SKUs and quantities: their share of the "
+        "order, tax and discounts included), not both. The payment must be captured, and "
+        "all refunds together cannot pass what was paid; the customer gets an e-mail and a "
+        "`payment.refunded` event is published.",
         request=RefundCreateInputSerializer,
+        examples=examples.REFUND_CREATE,
         responses={
             201: RefundOutputSerializer,
             400: OpenApiResponse(

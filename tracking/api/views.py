@@ -3,16 +3,67 @@
 from uuid import UUID
 
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import services
 from .serializers import OrderTrackingOutputSerializer
 
+TRACKING_EXAMPLE = {
+    "status": "shipped",
+    "status_label": "Shipped",
+    "sequence": 6,
+    "updated_at": "2026-11-25T14:02:11.408120+00:00",
+    "next_step": "Out for delivery",
+    "history": [
+        {
+            "id": 41,
+            "status": "placed",
+            "label": "Order placed",
+            "aggregate": "order",
+            "sequence": 1,
+            "occurred_at": "2026-11-25T10:53:32.345268+00:00",
+            "source": "shop",
+            "note": "",
+            "location": "",
+        },
+        {
+            "id": 44,
+            "status": "payment_captured",
+            "label": "Payment captured",
+            "aggregate": "payment",
+            "sequence": 1,
+            "occurred_at": "2026-11-25T10:53:33.012884+00:00",
+            "source": "system",
+            "note": "",
+            "location": "",
+        },
+        {
+            "id": 52,
+            "status": "shipped",
+            "label": "Shipped",
+            "aggregate": "order",
+            "sequence": 6,
+            "occurred_at": "2026-11-25T14:02:11.408120+00:00",
+            "source": "shop",
+            "note": "",
+            "location": "",
+        },
+    ],
+}
+
 
 class OrderTrackingApi(APIView):
-    @extend_schema(operation_id="orders_tracking", responses={200: OrderTrackingOutputSerializer})
+    @extend_schema(
+        operation_id="orders_tracking",
+        summary="Follow an order's tracking",
+        description="What the customer's tracking page shows: the status in words, what "
+        "happens next and the timeline of the order, its payment and invoice, and the "
+        "carrier's steps with their location and note.",
+        responses={200: OrderTrackingOutputSerializer},
+        examples=[OpenApiExample("On its way", value=TRACKING_EXAMPLE, response_only=True)],
+    )
     def get(self, request, order_id: UUID):
         tracking = services.tracking_for_shop_order(shop_id=request.user.shop.pk, order_id=order_id)
         if tracking is None:
