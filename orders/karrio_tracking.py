@@ -16,18 +16,21 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import attr
-import karrio.lib as karrio_lib
-import karrio.sdk as karrio
-from karrio.core import models as karrio_models
-from karrio.core.errors import ParsedMessagesError
 from loguru import logger as karrio_logger
 
-from . import carriers
+# karrio logs through loguru to stderr, beside Django's logging: a line when it is imported
+# and one per request (its tracer could carry a request's body, DHL's password in it).
+# Off before karrio is imported; OrderFlow logs each poll's outcome itself.
+karrio_logger.disable("karrio")
+
+import karrio.lib as karrio_lib  # noqa: E402
+import karrio.sdk as karrio  # noqa: E402
+from karrio.core import models as karrio_models  # noqa: E402
+from karrio.core.errors import ParsedMessagesError  # noqa: E402
+
+from . import carriers  # noqa: E402
 
 logger = logging.getLogger(__name__)
-# karrio logs each request through loguru to stderr, beside Django's logging (and its tracer
-# could carry a request's body, DHL's password in it): OrderFlow logs the outcome itself
-karrio_logger.disable("karrio")
 
 #: the karrio extensions OrderFlow installs (pyproject.toml); their names are the accounts'
 SUPPORTED_CARRIERS = ("ups", "usps", "dhl_express")
