@@ -14,6 +14,7 @@ from orderflow.admin import ReadOnlyAdmin
 
 from . import services
 from .exceptions import PaymentError
+from .forms import RefundActionForm
 from .models import Invoice, Payment, PaymentAttempt, Refund
 
 
@@ -44,8 +45,24 @@ class RefundInline(ReadOnlyInline):
         "gateway_reference",
         "reason",
         "lines",
+        "restock",
+        "credit_note_link",
     ]
     readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("credit_note")
+
+    @admin.display(description="credit note")
+    def credit_note_link(self, refund: Refund) -> str:
+        credit_note = getattr(refund, "credit_note", None)
+        if credit_note is None:
+            return "—"
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:payments_invoice_change", args=[credit_note.pk]),
+            credit_note.number,
+        )
 
 
 @admin.register(Payment)
@@ -86,6 +103,7 @@ class PaymentAdmin(admin_follow.FollowsOrder, ReadOnlyAdmin):
     order_fields = ["order_id"]
     shop_fields = ["shop_id"]
     actions = ["refund_the_rest"]
+    action_form = RefundActionForm
 
     def has_refund_permission(self, request) -> bool:
         return request.user.has_perm(roles.REFUND)
@@ -95,15 +113,18 @@ class PaymentAdmin(admin_follow.FollowsOrder, ReadOnlyAdmin):
     )
     def refund_the_rest(self, request, queryset):
         """Give back what is left of each captured payment (a refund after delivery, for
-        support); each one through the refund service, so its rules and events hold."""
+        support); each one through the refund service, so its rules and events hold. With
+        the action bar's restock box, what is left is the units not refunded yet, back on
+        hand."""
         by = f"staff:{request.user.get_username()}"
+        restock = request.POST.get("restock") == "on"
         for payment in queryset.order_by("created_at"):
             try:
-                refund = services.payment_refund(
+                refund = services.payment_refund_the_rest(
                     order_id=payment.order_id,
-                    shop_id=None,
-                    amount=payment.amount - payment.refunded_amount,
                     reason=f"Refunded by support ({by})",
+                    restock=restock,
+                    actor=by,
                 )
             except PaymentError as error:
                 self.message_user(request, f"{payment.order_id}: {error.detail}", messages.ERROR)
@@ -113,8 +134,12 @@ class PaymentAdmin(admin_follow.FollowsOrder, ReadOnlyAdmin):
                     request, f"{payment.order_id}: the order does not exist.", messages.ERROR
                 )
                 continue
+            credit_note = getattr(refund, "credit_note", None)
             self.message_user(
-                request, f"Refunded {refund.amount} {refund.currency} of {payment.order_id}."
+                request,
+                f"Refunded {refund.amount} {refund.currency} of {payment.order_id}"
+                + (f", credit note {credit_note.number}" if credit_note else "")
+                + ("; the units are back on hand." if refund.restock else "."),
             )
 
 

@@ -18,6 +18,10 @@ class RefundSummary:
     status: str
     reason: str
     created_at: datetime
+    #: the number of the refund's credit note ("" when it has none)
+    credit_note: str = ""
+    #: its units went back on hand
+    restock: bool = False
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,9 @@ class InvoiceSummary:
 
 
 def payment_summary_for_order(*, order_id: UUID) -> PaymentSummary | None:
-    payment = Payment.objects.prefetch_related("refunds").filter(order_id=order_id).first()
+    payment = (
+        Payment.objects.prefetch_related("refunds__credit_note").filter(order_id=order_id).first()
+    )
     if payment is None:
         return None
     return PaymentSummary(
@@ -58,7 +64,12 @@ def payment_summary_for_order(*, order_id: UUID) -> PaymentSummary | None:
         failure_reason=payment.failure_reason,
         refunds=tuple(
             RefundSummary(
-                amount=r.amount, status=r.status, reason=r.reason, created_at=r.created_at
+                amount=r.amount,
+                status=r.status,
+                reason=r.reason,
+                created_at=r.created_at,
+                credit_note=r.credit_note.number if hasattr(r, "credit_note") else "",
+                restock=r.restock,
             )
             for r in payment.refunds.all()
         ),

@@ -26,6 +26,10 @@ def invoice_get(*, invoice_id: UUID) -> Invoice:
     )
 
 
+def credit_note_of_refund(*, refund_id: UUID) -> Invoice | None:
+    return Invoice.objects.filter(refund_id=refund_id).first()
+
+
 def payment_get_for_order(*, order_id: UUID) -> Payment | None:
     return Payment.objects.prefetch_related("refunds", "attempts").filter(order_id=order_id).first()
 

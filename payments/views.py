@@ -33,26 +33,30 @@ def order_refund(request, order_id: UUID):
     payment = Payment.objects.filter(order_id=order_id).first()
     if order is None or payment is None:
         raise Http404("No such order, or nothing was paid.")
-    form = RefundForm(request.POST if request.method == "POST" else None)
+    form = RefundForm(request.POST if request.method == "POST" else None, lines=order.lines)
     status = 200
     if form.is_bound:
         if form.is_valid():
+            data = form.cleaned_data
             try:
                 refund = services.payment_refund(
                     order_id=order_id,
                     shop_id=None,
-                    amount=form.cleaned_data["amount"],
-                    reason=form.cleaned_data["reason"],
+                    amount=None if data["lines"] else data["amount"],
+                    lines=[
+                        services.RefundLine(sku=s, quantity=q) for s, q in data["lines"].items()
+                    ],
+                    reason=data["reason"],
+                    restock=data["restock"],
+                    actor=f"staff:{request.user.get_username()}",
                 )
             except PaymentError as error:
-                form.add_error(
-                    "amount" if error.errors else None,
-                    error.errors[0].detail if error.errors else error.detail,
-                )
+                for problem in error.errors or ():
+                    form.add_error(form.field_for(problem.attr), problem.detail)
+                if not error.errors:
+                    form.add_error(None, error.detail)
             else:
-                messages.success(
-                    request, f"Refunded {refund.amount} {refund.currency}; the customer is told."
-                )
+                messages.success(request, _refunded_message(refund))
                 return redirect("tracking:order", order_id=order_id)
         status = 400
         payment.refresh_from_db()
@@ -67,3 +71,13 @@ def order_refund(request, order_id: UUID):
         },
         status=status,
     )
+
+
+def _refunded_message(refund) -> str:
+    message = f"Refunded {refund.amount} {refund.currency}; the customer is told."
+    credit_note = selectors.credit_note_of_refund(refund_id=refund.pk)
+    if credit_note is not None:
+        message += f" Credit note {credit_note.number}."
+    if refund.restock:
+        message += " The units are back on hand."
+    return message

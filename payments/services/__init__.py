@@ -2,7 +2,12 @@
 
 from .charging import payment_capture_on_shipment, payment_charge
 from .invoicing import credit_note_issue, invoice_issue
-from .refunding import RefundLine, payment_refund, payment_refund_for_cancelled_order
+from .refunding import (
+    RefundLine,
+    payment_refund,
+    payment_refund_for_cancelled_order,
+    payment_refund_the_rest,
+)
 
 __all__ = [
     "RefundLine",
@@ -12,4 +17,5 @@ __all__ = [
     "payment_charge",
     "payment_refund",
     "payment_refund_for_cancelled_order",
+    "payment_refund_the_rest",
 ]

@@ -299,6 +299,43 @@ def payment_refund(
     return refund
 
 
+def payment_refund_the_rest(
+    *, order_id: UUID, reason: str, restock: bool = False, actor: str = ""
+) -> Refund:
+    """Give back what is left of the order's payment (support's admin action).
+
+    With ``restock``, what is left is the units of every line not refunded yet, put back on
+    hand: a refund by lines (:func:`payment_refund`), refused like any other when earlier
+    refunds of amounts left less than those units' share, or the order has not shipped.
+    """
+    payment = Payment.objects.filter(order_id=order_id).first()
+    if not restock or payment is None:
+        rest = payment.amount - payment.refunded_amount if payment else None
+        return payment_refund(
+            order_id=order_id, shop_id=None, amount=rest, reason=reason, actor=actor
+        )
+    refunded: dict[str, int] = {}
+    for earlier in payment.refunds.filter(status=RefundStatus.SUCCEEDED).values_list(
+        "lines", flat=True
+    ):
+        for line in earlier:
+            refunded[line["sku"]] = refunded.get(line["sku"], 0) + line["quantity"]
+    lines = [
+        RefundLine(sku=line.sku, quantity=line.quantity - refunded.get(line.sku, 0))
+        for line in order_invoice_details(order_id=order_id).lines
+        if line.quantity > refunded.get(line.sku, 0)
+    ]
+    return payment_refund(
+        order_id=order_id,
+        shop_id=None,
+        amount=None if lines else Decimal("0"),
+        lines=lines,
+        reason=reason,
+        restock=bool(lines),
+        actor=actor,
+    )
+
+
 def _units(lines: Sequence[RefundLine]) -> dict[str, int]:
     return {line.sku: line.quantity for line in lines}
 

@@ -6,8 +6,11 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
+from orders import services as order_services
+from orders.models import Product
+from orders.tests.factories import STAFF
 from payments.models import Invoice, Payment, Refund
-from payments.services import invoice_issue, payment_refund
+from payments.services import RefundLine, invoice_issue, payment_refund
 
 from .factories import confirmed_order
 
@@ -125,7 +128,8 @@ def test_support_refunds_what_is_left_of_a_payment(admin_client, shop, products)
 
     assert response.status_code == 200
     page = response.content.decode()
-    assert f"Refunded 50.00 EUR of {order.pk}." in page
+    credit_note = Refund.objects.get(amount=Decimal("50.00")).credit_note
+    assert f"Refunded 50.00 EUR of {order.pk}, credit note {credit_note.number}." in page
     assert f"Order {done.number} has no captured payment to refund" in page
     payment.refresh_from_db()
     assert (payment.status, payment.refunded_amount) == ("refunded", Decimal("59.70"))
@@ -151,3 +155,47 @@ def test_staff_without_the_refund_permission_cannot_refund(client, shop, product
     assert not Refund.objects.exists()
     payment.refresh_from_db()
     assert payment.status == "captured"
+
+
+def test_support_refunds_the_units_left_and_restocks_them(admin_client, shop, products):
+    order, payment = confirmed_order(shop)  # COFFEE-1KG x2, MUG x1
+    order_services.order_ship(
+        order_id=order.pk, shop=None, actor=STAFF, carrier="DHL", tracking_number="JD5"
+    )
+    payment_refund(
+        order_id=order.pk, shop_id=None, lines=[RefundLine(sku="COFFEE-1KG", quantity=1)]
+    )
+
+    response = admin_client.post(
+        reverse("admin:payments_payment_changelist"),
+        {"action": "refund_the_rest", "_selected_action": [str(payment.pk)], "restock": "on"},
+        follow=True,
+    )
+
+    refund = Refund.objects.get(restock=True)
+    assert refund.lines == [{"sku": "COFFEE-1KG", "quantity": 1}, {"sku": "MUG", "quantity": 1}]
+    assert refund.amount == Decimal("34.80")
+    assert (
+        f"Refunded 34.80 EUR of {order.pk}, credit note {refund.credit_note.number}; "
+        "the units are back on hand."
+    ) in response.content.decode()
+    assert dict(Product.objects.values_list("sku", "on_hand")) == {"COFFEE-1KG": 49, "MUG": 20}
+    payment.refresh_from_db()
+    assert payment.status == "refunded"
+
+
+def test_the_payment_page_shows_each_refunds_credit_note(admin_client, shop, products):
+    order, payment = confirmed_order(shop)
+    for amount in ("1.00", "2.00", "3.00"):
+        payment_refund(order_id=order.pk, shop_id=None, amount=Decimal(amount))
+    numbers = list(
+        Invoice.objects.filter(kind="credit_note")
+        .order_by("sequence")
+        .values_list("number", flat=True)
+    )
+
+    page = admin_client.get(reverse("admin:payments_payment_change", args=[payment.pk]))
+
+    assert page.status_code == 200
+    for number in numbers:
+        assert f">{number}</a>" in page.content.decode()

@@ -5,6 +5,11 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth.models import Group
 
+from orderflow.models import OutboxEvent
+from orders import services as order_services
+from orders.interface import order_details
+from orders.models import Product
+from orders.tests.factories import STAFF
 from payments.models import Payment, Refund
 
 from .factories import confirmed_order, reserved_order
@@ -109,3 +114,62 @@ def test_the_order_page_links_the_form_for_the_refund_role_only(
     client.force_login(user)
     page = client.get(f"/staff/orders/{other.pk}").content.decode()
     assert page.count("Refund…") == 0
+
+
+def _line_field(order, sku: str) -> str:
+    skus = [line.sku for line in order_details(order_id=order.pk).lines]
+    return f"line_{skus.index(sku)}"
+
+
+def test_a_supervisor_refunds_shipped_units_and_restocks_them(supervisor, shop, products):
+    order, _ = confirmed_order(shop)
+    order_services.order_ship(
+        order_id=order.pk, shop=None, actor=STAFF, carrier="DHL", tracking_number="JD7"
+    )
+
+    form = supervisor.get(_url(order)).content.decode()
+    response = supervisor.post(
+        _url(order),
+        {_line_field(order, "MUG"): "1", "restock": "on", "reason": "Chipped"},
+    )
+
+    assert "Units of Mug (MUG)" in form
+    assert "Put the refunded units back on hand" in form
+    assert response.status_code == 302, response.content.decode()
+    refund = Refund.objects.get()
+    assert (refund.amount, refund.lines, refund.restock) == (
+        Decimal("9.90"),
+        [{"sku": "MUG", "quantity": 1}],
+        True,
+    )
+    assert Product.objects.get(sku="MUG").on_hand == 20
+    page = supervisor.get(response["Location"]).content.decode()
+    number = refund.credit_note.number
+    assert f"Refunded 9.90 EUR; the customer is told. Credit note {number}." in page
+    assert f"credit note {number} · restocked" in page
+    restocked = OutboxEvent.objects.get(type="stock.restocked")
+    assert restocked.data["actor"] == "staff:sup"
+
+
+@pytest.mark.parametrize(
+    ("post", "message"),
+    [
+        ({"amount": "5.00", "restock": "on"}, "Only a refund of units puts them back on hand"),
+        ({"amount": "5.00", "MUG": "1"}, "Refund an amount or units of lines, not both."),
+        ({"MUG": "1", "restock": "on"}, "has not shipped"),
+        ({"MUG": "2"}, "Ensure this value is less than or equal to 1."),
+    ],
+)
+def test_a_refused_restock_or_mix_is_a_message_and_changes_nothing(
+    supervisor, shop, products, post, message
+):
+    order, _ = confirmed_order(shop)
+    if "MUG" in post:
+        post = {**post, _line_field(order, "MUG"): post.pop("MUG")}
+
+    response = supervisor.post(_url(order), post)
+
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not Refund.objects.exists()
+    assert Product.objects.get(sku="MUG").on_hand == 20
