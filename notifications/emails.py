@@ -49,6 +49,10 @@ TRIGGERS: tuple[EmailTrigger, ...] = (
     EmailTrigger("order.rejected", CUSTOMER),  # which items were short
     # a refund the shop asked for (the cancellation's refund is in its own e-mail)
     EmailTrigger("payment.refunded", CUSTOMER, only_if={"on_request": True}),
+    # a return: asked for, then approved or rejected (its refund is payment.refunded's e-mail)
+    EmailTrigger("return.requested", CUSTOMER),
+    EmailTrigger("return.approved", CUSTOMER),
+    EmailTrigger("return.rejected", CUSTOMER),  # why, in the shop's words
     EmailTrigger("webhook_endpoint.disabled", SHOP),  # to the shop's contact
 )
 

@@ -29,6 +29,13 @@ class Milestone(models.TextChoices):
     CREDIT_NOTE_ISSUED = "credit_note_issued", "Credit note issued"
     SHIPPING_ADDRESS_CHANGED = "shipping_address_changed", "Shipping address changed"
     CUSTOMER_CHANGED = "customer_changed", "Customer details changed"
+    RETURN_REQUESTED = "return_requested", "Return requested"
+    RETURN_APPROVED = "return_approved", "Return approved"
+    RETURN_REJECTED = "return_rejected", "Return rejected"
+    RETURN_RECEIVED = "return_received", "Return received"
+    RETURN_REFUNDED = "return_refunded", "Return refunded"
+    RETURN_CLOSED = "return_closed", "Return closed without refund"
+    RESTOCKED = "restocked", "Units back on hand"
 
 
 #: steps only staff see: money and paperwork
@@ -39,5 +46,6 @@ PRIVATE_MILESTONES = frozenset(
         Milestone.PAYMENT_REFUNDED,
         Milestone.INVOICE_ISSUED,
         Milestone.CREDIT_NOTE_ISSUED,
+        Milestone.RESTOCKED,
     }
 )

@@ -396,6 +396,7 @@ PUBLIC_ORDER_FIELDS = (
     "delivery_issue",
     "refunded_amount",
     "refunded_at",
+    "return_status",
     "carrier",
     "tracking_number",
     "status",

@@ -71,6 +71,8 @@ class TrackedOrder(models.Model):
     #: money given back to the customer, all refunds together, and when the last one was
     refunded_amount = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     refunded_at = models.DateTimeField(null=True, blank=True)
+    #: where the order's latest return stands (``orders`` ReturnStatus), "" without one
+    return_status = models.CharField(max_length=20, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-placed_at"]

@@ -152,6 +152,7 @@ def public_order(tracked: TrackedOrder, live: LiveStatus) -> dict:
         "delivery_issue": tracked.delivery_issue,
         "refunded_amount": str(tracked.refunded_amount),
         "refunded_at": tracked.refunded_at.isoformat() if tracked.refunded_at else "",
+        "return_status": tracked.return_status,
         **live_status_payload(live),
     }
 

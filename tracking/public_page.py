@@ -50,6 +50,12 @@ STEP_LABELS = {
     Milestone.CANCELLED: gettext_lazy("Order cancelled"),
     Milestone.SHIPPING_ADDRESS_CHANGED: gettext_lazy("Delivery address updated"),
     Milestone.CUSTOMER_CHANGED: gettext_lazy("Contact details updated"),
+    Milestone.RETURN_REQUESTED: gettext_lazy("Return requested"),
+    Milestone.RETURN_APPROVED: gettext_lazy("Return approved"),
+    Milestone.RETURN_REJECTED: gettext_lazy("Return not accepted"),
+    Milestone.RETURN_RECEIVED: gettext_lazy("Returned items received"),
+    Milestone.RETURN_REFUNDED: gettext_lazy("Return refunded"),
+    Milestone.RETURN_CLOSED: gettext_lazy("Return settled"),
 }
 
 #: what happens next, by status ("" at an end)
@@ -151,6 +157,32 @@ def _cancelled(order: Mapping[str, Any]) -> list[str]:
     return said
 
 
+#: where the order's latest return stands, in the customer's words (``return_status``)
+RETURN_SENTENCES = {
+    "requested": gettext_lazy("Return in progress: %(shop)s is checking your request."),
+    "approved": gettext_lazy(
+        "Return in progress: %(shop)s approved it; please send the items back."
+    ),
+    "rejected": gettext_lazy("%(shop)s could not accept your return."),
+    "received": gettext_lazy("Return received: %(shop)s has your items back; the refund follows."),
+    "refunded": gettext_lazy("Return received: %(shop)s has your items back."),
+    "closed": gettext_lazy(
+        "Return received: %(shop)s has your items back and settled the return without a refund."
+    ),
+}
+#: what happens next while a return is open
+RETURN_NEXT_STEPS = {
+    "requested": gettext_lazy("The shop tells you whether to send the items back."),
+    "approved": gettext_lazy("Send the items back to the shop."),
+    "received": gettext_lazy("The shop refunds the returned items."),
+}
+
+
+def _return_sentence(order: Mapping[str, Any]) -> str:
+    sentence = RETURN_SENTENCES.get(order.get("return_status") or "")
+    return str(sentence) % {"shop": order["shop_name"]} if sentence is not None else ""
+
+
 def _refunded(order: Mapping[str, Any]) -> bool:
     try:
         return float(order.get("refunded_amount") or 0) > 0
@@ -200,6 +232,8 @@ def sentences(order: Mapping[str, Any]) -> list[str]:
         said = [_("Your order is confirmed and %(shop)s is preparing it.") % {"shop": shop}]
     else:
         said = [_("We received your order and %(shop)s is checking it.") % {"shop": shop}]
+    if status not in (OrderStatus.REJECTED, OrderStatus.CANCELLED) and _return_sentence(order):
+        said.append(_return_sentence(order))
     if status != OrderStatus.CANCELLED and _refunded(order):
         said.append(_refund_sentence(order))
     return said
@@ -216,6 +250,9 @@ def _attempt_failed(order: Mapping[str, Any]) -> bool:
 def next_step(order: Mapping[str, Any]) -> str:
     if _attempt_failed(order):
         return _("The carrier tries again.")
+    if order.get("status") == OrderStatus.DELIVERED and order.get("return_status"):
+        step = RETURN_NEXT_STEPS.get(order["return_status"])
+        return str(step) if step is not None else ""
     step = NEXT_STEPS.get(order.get("status", ""))
     return str(step) if step is not None else ""
 

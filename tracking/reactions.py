@@ -85,6 +85,31 @@ def _refunded_note(data: Data) -> str:
     return f"{data['amount']} {data['currency']} refunded: {data['reason']}"
 
 
+def _return_lines(data: Data) -> str:
+    return ", ".join(f"{line['quantity']} x {line['sku']}" for line in data.get("lines") or ())
+
+
+def _return_note(data: Data) -> str:
+    number = f"R{data.get('return_number', '')}"
+    if "amount" in data:
+        return f"{number}: {data['amount']} {data['currency']} refunded"
+    said = [number, _return_lines(data)]
+    if "restocked" in data:
+        said.append("restocked" if data["restocked"] else "not restocked")
+    if data.get("reason"):
+        said.append(data["reason"])
+    return ": ".join(said[:2]) + "".join(f"; {part}" for part in said[2:])
+
+
+def _restocked_note(data: Data) -> str:
+    return f"{_return_lines(data)} back on hand ({data.get('key', '')})"
+
+
+def _return_facts(status: str) -> Callable[[Data], dict[str, Any]]:
+    """The customer's page tells where the order's latest return stands."""
+    return lambda data: {"return_status": status}
+
+
 def _no_facts(data: Data) -> dict[str, Any]:
     return {}
 
@@ -231,11 +256,31 @@ REACTIONS: dict[str, Reaction] = {
         _customer_note,
         tracked_fields=("customer_name", "customer_email"),
     ),
+    # --- a return: the order's status stays, the customer's page says where it stands -----
+    "return.requested": Reaction(
+        Milestone.RETURN_REQUESTED, ACTOR, _return_note, page_facts=_return_facts("requested")
+    ),
+    "return.approved": Reaction(
+        Milestone.RETURN_APPROVED, ACTOR, _return_note, page_facts=_return_facts("approved")
+    ),
+    "return.rejected": Reaction(
+        Milestone.RETURN_REJECTED, ACTOR, _return_note, page_facts=_return_facts("rejected")
+    ),
+    "return.received": Reaction(
+        Milestone.RETURN_RECEIVED, ACTOR, _return_note, page_facts=_return_facts("received")
+    ),
+    "return.refunded": Reaction(
+        Milestone.RETURN_REFUNDED, ACTOR, _return_note, page_facts=_return_facts("refunded")
+    ),
+    "return.closed": Reaction(
+        Milestone.RETURN_CLOSED, ACTOR, _return_note, page_facts=_return_facts("closed")
+    ),
     # --- money and paperwork: history only, shown to staff --------------------------------
     "payment.captured": Reaction(Milestone.PAYMENT_CAPTURED, note=_captured_note),
     "payment.failed": Reaction(Milestone.PAYMENT_FAILED, note=_failed_note),
     "payment.refunded": Reaction(Milestone.PAYMENT_REFUNDED, note=_refunded_note),
     "invoice.issued": Reaction(_invoice_milestone, note=_invoice_note),
+    "stock.restocked": Reaction(Milestone.RESTOCKED, ACTOR, _restocked_note),
 }
 
 

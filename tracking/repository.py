@@ -70,6 +70,7 @@ class Move:
     customer_email: str
     outcome: dict[str, Any]
     delivery_issue: str
+    return_status: str = ""
 
 
 @dataclass(frozen=True)
@@ -279,11 +280,12 @@ _MOVE_TRACKED = f"""
 UPDATE {TRACKED} t
 SET status = n.status, sequence = n.sequence, updated_at = n.updated_at,
     carrier = n.carrier, tracking_number = n.tracking_number, customer_name = n.customer_name,
-    customer_email = n.customer_email, outcome = n.outcome, delivery_issue = n.delivery_issue
+    customer_email = n.customer_email, outcome = n.outcome, delivery_issue = n.delivery_issue,
+    return_status = n.return_status
 FROM unnest(%s::uuid[], %s::text[], %s::int[], %s::timestamptz[], %s::text[], %s::text[],
-            %s::text[], %s::text[], %s::jsonb[], %s::text[])
+            %s::text[], %s::text[], %s::jsonb[], %s::text[], %s::text[])
      AS n(order_id, status, sequence, updated_at, carrier, tracking_number, customer_name,
-          customer_email, outcome, delivery_issue)
+          customer_email, outcome, delivery_issue, return_status)
 WHERE t.order_id = n.order_id AND t.sequence < n.sequence
 RETURNING t.order_id
 """  # noqa: S608
@@ -307,6 +309,7 @@ def tracked_move(moves: list[Move]) -> set[UUID]:
                 customer_email=move.customer_email,
                 outcome=move.outcome,
                 delivery_issue=move.delivery_issue,
+                return_status=move.return_status,
             ):
                 moved.add(move.order_id)
         return moved
@@ -323,6 +326,7 @@ def tracked_move(moves: list[Move]) -> set[UUID]:
             [move.customer_email for move in moves],
             [Jsonb(move.outcome) for move in moves],
             [move.delivery_issue for move in moves],
+            [move.return_status for move in moves],
         ],
     )
     return {order_id for (order_id,) in rows}

@@ -426,6 +426,23 @@ def _payment_refunded(notification: Notification, facts: Facts) -> Composed:
     )
 
 
+def _return_step(notification: Notification, facts: Facts) -> Composed:
+    """A return asked for, approved or rejected: its lines (names as ordered) and reason."""
+    data = notification.data
+    return _for_customer(
+        facts.order(notification),
+        lines=[
+            {
+                "sku": line["sku"],
+                "quantity": line["quantity"],
+                "name": line.get("name") or line["sku"],
+            }
+            for line in data.get("lines", ())
+        ],
+        reason=data.get("reason", ""),
+    )
+
+
 def _webhook_endpoint_disabled(notification: Notification, facts: Facts) -> Composed:
     data = notification.data
     shop = facts.shop(notification)
@@ -448,5 +465,8 @@ COMPOSERS = {
     "order.cancelled/customer": _order_cancelled,
     "order.rejected/customer": _order_rejected,
     "payment.refunded/customer": _payment_refunded,
+    "return.requested/customer": _return_step,
+    "return.approved/customer": _return_step,
+    "return.rejected/customer": _return_step,
     "webhook_endpoint.disabled/shop": _webhook_endpoint_disabled,
 }

@@ -75,6 +75,7 @@ def tracking_project(*, events: Sequence) -> dict[UUID, OrderChange]:
         row.carrier, row.tracking_number = move.carrier, move.tracking_number
         row.customer_name, row.customer_email = move.customer_name, move.customer_email
         row.outcome, row.delivery_issue = move.outcome, move.delivery_issue
+        row.return_status = move.return_status
     refunds = repository.tracked_refund(_refunds(events, fresh))
     for order_id, (amount, refunded_at) in refunds.items():
         change = changes[order_id]
@@ -107,6 +108,7 @@ def moves_of(
             "customer_email": current.customer_email,
             "outcome": current.outcome,
             "delivery_issue": current.delivery_issue,
+            "return_status": current.return_status,
         }
         for row in sorted(rows, key=lambda r: r.sequence):
             if not row.moves_status or row.sequence <= state["sequence"]:

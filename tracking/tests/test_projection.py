@@ -75,6 +75,13 @@ def test_the_reactions_cover_every_event_tracking_records():
         "payment.failed",
         "payment.refunded",
         "invoice.issued",
+        "stock.restocked",
+        "return.requested",
+        "return.approved",
+        "return.rejected",
+        "return.received",
+        "return.refunded",
+        "return.closed",
     }
 
 

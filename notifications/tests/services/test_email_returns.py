@@ -1,0 +1,131 @@
+"""A return's e-mails to the customer: asked for, approved, rejected (and its refund), in the
+order's language."""
+
+import pytest
+from django.core import mail
+
+from notifications.choices import SendStatus
+from notifications.models import Notification
+from orders import services as order_services
+from orders.models import Order
+from orders.services import returns
+from orders.tests.factories import order_for
+
+pytestmark = pytest.mark.django_db
+
+STAFF = order_services.Actor(kind="staff", name="ana")
+
+
+@pytest.fixture
+def delivered_in(shop, products, run_events):
+    """A paid order of 2 x COFFEE-1KG and 1 x MUG in ``locale``, delivered, its e-mails so far
+    sent (marked so, to read only the return's below)."""
+
+    def make(locale: str) -> Order:
+        order = order_for(shop, lines={"COFFEE-1KG": 2, "MUG": 1}, email="ana@example.com")
+        Order.objects.filter(pk=order.pk).update(customer_locale=locale)
+        run_events()
+        order_services.order_ship(
+            order_id=order.pk, shop=None, actor=STAFF, carrier="DHL", tracking_number="JD0001"
+        )
+        order_services.order_deliver(order_id=order.pk, shop=None, actor=STAFF)
+        run_events()
+        Notification.objects.update(status=SendStatus.SENT)
+        return Order.objects.get(pk=order.pk)
+
+    return make
+
+
+def _request(order, reason="The mug arrived chipped."):
+    return returns.return_request(
+        order_id=order.pk,
+        shop_id=None,
+        lines=[returns.ReturnLineInput("MUG", 1)],
+        reason=reason,
+        actor=STAFF,
+    )
+
+
+def _sent(subject_part: str):
+    [message] = [m for m in mail.outbox if subject_part in m.subject]
+    [(html, _mimetype)] = message.alternatives
+    return message, html
+
+
+def test_the_request_and_the_approval_in_english(delivered_in, run_events, send_emails):
+    order = delivered_in("en")
+    order_return = _request(order)
+    returns.return_approve(return_id=order_return.pk, actor=STAFF)
+    run_events()
+
+    send_emails()
+
+    requested, requested_html = _sent("We received your return request")
+    approved, _ = _sent("is approved")
+    assert requested.subject == f"We received your return request for order {order.number}"
+    assert requested.to == ["ana@example.com"]
+    assert (
+        f"Loja Café Azul received your request to return these items of order {order.number}:"
+        "\n\n1 x Blue mug (MUG)" in requested.body
+    )
+    assert "The reason given: The mug arrived chipped." in requested.body
+    assert "Please do not send anything yet" in requested.body
+    assert "<li>1 x Blue mug (MUG)</li>" in requested_html
+    assert approved.subject == f"Your return for order {order.number} is approved"
+    assert "Please send them back to Loja Café Azul." in approved.body
+
+
+def test_the_rejection_in_portuguese_says_why(delivered_in, run_events, send_emails):
+    order = delivered_in("pt-BR")
+    order_return = _request(order, reason="Quebrou.")
+    run_events()
+    Notification.objects.update(status=SendStatus.SENT)
+    returns.return_reject(return_id=order_return.pk, actor=STAFF, reason="Item usado.")
+    run_events()
+
+    send_emails()
+
+    message, html = _sent("não foi aceita")
+    assert message.subject == f"Sua devolução do pedido {order.number} não foi aceita"
+    assert message.body.startswith("Olá, Ana Souza,")
+    assert (
+        "A loja Loja Café Azul não pôde aceitar a devolução destes itens do pedido "
+        f"{order.number}:" in message.body
+    )
+    assert "Motivo informado: Item usado." in message.body
+    assert "Por favor, não envie os itens de volta." in message.body
+    assert '<html lang="pt-BR">' in html
+    for english in ("Hello", "could not accept", "The reason given"):
+        assert english not in message.body + html
+
+
+def test_the_request_in_portuguese(delivered_in, run_events, send_emails):
+    order = delivered_in("pt-BR")
+    _request(order)
+    run_events()
+
+    send_emails()
+
+    message, _ = _sent("Recebemos seu pedido de devolução")
+    assert "1 x Blue mug (MUG)" in message.body
+    assert "Por favor, não envie nada ainda" in message.body
+
+
+def test_the_refund_of_a_return_is_the_refund_e_mail_naming_the_return(
+    delivered_in, run_events, send_emails
+):
+    order = delivered_in("en")
+    order_return = _request(order)
+    returns.return_approve(return_id=order_return.pk, actor=STAFF)
+    returns.return_receive(return_id=order_return.pk, actor=STAFF, restock=False)
+    run_events()
+    Notification.objects.update(status=SendStatus.SENT)
+    returns.return_refund(return_id=order_return.pk, actor=STAFF)
+    run_events()
+
+    send_emails()
+
+    [message] = mail.outbox
+    assert message.subject == f"A refund for your order {order.number}"
+    assert "Loja Café Azul is refunding €9.90 of your order" in message.body
+    assert f"The reason given: Return {order.number}-R1: The mug arrived chipped." in message.body

@@ -1,0 +1,127 @@
+"""A return on the order's timeline and the customer's page: each step recorded, the page
+saying honestly where the return stands, in the customer's language."""
+
+import pytest
+
+from orderflow.events import pump
+from orders import services as order_services
+from orders.services import returns
+from tracking.models import TrackedOrder, TrackingEntry
+
+pytestmark = pytest.mark.django_db
+
+STAFF = order_services.Actor(kind="staff", name="ana")
+ENGLISH = {"HTTP_ACCEPT_LANGUAGE": "en-US,en;q=0.9"}
+PORTUGUESE = {"HTTP_ACCEPT_LANGUAGE": "pt-BR,pt;q=0.9"}
+
+
+def _settle() -> None:
+    pump.drain(max_seconds=60)
+
+
+@pytest.fixture
+def delivered(place):
+    """A paid order of 1 x COFFEE-1KG and 1 x MUG, delivered, its events projected."""
+    order = place(lines={"COFFEE-1KG": 1, "MUG": 1})
+    _settle()
+    order_services.order_ship(
+        order_id=order.pk, shop=None, actor=STAFF, carrier="demo-post", tracking_number="DP-1234"
+    )
+    order = order_services.order_deliver(order_id=order.pk, shop=None, actor=STAFF)
+    _settle()
+    return order
+
+
+def _said(client, order, headers) -> tuple[list[str], str]:
+    view = client.get(f"/track/{order.tracking_token}", **headers).context["view"]
+    return view["sentences"], view["next_step"]
+
+
+def test_each_step_is_on_the_timeline_and_the_page_follows_the_return(client, delivered):
+    order_return = returns.return_request(
+        order_id=delivered.pk,
+        shop_id=None,
+        lines=[returns.ReturnLineInput("MUG", 1)],
+        reason="Arrived chipped.",
+        actor=order_services.Actor(kind="shop-key", name="Ab12Cd34"),
+    )
+    _settle()
+    requested = _said(client, delivered, ENGLISH), _said(client, delivered, PORTUGUESE)
+
+    returns.return_approve(return_id=order_return.pk, actor=STAFF)
+    _settle()
+    approved = _said(client, delivered, ENGLISH)
+
+    returns.return_receive(return_id=order_return.pk, actor=STAFF, restock=True)
+    returns.return_refund(return_id=order_return.pk, actor=STAFF)
+    _settle()
+    refunded = _said(client, delivered, ENGLISH), _said(client, delivered, PORTUGUESE)
+
+    assert requested[0] == (
+        [
+            "Your parcel was delivered. We hope you enjoy it!",
+            "If anything is missing or not right, write to Demo Coffee.",
+            "Return in progress: Demo Coffee is checking your request.",
+        ],
+        "The shop tells you whether to send the items back.",
+    )
+    assert requested[1][0][-1] == (
+        "Devolução em andamento: a loja Demo Coffee está analisando seu pedido."
+    )
+    assert approved[0][-1] == (
+        "Return in progress: Demo Coffee approved it; please send the items back."
+    )
+    assert approved[1] == "Send the items back to the shop."
+    english, portuguese = refunded
+    assert english[0][-2] == "Return received: Demo Coffee has your items back."
+    assert english[0][-1].startswith("€9.90 was refunded on ")
+    assert english[1] == ""
+    assert portuguese[0][-2] == "Devolução recebida: a loja Demo Coffee já recebeu seus itens."
+    assert TrackedOrder.objects.get(pk=delivered.pk).return_status == "refunded"
+    entries = list(
+        TrackingEntry.objects.filter(order_id=delivered.pk, event_type__startswith="return.")
+        .order_by("sequence")
+        .values_list("status", "source", "actor", "note", "public")
+    )
+    assert entries == [
+        ("return_requested", "shop", "shop-key:Ab12Cd34", "R1: 1 x MUG; Arrived chipped.", True),
+        ("return_approved", "staff", "staff:ana", "R1: 1 x MUG", True),
+        ("return_received", "staff", "staff:ana", "R1: 1 x MUG; restocked", True),
+        ("return_refunded", "staff", "staff:ana", "R1: 9.90 EUR refunded", True),
+    ]
+    restocked = TrackingEntry.objects.get(order_id=delivered.pk, event_type="stock.restocked")
+    assert (restocked.status, restocked.public, restocked.note) == (
+        "restocked",
+        False,
+        f"1 x MUG back on hand (return:{order_return.pk})",
+    )
+    # the order's status stays delivered, and its history holds every event once
+    tracked = TrackedOrder.objects.get(pk=delivered.pk)
+    assert tracked.status == "delivered"
+    sequences = list(
+        TrackingEntry.objects.filter(order_id=delivered.pk, aggregate="order")
+        .order_by("sequence")
+        .values_list("sequence", flat=True)
+    )
+    assert sequences == list(range(1, tracked.sequence + 1))
+
+
+def test_a_rejected_return_says_so(client, delivered):
+    order_return = returns.return_request(
+        order_id=delivered.pk,
+        shop_id=None,
+        lines=[returns.ReturnLineInput("COFFEE-1KG", 1)],
+        reason="Changed my mind.",
+        actor=STAFF,
+    )
+    returns.return_reject(return_id=order_return.pk, actor=STAFF, reason="Opened package.")
+    _settle()
+
+    english, next_step = _said(client, delivered, ENGLISH)
+    portuguese, _ = _said(client, delivered, PORTUGUESE)
+
+    assert english[-1] == "Demo Coffee could not accept your return."
+    assert next_step == ""
+    assert portuguese[-1] == "A loja Demo Coffee não pôde aceitar sua devolução."
+    rejected = TrackingEntry.objects.get(order_id=delivered.pk, status="return_rejected")
+    assert rejected.note == "R1: 1 x COFFEE-1KG; Opened package."
