@@ -5,7 +5,14 @@
  * new, a note, or a snapshot (on connect, after a resync) makes the page fetch the blocks
  * rendered by the server (tracking.views.order_page_blocks) and swap each in by its
  * data-block. One fetch at a time: pushes that arrive while one is in flight are coalesced
- * into one more fetch after it. */
+ * into one more fetch after it.
+ *
+ * A block the user is working in is never swapped from under them: one that holds the
+ * focus or a field changed and not sent keeps its node (a swap would drop the focus or the
+ * text). Its fresh version waits, the block says "Updated — refresh this block", and it is
+ * swapped in when the user asks or leaves the block untouched. While a pointer is pressed
+ * nothing is swapped or added at all: any block that grew above the press would move the
+ * button from under it, and the release would miss it (no click). */
 (function () {
   "use strict";
   var OF = window.OrderFlow, el = OF.el;
@@ -17,6 +24,72 @@
   var socket;
   var blocksRoot = staff ? document.getElementById("order-blocks") : null;
   var blocks = { inFlight: false, again: false, fetches: 0 };
+  var waiting = new Map();  // block name -> its fresh node, held while the user works in it
+  var pressed = false;      // a pointer is down: a click is under way
+
+  /* A field whose value differs from the one the server rendered. */
+  function changed(field) {
+    if (field.type === "hidden" || field.type === "submit" || field.type === "button") return false;
+    if (field.type === "checkbox" || field.type === "radio") return field.checked !== field.defaultChecked;
+    if (field.tagName === "SELECT") {
+      return Array.prototype.some.call(field.options, function (option) {
+        return option.selected !== option.defaultSelected;
+      });
+    }
+    return field.value !== field.defaultValue;
+  }
+
+  /* The user is working in this block: swapping it now would lose what they are doing. */
+  function inUse(block) {
+    var active = document.activeElement;
+    if (active && active !== document.body && block.contains(active)) return true;
+    return Array.prototype.some.call(block.querySelectorAll("input, textarea, select"), changed);
+  }
+
+  function swap(current, fresh) {
+    var imported = document.importNode(fresh, true);
+    OF.localizeTimes(imported);
+    current.replaceWith(imported);
+    return imported;
+  }
+
+  /* Say in the block that a newer version waits, with a button to take it. */
+  function markWaiting(block) {
+    if (block.querySelector(".block-waiting")) return;
+    var button = el("button", { type: "button", class: "link" }, "refresh this block");
+    button.addEventListener("click", function () {
+      var fresh = waiting.get(block.dataset.block);
+      if (!fresh || !block.isConnected) return;
+      waiting.delete(block.dataset.block);
+      var imported = swap(block, fresh);
+      imported.setAttribute("tabindex", "-1");  // keep the keyboard where it was
+      imported.focus();
+    });
+    var notice = el("p", { class: "block-waiting notice small", role: "status" }, "Updated — ", button);
+    var heading = block.querySelector("h2");
+    if (heading) heading.after(notice); else block.prepend(notice);
+  }
+
+  /* Swap in each fresh block the user is not working in; tell the others one waits. */
+  function applyWaiting() {
+    if (pressed) return;
+    waiting.forEach(function (fresh, name) {
+      var current = document.querySelector('[data-block="' + name + '"]');
+      if (!current) { waiting.delete(name); return; }
+      if (inUse(current)) { markWaiting(current); return; }
+      waiting.delete(name);
+      swap(current, fresh);
+    });
+  }
+
+  function released() {
+    // after the click this press makes has been dispatched (it comes in the same task)
+    setTimeout(function () { pressed = false; applyWaiting(); }, 0);
+  }
+  document.addEventListener("pointerdown", function () { pressed = true; }, true);
+  document.addEventListener("pointerup", released, true);
+  document.addEventListener("pointercancel", released, true);
+  document.addEventListener("focusout", function () { setTimeout(applyWaiting, 0); });
 
   /* Fetch the server-rendered blocks and swap them in; coalesce while one is in flight. */
   function refreshBlocks() {
@@ -33,12 +106,9 @@
       .then(function (html) {
         var fresh = new DOMParser().parseFromString(html, "text/html");
         fresh.querySelectorAll("[data-block]").forEach(function (node) {
-          var current = document.querySelector('[data-block="' + node.dataset.block + '"]');
-          if (!current) return;
-          var imported = document.importNode(node, true);
-          OF.localizeTimes(imported);
-          current.replaceWith(imported);
+          waiting.set(node.dataset.block, node);
         });
+        applyWaiting();
         document.body.setAttribute("data-blocks-fetched", String(blocks.fetches));
       })
       .catch(function () { /* the next push or resync fetches again */ })
