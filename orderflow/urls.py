@@ -4,6 +4,7 @@ from django.views.generic import RedirectView, TemplateView
 from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 
 from . import health, views
+from .api import docs
 from .api.schema import CachedSpectacularAPIView
 from .metrics.exposition import metrics_view
 
@@ -32,6 +33,7 @@ urlpatterns = [
     path("api/schema/", CachedSpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("api/redoc/redoc.standalone.js", docs.redoc_bundle, name="api-redoc-bundle"),
     path("api/problems/<slug:slug>", views.problem_type_detail, name="problem-type"),
 ]
 
