@@ -95,7 +95,7 @@ class OrderReturnListCreateApi(APIView):
             200: ReturnOutputSerializer(many=True),
             404: OpenApiResponse(description="No such order of the shop."),
         },
-        examples=[OpenApiExample("One return", value=[RETURN_EXAMPLE], response_only=True)],
+        examples=[OpenApiExample("One return", value=RETURN_EXAMPLE, response_only=True)],
     )
     def get(self, request, order_id: str):
         try:
