@@ -32,6 +32,14 @@ def main() -> None:
         default=str(Path(__file__).resolve().parent.parent / "Procfile"),
         help="the Procfile whose lines the end-to-end phase runs (default: the repository's)",
     )
+    parser.add_argument(
+        "--measure-at",
+        type=int,
+        metavar="RATE",
+        help="measure the end-to-end window at this many orders/s, whatever the search found "
+        "(per-order costs depend on the rate, since batches grow with it: give two runs the "
+        "same rate to compare them)",
+    )
     args = parser.parse_args()
 
     env = environment.apply()
@@ -115,6 +123,7 @@ def _run(args, env: dict[str, str]) -> None:
                 drain_timeout=30 if args.quick else 300,
                 log_dir=log_dir,
                 procfile_path=Path(args.procfile),
+                measure_rate=args.measure_at,
             )
         report["end_to_end"] = e2e
         if "error" in e2e:

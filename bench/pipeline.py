@@ -620,6 +620,15 @@ def new_orders(since, seen: set[str]) -> list[tuple[str, str]]:
 
 
 # --- the phase -------------------------------------------------------------------------------
+def window_rate(*, asked: int | None, best: int | None, rates: list[int]) -> int:
+    """The measured window's rate: the one asked for (``--measure-at``, so that two runs
+    compare at the same rate: batches, and so per-order costs, depend on it), else the
+    highest kept by the search, else the lowest tried (measured anyway, reported NOT flat)."""
+    if asked is not None:
+        return asked
+    return best if best is not None else rates[0]
+
+
 def end_to_end(
     env: dict[str, str],
     engines,
@@ -633,6 +642,7 @@ def end_to_end(
     log_dir: Path,
     procfile_path: Path = procfile.REPO_ROOT / "Procfile",
     idle_seconds: float = 5,
+    measure_rate: int | None = None,
 ) -> dict:
     """The phase; ``env`` has the private engines' URLs, Django is set up on them."""
     from django.utils import timezone
@@ -715,7 +725,7 @@ def end_to_end(
                 break
             best = rate
         report["highest_flat_rate"] = best
-        rate = best if best is not None else rates[0]  # measured anyway, reported NOT flat
+        rate = window_rate(asked=measure_rate, best=best, rates=rates)
 
         # 2. measure at that rate, sockets following the orders as they come
         sockets_out = run_dir / "sockets.jsonl"
@@ -789,7 +799,8 @@ def end_to_end(
         window_busy = window["_box_busy"]
         report["measured"] = {
             "rate": rate,
-            "flat": ok and best is not None,
+            "rate_asked": measure_rate is not None,
+            "flat": ok and (measure_rate is not None or best is not None),
             "seconds": result["seconds"],
             "achieved_rate": result["achieved_rate"],
             "orders": placed,
@@ -911,7 +922,13 @@ def add_rows(table, report: dict) -> None:
     table.add_row(
         f"  measured at {measured['rate']}/s for {measured['seconds']:.0f} s",
         f"{measured['achieved_rate']} orders/s, {'flat' if measured['flat'] else 'NOT flat'}"
-        + ("" if report.get("highest_flat_rate") else " (no rate kept: the lowest tried)"),
+        + (
+            " (the rate asked by --measure-at)"
+            if measured.get("rate_asked")
+            else ""
+            if report.get("highest_flat_rate")
+            else " (no rate kept: the lowest tried)"
+        ),
     )
     table.add_row(
         "  intake over HTTP meanwhile: P50 / P99, errors",

@@ -301,3 +301,11 @@ def test_failure_excerpts_keep_warnings_and_skip_printed_e_mails(tmp_path):
         '{"level": "warning", "logger": "orderflow.events.lane", "message": "delivery failed"}',
         "Traceback (most recent call last):",
     ]
+
+
+def test_the_window_is_measured_at_the_rate_asked_else_the_highest_kept():
+    from bench.pipeline import window_rate
+
+    assert window_rate(asked=25, best=50, rates=[10, 25, 50, 75]) == 25
+    assert window_rate(asked=None, best=50, rates=[10, 25, 50, 75]) == 50
+    assert window_rate(asked=None, best=None, rates=[10, 25, 50, 75]) == 10
