@@ -482,6 +482,12 @@ CELERY_BEAT_SCHEDULE |= {
         "schedule": 60 * 60.0,
     },
 }
+#: the Fernet key carrier accounts' credentials are encrypted with (32 url-safe base64 bytes:
+#: ``python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'``);
+#: unset, one derived from SECRET_KEY. Keys still accepted for reading, comma-separated:
+#: CARRIER_CREDENTIALS_OLD_KEYS (while accounts are saved again under a new key)
+CARRIER_CREDENTIALS_KEY = env.str("CARRIER_CREDENTIALS_KEY", default="")
+CARRIER_CREDENTIALS_OLD_KEYS = env.list("CARRIER_CREDENTIALS_OLD_KEYS", default=[])
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] |= {
     "CarrierStatusEnum": "orders.carriers.CARRIER_STATUSES",
     "TrackingMilestoneEnum": "tracking.choices.Milestone",

@@ -537,3 +537,4 @@ class OrderTransitionAdmin(admin_follow.FollowsOrder, ReadOnlyAdmin):
 
 from . import admin_pricing  # noqa: E402, F401, I001  (tax rates, shipping methods, discounts)
 from . import admin_returns  # noqa: E402, F401  (returns and their steps)
+from . import admin_carriers  # noqa: E402, F401  (carrier accounts and their polled parcels)

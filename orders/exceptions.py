@@ -166,3 +166,13 @@ class ReturnRefundRefused(OrderError):
     status = 409
     code = "return-refund-refused"
     title = "The return's refund was refused"
+
+
+class CarrierAccountInputError(InputError, OrderError):
+    """A carrier account the carrier's connector cannot use (unknown carrier, missing field)."""
+
+
+class CarrierAccountTaken(OrderError):
+    status = 409
+    code = "already-exists"
+    title = "The shop already has an account with this carrier"

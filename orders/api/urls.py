@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import carriers, pricing_views, returns, views
+from . import carrier_accounts, carriers, pricing_views, returns, views
 
 urlpatterns = [
     path("orders", views.OrderListCreateApi.as_view(), name="orders"),
@@ -19,6 +19,16 @@ urlpatterns = [
         name="order-returns",
     ),
     path("carrier-events", carriers.CarrierEventCreateApi.as_view(), name="carrier-events"),
+    path(
+        "carrier-accounts",
+        carrier_accounts.CarrierAccountListCreateApi.as_view(),
+        name="carrier-accounts",
+    ),
+    path(
+        "carrier-accounts/<str:carrier>",
+        carrier_accounts.CarrierAccountDetailApi.as_view(),
+        name="carrier-account-detail",
+    ),
     path("products", views.ProductListCreateApi.as_view(), name="products"),
     path("products/<str:sku>", views.ProductDetailApi.as_view(), name="product-detail"),
     path("shop", pricing_views.ShopSettingsApi.as_view(), name="shop-settings"),

@@ -360,3 +360,8 @@ class OrderTransition(models.Model):
 from .restocks import StockRestock  # noqa: E402
 
 __all__ += ["StockRestock"]
+
+# imported here so that Django finds them; ``orders.services.carrier_accounts`` writes them
+from .carrier_accounts import CarrierAccount, ParcelPoll  # noqa: E402
+
+__all__ += ["CarrierAccount", "ParcelPoll"]
