@@ -1,0 +1,84 @@
+"""Staff move a return on in a real browser (#15): from the order page's Returns block, approve,
+mark received with the units back on hand, and refund the returned lines; a rejection without a
+reason is refused by the form, and the block shows each step."""
+
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from playwright.sync_api import expect
+
+from orders import services as order_services
+from orders.models import Product, Return
+from orders.services import returns
+from orders.tests.factories import order_in
+from payments.models import Refund
+from payments.services import payment_charge
+
+from .conftest import CARRIER, STAFF_PASSWORD, log_in
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+STAFF = order_services.Actor(kind="staff", name="ana")
+
+
+@pytest.fixture
+def supervisor(transactional_db):
+    user = get_user_model().objects.create_user(
+        username="sara", password=STAFF_PASSWORD, is_staff=True
+    )
+    user.groups.add(Group.objects.get(name="supervisor"))
+    return user
+
+
+def test_a_supervisor_takes_a_return_from_request_to_refund(
+    web_only, demo_shop, supervisor, browser, artifacts
+):
+    order = order_in(demo_shop, "reserved", lines={"COFFEE-1KG": 2})  # 49.80 EUR
+    payment = payment_charge(order_id=order.pk, attempt=1)
+    order_services.order_confirm_payment(
+        order_id=order.pk, payment_id=payment.pk, amount=payment.amount, currency="EUR"
+    )
+    order_services.order_ship(
+        order_id=order.pk, shop=None, actor=STAFF, carrier=CARRIER, tracking_number="DP77770001"
+    )
+    returns.return_request(
+        order_id=order.pk,
+        shop_id=None,
+        lines=[returns.ReturnLineInput("COFFEE-1KG", 1)],
+        reason="The tin was dented.",
+        actor=STAFF,
+    )
+    on_hand = Product.objects.get(shop=demo_shop, sku="COFFEE-1KG").on_hand
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    log_in(page, web_only, supervisor)
+    page.goto(f"{web_only.base_url}/staff/orders/{order.pk}")
+    block = page.locator("#returns")
+    expect(block.get_by_text("The tin was dented.")).to_be_visible()
+
+    # a rejection needs a reason: the browser refuses the empty field, nothing is sent
+    block.get_by_role("button", name="Reject", exact=True).click()
+    assert Return.objects.get().status == "requested"
+
+    block.get_by_role("button", name="Approve", exact=True).click()
+    expect(page.get_by_text("Return R1 approved; the customer is told")).to_be_visible()
+    block = page.locator("#returns")
+    expect(block.get_by_label("Put the units back on hand")).to_be_checked()
+    block.get_by_role("button", name="Mark received", exact=True).click()
+    expect(page.get_by_text("Return R1 received.")).to_be_visible()
+    page.locator("#returns").get_by_role("button", name="Refund", exact=True).click()
+
+    expect(page.get_by_text("Return R1 refunded; the customer is told.")).to_be_visible()
+    expect(page.locator('#returns [data-field="return_status"]')).to_have_text("Refunded")
+    page.screenshot(path=str(artifacts / "staff-return-refunded.png"), full_page=True)
+    saved = Return.objects.get()
+    assert (saved.status, saved.restock, saved.refunded_amount) == (
+        "refunded",
+        True,
+        Decimal("24.90"),
+    )
+    assert Refund.objects.get().amount == Decimal("24.90")
+    assert Product.objects.get(shop=demo_shop, sku="COFFEE-1KG").on_hand == on_hand + 1
+    context.close()
