@@ -29,6 +29,10 @@ DELIVERY_EXCEPTIONS = ("delivery_failed", "held", "returned_to_sender")
 #: the statuses with units still to hand to a carrier (an order shipping in several parcels
 #: is ``partially_shipped`` until the last one leaves)
 TO_SHIP = (OrderStatus.CONFIRMED.value, "partially_shipped")
+#: where the order's latest return (``TrackedOrder.return_status``, as the return events
+#: tell it) still needs the shop: to approve or reject it, to receive the parcel, to refund
+#: or close it
+OPEN_RETURNS = ("requested", "approved", "received")
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,7 @@ class WorkQueue:
     count: Callable[[int | None], int] | None = None
     #: … and where its items are handled (for one shop, or all)
     url: Callable[[int | None], str] | None = None
-    #: off: declared, but not shown or counted (what it needs has not landed)
+    #: off: declared, but not shown or counted (while what it needs has not landed)
     enabled: bool = True
 
     @property
@@ -86,14 +90,12 @@ QUEUES: tuple[WorkQueue, ...] = (
             row.status == OrderStatus.CANCELLED and (row.outcome or {}).get("cause") == "payment"
         ),
     ),
-    # Off until the board's rows know of returns: orders.Return is being added (issue #17's
-    # fulfilment work). To turn it on, the tracking row takes an open-returns fact from
-    # the return events (a Reaction's page_facts) and this declaration filters on it.
     WorkQueue(
         "returns",
         "Returns to process",
-        "Returns the customer asked for that no one has received or refused yet",
-        enabled=False,
+        "Orders whose latest return is asked for, approved or received, and not yet settled",
+        where=Q(return_status__in=OPEN_RETURNS),
+        holds=lambda row: row.return_status in OPEN_RETURNS,
     ),
     WorkQueue(
         "stuck",

@@ -280,6 +280,7 @@ def test_the_boards_heartbeat_carries_the_stuck_work_count_no_push_can_tell(
             "to-ship": 1,
             "delivery-exceptions": 0,
             "payment-failed": 0,
+            "returns": 0,
             "stuck": 0,
         }
         assert [row["queues"] for row in snapshot["rows"]] == [["to-ship"]]

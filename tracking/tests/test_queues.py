@@ -62,6 +62,12 @@ KINDS = {
     "cancelled by the shop": ({"status": "cancelled", "outcome": BY_SHOP}, []),
     "rejected": ({"status": "rejected"}, []),
     "delivered": ({"status": "delivered"}, []),
+    "return asked for": ({"status": "delivered", "return_status": "requested"}, ["returns"]),
+    "return approved": ({"status": "delivered", "return_status": "approved"}, ["returns"]),
+    "return received": ({"status": "delivered", "return_status": "received"}, ["returns"]),
+    "return refunded": ({"status": "delivered", "return_status": "refunded"}, []),
+    "return rejected": ({"status": "delivered", "return_status": "rejected"}, []),
+    "return closed": ({"status": "delivered", "return_status": "closed"}, []),
 }
 
 
@@ -88,20 +94,6 @@ def test_the_database_filter_and_the_rows_test_of_each_queue_agree(db):
         assert by_test, f"no row of the kinds is in {queue.slug}"
 
 
-def test_the_returns_queue_is_declared_but_off_until_the_board_knows_of_returns(db):
-    returns = next(queue for queue in queues.QUEUES if queue.slug == "returns")
-
-    assert returns.enabled is False
-    assert returns not in queues.ENABLED
-    assert queues.queue_get("returns") is None
-    assert [queue.slug for queue in queues.ENABLED] == [
-        "to-ship",
-        "delivery-exceptions",
-        "payment-failed",
-        "stuck",
-    ]
-
-
 # --- counts ----------------------------------------------------------------------------------
 def dead_letter(place, settle) -> Delivery:
     order = place()
@@ -124,12 +116,14 @@ def test_the_snapshot_counts_each_queue_in_the_boards_shop(db):
         "to-ship": 3,
         "delivery-exceptions": 3,
         "payment-failed": 1,
+        "returns": 3,
         "stuck": 0,
     }
     assert one_shop["queues"] == {
         "to-ship": 1,
         "delivery-exceptions": 0,
         "payment-failed": 0,
+        "returns": 0,
         "stuck": 0,
     }
     assert everything["counts"]["confirmed"] == 2
@@ -173,7 +167,7 @@ def test_the_navigation_links_each_queue_with_its_count_keeping_shop_and_search(
     response = staff_client.get("/staff/", {"shop": str(shop.id), "q": "OF", "status": "shipped"})
 
     links = {link["slug"]: link for link in response.context["queue_links"]}
-    assert list(links) == ["to-ship", "delivery-exceptions", "payment-failed", "stuck"]
+    assert list(links) == ["to-ship", "delivery-exceptions", "payment-failed", "returns", "stuck"]
     assert links["to-ship"]["url"] == f"?shop={shop.id}&queue=to-ship&q=OF"
     assert links["to-ship"]["count"] == 1
     assert links["stuck"]["url"] == f"/staff/failed-events?shop={shop.id}"
@@ -194,7 +188,7 @@ def test_the_current_queue_is_marked_and_its_status_tiles_leave_it(staff_client)
     assert 'aria-current="true"' not in page
 
 
-@pytest.mark.parametrize("junk", ["returns", "stuck", "TO-SHIP", "to-ship\x00", "x" * 500])
+@pytest.mark.parametrize("junk", ["stuck", "TO-SHIP", "to-ship\x00", "x" * 500])
 def test_a_queue_that_is_not_one_of_rows_is_the_whole_board_never_an_error(staff_client, junk):
     rows_of_every_kind()
 
