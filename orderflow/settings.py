@@ -499,12 +499,17 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 #: the server writes each request's one line (runserver's access line in embedded mode), so
 #: Django's own warning for a 4xx is not logged again (orderflow/logging_format.py)
 REQUEST_LINE_BY_SERVER = env.bool("REQUEST_LINE_BY_SERVER", default=not FULL_MODE)
+if not FULL_MODE:
+    # make run's terminal keeps the newcomer's summary in sight: the demo simulator's calls
+    # are noted here and their access lines dropped (orderflow/demo_traffic.py)
+    MIDDLEWARE.insert(0, "orderflow.demo_traffic.demo_traffic_middleware")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
         "correlation": {"()": "orderflow.correlation.CorrelationIdLogFilter"},
         "server_logs_requests": {"()": "orderflow.logging_format.ServerLogsRequestsFilter"},
+        "quiet_demo_traffic": {"()": "orderflow.demo_traffic.QuietDemoTrafficFilter"},
     },
     "formatters": {
         # both add the correlation, trace and span ids and the order or shop at hand, and
@@ -527,6 +532,8 @@ LOGGING = {
         "django": {"level": "INFO"},
         "django.request": {"level": "INFO", "filters": ["server_logs_requests"]},
         "django.server": {"level": "INFO", "propagate": True},
+        # runserver's access lines (embedded mode), but none for the demo simulator's calls
+        "django.channels.server": {"level": "INFO", "filters": ["quiet_demo_traffic"]},
         # runserver's start-up chatter (reloader, HTTP/2 extras, endpoint) before make run's
         # summary; daphne's errors still show
         "django.utils.autoreload": {"level": "INFO" if FULL_MODE else "WARNING"},

@@ -46,11 +46,18 @@ class CarrierResponse:
 
 
 def carrier_event_post(
-    *, base_url: str, carrier: str, secret: str, event: dict, timeout: float = 10
+    *,
+    base_url: str,
+    carrier: str,
+    secret: str,
+    event: dict,
+    timeout: float = 10,
+    user_agent: str = "",
 ) -> CarrierResponse:
     """POST one signed carrier event, as a carrier's system would (the simulator's client).
 
     An event without an ``event_id`` gets a new one: a carrier names each event it sends.
+    ``user_agent`` names the sender, when it is not urllib's default.
     """
     body = json.dumps({"event_id": uuid.uuid4().hex, **event}).encode()
     timestamp = int(time.time())
@@ -63,6 +70,7 @@ def carrier_event_post(
             CARRIER_HEADER: carrier,
             TIMESTAMP_HEADER: str(timestamp),
             SIGNATURE_HEADER: carrier_signature(secret=secret, timestamp=timestamp, body=body),
+            **({"User-Agent": user_agent} if user_agent else {}),
         },
     )
     try:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from orderflow.demo_traffic import SIMULATOR_USER_AGENT
 from orders import services
 from orders.carriers import carrier_event_post
 from orders.management.commands.load_demo import DEMO_SHOP_SLUG
@@ -202,6 +203,7 @@ class Command(BaseCommand):
             base_url=self.base_url,
             carrier=self.carrier,
             secret=self.secret,
+            user_agent=SIMULATOR_USER_AGENT,
             event={
                 "event_id": uuid.uuid4().hex,
                 "tracking_number": step.tracking_number,
@@ -250,6 +252,8 @@ class Command(BaseCommand):
                 "Authorization": f"Bearer {self.api_key}",
                 "Content-Type": "application/json",
                 "Idempotency-Key": uuid.uuid4().hex,
+                # make run's server logs no line for the simulator's calls
+                "User-Agent": SIMULATOR_USER_AGENT,
             },
         )
         try:
@@ -262,7 +266,11 @@ class Command(BaseCommand):
         deadline = time.monotonic() + 60
         while self.running and time.monotonic() < deadline:
             try:
-                with urllib.request.urlopen(f"{self.base_url}/api/v1/event-types", timeout=2):  # noqa: S310
+                probe = urllib.request.Request(  # noqa: S310  (the operator's own server)
+                    f"{self.base_url}/api/v1/event-types",
+                    headers={"User-Agent": SIMULATOR_USER_AGENT},
+                )
+                with urllib.request.urlopen(probe, timeout=2):  # noqa: S310
                     return True
             except OSError:
                 time.sleep(0.5)
