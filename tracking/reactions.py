@@ -93,12 +93,12 @@ def _return_note(data: Data) -> str:
     number = f"R{data.get('return_number', '')}"
     if "amount" in data:
         return f"{number}: {data['amount']} {data['currency']} refunded"
-    said = [number, _return_lines(data)]
-    if "restocked" in data:
-        said.append("restocked" if data["restocked"] else "not restocked")
-    if data.get("reason"):
-        said.append(data["reason"])
-    return ": ".join(said[:2]) + "".join(f"; {part}" for part in said[2:])
+    details = [
+        _return_lines(data),
+        *(("restocked" if data["restocked"] else "not restocked",) if "restocked" in data else ()),
+        data.get("reason", ""),
+    ]
+    return f"{number}: {'; '.join(part for part in details if part)}"
 
 
 def _restocked_note(data: Data) -> str:

@@ -7,6 +7,7 @@ from orderflow.events import pump
 from orders import services as order_services
 from orders.services import returns
 from tracking.models import TrackedOrder, TrackingEntry
+from tracking.reactions import REACTIONS
 
 pytestmark = pytest.mark.django_db
 
@@ -125,3 +126,19 @@ def test_a_rejected_return_says_so(client, delivered):
     assert portuguese[-1] == "A loja Demo Coffee não pôde aceitar sua devolução."
     rejected = TrackingEntry.objects.get(order_id=delivered.pk, status="return_rejected")
     assert rejected.note == "R1: 1 x COFFEE-1KG; Opened package."
+
+
+@pytest.mark.parametrize(
+    ("event_type", "data", "note"),
+    [
+        ("return.closed", {"return_number": 2, "reason": "Replaced"}, "R2: Replaced"),
+        ("return.closed", {"return_number": 2, "reason": ""}, "R2: "),
+        (
+            "return.received",
+            {"return_number": 1, "lines": [{"sku": "MUG", "quantity": 2}], "restocked": False},
+            "R1: 2 x MUG; not restocked",
+        ),
+    ],
+)
+def test_each_return_entrys_note_says_what_staff_need(event_type, data, note):
+    assert REACTIONS[event_type].note(data) == note

@@ -5,7 +5,7 @@ import pytest
 from django.core import mail
 
 from notifications.choices import SendStatus
-from notifications.models import Notification
+from notifications.models import Notification, WebhookDelivery, WebhookEndpoint
 from orders import services as order_services
 from orders.models import Order
 from orders.services import returns
@@ -129,3 +129,22 @@ def test_the_refund_of_a_return_is_the_refund_e_mail_naming_the_return(
     assert message.subject == f"A refund for your order {order.number}"
     assert "Loja Café Azul is refunding €9.90 of your order" in message.body
     assert f"The reason given: Return {order.number}-R1: The mug arrived chipped." in message.body
+
+
+def test_the_return_events_go_to_the_shops_webhooks(delivered_in, shop, run_events):
+    order = delivered_in("en")
+    endpoint = WebhookEndpoint.objects.create(
+        shop_id=shop.pk,
+        url="https://hooks.example.com/orderflow",
+        secret="whsec_" + "a" * 32,
+        event_types=["return.requested", "return.rejected"],
+    )
+    order_return = _request(order)
+    returns.return_reject(return_id=order_return.pk, actor=STAFF, reason="Used.")
+    run_events()
+
+    deliveries = {d.event_type: d for d in WebhookDelivery.objects.filter(endpoint=endpoint)}
+    assert sorted(deliveries) == ["return.rejected", "return.requested"]
+    rejected = deliveries["return.rejected"].payload
+    assert (rejected["aggregate_id"], rejected["data"]["reason"]) == (str(order.pk), "Used.")
+    assert rejected["data"]["return_id"] == str(order_return.pk)
