@@ -6,6 +6,8 @@ class OrderStatus(models.TextChoices):
     RESERVED = "reserved", "Stock reserved"
     PAID = "paid", "Paid"
     CONFIRMED = "confirmed", "Confirmed"
+    #: some lines have left with a carrier, others are still in the warehouse
+    PARTIALLY_SHIPPED = "partially_shipped", "Partially shipped"
     SHIPPED = "shipped", "Shipped"
     OUT_FOR_DELIVERY = "out_for_delivery", "Out for delivery"
     DELIVERED = "delivered", "Delivered"
@@ -29,6 +31,15 @@ class Locale(models.TextChoices):
 
     EN = "en", "English"
     PT_BR = "pt-BR", "Português (Brasil)"
+
+
+class ShipmentStatus(models.TextChoices):
+    """Where one parcel is: the statuses a carrier reports (``orders.carriers``)."""
+
+    IN_TRANSIT = "in_transit", "In transit"
+    OUT_FOR_DELIVERY = "out_for_delivery", "Out for delivery"
+    DELIVERED = "delivered", "Delivered"
+    DELIVERY_FAILED = "delivery_failed", "Delivery attempt failed"
 
 
 class ReturnStatus(models.TextChoices):

@@ -45,6 +45,7 @@ __all__ = [
     "ShipmentDispatched",
     "ShipmentInTransit",
     "ShipmentOutForDelivery",
+    "ShippedLine",
     "ShippingAddress",
     "ShortLine",
     "StockReserved",
@@ -207,8 +208,22 @@ class OrderConfirmed(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ShippedLine:
+    """Units of one order line in a parcel."""
+
+    sku: str
+    quantity: int
+    #: the product's name when ordered (what pages and e-mails show)
+    name: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class ShipmentDispatched(Event):
-    """The parcel left the warehouse with a carrier; its stock is consumed."""
+    """A parcel left the warehouse with a carrier; its lines' stock is consumed.
+
+    ``status`` is ``partially_shipped`` while other units wait, ``shipped`` when this parcel
+    took the last of them, ``""`` for a further parcel of an order already partly shipped.
+    """
 
     type: ClassVar[str] = "shipment.dispatched"
     aggregate: ClassVar[str] = "order"
@@ -219,6 +234,13 @@ class ShipmentDispatched(Event):
     number: str
     carrier: str
     tracking_number: str
+    #: the parcel (``Shipment``) and what is in it; None and [] in events stored before
+    #: an order could ship in several parcels (the one parcel held every line)
+    shipment_id: UUID | None = None
+    lines: list[ShippedLine] = field(default_factory=list)
+    service: str = ""
+    #: when the carrier expects to deliver, if it said
+    eta: datetime | None = None
     status: str = ""
     actor: str = ""
 
@@ -236,13 +258,20 @@ class ShipmentOutForDelivery(Event):
     number: str
     carrier: str
     tracking_number: str
+    #: the parcel (``Shipment``) and what is in it; None and [] in events stored before
+    #: an order could ship in several parcels (the one parcel held every line)
+    shipment_id: UUID | None = None
+    lines: list[ShippedLine] = field(default_factory=list)
+    service: str = ""
+    #: when the carrier expects to deliver, if it said
+    eta: datetime | None = None
     status: str = ""
     actor: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
 class ShipmentDelivered(Event):
-    """The customer has the parcel."""
+    """The customer has the parcel; ``status`` is ``delivered`` once every parcel is."""
 
     type: ClassVar[str] = "shipment.delivered"
     aggregate: ClassVar[str] = "order"
@@ -253,6 +282,13 @@ class ShipmentDelivered(Event):
     number: str
     carrier: str
     tracking_number: str
+    #: the parcel (``Shipment``) and what is in it; None and [] in events stored before
+    #: an order could ship in several parcels (the one parcel held every line)
+    shipment_id: UUID | None = None
+    lines: list[ShippedLine] = field(default_factory=list)
+    service: str = ""
+    #: when the carrier expects to deliver, if it said
+    eta: datetime | None = None
     status: str = ""
     actor: str = ""
 
@@ -270,6 +306,13 @@ class ShipmentInTransit(Event):
     number: str
     carrier: str
     tracking_number: str
+    #: the parcel (``Shipment``) and what is in it; None and [] in events stored before
+    #: an order could ship in several parcels (the one parcel held every line)
+    shipment_id: UUID | None = None
+    lines: list[ShippedLine] = field(default_factory=list)
+    service: str = ""
+    #: when the carrier expects to deliver, if it said
+    eta: datetime | None = None
     location: str = ""
     note: str = ""
     status: str = ""
@@ -289,6 +332,13 @@ class ShipmentDeliveryFailed(Event):
     number: str
     carrier: str
     tracking_number: str
+    #: the parcel (``Shipment``) and what is in it; None and [] in events stored before
+    #: an order could ship in several parcels (the one parcel held every line)
+    shipment_id: UUID | None = None
+    lines: list[ShippedLine] = field(default_factory=list)
+    service: str = ""
+    #: when the carrier expects to deliver, if it said
+    eta: datetime | None = None
     location: str = ""
     note: str = ""
     status: str = ""

@@ -143,6 +143,31 @@ class DiscountInUse(OrderError):
     title = "Discount code in use"
 
 
+class ShipmentExceedsOrder(OrderError):
+    """A parcel holds more units of a SKU than remain to ship; nothing was shipped.
+
+    409 rather than 400: the request may have been right when it was built, and another
+    parcel took the units meanwhile. ``extra`` names the SKU and what remains.
+    """
+
+    status = 409
+    code = "shipment-exceeds-order"
+    title = "More than remains to ship"
+
+    def __init__(self, *, index: int, sku: str, requested: int, remaining: int):
+        detail = (
+            f"{requested} x {sku} is more than remains to ship of {sku} ({remaining}); "
+            "nothing was shipped."
+        )
+        super().__init__(
+            detail,
+            errors=[
+                FieldError(attr=f"lines.{index}.quantity", code="exceeds_remaining", detail=detail)
+            ],
+            extra={"sku": sku, "requested": requested, "remaining": remaining},
+        )
+
+
 class RestockNotPossible(InputError, OrderError):
     """Units asked back on hand that never left the warehouse, or more of a line than is
     left to put back (earlier restocks count)."""

@@ -7,16 +7,22 @@ from uuid import UUID
 from django.db.models import Q, QuerySet
 
 from .choices import OrderStatus
-from .models import Order, Product, Return, Shop, ShopCarrier
+from .models import Order, Product, Return, Shipment, Shop, ShopCarrier
 
 
 def order_list_for_shop(*, shop: Shop) -> QuerySet[Order]:
-    return Order.objects.filter(shop=shop).prefetch_related("lines")
+    return Order.objects.filter(shop=shop).prefetch_related("lines", "shipments__lines")
 
 
 def order_get_for_shop(*, shop: Shop, order_id: UUID) -> Order:
     """Return the shop's order or raise ``Order.DoesNotExist`` (another shop's too)."""
     return order_list_for_shop(shop=shop).get(pk=order_id)
+
+
+def shipment_list_for_order(*, shop: Shop, order_id: UUID) -> list[Shipment]:
+    """The order's parcels, oldest first; ``Order.DoesNotExist`` for another shop's order."""
+    order = Order.objects.only("pk", "tracking_token").get(shop=shop, pk=order_id)
+    return list(order.shipments.prefetch_related("lines"))
 
 
 def product_list_for_shop(*, shop: Shop) -> QuerySet[Product]:

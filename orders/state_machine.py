@@ -17,7 +17,9 @@ TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
         (S.PAID, S.CONFIRMED),
         (S.PAID, S.CANCELLED),
         (S.CONFIRMED, S.SHIPPED),
+        (S.CONFIRMED, S.PARTIALLY_SHIPPED),
         (S.CONFIRMED, S.CANCELLED),
+        (S.PARTIALLY_SHIPPED, S.SHIPPED),
         (S.SHIPPED, S.OUT_FOR_DELIVERY),
         (S.SHIPPED, S.DELIVERED),
         (S.OUT_FOR_DELIVERY, S.DELIVERED),
@@ -80,6 +82,11 @@ def transition_path(
         order.refresh_from_db(fields=["status", "version"])
         raise _invalid(order, path[0], changed=True)
     return order
+
+
+def refusal(order: Order, target: str) -> InvalidTransition:
+    """The error for asking ``order`` to become ``target`` from where it is (409)."""
+    return _invalid(order, target)
 
 
 def _invalid(order: Order, target: str, *, changed: bool = False) -> InvalidTransition:

@@ -15,6 +15,7 @@ class Milestone(models.TextChoices):
     RESERVED = "reserved", "Stock reserved"
     PAID = "paid", "Paid"
     CONFIRMED = "confirmed", "Confirmed"
+    PARTIALLY_SHIPPED = "partially_shipped", "Partially shipped"
     SHIPPED = "shipped", "Shipped"
     IN_TRANSIT = "in_transit", "In transit"
     OUT_FOR_DELIVERY = "out_for_delivery", "Out for delivery"

@@ -28,6 +28,7 @@ STATUS_LABELS = {
     OrderStatus.RESERVED: gettext_lazy("Order received"),
     OrderStatus.PAID: gettext_lazy("Payment received"),
     OrderStatus.CONFIRMED: gettext_lazy("Confirmed"),
+    OrderStatus.PARTIALLY_SHIPPED: gettext_lazy("Partly on its way"),
     OrderStatus.SHIPPED: gettext_lazy("On its way"),
     OrderStatus.OUT_FOR_DELIVERY: gettext_lazy("Out for delivery"),
     OrderStatus.DELIVERED: gettext_lazy("Delivered"),
@@ -64,6 +65,9 @@ NEXT_STEPS = {
     OrderStatus.RESERVED: gettext_lazy("The shop takes the payment."),
     OrderStatus.PAID: gettext_lazy("The shop confirms your order."),
     OrderStatus.CONFIRMED: gettext_lazy("The shop packs your order and hands it to the carrier."),
+    OrderStatus.PARTIALLY_SHIPPED: gettext_lazy(
+        "Part of your order is with the carrier; the shop sends the rest in another parcel."
+    ),
     OrderStatus.SHIPPED: gettext_lazy("The carrier brings the parcel to your address."),
     OrderStatus.OUT_FOR_DELIVERY: gettext_lazy("The carrier delivers it today."),
 }

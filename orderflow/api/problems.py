@@ -137,6 +137,14 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
             "parcel on the road has a number of its own.",
         ),
         ProblemType(
+            "shipment-exceeds-order",
+            "More than remains to ship",
+            409,
+            "The parcel names more units of a SKU than remain to ship (other parcels took "
+            "them, perhaps meanwhile), so nothing was shipped; `sku`, `requested` and "
+            "`remaining` say which and how many.",
+        ),
+        ProblemType(
             "ambiguous-parcel",
             "More than one parcel has this tracking number",
             409,

@@ -274,6 +274,7 @@ def _order_document(order: dict, priced: PricedOrder, products, address: dict) -
         "allowed_actions": state_machine.allowed_actions(status),
         "carrier": "",
         "tracking_number": "",
+        "shipments": [],
         "tracking_url": settings.PUBLIC_BASE_URL
         + reverse("tracking:public", args=[order["tracking_token"]]),
         "metadata": order["metadata"],

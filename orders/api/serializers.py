@@ -13,10 +13,23 @@ from orderflow.api.serializers import STORABLE_TEXT_PATTERN, StrictInputSerializ
 from payments.interface import PaymentState, payment_states
 
 from .. import state_machine
-from ..choices import Locale
+from ..choices import Locale, OrderStatus
 from ..models import Order, OrderLine, Product, currency_validator, sku_validator
 from ..models.price_rules import code_validator, tax_class_validator
 from ..services.intake import MAX_LINES, MAX_QUANTITY
+from .shipment_serializers import ShipmentOutputSerializer
+
+#: the statuses of an order before its first parcel left
+NOT_SHIPPED = frozenset(
+    {
+        OrderStatus.PLACED,
+        OrderStatus.RESERVED,
+        OrderStatus.PAID,
+        OrderStatus.CONFIRMED,
+        OrderStatus.REJECTED,
+        OrderStatus.CANCELLED,
+    }
+)
 
 
 # --- orders: input ------------------------------------------------------------------------------
@@ -387,6 +400,13 @@ class OrderOutputSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     shipping_address = ShippingAddressSerializer()
     lines = OrderLineOutputSerializer(many=True)
     allowed_actions = serializers.SerializerMethodField()
+    carrier = serializers.CharField(
+        read_only=True, help_text="The latest parcel's carrier; empty before the first."
+    )
+    tracking_number = serializers.CharField(
+        read_only=True, help_text="The latest parcel's tracking number; empty before the first."
+    )
+    shipments = serializers.SerializerMethodField(help_text="The order's parcels, oldest first.")
     tracking_url = serializers.SerializerMethodField(
         help_text="The public tracking page of the order, for the customer (no login)."
     )
@@ -417,6 +437,7 @@ class OrderOutputSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
             "allowed_actions",
             "carrier",
             "tracking_number",
+            "shipments",
             "tracking_url",
             "metadata",
             "created_at",
@@ -437,6 +458,15 @@ class OrderOutputSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     @extend_schema_field({"type": "string", "format": "decimal", "example": "0.00"})
     def get_refunded_total(self, order: Order) -> str:
         return f"{self._payment(order).refunded_amount:.2f}"
+
+    @extend_schema_field(ShipmentOutputSerializer(many=True))
+    def get_shipments(self, order: Order) -> list[dict]:
+        # an order that has not shipped has no parcel: no query for a new order's answer
+        if order.status in NOT_SHIPPED and "shipments" not in getattr(
+            order, "_prefetched_objects_cache", {}
+        ):
+            return []
+        return ShipmentOutputSerializer(order.shipments.all(), many=True).data
 
     def get_allowed_actions(self, order: Order) -> list[str]:
         return state_machine.allowed_actions(order.status)

@@ -1,12 +1,17 @@
 from django.urls import path
 
-from . import carrier_accounts, carriers, pricing_views, returns, views
+from . import carrier_accounts, carriers, pricing_views, returns, shipment_views, views
 
 urlpatterns = [
     path("orders", views.OrderListCreateApi.as_view(), name="orders"),
     path("orders/<str:order_id>", views.OrderDetailApi.as_view(), name="order-detail"),
     path("orders/<str:order_id>/cancel", views.OrderCancelApi.as_view(), name="order-cancel"),
     path("orders/<str:order_id>/ship", views.OrderShipApi.as_view(), name="order-ship"),
+    path(
+        "orders/<str:order_id>/shipments",
+        shipment_views.OrderShipmentListCreateApi.as_view(),
+        name="order-shipments",
+    ),
     path(
         "orders/<str:order_id>/out-for-delivery",
         views.OrderOutForDeliveryApi.as_view(),

@@ -21,6 +21,7 @@ from .price_rules import (
     tax_class_validator,
 )
 from .returns import Return, ReturnLine
+from .shipments import Shipment, ShipmentLine
 
 __all__ = [
     "Discount",
@@ -28,6 +29,8 @@ __all__ = [
     "DiscountRedemption",
     "Return",
     "ReturnLine",
+    "Shipment",
+    "ShipmentLine",
     "ShippingKind",
     "ShippingMethod",
     "TaxRate",
@@ -42,8 +45,14 @@ carrier_name_validator = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,49}$",
     "Use 1 to 50 letters, digits, dots, dashes or underscores.",
 )
-#: the statuses of an order whose parcel is with its carrier, not yet delivered
-PARCEL_ON_THE_ROAD = (OrderStatus.SHIPPED, OrderStatus.OUT_FOR_DELIVERY)
+#: the statuses of an order with a parcel on the road (its latest in ``carrier`` and
+#: ``tracking_number``); an order's every parcel on the road: ``Shipment`` rows whose
+#: status is in ``shipments.ON_THE_ROAD``
+PARCEL_ON_THE_ROAD = (
+    OrderStatus.PARTIALLY_SHIPPED,
+    OrderStatus.SHIPPED,
+    OrderStatus.OUT_FOR_DELIVERY,
+)
 
 
 class MoneyField(models.DecimalField):
@@ -216,6 +225,8 @@ class Order(models.Model):
         max_length=64, default=_tracking_token, unique=True, editable=False
     )
     status_reason = models.CharField(max_length=500, blank=True, editable=False)
+    #: the latest shipment's carrier and tracking number, kept for the clients and pages
+    #: that show one parcel; an order's parcels are its ``shipments`` (``models.shipments``)
     carrier = models.CharField(max_length=50, blank=True, editable=False)
     tracking_number = models.CharField(max_length=64, blank=True, editable=False, db_index=True)
     #: the shop's own reference for the order (its checkout's id): unique per shop when set
@@ -240,15 +251,6 @@ class Order(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(total__gte=0), name="order_total_not_negative"
-            ),
-            # A carrier's tracking number names one parcel on the road, whichever shop
-            # shipped it: a second shop shipping with the same number would take over
-            # the carrier's reports on the first one's parcel.
-            models.UniqueConstraint(
-                Lower("carrier"),
-                "tracking_number",
-                condition=models.Q(status__in=PARCEL_ON_THE_ROAD) & ~models.Q(tracking_number=""),
-                name="order_unique_parcel_on_the_road",
             ),
         ]
         indexes = [
@@ -296,6 +298,14 @@ class CarrierReport(models.Model):
     carrier = models.CharField(max_length=50)
     event_id = models.CharField(max_length=100)
     order = models.ForeignKey("Order", on_delete=models.CASCADE, related_name="carrier_reports")
+    #: the parcel the report was about; None for reports kept before shipments existed
+    shipment = models.ForeignKey(
+        Shipment,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="carrier_reports",
+    )
     status = models.CharField(max_length=20)
     #: indexed for the purge (``CARRIER_REPORTS_RETENTION_DAYS``)
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)

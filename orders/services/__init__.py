@@ -6,6 +6,7 @@ from ..exceptions import ExternalReferenceTaken, InvalidTransition
 from .amendments import ADDRESS_FIELDS, order_change_customer, order_change_shipping_address
 from .carriers import shop_carrier_bind, shop_carrier_unbind
 from .catalog import product_create, product_update
+from .dispatch import ShipmentLineInput, shipment_create
 from .intake import CustomerInput, ExternalPayment, LineInput, order_place
 from .lifecycle import (
     order_cancel,
@@ -32,6 +33,7 @@ __all__ = [
     "InvalidTransition",
     "LineInput",
     "RequestInFlight",
+    "ShipmentLineInput",
     "api_key_authenticate",
     "api_key_create",
     "api_key_revoke",
@@ -49,6 +51,7 @@ __all__ = [
     "order_ship",
     "product_create",
     "product_update",
+    "shipment_create",
     "shipment_report",
     "shop_carrier_bind",
     "shop_carrier_unbind",

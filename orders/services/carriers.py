@@ -1,19 +1,18 @@
-"""Which carriers a shop ships with, and the parcel a shipment hands to one of them.
+"""Which carriers a shop ships with.
 
 A carrier's reports name a parcel by (carrier, tracking number) alone, so the pair must
 lead to one parcel of a shop that uses the carrier: a shop ships only with a carrier it is
 bound to, and a tracking number on the road belongs to one parcel (a partial unique index
-over the orders not yet delivered, ``order_unique_parcel_on_the_road``).
+over the shipments not yet delivered, ``shipment_unique_parcel_on_the_road``; the parcel
+itself is written by ``orders.services.dispatch``).
 """
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from orderflow.errors import FieldError
 
-from ..exceptions import CarrierNotBound, TrackingNumberInUse
-from ..models import Order, Shop, ShopCarrier
-
-PARCEL_CONSTRAINT = "order_unique_parcel_on_the_road"
+from ..exceptions import CarrierNotBound
+from ..models import Shop, ShopCarrier
 
 
 @transaction.atomic
@@ -63,35 +62,3 @@ def shop_carrier_name(*, shop_id: int, carrier: str) -> str:
             ],
         )
     return name
-
-
-def parcel_assign(*, order: Order, carrier: str, tracking_number: str) -> Order:
-    """Write the parcel's carrier and tracking number on a shipped order.
-
-    The unique index is the guard, not a lookup before the write: two shops shipping the
-    same number at once cannot both pass it. Its violation is a 409 naming the field. No
-    savepoint (two round trips): the error is never recovered from, it rolls the caller's
-    transaction back.
-    """
-    try:
-        with transaction.atomic(savepoint=False):
-            Order.objects.filter(pk=order.pk).update(
-                carrier=carrier, tracking_number=tracking_number
-            )
-    except IntegrityError as error:
-        if PARCEL_CONSTRAINT not in str(error):
-            raise
-        raise TrackingNumberInUse(
-            f"Tracking number {tracking_number!r} of {carrier} is on another parcel that "
-            "is not yet delivered.",
-            errors=[
-                FieldError(
-                    attr="tracking_number",
-                    code="tracking_number_in_use",
-                    detail="A parcel on the road already has this tracking number.",
-                )
-            ],
-        ) from None
-    order.carrier = carrier
-    order.tracking_number = tracking_number
-    return order

@@ -13,27 +13,28 @@ from decimal import Decimal
 from uuid import UUID
 
 from django.db import transaction
+from django.utils import timezone
 
 from orderflow.events import publish
 
 from .. import repository, state_machine
 from ..choices import OrderStatus as S
+from ..choices import ShipmentStatus
 from ..events import (
     OrderCancelled,
     OrderConfirmed,
     OrderPaid,
     OrderRejected,
     ShipmentDelivered,
-    ShipmentDispatched,
     ShipmentOutForDelivery,
     ShortLine,
     StockReserved,
 )
 from ..exceptions import RefundNotAllowed
-from ..models import Order, Shop
-from .carriers import parcel_assign, shop_carrier_name
+from ..models import Order, Shipment, Shop
+from .dispatch import SHIPMENT_LINES, shipment_create, shipment_facts
 from .shops import SYSTEM, Actor
-from .stock import stock_consume, stock_release, stock_reserve
+from .stock import stock_release, stock_reserve
 
 #: statuses in which the order holds reserved stock
 HOLDING_STOCK = frozenset({S.RESERVED, S.PAID, S.CONFIRMED})
@@ -188,33 +189,22 @@ def _cancel(order: Order, *, actor: Actor, reason: str) -> Order:
     return order
 
 
-@transaction.atomic
 def order_ship(
     *, order_id: UUID, shop: Shop | None, actor: Actor, carrier: str, tracking_number: str
 ) -> Order:
-    """Hand the parcel to a carrier: consume the held stock, publish ``shipment.dispatched``.
+    """Ship everything that remains in one parcel (``dispatch.shipment_create``, all lines).
 
     Only a carrier the shop is bound to (400 naming ``carrier``), and only a tracking
     number not already on the road (409 naming ``tracking_number``): the carrier's reports
     find the parcel by the pair alone.
     """
-    order = _locked(order_id, shop)
-    carrier = shop_carrier_name(shop_id=order.shop_id, carrier=carrier)
-    state_machine.transition(order, to=S.SHIPPED, actor=str(actor))
-    stock_consume(order=order)
-    parcel_assign(order=order, carrier=carrier, tracking_number=tracking_number)
-    publish(
-        ShipmentDispatched(
-            order_id=order.id,
-            shop_id=order.shop_id,
-            number=order.number,
-            carrier=carrier,
-            tracking_number=tracking_number,
-            status=S.SHIPPED.value,
-            actor=str(actor),
-        )
-    )
-    return order
+    return shipment_create(
+        order_id=order_id,
+        shop=shop,
+        actor=actor,
+        carrier=carrier,
+        tracking_number=tracking_number,
+    ).order
 
 
 @transaction.atomic
@@ -236,17 +226,34 @@ def _advance_shipment(
     to: str,
     event_class: type[ShipmentOutForDelivery] | type[ShipmentDelivered],
 ) -> Order:
+    """Move the order, and each of its parcels not yet delivered, to ``to``.
+
+    One event per parcel moved, each naming it (the order's status in each); an order
+    whose parcels all moved already (none to name) still publishes one, as before
+    shipments.
+    """
     order = _locked(order_id, shop)
     state_machine.transition(order, to=to, actor=str(actor))
-    publish(
-        event_class(
-            order_id=order.id,
-            shop_id=order.shop_id,
-            number=order.number,
-            carrier=order.carrier,
-            tracking_number=order.tracking_number,
-            status=S(to).value,
-            actor=str(actor),
-        )
+    parcels = list(
+        Shipment.objects.filter(order=order)
+        .exclude(status__in=(to, ShipmentStatus.DELIVERED))
+        .prefetch_related(SHIPMENT_LINES)
     )
+    Shipment.objects.filter(pk__in=[parcel.pk for parcel in parcels]).update(
+        status=to, updated_at=timezone.now()
+    )
+    facts = [shipment_facts(parcel) for parcel in parcels] or [
+        {"carrier": order.carrier, "tracking_number": order.tracking_number}
+    ]
+    for parcel in facts:
+        publish(
+            event_class(
+                order_id=order.id,
+                shop_id=order.shop_id,
+                number=order.number,
+                status=S(to).value,
+                actor=str(actor),
+                **parcel,
+            )
+        )
     return order

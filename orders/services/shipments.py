@@ -1,8 +1,8 @@
-"""What carriers report about parcels, applied to the orders they carry."""
+"""What carriers report about parcels, applied to the shipments and orders they carry."""
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -13,6 +13,7 @@ from orderflow.events import publish
 
 from .. import carriers, state_machine
 from ..choices import OrderStatus as S
+from ..choices import ShipmentStatus
 from ..events import (
     ShipmentDelivered,
     ShipmentDeliveryFailed,
@@ -20,30 +21,36 @@ from ..events import (
     ShipmentOutForDelivery,
 )
 from ..exceptions import AmbiguousParcel, InvalidTransition, UnknownShipment
-from ..models import PARCEL_ON_THE_ROAD, CarrierReport, Order, ShopCarrier
+from ..models import CarrierReport, Order, Shipment, ShopCarrier
+from ..models.shipments import ON_THE_ROAD
+from .dispatch import SHIPMENT_LINES, shipment_facts
 from .shops import Actor
 
 logger = logging.getLogger(__name__)
 
-#: the carrier status that moves the order, and where to
-_TRANSITIONS = {
-    carriers.OUT_FOR_DELIVERY: (S.OUT_FOR_DELIVERY, ShipmentOutForDelivery),
-    carriers.DELIVERED: (S.DELIVERED, ShipmentDelivered),
+#: the carrier status that may move the order, and the event it publishes
+_MOVES = {
+    carriers.OUT_FOR_DELIVERY: ShipmentOutForDelivery,
+    carriers.DELIVERED: ShipmentDelivered,
 }
 #: the carrier statuses that only add to the parcel's history, and while it may
 _REPORTS = {
     carriers.IN_TRANSIT: ShipmentInTransit,
     carriers.DELIVERY_FAILED: ShipmentDeliveryFailed,
 }
-_ON_THE_ROAD = frozenset(PARCEL_ON_THE_ROAD)
+_ON_THE_ROAD = frozenset(ON_THE_ROAD)
 
 
 @dataclass(frozen=True)
 class ShipmentReportOutcome:
-    """The order a carrier's report is about, and whether the report was a replay."""
+    """The order and parcel a carrier's report is about, and whether it was a replay.
+
+    ``shipment`` is None only for a replay of a report kept before shipments existed.
+    """
 
     order: Order
     duplicate: bool
+    shipment: Shipment | None = None
 
 
 @transaction.atomic
@@ -55,11 +62,17 @@ def shipment_report(
     status: str,
     location: str = "",
     note: str = "",
+    eta: datetime | None = None,
 ) -> ShipmentReportOutcome:
-    """Apply a carrier's status to the one parcel its tracking number names.
+    """Apply a carrier's status to the one parcel (shipment) its tracking number names.
 
-    ``out_for_delivery`` and ``delivered`` move the order through the state machine (a
-    repeat of the status the order already has changes nothing); ``in_transit`` and
+    The entry point of every carrier feed: the signed push endpoint, and polling (karrio)
+    alike. Keep its keywords stable; ``eta`` (optional) is the carrier's expected
+    delivery, kept on the parcel and carried by the event.
+
+    The parcel takes the status. ``out_for_delivery`` and ``delivered`` also move the
+    order: out for delivery when it has shipped every unit, delivered when every parcel is
+    (a repeat of the status the parcel has changes nothing). ``in_transit`` and
     ``delivery_failed`` add to the parcel's history, with the carrier's location and note,
     while it is on the road. A tracking number of another carrier is unknown to this one.
 
@@ -69,80 +82,128 @@ def shipment_report(
     """
     first = (
         CarrierReport.objects.filter(carrier=carrier, event_id=event_id)
-        .select_related("order")
+        .select_related("order", "shipment")
         .first()
     )
     if first is not None:
         # answered with the parcel the event was about, even if its number is on another
         # parcel by now
-        return ShipmentReportOutcome(order=first.order, duplicate=True)
-    order = _parcel_for(carrier=carrier, tracking_number=tracking_number, event_id=event_id)
+        return ShipmentReportOutcome(order=first.order, duplicate=True, shipment=first.shipment)
+    parcel = _parcel_for(carrier=carrier, tracking_number=tracking_number, event_id=event_id)
+    order = parcel.order
     try:
         # The same event in flight on another connection waits on the order's lock and
         # then meets the key. No savepoint: a taken key is the one error here, and it ends
         # the transaction, which has written nothing else yet.
         with transaction.atomic(savepoint=False):
             CarrierReport.objects.create(
-                carrier=carrier, event_id=event_id, order=order, status=status
+                carrier=carrier, event_id=event_id, order=order, shipment=parcel, status=status
             )
     except IntegrityError:
         transaction.set_rollback(True)
-        return ShipmentReportOutcome(order=order, duplicate=True)
-    fields = {
-        "order_id": order.id,
-        "shop_id": order.shop_id,
-        "number": order.number,
-        "carrier": order.carrier,
-        "tracking_number": order.tracking_number,
-    }
-    if status in _TRANSITIONS:
-        target, event_class = _TRANSITIONS[status]
-        if order.status == target:
-            return ShipmentReportOutcome(order=order, duplicate=False)  # a repeated status
-        actor = str(Actor(kind="carrier", name=carrier))
-        state_machine.transition(order, to=target, actor=actor)
-        publish(event_class(**fields, status=S(target).value, actor=actor))
-        return ShipmentReportOutcome(order=order, duplicate=False)
-    if order.status not in _ON_THE_ROAD:
-        raise InvalidTransition(
-            f"The order is {S(order.status).label.lower()}; a carrier can report it "
-            f"{status.replace('_', ' ')} only while it is on the road.",
-            extra={
-                "order_status": order.status,
-                "allowed_actions": state_machine.allowed_actions(order.status),
-            },
+        return ShipmentReportOutcome(order=order, duplicate=True, shipment=parcel)
+    actor = str(Actor(kind="carrier", name=carrier))
+    if status in _MOVES:
+        if parcel.status == status and eta is None:
+            return ShipmentReportOutcome(order=order, duplicate=False, shipment=parcel)
+        if parcel.status == ShipmentStatus.DELIVERED and status != parcel.status:
+            raise _refused(order, parcel, status)
+        _parcel_update(parcel, status=status, eta=eta)
+        order_status = _order_follows(order, parcel_status=status, actor=actor)
+        publish(
+            _MOVES[status](
+                order_id=order.id,
+                shop_id=order.shop_id,
+                number=order.number,
+                **shipment_facts(parcel),
+                status=order_status,
+                actor=actor,
+            )
         )
+        return ShipmentReportOutcome(order=order, duplicate=False, shipment=parcel)
+    if parcel.status not in _ON_THE_ROAD:
+        raise _refused(order, parcel, status)
+    _parcel_update(parcel, status=status, eta=eta)
     publish(
         _REPORTS[status](
-            **fields,
+            order_id=order.id,
+            shop_id=order.shop_id,
+            number=order.number,
+            **shipment_facts(parcel),
             location=location,
             note=note,
-            actor=str(Actor(kind="carrier", name=carrier)),
+            actor=actor,
         )
     )
-    return ShipmentReportOutcome(order=order, duplicate=False)
+    return ShipmentReportOutcome(order=order, duplicate=False, shipment=parcel)
 
 
-def _parcel_for(*, carrier: str, tracking_number: str, event_id: str) -> Order:
+def _parcel_update(parcel: Shipment, *, status: str, eta: datetime | None) -> None:
+    parcel.status = status
+    if eta is not None:
+        parcel.eta = eta
+    parcel.save(update_fields=["status", "eta", "updated_at"])
+
+
+def _order_follows(order: Order, *, parcel_status: str, actor: str) -> str:
+    """Move the order as its parcels now stand; return its new status, or "" if it stays.
+
+    An order with units still in the warehouse (``partially_shipped``) stays whatever its
+    parcels do. A shipped one is out for delivery with its first parcel out for delivery,
+    and delivered when every parcel is.
+    """
+    if order.status not in (S.SHIPPED, S.OUT_FOR_DELIVERY):
+        return ""
+    if parcel_status == carriers.DELIVERED:
+        undelivered = (
+            Shipment.objects.filter(order=order).exclude(status=ShipmentStatus.DELIVERED).exists()
+        )
+        if undelivered:
+            return ""
+        state_machine.transition(order, to=S.DELIVERED, actor=actor)
+        return S.DELIVERED.value
+    if order.status == S.SHIPPED:
+        state_machine.transition(order, to=S.OUT_FOR_DELIVERY, actor=actor)
+        return S.OUT_FOR_DELIVERY.value
+    return ""
+
+
+def _refused(order: Order, parcel: Shipment, status: str) -> InvalidTransition:
+    return InvalidTransition(
+        f"The parcel {parcel.tracking_number} is {ShipmentStatus(parcel.status).label.lower()}; "
+        f"a carrier can report it {status.replace('_', ' ')} only while it is on the road.",
+        extra={
+            "order_status": order.status,
+            "shipment_id": str(parcel.id),
+            "shipment_status": parcel.status,
+            "allowed_actions": state_machine.allowed_actions(order.status),
+        },
+    )
+
+
+def _parcel_for(*, carrier: str, tracking_number: str, event_id: str) -> Shipment:
     """Lock and return the one parcel of a shop bound to ``carrier`` that the number names.
 
     A number on the road names one parcel (a unique index); failing that, the only parcel
     ever shipped with it. Several parcels, or one of a shop not bound to the carrier (a
     binding removed, or a row from before bindings), is refused and logged, never guessed.
+    The order is locked before its parcel, as every writer of an order's parcels does.
     """
     parcels = list(
-        Order.objects.select_for_update()
-        .filter(carrier__iexact=carrier, tracking_number=tracking_number)
+        Shipment.objects.filter(carrier__iexact=carrier, tracking_number=tracking_number)
         .annotate(
             on_the_road=Case(
-                When(status__in=PARCEL_ON_THE_ROAD, then=Value(1)),
+                When(status__in=ON_THE_ROAD, then=Value(1)),
                 default=Value(0),
                 output_field=IntegerField(),
             ),
             bound=Exists(
-                ShopCarrier.objects.filter(shop_id=OuterRef("shop_id"), carrier__iexact=carrier)
+                ShopCarrier.objects.filter(
+                    shop_id=OuterRef("order__shop_id"), carrier__iexact=carrier
+                )
             ),
         )
+        .select_related("order")
         .order_by("-on_the_road", "-created_at")[:2]
     )
     unknown = UnknownShipment(
@@ -162,11 +223,14 @@ def _parcel_for(*, carrier: str, tracking_number: str, event_id: str) -> Order:
         # To this carrier the parcel is not one of its own: answered like an unknown number.
         _log_refusal("foreign_shop", carrier, tracking_number, event_id, [parcel])
         raise unknown
-    return parcel
+    order = Order.objects.select_for_update().get(pk=parcel.order_id)
+    locked = Shipment.objects.select_for_update().prefetch_related(SHIPMENT_LINES).get(pk=parcel.pk)
+    locked.order = order
+    return locked
 
 
 def _log_refusal(
-    reason: str, carrier: str, tracking_number: str, event_id: str, parcels: list[Order]
+    reason: str, carrier: str, tracking_number: str, event_id: str, parcels: list[Shipment]
 ) -> None:
     logger.warning(
         "carrier report refused",
@@ -175,8 +239,9 @@ def _log_refusal(
             "carrier": carrier,
             "tracking_number": tracking_number,
             "event_id": event_id,
-            "order_ids": [str(parcel.id) for parcel in parcels],
-            "shop_ids": [parcel.shop_id for parcel in parcels],
+            "shipment_ids": [str(parcel.id) for parcel in parcels],
+            "order_ids": [str(parcel.order_id) for parcel in parcels],
+            "shop_ids": [parcel.order.shop_id for parcel in parcels],
         },
     )
 

@@ -75,11 +75,23 @@ def stock_release(*, order: Order) -> None:
     _locked_products(order).update(reserved=F("reserved") - _quantity_on(order))
 
 
-def stock_consume(*, order: Order) -> None:
-    """The parcel left: held units leave the warehouse."""
-    _locked_products(order).update(
-        on_hand=F("on_hand") - _quantity_on(order), reserved=F("reserved") - _quantity_on(order)
-    )
+def stock_consume(*, order: Order, quantities: Mapping[int, int] | None = None) -> None:
+    """A parcel left: its held units leave the warehouse.
+
+    ``quantities`` (product id -> units) is what one parcel of a split shipment takes;
+    None is every line's quantity (the whole order in one parcel). Either way one UPDATE
+    after the products are locked in id order.
+    """
+    products = _locked_products(order)
+    if quantities is None:
+        taken = _quantity_on(order)
+    else:
+        products = products.filter(pk__in=list(quantities))
+        taken = Case(
+            *(When(pk=pk, then=Value(units)) for pk, units in quantities.items()),
+            output_field=IntegerField(),
+        )
+    products.update(on_hand=F("on_hand") - taken, reserved=F("reserved") - taken)
 
 
 #: the statuses of an order whose every unit has left the warehouse (consumed on dispatch)

@@ -82,6 +82,7 @@ def test_answers_the_whole_order(api, products, order_body, settings, lean_on):
         "allowed_actions": ["cancel"],
         "carrier": "",
         "tracking_number": "",
+        "shipments": [],
         "tracking_url": f"/track/{order.tracking_token}",
         "metadata": {},
         "created_at": order.created_at.isoformat().replace("+00:00", "Z"),

@@ -43,6 +43,17 @@ def test_ship_answers_the_shipped_order_and_consumes_its_stock(api, shop, produc
         "allowed_actions": ["out_for_delivery", "deliver"],
     }
     assert (body["carrier"], body["tracking_number"]) == ("DHL", "JD014600003")
+    assert [
+        (parcel["status"], parcel["carrier"], parcel["tracking_number"], parcel["lines"])
+        for parcel in body["shipments"]
+    ] == [
+        (
+            "in_transit",
+            "DHL",
+            "JD014600003",
+            [{"sku": "COFFEE-1KG", "quantity": 2}, {"sku": "MUG", "quantity": 1}],
+        )
+    ]
     assert body["updated_at"] == saved.updated_at.isoformat().replace("+00:00", "Z")
     assert body == api.get(f"/api/v1/orders/{order.pk}").json()
     assert (saved.status, saved.carrier, saved.tracking_number) == (
@@ -59,6 +70,13 @@ def test_ship_answers_the_shipped_order_and_consumes_its_stock(api, shop, produc
         "number": order.number,
         "carrier": "DHL",
         "tracking_number": "JD014600003",
+        "shipment_id": body["shipments"][0]["id"],
+        "lines": [
+            {"sku": "COFFEE-1KG", "quantity": 2, "name": products["COFFEE-1KG"].name},
+            {"sku": "MUG", "quantity": 1, "name": products["MUG"].name},
+        ],
+        "service": "",
+        "eta": None,
         # the facts every order event carries (H5): the status after it, and who asked
         "status": "shipped",
         "actor": f"shop-key:{prefix}",
@@ -92,6 +110,7 @@ def test_a_shipment_step_answers_the_moved_order(
     assert response.status_code == 200, response.content
     body = response.json()
     assert (body["status"], body["allowed_actions"]) == (after, allowed_actions)
+    assert [parcel["status"] for parcel in body["shipments"]] == [after]
     assert (body["carrier"], body["tracking_number"]) == ("DHL", order.tracking_number)
     assert body == api.get(f"/api/v1/orders/{order.pk}").json()
     assert Order.objects.get(pk=order.pk).status == after
@@ -102,6 +121,10 @@ def test_a_shipment_step_answers_the_moved_order(
         "number": order.number,
         "carrier": "DHL",
         "tracking_number": order.tracking_number,
+        "shipment_id": body["shipments"][0]["id"],
+        "lines": [{"sku": "COFFEE-1KG", "quantity": 1, "name": products["COFFEE-1KG"].name}],
+        "service": "",
+        "eta": None,
         "status": after,
         "actor": f"shop-key:{ShopAPIKey.objects.get(shop=shop).prefix}",
     }

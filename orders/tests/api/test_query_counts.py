@@ -138,8 +138,9 @@ def test_list_costs_fixed_queries(warm_api, shop, catalog, assert_statements, or
     for _ in range(order_count):
         order_for(shop, lines={f"SKU-{i:02}": 1 for i in range(5)})
 
-    # key, orders page, their lines, their payment states (one query for the page)
-    with assert_statements(4):
+    # key, orders page, their lines, their shipments (none: no query for their lines),
+    # their payment states (one query for the page)
+    with assert_statements(5):
         response = warm_api.get("/api/v1/orders")
 
     assert response.status_code == 200, response.content
@@ -151,8 +152,8 @@ def test_list_costs_fixed_queries(warm_api, shop, catalog, assert_statements, or
 def test_detail_costs_fixed_queries(warm_api, shop, catalog, assert_statements, line_count):
     order = order_for(shop, lines={f"SKU-{i:02}": 1 for i in range(line_count)})
 
-    # key, order, its lines
-    with assert_statements(4):
+    # key, order, its lines, its shipments, its payment state
+    with assert_statements(5):
         response = warm_api.get(f"/api/v1/orders/{order.id}")
 
     assert response.status_code == 200, response.content
@@ -164,9 +165,9 @@ def test_cancel_costs_fixed_queries(warm_api, shop, catalog, assert_statements, 
     order = order_for(shop, lines={f"SKU-{i:02}": 1 for i in range(line_count)})
 
     # key; savepoint; order locked; conditional status update with its transition history
-    # row (one statement); outbox row with its sequence (one statement); release; order and
-    # lines read back for the response
-    with assert_statements(9):
+    # row (one statement); outbox row with its sequence (one statement); release; order,
+    # lines and shipments read back for the response
+    with assert_statements(10):
         response = warm_api.post(f"/api/v1/orders/{order.id}/cancel")
 
     assert response.status_code == 200, response.content
@@ -178,9 +179,9 @@ def test_cancel_releasing_stock_costs_fixed_queries(
 ):
     order = order_in(shop, "confirmed", lines={f"SKU-{i:02}": 1 for i in range(line_count)})
 
-    # the 8 of a plain cancel, and the release: its products locked in id order; one
+    # the 10 of a plain cancel, and the release: its products locked in id order; one
     # UPDATE of them all
-    with assert_statements(11):
+    with assert_statements(12):
         response = warm_api.post(f"/api/v1/orders/{order.id}/cancel")
 
     assert response.status_code == 200, response.content
@@ -190,11 +191,12 @@ def test_cancel_releasing_stock_costs_fixed_queries(
 def test_ship_costs_fixed_queries(warm_api, shop, catalog, assert_statements, line_count):
     order = order_in(shop, "confirmed", lines={f"SKU-{i:02}": 1 for i in range(line_count)})
 
-    # key; savepoint; order locked; the shop's binding to the carrier; conditional status
-    # update with its transition history row; consume: products locked in id order, one
-    # UPDATE of them all; carrier and tracking number; outbox row with its sequence;
-    # release; order and lines read back
-    with assert_statements(13):
+    # key; savepoint; order locked; the shop's binding to the carrier; the lines with what
+    # was shipped of each; conditional status update with its transition history row; the
+    # shipment; its lines (one INSERT); consume: products locked in id order, one UPDATE of
+    # them all; the order's latest carrier and tracking number; outbox row with its
+    # sequence; release; order, lines, shipments and their lines read back
+    with assert_statements(18):
         response = warm_api.post(
             f"/api/v1/orders/{order.id}/ship",
             {"carrier": "DHL", "tracking_number": "JD0002"},
@@ -213,8 +215,10 @@ def test_shipment_steps_cost_fixed_queries(
     order = order_in(shop, status, lines={f"SKU-{i:02}": 1 for i in range(20)})
 
     # key; savepoint; order locked; conditional status update with its transition history
-    # row; outbox row with its sequence; release; order and lines read back
-    with assert_statements(9):
+    # row; the parcels to move, with their lines (two queries); their status (one UPDATE);
+    # outbox row with its sequence; release; order, lines, shipments and their lines read
+    # back
+    with assert_statements(14):
         response = warm_api.post(f"/api/v1/orders/{order.id}/{action}")
 
     assert response.status_code == 200, response.content

@@ -158,6 +158,8 @@ def test_each_create_links_its_id_to_every_operation_on_what_it_created():
             "orders_returns_create",
             "orders_returns_list",
             "orders_ship",
+            "orders_shipments_create",
+            "orders_shipments_list",
             "orders_tracking",
         ]
     }

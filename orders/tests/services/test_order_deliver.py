@@ -5,7 +5,7 @@ import pytest
 from orderflow.models import OutboxEvent
 from orders import services
 from orders.exceptions import InvalidTransition
-from orders.models import Order, OrderTransition
+from orders.models import Order, OrderTransition, Shipment
 
 from ..assertions import order_events, row_counts, stock_of
 from ..factories import STAFF, ProductFactory, order_in
@@ -17,6 +17,8 @@ pytestmark = pytest.mark.django_db
 def test_delivers_and_publishes_shipment_delivered(shop, products, status, sequence):
     order = order_in(shop, status)
     stock = stock_of(shop)
+
+    shipment = Shipment.objects.get(order=order)
 
     result = services.order_deliver(order_id=order.pk, shop=None, actor=STAFF)
 
@@ -32,9 +34,14 @@ def test_delivers_and_publishes_shipment_delivered(shop, products, status, seque
         "number": order.number,
         "carrier": "DHL",
         "tracking_number": order.tracking_number,
+        "shipment_id": str(shipment.pk),
+        "lines": [{"sku": "COFFEE-1KG", "quantity": 1, "name": products["COFFEE-1KG"].name}],
+        "service": "",
+        "eta": None,
         "status": "delivered",
         "actor": "staff:ana",
     }
+    assert Shipment.objects.get().status == "delivered"
     transition = OrderTransition.objects.filter(order=order).latest("id")
     assert (transition.from_status, transition.to_status, transition.actor) == (
         status,

@@ -5,7 +5,7 @@ import pytest
 from orderflow.models import OutboxEvent
 from orders import services
 from orders.exceptions import InvalidTransition
-from orders.models import Order, OrderTransition
+from orders.models import Order, OrderTransition, Shipment
 
 from ..assertions import order_events, row_counts, stock_of
 from ..factories import STAFF, ProductFactory, order_in
@@ -16,6 +16,8 @@ pytestmark = pytest.mark.django_db
 def test_marks_a_shipped_order_out_for_delivery(shop, products):
     order = order_in(shop, "shipped")
     stock = stock_of(shop)
+
+    shipment = Shipment.objects.get(order=order)
 
     result = services.order_mark_out_for_delivery(order_id=order.pk, shop=shop, actor=STAFF)
 
@@ -34,9 +36,14 @@ def test_marks_a_shipped_order_out_for_delivery(shop, products):
         "number": order.number,
         "carrier": "DHL",
         "tracking_number": order.tracking_number,
+        "shipment_id": str(shipment.pk),
+        "lines": [{"sku": "COFFEE-1KG", "quantity": 1, "name": products["COFFEE-1KG"].name}],
+        "service": "",
+        "eta": None,
         "status": "out_for_delivery",
         "actor": "staff:ana",
     }
+    assert Shipment.objects.get().status == "out_for_delivery"
     transition = OrderTransition.objects.filter(order=order).latest("id")
     assert (transition.from_status, transition.to_status, transition.actor) == (
         "shipped",

@@ -5,7 +5,7 @@ import pytest
 from orderflow.models import OutboxEvent
 from orders import services
 from orders.exceptions import InvalidTransition
-from orders.models import Order, OrderTransition
+from orders.models import Order, OrderTransition, Shipment
 
 from ..assertions import order_events, row_counts, stock_of
 from ..factories import STAFF, ProductFactory, order_in
@@ -42,6 +42,7 @@ def test_ships_consumes_the_stock_and_publishes_shipment_dispatched(shop, produc
         (5, "shipment.dispatched"),
     ]
     event = OutboxEvent.objects.get(type="shipment.dispatched")
+    shipment = Shipment.objects.get(order=order)
     assert (event.aggregate_id, event.tenant_id) == (str(order.pk), str(shop.pk))
     assert event.data == {
         "order_id": str(order.pk),
@@ -49,9 +50,19 @@ def test_ships_consumes_the_stock_and_publishes_shipment_dispatched(shop, produc
         "number": order.number,
         "carrier": "DHL",
         "tracking_number": "JD014600",
+        "shipment_id": str(shipment.pk),
+        "lines": [
+            {"sku": "COFFEE-1KG", "quantity": 2, "name": products["COFFEE-1KG"].name},
+            {"sku": "MUG", "quantity": 1, "name": products["MUG"].name},
+        ],
+        "service": "",
+        "eta": None,
         "status": "shipped",
         "actor": "staff:ana",
     }
+    shipment_row = (shipment.carrier, shipment.tracking_number, shipment.status, shipment.actor)
+    assert shipment_row == ("DHL", "JD014600", "in_transit", "staff:ana")
+    assert list(shipment.lines.values_list("sku", "quantity")) == [("COFFEE-1KG", 2), ("MUG", 1)]
     transition = OrderTransition.objects.filter(order=order).latest("id")
     assert (transition.from_status, transition.to_status, transition.actor) == (
         "confirmed",

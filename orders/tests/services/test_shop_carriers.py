@@ -158,9 +158,12 @@ def test_simulate_refuses_a_shop_that_does_not_ship_with_its_carrier(settings):
 
 
 def _without_the_parcel_index() -> None:
-    """Drop the index inside the test's transaction (rolled back after), as before 0004."""
+    """Drop the index inside the test's transaction (rolled back after), as before 0004.
+
+    The index is on shipments since 0012 (an order's parcels).
+    """
     with connection.cursor() as cursor:
-        cursor.execute('DROP INDEX "order_unique_parcel_on_the_road"')
+        cursor.execute('DROP INDEX "shipment_unique_parcel_on_the_road"')
 
 
 def test_the_index_migration_stops_on_a_number_on_the_road_twice_and_names_the_orders():
