@@ -232,6 +232,14 @@ def sentences(order: Mapping[str, Any]) -> list[str]:
         said = [_("Your parcel is out for delivery and should arrive today.")]
     elif status == OrderStatus.SHIPPED:
         said = _shipped(order)
+    elif status == OrderStatus.PARTIALLY_SHIPPED:
+        said = [
+            _(
+                "Part of your order is on its way with %(carrier)s; %(shop)s sends the rest "
+                "in another parcel."
+            )
+            % {"carrier": order.get("carrier") or _("the carrier"), "shop": shop}
+        ]
     elif status == OrderStatus.CONFIRMED:
         said = [_("Your order is confirmed and %(shop)s is preparing it.") % {"shop": shop}]
     else:

@@ -375,11 +375,22 @@ def _invoice_issued(notification: Notification, facts: Facts) -> Composed:
 
 
 def _shipment_dispatched(notification: Notification, facts: Facts) -> Composed:
+    """The parcel, its items (events since split shipments name them) and whether more follow.
+
+    ``status`` is the order's after the parcel: ``partially_shipped``, or "" for a further
+    parcel of an order still partly shipped; an older event (no ``lines``) was the whole order.
+    """
     data = notification.data
+    lines = data.get("lines") or []
     return _for_customer(
         facts.order(notification),
         carrier=data["carrier"],
         tracking_number=data["tracking_number"],
+        parcel_items=[
+            {"name": line.get("name") or line["sku"], "quantity": line["quantity"]}
+            for line in lines
+        ],
+        more_to_follow=bool(lines) and data.get("status") in ("partially_shipped", ""),
     )
 
 

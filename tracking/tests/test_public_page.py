@@ -85,6 +85,38 @@ def test_shipped_names_the_carrier_and_the_tracking_number(client, story):
     ]
 
 
+def test_a_partly_shipped_order_says_the_rest_follows(client, story):
+    def first_parcel(told):
+        return told.order_event(
+            "shipment.dispatched",
+            "partially_shipped",
+            "staff:ana",
+            carrier="demo-post",
+            tracking_number="DP-1",
+            lines=[{"sku": "COFFEE-1KG", "quantity": 1, "name": "Coffee"}],
+        )
+
+    told = story("to_confirmed", first_parcel)
+
+    english = page(client, told.order, **ENGLISH)
+    portuguese = page(client, told.order, **PORTUGUESE)
+
+    assert said(english) == [
+        "Part of your order is on its way with demo-post; Demo Coffee sends the rest in "
+        "another parcel."
+    ]
+    assert english.context["view"]["status_label"] == "Partly on its way"
+    assert english.context["view"]["tracking_number"] == "DP-1"
+    assert said(portuguese) == [
+        "Parte do seu pedido está a caminho com demo-post; Demo Coffee envia o restante em "
+        "outro pacote."
+    ]
+    assert portuguese.context["view"]["next_step"] == (
+        "Parte do seu pedido já está com a transportadora; a loja envia o restante em "
+        "outro pacote."
+    )
+
+
 def test_a_failed_delivery_attempt_says_what_happens_next(client, story):
     told = story("to_confirmed", "shipped", "delivery_failed")
 

@@ -22,6 +22,7 @@ pytestmark = pytest.mark.django_db
 
 STAFF = Actor(kind="staff", name="ana")
 SENDER = "Loja Café Azul <orders@orderflow.localhost>"
+TIMES = "\N{MULTIPLICATION SIGN}"
 
 
 @pytest.fixture
@@ -124,6 +125,62 @@ def test_shipment_dispatched_gives_carrier_tracking_number_and_link(
     assert f"http://127.0.0.1:8000/track/{confirmed.tracking_token}" in message.body
     assert "<strong>JD0142</strong>" in _html(message)
     assert message.from_email == SENDER
+
+
+def test_a_first_parcel_says_what_it_holds_and_that_the_rest_follows(
+    shop, products, run_events, send_emails
+):
+    order = order_for(shop, lines={"COFFEE-1KG": 2, "MUG": 1}, email="ana@example.com")
+    run_events()
+    order_services.shipment_create(
+        order_id=order.id,
+        shop=shop,
+        actor=STAFF,
+        carrier="DHL",
+        tracking_number="JD0142",
+        lines=[order_services.ShipmentLineInput(sku="COFFEE-1KG", quantity=1)],
+    )
+    run_events()
+    Notification.objects.exclude(event_type="shipment.dispatched").update(status=SendStatus.SENT)
+    mail.outbox.clear()
+
+    send_emails()
+
+    message = _only_email("ana@example.com")
+    coffee = products["COFFEE-1KG"].name
+    assert message.subject == f"Order {order.number} is on its way with DHL"
+    assert "part of your order" in message.body
+    assert "The rest follows in another parcel" in message.body
+    assert f"In this parcel:\n  1 {TIMES} {coffee}\n" in message.body
+    assert products["MUG"].name not in message.body
+    assert f"<li>1 {TIMES} {coffee}</li>" in _html(message)
+
+
+def test_the_last_parcel_says_the_order_is_on_its_way(shop, products, run_events, send_emails):
+    order = order_for(shop, lines={"COFFEE-1KG": 2, "MUG": 1}, email="ana@example.com")
+    run_events()
+    order_services.shipment_create(
+        order_id=order.id,
+        shop=shop,
+        actor=STAFF,
+        carrier="DHL",
+        tracking_number="JD0142",
+        lines=[order_services.ShipmentLineInput(sku="MUG", quantity=1)],
+    )
+    order_services.order_ship(
+        order_id=order.id, shop=shop, actor=STAFF, carrier="UPS", tracking_number="1Z0143"
+    )
+    run_events()
+    Notification.objects.exclude(event_type="shipment.dispatched").update(status=SendStatus.SENT)
+    mail.outbox.clear()
+
+    send_emails()
+
+    last = [m for m in mail.outbox if "UPS" in m.subject]
+    assert len(last) == 1
+    assert "has left us and is on its way." in last[0].body
+    assert "The rest follows" not in last[0].body
+    assert f"2 {TIMES} {products['COFFEE-1KG'].name}" in last[0].body
 
 
 def test_shipment_delivered_tells_the_customer(confirmed, shop, run_events, send_emails):
