@@ -71,6 +71,9 @@ MIDDLEWARE = [
     "orderflow.api.problems.ApiProblemMiddleware",
     "orderflow.api.problems.RequestBodyLimitMiddleware",
     "orderflow.api.problems.OutageMiddleware",
+    # staff pages in the staff member's language; outside sessions and messages, so that a
+    # message is stored in the page's language (orderflow/staff_language.py)
+    "orderflow.staff_language.StaffLanguageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

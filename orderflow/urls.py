@@ -35,6 +35,8 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("api/redoc/redoc.standalone.js", docs.redoc_bundle, name="api-redoc-bundle"),
     path("api/problems/<slug:slug>", views.problem_type_detail, name="problem-type"),
+    # the staff header's language switch (set_language; see orderflow/staff_language.py)
+    path("i18n/", include("django.conf.urls.i18n")),
 ]
 
 handler404 = "orderflow.views.not_found"

@@ -7,8 +7,8 @@ from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
-from django.template.defaultfilters import pluralize
 from django.utils.dateparse import parse_date
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_safe
 from django.views.defaults import page_not_found, server_error
 
@@ -89,14 +89,18 @@ def failed_events(request):
             ids = [int(pk) for pk in request.POST.getlist("delivery") if _is_row_id(pk)]
             parked_ids = [int(pk) for pk in request.POST.getlist("parked") if _is_row_id(pk)]
         if not ids and not parked_ids:
-            messages.error(request, "Choose at least one failed event to replay.")
+            messages.error(request, gettext("Choose at least one failed event to replay."))
         actor = f"staff:{request.user.get_username()}"
         if ids:
             replayed = dead_letter_replay(delivery_ids=ids, actor=actor)
             messages.success(
                 request,
-                f"Replayed {replayed} deliver{'y' if replayed == 1 else 'ies'}; "
-                "they run again in the background.",
+                ngettext(
+                    "Replayed %(count)d delivery; they run again in the background.",
+                    "Replayed %(count)d deliveries; they run again in the background.",
+                    replayed,
+                )
+                % {"count": replayed},
             )
         if parked_ids:
             _replay_parked(request, parked, parked_ids, actor)
@@ -128,15 +132,23 @@ def _replay_parked(request, parked: QuerySet, ids: list[int], actor: str) -> Non
     replayed = parked_event_replay(parked_ids=ids, actor=actor)
     messages.success(
         request,
-        f"Replayed {replayed} parked event{pluralize(replayed)}; "
-        "their projectors applied them again.",
+        ngettext(
+            "Replayed %(count)d parked event; their projectors applied them again.",
+            "Replayed %(count)d parked events; their projectors applied them again.",
+            replayed,
+        )
+        % {"count": replayed},
     )
     if chosen > replayed:
         failed = chosen - replayed
         messages.error(
             request,
-            f"{failed} parked event{pluralize(failed)} failed again and "
-            f"{'stays' if failed == 1 else 'stay'} parked: see the error shown.",
+            ngettext(
+                "%(count)d parked event failed again and stays parked: see the error shown.",
+                "%(count)d parked events failed again and stay parked: see the error shown.",
+                failed,
+            )
+            % {"count": failed},
         )
 
 
@@ -164,5 +176,7 @@ def _filter_date(request, value: str | None) -> date | None:
     except ValueError:  # well formed but impossible, like 2026-02-31
         parsed = None
     if parsed is None:
-        messages.warning(request, "The date filter was ignored: use a date like 2026-01-31.")
+        messages.warning(
+            request, gettext("The date filter was ignored: use a date like 2026-01-31.")
+        )
     return parsed

@@ -1,0 +1,77 @@
+"""Staff pages in the staff member's language: the switch's choice, else the browser's.
+
+The shops' API stays in English whatever the client's Accept-Language says.
+"""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+
+PAGE = "/staff/failed-events"
+
+
+@pytest.fixture
+def supervisor_client() -> Client:
+    user = get_user_model().objects.create_user(
+        username="ana", password="a-long-password-42", is_staff=True
+    )
+    user.groups.set(Group.objects.filter(name="supervisor"))
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_a_browser_asking_for_portuguese_gets_the_staff_page_in_portuguese(supervisor_client):
+    response = supervisor_client.get(PAGE, HTTP_ACCEPT_LANGUAGE="pt-BR,pt;q=0.9,en;q=0.5")
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert response["Content-Language"] == "pt-br"
+    assert '<html lang="pt-br">' in html
+    assert "<h1>Eventos com falha</h1>" in html
+    assert ">Painel</a>" in html
+    assert "Nenhum evento com falha. Todos os eventos chegaram aos seus assinantes." in html
+    # the switch offers the other language, named in it
+    assert 'name="language" value="en" lang="en" class="link">English</button>' in html
+
+
+def test_a_browser_asking_for_nothing_gets_english(supervisor_client):
+    response = supervisor_client.get(PAGE)
+
+    html = response.content.decode()
+    assert response["Content-Language"] == "en"
+    assert '<html lang="en">' in html
+    assert "<h1>Failed event handling</h1>" in html
+    assert 'value="pt-br" lang="pt-br" class="link">Português Brasileiro</button>' in html
+
+
+def test_the_switch_keeps_the_choice_over_the_browsers(supervisor_client):
+    # when the staff member picks Portuguese in the header of an English page
+    switched = supervisor_client.post("/i18n/setlang/", {"language": "pt-br", "next": PAGE})
+
+    assert switched.status_code == 302
+    assert switched["Location"] == PAGE
+    # then the pages are in Portuguese, though the browser asks for English
+    response = supervisor_client.get(PAGE, HTTP_ACCEPT_LANGUAGE="en")
+    assert "<h1>Eventos com falha</h1>" in response.content.decode()
+
+
+def test_a_message_is_in_the_page_language(supervisor_client):
+    response = supervisor_client.post(
+        PAGE, {"replay": "selected"}, HTTP_ACCEPT_LANGUAGE="pt-BR", follow=True
+    )
+
+    assert [str(message) for message in response.context["messages"]] == [
+        "Escolha ao menos um evento com falha para reprocessar."
+    ]
+
+
+def test_the_api_answers_in_english_whatever_the_client_asks():
+    response = Client().get("/api/v1/orders", HTTP_ACCEPT_LANGUAGE="pt-BR")
+
+    assert response.status_code == 401
+    assert "Content-Language" not in response
+    assert response.json()["title"] == "Authentication required"
