@@ -491,6 +491,23 @@ CELERY_BEAT_SCHEDULE |= {
 #: CARRIER_CREDENTIALS_OLD_KEYS (while accounts are saved again under a new key)
 CARRIER_CREDENTIALS_KEY = env.str("CARRIER_CREDENTIALS_KEY", default="")
 CARRIER_CREDENTIALS_OLD_KEYS = env.list("CARRIER_CREDENTIALS_OLD_KEYS", default=[])
+#: seconds between the beat's polls of carriers (karrio) for parcels on the road
+CARRIER_POLL_INTERVAL = env.float("CARRIER_POLL_INTERVAL", default=60.0)
+#: tracking numbers one account is asked about in one request
+CARRIER_POLL_BATCH_SIZE = env.int("CARRIER_POLL_BATCH_SIZE", default=25)
+#: accounts one poll serves (the rest wait for the next tick)
+CARRIER_POLL_ACCOUNTS = env.int("CARRIER_POLL_ACCOUNTS", default=20)
+#: seconds before a parcel is asked about again: the base after news, doubling with each
+#: unchanged answer up to the maximum, jittered by up to a quarter either way
+CARRIER_POLL_BASE_SECONDS = env.float("CARRIER_POLL_BASE_SECONDS", default=15 * 60.0)
+CARRIER_POLL_MAX_SECONDS = env.float("CARRIER_POLL_MAX_SECONDS", default=6 * 3600.0)
+CELERY_BEAT_SCHEDULE |= {
+    "poll-carriers": {
+        "task": "orders.tasks.carrier_parcels_poll_task",
+        "schedule": CARRIER_POLL_INTERVAL,
+        "options": {"expires": max(CARRIER_POLL_INTERVAL, 5)},
+    },
+}
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] |= {
     "CarrierStatusEnum": "orders.carriers.CARRIER_STATUSES",
     "TrackingMilestoneEnum": "tracking.choices.Milestone",
