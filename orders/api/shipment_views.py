@@ -37,7 +37,7 @@ class OrderShipmentListCreateApi(APIView):
         tags=TAG,
         responses={200: ShipmentOutputSerializer(many=True), 404: PROBLEM},
         examples=[
-            OpenApiExample("One parcel on its way", value=[SHIPMENT_EXAMPLE], response_only=True)
+            OpenApiExample("One parcel on its way", value=SHIPMENT_EXAMPLE, response_only=True)
         ],
     )
     def get(self, request, order_id: str):
