@@ -75,3 +75,21 @@ def test_the_api_answers_in_english_whatever_the_client_asks():
     assert response.status_code == 401
     assert "Content-Language" not in response
     assert response.json()["title"] == "Authentication required"
+
+
+@pytest.mark.parametrize(
+    ("path", "heading", "words"),
+    [
+        ("/staff/outbox/", "Caixa de saída", "Os e-mails são enviados por <code>"),
+        (
+            "/staff/webhook-inbox/",
+            "Caixa de entrada de webhooks",
+            "A caixa de entrada de webhooks está desligada",
+        ),
+    ],
+)
+def test_the_outbox_and_the_webhook_inbox_speak_portuguese(supervisor_client, path, heading, words):
+    html = supervisor_client.get(path, HTTP_ACCEPT_LANGUAGE="pt-BR").content.decode()
+
+    assert f"<h1>{heading}</h1>" in html
+    assert words in html
