@@ -491,6 +491,8 @@ CELERY_BEAT_SCHEDULE |= {
 #: CARRIER_CREDENTIALS_OLD_KEYS (while accounts are saved again under a new key)
 CARRIER_CREDENTIALS_KEY = env.str("CARRIER_CREDENTIALS_KEY", default="")
 CARRIER_CREDENTIALS_OLD_KEYS = env.list("CARRIER_CREDENTIALS_OLD_KEYS", default=[])
+#: seconds one request to a carrier (through karrio) may take before the poll counts it failed
+CARRIER_REQUEST_TIMEOUT = env.float("CARRIER_REQUEST_TIMEOUT", default=20.0)
 #: seconds between the beat's polls of carriers (karrio) for parcels on the road
 CARRIER_POLL_INTERVAL = env.float("CARRIER_POLL_INTERVAL", default=60.0)
 #: tracking numbers one account is asked about in one request

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import attr
+from django.conf import settings
 from loguru import logger as karrio_logger
 
 # karrio logs through loguru to stderr, beside Django's logging: a line when it is imported
@@ -23,6 +24,7 @@ from loguru import logger as karrio_logger
 # Off before karrio is imported; OrderFlow logs each poll's outcome itself.
 karrio_logger.disable("karrio")
 
+import karrio.core.utils.helpers as karrio_http  # noqa: E402
 import karrio.lib as karrio_lib  # noqa: E402
 import karrio.sdk as karrio  # noqa: E402
 from karrio.core import models as karrio_models  # noqa: E402
@@ -31,6 +33,19 @@ from karrio.core.errors import ParsedMessagesError  # noqa: E402
 from . import carriers  # noqa: E402
 
 logger = logging.getLogger(__name__)
+
+#: karrio's connectors send their requests with no timeout: a carrier that accepts the
+#: connection and never answers would hold the poll (and every account after it) until the
+#: task's time limit. Each of its requests gets ``CARRIER_REQUEST_TIMEOUT`` seconds instead;
+#: past them the poll fails like an outage, recorded on the account and backed off.
+_karrio_urlopen = karrio_http.urlopen
+
+
+def _urlopen_with_timeout(request, timeout=None):
+    return _karrio_urlopen(request, timeout=timeout or settings.CARRIER_REQUEST_TIMEOUT)
+
+
+karrio_http.urlopen = _urlopen_with_timeout
 
 #: the karrio extensions OrderFlow installs (pyproject.toml); their names are the accounts'
 SUPPORTED_CARRIERS = ("ups", "usps", "dhl_express")

@@ -107,7 +107,8 @@ def _numbers_due(*, account: CarrierAccount, now: datetime) -> list[str]:
 def _account_poll(*, account: CarrierAccount, now: datetime) -> tuple[bool, int, int]:
     numbers = _numbers_due(account=account, now=now)
     if not numbers:
-        _account_succeeded(account=account, now=now)
+        # nothing asked: the lease is released, the last poll (and its error) stays as it was
+        CarrierAccount.objects.filter(pk=account.pk).update(next_poll_at=None)
         return True, 0, 0
     # claimed: a parallel poll skips these numbers until the answer is applied
     ParcelPoll.objects.bulk_create(

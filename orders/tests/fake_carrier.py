@@ -31,6 +31,9 @@ class FakeCarrier:
     base_url: str
     routes: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
+    #: paths whose requests get no answer until ``gate`` is set (a carrier that hangs)
+    held: set[str] = field(default_factory=set)
+    gate: threading.Event = field(default_factory=threading.Event)
 
     def answer(self, method: str, path: str, response: str, status: int = 200) -> None:
         self.routes[(method, path)] = (status, response)
@@ -53,7 +56,7 @@ def start(monkeypatch) -> tuple[FakeCarrier, ThreadingHTTPServer]:
         url = urllib.parse.urlsplit(request.full_url)
         request.add_header("X-Carrier-Host", url.netloc)
         request.full_url = fake.base_url + url.path + (f"?{url.query}" if url.query else "")
-        return real_urlopen(request, timeout=5)
+        return real_urlopen(request, timeout=timeout)
 
     monkeypatch.setattr(karrio_http, "urlopen", to_fake_carrier)
     return fake, server
@@ -66,6 +69,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         path = urllib.parse.urlsplit(self.path).path
         fake.calls.append(Call(self.command, self.headers.get("X-Carrier-Host", ""), path, body))
+        if path in fake.held:
+            fake.gate.wait(timeout=30)
         status, name = fake.routes.get((self.command, path), (404, ""))
         payload = (RESPONSES / name).read_bytes() if name else b'{"error": "no route"}'
         self.send_response(status)
@@ -89,5 +94,6 @@ def serve(monkeypatch):
     fake.answer("POST", "/security/v1/oauth/token", "ups/token.json")
     fake.answer("POST", "/oauth2/v3/token", "usps/token.json")
     yield fake
+    fake.gate.set()
     server.shutdown()
     server.server_close()

@@ -286,3 +286,24 @@ def test_only_active_accounts_poll_and_only_their_own_shops_parcels(fake_carrier
     carrier_parcels_poll(now=timezone.now())
     assert [call.path for call in fake_carrier.tracking_calls()] == [UPS_TRACK]
     assert CarrierAccount.objects.get(pk=account.pk).last_polled_at is not None
+
+
+@pytest.mark.django_db
+def test_a_carrier_that_never_answers_times_out_and_others_are_polled(fake_carrier, settings):
+    settings.CARRIER_REQUEST_TIMEOUT = 0.2
+    hanging_shop, hanging = _shop_with("dhl_express", DHL)
+    _shipped(hanging_shop, "dhl_express", DHL_NUMBERS[0])
+    fake_carrier.held.add(DHL_XML)
+    shop, _ = _shop_with("ups", UPS)
+    _shipped(shop, "ups", UPS_NUMBER)
+    fake_carrier.answer("GET", UPS_TRACK, "ups/delivered.json")
+    now = timezone.now()
+
+    summary = carrier_parcels_poll(now=now)
+
+    fake_carrier.gate.set()
+    assert (summary.accounts, summary.failed_accounts) == (2, 1)
+    hanging.refresh_from_db()
+    assert "timed out" in hanging.last_error
+    assert hanging.next_poll_at > now
+    assert Shipment.objects.get(tracking_number=UPS_NUMBER).status == "delivered"
