@@ -9,7 +9,11 @@ the saga settles, every order must have reached an end that matches its money.
 
 Shops also refund part of a payment (an amount, or units of a line), before or after a
 cancellation: what was refunded always equals its refunds, never exceeds what was captured,
-and a line's units are never refunded twice.
+and a line's units are never refunded twice. Confirmed orders ship; units refunded with
+``restock`` go back on hand, only once they have shipped and never more than shipped. Each
+refund is a credit note: credit notes never credit a rate past their invoice, each refund's
+credits exactly its amount, and once settled an invoice's credit notes add up to what was
+refunded (the whole invoice when the order was cancelled).
 
 Orders are priced as a shop prices them: products in three tax classes (a reduced rate for
 the destination, the shop's standard rate, zero), a shipping method free above a subtotal,
@@ -57,6 +61,8 @@ from orders.models import (
     Product,
     ShippingMethod,
     Shop,
+    ShopCarrier,
+    StockRestock,
     TaxRate,
 )
 from orders.services.lifecycle import HOLDING_STOCK
@@ -75,6 +81,7 @@ CODES = ("TEN", "FIVE")
 EMAILS = ("ana@example.com", "bia@example.com")
 CARDS = ("tok_ok", "tok_declined")
 CANCELLABLE = {"placed", "reserved", "paid", "confirmed"}
+SHIPPED = {"shipped", "out_for_delivery", "delivered"}
 SAGA_SUBSCRIBERS = Q(subscriber__startswith="orders.") | Q(subscriber__startswith="payments.")
 STAFF = order_services.Actor(kind="staff", name="property")
 #: every app of the project: its tables are emptied before each example
@@ -108,6 +115,7 @@ class SagaMachine(RuleBasedStateMachine):
         self.shop = order_services.shop_create(name="Property shop")
         Shop.objects.filter(pk=self.shop.pk).update(tax_rate=Decimal("0.2"))
         self.shop.refresh_from_db()
+        ShopCarrier.objects.create(shop=self.shop, carrier="DHL")
         TaxRate.objects.create(
             shop=self.shop, tax_class="reduced", country="BR", rate=Decimal("0.07")
         )
@@ -242,20 +250,65 @@ class SagaMachine(RuleBasedStateMachine):
         assert after.first() == before
         assert Refund.objects.count() == refunds_before
 
-    @rule(order_id=orders, index=st.integers(0, PRODUCTS - 1), quantity=st.integers(1, 4))
-    def refund_units(self, order_id, index, quantity):
-        """The shop gives back units of a line: never more than were ordered, counting
-        earlier refunds by lines."""
-        sku = f"P{index}"
-        refunds_before = Refund.objects.count()
+    @rule(order_id=orders)
+    def ship(self, order_id):
+        """The saga catches up, then staff ship the order if it is confirmed: its held
+        units leave the warehouse."""
+        drain()
+        before = Order.objects.get(pk=order_id).status
         try:
-            payment_refund(
+            order_services.order_ship(
+                order_id=order_id,
+                shop=None,
+                actor=STAFF,
+                carrier="DHL",
+                tracking_number=f"T{str(order_id)[:8]}",
+            )
+        except InvalidTransition:
+            assert before != "confirmed"
+        else:
+            assert before == "confirmed"
+            for product_id, quantity in OrderLine.objects.filter(order_id=order_id).values_list(
+                "product_id", "quantity"
+            ):
+                self.on_hand[product_id] -= quantity
+
+    @rule(
+        order_id=orders,
+        index=st.integers(0, PRODUCTS - 1),
+        quantity=st.integers(1, 4),
+        restock=st.booleans(),
+        on_order=st.booleans(),
+    )
+    def refund_units(self, order_id, index, quantity, restock, on_order):
+        """The shop gives back units of a line: never more than were ordered, counting
+        earlier refunds by lines; with ``restock``, only units that shipped, and they go
+        back on hand. ``on_order``: a SKU of the order's, else any of the catalog."""
+        skus = sorted(OrderLine.objects.filter(order_id=order_id).values_list("sku", flat=True))
+        sku = skus[index % len(skus)] if on_order else f"P{index}"
+        refunds_before = Refund.objects.count()
+        status = Order.objects.get(pk=order_id).status
+        try:
+            refund = payment_refund(
                 order_id=order_id,
                 shop_id=self.shop.pk,
                 lines=[RefundLine(sku=sku, quantity=quantity)],
+                restock=restock,
             )
-        except (RefundNotPossible, RefundInputError):
+        except (RefundNotPossible, RefundInputError) as error:
+            refused = error
+        else:
+            refused = None
+        if refused is not None:
             assert Refund.objects.count() == refunds_before
+            if restock and status not in SHIPPED:
+                assert isinstance(refused, RefundInputError)
+                assert [e.code for e in refused.errors] == ["not_shipped"]
+        else:
+            assert not restock or status in SHIPPED
+            if restock and refund.status == "succeeded":
+                product = OrderLine.objects.get(order_id=order_id, sku=sku).product_id
+                self.on_hand[product] += quantity
         ordered = OrderLine.objects.filter(order_id=order_id, sku=sku).values_list(
             "quantity", flat=True
         )
@@ -268,6 +321,24 @@ class SagaMachine(RuleBasedStateMachine):
             if line["sku"] == sku
         )
         assert given_back <= sum(ordered)
+
+    @precondition(lambda self: Order.objects.filter(status="confirmed").exists())
+    @rule(data=st.data())
+    def ship_a_confirmed_order(self, data):
+        confirmed = sorted(
+            Order.objects.filter(status="confirmed").values_list("pk", flat=True), key=str
+        )
+        self.ship(data.draw(st.sampled_from(confirmed), label="confirmed order"))
+
+    @precondition(lambda self: Order.objects.filter(status__in=SHIPPED).exists())
+    @rule(data=st.data(), index=st.integers(0, PRODUCTS - 1), quantity=st.integers(1, 2))
+    def refund_shipped_units_and_restock(self, data, index, quantity):
+        """The shop gives back units of a shipped order that came back, restocking them."""
+        shipped = sorted(
+            Order.objects.filter(status__in=SHIPPED).values_list("pk", flat=True), key=str
+        )
+        order_id = data.draw(st.sampled_from(shipped), label="shipped order")
+        self.refund_units(order_id, index, quantity, restock=True, on_order=True)
 
     # --- what the delivery workers do ----------------------------------------------------
     @rule(steps=st.integers(1, 6))
@@ -338,8 +409,28 @@ class SagaMachine(RuleBasedStateMachine):
         )
         for pk, on_hand, reserved in Product.objects.values_list("pk", "on_hand", "reserved"):
             assert 0 <= reserved <= on_hand, (pk, on_hand, reserved)
-            assert on_hand == self.on_hand[pk]  # nothing ships here: only restocks move it
+            # set by the catalog, less what shipped, plus what refunds put back
+            assert on_hand == self.on_hand[pk]
             assert reserved == held.get(pk, 0), (pk, reserved, held)
+        # units back on hand: only of shipped orders, never more of a line than shipped
+        restocked: Counter = Counter()
+        for order_id, lines in StockRestock.objects.values_list("order_id", "lines"):
+            for line in lines:
+                restocked[(order_id, line["sku"])] += line["quantity"]
+        shipped = {
+            (order_id, sku): quantity
+            for order_id, sku, quantity in OrderLine.objects.filter(
+                order__status__in=SHIPPED
+            ).values_list("order_id", "sku", "quantity")
+        }
+        for key, units in restocked.items():
+            assert units <= shipped.get(key, 0), (key, units)
+        restocks = Counter(
+            Refund.objects.filter(restock=True, status="succeeded").values_list(
+                "payment__order_id", flat=True
+            )
+        )
+        assert StockRestock.objects.count() == sum(restocks.values())
 
     @invariant()
     def money_moves_at_most_once(self):
@@ -386,26 +477,53 @@ class SagaMachine(RuleBasedStateMachine):
             ):
                 assert SimulatedGateway.effects("refund", key) == 1, key
 
+    @invariant()
+    def credit_notes_never_credit_more_than_invoiced(self):
+        invoices = {i.pk: i for i in Invoice.objects.filter(kind="invoice")}
+        credited: dict = {}
+        for note in Invoice.objects.filter(kind="credit_note").select_related("refund"):
+            assert sum(Decimal(b["tax"]) for b in note.taxes) == note.tax
+            assert sum(Decimal(b["net"]) + Decimal(b["tax"]) for b in note.taxes) == note.total
+            if note.refund is not None:
+                assert note.total == -note.refund.amount
+            for band in note.taxes:
+                net, tax = credited.get((note.credits_id, band["rate"]), (0, 0))
+                credited[(note.credits_id, band["rate"])] = (
+                    net - Decimal(band["net"]),
+                    tax - Decimal(band["tax"]),
+                )
+        for (invoice_id, rate), (net, tax) in credited.items():
+            band = next(b for b in invoices[invoice_id].taxes if b["rate"] == rate)
+            assert 0 <= net <= Decimal(band["net"]), (rate, net, band)
+            assert 0 <= tax <= Decimal(band["tax"]), (rate, tax, band)
+
     def check_settled(self):
         """Once nothing is due, every order has reached an end that matches its money."""
         saga = Delivery.objects.filter(SAGA_SUBSCRIBERS)
         assert set(saga.values_list("status", flat=True)) <= {DeliveryStatus.DONE}
         payments = dict(Payment.objects.values_list("order_id", "status"))
         invoices = Counter(Invoice.objects.values_list("order_id", "kind"))
+        refunded = dict(Payment.objects.values_list("order_id", "refunded_amount"))
         for order_id, status in Order.objects.values_list("pk", "status"):
             kinds = {kind: invoices[(order_id, kind)] for kind in ("invoice", "credit_note")}
+            credited = Decimal("0.00")
             for invoice in Invoice.objects.filter(order_id=order_id):
-                # tax per rate adds up to the invoice's tax, net + tax to its (the order's) total
+                # tax per rate adds up to the invoice's tax, net + tax to its total
                 assert sum(Decimal(band["tax"]) for band in invoice.taxes) == invoice.tax
                 bands = sum(Decimal(band["net"]) + Decimal(band["tax"]) for band in invoice.taxes)
                 assert bands == invoice.total
-                order_total = Order.objects.get(pk=order_id).total
-                assert abs(invoice.total) == order_total
+                if invoice.kind == "invoice":
+                    assert invoice.total == Order.objects.get(pk=order_id).total
+                else:
+                    credited -= invoice.total
             payment = payments.get(order_id)
-            if status == "confirmed":
+            if kinds["invoice"] and status != "cancelled":
+                # each refund is a credit note: they add up to what was refunded
+                assert credited == refunded[order_id], (order_id, credited, refunded[order_id])
+            if status in ("confirmed", *SHIPPED):
                 assert payment in ("captured", "partially_refunded", "refunded")
                 assert self.cards[order_id] == "tok_ok"
-                assert kinds == {"invoice": 1, "credit_note": 0}
+                assert kinds["invoice"] == 1
             elif status == "cancelled":
                 assert payment in ("voided", "failed", "refunded")
                 if payment == "refunded":
@@ -413,7 +531,14 @@ class SagaMachine(RuleBasedStateMachine):
                     assert gateway_effects(order_id, "capture") == 1
                 else:
                     assert gateway_effects(order_id, "capture") == 0
-                assert kinds in ({"invoice": 0, "credit_note": 0}, {"invoice": 1, "credit_note": 1})
+                # never invoiced, or its credit notes (refunds' and the cancellation's)
+                # credit all of it
+                assert kinds["invoice"] in (0, 1)
+                if kinds["invoice"]:
+                    total = Invoice.objects.get(order_id=order_id, kind="invoice").total
+                    assert credited == total, (order_id, credited, total)
+                else:
+                    assert kinds["credit_note"] == 0
             else:
                 assert status == "rejected", status
                 assert payment is None
