@@ -109,9 +109,10 @@ class OrderReturnListCreateApi(APIView):
     @extend_schema(
         operation_id="orders_returns_create",
         summary="Ask for a return",
-        description="Open a return of units of a shipped, out for delivery or delivered "
-        "order: each line names a SKU of the order and how many units come back (at most "
-        "what shipped less the units of its other returns, rejected ones excepted). Staff "
+        description="Open a return of units that left in the order's parcels (an order "
+        "partly shipped, shipped, out for delivery or delivered): each line names a SKU of "
+        "the order and how many units come back (at most the line's units in its parcels "
+        "less those of its other returns, rejected ones excepted). Staff "
         "then approve or reject it, mark it received (restocked or not) and refund it. "
         "Publishes `return.requested`; the customer is e-mailed.",
         request=ReturnCreateInputSerializer,

@@ -36,12 +36,12 @@ from ..events import (
     ReturnRequested,
 )
 from ..exceptions import ReturnInputError, ReturnNotAllowed, ReturnRefundRefused
-from ..models import Order, OrderLine, Return, ReturnLine
+from ..models import Order, OrderLine, Return, ReturnLine, ShipmentLine
 from .shops import Actor
 from .stock import stock_restock
 
-#: the order's units have left the warehouse: they can come back
-RETURNABLE_STATUSES = frozenset({S.SHIPPED, S.OUT_FOR_DELIVERY, S.DELIVERED})
+#: some or all of the order's units have left the warehouse: those can come back
+RETURNABLE_STATUSES = frozenset({S.PARTIALLY_SHIPPED, S.SHIPPED, S.OUT_FOR_DELIVERY, S.DELIVERED})
 #: returns whose units count against what may still come back
 CLAIMING = (R.REQUESTED, R.APPROVED, R.RECEIVED, R.REFUNDED, R.CLOSED)
 #: the step each status allows next, and its target
@@ -60,8 +60,14 @@ class ReturnLineInput:
 
 
 def returnable_units(*, order: Order) -> dict[str, int]:
-    """Units of each line that may still be returned: shipped, less open or settled returns."""
-    left = dict(OrderLine.objects.filter(order=order).values_list("sku", "quantity"))
+    """Units of each line that may still be returned: those in the order's parcels (a split
+    shipment's units still in the warehouse are not), less open or settled returns."""
+    left = dict(
+        ShipmentLine.objects.filter(shipment__order=order)
+        .values("sku")
+        .annotate(units=Sum("quantity"))
+        .values_list("sku", "units")
+    )
     claimed = (
         ReturnLine.objects.filter(order_return__order=order, order_return__status__in=CLAIMING)
         .values("sku")
@@ -81,7 +87,7 @@ def return_request(
     reason: str,
     actor: Actor,
 ) -> Return:
-    """Open a return of units of a shipped or delivered order; publish ``return.requested``.
+    """Open a return of units that left in the order's parcels; publish ``return.requested``.
 
     ``shop_id`` scopes the order to a shop's request (another shop's order does not exist:
     ``Order.DoesNotExist``); staff pass None. Raises :class:`ReturnNotAllowed` (409: not
@@ -94,7 +100,7 @@ def return_request(
     if order.status not in RETURNABLE_STATUSES:
         raise ReturnNotAllowed(
             f"Order {order.number} is {S(order.status).label.lower()}; only an order that "
-            "has shipped or been delivered can have a return.",
+            "has shipped (all or part of it) or been delivered can have a return.",
             extra={"order_status": order.status},
         )
     names = dict(OrderLine.objects.filter(order=order).values_list("sku", "name"))
@@ -114,13 +120,13 @@ def return_request(
             errors.append(
                 FieldError(f"lines.{index}.sku", "duplicate", f"{line.sku} is listed twice.")
             )
-        elif line.quantity > left[line.sku]:
+        elif line.quantity > left.get(line.sku, 0):
             errors.append(
                 FieldError(
                     f"lines.{index}.quantity",
                     "exceeds_returnable",
-                    f"{max(left[line.sku], 0)} {line.sku} of order {order.number} may still "
-                    f"be returned, not {line.quantity}.",
+                    f"{max(left.get(line.sku, 0), 0)} {line.sku} of order {order.number} may "
+                    f"still be returned, not {line.quantity}.",
                 )
             )
         seen.add(line.sku)

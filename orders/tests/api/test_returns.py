@@ -184,8 +184,8 @@ def test_an_order_that_has_not_shipped_is_a_conflict(api, shop, products):
 
     body = assert_problem(response, status=409, type_slug="return-not-allowed")
     assert body["detail"] == (
-        f"Order {order.number} is confirmed; only an order that has shipped or been "
-        "delivered can have a return."
+        f"Order {order.number} is confirmed; only an order that has shipped (all or part "
+        "of it) or been delivered can have a return."
     )
     assert body["order_status"] == "confirmed"
     assert _nothing_written() == (0, 0, 0)

@@ -13,6 +13,7 @@ from orders.choices import OrderStatus
 from orders.exceptions import ReturnInputError, ReturnNotAllowed, ReturnRefundRefused
 from orders.models import Order, Return, ReturnLine
 from orders.services import returns
+from orders.services.dispatch import ShipmentLineInput, shipment_create
 from orders.services.returns import ReturnLineInput
 from payments.models import Payment, Refund
 from payments.tests.factories import confirmed_order
@@ -105,7 +106,7 @@ def test_an_order_that_has_not_shipped_cannot_have_a_return(shop, status):
         _request(order)
 
     assert raised.value.status == 409
-    assert "only an order that has shipped or been delivered" in raised.value.detail
+    assert "only an order that has shipped (all or part of it)" in raised.value.detail
     assert not Return.objects.exists()
     assert not OutboxEvent.objects.filter(type__startswith="return.").exists()
 
@@ -114,6 +115,37 @@ def test_a_shipped_order_can_have_a_return(shop):
     order = _shipped(shop, status=OrderStatus.SHIPPED)
 
     assert _request(order).status == "requested"
+
+
+def test_a_partly_shipped_order_may_return_only_what_left_in_its_parcels(shop):
+    order, _ = confirmed_order(shop)  # 2 x COFFEE-1KG, 1 x MUG
+    shipment_create(
+        order_id=order.pk,
+        shop=None,
+        actor=STAFF,
+        carrier="DHL",
+        tracking_number="JD00000042",
+        lines=[ShipmentLineInput(sku="COFFEE-1KG", quantity=1)],
+    )
+    assert Order.objects.get(pk=order.pk).status == "partially_shipped"
+
+    with pytest.raises(ReturnInputError) as raised:
+        _request(order, {"COFFEE-1KG": 2, "MUG": 1})
+    order_return = _request(order, {"COFFEE-1KG": 1})
+
+    assert [(e.attr, e.code, e.detail) for e in raised.value.errors] == [
+        (
+            "lines.0.quantity",
+            "exceeds_returnable",
+            f"1 COFFEE-1KG of order {order.number} may still be returned, not 2.",
+        ),
+        (
+            "lines.1.quantity",
+            "exceeds_returnable",
+            f"0 MUG of order {order.number} may still be returned, not 1.",
+        ),
+    ]
+    assert order_return.status == "requested"
 
 
 def test_quantities_never_exceed_what_shipped_counting_earlier_returns(shop):
