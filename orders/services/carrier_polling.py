@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from ..carrier_credentials import CredentialsUnreadable, credentials_decrypt
@@ -78,7 +78,9 @@ def _accounts_claim(*, now: datetime) -> list[CarrierAccount]:
         CarrierAccount.objects.select_for_update(skip_locked=True)
         .filter(active=True)
         .filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now))
-        .order_by("next_poll_at", "id")[: settings.CARRIER_POLL_ACCOUNTS]
+        # the least recently polled first (new ones before all): more accounts than a poll
+        # serves take turns instead of the same first ones every time
+        .order_by(F("next_poll_at").asc(nulls_first=True), "id")[: settings.CARRIER_POLL_ACCOUNTS]
     )
     CarrierAccount.objects.filter(pk__in=[account.pk for account in accounts]).update(
         next_poll_at=now + timedelta(seconds=CLAIM_SECONDS)
@@ -107,8 +109,9 @@ def _numbers_due(*, account: CarrierAccount, now: datetime) -> list[str]:
 def _account_poll(*, account: CarrierAccount, now: datetime) -> tuple[bool, int, int]:
     numbers = _numbers_due(account=account, now=now)
     if not numbers:
-        # nothing asked: the lease is released, the last poll (and its error) stays as it was
-        CarrierAccount.objects.filter(pk=account.pk).update(next_poll_at=None)
+        # nothing asked: the lease is released (due again, after the others), the last poll
+        # and its error stay as they were
+        CarrierAccount.objects.filter(pk=account.pk).update(next_poll_at=now)
         return True, 0, 0
     # claimed: a parallel poll skips these numbers until the answer is applied
     ParcelPoll.objects.bulk_create(
@@ -254,7 +257,7 @@ def _eta_at(day: date | None) -> datetime | None:
 
 def _account_succeeded(*, account: CarrierAccount, now: datetime) -> None:
     CarrierAccount.objects.filter(pk=account.pk).update(
-        last_polled_at=now, last_error="", failures=0, next_poll_at=None
+        last_polled_at=now, last_error="", failures=0, next_poll_at=now
     )
 
 

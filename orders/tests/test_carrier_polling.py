@@ -307,3 +307,23 @@ def test_a_carrier_that_never_answers_times_out_and_others_are_polled(fake_carri
     assert "timed out" in hanging.last_error
     assert hanging.next_poll_at > now
     assert Shipment.objects.get(tracking_number=UPS_NUMBER).status == "delivered"
+
+
+@pytest.mark.django_db
+def test_more_accounts_than_a_poll_serves_take_turns(fake_carrier, settings):
+    settings.CARRIER_POLL_ACCOUNTS = 2
+    accounts = [_shop_with("ups", UPS)[1] for _ in range(3)]
+    now = timezone.now()
+
+    served = []
+    for tick in range(3):
+        at = now + timedelta(seconds=tick)
+        carrier_parcels_poll(now=at)
+        served.append(
+            {a.pk for a in accounts if CarrierAccount.objects.get(pk=a.pk).next_poll_at == at}
+        )
+
+    first, second, third = (account.pk for account in accounts)
+    # the least recently polled first, new ones before all; a tie goes to the older account
+    assert served == [{first, second}, {third, first}, {second, first}]
+    assert all(pk in served[0] | served[1] for pk in (first, second, third))
