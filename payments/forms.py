@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib.admin.helpers import ActionForm
+from django.utils.translation import gettext, gettext_lazy
 
 
 class RefundForm(forms.Form):
@@ -17,19 +18,23 @@ class RefundForm(forms.Form):
         decimal_places=2,
         min_value=Decimal("0.01"),
         required=False,
-        help_text="At most what is left of the captured payment; or leave it empty and "
-        "choose units below.",
+        label=gettext_lazy("Amount"),
+        help_text=gettext_lazy(
+            "At most what is left of the captured payment; or leave it empty and "
+            "choose units below."
+        ),
     )
     reason = forms.CharField(
         max_length=500,
         required=False,
         widget=forms.TextInput,
-        help_text="The customer reads it in the refund's e-mail.",
+        label=gettext_lazy("Reason"),
+        help_text=gettext_lazy("The customer reads it in the refund's e-mail."),
     )
     restock = forms.BooleanField(
         required=False,
-        label="Put the refunded units back on hand",
-        help_text="Only for units of an order that has shipped (they came back).",
+        label=gettext_lazy("Put the refunded units back on hand"),
+        help_text=gettext_lazy("Only for units of an order that has shipped (they came back)."),
     )
 
     def __init__(self, *args, lines: Sequence = (), **kwargs):
@@ -41,8 +46,9 @@ class RefundForm(forms.Form):
                 min_value=0,
                 max_value=line.quantity,
                 required=False,
-                label=f"Units of {line.name or line.sku} ({line.sku})",
-                help_text=f"{line.quantity} ordered.",
+                label=gettext("Units of %(name)s (%(sku)s)")
+                % {"name": line.name or line.sku, "sku": line.sku},
+                help_text=gettext("%(quantity)s ordered.") % {"quantity": line.quantity},
             )
         # the checkbox after the units it applies to
         self.order_fields(["amount", *(f"line_{i}" for i in range(len(self.lines))), "restock"])
@@ -56,12 +62,13 @@ class RefundForm(forms.Form):
         }
         cleaned["lines"] = units
         if cleaned.get("amount") and units:
-            self.add_error("amount", "Refund an amount or units of lines, not both.")
+            self.add_error("amount", gettext("Refund an amount or units of lines, not both."))
         elif not cleaned.get("amount") and not units and "amount" not in self.errors:
             self.add_error("amount", forms.Field.default_error_messages["required"])
         if cleaned.get("restock") and not units:
             self.add_error(
-                "restock", "Only a refund of units puts them back on hand: choose the units."
+                "restock",
+                gettext("Only a refund of units puts them back on hand: choose the units."),
             )
         return cleaned
 

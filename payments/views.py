@@ -5,6 +5,8 @@ from uuid import UUID
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.formats import localize
+from django.utils.translation import gettext
 
 from orderflow import roles
 from orders.interface import order_details
@@ -74,10 +76,13 @@ def order_refund(request, order_id: UUID):
 
 
 def _refunded_message(refund) -> str:
-    message = f"Refunded {refund.amount} {refund.currency}; the customer is told."
+    message = gettext("Refunded %(amount)s %(currency)s; the customer is told.") % {
+        "amount": localize(refund.amount),
+        "currency": refund.currency,
+    }
     credit_note = selectors.credit_note_of_refund(refund_id=refund.pk)
     if credit_note is not None:
-        message += f" Credit note {credit_note.number}."
+        message += " " + gettext("Credit note %(number)s.") % {"number": credit_note.number}
     if refund.restock:
-        message += " The units are back on hand."
+        message += " " + gettext("The units are back on hand.")
     return message

@@ -173,3 +173,25 @@ def test_a_refused_restock_or_mix_is_a_message_and_changes_nothing(
     assert message in response.content.decode()
     assert not Refund.objects.exists()
     assert Product.objects.get(sku="MUG").on_hand == 20
+
+
+def test_a_supervisor_whose_browser_asks_portuguese_refunds_in_portuguese(
+    supervisor, shop, products
+):
+    order, _ = confirmed_order(shop)
+
+    form = supervisor.get(_url(order), HTTP_ACCEPT_LANGUAGE="pt-BR").content.decode()
+    both = supervisor.post(
+        _url(order), {"amount": "5.00", "line_0": "1"}, HTTP_ACCEPT_LANGUAGE="pt-BR"
+    ).content.decode()
+    done = supervisor.post(
+        _url(order), {"amount": "12.50"}, HTTP_ACCEPT_LANGUAGE="pt-BR", follow=True
+    )
+
+    assert "<h1>Reembolsar</h1>" in form
+    # money as Brazilians write it
+    assert 'resta <strong data-field="refundable">59,70 EUR</strong>' in form
+    assert "Voltar sem fazer nada" in form
+    assert "Reembolse um valor ou unidades de itens, não os dois." in both
+    (message,) = [str(message) for message in done.context["messages"]]
+    assert message.startswith("Reembolsado 12,50 EUR; o cliente é avisado. Nota de crédito ")
