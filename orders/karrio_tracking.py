@@ -12,6 +12,7 @@ the others get one per number, which karrio sends concurrently.
 
 import hashlib
 import logging
+import urllib.error
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -42,7 +43,18 @@ _karrio_urlopen = karrio_http.urlopen
 
 
 def _urlopen_with_timeout(request, timeout=None):
-    return _karrio_urlopen(request, timeout=timeout or settings.CARRIER_REQUEST_TIMEOUT)
+    try:
+        return _karrio_urlopen(request, timeout=timeout or settings.CARRIER_REQUEST_TIMEOUT)
+    except urllib.error.HTTPError as error:
+        if error.code >= 500:
+            # karrio reads the body and reports only that it could not parse it: the status
+            # and host are logged here, for whoever reads the account's error
+            logger.warning(
+                "carrier answered %s",
+                error.code,
+                extra={"status_code": error.code, "host": request.host},
+            )
+        raise
 
 
 karrio_http.urlopen = _urlopen_with_timeout
@@ -177,12 +189,24 @@ def track(
     error = ""
     if general and not parcels and not number_errors:
         error = _messages_text(general)
+    elif not (parcels or number_errors or general):
+        # DHL's connector reads an outage's page as an answer about nothing
+        error = "The carrier's answer could not be read (an outage?): it named no parcel."
     return TrackingResult(parcels=parcels, error=error, number_errors=number_errors)
+
+
+#: karrio's code for an answer its connector could not read (an outage's HTML page, a
+#: changed API): the words say so, not only the parser's complaint
+_UNREADABLE = "SHIPPING_SDK_INTERNAL_ERROR"
 
 
 def _messages_text(messages) -> str:
     text = "; ".join(
-        f"{message.code}: {message.message}" if message.code else str(message.message)
+        f"The carrier's answer could not be read (an outage?): {message.message}"
+        if message.code == _UNREADABLE
+        else f"{message.code}: {message.message}"
+        if message.code
+        else str(message.message)
         for message in messages
     )
     return (text or "The carrier refused the request.")[:500]

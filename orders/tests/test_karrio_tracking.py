@@ -159,15 +159,28 @@ def test_a_carrier_refusal_is_the_results_error(
     assert expected in result.error
 
 
-def test_a_carrier_outage_is_the_results_error_not_an_exception(fake_carrier):
-    fake_carrier.answer("POST", DHL_XML, "dhl_express/auth_error.xml", status=503)
+@pytest.mark.parametrize(
+    ("carrier", "credentials", "route", "number"),
+    [
+        ("ups", UPS, ("GET", UPS_TRACK), UPS_NUMBER),
+        ("usps", USPS, ("GET", USPS_TRACK), USPS_NUMBER),
+        ("dhl_express", DHL, ("POST", DHL_XML), "8346088391"),
+    ],
+)
+def test_a_carrier_outage_is_the_results_error_not_an_exception(
+    fake_carrier, caplog, carrier, credentials, route, number
+):
+    fake_carrier.answer(*route, "unavailable.html", status=503)
 
     result = track(
-        carrier="dhl_express", credentials=DHL, test_mode=False, tracking_numbers=["8346088391"]
+        carrier=carrier, credentials=credentials, test_mode=False, tracking_numbers=[number]
     )
 
     assert result.parcels == {}
-    assert result.error
+    assert result.error.startswith("The carrier's answer could not be read (an outage?)")
+    assert [
+        record.status_code for record in caplog.records if record.msg == "carrier answered %s"
+    ] == [503]
 
 
 def test_credential_fields_come_from_the_connectors():
