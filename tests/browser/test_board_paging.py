@@ -156,7 +156,8 @@ def test_on_a_phone_the_first_screen_shows_the_tiles_and_orders_and_the_filter_f
     expect(toggle).to_have_attribute("aria-expanded", "false")
     expect(page.get_by_role("search", name="Filter orders")).to_be_hidden()
     first_row = page.locator("#board-rows tr").first
-    for thing in (page.locator(".counts"), first_row):
+    work_queues = page.get_by_role("navigation", name="Work queues")
+    for thing in (work_queues, page.locator("section .counts"), first_row):
         box = thing.bounding_box()
         assert box is not None
         assert box["y"] + min(box["height"], 40) <= PHONE["height"], box  # it starts on screen
