@@ -51,10 +51,16 @@
     ended: "Session ended", forbidden: "Not allowed",
   };
 
+  /* The page's words for `name`: base.html renders them on <body> in the reader's language
+   * (data-text-live="Ao vivo"); the English here is the fallback. */
+  function text(name, fallback) {
+    return document.body.getAttribute("data-text-" + name) || fallback;
+  }
+
   /* Close codes that end the page's live updates, and what the page then says. */
   var FINAL = {
-    4401: { state: "ended", text: "Your session has ended, so this page is no longer updating and may be out of date. " },
-    4403: { state: "forbidden", text: "Your role no longer allows this page, so it is no longer updating. " },
+    4401: { state: "ended", text: "Your session has ended, so this page is no longer updating and may be out of date." },
+    4403: { state: "forbidden", text: "Your role no longer allows this page, so it is no longer updating." },
   };
 
   function loginUrl() {
@@ -70,7 +76,10 @@
       var main = document.getElementById("content");
       main.insertBefore(notice, main.firstChild);
     }
-    notice.replaceChildren(final.text, el("a", { href: loginUrl(), id: "live-login" }, "Log in again"));
+    notice.replaceChildren(
+      text(final.state + "-notice", final.text) + " ",
+      el("a", { href: loginUrl(), id: "live-login" }, text("log-in-again", "Log in again"))
+    );
   }
 
   function LiveSocket(path, onMessage, indicator) {
@@ -86,7 +95,8 @@
     if (!this.indicator) return;
     this.indicator.setAttribute("data-state", state);
     // a page may word the states in its own language (data-text-live="Ao vivo")
-    this.indicator.textContent = this.indicator.getAttribute("data-text-" + state) || STATES[state];
+    this.indicator.textContent =
+      this.indicator.getAttribute("data-text-" + state) || text(state, STATES[state]);
   };
 
   LiveSocket.prototype.connect = function () {
