@@ -73,6 +73,10 @@ class TrackedOrder(models.Model):
     refunded_at = models.DateTimeField(null=True, blank=True)
     #: where the order's latest return stands (``orders`` ReturnStatus), "" without one
     return_status = models.CharField(max_length=20, blank=True, default="", db_default="")
+    #: the order's parcels, first shipped first: ``[{"id", "carrier", "tracking_number",
+    #: "status", "lines": [{"sku", "name", "quantity"}], "eta"}]`` (``reactions.parcel_fact``);
+    #: [] before the first, and for parcels shipped before events named them
+    parcels = models.JSONField(default=list, blank=True, db_default=[])
 
     class Meta:
         ordering = ["-placed_at"]

@@ -153,7 +153,22 @@ def public_order(tracked: TrackedOrder, live: LiveStatus) -> dict:
         "refunded_amount": str(tracked.refunded_amount),
         "refunded_at": tracked.refunded_at.isoformat() if tracked.refunded_at else "",
         "return_status": tracked.return_status,
+        "parcels": [_public_parcel(parcel) for parcel in tracked.parcels or []],
         **live_status_payload(live),
+    }
+
+
+def _public_parcel(parcel: dict) -> dict:
+    """A parcel as its customer sees it: no shipment id (the page needs none)."""
+    return {
+        "carrier": parcel.get("carrier", ""),
+        "tracking_number": parcel.get("tracking_number", ""),
+        "status": parcel.get("status", ""),
+        "lines": [
+            {"name": line.get("name") or line["sku"], "quantity": line["quantity"]}
+            for line in parcel.get("lines") or []
+        ],
+        "eta": parcel.get("eta", ""),
     }
 
 

@@ -282,6 +282,11 @@ def view(order: Mapping[str, Any]) -> dict[str, Any]:
         "carrier": order.get("carrier", ""),
         "tracking_number": order.get("tracking_number", ""),
         "tone": tone(order),
+        # listed when the order left in more than one parcel (one is the card's carrier)
+        "parcels": [
+            {**parcel, "status_label": step_label(parcel.get("status", ""))}
+            for parcel in order.get("parcels") or []
+        ],
         # an order that ended before it shipped has no parcel to speak of
         "parcel_shown": bool(order.get("carrier"))
         or order.get("status") not in (OrderStatus.REJECTED, OrderStatus.CANCELLED),

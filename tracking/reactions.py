@@ -147,6 +147,38 @@ def _cancelled_facts(data: Data) -> dict[str, Any]:
     }
 
 
+#: the parcel's status after each shipment event (``orders`` ShipmentStatus)
+PARCEL_STATUS = {
+    "shipment.dispatched": "in_transit",
+    "shipment.in_transit": "in_transit",
+    "shipment.out_for_delivery": "out_for_delivery",
+    "shipment.delivery_failed": "delivery_failed",
+    "shipment.delivered": "delivered",
+}
+#: the tracked fact that names one parcel: merged into the row's ``parcels`` by its id
+PARCEL = "parcel"
+
+
+def parcel_fact(event_type: str, data: Data) -> dict[str, Any]:
+    """The parcel a shipment event names, as the row's ``parcels`` keep it; {} for an event
+    stored before events named their parcel (``shipment_id``)."""
+    if not data.get("shipment_id"):
+        return {}
+    return {
+        PARCEL: {
+            "id": str(data["shipment_id"]),
+            "carrier": data.get("carrier", ""),
+            "tracking_number": data.get("tracking_number", ""),
+            "status": PARCEL_STATUS[event_type],
+            "lines": [
+                {"sku": line["sku"], "name": line.get("name", ""), "quantity": line["quantity"]}
+                for line in data.get("lines") or ()
+            ],
+            "eta": data.get("eta") or "",
+        }
+    }
+
+
 def _delivery_failed_facts(data: Data) -> dict[str, Any]:
     return {"delivery_issue": "delivery_failed"}
 
@@ -154,6 +186,23 @@ def _delivery_failed_facts(data: Data) -> dict[str, Any]:
 def _parcel_moving_facts(data: Data) -> dict[str, Any]:
     """Good news from the carrier ends a failed attempt's story."""
     return {"delivery_issue": ""}
+
+
+def merge_parcel(parcels: list[dict[str, Any]], parcel: dict[str, Any]) -> list[dict[str, Any]]:
+    """The row's parcels with ``parcel`` put in its place (a new one last); its lines and
+    ETA are kept when an event does not repeat them."""
+    merged, found = [], False
+    for known in parcels:
+        if known.get("id") == parcel["id"]:
+            found = True
+            known = {
+                **known,
+                **parcel,
+                "lines": parcel["lines"] or known.get("lines", []),
+                "eta": parcel["eta"] or known.get("eta", ""),
+            }
+        merged.append(known)
+    return merged if found else [*merged, parcel]
 
 
 def _is_credit_note(data: Data) -> bool:
@@ -359,5 +408,6 @@ def entry_row(event, *, actor_lookup: Callable[[str, str], str | None]) -> Entry
         tracked=(
             *((name, str(data.get(name, ""))) for name in reaction.tracked_fields),
             *reaction.page_facts(data).items(),
+            *(parcel_fact(event.type, data).items() if event.type in PARCEL_STATUS else ()),
         ),
     )

@@ -14,6 +14,7 @@ The ORM models stay the schema; on SQLite (embedded mode) the same functions run
 through the ORM, a statement or so per row — that mode serves one person's demo.
 """
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -71,6 +72,8 @@ class Move:
     outcome: dict[str, Any]
     delivery_issue: str
     return_status: str = ""
+    #: ``TrackedOrder.parcels``, whole
+    parcels: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -281,11 +284,11 @@ UPDATE {TRACKED} t
 SET status = n.status, sequence = n.sequence, updated_at = n.updated_at,
     carrier = n.carrier, tracking_number = n.tracking_number, customer_name = n.customer_name,
     customer_email = n.customer_email, outcome = n.outcome, delivery_issue = n.delivery_issue,
-    return_status = n.return_status
+    return_status = n.return_status, parcels = n.parcels
 FROM unnest(%s::uuid[], %s::text[], %s::int[], %s::timestamptz[], %s::text[], %s::text[],
-            %s::text[], %s::text[], %s::jsonb[], %s::text[], %s::text[])
+            %s::text[], %s::text[], %s::jsonb[], %s::text[], %s::text[], %s::jsonb[])
      AS n(order_id, status, sequence, updated_at, carrier, tracking_number, customer_name,
-          customer_email, outcome, delivery_issue, return_status)
+          customer_email, outcome, delivery_issue, return_status, parcels)
 WHERE t.order_id = n.order_id AND t.sequence < n.sequence
 RETURNING t.order_id
 """  # noqa: S608
@@ -310,6 +313,7 @@ def tracked_move(moves: list[Move]) -> set[UUID]:
                 outcome=move.outcome,
                 delivery_issue=move.delivery_issue,
                 return_status=move.return_status,
+                parcels=move.parcels,
             ):
                 moved.add(move.order_id)
         return moved
@@ -327,6 +331,7 @@ def tracked_move(moves: list[Move]) -> set[UUID]:
             [Jsonb(move.outcome) for move in moves],
             [move.delivery_issue for move in moves],
             [move.return_status for move in moves],
+            [Jsonb(move.parcels) for move in moves],
         ],
     )
     return {order_id for (order_id,) in rows}

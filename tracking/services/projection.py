@@ -21,7 +21,7 @@ from orders import interface as orders_interface
 
 from .. import payloads, push, queues, repository
 from ..models import TrackedOrder, TrackingEntry
-from ..reactions import REACTIONS, EntryRow, entry_row
+from ..reactions import PARCEL, REACTIONS, EntryRow, entry_row, merge_parcel
 from ..snapshots import live_status_set_many
 from .recording import tracked_order_ensure
 
@@ -76,6 +76,7 @@ def tracking_project(*, events: Sequence) -> dict[UUID, OrderChange]:
         row.customer_name, row.customer_email = move.customer_name, move.customer_email
         row.outcome, row.delivery_issue = move.outcome, move.delivery_issue
         row.return_status = move.return_status
+        row.parcels = move.parcels
     refunds = repository.tracked_refund(_refunds(events, fresh))
     for order_id, (amount, refunded_at) in refunds.items():
         change = changes[order_id]
@@ -109,6 +110,7 @@ def moves_of(
             "outcome": current.outcome,
             "delivery_issue": current.delivery_issue,
             "return_status": current.return_status,
+            "parcels": list(current.parcels or []),
         }
         for row in sorted(rows, key=lambda r: r.sequence):
             if not row.moves_status or row.sequence <= state["sequence"]:
@@ -116,7 +118,11 @@ def moves_of(
             state["sequence"], state["updated_at"] = row.sequence, row.occurred_at
             if row.status:
                 state["status"] = row.status
-            state.update(row.tracked)
+            for name, value in row.tracked:
+                if name == PARCEL:
+                    state["parcels"] = merge_parcel(state["parcels"], value)
+                else:
+                    state[name] = value
         if state["sequence"] > current.sequence:
             moves[order_id] = repository.Move(order_id=order_id, **state)
     return moves

@@ -342,6 +342,12 @@ def test_public_socket_sends_the_snapshot_and_updates_and_nothing_private(place,
         ]
         assert received[-1]["view"]["carrier"] == "demo-post"
         assert received[-1]["view"]["tracking_number"] == "DP-0002"
+        [parcel] = received[-1]["view"]["parcels"]
+        assert (parcel["tracking_number"], parcel["status"], parcel["status_label"]) == (
+            "DP-0002",
+            "delivered",
+            "Delivered",
+        )
         text = json.dumps(received)
         for private in (
             order.customer_email,
@@ -359,6 +365,7 @@ def test_public_socket_sends_the_snapshot_and_updates_and_nothing_private(place,
             assert set(message["view"]) == {
                 "status", "sequence", "updated_at", "updated_text", "status_label",
                 "sentences", "next_step", "carrier", "tracking_number", "tone", "parcel_shown",
+                "parcels",
             }  # fmt: skip
             for entry in message["steps"]:
                 assert set(entry) == {

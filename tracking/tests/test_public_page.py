@@ -1,6 +1,8 @@
 """The customer's tracking page, rendered by the server: an honest sentence for every state, in
 the order's language unless the visitor asks for the other one, built from the projection."""
 
+import uuid
+
 import pytest
 from django.db import transaction
 
@@ -112,9 +114,66 @@ def test_a_partly_shipped_order_says_the_rest_follows(client, story):
         "outro pacote."
     ]
     assert portuguese.context["view"]["next_step"] == (
-        "Parte do seu pedido já está com a transportadora; a loja envia o restante em "
-        "outro pacote."
+        "Parte do seu pedido já está com a transportadora; a loja envia o restante em outro pacote."
     )
+
+
+def _parcel_event(told, type_, status, parcel, number, **lines):
+    return told.order_event(
+        type_,
+        status,
+        "carrier:demo-post" if type_ != "shipment.dispatched" else "staff:ana",
+        carrier="demo-post",
+        tracking_number=number,
+        shipment_id=parcel,
+        lines=[{"sku": sku, "quantity": n, "name": sku.title()} for sku, n in lines.items()],
+    )
+
+
+def test_each_parcel_is_listed_with_its_status_items_and_number(client, story):
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+
+    told = story(
+        "to_confirmed",
+        lambda t: _parcel_event(
+            t, "shipment.dispatched", "partially_shipped", first, "DP-1", MUG=1
+        ),
+        lambda t: _parcel_event(t, "shipment.dispatched", "shipped", second, "DP-2", COFFEE=2),
+        lambda t: _parcel_event(t, "shipment.delivered", "", first, "DP-1", MUG=1),
+    )
+
+    english = page(client, told.order, **ENGLISH)
+    portuguese = page(client, told.order, **PORTUGUESE)
+
+    assert TrackedOrder.objects.get(order_id=told.order.id).parcels == [
+        {
+            "id": first,
+            "carrier": "demo-post",
+            "tracking_number": "DP-1",
+            "status": "delivered",
+            "lines": [{"sku": "MUG", "name": "Mug", "quantity": 1}],
+            "eta": "",
+        },
+        {
+            "id": second,
+            "carrier": "demo-post",
+            "tracking_number": "DP-2",
+            "status": "in_transit",
+            "lines": [{"sku": "COFFEE", "name": "Coffee", "quantity": 2}],
+            "eta": "",
+        },
+    ]
+    assert [
+        (p["status_label"], p["tracking_number"]) for p in english.context["view"]["parcels"]
+    ] == [("Delivered", "DP-1"), ("On its way", "DP-2")]
+    html = english.content.decode()
+    assert "Your parcels" in html
+    assert "2 \N{MULTIPLICATION SIGN} Coffee" in html
+    assert "Seus pacotes" in portuguese.content.decode()
+    assert [p["status_label"] for p in portuguese.context["view"]["parcels"]] == [
+        "Entregue",
+        "A caminho",
+    ]
 
 
 def test_a_failed_delivery_attempt_says_what_happens_next(client, story):
