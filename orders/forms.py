@@ -11,6 +11,7 @@ from .api.serializers import OrderCustomerInputSerializer, ShippingAddressSerial
 from .models import Product, Shop, ShopCarrier
 from .services import bulk_ship
 from .services.amendments import ADDRESS_FIELDS
+from .services.dispatch import ShipmentLineInput
 from .services.intake import MAX_QUANTITY
 
 BULK_SHIP_MAX_BYTES = bulk_ship.MAX_BYTES
@@ -139,6 +140,41 @@ class ShipForm(forms.Form):
         label="Tracking number",
         error_messages={"invalid": "Use 4 to 64 letters, digits or dashes."},
     )
+
+    def __init__(self, *args, lines: list[tuple[str, str, int]] = (), **kwargs):
+        """``lines``: (SKU, name, units still to ship) of each line: a field each, set to all
+        of its units, so that leaving them ships everything that remains in one parcel."""
+        super().__init__(*args, **kwargs)
+        self.lines = list(lines)
+        for index, (sku, name, units) in enumerate(self.lines):
+            self.fields[f"line_{index}"] = forms.IntegerField(
+                label=f"{name} ({sku})",
+                min_value=0,
+                max_value=units,
+                initial=units,
+                required=False,
+                help_text=f"Units in this parcel: 0 to {units} (empty: all that remain).",
+            )
+
+    def clean(self):
+        """``lines``: None to ship all that remains, else the units chosen for this parcel."""
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        asked = [cleaned.get(f"line_{index}") for index in range(len(self.lines))]
+        chosen = [
+            (sku, units if count is None else count, units)
+            for (sku, _, units), count in zip(self.lines, asked, strict=True)
+        ]
+        if not any(count for _, count, _ in chosen):
+            raise forms.ValidationError("Put at least one unit in the parcel.")
+        everything = all(count == units for _, count, units in chosen)
+        cleaned["lines"] = (
+            None
+            if everything
+            else [ShipmentLineInput(sku=sku, quantity=count) for sku, count, _ in chosen if count]
+        )
+        return cleaned
 
     @staticmethod
     def known_carriers(shop_id: int) -> list[str]:

@@ -4,10 +4,11 @@ import contextlib
 from collections.abc import Iterable
 from uuid import UUID
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 
 from .choices import OrderStatus
-from .models import Order, Product, Return, Shipment, Shop, ShopCarrier
+from .models import Order, OrderLine, Product, Return, Shipment, Shop, ShopCarrier
 
 
 def order_list_for_shop(*, shop: Shop) -> QuerySet[Order]:
@@ -23,6 +24,21 @@ def shipment_list_for_order(*, shop: Shop, order_id: UUID) -> list[Shipment]:
     """The order's parcels, oldest first; ``Order.DoesNotExist`` for another shop's order."""
     order = Order.objects.only("pk", "tracking_token").get(shop=shop, pk=order_id)
     return list(order.shipments.prefetch_related("lines"))
+
+
+def order_lines_to_ship(*, order_id: UUID) -> list[tuple[str, str, int]]:
+    """Each line of the order with units still to ship: (SKU, name, units), in line order."""
+    lines = (
+        OrderLine.objects.filter(order_id=order_id)
+        .annotate(shipped=Coalesce(Sum("shipment_lines__quantity"), 0))
+        .order_by("id")
+        .values_list("sku", "name", "quantity", "shipped")
+    )
+    return [
+        (sku, name, quantity - shipped)
+        for sku, name, quantity, shipped in lines
+        if quantity > shipped
+    ]
 
 
 def product_list_for_shop(*, shop: Shop) -> QuerySet[Product]:

@@ -10,6 +10,7 @@ staff member's role does not allow is a 403 page, and nothing changes.
 import csv
 import io
 from collections.abc import Callable
+from functools import partial
 from uuid import UUID
 
 from django.contrib import messages
@@ -132,16 +133,18 @@ def order_ship(request, order_id: UUID):
         order_id,
         action="ship",
         title="Ship the order",
-        explanation="Hand the parcel to a carrier. The reserved stock is consumed, and the "
-        "customer can follow the parcel on the public tracking page.",
+        explanation="Hand a parcel to a carrier: every unit that remains, or fewer of each "
+        "line for a split shipment (the rest ships later). The parcel's stock is consumed, and "
+        "the customer can follow it on the public tracking page.",
         confirm="Confirm shipment",
-        form_class=ShipForm,
-        run=lambda data: services.order_ship(
+        form_class=partial(ShipForm, lines=selectors.order_lines_to_ship(order_id=order_id)),
+        run=lambda data: services.shipment_create(
             order_id=order_id,
             shop=None,
             actor=_actor(request),
             carrier=data["carrier"],
             tracking_number=data["tracking_number"],
+            lines=data["lines"],
         ),
         done="Shipped with {carrier}, tracking number {tracking_number}.",
     )
