@@ -93,3 +93,18 @@ def test_the_outbox_and_the_webhook_inbox_speak_portuguese(supervisor_client, pa
 
     assert f"<h1>{heading}</h1>" in html
     assert words in html
+
+
+def test_a_page_the_role_does_not_open_says_so_in_portuguese():
+    user = get_user_model().objects.create_user(
+        username="rui", password="a-long-password-42", is_staff=True
+    )
+    client = Client()
+    client.force_login(user)
+
+    response = client.get(PAGE, HTTP_ACCEPT_LANGUAGE="pt-BR")
+
+    html = response.content.decode()
+    assert response.status_code == 403
+    assert "<h1>Sem permissão</h1>" in html
+    assert "Nada foi alterado. Seus papéis são definidos na administração" in html
