@@ -126,3 +126,37 @@ def test_the_schema_rejects_a_tampered_copy(anonymous, tamper, path, keyword):
     errors = list(validator.iter_errors(tampered))
 
     assert [(list(e.absolute_path), e.validator) for e in errors] == [(path, keyword)]
+
+
+@pytest.mark.parametrize(
+    "event_type",
+    [
+        "shipment.dispatched",
+        "shipment.in_transit",
+        "shipment.out_for_delivery",
+        "shipment.delivery_failed",
+        "shipment.delivered",
+    ],
+)
+def test_each_shipment_event_names_its_parcel_and_its_lines(anonymous, event_type):
+    (version,) = anonymous.get(f"{TYPES}/{event_type}").json()["versions"]
+    schema = version["schema"]
+
+    # optional, so that events stored before split shipments (#16) stay valid
+    assert {"shipment_id", "lines", "service", "eta"} <= set(schema["properties"])
+    assert not {"shipment_id", "lines", "service", "eta"} & set(schema["required"])
+    line = schema["$defs"]["ShippedLine"]
+    assert set(line["properties"]) == {"sku", "quantity", "name"}
+    assert line["required"] == ["sku", "quantity"]
+    Draft202012Validator(schema).validate(
+        {
+            "order_id": "9ecfe41b-8a39-47e1-8b81-2aae8cf53595",
+            "shop_id": 1,
+            "number": "OF-7SR8K4PG",
+            "carrier": "DHL",
+            "tracking_number": "JD0001",
+            "shipment_id": "3f1d2c8e-5b7a-4e0f-9a41-6c2b8d9e7f10",
+            "lines": [{"sku": "MUG", "quantity": 1, "name": "Mug"}],
+            "status": "partially_shipped",
+        }
+    )

@@ -175,6 +175,29 @@ def test_capture_on_shipment_captures_once_when_the_order_ships(captures_on_ship
     assert Order.objects.get(pk=order.pk).status == "shipped"
 
 
+def test_capture_on_shipment_captures_on_the_first_parcel_only(captures_on_shipment, products):
+    order = _reserved(captures_on_shipment)
+    _deliver("payments.charge_on_stock_reserved")
+    _deliver("orders.confirm_order_on_payment_authorized")
+    order_services.shipment_create(
+        order_id=order.pk,
+        shop=None,
+        actor=STAFF,
+        carrier="DHL",
+        tracking_number="JD0000",
+        lines=[order_services.ShipmentLineInput(sku="COFFEE-1KG", quantity=1)],
+    )
+
+    assert _deliver("payments.capture_on_shipment_dispatched") == ("done", "duplicate")
+    assert Order.objects.get(pk=order.pk).status == "partially_shipped"
+    assert Payment.objects.get(order_id=order.pk).status == "captured"
+
+    _ship(order)  # the rest, in a second parcel: nothing more to capture
+    assert _deliver("payments.capture_on_shipment_dispatched") == ("done", "duplicate")
+    assert SimulatedGateway.effects("capture", _key(order, "capture")) == 1
+    assert len(_events("payment.captured")) == 1
+
+
 def test_a_charged_order_shipping_captures_nothing_more(shop, products):
     order = _reserved(shop)
     _deliver("payments.charge_on_stock_reserved")
