@@ -10,7 +10,7 @@ from uuid import UUID
 from django.db import connection
 
 from . import permissions, repository, state_machine
-from .choices import OrderStatus, ReturnStatus
+from .choices import OrderStatus, ReturnStatus, ShipmentStatus
 from .models import Order, OrderLine, OrderTransition, Return, Shop
 from .services import stock
 from .services.amendments import ADDRESS_CHANGEABLE
@@ -52,6 +52,22 @@ class OrderLineValue:
     discount_amount: Decimal = Decimal("0.00")
     tax_rate: Decimal = Decimal("0")
     tax_amount: Decimal = Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class ShipmentValue:
+    """One parcel of an order: what staff pages list."""
+
+    shipment_id: UUID
+    carrier: str
+    service: str
+    tracking_number: str
+    status: str
+    status_label: str
+    #: ``(sku, quantity)`` of each line in the parcel
+    lines: tuple[tuple[str, int], ...]
+    eta: datetime | None
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -252,6 +268,8 @@ class OrderDetails:
     tracking_number: str
     tracking_token: str
     created_at: datetime
+    #: the order's parcels, oldest first
+    shipments: tuple[ShipmentValue, ...] = ()
 
 
 def order_tracking_details(*, order_id: UUID) -> OrderTrackingDetails | None:
@@ -291,7 +309,10 @@ def order_transition_actor(*, order_id: UUID, status: str) -> str | None:
 
 def order_details(*, order_id: UUID) -> OrderDetails | None:
     order = (
-        Order.objects.select_related("shop").prefetch_related("lines").filter(pk=order_id).first()
+        Order.objects.select_related("shop")
+        .prefetch_related("lines", "shipments__lines")
+        .filter(pk=order_id)
+        .first()
     )
     if order is None:
         return None
@@ -315,6 +336,20 @@ def order_details(*, order_id: UUID) -> OrderDetails | None:
         tracking_number=order.tracking_number,
         tracking_token=order.tracking_token,
         created_at=order.created_at,
+        shipments=tuple(
+            ShipmentValue(
+                shipment_id=parcel.id,
+                carrier=parcel.carrier,
+                service=parcel.service,
+                tracking_number=parcel.tracking_number,
+                status=parcel.status,
+                status_label=ShipmentStatus(parcel.status).label,
+                lines=tuple((line.sku, line.quantity) for line in parcel.lines.all()),
+                eta=parcel.eta,
+                created_at=parcel.created_at,
+            )
+            for parcel in order.shipments.all()
+        ),
     )
 
 

@@ -56,6 +56,39 @@ def test_the_blocks_say_what_the_order_is_now(staff_client, place, settle):
         assert f'data-block="{block}"' in after
 
 
+def test_the_summary_lists_each_parcel_of_a_split_shipment(staff_client, place, settle):
+    order = place(lines={"COFFEE-1KG": 2, "MUG": 1})
+    settle()
+    orders_services.shipment_create(
+        order_id=order.id,
+        shop=None,
+        actor=STAFF,
+        carrier=CARRIER,
+        tracking_number="DPUX00001",
+        service="express",
+        lines=[orders_services.ShipmentLineInput(sku="MUG", quantity=1)],
+    )
+    one_parcel = _blocks(staff_client, order.id)
+    orders_services.order_ship(
+        order_id=order.id, shop=None, actor=STAFF, carrier=CARRIER, tracking_number="DPUX00002"
+    )
+    orders_services.shipment_report(
+        carrier=CARRIER, event_id="e-1", tracking_number="DPUX00001", status="delivered"
+    )
+    settle()
+
+    two_parcels = _blocks(staff_client, order.id)
+
+    assert 'data-field="status">Partially shipped<' in one_parcel
+    assert "<dt>Parcels</dt>" not in one_parcel  # one parcel: the carrier's fields say it
+    assert 'data-field="tracking_number">DPUX00002<' in two_parcels
+    parcel = r"<li><span class=\"status status-(\w+)\">[^<]*</span> ([^<]*)<"
+    listed = re.findall(parcel, two_parcels)
+    assert listed == [("delivered", f"{CARRIER} (express) "), ("in_transit", f"{CARRIER} ")]
+    assert "1 \N{MULTIPLICATION SIGN} MUG" in two_parcels
+    assert "2 \N{MULTIPLICATION SIGN} COFFEE-1KG" in two_parcels
+
+
 def test_the_actions_block_follows_the_status_and_the_payment(staff_client, place, settle):
     order = place(payment_token="tok_declined")
     blocks = _blocks(staff_client, order.id)
