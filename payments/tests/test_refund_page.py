@@ -192,6 +192,7 @@ def test_a_supervisor_whose_browser_asks_portuguese_refunds_in_portuguese(
     # money as Brazilians write it
     assert 'resta <strong data-field="refundable">59,70 EUR</strong>' in form
     assert "Voltar sem fazer nada" in form
+    assert 'Motivo <span class="muted small">(opcional)</span>' in form
     assert "Reembolse um valor ou unidades de itens, não os dois." in both
     (message,) = [str(message) for message in done.context["messages"]]
     assert message.startswith("Reembolsado 12,50 EUR; o cliente é avisado. Nota de crédito ")
