@@ -138,6 +138,7 @@ BODY_OPERATIONS: list[tuple[str, str, str]] = [
     ("orders-create", "POST", f"{API}/orders"),
     ("orders-cancel", "POST", f"{API}/orders/{{other_order_id}}/cancel"),
     ("orders-ship", "POST", f"{API}/orders/{{other_order_id}}/ship"),
+    ("orders-shipments-create", "POST", f"{API}/orders/{{other_order_id}}/shipments"),
     ("products-create", "POST", f"{API}/products"),
     ("products-update", "PATCH", f"{API}/products/NO-SUCH-SKU"),
     ("endpoints-create", "POST", f"{API}/webhook-endpoints"),
