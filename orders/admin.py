@@ -28,6 +28,7 @@ from .models import (
     OrderLine,
     OrderTransition,
     Product,
+    Shipment,
     Shop,
     ShopAPIKey,
     ShopCarrier,
@@ -264,6 +265,27 @@ class OrderLineInline(admin.TabularInline):
         return False
 
 
+class ShipmentInline(admin.TabularInline):
+    """The order's parcels, read-only: carriers' reports and staff's actions move them."""
+
+    model = Shipment
+    extra = 0
+    fields = ["created_at", "carrier", "service", "tracking_number", "status", "eta", "contents"]
+    readonly_fields = fields
+    can_delete = False
+    verbose_name = "parcel"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("lines")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Contents")
+    def contents(self, shipment: Shipment) -> str:
+        return ", ".join(f"{line.quantity} x {line.sku}" for line in shipment.lines.all())
+
+
 #: where an order's support rows are, as (label, admin list, how it finds the order's rows)
 FOLLOW_LINKS = [
     ("Payment and refunds", "payments_payment"),
@@ -306,7 +328,7 @@ class OrderAdmin(admin.ModelAdmin):
     search_fields = ["number", "external_reference", "customer_email", "customer_name", "id"]
     list_select_related = ["shop"]
     date_hierarchy = "created_at"
-    inlines = [OrderLineInline]
+    inlines = [OrderLineInline, ShipmentInline]
     form = OrderAmendForm
     readonly_fields = [
         "follow",

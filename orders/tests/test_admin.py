@@ -1,8 +1,11 @@
 import pytest
 from django.contrib.messages import get_messages
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from orderflow.models import OutboxEvent
+from orders import services
 from orders.models import Order, OrderTransition, Product, ShopAPIKey
 
 from .assertions import stock_of
@@ -88,6 +91,8 @@ def test_shows_the_shops_data_read_only(staff, shop, products):
             "lines-INITIAL_FORMS": str(len(lines)),
             "lines-MIN_NUM_FORMS": "0",
             "lines-MAX_NUM_FORMS": "1000",
+            "shipments-TOTAL_FORMS": "0",
+            "shipments-INITIAL_FORMS": "0",
             **{f"lines-{i}-id": str(line.pk) for i, line in enumerate(lines)},
             **{f"lines-{i}-order": str(order.pk) for i in range(len(lines))},
         },
@@ -115,6 +120,8 @@ def test_order_status_cannot_be_edited(staff, shop, products):
         "lines-INITIAL_FORMS": str(len(lines)),
         "lines-MIN_NUM_FORMS": "0",
         "lines-MAX_NUM_FORMS": "1000",
+        "shipments-TOTAL_FORMS": "0",
+        "shipments-INITIAL_FORMS": "0",
         **{f"lines-{i}-id": str(line.pk) for i, line in enumerate(lines)},
         **{f"lines-{i}-order": str(order.pk) for i in range(len(lines))},
     }
@@ -353,3 +360,34 @@ def test_a_key_is_revoked_from_its_page_and_never_deleted(staff, shop, products)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
     assert client.get("/api/v1/products").status_code == 401
+
+
+def test_the_order_page_lists_its_parcels_read_only_in_fixed_queries(staff, shop, products):
+    order = order_in(shop, "confirmed", lines={"COFFEE-1KG": 2, "MUG": 1, "FILTER": 1})
+    actor = services.Actor(kind="staff", name="ana")
+    url = f"/admin/orders/order/{order.pk}/change/"
+
+    def ship(number, **lines):
+        services.shipment_create(
+            order_id=order.pk,
+            shop=None,
+            actor=actor,
+            carrier="DHL",
+            tracking_number=number,
+            lines=[services.ShipmentLineInput(sku=s, quantity=n) for s, n in lines.items()],
+        )
+
+    ship("JD0001", MUG=1)
+    staff.get(url)
+    with CaptureQueriesContext(connection) as one:
+        page = staff.get(url).content.decode()
+    ship("JD0002", FILTER=1)
+    ship("JD0003", **{"COFFEE-1KG": 2})
+    with CaptureQueriesContext(connection) as three:
+        pages = staff.get(url).content.decode()
+
+    assert "1 x MUG" in page
+    assert "JD0003" in pages
+    assert "2 x COFFEE-1KG" in pages
+    assert 'name="shipments-0-tracking_number"' not in pages  # nothing editable
+    assert len(three) == len(one)

@@ -46,6 +46,8 @@ def _change_form(order: Order, **fields) -> dict:
         "lines-INITIAL_FORMS": str(len(lines)),
         "lines-MIN_NUM_FORMS": "0",
         "lines-MAX_NUM_FORMS": "1000",
+        "shipments-TOTAL_FORMS": "0",
+        "shipments-INITIAL_FORMS": "0",
         **{f"lines-{i}-id": str(line.pk) for i, line in enumerate(lines)},
         **{f"lines-{i}-order": str(order.pk) for i in range(len(lines))},
     }
