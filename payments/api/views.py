@@ -72,9 +72,7 @@ class OrderRefundListApi(APIView):
         examples=examples.REFUND_CREATE,
         responses={
             201: RefundOutputSerializer,
-            400: OpenApiResponse(
-                description="An RFC 9457 problem: the amount, lines or restock."
-            ),
+            400: OpenApiResponse(description="An RFC 9457 problem: the amount, lines or restock."),
             404: OpenApiResponse(description="No such order of the shop."),
             409: OpenApiResponse(
                 description="An RFC 9457 problem: the payment is not captured, or the refund "
