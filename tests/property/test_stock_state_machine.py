@@ -15,6 +15,11 @@ refund is a credit note: credit notes never credit a rate past their invoice, ea
 credits exactly its amount, and once settled an invoice's credit notes add up to what was
 refunded (the whole invoice when the order was cancelled).
 
+Shipped orders have returns: units asked back never pass what their parcels held (rejected
+returns aside), each step is taken only from the status that allows it (else nothing
+changes), a received return restocks once if staff say so, and a refunded return's money is
+one refund of the payment, within what was captured.
+
 Orders are priced as a shop prices them: products in three tax classes (a reduced rate for
 the destination, the shop's standard rate, zero), a shipping method free above a subtotal,
 two discount codes (one limited to three uses, one once per customer), and prices that
@@ -50,8 +55,11 @@ from orders import services as order_services
 from orders.exceptions import (
     DiscountUnavailable,
     InvalidTransition,
+    OrderError,
     OrderInputError,
     ProductInputError,
+    ReturnInputError,
+    ReturnNotAllowed,
 )
 from orders.models import (
     Discount,
@@ -59,12 +67,16 @@ from orders.models import (
     Order,
     OrderLine,
     Product,
+    Return,
+    ReturnLine,
+    ShipmentLine,
     ShippingMethod,
     Shop,
     ShopCarrier,
     StockRestock,
     TaxRate,
 )
+from orders.services import returns
 from orders.services.lifecycle import HOLDING_STOCK
 from payments.exceptions import RefundInputError, RefundNotPossible
 from payments.gateway import SimulatedGateway
@@ -82,6 +94,32 @@ EMAILS = ("ana@example.com", "bia@example.com")
 CARDS = ("tok_ok", "tok_declined")
 CANCELLABLE = {"placed", "reserved", "paid", "confirmed"}
 SHIPPED = {"shipped", "out_for_delivery", "delivered"}
+#: a return's steps (``orders.services.returns``), and those each status allows
+RETURN_STEPS = (
+    "approve",
+    "reject",
+    "receive",
+    "receive_and_restock",
+    "refund_lines",
+    "refund_amount",
+    "close",
+)
+RETURN_STEPS_BY_STATUS = {
+    "requested": ("approve", "reject"),
+    "approved": ("receive", "receive_and_restock"),
+    "received": ("refund_lines", "refund_amount", "close"),
+}
+OPEN_RETURNS = tuple(RETURN_STEPS_BY_STATUS)
+#: the ways a return usually goes (random steps, allowed or not, are drawn too)
+RETURN_PATHS = (
+    ("approve", "receive", "refund_lines"),
+    ("approve", "receive_and_restock", "refund_lines"),
+    ("approve", "receive_and_restock", "refund_amount"),
+    ("approve", "receive", "close"),
+    ("reject",),
+)
+#: orders a return is asked for (a confirmed one ships first)
+RETURNABLE = {"confirmed", *SHIPPED}
 SAGA_SUBSCRIBERS = Q(subscriber__startswith="orders.") | Q(subscriber__startswith="payments.")
 STAFF = order_services.Actor(kind="staff", name="property")
 #: every app of the project: its tables are emptied before each example
@@ -340,6 +378,97 @@ class SagaMachine(RuleBasedStateMachine):
         order_id = data.draw(st.sampled_from(shipped), label="shipped order")
         self.refund_units(order_id, index, quantity, restock=True, on_order=True)
 
+    # --- returns: asked for on shipped orders, then moved on by staff -------------------
+    @precondition(lambda self: Order.objects.filter(status__in=RETURNABLE).exists())
+    @rule(
+        data=st.data(),
+        index=st.integers(0, PRODUCTS - 1),
+        quantity=st.integers(1, 3),
+        steps=st.one_of(
+            st.sampled_from(RETURN_PATHS), st.lists(st.sampled_from(RETURN_STEPS), max_size=4)
+        ),
+        cents=st.integers(1, 3000),
+    )
+    def request_return(self, data, index, quantity, steps, cents):
+        """The shop asks to return units of a shipped order (a confirmed one is shipped
+        first): never more than its parcels hold, counting its other returns (rejected ones
+        excepted). Staff then take ``steps`` on it, in that order, allowed or not."""
+        returnable = sorted(
+            Order.objects.filter(status__in=RETURNABLE).values_list("pk", flat=True), key=str
+        )
+        order_id = data.draw(st.sampled_from(returnable), label="confirmed or shipped order")
+        if Order.objects.get(pk=order_id).status == "confirmed":
+            self.ship(order_id)
+        skus = sorted(OrderLine.objects.filter(order_id=order_id).values_list("sku", flat=True))
+        before = Return.objects.count()
+        try:
+            order_return = returns.return_request(
+                order_id=order_id,
+                shop_id=self.shop.pk,
+                lines=[returns.ReturnLineInput(skus[index % len(skus)], quantity)],
+                reason="property",
+                actor=STAFF,
+            )
+        except ReturnInputError as error:
+            refused = error
+        else:
+            for step in steps:
+                self.take_return_step(order_return.pk, step, cents)
+            return
+        assert [e.code for e in refused.errors] == ["exceeds_returnable"]
+        assert Return.objects.count() == before
+
+    @precondition(lambda self: Return.objects.filter(status__in=OPEN_RETURNS).exists())
+    @rule(data=st.data(), step=st.sampled_from(RETURN_STEPS), cents=st.integers(1, 3000))
+    def move_return(self, data, step, cents):
+        """Staff take a step of an open return, later, among the other work."""
+        open_returns = sorted(
+            Return.objects.filter(status__in=OPEN_RETURNS).values_list("pk", flat=True), key=str
+        )
+        self.take_return_step(data.draw(st.sampled_from(open_returns), label="return"), step, cents)
+
+    def take_return_step(self, return_id, step, cents):
+        """A step is refused, changing nothing, unless the return's status allows it (and
+        the payment the refund, the stock the restock)."""
+        fields = ("status", "restock", "refunded_amount")
+        before = Return.objects.values(*fields).get(pk=return_id)
+        refunds_before, restocks_before = Refund.objects.count(), StockRestock.objects.count()
+        run = {
+            "approve": lambda: returns.return_approve(return_id=return_id, actor=STAFF),
+            "reject": lambda: returns.return_reject(return_id=return_id, actor=STAFF, reason="no"),
+            "receive": lambda: returns.return_receive(
+                return_id=return_id, actor=STAFF, restock=False
+            ),
+            "receive_and_restock": lambda: returns.return_receive(
+                return_id=return_id, actor=STAFF, restock=True
+            ),
+            "refund_lines": lambda: returns.return_refund(return_id=return_id, actor=STAFF),
+            "refund_amount": lambda: returns.return_refund(
+                return_id=return_id, actor=STAFF, amount=Decimal(cents) / 100
+            ),
+            "close": lambda: returns.return_close(return_id=return_id, actor=STAFF),
+        }
+        try:
+            moved = run[step]()
+        except OrderError as error:
+            refused = error
+        else:
+            refused = None
+        if refused is not None:
+            assert Return.objects.values(*fields).get(pk=return_id) == before
+            assert (Refund.objects.count(), StockRestock.objects.count()) == (
+                refunds_before,
+                restocks_before,
+            )
+            if isinstance(refused, ReturnNotAllowed):
+                assert step not in RETURN_STEPS_BY_STATUS.get(before["status"], ()), step
+            return
+        assert step in RETURN_STEPS_BY_STATUS[before["status"]], (step, before)
+        if step == "receive_and_restock":
+            for line in moved.lines.all():
+                product = OrderLine.objects.get(order_id=moved.order_id, sku=line.sku).product_id
+                self.on_hand[product] += line.quantity
+
     # --- what the delivery workers do ----------------------------------------------------
     @rule(steps=st.integers(1, 6))
     def deliver_some(self, steps):
@@ -430,7 +559,36 @@ class SagaMachine(RuleBasedStateMachine):
                 "payment__order_id", flat=True
             )
         )
-        assert StockRestock.objects.count() == sum(restocks.values())
+        assert StockRestock.objects.filter(key__startswith="refund:").count() == sum(
+            restocks.values()
+        )
+
+    @invariant()
+    def returns_never_exceed_what_shipped(self):
+        claimed: Counter = Counter()
+        for order_id, sku, quantity in ReturnLine.objects.exclude(
+            order_return__status="rejected"
+        ).values_list("order_return__order_id", "sku", "quantity"):
+            claimed[(order_id, sku)] += quantity
+        shipped: Counter = Counter()
+        for order_id, sku, quantity in ShipmentLine.objects.values_list(
+            "shipment__order_id", "sku", "quantity"
+        ):
+            shipped[(order_id, sku)] += quantity
+        for key, units in claimed.items():
+            assert units <= shipped[key], (key, units, shipped[key])
+        # a refunded return's money is one succeeded refund of the order's payment
+        for order_id, refund_id, amount in Return.objects.filter(status="refunded").values_list(
+            "order_id", "refund_id", "refunded_amount"
+        ):
+            refund = Refund.objects.get(pk=refund_id)
+            assert (refund.payment.order_id, refund.amount, refund.status) == (
+                order_id,
+                amount,
+                "succeeded",
+            )
+        restocking = Return.objects.filter(restock=True).count()
+        assert StockRestock.objects.filter(key__startswith="return:").count() == restocking
 
     @invariant()
     def money_moves_at_most_once(self):
