@@ -434,6 +434,8 @@ def _payment_refunded(notification: Notification, facts: Facts) -> Composed:
         amount=Decimal(str(data["amount"])),
         currency=data["currency"],
         reason=data.get("reason", ""),
+        # its credit note's number ("" in events stored before refunds had one)
+        credit_note=data.get("credit_note", ""),
     )
 
 

@@ -11,6 +11,7 @@ from orders import services as order_services
 from orders.models import Order
 from orders.services import Actor
 from orders.tests.factories import order_for
+from payments.models import Refund
 from payments.services import payment_refund
 
 pytestmark = pytest.mark.django_db
@@ -156,3 +157,5 @@ def test_a_refund_in_portuguese(confirmed_in, shop, run_events, send_emails):
     )
     assert "Motivo informado" not in message.body
     assert "<strong>€\xa010,00</strong>" in html
+    number = Refund.objects.get().credit_note.number
+    assert f"A nota de crédito {number} registra este reembolso." in message.body

@@ -16,6 +16,7 @@ from orders.models import Order
 from orders.services import Actor
 from orders.tests.factories import advance, order_for
 from payments.interface import invoices_for_order
+from payments.models import Refund
 from payments.services import payment_refund
 
 pytestmark = pytest.mark.django_db
@@ -417,6 +418,9 @@ def test_a_refund_the_shop_asks_for_mails_the_customer_once(
     )
     assert "The reason given: A dented tin" in message.body
     assert "<strong>€10.00</strong>" in _html(message)
+    number = Refund.objects.get().credit_note.number
+    assert f"Credit note {number} records this refund." in message.body
+    assert f"Credit note {number} records this refund." in _html(message)
 
 
 def test_a_cancellations_refund_is_told_in_the_cancellation_e_mail_only(
