@@ -4,6 +4,8 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from orders import services as order_services
@@ -199,3 +201,20 @@ def test_the_payment_page_shows_each_refunds_credit_note(admin_client, shop, pro
     assert page.status_code == 200
     for number in numbers:
         assert f">{number}</a>" in page.content.decode()
+
+
+def test_the_payment_page_costs_the_same_queries_however_many_refunds(admin_client, shop, products):
+    _, one = confirmed_order(shop)
+    payment_refund(order_id=one.order_id, shop_id=None, amount=Decimal("1.00"))
+    _, three = confirmed_order(shop)
+    for amount in ("1.00", "2.00", "3.00"):
+        payment_refund(order_id=three.order_id, shop_id=None, amount=Decimal(amount))
+
+    admin_client.get(reverse("admin:payments_payment_change", args=[one.pk]))  # warm-up
+    with CaptureQueriesContext(connection) as with_one:
+        admin_client.get(reverse("admin:payments_payment_change", args=[one.pk]))
+    with CaptureQueriesContext(connection) as with_three:
+        page = admin_client.get(reverse("admin:payments_payment_change", args=[three.pk]))
+
+    assert page.status_code == 200
+    assert len(with_three) == len(with_one), [q["sql"] for q in with_three.captured_queries]
