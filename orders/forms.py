@@ -241,3 +241,32 @@ class ReturnStepForm(forms.Form):
     amount = forms.DecimalField(
         max_digits=14, decimal_places=2, min_value=Decimal("0.01"), required=False
     )
+
+
+class ReturnRequestForm(forms.Form):
+    """Units of the order's lines coming back, asked for by staff for the customer."""
+
+    reason = forms.CharField(
+        max_length=500, widget=forms.TextInput, help_text="The customer reads it."
+    )
+
+    def __init__(self, *args, lines=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        for line in lines:
+            self.fields[f"units_{line.sku}"] = forms.IntegerField(
+                label=f"{line.name} ({line.sku}): units coming back",
+                min_value=0,
+                max_value=line.quantity,
+                initial=0,
+                required=False,
+            )
+        self.skus = [line.sku for line in lines]
+        self.fields["reason"] = self.fields.pop("reason")  # after the lines
+
+    def lines(self) -> list[tuple[str, int]]:
+        """(sku, units) of each line with units to return."""
+        return [
+            (sku, units)
+            for sku in self.skus
+            if (units := self.cleaned_data.get(f"units_{sku}") or 0) > 0
+        ]

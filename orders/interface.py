@@ -12,6 +12,7 @@ from django.db import connection
 from . import permissions, repository, state_machine
 from .choices import OrderStatus, ReturnStatus, ShipmentStatus
 from .models import Order, OrderLine, OrderTransition, Return, Shop
+from .models.returns import RETURNABLE_STATUSES
 from .services import stock
 from .services.amendments import ADDRESS_CHANGEABLE
 
@@ -638,6 +639,16 @@ def order_returns(*, order_id: UUID) -> tuple[ReturnSummary, ...]:
         )
         for r in order_returns
     )
+
+
+def order_may_have_returns(*, status: str) -> bool:
+    """Some of an order in ``status`` left in parcels: a return may be asked for."""
+    return status in RETURNABLE_STATUSES
+
+
+def return_request_permission() -> str:
+    """The permission opening a return on the order page needs."""
+    return permissions.RETURN_REQUEST_PERMISSION
 
 
 def return_step_permissions() -> dict[str, str]:

@@ -24,6 +24,9 @@ def action_permission(*, action: str, status: str) -> str:
     return _ACTION_PERMISSIONS[action]
 
 
+#: opening a return for the customer (on the order page) is the operator's, as its steps
+RETURN_REQUEST_PERMISSION = roles.SHIP
+
 #: the permission each step of a return needs: the operator handles the parcel (approve,
 #: reject, receive), the supervisor the money (refund, or close without one)
 RETURN_STEP_PERMISSIONS = {

@@ -15,6 +15,7 @@ urlpatterns = [
     path("<uuid:order_id>/deliver", views.order_deliver, name="deliver"),
     path("<uuid:order_id>/cancel", views.order_cancel, name="cancel"),
     path("<uuid:order_id>/address", views.order_change_address, name="change-address"),
+    path("<uuid:order_id>/returns/new", views.order_return_create, name="return-create"),
     path(
         "<uuid:order_id>/returns/<uuid:return_id>/<str:step>",
         views.order_return_step,

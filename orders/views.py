@@ -31,6 +31,7 @@ from .forms import (
     CancelForm,
     OrderCreateForm,
     OrderLineFormSet,
+    ReturnRequestForm,
     ReturnStepForm,
     ShipForm,
     product_skus,
@@ -425,3 +426,46 @@ def order_return_step(request, order_id: UUID, return_id: UUID, step: str):
     else:
         messages.success(request, done.format(number=order_return.number))
     return back
+
+
+@roles.staff_permission_required(roles.VIEW)
+def order_return_create(request, order_id: UUID):
+    """Open a return for the customer (who phoned or wrote): the API's rules and service,
+    the units of each line and a reason; a refusal is shown on the form, nothing opened."""
+    order = interface.order_details(order_id=order_id)
+    if order is None:
+        raise Http404("No such order.")
+    roles.require(request.user, permissions.RETURN_REQUEST_PERMISSION)
+    form = ReturnRequestForm(request.POST if request.method == "POST" else None, lines=order.lines)
+    status = 200
+    if form.is_bound:
+        if form.is_valid():
+            try:
+                order_return = returns.return_request(
+                    order_id=order_id,
+                    shop_id=None,
+                    lines=[returns.ReturnLineInput(sku, units) for sku, units in form.lines()],
+                    reason=form.cleaned_data["reason"],
+                    actor=_actor(request),
+                )
+            except OrderError as error:
+                form.add_error(None, error.detail)
+            else:
+                messages.success(
+                    request, f"Return R{order_return.number} opened; the customer is told."
+                )
+                return redirect(reverse("tracking:order", args=[order_id]) + "#returns")
+        status = 400
+    return render(
+        request,
+        "orders/order_action.html",
+        {
+            "order": order,
+            "form": form,
+            "title": "Open a return",
+            "explanation": "The units the customer sends back, and why. The customer gets "
+            "an e-mail saying the shop checks the request; approve or reject it next.",
+            "confirm": "Open the return",
+        },
+        status=status,
+    )

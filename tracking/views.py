@@ -208,6 +208,7 @@ def _order_blocks(page) -> dict:
         "may_change_address": "change_address" in allowed,
         "returns": page.returns,
         "return_steps_allowed": page.return_steps_allowed,
+        "may_request_return": page.may_request_return,
         "tracking_url": settings.PUBLIC_BASE_URL
         + reverse("tracking:public", args=[page.order.tracking_token]),
     }

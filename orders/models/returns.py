@@ -4,9 +4,18 @@ import uuid
 
 from django.db import models
 
-from ..choices import ReturnStatus
+from ..choices import OrderStatus, ReturnStatus
 
 ACTOR_LENGTH = 100
+#: some or all of the order's units have left in parcels: those can come back
+RETURNABLE_STATUSES = frozenset(
+    {
+        OrderStatus.PARTIALLY_SHIPPED,
+        OrderStatus.SHIPPED,
+        OrderStatus.OUT_FOR_DELIVERY,
+        OrderStatus.DELIVERED,
+    }
+)
 
 
 class Return(models.Model):

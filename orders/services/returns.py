@@ -37,11 +37,10 @@ from ..events import (
 )
 from ..exceptions import ReturnInputError, ReturnNotAllowed, ReturnRefundRefused
 from ..models import Order, OrderLine, Return, ReturnLine, ShipmentLine
+from ..models.returns import RETURNABLE_STATUSES
 from .shops import Actor
 from .stock import stock_restock
 
-#: some or all of the order's units have left the warehouse: those can come back
-RETURNABLE_STATUSES = frozenset({S.PARTIALLY_SHIPPED, S.SHIPPED, S.OUT_FOR_DELIVERY, S.DELIVERED})
 #: returns whose units count against what may still come back
 CLAIMING = (R.REQUESTED, R.APPROVED, R.RECEIVED, R.REFUNDED, R.CLOSED)
 #: the step each status allows next, and its target

@@ -157,3 +157,75 @@ def test_an_unknown_step_or_another_orders_return_is_not_found(order_return):
     )
     assert operator.get(f"{other}/approve").status_code == 405
     assert Return.objects.get().status == "requested"
+
+
+def _shipped_order():
+    shop = ShopFactory()
+    ProductFactory(shop=shop, sku="COFFEE-1KG", name="Coffee beans", price="24.90", on_hand=50)
+    ProductFactory(shop=shop, sku="MUG", name="Blue mug", price="9.90", on_hand=20)
+    order, _ = confirmed_order(shop)
+    return order_services.order_ship(
+        order_id=order.pk, shop=None, actor=STAFF, carrier="DHL", tracking_number=f"JD{order.pk}"
+    )
+
+
+def test_an_operator_opens_a_return_for_the_customer_from_the_order_page():
+    order = _shipped_order()
+    operator = _client_with("operator")
+    page = operator.get(f"/staff/orders/{order.pk}").content.decode()
+    form = operator.get(f"/staff/orders/{order.pk}/returns/new")
+
+    response = operator.post(
+        f"/staff/orders/{order.pk}/returns/new",
+        {"units_COFFEE-1KG": "1", "units_MUG": "0", "reason": "Phoned: wrong grind."},
+        follow=True,
+    )
+
+    assert f'href="/staff/orders/{order.pk}/returns/new"' in page
+    assert "Blue mug (MUG): units coming back" in form.content.decode()
+    assert _messages(response) == ["Return R1 opened; the customer is told."]
+    order_return = Return.objects.get()
+    assert (order_return.requested_by, order_return.reason) == (
+        "staff:operator-user",
+        "Phoned: wrong grind.",
+    )
+    assert list(order_return.lines.values_list("sku", "quantity")) == [("COFFEE-1KG", 1)]
+
+
+def test_opening_a_return_refused_is_shown_on_the_form_and_a_viewer_may_not():
+    order = _shipped_order()
+    operator = _client_with("operator")
+
+    nothing = operator.post(
+        f"/staff/orders/{order.pk}/returns/new", {"units_MUG": "0", "reason": "x"}
+    )
+    too_many = operator.post(
+        f"/staff/orders/{order.pk}/returns/new", {"units_MUG": "2", "reason": "x"}
+    )
+    by_viewer = _client_with("viewer").post(
+        f"/staff/orders/{order.pk}/returns/new", {"units_MUG": "1", "reason": "x"}
+    )
+
+    assert nothing.status_code == too_many.status_code == 400
+    assert "lines: Name at least one line to return." in nothing.content.decode()
+    assert "Ensure this value is less than or equal to 1." in too_many.content.decode()
+    assert by_viewer.status_code == 403
+    assert not Return.objects.exists()
+
+
+def test_an_order_not_shipped_offers_no_return():
+    shop = ShopFactory()
+    ProductFactory(shop=shop, sku="COFFEE-1KG", price="24.90", on_hand=50)
+    ProductFactory(shop=shop, sku="MUG", price="9.90", on_hand=20)
+    order, _ = confirmed_order(shop)
+    operator = _client_with("operator")
+
+    page = operator.get(f"/staff/orders/{order.pk}").content.decode()
+    refused = operator.post(
+        f"/staff/orders/{order.pk}/returns/new", {"units_MUG": "1", "reason": "x"}
+    )
+
+    assert "returns/new" not in page
+    assert refused.status_code == 400
+    assert "only an order that has shipped (all or part of it)" in refused.content.decode()
+    assert not Return.objects.exists()

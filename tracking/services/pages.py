@@ -43,6 +43,8 @@ class OrderPage:
     #: the order's returns, oldest first, and the steps of a return the viewer's role may take
     returns: tuple[orders_interface.ReturnSummary, ...] = ()
     return_steps_allowed: tuple[str, ...] = ()
+    #: the viewer may open a return, and the order has shipped (some of it)
+    may_request_return: bool = False
 
 
 #: how many of the customer's other orders the page lists
@@ -84,6 +86,8 @@ def order_page_get(*, order_id: UUID, may: Callable[[str], bool]) -> OrderPage |
             for step, permission in orders_interface.return_step_permissions().items()
             if may(permission)
         ),
+        may_request_return=may(orders_interface.return_request_permission())
+        and orders_interface.order_may_have_returns(status=order.status),
     )
 
 
