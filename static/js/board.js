@@ -15,6 +15,7 @@
   var body = document.getElementById("board-rows");
   var empty = document.getElementById("board-empty");
   var range = document.getElementById("board-range");
+  var meta = document.getElementById("board-meta");
   var newer = document.getElementById("board-newer");
   var paging = document.getElementById("board-paging");
   var filters = {
@@ -130,20 +131,31 @@
     return row.order_id;
   }
 
+  /* The columns' names as the page's header words them (the reader's language). */
+  var LABELS = Array.prototype.map.call(
+    document.querySelectorAll("#board thead th"), function (th) { return th.textContent; });
+
+  /* The page's words for `name`, its {braced} names filled in from `values`. */
+  function words(node, name, values) {
+    return node.getAttribute("data-text-" + name).replace(/\{(\w+)\}/g, function (_, key) {
+      return String(values[key]);
+    });
+  }
+
   function cells(row) {
     return [
-      el("td", { "data-label": "Order" }, el("span", { class: "stack" },
+      el("td", { "data-label": LABELS[0] }, el("span", { class: "stack" },
         el("a", { href: row.url }, row.number),
         row.tracking_number ? el("span", { class: "sub" }, row.tracking_number) : null)),
-      el("td", { "data-label": "Shop" }, row.shop_name),
-      el("td", { "data-label": "Customer" }, el("span", { class: "stack" },
+      el("td", { "data-label": LABELS[1] }, row.shop_name),
+      el("td", { "data-label": LABELS[2] }, el("span", { class: "stack" },
         row.customer_name ? el("span", { class: "sub-lead" }, row.customer_name) : null,
         el("span", { class: "sub" }, row.customer_email))),
-      el("td", { "data-label": "Total", class: "num" }, row.total + " " + row.currency),
-      el("td", { "data-label": "Status" }, el("span", { class: "stack" },
+      el("td", { "data-label": LABELS[3], class: "num" }, row.total + " " + row.currency),
+      el("td", { "data-label": LABELS[4] }, el("span", { class: "stack" },
         el("span", { class: "status status-" + row.status }, row.status_label),
         row.delivery_issue ? el("span", { class: "sub issue" }, row.delivery_issue_label) : null)),
-      el("td", { "data-label": "Updated" }, OF.timeElement(row.updated_at)),
+      el("td", { "data-label": LABELS[5] }, OF.timeElement(row.updated_at)),
     ];
   }
 
@@ -161,9 +173,8 @@
     page.first = state.rows.length ? (page.number - 1) * page.size + 1 : 0;
     page.last = state.rows.length ? page.first + state.rows.length - 1 : 0;
     range.textContent = page.total
-      ? "Showing " + page.first + "–" + page.last + " of " + page.total +
-        (page.pages > 1 ? " · page " + page.number + " of " + page.pages : "")
-      : "No orders";
+      ? words(meta, "range", page) + (page.pages > 1 ? words(meta, "pages", page) : "")
+      : words(meta, "none", page);
     var targets = {
       first: [1, page.number > 1], previous: [page.number - 1, page.number > 1],
       next: [page.number + 1, page.number < page.pages], last: [page.pages, page.number < page.pages],
@@ -175,7 +186,7 @@
     });
     newer.hidden = !(later() && page.newer > 0);
     newer.querySelector("[data-newer]").textContent =
-      page.newer + " new order" + (page.newer === 1 ? "" : "s");
+      words(meta, page.newer === 1 ? "one" : "other", { count: page.newer });
   }
 
   function render(changed) {

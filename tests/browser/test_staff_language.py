@@ -20,6 +20,8 @@ def test_the_board_speaks_the_browsers_language_until_the_switch_says_otherwise(
     expect(board.get_by_role("navigation", name="Equipe")).to_be_visible()
     expect(board.get_by_role("link", name="Painel")).to_be_visible()
     expect(board.locator("#live-indicator")).to_have_text("Ao vivo")
+    expect(board.locator("#board-range")).to_have_text("Nenhum pedido")
+    expect(board.get_by_role("columnheader", name="Atualizado")).to_be_attached()
     board.screenshot(path=artifacts / "staff-board-pt-br.png")
 
     # when the staff member switches to English
@@ -27,6 +29,7 @@ def test_the_board_speaks_the_browsers_language_until_the_switch_says_otherwise(
 
     # then the same page is in English, and stays so
     expect(board.locator("#live-indicator")).to_have_text("Live")
+    expect(board.locator("#board-range")).to_have_text("No orders")
     expect(board.get_by_role("link", name="Board", exact=True)).to_be_visible()
     board.goto(f"{web_only.base_url}/staff/failed-events")
     expect(board.get_by_role("heading", name="Failed event handling")).to_be_visible()
