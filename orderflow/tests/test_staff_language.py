@@ -108,3 +108,12 @@ def test_a_page_the_role_does_not_open_says_so_in_portuguese():
     assert response.status_code == 403
     assert "<h1>Sem permissão</h1>" in html
     assert "Nada foi alterado. Seus papéis são definidos na administração" in html
+
+
+def test_choosing_orders_to_ship_speaks_portuguese(supervisor_client):
+    html = supervisor_client.get(
+        "/staff/orders/select-ship", HTTP_ACCEPT_LANGUAGE="pt-BR"
+    ).content.decode()
+
+    assert "<h1>Escolher pedidos para enviar</h1>" in html
+    assert "<p>Nenhum pedido aguarda envio.</p>" in html
