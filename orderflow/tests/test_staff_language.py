@@ -117,3 +117,12 @@ def test_choosing_orders_to_ship_speaks_portuguese(supervisor_client):
 
     assert "<h1>Escolher pedidos para enviar</h1>" in html
     assert "<p>Nenhum pedido aguarda envio.</p>" in html
+
+
+def test_shipping_from_a_csv_speaks_portuguese(supervisor_client):
+    html = supervisor_client.get(
+        "/staff/orders/bulk-ship", HTTP_ACCEPT_LANGUAGE="pt-BR"
+    ).content.decode()
+
+    assert "<h1>Enviar a partir de um CSV</h1>" in html
+    assert 'aria-label="Enviar o CSV"' in html
