@@ -18,10 +18,9 @@ from orderflow.errors import FieldError
 from orderflow.events import publish
 
 from .. import repository
-from ..choices import OrderStatus
 from ..events import RestockedLine, StockRestocked
 from ..exceptions import RestockNotPossible
-from ..models import Order, OrderLine, Product, StockRestock
+from ..models import Order, OrderLine, Product, ShipmentLine, StockRestock
 
 
 @dataclass(frozen=True)
@@ -94,20 +93,21 @@ def stock_consume(*, order: Order, quantities: Mapping[int, int] | None = None) 
     products.update(on_hand=F("on_hand") - taken, reserved=F("reserved") - taken)
 
 
-#: the statuses of an order whose every unit has left the warehouse (consumed on dispatch)
-UNITS_GONE = (OrderStatus.SHIPPED, OrderStatus.OUT_FOR_DELIVERY, OrderStatus.DELIVERED)
-
-
 def stock_restockable(*, order: Order) -> dict[str, int]:
     """Units of each of the order's lines that may still go back on hand (SKU -> units).
 
-    Only units that left the warehouse come back: every line of a shipped, out for delivery
-    or delivered order, less what earlier restocks put back; nothing of an order that has
-    not shipped (its units are still held for it, or were released on cancellation).
+    Only units that left the warehouse come back: the units of the order's parcels (stock
+    is consumed per parcel, so a partly shipped order restocks what its parcels took),
+    less what earlier restocks put back; nothing of an order that has not shipped (its
+    units are still held for it, or were released on cancellation).
     """
-    if order.status not in UNITS_GONE:
+    left: dict[str, int] = {}
+    for sku, units in ShipmentLine.objects.filter(shipment__order=order).values_list(
+        "sku", "quantity"
+    ):
+        left[sku] = left.get(sku, 0) + units
+    if not left:
         return {}
-    left = dict(OrderLine.objects.filter(order=order).values_list("sku", "quantity"))
     for restocked in StockRestock.objects.filter(order=order).values_list("lines", flat=True):
         for line in restocked:
             left[line["sku"]] = left.get(line["sku"], 0) - line["quantity"]
@@ -117,18 +117,15 @@ def stock_restockable(*, order: Order) -> dict[str, int]:
 def stock_restock_check(*, order: Order, lines: Mapping[str, int]) -> None:
     """Raise :class:`RestockNotPossible` naming each line that may not go back on hand."""
     left = stock_restockable(order=order)
+    if not left:
+        detail = (
+            f"Order {order.number} has not shipped: its units are still in the warehouse, "
+            "nothing can go back on hand."
+        )
+        error = FieldError("restock", "not_shipped", detail)
+        raise RestockNotPossible(f"restock: {detail}", errors=[error])
     errors = []
     for index, (sku, quantity) in enumerate(lines.items()):
-        if order.status not in UNITS_GONE:
-            errors.append(
-                FieldError(
-                    "restock",
-                    "not_shipped",
-                    f"Order {order.number} has not shipped: its units are still in the "
-                    "warehouse, nothing can go back on hand.",
-                )
-            )
-            break
         if quantity > left.get(sku, 0):
             errors.append(
                 FieldError(

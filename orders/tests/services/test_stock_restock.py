@@ -3,12 +3,12 @@
 import pytest
 
 from orderflow.models import OutboxEvent
-from orders import interface
+from orders import interface, services
 from orders.exceptions import RestockNotPossible
-from orders.models import StockRestock
+from orders.models import Order, StockRestock
 
 from ..assertions import order_events, stock_of
-from ..factories import order_in
+from ..factories import STAFF, order_in
 
 pytestmark = pytest.mark.django_db
 
@@ -90,3 +90,29 @@ def test_a_sku_not_on_the_order_is_refused(shop, products):
     assert [(e.attr, e.code) for e in refused.value.errors] == [
         ("lines.0.quantity", "exceeds_restockable")
     ]
+
+
+def test_a_partly_shipped_order_restocks_what_left_in_its_parcels_only(shop, products):
+    order = order_in(shop, "confirmed", lines={"COFFEE-1KG": 2, "MUG": 3})
+    services.shipment_create(
+        order_id=order.pk,
+        shop=None,
+        actor=STAFF,
+        carrier="DHL",
+        tracking_number="JD00000043",
+        lines=[services.ShipmentLineInput(sku="MUG", quantity=2)],
+    )
+    assert Order.objects.get(pk=order.pk).status == "partially_shipped"
+    assert stock_of(shop)["MUG"] == (18, 1)  # two left in the parcel, one still held
+
+    with pytest.raises(RestockNotPossible) as refused:
+        interface.stock_restock(order_id=order.pk, lines={"COFFEE-1KG": 1}, key="return:1")
+    assert [(e.attr, e.code) for e in refused.value.errors] == [
+        ("lines.0.quantity", "exceeds_restockable")
+    ]
+
+    interface.stock_restock(order_id=order.pk, lines={"MUG": 2}, key="return:2")
+
+    assert stock_of(shop)["MUG"] == (20, 1)
+    with pytest.raises(RestockNotPossible):
+        interface.stock_restock(order_id=order.pk, lines={"MUG": 1}, key="return:3")
