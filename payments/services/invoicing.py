@@ -65,7 +65,8 @@ def tax_bands(details: InvoiceDetails) -> list[dict[str, str]]:
     ]
 
 
-def _line(line: OrderLineValue) -> dict[str, Any]:
+def _line(line: "OrderLineValue | RefundedLine") -> dict[str, Any]:
+    """An invoice's line, or a credit note's line of refunded units, as printed."""
     return {
         "sku": line.sku,
         "name": line.name,
@@ -210,7 +211,7 @@ def credit_note_issue_for_refund(
         for line in lines:
             gross, tax = wanted.get(line.tax_rate, (Decimal("0.00"), Decimal("0.00")))
             wanted[line.tax_rate] = (gross + line.gross, tax + line.tax_amount)
-        printed = [_refunded_line(line) for line in lines]
+        printed = [_line(line) for line in lines]
         discount = sum((line.discount_amount for line in lines), Decimal("0.00"))
     else:
         wanted = split_amount(refund.amount, left)
@@ -321,19 +322,6 @@ def fit_bands(
         tax = max(min(tax, left_tax, amount), amount - (left_gross - left_tax), Decimal("0.00"))
         fitted[rate] = (amount, tax)
     return fitted
-
-
-def _refunded_line(line: RefundedLine) -> dict[str, Any]:
-    return {
-        "sku": line.sku,
-        "name": line.name,
-        "unit_price": str(line.unit_price),
-        "quantity": line.quantity,
-        "discount_amount": str(line.discount_amount),
-        "line_total": str(line.line_total),
-        "tax_rate": str(line.tax_rate),
-        "tax_amount": str(line.tax_amount),
-    }
 
 
 def _amount_line(amount: Decimal, bands: dict[Decimal, tuple[Decimal, Decimal]]) -> dict:
