@@ -8,6 +8,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.test import Client
 
+from orderflow.events.relay import drain
+from orders import services as orders_services
+from orders.services import returns
+from orders.services.carriers import shop_carrier_bind
+from orders.tests.factories import ProductFactory, ShopFactory, order_for
+
 pytestmark = pytest.mark.django_db
 
 PAGE = "/staff/failed-events"
@@ -126,3 +132,68 @@ def test_shipping_from_a_csv_speaks_portuguese(supervisor_client):
 
     assert "<h1>Enviar a partir de um CSV</h1>" in html
     assert 'aria-label="Enviar o CSV"' in html
+
+
+def test_the_order_page_and_its_blocks_speak_portuguese(supervisor_client, settings):
+    # given a paid order split in two parcels, one of them returned in part, and a note
+    settings.CARRIER_SECRETS = {"demo-post": "test-carrier-secret-0123456789"}
+    shop = ShopFactory(name="Demo Coffee")
+    shop_carrier_bind(shop=shop, carrier="demo-post")
+    ProductFactory(shop=shop, sku="COFFEE-1KG", price="24.90", on_hand=50)
+    ProductFactory(shop=shop, sku="MUG", price="9.90", on_hand=5)
+    order = order_for(shop, lines={"COFFEE-1KG": 2, "MUG": 1})
+    drain(max_seconds=30)
+    staff = orders_services.Actor(kind="staff", name="ana")
+    for number, lines in (
+        ("DPUX00001", [orders_services.ShipmentLineInput("MUG", 1)]),
+        ("DPUX00002", None),
+    ):
+        orders_services.shipment_create(
+            order_id=order.id,
+            shop=None,
+            actor=staff,
+            carrier="demo-post",
+            tracking_number=number,
+            lines=lines,
+        )
+    returns.return_request(
+        order_id=order.id,
+        shop_id=None,
+        lines=[returns.ReturnLineInput("MUG", 1)],
+        reason="Arrived chipped.",
+        actor=staff,
+    )
+    drain(max_seconds=30)
+    supervisor_client.post(f"/staff/orders/{order.id}/notes", {"body": "Ligar antes."})
+
+    # when the staff member opens it in a browser asking for Portuguese
+    page = supervisor_client.get(f"/staff/orders/{order.id}", HTTP_ACCEPT_LANGUAGE="pt-BR")
+    blocks = supervisor_client.get(
+        f"/staff/orders/{order.id}/blocks", HTTP_ACCEPT_LANGUAGE="pt-BR"
+    ).content.decode()
+
+    # then every block, the live fragments too, is in Portuguese
+    html = page.content.decode()
+    assert f"<h1>Pedido {order.number} <span" in html
+    assert '<h2 id="lines-title" style="padding: 1rem 1.25rem 0">Itens</h2>' in html
+    assert '<th scope="col" class="num">Preço unitário</th>' in html
+    assert '<h2 id="notes-title">Notas internas</h2>' in html
+    assert ">Adicionar nota</button>" in html
+    assert '<h2 id="timeline-title">Histórico</h2>' in html
+    assert 'data-text-location="Local: {location}"' in html
+    assert 'data-text-refresh="atualizar este bloco"' in html
+    for fragment in (html, blocks):
+        assert '<h2 id="actions-title">Ações</h2>' in fragment
+        assert ">Cancelar e reembolsar…</a>" in fragment
+        assert '<h2 id="customer-title">Cliente</h2>' in fragment
+        assert '<h2 id="summary-title">Resumo</h2>' in fragment
+        assert "<dt>Pacotes</dt>" in fragment
+        assert '<h2 id="payment-title">Pagamento</h2>' in fragment
+        assert "Notas fiscais e notas de crédito" in fragment
+        assert '<h2 id="returns-title">Devoluções</h2>' in fragment
+        assert ">Devolução R1 <span" in fragment
+        assert ">Aprovar</button>" in fragment
+        assert '<h2 id="emails-title">E-mails ao cliente</h2>' in fragment
+        assert '<h2 id="other-orders-title">Outros pedidos do cliente</h2>' in fragment
+        assert "Nenhum outro pedido de ana@example.com nesta loja." in fragment
+        assert "Ligar antes." in fragment

@@ -27,6 +27,11 @@
   var waiting = new Map();  // block name -> its fresh node, held while the user works in it
   var pressed = false;      // a pointer is down: a click is under way
 
+  /* The page's words for `name` (the reader's language), {braced} names filled from `values`. */
+  function words(name, values) {
+    return (root.getAttribute("data-text-" + name) || "").replace(/\{(\w+)\}/g, function (_, key) { return String(values ? values[key] : ""); });
+  }
+
   /* A field whose value differs from the one the server rendered. */
   function changed(field) {
     if (field.type === "hidden" || field.type === "submit" || field.type === "button") return false;
@@ -56,7 +61,7 @@
   /* Say in the block that a newer version waits, with a button to take it. */
   function markWaiting(block) {
     if (block.querySelector(".block-waiting")) return;
-    var button = el("button", { type: "button", class: "link" }, "refresh this block");
+    var button = el("button", { type: "button", class: "link" }, words("refresh"));
     button.addEventListener("click", function () {
       var fresh = waiting.get(block.dataset.block);
       if (!fresh || !block.isConnected) return;
@@ -65,7 +70,7 @@
       imported.setAttribute("tabindex", "-1");  // keep the keyboard where it was
       imported.focus();
     });
-    var notice = el("p", { class: "block-waiting notice small", role: "status" }, "Updated — ", button);
+    var notice = el("p", { class: "block-waiting notice small", role: "status" }, words("updated") + " ", button);
     var heading = block.querySelector("h2");
     if (heading) heading.after(notice); else block.prepend(notice);
   }
@@ -177,7 +182,7 @@
         el("span", { class: "when" }, OF.timeElement(entry.occurred_at)),
         el("span", { class: "what" }, entry.label),
         staff ? el("span", { class: "source" }, entry.actor || entry.source) : null,
-        entry.location ? el("span", { class: "note" }, "Location: " + entry.location) : null,
+        entry.location ? el("span", { class: "note" }, words("location", entry)) : null,
         entry.note ? el("span", { class: "note" }, entry.note) : null);
       return item;
     }));
