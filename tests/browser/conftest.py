@@ -204,6 +204,16 @@ def staff(transactional_db):
 
 
 @pytest.fixture
+def supervisor(transactional_db):
+    """A supervisor: the operator's work and money's (refunds, returns' refunds)."""
+    user = get_user_model().objects.create_user(
+        username="sara", password=STAFF_PASSWORD, is_staff=True
+    )
+    user.groups.add(Group.objects.get(name="supervisor"))
+    return user
+
+
+@pytest.fixture
 def browser() -> Iterator[Browser]:
     # Playwright's sync API keeps an event loop in this thread between calls; the ORM in
     # the test body is still plain synchronous code.

@@ -4,8 +4,6 @@ payment card to the form and back, a refused amount shown on the form."""
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from playwright.sync_api import expect
 
 from orders import services as order_services
@@ -13,18 +11,9 @@ from orders.tests.factories import order_in
 from payments.models import Payment, Refund
 from payments.services import payment_charge
 
-from .conftest import STAFF_PASSWORD, log_in
+from .conftest import log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def supervisor(transactional_db):
-    user = get_user_model().objects.create_user(
-        username="sara", password=STAFF_PASSWORD, is_staff=True
-    )
-    user.groups.add(Group.objects.get(name="supervisor"))
-    return user
 
 
 def test_a_supervisor_refunds_part_of_a_payment_from_the_order_page(

@@ -5,8 +5,6 @@ reason is refused by the form, and the block shows each step."""
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from playwright.sync_api import expect
 
 from orders import services as order_services
@@ -16,20 +14,11 @@ from orders.tests.factories import order_in
 from payments.models import Refund
 from payments.services import payment_charge
 
-from .conftest import CARRIER, STAFF_PASSWORD, log_in
+from .conftest import CARRIER, log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 STAFF = order_services.Actor(kind="staff", name="ana")
-
-
-@pytest.fixture
-def supervisor(transactional_db):
-    user = get_user_model().objects.create_user(
-        username="sara", password=STAFF_PASSWORD, is_staff=True
-    )
-    user.groups.add(Group.objects.get(name="supervisor"))
-    return user
 
 
 def test_a_supervisor_takes_a_return_from_request_to_refund(
