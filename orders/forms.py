@@ -5,6 +5,7 @@ from decimal import Decimal
 from typing import ClassVar
 
 from django import forms
+from django.utils.translation import gettext, gettext_lazy
 from rest_framework import serializers
 
 from .api.serializers import OrderCustomerInputSerializer, ShippingAddressSerializer
@@ -17,10 +18,10 @@ from .services.intake import MAX_QUANTITY
 BULK_SHIP_MAX_BYTES = bulk_ship.MAX_BYTES
 TRACKING_NUMBER = r"^[A-Za-z0-9][A-Za-z0-9\-]{3,63}$"
 PAYMENT_TOKENS = [
-    ("tok_ok", "Card that pays (tok_ok)"),
-    ("tok_declined", "Card that is declined (tok_declined)"),
-    ("tok_insufficient", "Card without funds (tok_insufficient)"),
-    ("tok_flaky", "Card whose gateway fails twice, then pays (tok_flaky)"),
+    ("tok_ok", gettext_lazy("Card that pays (tok_ok)")),
+    ("tok_declined", gettext_lazy("Card that is declined (tok_declined)")),
+    ("tok_insufficient", gettext_lazy("Card without funds (tok_insufficient)")),
+    ("tok_flaky", gettext_lazy("Card whose gateway fails twice, then pays (tok_flaky)")),
 ]
 
 
@@ -76,30 +77,43 @@ class OrderCreateForm(ApiCheckedForm, forms.Form):
         widget=forms.HiddenInput,
         initial=uuid.uuid4,
         error_messages={
-            "required": "This form lost its key. It has a new one now: check on the board "
-            "that the order was not placed already, then submit again.",
-            "invalid": "This form's key is damaged. It has a new one now: check on the board "
-            "that the order was not placed already, then submit again.",
+            "required": gettext_lazy(
+                "This form lost its key. It has a new one now: check on the board "
+                "that the order was not placed already, then submit again."
+            ),
+            "invalid": gettext_lazy(
+                "This form's key is damaged. It has a new one now: check on the board "
+                "that the order was not placed already, then submit again."
+            ),
         },
     )
-    shop = forms.ModelChoiceField(queryset=Shop.objects.order_by("name"), empty_label=None)
+    shop = forms.ModelChoiceField(
+        label=gettext_lazy("Shop"), queryset=Shop.objects.order_by("name"), empty_label=None
+    )
     # the customer's and the address's rules are the API's (CONTACT_RULES)
-    customer_name = forms.CharField(label="Customer name")
-    customer_email = forms.CharField(label="Customer e-mail", widget=forms.EmailInput)
-    line1 = forms.CharField(label="Address")
-    line2 = forms.CharField(label="Address, second line", required=False)
-    postal_code = forms.CharField(label="Postal code")
-    city = forms.CharField()
-    region = forms.CharField(required=False)
-    country = forms.CharField(help_text="Two capital letters (ISO 3166), e.g. BR or PT.")
-    payment_token = forms.ChoiceField(label="Payment", choices=PAYMENT_TOKENS)
+    customer_name = forms.CharField(label=gettext_lazy("Customer name"))
+    customer_email = forms.CharField(label=gettext_lazy("Customer e-mail"), widget=forms.EmailInput)
+    line1 = forms.CharField(label=gettext_lazy("Address"))
+    line2 = forms.CharField(label=gettext_lazy("Address, second line"), required=False)
+    postal_code = forms.CharField(label=gettext_lazy("Postal code"))
+    city = forms.CharField(label=gettext_lazy("City"))
+    region = forms.CharField(label=gettext_lazy("Region"), required=False)
+    country = forms.CharField(
+        label=gettext_lazy("Country"),
+        help_text=gettext_lazy("Two capital letters (ISO 3166), e.g. BR or PT."),
+    )
+    payment_token = forms.ChoiceField(label=gettext_lazy("Payment"), choices=PAYMENT_TOKENS)
     shipping_method = forms.CharField(
-        label="Shipping method",
+        label=gettext_lazy("Shipping method"),
         max_length=40,
         required=False,
-        help_text="The code of one of the shop's shipping methods (required when it has any).",
+        help_text=gettext_lazy(
+            "The code of one of the shop's shipping methods (required when it has any)."
+        ),
     )
-    discount_code = forms.CharField(label="Discount code", max_length=40, required=False)
+    discount_code = forms.CharField(
+        label=gettext_lazy("Discount code"), max_length=40, required=False
+    )
 
     def renew_key(self) -> None:
         """Give the re-rendered form a new key, so its next submit is a new order."""
@@ -115,9 +129,11 @@ class OrderCreateForm(ApiCheckedForm, forms.Form):
 
 class OrderLineForm(forms.Form):
     sku = forms.CharField(
-        label="SKU", max_length=64, widget=forms.TextInput(attrs={"list": "skus"})
+        label=gettext_lazy("SKU"), max_length=64, widget=forms.TextInput(attrs={"list": "skus"})
     )
-    quantity = forms.IntegerField(min_value=1, max_value=MAX_QUANTITY, initial=1)
+    quantity = forms.IntegerField(
+        label=gettext_lazy("Quantity"), min_value=1, max_value=MAX_QUANTITY, initial=1
+    )
 
 
 OrderLineFormSet = forms.formset_factory(
@@ -131,14 +147,15 @@ def product_skus() -> list[tuple[str, str]]:
 
 class ShipForm(forms.Form):
     carrier = forms.CharField(
+        label=gettext_lazy("Carrier"),
         max_length=50,
-        help_text="The carrier's name, e.g. demo-post.",
+        help_text=gettext_lazy("The carrier's name, e.g. demo-post."),
         widget=forms.TextInput(attrs={"list": "carriers"}),
     )
     tracking_number = forms.RegexField(
         regex=TRACKING_NUMBER,
-        label="Tracking number",
-        error_messages={"invalid": "Use 4 to 64 letters, digits or dashes."},
+        label=gettext_lazy("Tracking number"),
+        error_messages={"invalid": gettext_lazy("Use 4 to 64 letters, digits or dashes.")},
     )
 
     def __init__(self, *args, lines: list[tuple[str, str, int]] = (), **kwargs):
@@ -153,7 +170,8 @@ class ShipForm(forms.Form):
                 max_value=units,
                 initial=units,
                 required=False,
-                help_text=f"Units in this parcel: 0 to {units} (empty: all that remain).",
+                help_text=gettext("Units in this parcel: 0 to %(units)s (empty: all that remain).")
+                % {"units": units},
             )
 
     def clean(self):
@@ -167,7 +185,7 @@ class ShipForm(forms.Form):
             for (sku, _, units), count in zip(self.lines, asked, strict=True)
         ]
         if not any(count for _, count, _ in chosen):
-            raise forms.ValidationError("Put at least one unit in the parcel.")
+            raise forms.ValidationError(gettext("Put at least one unit in the parcel."))
         everything = all(count == units for _, count, units in chosen)
         cleaned["lines"] = (
             None
@@ -187,7 +205,9 @@ class ShipForm(forms.Form):
 
 
 class CancelForm(forms.Form):
-    reason = forms.CharField(max_length=500, required=False, widget=forms.TextInput)
+    reason = forms.CharField(
+        label=gettext_lazy("Reason"), max_length=500, required=False, widget=forms.TextInput
+    )
 
 
 class AddressForm(ApiCheckedForm, forms.Form):
@@ -195,28 +215,36 @@ class AddressForm(ApiCheckedForm, forms.Form):
 
     api_rules = {name: (ShippingAddressSerializer, name) for name in ADDRESS_FIELDS}
 
-    line1 = forms.CharField(label="Address")
-    line2 = forms.CharField(label="Address, second line", required=False)
-    postal_code = forms.CharField(label="Postal code")
-    city = forms.CharField()
-    region = forms.CharField(required=False)
-    country = forms.CharField(help_text="Two capital letters (ISO 3166), e.g. BR or PT.")
+    line1 = forms.CharField(label=gettext_lazy("Address"))
+    line2 = forms.CharField(label=gettext_lazy("Address, second line"), required=False)
+    postal_code = forms.CharField(label=gettext_lazy("Postal code"))
+    city = forms.CharField(label=gettext_lazy("City"))
+    region = forms.CharField(label=gettext_lazy("Region"), required=False)
+    country = forms.CharField(
+        label=gettext_lazy("Country"),
+        help_text=gettext_lazy("Two capital letters (ISO 3166), e.g. BR or PT."),
+    )
 
 
 class BulkShipForm(forms.Form):
     """A CSV of order_number,carrier,tracking_number: uploaded as a file or pasted."""
 
     file = forms.FileField(
-        label="CSV file",
+        label=gettext_lazy("CSV file"),
         required=False,
-        help_text="One order a line: order_number,carrier,tracking_number (a header is fine).",
+        help_text=gettext_lazy(
+            "One order a line: order_number,carrier,tracking_number (a header is fine)."
+        ),
     )
     text = forms.CharField(
-        label="Or paste the rows",
+        label=gettext_lazy("Or paste the rows"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}),
     )
-    step = forms.ChoiceField(choices=[("preview", "Preview"), ("apply", "Ship")], initial="preview")
+    step = forms.ChoiceField(
+        choices=[("preview", gettext_lazy("Preview")), ("apply", gettext_lazy("Ship"))],
+        initial="preview",
+    )
 
     def clean(self) -> dict:
         data = super().clean()
@@ -226,10 +254,12 @@ class BulkShipForm(forms.Form):
                 data["text"] = upload.read(BULK_SHIP_MAX_BYTES + 1).decode("utf-8-sig")
             except UnicodeDecodeError:
                 raise forms.ValidationError(
-                    "The file is not UTF-8 text: save it as CSV (UTF-8).", code="encoding"
+                    gettext("The file is not UTF-8 text: save it as CSV (UTF-8)."), code="encoding"
                 ) from None
         if not (data.get("text") or "").strip():
-            raise forms.ValidationError("Choose a CSV file or paste its rows.", code="required")
+            raise forms.ValidationError(
+                gettext("Choose a CSV file or paste its rows."), code="required"
+            )
         return data
 
 
@@ -247,14 +277,18 @@ class ReturnRequestForm(forms.Form):
     """Units of the order's lines coming back, asked for by staff for the customer."""
 
     reason = forms.CharField(
-        max_length=500, widget=forms.TextInput, help_text="The customer reads it."
+        label=gettext_lazy("Reason"),
+        max_length=500,
+        widget=forms.TextInput,
+        help_text=gettext_lazy("The customer reads it."),
     )
 
     def __init__(self, *args, lines=(), **kwargs):
         super().__init__(*args, **kwargs)
         for line in lines:
             self.fields[f"units_{line.sku}"] = forms.IntegerField(
-                label=f"{line.name} ({line.sku}): units coming back",
+                label=gettext("%(name)s (%(sku)s): units coming back")
+                % {"name": line.name, "sku": line.sku},
                 min_value=0,
                 max_value=line.quantity,
                 initial=0,

@@ -18,6 +18,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_POST
 
 from orderflow import roles
@@ -79,21 +80,33 @@ def order_create(request):
         except services.IdempotencyKeyReused:
             form.add_error(
                 None,
-                "This form already placed an order, with other details. Check that order on "
-                "the board; to place another one, submit this form again.",
+                gettext(
+                    "This form already placed an order, with other details. Check that order "
+                    "on the board; to place another one, submit this form again."
+                ),
             )
             form.renew_key()
         except services.RequestInFlight:
             form.add_error(
                 None,
-                "This order is still being placed by an earlier submit of this form. Look "
-                "for it on the board before submitting again.",
+                gettext(
+                    "This order is still being placed by an earlier submit of this form. Look "
+                    "for it on the board before submitting again."
+                ),
             )
         else:
             if replayed:
-                messages.info(request, f"Order {order.number} was already placed by this form.")
+                messages.info(
+                    request,
+                    gettext("Order %(number)s was already placed by this form.")
+                    % {"number": order.number},
+                )
             else:
-                messages.success(request, f"Order {order.number} placed for {order.shop.name}.")
+                messages.success(
+                    request,
+                    gettext("Order %(number)s placed for %(shop)s.")
+                    % {"number": order.number, "shop": order.shop.name},
+                )
             return redirect("tracking:order", order_id=order.id)
     elif data is not None and "form_key" in form.errors:
         form.renew_key()
@@ -133,11 +146,13 @@ def order_ship(request, order_id: UUID):
         request,
         order_id,
         action="ship",
-        title="Ship the order",
-        explanation="Hand a parcel to a carrier: every unit that remains, or fewer of each "
-        "line for a split shipment (the rest ships later). The parcel's stock is consumed, and "
-        "the customer can follow it on the public tracking page.",
-        confirm="Confirm shipment",
+        title=gettext("Ship the order"),
+        explanation=gettext(
+            "Hand a parcel to a carrier: every unit that remains, or fewer of each line for a "
+            "split shipment (the rest ships later). The parcel's stock is consumed, and the "
+            "customer can follow it on the public tracking page."
+        ),
+        confirm=gettext("Confirm shipment"),
         form_class=partial(ShipForm, lines=selectors.order_lines_to_ship(order_id=order_id)),
         run=lambda data: services.shipment_create(
             order_id=order_id,
@@ -147,7 +162,7 @@ def order_ship(request, order_id: UUID):
             tracking_number=data["tracking_number"],
             lines=data["lines"],
         ),
-        done="Shipped with {carrier}, tracking number {tracking_number}.",
+        done=gettext("Shipped with %(carrier)s, tracking number %(tracking_number)s."),
     )
 
 
@@ -157,13 +172,13 @@ def order_out_for_delivery(request, order_id: UUID):
         request,
         order_id,
         action="out_for_delivery",
-        title="Mark out for delivery",
-        explanation="The carrier is on the way to the customer.",
-        confirm="Confirm: out for delivery",
+        title=gettext("Mark out for delivery"),
+        explanation=gettext("The carrier is on the way to the customer."),
+        confirm=gettext("Confirm: out for delivery"),
         run=lambda data: services.order_mark_out_for_delivery(
             order_id=order_id, shop=None, actor=_actor(request)
         ),
-        done="Marked out for delivery.",
+        done=gettext("Marked out for delivery."),
     )
 
 
@@ -173,13 +188,13 @@ def order_deliver(request, order_id: UUID):
         request,
         order_id,
         action="deliver",
-        title="Mark delivered",
-        explanation="The customer has the parcel. This is final.",
-        confirm="Confirm delivery",
+        title=gettext("Mark delivered"),
+        explanation=gettext("The customer has the parcel. This is final."),
+        confirm=gettext("Confirm delivery"),
         run=lambda data: services.order_deliver(
             order_id=order_id, shop=None, actor=_actor(request)
         ),
-        done="Marked delivered.",
+        done=gettext("Marked delivered."),
     )
 
 
@@ -189,10 +204,12 @@ def order_cancel(request, order_id: UUID):
         request,
         order_id,
         action="cancel",
-        title="Cancel the order",
-        explanation="The reserved stock is released. If the order is paid, the payment is "
-        "refunded automatically and a credit note cancels the invoice. This cannot be undone.",
-        confirm="Cancel the order",
+        title=gettext("Cancel the order"),
+        explanation=gettext(
+            "The reserved stock is released. If the order is paid, the payment is refunded "
+            "automatically and a credit note cancels the invoice. This cannot be undone."
+        ),
+        confirm=gettext("Cancel the order"),
         danger=True,
         form_class=CancelForm,
         run=lambda data: services.order_cancel(
@@ -203,7 +220,7 @@ def order_cancel(request, order_id: UUID):
             # checked again on the locked order: it may have been paid since the page showed
             refund_allowed=request.user.has_perm(roles.REFUND),
         ),
-        done="Cancelled; a captured payment is being refunded.",
+        done=gettext("Cancelled; a captured payment is being refunded."),
     )
 
 
@@ -220,8 +237,10 @@ def order_change_address(request, order_id: UUID):
         roles.require(request.user, roles.CHANGE_ADDRESS)
         messages.error(
             request,
-            f"Not possible: the order is {OrderStatus(current['status']).label.lower()}; "
-            "its shipping address can no longer change.",
+            gettext(
+                "Not possible: the order is %(status)s; its shipping address can no longer change."
+            )
+            % {"status": OrderStatus(current["status"]).label.lower()},
         )
         return redirect("tracking:order", order_id=order_id)
     address = current["shipping_address"] if current else None
@@ -229,11 +248,13 @@ def order_change_address(request, order_id: UUID):
         request,
         order_id,
         action="change_address",
-        title="Change the shipping address",
-        explanation="The parcel goes to this address instead. The change is recorded on the "
-        "order's timeline with your name, and the shop is told by webhook. Once the order "
-        "has shipped the address can no longer change.",
-        confirm="Change the address",
+        title=gettext("Change the shipping address"),
+        explanation=gettext(
+            "The parcel goes to this address instead. The change is recorded on the order's "
+            "timeline with your name, and the shop is told by webhook. Once the order has "
+            "shipped the address can no longer change."
+        ),
+        confirm=gettext("Change the address"),
         form_class=AddressForm,
         initial=address if isinstance(address, dict) else None,
         run=lambda data: services.order_change_shipping_address(
@@ -243,7 +264,7 @@ def order_change_address(request, order_id: UUID):
             # the optional lines left empty are not part of the address
             shipping_address={name: value for name, value in data.items() if value},
         ),
-        done="Shipping address changed.",
+        done=gettext("Shipping address changed."),
     )
 
 
@@ -298,7 +319,7 @@ def orders_select_ship(request):
             return render(
                 request,
                 "orders/select_ship.html",
-                {"orders": orders, "error": "Choose at least one order to ship."},
+                {"orders": orders, "error": gettext("Choose at least one order to ship.")},
             )
         text = out.getvalue()
         try:
@@ -348,9 +369,9 @@ def _action(
         except RefundNotAllowed as error:
             raise PermissionDenied(error.detail) from None
         except OrderError as error:  # not in this state, a carrier the shop lacks, …
-            messages.error(request, f"Not done: {error.detail}")
+            messages.error(request, gettext("Not done: %(detail)s") % {"detail": error.detail})
         else:
-            messages.success(request, done.format(**cleaned))
+            messages.success(request, done % cleaned)
         return redirect("tracking:order", order_id=order_id)
     return render(
         request,
@@ -371,31 +392,31 @@ def _action(
 RETURN_STEPS: dict[str, tuple[Callable[..., object], str]] = {
     "approve": (
         lambda return_id, actor, data: returns.return_approve(return_id=return_id, actor=actor),
-        "Return R{number} approved; the customer is told to send it back.",
+        gettext_lazy("Return R%(number)s approved; the customer is told to send it back."),
     ),
     "reject": (
         lambda return_id, actor, data: returns.return_reject(
             return_id=return_id, actor=actor, reason=data["reason"]
         ),
-        "Return R{number} rejected; the customer is told why.",
+        gettext_lazy("Return R%(number)s rejected; the customer is told why."),
     ),
     "receive": (
         lambda return_id, actor, data: returns.return_receive(
             return_id=return_id, actor=actor, restock=data["restock"]
         ),
-        "Return R{number} received.",
+        gettext_lazy("Return R%(number)s received."),
     ),
     "refund": (
         lambda return_id, actor, data: returns.return_refund(
             return_id=return_id, actor=actor, amount=data["amount"]
         ),
-        "Return R{number} refunded; the customer is told.",
+        gettext_lazy("Return R%(number)s refunded; the customer is told."),
     ),
     "close": (
         lambda return_id, actor, data: returns.return_close(
             return_id=return_id, actor=actor, reason=data["reason"]
         ),
-        "Return R{number} closed without a refund.",
+        gettext_lazy("Return R%(number)s closed without a refund."),
     ),
 }
 
@@ -416,15 +437,15 @@ def order_return_step(request, order_id: UUID, return_id: UUID, step: str):
     form = ReturnStepForm(request.POST)
     if not form.is_valid():
         problems = "; ".join(f"{name}: {' '.join(errs)}" for name, errs in form.errors.items())
-        messages.error(request, f"Not done: {problems}")
+        messages.error(request, gettext("Not done: %(detail)s") % {"detail": problems})
         return back
     run, done = RETURN_STEPS[step]
     try:
         order_return = run(return_id, _actor(request), form.cleaned_data)
     except OrderError as error:  # out of order, a reason missing, a refund refused
-        messages.error(request, f"Not done: {error.detail}")
+        messages.error(request, gettext("Not done: %(detail)s") % {"detail": error.detail})
     else:
-        messages.success(request, done.format(number=order_return.number))
+        messages.success(request, done % {"number": order_return.number})
     return back
 
 
@@ -452,7 +473,9 @@ def order_return_create(request, order_id: UUID):
                 form.add_error(None, error.detail)
             else:
                 messages.success(
-                    request, f"Return R{order_return.number} opened; the customer is told."
+                    request,
+                    gettext("Return R%(number)s opened; the customer is told.")
+                    % {"number": order_return.number},
                 )
                 return redirect(reverse("tracking:order", args=[order_id]) + "#returns")
         status = 400
@@ -462,10 +485,12 @@ def order_return_create(request, order_id: UUID):
         {
             "order": order,
             "form": form,
-            "title": "Open a return",
-            "explanation": "The units the customer sends back, and why. The customer gets "
-            "an e-mail saying the shop checks the request; approve or reject it next.",
-            "confirm": "Open the return",
+            "title": gettext("Open a return"),
+            "explanation": gettext(
+                "The units the customer sends back, and why. The customer gets an e-mail "
+                "saying the shop checks the request; approve or reject it next."
+            ),
+            "confirm": gettext("Open the return"),
         },
         status=status,
     )

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
 
 from orderflow import customer_locale, roles
@@ -138,10 +139,10 @@ def _href(values: dict) -> str:
 def _page_links(kept: dict, *, number: int, pages: int) -> list[dict]:
     """First, previous, next and last, each keeping the filters; None where there is none."""
     targets = (
-        ("first", "First", 1, number > 1),
-        ("previous", "Previous", number - 1, number > 1),
-        ("next", "Next", number + 1, number < pages),
-        ("last", "Last", pages, number < pages),
+        ("first", pgettext("page", "First"), 1, number > 1),
+        ("previous", pgettext("page", "Previous"), number - 1, number > 1),
+        ("next", pgettext("page", "Next"), number + 1, number < pages),
+        ("last", pgettext("page", "Last"), pages, number < pages),
     )
     return [
         {
@@ -220,7 +221,9 @@ def order_note_create(request, order_id: UUID):
     """Add an internal note; the result is a message on the order page, never an error page."""
     form = NoteForm(request.POST)
     if not form.is_valid():
-        messages.error(request, f"Note not added: {' '.join(form.errors['body'])}")
+        messages.error(
+            request, _("Note not added: %(detail)s") % {"detail": " ".join(form.errors["body"])}
+        )
         return redirect(reverse("tracking:order", args=[order_id]) + "#notes")
     try:
         services.order_note_add(
@@ -229,11 +232,11 @@ def order_note_create(request, order_id: UUID):
             body=form.cleaned_data["body"],
         )
     except InvalidNote as error:
-        messages.error(request, f"Note not added: {error.detail}")
+        messages.error(request, _("Note not added: %(detail)s") % {"detail": error.detail})
     except OrderNotFound:
         raise Http404("No such order.") from None
     else:
-        messages.success(request, "Note added.")
+        messages.success(request, _("Note added."))
     return redirect(reverse("tracking:order", args=[order_id]) + "#notes")
 
 

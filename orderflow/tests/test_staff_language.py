@@ -164,7 +164,9 @@ def test_the_order_page_and_its_blocks_speak_portuguese(supervisor_client, setti
         actor=staff,
     )
     drain(max_seconds=30)
-    supervisor_client.post(f"/staff/orders/{order.id}/notes", {"body": "Ligar antes."})
+    supervisor_client.post(
+        f"/staff/orders/{order.id}/notes", {"body": "Ligar antes."}, HTTP_ACCEPT_LANGUAGE="pt-BR"
+    )
 
     # when the staff member opens it in a browser asking for Portuguese
     page = supervisor_client.get(f"/staff/orders/{order.id}", HTTP_ACCEPT_LANGUAGE="pt-BR")
@@ -179,6 +181,8 @@ def test_the_order_page_and_its_blocks_speak_portuguese(supervisor_client, setti
     assert '<th scope="col" class="num">Preço unitário</th>' in html
     assert '<h2 id="notes-title">Notas internas</h2>' in html
     assert ">Adicionar nota</button>" in html
+    assert '<label for="id_body">Nova nota</label>' in html
+    assert "Nota adicionada." in html
     assert '<h2 id="timeline-title">Histórico</h2>' in html
     assert 'data-text-location="Local: {location}"' in html
     assert 'data-text-refresh="atualizar este bloco"' in html
@@ -197,3 +201,27 @@ def test_the_order_page_and_its_blocks_speak_portuguese(supervisor_client, setti
         assert '<h2 id="other-orders-title">Outros pedidos do cliente</h2>' in fragment
         assert "Nenhum outro pedido de ana@example.com nesta loja." in fragment
         assert "Ligar antes." in fragment
+
+
+def test_the_new_order_form_and_an_actions_message_speak_portuguese(supervisor_client):
+    shop = ShopFactory(name="Demo Coffee")
+    ProductFactory(shop=shop, sku="COFFEE-1KG", price="24.90", on_hand=50)
+    order = order_for(shop)
+    drain(max_seconds=30)
+
+    form = supervisor_client.get("/staff/orders/new", HTTP_ACCEPT_LANGUAGE="pt-BR")
+    cancelled = supervisor_client.post(
+        f"/staff/orders/{order.id}/cancel",
+        {"reason": ""},
+        HTTP_ACCEPT_LANGUAGE="pt-BR",
+        follow=True,
+    )
+
+    html = form.content.decode()
+    assert '<label for="id_customer_name">Nome do cliente</label>' in html
+    assert "Duas letras maiúsculas (ISO 3166), por exemplo BR ou PT." in html
+    assert ">Cartão que paga (tok_ok)</option>" in html
+    assert '<button type="submit">Fazer o pedido</button>' in html
+    assert [str(message) for message in cancelled.context["messages"]] == [
+        "Cancelado; um pagamento capturado está sendo reembolsado."
+    ]
