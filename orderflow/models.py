@@ -8,6 +8,7 @@ import uuid
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.utils.translation import gettext_noop
 
 
 class OutboxEvent(models.Model):
@@ -209,20 +210,25 @@ class StaffAccess(models.Model):
         default_permissions = ()
         verbose_name = "staff access"
         verbose_name_plural = "staff access"
+        # gettext_noop: the names stay English in the database; the 'Not allowed' page
+        # translates them (roles.denied_message)
         permissions = [
             (
                 "view_staff_pages",
-                "See the staff pages (board, orders, invoices, failed deliveries)",
+                gettext_noop("See the staff pages (board, orders, invoices, failed deliveries)"),
             ),
-            ("place_order", "Place an order on behalf of a shop"),
-            ("ship_order", "Ship an order"),
-            ("deliver_order", "Mark an order out for delivery or delivered"),
-            ("cancel_unpaid_order", "Cancel an order that is not paid yet"),
-            ("refund_order", "Cancel a paid order, refunding its payment"),
-            ("replay_dead_letter", "Replay failed deliveries"),
-            ("write_order_note", "Write internal notes on an order"),
-            ("resend_customer_email", "Send a customer e-mail of an order again"),
-            ("change_order_address", "Change the shipping address of an order not yet shipped"),
+            ("place_order", gettext_noop("Place an order on behalf of a shop")),
+            ("ship_order", gettext_noop("Ship an order")),
+            ("deliver_order", gettext_noop("Mark an order out for delivery or delivered")),
+            ("cancel_unpaid_order", gettext_noop("Cancel an order that is not paid yet")),
+            ("refund_order", gettext_noop("Cancel a paid order, refunding its payment")),
+            ("replay_dead_letter", gettext_noop("Replay failed deliveries")),
+            ("write_order_note", gettext_noop("Write internal notes on an order")),
+            ("resend_customer_email", gettext_noop("Send a customer e-mail of an order again")),
+            (
+                "change_order_address",
+                gettext_noop("Change the shipping address of an order not yet shipped"),
+            ),
         ]
 
     def __str__(self) -> str:

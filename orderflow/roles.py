@@ -15,6 +15,7 @@ from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.utils.translation import gettext
 
 from .models import StaffAccess
 
@@ -108,7 +109,7 @@ def require(user, permission: str) -> None:
 def denied_message(permission: str) -> str:
     codename = permission.split(".", 1)[1]
     roles = [role for role, codenames in ROLES.items() if codename in codenames]
-    return (
-        f"Your role may not do this: {PERMISSIONS[codename].lower()}. "
-        f"Ask for the {roles[0]} role or above."
-    )
+    return gettext("Your role may not do this: %(action)s. Ask for the %(role)s role or above.") % {
+        "action": gettext(PERMISSIONS[codename]).lower(),
+        "role": roles[0],
+    }

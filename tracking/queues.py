@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from django.db.models import Q
 from django.urls import reverse
+from django.utils.translation import gettext_lazy
 
 from orderflow.events.maintenance import dead_letters
 from orders.events import OrderStatus
@@ -38,6 +39,7 @@ OPEN_RETURNS = ("requested", "approved", "received")
 @dataclass(frozen=True)
 class WorkQueue:
     slug: str
+    #: the queue's name in the reader's language (a lazy translation)
     label: str
     #: what the queue is for, shown as the link's description on the board
     description: str
@@ -69,22 +71,22 @@ def _stuck_url(shop_id: int | None) -> str:
 QUEUES: tuple[WorkQueue, ...] = (
     WorkQueue(
         "to-ship",
-        "To ship",
-        "Confirmed orders with units still to hand to a carrier",
+        gettext_lazy("To ship"),
+        gettext_lazy("Confirmed orders with units still to hand to a carrier"),
         where=Q(status__in=TO_SHIP),
         holds=lambda row: row.status in TO_SHIP,
     ),
     WorkQueue(
         "delivery-exceptions",
-        "Delivery exceptions",
-        "Parcels the carrier could not deliver, holds or is returning to the sender",
+        gettext_lazy("Delivery exceptions"),
+        gettext_lazy("Parcels the carrier could not deliver, holds or is returning to the sender"),
         where=Q(delivery_issue__in=DELIVERY_EXCEPTIONS),
         holds=lambda row: row.delivery_issue in DELIVERY_EXCEPTIONS,
     ),
     WorkQueue(
         "payment-failed",
-        "Payment failed",
-        "Orders cancelled because the customer's payment failed",
+        gettext_lazy("Payment failed"),
+        gettext_lazy("Orders cancelled because the customer's payment failed"),
         where=Q(status=OrderStatus.CANCELLED, outcome__cause="payment"),
         holds=lambda row: (
             row.status == OrderStatus.CANCELLED and (row.outcome or {}).get("cause") == "payment"
@@ -92,15 +94,17 @@ QUEUES: tuple[WorkQueue, ...] = (
     ),
     WorkQueue(
         "returns",
-        "Returns to process",
-        "Orders whose latest return is asked for, approved or received, and not yet settled",
+        gettext_lazy("Returns to process"),
+        gettext_lazy(
+            "Orders whose latest return is asked for, approved or received, and not yet settled"
+        ),
         where=Q(return_status__in=OPEN_RETURNS),
         holds=lambda row: row.return_status in OPEN_RETURNS,
     ),
     WorkQueue(
         "stuck",
-        "Stuck work",
-        "Events whose handling failed for good: replay them in failed event handling",
+        gettext_lazy("Stuck work"),
+        gettext_lazy("Events whose handling failed for good: replay them in failed event handling"),
         count=_stuck_count,
         url=_stuck_url,
     ),

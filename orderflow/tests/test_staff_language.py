@@ -225,3 +225,25 @@ def test_the_new_order_form_and_an_actions_message_speak_portuguese(supervisor_c
     assert [str(message) for message in cancelled.context["messages"]] == [
         "Cancelado; um pagamento capturado está sendo reembolsado."
     ]
+
+
+def test_the_work_queues_and_a_refusal_speak_portuguese(supervisor_client):
+    viewer = get_user_model().objects.create_user(
+        username="vera", password="a-long-password-42", is_staff=True
+    )
+    viewer.groups.set(Group.objects.filter(name="viewer"))
+    viewer_client = Client()
+    viewer_client.force_login(viewer)
+
+    board = supervisor_client.get("/staff/?queue=to-ship", HTTP_ACCEPT_LANGUAGE="pt-BR")
+    refused = viewer_client.get("/staff/orders/new", HTTP_ACCEPT_LANGUAGE="pt-BR")
+
+    html = board.content.decode()
+    assert "<h1>A enviar</h1>" in html
+    assert '<span class="what">Trabalho travado</span>' in html
+    assert 'title="Pedidos confirmados com unidades ainda a entregar a uma transportadora"' in html
+    assert refused.status_code == 403
+    assert (
+        "Seu papel não permite isto: fazer um pedido em nome de uma loja. "
+        "Peça o papel operator ou superior."
+    ) in refused.content.decode()
