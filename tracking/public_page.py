@@ -283,13 +283,25 @@ def view(order: Mapping[str, Any]) -> dict[str, Any]:
         "tracking_number": order.get("tracking_number", ""),
         "tone": tone(order),
         # listed when the order left in more than one parcel (one is the card's carrier)
-        "parcels": [
-            {**parcel, "status_label": step_label(parcel.get("status", ""))}
-            for parcel in order.get("parcels") or []
-        ],
+        "parcels": [_parcel(parcel) for parcel in order.get("parcels") or []],
         # an order that ended before it shipped has no parcel to speak of
         "parcel_shown": bool(order.get("carrier"))
         or order.get("status") not in (OrderStatus.REJECTED, OrderStatus.CANCELLED),
+    }
+
+
+def _parcel(parcel: Mapping[str, Any]) -> dict[str, Any]:
+    """A parcel's words: the page's script places them on each push as they are."""
+    # a delivered parcel's expected day is past news
+    eta = _day(parcel.get("eta") or "") if parcel.get("status") != Milestone.DELIVERED else ""
+    return {
+        **parcel,
+        "status_label": step_label(parcel.get("status", "")),
+        "eta_text": _("Expected %(day)s") % {"day": eta} if eta else "",
+        "contents": ", ".join(
+            f"{line['quantity']} \N{MULTIPLICATION SIGN} {line['name']}"
+            for line in parcel.get("lines") or ()
+        ),
     }
 
 

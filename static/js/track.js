@@ -37,6 +37,22 @@
       view.sentences.map(function (sentence) { return el("p", {}, sentence); }));
     document.getElementById("next").hidden = !view.next_step;
     document.getElementById("parcel").hidden = !view.parcel_shown;
+    renderParcels(view.parcels || []);
+  }
+
+  /* The parcels of an order that left in several, as the server words them. */
+  function renderParcels(parcels) {
+    var parcelList = document.getElementById("parcel-list");
+    document.getElementById("parcels").hidden = parcels.length < 2;
+    parcelList.replaceChildren.apply(parcelList, parcels.map(function (parcel) {
+      return el("li", { class: "parcel" },
+        el("strong", { class: "status status-" + parcel.status }, parcel.status_label),
+        " · " + parcel.carrier + " ", el("span", { class: "sku" }, parcel.tracking_number),
+        parcel.eta_text ? " · " : null,
+        parcel.eta_text ? el("span", { class: "eta" }, parcel.eta_text) : null,
+        parcel.contents ? el("br", {}) : null,
+        parcel.contents ? el("span", { class: "muted" }, parcel.contents) : null);
+    }));
   }
 
   function renderSteps(fresh) {

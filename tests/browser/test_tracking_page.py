@@ -5,13 +5,19 @@ docs show them). The states are told to the tracking projector as feed events (t
 stories as tracking/tests/test_public_page.py); daphne serves the page and its socket.
 """
 
+from datetime import UTC, datetime
+
 import pytest
 from django.db import transaction
 from playwright.sync_api import expect
 
+from orders import services
 from orders.tests.factories import order_for
+from tests.fixtures import drain_until_settled
 from tracking.services.projection import tracking_project
 from tracking.tests.feed import Story
+
+from .test_accessibility import _violations
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -149,3 +155,103 @@ def test_the_language_link_switches_and_keeps_the_page_live(web_only, demo_shop,
         "Tentativa de entrega sem sucesso"
     )
     assert page.evaluate("window.notReloaded") is True
+
+
+#: the parcels' words on the page, in English and in Portuguese
+PARCEL_WORDS = {
+    "en": {
+        "partly": "Partly on its way",
+        "on_its_way": "On its way",
+        "delivered": "Delivered",
+        "eta": "Expected December 10, 2026",
+    },
+    "pt-BR": {
+        "partly": "Em parte a caminho",
+        "on_its_way": "A caminho",
+        "delivered": "Entregue",
+        "eta": "Previsão de entrega: 10 de dezembro de 2026",
+    },
+}
+
+
+def test_an_open_page_lists_each_parcel_as_it_leaves_and_arrives(
+    web_only, demo_shop, browser, artifacts
+):
+    # given an order of two items, one of which left in a first parcel
+    order = services.order_place(
+        shop=demo_shop,
+        customer=services.CustomerInput(name="Ana Souza", email="ana@example.com"),
+        shipping_address={"line1": "Rua A 1", "city": "São Paulo", "country": "BR"},
+        lines=[
+            services.LineInput(sku="COFFEE-1KG", quantity=2),
+            services.LineInput(sku="MUG-CERAMIC", quantity=1),
+        ],
+        payment_token="tok_ok",
+        customer_locale="pt-BR",
+    )
+    drain_until_settled()
+    parcel = {"carrier": "demo-post", "tracking_number": "DP-PARCEL-1"}
+    web_only.api(
+        "POST",
+        f"orders/{order.id}/shipments",
+        {**parcel, "lines": [{"sku": "COFFEE-1KG", "quantity": 2}]},
+    )
+    drain_until_settled()
+
+    # the customer's page is open, in each language, with one parcel on its way
+    pages = {}
+    for language, words in PARCEL_WORDS.items():
+        page = browser.new_context(viewport=PHONE, is_mobile=True, locale=language).new_page()
+        page.goto(f"{web_only.base_url}/track/{order.tracking_token}")
+        expect(page.locator("#live-indicator")).to_have_text(
+            "Ao vivo" if language == "pt-BR" else "Live"
+        )
+        expect(page.locator('[data-live="status_label"]')).to_have_text(words["partly"])
+        expect(page.locator("#parcels")).to_be_hidden()  # the card's carrier tells the one
+        page.evaluate("window.notReloaded = true")
+        pages[language] = page
+
+    # when the rest leaves (the shops' API), and the carrier expects it on the 10th
+    web_only.api(
+        "POST", f"orders/{order.id}/shipments", {**parcel, "tracking_number": "DP-PARCEL-2"}
+    )
+    drain_until_settled()
+    services.shipment_report(
+        carrier="demo-post",
+        event_id="browser-poll-1",
+        tracking_number="DP-PARCEL-2",
+        status="in_transit",
+        eta=datetime(2026, 12, 10, 12, tzinfo=UTC),
+    )
+    drain_until_settled()
+
+    # then each page lists both parcels, in its language, without a reload
+    for language, page in pages.items():
+        words = PARCEL_WORDS[language]
+        parcels = page.locator("#parcel-list li")
+        expect(parcels).to_have_count(2)
+        expect(page.locator("#parcels")).to_be_visible()
+        expect(parcels.nth(0)).to_contain_text("DP-PARCEL-1")
+        expect(parcels.nth(0)).to_contain_text("2 \N{MULTIPLICATION SIGN} Coffee beans, 1 kg")
+        expect(parcels.nth(1).locator(".status")).to_have_text(words["on_its_way"])
+        expect(parcels.nth(1)).to_contain_text("DP-PARCEL-2")
+        expect(parcels.nth(1)).to_contain_text("1 \N{MULTIPLICATION SIGN} Ceramic mug")
+        expect(parcels.nth(1).locator(".eta")).to_have_text(words["eta"])
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        assert _violations(page) == []
+        page.screenshot(path=artifacts / f"tracking-parcels-{language}.png", full_page=True)
+
+    # when the carrier delivers the first parcel, its line says so; the other is on its way
+    web_only.carrier("DP-PARCEL-1", "delivered")
+    drain_until_settled()
+
+    for language, page in pages.items():
+        words = PARCEL_WORDS[language]
+        parcels = page.locator("#parcel-list li")
+        expect(parcels.nth(0).locator(".status")).to_have_text(words["delivered"])
+        expect(parcels.nth(1).locator(".status")).to_have_text(words["on_its_way"])
+        assert page.evaluate("window.notReloaded") is True
+        page.screenshot(
+            path=artifacts / f"tracking-parcels-delivered-{language}.png", full_page=True
+        )
+        page.context.close()

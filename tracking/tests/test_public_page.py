@@ -176,6 +176,38 @@ def test_each_parcel_is_listed_with_its_status_items_and_number(client, story):
     ]
 
 
+def test_each_parcel_says_its_expected_day_and_contents_until_delivered(client, story):
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+
+    def with_eta(event):
+        event.data["eta"] = "2026-12-10T12:00:00+00:00"
+        return event
+
+    told = story(
+        "to_confirmed",
+        lambda t: with_eta(
+            _parcel_event(t, "shipment.dispatched", "partially_shipped", first, "DP-1", MUG=1)
+        ),
+        lambda t: with_eta(
+            _parcel_event(t, "shipment.dispatched", "shipped", second, "DP-2", COFFEE=2, MUG=1)
+        ),
+        lambda t: _parcel_event(t, "shipment.delivered", "", first, "DP-1", MUG=1),
+    )
+
+    english = page(client, told.order, **ENGLISH).context["view"]["parcels"]
+    portuguese = page(client, told.order, **PORTUGUESE).context["view"]["parcels"]
+
+    # the words the page's script places on each push, as the server renders the page
+    assert [(p["eta_text"], p["contents"]) for p in english] == [
+        ("", "1 \N{MULTIPLICATION SIGN} Mug"),
+        (
+            "Expected December 10, 2026",
+            "2 \N{MULTIPLICATION SIGN} Coffee, 1 \N{MULTIPLICATION SIGN} Mug",
+        ),
+    ]
+    assert portuguese[1]["eta_text"] == "Previsão de entrega: 10 de dezembro de 2026"
+
+
 def test_a_failed_delivery_attempt_says_what_happens_next(client, story):
     told = story("to_confirmed", "shipped", "delivery_failed")
 
