@@ -21,6 +21,8 @@ class Milestone(models.TextChoices):
     OUT_FOR_DELIVERY = "out_for_delivery", "Out for delivery"
     DELIVERY_FAILED = "delivery_failed", "Delivery attempt failed"
     DELIVERED = "delivered", "Delivered"
+    #: one parcel of several delivered while the others are still on their way
+    PARCEL_DELIVERED = "parcel_delivered", "Parcel delivered"
     REJECTED = "rejected", "Rejected"
     CANCELLED = "cancelled", "Cancelled"
     PAYMENT_CAPTURED = "payment_captured", "Payment captured"

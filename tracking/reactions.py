@@ -241,6 +241,24 @@ class Reaction:
 
 ACTOR = None  # a Reaction's source: who the event says acted
 
+
+def _dispatched_milestone(data: Data) -> str:
+    """A parcel that leaves units in the warehouse hands over part of the order only."""
+    if data.get("status") == OrderStatus.PARTIALLY_SHIPPED:
+        return Milestone.PARTIALLY_SHIPPED
+    return Milestone.SHIPPED
+
+
+def _delivered_milestone(data: Data) -> str:
+    """A parcel delivered while the order is not (its ``status`` fact is "": the order
+    stays, its other parcels on their way or units still to leave) is that parcel's step,
+    not the order's delivery. An event stored before the ``status`` fact delivered the
+    order's one parcel."""
+    if "status" in data and data["status"] != OrderStatus.DELIVERED:
+        return Milestone.PARCEL_DELIVERED
+    return Milestone.DELIVERED
+
+
 REACTIONS: dict[str, Reaction] = {
     # --- the order's own events: ordered, they move the live status ----------------------
     "order.placed": Reaction(
@@ -263,7 +281,7 @@ REACTIONS: dict[str, Reaction] = {
         page_facts=_cancelled_facts,
     ),
     "shipment.dispatched": Reaction(
-        Milestone.SHIPPED,
+        _dispatched_milestone,
         ACTOR,
         _handed_note,
         tracked_fields=("carrier", "tracking_number"),
@@ -291,7 +309,7 @@ REACTIONS: dict[str, Reaction] = {
         page_facts=_delivery_failed_facts,
     ),
     "shipment.delivered": Reaction(
-        Milestone.DELIVERED,
+        _delivered_milestone,
         ACTOR,
         legacy_status=OrderStatus.DELIVERED,
         page_facts=_parcel_moving_facts,

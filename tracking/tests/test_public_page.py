@@ -495,3 +495,41 @@ def test_the_embedded_modes_orm_path_keeps_the_same_facts(
     assert row.refunded_amount == 7.5
     assert row.refunded_at is not None
     assert said(page(client, told.order, **ENGLISH))[-1].startswith("€7.50 was refunded on ")
+
+
+def test_a_parcel_of_several_is_told_as_such_until_the_last_one_arrives(client, story):
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+
+    told = story(
+        "to_confirmed",
+        lambda t: _parcel_event(
+            t, "shipment.dispatched", "partially_shipped", first, "DP-1", MUG=1
+        ),
+        lambda t: _parcel_event(t, "shipment.delivered", "", first, "DP-1", MUG=1),
+    )
+
+    steps = [s["label"] for s in page(client, told.order, **ENGLISH).context["steps"]]
+    assert steps[-2:] == ["Part of your order handed to the carrier", "A parcel was delivered"]
+    steps = [s["label"] for s in page(client, told.order, **PORTUGUESE).context["steps"]]
+    assert steps[-2:] == [
+        "Parte do seu pedido entregue à transportadora",
+        "Um dos pacotes foi entregue",
+    ]
+
+    told = story(
+        "to_confirmed",
+        lambda t: _parcel_event(
+            t, "shipment.dispatched", "partially_shipped", first, "DP-1", MUG=1
+        ),
+        lambda t: _parcel_event(t, "shipment.delivered", "", first, "DP-1", MUG=1),
+        lambda t: _parcel_event(t, "shipment.dispatched", "shipped", second, "DP-2", COFFEE=2),
+        lambda t: _parcel_event(t, "shipment.delivered", "delivered", second, "DP-2", COFFEE=2),
+    )
+
+    steps = [s["label"] for s in page(client, told.order, **ENGLISH).context["steps"]]
+    assert steps[-4:] == [
+        "Part of your order handed to the carrier",
+        "A parcel was delivered",
+        "Handed to the carrier",
+        "Delivered",
+    ]
