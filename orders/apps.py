@@ -8,6 +8,7 @@ class OrdersConfig(AppConfig):
 
     def ready(self) -> None:
         from . import (
+            checks,  # noqa: F401  (registers the system checks)
             handlers,  # noqa: F401  (registers the subscribers)
             tasks,  # noqa: F401  (the embedded schedule looks its purge task up by name)
         )
