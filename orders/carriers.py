@@ -25,8 +25,19 @@ IN_TRANSIT = "in_transit"
 OUT_FOR_DELIVERY = "out_for_delivery"
 DELIVERED = "delivered"
 DELIVERY_FAILED = "delivery_failed"
+#: the carrier keeps the parcel (for collection, customs, an address problem); it may move on
+HELD = "held"
+#: the parcel goes back to the shop: final, the carrier reports no more about it
+RETURNED_TO_SENDER = "returned_to_sender"
 #: what a carrier may report, in the order a parcel usually lives it
-CARRIER_STATUSES = (IN_TRANSIT, OUT_FOR_DELIVERY, DELIVERED, DELIVERY_FAILED)
+CARRIER_STATUSES = (
+    IN_TRANSIT,
+    OUT_FOR_DELIVERY,
+    DELIVERED,
+    DELIVERY_FAILED,
+    HELD,
+    RETURNED_TO_SENDER,
+)
 
 
 def carrier_signature(*, secret: str, timestamp: int | str, body: bytes) -> str:

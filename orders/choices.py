@@ -40,6 +40,10 @@ class ShipmentStatus(models.TextChoices):
     OUT_FOR_DELIVERY = "out_for_delivery", "Out for delivery"
     DELIVERED = "delivered", "Delivered"
     DELIVERY_FAILED = "delivery_failed", "Delivery attempt failed"
+    #: the carrier keeps it (for collection, customs, an address problem); it may move on
+    HELD = "held", "Held by the carrier"
+    #: going back to the shop: final
+    RETURNED_TO_SENDER = "returned_to_sender", "Returned to sender"
 
 
 class ReturnStatus(models.TextChoices):

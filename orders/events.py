@@ -43,8 +43,10 @@ __all__ = [
     "ShipmentDelivered",
     "ShipmentDeliveryFailed",
     "ShipmentDispatched",
+    "ShipmentHeld",
     "ShipmentInTransit",
     "ShipmentOutForDelivery",
+    "ShipmentReturnedToSender",
     "ShippedLine",
     "ShippingAddress",
     "ShortLine",
@@ -334,6 +336,64 @@ class ShipmentDeliveryFailed(Event):
     tracking_number: str
     #: the parcel (``Shipment``) and what is in it; None and [] in events stored before
     #: an order could ship in several parcels (the one parcel held every line)
+    shipment_id: UUID | None = None
+    lines: list[ShippedLine] = field(default_factory=list)
+    service: str = ""
+    #: when the carrier expects to deliver, if it said
+    eta: datetime | None = None
+    location: str = ""
+    note: str = ""
+    status: str = ""
+    actor: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShipmentHeld(Event):
+    """The carrier keeps the parcel (for collection, at customs, over an address problem).
+
+    ``location`` and ``note`` say where and why, when the carrier said. The order's status
+    does not change (``status`` is ""): the parcel may still move on, and be delivered.
+    """
+
+    type: ClassVar[str] = "shipment.held"
+    aggregate: ClassVar[str] = "order"
+    aggregate_id_field: ClassVar[str] = "order_id"
+
+    order_id: UUID
+    shop_id: int
+    number: str
+    carrier: str
+    tracking_number: str
+    #: the parcel (``Shipment``) and what is in it
+    shipment_id: UUID | None = None
+    lines: list[ShippedLine] = field(default_factory=list)
+    service: str = ""
+    #: when the carrier expects to deliver, if it said
+    eta: datetime | None = None
+    location: str = ""
+    note: str = ""
+    status: str = ""
+    actor: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShipmentReturnedToSender(Event):
+    """The carrier sends the parcel back to the shop: final, the carrier reports no more.
+
+    The order's status does not change (``status`` is ""): no status says "coming back",
+    and what follows (a refund, a new parcel) is the shop's to decide.
+    """
+
+    type: ClassVar[str] = "shipment.returned_to_sender"
+    aggregate: ClassVar[str] = "order"
+    aggregate_id_field: ClassVar[str] = "order_id"
+
+    order_id: UUID
+    shop_id: int
+    number: str
+    carrier: str
+    tracking_number: str
+    #: the parcel (``Shipment``) and what is in it
     shipment_id: UUID | None = None
     lines: list[ShippedLine] = field(default_factory=list)
     service: str = ""

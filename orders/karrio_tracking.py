@@ -76,9 +76,9 @@ STATUS_MAP = {
     "out_for_delivery": carriers.OUT_FOR_DELIVERY,
     "delivered": carriers.DELIVERED,
     "delivery_failed": carriers.DELIVERY_FAILED,
-    "on_hold": carriers.DELIVERY_FAILED,
-    "ready_for_pickup": carriers.DELIVERY_FAILED,
-    "return_to_sender": carriers.DELIVERY_FAILED,
+    "on_hold": carriers.HELD,
+    "ready_for_pickup": carriers.HELD,
+    "return_to_sender": carriers.RETURNED_TO_SENDER,
     "cancelled": carriers.DELIVERY_FAILED,
 }
 #: karrio statuses after which the carrier says nothing more about the parcel

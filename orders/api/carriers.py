@@ -106,14 +106,16 @@ class CarrierEventInputSerializer(StrictInputSerializer):
         required=False,
         allow_blank=True,
         default="",
-        help_text="Where the parcel is; kept with in_transit and delivery_failed.",
+        help_text="Where the parcel is; kept with in_transit, delivery_failed, held and "
+        "returned_to_sender.",
     )
     note = serializers.CharField(
         max_length=500,
         required=False,
         allow_blank=True,
         default="",
-        help_text="The carrier's words for the customer; kept with in_transit and delivery_failed.",
+        help_text="The carrier's words for the customer (where to collect a held parcel); kept "
+        "with in_transit, delivery_failed, held and returned_to_sender.",
     )
     event_id = serializers.CharField(
         max_length=100,
@@ -142,7 +144,8 @@ class CarrierEventCreateApi(APIView):
         "carrier's own secret (`X-Carrier`, `X-Carrier-Timestamp` and `X-Carrier-Signature` "
         "headers, see docs/staff.md). The parcel is found by its "
         "tracking number among the carrier's; the order moves on (`out_for_delivery`, "
-        "`delivered`) or its timeline gains the step (`in_transit`, `delivery_failed`). "
+        "`delivered`) or its timeline gains the step (`in_transit`, `delivery_failed`, `held`, "
+        "`returned_to_sender`: final, the parcel goes back to the shop). "
         "The same `event_id` again is answered 200 with `duplicate: true` and changes nothing.",
         request=CarrierEventInputSerializer,
         examples=examples.CARRIER_EVENT,

@@ -71,7 +71,8 @@ class ShipmentOutputSerializer(serializers.ModelSerializer):
     status = serializers.ChoiceField(
         choices=ShipmentStatus.choices,
         read_only=True,
-        help_text="in_transit, out_for_delivery, delivery_failed or delivered: what the "
+        help_text="in_transit, out_for_delivery, delivery_failed, held, returned_to_sender or "
+        "delivered: what the "
         "carrier last reported.",
     )
     lines = ShipmentLineOutputSerializer(many=True, read_only=True)

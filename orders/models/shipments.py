@@ -12,11 +12,13 @@ from django.db.models.functions import Lower
 
 from ..choices import ShipmentStatus
 
-#: the statuses of a parcel still with its carrier
+#: the statuses of a parcel still with its carrier (a held one may move on; one returned
+#: to its sender is not on the road any more)
 ON_THE_ROAD = (
     ShipmentStatus.IN_TRANSIT,
     ShipmentStatus.OUT_FOR_DELIVERY,
     ShipmentStatus.DELIVERY_FAILED,
+    ShipmentStatus.HELD,
 )
 
 

@@ -226,7 +226,10 @@ def _advance_shipment(
     to: str,
     event_class: type[ShipmentOutForDelivery] | type[ShipmentDelivered],
 ) -> Order:
-    """Move the order, and each of its parcels not yet delivered, to ``to``.
+    """Move the order, and each of its parcels on the road, to ``to``.
+
+    A parcel delivered, or returned to its sender (going back to the shop, never to the
+    customer), stays as it is.
 
     One event per parcel moved, each naming it (the order's status in each); an order
     whose parcels all moved already (none to name) still publishes one, as before
@@ -236,7 +239,7 @@ def _advance_shipment(
     state_machine.transition(order, to=to, actor=str(actor))
     parcels = list(
         Shipment.objects.filter(order=order)
-        .exclude(status__in=(to, ShipmentStatus.DELIVERED))
+        .exclude(status__in=(to, ShipmentStatus.DELIVERED, ShipmentStatus.RETURNED_TO_SENDER))
         .prefetch_related(SHIPMENT_LINES)
     )
     Shipment.objects.filter(pk__in=[parcel.pk for parcel in parcels]).update(

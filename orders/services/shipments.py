@@ -17,8 +17,10 @@ from ..choices import ShipmentStatus
 from ..events import (
     ShipmentDelivered,
     ShipmentDeliveryFailed,
+    ShipmentHeld,
     ShipmentInTransit,
     ShipmentOutForDelivery,
+    ShipmentReturnedToSender,
 )
 from ..exceptions import AmbiguousParcel, InvalidTransition, UnknownShipment
 from ..models import CarrierReport, Order, Shipment, ShopCarrier
@@ -37,6 +39,8 @@ _MOVES = {
 _REPORTS = {
     carriers.IN_TRANSIT: ShipmentInTransit,
     carriers.DELIVERY_FAILED: ShipmentDeliveryFailed,
+    carriers.HELD: ShipmentHeld,
+    carriers.RETURNED_TO_SENDER: ShipmentReturnedToSender,
 }
 _ON_THE_ROAD = frozenset(ON_THE_ROAD)
 
@@ -72,9 +76,12 @@ def shipment_report(
 
     The parcel takes the status. ``out_for_delivery`` and ``delivered`` also move the
     order: out for delivery when it has shipped every unit, delivered when every parcel is
-    (a repeat of the status the parcel has changes nothing). ``in_transit`` and
-    ``delivery_failed`` add to the parcel's history, with the carrier's location and note,
-    while it is on the road. A tracking number of another carrier is unknown to this one.
+    (a repeat of the status the parcel has changes nothing). ``in_transit``,
+    ``delivery_failed``, ``held`` and ``returned_to_sender`` add to the parcel's history,
+    with the carrier's location and note, while it is on the road; none moves the order.
+    A held parcel is still on the road (it may move on and be delivered); one returned to
+    its sender is not, so the carrier's later reports on it are refused. A tracking number
+    of another carrier is unknown to this one.
 
     The report is kept under the carrier's ``event_id``, in the transaction of its effect:
     the same event again (a carrier's retry, or a captured request replayed within the
@@ -106,7 +113,8 @@ def shipment_report(
     if status in _MOVES:
         if parcel.status == status and eta is None:
             return ShipmentReportOutcome(order=order, duplicate=False, shipment=parcel)
-        if parcel.status == ShipmentStatus.DELIVERED and status != parcel.status:
+        if parcel.status not in _ON_THE_ROAD and status != parcel.status:
+            # delivered, or returned to its sender: final, nothing moves it on
             raise _refused(order, parcel, status)
         _parcel_update(parcel, status=status, eta=eta)
         order_status = _order_follows(order, parcel_status=status, actor=actor)

@@ -79,14 +79,15 @@ def test_polled_events_go_through_the_report_service(fake_carrier):
     summary = carrier_parcels_poll(now=now)
 
     assert (summary.accounts, summary.parcels, summary.reports_applied) == (1, 1, 4)
+    # UPS's exception (type X) is karrio's on_hold: the carrier holds the parcel (#16)
     assert _events(order) == [
         "shipment.dispatched",
         "shipment.in_transit",
         "shipment.in_transit",
         "shipment.in_transit",
-        "shipment.delivery_failed",
+        "shipment.held",
     ]
-    failed = OutboxEvent.objects.get(aggregate_id=str(order.id), type="shipment.delivery_failed")
+    failed = OutboxEvent.objects.get(aggregate_id=str(order.id), type="shipment.held")
     assert failed.data["location"] == "Wayne, NJ, 07470, US"
     assert failed.data["actor"] == "carrier:ups"
     assert CarrierReport.objects.filter(order=order, carrier="ups").count() == 4
@@ -95,6 +96,31 @@ def test_polled_events_go_through_the_report_service(fake_carrier):
     assert 0.75 * BASE <= _waits(poll, now) <= 1.25 * BASE
     account.refresh_from_db()
     assert (account.last_polled_at, account.last_error, account.failures) == (now, "", 0)
+
+
+@pytest.mark.django_db
+def test_returned_to_sender_is_the_parcels_last_report_and_stops_polling(fake_carrier):
+    shop, _ = _shop_with("ups", UPS)
+    order = _shipped(shop, "ups", UPS_NUMBER)
+    fake_carrier.answer("GET", UPS_TRACK, "ups/returned_to_sender.json")
+    now = timezone.now()
+
+    carrier_parcels_poll(now=now)
+
+    assert _events(order)[-2:] == ["shipment.held", "shipment.returned_to_sender"]
+    returned = OutboxEvent.objects.get(
+        aggregate_id=str(order.id), type="shipment.returned_to_sender"
+    )
+    assert returned.data["note"].startswith("Returned to shipper")
+    assert returned.data["status"] == ""
+    assert Shipment.objects.get(order=order).status == "returned_to_sender"
+    order.refresh_from_db()
+    assert order.status == OrderStatus.SHIPPED
+    poll = ParcelPoll.objects.get()
+    assert (poll.final, poll.carrier_status) == (True, "return_to_sender")
+    calls = len(fake_carrier.tracking_calls())
+    carrier_parcels_poll(now=now + timedelta(days=2))
+    assert len(fake_carrier.tracking_calls()) == calls  # never asked again
 
 
 @pytest.mark.django_db

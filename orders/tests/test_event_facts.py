@@ -110,6 +110,13 @@ _LATER = {status: _LATER.get(status, ()) for status in OrderStatus.values}
         (_carrier_report("delivered"), "shipment.delivered", "delivered", "carrier:DHL"),
         (_carrier_report("in_transit"), "shipment.in_transit", "", "carrier:DHL"),
         (_carrier_report("delivery_failed"), "shipment.delivery_failed", "", "carrier:DHL"),
+        (_carrier_report("held"), "shipment.held", "", "carrier:DHL"),
+        (
+            _carrier_report("returned_to_sender"),
+            "shipment.returned_to_sender",
+            "",
+            "carrier:DHL",
+        ),
         (_customer_changed, "order.customer_changed", "", "staff:ana"),
         (_address_changed, "order.shipping_address_changed", "", "staff:ana"),
     ],
@@ -138,7 +145,8 @@ def test_every_order_event_declares_the_facts_with_defaults():
     from orderflow.events import event_types
 
     order_types = [cls for cls in event_types().values() if cls.aggregate == "order"]
-    assert len(order_types) == 20  # stock.restocked and the six return.* among them
+    # stock.restocked, the six return.*, shipment.held and .returned_to_sender among them
+    assert len(order_types) == 22
     for cls in order_types:
         fields = cls.__dataclass_fields__
         assert fields["status"].default == "", cls.type

@@ -31,14 +31,15 @@ def test_ups_events_become_reports_oldest_first_with_the_failed_attempt(fake_car
         (carriers.IN_TRANSIT, "Arrived at Facility"),
         (carriers.IN_TRANSIT, "Out For Delivery Today"),
         (
-            carriers.DELIVERY_FAILED,
+            carriers.HELD,
             "The receiver was not available for delivery. We'll make a second attempt the "
             "next business day.",
         ),
     ]
     assert parcel.reports[1].location == "Secaucus, NJ, 07094, US"
+    # UPS's exception scan (type X) is karrio's on_hold: held, not final (#16)
     assert (parcel.status, parcel.carrier_status, parcel.final) == (
-        carriers.DELIVERY_FAILED,
+        carriers.HELD,
         "on_hold",
         False,
     )
@@ -50,6 +51,21 @@ def test_ups_events_become_reports_oldest_first_with_the_failed_attempt(fake_car
         ("POST", "onlinetools.ups.com", "/security/v1/oauth/token"),
         ("GET", "onlinetools.ups.com", UPS_TRACK),
     ]
+
+
+def test_ups_returned_to_sender_is_final(fake_carrier):
+    fake_carrier.answer("GET", UPS_TRACK, "ups/returned_to_sender.json")
+
+    parcel = track(
+        carrier="ups", credentials=UPS, test_mode=False, tracking_numbers=[UPS_NUMBER]
+    ).parcels[UPS_NUMBER]
+
+    assert (parcel.status, parcel.carrier_status, parcel.final) == (
+        carriers.RETURNED_TO_SENDER,
+        "return_to_sender",
+        True,
+    )
+    assert [r.status for r in parcel.reports][-2:] == [carriers.HELD, carriers.RETURNED_TO_SENDER]
 
 
 def test_ups_delivered_is_final(fake_carrier):

@@ -135,6 +135,8 @@ def test_the_schema_rejects_a_tampered_copy(anonymous, tamper, path, keyword):
         "shipment.in_transit",
         "shipment.out_for_delivery",
         "shipment.delivery_failed",
+        "shipment.held",
+        "shipment.returned_to_sender",
         "shipment.delivered",
     ],
 )

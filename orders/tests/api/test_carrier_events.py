@@ -94,6 +94,8 @@ def _state(*orders) -> list[tuple]:
         ("out_for_delivery", "out_for_delivery", "shipment.out_for_delivery"),
         ("delivered", "delivered", "shipment.delivered"),
         ("delivery_failed", "shipped", "shipment.delivery_failed"),
+        ("held", "shipped", "shipment.held"),
+        ("returned_to_sender", "shipped", "shipment.returned_to_sender"),
     ],
 )
 def test_maps_each_carrier_status_onto_the_order(shipped, status, order_status, event):
@@ -504,3 +506,60 @@ def test_a_replay_names_the_parcel_it_was_about_after_its_number_went_on_the_roa
         "duplicate": True,
     }
     assert _state(shipped, theirs) == before
+
+
+# --- exception states (#16): held, returned to sender ---------------------------------------
+def test_a_held_parcel_keeps_the_carriers_words_and_may_then_be_delivered(shipped):
+    held = post(
+        {
+            "tracking_number": "DP-777",
+            "status": "held",
+            "location": "Porto post office",
+            "note": "Kept for collection: address incomplete",
+        }
+    )
+    parcel = Shipment.objects.get(order=shipped)
+    assert held.status_code == 200, held.content
+    assert parcel.status == "held"
+    event = OutboxEvent.objects.get(aggregate_id=str(shipped.id), type="shipment.held")
+    assert (event.data["location"], event.data["note"], event.data["status"]) == (
+        "Porto post office",
+        "Kept for collection: address incomplete",
+        "",
+    )
+    assert event.data["shipment_id"] == str(parcel.id)
+
+    delivered = post({"tracking_number": "DP-777", "status": "delivered"})
+
+    assert delivered.json() == {
+        "order_number": shipped.number,
+        "status": "delivered",
+        "duplicate": False,
+    }
+    assert Shipment.objects.get(order=shipped).status == "delivered"
+    assert _events(shipped)[-2:] == ["shipment.held", "shipment.delivered"]
+
+
+def test_a_parcel_returned_to_sender_takes_no_more_reports(shipped):
+    returned = post({"tracking_number": "DP-777", "status": "returned_to_sender"})
+    assert returned.status_code == 200, returned.content
+    before = _state(shipped)
+
+    later = post({"tracking_number": "DP-777", "status": "delivered"})
+
+    assert later.status_code == 409, later.content
+    assert later.json()["shipment_status"] == "returned_to_sender"
+    assert "returned to sender" in later.json()["detail"]
+    assert _state(shipped) == before
+    shipped.refresh_from_db()
+    assert shipped.status == "shipped"  # no order status says the parcel is coming back
+
+
+def test_staff_delivering_the_order_leave_a_parcel_returned_to_sender_as_it_is(shipped):
+    post({"tracking_number": "DP-777", "status": "returned_to_sender"})
+
+    services.order_deliver(order_id=shipped.id, shop=None, actor=STAFF)
+
+    assert Shipment.objects.get(order=shipped).status == "returned_to_sender"
+    shipped.refresh_from_db()
+    assert shipped.status == "delivered"  # staff's word on the order, not the parcel's
