@@ -20,6 +20,10 @@ class Milestone(models.TextChoices):
     IN_TRANSIT = "in_transit", "In transit"
     OUT_FOR_DELIVERY = "out_for_delivery", "Out for delivery"
     DELIVERY_FAILED = "delivery_failed", "Delivery attempt failed"
+    #: the carrier keeps the parcel (for collection, customs, an address problem)
+    HELD = "held", "Held by the carrier"
+    #: the parcel goes back to the shop
+    RETURNED_TO_SENDER = "returned_to_sender", "Returned to sender"
     DELIVERED = "delivered", "Delivered"
     #: one parcel of several delivered while the others are still on their way
     PARCEL_DELIVERED = "parcel_delivered", "Parcel delivered"

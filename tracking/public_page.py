@@ -47,6 +47,8 @@ STEP_LABELS = {
     Milestone.IN_TRANSIT: gettext_lazy("On its way"),
     Milestone.OUT_FOR_DELIVERY: gettext_lazy("Out for delivery"),
     Milestone.DELIVERY_FAILED: gettext_lazy("Delivery attempt failed"),
+    Milestone.HELD: gettext_lazy("Held by the carrier"),
+    Milestone.RETURNED_TO_SENDER: gettext_lazy("Going back to the shop"),
     Milestone.PARCEL_DELIVERED: gettext_lazy("A parcel was delivered"),
     Milestone.DELIVERED: gettext_lazy("Delivered"),
     Milestone.REJECTED: gettext_lazy("Order not accepted"),
@@ -76,7 +78,48 @@ NEXT_STEPS = {
 
 #: why an order ended, as the projection records it (``outcome.cause``)
 CAUSE_STOCK, CAUSE_PAYMENT, CAUSE_SHOP = "stock", "payment", "shop"
-DELIVERY_FAILED = "delivery_failed"
+DELIVERY_FAILED, HELD, RETURNED_TO_SENDER = "delivery_failed", "held", "returned_to_sender"
+#: the statuses of an order with a parcel on the road, where a carrier's bad news is the news
+_ON_ITS_WAY = (OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED, OrderStatus.OUT_FOR_DELIVERY)
+#: the page's big label while the carrier holds the parcel or sends it back
+ISSUE_LABELS = {
+    HELD: gettext_lazy("Held by the carrier"),
+    RETURNED_TO_SENDER: gettext_lazy("Going back to the shop"),
+}
+
+
+def _held_or_returned(order: Mapping[str, Any]) -> str:
+    """``held`` or ``returned_to_sender`` while the carrier's news is that and the order is on
+    its way (good news from the carrier clears it), else ""."""
+    issue = order.get("delivery_issue") or ""
+    return issue if issue in ISSUE_LABELS and order.get("status") in _ON_ITS_WAY else ""
+
+
+def _exception_sentences(order: Mapping[str, Any], issue: str) -> list[str]:
+    carrier = order.get("carrier") or _("the carrier")
+    shop = order["shop_name"]
+    if issue == HELD:
+        return [
+            _("%(carrier)s is holding your parcel instead of delivering it.")
+            % {"carrier": carrier},
+            _(
+                "The latest step below says where and why, when the carrier said: you can "
+                "collect it there, or write to %(shop)s if you need help or a change."
+            )
+            % {"shop": shop},
+        ]
+    return [
+        _("%(carrier)s is sending your parcel back to %(shop)s.")
+        % {"carrier": carrier, "shop": shop},
+        _("%(shop)s will contact you about a refund or a new delivery.") % {"shop": shop},
+    ]
+
+
+#: what happens next while the carrier holds the parcel or sends it back
+ISSUE_NEXT_STEPS = {
+    HELD: gettext_lazy("Collect the parcel, or contact the shop."),
+    RETURNED_TO_SENDER: gettext_lazy("The shop contacts you about a refund or a new delivery."),
+}
 
 
 def status_label(status: str) -> str:
@@ -223,7 +266,9 @@ def sentences(order: Mapping[str, Any]) -> list[str]:
     """What the page says about where the order stands, first sentence first."""
     status = order.get("status", "")
     shop = order["shop_name"]
-    if status == OrderStatus.REJECTED:
+    if issue := _held_or_returned(order):
+        said = _exception_sentences(order, issue)
+    elif status == OrderStatus.REJECTED:
         said = _rejected(order)
     elif status == OrderStatus.CANCELLED:
         said = _cancelled(order)
@@ -262,6 +307,8 @@ def _attempt_failed(order: Mapping[str, Any]) -> bool:
 
 
 def next_step(order: Mapping[str, Any]) -> str:
+    if issue := _held_or_returned(order):
+        return str(ISSUE_NEXT_STEPS[issue])
     if _attempt_failed(order):
         return _("The carrier tries again.")
     if order.get("status") == OrderStatus.DELIVERED and order.get("return_status"):
@@ -278,7 +325,11 @@ def view(order: Mapping[str, Any]) -> dict[str, Any]:
         "sequence": order.get("sequence", 0),
         "updated_at": order.get("updated_at", ""),
         "updated_text": _when(order.get("updated_at", "")),
-        "status_label": status_label(order.get("status", "")),
+        "status_label": (
+            str(ISSUE_LABELS[issue])
+            if (issue := _held_or_returned(order))
+            else status_label(order.get("status", ""))
+        ),
         "sentences": sentences(order),
         "next_step": next_step(order),
         "carrier": order.get("carrier", ""),
@@ -308,10 +359,14 @@ def _parcel(parcel: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def tone(order: Mapping[str, Any]) -> str:
-    """``bad`` (refused, cancelled, a failed attempt), ``good`` (delivered) or ``neutral``:
-    the colour of the page's summary, never its only signal."""
+    """``bad`` (refused, cancelled, a failed attempt, a parcel held or going back), ``good``
+    (delivered) or ``neutral``: the colour of the page's summary, never its only signal."""
     status = order.get("status", "")
-    if status in (OrderStatus.REJECTED, OrderStatus.CANCELLED) or _attempt_failed(order):
+    if (
+        status in (OrderStatus.REJECTED, OrderStatus.CANCELLED)
+        or _attempt_failed(order)
+        or _held_or_returned(order)
+    ):
         return "bad"
     return "good" if status == OrderStatus.DELIVERED else "neutral"
 

@@ -153,6 +153,8 @@ PARCEL_STATUS = {
     "shipment.in_transit": "in_transit",
     "shipment.out_for_delivery": "out_for_delivery",
     "shipment.delivery_failed": "delivery_failed",
+    "shipment.held": "held",
+    "shipment.returned_to_sender": "returned_to_sender",
     "shipment.delivered": "delivered",
 }
 #: the tracked fact that names one parcel: merged into the row's ``parcels`` by its id
@@ -179,8 +181,9 @@ def parcel_fact(event_type: str, data: Data) -> dict[str, Any]:
     }
 
 
-def _delivery_failed_facts(data: Data) -> dict[str, Any]:
-    return {"delivery_issue": "delivery_failed"}
+def _delivery_issue(issue: str) -> Callable[[Data], dict[str, Any]]:
+    """The customer's page and the delivery-exceptions queue tell the carrier's bad news."""
+    return lambda data: {"delivery_issue": issue}
 
 
 def _parcel_moving_facts(data: Data) -> dict[str, Any]:
@@ -306,7 +309,21 @@ REACTIONS: dict[str, Reaction] = {
         TrackingSource.CARRIER,
         _carrier_note,
         location=True,
-        page_facts=_delivery_failed_facts,
+        page_facts=_delivery_issue("delivery_failed"),
+    ),
+    "shipment.held": Reaction(
+        Milestone.HELD,
+        TrackingSource.CARRIER,
+        _carrier_note,
+        location=True,
+        page_facts=_delivery_issue("held"),
+    ),
+    "shipment.returned_to_sender": Reaction(
+        Milestone.RETURNED_TO_SENDER,
+        TrackingSource.CARRIER,
+        _carrier_note,
+        location=True,
+        page_facts=_delivery_issue("returned_to_sender"),
     ),
     "shipment.delivered": Reaction(
         _delivered_milestone,

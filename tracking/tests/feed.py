@@ -157,6 +157,28 @@ class Story:
             note="Nobody at home",
         )
 
+    def held(self, location: str = "Porto, Rua das Flores 12") -> FeedEvent:
+        return self.order_event(
+            "shipment.held",
+            "",
+            "carrier:demo-post",
+            carrier="demo-post",
+            tracking_number="DP-1",
+            location=location,
+            note="Kept at the post office for collection",
+        )
+
+    def returned_to_sender(self) -> FeedEvent:
+        return self.order_event(
+            "shipment.returned_to_sender",
+            "",
+            "carrier:demo-post",
+            carrier="demo-post",
+            tracking_number="DP-1",
+            location="Porto",
+            note="Not collected",
+        )
+
     def out_for_delivery(self) -> FeedEvent:
         return self.order_event(
             "shipment.out_for_delivery",

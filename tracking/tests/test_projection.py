@@ -68,6 +68,8 @@ def test_the_reactions_cover_every_event_tracking_records():
         "shipment.in_transit",
         "shipment.out_for_delivery",
         "shipment.delivery_failed",
+        "shipment.held",
+        "shipment.returned_to_sender",
         "shipment.delivered",
         "order.shipping_address_changed",
         "order.customer_changed",
