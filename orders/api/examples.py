@@ -182,6 +182,17 @@ CARRIER_EVENT = [
         request_only=True,
     ),
     OpenApiExample(
+        "A parcel held for collection",
+        value={
+            "tracking_number": "JD014600006281",
+            "status": "held",
+            "location": "DHL ServicePoint, Rua Augusta 1200, São Paulo",
+            "note": "Address incomplete: kept for collection for 7 days.",
+            "event_id": "dhl-evt-88413",
+        },
+        request_only=True,
+    ),
+    OpenApiExample(
         "Recorded",
         value={"order_number": "OF-7SR8K4PG", "status": "shipped", "duplicate": False},
         response_only=True,
