@@ -49,6 +49,13 @@ class Step:
     waited: float = field(compare=False, default=0.0)
 
 
+#: the carrier's words on the simulated bad news
+SIMULATED_NOTES = {
+    "delivery_failed": "Nobody home; we will try again",
+    "held": "Kept at the depot for collection",
+}
+
+
 class Command(BaseCommand):
     help = (
         "Place demo orders through the API at --rate per second (some declined, some out of "
@@ -196,7 +203,9 @@ class Command(BaseCommand):
         next_stage = {
             "in_transit": "out_for_delivery",
             "out_for_delivery": "delivery_failed" if random.random() < 0.1 else "delivered",
-            "delivery_failed": "delivered",
+            # after a failed attempt, the carrier sometimes keeps the parcel for collection
+            "delivery_failed": "held" if random.random() < 0.3 else "delivered",
+            "held": "delivered",
             "delivered": None,
         }[step.stage]
         response = carrier_event_post(
@@ -209,7 +218,7 @@ class Command(BaseCommand):
                 "tracking_number": step.tracking_number,
                 "status": step.stage,
                 "location": random.choice(CITIES),
-                "note": "Nobody home; we will try again" if step.stage == "delivery_failed" else "",
+                "note": SIMULATED_NOTES.get(step.stage, ""),
             },
         )
         if response.status != 200:
