@@ -100,11 +100,19 @@ class LiveStack:
         return "".join(line for process in self.processes for line in process.output[-60:])
 
 
-def _no_other_sessions() -> bool:
+#: the stack's processes name their PostgreSQL sessions so (libpq reads PGAPPNAME), so that
+#: its teardown waits for their sessions only: this process's own pool keeps its sessions
+#: open (after a test that used many threads, 20 of them for minutes), and counting those
+#: made every browser test's teardown wait its whole minute
+STACK_APPLICATION_NAME = "orderflow-browser-stack"
+
+
+def _no_stack_sessions() -> bool:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            "WHERE datname = current_database() AND application_name = %s",
+            [STACK_APPLICATION_NAME],
         )
         return cursor.fetchone()[0] == 0
 
@@ -120,6 +128,7 @@ def _stack(*, with_workers: bool) -> Iterator[LiveStack]:
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "REDIS_URL": settings.REDIS_URL,
         "PYTHONUNBUFFERED": "1",
+        "PGAPPNAME": STACK_APPLICATION_NAME,
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "CARRIER_SECRETS": f"{CARRIER}={CARRIER_SECRET}",
         "TRACKING_HEARTBEAT_SECONDS": "1",
@@ -163,7 +172,7 @@ def _stack(*, with_workers: bool) -> Iterator[LiveStack]:
                 process.stop()
             # the server's pooled connections end with it; let PostgreSQL notice before
             # the test database is flushed or dropped
-            wait_until(_no_other_sessions, timeout=60)
+            wait_until(_no_stack_sessions, timeout=60)
 
 
 @pytest.fixture
