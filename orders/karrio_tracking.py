@@ -85,6 +85,35 @@ STATUS_MAP = {
 FINAL_STATUSES = frozenset({"delivered", "return_to_sender", "cancelled"})
 
 
+def _codes(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+#: UPS's exception scans (activity type ``X``) by their code, from UPS's "Package
+#: Exceptions" table (karrioapi/karrio, ``modules/connectors/ups/vendors``). karrio reads
+#: every ``X`` as ``on_hold``; the code says whether the driver missed the receiver, the
+#: parcel waits somewhere, it goes back to the shipper, or it is only late. A code not
+#: listed here stays held, and its words on the step say what it was.
+UPS_EXCEPTIONS = {
+    # the receiver was not there, closed, could not pay or let the driver in; the locker was
+    # too small; an Access Point could not take it: another attempt or a collection follows
+    **dict.fromkeys(
+        _codes("1 48 49 51 52 55 84 95 3J 3L 5Z 7L 89 2X 5R 6R"), carriers.DELIVERY_FAILED
+    ),
+    # on its way back to the shipper
+    **dict.fromkeys(_codes("24 27 65 90 3N 4R 4S 6C 7H 8H"), carriers.RETURNED_TO_SENDER),
+    # only late (weather, a missed flight or trailer, a mechanical failure, a rescheduled
+    # day): the parcel is still moving
+    **dict.fromkeys(
+        _codes(
+            "2 3 4 6 7 8 14 15 16 17 18 19 22 23 31 34 68 76 87 1A 1B 1E 1K 1L 1O 1P 1Q 1X"
+            " 2A 2H 2Y 2Z 3A 3B 3C 3D 3T 6D 6E 7G 7N 7V 7W 7X 7Y 7Z 8A 8K 8L"
+        ),
+        carriers.IN_TRANSIT,
+    ),
+}
+
+
 @dataclass(frozen=True)
 class CredentialField:
     name: str
@@ -160,6 +189,7 @@ def track(
             {**credentials, "test_mode": test_mode, "carrier_id": carrier},
             cache=_token_cache,
         )
+        answers = _answers_kept(gateway)
         details, messages = (
             karrio.Tracking.fetch(
                 karrio_models.TrackingRequest(tracking_numbers=list(tracking_numbers))
@@ -173,8 +203,16 @@ def track(
         logger.warning("carrier tracking request failed", extra={"carrier": carrier}, exc_info=True)
         return TrackingResult(error=f"{type(error).__name__}: {error}"[:500])
     asked = set(tracking_numbers)
+    scheduled = {}
+    if carrier == "ups":
+        try:
+            scheduled = _ups_scheduled_days(
+                [pair for answer in answers for pair in answer.deserialize()]
+            )
+        except (TypeError, ValueError, AttributeError):
+            logger.warning("UPS delivery dates unreadable", exc_info=True)
     parcels = {
-        item.tracking_number: _answer(carrier, item)
+        item.tracking_number: _answer(carrier, item, scheduled=scheduled.get(item.tracking_number))
         for item in details or []
         if item.tracking_number in asked
     }
@@ -195,6 +233,24 @@ def track(
     return TrackingResult(parcels=parcels, error=error, number_errors=number_errors)
 
 
+def _answers_kept(gateway) -> list:
+    """Keep the carrier's raw answers of ``gateway``'s tracking requests, as karrio parses them.
+
+    karrio's normalised details leave out what OrderFlow still reads from the carrier's own
+    answer (UPS's scheduled delivery day); the gateway is this call's own.
+    """
+    answers = []
+    get_tracking = gateway.proxy.get_tracking
+
+    def get_tracking_kept(request):
+        answer = get_tracking(request)
+        answers.append(answer)
+        return answer
+
+    gateway.proxy.get_tracking = get_tracking_kept
+    return answers
+
+
 #: karrio's code for an answer its connector could not read (an outage's HTML page, a
 #: changed API): the words say so, not only the parser's complaint
 _UNREADABLE = "SHIPPING_SDK_INTERNAL_ERROR"
@@ -212,12 +268,15 @@ def _messages_text(messages) -> str:
     return (text or "The carrier refused the request.")[:500]
 
 
-def _answer(carrier: str, details: karrio_models.TrackingDetails) -> ParcelAnswer:
+def _answer(
+    carrier: str, details: karrio_models.TrackingDetails, *, scheduled: date | None = None
+) -> ParcelAnswer:
     number = details.tracking_number
     events = sorted(details.events or [], key=_event_order)
     reports = []
     for event in events:
         karrio_status = event.status or "unknown"
+        status = _status_of(carrier, karrio_status, event.code)
         occurred_at = event.timestamp or f"{event.date or ''}T{event.time or ''}"
         fingerprint = "|".join(
             str(part or "")
@@ -227,7 +286,7 @@ def _answer(carrier: str, details: karrio_models.TrackingDetails) -> ParcelAnswe
             PolledReport(
                 event_id=f"poll:{hashlib.sha256(fingerprint.encode()).hexdigest()[:40]}",
                 tracking_number=number,
-                status=STATUS_MAP.get(karrio_status, carriers.IN_TRANSIT),
+                status=status,
                 carrier_status=karrio_status,
                 location=(event.location or "").strip()[:200],
                 note=(event.description or "").strip()[:500],
@@ -235,19 +294,62 @@ def _answer(carrier: str, details: karrio_models.TrackingDetails) -> ParcelAnswe
             )
         )
     karrio_status = details.status or ("delivered" if details.delivered else "in_transit")
-    digest_source = "|".join([karrio_status, str(details.estimated_delivery or "")])
+    status = STATUS_MAP.get(karrio_status, carriers.IN_TRANSIT)
+    if reports and reports[-1].carrier_status == karrio_status:
+        # the parcel's status is its newest event's, as read from the carrier's own code
+        status = reports[-1].status
+    eta = _date(details.estimated_delivery) or scheduled
+    digest_source = "|".join([karrio_status, status, str(eta or "")])
     digest_source += "|" + "|".join(report.event_id for report in reports)
     info = details.info
     return ParcelAnswer(
         tracking_number=number,
-        status=STATUS_MAP.get(karrio_status, carriers.IN_TRANSIT),
+        status=status,
         carrier_status=karrio_status,
-        final=karrio_status in FINAL_STATUSES or bool(details.delivered),
-        eta=_date(details.estimated_delivery),
+        final=karrio_status in FINAL_STATUSES
+        or bool(details.delivered)
+        or status == carriers.RETURNED_TO_SENDER,
+        eta=eta,
         tracking_link=(getattr(info, "carrier_tracking_link", None) or "")[:300],
         reports=tuple(reports),
         digest=hashlib.sha256(digest_source.encode()).hexdigest(),
     )
+
+
+def _status_of(carrier: str, karrio_status: str, code: str | None) -> str:
+    """OrderFlow's status of one carrier event: karrio's, unless the carrier's own code
+    says better (UPS's exception scans, all ``on_hold`` to karrio)."""
+    if carrier == "ups" and karrio_status == "on_hold" and code in UPS_EXCEPTIONS:
+        return UPS_EXCEPTIONS[code]
+    return STATUS_MAP.get(karrio_status, carriers.IN_TRANSIT)
+
+
+#: UPS's delivery dates by type: rescheduled, then scheduled (karrio reads only ``DEL``,
+#: the day it was delivered)
+_UPS_ETA_TYPES = ("RDD", "SDD")
+
+
+def _ups_scheduled_days(responses) -> dict[str, date]:
+    """The day UPS expects to deliver each parcel of its raw answers (number -> day)."""
+    days = {}
+    for _, body in responses:
+        for shipment in (body or {}).get("trackResponse", {}).get("shipment") or ():
+            for package in shipment.get("package") or ():
+                dates = {
+                    item.get("type"): item.get("date") for item in package.get("deliveryDate") or ()
+                }
+                found = next((dates[kind] for kind in _UPS_ETA_TYPES if dates.get(kind)), None)
+                day = _ups_day(found)
+                if day and package.get("trackingNumber"):
+                    days[package["trackingNumber"]] = day
+    return days
+
+
+def _ups_day(value: str | None) -> date | None:
+    try:
+        return datetime.strptime(value or "", "%Y%m%d").date()
+    except ValueError:
+        return None
 
 
 def _event_order(event) -> str:

@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
 
 from ..carrier_credentials import CredentialsUnreadable, credentials_decrypt
@@ -197,6 +197,7 @@ def _answers_apply(
                 maximum=settings.CARRIER_POLL_MAX_SECONDS,
             )
         )
+    _etas_write(account=account, answers=result.parcels.values())
     ParcelPoll.objects.bulk_update(
         polls.values(),
         [
@@ -247,6 +248,25 @@ def _reports_apply(*, account: CarrierAccount, answer: ParcelAnswer, known: set[
             continue
         applied += not outcome.duplicate
     return applied
+
+
+def _etas_write(*, account: CarrierAccount, answers) -> None:
+    """Write each answer's ETA to its parcel on the road, whether or not an event came with
+    it (a carrier may move the day without a scan): one statement for the batch."""
+    etas = {answer.tracking_number: _eta_at(answer.eta) for answer in answers if answer.eta}
+    if not etas:
+        return
+    Shipment.objects.filter(
+        order__shop_id=account.shop_id,
+        carrier__iexact=account.carrier,
+        tracking_number__in=list(etas),
+        status__in=ON_THE_ROAD,
+    ).update(
+        eta=Case(
+            *(When(tracking_number=number, then=Value(eta)) for number, eta in etas.items()),
+            default=F("eta"),
+        )
+    )
 
 
 def _eta_at(day: date | None) -> datetime | None:

@@ -79,15 +79,15 @@ def test_polled_events_go_through_the_report_service(fake_carrier):
     summary = carrier_parcels_poll(now=now)
 
     assert (summary.accounts, summary.parcels, summary.reports_applied) == (1, 1, 4)
-    # UPS's exception (type X) is karrio's on_hold: the carrier holds the parcel (#16)
+    # UPS's exception (type X, karrio's on_hold) with code 48: a missed delivery (#16)
     assert _events(order) == [
         "shipment.dispatched",
         "shipment.in_transit",
         "shipment.in_transit",
         "shipment.in_transit",
-        "shipment.held",
+        "shipment.delivery_failed",
     ]
-    failed = OutboxEvent.objects.get(aggregate_id=str(order.id), type="shipment.held")
+    failed = OutboxEvent.objects.get(aggregate_id=str(order.id), type="shipment.delivery_failed")
     assert failed.data["location"] == "Wayne, NJ, 07470, US"
     assert failed.data["actor"] == "carrier:ups"
     assert CarrierReport.objects.filter(order=order, carrier="ups").count() == 4
@@ -107,7 +107,7 @@ def test_returned_to_sender_is_the_parcels_last_report_and_stops_polling(fake_ca
 
     carrier_parcels_poll(now=now)
 
-    assert _events(order)[-2:] == ["shipment.held", "shipment.returned_to_sender"]
+    assert _events(order)[-2:] == ["shipment.delivery_failed", "shipment.returned_to_sender"]
     returned = OutboxEvent.objects.get(
         aggregate_id=str(order.id), type="shipment.returned_to_sender"
     )
@@ -227,6 +227,41 @@ def test_the_carriers_eta_is_kept_on_the_parcel(fake_carrier):
     shipment = Shipment.objects.get(order=order)
     assert (shipment.status, shipment.eta) == ("in_transit", datetime(2021, 5, 7, 12, tzinfo=UTC))
     assert str(ParcelPoll.objects.get(tracking_number="9053283201").eta) == "2021-05-07"
+
+
+@pytest.mark.django_db
+def test_upss_scheduled_day_is_written_to_the_parcel_on_each_poll(fake_carrier):
+    shop, _ = _shop_with("ups", UPS)
+    order = _shipped(shop, "ups", UPS_NUMBER)
+    fake_carrier.answer("GET", UPS_TRACK, "ups/in_transit.json")
+    carrier_parcels_poll(now=timezone.now())
+    assert Shipment.objects.get(order=order).eta == datetime(2026, 12, 8, 12, tzinfo=UTC)
+
+    # weather: UPS reschedules the day (RDD)
+    fake_carrier.answer("GET", UPS_TRACK, "ups/exception_delayed.json")
+    carrier_parcels_poll(now=ParcelPoll.objects.get().next_poll_at)
+
+    assert Shipment.objects.get(order=order).eta == datetime(2026, 12, 10, 12, tzinfo=UTC)
+    delayed = OutboxEvent.objects.filter(
+        aggregate_id=str(order.id), type="shipment.in_transit"
+    ).latest("sequence")
+    assert delayed.data["eta"].startswith("2026-12-10")
+    assert str(ParcelPoll.objects.get().eta) == "2026-12-10"
+
+
+@pytest.mark.django_db
+def test_an_eta_moved_without_a_new_scan_is_still_written(fake_carrier):
+    shop, _ = _shop_with("ups", UPS)
+    order = _shipped(shop, "ups", UPS_NUMBER)
+    fake_carrier.answer("GET", UPS_TRACK, "ups/in_transit.json")
+    carrier_parcels_poll(now=timezone.now())
+    Shipment.objects.filter(order=order).update(eta=None)  # as before UPS's day was read
+    events = _events(order)
+
+    carrier_parcels_poll(now=ParcelPoll.objects.get().next_poll_at)
+
+    assert Shipment.objects.get(order=order).eta == datetime(2026, 12, 8, 12, tzinfo=UTC)
+    assert _events(order) == events  # no event for the same scans
 
 
 @pytest.mark.django_db

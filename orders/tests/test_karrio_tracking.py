@@ -3,9 +3,10 @@
 from datetime import date
 
 import pytest
+from karrio.core.models import TrackingDetails, TrackingEvent
 
 from orders import carriers
-from orders.karrio_tracking import credential_fields, track
+from orders.karrio_tracking import _answer, credential_fields, track
 
 from . import fake_carrier as carrier_server
 
@@ -31,20 +32,20 @@ def test_ups_events_become_reports_oldest_first_with_the_failed_attempt(fake_car
         (carriers.IN_TRANSIT, "Arrived at Facility"),
         (carriers.IN_TRANSIT, "Out For Delivery Today"),
         (
-            carriers.HELD,
+            carriers.DELIVERY_FAILED,
             "The receiver was not available for delivery. We'll make a second attempt the "
             "next business day.",
         ),
     ]
     assert parcel.reports[1].location == "Secaucus, NJ, 07094, US"
-    # UPS's exception scan (type X) is karrio's on_hold: held, not final (#16)
+    # UPS's exception scan (type X) is karrio's on_hold; its code 48 is a missed delivery
     assert (parcel.status, parcel.carrier_status, parcel.final) == (
-        carriers.HELD,
+        carriers.DELIVERY_FAILED,
         "on_hold",
         False,
     )
-    # karrio reads UPS's delivery date only once delivered (type DEL), not its scheduled one
-    assert parcel.eta is None
+    # UPS's scheduled delivery day (SDD), which karrio does not map (it reads DEL only)
+    assert parcel.eta == date(2026, 12, 8)
     assert "1ZA82D672031716786" in parcel.tracking_link
     # the request went to UPS's live host, through the OAuth token first
     assert [(call.method, call.host, call.path) for call in fake_carrier.calls] == [
@@ -65,7 +66,92 @@ def test_ups_returned_to_sender_is_final(fake_carrier):
         "return_to_sender",
         True,
     )
-    assert [r.status for r in parcel.reports][-2:] == [carriers.HELD, carriers.RETURNED_TO_SENDER]
+    assert [r.status for r in parcel.reports][-2:] == [
+        carriers.DELIVERY_FAILED,
+        carriers.RETURNED_TO_SENDER,
+    ]
+    # no delivery date in the answer: no ETA
+    assert parcel.eta is None
+
+
+def _ups(fake_carrier, response: str):
+    fake_carrier.answer("GET", UPS_TRACK, response)
+    return track(
+        carrier="ups", credentials=UPS, test_mode=False, tracking_numbers=[UPS_NUMBER]
+    ).parcels[UPS_NUMBER]
+
+
+def test_a_ups_hold_for_pickup_is_held(fake_carrier):
+    parcel = _ups(fake_carrier, "ups/exception_held.json")
+
+    held = parcel.reports[-1]
+    assert (held.status, held.carrier_status, held.location) == (
+        carriers.HELD,
+        "on_hold",
+        "Secaucus, NJ, 07094, US",
+    )
+    assert held.note.startswith("The sender requested this package be held for pickup")
+    assert (parcel.status, parcel.final, parcel.eta) == (carriers.HELD, False, date(2026, 12, 8))
+
+
+def test_a_ups_weather_delay_is_still_in_transit_with_the_rescheduled_day(fake_carrier):
+    parcel = _ups(fake_carrier, "ups/exception_delayed.json")
+
+    assert [r.status for r in parcel.reports] == [carriers.IN_TRANSIT] * 3
+    assert parcel.reports[-1].note.startswith("Recent weather has caused delivery delays")
+    # the rescheduled day (RDD) wins over the first scheduled one (SDD)
+    assert (parcel.status, parcel.final, parcel.eta) == (
+        carriers.IN_TRANSIT,
+        False,
+        date(2026, 12, 10),
+    )
+
+
+def test_a_ups_exception_scan_sending_the_parcel_back_is_final(fake_carrier):
+    parcel = _ups(fake_carrier, "ups/exception_returned.json")
+
+    assert [r.status for r in parcel.reports][-3:] == [
+        carriers.IN_TRANSIT,  # out for delivery today (an I scan)
+        carriers.DELIVERY_FAILED,  # 89: could not deliver, on its way to an Access Point
+        carriers.RETURNED_TO_SENDER,  # 3N: not collected there, going back
+    ]
+    assert (parcel.status, parcel.carrier_status, parcel.final) == (
+        carriers.RETURNED_TO_SENDER,
+        "on_hold",
+        True,
+    )
+
+
+def test_a_ups_exception_code_not_listed_stays_held_with_its_words():
+    details = TrackingDetails(
+        carrier_name="ups",
+        carrier_id="ups",
+        tracking_number=UPS_NUMBER,
+        status="on_hold",
+        events=[
+            TrackingEvent(
+                date="2026-12-05",
+                time="10:00",
+                code="ZZ",
+                status="on_hold",
+                description="Please contact UPS for additional information.",
+            )
+        ],
+    )
+
+    parcel = _answer("ups", details)
+
+    assert (parcel.reports[0].status, parcel.status, parcel.final) == (
+        carriers.HELD,
+        carriers.HELD,
+        False,
+    )
+
+
+def test_ups_in_transit_reads_the_scheduled_day(fake_carrier):
+    parcel = _ups(fake_carrier, "ups/in_transit.json")
+
+    assert (parcel.status, parcel.eta) == (carriers.IN_TRANSIT, date(2026, 12, 8))
 
 
 def test_ups_delivered_is_final(fake_carrier):
