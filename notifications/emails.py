@@ -45,6 +45,10 @@ TRIGGERS: tuple[EmailTrigger, ...] = (
     EmailTrigger("invoice.issued", CUSTOMER, only_if={"kind": "invoice"}),
     EmailTrigger("shipment.dispatched", CUSTOMER),  # carrier, tracking number and link
     EmailTrigger("shipment.delivered", CUSTOMER),
+    # a parcel's bad news: what happened and what the customer should do (one per event)
+    EmailTrigger("shipment.delivery_failed", CUSTOMER),
+    EmailTrigger("shipment.held", CUSTOMER),
+    EmailTrigger("shipment.returned_to_sender", CUSTOMER),
     EmailTrigger("order.cancelled", CUSTOMER),  # why, in plain words; refund if paid
     EmailTrigger("order.rejected", CUSTOMER),  # which items were short
     # a refund the shop asked for (the cancellation's refund is in its own e-mail)

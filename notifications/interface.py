@@ -5,18 +5,30 @@ from datetime import datetime
 from uuid import UUID
 
 from django.db.models import Prefetch
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from . import emails
 from .models import EmailResend, Notification
 
-#: what each customer e-mail is, for staff, by template
+#: what each customer e-mail is, for staff, by template (in the staff member's language)
 EMAIL_NAMES = {
-    emails.CONFIRMATION: "Order confirmation",
-    emails.LEGACY_CONFIRMATION: "Order confirmation",
-    "shipment.dispatched/customer": "Shipped",
-    "shipment.delivered/customer": "Delivered",
-    "order.cancelled/customer": "Cancelled",
-    "order.rejected/customer": "Rejected",
+    emails.CONFIRMATION: gettext_lazy("Order confirmation"),
+    emails.LEGACY_CONFIRMATION: gettext_lazy("Order confirmation"),
+    "shipment.dispatched/customer": pgettext_lazy("an e-mail's name", "Shipped"),
+    "shipment.delivered/customer": pgettext_lazy("an e-mail's name", "Delivered"),
+    "shipment.delivery_failed/customer": pgettext_lazy(
+        "an e-mail's name", "Delivery attempt failed"
+    ),
+    "shipment.held/customer": pgettext_lazy("an e-mail's name", "Parcel held by the carrier"),
+    "shipment.returned_to_sender/customer": pgettext_lazy(
+        "an e-mail's name", "Parcel going back to the shop"
+    ),
+    "order.cancelled/customer": pgettext_lazy("an e-mail's name", "Cancelled"),
+    "order.rejected/customer": pgettext_lazy("an e-mail's name", "Rejected"),
+    "payment.refunded/customer": pgettext_lazy("an e-mail's name", "Refund"),
+    "return.requested/customer": pgettext_lazy("an e-mail's name", "Return requested"),
+    "return.approved/customer": pgettext_lazy("an e-mail's name", "Return approved"),
+    "return.rejected/customer": pgettext_lazy("an e-mail's name", "Return not accepted"),
 }
 
 

@@ -398,6 +398,23 @@ def _shipment_delivered(notification: Notification, facts: Facts) -> Composed:
     return _for_customer(facts.order(notification))
 
 
+def _shipment_exception(notification: Notification, facts: Facts) -> Composed:
+    """A parcel's bad news (a failed attempt, held, going back): which parcel, where, and
+    the carrier's words, all from the event; what to do is the template's."""
+    data = notification.data
+    return _for_customer(
+        facts.order(notification),
+        carrier=data["carrier"],
+        tracking_number=data["tracking_number"],
+        location=data.get("location", ""),
+        carrier_note=data.get("note", ""),
+        parcel_items=[
+            {"name": line.get("name") or line["sku"], "quantity": line["quantity"]}
+            for line in data.get("lines") or ()
+        ],
+    )
+
+
 PAYMENT_FAILED_PREFIX = "Payment failed: "
 
 
@@ -483,3 +500,6 @@ COMPOSERS = {
     "return.rejected/customer": _return_step,
     "webhook_endpoint.disabled/shop": _webhook_endpoint_disabled,
 }
+    "shipment.delivery_failed/customer": _shipment_exception,
+    "shipment.held/customer": _shipment_exception,
+    "shipment.returned_to_sender/customer": _shipment_exception,
