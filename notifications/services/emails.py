@@ -492,6 +492,9 @@ COMPOSERS = {
     "invoice.issued/customer": _invoice_issued,
     "shipment.dispatched/customer": _shipment_dispatched,
     "shipment.delivered/customer": _shipment_delivered,
+    "shipment.delivery_failed/customer": _shipment_exception,
+    "shipment.held/customer": _shipment_exception,
+    "shipment.returned_to_sender/customer": _shipment_exception,
     "order.cancelled/customer": _order_cancelled,
     "order.rejected/customer": _order_rejected,
     "payment.refunded/customer": _payment_refunded,
@@ -500,6 +503,3 @@ COMPOSERS = {
     "return.rejected/customer": _return_step,
     "webhook_endpoint.disabled/shop": _webhook_endpoint_disabled,
 }
-    "shipment.delivery_failed/customer": _shipment_exception,
-    "shipment.held/customer": _shipment_exception,
-    "shipment.returned_to_sender/customer": _shipment_exception,
