@@ -15,7 +15,7 @@ from .admin import ShopAdmin
 from .api.pricing_serializers import ShippingMethodUpdateInputSerializer
 from .exceptions import PriceSettingInputError
 from .models import Discount, DiscountRedemption, ShippingMethod, TaxRate
-from .services.price_settings import discount_check, shipping_method_check
+from .services.price_settings import discount_check, shipping_method_check, shipping_method_save
 
 
 def _add_setting_errors(form: forms.ModelForm, error: PriceSettingInputError) -> None:
@@ -85,12 +85,16 @@ def _flatten(errors) -> list[str]:
 @admin.register(ShippingMethod)
 class ShippingMethodAdmin(admin.ModelAdmin):
     form = ShippingMethodAdminForm
-    list_display = ["code", "name", "shop", "kind", "price", "free_above", "active"]
+    list_display = ["code", "name", "shop", "kind", "price", "free_above", "active", "is_default"]
     list_filter = ["active", "kind", "shop"]
     list_select_related = ["shop"]
     search_fields = ["code", "name", "shop__name", "shop__slug"]
     readonly_fields = ["created_at", "updated_at"]
     autocomplete_fields = ["shop"]
+
+    def save_model(self, request, obj, form, change):
+        # through the service: a new default takes over from the shop's previous one
+        shipping_method_save(obj)
 
 
 class DiscountAdminForm(forms.ModelForm):

@@ -91,7 +91,8 @@ CROSS JOIN LATERAL (
     WHERE shop_id = s.id AND country IN (%(country)s::varchar, '')
 ) t
 LEFT JOIN {ShippingMethod._meta.db_table} m
-    ON m.shop_id = s.id AND m.active AND m.code = %(method)s::varchar
+    ON m.shop_id = s.id AND m.active
+   AND (m.code = %(method)s::varchar OR (%(method)s::varchar IS NULL AND m.is_default))
 WHERE s.id = %(shop_id)s::bigint
 """  # noqa: S608 (table names come from the models, values are parameters)
 
@@ -172,7 +173,7 @@ class IntakeRead:
     #: the shop's (class, country, rate) rows for the destination and for every country
     tax_rows: list[tuple[str, str, Decimal]]
     shop_has_methods: bool
-    #: the shipping method asked for, if the shop has it active
+    #: the shipping method asked for (none asked for: the shop's default), if active
     method: MethodRow | None
 
 

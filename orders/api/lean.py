@@ -374,7 +374,8 @@ def place(request) -> HttpResponse | None:
                     rates=order_pricing.rates_for(read.tax_rows, country),
                 ),
                 country=country,
-                shipping_code=shipping_code,
+                # none named: the shop's default, which the read found in its place
+                shipping_code=shipping_code or (read.method.code if read.method else ""),
                 methods={read.method.code: read.method} if read.method else {},
                 shop_has_methods=read.shop_has_methods,
             )

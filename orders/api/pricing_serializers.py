@@ -221,6 +221,11 @@ class _ShippingFields(StrictInputSerializer):
     )
     tax_class = _tax_class_field(required=False)
     active = FlagField(required=False)
+    is_default = FlagField(
+        required=False,
+        help_text="Used for orders that name no method; making one the default unsets the "
+        "shop's previous one.",
+    )
 
     def validate_weight_bands(self, bands):
         return _validate_bands(bands)
@@ -253,6 +258,7 @@ class ShippingMethodOutputSerializer(serializers.ModelSerializer):
             "countries",
             "tax_class",
             "active",
+            "is_default",
             "created_at",
             "updated_at",
         ]

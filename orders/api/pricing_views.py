@@ -140,6 +140,7 @@ SHIPPING_ANSWER = {
     "countries": ["BR", "PT"],
     "tax_class": "standard",
     "active": True,
+    "is_default": True,
     "created_at": "2026-12-04T10:00:00Z",
     "updated_at": "2026-12-04T10:00:00Z",
 }
@@ -154,6 +155,7 @@ SHIPPING_EXAMPLE = {
     "free_above": "80.00",
     "countries": ["BR", "PT"],
     "tax_class": "standard",
+    "is_default": True,
 }
 
 
@@ -180,6 +182,7 @@ class ShippingMethodListCreateApi(APIView):
                     "countries": [],
                     "tax_class": "standard",
                     "active": True,
+                    "is_default": False,
                     "created_at": "2026-12-04T10:00:00Z",
                     "updated_at": "2026-12-04T10:00:00Z",
                 },
@@ -194,7 +197,9 @@ class ShippingMethodListCreateApi(APIView):
     @extend_schema(
         operation_id="shipping_methods_create",
         summary="Add a shipping method",
-        description="A code already used by the shop is a 409 already-exists.",
+        description="A code already used by the shop is a 409 already-exists. With "
+        "`is_default` true it prices the orders that name no method (the shop's previous "
+        "default is unset).",
         tags=TAG,
         request=ShippingMethodCreateInputSerializer,
         responses={201: ShippingMethodOutputSerializer, 400: PROBLEM, 409: CONFLICT},

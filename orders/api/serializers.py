@@ -249,8 +249,9 @@ class OrderCreateInputSerializer(StrictInputSerializer):
         required=False,
         trim_whitespace=False,
         validators=[code_validator],
-        help_text="The code of one of the shop's shipping methods; required when the shop "
-        "has any. A method that does not ship to the address's country is a 400 naming it.",
+        help_text="The code of one of the shop's shipping methods; left out, the shop's "
+        "default method, and required when the shop has methods but no default. A method "
+        "that does not ship to the address's country is a 400 naming it.",
     )
     discount_codes = serializers.ListField(
         child=serializers.CharField(

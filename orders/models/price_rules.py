@@ -90,6 +90,10 @@ class ShippingMethod(models.Model):
     countries = models.JSONField(default=list, blank=True)
     tax_class = models.CharField(max_length=30, default=STANDARD, validators=[tax_class_validator])
     active = models.BooleanField(default=True)
+    is_default = models.BooleanField(
+        default=False,
+        help_text="Used when an order names no method (one per shop; only while active).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -97,6 +101,11 @@ class ShippingMethod(models.Model):
         ordering = ["shop", "code"]
         constraints = [
             models.UniqueConstraint(fields=["shop", "code"], name="shippingmethod_unique_code"),
+            models.UniqueConstraint(
+                fields=["shop"],
+                condition=models.Q(is_default=True),
+                name="shippingmethod_one_default",
+            ),
         ]
 
     def __str__(self) -> str:

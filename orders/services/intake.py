@@ -254,10 +254,13 @@ def _order_place_numbered(
             country,
         ),
     )
-    # a shop has a few methods: one query finds the one asked for and whether there are any
+    # a shop has a few methods: one query finds the one asked for (or the shop's default,
+    # when the order names none) and whether there are any
     methods = {
         method.code: method for method in ShippingMethod.objects.filter(shop=shop, active=True)
     }
+    if not shipping_method:
+        shipping_method = next((m.code for m in methods.values() if m.is_default), "")
     discounts = _discounts(shop=shop, codes=discount_codes, lines=lines, products=products)
     priced = priced_order(
         currency=shop.currency,

@@ -74,6 +74,7 @@ SHIPPING_FIELDS = (
     "countries",
     "tax_class",
     "active",
+    "is_default",
 )
 
 
@@ -85,10 +86,25 @@ def shipping_method_check(method: ShippingMethod) -> None:
         )
 
 
-def _save_shipping(method: ShippingMethod) -> ShippingMethod:
+def shipping_method_save(method: ShippingMethod) -> ShippingMethod:
+    """Check and save ``method``; made the default, it takes over from the shop's previous one.
+
+    Setting a default locks the shop's row (``FOR NO KEY UPDATE``, which orders inserting
+    under the shop do not wait for), so two methods made the default at once queue and the
+    later one wins, instead of one meeting the one-default constraint as a 500.
+    """
     shipping_method_check(method)
     try:
         with transaction.atomic():
+            if method.is_default:
+                list(
+                    Shop.objects.select_for_update(no_key=True)
+                    .filter(pk=method.shop_id)
+                    .values_list("pk", flat=True)
+                )
+                ShippingMethod.objects.filter(shop_id=method.shop_id, is_default=True).exclude(
+                    pk=method.pk
+                ).update(is_default=False)
             method.save()
     except IntegrityError:
         raise _taken(f"The shop already has a shipping method {method.code!r}.", "code") from None
@@ -100,14 +116,14 @@ def shipping_method_create(*, shop: Shop, code: str, **fields) -> ShippingMethod
     for name in SHIPPING_FIELDS:
         if name in fields:
             setattr(method, name, fields[name])
-    return _save_shipping(method)
+    return shipping_method_save(method)
 
 
 def shipping_method_update(*, method: ShippingMethod, **fields) -> ShippingMethod:
     for name in SHIPPING_FIELDS:
         if name in fields:
             setattr(method, name, fields[name])
-    return _save_shipping(method)
+    return shipping_method_save(method)
 
 
 def shipping_method_delete(*, method: ShippingMethod) -> None:

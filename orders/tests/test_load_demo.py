@@ -1,10 +1,16 @@
 """load_demo: one staff user per role (random passwords printed once) and the summary it prints."""
 
+import json
+from decimal import Decimal
 from io import StringIO
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from rest_framework.test import APIClient
+
+from orders.management.commands.load_demo import DEMO_SHOP_SLUG
+from orders.models import ShippingMethod, Shop
 
 pytestmark = pytest.mark.django_db
 
@@ -128,3 +134,50 @@ def test_base_url_names_another_address_and_says_what_each_role_may_do():
     assert viewer == "  viewer       view staff pages"
     assert operator.startswith("  operator     as viewer, and: place order, ship order, ")
     assert supervisor.startswith("  supervisor   as operator, and: refund order, ")
+
+
+@pytest.mark.parametrize("lean", [True, False], ids=["lean", "drf"])
+def test_the_summarys_curl_places_an_order_with_tax_and_shipping(settings, lean):
+    # the README's tour: the order the printed curl places shows real tax and shipping,
+    # without naming a method (the demo shop's default, post by weight)
+    settings.ORDER_INTAKE_LEAN = lean
+    curl = _output()[-1]
+    key = curl.split("Bearer ", 1)[1].split("'", 1)[0]
+    body = curl.split("-d '", 1)[1].removesuffix("'")
+    assert "shipping_method" not in body
+
+    response = APIClient().post(
+        "/api/v1/orders",
+        json.loads(body),
+        format="json",
+        HTTP_AUTHORIZATION=f"Bearer {key}",
+        HTTP_IDEMPOTENCY_KEY="tour-1",
+    )
+
+    assert response.status_code == 201, response.content
+    data = response.json()
+    # 2 x 24.90 coffee at the reduced 5.5 %: 2.60; 2 000 g by post: 9.00, at 20 %: 1.50
+    assert (data["subtotal"], data["shipping_method"], data["shipping_total"]) == (
+        "49.80",
+        "post",
+        "9.00",
+    )
+    assert (data["tax_total"], data["total"]) == ("4.10", "58.80")
+
+
+def test_running_it_again_keeps_the_shops_pricing_as_it_was():
+    _output()
+    shop = Shop.objects.get(slug=DEMO_SHOP_SLUG)
+    ShippingMethod.objects.filter(shop=shop, code="courier").update(price=Decimal("20.00"))
+
+    _output()
+
+    assert sorted(shop.shipping_methods.values_list("code", "price", "is_default")) == [
+        ("courier", Decimal("20.00"), False),
+        ("post", Decimal("0.00"), True),
+    ]
+    assert list(shop.tax_rates.values_list("tax_class", "country", "rate")) == [
+        ("reduced", "", Decimal("0.0550"))
+    ]
+    shop.refresh_from_db()
+    assert shop.tax_rate == Decimal("0.2000")

@@ -12,24 +12,53 @@ from django.db import transaction
 from orderflow.roles import ROLES, roles_sync
 from orders import services
 from orders.models import Shop
+from orders.services import price_settings
 
 DEMO_SHOP_SLUG = "demo-coffee"
 #: the carrier the demo shop ships with (the simulator plays it; its secret is in DEBUG's
 #: CARRIER_SECRETS)
 DEMO_CARRIER = "demo-post"
+#: sku, name, price (tax included), stock, tax class, weight in grams: coffee is food, at
+#: the reduced rate; the rest at the standard one
 DEMO_PRODUCTS = [
-    ("COFFEE-1KG", "Coffee beans, 1 kg", "24.90", 500),
-    ("COFFEE-250G", "Coffee beans, 250 g", "7.90", 800),
-    ("ESPRESSO-1KG", "Espresso blend, 1 kg", "27.50", 300),
-    ("DECAF-500G", "Decaf, 500 g", "13.40", 120),
-    ("GRINDER-HAND", "Hand grinder", "59.00", 40),
-    ("GRINDER-ELEC", "Electric burr grinder", "189.00", 15),
-    ("MOKA-6", "Moka pot, 6 cups", "34.90", 60),
-    ("FRENCH-PRESS", "French press, 1 l", "29.90", 75),
-    ("FILTER-100", "Paper filters, 100", "3.50", 1000),
-    ("MUG-CERAMIC", "Ceramic mug", "9.90", 200),
-    ("SCALE-01", "Brewing scale, 0.1 g", "39.00", 25),
-    ("KETTLE-GOOSE", "Gooseneck kettle", "69.00", 3),
+    ("COFFEE-1KG", "Coffee beans, 1 kg", "24.90", 500, "reduced", 1000),
+    ("COFFEE-250G", "Coffee beans, 250 g", "7.90", 800, "reduced", 250),
+    ("ESPRESSO-1KG", "Espresso blend, 1 kg", "27.50", 300, "reduced", 1000),
+    ("DECAF-500G", "Decaf, 500 g", "13.40", 120, "reduced", 500),
+    ("GRINDER-HAND", "Hand grinder", "59.00", 40, "standard", 600),
+    ("GRINDER-ELEC", "Electric burr grinder", "189.00", 15, "standard", 3500),
+    ("MOKA-6", "Moka pot, 6 cups", "34.90", 60, "standard", 800),
+    ("FRENCH-PRESS", "French press, 1 l", "29.90", 75, "standard", 700),
+    ("FILTER-100", "Paper filters, 100", "3.50", 1000, "standard", 150),
+    ("MUG-CERAMIC", "Ceramic mug", "9.90", 200, "standard", 400),
+    ("SCALE-01", "Brewing scale, 0.1 g", "39.00", 25, "standard", 500),
+    ("KETTLE-GOOSE", "Gooseneck kettle", "69.00", 3, "standard", 1200),
+]
+#: the shop's standard rate (its own ``tax_rate``) and its other rates, (class, country,
+#: rate): a blank country is every other country (docs/pricing.md)
+DEMO_STANDARD_RATE = Decimal("0.20")
+DEMO_TAX_RATES = [("reduced", "", Decimal("0.055"))]
+#: post, by weight, is the default: an order that names no method ships by post
+DEMO_SHIPPING_METHODS = [
+    {
+        "code": "post",
+        "name": "Post, by weight",
+        "kind": "weight",
+        "weight_bands": [
+            {"up_to_grams": 1000, "price": "5.00"},
+            {"up_to_grams": 5000, "price": "9.00"},
+            {"up_to_grams": 20000, "price": "15.00"},
+        ],
+        "free_above": Decimal("80.00"),
+        "is_default": True,
+    },
+    {
+        "code": "courier",
+        "name": "Courier, next working day",
+        "kind": "flat",
+        "price": Decimal("14.90"),
+        "countries": ["BR", "PT"],
+    },
 ]
 
 
@@ -63,11 +92,18 @@ class Command(BaseCommand):
             contact_email="shop@example.com",
         )
         existing = set(shop.products.values_list("sku", flat=True))
-        for sku, name, price, stock in DEMO_PRODUCTS:
+        for sku, name, price, stock, tax_class, weight in DEMO_PRODUCTS:
             if sku not in existing:
                 services.product_create(
-                    shop=shop, sku=sku, name=name, price=Decimal(price), stock=stock
+                    shop=shop,
+                    sku=sku,
+                    name=name,
+                    price=Decimal(price),
+                    stock=stock,
+                    tax_class=tax_class,
+                    weight_grams=weight,
                 )
+        _pricing(shop)
         services.shop_carrier_bind(shop=shop, carrier=DEMO_CARRIER)
         _, raw_key = services.api_key_create(shop=shop, name="demo")
 
@@ -84,6 +120,24 @@ class Command(BaseCommand):
 
         base_url = (base_url or settings.PUBLIC_BASE_URL or DEFAULT_BASE_URL).rstrip("/")
         self.stdout.write(summary(base_url=base_url, shop=shop, logins=logins, raw_key=raw_key))
+
+
+def _pricing(shop: Shop) -> None:
+    """Give the demo shop its tax rates and shipping methods, the ones it lacks.
+
+    A shop that has any already keeps them as they are (someone may have changed them to
+    try pricing out); its standard rate is set while it is still 0.
+    """
+    if not shop.tax_rate:
+        price_settings.shop_settings_update(shop=shop, tax_rate=DEMO_STANDARD_RATE)
+    if not shop.tax_rates.exists():
+        for tax_class, country, rate in DEMO_TAX_RATES:
+            price_settings.tax_rate_create(
+                shop=shop, tax_class=tax_class, country=country, rate=rate
+            )
+    if not shop.shipping_methods.exists():
+        for method in DEMO_SHIPPING_METHODS:
+            price_settings.shipping_method_create(shop=shop, **method)
 
 
 #: where ``runserver`` answers when nothing says otherwise

@@ -180,6 +180,37 @@ def test_weight_bands_price_by_the_orders_weight(api, taxed, methods, order_body
     assert data["shipping_total"] == "19.00"  # 2 400 g: the second band
 
 
+def test_an_order_naming_no_method_ships_by_the_shops_default(
+    api, taxed, methods, order_body, intake
+):
+    ShippingMethod.objects.filter(code="weight").update(is_default=True)
+    body = order_body(lines=[{"sku": "COFFEE-1KG", "quantity": 2}, {"sku": "MUG", "quantity": 1}])
+
+    response = api.post("/api/v1/orders", body, format="json")
+
+    assert response.status_code == 201, response.content
+    data = response.json()
+    # 2 400 g: the second band, 19.00, taxed at 20 %: 3.17; the lines' tax 4.25
+    assert (data["shipping_method"], data["shipping_total"]) == ("weight", "19.00")
+    assert (data["tax_total"], data["total"]) == ("7.42", "78.70")
+    order = Order.objects.get()
+    assert (order.shipping_method, order.shipping_method_name) == ("weight", "Courier")
+    # a method named still wins over the default
+    named = api.post("/api/v1/orders", order_body(shipping_method="flat"), format="json")
+    assert named.json()["shipping_method"] == "flat"
+
+
+def test_an_inactive_default_is_no_default(api, taxed, methods, order_body, intake):
+    ShippingMethod.objects.filter(code="weight").update(is_default=True, active=False)
+    before = row_counts()
+
+    response = api.post("/api/v1/orders", order_body(), format="json")
+
+    problem = assert_problem(response, status=400, type_slug="validation-error")
+    assert [(e["attr"], e["code"]) for e in problem["errors"]] == [("shipping_method", "required")]
+    assert row_counts() == before
+
+
 @pytest.mark.parametrize(
     ("overrides", "error"),
     [

@@ -218,6 +218,38 @@ def test_a_method_is_changed_in_part(api):
     assert data["weight_bands"] == WEIGHT_METHOD["weight_bands"]
 
 
+def test_a_new_default_method_takes_over_from_the_shops_previous_one(api, other_api, shop):
+    other_api.post("/api/v1/shipping-methods", {**WEIGHT_METHOD, "is_default": True}, format="json")
+    created = api.post(
+        "/api/v1/shipping-methods", {**WEIGHT_METHOD, "is_default": True}, format="json"
+    )
+    assert (created.status_code, created.json()["is_default"]) == (201, True)
+    api.post(
+        "/api/v1/shipping-methods",
+        {"code": "courier", "name": "Courier", "price": "12.00"},
+        format="json",
+    )
+
+    response = api.patch("/api/v1/shipping-methods/courier", {"is_default": True}, format="json")
+
+    assert response.status_code == 200, response.content
+    assert response.json()["is_default"] is True
+    listed = api.get("/api/v1/shipping-methods").json()["results"]
+    assert [(m["code"], m["is_default"]) for m in listed] == [("courier", True), ("post", False)]
+    # another shop's default is its own
+    assert other_api.get("/api/v1/shipping-methods/post").json()["is_default"] is True
+
+
+def test_a_default_that_is_not_a_flag_is_refused(api):
+    api.post("/api/v1/shipping-methods", WEIGHT_METHOD, format="json")
+
+    response = api.patch("/api/v1/shipping-methods/post", {"is_default": "yes"}, format="json")
+
+    problem = assert_problem(response, status=400, type_slug="validation-error")
+    assert [e["attr"] for e in problem["errors"]] == ["is_default"]
+    assert api.get("/api/v1/shipping-methods/post").json()["is_default"] is False
+
+
 @pytest.mark.parametrize(
     ("body", "attr"),
     [({"code": "other"}, "code"), ({"kind": "flat", "weight_bands": [], "x": 1}, "x")],
