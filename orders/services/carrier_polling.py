@@ -15,6 +15,7 @@ logged, and delays that account only, growing the same way.
 
 import logging
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -23,9 +24,10 @@ from django.db import transaction
 from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
 
+from .. import carriers
 from ..carrier_credentials import CredentialsUnreadable, credentials_decrypt
 from ..exceptions import OrderError
-from ..karrio_tracking import ParcelAnswer, TrackingResult, track
+from ..karrio_tracking import ParcelAnswer, PolledReport, TrackingResult, track
 from ..models import CarrierReport, Shipment
 from ..models.carrier_accounts import CarrierAccount, ParcelPoll
 from ..models.shipments import ON_THE_ROAD
@@ -215,13 +217,51 @@ def _answers_apply(
     return applied
 
 
+#: the carrier statuses that move the order (``shipment_report``): a backlog keeps its last
+_MOVES_THE_ORDER = frozenset({carriers.OUT_FOR_DELIVERY, carriers.DELIVERED})
+
+
+def polled_steps(reports: Sequence[PolledReport], known: set[str]) -> list[PolledReport]:
+    """The events of an answer (oldest first) to apply: what is new, a backlog collapsed.
+
+    New is what the parcel does not know yet: an event applied before (``known``, by its
+    stable id) marks everything up to its time as known, so the scans before it that were
+    left out are never applied later. Several new events (a parcel's first poll, or a
+    carrier's late answer) are history to the customer: they collapse into the newest one,
+    which says where the parcel is now, after the last one that moves the order (out for
+    delivery, delivered) when that is an earlier one, so that the order stands where the
+    whole history would have left it. The events left out keep no record; their words
+    stay with the carrier.
+    """
+    floor = max((report.occurred_at for report in reports if report.event_id in known), default="")
+    new = [
+        report for report in reports if report.event_id not in known and report.occurred_at > floor
+    ]
+    if len(new) <= 1:
+        return new
+    newest = new[-1]
+    moving = [report for report in new if report.status in _MOVES_THE_ORDER]
+    return [moving[-1], newest] if moving and moving[-1] is not newest else [newest]
+
+
 def _reports_apply(*, account: CarrierAccount, answer: ParcelAnswer, known: set[str]) -> int:
-    """Apply the answer's events not applied yet, oldest first; return how many applied.
+    """Apply the answer's steps not applied yet, oldest first; return how many applied.
 
     The carrier's ETA is the parcel's, not an event's: it goes with the newest event.
     """
     applied = 0
-    new = [report for report in answer.reports if report.event_id not in known]
+    new = polled_steps(answer.reports, known)
+    unknown = sum(report.event_id not in known for report in answer.reports)
+    if len(new) < unknown:
+        logger.info(
+            "polled carrier backlog collapsed",
+            extra={
+                "carrier": account.carrier,
+                "tracking_number": answer.tracking_number,
+                "unknown_events": unknown,
+                "steps": len(new),
+            },
+        )
     for report in new:
         try:
             outcome = shipment_report(

@@ -10,12 +10,13 @@ import pytest
 from django.utils import timezone
 
 from orderflow.models import OutboxEvent
-from orders import services
+from orders import carriers, services
 from orders.choices import OrderStatus
+from orders.karrio_tracking import PolledReport, track
 from orders.models import CarrierReport, Order, Shipment
 from orders.models.carrier_accounts import CarrierAccount, ParcelPoll
 from orders.services.carrier_accounts import carrier_account_create
-from orders.services.carrier_polling import carrier_parcels_poll
+from orders.services.carrier_polling import carrier_parcels_poll, polled_steps
 
 from . import fake_carrier as carrier_server
 from .factories import STAFF, ProductFactory, ShopFactory, order_in
@@ -24,6 +25,9 @@ UPS = {"client_id": "orderflow-test", "client_secret": "ups-secret"}
 DHL = {"site_id": "orderflow", "password": "dhl-password"}
 UPS_NUMBER = "1ZA82D672031716786"
 UPS_TRACK = f"/api/track/v1/details/{UPS_NUMBER}"
+USPS = {"client_id": "orderflow-test", "client_secret": "usps-secret"}
+USPS_NUMBER = "9400109104250532908587"
+USPS_TRACK = f"/tracking/v3/tracking/{USPS_NUMBER}"
 DHL_XML = "/XMLShippingServlet"
 DHL_NUMBERS = ["3180831640", "7740842550", "1815115363"]
 BASE = 900.0
@@ -78,19 +82,23 @@ def test_polled_events_go_through_the_report_service(fake_carrier):
 
     summary = carrier_parcels_poll(now=now)
 
-    assert (summary.accounts, summary.parcels, summary.reports_applied) == (1, 1, 4)
-    # UPS's exception (type X, karrio's on_hold) with code 48: a missed delivery (#16)
-    assert _events(order) == [
-        "shipment.dispatched",
-        "shipment.in_transit",
-        "shipment.in_transit",
-        "shipment.in_transit",
-        "shipment.delivery_failed",
-    ]
+    # a first poll: the four scans are history, collapsed into the newest one, UPS's
+    # exception (type X, karrio's on_hold) with code 48, a missed delivery (#16)
+    assert (summary.accounts, summary.parcels, summary.reports_applied) == (1, 1, 1)
+    assert _events(order) == ["shipment.dispatched", "shipment.delivery_failed"]
     failed = OutboxEvent.objects.get(aggregate_id=str(order.id), type="shipment.delivery_failed")
     assert failed.data["location"] == "Wayne, NJ, 07470, US"
+    assert failed.data["note"].startswith("The receiver was not available for delivery")
     assert failed.data["actor"] == "carrier:ups"
-    assert CarrierReport.objects.filter(order=order, carrier="ups").count() == 4
+    # under the event's stable id, as the adapter names it
+    newest = (
+        track(carrier="ups", credentials=UPS, test_mode=False, tracking_numbers=[UPS_NUMBER])
+        .parcels[UPS_NUMBER]
+        .reports[-1]
+    )
+    assert list(CarrierReport.objects.filter(order=order).values_list("event_id", flat=True)) == [
+        newest.event_id
+    ]
     poll = ParcelPoll.objects.get(account=account, tracking_number=UPS_NUMBER)
     assert (poll.unchanged_polls, poll.final, poll.carrier_status) == (0, False, "on_hold")
     assert 0.75 * BASE <= _waits(poll, now) <= 1.25 * BASE
@@ -107,7 +115,7 @@ def test_returned_to_sender_is_the_parcels_last_report_and_stops_polling(fake_ca
 
     carrier_parcels_poll(now=now)
 
-    assert _events(order)[-2:] == ["shipment.delivery_failed", "shipment.returned_to_sender"]
+    assert _events(order) == ["shipment.dispatched", "shipment.returned_to_sender"]
     returned = OutboxEvent.objects.get(
         aggregate_id=str(order.id), type="shipment.returned_to_sender"
     )
@@ -121,6 +129,76 @@ def test_returned_to_sender_is_the_parcels_last_report_and_stops_polling(fake_ca
     calls = len(fake_carrier.tracking_calls())
     carrier_parcels_poll(now=now + timedelta(days=2))
     assert len(fake_carrier.tracking_calls()) == calls  # never asked again
+
+
+@pytest.mark.django_db
+def test_a_first_poll_of_a_delivered_parcel_publishes_its_delivery_only(fake_carrier):
+    shop, _ = _shop_with("usps", USPS)
+    order = _shipped(shop, "usps", USPS_NUMBER)
+    fake_carrier.answer("GET", USPS_TRACK, "usps/delivered.json")
+
+    summary = carrier_parcels_poll(now=timezone.now())
+
+    # twelve scans (out for delivery among them): one step, the delivery, which is the last
+    # one to move the order too
+    assert summary.reports_applied == 1
+    assert _events(order) == ["shipment.dispatched", "shipment.delivered"]
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.DELIVERED
+    assert CarrierReport.objects.filter(order=order).count() == 1
+
+
+@pytest.mark.django_db
+def test_scans_older_than_a_known_one_are_never_applied_later(fake_carrier):
+    shop, _ = _shop_with("usps", USPS)
+    order = _shipped(shop, "usps", USPS_NUMBER)
+    fake_carrier.answer("GET", USPS_TRACK, "usps/in_transit.json")
+    now = timezone.now()
+    carrier_parcels_poll(now=now)
+    assert _events(order) == ["shipment.dispatched", "shipment.in_transit"]
+
+    # the same history again, then three new scans: only the news, collapsed
+    for _ in range(2):
+        now = ParcelPoll.objects.get().next_poll_at
+        assert carrier_parcels_poll(now=now).reports_applied == 0
+    fake_carrier.answer("GET", USPS_TRACK, "usps/delivered.json")
+    carrier_parcels_poll(now=ParcelPoll.objects.get().next_poll_at)
+
+    assert _events(order) == ["shipment.dispatched", "shipment.in_transit", "shipment.delivered"]
+    assert CarrierReport.objects.filter(order=order).count() == 2
+
+
+def _report(status: str, at: str, words: str = "") -> PolledReport:
+    return PolledReport(
+        event_id=f"poll:{status}:{at}",
+        tracking_number=UPS_NUMBER,
+        status=status,
+        carrier_status=status,
+        location="",
+        note=words or status,
+        occurred_at=at,
+    )
+
+
+def test_a_backlog_keeps_the_last_step_that_moves_the_order_and_the_newest():
+    reports = [
+        _report(carriers.IN_TRANSIT, "2026-12-03T07:00:00"),
+        _report(carriers.OUT_FOR_DELIVERY, "2026-12-05T08:45:00"),
+        _report(carriers.DELIVERY_FAILED, "2026-12-05T18:30:00"),
+        _report(carriers.IN_TRANSIT, "2026-12-06T02:00:00", "Back at the depot"),
+    ]
+
+    steps = polled_steps(reports, known=set())
+
+    # the order is out for delivery, as after the whole history; the parcel back at the depot
+    assert [(step.status, step.note) for step in steps] == [
+        (carriers.OUT_FOR_DELIVERY, carriers.OUT_FOR_DELIVERY),
+        (carriers.IN_TRANSIT, "Back at the depot"),
+    ]
+    # one new event is applied as it is; the ones before a known one are history
+    assert polled_steps(reports, known={reports[2].event_id}) == [reports[3]]
+    assert polled_steps(reports, known={reports[3].event_id}) == []
+    assert polled_steps(reports[:3], known=set()) == reports[1:3]
+    assert polled_steps(reports[:1], known=set()) == reports[:1]
 
 
 @pytest.mark.django_db

@@ -20,9 +20,9 @@ from orderflow.events import PermanentError
 from orders import interface as orders_interface
 
 from .. import payloads, push, queues, repository
+from ..live_status import live_status_set_many
 from ..models import TrackedOrder, TrackingEntry
 from ..reactions import PARCEL, REACTIONS, EntryRow, entry_row, merge_parcel
-from ..snapshots import live_status_set_many
 from .recording import tracked_order_ensure
 
 

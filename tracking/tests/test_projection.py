@@ -11,10 +11,10 @@ from orderflow.events import PermanentError
 from orders.tests.factories import order_for
 from tracking import push, repository
 from tracking.choices import TrackingSource
+from tracking.live_status import live_status_forget, live_status_get
 from tracking.models import TrackedOrder, TrackingEntry
 from tracking.reactions import REACTIONS
 from tracking.services.projection import tracking_project
-from tracking.snapshots import live_status_forget, live_status_get
 
 from .feed import Story, feed_event
 
