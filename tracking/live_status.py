@@ -1,7 +1,7 @@
 """The live status of each order in Redis: what a page or socket shows first.
 
-A snapshot is ``status``, ``sequence``, ``updated_at`` and ``next_step``. Writes are a
-compare-and-set on ``sequence`` (a Lua script, atomic in Redis), so the snapshot never
+A live status is ``status``, ``sequence``, ``updated_at`` and ``next_step``. Writes are a
+compare-and-set on ``sequence`` (a Lua script, atomic in Redis), so it never
 goes backwards: a stale or replayed event, or a reader rebuilding from PostgreSQL while
 an event lands, cannot overwrite a newer status. Without Redis (embedded mode) the
 process's own cache stands in, under a lock.
@@ -20,7 +20,7 @@ from orderflow.cache import process_client
 
 KEY = "orderflow:tracking:status:{order_id}"
 
-# KEYS[1] the snapshot; ARGV: sequence, status, updated_at, next_step, ttl
+# KEYS[1] the live status; ARGV: sequence, status, updated_at, next_step, ttl
 _SET_IF_NEWER = """
 local current = redis.call('HGET', KEYS[1], 'sequence')
 if current and tonumber(current) >= tonumber(ARGV[1]) then return 0 end
@@ -40,7 +40,7 @@ class LiveStatus:
 
 
 def live_status_set(order_id: UUID, live: LiveStatus) -> bool:
-    """Store ``live`` unless the stored snapshot is as new or newer; True if stored."""
+    """Store ``live`` unless the stored one is as new or newer; True if stored."""
     key = KEY.format(order_id=order_id)
     ttl = settings.TRACKING_STATUS_TTL
     if settings.REDIS_URL:
@@ -58,25 +58,25 @@ def live_status_set(order_id: UUID, live: LiveStatus) -> bool:
         return True
 
 
-def live_status_set_many(snapshots: list[tuple[UUID, LiveStatus]]) -> list[bool]:
-    """Store each snapshot unless a newer one is stored: one Redis round trip for all."""
-    if not snapshots:
+def live_status_set_many(statuses: list[tuple[UUID, LiveStatus]]) -> list[bool]:
+    """Store each live status unless a newer one is stored: one Redis round trip for all."""
+    if not statuses:
         return []
     if not settings.REDIS_URL:
-        return [live_status_set(order_id, live) for order_id, live in snapshots]
+        return [live_status_set(order_id, live) for order_id, live in statuses]
     ttl = settings.TRACKING_STATUS_TTL
     script = _set_if_newer()
     try:
-        return _set_many(script.sha, snapshots, ttl)
+        return _set_many(script.sha, statuses, ttl)
     except redis.exceptions.NoScriptError:  # Redis restarted or was flushed: load, then again
-        return _set_many(_client().script_load(_SET_IF_NEWER), snapshots, ttl)
+        return _set_many(_client().script_load(_SET_IF_NEWER), statuses, ttl)
 
 
-def _set_many(sha: str, snapshots: list[tuple[UUID, LiveStatus]], ttl: int) -> list[bool]:
+def _set_many(sha: str, statuses: list[tuple[UUID, LiveStatus]], ttl: int) -> list[bool]:
     # EVALSHA straight into the pipeline: one round trip (redis-py's Script in a pipeline
     # asks SCRIPT EXISTS first, every time)
     with _client().pipeline(transaction=False) as pipe:
-        for order_id, live in snapshots:
+        for order_id, live in statuses:
             key = KEY.format(order_id=order_id)
             pipe.evalsha(
                 sha, 1, key, live.sequence, live.status, live.updated_at, live.next_step, ttl
@@ -101,7 +101,7 @@ def live_status_get(order_id: UUID) -> LiveStatus | None:
 
 
 def live_status_forget(order_id: UUID) -> None:
-    """Drop the snapshot (tests, support): the next read rebuilds it from PostgreSQL."""
+    """Drop the live status (tests, support): the next read rebuilds it from PostgreSQL."""
     key = KEY.format(order_id=order_id)
     if settings.REDIS_URL:
         _client().delete(key)
@@ -113,7 +113,7 @@ _local_lock = threading.Lock()
 
 
 def _client() -> redis.Redis:
-    """This process's one client (and connection pool) for the snapshots.
+    """This process's one client (and connection pool) for the live statuses.
 
     With the cache's socket timeouts: a paused Redis must fail a projector batch (which
     retries), never hold its transaction open for ever.

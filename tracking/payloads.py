@@ -10,8 +10,8 @@ from orders.events import OrderStatus
 
 from . import queues
 from .choices import Milestone, TrackingSource
+from .live_status import LiveStatus
 from .models import TrackedOrder, TrackingEntry
-from .snapshots import LiveStatus
 
 #: what the customer and staff wait for next, by order status (the orders' vocabulary)
 NEXT_STEPS = {

@@ -17,9 +17,9 @@ from orders.models import Order
 from orders.tests.factories import ProductFactory, ShopFactory, order_for
 from tests.fixtures import wait_for
 from tests.sockets import Communicator
+from tracking.live_status import live_status_get
 from tracking.models import TrackedOrder, TrackingEntry
 from tracking.services import tracked_order_ensure
-from tracking.snapshots import live_status_get
 from tracking.tests.feed import Story
 
 pytestmark = pytest.mark.django_db(transaction=True)

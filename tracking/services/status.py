@@ -3,7 +3,7 @@
 from uuid import UUID
 
 from .. import payloads
-from ..snapshots import LiveStatus, live_status_get, live_status_set
+from ..live_status import LiveStatus, live_status_get, live_status_set
 from .recording import tracked_order_ensure
 
 

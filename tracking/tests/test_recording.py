@@ -7,16 +7,16 @@ from django.db import transaction
 
 from orderflow.models import OutboxEvent
 from orders import services as orders_services
-from tracking import services, snapshots
+from tracking import live_status, services
 from tracking.choices import Milestone, TrackingSource
-from tracking.models import TrackedOrder, TrackingEntry
-from tracking.snapshots import (
+from tracking.live_status import (
     LiveStatus,
     live_status_forget,
     live_status_get,
     live_status_set,
     live_status_set_many,
 )
+from tracking.models import TrackedOrder, TrackingEntry
 
 from .feed import feed_event
 
@@ -179,7 +179,7 @@ def test_a_batch_of_snapshots_is_stored_at_once_and_never_goes_backwards():
 def test_a_batch_of_snapshots_loads_the_script_again_when_redis_lost_it(monkeypatch):
     order_id = uuid.uuid4()
     live = LiveStatus(status="paid", sequence=3, updated_at="t3", next_step="y")
-    monkeypatch.setattr(snapshots, "_set_if_newer", lambda: SimpleNamespace(sha="0" * 40))
+    monkeypatch.setattr(live_status, "_set_if_newer", lambda: SimpleNamespace(sha="0" * 40))
     try:
         assert live_status_set_many([(order_id, live)]) == [True]
         assert live_status_get(order_id) == live

@@ -4,7 +4,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from orders.tests.factories import ShopFactory, api_key_for
-from tracking.snapshots import live_status_forget
+from tracking.live_status import live_status_forget
 
 
 def client_for(shop) -> APIClient:
