@@ -503,11 +503,18 @@ CARRIER_POLL_ACCOUNTS = env.int("CARRIER_POLL_ACCOUNTS", default=20)
 #: unchanged answer up to the maximum, jittered by up to a quarter either way
 CARRIER_POLL_BASE_SECONDS = env.float("CARRIER_POLL_BASE_SECONDS", default=15 * 60.0)
 CARRIER_POLL_MAX_SECONDS = env.float("CARRIER_POLL_MAX_SECONDS", default=6 * 3600.0)
+#: days a finished parcel's poll record (delivered, returned, off the road) is kept after its
+#: last poll, for support to read in the admin; beat purges older ones hourly
+CARRIER_POLL_RETENTION_DAYS = env.int("CARRIER_POLL_RETENTION_DAYS", default=30)
 CELERY_BEAT_SCHEDULE |= {
     "poll-carriers": {
         "task": "orders.tasks.carrier_parcels_poll_task",
         "schedule": CARRIER_POLL_INTERVAL,
         "options": {"expires": max(CARRIER_POLL_INTERVAL, 5)},
+    },
+    "purge-finished-parcel-polls": {
+        "task": "orders.tasks.parcel_polls_purge_task",
+        "schedule": 60 * 60.0,
     },
 }
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] |= {

@@ -4,7 +4,7 @@ import logging
 
 from celery import shared_task
 
-from .services.carrier_polling import carrier_parcels_poll
+from .services.carrier_polling import carrier_parcels_poll, parcel_polls_purge
 from .services.shipments import carrier_reports_purge
 
 logger = logging.getLogger(__name__)
@@ -30,3 +30,11 @@ def carrier_parcels_poll_task() -> dict:
             summary.failed_accounts,
         )
     return vars(summary)
+
+
+@shared_task(name="orders.tasks.parcel_polls_purge_task")
+def parcel_polls_purge_task() -> int:
+    deleted = parcel_polls_purge()
+    if deleted:
+        logger.info("purged %d poll records of finished parcels", deleted)
+    return deleted

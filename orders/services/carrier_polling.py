@@ -338,3 +338,35 @@ def _account_failed(*, account: CarrierAccount, now: datetime, error: str) -> da
         next_poll_at=retry_at,
     )
     return retry_at
+
+
+def parcel_polls_purge(*, older_than_days: int | None = None, batch_size: int = 2000) -> int:
+    """Delete the poll records of finished parcels not polled within the retention; return
+    how many, deleting in batches so that each delete's locks stay short beside the polls.
+
+    Finished: the carrier said its last word (``final``), or no parcel of the account's shop
+    with that carrier and number is on the road any more (delivered or returned by a pushed
+    report or by staff). A record of a parcel on the road is kept, however old. A tracking
+    number a carrier gives again later starts a new record, so it is polled again.
+    """
+    days = settings.CARRIER_POLL_RETENTION_DAYS if older_than_days is None else older_than_days
+    cutoff = timezone.now() - timedelta(days=days)
+    on_the_road = Shipment.objects.filter(
+        order__shop_id=OuterRef("account__shop_id"),
+        carrier__iexact=OuterRef("account__carrier"),
+        tracking_number=OuterRef("tracking_number"),
+        status__in=ON_THE_ROAD,
+    )
+    finished = (
+        ParcelPoll.objects.filter(
+            Q(last_polled_at__lt=cutoff) | Q(last_polled_at__isnull=True, next_poll_at__lt=cutoff)
+        )
+        .filter(Q(final=True) | ~Exists(on_the_road))
+        .order_by("id")
+    )
+    deleted = 0
+    while True:
+        ids = list(finished.values_list("id", flat=True)[:batch_size])
+        if not ids:
+            return deleted
+        deleted += ParcelPoll.objects.filter(id__in=ids).delete()[0]
