@@ -15,23 +15,11 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from orderflow import admin_follow, roles
+from orderflow.admin import ReadOnlyAdmin
 from orderflow.errors import DomainError
 
 from . import services
 from .models import Notification, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written by the senders are evidence: support reads them, never edits them."""
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Notification)
