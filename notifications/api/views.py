@@ -41,7 +41,7 @@ PROBLEM = OpenApiResponse(description="An RFC 9457 problem document.")
 
 
 def _scope(request) -> str:
-    return f"shop:{request.user.shop.pk}"
+    return f"shop:{request.user.tenant_id}"
 
 
 def _without_secret(body: dict) -> dict:
@@ -63,7 +63,7 @@ def _uuid(raw: str, what: str) -> UUID:
 def _endpoint(request, endpoint_id: str) -> WebhookEndpoint:
     try:
         return selectors.webhook_endpoint_get_for_shop(
-            shop_id=request.user.shop.pk, endpoint_id=_uuid(endpoint_id, "webhook endpoint")
+            shop_id=int(request.user.tenant_id), endpoint_id=_uuid(endpoint_id, "webhook endpoint")
         )
     except WebhookEndpoint.DoesNotExist:
         raise Http404("No such webhook endpoint.") from None
@@ -72,7 +72,7 @@ def _endpoint(request, endpoint_id: str) -> WebhookEndpoint:
 def _delivery(request, delivery_id: str) -> WebhookDelivery:
     try:
         return selectors.webhook_delivery_get_for_shop(
-            shop_id=request.user.shop.pk, delivery_id=_uuid(delivery_id, "webhook delivery")
+            shop_id=int(request.user.tenant_id), delivery_id=_uuid(delivery_id, "webhook delivery")
         )
     except WebhookDelivery.DoesNotExist:
         raise Http404("No such webhook delivery.") from None
@@ -98,7 +98,7 @@ class WebhookEndpointListCreateApi(APIView):
     def get(self, request):
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(
-            selectors.webhook_endpoint_list_for_shop(shop_id=request.user.shop.pk),
+            selectors.webhook_endpoint_list_for_shop(shop_id=int(request.user.tenant_id)),
             request,
             view=self,
         )
@@ -126,7 +126,7 @@ class WebhookEndpointListCreateApi(APIView):
 
         def create() -> tuple[int, dict]:
             endpoint, _secret = services.webhook_endpoint_create(
-                shop_id=request.user.shop.pk, **serializer.validated_data
+                shop_id=int(request.user.tenant_id), **serializer.validated_data
             )
             return status.HTTP_201_CREATED, WebhookEndpointWithSecretOutputSerializer(endpoint).data
 

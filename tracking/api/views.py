@@ -65,7 +65,9 @@ class OrderTrackingApi(APIView):
         examples=[OpenApiExample("On its way", value=TRACKING_EXAMPLE, response_only=True)],
     )
     def get(self, request, order_id: UUID):
-        tracking = services.tracking_for_shop_order(shop_id=request.user.shop.pk, order_id=order_id)
+        tracking = services.tracking_for_shop_order(
+            shop_id=int(request.user.tenant_id), order_id=order_id
+        )
         if tracking is None:
             raise Http404("No such order.")
         return Response(tracking)
