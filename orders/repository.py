@@ -19,7 +19,7 @@ from django.utils import timezone
 from orderflow.correlation import get_correlation_id
 from orderflow.events.workqueue import execute_prepared
 
-from .models import Order, OrderLine, OrderTransition, Product
+from .models import Order, OrderLine, OrderTransition, Product, Shipment, ShipmentLine
 
 # the tables, named as the models declare them (a test checks they still are)
 TABLES = {
@@ -27,6 +27,8 @@ TABLES = {
     OrderLine: "orders_orderline",
     Product: "orders_product",
     OrderTransition: "orders_ordertransition",
+    Shipment: "orders_shipment",
+    ShipmentLine: "orders_shipmentline",
 }
 
 #: what a saga step reads of the order it locks (the columns ``_LOCK_ORDER_SQL`` selects);
@@ -263,3 +265,86 @@ def order_invoice_row(order_id: UUID) -> tuple | None:
     """
     rows = _run(_INVOICE_ROW_SQL, [order_id])
     return rows[0] if rows else None
+
+
+# --- a parcel ----------------------------------------------------------------------------
+#: the parcel, its lines and the order's latest carrier and number, in one round trip
+_PARCEL_INSERT_SQL = """
+WITH parcel AS (
+    INSERT INTO orders_shipment (id, order_id, carrier, service, tracking_number, status, eta,
+                                 actor, created_at, updated_at)
+    VALUES (%(id)s, %(order)s, %(carrier)s, %(service)s, %(tracking_number)s, %(status)s, NULL,
+            %(actor)s, %(now)s, %(now)s)
+    RETURNING id
+), parcel_lines AS (
+    INSERT INTO orders_shipmentline (shipment_id, order_line_id, sku, quantity)
+    SELECT parcel.id, l.order_line_id, l.sku, l.quantity
+    FROM parcel,
+         unnest(%(line_ids)s::bigint[], %(skus)s::text[], %(quantities)s::int[])
+         WITH ORDINALITY AS l(order_line_id, sku, quantity, n)
+    ORDER BY l.n
+), latest AS (
+    UPDATE orders_order SET carrier = %(carrier)s, tracking_number = %(tracking_number)s,
+                            updated_at = %(now)s
+    WHERE id = %(order)s
+)
+SELECT id FROM parcel
+"""
+
+
+def parcel_insert(
+    *,
+    order: Order,
+    carrier: str,
+    tracking_number: str,
+    service: str,
+    actor: str,
+    units: list[tuple[OrderLine, int]],
+) -> Shipment:
+    """Write a parcel holding ``units`` (order line, units) and make it the order's latest
+    (``Order.carrier``, ``tracking_number``): one statement on PostgreSQL.
+
+    A number already on the road raises Django's ``IntegrityError`` naming
+    ``shipment_unique_parcel_on_the_road``, with nothing written. Updates ``order`` in
+    memory.
+    """
+    now = timezone.now()
+    shipment = Shipment(
+        order=order,
+        carrier=carrier,
+        tracking_number=tracking_number,
+        service=service,
+        actor=actor,
+        created_at=now,
+        updated_at=now,
+    )
+    if _postgres():
+        _run(
+            _PARCEL_INSERT_SQL,
+            {
+                "id": shipment.id,
+                "order": order.pk,
+                "carrier": carrier,
+                "service": service,
+                "tracking_number": tracking_number,
+                "status": shipment.status,
+                "actor": actor,
+                "now": now,
+                "line_ids": [line.pk for line, _ in units],
+                "skus": [line.sku for line, _ in units],
+                "quantities": [quantity for _, quantity in units],
+            },
+        )
+        shipment._state.adding = False
+        shipment._state.db = connection.alias
+    else:
+        shipment.save(force_insert=True)
+        ShipmentLine.objects.bulk_create(
+            ShipmentLine(shipment=shipment, order_line=line, sku=line.sku, quantity=quantity)
+            for line, quantity in units
+        )
+        Order.objects.filter(pk=order.pk).update(
+            carrier=carrier, tracking_number=tracking_number, updated_at=now
+        )
+    order.carrier, order.tracking_number, order.updated_at = carrier, tracking_number, now
+    return shipment

@@ -4,7 +4,7 @@ import contextlib
 from collections.abc import Iterable
 from uuid import UUID
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Q, QuerySet, Sum, prefetch_related_objects
 from django.db.models.functions import Coalesce
 
 from .choices import OrderStatus
@@ -18,6 +18,13 @@ def order_list_for_shop(*, shop: Shop) -> QuerySet[Order]:
 def order_get_for_shop(*, shop: Shop, order_id: UUID) -> Order:
     """Return the shop's order or raise ``Order.DoesNotExist`` (another shop's too)."""
     return order_list_for_shop(shop=shop).get(pk=order_id)
+
+
+def order_with_parcels(*, order: Order) -> Order:
+    """``order`` (read by a service, its lines with it) with its parcels and their lines,
+    as ``order_get_for_shop`` reads them: two queries."""
+    prefetch_related_objects([order], "shipments__lines")
+    return order
 
 
 def shipment_list_for_order(*, shop: Shop, order_id: UUID) -> list[Shipment]:

@@ -273,10 +273,13 @@ class _OrderActionApi(APIView):
                 order = self.act(request, parsed_id, data)
             except Order.DoesNotExist:
                 raise Http404("No such order.") from None
-            order = selectors.order_get_for_shop(shop=request.user.shop, order_id=order.pk)
-            return status.HTTP_200_OK, OrderOutputSerializer(order).data
+            return status.HTTP_200_OK, OrderOutputSerializer(self.answer(request, order)).data
 
         return idempotent(request, scope=_shop_scope(request), operation=run)
+
+    def answer(self, request, order: Order) -> Order:
+        """The order as the answer shows it: read again, with its lines and parcels."""
+        return selectors.order_get_for_shop(shop=request.user.shop, order_id=order.pk)
 
 
 def _action_schema(operation_id: str, request, *, summary: str, description: str, examples: list):
@@ -353,6 +356,11 @@ class OrderShipApi(_OrderActionApi):
     )
     def post(self, request, order_id: str):
         return super().post(request, order_id)
+
+    def answer(self, request, order: Order) -> Order:
+        # the service's order is current (locked, moved and written in memory) and holds its
+        # lines: only its parcels are read
+        return selectors.order_with_parcels(order=order)
 
     def act(self, request, order_id, data):
         return services.order_ship(

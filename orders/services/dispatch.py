@@ -13,25 +13,31 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from django.db import IntegrityError, transaction
-from django.db.models import Prefetch, Sum
+from django.db.models import Prefetch, Sum, prefetch_related_objects
 from django.db.models.functions import Coalesce
-from django.utils import timezone
 
 from orderflow.errors import FieldError
 from orderflow.events import publish
 
-from .. import state_machine
+from .. import repository, state_machine
 from ..choices import OrderStatus as S
 from ..events import ShipmentDispatched, ShippedLine
 from ..exceptions import OrderInputError, ShipmentExceedsOrder, TrackingNumberInUse
 from ..models import Order, OrderLine, Shipment, ShipmentLine, Shop
-from .carriers import shop_carrier_name
+from .carriers import shop_carrier_bound, shop_carrier_checked
 from .shops import Actor
 from .stock import stock_consume
 
 PARCEL_CONSTRAINT = "shipment_unique_parcel_on_the_road"
 #: a shipment's lines with their order lines' names, in one query (``shipment_facts``)
 SHIPMENT_LINES = Prefetch("lines", queryset=ShipmentLine.objects.select_related("order_line"))
+#: an order's lines, each with the units its parcels took (``shipped``)
+LINES_WITH_SHIPPED = Prefetch(
+    "lines",
+    queryset=OrderLine.objects.annotate(
+        shipped=Coalesce(Sum("shipment_lines__quantity"), 0)
+    ).order_by("id"),
+)
 #: the statuses in which units wait in the warehouse for a parcel
 SHIPPABLE = frozenset({S.CONFIRMED, S.PARTIALLY_SHIPPED})
 
@@ -63,42 +69,34 @@ def shipment_create(
     already on the road (409 naming ``tracking_number``). ``shop`` scopes the lookup
     (another shop's order is ``Order.DoesNotExist``); staff pass None.
     """
-    orders = Order.objects.select_for_update()
+    # the shop's binding to the carrier is read with the order's lock (one round trip)
+    orders = Order.objects.select_for_update().annotate(bound_carrier=shop_carrier_bound(carrier))
     if shop is not None:
         orders = orders.filter(shop=shop)
     order = orders.get(pk=order_id)
     if order.status not in SHIPPABLE:
         raise state_machine.refusal(order, S.SHIPPED)
-    carrier = shop_carrier_name(shop_id=order.shop_id, carrier=carrier)
-    order_lines = list(
-        OrderLine.objects.filter(order=order)
-        .annotate(shipped=Coalesce(Sum("shipment_lines__quantity"), 0))
-        .order_by("id")
-    )
+    carrier = shop_carrier_checked(order.bound_carrier, carrier=carrier)
+    # the order's lines, kept on it (``order.lines.all()``) for the caller's answer
+    prefetch_related_objects([order], LINES_WITH_SHIPPED)
+    order_lines = list(order.lines.all())
     taking = _units_taken(order_lines, lines)
     all_left = all(line.quantity - line.shipped == taking.get(line.sku, 0) for line in order_lines)
     target = S.SHIPPED if all_left else S.PARTIALLY_SHIPPED
     moved = order.status != target
     if moved:
         state_machine.transition(order, to=target, actor=str(actor))
+    parcel = [line for line in order_lines if taking.get(line.sku)]
+    # the parcel, its lines, and the order's latest carrier and number (``Order.carrier``)
     shipment = _parcel_insert(
         order=order,
         carrier=carrier,
         tracking_number=tracking_number,
         service=service,
         actor=str(actor),
-    )
-    parcel = [line for line in order_lines if taking.get(line.sku)]
-    ShipmentLine.objects.bulk_create(
-        ShipmentLine(shipment=shipment, order_line=line, sku=line.sku, quantity=taking[line.sku])
-        for line in parcel
+        units=[(line, taking[line.sku]) for line in parcel],
     )
     stock_consume(order=order, quantities={line.product_id: taking[line.sku] for line in parcel})
-    # the order keeps its latest parcel's carrier and number (``Order.carrier``)
-    Order.objects.filter(pk=order.pk).update(
-        carrier=carrier, tracking_number=tracking_number, updated_at=timezone.now()
-    )
-    order.carrier, order.tracking_number = carrier, tracking_number
     publish(
         ShipmentDispatched(
             order_id=order.id,
@@ -186,21 +184,29 @@ def _units_taken(
 
 
 def _parcel_insert(
-    *, order: Order, carrier: str, tracking_number: str, service: str, actor: str
+    *,
+    order: Order,
+    carrier: str,
+    tracking_number: str,
+    service: str,
+    actor: str,
+    units: list[tuple[OrderLine, int]],
 ) -> Shipment:
-    """Insert the parcel; its number already on the road is a 409 naming the field.
+    """Insert the parcel and its lines; its number already on the road is a 409 naming the
+    field.
 
     No savepoint (two round trips): the error is never recovered from, it rolls the
     caller's transaction back.
     """
     try:
         with transaction.atomic(savepoint=False):
-            return Shipment.objects.create(
+            return repository.parcel_insert(
                 order=order,
                 carrier=carrier,
                 tracking_number=tracking_number,
                 service=service,
                 actor=actor,
+                units=units,
             )
     except IntegrityError as error:
         if PARCEL_CONSTRAINT not in str(error):
