@@ -1,6 +1,6 @@
 """Refuse an oversized request body with 413 before it is read, on the ASGI path too.
 
-Under WSGI, :class:`orderflow.api.problems.RequestBodyLimitMiddleware` answers 413 from the
+Under WSGI, :class:`orderflow.api.middleware.RequestBodyLimitMiddleware` answers 413 from the
 ``Content-Length`` header and nothing reads the body. Under ASGI the server and Django's
 ``ASGIHandler`` read the whole body (into memory or a temporary file) before any middleware
 runs, so a 60 MB body was read before its 413. :class:`RequestBodyLimit` wraps the ASGI

@@ -68,9 +68,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "orderflow.correlation.CorrelationIdMiddleware",
-    "orderflow.api.problems.ApiProblemMiddleware",
-    "orderflow.api.problems.RequestBodyLimitMiddleware",
-    "orderflow.api.problems.OutageMiddleware",
+    "orderflow.api.middleware.ApiProblemMiddleware",
+    "orderflow.api.middleware.RequestBodyLimitMiddleware",
+    "orderflow.api.middleware.OutageMiddleware",
     # staff pages in the staff member's language; outside sessions and messages, so that a
     # message is stored in the page's language (orderflow/staff_language.py)
     "orderflow.staff_language.StaffLanguageMiddleware",

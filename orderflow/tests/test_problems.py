@@ -14,11 +14,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.test import APIRequestFactory
 from rest_framework.views import APIView
 
-from orderflow.api.problems import (
-    OUTAGE_RETRY_AFTER_SECONDS,
-    PROBLEM_TYPES,
-    RequestBodyLimitMiddleware,
-)
+from orderflow.api.middleware import RequestBodyLimitMiddleware
+from orderflow.api.problems import OUTAGE_RETRY_AFTER_SECONDS, PROBLEM_TYPES
 from orderflow.correlation import reset_correlation_id, set_correlation_id
 from orderflow.errors import DomainError, FieldError, InputError
 
