@@ -187,8 +187,27 @@ def _delivery_issue(issue: str) -> Callable[[Data], dict[str, Any]]:
 
 
 def _parcel_moving_facts(data: Data) -> dict[str, Any]:
-    """Good news from the carrier ends a failed attempt's story."""
+    """Good news from the carrier ends a failed attempt's story (of that parcel: the row's
+    issue then follows its other parcels, ``delivery_issue_of``)."""
     return {"delivery_issue": ""}
+
+
+#: the carrier's bad news a row tells, the gravest first: a parcel going back needs the shop,
+#: a missed delivery a new attempt, a held parcel a collection
+DELIVERY_ISSUES = ("returned_to_sender", "delivery_failed", "held")
+
+
+def delivery_issue_of(parcels: list[dict[str, Any]], *, news: str) -> str:
+    """The order's delivery issue after one parcel's news: that parcel's bad news (``news``),
+    else the gravest of its other parcels still in trouble; "" only when none is.
+
+    A second parcel leaving, or one delivered, says nothing about the first one held or on
+    its way back: the customer's page and the delivery-exceptions queue keep telling it.
+    """
+    if news:
+        return news
+    statuses = {parcel.get("status") for parcel in parcels}
+    return next((issue for issue in DELIVERY_ISSUES if issue in statuses), "")
 
 
 def merge_parcel(parcels: list[dict[str, Any]], parcel: dict[str, Any]) -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ from orders import interface as orders_interface
 from .. import payloads, push, queues, repository
 from ..live_status import live_status_set_many
 from ..models import TrackedOrder, TrackingEntry
-from ..reactions import PARCEL, REACTIONS, EntryRow, entry_row, merge_parcel
+from ..reactions import PARCEL, REACTIONS, EntryRow, delivery_issue_of, entry_row, merge_parcel
 from .recording import tracked_order_ensure
 
 
@@ -123,6 +123,10 @@ def moves_of(
                     state["parcels"] = merge_parcel(state["parcels"], value)
                 else:
                     state[name] = value
+            if any(name == PARCEL for name, _ in row.tracked):
+                state["delivery_issue"] = delivery_issue_of(
+                    state["parcels"], news=state["delivery_issue"]
+                )
         if state["sequence"] > current.sequence:
             moves[order_id] = repository.Move(order_id=order_id, **state)
     return moves
