@@ -1,10 +1,11 @@
 """Staff pages in the staff member's language: the one they chose, else their browser's.
 
-Only the staff pages (``/staff/``, and the language switch itself) follow the browser: the
-shops' API answers in English whatever a client's ``Accept-Language`` says, and the public
-tracking page follows the order's customer locale (``orderflow.customer_locale``). The
-switch in the staff header posts to Django's ``set_language``, which keeps the choice in
-the ``django_language`` cookie that :func:`get_language_from_request` reads first.
+Only the staff pages (``/staff/``, the admin, and the language switch itself) follow the
+browser: the shops' API answers in English whatever a client's ``Accept-Language`` says,
+and the public tracking page follows the order's customer locale
+(``orderflow.customer_locale``). The switch in the staff header posts to Django's
+``set_language``, which keeps the choice in the ``django_language`` cookie that
+:func:`get_language_from_request` reads first.
 
 This middleware stands outside the session and message middleware, so a message a view
 adds is rendered, and stored, in the same language as the page.
@@ -13,8 +14,8 @@ adds is rendered, and stored, in the same language as the page.
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
 
-#: the paths whose pages follow the staff member's language
-STAFF_PREFIXES = ("/staff/", "/i18n/")
+#: the paths whose pages follow the staff member's language (the admin is staff's too)
+STAFF_PREFIXES = ("/staff/", "/i18n/", "/admin/")
 
 
 class StaffLanguageMiddleware:

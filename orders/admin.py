@@ -13,6 +13,7 @@ from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy
 from rest_framework_api_key.models import APIKey
 
 from orderflow import admin_follow, roles
@@ -266,14 +267,27 @@ class OrderLineInline(admin.TabularInline):
 
 
 class ShipmentInline(admin.TabularInline):
-    """The order's parcels, read-only: carriers' reports and staff's actions move them."""
+    """The order's parcels, read-only: carriers' reports and staff's actions move them.
+
+    Its columns are worded here, in the staff member's language (the model's field names
+    are English, and naming them there would be a migration for words only).
+    """
 
     model = Shipment
     extra = 0
-    fields = ["created_at", "carrier", "service", "tracking_number", "status", "eta", "contents"]
+    fields = [
+        "shipped_at",
+        "parcel_carrier",
+        "parcel_service",
+        "parcel_tracking_number",
+        "parcel_status",
+        "parcel_eta",
+        "contents",
+    ]
     readonly_fields = fields
     can_delete = False
-    verbose_name = "parcel"
+    verbose_name = gettext_lazy("parcel")
+    verbose_name_plural = gettext_lazy("parcels")
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("lines")
@@ -281,7 +295,31 @@ class ShipmentInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 
-    @admin.display(description="Contents")
+    @admin.display(description=gettext_lazy("Shipped at"))
+    def shipped_at(self, shipment: Shipment):
+        return shipment.created_at
+
+    @admin.display(description=gettext_lazy("Carrier"))
+    def parcel_carrier(self, shipment: Shipment) -> str:
+        return shipment.carrier
+
+    @admin.display(description=gettext_lazy("Service"))
+    def parcel_service(self, shipment: Shipment) -> str:
+        return shipment.service
+
+    @admin.display(description=gettext_lazy("Tracking number"))
+    def parcel_tracking_number(self, shipment: Shipment) -> str:
+        return shipment.tracking_number
+
+    @admin.display(description=gettext_lazy("Status"))
+    def parcel_status(self, shipment: Shipment) -> str:
+        return shipment.get_status_display()
+
+    @admin.display(description=gettext_lazy("ETA"))
+    def parcel_eta(self, shipment: Shipment):
+        return shipment.eta
+
+    @admin.display(description=gettext_lazy("Contents"))
     def contents(self, shipment: Shipment) -> str:
         return ", ".join(f"{line.quantity} x {line.sku}" for line in shipment.lines.all())
 

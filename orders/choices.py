@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils.translation import gettext_lazy
 
 
 class OrderStatus(models.TextChoices):
@@ -34,16 +35,20 @@ class Locale(models.TextChoices):
 
 
 class ShipmentStatus(models.TextChoices):
-    """Where one parcel is: the statuses a carrier reports (``orders.carriers``)."""
+    """Where one parcel is: the statuses a carrier reports (``orders.carriers``).
 
-    IN_TRANSIT = "in_transit", "In transit"
-    OUT_FOR_DELIVERY = "out_for_delivery", "Out for delivery"
-    DELIVERED = "delivered", "Delivered"
-    DELIVERY_FAILED = "delivery_failed", "Delivery attempt failed"
+    The labels are read in the reader's language (staff pages, the admin); the migrations
+    keep the English, which they compare equal to.
+    """
+
+    IN_TRANSIT = "in_transit", gettext_lazy("In transit")
+    OUT_FOR_DELIVERY = "out_for_delivery", gettext_lazy("Out for delivery")
+    DELIVERED = "delivered", gettext_lazy("Delivered")
+    DELIVERY_FAILED = "delivery_failed", gettext_lazy("Delivery attempt failed")
     #: the carrier keeps it (for collection, customs, an address problem); it may move on
-    HELD = "held", "Held by the carrier"
+    HELD = "held", gettext_lazy("Held by the carrier")
     #: going back to the shop: final
-    RETURNED_TO_SENDER = "returned_to_sender", "Returned to sender"
+    RETURNED_TO_SENDER = "returned_to_sender", gettext_lazy("Returned to sender")
 
 
 class ReturnStatus(models.TextChoices):

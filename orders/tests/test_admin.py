@@ -391,3 +391,25 @@ def test_the_order_page_lists_its_parcels_read_only_in_fixed_queries(staff, shop
     assert "2 x COFFEE-1KG" in pages
     assert 'name="shipments-0-tracking_number"' not in pages  # nothing editable
     assert len(three) == len(one)
+
+
+def test_the_order_pages_parcels_read_in_the_staff_members_language(staff, shop, products):
+    order = order_in(shop, "confirmed", lines={"COFFEE-1KG": 2, "MUG": 1})
+    services.shipment_create(
+        order_id=order.pk,
+        shop=None,
+        actor=services.Actor(kind="staff", name="ana"),
+        carrier="DHL",
+        tracking_number="JD0001",
+        lines=[services.ShipmentLineInput(sku="MUG", quantity=1)],
+    )
+    url = f"/admin/orders/order/{order.pk}/change/"
+
+    portuguese = staff.get(url, HTTP_ACCEPT_LANGUAGE="pt-BR").content.decode()
+    english = staff.get(url).content.decode()
+
+    for words in ("Pacotes", "Enviado em", "Código de rastreio", "Conteúdo", "Em trânsito"):
+        assert words in portuguese
+    for words in ("Parcels", "Shipped at", "Tracking number", "Contents", "In transit"):
+        assert words in english
+    assert "In transit" not in portuguese
