@@ -24,12 +24,14 @@ from orderflow.events import Event
 from .choices import OrderStatus
 
 __all__ = [
+    "CancelledLine",
     "OrderCancelled",
     "OrderConfirmed",
     "OrderCustomerChanged",
     "OrderPaid",
     "OrderPlaced",
     "OrderRejected",
+    "OrderRemainderCancelled",
     "OrderShippingAddressChanged",
     "OrderStatus",
     "PlacedLine",
@@ -130,6 +132,45 @@ class OrderCancelled(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
+class CancelledLine:
+    """Units of one order line that will not ship: the rest of a partly shipped order."""
+
+    sku: str
+    quantity: int
+    #: the product's name when ordered (what pages and e-mails show)
+    name: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderRemainderCancelled(Event):
+    """What had not shipped of a partly shipped order was cancelled; what left stays sent.
+
+    The units' stock was released and their share of the payment given back in the same
+    transaction (``refunded_amount``: 0 when nothing captured was left to give back;
+    ``refund_id`` names the payments context's refund, whose ``payment.refunded`` follows
+    with ``on_request`` false: this event's e-mail tells the customer). Shipping is not
+    refunded. ``status`` is the order's after it: ``shipped``, or further on when its
+    parcels already are (``out_for_delivery``, ``delivered``).
+    """
+
+    type: ClassVar[str] = "order.remainder_cancelled"
+    aggregate: ClassVar[str] = "order"
+    aggregate_id_field: ClassVar[str] = "order_id"
+
+    order_id: UUID
+    shop_id: int
+    number: str
+    lines: list[CancelledLine]
+    reason: str
+    refunded_amount: Decimal
+    currency: str
+    refund_id: UUID | None = None
+    previous_status: str = ""
+    status: str = ""
+    actor: str = ""
+
+
 class StockReserved(Event):
     """Every line's stock is held for the order: it may be charged now."""
 

@@ -201,3 +201,30 @@ class CarrierAccountTaken(OrderError):
     status = 409
     code = "already-exists"
     title = "The shop already has an account with this carrier"
+
+
+class RemainderNotCancellable(OrderError):
+    """Nothing of the order waits in the warehouse to be cancelled: it has not shipped at all
+    (cancel the whole order), has shipped in full, or is over. ``extra`` says which."""
+
+    status = 409
+    code = "remainder-not-cancellable"
+    title = "Nothing left to cancel"
+
+
+class RemainderPaymentPending(OrderError):
+    """The payment of a partly shipped order is still being captured (capture on shipment):
+    the remainder's refund would find nothing to give back yet. Retry in a moment."""
+
+    status = 409
+    code = "payment-in-flight"
+    title = "The order's payment is still being captured"
+
+
+class RemainderRefundRefused(OrderError):
+    """The payments context refused the remainder's refund (earlier refunds gave back those
+    units or that money already); nothing was cancelled."""
+
+    status = 409
+    code = "remainder-refund-refused"
+    title = "The remainder's refund was refused"

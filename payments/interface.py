@@ -139,12 +139,14 @@ def refund_for_order(
     reason: str,
 ) -> RefundResult:
     """Give back ``amount``, or the share of ``lines`` (sku, quantity), of the order's payment.
+    on_request: bool = True,
 
     The payments context's own refund (``payment_refund``): the payment row locked, the sum
     never past what was captured, ``payment.refunded`` published and the customer e-mailed.
     Runs in the caller's transaction. Raises :class:`RefundRefused` with nothing changed.
     """
     try:
+    ``on_request`` False when the caller's own event e-mails the customer about it.
         refund = payment_refund(
             order_id=order_id,
             shop_id=None,
@@ -153,6 +155,7 @@ def refund_for_order(
             reason=reason,
         )
     except PaymentError as error:
+            on_request=on_request,
         detail = error.errors[0].detail if error.errors else error.detail
         raise RefundRefused(detail) from error
     return RefundResult(

@@ -129,6 +129,31 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
             "or the provider declined); the return stays received. Nothing changed.",
         ),
         ProblemType(
+            "remainder-not-cancellable",
+            "Nothing left to cancel",
+            409,
+            "The order is not partly shipped, so no units wait to be cancelled: nothing has "
+            "shipped yet (cancel the whole order instead), or every unit has shipped or was "
+            "cancelled (as a repeated request finds). `cause` (`not_shipped`, "
+            "`fully_shipped`, `closed`) and `order_status` say which. Nothing changed.",
+        ),
+        ProblemType(
+            "payment-in-flight",
+            "The order's payment is still being captured",
+            409,
+            "The payment of the shipped part is captured when the first parcel leaves and "
+            "that step has not run yet, so the rest's refund would find nothing to give "
+            "back. Nothing changed; retry after `Retry-After` seconds.",
+        ),
+        ProblemType(
+            "remainder-refund-refused",
+            "The remainder's refund was refused",
+            409,
+            "The payment could not give back the units not shipped (earlier refunds already "
+            "gave back that money or those units, or the provider declined). Nothing was "
+            "cancelled; refund what is left first, then cancel the rest.",
+        ),
+        ProblemType(
             "tracking-number-in-use",
             "Tracking number already on the road",
             409,

@@ -69,9 +69,20 @@ def _quantity_on(order: Order) -> Subquery:
     )
 
 
-def stock_release(*, order: Order) -> None:
-    """Give back what the order held (it was cancelled before shipping)."""
-    _locked_products(order).update(reserved=F("reserved") - _quantity_on(order))
+def stock_release(*, order: Order, quantities: Mapping[int, int] | None = None) -> None:
+    """Give back what the order held: all of it (cancelled before shipping), or
+    ``quantities`` (product id -> units: the remainder of a partly shipped order)."""
+    products = _locked_products(order)
+    if quantities is None:
+        products.update(reserved=F("reserved") - _quantity_on(order))
+        return
+    products.filter(pk__in=list(quantities)).update(
+        reserved=F("reserved")
+        - Case(
+            *(When(pk=pk, then=Value(units)) for pk, units in quantities.items()),
+            output_field=IntegerField(),
+        )
+    )
 
 
 def stock_consume(*, order: Order, quantities: Mapping[int, int] | None = None) -> None:

@@ -166,6 +166,7 @@ def payment_refund(
     ``shop_id`` scopes the order to a shop's request (another shop's order does not
     exist); staff pass None. ``restock`` (lines only) puts the units back on hand through
     the orders context, once per refund (``refund:<id>``), and is checked before any money
+    on_request: bool = True,
     moves; ``actor`` is who asked, as the order's history names it.
 
     A succeeded refund is a credit note, issued in this transaction (its number is in the
@@ -186,6 +187,9 @@ def payment_refund(
             "restock: only a refund of lines puts units back on hand, not one of an amount.",
             errors=[
                 FieldError(
+    ``on_request`` False: the caller's own event tells the customer (the orders context's
+    cancellation of a partly shipped order's remainder), so ``payment.refunded`` sends no
+    e-mail of its own.
                     "restock",
                     "lines_only",
                     "Only a refund of lines puts units back on hand; send lines, or leave "
@@ -291,7 +295,7 @@ def payment_refund(
             currency=payment.currency,
             reason=reason,
             order_number=request.number,
-            on_request=True,
+            on_request=on_request,
             credit_note=credit_note.number if credit_note else "",
             restocked=restock,
         )
