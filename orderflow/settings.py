@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "payments",
     "tracking",
     "notifications",
+    "demo",  # demo tooling outside the contexts: load_demo, simulate
 ]
 
 MIDDLEWARE = [
@@ -530,15 +531,15 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 REQUEST_LINE_BY_SERVER = env.bool("REQUEST_LINE_BY_SERVER", default=not FULL_MODE)
 if not FULL_MODE:
     # make run's terminal keeps the newcomer's summary in sight: the demo simulator's calls
-    # are noted here and their access lines dropped (orderflow/demo_traffic.py)
-    MIDDLEWARE.insert(0, "orderflow.demo_traffic.demo_traffic_middleware")
+    # are noted here and their access lines dropped (demo/traffic.py)
+    MIDDLEWARE.insert(0, "demo.traffic.demo_traffic_middleware")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
         "correlation": {"()": "orderflow.correlation.CorrelationIdLogFilter"},
         "server_logs_requests": {"()": "orderflow.logging_format.ServerLogsRequestsFilter"},
-        "quiet_demo_traffic": {"()": "orderflow.demo_traffic.QuietDemoTrafficFilter"},
+        "quiet_demo_traffic": {"()": "demo.traffic.QuietDemoTrafficFilter"},
     },
     "formatters": {
         # both add the correlation, trace and span ids and the order or shop at hand, and

@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
-from orders.management.commands.load_demo import DEMO_PRODUCTS, DEMO_SHOP_SLUG
+from demo.management.commands.load_demo import DEMO_PRODUCTS, DEMO_SHOP_SLUG
 from orders.models import Product, Shop, ShopAPIKey
 
 from .factories import order_in

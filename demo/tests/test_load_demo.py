@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
-from orders.management.commands.load_demo import DEMO_SHOP_SLUG
+from demo.management.commands.load_demo import DEMO_SHOP_SLUG
 from orders.models import ShippingMethod, Shop
 
 pytestmark = pytest.mark.django_db
