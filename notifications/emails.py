@@ -50,6 +50,9 @@ TRIGGERS: tuple[EmailTrigger, ...] = (
     EmailTrigger("shipment.held", CUSTOMER),
     EmailTrigger("shipment.returned_to_sender", CUSTOMER),
     EmailTrigger("order.cancelled", CUSTOMER),  # why, in plain words; refund if paid
+    # what of a partly shipped order will not ship, and the money back (its refund is
+    # published with on_request false: this is the one e-mail)
+    EmailTrigger("order.remainder_cancelled", CUSTOMER),
     EmailTrigger("order.rejected", CUSTOMER),  # which items were short
     # a refund the shop asked for (the cancellation's refund is in its own e-mail)
     EmailTrigger("payment.refunded", CUSTOMER, only_if={"on_request": True}),

@@ -53,6 +53,7 @@ STEP_LABELS = {
     Milestone.DELIVERED: gettext_lazy("Delivered"),
     Milestone.REJECTED: gettext_lazy("Order not accepted"),
     Milestone.CANCELLED: gettext_lazy("Order cancelled"),
+    Milestone.REMAINDER_CANCELLED: gettext_lazy("The rest of your order was cancelled"),
     Milestone.SHIPPING_ADDRESS_CHANGED: gettext_lazy("Delivery address updated"),
     Milestone.CUSTOMER_CHANGED: gettext_lazy("Contact details updated"),
     Milestone.RETURN_REQUESTED: gettext_lazy("Return requested"),

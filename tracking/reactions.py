@@ -101,6 +101,16 @@ def _return_note(data: Data) -> str:
     return f"{number}: {'; '.join(part for part in details if part)}"
 
 
+def _remainder_note(data: Data) -> str:
+    """Staff read what will not ship, the money given back and why."""
+    parts = [
+        f"Not shipped, cancelled: {_return_lines(data)}",
+        f"{data['refunded_amount']} {data['currency']} refunded",
+        data.get("reason", ""),
+    ]
+    return "; ".join(part for part in parts if part)
+
+
 def _restocked_note(data: Data) -> str:
     return f"{_return_lines(data)} back on hand ({data.get('key', '')})"
 
@@ -345,6 +355,9 @@ REACTIONS: dict[str, Reaction] = {
         page_facts=_delivery_issue("returned_to_sender"),
     ),
     "shipment.delivered": Reaction(
+    "order.remainder_cancelled": Reaction(
+        Milestone.REMAINDER_CANCELLED, ACTOR, _remainder_note, legacy_status=OrderStatus.SHIPPED
+    ),
         _delivered_milestone,
         ACTOR,
         legacy_status=OrderStatus.DELIVERED,

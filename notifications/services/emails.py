@@ -434,6 +434,22 @@ def _order_cancelled(notification: Notification, facts: Facts) -> Composed:
     )
 
 
+def _order_remainder_cancelled(notification: Notification, facts: Facts) -> Composed:
+    """The units that will not ship (names as ordered), the money back and why; the parcels
+    already sent stay on their way."""
+    data = notification.data
+    return _for_customer(
+        facts.order(notification),
+        cancelled_items=[
+            {"name": line.get("name") or line["sku"], "quantity": line["quantity"]}
+            for line in data.get("lines", ())
+        ],
+        refunded_amount=Decimal(str(data["refunded_amount"])),
+        currency=data["currency"],
+        reason=data.get("reason", ""),
+    )
+
+
 def _order_rejected(notification: Notification, facts: Facts) -> Composed:
     order = facts.order(notification)
     names = {line.sku: line.name for line in order.lines}
@@ -503,3 +519,4 @@ COMPOSERS = {
     "return.rejected/customer": _return_step,
     "webhook_endpoint.disabled/shop": _webhook_endpoint_disabled,
 }
+    "order.remainder_cancelled/customer": _order_remainder_cancelled,

@@ -64,6 +64,7 @@ def test_the_reactions_cover_every_event_tracking_records():
         "order.paid",
         "order.confirmed",
         "order.cancelled",
+        "order.remainder_cancelled",
         "shipment.dispatched",
         "shipment.in_transit",
         "shipment.out_for_delivery",
