@@ -6,6 +6,11 @@ urlpatterns = [
     path("orders", views.OrderListCreateApi.as_view(), name="orders"),
     path("orders/<str:order_id>", views.OrderDetailApi.as_view(), name="order-detail"),
     path("orders/<str:order_id>/cancel", views.OrderCancelApi.as_view(), name="order-cancel"),
+    path(
+        "orders/<str:order_id>/cancel-remainder",
+        views.OrderCancelRemainderApi.as_view(),
+        name="order-cancel-remainder",
+    ),
     path("orders/<str:order_id>/ship", views.OrderShipApi.as_view(), name="order-ship"),
     path(
         "orders/<str:order_id>/shipments",

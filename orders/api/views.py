@@ -18,6 +18,7 @@ from payments.interface import payment_states
 from .. import selectors, services
 from ..choices import OrderStatus
 from ..models import Order, Product, sku_validator
+from ..services.remainder import order_cancel_remainder
 from . import examples, lean
 from .filters import OrderFilter
 from .pagination import OrderCursorPagination, ProductCursorPagination
@@ -333,6 +334,66 @@ class OrderCancelApi(_OrderActionApi):
             actor=request.user.actor,
             reason=data["reason"],
         )
+
+
+#: a partly shipped order whose coffee left in one parcel and whose mug never will
+REMAINDER_CANCELLED = {
+    **examples.SHIPPED,
+    "status_reason": "The mug is out of stock",
+    "payment_status": "partially_refunded",
+    "refunded_total": "9.90",
+    "shipments": [
+        {
+            **examples.SHIPPED["shipments"][0],
+            "lines": [{"sku": "COFFEE-1KG", "quantity": 2}],
+        }
+    ],
+}
+
+
+class OrderCancelRemainderApi(_OrderActionApi):
+    input_serializer = OrderCancelInputSerializer
+
+    @extend_schema(
+        operation_id="orders_cancel_remainder",
+        summary="Cancel what has not shipped of a partly shipped order",
+        description="For a `partially_shipped` order: the units still in the warehouse (each "
+        "line's quantity less its units in the order's parcels) will not ship. In one "
+        "transaction their stock is released, their share of the payment is refunded as a "
+        "refund of lines (with its credit note; shipping is not refunded) and the order "
+        "becomes `shipped`, or `out_for_delivery` / `delivered` when its parcels already "
+        "are. Publishes `order.remainder_cancelled` (the customer is e-mailed what will not "
+        "come and the money back). `reason` (optional) is kept as `status_reason`. "
+        "Answers the order. Refusals, with nothing changed, are 409s: "
+        "`remainder-not-cancellable` (nothing shipped yet: cancel the order instead; "
+        "everything shipped or cancelled already, as a repeated request finds; `cause` "
+        "says which), `payment-in-flight` (a capture on shipment not made yet; retry after "
+        "`Retry-After`), `remainder-refund-refused` (earlier refunds already gave back "
+        "those units or that money: refund what is left first); a request with the same "
+        "`Idempotency-Key` still in flight is a 409 too.",
+        examples=[
+            OpenApiExample(
+                "The mug will not come",
+                value={"reason": "The mug is out of stock"},
+                request_only=True,
+            ),
+            examples.no_body(),
+            examples.order_answer("The rest cancelled", REMAINDER_CANCELLED),
+        ],
+        request=OrderCancelInputSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: OrderOutputSerializer, 400: PROBLEM, 404: PROBLEM, 409: PROBLEM},
+    )
+    def post(self, request, order_id: str):
+        return super().post(request, order_id)
+
+    def act(self, request, order_id, data):
+        return order_cancel_remainder(
+            order_id=order_id,
+            shop=request.user.shop,
+            actor=request.user.actor,
+            reason=data["reason"],
+        ).order
 
 
 class OrderShipApi(_OrderActionApi):

@@ -149,6 +149,7 @@ def test_each_create_links_its_id_to_every_operation_on_what_it_created():
         for name in [
             "orders_retrieve",
             "orders_cancel",
+            "orders_cancel_remainder",
             "orders_deliver",
             "orders_invoice_retrieve",
             "orders_out_for_delivery",
