@@ -54,12 +54,14 @@ TRIGGERS: tuple[EmailTrigger, ...] = (
     # published with on_request false: this is the one e-mail)
     EmailTrigger("order.remainder_cancelled", CUSTOMER),
     EmailTrigger("order.rejected", CUSTOMER),  # which items were short
-    # a refund the shop asked for (the cancellation's refund is in its own e-mail)
+    # a refund the shop asked for (the cancellation's refund is in its own e-mail, a
+    # return's in the return's: those are published with on_request false)
     EmailTrigger("payment.refunded", CUSTOMER, only_if={"on_request": True}),
-    # a return: asked for, then approved or rejected (its refund is payment.refunded's e-mail)
+    # a return: asked for, then approved or rejected, and refunded (amount, lines, credit note)
     EmailTrigger("return.requested", CUSTOMER),
     EmailTrigger("return.approved", CUSTOMER),
     EmailTrigger("return.rejected", CUSTOMER),  # why, in the shop's words
+    EmailTrigger("return.refunded", CUSTOMER),
     EmailTrigger("webhook_endpoint.disabled", SHOP),  # to the shop's contact
 )
 

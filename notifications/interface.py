@@ -29,6 +29,7 @@ EMAIL_NAMES = {
     "return.requested/customer": pgettext_lazy("an e-mail's name", "Return requested"),
     "return.approved/customer": pgettext_lazy("an e-mail's name", "Return approved"),
     "return.rejected/customer": pgettext_lazy("an e-mail's name", "Return not accepted"),
+    "return.refunded/customer": pgettext_lazy("an e-mail's name", "Return refunded"),
 }
 
 

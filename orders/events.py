@@ -606,8 +606,9 @@ class ReturnReceived(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class ReturnRefunded(Event):
-    """The returned units' money went back (the payments context's ``payment.refunded``
-    carries the refund itself, and the customer's e-mail)."""
+    """The returned units' money went back; the customer's e-mail about it rides this event
+    (the payments context's ``payment.refunded`` carries the refund itself, and its e-mail
+    is not sent for a return's refund)."""
 
     type: ClassVar[str] = "return.refunded"
     aggregate: ClassVar[str] = "order"
@@ -623,6 +624,10 @@ class ReturnRefunded(Event):
     refund_id: UUID
     status: str = ""
     actor: str = ""
+    #: the returned units (the customer's e-mail lists them; [] in events stored before)
+    lines: list[ReturnLineValue] = field(default_factory=list)
+    #: the number of the refund's credit note ("" when it has none, and in events before)
+    credit_note: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

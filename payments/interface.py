@@ -121,6 +121,8 @@ class RefundResult:
     amount: Decimal
     currency: str
     succeeded: bool
+    #: the number of the refund's credit note ("" when it has none)
+    credit_note: str = ""
 
 
 class RefundRefused(Exception):
@@ -137,25 +139,25 @@ def refund_for_order(
     lines: Iterable[tuple[str, int]] = (),
     amount: Decimal | None = None,
     reason: str,
+    on_request: bool = True,
 ) -> RefundResult:
     """Give back ``amount``, or the share of ``lines`` (sku, quantity), of the order's payment.
-    on_request: bool = True,
 
     The payments context's own refund (``payment_refund``): the payment row locked, the sum
     never past what was captured, ``payment.refunded`` published and the customer e-mailed.
     Runs in the caller's transaction. Raises :class:`RefundRefused` with nothing changed.
+    ``on_request`` False when the caller's own event e-mails the customer about it.
     """
     try:
-    ``on_request`` False when the caller's own event e-mails the customer about it.
         refund = payment_refund(
             order_id=order_id,
             shop_id=None,
             amount=amount,
             lines=[RefundLine(sku=sku, quantity=quantity) for sku, quantity in lines],
             reason=reason,
+            on_request=on_request,
         )
     except PaymentError as error:
-            on_request=on_request,
         detail = error.errors[0].detail if error.errors else error.detail
         raise RefundRefused(detail) from error
     return RefundResult(
@@ -163,4 +165,13 @@ def refund_for_order(
         amount=refund.amount,
         currency=refund.currency,
         succeeded=refund.status == RefundStatus.SUCCEEDED,
+        # issued in this transaction, with the refund: the relation is cached, no query
+        credit_note=credit_note.number if (credit_note := _credit_note_of(refund)) else "",
     )
+
+
+def _credit_note_of(refund) -> Invoice | None:
+    try:
+        return refund.credit_note
+    except Invoice.DoesNotExist:  # an order cancelled before it was invoiced
+        return None

@@ -489,6 +489,27 @@ def _return_step(notification: Notification, facts: Facts) -> Composed:
     )
 
 
+def _return_refunded(notification: Notification, facts: Facts) -> Composed:
+    """A return's refund: how much, for which units, and its credit note (all in the event;
+    an event stored before it named lines or a credit note says the amount only)."""
+    data = notification.data
+    return _for_customer(
+        facts.order(notification),
+        return_number=data.get("return_number", ""),
+        amount=Decimal(str(data["amount"])),
+        currency=data["currency"],
+        lines=[
+            {
+                "sku": line["sku"],
+                "quantity": line["quantity"],
+                "name": line.get("name") or line["sku"],
+            }
+            for line in data.get("lines", ())
+        ],
+        credit_note=data.get("credit_note", ""),
+    )
+
+
 def _webhook_endpoint_disabled(notification: Notification, facts: Facts) -> Composed:
     data = notification.data
     shop = facts.shop(notification)
@@ -513,10 +534,11 @@ COMPOSERS = {
     "shipment.returned_to_sender/customer": _shipment_exception,
     "order.cancelled/customer": _order_cancelled,
     "order.rejected/customer": _order_rejected,
+    "order.remainder_cancelled/customer": _order_remainder_cancelled,
     "payment.refunded/customer": _payment_refunded,
     "return.requested/customer": _return_step,
     "return.approved/customer": _return_step,
     "return.rejected/customer": _return_step,
+    "return.refunded/customer": _return_refunded,
     "webhook_endpoint.disabled/shop": _webhook_endpoint_disabled,
 }
-    "order.remainder_cancelled/customer": _order_remainder_cancelled,

@@ -241,9 +241,10 @@ def return_refund(
     (tax and discount included), or ``amount``; publish ``return.refunded``.
 
     The refund is the payments context's (its rules: never more than is left of the
-    capture, the payment row locked); it publishes ``payment.refunded``, which tells the
-    customer. Raises :class:`ReturnRefundRefused` (409) when the payments context refuses,
-    :class:`ReturnNotAllowed` when the gateway declines; nothing changes either way.
+    capture, the payment row locked); it publishes ``payment.refunded``, without an e-mail
+    of its own: the customer's e-mail rides ``return.refunded`` (the lines, the amount and
+    the credit note). Raises :class:`ReturnRefundRefused` (409) when the payments context
+    refuses, :class:`ReturnNotAllowed` when the gateway declines; nothing changes either way.
     """
     order_return, order = _locked(return_id, to=R.REFUNDED, shop_id=shop_id)
     lines = [(line.sku, line.quantity) for line in order_return.lines.all()]
@@ -253,6 +254,7 @@ def return_refund(
             lines=() if amount is not None else lines,
             amount=amount,
             reason=f"Return {order.number}-R{order_return.number}: {order_return.reason}",
+            on_request=False,  # return.refunded's e-mail tells the customer, not the refund's
         )
     except payments.RefundRefused as error:
         raise ReturnRefundRefused(
@@ -275,6 +277,8 @@ def return_refund(
             currency=refund.currency,
             refund_id=refund.refund_id,
             actor=str(actor),
+            lines=_line_values(order_return),
+            credit_note=refund.credit_note,
         )
     )
     return order_return

@@ -1,15 +1,22 @@
-"""A return's e-mails to the customer: asked for, approved, rejected (and its refund), in the
+"""A return's e-mails to the customer: asked for, approved, rejected and refunded, in the
 order's language."""
+
+from decimal import Decimal
 
 import pytest
 from django.core import mail
 
 from notifications.choices import SendStatus
+from notifications.interface import order_emails
 from notifications.models import Notification, WebhookDelivery, WebhookEndpoint
+from notifications.services import email_notification_resend_for_order
 from orders import services as order_services
 from orders.models import Order
 from orders.services import returns
 from orders.tests.factories import order_for
+from payments.choices import InvoiceKind
+from payments.models import Invoice
+from payments.services.refunding import payment_refund
 
 pytestmark = pytest.mark.django_db
 
@@ -111,13 +118,18 @@ def test_the_request_in_portuguese(delivered_in, run_events, send_emails):
     assert "Por favor, não envie nada ainda" in message.body
 
 
-def test_the_refund_of_a_return_is_the_refund_e_mail_naming_the_return(
-    delivered_in, run_events, send_emails
-):
-    order = delivered_in("en")
+def _received(order):
     order_return = _request(order)
     returns.return_approve(return_id=order_return.pk, actor=STAFF)
     returns.return_receive(return_id=order_return.pk, actor=STAFF, restock=False)
+    return order_return
+
+
+def test_a_returns_refund_is_one_e_mail_naming_the_amount_lines_and_credit_note(
+    delivered_in, run_events, send_emails
+):
+    order = delivered_in("en")
+    order_return = _received(order)
     run_events()
     Notification.objects.update(status=SendStatus.SENT)
     returns.return_refund(return_id=order_return.pk, actor=STAFF)
@@ -126,9 +138,85 @@ def test_the_refund_of_a_return_is_the_refund_e_mail_naming_the_return(
     send_emails()
 
     [message] = mail.outbox
+    [(html, _mimetype)] = message.alternatives
+    credit_note = Invoice.objects.get(kind=InvoiceKind.CREDIT_NOTE, refund__isnull=False)
+    assert message.subject == f"Your return for order {order.number} is refunded"
+    assert message.to == ["ana@example.com"]
+    assert (
+        f"Loja Café Azul has the items you sent back from order {order.number} and is "
+        "refunding €9.90 to the way you paid." in message.body
+    )
+    assert "The items you returned:\n1 x Blue mug (MUG)" in message.body
+    assert f"Credit note {credit_note.number} records this refund." in message.body
+    assert "<li>1 x Blue mug (MUG)</li>" in html
+    # the refund's own e-mail is not sent as well: one ledger row, the return's
+    rows = Notification.objects.filter(order_id=order.pk, created_at__gte=order_return.requested_at)
+    templates = sorted(rows.values_list("template", flat=True))
+    assert "payment.refunded/customer" not in templates
+    assert templates.count("return.refunded/customer") == 1
+
+
+def test_a_returns_refund_in_portuguese(delivered_in, run_events, send_emails):
+    order = delivered_in("pt-BR")
+    order_return = _received(order)
+    run_events()
+    Notification.objects.update(status=SendStatus.SENT)
+    returns.return_refund(return_id=order_return.pk, actor=STAFF, amount=Decimal("5.00"))
+    run_events()
+
+    send_emails()
+
+    [message] = mail.outbox
+    [(html, _mimetype)] = message.alternatives
+    assert message.subject == f"A devolução do pedido {order.number} foi reembolsada"
+    assert (
+        f"A loja Loja Café Azul recebeu os itens que você devolveu do pedido {order.number} "
+        "e está reembolsando €\xa05,00 na forma de pagamento que você usou." in message.body
+    )
+    assert "Itens devolvidos:\n1 x Blue mug (MUG)" in message.body
+    assert "A nota de crédito 2026-" in message.body
+    assert '<html lang="pt-BR">' in html
+    for english in ("Hello", "refunding", "returned", "Credit note", "reply to"):
+        assert english not in message.body + html
+
+
+def test_a_refund_of_the_order_itself_still_gets_the_refund_e_mail(
+    delivered_in, run_events, send_emails
+):
+    order = delivered_in("en")
+    _received(order)  # a return received, not refunded: the shop refunds something else
+    run_events()
+    Notification.objects.update(status=SendStatus.SENT)
+    payment_refund(
+        order_id=order.pk, shop_id=None, amount=Decimal("1.00"), lines=[], reason="Late."
+    )
+    run_events()
+
+    send_emails()
+
+    [message] = mail.outbox
     assert message.subject == f"A refund for your order {order.number}"
-    assert "Loja Café Azul is refunding €9.90 of your order" in message.body
-    assert f"The reason given: Return {order.number}-R1: The mug arrived chipped." in message.body
+
+
+def test_the_staff_order_page_lists_the_returns_refund_e_mail_to_resend(
+    delivered_in, run_events, send_emails
+):
+    order = delivered_in("en")
+    order_return = _received(order)
+    returns.return_refund(return_id=order_return.pk, actor=STAFF)
+    run_events()
+    send_emails()
+
+    listed = {str(email.name): email for email in order_emails(order_id=order.pk)}
+
+    assert listed["Return refunded"].subject == f"Your return for order {order.number} is refunded"
+    email_notification_resend_for_order(
+        order_id=order.pk, notification_id=listed["Return refunded"].notification_id, actor="ana"
+    )
+    send_emails()
+    assert [m.subject for m in mail.outbox].count(
+        f"Your return for order {order.number} is refunded"
+    ) == 2
 
 
 def test_the_return_events_go_to_the_shops_webhooks(delivered_in, shop, run_events):

@@ -11,11 +11,11 @@ from orderflow.models import OutboxEvent
 from orders import services as order_services
 from orders.choices import OrderStatus
 from orders.exceptions import ReturnInputError, ReturnNotAllowed, ReturnRefundRefused
-from orders.models import Order, Return, ReturnLine
+from orders.models import Order, OrderLine, Return, ReturnLine
 from orders.services import returns
 from orders.services.dispatch import ShipmentLineInput, shipment_create
 from orders.services.returns import ReturnLineInput
-from payments.models import Payment, Refund
+from payments.models import Invoice, Payment, Refund
 from payments.tests.factories import confirmed_order
 
 from ..assertions import stock_of
@@ -238,7 +238,17 @@ def test_the_steps_to_a_refund_of_the_returned_lines(shop):
         "EUR",
         str(refund.pk),
     )
-    assert OutboxEvent.objects.filter(type="payment.refunded", data__on_request=True).count() == 1
+    # the return's event tells the customer (its units and credit note); the refund's does not
+    credit_note = Invoice.objects.get(refund=refund)
+    assert (refunded_data["lines"], refunded_data["credit_note"]) == (
+        [{"sku": "MUG", "quantity": 1, "name": OrderLine.objects.get(order=order, sku="MUG").name}],
+        credit_note.number,
+    )
+    [payment_refunded] = OutboxEvent.objects.filter(type="payment.refunded")
+    assert (payment_refunded.data["on_request"], payment_refunded.data["credit_note"]) == (
+        False,
+        credit_note.number,
+    )
 
 
 def test_a_refund_of_an_amount(shop):
