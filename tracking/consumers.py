@@ -397,6 +397,7 @@ PUBLIC_ORDER_FIELDS = (
     "refunded_amount",
     "refunded_at",
     "return_status",
+    "returns",
     "parcels",
     "carrier",
     "tracking_number",

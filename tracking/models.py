@@ -71,12 +71,20 @@ class TrackedOrder(models.Model):
     #: money given back to the customer, all refunds together, and when the last one was
     refunded_amount = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     refunded_at = models.DateTimeField(null=True, blank=True)
-    #: where the order's latest return stands (``orders`` ReturnStatus), "" without one
+    #: where the order's latest return stands (``orders`` ReturnStatus), "" without one;
+    #: each return's own status is in ``returns``
     return_status = models.CharField(max_length=20, blank=True, default="", db_default="")
     #: the order's parcels, first shipped first: ``[{"id", "carrier", "tracking_number",
     #: "status", "lines": [{"sku", "name", "quantity"}], "eta"}]`` (``reactions.parcel_fact``);
     #: [] before the first, and for parcels shipped before events named them
     parcels = models.JSONField(default=list, blank=True, db_default=[])
+    #: the order's returns, by number: ``[{"number", "status", "lines": [{"sku", "name",
+    #: "quantity"}]}]`` (``reactions.merge_return``); [] before the first, and for returns
+    #: told before events gave each its own facts
+    returns = models.JSONField(default=list, blank=True, db_default=[])
+    #: how many of them still need the shop (requested, approved, received): the returns
+    #: queue's rows
+    open_returns = models.PositiveSmallIntegerField(default=0, db_default=0)
 
     class Meta:
         ordering = ["-placed_at"]

@@ -12,6 +12,7 @@ from . import queues
 from .choices import Milestone, TrackingSource
 from .live_status import LiveStatus
 from .models import TrackedOrder, TrackingEntry
+from .reactions import OPEN_RETURN_STATUSES
 
 #: what the customer and staff wait for next, by order status (the orders' vocabulary)
 NEXT_STEPS = {
@@ -74,7 +75,22 @@ def board_row(tracked: TrackedOrder) -> dict:
         "delivery_issue_label": label(tracked.delivery_issue) if tracked.delivery_issue else "",
         #: the work queues the row is in: a page moves its queue counts by the push alone
         "queues": queues.row_queues(tracked),
+        #: each return that still needs the shop (the returns queue lists them all)
+        "returns": open_returns_of(tracked),
     }
+
+
+def open_returns_of(tracked: TrackedOrder) -> list[dict]:
+    """The row's open returns as the board shows them: ``R2 · Return approved``."""
+    return [
+        {
+            "number": known["number"],
+            "status": known["status"],
+            "label": f"R{known['number']} · {label('return_' + known['status'])}",
+        }
+        for known in tracked.returns or []
+        if known.get("status") in OPEN_RETURN_STATUSES
+    ]
 
 
 def staff_entry(entry: TrackingEntry) -> dict:
@@ -153,6 +169,7 @@ def public_order(tracked: TrackedOrder, live: LiveStatus) -> dict:
         "refunded_amount": str(tracked.refunded_amount),
         "refunded_at": tracked.refunded_at.isoformat() if tracked.refunded_at else "",
         "return_status": tracked.return_status,
+        "returns": [_public_return(known) for known in tracked.returns or []],
         "parcels": [_public_parcel(parcel) for parcel in tracked.parcels or []],
         **live_status_payload(live),
     }
@@ -169,6 +186,18 @@ def _public_parcel(parcel: dict) -> dict:
             for line in parcel.get("lines") or []
         ],
         "eta": parcel.get("eta", ""),
+    }
+
+
+def _public_return(known: dict) -> dict:
+    """A return as its customer sees it: its number, where it stands and what it holds."""
+    return {
+        "number": known.get("number", 0),
+        "status": known.get("status", ""),
+        "lines": [
+            {"name": line.get("name") or line["sku"], "quantity": line["quantity"]}
+            for line in known.get("lines") or []
+        ],
     }
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 
 from orderflow import customer_locale
 from orders.events import OrderStatus
@@ -228,9 +228,53 @@ RETURN_NEXT_STEPS = {
 }
 
 
+#: a return's state in a word or two, as its line in the page's list of returns says it
+RETURN_LABELS = {
+    "requested": pgettext_lazy("a return's state", "Being checked"),
+    "approved": pgettext_lazy("a return's state", "Approved: send the items back"),
+    "rejected": pgettext_lazy("a return's state", "Not accepted"),
+    "received": pgettext_lazy("a return's state", "Received: refund follows"),
+    "refunded": pgettext_lazy("a return's state", "Refunded"),
+    "closed": pgettext_lazy("a return's state", "Settled without a refund"),
+}
+OPEN_RETURN_STATUSES = ("requested", "approved", "received")
+
+
 def _return_sentence(order: Mapping[str, Any]) -> str:
+    """The summary's word on returns: where the one return stands; with several, that each
+    is listed (the latest alone would hide the others)."""
+    if len(order.get("returns") or ()) > 1:
+        return _("You have several returns; each is listed below with where it stands.")
     sentence = RETURN_SENTENCES.get(order.get("return_status") or "")
     return str(sentence) % {"shop": order["shop_name"]} if sentence is not None else ""
+
+
+def _next_return_status(order: Mapping[str, Any]) -> str:
+    """The status whose next step the page names: the oldest open return's, or the latest
+    return's (a row told before returns had their own facts)."""
+    known = order.get("returns") or ()
+    if not known:
+        return order.get("return_status") or ""
+    open_ones = [r for r in known if r.get("status") in OPEN_RETURN_STATUSES]
+    return open_ones[0]["status"] if open_ones else ""
+
+
+def _return(order: Mapping[str, Any], known: Mapping[str, Any]) -> dict[str, Any]:
+    """One return's words: the page's script places them on each push as they are."""
+    status = known.get("status", "")
+    sentence = RETURN_SENTENCES.get(status)
+    label = RETURN_LABELS.get(status)
+    return {
+        "number": known.get("number", 0),
+        "status": status,
+        "title": _("Return %(number)s") % {"number": known.get("number", 0)},
+        "status_label": str(label) if label is not None else status.capitalize(),
+        "sentence": str(sentence) % {"shop": order["shop_name"]} if sentence is not None else "",
+        "contents": ", ".join(
+            f"{line['quantity']} \N{MULTIPLICATION SIGN} {line['name']}"
+            for line in known.get("lines") or ()
+        ),
+    }
 
 
 def _refunded(order: Mapping[str, Any]) -> bool:
@@ -313,7 +357,7 @@ def next_step(order: Mapping[str, Any]) -> str:
     if _attempt_failed(order):
         return _("The carrier tries again.")
     if order.get("status") == OrderStatus.DELIVERED and order.get("return_status"):
-        step = RETURN_NEXT_STEPS.get(order["return_status"])
+        step = RETURN_NEXT_STEPS.get(_next_return_status(order))
         return str(step) if step is not None else ""
     step = NEXT_STEPS.get(order.get("status", ""))
     return str(step) if step is not None else ""
@@ -338,6 +382,8 @@ def view(order: Mapping[str, Any]) -> dict[str, Any]:
         "tone": tone(order),
         # listed when the order left in more than one parcel (one is the card's carrier)
         "parcels": [_parcel(parcel) for parcel in order.get("parcels") or []],
+        # every return of the order, oldest first, each with where it stands and its items
+        "returns": [_return(order, known) for known in order.get("returns") or []],
         # an order that ended before it shipped has no parcel to speak of
         "parcel_shown": bool(order.get("carrier"))
         or order.get("status") not in (OrderStatus.REJECTED, OrderStatus.CANCELLED),

@@ -30,10 +30,6 @@ DELIVERY_EXCEPTIONS = ("delivery_failed", "held", "returned_to_sender")
 #: the statuses with units still to hand to a carrier (an order shipping in several parcels
 #: is ``partially_shipped`` until the last one leaves)
 TO_SHIP = (OrderStatus.CONFIRMED.value, "partially_shipped")
-#: where the order's latest return (``TrackedOrder.return_status``, as the return events
-#: tell it) still needs the shop: to approve or reject it, to receive the parcel, to refund
-#: or close it
-OPEN_RETURNS = ("requested", "approved", "received")
 
 
 @dataclass(frozen=True)
@@ -96,10 +92,13 @@ QUEUES: tuple[WorkQueue, ...] = (
         "returns",
         gettext_lazy("Returns to process"),
         gettext_lazy(
-            "Orders whose latest return is asked for, approved or received, and not yet settled"
+            "Orders with a return asked for, approved or received and not yet settled; each "
+            "open return is listed under its order"
         ),
-        where=Q(return_status__in=OPEN_RETURNS),
-        holds=lambda row: row.return_status in OPEN_RETURNS,
+        # an order's every open return counts (``TrackedOrder.open_returns``), not only
+        # its latest: a second return settled never hides a first one still open
+        where=Q(open_returns__gt=0),
+        holds=lambda row: row.open_returns > 0,
     ),
     WorkQueue(
         "stuck",

@@ -115,9 +115,51 @@ def _restocked_note(data: Data) -> str:
     return f"{_return_lines(data)} back on hand ({data.get('key', '')})"
 
 
+#: the fact a return event gives its order's row: that return's number, status and lines
+#: (``TrackedOrder.returns``, merged by ``merge_return``)
+RETURN = "return"
+#: where a return still needs the shop: to approve or reject it, to receive the parcel, to
+#: refund or close it
+OPEN_RETURN_STATUSES = ("requested", "approved", "received")
+
+
 def _return_facts(status: str) -> Callable[[Data], dict[str, Any]]:
-    """The customer's page tells where the order's latest return stands."""
-    return lambda data: {"return_status": status}
+    """Where the order's latest return stands (``return_status``), and this return's own
+    status and lines: an order may have several returns, the pages show each."""
+    return lambda data: {
+        "return_status": status,
+        RETURN: {
+            "number": data.get("return_number", 0),
+            "status": status,
+            "lines": [
+                {
+                    "sku": line["sku"],
+                    "name": line.get("name") or line["sku"],
+                    "quantity": line["quantity"],
+                }
+                for line in data.get("lines") or ()
+            ],
+        },
+    }
+
+
+def merge_return(returns: list[dict[str, Any]], found: dict[str, Any]) -> list[dict[str, Any]]:
+    """The row's returns with ``found`` put in its place (a new one in number order); its
+    lines are kept when an event does not repeat them (``return.closed`` names none)."""
+    merged = [
+        {**known, **found, "lines": found["lines"] or known.get("lines", [])}
+        if known.get("number") == found["number"]
+        else known
+        for known in returns
+    ]
+    if not any(known.get("number") == found["number"] for known in returns):
+        merged.append(found)
+    return sorted(merged, key=lambda known: known.get("number") or 0)
+
+
+def open_returns(returns: list[dict[str, Any]]) -> int:
+    """How many of the row's returns still need the shop."""
+    return sum(1 for known in returns if known.get("status") in OPEN_RETURN_STATUSES)
 
 
 def _no_facts(data: Data) -> dict[str, Any]:
@@ -312,6 +354,9 @@ REACTIONS: dict[str, Reaction] = {
         legacy_status=OrderStatus.CANCELLED,
         page_facts=_cancelled_facts,
     ),
+    "order.remainder_cancelled": Reaction(
+        Milestone.REMAINDER_CANCELLED, ACTOR, _remainder_note, legacy_status=OrderStatus.SHIPPED
+    ),
     "shipment.dispatched": Reaction(
         _dispatched_milestone,
         ACTOR,
@@ -355,9 +400,6 @@ REACTIONS: dict[str, Reaction] = {
         page_facts=_delivery_issue("returned_to_sender"),
     ),
     "shipment.delivered": Reaction(
-    "order.remainder_cancelled": Reaction(
-        Milestone.REMAINDER_CANCELLED, ACTOR, _remainder_note, legacy_status=OrderStatus.SHIPPED
-    ),
         _delivered_milestone,
         ACTOR,
         legacy_status=OrderStatus.DELIVERED,

@@ -74,6 +74,9 @@ class Move:
     return_status: str = ""
     #: ``TrackedOrder.parcels``, whole
     parcels: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    #: ``TrackedOrder.returns``, whole, and how many of them are open
+    returns: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    open_returns: int = 0
 
 
 @dataclass(frozen=True)
@@ -284,11 +287,14 @@ UPDATE {TRACKED} t
 SET status = n.status, sequence = n.sequence, updated_at = n.updated_at,
     carrier = n.carrier, tracking_number = n.tracking_number, customer_name = n.customer_name,
     customer_email = n.customer_email, outcome = n.outcome, delivery_issue = n.delivery_issue,
-    return_status = n.return_status, parcels = n.parcels
+    return_status = n.return_status, parcels = n.parcels, returns = n.returns,
+    open_returns = n.open_returns
 FROM unnest(%s::uuid[], %s::text[], %s::int[], %s::timestamptz[], %s::text[], %s::text[],
-            %s::text[], %s::text[], %s::jsonb[], %s::text[], %s::text[], %s::jsonb[])
+            %s::text[], %s::text[], %s::jsonb[], %s::text[], %s::text[], %s::jsonb[],
+            %s::jsonb[], %s::int[])
      AS n(order_id, status, sequence, updated_at, carrier, tracking_number, customer_name,
-          customer_email, outcome, delivery_issue, return_status, parcels)
+          customer_email, outcome, delivery_issue, return_status, parcels, returns,
+          open_returns)
 WHERE t.order_id = n.order_id AND t.sequence < n.sequence
 RETURNING t.order_id
 """  # noqa: S608
@@ -314,6 +320,8 @@ def tracked_move(moves: list[Move]) -> set[UUID]:
                 delivery_issue=move.delivery_issue,
                 return_status=move.return_status,
                 parcels=move.parcels,
+                returns=move.returns,
+                open_returns=move.open_returns,
             ):
                 moved.add(move.order_id)
         return moved
@@ -332,6 +340,8 @@ def tracked_move(moves: list[Move]) -> set[UUID]:
             [move.delivery_issue for move in moves],
             [move.return_status for move in moves],
             [Jsonb(move.parcels) for move in moves],
+            [Jsonb(move.returns) for move in moves],
+            [move.open_returns for move in moves],
         ],
     )
     return {order_id for (order_id,) in rows}

@@ -152,9 +152,13 @@
         row.customer_name ? el("span", { class: "sub-lead" }, row.customer_name) : null,
         el("span", { class: "sub" }, row.customer_email))),
       el("td", { "data-label": LABELS[3], class: "num" }, row.total + " " + row.currency),
-      el("td", { "data-label": LABELS[4] }, el("span", { class: "stack" },
+      el("td", { "data-label": LABELS[4] }, el.apply(null, [
+        "span", { class: "stack" },
         el("span", { class: "status status-" + row.status }, row.status_label),
-        row.delivery_issue ? el("span", { class: "sub issue" }, row.delivery_issue_label) : null)),
+        row.delivery_issue ? el("span", { class: "sub issue" }, row.delivery_issue_label) : null,
+      ].concat((row.returns || []).map(function (known) {   // each open return, server-worded
+        return el("span", { class: "sub return", "data-return": known.number }, known.label);
+      })))),
       el("td", { "data-label": LABELS[5] }, OF.timeElement(row.updated_at)),
     ];
   }

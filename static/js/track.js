@@ -1,4 +1,4 @@
-/* The customer's tracking page: its summary, parcel and timeline, live.
+/* The customer's tracking page: its summary, parcel, returns and timeline, live.
  *
  * Every word comes from the server, in the page's language: the page's first view is
  * rendered there, and each push is rendered by the page's socket in the same language
@@ -38,6 +38,22 @@
     document.getElementById("next").hidden = !view.next_step;
     document.getElementById("parcel").hidden = !view.parcel_shown;
     renderParcels(view.parcels || []);
+    renderReturns(view.returns || []);
+  }
+
+  /* Every return of the order, each with where it stands, as the server words it. */
+  function renderReturns(returns) {
+    var returnList = document.getElementById("return-list");
+    document.getElementById("returns").hidden = !returns.length;
+    returnList.replaceChildren.apply(returnList, returns.map(function (known) {
+      return el("li", { class: "return", "data-return": known.number },
+        el("strong", {}, known.title), " · ",
+        el("span", { class: "status status-return_" + known.status }, known.status_label),
+        known.contents ? el("br", {}) : null,
+        known.contents ? el("span", { class: "muted" }, known.contents) : null,
+        known.sentence ? el("br", {}) : null,
+        known.sentence || null);
+    }));
   }
 
   /* The parcels of an order that left in several, as the server words them. */

@@ -22,7 +22,17 @@ from orders import interface as orders_interface
 from .. import payloads, push, queues, repository
 from ..live_status import live_status_set_many
 from ..models import TrackedOrder, TrackingEntry
-from ..reactions import PARCEL, REACTIONS, EntryRow, delivery_issue_of, entry_row, merge_parcel
+from ..reactions import (
+    PARCEL,
+    REACTIONS,
+    RETURN,
+    EntryRow,
+    delivery_issue_of,
+    entry_row,
+    merge_parcel,
+    merge_return,
+    open_returns,
+)
 from .recording import tracked_order_ensure
 
 
@@ -77,6 +87,7 @@ def tracking_project(*, events: Sequence) -> dict[UUID, OrderChange]:
         row.outcome, row.delivery_issue = move.outcome, move.delivery_issue
         row.return_status = move.return_status
         row.parcels = move.parcels
+        row.returns, row.open_returns = move.returns, move.open_returns
     refunds = repository.tracked_refund(_refunds(events, fresh))
     for order_id, (amount, refunded_at) in refunds.items():
         change = changes[order_id]
@@ -111,6 +122,7 @@ def moves_of(
             "delivery_issue": current.delivery_issue,
             "return_status": current.return_status,
             "parcels": list(current.parcels or []),
+            "returns": list(current.returns or []),
         }
         for row in sorted(rows, key=lambda r: r.sequence):
             if not row.moves_status or row.sequence <= state["sequence"]:
@@ -121,6 +133,8 @@ def moves_of(
             for name, value in row.tracked:
                 if name == PARCEL:
                     state["parcels"] = merge_parcel(state["parcels"], value)
+                elif name == RETURN:
+                    state["returns"] = merge_return(state["returns"], value)
                 else:
                     state[name] = value
             if any(name == PARCEL for name, _ in row.tracked):
@@ -128,8 +142,18 @@ def moves_of(
                     state["parcels"], news=state["delivery_issue"]
                 )
         if state["sequence"] > current.sequence:
-            moves[order_id] = repository.Move(order_id=order_id, **state)
+            moves[order_id] = repository.Move(
+                order_id=order_id, **state, open_returns=_open_returns(current, state["returns"])
+            )
     return moves
+
+
+def _open_returns(current: TrackedOrder, returns: list[dict]) -> int:
+    """The row's open returns; a row whose returns were told before they had their own
+    facts counts its latest return's status, as it did."""
+    if returns:
+        return open_returns(returns)
+    return current.open_returns
 
 
 def _fresh_rows(rows: list[EntryRow], fresh: list[TrackingEntry]) -> dict[UUID, list[EntryRow]]:

@@ -14,6 +14,7 @@ from django.utils import timezone
 from orderflow.models import Delivery, DeliveryStatus
 from tracking import push, queues, selectors
 from tracking.models import TrackedOrder
+from tracking.reactions import open_returns
 from tracking.services.projection import tracking_project
 
 from .feed import Story
@@ -44,6 +45,20 @@ def tracked(n: int, **fields) -> TrackedOrder:
 PAYMENT = {"cause": "payment", "reason": "Card declined", "short_items": [], "charged": False}
 BY_SHOP = {"cause": "shop", "reason": "Customer asked", "short_items": [], "charged": False}
 
+def _returns(*statuses: str) -> dict:
+    """A delivered order's row with returns R1, R2… in ``statuses`` (the last the latest)."""
+    known = [
+        {"number": n, "status": status, "lines": [{"sku": "MUG", "name": "Mug", "quantity": 1}]}
+        for n, status in enumerate(statuses, start=1)
+    ]
+    return {
+        "status": "delivered",
+        "return_status": statuses[-1],
+        "returns": known,
+        "open_returns": open_returns(known),
+    }
+
+
 #: a row of every kind a queue tells apart, and the queues it is in
 KINDS = {
     "confirmed": ({"status": "confirmed"}, ["to-ship"]),
@@ -62,12 +77,14 @@ KINDS = {
     "cancelled by the shop": ({"status": "cancelled", "outcome": BY_SHOP}, []),
     "rejected": ({"status": "rejected"}, []),
     "delivered": ({"status": "delivered"}, []),
-    "return asked for": ({"status": "delivered", "return_status": "requested"}, ["returns"]),
-    "return approved": ({"status": "delivered", "return_status": "approved"}, ["returns"]),
-    "return received": ({"status": "delivered", "return_status": "received"}, ["returns"]),
-    "return refunded": ({"status": "delivered", "return_status": "refunded"}, []),
-    "return rejected": ({"status": "delivered", "return_status": "rejected"}, []),
-    "return closed": ({"status": "delivered", "return_status": "closed"}, []),
+    "return asked for": (_returns("requested"), ["returns"]),
+    "return approved": (_returns("approved"), ["returns"]),
+    "return received": (_returns("received"), ["returns"]),
+    "return refunded": (_returns("refunded"), []),
+    "return rejected": (_returns("rejected"), []),
+    "return closed": (_returns("closed"), []),
+    # the latest return settled, an earlier one still open: the order stays in the queue
+    "first return open, second rejected": (_returns("approved", "rejected"), ["returns"]),
 }
 
 
@@ -116,7 +133,7 @@ def test_the_snapshot_counts_each_queue_in_the_boards_shop(db):
         "to-ship": 3,
         "delivery-exceptions": 3,
         "payment-failed": 1,
-        "returns": 3,
+        "returns": 4,
         "stuck": 0,
     }
     assert one_shop["queues"] == {

@@ -5,7 +5,9 @@ import pytest
 
 from orderflow.events import pump
 from orders import services as order_services
+from orders.models import OrderLine
 from orders.services import returns
+from tracking import payloads, queues, selectors
 from tracking.models import TrackedOrder, TrackingEntry
 from tracking.reactions import REACTIONS
 
@@ -142,3 +144,106 @@ def test_a_rejected_return_says_so(client, delivered):
 )
 def test_each_return_entrys_note_says_what_staff_need(event_type, data, note):
     assert REACTIONS[event_type].note(data) == note
+
+
+def _view(client, order, headers) -> dict:
+    return client.get(f"/track/{order.tracking_token}", **headers).context["view"]
+
+
+def test_the_page_and_the_returns_queue_show_each_of_two_returns(client, delivered):
+    first = returns.return_request(
+        order_id=delivered.pk,
+        shop_id=None,
+        lines=[returns.ReturnLineInput("MUG", 1)],
+        reason="Arrived chipped.",
+        actor=STAFF,
+    )
+    returns.return_approve(return_id=first.pk, actor=STAFF)
+    second = returns.return_request(
+        order_id=delivered.pk,
+        shop_id=None,
+        lines=[returns.ReturnLineInput("COFFEE-1KG", 1)],
+        reason="Changed my mind.",
+        actor=STAFF,
+    )
+    _settle()
+    both_open = TrackedOrder.objects.get(pk=delivered.pk)
+    returns.return_reject(return_id=second.pk, actor=STAFF, reason="Opened package.")
+    _settle()
+
+    english = _view(client, delivered, ENGLISH)
+    portuguese = _view(client, delivered, PORTUGUESE)
+    names = dict(OrderLine.objects.filter(order=delivered).values_list("sku", "name"))
+
+    assert (both_open.open_returns, both_open.return_status) == (2, "requested")
+    assert [
+        (r["title"], r["status_label"], r["contents"], r["sentence"]) for r in english["returns"]
+    ] == [
+        (
+            "Return 1",
+            "Approved: send the items back",
+            f"1 \u00d7 {names['MUG']}",
+            "Return in progress: Demo Coffee approved it; please send the items back.",
+        ),
+        (
+            "Return 2",
+            "Not accepted",
+            f"1 \u00d7 {names['COFFEE-1KG']}",
+            "Demo Coffee could not accept your return.",
+        ),
+    ]
+    # the latest return (rejected) does not hide the first: the summary sends to the list,
+    # and the next step is the open one's
+    assert english["sentences"][-1] == (
+        "You have several returns; each is listed below with where it stands."
+    )
+    assert english["next_step"] == "Send the items back to the shop."
+    assert [r["status_label"] for r in portuguese["returns"]] == [
+        "Aprovada: envie os itens de volta",
+        "Não aceita",
+    ]
+    assert portuguese["returns"][0]["title"] == "Devolução 1"
+    tracked = TrackedOrder.objects.get(pk=delivered.pk)
+    assert (tracked.return_status, tracked.open_returns) == ("rejected", 1)
+    assert [(r["number"], r["status"]) for r in tracked.returns] == [
+        (1, "approved"),
+        (2, "rejected"),
+    ]
+    assert queues.row_queues(tracked) == ["returns"]
+    assert payloads.board_row(tracked)["returns"] == [
+        {"number": 1, "status": "approved", "label": "R1 · Return approved"}
+    ]
+    in_queue = selectors.board_snapshot(queue="returns")
+    assert [row["number"] for row in in_queue["rows"]] == [delivered.number]
+    assert in_queue["queues"]["returns"] == 1
+
+
+def test_a_settled_return_leaves_the_queue_when_no_other_is_open(client, delivered):
+    order_return = returns.return_request(
+        order_id=delivered.pk,
+        shop_id=None,
+        lines=[returns.ReturnLineInput("MUG", 1)],
+        reason="Arrived chipped.",
+        actor=STAFF,
+    )
+    returns.return_approve(return_id=order_return.pk, actor=STAFF)
+    returns.return_receive(return_id=order_return.pk, actor=STAFF, restock=False)
+    returns.return_close(return_id=order_return.pk, actor=STAFF, reason="Replaced")
+    _settle()
+
+    tracked = TrackedOrder.objects.get(pk=delivered.pk)
+    view = _view(client, delivered, ENGLISH)
+    mug = OrderLine.objects.get(order=delivered, sku="MUG").name
+
+    assert (tracked.open_returns, queues.row_queues(tracked)) == (0, [])
+    # return.closed names no lines: the return keeps those its earlier events named
+    assert tracked.returns == [
+        {
+            "number": 1,
+            "status": "closed",
+            "lines": [{"sku": "MUG", "name": mug, "quantity": 1}],
+        }
+    ]
+    assert [(r["status_label"], r["contents"]) for r in view["returns"]] == [
+        ("Settled without a refund", f"1 \u00d7 {mug}")
+    ]
