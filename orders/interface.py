@@ -11,6 +11,7 @@ from django.db import connection
 
 from . import permissions, repository, state_machine
 from .choices import OrderStatus, ReturnStatus, ShipmentStatus
+from .exceptions import RestockNotPossible as RestockNotPossible  # raised by stock_restock*
 from .models import Order, OrderLine, OrderTransition, Return, Shop
 from .models.returns import RETURNABLE_STATUSES
 from .services import stock

@@ -10,8 +10,8 @@ from django.db import transaction
 
 from orderflow.errors import FieldError
 from orderflow.events import publish
-from orders.exceptions import RestockNotPossible
 from orders.interface import (
+    RestockNotPossible,
     order_invoice_details,
     order_payment_request,
     stock_restock,
