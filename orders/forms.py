@@ -266,11 +266,24 @@ class BulkShipForm(forms.Form):
 class ReturnStepForm(forms.Form):
     """A step of a return on the staff order page; each step reads the fields it needs."""
 
-    reason = forms.CharField(max_length=500, required=False, widget=forms.TextInput)
-    restock = forms.BooleanField(required=False)
-    amount = forms.DecimalField(
-        max_digits=14, decimal_places=2, min_value=Decimal("0.01"), required=False
+    reason = forms.CharField(
+        label=gettext_lazy("Reason"), max_length=500, required=False, widget=forms.TextInput
     )
+    restock = forms.BooleanField(label=gettext_lazy("Put the units back on hand"), required=False)
+    amount = forms.DecimalField(
+        label=gettext_lazy("Amount"),
+        max_digits=14,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        required=False,
+    )
+
+    def problems(self) -> str:
+        """The form's errors in one line, each after its field's label (the reader's words)."""
+        return "; ".join(
+            f"{self.fields[name].label if name in self.fields else name}: {' '.join(errors)}"
+            for name, errors in self.errors.items()
+        )
 
 
 class ReturnRequestForm(forms.Form):

@@ -436,8 +436,7 @@ def order_return_step(request, order_id: UUID, return_id: UUID, step: str):
     back = redirect(reverse("tracking:order", args=[order_id]) + "#returns")
     form = ReturnStepForm(request.POST)
     if not form.is_valid():
-        problems = "; ".join(f"{name}: {' '.join(errs)}" for name, errs in form.errors.items())
-        messages.error(request, gettext("Not done: %(detail)s") % {"detail": problems})
+        messages.error(request, gettext("Not done: %(detail)s") % {"detail": form.problems()})
         return back
     run, done = RETURN_STEPS[step]
     try:
@@ -469,8 +468,11 @@ def order_return_create(request, order_id: UUID):
                     reason=form.cleaned_data["reason"],
                     actor=_actor(request),
                 )
-            except OrderError as error:
-                form.add_error(None, error.detail)
+            except OrderError as error:  # each problem in the reader's words, no field path
+                for problem in getattr(error, "errors", None) or ():
+                    form.add_error(None, problem.detail)
+                if not getattr(error, "errors", None):
+                    form.add_error(None, error.detail)
             else:
                 messages.success(
                     request,

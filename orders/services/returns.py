@@ -19,6 +19,8 @@ from uuid import UUID
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 
 from orderflow.errors import FieldError
 from orderflow.events import publish
@@ -50,6 +52,16 @@ NEXT: dict[str, frozenset[str]] = {
     R.RECEIVED: frozenset({R.REFUNDED, R.CLOSED}),
 }
 REASON_MAX_LENGTH = 500
+#: a return's status as the refusals name it. The refusals are in the reader's language:
+#: the staff member's on a staff page, English in the API and the admin (which speak no other)
+STATUS_WORDS = {
+    R.REQUESTED: pgettext_lazy("a return is", "requested"),
+    R.APPROVED: pgettext_lazy("a return is", "approved"),
+    R.REJECTED: pgettext_lazy("a return is", "rejected"),
+    R.RECEIVED: pgettext_lazy("a return is", "received"),
+    R.REFUNDED: pgettext_lazy("a return is", "refunded"),
+    R.CLOSED: pgettext_lazy("a return is", "closed without refund"),
+}
 
 
 @dataclass(frozen=True)
@@ -98,34 +110,48 @@ def return_request(
     order = orders.get(pk=order_id)
     if order.status not in RETURNABLE_STATUSES:
         raise ReturnNotAllowed(
-            f"Order {order.number} is {S(order.status).label.lower()}; only an order that "
-            "has shipped (all or part of it) or been delivered can have a return.",
+            _(
+                "Order %(number)s is %(status)s; only an order that has shipped (all or part "
+                "of it) or been delivered can have a return."
+            )
+            % {"number": order.number, "status": S(order.status).label.lower()},
             extra={"order_status": order.status},
         )
     names = dict(OrderLine.objects.filter(order=order).values_list("sku", "name"))
     left = returnable_units(order=order)
     errors: list[FieldError] = []
     if not lines:
-        errors.append(FieldError("lines", "required", "Name at least one line to return."))
+        errors.append(FieldError("lines", "required", _("Name at least one line to return.")))
     seen: set[str] = set()
     for index, line in enumerate(lines):
         if line.sku not in names:
             errors.append(
                 FieldError(
-                    f"lines.{index}.sku", "not_on_order", f"{line.sku} is not on this order."
+                    f"lines.{index}.sku",
+                    "not_on_order",
+                    _("%(sku)s is not on this order.") % {"sku": line.sku},
                 )
             )
         elif line.sku in seen:
             errors.append(
-                FieldError(f"lines.{index}.sku", "duplicate", f"{line.sku} is listed twice.")
+                FieldError(
+                    f"lines.{index}.sku",
+                    "duplicate",
+                    _("%(sku)s is listed twice.") % {"sku": line.sku},
+                )
             )
         elif line.quantity > left.get(line.sku, 0):
             errors.append(
                 FieldError(
                     f"lines.{index}.quantity",
                     "exceeds_returnable",
-                    f"{max(left.get(line.sku, 0), 0)} {line.sku} of order {order.number} may "
-                    f"still be returned, not {line.quantity}.",
+                    _("%(left)s %(sku)s of order %(number)s may still be returned, not %(asked)s.")
+                    % {
+                        "left": max(left.get(line.sku, 0), 0),
+                        "sku": line.sku,
+                        "number": order.number,
+                        "asked": line.quantity,
+                    },
                 )
             )
         seen.add(line.sku)
@@ -177,8 +203,8 @@ def return_reject(
     may be asked for again."""
     if not reason.strip():
         raise ReturnInputError(
-            "reason: say why the return is rejected; the customer reads it.",
-            errors=[FieldError("reason", "required", "Say why; the customer reads it.")],
+            _("reason: say why the return is rejected; the customer reads it."),
+            errors=[FieldError("reason", "required", _("Say why; the customer reads it."))],
         )
     order_return, order = _locked(return_id, to=R.REJECTED, shop_id=shop_id)
     order_return.status = R.REJECTED
@@ -258,12 +284,12 @@ def return_refund(
         )
     except payments.RefundRefused as error:
         raise ReturnRefundRefused(
-            f"Not refunded: {error.detail}",
+            _("Not refunded: %(detail)s") % {"detail": error.detail},
             errors=[FieldError("amount", "refund_refused", error.detail)],
         ) from None
     if not refund.succeeded:
         raise ReturnRefundRefused(
-            "The payment provider declined the refund; nothing was refunded. Try again later."
+            _("The payment provider declined the refund; nothing was refunded. Try again later.")
         )
     order_return.status = R.REFUNDED
     order_return.refunded_amount = refund.amount
@@ -311,8 +337,13 @@ def _locked(return_id: UUID, *, to: str, shop_id: int | None) -> tuple[Return, O
     order_return = Return.objects.select_for_update().get(pk=return_id)
     if to not in NEXT.get(order_return.status, ()):
         raise ReturnNotAllowed(
-            f"Return {order.number}-R{order_return.number} is "
-            f"{R(order_return.status).label.lower()}; it cannot become {R(to).label.lower()}.",
+            _("Return %(number)s-R%(return_number)s is %(status)s; it cannot become %(target)s.")
+            % {
+                "number": order.number,
+                "return_number": order_return.number,
+                "status": STATUS_WORDS[order_return.status],
+                "target": STATUS_WORDS[to],
+            },
             extra={"return_status": order_return.status},
         )
     return order_return, order

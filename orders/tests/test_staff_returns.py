@@ -47,9 +47,12 @@ def order_return():
     )
 
 
-def _step(client, order_return, step, **data):
+def _step(client, order_return, step, headers=None, **data):
     return client.post(
-        f"/staff/orders/{order_return.order_id}/returns/{order_return.pk}/{step}", data, follow=True
+        f"/staff/orders/{order_return.order_id}/returns/{order_return.pk}/{step}",
+        data,
+        follow=True,
+        **(headers or {}),
     )
 
 
@@ -207,7 +210,7 @@ def test_opening_a_return_refused_is_shown_on_the_form_and_a_viewer_may_not():
     )
 
     assert nothing.status_code == too_many.status_code == 400
-    assert "lines: Name at least one line to return." in nothing.content.decode()
+    assert "Name at least one line to return." in nothing.content.decode()
     assert "Ensure this value is less than or equal to 1." in too_many.content.decode()
     assert by_viewer.status_code == 403
     assert not Return.objects.exists()
@@ -228,4 +231,50 @@ def test_an_order_not_shipped_offers_no_return():
     assert "returns/new" not in page
     assert refused.status_code == 400
     assert "only an order that has shipped (all or part of it)" in refused.content.decode()
+    assert not Return.objects.exists()
+
+
+PORTUGUESE = {"HTTP_ACCEPT_LANGUAGE": "pt-BR,pt;q=0.9"}
+
+
+def test_the_steps_refusals_and_messages_read_in_the_staff_members_language(order_return):
+    supervisor = _client_with("supervisor")
+
+    out_of_order = _step(supervisor, order_return, "close", PORTUGUESE)
+    no_reason = _step(supervisor, order_return, "reject", PORTUGUESE, reason="")
+    bad_amount = _step(supervisor, order_return, "refund", PORTUGUESE, amount="-1")
+    approved = _step(supervisor, order_return, "approve", PORTUGUESE)
+
+    number = order_return.order.number
+    assert _messages(out_of_order) == [
+        f"Não feito: A devolução {number}-R1 está solicitada; não pode passar a encerrada sem "
+        "reembolso."
+    ]
+    assert _messages(no_reason) == [
+        "Não feito: motivo: diga por que a devolução foi recusada; o cliente vai ler."
+    ]
+    [refused] = _messages(bad_amount)
+    assert refused.startswith("Não feito: Valor: ")
+    assert "amount" not in refused
+    assert _messages(approved) == [
+        "Devolução R1 aprovada; o cliente é avisado para enviar os itens de volta."
+    ]
+    assert Return.objects.get().status == "approved"
+
+
+def test_opening_a_return_refused_reads_in_the_staff_members_language():
+    order = _shipped_order()
+    operator = _client_with("operator")
+
+    nothing = operator.post(
+        f"/staff/orders/{order.pk}/returns/new",
+        {"units_MUG": "0", "reason": "x"},
+        **PORTUGUESE,
+    )
+
+    page = nothing.content.decode()
+    assert nothing.status_code == 400
+    assert "Indique pelo menos um item a devolver." in page
+    assert "Name at least" not in page
+    assert "lines:" not in page
     assert not Return.objects.exists()
