@@ -23,6 +23,7 @@ urlpatterns = [
     path("staff/orders/", include("orders.urls")),
     path("staff/orders/", include("notifications.staff_urls")),
     path("staff/failed-events", views.failed_events, name="failed-events"),
+    path("staff/failed-events.csv", views.failed_events_export, name="failed-events-export"),
     # the page's first name read as failed parcel deliveries; bookmarks still arrive
     path(
         "staff/failed-deliveries",

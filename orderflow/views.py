@@ -1,18 +1,21 @@
-"""Kernel views: problem type docs, the problem-shaped 404/500, the failed event handling page."""
+"""Kernel views: problem type docs, the problem-shaped 404/500, the failed event handling page
+and its CSV."""
 
 import unicodedata
 from datetime import UTC, date, datetime, time
+from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.db.models import QuerySet
-from django.http import Http404, JsonResponse
+from django.db.models import Case, QuerySet, When
+from django.db.models.fields.json import KeyTextTransform
+from django.http import Http404, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_safe
 from django.views.defaults import page_not_found, server_error
 
-from . import roles
+from . import csv_export, roles
 from .api.problems import API_PREFIX, PROBLEM_TYPES, problem_response
 from .events.maintenance import dead_letter_replay, dead_letters
 from .events.projectors import all_projectors, parked_event_replay, parked_events
@@ -66,11 +69,7 @@ def failed_events(request):
     (replayed by applying it again now). Seeing them needs the view permission;
     replaying (effects happen again) the supervisor's.
     """
-    filters = {
-        "subscriber": _filter_text(request.GET.get("subscriber")),
-        "event_type": _filter_text(request.GET.get("event_type")),
-        "tenant_id": _filter_text(request.GET.get("shop")),
-    }
+    filters = _failed_event_filters(request)
     since = _filter_date(request, request.GET.get("since"))
     since_at = datetime.combine(since, time.min, tzinfo=UTC) if since else None
     letters = dead_letters(**filters, since=since_at)
@@ -116,6 +115,19 @@ def failed_events(request):
             "parked_total": parked.count(),
             "shown_limit": FAILED_EVENTS_SHOWN,
             "filters": {**filters, "since": request.GET.get("since", "")},
+            # the CSV of what the page shows (a date the page ignored is left out)
+            "export_query": urlencode(
+                {
+                    key: value
+                    for key, value in (
+                        ("subscriber", filters["subscriber"]),
+                        ("event_type", filters["event_type"]),
+                        ("shop", filters["tenant_id"]),
+                        ("since", since.isoformat() if since else ""),
+                    )
+                    if value
+                }
+            ),
             "subscribers": sorted(
                 {
                     *DeadLetter.objects.values_list("subscriber", flat=True).distinct(),
@@ -124,6 +136,64 @@ def failed_events(request):
             ),
         },
     )
+
+
+#: the dead letters' CSV columns: (what is read, its header)
+FAILED_EVENT_COLUMNS = (
+    ("pk", "id"),
+    ("event_id", "event_id"),
+    ("event__type", "event_type"),
+    ("subscriber", "subscriber"),
+    ("event__tenant_id", "shop_id"),
+    ("order_number", "order_number"),
+    ("attempts", "attempts"),
+    ("dead_at", "failed_at"),
+    ("last_error", "last_error"),
+)
+
+
+@require_safe
+@roles.staff_permission_required(roles.VIEW)
+def failed_events_export(request):
+    """The dead letters the page's filters match as CSV: all of them (the page shows the
+    oldest 200), oldest first, streamed (``csv_export``). This is the board's stuck work
+    queue; its count is the same query.
+
+    The order's number is read from the event's own data (an order's events carry
+    ``number``, the payments' ``order_number``), so the export asks no context for it and
+    costs one query whatever the rows.
+    """
+    since = None
+    if value := request.GET.get("since"):
+        since = _parse_date(value)
+        if since is None:
+            return HttpResponseBadRequest(
+                gettext("Not exported: the date filter is not a date; use one like 2026-01-31."),
+                content_type="text/plain; charset=utf-8",
+            )
+    since_at = datetime.combine(since, time.min, tzinfo=UTC) if since else None
+    letters = dead_letters(**_failed_event_filters(request), since=since_at).annotate(
+        order_number=Case(
+            When(event__aggregate="order", then=KeyTextTransform("number", "event__data")),
+            default=KeyTextTransform("order_number", "event__data"),
+        )
+    )
+    rows = letters.values_list(*(field for field, _ in FAILED_EVENT_COLUMNS)).iterator(
+        chunk_size=csv_export.CHUNK
+    )
+    return csv_export.csv_download(
+        request,
+        name="failed-events",
+        chunks=csv_export.csv_chunks([header for _, header in FAILED_EVENT_COLUMNS], rows),
+    )
+
+
+def _failed_event_filters(request) -> dict[str, str]:
+    return {
+        "subscriber": _filter_text(request.GET.get("subscriber")),
+        "event_type": _filter_text(request.GET.get("event_type")),
+        "tenant_id": _filter_text(request.GET.get("shop")),
+    }
 
 
 def _replay_parked(request, parked: QuerySet, ids: list[int], actor: str) -> None:
@@ -171,12 +241,16 @@ def _filter_date(request, value: str | None) -> date | None:
     """Read the ``since`` filter; tell the staff member when it is not a date, and ignore it."""
     if not value:
         return None
-    try:
-        parsed = parse_date(value)
-    except ValueError:  # well formed but impossible, like 2026-02-31
-        parsed = None
+    parsed = _parse_date(value)
     if parsed is None:
         messages.warning(
             request, gettext("The date filter was ignored: use a date like 2026-01-31.")
         )
     return parsed
+
+
+def _parse_date(value: str) -> date | None:
+    try:
+        return parse_date(value)
+    except ValueError:  # well formed but impossible, like 2026-02-31
+        return None

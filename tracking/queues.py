@@ -47,6 +47,8 @@ class WorkQueue:
     count: Callable[[int | None], int] | None = None
     #: … and where its items are handled (for one shop, or all)
     url: Callable[[int | None], str] | None = None
+    #: … and where they are downloaded as CSV (for one shop, or all)
+    export_url: Callable[[int | None], str] | None = None
     #: off: declared, but not shown or counted (while what it needs has not landed)
     enabled: bool = True
 
@@ -59,9 +61,13 @@ def _stuck_count(shop_id: int | None) -> int:
     return dead_letters(tenant_id=str(shop_id) if shop_id is not None else None).count()
 
 
-def _stuck_url(shop_id: int | None) -> str:
-    url = reverse("failed-events")
+def _stuck_url(shop_id: int | None, *, name: str = "failed-events") -> str:
+    url = reverse(name)
     return f"{url}?shop={shop_id}" if shop_id is not None else url
+
+
+def _stuck_export_url(shop_id: int | None) -> str:
+    return _stuck_url(shop_id, name="failed-events-export")
 
 
 QUEUES: tuple[WorkQueue, ...] = (
@@ -106,6 +112,7 @@ QUEUES: tuple[WorkQueue, ...] = (
         gettext_lazy("Events whose handling failed for good: replay them in failed event handling"),
         count=_stuck_count,
         url=_stuck_url,
+        export_url=_stuck_export_url,
     ),
 )
 
@@ -117,6 +124,11 @@ OTHER_QUEUES = tuple(queue for queue in ENABLED if not queue.of_rows)
 def queue_get(slug: str | None) -> WorkQueue | None:
     """The enabled queue of board rows named ``slug``, or None."""
     return next((queue for queue in ROW_QUEUES if queue.slug == slug), None)
+
+
+def other_queue_get(slug: str | None) -> WorkQueue | None:
+    """The enabled queue that is not board rows named ``slug`` (stuck work), or None."""
+    return next((queue for queue in OTHER_QUEUES if queue.slug == slug), None)
 
 
 def row_queues(row: TrackedOrder) -> list[str]:

@@ -9,40 +9,41 @@ from uuid import UUID
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
-from orderflow import customer_locale, roles
+from orderflow import csv_export, customer_locale, roles
 
 from . import exports, filters, public_page, queues, selectors, services
 from .exceptions import InvalidNote, OrderNotFound
 from .forms import NoteForm
 
 
+@require_safe
 @roles.staff_permission_required(roles.VIEW)
 def board_export(request):
     """The board's view as CSV: every order its filters and work queue match (not one page),
-    newest first.
+    newest first, streamed a chunk of rows at a time (``orderflow.csv_export``).
 
-    One response, not a stream: staff pages are served over ASGI, where Django would read a
-    synchronous stream whole anyway; the rows are read a chunk at a time (``exports``).
+    A queue that is not board rows (stuck work) has its own CSV, where its items are
+    handled: the export of that queue redirects there, for the board's shop.
     """
     shop_id = filters.shop_id(request.GET.get("shop"))
+    if other := queues.other_queue_get(request.GET.get("queue")):
+        return redirect(other.export_url(shop_id))
     status = filters.board_status(request.GET.get("status"))
     queue = filters.work_queue(request.GET.get("queue"))
     query = filters.search_text(request.GET.get("q"))
     orders = selectors.board_orders(shop_id=shop_id, status=status, query=query, queue=queue)
-    response = HttpResponse("".join(exports.board_csv(orders)), content_type="text/csv")
-    stamp = timezone.now().strftime("%Y%m%d-%H%M")
-    name = f"orders-{queue}-{stamp}" if queue else f"orders-{stamp}"
-    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
-    return response
+    return csv_export.csv_download(
+        request, name=f"orders-{queue}" if queue else "orders", chunks=exports.board_csv(orders)
+    )
 
 
 @roles.staff_permission_required(roles.VIEW)

@@ -905,6 +905,12 @@ def _staff_cases() -> list[Case]:
         ("failed-since-nul", "/staff/failed-events?since=2024-01-01%00"),
         ("failed-since-year-0", "/staff/failed-events?since=0000-01-01"),
         ("failed-since-huge-year", "/staff/failed-events?since=99999-01-01"),
+        ("failed-csv-subscriber-nul", "/staff/failed-events.csv?subscriber=%00"),
+        ("failed-csv-shop-nul", "/staff/failed-events.csv?shop=%00&event_type=%00"),
+        ("failed-csv-since-not-a-date", "/staff/failed-events.csv?since=yesterday"),
+        ("failed-csv-since-nul", "/staff/failed-events.csv?since=2024-01-01%00"),
+        ("failed-csv-since-year-0", "/staff/failed-events.csv?since=0000-01-01"),
+        ("board-csv-queue-nul", "/staff/orders.csv?queue=%00&q=%00"),
     ]
     cases = [
         Case(f"staff-{name}", "staff", "GET", path, auth=None, staff=True, expect=ok_or_refused)

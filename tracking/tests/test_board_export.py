@@ -15,7 +15,8 @@ def _csv(response) -> list[list[str]]:
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv"
     assert response["Content-Disposition"].startswith('attachment; filename="orders-')
-    body = response.content.decode()
+    assert response.streaming  # a chunk of rows at a time, never the whole set in memory
+    body = b"".join(response.streaming_content).decode()
     return list(csv.reader(io.StringIO(body)))
 
 

@@ -224,7 +224,8 @@ def test_the_export_of_a_queue_holds_its_rows_and_is_named_for_it(staff_client):
 
     assert response.status_code == 200
     assert 'filename="orders-payment-failed-' in response["Content-Disposition"]
-    lines = list(csv.reader(io.StringIO(response.content.decode())))
+    body = b"".join(response.streaming_content).decode()
+    lines = list(csv.reader(io.StringIO(body)))
     assert [line[0] for line in lines[1:]] == [rows["payment failed"].number]
     page = staff_client.get("/staff/", {"queue": "payment-failed"}).content.decode()
     assert 'href="/staff/orders.csv?queue=payment-failed"' in page

@@ -93,6 +93,7 @@ CASES = [
     ("invoice print", VIEWERS, "get", "/staff/payments/invoices/{invoice}", None),
     ("failed event handling", VIEWERS, "get", "/staff/failed-events", None),
     ("board export", VIEWERS, "get", "/staff/orders.csv", None),
+    ("stuck work export", VIEWERS, "get", "/staff/failed-events.csv", None),
     ("new order form", OPERATORS, "get", "/staff/orders/new", None),
     ("bulk ship form", OPERATORS, "get", "/staff/orders/bulk-ship", None),
     ("choose orders to ship", OPERATORS, "get", "/staff/orders/select-ship", None),
