@@ -489,6 +489,8 @@ def order_action_permissions() -> dict[str, dict[str, str]]:
                 *state_machine.allowed_actions(status),
                 # not a transition: the address can change until the parcel leaves
                 *(("change_address",) if status in ADDRESS_CHANGEABLE else ()),
+                # not a transition of its own: the rest of a partly shipped order
+                *(("cancel_remainder",) if status == OrderStatus.PARTIALLY_SHIPPED else ()),
             )
         }
         for status in OrderStatus.values

@@ -14,6 +14,8 @@ _ACTION_PERMISSIONS = {
     "out_for_delivery": roles.DELIVER,
     "deliver": roles.DELIVER,
     "change_address": roles.CHANGE_ADDRESS,
+    # it refunds the units not shipped: the supervisor's, as every refund
+    "cancel_remainder": roles.REFUND,
 }
 
 

@@ -14,6 +14,11 @@ urlpatterns = [
     path("<uuid:order_id>/out-for-delivery", views.order_out_for_delivery, name="out-for-delivery"),
     path("<uuid:order_id>/deliver", views.order_deliver, name="deliver"),
     path("<uuid:order_id>/cancel", views.order_cancel, name="cancel"),
+    path(
+        "<uuid:order_id>/cancel-remainder",
+        views.order_cancel_remainder,
+        name="cancel-remainder",
+    ),
     path("<uuid:order_id>/address", views.order_change_address, name="change-address"),
     path("<uuid:order_id>/returns/new", views.order_return_create, name="return-create"),
     path(

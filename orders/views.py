@@ -38,7 +38,7 @@ from .forms import (
     product_skus,
 )
 from .models import Order
-from .services import returns
+from .services import remainder, returns
 from .services.amendments import ADDRESS_CHANGEABLE
 from .services.bulk_ship import bulk_ship_apply, bulk_ship_preview, bulk_ship_report
 
@@ -221,6 +221,39 @@ def order_cancel(request, order_id: UUID):
             refund_allowed=request.user.has_perm(roles.REFUND),
         ),
         done=gettext("Cancelled; a captured payment is being refunded."),
+    )
+
+
+@roles.staff_permission_required(roles.VIEW)
+def order_cancel_remainder(request, order_id: UUID):
+    """Cancel what has not shipped of a partly shipped order (the refund permission: the
+    units' share of the payment goes back); the page names the units that will not ship."""
+    waiting = ", ".join(
+        f"{units} \u00d7 {name} ({sku})"
+        for sku, name, units in selectors.order_lines_to_ship(order_id=order_id)
+    )
+    return _action(
+        request,
+        order_id,
+        action="cancel_remainder",
+        title=gettext("Cancel what has not shipped"),
+        explanation=gettext(
+            "These units have not shipped and will not: %(units)s. Their reserved stock is "
+            "released and their share of the payment is refunded with a credit note "
+            "(shipping is not refunded); the parcels already sent go on, and the order "
+            "counts as shipped. The customer is e-mailed. This cannot be undone."
+        )
+        % {"units": waiting or "—"},
+        confirm=gettext("Cancel the rest"),
+        danger=True,
+        form_class=CancelForm,
+        run=lambda data: remainder.order_cancel_remainder(
+            order_id=order_id, shop=None, actor=_actor(request), reason=data["reason"]
+        ),
+        done=gettext(
+            "The rest of the order was cancelled: its stock is released and its share of "
+            "the payment is being refunded."
+        ),
     )
 
 
