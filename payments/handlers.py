@@ -28,7 +28,10 @@ def capture_on_shipment_dispatched(event: ShipmentDispatched, envelope: Envelope
 @subscriber(OrderCancelled, priority=Priority.HIGH)
 def refund_on_order_cancelled(event: OrderCancelled, envelope: Envelope) -> None:
     services.payment_refund_for_cancelled_order(
-        order_id=event.order_id, reason=event.reason or "order cancelled", attempt=envelope.attempt
+        order_id=event.order_id,
+        reason=event.reason or "order cancelled",
+        attempt=envelope.attempt,
+        previous_status=event.previous_status,
     )
 
 

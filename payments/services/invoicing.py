@@ -23,8 +23,9 @@ from orders.interface import InvoiceDetails, OrderLineValue, order_invoice_detai
 
 from .. import repository
 from ..choices import InvoiceKind
+from ..choices import PaymentStatus as P
 from ..events import InvoiceIssued
-from ..models import Invoice, Refund
+from ..models import Invoice, Payment, Refund
 
 CENT = Decimal("0.01")
 
@@ -130,12 +131,22 @@ def credit_note_issue(*, order_id: UUID, previous_status: str = "") -> Invoice |
     The credit note credits what the refunds' credit notes left of the invoice, rate by
     rate, so that all of them together cancel it exactly (its lines are the invoice's: what
     it cancels). None too when the refunds' credit notes left nothing.
+
+    While captured money is still to be given back, it is not issued here: the payment row
+    is locked first (as a refund locks it, before the invoice row) and, captured, the
+    cancellation's refund issues it in its own transaction once it has given back the rest
+    (:func:`payment_refund_for_cancelled_order`). Crediting the rest now would leave a
+    shop's refund arriving before that refund nothing to credit: it would have no credit
+    note. None then.
     """
+    payment = Payment.objects.select_for_update().filter(order_id=order_id).first()
+    if payment is not None and payment.status in (P.CAPTURED, P.PARTIALLY_REFUNDED):
+        return None
     invoice = repository.invoice_of_order(order_id)
     if invoice is None:
         if previous_status != OrderStatus.CONFIRMED:
             return None
-        invoice = invoice_issue(order_id=order_id)
+        invoice = _invoice_issue_or_existing(order_id)
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
     existing = Invoice.objects.filter(credits=invoice, refund__isnull=True).first()
     if existing is not None:

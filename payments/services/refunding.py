@@ -26,11 +26,13 @@ from ..exceptions import GatewayUnavailable, RefundInputError, RefundNotPossible
 from ..gateway import GatewayResult, TransientGatewayError, get_gateway
 from ..models import Payment, PaymentAttempt, Refund
 from .charging import gateway_key, payment_row_locked
-from .invoicing import RefundedLine, credit_note_issue_for_refund
+from .invoicing import RefundedLine, credit_note_issue, credit_note_issue_for_refund
 
 
 @transaction.atomic(savepoint=False)  # a saga step: no savepoint in its delivery
-def payment_refund_for_cancelled_order(*, order_id: UUID, reason: str, attempt: int) -> Payment:
+def payment_refund_for_cancelled_order(
+    *, order_id: UUID, reason: str, attempt: int, previous_status: str = ""
+) -> Payment:
     """Give back a captured payment of a cancelled order; void a charge not made yet.
 
     Runs for every ``order.cancelled``: a capture that lands after the cancellation is
@@ -39,6 +41,12 @@ def payment_refund_for_cancelled_order(*, order_id: UUID, reason: str, attempt: 
     (capture on shipment) is voided at the gateway: nothing was charged, ``payment.voided``.
     A payment the shop took itself (external) is refunded by the shop: the refund is
     recorded, with no gateway call.
+
+    Once the rest is given back, the invoice's cancellation credit note is issued in this
+    transaction, under the payment row's lock (``credit_note_issue``, which leaves a
+    captured payment to this step): a shop's refund that came first has its own credit
+    note, and one that comes after finds nothing left to refund. ``previous_status`` is
+    the order's before the cancellation (an order cancelled once confirmed is invoiced).
     """
     request = order_payment_request(order_id=order_id)
     payment = payment_row_locked(
@@ -90,6 +98,7 @@ def payment_refund_for_cancelled_order(*, order_id: UUID, reason: str, attempt: 
     state_machine.transition(payment, to=P.REFUNDED)
     payment.refunded_amount = payment.amount
     payment.save()
+    credit_note_issue(order_id=order_id, previous_status=previous_status)
     publish(
         PaymentRefunded(
             payment_id=payment.id,

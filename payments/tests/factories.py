@@ -3,8 +3,8 @@
 from orders import services as order_services
 from orders.models import Order, Shop
 from orders.tests.factories import STAFF, order_in
-from payments.models import Payment
-from payments.services import payment_charge
+from payments.models import Invoice, Payment
+from payments.services import payment_charge, payment_refund_for_cancelled_order
 
 LINES = {"COFFEE-1KG": 2, "MUG": 1}  # 59.70 EUR
 
@@ -31,3 +31,17 @@ def confirmed_order(shop: Shop) -> tuple[Order, Payment]:
 
 def cancel(order: Order) -> Order:
     return order_services.order_cancel(order_id=order.pk, shop=None, actor=STAFF, reason="late")
+
+
+def settle_cancellation(order: Order) -> Invoice | None:
+    """Run a cancelled (once confirmed) order's refund step, as ``order.cancelled`` does.
+
+    It gives back what is left of the capture and issues the invoice's cancellation
+    credit note, returned (None when the refunds had credited all of it).
+    """
+    payment_refund_for_cancelled_order(
+        order_id=order.pk, reason="late", attempt=1, previous_status="confirmed"
+    )
+    return Invoice.objects.filter(
+        order_id=order.pk, kind="credit_note", refund__isnull=True
+    ).first()

@@ -8,9 +8,9 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from orders.models import Shop
-from payments.services import credit_note_issue, invoice_issue
+from payments.services import invoice_issue
 
-from .factories import cancel, confirmed_order
+from .factories import cancel, confirmed_order, settle_cancellation
 
 pytestmark = pytest.mark.django_db
 
@@ -60,7 +60,7 @@ def test_staff_see_the_credit_note_and_what_it_cancels(admin_client, shop, produ
     order, _ = confirmed_order(shop)
     invoice = invoice_issue(order_id=order.pk)
     cancel(order)
-    credit_note = credit_note_issue(order_id=order.pk)
+    credit_note = settle_cancellation(order)
 
     note_page = admin_client.get(_page(credit_note.pk)).content.decode()
     invoice_page = admin_client.get(_page(invoice.pk)).content.decode()

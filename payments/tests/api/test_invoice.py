@@ -7,9 +7,9 @@ from django.utils import timezone
 
 from orders.tests.assertions import assert_problem
 from orders.tests.factories import ProductFactory
-from payments.services import credit_note_issue, invoice_issue
+from payments.services import invoice_issue
 
-from ..factories import cancel, confirmed_order, reserved_order
+from ..factories import cancel, confirmed_order, reserved_order, settle_cancellation
 
 pytestmark = pytest.mark.django_db
 
@@ -88,7 +88,7 @@ def test_names_the_credit_note_of_a_cancelled_order(api, shop, products):
     order, _ = confirmed_order(shop)
     invoice_issue(order_id=order.pk)
     cancel(order)
-    credit_note = credit_note_issue(order_id=order.pk)
+    credit_note = settle_cancellation(order)
     year = timezone.now().year
 
     response = api.get(f"/api/v1/orders/{order.pk}/invoice")

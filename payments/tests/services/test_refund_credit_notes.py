@@ -25,7 +25,7 @@ from payments.services import (
 )
 from payments.services.invoicing import fit_bands, split_amount
 
-from ..factories import cancel, captured_order, confirmed_order
+from ..factories import cancel, captured_order, confirmed_order, settle_cancellation
 
 pytestmark = pytest.mark.django_db
 
@@ -120,7 +120,7 @@ def test_refunds_and_the_cancellation_credit_the_invoice_exactly_once(shop, two_
     payment_refund(order_id=order.pk, shop_id=shop.pk, lines=[RefundLine(sku="MUG", quantity=1)])
     cancel(order)
 
-    cancellation = credit_note_issue(order_id=order.pk, previous_status="confirmed")
+    cancellation = settle_cancellation(order)
 
     assert cancellation.is_cancellation
     assert cancellation.total == Decimal("-49.75")  # 59.70 less 0.05 and 9.90 credited
