@@ -166,6 +166,7 @@ def payment_refund(
     reason: str = "",
     restock: bool = False,
     actor: str = "",
+    on_request: bool = True,
 ) -> Refund:
     """Give back part (or the rest) of an order's captured payment; publish ``payment.refunded``.
 
@@ -175,7 +176,6 @@ def payment_refund(
     ``shop_id`` scopes the order to a shop's request (another shop's order does not
     exist); staff pass None. ``restock`` (lines only) puts the units back on hand through
     the orders context, once per refund (``refund:<id>``), and is checked before any money
-    on_request: bool = True,
     moves; ``actor`` is who asked, as the order's history names it.
 
     A succeeded refund is a credit note, issued in this transaction (its number is in the
@@ -187,6 +187,9 @@ def payment_refund(
     concurrent refunds queue: each sees what the previous ones gave back, and their sum
     never exceeds what was captured (the table's check says so too). A refund by lines
     never gives back more units of a line than were ordered, counting earlier refunds.
+    ``on_request`` False: the caller's own event tells the customer (the orders context's
+    cancellation of a partly shipped order's remainder), so ``payment.refunded`` sends no
+    e-mail of its own.
     Raises ``ObjectDoesNotExist`` (no such order), :class:`RefundNotPossible` (nothing
     captured to give back), :class:`RefundInputError` (amount, lines or restock), with
     nothing changed.
@@ -196,9 +199,6 @@ def payment_refund(
             "restock: only a refund of lines puts units back on hand, not one of an amount.",
             errors=[
                 FieldError(
-    ``on_request`` False: the caller's own event tells the customer (the orders context's
-    cancellation of a partly shipped order's remainder), so ``payment.refunded`` sends no
-    e-mail of its own.
                     "restock",
                     "lines_only",
                     "Only a refund of lines puts units back on hand; send lines, or leave "
