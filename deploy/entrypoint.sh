@@ -24,7 +24,7 @@ role="${1:-web}"
 
 # Long-running roles: traces name the role, and every process of the container writes its
 # Prometheus samples to one directory, from which any of them serves the sum
-# (multiprocess mode, see orderflow/metrics/exposition.py). The directory starts empty:
+# (multiprocess mode, see orderflow/observability/metrics/exposition.py). The directory starts empty:
 # files left by a previous run would add stale counts.
 case "$role" in
   web|http|websocket|worker|beat)

@@ -33,8 +33,8 @@ logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "json": {"()": "orderflow.logging_format.JsonFormatter"},
-        "console": {"()": "orderflow.logging_format.ConsoleFormatter"},
+        "json": {"()": "orderflow.observability.logging_format.JsonFormatter"},
+        "console": {"()": "orderflow.observability.logging_format.ConsoleFormatter"},
     },
     "handlers": {
         "console": {

@@ -12,10 +12,11 @@ class OrderFlowConfig(AppConfig):
         # Register the kernel's Celery tasks in every process, not only in workers (where
         # autodiscovery imports them lazily): kicks look the pump task up by name after
         # commit, in web processes and management commands too.
-        from . import tasks, tracing  # noqa: F401  (tasks: imported to register them)
+        from . import tasks  # noqa: F401  (imported to register them)
         from .events import event_published
-        from .logging_context import bind_published_event
-        from .metrics import receivers
+        from .observability import tracing
+        from .observability.logging_context import bind_published_event
+        from .observability.metrics import receivers
 
         # Observability: metrics and log context from published events and Celery's
         # signals (best effort), and tracing when the settings enable it.

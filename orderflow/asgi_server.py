@@ -5,7 +5,7 @@ public tracking page's token (``/track/<token>``, ``/ws/track/<token>/``) would 
 every log store, where anyone who reads the logs could open the customer's order page.
 Here each access line becomes a record of the ``daphne.access`` logger, so it gets the
 same JSON (or console) format and scrubbing as every other line
-(:mod:`orderflow.logging_format` redacts the token). Arguments are daphne's own.
+(:mod:`orderflow.observability.logging_format` redacts the token). Arguments are daphne's own.
 """
 
 import logging

@@ -424,15 +424,15 @@ CELERY_BEAT_SCHEDULE |= {
 # counts queries and cache gets through its wrapped backends (same engines underneath).
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
-    "orderflow.logging_context.LogContextMiddleware",
-    "orderflow.metrics.middleware.OrderIntakeMiddleware",
+    "orderflow.observability.logging_context.LogContextMiddleware",
+    "orderflow.observability.metrics.middleware.OrderIntakeMiddleware",
     *MIDDLEWARE,
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 if FULL_MODE:
     DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
 if REDIS_URL:
-    CACHES["default"]["BACKEND"] = "orderflow.metrics.cache.RedisCache"
+    CACHES["default"]["BACKEND"] = "orderflow.observability.metrics.cache.RedisCache"
 #: when set, /metrics answers only requests carrying ``Authorization: Bearer <token>``; a
 #: guessable one (a template's "change-me") would be no protection, so a short one is refused
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
@@ -527,7 +527,7 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] |= {
 # --- Logging ---------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 #: the server writes each request's one line (runserver's access line in embedded mode), so
-#: Django's own warning for a 4xx is not logged again (orderflow/logging_format.py)
+#: Django's own warning for a 4xx is not logged again (orderflow/observability/logging_format.py)
 REQUEST_LINE_BY_SERVER = env.bool("REQUEST_LINE_BY_SERVER", default=not FULL_MODE)
 if not FULL_MODE:
     # make run's terminal keeps the newcomer's summary in sight: the demo simulator's calls
@@ -538,14 +538,16 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {
         "correlation": {"()": "orderflow.correlation.CorrelationIdLogFilter"},
-        "server_logs_requests": {"()": "orderflow.logging_format.ServerLogsRequestsFilter"},
+        "server_logs_requests": {
+            "()": "orderflow.observability.logging_format.ServerLogsRequestsFilter"
+        },
         "quiet_demo_traffic": {"()": "demo.traffic.QuietDemoTrafficFilter"},
     },
     "formatters": {
         # both add the correlation, trace and span ids and the order or shop at hand, and
-        # scrub secrets from every line (see orderflow/logging_format.py)
-        "console": {"()": "orderflow.logging_format.ConsoleFormatter"},
-        "json": {"()": "orderflow.logging_format.JsonFormatter"},
+        # scrub secrets from every line (see orderflow/observability/logging_format.py)
+        "console": {"()": "orderflow.observability.logging_format.ConsoleFormatter"},
+        "json": {"()": "orderflow.observability.logging_format.JsonFormatter"},
     },
     "handlers": {
         "console": {

@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 from . import health, views
 from .api import docs
 from .api.schema import CachedSpectacularAPIView
-from .metrics.exposition import metrics_view
+from .observability.metrics.exposition import metrics_view
 
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),

@@ -24,7 +24,8 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.utils import translation
 
-from orderflow import customer_locale, metrics, roles
+from orderflow import customer_locale, roles
+from orderflow.observability import metrics
 
 from . import (
     filters,

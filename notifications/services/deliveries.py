@@ -25,8 +25,8 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from orderflow import metrics, tracing
 from orderflow.events import publish
+from orderflow.observability import metrics, tracing
 
 from .. import inbox, webhooks
 from ..choices import AttemptOutcome, SendStatus

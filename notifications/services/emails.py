@@ -27,7 +27,8 @@ from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 
-from orderflow import customer_locale, metrics, tracing
+from orderflow import customer_locale
+from orderflow.observability import metrics, tracing
 from orders.events import OrderStatus
 from orders.interface import OrderNotice, ShopContact, order_notices, shop_contacts
 

@@ -7,10 +7,10 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from orderflow import tracing
 from orderflow.correlation import get_correlation_id
 from orderflow.errors import FieldError, InputError
 from orderflow.events import event_types
+from orderflow.observability import tracing
 
 from .. import inbox, ssrf, webhooks
 from ..choices import SendStatus

@@ -30,9 +30,9 @@ from django.db import connection, transaction
 from django.db.models import Exists, Field, OuterRef, Q
 from django.utils import timezone
 
-from orderflow import metrics, tracing
-from orderflow.logging_context import log_context
 from orderflow.models import Delivery, DeliveryAttempt, DeliveryStatus, InboxEntry, OutboxEvent
+from orderflow.observability import metrics, tracing
+from orderflow.observability.logging_context import log_context
 
 from .base import get_event_class
 from .context import handling

@@ -49,8 +49,8 @@ from django.db import connection, transaction
 from django.db.models import Count, Max, QuerySet
 from django.utils import timezone
 
-from orderflow import metrics, tracing
 from orderflow.models import OutboxEvent, ParkedEvent, ProjectorCheckpoint
+from orderflow.observability import metrics, tracing
 
 from .base import Event, get_event_class
 from .context import handling

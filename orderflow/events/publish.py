@@ -5,9 +5,9 @@ from django.db.models import Max
 from django.dispatch import Signal
 from django.utils import timezone
 
-from orderflow import tracing
 from orderflow.correlation import get_correlation_id, new_correlation_id
 from orderflow.models import OutboxEvent
+from orderflow.observability import tracing
 
 from .base import Event, UnknownEventType, event_types
 from .context import current_causation_id

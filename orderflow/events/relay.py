@@ -23,8 +23,8 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from orderflow import metrics, tracing
 from orderflow.models import Delivery, DeliveryStatus, OutboxEvent
+from orderflow.observability import metrics, tracing
 
 from .errors import PERMANENT_ERRORS, PermanentError
 from .kick import kick_projectors_after_commit

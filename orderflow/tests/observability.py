@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import REGISTRY
 
-from orderflow import tracing
+from orderflow.observability import tracing
 
 # OpenTelemetry's global provider can be set once per process: every test shares this one
 # and its exporter, emptied around each test that asks for spans.

@@ -22,8 +22,8 @@ from orderflow.correlation import (
 )
 from orderflow.events import publish
 from orderflow.events.relay import drain
-from orderflow.logging_context import bind_log_context, log_context
-from orderflow.logging_format import ConsoleFormatter, JsonFormatter
+from orderflow.observability.logging_context import bind_log_context, log_context
+from orderflow.observability.logging_format import ConsoleFormatter, JsonFormatter
 from orders.events import OrderPlaced, PlacedLine
 from tests.probe.events import ProbePinged
 

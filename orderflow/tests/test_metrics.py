@@ -14,13 +14,13 @@ from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.parser import text_string_to_metric_families
 
-from orderflow import metrics
 from orderflow.events import publish
 from orderflow.events.projectors import get_projector, projector_pass
 from orderflow.events.relay import drain, relay_batch
-from orderflow.metrics import receivers
-from orderflow.metrics.collectors import ScrapeCollectors
 from orderflow.models import OutboxEvent
+from orderflow.observability import metrics
+from orderflow.observability.metrics import receivers
+from orderflow.observability.metrics.collectors import ScrapeCollectors
 from orderflow.tasks import events_pump_task
 from orderflow.tests.observability import sample
 from orderflow.tests.projector_probe import NAME, park_one, surface_projector

@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from orderflow.logging_format import ServerLogsRequestsFilter
+from orderflow.observability.logging_format import ServerLogsRequestsFilter
 
 pytestmark = pytest.mark.django_db
 

@@ -9,10 +9,10 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace.sampling import Decision
 from opentelemetry.trace import SpanKind, StatusCode
 
-from orderflow import tracing
 from orderflow.events import publish
 from orderflow.events.relay import drain
 from orderflow.models import OutboxEvent
+from orderflow.observability import tracing
 from orderflow.tests.observability import delivery_spans, spans_fixture  # noqa: F401
 from tests.probe.events import ProbeChained, ProbePinged
 

@@ -44,7 +44,6 @@ from pydantic_core import ValidationError as CoreValidationError
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError as DrfValidationError
 
-from orderflow import tracing
 from orderflow.api.idempotency import REPLAYED_HEADER, key_is_valid
 from orderflow.api.renderers import OrjsonRenderer
 from orderflow.correlation import get_correlation_id, new_correlation_id
@@ -59,6 +58,7 @@ from orderflow.idempotency import (
     request_fingerprint,
 )
 from orderflow.models import OutboxEvent
+from orderflow.observability import tracing
 from payments.interface import NO_PAYMENT_YET
 
 from .. import intake_sql, state_machine

@@ -1,11 +1,12 @@
 """Log formats: JSON lines in full mode, readable console lines in embedded mode.
 
 Both read the same context — the correlation id, the current trace and span, and what
-the log scope knows (``order_id``, ``shop_id``; see :mod:`orderflow.logging_context`) —
-and both scrub secrets from every line they write, whatever logged it: API keys,
-``Authorization`` headers, card tokens, webhook secrets, passwords in URLs, tracking
-tokens in ``/track/<token>`` and ``/ws/track/<token>/`` paths (a token is the key to an order's
-page: customer name, address, parcels) and any field named like a secret. A formatter is
+the log scope knows (``order_id``, ``shop_id``; see
+:mod:`orderflow.observability.logging_context`) — and both scrub secrets from every line
+they write, whatever logged it: API keys, ``Authorization`` headers, card tokens, webhook
+secrets, passwords in URLs, tracking tokens in ``/track/<token>`` and
+``/ws/track/<token>/`` paths (a token is the key to an order's page: customer name,
+address, parcels) and any field named like a secret. A formatter is
 the one place every record passes through, access lines included (daphne's through
 :mod:`orderflow.asgi_server`, gunicorn's through its ``gunicorn.access`` logger).
 
@@ -22,9 +23,9 @@ from typing import Any
 import structlog
 from django.conf import settings
 
-from orderflow import tracing
 from orderflow.correlation import get_correlation_id
-from orderflow.logging_context import current_log_context
+from orderflow.observability import tracing
+from orderflow.observability.logging_context import current_log_context
 
 REDACTED = "[REDACTED]"
 

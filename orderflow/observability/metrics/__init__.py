@@ -4,18 +4,18 @@ One module names every metric, so a dashboard, an alert or a reader finds them i
 place. Code that records one calls a small function below rather than touching the
 metric object, so label names and values stay consistent::
 
-    from orderflow import metrics
+    from orderflow.observability import metrics
 
     metrics.record_webhook_delivery(outcome="sent", seconds=0.12)
 
 HTTP, database and cache metrics come from django-prometheus (``django_*``). The event
 backlog, dead letters and broker queue lengths are read when ``/metrics`` is scraped
-(see :mod:`orderflow.metrics.collectors`): they are facts held by PostgreSQL and Redis,
-not counts a process could keep.
+(see :mod:`orderflow.observability.metrics.collectors`): they are facts held by PostgreSQL
+and Redis, not counts a process could keep.
 
 Several processes per container (gunicorn workers, Celery's prefork pool) share one
 exposition through Prometheus' multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``); see
-:mod:`orderflow.metrics.exposition`. Gauges therefore declare how processes combine.
+:mod:`orderflow.observability.metrics.exposition`. Gauges therefore declare how processes combine.
 """
 
 from datetime import datetime
