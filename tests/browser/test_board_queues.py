@@ -1,7 +1,8 @@
 """The board's work queues in a real browser, at desktop and phone width: each queue a page
 of its own from the board's navigation, with its count live while the shops' API and the
 carrier move orders in and out of it, the stuck work count from the heartbeat, a queue's
-CSV export, screenshots and an axe-core scan of each queue's page."""
+CSV export and the stuck work's (failed event handling's dead letters), screenshots and an
+axe-core scan of each queue's page."""
 
 import csv
 import io
@@ -43,7 +44,14 @@ def test_each_queue_is_a_page_with_a_live_count(
     seed(demo_shop, 3)  # confirmed: to ship
     (failed,) = seed(demo_shop, 1, status="shipped", delivery_issue="delivery_failed")
     (declined,) = seed(demo_shop, 1, status="cancelled", outcome=PAYMENT_FAILED)
-    (returning,) = seed(demo_shop, 1, status="delivered", return_status="requested")
+    (returning,) = seed(
+        demo_shop,
+        1,
+        status="delivered",
+        return_status="requested",
+        returns=[{"number": 1, "status": "requested", "lines": []}],
+        open_returns=1,
+    )
     TrackedOrder.objects.filter(pk=failed.pk).update(number="OF-SEED-FAILED")
     TrackedOrder.objects.filter(pk=declined.pk).update(number="OF-SEED-DECLINED")
     TrackedOrder.objects.filter(pk=returning.pk).update(number="OF-SEED-RETURN")
@@ -122,8 +130,18 @@ def test_each_queue_is_a_page_with_a_live_count(
     exported = list(csv.reader(io.StringIO(Path(download.value.path()).read_text())))
     assert sorted(line[0] for line in exported[1:]) == sorted([order["number"], "OF-SEED-FAILED"])
 
-    # stuck work is handled in failed event handling
+    # stuck work is handled in failed event handling; its CSV holds the dead letter
     queues.get_by_role("link", name=re.compile("Stuck work")).click()
     expect(page).to_have_url(f"{live_stack.base_url}/staff/failed-events")
     expect(page.get_by_role("heading", level=1)).to_have_text("Failed event handling")
+    page.screenshot(path=artifacts / f"board-queue-stuck-{viewport}.png", full_page=True)
+    stuck_violations = _violations(page)
+    assert stuck_violations == [], json.dumps(stuck_violations, indent=2)
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download CSV").click()
+    assert download.value.suggested_filename.startswith("failed-events-")
+    exported = list(csv.reader(io.StringIO(Path(download.value.path()).read_text())))
+    assert [(line[0], line[3], line[5]) for line in exported[1:]] == [
+        (str(delivery.pk), delivery.subscriber, order["number"])
+    ]
     context.close()
