@@ -29,6 +29,9 @@ DELIVERY_FAILED = "delivery_failed"
 HELD = "held"
 #: the parcel goes back to the shop: final, the carrier reports no more about it
 RETURNED_TO_SENDER = "returned_to_sender"
+#: the carrier cancelled the shipment (the label voided, the parcel never handed over or
+#: taken back before it left): final, its units are still the shop's to send
+CANCELLED = "cancelled"
 #: what a carrier may report, in the order a parcel usually lives it
 CARRIER_STATUSES = (
     IN_TRANSIT,
@@ -37,6 +40,7 @@ CARRIER_STATUSES = (
     DELIVERY_FAILED,
     HELD,
     RETURNED_TO_SENDER,
+    CANCELLED,
 )
 
 

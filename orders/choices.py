@@ -49,6 +49,8 @@ class ShipmentStatus(models.TextChoices):
     HELD = "held", gettext_lazy("Held by the carrier")
     #: going back to the shop: final
     RETURNED_TO_SENDER = "returned_to_sender", gettext_lazy("Returned to sender")
+    #: the carrier cancelled the shipment (its label voided): the parcel never left; final
+    CANCELLED = "cancelled", gettext_lazy("Cancelled by the carrier")
 
 
 class ReturnStatus(models.TextChoices):

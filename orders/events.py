@@ -42,6 +42,7 @@ __all__ = [
     "ReturnRefunded",
     "ReturnRejected",
     "ReturnRequested",
+    "ShipmentCancelled",
     "ShipmentDelivered",
     "ShipmentDeliveryFailed",
     "ShipmentDispatched",
@@ -439,6 +440,36 @@ class ShipmentReturnedToSender(Event):
     lines: list[ShippedLine] = field(default_factory=list)
     service: str = ""
     #: when the carrier expects to deliver, if it said
+    eta: datetime | None = None
+    location: str = ""
+    note: str = ""
+    status: str = ""
+    actor: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShipmentCancelled(Event):
+    """The carrier cancelled the parcel's shipment (its label voided): it never left, and
+    the carrier reports no more about it.
+
+    The order's status does not change (``status`` is ""): the parcel's units were taken
+    from stock when it was shipped and are still the shop's to send again (by a new parcel)
+    or to refund; ``lines`` says which. ``note`` is the carrier's words.
+    """
+
+    type: ClassVar[str] = "shipment.cancelled"
+    aggregate: ClassVar[str] = "order"
+    aggregate_id_field: ClassVar[str] = "order_id"
+
+    order_id: UUID
+    shop_id: int
+    number: str
+    carrier: str
+    tracking_number: str
+    #: the parcel (``Shipment``) and what is in it
+    shipment_id: UUID | None = None
+    lines: list[ShippedLine] = field(default_factory=list)
+    service: str = ""
     eta: datetime | None = None
     location: str = ""
     note: str = ""

@@ -79,7 +79,7 @@ STATUS_MAP = {
     "on_hold": carriers.HELD,
     "ready_for_pickup": carriers.HELD,
     "return_to_sender": carriers.RETURNED_TO_SENDER,
-    "cancelled": carriers.DELIVERY_FAILED,
+    "cancelled": carriers.CANCELLED,
 }
 #: karrio statuses after which the carrier says nothing more about the parcel
 FINAL_STATUSES = frozenset({"delivered", "return_to_sender", "cancelled"})
@@ -102,6 +102,9 @@ UPS_EXCEPTIONS = {
     ),
     # on its way back to the shipper
     **dict.fromkeys(_codes("24 27 65 90 3N 4R 4S 6C 7H 8H"), carriers.RETURNED_TO_SENDER),
+    # 30: the request for this package was cancelled; 5D: the customer cancelled the drop
+    # off, UPS does not have the package
+    **dict.fromkeys(_codes("30 5D"), carriers.CANCELLED),
     # only late (weather, a missed flight or trailer, a mechanical failure, a rescheduled
     # day): the parcel is still moving
     **dict.fromkeys(
@@ -308,7 +311,7 @@ def _answer(
         carrier_status=karrio_status,
         final=karrio_status in FINAL_STATUSES
         or bool(details.delivered)
-        or status == carriers.RETURNED_TO_SENDER,
+        or status in (carriers.RETURNED_TO_SENDER, carriers.CANCELLED),
         eta=eta,
         tracking_link=(getattr(info, "carrier_tracking_link", None) or "")[:300],
         reports=tuple(reports),

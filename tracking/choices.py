@@ -24,6 +24,8 @@ class Milestone(models.TextChoices):
     HELD = "held", "Held by the carrier"
     #: the parcel goes back to the shop
     RETURNED_TO_SENDER = "returned_to_sender", "Returned to sender"
+    #: the carrier cancelled the parcel's shipment (its label voided): it never left
+    PARCEL_CANCELLED = "parcel_cancelled", "Cancelled by the carrier"
     DELIVERED = "delivered", "Delivered"
     #: one parcel of several delivered while the others are still on their way
     PARCEL_DELIVERED = "parcel_delivered", "Parcel delivered"

@@ -35,6 +35,15 @@ def label(status: str) -> str:
         return status.replace("_", " ").capitalize()
 
 
+#: a delivery issue worded by a milestone of another name ("cancelled" alone is the order's)
+_ISSUE_MILESTONES = {"cancelled": Milestone.PARCEL_CANCELLED}
+
+
+def issue_label(issue: str) -> str:
+    """The words of a row's delivery issue (``TrackedOrder.delivery_issue``); "" for none."""
+    return label(_ISSUE_MILESTONES.get(issue, issue)) if issue else ""
+
+
 def live_status_of(tracked: TrackedOrder) -> LiveStatus:
     return LiveStatus(
         status=tracked.status,
@@ -72,7 +81,7 @@ def board_row(tracked: TrackedOrder) -> dict:
         "updated_at": tracked.updated_at.isoformat(),
         "url": reverse("tracking:order", args=[tracked.order_id]),
         "delivery_issue": tracked.delivery_issue,
-        "delivery_issue_label": label(tracked.delivery_issue) if tracked.delivery_issue else "",
+        "delivery_issue_label": issue_label(tracked.delivery_issue),
         #: the work queues the row is in: a page moves its queue counts by the push alone
         "queues": queues.row_queues(tracked),
         #: each return that still needs the shop (the returns queue lists them all)

@@ -49,6 +49,7 @@ STEP_LABELS = {
     Milestone.DELIVERY_FAILED: gettext_lazy("Delivery attempt failed"),
     Milestone.HELD: gettext_lazy("Held by the carrier"),
     Milestone.RETURNED_TO_SENDER: gettext_lazy("Going back to the shop"),
+    Milestone.PARCEL_CANCELLED: gettext_lazy("Cancelled by the carrier"),
     Milestone.PARCEL_DELIVERED: gettext_lazy("A parcel was delivered"),
     Milestone.DELIVERED: gettext_lazy("Delivered"),
     Milestone.REJECTED: gettext_lazy("Order not accepted"),
@@ -80,12 +81,15 @@ NEXT_STEPS = {
 #: why an order ended, as the projection records it (``outcome.cause``)
 CAUSE_STOCK, CAUSE_PAYMENT, CAUSE_SHOP = "stock", "payment", "shop"
 DELIVERY_FAILED, HELD, RETURNED_TO_SENDER = "delivery_failed", "held", "returned_to_sender"
+#: the carrier cancelled a parcel's shipment (its label voided): it never left
+CANCELLED_BY_CARRIER = "cancelled"
 #: the statuses of an order with a parcel on the road, where a carrier's bad news is the news
 _ON_ITS_WAY = (OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED, OrderStatus.OUT_FOR_DELIVERY)
 #: the page's big label while the carrier holds the parcel or sends it back
 ISSUE_LABELS = {
     HELD: gettext_lazy("Held by the carrier"),
     RETURNED_TO_SENDER: gettext_lazy("Going back to the shop"),
+    CANCELLED_BY_CARRIER: gettext_lazy("Cancelled by the carrier"),
 }
 
 
@@ -109,6 +113,12 @@ def _exception_sentences(order: Mapping[str, Any], issue: str) -> list[str]:
             )
             % {"shop": shop},
         ]
+    if issue == CANCELLED_BY_CARRIER:
+        return [
+            _("%(carrier)s cancelled the shipment of your parcel: it has not left.")
+            % {"carrier": carrier},
+            _("%(shop)s will send it again or contact you about a refund.") % {"shop": shop},
+        ]
     return [
         _("%(carrier)s is sending your parcel back to %(shop)s.")
         % {"carrier": carrier, "shop": shop},
@@ -120,6 +130,7 @@ def _exception_sentences(order: Mapping[str, Any], issue: str) -> list[str]:
 ISSUE_NEXT_STEPS = {
     HELD: gettext_lazy("Collect the parcel, or contact the shop."),
     RETURNED_TO_SENDER: gettext_lazy("The shop contacts you about a refund or a new delivery."),
+    CANCELLED_BY_CARRIER: gettext_lazy("The shop sends it again, or contacts you about a refund."),
 }
 
 
@@ -390,13 +401,20 @@ def view(order: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+#: a parcel's status whose words are a milestone of another name ("cancelled" alone is the
+#: order's cancellation)
+_PARCEL_MILESTONES = {CANCELLED_BY_CARRIER: Milestone.PARCEL_CANCELLED}
+
+
 def _parcel(parcel: Mapping[str, Any]) -> dict[str, Any]:
     """A parcel's words: the page's script places them on each push as they are."""
     # a delivered parcel's expected day is past news
     eta = _day(parcel.get("eta") or "") if parcel.get("status") != Milestone.DELIVERED else ""
     return {
         **parcel,
-        "status_label": step_label(parcel.get("status", "")),
+        "status_label": step_label(
+            _PARCEL_MILESTONES.get(parcel.get("status"), "") or parcel.get("status", "")
+        ),
         "eta_text": _("Expected %(day)s") % {"day": eta} if eta else "",
         "contents": ", ".join(
             f"{line['quantity']} \N{MULTIPLICATION SIGN} {line['name']}"

@@ -24,9 +24,9 @@ from orders.events import OrderStatus
 from .models import TrackedOrder
 
 #: the parcel states that need a person: the carrier could not deliver, holds the parcel,
-#: or is sending it back (``TrackedOrder.delivery_issue``; good news from the carrier
-#: clears it)
-DELIVERY_EXCEPTIONS = ("delivery_failed", "held", "returned_to_sender")
+#: is sending it back, or cancelled its shipment (``TrackedOrder.delivery_issue``; good news
+#: from the carrier clears it when no other parcel is in trouble)
+DELIVERY_EXCEPTIONS = ("delivery_failed", "held", "returned_to_sender", "cancelled")
 #: the statuses with units still to hand to a carrier (an order shipping in several parcels
 #: is ``partially_shipped`` until the last one leaves)
 TO_SHIP = (OrderStatus.CONFIRMED.value, "partially_shipped")

@@ -207,6 +207,7 @@ PARCEL_STATUS = {
     "shipment.delivery_failed": "delivery_failed",
     "shipment.held": "held",
     "shipment.returned_to_sender": "returned_to_sender",
+    "shipment.cancelled": "cancelled",
     "shipment.delivered": "delivered",
 }
 #: the tracked fact that names one parcel: merged into the row's ``parcels`` by its id
@@ -244,9 +245,9 @@ def _parcel_moving_facts(data: Data) -> dict[str, Any]:
     return {"delivery_issue": ""}
 
 
-#: the carrier's bad news a row tells, the gravest first: a parcel going back needs the shop,
-#: a missed delivery a new attempt, a held parcel a collection
-DELIVERY_ISSUES = ("returned_to_sender", "delivery_failed", "held")
+#: the carrier's bad news a row tells, the gravest first: a parcel that never left or is going
+#: back needs the shop, a missed delivery a new attempt, a held parcel a collection
+DELIVERY_ISSUES = ("cancelled", "returned_to_sender", "delivery_failed", "held")
 
 
 def delivery_issue_of(parcels: list[dict[str, Any]], *, news: str) -> str:
@@ -398,6 +399,13 @@ REACTIONS: dict[str, Reaction] = {
         _carrier_note,
         location=True,
         page_facts=_delivery_issue("returned_to_sender"),
+    ),
+    "shipment.cancelled": Reaction(
+        Milestone.PARCEL_CANCELLED,
+        TrackingSource.CARRIER,
+        _carrier_note,
+        location=True,
+        page_facts=_delivery_issue("cancelled"),
     ),
     "shipment.delivered": Reaction(
         _delivered_milestone,

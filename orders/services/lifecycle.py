@@ -219,6 +219,14 @@ def order_deliver(*, order_id: UUID, shop: Shop | None, actor: Actor) -> Order:
     return _advance_shipment(order_id, shop, actor, S.DELIVERED, ShipmentDelivered)
 
 
+#: parcels staff's out-for-delivery and deliver leave as they are
+_PARCELS_STAYING = (
+    ShipmentStatus.DELIVERED,
+    ShipmentStatus.RETURNED_TO_SENDER,
+    ShipmentStatus.CANCELLED,
+)
+
+
 def _advance_shipment(
     order_id: UUID,
     shop: Shop | None,
@@ -228,8 +236,8 @@ def _advance_shipment(
 ) -> Order:
     """Move the order, and each of its parcels on the road, to ``to``.
 
-    A parcel delivered, or returned to its sender (going back to the shop, never to the
-    customer), stays as it is.
+    A parcel delivered, returned to its sender (going back to the shop, never to the
+    customer) or cancelled by its carrier (it never left), stays as it is.
 
     One event per parcel moved, each naming it (the order's status in each); an order
     whose parcels all moved already (none to name) still publishes one, as before
@@ -239,7 +247,7 @@ def _advance_shipment(
     state_machine.transition(order, to=to, actor=str(actor))
     parcels = list(
         Shipment.objects.filter(order=order)
-        .exclude(status__in=(to, ShipmentStatus.DELIVERED, ShipmentStatus.RETURNED_TO_SENDER))
+        .exclude(status__in=(to, *_PARCELS_STAYING))
         .prefetch_related(SHIPMENT_LINES)
     )
     Shipment.objects.filter(pk__in=[parcel.pk for parcel in parcels]).update(

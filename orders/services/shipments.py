@@ -15,6 +15,7 @@ from .. import carriers, state_machine
 from ..choices import OrderStatus as S
 from ..choices import ShipmentStatus
 from ..events import (
+    ShipmentCancelled,
     ShipmentDelivered,
     ShipmentDeliveryFailed,
     ShipmentHeld,
@@ -41,6 +42,7 @@ _REPORTS = {
     carriers.DELIVERY_FAILED: ShipmentDeliveryFailed,
     carriers.HELD: ShipmentHeld,
     carriers.RETURNED_TO_SENDER: ShipmentReturnedToSender,
+    carriers.CANCELLED: ShipmentCancelled,
 }
 _ON_THE_ROAD = frozenset(ON_THE_ROAD)
 
@@ -77,11 +79,12 @@ def shipment_report(
     The parcel takes the status. ``out_for_delivery`` and ``delivered`` also move the
     order: out for delivery when it has shipped every unit, delivered when every parcel is
     (a repeat of the status the parcel has changes nothing). ``in_transit``,
-    ``delivery_failed``, ``held`` and ``returned_to_sender`` add to the parcel's history,
-    with the carrier's location and note, while it is on the road; none moves the order.
-    A held parcel is still on the road (it may move on and be delivered); one returned to
-    its sender is not, so the carrier's later reports on it are refused. A tracking number
-    of another carrier is unknown to this one.
+    ``delivery_failed``, ``held``, ``returned_to_sender`` and ``cancelled`` add to the
+    parcel's history, with the carrier's location and note, while it is on the road; none
+    moves the order. A held parcel is still on the road (it may move on and be delivered);
+    one returned to its sender, or whose shipment the carrier cancelled (it never left), is
+    not, so the carrier's later reports on it are refused. A tracking number of another
+    carrier is unknown to this one.
 
     The report is kept under the carrier's ``event_id``, in the transaction of its effect:
     the same event again (a carrier's retry, or a captured request replayed within the

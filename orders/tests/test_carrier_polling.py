@@ -132,6 +132,32 @@ def test_returned_to_sender_is_the_parcels_last_report_and_stops_polling(fake_ca
 
 
 @pytest.mark.django_db
+def test_a_shipment_the_carrier_cancelled_is_a_cancelled_parcel_and_stops_polling(fake_carrier):
+    shop, _ = _shop_with("ups", UPS)
+    order = _shipped(shop, "ups", UPS_NUMBER)
+    fake_carrier.answer("GET", UPS_TRACK, "ups/exception_cancelled.json")
+    now = timezone.now()
+
+    carrier_parcels_poll(now=now)
+
+    assert _events(order) == ["shipment.dispatched", "shipment.cancelled"]
+    cancelled = OutboxEvent.objects.get(aggregate_id=str(order.id), type="shipment.cancelled")
+    assert (cancelled.data["note"], cancelled.data["status"]) == (
+        "The request for this package was cancelled.",
+        "",
+    )
+    assert [line["sku"] for line in cancelled.data["lines"]] == ["COFFEE-1KG"]
+    assert Shipment.objects.get(order=order).status == "cancelled"
+    # the order stays where it was: its units never left, the shop decides what follows
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.SHIPPED
+    poll = ParcelPoll.objects.get()
+    assert (poll.final, poll.carrier_status) == (True, "on_hold")
+    calls = len(fake_carrier.tracking_calls())
+    carrier_parcels_poll(now=now + timedelta(days=2))
+    assert len(fake_carrier.tracking_calls()) == calls  # never asked again
+
+
+@pytest.mark.django_db
 def test_a_first_poll_of_a_delivered_parcel_publishes_its_delivery_only(fake_carrier):
     shop, _ = _shop_with("usps", USPS)
     order = _shipped(shop, "usps", USPS_NUMBER)

@@ -117,6 +117,7 @@ _LATER = {status: _LATER.get(status, ()) for status in OrderStatus.values}
             "",
             "carrier:DHL",
         ),
+        (_carrier_report("cancelled"), "shipment.cancelled", "", "carrier:DHL"),
         (_customer_changed, "order.customer_changed", "", "staff:ana"),
         (_address_changed, "order.shipping_address_changed", "", "staff:ana"),
     ],
@@ -145,8 +146,9 @@ def test_every_order_event_declares_the_facts_with_defaults():
     from orderflow.events import event_types
 
     order_types = [cls for cls in event_types().values() if cls.aggregate == "order"]
-    # stock.restocked, the six return.*, shipment.held and .returned_to_sender among them
-    assert len(order_types) == 22
+    # stock.restocked, the six return.*, order.remainder_cancelled, shipment.held,
+    # .returned_to_sender and .cancelled among them
+    assert len(order_types) == 24
     for cls in order_types:
         fields = cls.__dataclass_fields__
         assert fields["status"].default == "", cls.type

@@ -154,6 +154,34 @@ def test_ups_in_transit_reads_the_scheduled_day(fake_carrier):
     assert (parcel.status, parcel.eta) == (carriers.IN_TRANSIT, date(2026, 12, 8))
 
 
+def test_a_ups_cancelled_request_is_the_parcels_cancellation_and_final(fake_carrier):
+    parcel = _ups(fake_carrier, "ups/exception_cancelled.json")
+
+    assert [(r.status, r.note) for r in parcel.reports] == [
+        (carriers.IN_TRANSIT, "Shipper created a label, UPS has not received the package yet."),
+        (carriers.CANCELLED, "The request for this package was cancelled."),
+    ]
+    assert (parcel.status, parcel.final) == (carriers.CANCELLED, True)
+
+
+def test_karrios_cancelled_is_a_cancelled_parcel_not_a_failed_delivery():
+    details = TrackingDetails(
+        carrier_name="dhl_express",
+        carrier_id="dhl_express",
+        tracking_number="3180831640",
+        status="cancelled",
+        events=[TrackingEvent(date="2026-12-04", time="09:00", code="CA", status="cancelled")],
+    )
+
+    parcel = _answer("dhl_express", details)
+
+    assert (parcel.reports[0].status, parcel.status, parcel.final) == (
+        carriers.CANCELLED,
+        carriers.CANCELLED,
+        True,
+    )
+
+
 def test_ups_delivered_is_final(fake_carrier):
     fake_carrier.answer("GET", UPS_TRACK, "ups/delivered.json")
 

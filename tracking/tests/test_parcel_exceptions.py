@@ -132,3 +132,77 @@ def test_the_board_row_names_the_exception_and_is_in_the_delivery_exceptions_que
     assert list(TrackedOrder.objects.filter(queue.where).values_list("order_id", flat=True)) == [
         told.order.id
     ]
+
+
+def _cancelled_parcel(place, capture):
+    told = Story(place())
+    parcel = {
+        "carrier": "ups",
+        "tracking_number": "1ZA82D672031716786",
+        "shipment_id": "5f0c1d6e-8a8e-4b41-9d0e-3a2b8f1c2d3e",
+        "lines": [{"sku": "MUG", "name": "Mug", "quantity": 1}],
+    }
+    events = [
+        *told.to_confirmed(),
+        told.order_event("shipment.dispatched", "shipped", "staff:ana", **parcel),
+        told.order_event(
+            "shipment.cancelled",
+            "",
+            "carrier:ups",
+            **parcel,
+            location="Newark, NJ, 07101, US",
+            note="The request for this package was cancelled.",
+        ),
+    ]
+    with capture(execute=True), transaction.atomic():
+        tracking_project(events=events)
+    return told
+
+
+def test_a_parcel_the_carrier_cancelled_says_it_never_left_in_both_languages(
+    client, place, django_capture_on_commit_callbacks
+):
+    told = _cancelled_parcel(place, django_capture_on_commit_callbacks)
+
+    english = view(client, told.order, ENGLISH)
+    portuguese = view(client, told.order, PORTUGUESE)
+
+    assert english["view"]["status_label"] == "Cancelled by the carrier"
+    assert english["view"]["sentences"] == [
+        "ups cancelled the shipment of your parcel: it has not left.",
+        "Demo Coffee will send it again or contact you about a refund.",
+    ]
+    assert english["view"]["next_step"] == (
+        "The shop sends it again, or contacts you about a refund."
+    )
+    assert english["view"]["tone"] == "bad"
+    last = english["steps"][-1]
+    assert (last["label"], last["note"]) == (
+        "Cancelled by the carrier",
+        "The request for this package was cancelled.",
+    )
+    assert [p["status_label"] for p in english["view"]["parcels"]] == ["Cancelled by the carrier"]
+    assert portuguese["view"]["status_label"] == "Cancelado pela transportadora"
+    assert portuguese["view"]["sentences"] == [
+        "A transportadora ups cancelou o envio do seu pacote: ele não saiu.",
+        "A loja Demo Coffee vai enviá-lo de novo ou entrar em contato com você sobre um reembolso.",
+    ]
+    assert portuguese["view"]["next_step"] == (
+        "A loja envia de novo ou entra em contato com você sobre um reembolso."
+    )
+
+
+def test_a_cancelled_parcel_is_a_delivery_exception_for_staff(
+    place, django_capture_on_commit_callbacks
+):
+    told = _cancelled_parcel(place, django_capture_on_commit_callbacks)
+
+    tracked = TrackedOrder.objects.get(pk=told.order.id)
+    row = board_row(tracked)
+
+    assert (tracked.status, tracked.delivery_issue) == ("shipped", "cancelled")
+    assert [parcel["status"] for parcel in tracked.parcels] == ["cancelled"]
+    assert row["queues"] == ["delivery-exceptions"]
+    assert row["delivery_issue_label"] == "Cancelled by the carrier"
+    entry = TrackingEntry.objects.filter(order_id=told.order.id).order_by("sequence").last()
+    assert (entry.status, entry.source) == ("parcel_cancelled", "carrier")

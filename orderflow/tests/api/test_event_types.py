@@ -137,6 +137,7 @@ def test_the_schema_rejects_a_tampered_copy(anonymous, tamper, path, keyword):
         "shipment.delivery_failed",
         "shipment.held",
         "shipment.returned_to_sender",
+        "shipment.cancelled",
         "shipment.delivered",
     ],
 )

@@ -96,6 +96,7 @@ def _state(*orders) -> list[tuple]:
         ("delivery_failed", "shipped", "shipment.delivery_failed"),
         ("held", "shipped", "shipment.held"),
         ("returned_to_sender", "shipped", "shipment.returned_to_sender"),
+        ("cancelled", "shipped", "shipment.cancelled"),
     ],
 )
 def test_maps_each_carrier_status_onto_the_order(shipped, status, order_status, event):
@@ -563,3 +564,20 @@ def test_staff_delivering_the_order_leave_a_parcel_returned_to_sender_as_it_is(s
     assert Shipment.objects.get(order=shipped).status == "returned_to_sender"
     shipped.refresh_from_db()
     assert shipped.status == "delivered"  # staff's word on the order, not the parcel's
+
+
+def test_a_parcel_the_carrier_cancelled_takes_no_more_reports_and_staff_leave_it(shipped):
+    cancelled = post({"tracking_number": "DP-777", "status": "cancelled", "note": "Label voided"})
+    assert cancelled.status_code == 200, cancelled.content
+    assert Shipment.objects.get(order=shipped).status == "cancelled"
+    before = _state(shipped)
+
+    later = post({"tracking_number": "DP-777", "status": "in_transit"})
+
+    assert later.status_code == 409, later.content
+    assert later.json()["shipment_status"] == "cancelled"
+    assert "cancelled by the carrier" in later.json()["detail"]
+    assert _state(shipped) == before
+    # staff delivering the order leave the cancelled parcel as it is
+    services.order_deliver(order_id=shipped.id, shop=None, actor=STAFF)
+    assert Shipment.objects.get(order=shipped).status == "cancelled"
