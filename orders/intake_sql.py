@@ -17,20 +17,30 @@ Both are server-side prepared statements on a psycopg cursor of Django's connect
 an outer transaction (a test's, or a caller's ``atomic``) the write runs in a savepoint
 so that a unique violation leaves the outer transaction usable.
 
-Column lists come from the models, and each value goes through its field's
-``get_db_prep_save``, so the statements follow the models as the ORM would.
+Column lists come from the models, so the statements follow the models as the ORM would.
+Each value is bound as its field's ``get_db_prep_save`` would bind it; the kinds the intake
+writes take a shorter road (:func:`_binder`): a value already of the column's Python type
+is passed as it is, and JSON is encoded by orjson with Django's encoder for what orjson
+leaves (decimals, datetimes). The statements are written with named placeholders and sent
+with PostgreSQL's own ``$n`` ones (:func:`_positional`): psycopg parses a statement over
+4 KiB or 50 parameters again on every call, and the write is both.
 """
 
 import functools
+import re
 import time
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import orjson
 import psycopg
-from django.db import connection, transaction
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from psycopg.types.json import Jsonb
 
 from orderflow.idempotency import StoredKey
 from orderflow.models import IdempotencyKey, OutboxEvent
@@ -59,6 +69,34 @@ _ORDER_FIELDS = _columns(Order)
 _LINE_FIELDS = [f for f in _columns(OrderLine) if f.name != "order"]
 _EVENT_FIELDS = _columns(OutboxEvent)
 _KEY_FIELDS = _columns(IdempotencyKey)
+
+
+@dataclass(frozen=True)
+class _Statement:
+    """A statement with ``$n`` placeholders, and the parameter name each number stands for."""
+
+    text: str
+    sql: bytes
+    names: tuple[str, ...]
+
+    def bind(self, params: dict) -> list:
+        return [params[name] for name in self.names]
+
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+def _positional(text: str) -> _Statement:
+    """``text`` with each ``%(name)s`` as ``$n`` (a name used twice keeps its number)."""
+    names: list[str] = []
+
+    def number(match: re.Match) -> str:
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    return _Statement(text=text, sql=_PLACEHOLDER.sub(number, text).encode(), names=tuple(names))
+
 
 _READ_SQL = f"""
 SELECT
@@ -95,6 +133,7 @@ LEFT JOIN {ShippingMethod._meta.db_table} m
    AND (m.code = %(method)s::varchar OR (%(method)s::varchar IS NULL AND m.is_default))
 WHERE s.id = %(shop_id)s::bigint
 """  # noqa: S608 (table names come from the models, values are parameters)
+_READ = _positional(_READ_SQL)
 
 
 def _insert_values(fields, prefix: str) -> str:
@@ -145,6 +184,7 @@ k AS (
 SELECT locked, key_ok, fresh, (SELECT count(*) FROM o), (SELECT count(*) FROM l)
 FROM gate
 """  # noqa: S608, E501 (names come from the models, values are parameters)
+_WRITE = _positional(_WRITE_SQL)
 
 
 @dataclass(frozen=True)
@@ -185,36 +225,38 @@ class WriteOutcome:
     written: bool
 
 
-def _log(sql: str, params: Any, started: float) -> None:
+def _log(db, sql: str, params: Any, started: float) -> None:
     # what Django records for its own cursors, so query-count assertions see these too
-    if connection.queries_logged:
+    if db.queries_logged:
         elapsed = time.monotonic() - started
-        connection.queries_log.append(
+        db.queries_log.append(
             {"sql": f"{sql.strip()[:80]}… {params!r:.200}", "time": f"{elapsed:.3f}"}
         )
 
 
-def _execute(sql: str, params: dict) -> tuple:
+def _execute(statement: _Statement, params: dict) -> tuple:
     """Run one prepared statement and return its row, as Django's cursors would run it.
 
     Django's errors (IntegrityError, OperationalError…), its ``execute_wrapper``s (the
-    instrumentation and tests that hook every query) and its query log all apply.
+    instrumentation and tests that hook every query; they see the named text and
+    parameters) and its query log all apply.
     """
-    connection.ensure_connection()
+    db = connections[DEFAULT_DB_ALIAS]  # the proxy ``connection`` costs a lookup per use
+    db.ensure_connection()
     started = time.monotonic()
     try:
-        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        with db.wrap_database_errors, psycopg.RawCursor(db.connection) as cursor:
 
             def run(sql, params, many, context):
-                cursor.execute(sql, params, prepare=True)
+                cursor.execute(statement.sql, statement.bind(params), prepare=True)
                 return cursor.fetchone()
 
             executor = run
-            for wrapper in reversed(connection.execute_wrappers):
+            for wrapper in reversed(db.execute_wrappers):
                 executor = functools.partial(wrapper, executor)
-            return executor(sql, params, False, {"connection": connection, "cursor": cursor})
+            return executor(statement.text, params, False, {"connection": db, "cursor": cursor})
     finally:
-        _log(sql, params, started)
+        _log(db, statement.text, params, started)
 
 
 def _json(value):
@@ -238,7 +280,7 @@ def read(
     None when the shop does not exist (the caller takes the ORM path, which explains).
     """
     row = _execute(
-        _READ_SQL,
+        _READ,
         {
             "key_id": key_id,
             "shop_id": shop_id,
@@ -302,10 +344,64 @@ def read(
     )
 
 
-def _prep(fields, values: dict, prefix: str, params: dict) -> None:
-    for field in fields:
-        value = values[field.attname] if field.attname in values else field.get_default()
-        params[f"{prefix}{field.column}"] = field.get_db_prep_save(value, connection)
+_ENCODER = DjangoJSONEncoder()
+
+
+def _json_dumps(value) -> bytes:
+    """JSON as Django's encoder writes it, by orjson (the same jsonb once stored)."""
+    return orjson.dumps(
+        value,
+        default=_ENCODER.default,
+        option=orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS,
+    )
+
+
+#: the Python types a column takes as they are (what ``get_db_prep_save`` returns them as;
+#: integers it wraps in psycopg's sized types, so they keep the long road)
+_NATIVE = {
+    "CharField": (str,),
+    "TextField": (str,),
+    "SlugField": (str,),
+    "UUIDField": (uuid.UUID,),
+    "DecimalField": (Decimal,),
+    "DateTimeField": (datetime,),
+    "BooleanField": (bool,),
+}
+
+
+def _binder(field) -> Callable[[Any], Any]:
+    """How ``field``'s value is bound: as ``get_db_prep_save`` binds it, by a shorter road
+    for a value already of the column's type (aware datetimes: the write's are)."""
+
+    def prepared(value):
+        return field.get_db_prep_save(value, connection)
+
+    kind = field.get_internal_type()
+    if field.is_relation:
+        kind = field.target_field.get_internal_type()
+    if kind == "JSONField":
+        return lambda value: prepared(value) if value is None else Jsonb(value, _json_dumps)
+    native = _NATIVE.get(kind)
+    if native is None:
+        return prepared
+    if kind == "DateTimeField":
+        return lambda value: value if type(value) in native and value.tzinfo else prepared(value)
+    return lambda value: value if type(value) in native else prepared(value)
+
+
+def _binders(fields, prefix: str) -> list[tuple[str, str, Callable, Any]]:
+    return [(field.attname, f"{prefix}{field.column}", _binder(field), field) for field in fields]
+
+
+_ORDER_BINDERS = _binders(_ORDER_FIELDS, "o_")
+_EVENT_BINDERS = _binders(_EVENT_FIELDS, "e_")
+_KEY_BINDERS = _binders(_KEY_FIELDS, "k_")
+_LINE_BINDERS = _binders(_LINE_FIELDS, "l_")
+
+
+def _prep(binders, values: dict, params: dict) -> None:
+    for attname, name, bind, field in binders:
+        params[name] = bind(values[attname] if attname in values else field.get_default())
 
 
 def write(
@@ -325,16 +421,14 @@ def write(
     propagates as ``IntegrityError`` with nothing written.
     """
     params: dict[str, Any] = {"key_id": key_id, "lock": lock}
-    _prep(_ORDER_FIELDS, order, "o_", params)
-    _prep(_EVENT_FIELDS, event, "e_", params)
+    _prep(_ORDER_BINDERS, order, params)
+    _prep(_EVENT_BINDERS, event, params)
     if key_row is not None:
-        _prep(_KEY_FIELDS, key_row, "k_", params)
+        _prep(_KEY_BINDERS, key_row, params)
     else:  # no Idempotency-Key: the gate finds no row, the key CTE inserts none
-        params.update({f"k_{field.column}": None for field in _KEY_FIELDS})
-    for field in _LINE_FIELDS:
-        params[f"l_{field.column}"] = [
-            field.get_db_prep_save(line[field.attname], connection) for line in lines
-        ]
+        params.update({name: None for _, name, _, _ in _KEY_BINDERS})
+    for attname, name, bind, _ in _LINE_BINDERS:
+        params[name] = [bind(line[attname]) for line in lines]
     if connection.in_atomic_block:
         with transaction.atomic():
             row = _execute_wrapped(params)
@@ -345,4 +439,4 @@ def write(
 
 
 def _execute_wrapped(params: dict) -> tuple:
-    return _execute(_WRITE_SQL, params)
+    return _execute(_WRITE, params)

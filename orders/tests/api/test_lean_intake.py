@@ -4,11 +4,13 @@ Each test that compares runs the same request through the DRF view alone
 (``ORDER_INTAKE_LEAN = False``) and through the lean path.
 """
 
+import json
 import uuid
 
 import pytest
 from django.db import connection
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 from rest_framework.test import APIClient
 
 from orderflow.models import IdempotencyKey, OutboxEvent
@@ -344,3 +346,45 @@ def test_an_order_placed_by_staff_names_them_in_its_event(shop, products):
         shop.name,
         order.tracking_token,
     )
+
+
+# --- binding: the write's values, as the ORM would bind them -------------------------------------
+def _bound_json(value):
+    """A bound value as PostgreSQL reads it: a JSON wrapper dumped and parsed again."""
+    if isinstance(value, Jsonb):
+        return json.loads((value.dumps or json.dumps)(value.obj))
+    return value
+
+
+def test_every_column_of_the_write_is_bound_as_its_fields_own_prep_binds_it(
+    api, products, order_body, settings
+):
+    """The short road of ``intake_sql._binder`` gives each field of the four rows the value
+    ``get_db_prep_save`` gives it (JSON: the same document), for the values an order holds."""
+    settings.ORDER_INTAKE_LEAN = False
+    body = _full_body(order_body)
+    body["metadata"] = {"ref": "ção", "n": "1"}
+    api.post("/api/v1/orders", body, format="json", HTTP_IDEMPOTENCY_KEY="bind")
+    order = Order.objects.get()
+    rows = {
+        "o_": order,
+        "e_": OutboxEvent.objects.get(),
+        "k_": IdempotencyKey.objects.get(),
+        "l_": order.lines.first(),
+    }
+    binders = {
+        "o_": intake_sql._ORDER_BINDERS,
+        "e_": intake_sql._EVENT_BINDERS,
+        "k_": intake_sql._KEY_BINDERS,
+        "l_": intake_sql._LINE_BINDERS,
+    }
+    checked = 0
+    for prefix, row in rows.items():
+        for attname, _name, bind, field in binders[prefix]:
+            value = getattr(row, attname)
+            expected = field.get_db_prep_save(value, connection)
+            bound = bind(value)
+            assert type(bound) is type(expected), (prefix, attname)
+            assert _bound_json(bound) == _bound_json(expected), (prefix, attname)
+            checked += 1
+    assert checked == sum(len(b) for b in binders.values())
