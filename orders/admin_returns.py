@@ -10,12 +10,10 @@ from orderflow import admin_follow
 from orderflow.admin import ReadOnlyAdmin
 
 from .exceptions import OrderError
+from .forms import ReturnActionForm
 from .models import Return, ReturnLine
 from .permissions import RETURN_STEP_PERMISSIONS
 from .services import Actor, returns
-
-#: what the customer reads when support rejects a return from the list (no form there)
-ADMIN_REJECTION = "The shop could not accept this return; reply to this e-mail to ask why."
 
 
 class ReturnLineInline(admin.TabularInline):
@@ -71,6 +69,7 @@ class ReturnAdmin(admin_follow.FollowsOrder, ReadOnlyAdmin):
     order_fields = ["order_id"]
     shop_fields = ["shop_id"]
     actions = ["approve_returns", "reject_returns", "receive_and_restock", "receive_no_restock"]
+    action_form = ReturnActionForm
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("lines")
@@ -86,9 +85,31 @@ class ReturnAdmin(admin_follow.FollowsOrder, ReadOnlyAdmin):
     def approve_returns(self, request, queryset):
         self._each(request, queryset, "Approved", returns.return_approve)
 
-    @admin.action(description="Reject selected returns", permissions=["handle"])
+    @admin.action(
+        description="Reject selected returns (type the reason first)", permissions=["handle"]
+    )
     def reject_returns(self, request, queryset):
-        self._each(request, queryset, "Rejected", returns.return_reject, reason=ADMIN_REJECTION)
+        """Reject with the reason typed in the action bar: the customer reads it in the
+        e-mail and on the tracking page, as a rejection from the staff order page. Without
+        one, or a longer one than a return keeps, nothing is rejected."""
+        reason = request.POST.get("reason", "").strip()
+        if not reason:
+            self.message_user(
+                request,
+                "Not rejected: type the reason in the Reason box beside the action; "
+                "the customer reads it.",
+                messages.ERROR,
+            )
+            return
+        if len(reason) > returns.REASON_MAX_LENGTH:
+            self.message_user(
+                request,
+                f"Not rejected: the reason has {len(reason)} characters; at most "
+                f"{returns.REASON_MAX_LENGTH} are kept, so shorten it.",
+                messages.ERROR,
+            )
+            return
+        self._each(request, queryset, "Rejected", returns.return_reject, reason=reason)
 
     @admin.action(description="Mark received, units back on hand", permissions=["handle"])
     def receive_and_restock(self, request, queryset):
@@ -107,6 +128,13 @@ class ReturnAdmin(admin_follow.FollowsOrder, ReadOnlyAdmin):
                 moved += 1
             except OrderError as error:
                 refused.append(f"{order_return}: {error.detail}")
+                continue
+            # the admin's history of the return: who moved it on from here, and the reason
+            self.log_change(
+                request,
+                order_return,
+                f"{done}: {kwargs['reason']}" if "reason" in kwargs else done,
+            )
         if moved:
             self.message_user(request, f"{done}: {moved} return(s).", messages.SUCCESS)
         for line in refused:

@@ -5,6 +5,7 @@ from decimal import Decimal
 from typing import ClassVar
 
 from django import forms
+from django.contrib.admin.helpers import ActionForm
 from django.utils.translation import gettext, gettext_lazy
 from rest_framework import serializers
 
@@ -284,6 +285,20 @@ class ReturnStepForm(forms.Form):
             f"{self.fields[name].label if name in self.fields else name}: {' '.join(errors)}"
             for name, errors in self.errors.items()
         )
+
+
+class ReturnActionForm(ActionForm):
+    """The returns admin's action bar with a reason box: a rejection needs what support types.
+
+    No ``max_length`` here: an invalid action form reads as "No action selected", so the
+    reject action checks the length itself and says so (``REASON_MAX_LENGTH``).
+    """
+
+    reason = forms.CharField(
+        label="Reason (the customer reads it)",
+        required=False,
+        widget=forms.TextInput(attrs={"size": 60}),
+    )
 
 
 class ReturnRequestForm(forms.Form):

@@ -1,6 +1,7 @@
 """Returns in the admin: found by order number, e-mail or shop, moved on by actions, no N+1."""
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.contrib.messages import get_messages
@@ -135,7 +136,14 @@ def test_actions_approve_receive_with_restock_and_refuse_what_their_state_does_n
 def test_a_reject_action_tells_the_customer_and_a_viewer_has_no_actions(staff):
     order_return = _returned(_shop("Café Azul"))
 
-    staff.post(CHANGELIST, {"action": "reject_returns", "_selected_action": [order_return.pk]})
+    staff.post(
+        CHANGELIST,
+        {
+            "action": "reject_returns",
+            "_selected_action": [order_return.pk],
+            "reason": "The mug was used; we cannot take it back.",
+        },
+    )
     viewer = get_user_model().objects.create_user(
         username="vera", password="a-long-password-42", is_staff=True
     )
@@ -152,11 +160,99 @@ def test_a_reject_action_tells_the_customer_and_a_viewer_has_no_actions(staff):
     order_return.refresh_from_db()
     assert (order_return.status, order_return.rejection_reason) == (
         "rejected",
-        "The shop could not accept this return; reply to this e-mail to ask why.",
+        "The mug was used; we cannot take it back.",
     )
     assert refused.status_code == 200  # the list again: the action is not offered
     assert "approve_returns" not in refused.content.decode()
     assert OutboxEvent.objects.count() == events
+
+
+def _reject(staff, order_return, **fields):
+    return staff.post(
+        CHANGELIST,
+        {"action": "reject_returns", "_selected_action": [order_return.pk], **fields},
+        follow=True,
+    )
+
+
+def test_the_action_bar_has_a_reason_box(staff):
+    _returned(_shop("Café Azul"))
+
+    page = staff.get(CHANGELIST).content.decode()
+
+    assert "Reason (the customer reads it)" in page
+    assert '<input type="text" name="reason"' in page
+    assert "Reject selected returns (type the reason first)" in page
+
+
+def test_support_rejects_with_the_reason_typed_stored_audited_and_published(staff):
+    order_return = _returned(_shop("Café Azul"))
+
+    response = _reject(staff, order_return, reason="  Opened and used; we cannot resell it.  ")
+
+    assert _messages(response) == ["Rejected: 1 return(s)."]
+    order_return.refresh_from_db()
+    assert (order_return.status, order_return.rejection_reason, order_return.decided_by) == (
+        "rejected",
+        "Opened and used; we cannot resell it.",
+        "staff:admin",
+    )
+    event = OutboxEvent.objects.get(type="return.rejected")
+    assert (event.data["reason"], event.data["actor"]) == (
+        "Opened and used; we cannot resell it.",
+        "staff:admin",
+    )
+    [entry] = LogEntry.objects.filter(object_id=str(order_return.pk))
+    assert (entry.user.username, entry.get_change_message()) == (
+        "admin",
+        "Rejected: Opened and used; we cannot resell it.",
+    )
+    page = staff.get(f"{CHANGELIST}{order_return.pk}/change/").content.decode()
+    assert "Opened and used; we cannot resell it." in page
+
+
+@pytest.mark.parametrize(
+    ("reason", "said"),
+    [
+        (
+            "",
+            "Not rejected: type the reason in the Reason box beside the action; the customer "
+            "reads it.",
+        ),
+        (
+            "   ",
+            "Not rejected: type the reason in the Reason box beside the action; the "
+            "customer reads it.",
+        ),
+        (
+            "x" * 501,
+            "Not rejected: the reason has 501 characters; at most 500 are kept, so shorten it.",
+        ),
+    ],
+    ids=["empty", "blank", "too-long"],
+)
+def test_a_rejection_without_a_reason_or_too_long_is_refused_and_changes_nothing(
+    staff, reason, said
+):
+    order_return = _returned(_shop("Café Azul"))
+    events = OutboxEvent.objects.count()
+
+    response = _reject(staff, order_return, reason=reason)
+
+    assert _messages(response) == [said]
+    order_return.refresh_from_db()
+    assert (order_return.status, order_return.rejection_reason) == ("requested", "")
+    assert OutboxEvent.objects.count() == events
+    assert not LogEntry.objects.exists()
+
+
+def test_a_reason_of_the_longest_length_is_kept_whole(staff):
+    order_return = _returned(_shop("Café Azul"))
+
+    _reject(staff, order_return, reason="y" * 500)
+
+    order_return.refresh_from_db()
+    assert (order_return.status, order_return.rejection_reason) == ("rejected", "y" * 500)
 
 
 def _view_return_permission():
