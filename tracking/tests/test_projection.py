@@ -71,6 +71,7 @@ def test_the_reactions_cover_every_event_tracking_records():
         "shipment.delivery_failed",
         "shipment.held",
         "shipment.returned_to_sender",
+        "shipment.cancelled",
         "shipment.delivered",
         "order.shipping_address_changed",
         "order.customer_changed",
