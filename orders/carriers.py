@@ -30,7 +30,7 @@ HELD = "held"
 #: the parcel goes back to the shop: final, the carrier reports no more about it
 RETURNED_TO_SENDER = "returned_to_sender"
 #: the carrier cancelled the shipment (the label voided, the parcel never handed over or
-#: taken back before it left): final, its units are still the shop's to send
+#: taken back before it left): final; its units still count as shipped in it
 CANCELLED = "cancelled"
 #: what a carrier may report, in the order a parcel usually lives it
 CARRIER_STATUSES = (

@@ -453,8 +453,8 @@ class ShipmentCancelled(Event):
     the carrier reports no more about it.
 
     The order's status does not change (``status`` is ""): the parcel's units were taken
-    from stock when it was shipped and are still the shop's to send again (by a new parcel)
-    or to refund; ``lines`` says which. ``note`` is the carrier's words.
+    from stock when it was shipped and still count as shipped in it; the shop sends them
+    again by hand or refunds them (``lines`` says which). ``note`` is the carrier's words.
     """
 
     type: ClassVar[str] = "shipment.cancelled"
