@@ -1,6 +1,8 @@
 """The board for a day's work in a real browser: paging with totals while orders arrive,
-search, the filter folded on a phone, and a live page whose session ended."""
+search, the filter folded on a phone, and a live page whose session ended — search and the
+ended session at 1280x800 and 390x844, each with an axe-core scan and screenshots."""
 
+import json
 import re
 from datetime import timedelta
 from decimal import Decimal
@@ -14,12 +16,14 @@ from playwright.sync_api import expect
 from tracking.models import TrackedOrder
 
 from .conftest import STAFF_PASSWORD, log_in
+from .test_accessibility import _violations
 from .test_live_pages import ORDER
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 DASH = "\u2013"
 PHONE = {"width": 390, "height": 844}
+VIEWPORTS = {"desktop": (1280, 800), "phone": (390, 844)}
 
 
 def seed(shop, count: int, **fields) -> list[TrackedOrder]:
@@ -134,12 +138,15 @@ def test_search_finds_an_order_by_customer_name_email_number_or_tracking_number(
         expect(row).to_contain_text("OF-SEED-0030")
         expect(row).to_contain_text("Beatriz Lima")
         expect(page.locator("#board-range")).to_have_text(f"Showing 1{DASH}1 of 1")
+    found = {"found": _violations(page)}
 
     page.get_by_label("Search").fill("nobody-like-this")
     page.get_by_role("button", name="Filter").click()
     expect(page.locator("#board-empty")).to_be_visible()
     expect(page.locator("#board-range")).to_have_text("No orders")
     page.screenshot(path=artifacts / "board-search.png", full_page=True)
+    found["nothing found"] = _violations(page)
+    assert found == {"found": [], "nothing found": []}, json.dumps(found, indent=2)
     context.close()
 
 
@@ -174,6 +181,8 @@ def test_on_a_phone_the_first_screen_shows_the_tiles_and_orders_and_the_filter_f
     expect(page.get_by_role("button", name="Filter and search (1 active)")).to_be_visible()
     expect(page.get_by_role("search", name="Filter orders")).to_be_hidden()
     page.screenshot(path=artifacts / "board-phone-searched.png")
+    found = _violations(page)
+    assert found == [], json.dumps(found, indent=2)
     context.close()
 
     # without JavaScript the same page is a plain form and a plain list
@@ -189,11 +198,15 @@ def test_on_a_phone_the_first_screen_shows_the_tiles_and_orders_and_the_filter_f
     plain.context.close()
 
 
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
 def test_a_live_page_whose_session_ended_says_so_and_offers_to_log_in_again(
-    web_only, staff, demo_shop, browser, artifacts
+    web_only, staff, demo_shop, browser, artifacts, viewport
 ):
     order = web_only.api("POST", "orders", ORDER)
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    width, height = VIEWPORTS[viewport]
+    context = browser.new_context(
+        viewport={"width": width, "height": height}, is_mobile=viewport == "phone"
+    )
     board = context.new_page()
     log_in(board, web_only, staff)
     board.goto(f"{web_only.base_url}/staff/?status=placed")
@@ -212,8 +225,10 @@ def test_a_live_page_whose_session_ended_says_so_and_offers_to_log_in_again(
         expect(page.get_by_role("alert")).to_contain_text("Your session has ended")
     login = board.get_by_role("link", name="Log in again")
     expect(login).to_have_attribute("href", "/admin/login/?next=%2Fstaff%2F%3Fstatus%3Dplaced")
-    board.screenshot(path=artifacts / "board-session-ended.png", full_page=True)
-    order_page.screenshot(path=artifacts / "order-session-ended.png", full_page=True)
+    board.screenshot(path=artifacts / f"board-session-ended-{viewport}.png", full_page=True)
+    order_page.screenshot(path=artifacts / f"order-session-ended-{viewport}.png", full_page=True)
+    found = {"board": _violations(board), "order page": _violations(order_page)}
+    assert found == {"board": [], "order page": []}, json.dumps(found, indent=2)
 
     # logging in again leads back to the same board, live
     login.click()
