@@ -12,6 +12,7 @@ the others get one per number, which karrio sends concurrently.
 
 import hashlib
 import logging
+import re
 import urllib.error
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -279,7 +280,7 @@ def _answer(
     reports = []
     for event in events:
         karrio_status = event.status or "unknown"
-        status = _status_of(carrier, karrio_status, event.code)
+        status = _status_of(carrier, karrio_status, event.code, event.description)
         occurred_at = event.timestamp or f"{event.date or ''}T{event.time or ''}"
         fingerprint = "|".join(
             str(part or "")
@@ -319,11 +320,24 @@ def _answer(
     )
 
 
-def _status_of(carrier: str, karrio_status: str, code: str | None) -> str:
-    """OrderFlow's status of one carrier event: karrio's, unless the carrier's own code
-    says better (UPS's exception scans, all ``on_hold`` to karrio)."""
-    if carrier == "ups" and karrio_status == "on_hold" and code in UPS_EXCEPTIONS:
-        return UPS_EXCEPTIONS[code]
+#: the words of a UPS exception scan whose code is not in ``UPS_EXCEPTIONS`` (a code UPS
+#: added since): going back to the shipper, or a delivery attempt that failed
+_UPS_RETURN_WORDS = re.compile(r"\breturn(ed|ing)? to (the )?(sender|shipper)\b", re.IGNORECASE)
+_UPS_ATTEMPT_WORDS = re.compile(
+    r"\b(attempt|not available for delivery|unable to deliver)", re.IGNORECASE
+)
+
+
+def _status_of(carrier: str, karrio_status: str, code: str | None, words: str | None) -> str:
+    """OrderFlow's status of one carrier event: karrio's, unless the carrier's own code or
+    words say better (UPS's exception scans, all ``on_hold`` to karrio)."""
+    if carrier == "ups" and karrio_status == "on_hold":
+        if code in UPS_EXCEPTIONS:
+            return UPS_EXCEPTIONS[code]
+        if _UPS_RETURN_WORDS.search(words or ""):
+            return carriers.RETURNED_TO_SENDER
+        if _UPS_ATTEMPT_WORDS.search(words or ""):
+            return carriers.DELIVERY_FAILED
     return STATUS_MAP.get(karrio_status, carriers.IN_TRANSIT)
 
 

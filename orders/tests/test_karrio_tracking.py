@@ -122,6 +122,34 @@ def test_a_ups_exception_scan_sending_the_parcel_back_is_final(fake_carrier):
     )
 
 
+@pytest.mark.parametrize(
+    ("words", "status"),
+    [
+        ("Please contact UPS for additional information.", carriers.HELD),
+        ("We missed the receiver; another attempt follows tomorrow.", carriers.DELIVERY_FAILED),
+        ("The receiver was not available for delivery.", carriers.DELIVERY_FAILED),
+        ("The package is being returned to the shipper.", carriers.RETURNED_TO_SENDER),
+    ],
+)
+def test_a_ups_exception_code_not_listed_is_read_from_its_words(words, status):
+    details = TrackingDetails(
+        carrier_name="ups",
+        carrier_id="ups",
+        tracking_number=UPS_NUMBER,
+        status="on_hold",
+        events=[
+            TrackingEvent(
+                date="2026-12-05", time="10:00", code="9Z", status="on_hold", description=words
+            )
+        ],
+    )
+
+    parcel = _answer("ups", details)
+
+    assert (parcel.reports[0].status, parcel.reports[0].note) == (status, words)
+    assert parcel.status == status
+
+
 def test_a_ups_exception_code_not_listed_stays_held_with_its_words():
     details = TrackingDetails(
         carrier_name="ups",
