@@ -1,7 +1,9 @@
 """The staff order page for a day's work, in a real browser: every block follows the order
 live while the shops' API and the carrier change it, and staff edit the address, write a
-note and resend an e-mail — at desktop and phone width."""
+note and resend an e-mail — at desktop and phone width, with screenshots and an axe-core
+scan of the page after it all."""
 
+import json
 import re
 
 import pytest
@@ -11,6 +13,7 @@ from devtools.processes import wait_until
 from notifications.models import Notification
 
 from .conftest import CARRIER, log_in
+from .test_accessibility import _violations
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -121,6 +124,9 @@ def test_the_order_page_follows_the_order_and_serves_a_days_work(
     expect(out).to_contain_text(f"Carrier {CARRIER}")
     assert watcher.evaluate("window.notReloaded") is True
     watcher.screenshot(path=artifacts / f"order-page-{viewport}.png", full_page=True)
+    # the page after the day's work: every block filled, no serious or critical violation
+    found = {"watcher": _violations(watcher), "worker": _violations(worker)}
+    assert found == {"watcher": [], "worker": []}, json.dumps(found, indent=2)
 
     # once shipped, the address can no longer change: a message says why
     worker.goto(f"{url}/address")
