@@ -40,6 +40,21 @@ STATES = {
         "demo-post tried to deliver your parcel but could not.",
         "A transportadora demo-post tentou entregar seu pacote, mas não conseguiu.",
     ),
+    "held": (
+        ["to_confirmed", "shipped", "in_transit", "held"],
+        "demo-post is holding your parcel instead of delivering it.",
+        "A transportadora demo-post reteve seu pacote em vez de entregá-lo.",
+    ),
+    "returned-to-sender": (
+        ["to_confirmed", "shipped", "in_transit", "returned_to_sender"],
+        "demo-post is sending your parcel back to Browser Coffee.",
+        "A transportadora demo-post está devolvendo seu pacote à loja Browser Coffee.",
+    ),
+    "cancelled-by-carrier": (
+        ["to_confirmed", "shipped", "carrier_cancelled"],
+        "demo-post cancelled the shipment of your parcel: it has not left.",
+        "A transportadora demo-post cancelou o envio do seu pacote: ele não saiu.",
+    ),
     "out-for-delivery": (
         ["to_confirmed", "shipped", "out_for_delivery"],
         "Your parcel is out for delivery and should arrive today.",

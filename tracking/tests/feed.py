@@ -179,6 +179,17 @@ class Story:
             note="Not collected",
         )
 
+    def carrier_cancelled(self) -> FeedEvent:
+        return self.order_event(
+            "shipment.cancelled",
+            "",
+            "carrier:demo-post",
+            carrier="demo-post",
+            tracking_number="DP-1",
+            location="Porto",
+            note="Label voided",
+        )
+
     def out_for_delivery(self) -> FeedEvent:
         return self.order_event(
             "shipment.out_for_delivery",
