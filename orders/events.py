@@ -132,7 +132,7 @@ class OrderCancelled(Event):
     actor: str = ""
 
 
-@dataclass(frozen=True, kw_only=True)
+
 @dataclass(frozen=True, kw_only=True)
 class CancelledLine:
     """Units of one order line that will not ship: the rest of a partly shipped order."""
