@@ -31,10 +31,10 @@ class Milestone(models.TextChoices):
     PARCEL_DELIVERED = "parcel_delivered", "Parcel delivered"
     REJECTED = "rejected", "Rejected"
     CANCELLED = "cancelled", "Cancelled"
-    PAYMENT_CAPTURED = "payment_captured", "Payment captured"
-    PAYMENT_FAILED = "payment_failed", "Payment failed"
     #: what had not shipped of a partly shipped order was cancelled (the rest stays sent)
     REMAINDER_CANCELLED = "remainder_cancelled", "Rest of the order cancelled"
+    PAYMENT_CAPTURED = "payment_captured", "Payment captured"
+    PAYMENT_FAILED = "payment_failed", "Payment failed"
     PAYMENT_REFUNDED = "payment_refunded", "Payment refunded"
     INVOICE_ISSUED = "invoice_issued", "Invoice issued"
     CREDIT_NOTE_ISSUED = "credit_note_issued", "Credit note issued"
