@@ -92,6 +92,14 @@ def test_each_queue_is_a_page_with_a_live_count(
         page.screenshot(path=artifacts / f"board-queue-{slug}-{viewport}.png", full_page=True)
         found[slug] = _violations(page)
     assert found == {slug: [] for slug in found}, json.dumps(found, indent=2)
+    # the returns queue lists each open return under its order (board.js draws the rows)
+    page.goto(f"{live_stack.base_url}/staff/?queue=returns")
+    expect(page.locator("#live-indicator")).to_have_text("Live")
+    expect(page.locator('#board-rows tr .return[data-return="1"]')).to_have_text(
+        "R1 \u00b7 Return requested"
+    )
+    page.goto(f"{live_stack.base_url}/staff/?queue=to-ship")
+    expect(page.locator("#live-indicator")).to_have_text("Live")
     expect(page.locator("#board-rows tr", has_text="Delivery attempt failed")).to_have_count(0)
 
     # on the "to ship" page: an order the shop places arrives; shipped, it leaves
