@@ -10,7 +10,7 @@ other.
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from uuid import UUID
 
@@ -192,15 +192,22 @@ class RefundedLine:
 
 @transaction.atomic(savepoint=False)
 def credit_note_issue_for_refund(
-    *, refund: Refund, order_id: UUID, lines: Sequence[RefundedLine] = ()
+    *,
+    refund: Refund,
+    order_id: UUID,
+    lines: Sequence[RefundedLine] = (),
+    bands: dict[Decimal, tuple[Decimal, Decimal]] | None = None,
 ) -> Invoice | None:
     """Issue the credit note of a refund, in the refund's transaction; None if it has none.
 
     A refund by ``lines`` credits those lines (their units, discount and tax shares); a
-    refund of an amount credits one "Refund" line, its tax split over the invoice's rates in
-    proportion to what is left of each (:func:`split_amount`). Either way the bands are
-    fitted to what earlier credit notes left (:func:`fit_bands`), so the credit note's
-    total is the refund's amount and no rate is ever credited past the invoice's.
+    refund of an amount credits one "Refund" line whose tax per rate is ``bands``, (gross,
+    tax) per rate of what it took from each line and the shipping
+    (``payments.refund_shares``: the same split that a later refund of lines counts, so
+    no tax moves between rates). Either way the bands are fitted to what earlier credit
+    notes left (:func:`fit_bands`, a last line of defence: with the shares they already
+    fit), so the credit note's total is the refund's amount and no rate is ever credited
+    past the invoice's.
 
     An order not invoiced yet is invoiced first (captured money is a sale; the invoicing
     subscriber then finds it issued); an order cancelled or rejected before it was invoiced
@@ -225,7 +232,7 @@ def credit_note_issue_for_refund(
         printed = [_line(line) for line in lines]
         discount = sum((line.discount_amount for line in lines), Decimal("0.00"))
     else:
-        wanted = split_amount(refund.amount, left)
+        wanted = bands or {}
         printed = [_amount_line(refund.amount, wanted)]
         discount = Decimal("0.00")
     return _issue_credit_note(
@@ -265,33 +272,6 @@ def uncredited_bands(invoice: Invoice) -> dict[Decimal, tuple[Decimal, Decimal]]
                 tax + Decimal(band["tax"]),
             )
     return left
-
-
-def split_amount(
-    amount: Decimal, left: dict[Decimal, tuple[Decimal, Decimal]]
-) -> dict[Decimal, tuple[Decimal, Decimal]]:
-    """Split a refunded amount over the rates in proportion to what is left of each.
-
-    Each rate's gross share is rounded down to the cent and the cents left over go one
-    each to the rates with the largest remainders (ties: the lower rate first), so the
-    shares add up to ``amount``; a share's tax is the rate's remaining tax in the same
-    proportion, rounded half up (:func:`fit_bands` keeps it within the rate's).
-    """
-    total = sum((gross for gross, _ in left.values()), Decimal("0.00"))
-    rates = sorted(rate for rate, (gross, _) in left.items() if gross > 0)
-    exact = {rate: amount * left[rate][0] / total for rate in rates}
-    shares = {rate: exact[rate].quantize(CENT, rounding=ROUND_DOWN) for rate in rates}
-    cents = int((amount - sum(shares.values(), Decimal("0.00"))) / CENT)
-    for rate in sorted(rates, key=lambda r: (-(exact[r] - shares[r]), r))[:cents]:
-        shares[rate] += CENT
-    return {
-        rate: (
-            shares[rate],
-            (shares[rate] * left[rate][1] / left[rate][0]).quantize(CENT, ROUND_HALF_UP),
-        )
-        for rate in rates
-        if shares[rate]
-    }
 
 
 def fit_bands(

@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from uuid import UUID
 
 from django.core.exceptions import ObjectDoesNotExist
@@ -11,6 +11,7 @@ from django.db import transaction
 from orderflow.errors import FieldError
 from orderflow.events import publish
 from orders.interface import (
+    InvoiceDetails,
     RestockNotPossible,
     order_invoice_details,
     order_payment_request,
@@ -25,6 +26,7 @@ from ..events import PaymentRefunded, PaymentVoided
 from ..exceptions import GatewayUnavailable, RefundInputError, RefundNotPossible
 from ..gateway import GatewayResult, TransientGatewayError, get_gateway
 from ..models import Payment, PaymentAttempt, Refund
+from ..refund_shares import SHIPPING, Part, Shares, bands_of
 from .charging import gateway_key, payment_row_locked
 from .invoicing import RefundedLine, credit_note_issue, credit_note_issue_for_refund
 
@@ -153,9 +155,6 @@ class RefundLine:
     quantity: int
 
 
-CENT = Decimal("0.01")
-
-
 @transaction.atomic
 def payment_refund(
     *,
@@ -172,7 +171,10 @@ def payment_refund(
 
     ``amount``, or ``lines``: those units' share of what the customer paid, their tax and
     discount included (a line's refunds add up to its total exactly: each share is the
-    rounded share of the units refunded so far, less what earlier refunds gave back).
+    rounded share of the units refunded so far, less what earlier refunds gave back; of
+    what is left of the line once a refund of an amount took part of it). An amount is
+    taken from every line and the shipping in proportion to what is left of each, and its
+    credit note's tax per rate is what it took (``payments.refund_shares``).
     ``shop_id`` scopes the order to a shop's request (another shop's order does not
     exist); staff pass None. ``restock`` (lines only) puts the units back on hand through
     the orders context, once per refund (``refund:<id>``), and is checked before any money
@@ -221,10 +223,12 @@ def payment_refund(
         raise RefundNotPossible(
             f"Order {request.number} has no captured payment to refund (its payment is {state})."
         )
+    order = order_invoice_details(order_id=order_id)
+    left = _what_is_left(order, payment)
     refund_lines: list[dict] = []
     shares: list[RefundedLine] = []
     if lines:
-        shares = _share_of_lines(order_id, lines, payment)
+        shares = _share_of_lines(order, lines, left)
         amount = sum((share.gross for share in shares), Decimal("0.00"))
         refund_lines = [{"sku": line.sku, "quantity": line.quantity} for line in lines]
     refundable = payment.amount - payment.refunded_amount
@@ -289,7 +293,12 @@ def payment_refund(
         to=P.REFUNDED if payment.refunded_amount == payment.amount else P.PARTIALLY_REFUNDED,
     )
     payment.save(update_fields=["status", "refunded_amount", "updated_at"])
-    credit_note = credit_note_issue_for_refund(refund=refund, order_id=order_id, lines=shares)
+    credit_note = credit_note_issue_for_refund(
+        refund=refund,
+        order_id=order_id,
+        lines=shares,
+        bands=None if lines else bands_of(left.take_amount(amount)),
+    )
     if restock:
         stock_restock(
             order_id=order_id, lines=_units(lines), key=f"refund:{refund.id}", actor=actor
@@ -317,9 +326,9 @@ def payment_refund_the_rest(
 ) -> Refund:
     """Give back what is left of the order's payment (support's admin action).
 
-    With ``restock``, what is left is the units of every line not refunded yet, put back on
-    hand: a refund by lines (:func:`payment_refund`), refused like any other when earlier
-    refunds of amounts left less than those units' share, or the order has not shipped.
+    With ``restock``, what is left is the units of every line not refunded yet (what is left
+    of them after refunds of amounts), put back on hand: a refund by lines
+    (:func:`payment_refund`), refused like any other when the order has not shipped.
     """
     payment = Payment.objects.filter(order_id=order_id).first()
     if not restock or payment is None:
@@ -353,26 +362,55 @@ def _units(lines: Sequence[RefundLine]) -> dict[str, int]:
     return {line.sku: line.quantity for line in lines}
 
 
-def _share_of_lines(
-    order_id: UUID, lines: Sequence[RefundLine], payment: Payment
-) -> list[RefundedLine]:
-    """Each line's units and their share of its amounts (tax and discount included).
+def _what_is_left(order: InvoiceDetails, payment: Payment) -> Shares:
+    """The order's lines and shipping less what its succeeded refunds gave back of each.
 
-    A share is the rounded share of all the units refunded so far less the rounded share
-    of those refunded before (half up to the cent), so a line's refunds add up to exactly
-    its total, tax and discount however its units are split.
+    One query (the refunds), replayed oldest first (``payments.refund_shares``).
     """
-    order = order_invoice_details(order_id=order_id)
+    incl = order.prices_include_tax
+    parts = [
+        Part(
+            key=line.sku,
+            rate=line.tax_rate,
+            quantity=line.quantity,
+            gross=line.line_total if incl else line.line_total + line.tax_amount,
+            tax=line.tax_amount,
+            line_total=line.line_total,
+            discount=line.discount_amount,
+        )
+        for line in order.lines
+    ]
+    if order.shipping_total:
+        shipping = order.shipping_total
+        parts.append(
+            Part(
+                key=SHIPPING,
+                rate=order.shipping_tax_rate,
+                quantity=0,
+                gross=shipping if incl else shipping + order.shipping_tax,
+                tax=order.shipping_tax,
+                line_total=shipping,
+                discount=Decimal("0.00"),
+            )
+        )
+    earlier = payment.refunds.filter(status=RefundStatus.SUCCEEDED).order_by("created_at")
+    return Shares.replay(
+        parts, prices_include_tax=incl, refunds=earlier.values_list("amount", "lines")
+    )
+
+
+def _share_of_lines(
+    order: InvoiceDetails, lines: Sequence[RefundLine], left: Shares
+) -> list[RefundedLine]:
+    """Each line's units and their share of what is left of it (tax and discount included).
+
+    Validated first (on the order, listed once, no more units than are left to refund);
+    then taken from ``left`` (``payments.refund_shares``: the unit rule, or the share of
+    what a refund of an amount left of the line).
+    """
     ordered = {line.sku: line for line in order.lines}
-    refunded: dict[str, int] = {}
-    for earlier in payment.refunds.filter(status=RefundStatus.SUCCEEDED).values_list(
-        "lines", flat=True
-    ):
-        for line in earlier:
-            refunded[line["sku"]] = refunded.get(line["sku"], 0) + line["quantity"]
     errors: list[FieldError] = []
     seen: set[str] = set()
-    shares: list[RefundedLine] = []
     for index, wanted in enumerate(lines):
         line = ordered.get(wanted.sku)
         if line is None:
@@ -388,40 +426,30 @@ def _share_of_lines(
             )
             continue
         seen.add(wanted.sku)
-        before = refunded.get(wanted.sku, 0)
-        left = line.quantity - before
-        if wanted.quantity > left:
+        units_left = left.units_left(wanted.sku)
+        if wanted.quantity > units_left:
             errors.append(
                 FieldError(
                     f"lines.{index}.quantity",
                     "exceeds_ordered",
-                    f"{left} of {line.quantity} {wanted.sku} may still be refunded, "
+                    f"{units_left} of {line.quantity} {wanted.sku} may still be refunded, "
                     f"not {wanted.quantity}.",
                 )
             )
-            continue
-
-        def share(value: Decimal, line=line, before=before, wanted=wanted) -> Decimal:
-            def upto(units: int) -> Decimal:
-                return (value * units / line.quantity).quantize(CENT, ROUND_HALF_UP)
-
-            return upto(before + wanted.quantity) - upto(before)
-
-        line_total = share(line.line_total)
-        tax = share(line.tax_amount)
-        shares.append(
-            RefundedLine(
-                sku=line.sku,
-                name=line.name,
-                unit_price=line.unit_price,
-                quantity=wanted.quantity,
-                discount_amount=share(line.discount_amount),
-                line_total=line_total,
-                tax_rate=line.tax_rate,
-                tax_amount=tax,
-                gross=line_total if order.prices_include_tax else line_total + tax,
-            )
-        )
     if errors:
         raise RefundInputError("; ".join(f"{e.attr}: {e.detail}" for e in errors), errors=errors)
-    return shares
+    taken = left.take_lines({wanted.sku: wanted.quantity for wanted in lines})
+    return [
+        RefundedLine(
+            sku=share.key,
+            name=ordered[share.key].name,
+            unit_price=ordered[share.key].unit_price,
+            quantity=share.units,
+            discount_amount=share.discount,
+            line_total=share.line_total,
+            tax_rate=share.rate,
+            tax_amount=share.tax,
+            gross=share.gross,
+        )
+        for share in taken
+    ]

@@ -231,19 +231,18 @@ def test_a_payment_refunded_in_full_cancels_the_units_without_a_refund(shop):
     assert (data["refunded_amount"], data["refund_id"]) == ("0.00", None)
 
 
-def test_a_refund_the_payments_context_refuses_cancels_nothing(shop):
+def test_after_a_refund_of_an_amount_the_remainder_gives_back_what_is_left_of_its_units(shop):
     order = _partly_shipped(shop)
-    # 40.00 of 59.70 given back already: the waiting units' 34.80 no longer fits
+    # 40.00 of 59.70 given back already, from every line in proportion: 33.37 of the
+    # coffees' 49.80 and 6.63 of the mug's 9.90 (payments.refund_shares)
     payment_refund(order_id=order.pk, shop_id=None, amount=Decimal("40.00"), reason="goodwill")
-    before, stock = row_counts(), stock_of(shop)
 
-    with pytest.raises(RemainderRefundRefused) as refused:
-        order_cancel_remainder(order_id=order.pk, shop=None, actor=STAFF)
+    order_cancel_remainder(order_id=order.pk, shop=None, actor=STAFF)
 
-    assert refused.value.status == 409
-    assert "more than what is left to refund" in refused.value.detail
-    assert (row_counts(), stock_of(shop), Refund.objects.count()) == (before, stock, 1)
-    assert Order.objects.get(pk=order.pk).status == "partially_shipped"
+    # one coffee of the two left: half of the 16.43 left of them (8.22); the mug's 3.27 left
+    refund = Refund.objects.exclude(lines=[]).get()
+    assert refund.amount == Decimal("11.49")
+    assert Payment.objects.get(order_id=order.pk).refunded_amount == Decimal("51.49")
 
 
 def test_a_declined_refund_cancels_nothing(shop, monkeypatch):
