@@ -259,7 +259,8 @@ def artifacts() -> Path:
 
 def log_in(page, stack: LiveStack, user) -> None:
     page.goto(f"{stack.base_url}/admin/login/?next=/staff/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(STAFF_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    # by the fields' ids: the login form speaks the browser's language (pt-BR contexts too)
+    page.locator("#id_username").fill(user.username)
+    page.locator("#id_password").fill(STAFF_PASSWORD)
+    page.locator('#login-form [type="submit"]').click()
     page.wait_for_url(f"{stack.base_url}/staff/")
