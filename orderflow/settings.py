@@ -425,7 +425,7 @@ CELERY_BEAT_SCHEDULE |= {
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "orderflow.observability.logging_context.LogContextMiddleware",
-    "orderflow.observability.metrics.middleware.OrderIntakeMiddleware",
+    "orders.metrics.OrderIntakeMiddleware",
     *MIDDLEWARE,
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]

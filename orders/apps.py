@@ -10,5 +10,8 @@ class OrdersConfig(AppConfig):
         from . import (
             checks,  # noqa: F401  (registers the system checks)
             handlers,  # noqa: F401  (registers the subscribers)
+            metrics,
             tasks,  # noqa: F401  (the embedded schedule looks its purge task up by name)
         )
+
+        metrics.connect()

@@ -25,10 +25,10 @@ from django.conf import settings
 from django.utils import translation
 
 from orderflow import customer_locale, roles
-from orderflow.observability import metrics
 
 from . import (
     filters,
+    metrics,
     public_page,
     push,
     queues,

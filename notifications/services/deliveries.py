@@ -26,9 +26,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from orderflow.events import publish
-from orderflow.observability import metrics, tracing
+from orderflow.observability import tracing
 
-from .. import inbox, webhooks
+from .. import inbox, metrics, webhooks
 from ..choices import AttemptOutcome, SendStatus
 from ..events import WebhookEndpointDisabled
 from ..exceptions import EndpointInactive

@@ -28,11 +28,11 @@ from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 
 from orderflow import customer_locale
-from orderflow.observability import metrics, tracing
+from orderflow.observability import tracing
 from orders.events import OrderStatus
 from orders.interface import OrderNotice, ShopContact, order_notices, shop_contacts
 
-from .. import emails
+from .. import emails, metrics
 from ..choices import AttemptOutcome, SendStatus
 from ..exceptions import EmailBeingSent, EmailNotFound
 from ..models import EmailResend, Notification

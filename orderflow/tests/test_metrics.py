@@ -14,17 +14,18 @@ from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.parser import text_string_to_metric_families
 
+from notifications import metrics as notifications_metrics
 from orderflow.events import publish
 from orderflow.events.projectors import get_projector, projector_pass
 from orderflow.events.relay import drain, relay_batch
 from orderflow.models import OutboxEvent
-from orderflow.observability import metrics
-from orderflow.observability.metrics import receivers
 from orderflow.observability.metrics.collectors import ScrapeCollectors
 from orderflow.tasks import events_pump_task
 from orderflow.tests.observability import sample
 from orderflow.tests.projector_probe import NAME, park_one, surface_projector
+from orders import metrics as orders_metrics
 from tests.probe.events import ProbeIgnored, ProbePinged
+from tracking import metrics as tracking_metrics
 
 __all__ = ["surface_projector"]
 
@@ -213,7 +214,7 @@ def test_order_counters_name_no_shop(client):
     """Whoever reaches /metrics must not learn each shop's order volume."""
     placed = sample("orderflow_orders_placed_total")
 
-    metrics.record_event_committed(event_type="order.placed")
+    orders_metrics._order_event_committed(SimpleNamespace(type="order.placed"))
     samples = scrape(client)
 
     assert samples["orderflow_orders_placed_total"] == {(): placed + 1}
@@ -239,12 +240,12 @@ def test_notification_and_websocket_calls_move_their_metrics():
     open_ = sample("orderflow_websocket_connections", consumer=consumer)
     pushes = sample("orderflow_websocket_pushes_total", consumer=consumer)
 
-    metrics.record_webhook_delivery(outcome="sent", seconds=0.2)
-    metrics.record_email(outcome="failed")
-    metrics.websocket_connected(consumer=consumer)
-    metrics.websocket_connected(consumer=consumer)
-    metrics.websocket_disconnected(consumer=consumer)
-    metrics.record_websocket_push(consumer=consumer, messages=3)
+    notifications_metrics.record_webhook_delivery(outcome="sent", seconds=0.2)
+    notifications_metrics.record_email(outcome="failed")
+    tracking_metrics.websocket_connected(consumer=consumer)
+    tracking_metrics.websocket_connected(consumer=consumer)
+    tracking_metrics.websocket_disconnected(consumer=consumer)
+    tracking_metrics.record_websocket_push(consumer=consumer, messages=3)
 
     assert sample("orderflow_webhook_deliveries_total", outcome="sent") - sent == 1
     assert sample("orderflow_webhook_delivery_duration_seconds_count", outcome="sent") - timed == 1
@@ -255,9 +256,11 @@ def test_notification_and_websocket_calls_move_their_metrics():
     )
 
 
-@pytest.mark.parametrize("call", [metrics.record_email, metrics.record_webhook_delivery])
+@pytest.mark.parametrize(
+    "call", [notifications_metrics.record_email, notifications_metrics.record_webhook_delivery]
+)
 def test_an_unknown_outcome_is_refused(call):
-    kwargs = {"seconds": 0.1} if call is metrics.record_webhook_delivery else {}
+    kwargs = {"seconds": 0.1} if call is notifications_metrics.record_webhook_delivery else {}
 
     with pytest.raises(ValueError, match="outcome must be one of"):
         call(outcome="delivered-ish", **kwargs)
@@ -290,7 +293,7 @@ def test_placed_to_confirmed_is_read_from_the_event_without_a_query():
     )
 
     with CaptureQueriesContext(connection) as queries:
-        receivers._event_committed(confirmed)
+        orders_metrics._order_event_committed(confirmed)
 
     assert len(queries) == 0
     assert sample(f"{name}_count") - count == 1

@@ -24,7 +24,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework.throttling import BaseThrottle
 
-from orderflow.observability import metrics
+from .. import metrics
 
 logger = logging.getLogger(__name__)
 

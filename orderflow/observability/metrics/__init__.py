@@ -1,10 +1,13 @@
-"""Prometheus metrics: every OrderFlow metric object, and the calls that record them.
+"""Prometheus metrics: the kernel's own series, and the helpers every context's use.
 
-One module names every metric, so a dashboard, an alert or a reader finds them in one
-place. Code that records one calls a small function below rather than touching the
-metric object, so label names and values stay consistent::
+The kernel names what it runs: published events, the saga lane's deliveries, projector
+batches and Celery tasks. Each context names the series of its own words in its own
+``metrics.py`` (``orders.metrics``: orders placed, confirmed, intake latency;
+``notifications.metrics``: webhooks and e-mails; ``tracking.metrics``: sockets), with the
+buckets and :func:`labels_once` from here. Code that records one calls a small function
+rather than touching the metric object, so label names and values stay consistent::
 
-    from orderflow.observability import metrics
+    from notifications import metrics
 
     metrics.record_webhook_delivery(outcome="sent", seconds=0.12)
 
@@ -15,14 +18,15 @@ and Redis, not counts a process could keep.
 
 Several processes per container (gunicorn workers, Celery's prefork pool) share one
 exposition through Prometheus' multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``); see
-:mod:`orderflow.observability.metrics.exposition`. Gauges therefore declare how processes combine.
+:mod:`orderflow.observability.metrics.exposition`. Gauges therefore declare how processes
+combine.
 """
 
 from datetime import datetime
 from functools import cache
 
 from django.utils import timezone
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Histogram
 
 #: Latency buckets (seconds) around the performance contract: intake P99 <= 200 ms,
 #: placed -> confirmed P99 <= 250 ms, a tracking push within 100 ms.
@@ -34,27 +38,6 @@ LATENCY_BUCKETS = (
 DURATION_BUCKETS = (
     0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
 )  # fmt: skip
-
-# --- orders (counted from published events, after commit) -----------------------------------
-# No shop label: /metrics would tell anyone who reaches it every shop's order volume, and a
-# label per shop grows the series with the number of shops. A shop's own numbers are in
-# its API and the admin.
-ORDERS_PLACED = Counter("orderflow_orders_placed_total", "Orders placed (committed).")
-ORDERS_CONFIRMED = Counter(
-    "orderflow_orders_confirmed_total", "Orders confirmed (stock held, paid)."
-)
-ORDERS_CANCELLED = Counter("orderflow_orders_cancelled_total", "Orders cancelled before shipping.")
-ORDERS_REJECTED = Counter("orderflow_orders_rejected_total", "Orders rejected (not enough stock).")
-ORDER_INTAKE_SECONDS = Histogram(
-    "orderflow_order_intake_seconds",
-    "Time to answer a request that placed an order, from its arrival to its response.",
-    buckets=LATENCY_BUCKETS,
-)
-ORDER_PLACED_TO_CONFIRMED_SECONDS = Histogram(
-    "orderflow_order_placed_to_confirmed_seconds",
-    "Time from an order's placing to the commit of its confirmation (stock and payment).",
-    buckets=LATENCY_BUCKETS,
-)
 
 # --- the event pipeline (recorded by the kernel's relay) -------------------------------------
 EVENTS_PUBLISHED = Counter(
@@ -103,44 +86,6 @@ PROJECTOR_FAILURES = Counter(
     ["projector", "outcome"],
 )
 
-# --- notifications (recorded by notifications/) ----------------------------------------------
-WEBHOOK_DELIVERIES = Counter(
-    "orderflow_webhook_deliveries_total",
-    "Webhook POST attempts to shops by outcome: sent (2xx), retry (failed, to be tried "
-    "again) or failed (failed for good).",
-    ["outcome"],
-)
-WEBHOOK_SECONDS = Histogram(
-    "orderflow_webhook_delivery_duration_seconds",
-    "Duration of one webhook POST attempt to a shop, by outcome.",
-    ["outcome"],
-    buckets=DURATION_BUCKETS,
-)
-EMAILS = Counter(
-    "orderflow_emails_total",
-    "Customer e-mail attempts by outcome: sent, retry (failed, to be tried again) or failed.",
-    ["outcome"],
-)
-
-# --- live tracking (recorded by tracking/) ---------------------------------------------------
-WEBSOCKET_CONNECTIONS = Gauge(
-    "orderflow_websocket_connections",
-    "Open WebSocket connections, by consumer.",
-    ["consumer"],
-    multiprocess_mode="livesum",
-)
-WEBSOCKET_PUSHES = Counter(
-    "orderflow_websocket_pushes_total",
-    "Messages pushed to WebSocket clients, by consumer.",
-    ["consumer"],
-)
-
-# --- the API (recorded by orders/api) ---------------------------------------------------------
-RATE_LIMIT_UNCHECKED = Counter(
-    "orderflow_rate_limit_unchecked_total",
-    "API requests let through without a rate-limit check because Redis was unreachable.",
-)
-
 # --- Celery (recorded from Celery's task signals) --------------------------------------------
 CELERY_TASKS = Counter(
     "orderflow_celery_tasks_total", "Celery tasks run, by task and final state.", ["task", "state"]
@@ -152,18 +97,9 @@ CELERY_TASK_SECONDS = Histogram(
     buckets=DURATION_BUCKETS,
 )
 
-#: the same words as notifications' AttemptOutcome
-OUTCOMES = frozenset({"sent", "retry", "failed"})
-_ORDER_COUNTERS = {
-    "order.placed": ORDERS_PLACED,
-    "order.confirmed": ORDERS_CONFIRMED,
-    "order.cancelled": ORDERS_CANCELLED,
-    "order.rejected": ORDERS_REJECTED,
-}
-
 
 @cache
-def _child(metric, *values: str):
+def labels_once(metric, *values: str):
     """``metric.labels(*values)``, looked up once per process for each label set.
 
     ``labels()`` validates and hashes its arguments under a lock on every call; the few
@@ -173,64 +109,26 @@ def _child(metric, *values: str):
 
 
 def record_event_committed(*, event_type: str) -> None:
-    """Count a committed event; the order's own events also move the order counters."""
-    _child(EVENTS_PUBLISHED, event_type).inc()
-    counter = _ORDER_COUNTERS.get(event_type)
-    if counter is not None:
-        counter.inc()
+    """Count a committed event, by type (a context counts its own facts in its metrics)."""
+    labels_once(EVENTS_PUBLISHED, event_type).inc()
 
 
 def record_delivery(
     *, subscriber: str, outcome: str, seconds: float, event_created_at: datetime
 ) -> None:
     """Record one delivery run; a handled one also observes commit -> handled latency."""
-    _child(DELIVERIES, subscriber, outcome).inc()
-    _child(DELIVERY_SECONDS, subscriber).observe(seconds)
+    labels_once(DELIVERIES, subscriber, outcome).inc()
+    labels_once(DELIVERY_SECONDS, subscriber).observe(seconds)
     if outcome == "done":
         latency = (timezone.now() - event_created_at).total_seconds()
-        _child(EVENT_HANDLED_LATENCY_SECONDS, subscriber).observe(max(latency, 0.0))
+        labels_once(EVENT_HANDLED_LATENCY_SECONDS, subscriber).observe(max(latency, 0.0))
 
 
 def record_projector_batch(*, projector: str, events: int, seconds: float) -> None:
     """Record one batch a projector applied (its size and duration, not per event)."""
-    _child(PROJECTOR_BATCH_EVENTS, projector).observe(events)
-    _child(PROJECTOR_BATCH_SECONDS, projector).observe(seconds)
+    labels_once(PROJECTOR_BATCH_EVENTS, projector).observe(events)
+    labels_once(PROJECTOR_BATCH_SECONDS, projector).observe(seconds)
 
 
 def record_projector_failure(*, projector: str, parked: bool) -> None:
     PROJECTOR_FAILURES.labels(projector=projector, outcome="parked" if parked else "retry").inc()
-
-
-def record_webhook_delivery(*, outcome: str, seconds: float) -> None:
-    """Record one webhook POST attempt: ``sent``, ``retry`` or ``failed``."""
-    if outcome not in OUTCOMES:
-        raise ValueError(f"webhook outcome must be one of {sorted(OUTCOMES)}, not {outcome!r}")
-    _child(WEBHOOK_DELIVERIES, outcome).inc()
-    _child(WEBHOOK_SECONDS, outcome).observe(seconds)
-
-
-def record_email(*, outcome: str) -> None:
-    """Record one customer e-mail attempt: ``sent``, ``retry`` or ``failed``."""
-    if outcome not in OUTCOMES:
-        raise ValueError(f"e-mail outcome must be one of {sorted(OUTCOMES)}, not {outcome!r}")
-    _child(EMAILS, outcome).inc()
-
-
-def record_rate_limit_unchecked() -> None:
-    """Count a request the rate limit let through unchecked (it fails open without Redis)."""
-    RATE_LIMIT_UNCHECKED.inc()
-
-
-def websocket_connected(*, consumer: str) -> None:
-    """Call from a consumer's ``connect()`` once the connection is accepted."""
-    WEBSOCKET_CONNECTIONS.labels(consumer=consumer).inc()
-
-
-def websocket_disconnected(*, consumer: str) -> None:
-    """Call from a consumer's ``disconnect()`` (only for a connection that was accepted)."""
-    WEBSOCKET_CONNECTIONS.labels(consumer=consumer).dec()
-
-
-def record_websocket_push(*, consumer: str, messages: int = 1) -> None:
-    """Count messages sent to WebSocket clients by ``consumer``."""
-    _child(WEBSOCKET_PUSHES, consumer).inc(messages)

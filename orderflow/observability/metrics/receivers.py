@@ -14,19 +14,12 @@ from functools import partial
 from celery import signals as celery_signals
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 from prometheus_client import multiprocess
 
 from orderflow.events import event_published
 
-from . import (
-    CELERY_TASK_SECONDS,
-    CELERY_TASKS,
-    ORDER_PLACED_TO_CONFIRMED_SECONDS,
-    record_event_committed,
-)
+from . import CELERY_TASK_SECONDS, CELERY_TASKS, record_event_committed
 from .exposition import start_worker_exporter
-from .middleware import mark_order_placed
 
 logger = logging.getLogger(__name__)
 
@@ -38,15 +31,6 @@ def count_published_event(sender, event, **kwargs) -> None:
 
 def _event_committed(event) -> None:
     record_event_committed(event_type=event.type)
-    if event.type == "order.placed":
-        mark_order_placed()
-    elif event.type == "order.confirmed":
-        # The event carries when its order was placed (a fact its readers need): no query.
-        # Absent (None) only in an event stored before the field existed.
-        placed_at = getattr(event, "placed_at", None)
-        if placed_at is not None:
-            seconds = (timezone.now() - placed_at).total_seconds()
-            ORDER_PLACED_TO_CONFIRMED_SECONDS.observe(max(seconds, 0.0))
 
 
 # --- Celery ---------------------------------------------------------------------------------

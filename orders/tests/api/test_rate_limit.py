@@ -6,7 +6,7 @@ from django.core.cache import caches
 from django.db import connection
 from rest_framework.test import APIClient
 
-from orderflow.observability import metrics
+from orders import metrics
 from orders.models import Order
 
 from ..assertions import assert_problem, row_counts
