@@ -132,7 +132,6 @@ class OrderCancelled(Event):
     actor: str = ""
 
 
-
 @dataclass(frozen=True, kw_only=True)
 class CancelledLine:
     """Units of one order line that will not ship: the rest of a partly shipped order."""
@@ -172,6 +171,7 @@ class OrderRemainderCancelled(Event):
     actor: str = ""
 
 
+@dataclass(frozen=True, kw_only=True)
 class StockReserved(Event):
     """Every line's stock is held for the order: it may be charged now."""
 
