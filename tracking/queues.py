@@ -7,14 +7,15 @@ and as a test of one row (``holds``: a projector batch computes each moved row's
 before and after, in Python, so the board's push tells every open page which queue a row
 left and joined, and the counts move without a query per push or per socket). A test
 checks that the two agree on rows of every kind. A queue that is no set of board rows
-(stuck work: failed event handling) links to its own page and counts with ``count``;
-pushes cannot tell it, so the board socket's heartbeat carries it.
+(stuck work: failed event handling) links to its own page and declares its ``items``; the
+board's counts query counts them too, and since pushes cannot tell them, the board socket's
+heartbeat carries their count.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils.translation import gettext_lazy
 
@@ -43,8 +44,9 @@ class WorkQueue:
     where: Q | None = None
     #: the same test on one row (``where`` and ``holds`` must agree: see the tests)
     holds: Callable[[TrackedOrder], bool] | None = None
-    #: a queue that is not board rows: how many items it holds (in one shop, or all)
-    count: Callable[[int | None], int] | None = None
+    #: a queue that is not board rows: the items it holds (in one shop, or all), counted
+    #: with the board's counts (``selectors.board_tallies``) and alone for a heartbeat
+    items: Callable[[int | None], QuerySet] | None = None
     #: … and where its items are handled (for one shop, or all)
     url: Callable[[int | None], str] | None = None
     #: … and where they are downloaded as CSV (for one shop, or all)
@@ -57,8 +59,8 @@ class WorkQueue:
         return self.where is not None
 
 
-def _stuck_count(shop_id: int | None) -> int:
-    return dead_letters(tenant_id=str(shop_id) if shop_id is not None else None).count()
+def _stuck_items(shop_id: int | None) -> QuerySet:
+    return dead_letters(tenant_id=str(shop_id) if shop_id is not None else None)
 
 
 def _stuck_url(shop_id: int | None, *, name: str = "failed-events") -> str:
@@ -110,7 +112,7 @@ QUEUES: tuple[WorkQueue, ...] = (
         "stuck",
         gettext_lazy("Stuck work"),
         gettext_lazy("Events whose handling failed for good: replay them in failed event handling"),
-        count=_stuck_count,
+        items=_stuck_items,
         url=_stuck_url,
         export_url=_stuck_export_url,
     ),
@@ -137,5 +139,5 @@ def row_queues(row: TrackedOrder) -> list[str]:
 
 
 def other_counts(*, shop_id: int | None) -> dict[str, int]:
-    """The counts no push can tell (one query each), for snapshots and heartbeats."""
-    return {queue.slug: queue.count(shop_id) for queue in OTHER_QUEUES}
+    """The counts no push can tell (one query each), for heartbeats."""
+    return {queue.slug: queue.items(shop_id).count() for queue in OTHER_QUEUES}

@@ -3,7 +3,7 @@
 from datetime import datetime
 from uuid import UUID
 
-from django.db.models import Count, Max, Q, QuerySet, Value
+from django.db.models import CharField, Count, Max, Q, QuerySet, Value
 
 from . import payloads, queues
 from .models import OrderNote, TrackedOrder, TrackingEntry
@@ -25,66 +25,68 @@ def board_search(query: str) -> Q:
     return found
 
 
-def board_view(*, status: str = "", query: str = "", queue: str = "") -> Q:
-    """The board's view within a shop's orders: its status tile or work queue, and search."""
-    view = Q()
-    if status:
-        view &= Q(status=status)
-    if work_queue := queues.queue_get(queue):
-        view &= work_queue.where
-    if query:
-        view &= board_search(query)
-    return view
-
-
 def board_orders(
     *, shop_id: int | None = None, status: str = "", query: str = "", queue: str = ""
 ) -> QuerySet[TrackedOrder]:
     orders = TrackedOrder.objects.all()
     if shop_id is not None:
         orders = orders.filter(shop_id=shop_id)
-    orders = orders.filter(board_view(status=status, query=query, queue=queue))
+    if status:
+        orders = orders.filter(status=status)
+    if work_queue := queues.queue_get(queue):
+        orders = orders.filter(work_queue.where)
+    if query:
+        orders = orders.filter(board_search(query))
     # the order id breaks ties of placed_at, so that pages neither repeat nor skip a row
     return orders.order_by("-placed_at", "-order_id")
 
 
-def board_tallies(
-    *, shop_id: int | None = None, view: Q | None = None, until: datetime | None = None
-) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
-    """The orders per status and per work queue and the view's totals, in one query; then
-    each queue that is not board rows (``queues.other_counts``: one query each).
+#: the key of an other queue's count among the statuses' (no status has a colon)
+_OTHER_QUEUE_KEY = "queue:{slug}"
 
-    The totals are the orders in ``view`` (placed by ``until``, and the ``newer`` ones
-    after it). They ride on the counts' query, which reads every order of the shop anyway,
-    instead of a query of their own: the board page stays at nine queries with the stuck
-    work count (see ``test_the_board_runs_a_fixed_number_of_queries_whatever_the_page``).
+
+def board_tallies(*, shop_id: int | None = None) -> tuple[dict[str, int], dict[str, int]]:
+    """The orders per status and per work queue, and the items of each queue that is not
+    board rows (stuck work), in one query.
+
+    The orders are grouped by status with a count per queue; each other queue adds one row
+    to the result (``UNION ALL``) keyed ``queue:<slug>`` with its items' count. One round
+    trip instead of one per other queue, and each part keeps its own plan: the board page
+    stays at nine queries (``test_the_board_runs_a_fixed_number_of_queries_whatever_the_page``).
     """
     orders = TrackedOrder.objects.all()
     if shop_id is not None:
         orders = orders.filter(shop_id=shop_id)
-    view = view if view is not None else Q()
     per_queue = {
         f"queue_{index}": Count("pk", filter=queue.where)
         for index, queue in enumerate(queues.ROW_QUEUES)
     }
-    if until is None:
-        in_view = {"total": Count("pk", filter=view), "newer": Value(0)}
-    else:
-        in_view = {
-            "total": Count("pk", filter=view & Q(placed_at__lte=until)),
-            "newer": Count("pk", filter=view & Q(placed_at__gt=until)),
-        }
-    groups = orders.values("status").annotate(n=Count("pk"), **per_queue, **in_view).order_by()
+    groups = orders.values("status").annotate(n=Count("pk"), **per_queue).order_by()
+    if queues.OTHER_QUEUES:
+        nothing_per_queue = {name: Value(0) for name in per_queue}
+        others = [
+            queue.items(shop_id)
+            .order_by()
+            .values(
+                tally_key=Value(_OTHER_QUEUE_KEY.format(slug=queue.slug), output_field=CharField())
+            )
+            .annotate(n=Count("pk"), **nothing_per_queue)
+            for queue in queues.OTHER_QUEUES
+        ]
+        groups = groups.union(*others, all=True)
     statuses: dict[str, int] = {}
     in_queues = dict.fromkeys((queue.slug for queue in queues.ROW_QUEUES), 0)
-    totals = {"total": 0, "newer": 0}
+    other_keys = {
+        _OTHER_QUEUE_KEY.format(slug=queue.slug): queue.slug for queue in queues.OTHER_QUEUES
+    }
     for group in groups:
+        if group["status"] in other_keys:
+            in_queues[other_keys[group["status"]]] = group["n"]
+            continue
         statuses[group["status"]] = group["n"]
         for index, queue in enumerate(queues.ROW_QUEUES):
             in_queues[queue.slug] += group[f"queue_{index}"]
-        for name in totals:
-            totals[name] += group[name]
-    return statuses, {**in_queues, **queues.other_counts(shop_id=shop_id)}, totals
+    return statuses, in_queues
 
 
 def board_watermark(*, shop_id: int | None = None) -> int:
@@ -109,17 +111,19 @@ def board_snapshot(
     Page 1 is the newest orders, live. A later page is anchored at ``until`` (when it was
     first shown): it pages over the orders placed by then, so orders placed since do not
     push its rows down; they are counted as ``newer`` instead. A page past the end is the
-    last page. Three queries, whatever the page size (the watermark; the counts with the
-    view's totals; the rows), and one per queue that is not board rows.
+    last page. Four queries, whatever the page size: the watermark, the totals (by the
+    search's prefix indexes), the rows, and the counts per status and per queue.
     """
     # the watermark is read first, so the rows are at least as new as it says
     watermark = board_watermark(shop_id=shop_id)
     matching = board_orders(shop_id=shop_id, status=status, query=query, queue=queue)
-    counts, queue_counts, totals = board_tallies(
-        shop_id=shop_id,
-        view=board_view(status=status, query=query, queue=queue),
-        until=until if page > 1 else None,
-    )
+    if until is not None and page > 1:
+        totals = matching.aggregate(
+            total=Count("pk", filter=Q(placed_at__lte=until)),
+            newer=Count("pk", filter=Q(placed_at__gt=until)),
+        )
+    else:
+        totals = {**matching.aggregate(total=Count("pk")), "newer": 0}
     total = totals["total"]
     pages = max(1, -(-total // PAGE_SIZE))
     number = min(page, pages)
@@ -131,6 +135,7 @@ def board_snapshot(
         matching = matching.filter(placed_at__lte=until) if until is not None else matching
     offset = (number - 1) * PAGE_SIZE
     rows = [payloads.board_row(tracked) for tracked in matching[offset : offset + PAGE_SIZE]]
+    counts, queue_counts = board_tallies(shop_id=shop_id)
     return {
         "type": "snapshot",
         "watermark": watermark,

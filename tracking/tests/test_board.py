@@ -303,8 +303,8 @@ def test_the_board_runs_a_fixed_number_of_queries_whatever_the_page(staff_client
         "queue": board_queries(staff_client, {"queue": "to-ship", "shop": "1"}),
     }
 
-    # the session and user (2), the permission (2), shops, watermark, the counts per status
-    # and per queue with the view's totals (1), rows, stuck work (1)
+    # the session and user (2), the permission (2), shops, watermark, totals, rows, and the
+    # counts per status and per queue with stuck work's (1: a UNION ALL)
     assert few == 9
     assert counts == dict.fromkeys(counts, 9)
 
