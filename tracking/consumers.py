@@ -29,6 +29,7 @@ from orderflow import customer_locale, roles
 from . import (
     filters,
     metrics,
+    payloads,
     public_page,
     push,
     queues,
@@ -361,15 +362,9 @@ class PublicTrackingConsumer(_LiveConsumer):
     async def tracking_entries(self, message):
         # only the public group reaches this socket; the allow-list is applied once more,
         # then the page's words are written in its language (no query: the push has the facts)
-        order = message["order"]
+        order, entries = payloads.public_only(order=message["order"], entries=message["entries"])
         with translation.override(self.language):
-            words = public_page.steps_message(
-                order={key: order.get(key, "") for key in PUBLIC_ORDER_FIELDS},
-                entries=[
-                    {key: entry.get(key, "") for key in PUBLIC_ENTRY_FIELDS}
-                    for entry in message["entries"]
-                ],
-            )
+            words = public_page.steps_message(order=order, entries=entries)
         await self._forward(words)
 
     async def tracking_entry(self, message):
@@ -382,32 +377,6 @@ class NotFoundConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self):
         await self.close(code=NOT_FOUND)
-
-
-PUBLIC_ENTRY_FIELDS = ("status", "label", "sequence", "occurred_at", "location", "note")
-PUBLIC_ORDER_FIELDS = (
-    "number",
-    "shop_name",
-    "shop_email",
-    "locale",
-    "items",
-    "total",
-    "currency",
-    "outcome",
-    "delivery_issue",
-    "refunded_amount",
-    "refunded_at",
-    "return_status",
-    "returns",
-    "parcels",
-    "carrier",
-    "tracking_number",
-    "status",
-    "status_label",
-    "sequence",
-    "updated_at",
-    "next_step",
-)
 
 
 def _timeline_snapshot(order_id) -> dict:

@@ -188,6 +188,26 @@ def _public_parcel(parcel: dict) -> dict:
     """A parcel as its customer sees it: no shipment id (the page needs none)."""
     return {
         "carrier": parcel.get("carrier", ""),
+#: the public shapes' fields, and all of them: ``public_order`` and ``public_entry`` build
+#: exactly these (a test holds it), and the public socket cuts every push it forwards to them
+PUBLIC_ENTRY_FIELDS = ("status", "label", "sequence", "occurred_at", "location", "note")
+PUBLIC_ORDER_FIELDS = (
+    "number", "shop_name", "shop_email", "locale", "items", "total", "currency", "outcome",
+    "delivery_issue", "refunded_amount", "refunded_at", "return_status", "returns", "parcels",
+    "carrier", "tracking_number", "status", "status_label", "sequence", "updated_at",
+    "next_step",
+)  # fmt: skip
+
+
+def public_only(*, order: dict, entries: list[dict]) -> tuple[dict, list[dict]]:
+    """``order`` and ``entries`` cut to the public fields: applied once more where a push
+    reaches a customer's socket, so a message sent to the wrong group shows nothing private."""
+    return (
+        {key: order.get(key, "") for key in PUBLIC_ORDER_FIELDS},
+        [{key: entry.get(key, "") for key in PUBLIC_ENTRY_FIELDS} for entry in entries],
+    )
+
+
         "tracking_number": parcel.get("tracking_number", ""),
         "status": parcel.get("status", ""),
         "lines": [
