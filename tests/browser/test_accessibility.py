@@ -1,5 +1,7 @@
-"""An accessibility scan of the staff board and the order page with axe-core (vendored, no
-CDN): no serious or critical violation, at desktop and phone width."""
+"""An accessibility scan of the staff pages with axe-core (vendored, no CDN): the board, the
+order page, its address form and ship confirmation, the new-order form, failed event
+handling, the outbox and the webhook inbox have no serious or critical violation, at
+desktop and phone width."""
 
 import hashlib
 import json
@@ -64,13 +66,22 @@ def test_board_and_order_page_have_no_serious_violation(
         "board": "/staff/",
         "order": f"/staff/orders/{order.id}",
         "address": f"/staff/orders/{order.id}/address",
+        # the rest of a day's staff pages: an action's confirmation, a new order, stuck
+        # work, the e-mails and the webhooks a shop receives
+        "ship": f"/staff/orders/{order.id}/ship",
+        "new order": "/staff/orders/new",
+        "failed event handling": "/staff/failed-events",
+        "outbox": "/staff/outbox/",
+        "webhook inbox": "/staff/webhook-inbox/",
     }
 
     found = {}
     for name, path in pages.items():
         page.goto(f"{web_only.base_url}{path}")
-        if name != "address":
+        if name in ("board", "order"):
             expect(page.locator("#live-indicator")).to_have_text("Live")
+        else:
+            expect(page.get_by_role("heading", level=1)).to_be_visible()
         found[name] = _violations(page)
 
     assert found == {name: [] for name in pages}, json.dumps(found, indent=2)
