@@ -1,5 +1,5 @@
 from django.db import models
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 
 class OrderStatus(models.TextChoices):
@@ -54,12 +54,16 @@ class ShipmentStatus(models.TextChoices):
 
 
 class ReturnStatus(models.TextChoices):
-    """Where a customer's return stands; ``orders.services.returns`` is its only writer."""
+    """Where a customer's return stands; ``orders.services.returns`` is its only writer.
 
-    REQUESTED = "requested", "Requested"
-    APPROVED = "approved", "Approved"
-    REJECTED = "rejected", "Rejected"
-    RECEIVED = "received", "Received"
-    REFUNDED = "refunded", "Refunded"
+    The labels are read in the reader's language (the staff order page's returns, the
+    admin); the migrations keep the English, which they compare equal to.
+    """
+
+    REQUESTED = "requested", pgettext_lazy("a return's status", "Requested")
+    APPROVED = "approved", pgettext_lazy("a return's status", "Approved")
+    REJECTED = "rejected", pgettext_lazy("a return's status", "Rejected")
+    RECEIVED = "received", pgettext_lazy("a return's status", "Received")
+    REFUNDED = "refunded", pgettext_lazy("a return's status", "Refunded")
     #: received and settled without a refund (the shop repaired or replaced the goods)
-    CLOSED = "closed", "Closed without refund"
+    CLOSED = "closed", pgettext_lazy("a return's status", "Closed without refund")

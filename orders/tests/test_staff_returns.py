@@ -260,6 +260,9 @@ def test_the_steps_refusals_and_messages_read_in_the_staff_members_language(orde
         "Devolução R1 aprovada; o cliente é avisado para enviar os itens de volta."
     ]
     assert Return.objects.get().status == "approved"
+    # the block names the return's status in Portuguese too
+    page = supervisor.get(f"/staff/orders/{order_return.order_id}", **PORTUGUESE)
+    assert 'data-field="return_status">Aprovada</span>' in page.content.decode()
 
 
 def test_opening_a_return_refused_reads_in_the_staff_members_language():
