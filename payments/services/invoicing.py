@@ -22,10 +22,12 @@ from orders.events import OrderStatus
 from orders.interface import InvoiceDetails, OrderLineValue, order_invoice_details, order_status
 
 from .. import repository
-from ..choices import InvoiceKind
+from ..choices import InvoiceKind, RefundStatus
 from ..choices import PaymentStatus as P
 from ..events import InvoiceIssued
 from ..models import Invoice, Payment, Refund
+from ..refund_shares import SHIPPING, Part, Share, Shares, bands_of
+from .charging import gateway_key
 
 CENT = Decimal("0.01")
 
@@ -130,7 +132,8 @@ def credit_note_issue(*, order_id: UUID, previous_status: str = "") -> Invoice |
 
     The credit note credits what the refunds' credit notes left of the invoice, rate by
     rate, so that all of them together cancel it exactly (its lines are the invoice's: what
-    it cancels). None too when the refunds' credit notes left nothing.
+    it cancels). Refunds made while the cancelled order had no invoice get their credit
+    notes first. None too when the refunds' credit notes left nothing.
 
     While captured money is still to be given back, it is not issued here: the payment row
     is locked first (as a refund locks it, before the invoice row) and, captured, the
@@ -151,6 +154,7 @@ def credit_note_issue(*, order_id: UUID, previous_status: str = "") -> Invoice |
     existing = Invoice.objects.filter(credits=invoice, refund__isnull=True).first()
     if existing is not None:
         return existing
+    _credit_refunds_without_a_note(invoice, order_id)
     left = uncredited_bands(invoice)
     if not any(gross for gross, _ in left.values()):
         return None
@@ -211,9 +215,10 @@ def credit_note_issue_for_refund(
 
     An order not invoiced yet is invoiced first (captured money is a sale; the invoicing
     subscriber then finds it issued); an order cancelled or rejected before it was invoiced
-    is never invoiced, and its refunds have no credit note. None too when earlier credit
-    notes left less than the refund to credit (the cancellation's credit note already
-    cancelled the invoice).
+    may never be invoiced: its refund has no credit note now, and gets it when the
+    cancellation's credit note is issued, if the order was confirmed after all
+    (:func:`credit_note_issue`). None too when earlier credit notes left less than the
+    refund to credit.
     """
     invoice = repository.invoice_of_order(order_id)
     if invoice is None:
@@ -221,6 +226,17 @@ def credit_note_issue_for_refund(
             return None
         invoice = _invoice_issue_or_existing(order_id)
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    return _credit_refund(invoice, refund, lines=lines, bands=bands)
+
+
+def _credit_refund(
+    invoice: Invoice,
+    refund: Refund,
+    *,
+    lines: Sequence[RefundedLine],
+    bands: dict[Decimal, tuple[Decimal, Decimal]] | None,
+) -> Invoice | None:
+    """Fit the refund's lines or bands to what is left of the (locked) invoice; issue."""
     left = uncredited_bands(invoice)
     if sum(gross for gross, _ in left.values()) < refund.amount:
         return None
@@ -243,6 +259,98 @@ def credit_note_issue_for_refund(
         discount_total=discount,
         refund=refund,
     )
+
+
+def refunds_replayed(order: InvoiceDetails, refunds: Sequence[Refund]) -> Shares:
+    """The order's lines and shipping less what ``refunds`` (succeeded, oldest first) gave
+    back of each (``payments.refund_shares``)."""
+    shares = Shares(_parts_of(order), prices_include_tax=order.prices_include_tax)
+    for refund in refunds:
+        _take(shares, refund)
+    return shares
+
+
+def refunded_lines(order: InvoiceDetails, taken: Sequence[Share]) -> list[RefundedLine]:
+    """A refund of lines' shares as the credit note prints them."""
+    ordered = {line.sku: line for line in order.lines}
+    return [
+        RefundedLine(
+            sku=share.key,
+            name=ordered[share.key].name,
+            unit_price=ordered[share.key].unit_price,
+            quantity=share.units,
+            discount_amount=share.discount,
+            line_total=share.line_total,
+            tax_rate=share.rate,
+            tax_amount=share.tax,
+            gross=share.gross,
+        )
+        for share in taken
+    ]
+
+
+def _parts_of(order: InvoiceDetails) -> list[Part]:
+    incl = order.prices_include_tax
+    parts = [
+        Part(
+            key=line.sku,
+            rate=line.tax_rate,
+            quantity=line.quantity,
+            gross=line.line_total if incl else line.line_total + line.tax_amount,
+            tax=line.tax_amount,
+            line_total=line.line_total,
+            discount=line.discount_amount,
+        )
+        for line in order.lines
+    ]
+    if order.shipping_total:
+        shipping = order.shipping_total
+        parts.append(
+            Part(
+                key=SHIPPING,
+                rate=order.shipping_tax_rate,
+                quantity=0,
+                gross=shipping if incl else shipping + order.shipping_tax,
+                tax=order.shipping_tax,
+                line_total=shipping,
+                discount=Decimal("0.00"),
+            )
+        )
+    return parts
+
+
+def _take(shares: Shares, refund: Refund) -> list[Share]:
+    if refund.lines:
+        return shares.take_lines({line["sku"]: line["quantity"] for line in refund.lines})
+    return shares.take_amount(refund.amount)
+
+
+def _credit_refunds_without_a_note(invoice: Invoice, order_id: UUID) -> None:
+    """Issue the credit notes of the order's refunds that have none, oldest first.
+
+    A refund of an order cancelled before its invoice was issued has none (the order
+    might never be invoiced); when the invoice is issued after all (its confirmation's
+    subscriber, or the cancellation's step for an order cancelled once confirmed), its
+    refunds get theirs before the cancellation's credit note credits the rest. The
+    cancellation's own refund is the cancellation's credit note. Invoice row locked.
+    """
+    refunds = list(
+        Refund.objects.filter(payment__order_id=order_id, status=RefundStatus.SUCCEEDED)
+        .exclude(idempotency_key=gateway_key(order_id, "refund"))
+        .select_related("credit_note")
+        .order_by("created_at")
+    )
+    if all(hasattr(refund, "credit_note") for refund in refunds):
+        return
+    order = order_invoice_details(order_id=order_id)
+    shares = Shares(_parts_of(order), prices_include_tax=order.prices_include_tax)
+    for refund in refunds:
+        taken = _take(shares, refund)
+        if not hasattr(refund, "credit_note"):
+            if refund.lines:
+                _credit_refund(invoice, refund, lines=refunded_lines(order, taken), bands=None)
+            else:
+                _credit_refund(invoice, refund, lines=(), bands=bands_of(taken))
 
 
 def _invoice_issue_or_existing(order_id: UUID) -> Invoice:

@@ -26,9 +26,15 @@ from ..events import PaymentRefunded, PaymentVoided
 from ..exceptions import GatewayUnavailable, RefundInputError, RefundNotPossible
 from ..gateway import GatewayResult, TransientGatewayError, get_gateway
 from ..models import Payment, PaymentAttempt, Refund
-from ..refund_shares import SHIPPING, Part, Shares, bands_of
+from ..refund_shares import Shares, bands_of
 from .charging import gateway_key, payment_row_locked
-from .invoicing import RefundedLine, credit_note_issue, credit_note_issue_for_refund
+from .invoicing import (
+    RefundedLine,
+    credit_note_issue,
+    credit_note_issue_for_refund,
+    refunded_lines,
+    refunds_replayed,
+)
 
 
 @transaction.atomic(savepoint=False)  # a saga step: no savepoint in its delivery
@@ -224,7 +230,7 @@ def payment_refund(
             f"Order {request.number} has no captured payment to refund (its payment is {state})."
         )
     order = order_invoice_details(order_id=order_id)
-    left = _what_is_left(order, payment)
+    left = refunds_replayed(order, _succeeded(payment))
     refund_lines: list[dict] = []
     shares: list[RefundedLine] = []
     if lines:
@@ -362,43 +368,6 @@ def _units(lines: Sequence[RefundLine]) -> dict[str, int]:
     return {line.sku: line.quantity for line in lines}
 
 
-def _what_is_left(order: InvoiceDetails, payment: Payment) -> Shares:
-    """The order's lines and shipping less what its succeeded refunds gave back of each.
-
-    One query (the refunds), replayed oldest first (``payments.refund_shares``).
-    """
-    incl = order.prices_include_tax
-    parts = [
-        Part(
-            key=line.sku,
-            rate=line.tax_rate,
-            quantity=line.quantity,
-            gross=line.line_total if incl else line.line_total + line.tax_amount,
-            tax=line.tax_amount,
-            line_total=line.line_total,
-            discount=line.discount_amount,
-        )
-        for line in order.lines
-    ]
-    if order.shipping_total:
-        shipping = order.shipping_total
-        parts.append(
-            Part(
-                key=SHIPPING,
-                rate=order.shipping_tax_rate,
-                quantity=0,
-                gross=shipping if incl else shipping + order.shipping_tax,
-                tax=order.shipping_tax,
-                line_total=shipping,
-                discount=Decimal("0.00"),
-            )
-        )
-    earlier = payment.refunds.filter(status=RefundStatus.SUCCEEDED).order_by("created_at")
-    return Shares.replay(
-        parts, prices_include_tax=incl, refunds=earlier.values_list("amount", "lines")
-    )
-
-
 def _share_of_lines(
     order: InvoiceDetails, lines: Sequence[RefundLine], left: Shares
 ) -> list[RefundedLine]:
@@ -438,18 +407,9 @@ def _share_of_lines(
             )
     if errors:
         raise RefundInputError("; ".join(f"{e.attr}: {e.detail}" for e in errors), errors=errors)
-    taken = left.take_lines({wanted.sku: wanted.quantity for wanted in lines})
-    return [
-        RefundedLine(
-            sku=share.key,
-            name=ordered[share.key].name,
-            unit_price=ordered[share.key].unit_price,
-            quantity=share.units,
-            discount_amount=share.discount,
-            line_total=share.line_total,
-            tax_rate=share.rate,
-            tax_amount=share.tax,
-            gross=share.gross,
-        )
-        for share in taken
-    ]
+    return refunded_lines(order, left.take_lines({wanted.sku: wanted.quantity for wanted in lines}))
+
+
+def _succeeded(payment: Payment) -> list[Refund]:
+    """The payment's succeeded refunds, oldest first (one query)."""
+    return list(payment.refunds.filter(status=RefundStatus.SUCCEEDED).order_by("created_at"))

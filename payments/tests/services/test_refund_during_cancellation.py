@@ -159,3 +159,39 @@ def test_every_refund_has_one_credit_note_whichever_order_the_steps_run(shop, tw
                 assert steps.index("refund_step") < steps.index("shop_refund")
 
     _assert_every_refund_has_one_credit_note(order, invoice)
+
+
+INVOICE = "payments.issue_invoice_on_order_confirmed"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "steps", list(itertools.permutations((INVOICE, CREDIT_NOTE, REFUND))), ids="-then-".join
+)
+def test_a_refund_before_the_invoice_of_a_cancelled_order_gets_its_credit_note_later(
+    shop, two_rates, steps
+):
+    # given a confirmed order, cancelled before its invoice was issued
+    order, _ = confirmed_order(shop)
+    cancel(order)
+    relay_batch()
+    deliveries = {d.subscriber: d for d in claim_batch()}
+    # and a shop's refund in that window: no invoice yet, so no credit note yet
+    lines = payment_refund(
+        order_id=order.pk, shop_id=shop.pk, lines=[RefundLine(sku="MUG", quantity=1)]
+    )
+    amount = payment_refund(order_id=order.pk, shop_id=shop.pk, amount=Decimal("5.00"))
+    assert not Invoice.objects.exists()
+
+    # when the invoice, the cancellation's credit note and its refund run in any order
+    for step in steps:
+        assert run_delivery(deliveries[step]) == "done"
+
+    # then each refund has its own credit note, and the cancellation's credits the rest
+    invoice = Invoice.objects.get(kind="invoice")
+    assert Invoice.objects.get(refund=lines).taxes == [
+        {"rate": "0.2000", "net": "-8.25", "tax": "-1.65"}
+    ]
+    assert Invoice.objects.get(refund=amount).total == Decimal("-5.00")
+    assert Invoice.objects.get(credits=invoice, refund__isnull=True).total == Decimal("-44.80")
+    _assert_every_refund_has_one_credit_note(order, invoice)
