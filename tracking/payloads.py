@@ -184,10 +184,6 @@ def public_order(tracked: TrackedOrder, live: LiveStatus) -> dict:
     }
 
 
-def _public_parcel(parcel: dict) -> dict:
-    """A parcel as its customer sees it: no shipment id (the page needs none)."""
-    return {
-        "carrier": parcel.get("carrier", ""),
 #: the public shapes' fields, and all of them: ``public_order`` and ``public_entry`` build
 #: exactly these (a test holds it), and the public socket cuts every push it forwards to them
 PUBLIC_ENTRY_FIELDS = ("status", "label", "sequence", "occurred_at", "location", "note")
@@ -208,6 +204,10 @@ def public_only(*, order: dict, entries: list[dict]) -> tuple[dict, list[dict]]:
     )
 
 
+def _public_parcel(parcel: dict) -> dict:
+    """A parcel as its customer sees it: no shipment id (the page needs none)."""
+    return {
+        "carrier": parcel.get("carrier", ""),
         "tracking_number": parcel.get("tracking_number", ""),
         "status": parcel.get("status", ""),
         "lines": [
