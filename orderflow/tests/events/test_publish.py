@@ -138,9 +138,13 @@ def test_commit_writes_one_row_with_the_envelope_and_json_data(
         "payment_mode": "charge",
         "shop_email": "",
     }
-    # the relay is told after commit, never before (and the metrics count the event then)
+    # the relay is told after commit, never before (and the metrics count the event then:
+    # the kernel's by type, orders' its order counters)
     assert callbacks[0] == kick_after_commit
-    assert [getattr(c, "func", c).__name__ for c in callbacks[1:]] == ["_event_committed"]
+    assert [getattr(c, "func", c).__name__ for c in callbacks[1:]] == [
+        "_event_committed",
+        "_order_event_committed",
+    ]
 
 
 def failing_use_case(*events: Event) -> None:
