@@ -1,3 +1,3 @@
 """Fixtures shared by every test tree (the environment itself is set in tests/environment.py)."""
 
-pytest_plugins = ["tests.fixtures"]
+pytest_plugins = ["tests.fixtures", "testkit.plugin"]

@@ -26,7 +26,7 @@ from django.db import connection  # noqa: E402
 from orderflow.events.lane import lane_drain  # noqa: E402
 from orderflow.events.pump import drain  # noqa: E402
 from orders.models import Order  # noqa: E402
-from orders.tests.factories import ProductFactory, ShopFactory, order_for  # noqa: E402
+from testkit.factories import ProductFactory, ShopFactory, order_for  # noqa: E402
 
 
 def main() -> None:

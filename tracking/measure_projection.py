@@ -27,7 +27,7 @@ def main() -> None:
     django.setup()
     from django.db import connection, transaction
 
-    from orders.tests.factories import ProductFactory, ShopFactory, order_for
+    from testkit.factories import ProductFactory, ShopFactory, order_for
     from tracking import push
     from tracking.services.projection import tracking_project
     from tracking.tests.feed import Story

@@ -20,7 +20,7 @@ from django.utils import timezone
 from notifications import services
 from notifications.choices import SendStatus
 from notifications.models import WebhookDelivery
-from orders.tests.factories import ShopFactory
+from testkit.factories import ShopFactory
 
 DELAY = 0.02
 

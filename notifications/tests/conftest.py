@@ -5,14 +5,13 @@ from datetime import datetime
 
 import pytest
 from django.db import transaction
-from rest_framework.test import APIClient
 
 from notifications import services
 from notifications.services.projection import Projected, notifications_project
 from orderflow.events.projectors import FeedEvent
 from orderflow.events.relay import drain
 from orderflow.models import OutboxEvent
-from orders.tests.factories import ProductFactory, ShopFactory, api_key_for
+from testkit.factories import ProductFactory, ShopFactory
 
 from .receiver import Canary, WebhookReceiver
 
@@ -23,11 +22,6 @@ def shop(db):
 
 
 @pytest.fixture
-def other_shop(db):
-    return ShopFactory()
-
-
-@pytest.fixture
 def products(shop):
     return {
         "COFFEE-1KG": ProductFactory(
@@ -35,20 +29,6 @@ def products(shop):
         ),
         "MUG": ProductFactory(shop=shop, sku="MUG", name="Blue mug", price="9.90", on_hand=1),
     }
-
-
-@pytest.fixture
-def api(shop) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key_for(shop)}")
-    return client
-
-
-@pytest.fixture
-def other_api(other_shop) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key_for(other_shop)}")
-    return client
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from django.core import mail
 from notifications import services
 from notifications.choices import SendStatus
 from notifications.models import EmailResend, Notification, WebhookDelivery, WebhookEndpoint
-from orders.tests.factories import order_for
+from testkit.factories import order_for
 
 pytestmark = pytest.mark.django_db
 

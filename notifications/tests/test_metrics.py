@@ -9,7 +9,7 @@ from notifications.choices import AttemptOutcome, SendStatus
 from notifications.models import Notification, WebhookDelivery
 from notifications.tests import mail_backends
 from orderflow.tests.observability import sample
-from orders.tests.factories import order_for
+from testkit.factories import order_for
 
 pytestmark = pytest.mark.django_db
 

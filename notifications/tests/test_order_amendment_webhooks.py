@@ -4,7 +4,7 @@ import pytest
 
 from notifications.models import WebhookDelivery
 from orders import services as orders_services
-from orders.tests.factories import order_for
+from testkit.factories import order_for
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from notifications import interface, services
 from notifications.choices import SendStatus
 from notifications.exceptions import EmailBeingSent, EmailNotFound
 from notifications.models import EmailResend, Notification
-from orders.tests.factories import order_for
+from testkit.factories import order_for
 
 pytestmark = pytest.mark.django_db
 

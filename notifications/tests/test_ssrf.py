@@ -8,7 +8,7 @@ import pytest
 from notifications import services, ssrf
 from notifications.choices import AttemptOutcome, SendStatus
 from notifications.models import WebhookDelivery, WebhookEndpoint
-from orders.tests.factories import order_for
+from testkit.factories import order_for
 
 from .api.assertions import assert_problem
 

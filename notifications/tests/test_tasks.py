@@ -8,7 +8,7 @@ from notifications import tasks
 from notifications.choices import SendStatus
 from notifications.management.commands import notifications_worker
 from notifications.models import Notification, WebhookDelivery
-from orders.tests.factories import order_for
+from testkit.factories import order_for
 
 pytestmark = pytest.mark.django_db
 

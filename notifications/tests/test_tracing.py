@@ -7,7 +7,7 @@ from opentelemetry.trace import SpanKind
 from notifications import services
 from notifications.models import Notification, WebhookDelivery
 from orderflow.tests.observability import spans_fixture  # noqa: F401
-from orders.tests.factories import order_for
+from testkit.factories import order_for
 
 pytestmark = pytest.mark.django_db
 

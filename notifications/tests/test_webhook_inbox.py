@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from notifications import inbox, services, webhooks
-from orders.tests.factories import order_for
+from testkit.factories import order_for
 
 from .api.assertions import assert_problem
 

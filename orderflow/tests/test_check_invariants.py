@@ -17,9 +17,9 @@ from orderflow.events.relay import drain, relay_batch
 from orderflow.models import Delivery, DeliveryStatus, InboxEntry, OutboxEvent
 from orderflow.tests.projector_probe import NAME, fix, park_one, surface_projector
 from orders.models import OrderTransition, Product
-from orders.tests.factories import ProductFactory, ShopFactory, order_for
 from payments.choices import AttemptOutcome, GatewayOperation
 from payments.models import Payment, PaymentAttempt
+from testkit.factories import ProductFactory, ShopFactory, order_for
 from tests.probe.events import ProbePinged
 from tracking.models import TrackedOrder, TrackingEntry
 

@@ -12,7 +12,7 @@ from orderflow.events.relay import drain
 from orders import services as orders_services
 from orders.services import returns
 from orders.services.carriers import shop_carrier_bind
-from orders.tests.factories import ProductFactory, ShopFactory, order_for
+from testkit.factories import ProductFactory, ShopFactory, order_for
 
 pytestmark = pytest.mark.django_db
 

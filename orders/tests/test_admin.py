@@ -7,9 +7,9 @@ from rest_framework.test import APIClient
 from orderflow.models import OutboxEvent
 from orders import services
 from orders.models import Order, OrderTransition, Product, ShopAPIKey
+from testkit.factories import advance, order_for, order_in
 
 from .assertions import stock_of
-from .factories import advance, order_for, order_in
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,7 @@ from orders.carrier_credentials import credentials_decrypt
 from orders.models import ShopCarrier
 from orders.models.carrier_accounts import CarrierAccount, ParcelPoll
 from orders.services.carrier_accounts import carrier_account_create
-
-from .factories import ShopFactory
+from testkit.factories import ShopFactory
 
 pytestmark = pytest.mark.django_db
 

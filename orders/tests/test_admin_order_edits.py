@@ -7,8 +7,7 @@ from django.contrib.messages import get_messages
 
 from orderflow.models import OutboxEvent
 from orders.models import Order
-
-from .factories import advance, order_for
+from testkit.factories import advance, order_for
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from orders.models import Discount, ShippingMethod, TaxRate
-
-from .factories import ShopFactory, order_for
+from testkit.factories import ShopFactory, order_for
 
 pytestmark = pytest.mark.django_db
 

@@ -15,9 +15,9 @@ from orders import services as order_services
 from orders.models import Return
 from orders.services import returns
 from payments.tests.factories import confirmed_order
+from testkit.factories import STAFF, ProductFactory, ShopFactory
 
 from .assertions import stock_of
-from .factories import STAFF, ProductFactory, ShopFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -6,8 +6,7 @@ from django.contrib.messages import get_messages
 
 from orderflow.models import OutboxEvent
 from orders.models import Order
-
-from .factories import order_for, order_in
+from testkit.factories import order_for, order_in
 
 pytestmark = pytest.mark.django_db
 

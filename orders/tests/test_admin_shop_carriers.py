@@ -3,8 +3,7 @@
 import pytest
 
 from orders.models import ShopCarrier
-
-from .factories import ShopFactory
+from testkit.factories import ShopFactory
 
 pytestmark = pytest.mark.django_db
 

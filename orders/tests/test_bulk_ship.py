@@ -10,8 +10,7 @@ from orders.choices import OrderStatus
 from orders.exceptions import OrderInputError
 from orders.models import Order, OrderTransition
 from orders.services.bulk_ship import MAX_ROWS, bulk_ship_apply, bulk_ship_preview
-
-from .factories import STAFF, order_in
+from testkit.factories import STAFF, order_in
 
 pytestmark = pytest.mark.django_db
 

@@ -17,9 +17,9 @@ from orders.models import CarrierReport, Order, Shipment
 from orders.models.carrier_accounts import CarrierAccount, ParcelPoll
 from orders.services.carrier_accounts import carrier_account_create
 from orders.services.carrier_polling import carrier_parcels_poll, polled_steps
+from testkit.factories import STAFF, ProductFactory, ShopFactory, order_in
 
 from . import fake_carrier as carrier_server
-from .factories import STAFF, ProductFactory, ShopFactory, order_in
 
 UPS = {"client_id": "orderflow-test", "client_secret": "ups-secret"}
 DHL = {"site_id": "orderflow", "password": "dhl-password"}

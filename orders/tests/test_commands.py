@@ -7,8 +7,7 @@ from rest_framework.test import APIClient
 
 from demo.management.commands.load_demo import DEMO_PRODUCTS, DEMO_SHOP_SLUG
 from orders.models import Product, Shop, ShopAPIKey
-
-from .factories import order_in
+from testkit.factories import order_in
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,7 @@ from orderflow.models import OutboxEvent
 from orders import services
 from orders.events import OrderPlaced, OrderStatus, StockReserved
 from orders.models import Order, OrderTransition
-
-from .factories import STAFF, order_for, order_in
+from testkit.factories import STAFF, order_for, order_in
 
 pytestmark = pytest.mark.django_db
 

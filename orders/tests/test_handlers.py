@@ -12,9 +12,9 @@ from orderflow.events.relay import claim_batch, relay_batch, run_delivery
 from orderflow.models import OutboxEvent
 from orders.models import Order
 from payments.events import PaymentCaptured, PaymentFailed
+from testkit.factories import order_for, order_in
 
 from .assertions import order_events, row_counts, stock_of
-from .factories import order_for, order_in
 
 pytestmark = pytest.mark.django_db
 

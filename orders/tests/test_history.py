@@ -7,9 +7,9 @@ from orderflow.events.relay import claim_batch, relay_batch, run_delivery
 from orders import services, state_machine
 from orders.exceptions import InvalidTransition
 from orders.models import Order, OrderTransition, ShopAPIKey
+from testkit.factories import STAFF, order_for, order_in
 
 from .assertions import row_counts
-from .factories import STAFF, order_for, order_in
 
 pytestmark = pytest.mark.django_db
 

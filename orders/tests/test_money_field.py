@@ -8,8 +8,7 @@ from django.db.models.expressions import Col
 
 from orders.api.serializers import OrderOutputSerializer
 from orders.models import Order, OrderLine
-
-from .factories import ProductFactory, ShopFactory, order_for
+from testkit.factories import ProductFactory, ShopFactory, order_for
 
 HUGE = Decimal("100000000000000000.00")  # 18 digits: past numeric(14,2)
 

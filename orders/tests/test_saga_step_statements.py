@@ -12,9 +12,8 @@ import pytest
 
 from orders import services
 from orders.models import Order
+from testkit.factories import order_for, order_in
 from tests.fixtures import statements_in_transaction
-
-from .factories import order_for, order_in
 
 pytestmark = pytest.mark.django_db
 

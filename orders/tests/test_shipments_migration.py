@@ -9,8 +9,7 @@ from django.db import connection
 
 from orders import services
 from orders.models import CarrierReport, Order, OrderTransition, Shipment, ShipmentLine
-
-from .factories import order_in
+from testkit.factories import order_in
 
 pytestmark = pytest.mark.django_db
 

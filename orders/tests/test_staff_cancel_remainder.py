@@ -12,8 +12,7 @@ from orders.models import Order
 from orders.services.dispatch import ShipmentLineInput, shipment_create
 from payments.models import Payment, Refund
 from payments.tests.factories import confirmed_order
-
-from .factories import STAFF, ProductFactory, ShopFactory
+from testkit.factories import STAFF, ProductFactory, ShopFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,7 @@ from orders.models import Return
 from orders.services import returns
 from payments.models import Refund
 from payments.tests.factories import confirmed_order
-
-from .factories import STAFF, ProductFactory, ShopFactory
+from testkit.factories import STAFF, ProductFactory, ShopFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -6,8 +6,7 @@ from django.contrib.auth.models import Group
 
 from orders import services
 from orders.models import Order, Shipment
-
-from .factories import STAFF, ProductFactory, ShopFactory, order_in
+from testkit.factories import STAFF, ProductFactory, ShopFactory, order_in
 
 pytestmark = pytest.mark.django_db
 

@@ -5,8 +5,7 @@ from orders import state_machine
 from orders.choices import OrderStatus
 from orders.exceptions import InvalidTransition
 from orders.models import Order
-
-from .factories import advance, order_for
+from testkit.factories import advance, order_for
 
 pytestmark = pytest.mark.django_db
 

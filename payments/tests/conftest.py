@@ -1,9 +1,8 @@
 from decimal import Decimal
 
 import pytest
-from rest_framework.test import APIClient
 
-from orders.tests.factories import ProductFactory, ShopFactory, api_key_for
+from testkit.factories import ProductFactory, ShopFactory
 
 
 @pytest.fixture
@@ -19,11 +18,6 @@ def shop(db):
 
 
 @pytest.fixture
-def other_shop(db):
-    return ShopFactory()
-
-
-@pytest.fixture
 def products(shop):
     """COFFEE-1KG at 24.90 (50 on hand) and MUG at 9.90 (20 on hand)."""
     return {
@@ -32,10 +26,3 @@ def products(shop):
         ),
         "MUG": ProductFactory(shop=shop, sku="MUG", name="Mug", price="9.90", on_hand=20),
     }
-
-
-@pytest.fixture
-def api(shop) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key_for(shop)}")
-    return client

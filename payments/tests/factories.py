@@ -2,9 +2,9 @@
 
 from orders import services as order_services
 from orders.models import Order, Shop
-from orders.tests.factories import STAFF, order_in
 from payments.models import Invoice, Payment
 from payments.services import payment_charge, payment_refund_for_cancelled_order
+from testkit.factories import STAFF, order_in
 
 LINES = {"COFFEE-1KG": 2, "MUG": 1}  # 59.70 EUR
 

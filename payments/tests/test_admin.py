@@ -10,9 +10,9 @@ from django.urls import reverse
 
 from orders import services as order_services
 from orders.models import Product
-from orders.tests.factories import STAFF
 from payments.models import Invoice, Payment, Refund
 from payments.services import RefundLine, invoice_issue, payment_refund
+from testkit.factories import STAFF
 
 from .factories import confirmed_order
 

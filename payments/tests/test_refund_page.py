@@ -9,8 +9,8 @@ from orderflow.models import OutboxEvent
 from orders import services as order_services
 from orders.interface import order_details
 from orders.models import Product
-from orders.tests.factories import STAFF
 from payments.models import Payment, Refund
+from testkit.factories import STAFF
 
 from .factories import confirmed_order, reserved_order
 

@@ -19,7 +19,7 @@ from orderflow.models import Delivery, DeliveryStatus, OutboxEvent, ParkedEvent
 from orders import services
 from orders.models import Order, ShopAPIKey
 from orders.services.shipments import shipment_report
-from orders.tests.factories import ProductFactory, ShopFactory, order_for
+from testkit.factories import ProductFactory, ShopFactory, order_for
 
 STAFF = services.Actor(kind="staff", name="ana")
 

@@ -14,7 +14,7 @@ from orderflow.events import pump
 from orders import services
 from orders.models import Return
 from orders.services import returns
-from orders.tests.factories import ProductFactory, ShopFactory, order_for
+from testkit.factories import ProductFactory, ShopFactory, order_for
 from tracking.models import TrackingEntry
 
 pytestmark = pytest.mark.django_db

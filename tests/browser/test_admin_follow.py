@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from notifications.models import WebhookDelivery, WebhookEndpoint
 from notifications.services import webhook_deliveries_drain
-from orders.tests.factories import order_for
+from testkit.factories import order_for
 from tests.fixtures import drain_until_settled
 
 from .conftest import STAFF_PASSWORD

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from orders.models import Order
-from orders.tests.factories import order_for
+from testkit.factories import order_for
 from tests.fixtures import drain_until_settled
 
 from .conftest import log_in

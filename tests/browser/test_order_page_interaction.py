@@ -23,8 +23,8 @@ from notifications.models import Notification
 from orders import services
 from orders.models import Return
 from orders.services import returns
-from orders.tests.factories import order_in
 from payments.services import payment_charge
+from testkit.factories import order_in
 from tests.fixtures import drain_until_settled
 
 from .conftest import CARRIER, log_in

@@ -7,9 +7,9 @@ import pytest
 from playwright.sync_api import expect
 
 from orders import services as order_services
-from orders.tests.factories import order_in
 from payments.models import Payment, Refund
 from payments.services import payment_charge
+from testkit.factories import order_in
 
 from .conftest import log_in
 

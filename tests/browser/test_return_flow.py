@@ -10,9 +10,9 @@ from playwright.sync_api import expect
 from orders import services as order_services
 from orders.models import Product, Return
 from orders.services import returns
-from orders.tests.factories import order_in
 from payments.models import Refund
 from payments.services import payment_charge
+from testkit.factories import order_in
 from tests.fixtures import drain_until_settled
 
 from .conftest import CARRIER, log_in

@@ -6,8 +6,8 @@ from playwright.sync_api import expect
 
 from orders import services as order_services
 from orders.services import returns
-from orders.tests.factories import order_in
 from payments.services import payment_charge
+from testkit.factories import order_in
 
 from .conftest import CARRIER, log_in
 

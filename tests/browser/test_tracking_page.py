@@ -12,7 +12,7 @@ from django.db import transaction
 from playwright.sync_api import expect
 
 from orders import services
-from orders.tests.factories import order_for
+from testkit.factories import order_for
 from tests.fixtures import drain_until_settled
 from tracking.services.projection import tracking_project
 from tracking.tests.feed import Story

@@ -50,7 +50,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from orders.tests.factories import ProductFactory, ShopFactory, api_key_for, order_for
+from testkit.factories import ProductFactory, ShopFactory, api_key_for, order_for
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 #: The shop's catalog (SKU -> price); valid order bodies are aimed at it.

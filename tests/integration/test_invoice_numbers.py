@@ -13,9 +13,9 @@ from django.utils import timezone
 
 from orderflow.models import OutboxEvent
 from orders.choices import OrderStatus
-from orders.tests.factories import ProductFactory, ShopFactory, advance, order_for
 from payments.models import Invoice, InvoiceSequence
 from payments.services import invoice_issue
+from testkit.factories import ProductFactory, ShopFactory, advance, order_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -37,7 +37,7 @@ from orderflow.events import publish
 from orderflow.events.relay import drain
 from orderflow.models import Delivery, DeliveryStatus, OutboxEvent
 from orderflow.tests.observability import delivery_spans, sample, spans_fixture  # noqa: F401
-from orders.tests.factories import ProductFactory, ShopFactory, api_key_for
+from testkit.factories import ProductFactory, ShopFactory, api_key_for
 from tests.fixtures import wait_for
 from tests.probe.events import ProbePinged
 from tests.probe.models import ProbeEffect

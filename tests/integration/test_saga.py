@@ -22,10 +22,10 @@ from orderflow.models import (
     ProjectorCheckpoint,
 )
 from orders.models import Order, OrderTransition, Product
-from orders.tests.factories import ProductFactory, ShopFactory, api_key_for
 from payments.gateway import SimulatedGateway
 from payments.models import Invoice, Payment, PaymentAttempt, Refund
 from payments.services.charging import gateway_key
+from testkit.factories import ProductFactory, ShopFactory, api_key_for
 from tests.fixtures import WORKER_ENV, event_work_settled, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)

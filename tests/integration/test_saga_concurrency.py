@@ -29,11 +29,11 @@ from orders import services as order_services
 from orders.models import Order, OrderLine, OrderTransition, Product
 from orders.services.lifecycle import HOLDING_STOCK
 from orders.services.reconcile import stock_reconcile
-from orders.tests.factories import ProductFactory, ShopFactory, api_key_for, order_for
 from payments.gateway import GatewayGate, SimulatedGateway
 from payments.models import Invoice, Payment, PaymentAttempt, Refund
 from payments.services import payment_charge
 from payments.services.charging import gateway_key
+from testkit.factories import ProductFactory, ShopFactory, api_key_for, order_for
 from tests.fixtures import event_work_settled, handle_again, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)

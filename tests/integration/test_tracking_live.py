@@ -14,7 +14,7 @@ from orderflow.asgi import application
 from orderflow.events.projectors import projector_apply
 from orders import services
 from orders.models import Order
-from orders.tests.factories import ProductFactory, ShopFactory, order_for
+from testkit.factories import ProductFactory, ShopFactory, order_for
 from tests.fixtures import wait_for
 from tests.sockets import Communicator
 from tracking.live_status import live_status_get

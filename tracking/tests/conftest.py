@@ -4,7 +4,7 @@ from django.contrib.auth.models import Group
 
 from orderflow.events.relay import drain
 from orders.services.carriers import shop_carrier_bind
-from orders.tests.factories import ProductFactory, ShopFactory, order_for
+from testkit.factories import ProductFactory, ShopFactory, order_for
 
 CARRIER = "demo-post"
 CARRIER_SECRET = "test-carrier-secret-0123456789"

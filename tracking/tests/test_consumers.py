@@ -16,7 +16,7 @@ from orderflow.asgi import application
 from orderflow.events.relay import drain
 from orderflow.models import Delivery, DeliveryStatus, OutboxEvent
 from orders import services as orders_services
-from orders.tests.factories import ProductFactory, ShopFactory
+from testkit.factories import ProductFactory, ShopFactory
 from tests.sockets import Communicator
 from tracking import consumers, push, services
 

@@ -11,7 +11,7 @@ from notifications.services import email_notifications_send_due
 from orderflow.models import OutboxEvent
 from orders import services as orders_services
 from orders.models import Order
-from orders.tests.factories import ProductFactory, ShopFactory, order_for
+from testkit.factories import ProductFactory, ShopFactory, order_for
 from tracking import services
 from tracking.exceptions import InvalidNote, OrderNotFound
 from tracking.models import OrderNote

@@ -8,7 +8,7 @@ import pytest
 from django.db import transaction
 
 from orderflow.events import PermanentError
-from orders.tests.factories import order_for
+from testkit.factories import order_for
 from tracking import push, repository
 from tracking.choices import TrackingSource
 from tracking.live_status import live_status_forget, live_status_get

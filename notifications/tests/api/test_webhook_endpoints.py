@@ -11,7 +11,7 @@ from standardwebhooks.webhooks import Webhook
 from notifications.choices import SendStatus
 from notifications.models import WebhookDelivery, WebhookEndpoint
 from orderflow.models import IdempotencyKey
-from orders.tests.factories import order_for
+from testkit.factories import order_for
 
 from .assertions import assert_problem
 

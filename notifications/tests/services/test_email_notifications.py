@@ -14,10 +14,10 @@ from notifications.tests import mail_backends
 from orders import services as order_services
 from orders.models import Order
 from orders.services import Actor
-from orders.tests.factories import advance, order_for
 from payments.interface import invoices_for_order
 from payments.models import Refund
 from payments.services import payment_refund
+from testkit.factories import advance, order_for
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,7 @@ from notifications.models import Notification
 from orders import services as order_services
 from orders.models import Order
 from orders.services import Actor
-from orders.tests.factories import order_for
+from testkit.factories import order_for
 
 pytestmark = pytest.mark.django_db
 

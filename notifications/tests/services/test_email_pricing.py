@@ -6,7 +6,7 @@ import pytest
 from django.core import mail
 
 from orders.models import Discount, ShippingMethod, Shop
-from orders.tests.factories import order_for
+from testkit.factories import order_for
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from orders import services as order_services
 from orders.models import Order
 from orders.services.dispatch import ShipmentLineInput, shipment_create
 from orders.services.remainder import order_cancel_remainder
-from orders.tests.factories import order_for
+from testkit.factories import order_for
 
 pytestmark = pytest.mark.django_db
 

@@ -13,10 +13,10 @@ from notifications.services import email_notification_resend_for_order
 from orders import services as order_services
 from orders.models import Order
 from orders.services import returns
-from orders.tests.factories import order_for
 from payments.choices import InvoiceKind
 from payments.models import Invoice
 from payments.services.refunding import payment_refund
+from testkit.factories import order_for
 
 pytestmark = pytest.mark.django_db
 

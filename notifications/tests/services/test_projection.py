@@ -13,7 +13,7 @@ from notifications import services
 from notifications.choices import SendStatus
 from notifications.models import Notification, WebhookDelivery, WebhookEndpoint
 from notifications.services.projection import notifications_project
-from orders.tests.factories import ShopFactory
+from testkit.factories import ShopFactory
 
 pytestmark = pytest.mark.django_db
 

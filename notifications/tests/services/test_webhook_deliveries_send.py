@@ -16,7 +16,7 @@ from notifications.choices import AttemptOutcome, SendStatus
 from notifications.models import Notification, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from notifications.services import deliveries
 from orderflow.models import OutboxEvent
-from orders.tests.factories import order_for
+from testkit.factories import order_for
 
 from ..receiver import WebhookReceiver
 

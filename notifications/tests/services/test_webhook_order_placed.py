@@ -2,7 +2,7 @@
 
 import pytest
 
-from orders.tests.factories import order_for
+from testkit.factories import order_for
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from notifications import services, webhooks
 from notifications.choices import SendStatus
 from notifications.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from notifications.services import deliveries
-from orders.tests.factories import ShopFactory
+from testkit.factories import ShopFactory
 
 from ..receiver import WebhookReceiver
 

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 from orderflow.events.relay import relay_batch
 from orderflow.models import OutboxEvent
 from orders import services
-from orders.tests.factories import ProductFactory, ShopFactory, api_key_for
+from testkit.factories import ProductFactory, ShopFactory, api_key_for
 
 pytestmark = pytest.mark.django_db
 

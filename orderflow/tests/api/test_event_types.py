@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 from orderflow.events import event_types
 from orderflow.models import OutboxEvent
 from orders import services
-from orders.tests.factories import ProductFactory, ShopFactory
+from testkit.factories import ProductFactory, ShopFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -76,8 +76,8 @@ def test_a_step_that_publishes_is_relayed_in_the_same_batch_without_a_kick(kicks
 @override_settings(CELERY_TASK_ALWAYS_EAGER=False)
 def test_a_four_step_saga_completes_in_one_lane_run_with_no_kick_between_steps(kicks):
     from orders.models import Order
-    from orders.tests.factories import ProductFactory, ShopFactory, order_for
     from payments.models import Invoice
+    from testkit.factories import ProductFactory, ShopFactory, order_for
 
     shop = ShopFactory()
     ProductFactory(shop=shop, sku="COFFEE-1KG", on_hand=10)

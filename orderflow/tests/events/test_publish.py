@@ -21,7 +21,7 @@ from orderflow.events.relay import claim_batch, relay_batch, run_delivery
 from orderflow.models import OutboxEvent
 from orders.events import OrderPlaced, PlacedLine
 from orders.models import Order
-from orders.tests.factories import ProductFactory, ShopFactory, api_key_for
+from testkit.factories import ProductFactory, ShopFactory, api_key_for
 from tests.probe.events import ProbeChained, ProbeNoop, ProbePinged
 
 CHAINED = "probe.publish_noop_on_probe_chained"

@@ -8,9 +8,9 @@ from django.db import connection
 from orders.carrier_credentials import credentials_decrypt
 from orders.models import ShopCarrier
 from orders.models.carrier_accounts import CarrierAccount
+from testkit.factories import ShopFactory
 
 from ..assertions import assert_problem
-from ..factories import ShopFactory
 
 pytestmark = pytest.mark.django_db
 

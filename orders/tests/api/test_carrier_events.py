@@ -14,8 +14,7 @@ from orderflow.models import OutboxEvent
 from orders import services
 from orders.carriers import carrier_signature
 from orders.models import CarrierReport, Order, OrderTransition, Shipment
-
-from ..factories import ProductFactory, ShopFactory, api_key_for, order_in
+from testkit.factories import ProductFactory, ShopFactory, api_key_for, order_in
 
 SECRET = "demo-post-test-secret-0123456789"
 STAFF = services.Actor(kind="staff", name="ana")

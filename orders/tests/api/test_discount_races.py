@@ -13,9 +13,9 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from orders.models import Discount, DiscountRedemption, Order
+from testkit.factories import ProductFactory, ShopFactory, api_key_for
 
 from ..assertions import assert_problem
-from ..factories import ProductFactory, ShopFactory, api_key_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -8,9 +8,9 @@ from rest_framework.test import APIClient
 
 from orderflow.models import IdempotencyKey, OutboxEvent
 from orders.models import Order, OrderLine, Product
+from testkit.factories import ProductFactory, ShopFactory, api_key_for
 
 from ..assertions import assert_problem, row_counts
-from ..factories import ProductFactory, ShopFactory, api_key_for
 
 pytestmark = pytest.mark.django_db
 

@@ -19,9 +19,9 @@ from orders.api import lean, views
 from orders.api.serializers import OrderCreateInputSerializer, OrderOutputSerializer
 from orders.models import Order, ShopAPIKey
 from orders.services import api_key_revoke
+from testkit.factories import api_key_for
 
 from ..assertions import assert_problem, row_counts
-from ..factories import api_key_for
 
 pytestmark = pytest.mark.django_db
 

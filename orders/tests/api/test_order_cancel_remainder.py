@@ -9,9 +9,9 @@ from orders.models import Order, ShopAPIKey
 from orders.services.dispatch import ShipmentLineInput, shipment_create
 from payments.models import Payment, Refund
 from payments.tests.factories import confirmed_order
+from testkit.factories import STAFF, order_in
 
 from ..assertions import assert_problem, row_counts, stock_of
-from ..factories import STAFF, order_in
 
 pytestmark = pytest.mark.django_db
 

@@ -3,9 +3,9 @@ import pytest
 from orderflow.models import IdempotencyKey, OutboxEvent
 from orders.models import Order, OrderLine
 from orders.services import intake
+from testkit.factories import ProductFactory, order_for
 
 from ..assertions import assert_problem, row_counts
-from ..factories import ProductFactory, order_for
 
 pytestmark = pytest.mark.django_db
 

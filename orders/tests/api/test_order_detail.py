@@ -2,8 +2,9 @@ import uuid
 
 import pytest
 
+from testkit.factories import ProductFactory, advance, order_for
+
 from ..assertions import assert_problem
-from ..factories import ProductFactory, advance, order_for
 
 pytestmark = pytest.mark.django_db
 

@@ -6,9 +6,9 @@ import pytest
 
 from orderflow.models import OutboxEvent
 from orders.models import Order, OrderTransition, ShopAPIKey
+from testkit.factories import ProductFactory, order_in
 
 from ..assertions import assert_problem, order_events, row_counts, stock_of
-from ..factories import ProductFactory, order_in
 
 pytestmark = pytest.mark.django_db
 

@@ -7,9 +7,9 @@ import pytest
 from django.utils import timezone
 
 from orders.models import Order
+from testkit.factories import ProductFactory, advance, order_for
 
 from ..assertions import assert_problem
-from ..factories import ProductFactory, advance, order_for
 
 pytestmark = pytest.mark.django_db
 

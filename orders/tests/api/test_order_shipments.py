@@ -12,9 +12,9 @@ from orderflow.models import OutboxEvent
 from orders import services
 from orders.exceptions import ShipmentExceedsOrder
 from orders.models import Order, OrderTransition, Shipment, ShipmentLine, ShopAPIKey
+from testkit.factories import STAFF, ProductFactory, ShopFactory, api_key_for, order_in
 
 from ..assertions import assert_problem, order_events, row_counts, stock_of
-from ..factories import STAFF, ProductFactory, ShopFactory, api_key_for, order_in
 
 pytestmark = pytest.mark.django_db
 

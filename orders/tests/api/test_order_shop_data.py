@@ -16,9 +16,9 @@ from orders import services
 from orders.api import views
 from orders.events import OrderPlaced
 from orders.models import Order
+from testkit.factories import ProductFactory, ShopFactory, api_key_for, order_for
 
 from ..assertions import assert_problem, row_counts, stock_of
-from ..factories import ProductFactory, ShopFactory, api_key_for, order_for
 
 pytestmark = pytest.mark.django_db
 

@@ -5,9 +5,9 @@ from decimal import Decimal
 import pytest
 
 from orders.models import Discount, DiscountRedemption, ShippingMethod, Shop, TaxRate
+from testkit.factories import ProductFactory
 
 from ..assertions import assert_problem
-from ..factories import ProductFactory
 
 pytestmark = pytest.mark.django_db
 

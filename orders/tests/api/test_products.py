@@ -4,9 +4,9 @@ from decimal import Decimal
 import pytest
 
 from orders.models import Product
+from testkit.factories import ProductFactory
 
 from ..assertions import assert_problem, row_counts
-from ..factories import ProductFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import pytest
 from django.db import connection
 
-from ..factories import ProductFactory, order_for, order_in
+from testkit.factories import ProductFactory, order_for, order_in
 
 pytestmark = pytest.mark.django_db
 

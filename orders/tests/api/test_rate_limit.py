@@ -8,9 +8,9 @@ from rest_framework.test import APIClient
 
 from orders import metrics
 from orders.models import Order
+from testkit.factories import ProductFactory, ShopFactory, api_key_for
 
 from ..assertions import assert_problem, row_counts
-from ..factories import ProductFactory, ShopFactory, api_key_for
 
 pytestmark = pytest.mark.django_db
 

@@ -9,9 +9,9 @@ from orders import services as order_services
 from orders.models import Return, ReturnLine
 from orders.services import returns
 from payments.tests.factories import confirmed_order
+from testkit.factories import STAFF, api_key_for, order_in
 
 from ..assertions import assert_problem
-from ..factories import STAFF, api_key_for, order_in
 
 pytestmark = pytest.mark.django_db
 

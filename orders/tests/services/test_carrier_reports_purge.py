@@ -9,8 +9,7 @@ from orders import services
 from orders.models import CarrierReport
 from orders.services.shipments import carrier_reports_purge
 from orders.tasks import carrier_reports_purge_task
-
-from ..factories import STAFF, order_in
+from testkit.factories import STAFF, order_in
 
 pytestmark = pytest.mark.django_db
 

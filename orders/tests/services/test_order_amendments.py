@@ -6,9 +6,9 @@ from orderflow.models import OutboxEvent
 from orders import services
 from orders.exceptions import InvalidTransition, OrderInputError
 from orders.models import Order
+from testkit.factories import STAFF, advance, order_for
 
 from ..assertions import order_events, row_counts
-from ..factories import STAFF, advance, order_for
 
 pytestmark = pytest.mark.django_db
 

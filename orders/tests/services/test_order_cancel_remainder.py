@@ -19,9 +19,9 @@ from payments.gateway import GatewayResult
 from payments.models import Invoice, Payment, Refund
 from payments.services import payment_refund, refunding
 from payments.tests.factories import confirmed_order
+from testkit.factories import STAFF, ProductFactory, ShopFactory, order_in
 
 from ..assertions import row_counts, stock_of
-from ..factories import STAFF, ProductFactory, ShopFactory, order_in
 
 pytestmark = pytest.mark.django_db
 

@@ -19,10 +19,10 @@ from orders.services.remainder import order_cancel_remainder
 from payments.gateway import GatewayGate, SimulatedGateway
 from payments.models import Payment, Refund
 from payments.tests.factories import confirmed_order
+from testkit.factories import STAFF, ProductFactory, ShopFactory
 from tests.fixtures import wait_for
 
 from ..assertions import stock_of
-from ..factories import STAFF, ProductFactory, ShopFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

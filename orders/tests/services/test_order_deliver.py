@@ -6,9 +6,9 @@ from orderflow.models import OutboxEvent
 from orders import services
 from orders.exceptions import InvalidTransition
 from orders.models import Order, OrderTransition, Shipment
+from testkit.factories import STAFF, ProductFactory, order_in
 
 from ..assertions import order_events, row_counts, stock_of
-from ..factories import STAFF, ProductFactory, order_in
 
 pytestmark = pytest.mark.django_db
 

@@ -5,9 +5,9 @@ import pytest
 from orderflow.models import OutboxEvent
 from orders import services
 from orders.models import Order, OrderTransition
+from testkit.factories import order_in
 
 from ..assertions import order_events, row_counts, stock_of
-from ..factories import order_in
 
 pytestmark = pytest.mark.django_db
 

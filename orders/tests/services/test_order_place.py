@@ -7,9 +7,9 @@ from orderflow.models import OutboxEvent
 from orders import services
 from orders.exceptions import ExternalReferenceTaken, OrderInputError
 from orders.models import Order, OrderLine, Product
+from testkit.factories import ProductFactory, order_for
 
 from ..assertions import row_counts
-from ..factories import ProductFactory, order_for
 
 pytestmark = pytest.mark.django_db
 

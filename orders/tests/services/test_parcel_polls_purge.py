@@ -12,8 +12,7 @@ from orders.models.carrier_accounts import ParcelPoll
 from orders.services.carrier_accounts import carrier_account_create
 from orders.services.carrier_polling import _numbers_due, parcel_polls_purge
 from orders.tasks import parcel_polls_purge_task
-
-from ..factories import STAFF, ProductFactory, ShopFactory, order_in
+from testkit.factories import STAFF, ProductFactory, ShopFactory, order_in
 
 pytestmark = pytest.mark.django_db
 

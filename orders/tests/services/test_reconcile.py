@@ -4,9 +4,9 @@ import pytest
 
 from orders.models import Product
 from orders.services.reconcile import StockDrift, stock_reconcile
+from testkit.factories import ProductFactory, order_in
 
 from ..assertions import stock_of
-from ..factories import ProductFactory, order_in
 
 pytestmark = pytest.mark.django_db
 

@@ -17,9 +17,9 @@ from orders.services.dispatch import ShipmentLineInput, shipment_create
 from orders.services.returns import ReturnLineInput
 from payments.models import Invoice, Payment, Refund
 from payments.tests.factories import confirmed_order
+from testkit.factories import STAFF, ProductFactory, ShopFactory, order_in
 
 from ..assertions import stock_of
-from ..factories import STAFF, ProductFactory, ShopFactory, order_in
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,7 @@ from orderflow.models import OutboxEvent
 from orders import services
 from orders.exceptions import InvalidTransition
 from orders.models import CarrierReport, Order, Shipment
-
-from ..factories import STAFF, order_in
+from testkit.factories import STAFF, order_in
 
 pytestmark = pytest.mark.django_db
 

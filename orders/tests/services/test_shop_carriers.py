@@ -12,9 +12,9 @@ from django.db import connection
 from orders import services
 from orders.exceptions import AmbiguousParcel, CarrierNotBound, TrackingNumberInUse
 from orders.models import CarrierReport, Order, Shop, ShopCarrier
+from testkit.factories import STAFF, ProductFactory, ShopFactory, order_in
 
 from ..assertions import row_counts, stock_of
-from ..factories import STAFF, ProductFactory, ShopFactory, order_in
 
 pytestmark = pytest.mark.django_db
 

@@ -5,9 +5,9 @@ from django.db import IntegrityError, transaction
 
 from orders.models import Product
 from orders.services.stock import Shortage, stock_consume, stock_release, stock_reserve
+from testkit.factories import order_for
 
 from ..assertions import stock_of
-from ..factories import order_for
 
 pytestmark = pytest.mark.django_db
 

@@ -6,9 +6,9 @@ from orderflow.models import OutboxEvent
 from orders import interface, services
 from orders.exceptions import RestockNotPossible
 from orders.models import Order, StockRestock
+from testkit.factories import STAFF, order_in
 
 from ..assertions import order_events, stock_of
-from ..factories import STAFF, order_in
 
 pytestmark = pytest.mark.django_db
 

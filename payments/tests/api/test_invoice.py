@@ -6,8 +6,8 @@ import pytest
 from django.utils import timezone
 
 from orders.tests.assertions import assert_problem
-from orders.tests.factories import ProductFactory
 from payments.services import invoice_issue
+from testkit.factories import ProductFactory
 
 from ..factories import cancel, confirmed_order, reserved_order, settle_cancellation
 

@@ -12,9 +12,9 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from orders.tests.factories import api_key_for
 from payments.gateway import GatewayGate, SimulatedGateway
 from payments.models import Invoice, Payment, Refund
+from testkit.factories import api_key_for
 from tests.fixtures import wait_for
 
 from ..factories import confirmed_order

@@ -10,9 +10,9 @@ from orderflow.models import OutboxEvent
 from orders import services as order_services
 from orders.models import Product
 from orders.tests.assertions import assert_problem
-from orders.tests.factories import STAFF, api_key_for
 from payments.gateway import SimulatedGateway
 from payments.models import Payment, PaymentAttempt, Refund
+from testkit.factories import STAFF, api_key_for
 
 from ..factories import confirmed_order, reserved_order
 

@@ -9,11 +9,11 @@ from django.utils.dateparse import parse_datetime
 
 from orderflow.events.relay import claim_batch, relay_batch, run_delivery
 from orderflow.models import OutboxEvent
-from orders.tests.factories import ProductFactory
 from payments.exceptions import InvoiceImmutable
 from payments.models import Invoice, InvoiceSequence
 from payments.services import credit_note_issue, invoice_issue
 from payments.services.invoicing import split_tax
+from testkit.factories import ProductFactory
 
 from ..factories import cancel, confirmed_order, reserved_order, settle_cancellation
 

@@ -13,9 +13,9 @@ from orderflow.models import OutboxEvent
 from orders import services as order_services
 from orders.models import Order
 from orders.services.intake import ExternalPayment
-from orders.tests.factories import STAFF, order_for
 from payments.gateway import SimulatedGateway
 from payments.models import Payment, PaymentAttempt, Refund
+from testkit.factories import STAFF, order_for
 
 from ..factories import LINES
 

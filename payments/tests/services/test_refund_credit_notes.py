@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from orderflow.models import OutboxEvent
 from orders import services as order_services
 from orders.models import Product, StockRestock, TaxRate
-from orders.tests.factories import STAFF
 from payments.exceptions import RefundInputError
 from payments.gateway import SimulatedGateway
 from payments.models import Invoice, Payment, Refund
@@ -25,6 +24,7 @@ from payments.services import (
     payment_refund,
 )
 from payments.services.invoicing import fit_bands
+from testkit.factories import STAFF
 
 from ..factories import cancel, captured_order, confirmed_order, settle_cancellation
 

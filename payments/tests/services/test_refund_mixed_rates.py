@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 
 from orders import services as order_services
 from orders.models import Product, TaxRate
-from orders.tests.factories import order_in
 from payments.exceptions import RefundInputError, RefundNotPossible
 from payments.models import Invoice, Payment, Refund
 from payments.services import RefundLine, invoice_issue, payment_charge, payment_refund
+from testkit.factories import order_in
 
 pytestmark = pytest.mark.django_db
 

@@ -3,7 +3,7 @@
 import pytest
 from rest_framework.test import APIClient
 
-from orders.tests.factories import ShopFactory, api_key_for
+from testkit.factories import ShopFactory, api_key_for
 from tracking.live_status import live_status_forget
 
 

@@ -1,0 +1,56 @@
+"""Fixtures every test tree shares (a pytest plugin, registered by the root conftest.py)."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from .factories import ShopFactory, api_key_for
+
+
+@pytest.fixture
+def shop(db):
+    return ShopFactory()
+
+
+@pytest.fixture
+def other_shop(db):
+    return ShopFactory()
+
+
+def client_for(shop) -> APIClient:
+    """An API client authenticated with a new key of ``shop``."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key_for(shop)}")
+    return client
+
+
+@pytest.fixture
+def api(shop) -> APIClient:
+    """An API client authenticated as ``shop``."""
+    return client_for(shop)
+
+
+@pytest.fixture
+def other_api(other_shop) -> APIClient:
+    return client_for(other_shop)
+
+
+@pytest.fixture
+def order_body():
+    """A valid ``POST /api/v1/orders`` body (2 x COFFEE-1KG to BR); keywords replace keys."""
+
+    def make(**overrides):
+        body = {
+            "customer": {"name": "Ana Souza", "email": "ana@example.com"},
+            "shipping_address": {
+                "line1": "Rua A 1",
+                "city": "São Paulo",
+                "postal_code": "01000-000",
+                "country": "BR",
+            },
+            "lines": [{"sku": "COFFEE-1KG", "quantity": 2}],
+            "payment": {"token": "tok_ok"},
+        }
+        body.update(overrides)
+        return body
+
+    return make
