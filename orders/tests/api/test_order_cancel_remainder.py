@@ -1,13 +1,13 @@
 """POST /api/v1/orders/{id}/cancel-remainder: a partly shipped order's rest, over the API."""
 
-from decimal import Decimal
-
 import pytest
 
 from orderflow.models import OutboxEvent
 from orders.models import Order, ShopAPIKey
 from orders.services.dispatch import ShipmentLineInput, shipment_create
-from payments.models import Payment, Refund
+from payments.gateway import GatewayResult
+from payments.models import Refund
+from payments.services import refunding
 from payments.tests.factories import confirmed_order
 from testkit.factories import STAFF, order_in
 
@@ -137,16 +137,19 @@ def test_a_capture_not_made_yet_is_a_409_to_retry(api, shop, products):
     assert row_counts() == before
 
 
-def test_a_refund_refused_by_the_payments_context_is_a_409(api, shop, products):
+def test_a_refund_refused_by_the_payments_context_is_a_409(api, shop, products, monkeypatch):
     order = _partly_shipped(shop)
-    payment = Payment.objects.get(order_id=order.pk)
-    api.post(f"/api/v1/orders/{order.pk}/refunds", {"amount": "40.00"}, format="json")
-    assert Payment.objects.get(pk=payment.pk).refunded_amount == Decimal("40.00")
+
+    class DecliningGateway:  # the payment provider, outside the system
+        def refund(self, **call):
+            return GatewayResult(ok=False, reference="", message="card closed")
+
+    monkeypatch.setattr(refunding, "get_gateway", DecliningGateway)
 
     response = _cancel_rest(api, order)
 
     body = assert_problem(response, status=409, type_slug="remainder-refund-refused")
-    assert "Nothing was cancelled" in body["detail"]
+    assert "declined the refund; nothing was cancelled" in body["detail"]
     assert Order.objects.get(pk=order.pk).status == "partially_shipped"
 
 
