@@ -135,6 +135,11 @@ class TrackingEntry(models.Model):
     actor = models.CharField(max_length=200, blank=True, default="")
     note = models.CharField(max_length=500, blank=True)
     location = models.CharField(max_length=200, blank=True)
+    #: the parcel a shipment event's entry is about (its ``shipment_id``); None for any
+    #: other entry, and for events stored before events named their parcel
+    shipment_id = models.UUIDField(null=True, blank=True)
+    #: that parcel's tracking number, as the event named it ("" for any other entry)
+    tracking_number = models.CharField(max_length=64, blank=True, default="", db_default="")
     #: shown on the customer's public page (no money, no paperwork)
     public = models.BooleanField()
     recorded_at = models.DateTimeField(auto_now_add=True)

@@ -114,12 +114,16 @@ def staff_entry(entry: TrackingEntry) -> dict:
         "actor": actor_label(entry.actor, source=entry.source),
         "note": entry.note,
         "location": entry.location,
+        # the parcel a shipment step is about (None and "" for any other step)
+        "shipment_id": str(entry.shipment_id) if entry.shipment_id else None,
+        "tracking_number": entry.tracking_number,
     }
 
 
 #: what the shops' API tells of a history entry: no staff member's name
 SHOP_ENTRY_FIELDS = (
-    "id", "status", "label", "aggregate", "sequence", "occurred_at", "source", "note", "location"
+    "id", "status", "label", "aggregate", "sequence", "occurred_at", "source", "note", "location",
+    "shipment_id", "tracking_number",
 )  # fmt: skip
 
 

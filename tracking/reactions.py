@@ -473,6 +473,9 @@ class EntryRow:
     status: str
     #: facts the tracking row takes when the event moves it (``carrier``, ``outcome``…)
     tracked: tuple[tuple[str, Any], ...]
+    #: the parcel a shipment event is about: its id ("" before events named it) and number
+    shipment_id: str = ""
+    tracking_number: str = ""
 
     @property
     def moves_status(self) -> bool:
@@ -527,4 +530,13 @@ def entry_row(event, *, actor_lookup: Callable[[str, str], str | None]) -> Entry
             *reaction.page_facts(data).items(),
             *(parcel_fact(event.type, data).items() if event.type in PARCEL_STATUS else ()),
         ),
+        **(_parcel_of(data) if event.type in PARCEL_STATUS else {}),
     )
+
+
+def _parcel_of(data: Data) -> dict[str, str]:
+    """Which parcel a shipment event's entry is about, as its data names it."""
+    return {
+        "shipment_id": str(data.get("shipment_id") or ""),
+        "tracking_number": str(data.get("tracking_number") or "")[:64],
+    }

@@ -199,15 +199,17 @@ def _converted(values: list) -> list:
 # --- entries_insert ---------------------------------------------------------------------------
 _INSERT_ENTRIES = f"""
 INSERT INTO {ENTRY} (order_id, shop_id, event_id, event_type, aggregate, sequence, status,
-                     occurred_at, source, actor, note, location, public, recorded_at)
+                     occurred_at, source, actor, note, location, public, shipment_id,
+                     tracking_number, recorded_at)
 SELECT e.order_id, e.shop_id, e.event_id, e.event_type, e.aggregate, e.sequence, e.status,
-       e.occurred_at, e.source, e.actor, e.note, e.location, e.public, %s
+       e.occurred_at, e.source, e.actor, e.note, e.location, e.public, e.shipment_id,
+       e.tracking_number, %s
 FROM unnest(%s::uuid[], %s::bigint[], %s::uuid[], %s::text[], %s::text[], %s::int[],
             %s::text[], %s::timestamptz[], %s::text[], %s::text[], %s::text[], %s::text[],
-            %s::bool[])
+            %s::bool[], %s::uuid[], %s::text[])
      WITH ORDINALITY
      AS e(order_id, shop_id, event_id, event_type, aggregate, sequence, status,
-          occurred_at, source, actor, note, location, public, n)
+          occurred_at, source, actor, note, location, public, shipment_id, tracking_number, n)
 ORDER BY e.n
 ON CONFLICT (event_id) DO NOTHING
 RETURNING id, event_id, recorded_at
@@ -249,6 +251,8 @@ def entries_insert(rows: list[EntryRow]) -> list[TrackingEntry]:
                 [row.note for row in rows],
                 [row.location for row in rows],
                 [row.public for row in rows],
+                [UUID(row.shipment_id) if row.shipment_id else None for row in rows],
+                [row.tracking_number for row in rows],
             ],
         )
     }
@@ -277,6 +281,8 @@ def _entry(row: EntryRow, *, recorded_at: datetime) -> TrackingEntry:
         note=row.note,
         location=row.location,
         public=row.public,
+        shipment_id=UUID(row.shipment_id) if row.shipment_id else None,
+        tracking_number=row.tracking_number,
         recorded_at=recorded_at,
     )
 

@@ -182,6 +182,7 @@
         el("span", { class: "when" }, OF.timeElement(entry.occurred_at)),
         el("span", { class: "what" }, entry.label),
         staff ? el("span", { class: "source" }, entry.actor || entry.source) : null,
+        staff && entry.tracking_number ? el("span", { class: "note parcel" }, words("parcel", entry)) : null,
         entry.location ? el("span", { class: "note" }, words("location", entry)) : null,
         entry.note ? el("span", { class: "note" }, entry.note) : null);
       return item;

@@ -15,6 +15,14 @@ class TrackingHistoryEntryOutputSerializer(serializers.Serializer):
     source = serializers.ChoiceField(choices=TrackingSource.choices)
     note = serializers.CharField()
     location = serializers.CharField()
+    shipment_id = serializers.UUIDField(
+        allow_null=True,
+        help_text="The parcel (`shipments[].id` of the order) a shipment step is about; null "
+        "for any other step, and for steps recorded before parcels had ids.",
+    )
+    tracking_number = serializers.CharField(
+        help_text="That parcel's tracking number; empty for any other step."
+    )
 
 
 class OrderTrackingOutputSerializer(serializers.Serializer):

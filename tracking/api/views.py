@@ -27,6 +27,8 @@ TRACKING_EXAMPLE = {
             "source": "shop",
             "note": "",
             "location": "",
+            "shipment_id": None,
+            "tracking_number": "",
         },
         {
             "id": 44,
@@ -38,6 +40,8 @@ TRACKING_EXAMPLE = {
             "source": "system",
             "note": "",
             "location": "",
+            "shipment_id": None,
+            "tracking_number": "",
         },
         {
             "id": 52,
@@ -47,8 +51,10 @@ TRACKING_EXAMPLE = {
             "sequence": 6,
             "occurred_at": "2026-11-25T14:02:11.408120+00:00",
             "source": "shop",
-            "note": "",
+            "note": "Handed to DHL, tracking number JD014600006281",
             "location": "",
+            "shipment_id": "5b0e9a4c-8d2f-4c1e-9f3a-2d7c6b1e0a94",
+            "tracking_number": "JD014600006281",
         },
     ],
 }

@@ -35,9 +35,10 @@ def test_answers_status_and_history(place, settle, shop):
     placed = body["history"][0]
     assert set(placed) == {
         "id", "status", "label", "aggregate", "sequence", "occurred_at", "source", "note",
-        "location",
+        "location", "shipment_id", "tracking_number",
     }  # fmt: skip
     assert (placed["source"], placed["label"]) == ("shop", "Order placed")
+    assert (placed["shipment_id"], placed["tracking_number"]) == (None, "")
 
 
 def test_answers_a_just_placed_order_before_its_events_are_handled(place, shop):
