@@ -27,11 +27,8 @@ KERNEL_WIRING = {
     # URLs (by string there); docs/architecture.md, "Wiring"
     ("orderflow/asgi.py", "tracking.routing"),
 }
-#: measurement tools kept beside the code they measure: they place orders as tests do
-MEASUREMENT_TOOLS = {
-    "payments/management/commands/saga_steps_cpu.py",
-    "tracking/measure_projection.py",
-}
+#: a measurement tool kept beside the code it measures: it places orders as tests do
+MEASUREMENT_TOOLS = {"payments/management/commands/saga_steps_cpu.py"}
 
 
 def _modules():
