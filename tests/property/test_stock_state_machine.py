@@ -20,6 +20,10 @@ returns aside), each step is taken only from the status that allows it (else not
 changes), a received return restocks once if staff say so, and a refunded return's money is
 one refund of the payment, within what was captured.
 
+Staff also ship part of a confirmed order and cancel the rest: the units still in the
+warehouse are released, their share of the payment refunded as a refund of lines, and the
+order counts as shipped; a partly shipped order holds exactly its units not yet in a parcel.
+
 Orders are priced as a shop prices them: products in three tax classes (a reduced rate for
 the destination, the shop's standard rate, zero), a shipping method free above a subtotal,
 two discount codes (one limited to three uses, one once per customer), and prices that
@@ -58,6 +62,8 @@ from orders.exceptions import (
     OrderError,
     OrderInputError,
     ProductInputError,
+    RemainderNotCancellable,
+    RemainderRefundRefused,
     ReturnInputError,
     ReturnNotAllowed,
 )
@@ -76,7 +82,8 @@ from orders.models import (
     StockRestock,
     TaxRate,
 )
-from orders.services import returns
+from orders.services import remainder, returns
+from orders.services.dispatch import ShipmentLineInput, shipment_create
 from orders.services.lifecycle import HOLDING_STOCK
 from payments.exceptions import RefundInputError, RefundNotPossible
 from payments.gateway import SimulatedGateway
@@ -94,6 +101,8 @@ EMAILS = ("ana@example.com", "bia@example.com")
 CARDS = ("tok_ok", "tok_declined")
 CANCELLABLE = {"placed", "reserved", "paid", "confirmed"}
 SHIPPED = {"shipped", "out_for_delivery", "delivered"}
+#: statuses of an order some of whose units have left in a parcel
+SHIPPED_SOME = {"partially_shipped", *SHIPPED}
 #: a return's steps (``orders.services.returns``), and those each status allows
 RETURN_STEPS = (
     "approve",
@@ -290,10 +299,11 @@ class SagaMachine(RuleBasedStateMachine):
 
     @rule(order_id=orders)
     def ship(self, order_id):
-        """The saga catches up, then staff ship the order if it is confirmed: its held
-        units leave the warehouse."""
+        """The saga catches up, then staff ship the order if it is confirmed (or what remains
+        of a partly shipped one): its held units leave the warehouse."""
         drain()
         before = Order.objects.get(pk=order_id).status
+        waiting = self.waiting_units(order_id)
         try:
             order_services.order_ship(
                 order_id=order_id,
@@ -303,13 +313,88 @@ class SagaMachine(RuleBasedStateMachine):
                 tracking_number=f"T{str(order_id)[:8]}",
             )
         except InvalidTransition:
-            assert before != "confirmed"
+            assert before not in ("confirmed", "partially_shipped")
         else:
-            assert before == "confirmed"
-            for product_id, quantity in OrderLine.objects.filter(order_id=order_id).values_list(
-                "product_id", "quantity"
-            ):
-                self.on_hand[product_id] -= quantity
+            assert before in ("confirmed", "partially_shipped")
+            for product_id, units in waiting.items():
+                self.on_hand[product_id] -= units
+
+    def waiting_units(self, order_id) -> dict:
+        """Product id -> the order's units not yet in a parcel."""
+        waiting = dict(
+            OrderLine.objects.filter(order_id=order_id).values_list("product_id", "quantity")
+        )
+        for product_id, units in ShipmentLine.objects.filter(
+            shipment__order_id=order_id
+        ).values_list("order_line__product_id", "quantity"):
+            waiting[product_id] -= units
+        return {pk: units for pk, units in waiting.items() if units}
+
+    @rule(data=st.data(), taken=st.integers(1, 3), then_cancel=st.booleans())
+    def ship_part_and_cancel_the_rest(self, data, taken, then_cancel):
+        """The saga catches up; staff ship up to ``taken`` units of a confirmed order's
+        first line in a parcel, then (maybe) cancel what has not shipped: the rest's stock
+        is released and its share refunded (a refund of lines), or, refused, nothing
+        changes."""
+        drain()
+        if not Order.objects.filter(status="confirmed").exists():
+            # a paid order of two lines, if the stock allows (else it is rejected)
+            self.place({0: 1, 1: 1}, "tok_ok", [], EMAILS[0])
+            drain()
+        confirmed = sorted(
+            Order.objects.filter(status="confirmed").values_list("pk", flat=True), key=str
+        )
+        if not confirmed:
+            return
+        order_id = data.draw(st.sampled_from(confirmed), label="confirmed order")
+        line = OrderLine.objects.filter(order_id=order_id).order_by("id").first()
+        units = min(taken, line.quantity)
+        shipment_create(
+            order_id=order_id,
+            shop=None,
+            actor=STAFF,
+            carrier="DHL",
+            tracking_number=f"S{str(order_id)[:8]}",
+            lines=[ShipmentLineInput(line.sku, units)],
+        )
+        self.on_hand[line.product_id] -= units
+        if then_cancel:
+            self.cancel_the_rest(order_id)
+
+    @rule(order_id=orders)
+    def cancel_the_rest(self, order_id):
+        """Staff cancel what has not shipped: only of a partly shipped order (else refused,
+        nothing changed); refused too when the payments context refuses the refund."""
+        status = Order.objects.get(pk=order_id).status
+        waiting = self.waiting_units(order_id)
+        payments = Payment.objects.filter(order_id=order_id).values("status", "refunded_amount")
+        payment = payments.first()  # None before the order's payment step ran
+        refunds_before = Refund.objects.count()
+        try:
+            done = remainder.order_cancel_remainder(order_id=order_id, shop=None, actor=STAFF)
+        except (RemainderNotCancellable, RemainderRefundRefused):
+            assert Order.objects.get(pk=order_id).status == status
+            assert self.waiting_units(order_id) == waiting
+            assert Refund.objects.count() == refunds_before
+            assert payments.first() == payment
+            if status == "partially_shipped":
+                assert payment["status"] in ("captured", "partially_refunded")
+            return
+        assert status == "partially_shipped"
+        assert Order.objects.get(pk=order_id).status in SHIPPED
+        assert {
+            OrderLine.objects.get(order_id=order_id, sku=line.sku).product_id: line.quantity
+            for line in done.lines
+        } == waiting
+        after = Payment.objects.get(order_id=order_id)
+        assert after.refunded_amount == payment["refunded_amount"] + done.refunded_amount
+        if payment["status"] in ("captured", "partially_refunded"):
+            refund = Refund.objects.get(pk=done.refund_id)
+            assert refund.lines == [
+                {"sku": line.sku, "quantity": line.quantity} for line in done.lines
+            ]
+        else:
+            assert (done.refunded_amount, Refund.objects.count()) == (0, refunds_before)
 
     @rule(
         order_id=orders,
@@ -339,11 +424,11 @@ class SagaMachine(RuleBasedStateMachine):
             refused = None
         if refused is not None:
             assert Refund.objects.count() == refunds_before
-            if restock and status not in SHIPPED:
+            if restock and status not in SHIPPED_SOME:
                 assert isinstance(refused, RefundInputError)
                 assert [e.code for e in refused.errors] == ["not_shipped"]
         else:
-            assert not restock or status in SHIPPED
+            assert not restock or status in SHIPPED_SOME
             if restock and refund.status == "succeeded":
                 product = OrderLine.objects.get(order_id=order_id, sku=sku).product_id
                 self.on_hand[product] += quantity
@@ -530,12 +615,19 @@ class SagaMachine(RuleBasedStateMachine):
 
     @invariant()
     def stock_adds_up(self):
-        held = dict(
-            OrderLine.objects.filter(order__status__in=HOLDING_STOCK)
-            .values("product")
-            .annotate(units=Sum("quantity"))
-            .values_list("product", "units")
+        held = Counter(
+            dict(
+                OrderLine.objects.filter(order__status__in=HOLDING_STOCK)
+                .values("product")
+                .annotate(units=Sum("quantity"))
+                .values_list("product", "units")
+            )
         )
+        # a partly shipped order holds its units not yet in a parcel
+        for order_id in Order.objects.filter(status="partially_shipped").values_list(
+            "pk", flat=True
+        ):
+            held.update(self.waiting_units(order_id))
         for pk, on_hand, reserved in Product.objects.values_list("pk", "on_hand", "reserved"):
             assert 0 <= reserved <= on_hand, (pk, on_hand, reserved)
             # set by the catalog, less what shipped, plus what refunds put back
@@ -546,12 +638,11 @@ class SagaMachine(RuleBasedStateMachine):
         for order_id, lines in StockRestock.objects.values_list("order_id", "lines"):
             for line in lines:
                 restocked[(order_id, line["sku"])] += line["quantity"]
-        shipped = {
-            (order_id, sku): quantity
-            for order_id, sku, quantity in OrderLine.objects.filter(
-                order__status__in=SHIPPED
-            ).values_list("order_id", "sku", "quantity")
-        }
+        shipped: Counter = Counter()
+        for order_id, sku, quantity in ShipmentLine.objects.values_list(
+            "shipment__order_id", "sku", "quantity"
+        ):
+            shipped[(order_id, sku)] += quantity
         for key, units in restocked.items():
             assert units <= shipped.get(key, 0), (key, units)
         restocks = Counter(
@@ -678,7 +769,7 @@ class SagaMachine(RuleBasedStateMachine):
             if kinds["invoice"] and status != "cancelled":
                 # each refund is a credit note: they add up to what was refunded
                 assert credited == refunded[order_id], (order_id, credited, refunded[order_id])
-            if status in ("confirmed", *SHIPPED):
+            if status in ("confirmed", *SHIPPED_SOME):
                 assert payment in ("captured", "partially_refunded", "refunded")
                 assert self.cards[order_id] == "tok_ok"
                 assert kinds["invoice"] == 1
