@@ -14,8 +14,8 @@ from orderflow.models import OutboxEvent
 from orders import services as order_services
 from orders.models import Return
 from orders.services import returns
-from payments.tests.factories import confirmed_order
 from testkit.factories import STAFF, ProductFactory, ShopFactory
+from testkit.payments import confirmed_order
 
 from .assertions import stock_of
 

@@ -11,8 +11,8 @@ from orderflow.models import OutboxEvent
 from orders.models import Order
 from orders.services.dispatch import ShipmentLineInput, shipment_create
 from payments.models import Payment, Refund
-from payments.tests.factories import confirmed_order
 from testkit.factories import STAFF, ProductFactory, ShopFactory
+from testkit.payments import confirmed_order
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,8 @@ from orders import services as order_services
 from orders.models import Return
 from orders.services import returns
 from payments.models import Refund
-from payments.tests.factories import confirmed_order
 from testkit.factories import STAFF, ProductFactory, ShopFactory
+from testkit.payments import confirmed_order
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,7 @@ from orders.models import Product
 from payments.models import Invoice, Payment, Refund
 from payments.services import RefundLine, invoice_issue, payment_refund
 from testkit.factories import STAFF
-
-from .factories import confirmed_order
+from testkit.payments import confirmed_order
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,7 @@ from orderflow.events.relay import claim_batch, relay_batch, run_delivery
 from orderflow.events.subscribers import get_subscriber
 from orderflow.models import OutboxEvent
 from payments.models import Invoice, Payment, PaymentAttempt, Refund
-
-from .factories import cancel, captured_order, confirmed_order, reserved_order
+from testkit.payments import cancel, captured_order, confirmed_order, reserved_order
 
 pytestmark = pytest.mark.django_db
 

@@ -11,8 +11,7 @@ from orders.interface import order_details
 from orders.models import Product
 from payments.models import Payment, Refund
 from testkit.factories import STAFF
-
-from .factories import confirmed_order, reserved_order
+from testkit.payments import confirmed_order, reserved_order
 
 pytestmark = pytest.mark.django_db
 

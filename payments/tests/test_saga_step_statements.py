@@ -9,9 +9,8 @@ import pytest
 
 from payments.models import Invoice, Payment, PaymentAttempt
 from payments.services import invoice_issue, payment_charge
+from testkit.payments import confirmed_order, reserved_order
 from tests.fixtures import statements_in_transaction
-
-from .factories import confirmed_order, reserved_order
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,7 @@ from django.utils import timezone
 
 from orders.models import Shop
 from payments.services import invoice_issue
-
-from .factories import cancel, confirmed_order, settle_cancellation
+from testkit.payments import cancel, confirmed_order, settle_cancellation
 
 pytestmark = pytest.mark.django_db
 

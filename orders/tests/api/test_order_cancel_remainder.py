@@ -8,8 +8,8 @@ from orders.services.dispatch import ShipmentLineInput, shipment_create
 from payments.gateway import GatewayResult
 from payments.models import Refund
 from payments.services import refunding
-from payments.tests.factories import confirmed_order
 from testkit.factories import STAFF, order_in
+from testkit.payments import confirmed_order
 
 from ..assertions import assert_problem, row_counts, stock_of
 

@@ -8,8 +8,8 @@ from orderflow.models import OutboxEvent
 from orders import services as order_services
 from orders.models import Return, ReturnLine
 from orders.services import returns
-from payments.tests.factories import confirmed_order
 from testkit.factories import STAFF, api_key_for, order_in
+from testkit.payments import confirmed_order
 
 from ..assertions import assert_problem
 

@@ -18,8 +18,8 @@ from orders.services.remainder import order_cancel_remainder
 from payments.gateway import GatewayResult
 from payments.models import Invoice, Payment, Refund
 from payments.services import payment_refund, refunding
-from payments.tests.factories import confirmed_order
 from testkit.factories import STAFF, ProductFactory, ShopFactory, order_in
+from testkit.payments import confirmed_order
 
 from ..assertions import row_counts, stock_of
 

@@ -18,8 +18,8 @@ from orders.services.dispatch import ShipmentLineInput, shipment_create
 from orders.services.remainder import order_cancel_remainder
 from payments.gateway import GatewayGate, SimulatedGateway
 from payments.models import Payment, Refund
-from payments.tests.factories import confirmed_order
 from testkit.factories import STAFF, ProductFactory, ShopFactory
+from testkit.payments import confirmed_order
 from tests.fixtures import wait_for
 
 from ..assertions import stock_of

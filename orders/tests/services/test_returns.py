@@ -16,8 +16,8 @@ from orders.services import returns
 from orders.services.dispatch import ShipmentLineInput, shipment_create
 from orders.services.returns import ReturnLineInput
 from payments.models import Invoice, Payment, Refund
-from payments.tests.factories import confirmed_order
 from testkit.factories import STAFF, ProductFactory, ShopFactory, order_in
+from testkit.payments import confirmed_order
 
 from ..assertions import stock_of
 

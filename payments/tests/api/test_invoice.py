@@ -8,8 +8,7 @@ from django.utils import timezone
 from orders.tests.assertions import assert_problem
 from payments.services import invoice_issue
 from testkit.factories import ProductFactory
-
-from ..factories import cancel, confirmed_order, reserved_order, settle_cancellation
+from testkit.payments import cancel, confirmed_order, reserved_order, settle_cancellation
 
 pytestmark = pytest.mark.django_db
 

@@ -15,9 +15,8 @@ from rest_framework.test import APIClient
 from payments.gateway import GatewayGate, SimulatedGateway
 from payments.models import Invoice, Payment, Refund
 from testkit.factories import api_key_for
+from testkit.payments import confirmed_order
 from tests.fixtures import wait_for
-
-from ..factories import confirmed_order
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -13,8 +13,7 @@ from orders.tests.assertions import assert_problem
 from payments.gateway import SimulatedGateway
 from payments.models import Payment, PaymentAttempt, Refund
 from testkit.factories import STAFF, api_key_for
-
-from ..factories import confirmed_order, reserved_order
+from testkit.payments import confirmed_order, reserved_order
 
 pytestmark = pytest.mark.django_db
 

@@ -14,8 +14,7 @@ from payments.models import Invoice, InvoiceSequence
 from payments.services import credit_note_issue, invoice_issue
 from payments.services.invoicing import split_tax
 from testkit.factories import ProductFactory
-
-from ..factories import cancel, confirmed_order, reserved_order, settle_cancellation
+from testkit.payments import cancel, confirmed_order, reserved_order, settle_cancellation
 
 pytestmark = pytest.mark.django_db
 

@@ -11,8 +11,7 @@ from orderflow.models import Delivery, OutboxEvent
 from payments.gateway import SimulatedGateway, TransientGatewayError
 from payments.models import Payment, PaymentAttempt
 from payments.services import payment_charge
-
-from ..factories import cancel, reserved_order
+from testkit.payments import cancel, reserved_order
 
 pytestmark = pytest.mark.django_db
 

@@ -16,8 +16,7 @@ from orders.services.intake import ExternalPayment
 from payments.gateway import SimulatedGateway
 from payments.models import Payment, PaymentAttempt, Refund
 from testkit.factories import STAFF, order_for
-
-from ..factories import LINES
+from testkit.payments import LINES
 
 pytestmark = pytest.mark.django_db
 

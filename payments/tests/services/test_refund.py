@@ -7,8 +7,7 @@ from orderflow.models import OutboxEvent
 from payments.gateway import SimulatedGateway
 from payments.models import Payment, PaymentAttempt, Refund
 from payments.services import payment_charge, payment_refund_for_cancelled_order
-
-from ..factories import cancel, captured_order, confirmed_order, reserved_order
+from testkit.payments import cancel, captured_order, confirmed_order, reserved_order
 
 pytestmark = pytest.mark.django_db
 

@@ -25,8 +25,7 @@ from payments.services import (
 )
 from payments.services.invoicing import fit_bands
 from testkit.factories import STAFF
-
-from ..factories import cancel, captured_order, confirmed_order, settle_cancellation
+from testkit.payments import cancel, captured_order, confirmed_order, settle_cancellation
 
 pytestmark = pytest.mark.django_db
 

@@ -24,9 +24,8 @@ from payments.exceptions import RefundNotPossible
 from payments.gateway import GatewayGate
 from payments.models import Invoice, Payment, Refund
 from payments.services import RefundLine, invoice_issue, payment_refund
+from testkit.payments import cancel, confirmed_order
 from tests.fixtures import wait_for
-
-from ..factories import cancel, confirmed_order
 
 REFUND = "payments.refund_on_order_cancelled"
 CREDIT_NOTE = "payments.issue_credit_note_on_order_cancelled"
