@@ -6,7 +6,7 @@ import pytest
 from django.core import mail
 
 from notifications.choices import SendStatus
-from notifications.models import Notification
+from notifications.models import Notification, WebhookDelivery
 from orders import services as order_services
 from orders.models import Order
 from orders.services.dispatch import ShipmentLineInput, shipment_create
@@ -88,3 +88,22 @@ def test_in_portuguese(partly_shipped_in, run_events, send_emails):
     assert '<html lang="pt-BR">' in html
     for english in ("Hello", "cancelled the items", "Shipping is not refunded"):
         assert english not in message.body + html
+
+
+def test_the_shops_webhook_gets_the_event(partly_shipped_in, endpoint_at, run_events):
+    endpoint = endpoint_at("/hooks", event_types=["order.remainder_cancelled"])
+    order = partly_shipped_in("en")
+    order_cancel_remainder(order_id=order.pk, shop=None, actor=STAFF, reason="Sold out")
+    run_events()
+
+    [delivery] = WebhookDelivery.objects.filter(endpoint=endpoint)
+    data = delivery.payload["data"]
+    assert (delivery.event_type, data["status"], data["refunded_amount"]) == (
+        "order.remainder_cancelled",
+        "shipped",
+        "34.80",
+    )
+    assert [(line["sku"], line["quantity"]) for line in data["lines"]] == [
+        ("COFFEE-1KG", 1),
+        ("MUG", 1),
+    ]
