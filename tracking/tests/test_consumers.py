@@ -365,7 +365,7 @@ def test_public_socket_sends_the_snapshot_and_updates_and_nothing_private(place,
             assert set(message["view"]) == {
                 "status", "sequence", "updated_at", "updated_text", "status_label",
                 "sentences", "next_step", "carrier", "tracking_number", "tone", "parcel_shown",
-                "parcels",
+                "parcels", "returns",
             }  # fmt: skip
             for entry in message["steps"]:
                 assert set(entry) == {
