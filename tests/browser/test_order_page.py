@@ -122,6 +122,7 @@ def test_the_order_page_follows_the_order_and_serves_a_days_work(
     expect(summary.locator('[data-field="status"]')).to_have_text("Out for delivery")
     out = watcher.locator("#timeline-entries li", has_text="Out for delivery")
     expect(out).to_contain_text(f"Carrier {CARRIER}")
+    expect(out).to_contain_text("Parcel DPUX00001")  # which parcel the step is about
     assert watcher.evaluate("window.notReloaded") is True
     watcher.screenshot(path=artifacts / f"order-page-{viewport}.png", full_page=True)
     # the page after the day's work: every block filled, no serious or critical violation
