@@ -5,11 +5,9 @@ from django.db.models import (
     Count,
     Exists,
     F,
-    IntegerField,
     OuterRef,
     Q,
     Subquery,
-    Sum,
     Value,
 )
 from django.db.models.functions import Cast, Coalesce
@@ -19,8 +17,8 @@ from orderflow.models import OutboxEvent
 
 from .choices import OrderStatus
 from .events import OrderPlaced
-from .models import Order, OrderLine, OrderTransition, Product
-from .services.lifecycle import HOLDING_STOCK
+from .models import Order, OrderTransition, Product
+from .services.stock import held_units
 
 
 @invariant(
@@ -108,18 +106,11 @@ def status_matches_history(window: Window, result: Result) -> None:
     "orders.stock_balanced",
     "Stock is never negative and adds up: on hand = available + reserved with available "
     "≥ 0, and reserved = the units on the lines of the orders holding stock "
-    "(reserved, paid, confirmed); shipped units have left on hand (consumed).",
+    "(reserved, paid, confirmed) and of a partly shipped order's units not yet in a parcel; "
+    "shipped units have left on hand (consumed).",
 )
 def stock_balanced(window: Window, result: Result) -> None:
-    held = (
-        OrderLine.objects.filter(product=OuterRef("pk"), order__status__in=HOLDING_STOCK)
-        .values("product")
-        .annotate(units=Sum("quantity"))
-        .values("units")
-    )
-    products = Product.objects.annotate(
-        held=Coalesce(Subquery(held, output_field=IntegerField()), 0)
-    )
+    products = Product.objects.annotate(held=held_units())
     unbalanced = products.filter(
         Q(on_hand__lt=0) | Q(reserved__lt=0) | Q(reserved__gt=F("on_hand")) | ~Q(reserved=F("held"))
     ).order_by("pk")

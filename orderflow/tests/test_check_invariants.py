@@ -17,9 +17,10 @@ from orderflow.events.relay import drain, relay_batch
 from orderflow.models import Delivery, DeliveryStatus, InboxEntry, OutboxEvent
 from orderflow.tests.projector_probe import NAME, fix, park_one, surface_projector
 from orders.models import OrderTransition, Product
+from orders.services.dispatch import ShipmentLineInput, shipment_create
 from payments.choices import AttemptOutcome, GatewayOperation
 from payments.models import Payment, PaymentAttempt
-from testkit.factories import ProductFactory, ShopFactory, order_for
+from testkit.factories import STAFF, ProductFactory, ShopFactory, order_for
 from tests.probe.events import ProbePinged
 from tracking.models import TrackedOrder, TrackingEntry
 
@@ -141,6 +142,25 @@ def test_stock_held_twice_fails(confirmed_orders):
     assert code == 1
     assert "product MUG (shop" in output
     assert "on hand 50, reserved 3, held by open orders 2" in output
+
+
+def test_a_partly_shipped_order_holds_only_its_units_not_yet_in_a_parcel(confirmed_orders):
+    shipment_create(
+        order_id=confirmed_orders[0].pk,
+        shop=None,
+        actor=STAFF,
+        carrier="DHL",
+        tracking_number="JD1",
+        lines=[ShipmentLineInput("COFFEE-1KG", 1)],
+    )
+    assert Product.objects.get(sku="COFFEE-1KG").reserved == 3  # 2 + the 1 still to ship
+
+    assert "orders.stock_balanced" not in failed(check("--only", "orders.stock")[1])
+
+    Product.objects.filter(sku="COFFEE-1KG").update(reserved=4)  # as if the parcel held it
+    code, output = check("--only", "orders.stock")
+    assert code == 1
+    assert "reserved 4, held by open orders 3" in output
 
 
 def test_a_delivery_due_past_the_threshold_fails(confirmed_orders):

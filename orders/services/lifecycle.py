@@ -34,10 +34,8 @@ from ..exceptions import RefundNotAllowed
 from ..models import Order, Shipment, Shop
 from .dispatch import SHIPMENT_LINES, shipment_create, shipment_facts
 from .shops import SYSTEM, Actor
-from .stock import stock_release, stock_reserve
+from .stock import HOLDING_STOCK, stock_release, stock_reserve
 
-#: statuses in which the order holds reserved stock
-HOLDING_STOCK = frozenset({S.RESERVED, S.PAID, S.CONFIRMED})
 #: statuses in which the order's payment is captured: cancelling the order refunds it
 PAID_STATUSES = frozenset({S.PAID, S.CONFIRMED})
 

@@ -12,12 +12,24 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from django.db import transaction
-from django.db.models import Case, F, IntegerField, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models import (
+    Case,
+    F,
+    IntegerField,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 
 from orderflow.errors import FieldError
 from orderflow.events import publish
 
 from .. import repository
+from ..choices import OrderStatus
 from ..events import RestockedLine, StockRestocked
 from ..exceptions import RestockNotPossible
 from ..models import Order, OrderLine, Product, ShipmentLine, StockRestock
@@ -60,6 +72,33 @@ def _locked_products(order: Order) -> QuerySet[Product]:
     # NO KEY: leaves new order lines' foreign-key locks on the products alone (no deadlock)
     list(products.select_for_update(no_key=True).order_by("pk").values_list("pk", flat=True))
     return products
+
+
+#: statuses in which the order holds reserved stock for all its units
+HOLDING_STOCK = frozenset({OrderStatus.RESERVED, OrderStatus.PAID, OrderStatus.CONFIRMED})
+#: statuses in which the order holds reserved stock for its units not yet in a parcel
+HOLDING_UNSHIPPED = frozenset({OrderStatus.PARTIALLY_SHIPPED})
+
+
+def held_units() -> Coalesce:
+    """The units the open orders hold of the product ``OuterRef("pk")``, to annotate products
+    with: every unit of an order holding stock, and the units of a partly shipped order not
+    yet in a parcel (the parcels' units were consumed as they left). What ``reserved``
+    should read; the reconciliation and the ``orders.stock_balanced`` invariant compare it.
+    """
+
+    def units(lines, product: str) -> Coalesce:
+        total = lines.values(product).annotate(units=Sum("quantity")).values("units")
+        return Coalesce(Subquery(total, output_field=IntegerField()), Value(0))
+
+    ordered = OrderLine.objects.filter(
+        product=OuterRef("pk"), order__status__in=HOLDING_STOCK | HOLDING_UNSHIPPED
+    )
+    shipped = ShipmentLine.objects.filter(
+        order_line__product=OuterRef("pk"),
+        shipment__order__status__in=HOLDING_UNSHIPPED,
+    )
+    return units(ordered, "product") - units(shipped, "order_line__product")
 
 
 def _quantity_on(order: Order) -> Subquery:

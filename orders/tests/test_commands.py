@@ -6,8 +6,10 @@ from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
 from demo.management.commands.load_demo import DEMO_PRODUCTS, DEMO_SHOP_SLUG
-from orders.models import Product, Shop, ShopAPIKey
-from testkit.factories import order_in
+from orders.choices import OrderStatus
+from orders.models import Order, Product, Shop, ShopAPIKey
+from orders.services.dispatch import ShipmentLineInput, shipment_create
+from testkit.factories import STAFF, order_in
 
 pytestmark = pytest.mark.django_db
 
@@ -152,3 +154,25 @@ def test_reconcile_stock_looks_at_one_shop_when_asked(shop, other_shop, products
         "No drift: reserved stock matches open orders."
     ]
     assert Product.objects.get(shop=shop, sku="MUG").reserved == 5
+
+
+def test_a_partly_shipped_order_holds_its_units_not_yet_in_a_parcel(shop, products):
+    """Reserved counts the units still to ship: --fix must not free them (nor keep the
+    shipped ones, which left on hand as they went)."""
+    order = order_in(shop, "confirmed", lines={"MUG": 3})
+    shipment_create(
+        order_id=order.pk,
+        shop=None,
+        actor=STAFF,
+        carrier="DHL",
+        tracking_number="JD1",
+        lines=[ShipmentLineInput("MUG", 1)],
+    )
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.PARTIALLY_SHIPPED
+    assert Product.objects.get(shop=shop, sku="MUG").reserved == 2
+
+    assert _run("reconcile_stock", "--fix") == ["No drift: reserved stock matches open orders."]
+    assert Product.objects.get(shop=shop, sku="MUG").reserved == 2
+
+    Product.objects.filter(shop=shop, sku="MUG").update(reserved=3)
+    assert _run("reconcile_stock")[0] == f"{shop.slug}\tMUG\treserved 3\topen orders hold 2\t(-1)"
