@@ -24,6 +24,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext as _
 
 from orderflow.errors import FieldError
 from orderflow.events import publish
@@ -168,10 +169,10 @@ def stock_restock_check(*, order: Order, lines: Mapping[str, int]) -> None:
     """Raise :class:`RestockNotPossible` naming each line that may not go back on hand."""
     left = stock_restockable(order=order)
     if not left:
-        detail = (
-            f"Order {order.number} has not shipped: its units are still in the warehouse, "
+        detail = _(
+            "Order %(number)s has not shipped: its units are still in the warehouse, "
             "nothing can go back on hand."
-        )
+        ) % {"number": order.number}
         error = FieldError("restock", "not_shipped", detail)
         raise RestockNotPossible(f"restock: {detail}", errors=[error])
     errors = []
@@ -181,8 +182,16 @@ def stock_restock_check(*, order: Order, lines: Mapping[str, int]) -> None:
                 FieldError(
                     f"lines.{index}.quantity",
                     "exceeds_restockable",
-                    f"{max(left.get(sku, 0), 0)} {sku} of order {order.number} may still go "
-                    f"back on hand, not {quantity}.",
+                    _(
+                        "%(left)s %(sku)s of order %(number)s may still go back on hand, "
+                        "not %(asked)s."
+                    )
+                    % {
+                        "left": max(left.get(sku, 0), 0),
+                        "sku": sku,
+                        "number": order.number,
+                        "asked": quantity,
+                    },
                 )
             )
     if errors:

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from orderflow.errors import FieldError
 from orderflow.events import publish
@@ -204,13 +205,16 @@ def payment_refund(
     """
     if restock and not lines:
         raise RefundInputError(
-            "restock: only a refund of lines puts units back on hand, not one of an amount.",
+            "restock: "
+            + _("only a refund of lines puts units back on hand, not one of an amount."),
             errors=[
                 FieldError(
                     "restock",
                     "lines_only",
-                    "Only a refund of lines puts units back on hand; send lines, or leave "
-                    "restock out.",
+                    _(
+                        "Only a refund of lines puts units back on hand; send lines, or leave "
+                        "restock out."
+                    ),
                 )
             ],
         )
@@ -225,9 +229,10 @@ def payment_refund(
             raise RefundInputError(error.detail, errors=error.errors) from None
     payment = Payment.objects.select_for_update().filter(order_id=order_id).first()
     if payment is None or payment.status not in (P.CAPTURED, P.PARTIALLY_REFUNDED):
-        state = P(payment.status).label.lower() if payment else "not taken yet"
+        state = P(payment.status).label.lower() if payment else _("not taken yet")
         raise RefundNotPossible(
-            f"Order {request.number} has no captured payment to refund (its payment is {state})."
+            _("Order %(number)s has no captured payment to refund (its payment is %(state)s).")
+            % {"number": request.number, "state": state}
         )
     order = order_invoice_details(order_id=order_id)
     left = refunds_replayed(order, _succeeded(payment))
@@ -241,13 +246,19 @@ def payment_refund(
     if amount is None or amount <= 0:
         raise RefundInputError(
             "amount: a refund gives back more than nothing.",
-            errors=[FieldError("amount", "min_value", "A refund gives back more than 0.")],
+            errors=[FieldError("amount", "min_value", _("A refund gives back more than 0."))],
         )
     if amount > refundable:
-        detail = (
-            f"{amount} {payment.currency} is more than what is left to refund of order "
-            f"{request.number}: {refundable} {payment.currency} of {payment.amount} captured."
-        )
+        detail = _(
+            "%(amount)s %(currency)s is more than what is left to refund of order "
+            "%(number)s: %(left)s %(currency)s of %(captured)s captured."
+        ) % {
+            "amount": amount,
+            "currency": payment.currency,
+            "number": request.number,
+            "left": refundable,
+            "captured": payment.amount,
+        }
         raise RefundInputError(
             f"amount: {detail}", errors=[FieldError("amount", "exceeds_refundable", detail)]
         )
@@ -385,13 +396,19 @@ def _share_of_lines(
         if line is None:
             errors.append(
                 FieldError(
-                    f"lines.{index}.sku", "not_on_order", f"{wanted.sku} is not on this order."
+                    f"lines.{index}.sku",
+                    "not_on_order",
+                    _("%(sku)s is not on this order.") % {"sku": wanted.sku},
                 )
             )
             continue
         if wanted.sku in seen:
             errors.append(
-                FieldError(f"lines.{index}.sku", "duplicate", f"{wanted.sku} is listed twice.")
+                FieldError(
+                    f"lines.{index}.sku",
+                    "duplicate",
+                    _("%(sku)s is listed twice.") % {"sku": wanted.sku},
+                )
             )
             continue
         seen.add(wanted.sku)
@@ -401,8 +418,13 @@ def _share_of_lines(
                 FieldError(
                     f"lines.{index}.quantity",
                     "exceeds_ordered",
-                    f"{units_left} of {line.quantity} {wanted.sku} may still be refunded, "
-                    f"not {wanted.quantity}.",
+                    _("%(left)s of %(ordered)s %(sku)s may still be refunded, not %(asked)s.")
+                    % {
+                        "left": units_left,
+                        "ordered": line.quantity,
+                        "sku": wanted.sku,
+                        "asked": wanted.quantity,
+                    },
                 )
             )
     if errors:

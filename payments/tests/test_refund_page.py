@@ -195,3 +195,26 @@ def test_a_supervisor_whose_browser_asks_portuguese_refunds_in_portuguese(
     assert "Reembolse um valor ou unidades de itens, não os dois." in both
     (message,) = [str(message) for message in done.context["messages"]]
     assert message.startswith("Reembolsado 12,50 EUR; o cliente é avisado. Nota de crédito ")
+
+
+def test_a_refusal_reads_in_the_staff_members_language_and_the_api_keeps_english(
+    supervisor, shop, products, api
+):
+    """The refund service words its refusals through gettext: a staff member who reads
+    Portuguese reads them in Portuguese; the shops' API answers in English as before."""
+    order, _ = confirmed_order(shop)
+    supervisor.cookies["django_language"] = "pt-br"
+
+    too_much = supervisor.post(_url(order), {"amount": "59.71"})
+    api_answer = api.post(
+        f"/api/v1/orders/{order.pk}/refunds",
+        {"amount": "59.71"},
+        format="json",
+        HTTP_ACCEPT_LANGUAGE="pt-BR",
+    )
+
+    assert too_much.status_code == 400
+    assert "59.71 EUR é mais do que resta a reembolsar do pedido" in too_much.content.decode()
+    assert api_answer.status_code == 400
+    assert "is more than what is left to refund of order" in api_answer.json()["detail"]
+    assert not Refund.objects.exists()
