@@ -45,6 +45,7 @@ def tracked(n: int, **fields) -> TrackedOrder:
 PAYMENT = {"cause": "payment", "reason": "Card declined", "short_items": [], "charged": False}
 BY_SHOP = {"cause": "shop", "reason": "Customer asked", "short_items": [], "charged": False}
 
+
 def _returns(*statuses: str) -> dict:
     """A delivered order's row with returns R1, R2… in ``statuses`` (the last the latest)."""
     known = [
