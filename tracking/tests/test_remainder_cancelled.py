@@ -40,9 +40,7 @@ def test_staff_read_what_will_not_ship_the_refund_and_why(rest_cancelled):
     assert TrackedOrder.objects.get(pk=rest_cancelled.pk).status == "shipped"
 
 
-def test_the_customers_page_says_the_rest_was_cancelled_in_their_language(
-    client, rest_cancelled
-):
+def test_the_customers_page_says_the_rest_was_cancelled_in_their_language(client, rest_cancelled):
     def labels(headers) -> list[str]:
         page = client.get(f"/track/{rest_cancelled.tracking_token}", **headers)
         return [step["label"] for step in page.context["steps"]]
