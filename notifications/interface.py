@@ -24,6 +24,9 @@ EMAIL_NAMES = {
         "an e-mail's name", "Parcel going back to the shop"
     ),
     "order.cancelled/customer": pgettext_lazy("an e-mail's name", "Cancelled"),
+    "order.remainder_cancelled/customer": pgettext_lazy(
+        "an e-mail's name", "Rest of the order cancelled"
+    ),
     "order.rejected/customer": pgettext_lazy("an e-mail's name", "Rejected"),
     "payment.refunded/customer": pgettext_lazy("an e-mail's name", "Refund"),
     "return.requested/customer": pgettext_lazy("an e-mail's name", "Return requested"),

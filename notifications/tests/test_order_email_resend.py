@@ -5,8 +5,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core import mail
 from django.urls import reverse
+from django.utils import translation
 
-from notifications import interface, services
+from notifications import emails, interface, services
 from notifications.choices import SendStatus
 from notifications.exceptions import EmailBeingSent, EmailNotFound
 from notifications.models import EmailResend, Notification
@@ -152,3 +153,18 @@ def test_an_id_out_of_any_range_is_a_message_never_an_error(client, confirmed, n
 
     assert response.status_code == 200
     assert "Not sent again: This order has no such customer e-mail." in response.content.decode()
+
+
+def test_every_customer_email_has_a_name_staff_read_in_their_language():
+    """The order page lists customer e-mails by name: a trigger without one would show its
+    raw template (``order.remainder_cancelled/customer``), and in every language."""
+    customer = {t.template for t in emails.TRIGGERS if t.audience == emails.CUSTOMER}
+
+    assert customer - set(interface.EMAIL_NAMES) == set()
+    for template in customer:
+        name = interface.EMAIL_NAMES[template]
+        with translation.override("en"):
+            english = str(name)
+        with translation.override("pt-br"):
+            portuguese = str(name)
+        assert portuguese != english, template
