@@ -223,7 +223,8 @@ def _public_parcel(parcel: dict) -> dict:
 
 
 def _public_return(known: dict) -> dict:
-    """A return as its customer sees it: its number, where it stands and what it holds."""
+    """A return as its customer sees it: its number, where it stands and what it holds, and
+    why it was not accepted (the reason was written for the customer)."""
     return {
         "number": known.get("number", 0),
         "status": known.get("status", ""),
@@ -231,6 +232,7 @@ def _public_return(known: dict) -> dict:
             {"name": line.get("name") or line["sku"], "quantity": line["quantity"]}
             for line in known.get("lines") or []
         ],
+        **({"reason": known["reason"]} if known.get("reason") else {}),
     }
 
 

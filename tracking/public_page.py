@@ -257,7 +257,17 @@ def _return_sentence(order: Mapping[str, Any]) -> str:
     if len(order.get("returns") or ()) > 1:
         return _("You have several returns; each is listed below with where it stands.")
     sentence = RETURN_SENTENCES.get(order.get("return_status") or "")
-    return str(sentence) % {"shop": order["shop_name"]} if sentence is not None else ""
+    if sentence is None:
+        return ""
+    known = order.get("returns") or ()
+    return _with_reason(str(sentence) % {"shop": order["shop_name"]}, known[0] if known else {})
+
+
+def _with_reason(sentence: str, known: Mapping[str, Any]) -> str:
+    """A rejected return's sentence, with the reason the shop gave the customer."""
+    if known.get("status") != "rejected" or not known.get("reason"):
+        return sentence
+    return f"{sentence} " + _("The reason given: %(reason)s") % {"reason": known["reason"]}
 
 
 def _next_return_status(order: Mapping[str, Any]) -> str:
@@ -280,7 +290,9 @@ def _return(order: Mapping[str, Any], known: Mapping[str, Any]) -> dict[str, Any
         "status": status,
         "title": _("Return %(number)s") % {"number": known.get("number", 0)},
         "status_label": str(label) if label is not None else status.capitalize(),
-        "sentence": str(sentence) % {"shop": order["shop_name"]} if sentence is not None else "",
+        "sentence": _with_reason(str(sentence) % {"shop": order["shop_name"]}, known)
+        if sentence is not None
+        else "",
         "contents": ", ".join(
             f"{line['quantity']} \N{MULTIPLICATION SIGN} {line['name']}"
             for line in known.get("lines") or ()

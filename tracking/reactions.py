@@ -125,7 +125,8 @@ OPEN_RETURN_STATUSES = ("requested", "approved", "received")
 
 def _return_facts(status: str) -> Callable[[Data], dict[str, Any]]:
     """Where the order's latest return stands (``return_status``), and this return's own
-    status and lines: an order may have several returns, the pages show each."""
+    status and lines: an order may have several returns, the pages show each. A rejection
+    keeps its reason, written for the customer (the staff's or support's words)."""
     return lambda data: {
         "return_status": status,
         RETURN: {
@@ -139,6 +140,7 @@ def _return_facts(status: str) -> Callable[[Data], dict[str, Any]]:
                 }
                 for line in data.get("lines") or ()
             ],
+            **({"reason": data.get("reason", "")} if status == "rejected" else {}),
         },
     }
 

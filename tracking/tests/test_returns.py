@@ -123,9 +123,18 @@ def test_a_rejected_return_says_so(client, delivered):
     english, next_step = _said(client, delivered, ENGLISH)
     portuguese, _ = _said(client, delivered, PORTUGUESE)
 
-    assert english[-1] == "Demo Coffee could not accept your return."
+    # the reason support or staff gave is the customer's, on the page as in the e-mail
+    assert english[-1] == (
+        "Demo Coffee could not accept your return. The reason given: Opened package."
+    )
     assert next_step == ""
-    assert portuguese[-1] == "A loja Demo Coffee não pôde aceitar sua devolução."
+    assert portuguese[-1] == (
+        "A loja Demo Coffee não pôde aceitar sua devolução. Motivo informado: Opened package."
+    )
+    page = client.get(f"/track/{delivered.tracking_token}", **ENGLISH).context["view"]
+    assert [(r["status"], r["sentence"]) for r in page["returns"]] == [
+        ("rejected", "Demo Coffee could not accept your return. The reason given: Opened package.")
+    ]
     rejected = TrackingEntry.objects.get(order_id=delivered.pk, status="return_rejected")
     assert rejected.note == "R1: 1 x COFFEE-1KG; Opened package."
 
@@ -189,7 +198,7 @@ def test_the_page_and_the_returns_queue_show_each_of_two_returns(client, deliver
             "Return 2",
             "Not accepted",
             f"1 \u00d7 {names['COFFEE-1KG']}",
-            "Demo Coffee could not accept your return.",
+            "Demo Coffee could not accept your return. The reason given: Opened package.",
         ),
     ]
     # the latest return (rejected) does not hide the first: the summary sends to the list,
