@@ -21,6 +21,7 @@ from uuid import UUID
 from django.db import transaction
 from django.db.models import Sum
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext as _
 
 from orderflow.events import publish
 from payments import interface as payments
@@ -133,8 +134,11 @@ def _refund(
     state = payments.payment_states(order_ids=[order.id])[order.id]
     if state.status in _CAPTURE_PENDING:
         raise RemainderPaymentPending(
-            f"The payment of order {order.number} is still being captured (it is captured "
-            "when the first parcel leaves); nothing was cancelled. Try again in a moment.",
+            _(
+                "The payment of order %(number)s is still being captured (it is captured "
+                "when the first parcel leaves); nothing was cancelled. Try again in a moment."
+            )
+            % {"number": order.number},
             extra={"payment_status": state.status},
             headers={"Retry-After": "5"},
         )
@@ -150,14 +154,17 @@ def _refund(
         )
     except payments.RefundRefused as error:
         raise RemainderRefundRefused(
-            f"Nothing was cancelled: the refund of the units not shipped was refused "
-            f"({error.detail}). Settle the payment with a refund of what is left first; "
-            "with nothing left to refund, cancelling the rest only releases its stock.",
+            _(
+                "Nothing was cancelled: the refund of the units not shipped was refused "
+                "(%(detail)s). Settle the payment with a refund of what is left first; "
+                "with nothing left to refund, cancelling the rest only releases its stock."
+            )
+            % {"detail": error.detail},
             extra={"refund_detail": error.detail},
         ) from None
     if not refund.succeeded:  # raising rolls the declined refund's rows back with the rest
         raise RemainderRefundRefused(
-            "The payment provider declined the refund; nothing was cancelled. Try again later."
+            _("The payment provider declined the refund; nothing was cancelled. Try again later.")
         )
     return refund
 
@@ -181,19 +188,22 @@ def _not_cancellable(order: Order) -> RemainderNotCancellable:
     label = S(order.status).label.lower()
     if order.status in (S.PLACED, S.RESERVED, S.PAID, S.CONFIRMED):
         cause = "not_shipped"
-        detail = (
-            f"Order {order.number} is {label}: nothing has shipped yet. Cancel the whole "
+        detail = _(
+            "Order %(number)s is %(status)s: nothing has shipped yet. Cancel the whole "
             "order instead."
-        )
+        ) % {"number": order.number, "status": label}
     elif order.status in (S.SHIPPED, S.OUT_FOR_DELIVERY, S.DELIVERED):
         cause = "fully_shipped"
-        detail = (
-            f"Order {order.number} is {label}: every unit has left or was cancelled; "
+        detail = _(
+            "Order %(number)s is %(status)s: every unit has left or was cancelled; "
             "nothing is left to cancel. A return or a refund gives money back."
-        )
+        ) % {"number": order.number, "status": label}
     else:
         cause = "closed"
-        detail = f"Order {order.number} is {label}; nothing is left to cancel."
+        detail = _("Order %(number)s is %(status)s; nothing is left to cancel.") % {
+            "number": order.number,
+            "status": label,
+        }
     return RemainderNotCancellable(
         detail,
         extra={

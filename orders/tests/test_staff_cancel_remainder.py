@@ -120,3 +120,18 @@ def test_a_refusal_is_a_message_on_the_order_page(order):
     assert message.startswith("Not done: Order ")
     assert "nothing is left to cancel" in message
     assert Refund.objects.count() == 1
+
+
+def test_a_refusal_reads_in_the_staff_members_language(order):
+    """The same refusal on a page in pt-BR is Portuguese (the API's, English, is asserted in
+    orders/tests/api/test_order_cancel_remainder.py)."""
+    client = _client_with("supervisor")
+    client.cookies["django_language"] = "pt-br"
+    client.post(f"/staff/orders/{order.pk}/cancel-remainder", {"reason": ""}, follow=True)
+
+    again = client.post(f"/staff/orders/{order.pk}/cancel-remainder", {"reason": ""}, follow=True)
+
+    [message] = _messages(again)
+    assert f"O pedido {order.number} está " in message
+    assert "não resta nada a cancelar" in message
+    assert Refund.objects.count() == 1
