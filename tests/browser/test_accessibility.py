@@ -1,7 +1,7 @@
 """An accessibility scan of the staff pages with axe-core (vendored, no CDN): the board, the
 order page, its address form and ship confirmation, the new-order form, failed event
-handling, the outbox and the webhook inbox have no serious or critical violation, at
-desktop and phone width."""
+handling, the outbox, the webhook inbox, the refund form and the form that opens a return
+have no serious or critical violation, at desktop and phone width."""
 
 import hashlib
 import json
@@ -88,3 +88,43 @@ def test_board_and_order_page_have_no_serious_violation(
     # the scan can fail: an image without a text alternative is a critical violation
     page.evaluate("document.querySelector('main').append(document.createElement('img'))")
     assert [v["id"] for v in _violations(page)] == ["image-alt"]
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_the_refund_and_return_forms_have_no_serious_violation(
+    web_only, supervisor, demo_shop, browser, viewport
+):
+    """The supervisor's money pages: the refund form, as it opens and with a refusal shown,
+    and the form that opens a return."""
+    order = services.order_place(
+        shop=demo_shop,
+        customer=services.CustomerInput(name="Ana Souza", email="ana@example.com"),
+        shipping_address={
+            "line1": "Rua A 1",
+            "city": "São Paulo",
+            "postal_code": "01000-000",
+            "country": "BR",
+        },
+        lines=[services.LineInput(sku="COFFEE-1KG", quantity=1)],
+        payment_token="tok_ok",
+    )
+    drain_until_settled()
+    width, height = VIEWPORTS[viewport]
+    page = browser.new_context(
+        viewport={"width": width, "height": height}, is_mobile=viewport == "phone"
+    ).new_page()
+    log_in(page, web_only, supervisor)
+    found = {}
+
+    page.goto(f"{web_only.base_url}/staff/payments/orders/{order.id}/refund")
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    found["refund"] = _violations(page)
+    page.get_by_label("Amount").fill("100000.00")
+    page.get_by_role("button", name="Refund").click()
+    expect(page.get_by_text("is more than what is left to refund")).to_be_visible()
+    found["refund refused"] = _violations(page)
+    page.goto(f"{web_only.base_url}/staff/orders/{order.id}/returns/new")
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    found["open a return"] = _violations(page)
+
+    assert found == {name: [] for name in found}, json.dumps(found, indent=2)
