@@ -1,59 +1,66 @@
-"""Measure the worker CPU of the four saga steps, in-process, on a throwaway database.
+"""Worker CPU and statements of the four saga steps, in-process, on a throwaway database.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/orderflow REDIS_URL=redis://127.0.0.1:6379/0 \\
-        .venv/bin/python manage.py saga_steps_cpu --orders 200
+        .venv/bin/python -m devtools.saga_steps_cpu --orders 200 [--keep-db] [--profile STEP]
 
 Places ``--orders`` orders of three lines, then runs each step for every order as the saga
 lane does — one transaction per step, the step's service called inside it — and reports,
 per step, the process CPU (``time.process_time``) and the statements sent, per order.
 The steps are: reserve stock, charge, confirm, issue the invoice. Nothing else (relay,
-deliveries, projections) is measured. The database is created and dropped by the command.
+deliveries, projections) is measured. The throwaway database (``test_saga_steps_<pid>``,
+beside ``DATABASE_URL``'s) is created, migrated and dropped here; ``--keep-db`` keeps it.
+A measurement tool, outside the contexts: it reaches into orders' and payments' services
+and models as a test does.
 """
 
+import argparse
+import cProfile
 import os
+import pstats
 import time
 from decimal import Decimal
 
-from django.core.management.base import BaseCommand
-from django.db import connection, transaction
-from django.test import override_settings
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orderflow.settings")
 
+import django
 
-class Command(BaseCommand):
-    help = "Worker CPU and statements per saga step (reserve, charge, confirm, invoice)."
+django.setup()
 
-    def add_arguments(self, parser):
-        parser.add_argument("--orders", type=int, default=200)
-        parser.add_argument("--keep-db", action="store_true", help="reuse the throwaway db")
-        parser.add_argument("--profile", metavar="STEP", help="print a cProfile of one step")
-
-    def handle(self, *args, orders: int, keep_db: bool, profile: str | None, **options):
-        connection.settings_dict.setdefault("TEST", {})["NAME"] = f"test_saga_steps_{os.getpid()}"
-        name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=keep_db)
-        try:
-            # the lane relays a step's events itself: no kick belongs to the step
-            with override_settings(FAULTS_UNSAFE_NO_KICK=True):
-                report = _measure(orders, profile)
-        finally:
-            if not keep_db:
-                connection.creation.destroy_test_db(name, verbosity=0)
-        self.stdout.write(f"{orders} orders, 3 lines each ({connection.vendor})")
-        self.stdout.write(f"{'step':<10}{'CPU ms/order':>14}{'statements/order':>18}")
-        total = 0.0
-        for step, (cpu_ms, statements) in report.items():
-            total += cpu_ms
-            self.stdout.write(f"{step:<10}{cpu_ms:>14.3f}{statements:>18.1f}")
-        self.stdout.write(f"{'total':<10}{total:>14.3f}")
-
+from django.db import connection, transaction  # noqa: E402
+from django.test import override_settings  # noqa: E402
 
 #: the first orders' statements are captured, the rest timed (capturing costs CPU too)
 COUNTED = 10
+STEPS = ("reserve", "charge", "confirm", "invoice")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--orders", type=int, default=200)
+    parser.add_argument("--keep-db", action="store_true", help="reuse the throwaway db")
+    parser.add_argument("--profile", metavar="STEP", choices=STEPS, help="cProfile one step")
+    args = parser.parse_args(argv)
+    if args.orders < 2:
+        parser.error("--orders must be at least 2 (some are counted, the rest timed)")
+    connection.settings_dict.setdefault("TEST", {})["NAME"] = f"test_saga_steps_{os.getpid()}"
+    name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=args.keep_db)
+    try:
+        # the lane relays a step's events itself: no kick belongs to the step
+        with override_settings(FAULTS_UNSAFE_NO_KICK=True):
+            report = _measure(args.orders, args.profile)
+    finally:
+        if not args.keep_db:
+            connection.creation.destroy_test_db(name, verbosity=0)
+    print(f"{args.orders} orders, 3 lines each ({connection.vendor})")
+    print(f"{'step':<10}{'CPU ms/order':>14}{'statements/order':>18}")
+    total = 0.0
+    for step, (cpu_ms, statements) in report.items():
+        total += cpu_ms
+        print(f"{step:<10}{cpu_ms:>14.3f}{statements:>18.1f}")
+    print(f"{'total':<10}{total:>14.3f}")
 
 
 def _measure(count: int, profile: str | None = None) -> dict[str, tuple[float, float]]:
-    import cProfile
-    import pstats
-
     from orders import services as order_services
     from orders.models import Product
     from payments.models import Payment
@@ -152,3 +159,7 @@ def _counting(sent: list):
         return execute(sql, params, many, context)
 
     return wrapper
+
+
+if __name__ == "__main__":
+    main()
