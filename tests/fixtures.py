@@ -12,8 +12,8 @@ from django.db import connection, transaction
 from devtools.processes import ProcessFailedToStart, celery_beat, celery_worker, wait_until
 from orderflow.events import get_event_class
 from orderflow.events.projectors import projectors_due
-from orderflow.events.relay import drain, envelope_for
-from orderflow.events.subscribers import get_subscriber
+from orderflow.events.relay import drain
+from orderflow.events.subscribers import Envelope, get_subscriber
 from orderflow.models import Delivery, DeliveryStatus, OutboxEvent
 
 #: Short timings so that retries and sweeps happen within a test's patience. The lease is
@@ -56,7 +56,7 @@ def handle_again(row: OutboxEvent, subscriber_name: str, *, attempt: int = 1) ->
     sub = get_subscriber(subscriber_name)
     assert sub is not None, subscriber_name
     event = get_event_class(row.type, row.version).from_data(row.data)
-    envelope = envelope_for(row, attempt)
+    envelope = Envelope.from_row(row, attempt=attempt)
     with transaction.atomic():
         sub.handler(event, envelope)
 

@@ -222,7 +222,7 @@ def _run(delivery: Delivery, row: OutboxEvent) -> str:
         if sub is None:
             raise PermanentError(f"No subscriber named {delivery.subscriber!r} is registered.")
         event = get_event_class(row.type, row.version).from_data(row.data)
-        envelope = envelope_for(row, delivery.attempts)
+        envelope = Envelope.from_row(row, attempt=delivery.attempts)
         with (
             handling(event_id=str(row.event_id), correlation_id=row.correlation_id),
             transaction.atomic(),
@@ -240,23 +240,6 @@ def _run(delivery: Delivery, row: OutboxEvent) -> str:
     except Exception as error:
         tracing.record_failure(error)
         return "retry" if _record_failure(delivery, sub, error, retryable=True) else "dead"
-
-
-def envelope_for(row: OutboxEvent, attempt: int) -> Envelope:
-    """The envelope a handler receives with the event stored in ``row``."""
-    return Envelope(
-        event_id=str(row.event_id),
-        type=row.type,
-        version=row.version,
-        aggregate=row.aggregate,
-        aggregate_id=row.aggregate_id,
-        sequence=row.sequence,
-        tenant_id=row.tenant_id,
-        correlation_id=row.correlation_id,
-        causation_id=row.causation_id,
-        occurred_at=row.occurred_at,
-        attempt=attempt,
-    )
 
 
 _INBOX = InboxEntry._meta.db_table

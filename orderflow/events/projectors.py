@@ -66,66 +66,32 @@ class ProjectorDeclarationError(TypeError):
     pass
 
 
-@dataclass(frozen=True)
-class FeedEvent:
-    """One committed event as a projector reads it from the feed."""
+@dataclass(frozen=True, kw_only=True)
+class FeedEvent(Envelope):
+    """One committed event as a projector reads it from the feed: its envelope (what a
+    subscriber's handler receives), plus where it sits in the feed and what it carries."""
 
+    #: 1, or how many times this event has been tried by this projector, this time included
+    attempt: int = 1
     position: int
-    event_id: str
-    type: str
-    version: int
-    aggregate: str
-    aggregate_id: str
-    sequence: int
-    tenant_id: str
-    correlation_id: str
-    causation_id: str
-    occurred_at: datetime
     created_at: datetime
     trace_context: dict
     data: dict
-    #: 1, or how many times this event has been tried by this projector, this time included
-    attempt: int = 1
 
     @cached_property
     def event(self) -> Event:
         """The validated event (raises UnknownEventType or pydantic's ValidationError)."""
         return get_event_class(self.type, self.version).from_data(self.data)
 
-    @property
-    def envelope(self) -> Envelope:
-        return Envelope(
-            event_id=self.event_id,
-            type=self.type,
-            version=self.version,
-            aggregate=self.aggregate,
-            aggregate_id=self.aggregate_id,
-            sequence=self.sequence,
-            tenant_id=self.tenant_id,
-            correlation_id=self.correlation_id,
-            causation_id=self.causation_id,
-            occurred_at=self.occurred_at,
-            attempt=self.attempt,
-        )
-
     @classmethod
     def from_row(cls, row: OutboxEvent, *, attempt: int = 1) -> FeedEvent:
-        return cls(
+        return super().from_row(
+            row,
+            attempt=attempt,
             position=row.position,
-            event_id=str(row.event_id),
-            type=row.type,
-            version=row.version,
-            aggregate=row.aggregate,
-            aggregate_id=row.aggregate_id,
-            sequence=row.sequence,
-            tenant_id=row.tenant_id,
-            correlation_id=row.correlation_id,
-            causation_id=row.causation_id,
-            occurred_at=row.occurred_at,
             created_at=row.created_at,
             trace_context=row.trace_context or {},
             data=row.data,
-            attempt=attempt,
         )
 
 

@@ -194,7 +194,6 @@ _MOVED = {
     "_claim_orm": "lane",
     "_claim_prepared": "lane",
     "run_delivery": "lane",
-    "envelope_for": "lane",
     "process_batch": "lane",
     "_record_failure": "lane",
     "drain": "pump",

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
-from typing import Any
+from typing import Any, Self
 
 from django.apps import apps
 
@@ -35,6 +35,25 @@ class Envelope:
     causation_id: str
     occurred_at: datetime
     attempt: int
+
+    @classmethod
+    def from_row(cls, row: Any, *, attempt: int = 1, **more: Any) -> Self:
+        """The envelope of the event stored in ``row`` (an ``OutboxEvent``); ``more`` fills
+        a subclass's own fields."""
+        return cls(
+            event_id=str(row.event_id),
+            type=row.type,
+            version=row.version,
+            aggregate=row.aggregate,
+            aggregate_id=row.aggregate_id,
+            sequence=row.sequence,
+            tenant_id=row.tenant_id,
+            correlation_id=row.correlation_id,
+            causation_id=row.causation_id,
+            occurred_at=row.occurred_at,
+            attempt=attempt,
+            **more,
+        )
 
 
 Handler = Callable[[Any, Envelope], None]
