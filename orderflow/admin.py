@@ -2,6 +2,7 @@
 events and checkpoints, and the replay of what failed."""
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_permission_codename
 from django.db.models import QuerySet
 
 from . import admin_follow, roles
@@ -29,6 +30,24 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class ReplayActionAdmin(ReadOnlyAdmin):
+    """Read-only evidence with actions that run the failed work again (replay, retry now).
+
+    The actions need the staff supervisor's permission (``roles.REPLAY``), and the admin
+    Django's change permission of the model's table (a proxy's too: ``change_delivery`` for
+    dead letters); every field stays read-only.
+    """
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        table = self.opts.concrete_model._meta
+        return request.user.has_perm(
+            f"{table.app_label}.{get_permission_codename('change', table)}"
+        )
+
+    def has_replay_permission(self, request) -> bool:
+        return request.user.has_perm(roles.REPLAY)
 
 
 class DeliveryInline(admin.TabularInline):
@@ -182,7 +201,7 @@ class ShopFilter(admin.SimpleListFilter):
 
 
 @admin.register(DeadLetter)
-class DeadLetterAdmin(DeliveryAdminBase):
+class DeadLetterAdmin(DeliveryAdminBase, ReplayActionAdmin):
     list_display = [
         "id",
         "event_type",
@@ -196,13 +215,6 @@ class DeadLetterAdmin(DeliveryAdminBase):
     list_filter = ["subscriber", "event__type", ShopFilter, "dead_at"]
     date_hierarchy = "dead_at"
     actions = ["replay"]
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        # needed for the replay action; every field stays read-only
-        return request.user.has_perm("orderflow.change_delivery")
-
-    def has_replay_permission(self, request) -> bool:
-        return request.user.has_perm(roles.REPLAY)
 
     @admin.action(description="Replay selected dead letters", permissions=["replay"])
     def replay(self, request, queryset):
@@ -225,7 +237,7 @@ class InboxEntryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ParkedEvent)
-class ParkedEventAdmin(admin_follow.FollowsOrder, ReadOnlyAdmin):
+class ParkedEventAdmin(admin_follow.FollowsOrder, ReplayActionAdmin):
     """A projector's dead letters: events it failed on for good while its checkpoint moved on."""
 
     list_display = [
@@ -265,13 +277,6 @@ class ParkedEventAdmin(admin_follow.FollowsOrder, ReadOnlyAdmin):
     ]
     actions = ["replay"]
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        # needed for the replay action; every field stays read-only
-        return request.user.has_perm("orderflow.change_parkedevent")
-
-    def has_replay_permission(self, request) -> bool:
-        return request.user.has_perm(roles.REPLAY)
-
     @admin.display(description="event type", ordering="event__type")
     def event_type(self, parked: ParkedEvent) -> str:
         return parked.event.type
@@ -300,16 +305,9 @@ class ParkedEventAdmin(admin_follow.FollowsOrder, ReadOnlyAdmin):
 
 
 @admin.register(ProjectorCheckpoint)
-class ProjectorCheckpointAdmin(ReadOnlyAdmin):
+class ProjectorCheckpointAdmin(ReplayActionAdmin):
     list_display = ["name", "position", "attempts", "retry_at", "failing_event_id", "updated_at"]
     actions = ["retry_now"]
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        # needed for the retry action; every field stays read-only
-        return request.user.has_perm("orderflow.change_projectorcheckpoint")
-
-    def has_replay_permission(self, request) -> bool:
-        return request.user.has_perm(roles.REPLAY)
 
     @admin.action(description="Retry the failing event now", permissions=["replay"])
     def retry_now(self, request, queryset):

@@ -9,7 +9,15 @@ from django.urls import reverse
 
 from orderflow.events import publish
 from orderflow.events.relay import claim_batch, relay_batch, run_delivery
-from orderflow.models import DeadLetter, Delivery, DeliveryAttempt, InboxEntry, OutboxEvent
+from orderflow.models import (
+    DeadLetter,
+    Delivery,
+    DeliveryAttempt,
+    InboxEntry,
+    OutboxEvent,
+    ParkedEvent,
+    ProjectorCheckpoint,
+)
 from tests.probe.events import ProbeNoop, ProbePinged
 
 pytestmark = pytest.mark.django_db
@@ -221,3 +229,31 @@ def test_nothing_can_be_added_or_deleted(support, machinery, model):
 
     assert (add.status_code, delete.status_code) == (403, 403)
     assert rows_snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("model", "codename"),
+    [
+        (DeadLetter, "change_delivery"),  # a proxy: the permission of the table it shows
+        (ParkedEvent, "change_parkedevent"),
+        (ProjectorCheckpoint, "change_projectorcheckpoint"),
+    ],
+)
+def test_the_admins_with_a_replay_action_need_the_tables_change_permission(
+    django_user_model, rf, model, codename
+):
+    from django.contrib import admin
+    from django.contrib.auth.models import Permission
+
+    model_admin = admin.site._registry[model]
+    without = django_user_model.objects.create_user("una", password="x", is_staff=True)
+    with_it = django_user_model.objects.create_user("vera", password="x", is_staff=True)
+    with_it.user_permissions.add(Permission.objects.get(codename=codename))
+    request = rf.get("/")
+
+    request.user = without
+    assert model_admin.has_change_permission(request) is False
+    request.user = django_user_model.objects.get(pk=with_it.pk)  # permissions cached per user
+    assert model_admin.has_change_permission(request) is True
+    assert model_admin.has_add_permission(request) is False
+    assert model_admin.has_delete_permission(request) is False
