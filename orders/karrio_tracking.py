@@ -15,7 +15,7 @@ import logging
 import re
 import urllib.error
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import attr
 from django.conf import settings
@@ -146,7 +146,40 @@ class PolledReport:
     carrier_status: str
     location: str
     note: str
+    #: the carrier's time of the event as karrio words it; part of the event's id, so kept
+    #: exactly as read (a reworded time would be a new event)
     occurred_at: str
+    #: ``occurred_at`` as a moment, to compare and order by; ``None`` when unreadable
+    moment: datetime | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "moment", event_moment(self.occurred_at))
+
+
+def event_moment(text: str | None) -> datetime | None:
+    """The moment a carrier's timestamp names, as an aware datetime; ``None`` if unreadable.
+
+    Carriers' times are compared and ordered as moments, never as strings: as strings,
+    ``2026-12-04T10:00:00+01:00`` (09:00 UTC) sorts before ``2026-12-04T09:30:00Z``, a time
+    with fractional seconds before the same second without them, and an event with no date
+    (``T10:30 AM``) after every dated one. A time without an offset is read as UTC, as karrio
+    words every time it normalises (the carrier's local time with a ``Z``); a date alone is
+    its midnight.
+    """
+    try:
+        moment = datetime.fromisoformat((text or "").strip())
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+_UNKNOWN = datetime.min.replace(tzinfo=UTC)
+
+
+def moment_order(moment: datetime | None) -> tuple[bool, datetime]:
+    """A sort key putting moments oldest first and the unknown ones before all of them:
+    nothing says an event of unreadable time is newer than any other."""
+    return (moment is not None, moment or _UNKNOWN)
 
 
 @dataclass(frozen=True)
@@ -276,12 +309,13 @@ def _answer(
     carrier: str, details: karrio_models.TrackingDetails, *, scheduled: date | None = None
 ) -> ParcelAnswer:
     number = details.tracking_number
-    events = sorted(details.events or [], key=_event_order)
+    # stable: events of the same or of no readable time keep the carrier's order
+    events = sorted(details.events or [], key=lambda event: moment_order(_moment_of(event)))
     reports = []
     for event in events:
         karrio_status = event.status or "unknown"
         status = _status_of(carrier, karrio_status, event.code, event.description)
-        occurred_at = event.timestamp or f"{event.date or ''}T{event.time or ''}"
+        occurred_at = _time_of(event)
         fingerprint = "|".join(
             str(part or "")
             for part in (number, occurred_at, event.code, karrio_status, event.description)
@@ -296,6 +330,18 @@ def _answer(
                 note=(event.description or "").strip()[:500],
                 occurred_at=occurred_at,
             )
+        )
+    unreadable = [report.occurred_at for report in reports if report.moment is None]
+    if unreadable:
+        # once per answer: the events stay (their words, their ids), their time unknown
+        logger.warning(
+            "carrier event times unreadable",
+            extra={
+                "carrier": carrier,
+                "tracking_number": number,
+                "events": len(unreadable),
+                "times": unreadable[:5],
+            },
         )
     karrio_status = details.status or ("delivered" if details.delivered else "in_transit")
     status = STATUS_MAP.get(karrio_status, carriers.IN_TRANSIT)
@@ -369,8 +415,13 @@ def _ups_day(value: str | None) -> date | None:
         return None
 
 
-def _event_order(event) -> str:
+def _time_of(event) -> str:
+    """The event's time as karrio words it: its timestamp, else its date and time."""
     return event.timestamp or f"{event.date or ''}T{event.time or ''}"
+
+
+def _moment_of(event) -> datetime | None:
+    return event_moment(_time_of(event))
 
 
 def _date(value) -> date | None:

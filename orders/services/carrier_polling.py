@@ -233,15 +233,32 @@ def polled_steps(reports: Sequence[PolledReport], known: set[str]) -> list[Polle
     whole history would have left it. The events left out keep no record; their words
     stay with the carrier.
     """
-    floor = max((report.occurred_at for report in reports if report.event_id in known), default="")
+    floor = max(
+        (report.moment for report in reports if report.event_id in known and report.moment),
+        default=None,
+    )
     new = [
-        report for report in reports if report.event_id not in known and report.occurred_at > floor
+        report
+        for report in reports
+        if report.event_id not in known and _after(report.moment, floor)
     ]
     if len(new) <= 1:
         return new
     newest = new[-1]
     moving = [report for report in new if report.status in _MOVES_THE_ORDER]
     return [moving[-1], newest] if moving and moving[-1] is not newest else [newest]
+
+
+def _after(moment: datetime | None, floor: datetime | None) -> bool:
+    """Whether an event at ``moment`` is newer than the newest known one (at ``floor``).
+
+    Times are moments (:func:`orders.karrio_tracking.event_moment`), never strings. An event
+    of unreadable time is news only while no known step has a readable time: it cannot be
+    placed after that step, and applying it would move the parcel back.
+    """
+    if floor is None:
+        return True
+    return moment is not None and moment > floor
 
 
 def _reports_apply(*, account: CarrierAccount, answer: ParcelAnswer, known: set[str]) -> int:

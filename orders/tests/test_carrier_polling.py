@@ -227,6 +227,59 @@ def test_a_backlog_keeps_the_last_step_that_moves_the_order_and_the_newest():
     assert polled_steps(reports[:1], known=set()) == reports[:1]
 
 
+def test_known_and_new_times_compare_as_moments_not_strings():
+    # recorded-style times of one parcel in the carriers' several wordings
+    reports = [
+        _report(carriers.IN_TRANSIT, "2026-12-04T10:00:00+01:00"),  # 09:00 UTC
+        _report(carriers.IN_TRANSIT, "2026-12-04T09:30:00Z", "Departed"),
+        _report(carriers.IN_TRANSIT, "2026-12-04T09:30:00.500Z", "Arrived"),
+        _report(carriers.OUT_FOR_DELIVERY, "2026-12-04T05:00:00-05:00"),  # 10:00 UTC
+    ]
+
+    # 09:30Z is after 10:00+01:00, though it sorts before it as a string
+    assert polled_steps(reports[:2], known={reports[0].event_id}) == [reports[1]]
+    # half a second later is later, though "." sorts before "Z"
+    assert polled_steps(reports[:3], known={reports[1].event_id}) == [reports[2]]
+    # 05:00-05:00 is the newest of all: news after the rest are known
+    known = {report.event_id for report in reports[:3]}
+    assert polled_steps(reports, known=known) == [reports[3]]
+    assert polled_steps(reports, known={reports[3].event_id}) == []
+
+
+def test_an_event_of_unreadable_time_is_never_news_after_a_known_one():
+    undated = _report(carriers.IN_TRANSIT, "T09:15 AM", "Departed from Facility")
+    dated = _report(carriers.OUT_FOR_DELIVERY, "2026-12-05T08:45:00.000Z")
+
+    assert undated.moment is None
+    # alone on a first poll it is the parcel's step; once a step is known, it cannot be
+    # placed after it, and a known one puts no floor under the dated news
+    assert polled_steps([undated], known=set()) == [undated]
+    assert polled_steps([undated, dated], known={dated.event_id}) == []
+    assert polled_steps([undated, dated], known={undated.event_id}) == [dated]
+
+
+@pytest.mark.django_db
+def test_an_undated_scan_neither_moves_the_parcel_back_nor_hides_its_delivery(fake_carrier):
+    shop, _ = _shop_with("ups", UPS)
+    order = _shipped(shop, "ups", UPS_NUMBER)
+    fake_carrier.answer("GET", UPS_TRACK, "ups/undated_scan.json")
+
+    carrier_parcels_poll(now=timezone.now())
+
+    # the undated scan is not the newest: the step says the parcel is out for delivery today
+    # (an I scan to UPS, in transit), not that it departed a facility
+    assert _events(order) == ["shipment.dispatched", "shipment.in_transit"]
+    step = OutboxEvent.objects.get(aggregate_id=str(order.id), type="shipment.in_transit")
+    assert step.data["note"] == "Out For Delivery Today"
+
+    fake_carrier.answer("GET", UPS_TRACK, "ups/undated_scan_delivered.json")
+    summary = carrier_parcels_poll(now=ParcelPoll.objects.get().next_poll_at)
+
+    assert summary.reports_applied == 1
+    assert _events(order) == ["shipment.dispatched", "shipment.in_transit", "shipment.delivered"]
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.DELIVERED
+
+
 @pytest.mark.django_db
 def test_a_repeated_answer_changes_nothing_and_waits_longer_each_time(fake_carrier):
     shop, _ = _shop_with("ups", UPS)

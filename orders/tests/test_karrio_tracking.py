@@ -1,12 +1,13 @@
 """The karrio adapter: recorded carrier responses in, OrderFlow's reports out (no database)."""
 
-from datetime import date
+import logging
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from karrio.core.models import TrackingDetails, TrackingEvent
 
 from orders import carriers
-from orders.karrio_tracking import _answer, credential_fields, track
+from orders.karrio_tracking import _answer, credential_fields, event_moment, track
 
 from . import fake_carrier as carrier_server
 
@@ -174,6 +175,55 @@ def test_a_ups_exception_code_not_listed_stays_held_with_its_words():
         carriers.HELD,
         False,
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "moment"),
+    [
+        ("2026-12-04T10:00:00+01:00", datetime(2026, 12, 4, 9, 0, tzinfo=UTC)),
+        ("2026-12-04T09:30:00Z", datetime(2026, 12, 4, 9, 30, tzinfo=UTC)),
+        ("2026-12-04T09:30:00.000Z", datetime(2026, 12, 4, 9, 30, tzinfo=UTC)),
+        ("2026-12-04T09:30:00.25Z", datetime(2026, 12, 4, 9, 30, 0, 250000, tzinfo=UTC)),
+        (
+            "2026-12-04T04:30:00-05:00",
+            datetime(2026, 12, 4, 4, 30, tzinfo=timezone(timedelta(hours=-5))),
+        ),
+        # karrio's own words for a carrier's local time, and a date alone: read as UTC
+        ("2026-12-04T09:30:00", datetime(2026, 12, 4, 9, 30, tzinfo=UTC)),
+        ("2026-12-04", datetime(2026, 12, 4, tzinfo=UTC)),
+        # an event with no date (karrio's fallback), junk, nothing: unknown
+        ("T09:15 AM", None),
+        ("04/12/2026 09:30", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_a_carriers_time_is_read_as_a_moment(text, moment):
+    assert event_moment(text) == moment
+    if moment is not None:
+        assert event_moment(text).utcoffset() is not None
+
+
+def test_an_undated_ups_scan_is_kept_as_the_oldest_and_logged_once(fake_carrier, caplog):
+    # UPS's answer, newest first, has a scan with no date between the arrival and the
+    # delivery: as a string its time ("T09:15 AM") sorted after every dated one
+    with caplog.at_level(logging.WARNING, logger="orders.karrio_tracking"):
+        parcel = _ups(fake_carrier, "ups/undated_scan_delivered.json")
+
+    assert [(r.note, r.moment) for r in parcel.reports] == [
+        ("Departed from Facility", None),
+        ("Pickup Scan", datetime(2026, 12, 3, 7, 13, tzinfo=UTC)),
+        ("Arrived at Facility", datetime(2026, 12, 4, 3, 10, tzinfo=UTC)),
+        ("Out For Delivery Today", datetime(2026, 12, 5, 8, 45, tzinfo=UTC)),
+        ("DELIVERED", datetime(2026, 12, 5, 15, 22, tzinfo=UTC)),
+    ]  # karrio keeps UPS's minutes, not its seconds
+    # kept under its own stable id, its carrier's words as they were
+    assert parcel.reports[0].occurred_at == "T09:15 AM"
+    assert (parcel.status, parcel.final) == (carriers.DELIVERED, True)
+    unreadable = [r for r in caplog.records if r.getMessage() == "carrier event times unreadable"]
+    assert [(r.tracking_number, r.events, r.times) for r in unreadable] == [
+        (UPS_NUMBER, 1, ["T09:15 AM"])
+    ]
 
 
 def test_ups_in_transit_reads_the_scheduled_day(fake_carrier):
