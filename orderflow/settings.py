@@ -542,6 +542,7 @@ LOGGING = {
             "()": "orderflow.observability.logging_format.ServerLogsRequestsFilter"
         },
         "quiet_demo_traffic": {"()": "demo.traffic.QuietDemoTrafficFilter"},
+        "axes_bookkeeping": {"()": "orderflow.observability.logging_format.AxesBookkeepingFilter"},
     },
     "formatters": {
         # both add the correlation, trace and span ids and the order or shop at hand, and
@@ -573,6 +574,8 @@ LOGGING = {
         # eager Celery on memory:// warns "No hostname was supplied" in every process
         "kombu.connection": {"level": "WARNING" if REDIS_URL else "ERROR"},
         "django.db.backends": {"level": "INFO"},
+        # a login's line stays; the three that say axes cleared nothing after it go
+        "axes.handlers.database": {"level": "INFO", "filters": ["axes_bookkeeping"]},
         # a line per task and per beat tick drowns what matters; failures still log
         "celery.app.trace": {"level": env.str("CELERY_TASK_LOG_LEVEL", default="WARNING")},
         "celery.beat": {"level": env.str("CELERY_TASK_LOG_LEVEL", default="WARNING")},

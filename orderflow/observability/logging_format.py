@@ -220,3 +220,19 @@ class ServerLogsRequestsFilter:
         if not getattr(settings, "REQUEST_LINE_BY_SERVER", False):
             return True
         return getattr(record, "status_code", 500) >= 500
+
+
+#: django-axes' bookkeeping after every successful login ("Reset 0 access attempts", "Cleaned
+#: up 0 expired access attempts", "Deleted 0 failed login attempts"): three lines that say
+#: nothing happened
+_AXES_BOOKKEEPING = ("AXES: Reset ", "AXES: Cleaned up ", "AXES: Deleted ")
+
+
+class AxesBookkeepingFilter:
+    """Drop django-axes' lines that report it cleared nothing; keep the rest (a successful
+    login, a failure, a lockout, a reset that did clear attempts)."""
+
+    def filter(self, record) -> bool:
+        if not isinstance(record.msg, str) or not record.msg.startswith(_AXES_BOOKKEEPING):
+            return True
+        return not (record.args and record.args[0] == 0)

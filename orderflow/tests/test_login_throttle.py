@@ -126,3 +126,31 @@ def test_the_client_address_is_read_only_from_trusted_proxies(
     request = rf.get("/", REMOTE_ADDR="10.0.0.9", HTTP_X_FORWARDED_FOR=forwarded)
 
     assert client_ip(request) == expected
+
+
+def _axes_lines(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name.startswith("axes")]
+
+
+def test_a_login_logs_one_axes_line_not_its_bookkeeping(client, staff, caplog):
+    caplog.set_level("INFO")
+
+    log_in(client, PASSWORD)
+
+    # "Successful login", and none of "Reset 0", "Cleaned up 0", "Deleted 0 ..." after it
+    lines = _axes_lines(caplog)
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("AXES: Successful login by ")
+
+
+def test_bookkeeping_that_cleared_something_is_still_logged(client, staff, caplog):
+    log_in(client, "wrong")
+    log_in(client, "wrong")
+    caplog.set_level("INFO")
+    caplog.clear()
+
+    log_in(client, PASSWORD)
+
+    lines = _axes_lines(caplog)
+    assert lines[0].startswith("AXES: Successful login by ")
+    assert "AXES: Reset 1 access attempts from database." in lines, lines
