@@ -16,6 +16,24 @@ class OrderStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+#: an order's status as a sentence names it ("Order 1001 is %(status)s"), in the reader's
+#: language: the staff member's on a staff page, English in the API, the admin's actions and
+#: the tasks (which activate no other). The English words are the labels in lower case, as
+#: the API's messages have always read; the labels themselves stay English (docs/staff.md).
+ORDER_STATUS_WORDS = {
+    OrderStatus.PLACED: pgettext_lazy("an order is", "placed"),
+    OrderStatus.RESERVED: pgettext_lazy("an order is", "stock reserved"),
+    OrderStatus.PAID: pgettext_lazy("an order is", "paid"),
+    OrderStatus.CONFIRMED: pgettext_lazy("an order is", "confirmed"),
+    OrderStatus.PARTIALLY_SHIPPED: pgettext_lazy("an order is", "partially shipped"),
+    OrderStatus.SHIPPED: pgettext_lazy("an order is", "shipped"),
+    OrderStatus.OUT_FOR_DELIVERY: pgettext_lazy("an order is", "out for delivery"),
+    OrderStatus.DELIVERED: pgettext_lazy("an order is", "delivered"),
+    OrderStatus.REJECTED: pgettext_lazy("an order is", "rejected"),
+    OrderStatus.CANCELLED: pgettext_lazy("an order is", "cancelled"),
+}
+
+
 class PaymentMode(models.TextChoices):
     """How an order's money is taken (the payments context carries it out)."""
 

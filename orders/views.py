@@ -24,7 +24,7 @@ from django.views.decorators.http import require_POST
 from orderflow import roles
 
 from . import interface, permissions, selectors, services
-from .choices import OrderStatus
+from .choices import ORDER_STATUS_WORDS
 from .exceptions import DiscountUnavailable, OrderError, OrderInputError, RefundNotAllowed
 from .forms import (
     AddressForm,
@@ -273,7 +273,7 @@ def order_change_address(request, order_id: UUID):
             gettext(
                 "Not possible: the order is %(status)s; its shipping address can no longer change."
             )
-            % {"status": OrderStatus(current["status"]).label.lower()},
+            % {"status": ORDER_STATUS_WORDS[current["status"]]},
         )
         return redirect("tracking:order", order_id=order_id)
     address = current["shipping_address"] if current else None
@@ -397,6 +397,8 @@ def _action(
     form = form_class(data, initial=initial) if form_class else None
     if data is not None and (form is None or form.is_valid()):
         cleaned = form.cleaned_data if form else {}
+        # no transaction of its own: an error whose writes stand (a declined refund) was
+        # raised after the service committed them, and is a message like any refusal
         try:
             run(cleaned)
         except RefundNotAllowed as error:
@@ -472,6 +474,7 @@ def order_return_step(request, order_id: UUID, return_id: UUID, step: str):
         messages.error(request, gettext("Not done: %(detail)s") % {"detail": form.problems()})
         return back
     run, done = RETURN_STEPS[step]
+    # no transaction here, as in _action: a declined refund is committed before it is shown
     try:
         order_return = run(return_id, _actor(request), form.cleaned_data)
     except OrderError as error:  # out of order, a reason missing, a refund refused

@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils.translation import pgettext_lazy
 
 
 class PaymentStatus(models.TextChoices):
@@ -9,6 +10,20 @@ class PaymentStatus(models.TextChoices):
     VOIDED = "voided", "Voided (order cancelled before charging)"
     PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
     REFUNDED = "refunded", "Refunded"
+
+
+#: a payment's status as a sentence names it ("its payment is %(state)s"), in the reader's
+#: language: the staff member's on a staff page, English in the API (which activates no
+#: other). The English words are the labels in lower case, as the API has always read.
+PAYMENT_STATUS_WORDS = {
+    PaymentStatus.PENDING: pgettext_lazy("a payment is", "pending"),
+    PaymentStatus.AUTHORIZED: pgettext_lazy("a payment is", "authorized"),
+    PaymentStatus.CAPTURED: pgettext_lazy("a payment is", "captured"),
+    PaymentStatus.FAILED: pgettext_lazy("a payment is", "failed"),
+    PaymentStatus.VOIDED: pgettext_lazy("a payment is", "voided (order cancelled before charging)"),
+    PaymentStatus.PARTIALLY_REFUNDED: pgettext_lazy("a payment is", "partially refunded"),
+    PaymentStatus.REFUNDED: pgettext_lazy("a payment is", "refunded"),
+}
 
 
 class PaymentMode(models.TextChoices):

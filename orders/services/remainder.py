@@ -27,8 +27,8 @@ from orderflow.events import publish
 from payments import interface as payments
 
 from .. import state_machine
+from ..choices import ORDER_STATUS_WORDS, ShipmentStatus
 from ..choices import OrderStatus as S
-from ..choices import ShipmentStatus
 from ..events import CancelledLine, OrderRemainderCancelled
 from ..exceptions import (
     RemainderNotCancellable,
@@ -185,7 +185,7 @@ def _path_after(order: Order) -> list[str]:
 
 
 def _not_cancellable(order: Order) -> RemainderNotCancellable:
-    label = S(order.status).label.lower()
+    label = ORDER_STATUS_WORDS[order.status]
     if order.status in (S.PLACED, S.RESERVED, S.PAID, S.CONFIRMED):
         cause = "not_shipped"
         detail = _(

@@ -26,7 +26,7 @@ from orderflow.errors import FieldError
 from orderflow.events import publish
 from payments import interface as payments
 
-from ..choices import OrderStatus as S
+from ..choices import ORDER_STATUS_WORDS
 from ..choices import ReturnStatus as R
 from ..events import (
     ReturnApproved,
@@ -114,7 +114,7 @@ def return_request(
                 "Order %(number)s is %(status)s; only an order that has shipped (all or part "
                 "of it) or been delivered can have a return."
             )
-            % {"number": order.number, "status": S(order.status).label.lower()},
+            % {"number": order.number, "status": ORDER_STATUS_WORDS[order.status]},
             extra={"order_status": order.status},
         )
     names = dict(OrderLine.objects.filter(order=order).values_list("sku", "name"))

@@ -132,6 +132,9 @@ def test_a_refusal_reads_in_the_staff_members_language(order):
     again = client.post(f"/staff/orders/{order.pk}/cancel-remainder", {"reason": ""}, follow=True)
 
     [message] = _messages(again)
-    assert f"O pedido {order.number} está " in message
-    assert "não resta nada a cancelar" in message
+    # the order's status named in Portuguese too (#16): "enviado", not "shipped"
+    assert message == (
+        f"Não feito: O pedido {order.number} está enviado: todas as unidades saíram ou foram "
+        "canceladas; não resta nada a cancelar. Uma devolução ou um reembolso devolve o dinheiro."
+    )
     assert Refund.objects.count() == 1

@@ -236,6 +236,24 @@ def test_an_order_not_shipped_offers_no_return():
 PORTUGUESE = {"HTTP_ACCEPT_LANGUAGE": "pt-BR,pt;q=0.9"}
 
 
+def test_a_return_of_an_order_not_shipped_is_refused_in_portuguese_naming_its_status():
+    shop = ShopFactory()
+    ProductFactory(shop=shop, sku="COFFEE-1KG", price="24.90", on_hand=50)
+    ProductFactory(shop=shop, sku="MUG", price="9.90", on_hand=20)
+    order, _ = confirmed_order(shop)
+
+    refused = _client_with("operator").post(
+        f"/staff/orders/{order.pk}/returns/new", {"units_MUG": "1", "reason": "x"}, **PORTUGUESE
+    )
+
+    assert refused.status_code == 400
+    assert (
+        f"O pedido {order.number} está confirmado; só um pedido enviado (no todo ou em parte) "
+        "ou entregue pode ter uma devolução."
+    ) in refused.content.decode()
+    assert not Return.objects.exists()
+
+
 def test_the_steps_refusals_and_messages_read_in_the_staff_members_language(order_return):
     supervisor = _client_with("supervisor")
 

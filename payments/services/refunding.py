@@ -21,7 +21,13 @@ from orders.interface import (
 )
 
 from .. import state_machine
-from ..choices import AttemptOutcome, GatewayOperation, PaymentMode, RefundStatus
+from ..choices import (
+    PAYMENT_STATUS_WORDS,
+    AttemptOutcome,
+    GatewayOperation,
+    PaymentMode,
+    RefundStatus,
+)
 from ..choices import PaymentStatus as P
 from ..events import PaymentRefunded, PaymentVoided
 from ..exceptions import GatewayUnavailable, RefundInputError, RefundNotPossible
@@ -229,7 +235,7 @@ def payment_refund(
             raise RefundInputError(error.detail, errors=error.errors) from None
     payment = Payment.objects.select_for_update().filter(order_id=order_id).first()
     if payment is None or payment.status not in (P.CAPTURED, P.PARTIALLY_REFUNDED):
-        state = P(payment.status).label.lower() if payment else _("not taken yet")
+        state = PAYMENT_STATUS_WORDS[payment.status] if payment else _("not taken yet")
         raise RefundNotPossible(
             _("Order %(number)s has no captured payment to refund (its payment is %(state)s).")
             % {"number": request.number, "state": state}

@@ -79,6 +79,24 @@ def test_an_order_with_nothing_captured_says_so(supervisor, shop, products):
     assert Refund.objects.count() == 1
 
 
+def test_nothing_captured_reads_in_portuguese_naming_the_payments_status(
+    supervisor, shop, products
+):
+    order, _ = confirmed_order(shop)
+    supervisor.post(_url(order), {"amount": "59.70"})
+
+    response = supervisor.post(
+        _url(order), {"amount": "1.00"}, HTTP_ACCEPT_LANGUAGE="pt-BR,pt;q=0.9"
+    )
+
+    assert response.status_code == 400
+    assert (
+        f"O pedido {order.number} não tem pagamento capturado a reembolsar (o pagamento está "
+        "reembolsado)."
+    ) in response.content.decode()
+    assert Refund.objects.count() == 1
+
+
 def test_an_order_without_a_payment_is_a_404(supervisor, shop, products):
     order = reserved_order(shop)
 

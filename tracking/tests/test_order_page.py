@@ -315,6 +315,24 @@ def test_a_shipped_orders_address_is_refused_with_a_message(staff_client, place,
     assert not OutboxEvent.objects.filter(type="order.shipping_address_changed").exists()
 
 
+def test_a_shipped_orders_address_is_refused_in_portuguese_naming_its_status(
+    staff_client, place, settle
+):
+    order = place()
+    settle()
+    orders_services.order_ship(
+        order_id=order.id, shop=None, actor=STAFF, carrier=CARRIER, tracking_number="DP-0010"
+    )
+    staff_client.cookies["django_language"] = "pt-br"
+
+    shown = staff_client.get(reverse("orders:change-address", args=[order.id]), follow=True)
+
+    assert (
+        "Não é possível: o pedido está enviado; o endereço de entrega não pode mais mudar."
+        in shown.content.decode()
+    )
+
+
 # --- roles ------------------------------------------------------------------------------------
 def test_a_viewer_is_offered_no_note_resend_or_address_and_is_refused(client, place, settle):
     order = place()
