@@ -1,9 +1,12 @@
-"""WSGI entry point: plain HTTP is served through WSGI in full mode (see DESIGN, run modes)."""
+"""WSGI entry point: plain HTTP is served through WSGI in full mode (see DESIGN, run modes).
+
+Django's handler with the contexts' fast routes ahead of it (``orderflow/api/fast_routes.py``).
+"""
 
 import os
 
-from django.core.wsgi import get_wsgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orderflow.settings")
 
-application = get_wsgi_application()
+from orderflow.api.fast_routes import application as fast_routes_application
+
+application = fast_routes_application()

@@ -44,6 +44,7 @@ from pydantic_core import ValidationError as CoreValidationError
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError as DrfValidationError
 
+from orderflow.api.fast_routes import HANDED_ON
 from orderflow.api.idempotency import REPLAYED_HEADER, key_is_valid
 from orderflow.api.renderers import OrjsonRenderer
 from orderflow.correlation import get_correlation_id, new_correlation_id
@@ -303,7 +304,18 @@ def _simple(request) -> bool:
 
 
 def place(request) -> HttpResponse | None:
-    """Answer ``POST /api/v1/orders`` on the lean path, or None for the DRF view to answer."""
+    """Answer ``POST /api/v1/orders`` on the lean path, or None for the DRF view to answer.
+
+    Served first as a fast route (:mod:`orderflow.api.fast_routes`), ahead of Django's
+    middleware; a request it declined comes here again through the DRF view's wrapper,
+    marked: it is not tried twice, and an exception it raised is raised again here, where
+    Django's middleware answers it as it always has (an outage: 503).
+    """
+    handed_on = getattr(request, HANDED_ON, None)
+    if handed_on is not None:
+        if isinstance(handed_on, Exception):
+            raise handed_on
+        return None
     if not _simple(request):
         return None
     verified = _verified_key(request.META.get("HTTP_AUTHORIZATION", ""))
