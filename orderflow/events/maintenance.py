@@ -19,6 +19,7 @@ from orderflow.models import (
 
 from .kick import kick_after_commit
 from .projectors import projectors_passed
+from .workqueue import failed_work
 
 
 def dead_letters(
@@ -28,16 +29,15 @@ def dead_letters(
     tenant_id: str | None = None,
     since: datetime | None = None,
 ) -> QuerySet[DeadLetter]:
-    query = DeadLetter.objects.select_related("event").order_by("dead_at", "id")
-    if subscriber:
-        query = query.filter(subscriber=subscriber)
-    if event_type:
-        query = query.filter(event__type=event_type)
-    if tenant_id:
-        query = query.filter(event__tenant_id=tenant_id)
-    if since:
-        query = query.filter(dead_at__gte=since)
-    return query
+    return failed_work(
+        DeadLetter.objects.select_related("event").order_by("dead_at", "id"),
+        worker_field="subscriber",
+        worker=subscriber,
+        event_type=event_type,
+        tenant_id=tenant_id,
+        since_field="dead_at",
+        since=since,
+    )
 
 
 def dead_letter_replay(*, delivery_ids: list[int], actor: str) -> int:

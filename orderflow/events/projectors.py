@@ -57,7 +57,7 @@ from .context import handling
 from .errors import PERMANENT_ERRORS
 from .kick import kick_projectors_after_commit
 from .subscribers import Envelope
-from .workqueue import retry_delay
+from .workqueue import failed_work, retry_delay
 
 logger = logging.getLogger(__name__)
 
@@ -706,20 +706,17 @@ def parked_events(
     since: datetime | None = None,
 ) -> QuerySet[ParkedEvent]:
     """Parked events not replayed yet, oldest first: the projectors' dead letters."""
-    query = (
+    return failed_work(
         ParkedEvent.objects.filter(replayed_at__isnull=True)
         .select_related("event")
-        .order_by("parked_at", "id")
+        .order_by("parked_at", "id"),
+        worker_field="projector",
+        worker=projector,
+        event_type=event_type,
+        tenant_id=tenant_id,
+        since_field="parked_at",
+        since=since,
     )
-    if projector:
-        query = query.filter(projector=projector)
-    if event_type:
-        query = query.filter(event__type=event_type)
-    if tenant_id:
-        query = query.filter(event__tenant_id=tenant_id)
-    if since:
-        query = query.filter(parked_at__gte=since)
-    return query
 
 
 def parked_event_replay(*, parked_ids: list[int], actor: str) -> int:

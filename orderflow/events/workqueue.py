@@ -74,6 +74,30 @@ _local = threading.local()
 logger = logging.getLogger(__name__)
 
 
+def failed_work(
+    query: QuerySet,
+    *,
+    worker_field: str,
+    worker: str | None,
+    event_type: str | None,
+    tenant_id: str | None,
+    since_field: str,
+    since: datetime | None,
+) -> QuerySet:
+    """Narrow a query of failed work (dead letters, parked events) the way support filters
+    it: by the subscriber or projector that failed, the event's type and shop, and since
+    when; an empty filter is no filter."""
+    if worker:
+        query = query.filter(**{worker_field: worker})
+    if event_type:
+        query = query.filter(event__type=event_type)
+    if tenant_id:
+        query = query.filter(event__tenant_id=tenant_id)
+    if since:
+        query = query.filter(**{f"{since_field}__gte": since})
+    return query
+
+
 def retry_delay(attempt: int) -> float:
     """Exponential backoff with full jitter, capped: attempt 1 waits up to the base."""
     base = settings.EVENTS_RETRY_BASE_SECONDS
