@@ -150,7 +150,7 @@ if REDIS_URL:
     }
     # Redis pub/sub: a group_send is one PUBLISH (0.9 ms median, 0.2 ms CPU with its
     # receive) where the list-based layer takes 8 ms and 1.8 ms CPU (python -m
-    # tracking.measure_layers). Pushes are hints either way (the pages resync from the
+    # devtools.measure_layers). Pushes are hints either way (the pages resync from the
     # database), so the list layer's buffering buys the live pages nothing.
     CHANNEL_LAYERS = {
         "default": {

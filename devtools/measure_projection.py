@@ -4,7 +4,7 @@
     export DATABASE_URL=postgres://postgres@127.0.0.1:5432/orderflow_measure
     export REDIS_URL=redis://127.0.0.1:6379/0
     .venv/bin/python manage.py migrate -v0
-    .venv/bin/python -m tracking.measure_projection [ORDERS]
+    .venv/bin/python -m devtools.measure_projection [ORDERS]
 
 Places ORDERS orders (not measured), then applies each order's six saga events
 (placed, reserved, captured, paid, confirmed, invoiced, as the orders context publishes

@@ -1,6 +1,6 @@
 """Measure one ``group_send`` on each Redis channel layer: wall time and CPU per send.
 
-    DJANGO_SETTINGS_MODULE=orderflow.settings .venv/bin/python -m tracking.measure_layers [N]
+    DJANGO_SETTINGS_MODULE=orderflow.settings .venv/bin/python -m devtools.measure_layers [N]
 
 Each layer sends N pushes shaped like the tracking projector's (a batch's entries of one
 order) to a group with one member that receives every one (so the cost of a send that
