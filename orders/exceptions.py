@@ -4,7 +4,16 @@ from orderflow.errors import DomainError, FieldError, InputError
 
 
 class OrderError(DomainError):
-    """Base of the orders context's errors."""
+    """Base of the orders context's errors.
+
+    ``writes_stand`` False (most errors): a refusal, raised inside its service's
+    transaction, so nothing it did is kept. True: raised by the service after its
+    transaction committed, because what it did is a fact to keep (a refund the payment
+    provider declined); a caller that runs the service in a transaction of its own (the
+    API's idempotency store) answers the error without rolling that transaction back.
+    """
+
+    writes_stand: bool = False
 
 
 class InvalidTransition(OrderError):
@@ -193,6 +202,17 @@ class ReturnRefundRefused(OrderError):
     title = "The return's refund was refused"
 
 
+class ReturnRefundDeclined(ReturnRefundRefused):
+    """The payment provider declined the return's refund; the return stays received.
+
+    The declined refund and its gateway attempt are committed (support sees them; the
+    next try is a refund of its own, under a new gateway key): the same problem as any
+    refused refund, raised once they stand.
+    """
+
+    writes_stand = True
+
+
 class CarrierAccountInputError(InputError, OrderError):
     """A carrier account the carrier's connector cannot use (unknown carrier, missing field)."""
 
@@ -228,3 +248,13 @@ class RemainderRefundRefused(OrderError):
     status = 409
     code = "remainder-refund-refused"
     title = "The remainder's refund was refused"
+
+
+class RemainderRefundDeclined(RemainderRefundRefused):
+    """The payment provider declined the remainder's refund; nothing was cancelled.
+
+    As :class:`ReturnRefundDeclined`: the declined refund and its gateway attempt are
+    committed, and the next try is a new refund under a new gateway key.
+    """
+
+    writes_stand = True

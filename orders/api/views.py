@@ -17,6 +17,7 @@ from payments.interface import payment_states
 
 from .. import selectors, services
 from ..choices import OrderStatus
+from ..exceptions import OrderError
 from ..models import Order, Product, sku_validator
 from ..services.remainder import order_cancel_remainder
 from . import examples, lean
@@ -269,14 +270,27 @@ class _OrderActionApi(APIView):
         data = serializer.validated_data
         parsed_id = _order_id(order_id)
 
+        kept: list[OrderError] = []
+
         def run() -> tuple[int, dict]:
             try:
                 order = self.act(request, parsed_id, data)
             except Order.DoesNotExist:
                 raise Http404("No such order.") from None
+            except OrderError as error:
+                if not error.writes_stand:
+                    raise  # a refusal: the request's transaction rolls back
+                # What the service wrote before the error is a fact (a declined refund):
+                # answered as an error that is not 2xx, so the idempotency store commits
+                # it and keeps no answer for the key; the problem is raised below.
+                kept.append(error)
+                return error.status, {}
             return status.HTTP_200_OK, OrderOutputSerializer(self.answer(request, order)).data
 
-        return idempotent(request, scope=_shop_scope(request), operation=run)
+        response = idempotent(request, scope=_shop_scope(request), operation=run)
+        if kept:
+            raise kept[0]  # committed: rendered as every problem is
+        return response
 
     def answer(self, request, order: Order) -> Order:
         """The order as the answer shows it: read again, with its lines and parcels."""

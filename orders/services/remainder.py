@@ -33,6 +33,7 @@ from ..events import CancelledLine, OrderRemainderCancelled
 from ..exceptions import (
     RemainderNotCancellable,
     RemainderPaymentPending,
+    RemainderRefundDeclined,
     RemainderRefundRefused,
 )
 from ..models import Order, OrderLine, Shipment, Shop
@@ -56,7 +57,6 @@ class RemainderCancellation:
     refund_id: UUID | None
 
 
-@transaction.atomic
 def order_cancel_remainder(
     *, order_id: UUID, shop: Shop | None, actor: Actor, reason: str = ""
 ) -> RemainderCancellation:
@@ -67,9 +67,28 @@ def order_cancel_remainder(
     :class:`RemainderNotCancellable` (409: nothing shipped yet, all of it shipped, or the
     order is over), :class:`RemainderPaymentPending` (409: the capture on shipment has not
     run yet), :class:`RemainderRefundRefused` (409: earlier refunds already gave back these
-    units or that money); the gateway declining the refund is a
-    :class:`RemainderRefundRefused` too.
+    units or that money).
+
+    A refund the payment provider declines is a fact: the transaction commits the declined
+    refund and its gateway attempt (and nothing else: the order is left as it was), then
+    :class:`RemainderRefundDeclined` (the same 409) is raised. Rolling them back would leave
+    the next try numbered as this one, under the same gateway key, and the provider replays
+    a key's first answer: the decline, for ever.
     """
+    cancellation = _cancel_remainder(order_id=order_id, shop=shop, actor=actor, reason=reason)
+    if cancellation is None:  # raised once the declined refund is kept (``writes_stand``)
+        raise RemainderRefundDeclined(
+            _("The payment provider declined the refund; nothing was cancelled. Try again later.")
+        )
+    return cancellation
+
+
+@transaction.atomic
+def _cancel_remainder(
+    *, order_id: UUID, shop: Shop | None, actor: Actor, reason: str
+) -> RemainderCancellation | None:
+    """The cancellation, in one transaction; None when the provider declined the refund,
+    which is then all that the transaction wrote."""
     orders = Order.objects.select_for_update()
     if shop is not None:
         orders = orders.filter(shop=shop)
@@ -91,6 +110,8 @@ def order_cancel_remainder(
     )
     reason = reason.strip()[:REASON_MAX_LENGTH]
     refund = _refund(order, lines, reason)
+    if refund is not None and not refund.succeeded:
+        return None
     stock_release(
         order=order, quantities={line.product_id: line.quantity - line.shipped for line in waiting}
     )
@@ -129,7 +150,8 @@ def _refund(
     A payment failed, voided or refunded in full has nothing left to give back: the units
     are cancelled without a refund. A capture still to come would find nothing captured:
     refused, the caller retries. The refund is the payments context's own, by lines, in
-    this transaction (the payment row locked after the order row, as a return's refund).
+    this transaction (the payment row locked after the order row, as a return's refund);
+    one the provider declined is returned as it is (``succeeded`` False).
     """
     state = payments.payment_states(order_ids=[order.id])[order.id]
     if state.status in _CAPTURE_PENDING:
@@ -162,10 +184,6 @@ def _refund(
             % {"detail": error.detail},
             extra={"refund_detail": error.detail},
         ) from None
-    if not refund.succeeded:  # raising rolls the declined refund's rows back with the rest
-        raise RemainderRefundRefused(
-            _("The payment provider declined the refund; nothing was cancelled. Try again later.")
-        )
     return refund
 
 

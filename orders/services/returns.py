@@ -37,7 +37,12 @@ from ..events import (
     ReturnRejected,
     ReturnRequested,
 )
-from ..exceptions import ReturnInputError, ReturnNotAllowed, ReturnRefundRefused
+from ..exceptions import (
+    ReturnInputError,
+    ReturnNotAllowed,
+    ReturnRefundDeclined,
+    ReturnRefundRefused,
+)
 from ..models import Order, OrderLine, Return, ReturnLine, ShipmentLine
 from ..models.returns import RETURNABLE_STATUSES
 from .shops import Actor
@@ -255,7 +260,6 @@ def return_receive(
     return order_return
 
 
-@transaction.atomic
 def return_refund(
     *,
     return_id: UUID,
@@ -270,44 +274,52 @@ def return_refund(
     capture, the payment row locked); it publishes ``payment.refunded``, without an e-mail
     of its own: the customer's e-mail rides ``return.refunded`` (the lines, the amount and
     the credit note). Raises :class:`ReturnRefundRefused` (409) when the payments context
-    refuses, :class:`ReturnNotAllowed` when the gateway declines; nothing changes either way.
+    refuses, with nothing changed.
+
+    A refund the payment provider declines is a fact: its transaction commits the declined
+    refund and its gateway attempt (and nothing else: the return stays received), then
+    :class:`ReturnRefundDeclined` (the same 409) is raised. Rolling them back would leave
+    the next try numbered as this one, under the same gateway key, and the provider replays
+    a key's first answer: the decline, for ever.
     """
-    order_return, order = _locked(return_id, to=R.REFUNDED, shop_id=shop_id)
-    lines = [(line.sku, line.quantity) for line in order_return.lines.all()]
-    try:
-        refund = payments.refund_for_order(
-            order_id=order.id,
-            lines=() if amount is not None else lines,
-            amount=amount,
-            reason=f"Return {order.number}-R{order_return.number}: {order_return.reason}",
-            on_request=False,  # return.refunded's e-mail tells the customer, not the refund's
-        )
-    except payments.RefundRefused as error:
-        raise ReturnRefundRefused(
-            _("Not refunded: %(detail)s") % {"detail": error.detail},
-            errors=[FieldError("amount", "refund_refused", error.detail)],
-        ) from None
-    if not refund.succeeded:
-        raise ReturnRefundRefused(
-            _("The payment provider declined the refund; nothing was refunded. Try again later.")
-        )
-    order_return.status = R.REFUNDED
-    order_return.refunded_amount = refund.amount
-    order_return.refund_id = refund.refund_id
-    order_return.settled_by, order_return.settled_at = str(actor)[:100], timezone.now()
-    order_return.save()
-    publish(
-        ReturnRefunded(
-            **_facts(order_return, order),
-            amount=refund.amount,
-            currency=refund.currency,
-            refund_id=refund.refund_id,
-            actor=str(actor),
-            lines=_line_values(order_return),
-            credit_note=refund.credit_note,
-        )
+    with transaction.atomic():
+        order_return, order = _locked(return_id, to=R.REFUNDED, shop_id=shop_id)
+        lines = [(line.sku, line.quantity) for line in order_return.lines.all()]
+        try:
+            refund = payments.refund_for_order(
+                order_id=order.id,
+                lines=() if amount is not None else lines,
+                amount=amount,
+                reason=f"Return {order.number}-R{order_return.number}: {order_return.reason}",
+                on_request=False,  # return.refunded's e-mail tells the customer, not the refund's
+            )
+        except payments.RefundRefused as error:
+            raise ReturnRefundRefused(
+                _("Not refunded: %(detail)s") % {"detail": error.detail},
+                errors=[FieldError("amount", "refund_refused", error.detail)],
+            ) from None
+        if refund.succeeded:
+            order_return.status = R.REFUNDED
+            order_return.refunded_amount = refund.amount
+            order_return.refund_id = refund.refund_id
+            order_return.settled_by, order_return.settled_at = str(actor)[:100], timezone.now()
+            order_return.save()
+            publish(
+                ReturnRefunded(
+                    **_facts(order_return, order),
+                    amount=refund.amount,
+                    currency=refund.currency,
+                    refund_id=refund.refund_id,
+                    actor=str(actor),
+                    lines=_line_values(order_return),
+                    credit_note=refund.credit_note,
+                )
+            )
+            return order_return
+    # declined: raised past the block, which kept the declined refund (``writes_stand``)
+    raise ReturnRefundDeclined(
+        _("The payment provider declined the refund; nothing was refunded. Try again later.")
     )
-    return order_return
 
 
 @transaction.atomic

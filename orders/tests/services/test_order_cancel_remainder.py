@@ -245,7 +245,7 @@ def test_after_a_refund_of_an_amount_the_remainder_gives_back_what_is_left_of_it
     assert Payment.objects.get(order_id=order.pk).refunded_amount == Decimal("51.49")
 
 
-def test_a_declined_refund_cancels_nothing(shop, monkeypatch):
+def test_a_declined_refund_cancels_nothing_and_is_kept(shop, monkeypatch):
     order = _partly_shipped(shop)
     before, stock = row_counts(), stock_of(shop)
 
@@ -259,5 +259,10 @@ def test_a_declined_refund_cancels_nothing(shop, monkeypatch):
         order_cancel_remainder(order_id=order.pk, shop=None, actor=STAFF)
 
     assert "declined" in refused.value.detail
-    assert (row_counts(), stock_of(shop), Refund.objects.count()) == (before, stock, 0)
+    # raised after its transaction: the declined refund stands (its gateway key is spent)
+    assert refused.value.writes_stand
+    assert (row_counts(), stock_of(shop)) == (before, stock)
     assert Order.objects.get(pk=order.pk).status == "partially_shipped"
+    assert list(Refund.objects.values_list("status", "idempotency_key")) == [
+        ("failed", f"order-{order.pk}-refund-1")
+    ]
