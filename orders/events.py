@@ -48,6 +48,7 @@ __all__ = [
     "ShipmentDispatched",
     "ShipmentHeld",
     "ShipmentInTransit",
+    "ShipmentIssueResolved",
     "ShipmentOutForDelivery",
     "ShipmentReturnedToSender",
     "ShippedLine",
@@ -473,6 +474,36 @@ class ShipmentCancelled(Event):
     eta: datetime | None = None
     location: str = ""
     note: str = ""
+    status: str = ""
+    actor: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShipmentIssueResolved(Event):
+    """Staff handled a parcel's delivery exception (a failed attempt, a hold, a return to
+    the sender, a cancelled shipment): the shop has dealt with it, the parcel stays as the
+    carrier left it.
+
+    ``issue`` is the parcel's status that was handled, ``note`` what staff did about it. The
+    order's status does not change (``status`` is ""). The carrier's next report on the
+    parcel is its news again, bad news included.
+    """
+
+    type: ClassVar[str] = "shipment.issue_resolved"
+    aggregate: ClassVar[str] = "order"
+    aggregate_id_field: ClassVar[str] = "order_id"
+
+    order_id: UUID
+    shop_id: int
+    number: str
+    carrier: str
+    tracking_number: str
+    shipment_id: UUID
+    lines: list[ShippedLine] = field(default_factory=list)
+    service: str = ""
+    eta: datetime | None = None
+    issue: str
+    note: str
     status: str = ""
     actor: str = ""
 

@@ -14,6 +14,7 @@ from .choices import OrderStatus, ReturnStatus, ShipmentStatus
 from .exceptions import RestockNotPossible as RestockNotPossible  # raised by stock_restock*
 from .models import Order, OrderLine, OrderTransition, Return, Shop
 from .models.returns import RETURNABLE_STATUSES
+from .models.shipments import DELIVERY_EXCEPTIONS
 from .services import stock
 from .services.amendments import ADDRESS_CHANGEABLE
 
@@ -70,6 +71,9 @@ class ShipmentValue:
     lines: tuple[tuple[str, int], ...]
     eta: datetime | None
     created_at: datetime
+    #: the carrier's bad news (a failed attempt, a hold, a return, a cancellation) that no
+    #: one has marked handled since: staff may mark it (``parcel_issues``)
+    issue_open: bool = False
 
 
 @dataclass(frozen=True)
@@ -349,6 +353,8 @@ def order_details(*, order_id: UUID) -> OrderDetails | None:
                 lines=tuple((line.sku, line.quantity) for line in parcel.lines.all()),
                 eta=parcel.eta,
                 created_at=parcel.created_at,
+                issue_open=parcel.status in DELIVERY_EXCEPTIONS
+                and parcel.issue_resolved_at is None,
             )
             for parcel in order.shipments.all()
         ),

@@ -26,6 +26,9 @@ def action_permission(*, action: str, status: str) -> str:
     return _ACTION_PERMISSIONS[action]
 
 
+#: marking a parcel's delivery exception handled is the operator's, who handles parcels
+PARCEL_ISSUE_PERMISSION = roles.DELIVER
+
 #: opening a return for the customer (on the order page) is the operator's, as its steps
 RETURN_REQUEST_PERMISSION = roles.SHIP
 

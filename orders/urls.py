@@ -20,6 +20,11 @@ urlpatterns = [
         name="cancel-remainder",
     ),
     path("<uuid:order_id>/address", views.order_change_address, name="change-address"),
+    path(
+        "<uuid:order_id>/parcels/<uuid:shipment_id>/issue-resolved",
+        views.order_parcel_issue_resolve,
+        name="parcel-issue-resolve",
+    ),
     path("<uuid:order_id>/returns/new", views.order_return_create, name="return-create"),
     path(
         "<uuid:order_id>/returns/<uuid:return_id>/<str:step>",

@@ -14,7 +14,7 @@ from functools import partial
 from uuid import UUID
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -38,7 +38,7 @@ from .forms import (
     product_skus,
 )
 from .models import Order
-from .services import remainder, returns
+from .services import parcel_issues, remainder, returns
 from .services.amendments import ADDRESS_CHANGEABLE
 from .services.bulk_ship import bulk_ship_apply, bulk_ship_preview, bulk_ship_report
 
@@ -482,6 +482,34 @@ def order_return_step(request, order_id: UUID, return_id: UUID, step: str):
     else:
         messages.success(request, done % {"number": order_return.number})
     return back
+
+
+@require_POST
+@roles.staff_permission_required(roles.VIEW)
+def order_parcel_issue_resolve(request, order_id: UUID, shipment_id: UUID):
+    """Mark a parcel's delivery exception handled, from the order page's summary (a POST
+    with what was done, the ``note``): the order leaves the delivery-exceptions queue unless
+    another parcel is in trouble. A parcel with nothing to handle, or a missing note, is a
+    message on the order page; nothing changes."""
+    roles.require(request.user, permissions.PARCEL_ISSUE_PERMISSION)
+    try:
+        parcel = parcel_issues.shipment_issue_resolve(
+            order_id=order_id,
+            shipment_id=shipment_id,
+            actor=_actor(request),
+            note=request.POST.get("note", ""),
+        )
+    except ObjectDoesNotExist:
+        raise Http404("No such parcel of this order.") from None
+    except OrderError as error:  # nothing to handle, handled already, no note
+        messages.error(request, gettext("Not done: %(detail)s") % {"detail": error.detail})
+    else:
+        messages.success(
+            request,
+            gettext("The delivery exception of parcel %(number)s is marked handled.")
+            % {"number": parcel.tracking_number},
+        )
+    return redirect(reverse("tracking:order", args=[order_id]) + "#summary")
 
 
 @roles.staff_permission_required(roles.VIEW)

@@ -26,6 +26,8 @@ class Milestone(models.TextChoices):
     RETURNED_TO_SENDER = "returned_to_sender", "Returned to sender"
     #: the carrier cancelled the parcel's shipment (its label voided): it never left
     PARCEL_CANCELLED = "parcel_cancelled", "Cancelled by the carrier"
+    #: staff handled a parcel's delivery exception: the order leaves that queue
+    DELIVERY_ISSUE_RESOLVED = "delivery_issue_resolved", "Delivery exception handled"
     DELIVERED = "delivered", "Delivered"
     #: one parcel of several delivered while the others are still on their way
     PARCEL_DELIVERED = "parcel_delivered", "Parcel delivered"
@@ -58,5 +60,6 @@ PRIVATE_MILESTONES = frozenset(
         Milestone.INVOICE_ISSUED,
         Milestone.CREDIT_NOTE_ISSUED,
         Milestone.RESTOCKED,
+        Milestone.DELIVERY_ISSUE_RESOLVED,
     }
 )

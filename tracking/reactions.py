@@ -214,6 +214,10 @@ PARCEL_STATUS = {
 }
 #: the tracked fact that names one parcel: merged into the row's ``parcels`` by its id
 PARCEL = "parcel"
+#: the tracked fact that names the parcel whose delivery exception staff handled
+RESOLVED_PARCEL = "resolved_parcel"
+#: the events whose entry is about one parcel
+PARCEL_EVENTS = frozenset({*PARCEL_STATUS, "shipment.issue_resolved"})
 
 
 def parcel_fact(event_type: str, data: Data) -> dict[str, Any]:
@@ -241,6 +245,12 @@ def _delivery_issue(issue: str) -> Callable[[Data], dict[str, Any]]:
     return lambda data: {"delivery_issue": issue}
 
 
+def _issue_resolved_facts(data: Data) -> dict[str, Any]:
+    """Staff handled the parcel's bad news: it no longer counts for the row's delivery issue
+    (the row's issue then follows its other parcels, ``delivery_issue_of``)."""
+    return {"delivery_issue": "", RESOLVED_PARCEL: str(data["shipment_id"])}
+
+
 def _parcel_moving_facts(data: Data) -> dict[str, Any]:
     """Good news from the carrier ends a failed attempt's story (of that parcel: the row's
     issue then follows its other parcels, ``delivery_issue_of``)."""
@@ -261,19 +271,29 @@ def delivery_issue_of(parcels: list[dict[str, Any]], *, news: str) -> str:
     """
     if news:
         return news
-    statuses = {parcel.get("status") for parcel in parcels}
+    statuses = {parcel.get("status") for parcel in parcels if not parcel.get("issue_resolved")}
     return next((issue for issue in DELIVERY_ISSUES if issue in statuses), "")
+
+
+def resolve_parcel(parcels: list[dict[str, Any]], shipment_id: str) -> list[dict[str, Any]]:
+    """The row's parcels with ``shipment_id``'s delivery exception marked handled (a parcel
+    the row does not know stays unknown: the mark is no parcel of its own)."""
+    return [
+        {**parcel, "issue_resolved": True} if parcel.get("id") == shipment_id else parcel
+        for parcel in parcels
+    ]
 
 
 def merge_parcel(parcels: list[dict[str, Any]], parcel: dict[str, Any]) -> list[dict[str, Any]]:
     """The row's parcels with ``parcel`` put in its place (a new one last); its lines and
-    ETA are kept when an event does not repeat them."""
+    ETA are kept when an event does not repeat them. The carrier's news is the parcel's
+    again: a delivery exception staff marked handled (``resolve_parcel``) is forgotten."""
     merged, found = [], False
     for known in parcels:
         if known.get("id") == parcel["id"]:
             found = True
             known = {
-                **known,
+                **{name: value for name, value in known.items() if name != "issue_resolved"},
                 **parcel,
                 "lines": parcel["lines"] or known.get("lines", []),
                 "eta": parcel["eta"] or known.get("eta", ""),
@@ -415,6 +435,9 @@ REACTIONS: dict[str, Reaction] = {
         legacy_status=OrderStatus.DELIVERED,
         page_facts=_parcel_moving_facts,
     ),
+    "shipment.issue_resolved": Reaction(
+        Milestone.DELIVERY_ISSUE_RESOLVED, ACTOR, _carrier_note, page_facts=_issue_resolved_facts
+    ),
     "order.shipping_address_changed": Reaction(
         Milestone.SHIPPING_ADDRESS_CHANGED, ACTOR, _address_note
     ),
@@ -532,7 +555,7 @@ def entry_row(event, *, actor_lookup: Callable[[str, str], str | None]) -> Entry
             *reaction.page_facts(data).items(),
             *(parcel_fact(event.type, data).items() if event.type in PARCEL_STATUS else ()),
         ),
-        **(_parcel_of(data) if event.type in PARCEL_STATUS else {}),
+        **(_parcel_of(data) if event.type in PARCEL_EVENTS else {}),
     )
 
 

@@ -20,6 +20,14 @@ ON_THE_ROAD = (
     ShipmentStatus.DELIVERY_FAILED,
     ShipmentStatus.HELD,
 )
+#: the statuses of a parcel in trouble, which staff handle and then mark handled (the
+#: board's delivery-exceptions queue)
+DELIVERY_EXCEPTIONS = (
+    ShipmentStatus.DELIVERY_FAILED,
+    ShipmentStatus.HELD,
+    ShipmentStatus.RETURNED_TO_SENDER,
+    ShipmentStatus.CANCELLED,
+)
 
 
 class Shipment(models.Model):
@@ -39,6 +47,13 @@ class Shipment(models.Model):
     eta = models.DateTimeField(null=True, blank=True, editable=False)
     #: who shipped it, as the order's transition history names actors
     actor = models.CharField(max_length=100, editable=False)
+    #: when and by whom staff marked the parcel's delivery exception handled; cleared by the
+    #: carrier's next report, whose news is the parcel's again
+    issue_resolved_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # a database default: the parcels are inserted by SQL of their own (``repository``)
+    issue_resolved_by = models.CharField(
+        max_length=100, blank=True, default="", db_default="", editable=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

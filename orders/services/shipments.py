@@ -153,7 +153,12 @@ def _parcel_update(parcel: Shipment, *, status: str, eta: datetime | None) -> No
     parcel.status = status
     if eta is not None:
         parcel.eta = eta
-    parcel.save(update_fields=["status", "eta", "updated_at"])
+    # the carrier's news is the parcel's again: an exception staff marked handled is over
+    # (``parcel_issues``), and new bad news puts the parcel back in the queue
+    parcel.issue_resolved_at, parcel.issue_resolved_by = None, ""
+    parcel.save(
+        update_fields=["status", "eta", "issue_resolved_at", "issue_resolved_by", "updated_at"]
+    )
 
 
 def _order_follows(order: Order, *, parcel_status: str, actor: str) -> str:

@@ -13,6 +13,7 @@ from orderflow.models import OutboxEvent
 from orders import services
 from orders.events import OrderPlaced, OrderStatus, StockReserved
 from orders.models import Order, OrderTransition
+from orders.services.parcel_issues import shipment_issue_resolve
 from testkit.factories import STAFF, order_for, order_in
 
 pytestmark = pytest.mark.django_db
@@ -63,6 +64,17 @@ def _carrier_report(status):
         return order
 
     return make
+
+
+def _issue_resolved(shop):
+    order = _carrier_report("held")(shop)
+    shipment_issue_resolve(
+        order_id=order.pk,
+        shipment_id=order.shipments.get().pk,
+        actor=STAFF,
+        note="Called the customer",
+    )
+    return order
 
 
 def _customer_changed(shop):
@@ -117,6 +129,7 @@ _LATER = {status: _LATER.get(status, ()) for status in OrderStatus.values}
             "carrier:DHL",
         ),
         (_carrier_report("cancelled"), "shipment.cancelled", "", "carrier:DHL"),
+        (_issue_resolved, "shipment.issue_resolved", "", "staff:ana"),
         (_customer_changed, "order.customer_changed", "", "staff:ana"),
         (_address_changed, "order.shipping_address_changed", "", "staff:ana"),
     ],
@@ -146,8 +159,8 @@ def test_every_order_event_declares_the_facts_with_defaults():
 
     order_types = [cls for cls in event_types().values() if cls.aggregate == "order"]
     # stock.restocked, the six return.*, order.remainder_cancelled, shipment.held,
-    # .returned_to_sender and .cancelled among them
-    assert len(order_types) == 24
+    # .returned_to_sender, .cancelled and .issue_resolved among them
+    assert len(order_types) == 25
     for cls in order_types:
         fields = cls.__dataclass_fields__
         assert fields["status"].default == "", cls.type

@@ -25,6 +25,7 @@ from ..models import TrackedOrder, TrackingEntry
 from ..reactions import (
     PARCEL,
     REACTIONS,
+    RESOLVED_PARCEL,
     RETURN,
     EntryRow,
     delivery_issue_of,
@@ -32,6 +33,7 @@ from ..reactions import (
     merge_parcel,
     merge_return,
     open_returns,
+    resolve_parcel,
 )
 from .recording import tracked_order_ensure
 
@@ -133,11 +135,13 @@ def moves_of(
             for name, value in row.tracked:
                 if name == PARCEL:
                     state["parcels"] = merge_parcel(state["parcels"], value)
+                elif name == RESOLVED_PARCEL:
+                    state["parcels"] = resolve_parcel(state["parcels"], value)
                 elif name == RETURN:
                     state["returns"] = merge_return(state["returns"], value)
                 else:
                     state[name] = value
-            if any(name == PARCEL for name, _ in row.tracked):
+            if any(name in (PARCEL, RESOLVED_PARCEL) for name, _ in row.tracked):
                 state["delivery_issue"] = delivery_issue_of(
                     state["parcels"], news=state["delivery_issue"]
                 )

@@ -73,6 +73,7 @@ def test_the_reactions_cover_every_event_tracking_records():
         "shipment.returned_to_sender",
         "shipment.cancelled",
         "shipment.delivered",
+        "shipment.issue_resolved",
         "order.shipping_address_changed",
         "order.customer_changed",
         "payment.captured",
