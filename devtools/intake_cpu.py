@@ -3,10 +3,13 @@
     DATABASE_URL=postgres://…/scratch REDIS_URL=redis://127.0.0.1:6379/7 DEBUG=false \\
     SECRET_KEY=… API_RATE_LIMIT=1000000/minute .venv/bin/python -m devtools.intake_cpu 1500
 
-Calls the WSGI application (every middleware, the lean path, its two statements, the rate
-limit and the lane kick) with N new orders of two lines, each under its own
-Idempotency-Key, after 200 to warm up; prints the process's CPU and the wall time per
-order. A scratch database (migrated here) only: it adds a shop, its catalog and the orders.
+Calls the WSGI application (``orderflow.wsgi``: the intake's fast route ahead of Django's
+middleware, the lean path, its two statements, the rate limit and the lane kick; with
+``FAST_ROUTES=false``, every middleware and the URL resolver around the same lean path) with
+N new orders of two lines, each under its own Idempotency-Key, after 200 to warm up, then N
+replays of the last one (same key, same body); prints the process's CPU and the wall time
+per order and per replay. A scratch database (migrated here) only: it adds a shop, its
+catalog and the orders.
 Run it in two checkouts in turn (``PYTHONPATH=<checkout>``) to compare them on a noisy box:
 the process's own CPU moves less than a server's throughput does.
 """
@@ -37,7 +40,7 @@ BODY = (
 )
 
 
-def _post(raw_key: str, idempotency_key: str) -> None:
+def _post(raw_key: str, idempotency_key: str, *, replayed: bool = False) -> None:
     environ = {
         "REQUEST_METHOD": "POST",
         "PATH_INFO": "/api/v1/orders",
@@ -59,11 +62,11 @@ def _post(raw_key: str, idempotency_key: str) -> None:
         "REMOTE_ADDR": "127.0.0.1",
         "HTTP_HOST": "127.0.0.1:8001",
     }
-    status: list[str] = []
-    body = application(environ, lambda line, headers, *_: status.append(line))
+    status: list = []  # the status line, then the headers
+    body = application(environ, lambda line, headers, *_: status.extend([line, dict(headers)]))
     content = b"".join(body)
     body.close()
-    if not status[0].startswith("201"):
+    if not status[0].startswith("201") or replayed != ("Idempotent-Replayed" in status[1]):
         sys.exit(f"POST /api/v1/orders answered {status[0]}: {content[:300]!r}")
 
 
@@ -81,6 +84,14 @@ def main(count: int) -> None:
     print(
         f"{count} orders: {cpu / count * 1000:.3f} ms CPU per order, "
         f"{wall / count * 1000:.3f} ms wall per order"
+    )
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(count):
+        _post(raw_key, f"{run}-{count - 1}", replayed=True)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    print(
+        f"{count} replays: {cpu / count * 1000:.3f} ms CPU per replay, "
+        f"{wall / count * 1000:.3f} ms wall per replay"
     )
 
 

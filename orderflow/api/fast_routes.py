@@ -143,6 +143,9 @@ class FastRoutesHandler(WSGIHandler):
             and path not in _around
             and path not in (_PROMETHEUS_BEFORE, _PROMETHEUS_AFTER)
         ]
+        middleware = settings.MIDDLEWARE
+        if (_PROMETHEUS_BEFORE in middleware) != (_PROMETHEUS_AFTER in middleware):
+            unknown.append("django-prometheus's middlewares, one without the other")
         if unknown:
             if _routes:
                 logger.info("fast routes off: middleware %s is not known to them", unknown)
@@ -166,6 +169,11 @@ class FastRoutesHandler(WSGIHandler):
             *(("Set-Cookie", c.output(header="")) for c in response.cookies.values()),
         ]
         start_response(status, response_headers)
+        if getattr(response, "file_to_stream", None) is not None and environ.get(
+            "wsgi.file_wrapper"
+        ):  # as Django's handler does
+            response.file_to_stream.close = response.close
+            response = environ["wsgi.file_wrapper"](response.file_to_stream, response.block_size)
         return response
 
     # --- the route ------------------------------------------------------------------------------
@@ -199,7 +207,7 @@ class FastRoutesHandler(WSGIHandler):
         for middleware in reversed(self._fast_middleware):
             if middleware in _RUN or middleware in _around:
                 served.chain = import_string(middleware)(served.chain)
-        if _PROMETHEUS_BEFORE in self._fast_middleware:  # both, or the full path counts none
+        if _PROMETHEUS_BEFORE in self._fast_middleware:  # and the after one (see above)
             served.prometheus = tuple(
                 import_string(path)(handle) for path in (_PROMETHEUS_BEFORE, _PROMETHEUS_AFTER)
             )

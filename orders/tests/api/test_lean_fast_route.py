@@ -339,10 +339,21 @@ def test_a_request_with_a_cookie_takes_the_full_path(wsgi, key, products, order_
     assert tried == []
 
 
-def test_an_unknown_middleware_turns_the_fast_routes_off(settings):
-    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "tests.probe.SomeMiddleware"]
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda middleware: [*middleware, "tests.probe.SomeMiddleware"],
+        lambda middleware: [m for m in middleware if "PrometheusAfter" not in m],
+    ],
+    ids=["unknown", "prometheus-half"],
+)
+def test_a_middleware_the_fast_routes_do_not_know_turns_them_off(settings, change):
+    handler = FastRoutesHandler.__new__(FastRoutesHandler)
+    assert handler._fast_middleware_paths() == settings.MIDDLEWARE
 
-    assert FastRoutesHandler.__new__(FastRoutesHandler)._fast_middleware_paths() is None
+    settings.MIDDLEWARE = change(settings.MIDDLEWARE)
+
+    assert handler._fast_middleware_paths() is None
 
 
 def test_with_tracing_on_the_request_has_its_server_span(
