@@ -195,6 +195,7 @@ class FastRoutesHandler(WSGIHandler):
         handler = import_string(handler_path)
 
         def handle(request):
+            request.fast_route_started = Time()  # django-prometheus's "after" latency
             try:
                 response = handler(request)
             except Exception as exc:  # answered by the full path, which raises it again
@@ -247,14 +248,20 @@ class FastRoutesHandler(WSGIHandler):
 
 
 def _count(prometheus, request, response, started) -> None:
-    """What django-prometheus's two middlewares count for ``response``, counted by them."""
+    """What django-prometheus's two middlewares count for ``response``, counted by them.
+
+    The "after" one is innermost: it sees only what reached the handler, not an answer a
+    middleware gave first (the 413, a redirect), as in the full path.
+    """
     before, after = prometheus
     before.process_request(request)
-    after.process_request(request)
     request.prometheus_before_middleware_event = started
-    request.prometheus_after_middleware_event = started
-    after.process_view(request, None)
-    after.process_response(request, response)
+    handler_started = getattr(request, "fast_route_started", None)
+    if handler_started is not None:
+        after.process_request(request)
+        request.prometheus_after_middleware_event = handler_started
+        after.process_view(request, None)
+        after.process_response(request, response)
     before.process_response(request, response)
 
 

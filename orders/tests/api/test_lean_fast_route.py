@@ -299,6 +299,22 @@ def test_a_request_is_counted_as_the_full_path_counts_it(
 
 
 @pytest.mark.parametrize("fast", [True, False])
+def test_a_413_is_counted_as_the_full_path_counts_it(wsgi, key, order_body, settings, fast):
+    """The body limit answers before the view: the innermost middleware's counts stay."""
+    settings.FAST_ROUTES = fast
+    settings.API_MAX_BODY_BYTES = 64
+    before = _metrics("413")
+
+    app = FastRoutesHandler()  # the middleware read the limit as the handler was built
+
+    assert wsgi(order_body(), headers=key, app=app).status_code == 413
+
+    assert [b - a for a, b in zip(before, _metrics("413"), strict=True)] == [
+        1, 1, 0, 0, 0, 0, 0, 0, 0
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("fast", [True, False])
 def test_the_request_has_its_correlation_id_and_log_context(
     wsgi, key, shop, products, order_body, settings, caplog, fast
 ):
