@@ -6,11 +6,9 @@ worker, committing transactions do not queue more (see ``workqueue.Kick``).
 
 Two kicks: the saga lane's (``publish()`` after commit: the lane relays, then runs the
 deliveries) and the projectors' (the relay, after it gave new events their positions).
-A step running in the lane publishes without a kick: the lane relays right after the
-step (continuation).
+A step running in the lane publishes without a kick: its publish writes the event's
+deliveries itself, and the lane's next batch relays the event (continuation).
 """
-
-import threading
 
 from django.conf import settings
 from django.db import transaction
@@ -35,26 +33,17 @@ PROJECTORS_KICK = Kick(
     PROJECTORS_TASK, queue=_setting("EVENTS_FLOW_QUEUE"), flag=PROJECTORS_KICK_FLAG
 )
 
-_local = threading.local()
-
 
 def relay_after_commit() -> None:
     """``publish()`` wrote an outbox row in the current transaction: see that it is relayed.
 
-    In the lane (a saga step publishing), note it for the continuation relay; elsewhere
-    kick the lane once the transaction commits.
+    Elsewhere than in the lane, kick the lane once the transaction commits. In the lane
+    (a saga step publishing) nothing: the lane's next batch, which the drain runs right
+    after this one, relays the event.
     """
     if LANE_KICK.is_running_here():
-        _local.continuation = True
         return
     transaction.on_commit(kick_after_commit, robust=True)
-
-
-def continuation_wanted() -> bool:
-    """Whether a step published since the last call (and clear the note)."""
-    wanted = getattr(_local, "continuation", False)
-    _local.continuation = False
-    return wanted
 
 
 def kick_after_commit() -> None:

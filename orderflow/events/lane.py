@@ -12,10 +12,13 @@ process, so a saga step never waits behind projector or sender work.
   done-mark (one statement), the handler's effect, the events it publishes. A duplicate
   run finds the inbox entry and does nothing; a failure rolls all of it back and the
   delivery is retried with backoff or made a dead letter.
-* **continuation**: when a step published events, the lane relays at once after its
-  commit (the new events become deliveries) and claims them in its next batch — no
-  kick round trip, no wait for a sweep. Publishing from a step therefore sends no kick
-  (see ``kick.kick_after_commit``).
+* **continuation**: a step's publish writes its event's deliveries in the same
+  statement as the event (PostgreSQL), so the next step is due as the step commits —
+  for this process's next claim or the other lane process's — with no kick round trip
+  and no wait for a relay or a sweep. Publishing from a step therefore sends no kick
+  (see ``kick.relay_after_commit``). The lane relays once per batch, before its claim:
+  the events of the batch before get their feed positions (and, on SQLite, their
+  deliveries) there, not in a relay transaction after every step.
 """
 
 import functools
@@ -37,7 +40,7 @@ from orderflow.observability.logging_context import log_context
 from .base import get_event_class
 from .context import handling
 from .errors import PERMANENT_ERRORS, PermanentError
-from .kick import LANE_KICK, continuation_wanted
+from .kick import LANE_KICK
 from .relay import relay_batch
 from .subscribers import Envelope, Subscriber, get_subscriber
 from .workqueue import WorkQueue, commit_without_flush, execute_prepared
@@ -323,9 +326,16 @@ def _record_failure(
 
 # --- the loop ---
 def process_batch() -> DrainResult:
-    """Relay once, claim one batch, run it; after each step that published, relay again."""
-    result = DrainResult(relayed=relay_batch())
-    with LANE.kick.running():  # a step's publish asks for continuation, sends no kick
+    """Relay once, claim one batch, run it.
+
+    The events the batch's steps publish are relayed by the next batch's relay, which
+    the drain runs right after this one: one relay per batch, not one after every step
+    that published (a relay is its own transaction of three statements). On PostgreSQL a
+    step's publish writes its event's deliveries itself (``publish``), so the next step is
+    due as the step commits, for this process's next claim or the other lane process's.
+    """
+    result = DrainResult(relayed=_relay_all())
+    with LANE.kick.running():  # a step's publish sends no kick
         for delivery in claim_batch():
             outcome = run_delivery(delivery)
             if outcome == "done":
@@ -336,9 +346,24 @@ def process_batch() -> DrainResult:
                 result.retried += 1
             else:
                 result.dead += 1
-            if continuation_wanted():
-                result.relayed += relay_batch()
     return result
+
+
+#: at most this many relays before a claim: a batch's steps publish more events than
+#: one relay takes when the intake's come in meanwhile; the relay must keep up with them
+_RELAYS_PER_BATCH = 4
+
+
+def _relay_all() -> int:
+    """Relay until what waits is relayed (at most ``_RELAYS_PER_BATCH`` relays)."""
+    limit = settings.EVENTS_BATCH_SIZE
+    relayed = 0
+    for _ in range(_RELAYS_PER_BATCH):
+        count = relay_batch(limit=limit)
+        relayed += count
+        if count < limit:
+            break
+    return relayed
 
 
 def lane_drain(*, max_seconds: float | None = None) -> DrainResult:

@@ -2,7 +2,7 @@
 
 In full mode each kind of work has its own worker task and queue (the saga lane on
 ``EVENTS_SAGA_QUEUE``; projectors and senders on ``EVENTS_FLOW_QUEUE``). Here they run
-in turn in the calling thread: the lane (relay, deliveries, continuation), then the
+in turn in the calling thread: the lane (relay, steps, their next steps), then the
 projectors; the senders run where their eager kicks fire (embedded mode) or in their
 own workers. Repeats until a round finds nothing to do or time runs out.
 """

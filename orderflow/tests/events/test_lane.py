@@ -57,18 +57,27 @@ def statements() -> Iterator[Statements]:
 
 @pytest.mark.django_db
 @override_settings(CELERY_TASK_ALWAYS_EAGER=False)
-def test_a_step_that_publishes_is_relayed_in_the_same_batch_without_a_kick(kicks):
+def test_a_step_that_publishes_has_its_next_delivery_at_commit_and_is_relayed_next_batch(kicks):
     with transaction.atomic():
         publish(ProbeChained(probe_id=uuid.uuid4()))
     relay_batch()
 
     result = process_batch()
 
-    # the chained step ran, its probe.noop was relayed right after its commit (the lane's
-    # continuation), and the publish inside the step sent no kick
-    assert result.done == 1
-    assert result.relayed == 1
+    # the chained step ran; its publish wrote probe.noop's delivery with the event (due
+    # at once, no relay needed), sent no kick, and left the feed position to the next relay
+    assert (result.done, result.relayed) == (1, 0)
     assert Delivery.objects.get(subscriber=NOOP).status == DeliveryStatus.PENDING
+    chained = OutboxEvent.objects.get(type="probe.noop")
+    assert chained.position is None
+    assert kicks == []
+
+    result = process_batch()  # what the drain runs next: relay, then the due step
+
+    assert (result.relayed, result.done) == (1, 1)
+    assert OutboxEvent.objects.get(pk=chained.pk).position is not None
+    assert Delivery.objects.get(subscriber=NOOP).status == DeliveryStatus.DONE
+    assert Delivery.objects.filter(event_id=chained.pk).count() == 1  # the relay added none
     assert kicks == []
 
 
@@ -102,7 +111,7 @@ def test_a_four_step_saga_completes_in_one_lane_run_with_no_kick_between_steps(k
 
 @pytest.mark.django_db(transaction=True)
 @override_settings(CELERY_TASK_ALWAYS_EAGER=False)
-def test_one_lane_step_with_its_continuation_relay_is_a_fixed_list_of_statements(kicks, statements):
+def test_one_lane_step_is_a_fixed_list_of_statements(kicks, statements):
     with transaction.atomic():
         publish(ProbeChained(probe_id=uuid.uuid4()))
     relay_batch()
@@ -111,7 +120,7 @@ def test_one_lane_step_with_its_continuation_relay_is_a_fixed_list_of_statements
 
     result = process_batch()
 
-    assert (result.done, result.relayed) == (1, 1)
+    assert (result.done, result.relayed) == (1, 0)
     kinds = [_kind(sql) for sql in statements.sql]
     assert kinds == [
         # relay: nothing new to relay yet (the lock also skips the WAL flush wait)
@@ -121,16 +130,16 @@ def test_one_lane_step_with_its_continuation_relay_is_a_fixed_list_of_statements
         "SET LOCAL synchronous_commit",
         "claim",
         # the step: inbox entry + done-mark, then the handler (its publish: one INSERT that
-        # reads the aggregate's next sequence)
+        # reads the aggregate's next sequence and writes the event's deliveries). No relay
+        # after the step: the next batch's relay gives the event its position.
         "inbox + done",
-        "publish",
-        # continuation: relay the step's event (its delivery and position in one statement)
-        "relay lock",
-        "relay select",
-        "relay publish",
+        "publish with deliveries",
     ], statements.sql
     assert InboxEntry.objects.filter(subscriber=CHAINED).count() == 1
-    assert OutboxEvent.objects.filter(position__isnull=True).count() == 0
+    assert list(Delivery.objects.filter(subscriber=NOOP).values_list("status", flat=True)) == [
+        DeliveryStatus.PENDING
+    ]
+    assert OutboxEvent.objects.filter(position__isnull=True).count() == 1
     assert kicks == []
 
 
@@ -150,6 +159,8 @@ def _kind(sql: str) -> str:
         return "relay select"
     if lowered.startswith("insert into orderflow_outboxevent"):
         return "publish"
+    if lowered.startswith("with event as (insert into orderflow_outboxevent"):
+        return "publish with deliveries" if "orderflow_delivery" in lowered else sql
     return sql
 
 
