@@ -17,7 +17,7 @@ from orderflow.events.workqueue import Kick
 from orderflow.models import Delivery, DeliveryStatus, InboxEntry, OutboxEvent
 from orderflow.tasks import saga_lane_task
 from orders.events import OrderStatus
-from tests.probe.events import ProbeChained
+from tests.probe.events import ProbeChained, ProbeNoop
 
 SAGA_STEPS = [
     "orders.reserve_stock_on_order_placed",
@@ -198,3 +198,23 @@ def test_lane_due_sees_an_unrelayed_event_and_a_due_delivery(publish_one):
     process_batch()
     process_batch()
     assert not lane_due()
+
+
+@pytest.mark.django_db
+@override_settings(CELERY_TASK_ALWAYS_EAGER=False, EVENTS_BATCH_SIZE=5)
+def test_the_lane_relays_what_waits_before_its_claim_up_to_four_relays(kicks):
+    """One relay per batch must keep up with a batch's steps and the intake's events."""
+    with transaction.atomic():
+        for _ in range(12):
+            publish(ProbeNoop(probe_id=uuid.uuid4()))
+
+    assert process_batch().relayed == 12  # 5 + 5 + 2: a relay that took less than a batch ends it
+    assert OutboxEvent.objects.filter(position__isnull=True).count() == 0
+
+    with transaction.atomic():
+        for _ in range(23):
+            publish(ProbeNoop(probe_id=uuid.uuid4()))
+
+    assert process_batch().relayed == 20  # four relays of 5; the rest waits for the next batch
+    assert OutboxEvent.objects.filter(position__isnull=True).count() == 3
+    assert process_batch().relayed == 3
