@@ -25,8 +25,10 @@ def fast_wsgi_app(db, settings):
     settings.API_RATE_LIMIT = ""
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
+    application = FastRoutesHandler()
+    assert application._fast_middleware is not None, "the fast route would be off"
     try:
-        yield FastRoutesHandler()
+        yield application
     finally:
         request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
