@@ -13,6 +13,7 @@ import threading
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from channels_redis.pubsub import RedisPubSubChannelLayer
 
 from . import payloads
 
@@ -124,8 +125,34 @@ def _send_now(layer, messages: list[tuple[str, dict]]) -> None:
 
 
 async def _send_all(layer, messages: list[tuple[str, dict]]) -> None:
+    if isinstance(layer, RedisPubSubChannelLayer):
+        await _publish_pipelined(layer, messages)
+        return
     for group, message in messages:
         await layer.group_send(group, message)
+
+
+async def _publish_pipelined(layer: RedisPubSubChannelLayer, messages: list[tuple[str, dict]]):
+    """A batch's group sends as one pipeline of ``PUBLISH``es per Redis shard, in order.
+
+    What ``group_send`` does for one message (the group's channel name, its shard, the
+    layer's serializer, the shard's connection under its lock), for all of them in one
+    round trip: one ``group_send`` each cost a round trip and ≈ 110 µs of this process's
+    CPU, the pipeline ≈ 15 µs a message (channels-redis 4.3.0, pinned; 2000 pushes).
+    """
+    inner = layer._get_layer()  # the layer of this event loop
+    by_shard: dict = {}
+    for group, message in messages:
+        channel = inner._get_group_channel_name(group)
+        data = inner.channel_layer.serialize(message)
+        by_shard.setdefault(inner._get_shard(channel), []).append((channel, data))
+    for shard, items in by_shard.items():
+        async with shard._lock:
+            shard._ensure_redis()
+            async with shard._redis.pipeline(transaction=False) as pipe:
+                for channel, data in items:
+                    pipe.publish(channel, data)
+                await pipe.execute()
 
 
 class _BackgroundSender:

@@ -46,3 +46,45 @@ def test_a_failed_push_is_logged_and_the_next_one_still_leaves(monkeypatch, capl
 
     assert layer.sent == [("order.fine", {"n": 2, "last": True})]
     assert "live push failed" in caplog.text
+
+
+def test_a_batch_reaches_redis_subscribers_in_order_as_one_pipeline(monkeypatch):
+    """On the Redis pub/sub layer a batch's pushes leave as one pipeline: on the channels
+    group_send would use, the same messages, in order, and no group_send per message."""
+    import uuid
+
+    import pytest
+    import redis
+    from channels_redis.pubsub import RedisPubSubChannelLayer
+    from django.conf import settings
+
+    url = settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("hosts", [None])[0]
+    if not url:
+        pytest.skip("no Redis channel layer in these settings")
+    prefix = f"pushtest{uuid.uuid4().hex[:8]}"
+    layer = RedisPubSubChannelLayer(hosts=[url], prefix=prefix)
+
+    async def one_by_one(group, message):
+        raise AssertionError("a group_send per message")
+
+    layer.group_send = one_by_one
+    monkeypatch.setattr(push, "get_channel_layer", lambda: layer)
+    groups = [f"order.{n}" for n in range(5)] + ["board.all"]
+    channels = [f"{prefix}__group__{group}" for group in groups]  # group_send's names
+    client = redis.Redis.from_url(url)
+    listener = client.pubsub()
+    listener.subscribe(*channels)
+    for _ in channels:
+        assert listener.get_message(timeout=2)["type"] == "subscribe"
+
+    push.send([(group, {"type": "t", "n": n}) for n, group in enumerate(groups)])
+
+    received = []
+    while len(received) < len(groups):
+        message = listener.get_message(timeout=5)
+        assert message is not None, received
+        if message["type"] == "message":
+            received.append((message["channel"].decode(), layer.deserialize(message["data"])))
+    assert received == [(name, {"type": "t", "n": n}) for n, name in enumerate(channels)]
+    listener.close()
+    client.close()
