@@ -6,8 +6,8 @@ worker, committing transactions do not queue more (see ``workqueue.Kick``).
 
 Two kicks: the saga lane's (``publish()`` after commit: the lane relays, then runs the
 deliveries) and the projectors' (the relay, after it gave new events their positions).
-A step running in the lane publishes without a kick: its publish writes the event's
-deliveries itself, and the lane's next batch relays the event (continuation).
+A step running in the lane publishes without a kick: the lane's next batch relays the
+event (continuation).
 """
 
 from django.conf import settings

@@ -12,13 +12,11 @@ process, so a saga step never waits behind projector or sender work.
   done-mark (one statement), the handler's effect, the events it publishes. A duplicate
   run finds the inbox entry and does nothing; a failure rolls all of it back and the
   delivery is retried with backoff or made a dead letter.
-* **continuation**: a step's publish writes its event's deliveries in the same
-  statement as the event (PostgreSQL), so the next step is due as the step commits —
-  for this process's next claim or the other lane process's — with no kick round trip
-  and no wait for a relay or a sweep. Publishing from a step therefore sends no kick
-  (see ``kick.relay_after_commit``). The lane relays once per batch, before its claim:
-  the events of the batch before get their feed positions (and, on SQLite, their
-  deliveries) there, not in a relay transaction after every step.
+* **continuation**: the lane relays once per batch, before its claim: the events the
+  batch before published get their feed positions and deliveries there, and the next
+  steps are claimed in the same pass — no kick round trip, no wait for a sweep, and no
+  relay transaction after every step. Publishing from a step therefore sends no kick
+  (see ``kick.relay_after_commit``).
 """
 
 import functools
@@ -330,9 +328,11 @@ def process_batch() -> DrainResult:
 
     The events the batch's steps publish are relayed by the next batch's relay, which
     the drain runs right after this one: one relay per batch, not one after every step
-    that published (a relay is its own transaction of three statements). On PostgreSQL a
-    step's publish writes its event's deliveries itself (``publish``), so the next step is
-    due as the step commits, for this process's next claim or the other lane process's.
+    that published (a relay is its own transaction of three statements). The next step's
+    delivery is made by that relay, before its claim, so no handler runs on an event the
+    feed has not numbered yet: a running handler's inbox entry holds its event's row (a
+    foreign-key lock), which the relay's ``SKIP LOCKED`` would pass over, numbering a
+    later event of the aggregate first.
     """
     result = DrainResult(relayed=_relay_all())
     with LANE.kick.running():  # a step's publish sends no kick

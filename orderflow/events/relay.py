@@ -7,8 +7,8 @@
    the feed past their checkpoints (``orderflow.events.projectors``).
 
 The relay runs in the saga lane: a kick from ``publish()`` wakes the lane, which relays
-before each batch it claims. A step's own events already have their deliveries (its
-``publish()`` wrote them): the lane's next batch relays them for their feed positions.
+before each batch it claims; the events a batch's steps publish are relayed before the
+next batch's claim (continuation).
 
 The delivery machinery that lived here moved: the engine to ``workqueue``, the lane to
 ``lane``, the in-process loop to ``pump``; their names stay importable from here.

@@ -57,27 +57,27 @@ def statements() -> Iterator[Statements]:
 
 @pytest.mark.django_db
 @override_settings(CELERY_TASK_ALWAYS_EAGER=False)
-def test_a_step_that_publishes_has_its_next_delivery_at_commit_and_is_relayed_next_batch(kicks):
+def test_a_step_that_publishes_is_relayed_and_continued_by_the_next_batch(kicks):
     with transaction.atomic():
         publish(ProbeChained(probe_id=uuid.uuid4()))
     relay_batch()
 
     result = process_batch()
 
-    # the chained step ran; its publish wrote probe.noop's delivery with the event (due
-    # at once, no relay needed), sent no kick, and left the feed position to the next relay
+    # the chained step ran; its probe.noop waits for the next batch's relay (no relay
+    # after the step, no delivery before the event has its feed position), and the
+    # publish inside the step sent no kick
     assert (result.done, result.relayed) == (1, 0)
-    assert Delivery.objects.get(subscriber=NOOP).status == DeliveryStatus.PENDING
     chained = OutboxEvent.objects.get(type="probe.noop")
     assert chained.position is None
+    assert not Delivery.objects.filter(subscriber=NOOP).exists()
     assert kicks == []
 
-    result = process_batch()  # what the drain runs next: relay, then the due step
+    result = process_batch()  # what the drain runs next: relay, then the next step
 
     assert (result.relayed, result.done) == (1, 1)
     assert OutboxEvent.objects.get(pk=chained.pk).position is not None
     assert Delivery.objects.get(subscriber=NOOP).status == DeliveryStatus.DONE
-    assert Delivery.objects.filter(event_id=chained.pk).count() == 1  # the relay added none
     assert kicks == []
 
 
@@ -130,15 +130,12 @@ def test_one_lane_step_is_a_fixed_list_of_statements(kicks, statements):
         "SET LOCAL synchronous_commit",
         "claim",
         # the step: inbox entry + done-mark, then the handler (its publish: one INSERT that
-        # reads the aggregate's next sequence and writes the event's deliveries). No relay
-        # after the step: the next batch's relay gives the event its position.
+        # reads the aggregate's next sequence). No relay after the step: the next batch's
+        # relay gives the event its position and delivery, before that batch's claim.
         "inbox + done",
-        "publish with deliveries",
+        "publish",
     ], statements.sql
     assert InboxEntry.objects.filter(subscriber=CHAINED).count() == 1
-    assert list(Delivery.objects.filter(subscriber=NOOP).values_list("status", flat=True)) == [
-        DeliveryStatus.PENDING
-    ]
     assert OutboxEvent.objects.filter(position__isnull=True).count() == 1
     assert kicks == []
 
@@ -159,8 +156,6 @@ def _kind(sql: str) -> str:
         return "relay select"
     if lowered.startswith("insert into orderflow_outboxevent"):
         return "publish"
-    if lowered.startswith("with event as (insert into orderflow_outboxevent"):
-        return "publish with deliveries" if "orderflow_delivery" in lowered else sql
     return sql
 
 
