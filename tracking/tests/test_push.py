@@ -3,6 +3,11 @@
 import asyncio
 import logging
 import threading
+import uuid
+
+import redis
+from channels_redis.pubsub import RedisPubSubChannelLayer
+from django.conf import settings
 
 from tracking import push
 
@@ -51,16 +56,8 @@ def test_a_failed_push_is_logged_and_the_next_one_still_leaves(monkeypatch, capl
 def test_a_batch_reaches_redis_subscribers_in_order_as_one_pipeline(monkeypatch):
     """On the Redis pub/sub layer a batch's pushes leave as one pipeline: on the channels
     group_send would use, the same messages, in order, and no group_send per message."""
-    import uuid
-
-    import pytest
-    import redis
-    from channels_redis.pubsub import RedisPubSubChannelLayer
-    from django.conf import settings
-
-    url = settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("hosts", [None])[0]
-    if not url:
-        pytest.skip("no Redis channel layer in these settings")
+    url = settings.REDIS_URL
+    assert url, "the tests run against a real Redis (REDIS_URL)"
     prefix = f"pushtest{uuid.uuid4().hex[:8]}"
     layer = RedisPubSubChannelLayer(hosts=[url], prefix=prefix)
 
