@@ -69,6 +69,7 @@ def conf_lines(machine: dict[str, str]) -> str:
     settings["shared_preload_libraries"] = "pg_stat_statements"
     settings["pg_stat_statements.track"] = "all"
     settings["pg_stat_statements.track_utility"] = "on"
+    settings["pg_stat_statements.track_planning"] = "on"
     settings["max_connections"] = "300"
     return "".join(f"{name} = '{value}'\n" for name, value in sorted(settings.items()))
 

@@ -444,6 +444,16 @@ def read_counters(engines, start: dict, probe_statements: int) -> dict:
             "AND query NOT LIKE %s ORDER BY calls DESC LIMIT 10",
             [f"%{PROBE_TAG}%"],
         ).fetchall()
+        # where PostgreSQL's time goes: planning, execution and JIT compilation apart
+        by_time = conn.execute(
+            "SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 140), calls, "
+            "round(total_plan_time::numeric, 1), round(total_exec_time::numeric, 1), "
+            "round((jit_generation_time + jit_inlining_time + jit_optimization_time "
+            "+ jit_emission_time)::numeric, 1) FROM pg_stat_statements s "
+            "JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = current_database() "
+            "AND query NOT LIKE %s ORDER BY total_plan_time + total_exec_time DESC LIMIT 15",
+            [f"%{PROBE_TAG}%"],
+        ).fetchall()
         # backends report their commits when idle, at most every second: wait that out
         time.sleep(1.5)
         commits, sessions = _commits(conn)
@@ -468,6 +478,12 @@ def read_counters(engines, start: dict, probe_statements: int) -> dict:
         "redis_top": dict(sorted(redis_calls.items(), key=lambda kv: -kv[1])[:8]),
         # the most frequent statements: (text, calls, total execution ms)
         "sql_top": [[text, int(calls), float(ms)] for text, calls, ms in top],
+        # the statements PostgreSQL spent most time on: (text, calls, plan ms, execution ms,
+        # JIT ms)
+        "sql_top_by_time": [
+            [text, int(calls), float(plan), float(run), float(jit)]
+            for text, calls, plan, run, jit in by_time
+        ],
     }
 
 
@@ -837,6 +853,7 @@ def end_to_end(
             },
             "redis_top_commands": engine_counts["redis_top"],
             "sql_top_statements": engine_counts["sql_top"],
+            "sql_top_by_time": engine_counts["sql_top_by_time"],
             **probe.dead_and_parked(),
         }
 
