@@ -123,7 +123,7 @@ WITH moved AS (
 INSERT INTO orders_ordertransition
     (order_id, from_status, to_status, actor, reason, correlation_id, created_at)
 SELECT moved.id, hop.from_status, hop.to_status, %(actor)s, %(reason)s, %(correlation)s, %(now)s
-FROM moved, unnest(%(froms)s::varchar[], %(tos)s::varchar[])
+FROM moved, unnest(%(froms)b::varchar[], %(tos)b::varchar[])
     WITH ORDINALITY AS hop(from_status, to_status, n)
 ORDER BY hop.n
 RETURNING id
@@ -280,7 +280,7 @@ WITH parcel AS (
     INSERT INTO orders_shipmentline (shipment_id, order_line_id, sku, quantity)
     SELECT parcel.id, l.order_line_id, l.sku, l.quantity
     FROM parcel,
-         unnest(%(line_ids)s::bigint[], %(skus)s::text[], %(quantities)s::int[])
+         unnest(%(line_ids)b::bigint[], %(skus)b::text[], %(quantities)b::int[])
          WITH ORDINALITY AS l(order_line_id, sku, quantity, n)
     ORDER BY l.n
 ), latest AS (

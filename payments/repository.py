@@ -108,8 +108,8 @@ WITH recorded AS (
          created_at)
     SELECT %(id)s, a.operation, a.idempotency_key, a.outcome, a.reference, a.detail,
         %(delivery_attempt)s, %(now)s
-    FROM unnest(%(operations)s::varchar[], %(keys)s::varchar[], %(outcomes)s::varchar[],
-                %(references)s::varchar[], %(details)s::varchar[])
+    FROM unnest(%(operations)b::varchar[], %(keys)b::varchar[], %(outcomes)b::varchar[],
+                %(references)b::varchar[], %(details)b::varchar[])
         WITH ORDINALITY AS a(operation, idempotency_key, outcome, reference, detail, n)
     ORDER BY a.n
     RETURNING 1

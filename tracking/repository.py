@@ -110,9 +110,9 @@ INSERT INTO {TRACKED} (order_id, shop_id, shop_name, number, customer_name, cust
 SELECT n.order_id, n.shop_id, n.shop_name, n.number, n.customer_name, n.customer_email,
        n.total, n.currency, n.tracking_token, '', '', n.status, 0, n.placed_at, n.placed_at,
        n.customer_locale, n.shop_email, n.items, '{{}}'::jsonb, '', 0
-FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[],
-            %s::numeric[], %s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::text[],
-            %s::text[], %s::jsonb[])
+FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[],
+            %b::numeric[], %b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::text[],
+            %b::text[], %b::jsonb[])
      AS n(order_id, shop_id, shop_name, number, customer_name, customer_email, total,
           currency, tracking_token, status, placed_at, customer_locale, shop_email, items)
 ON CONFLICT DO NOTHING
@@ -161,7 +161,7 @@ def tracked_insert(rows: list[NewTrackedOrder]) -> None:
 # --- tracked_lock -----------------------------------------------------------------------------
 _LOCK_TRACKED = f"""
 SELECT {", ".join(_TRACKED_COLUMNS)} FROM {TRACKED}
-WHERE order_id = ANY(%s::uuid[])
+WHERE order_id = ANY(%b::uuid[])
 ORDER BY order_id
 FOR UPDATE
 """  # noqa: S608
@@ -204,9 +204,9 @@ INSERT INTO {ENTRY} (order_id, shop_id, event_id, event_type, aggregate, sequenc
 SELECT e.order_id, e.shop_id, e.event_id, e.event_type, e.aggregate, e.sequence, e.status,
        e.occurred_at, e.source, e.actor, e.note, e.location, e.public, e.shipment_id,
        e.tracking_number, %s
-FROM unnest(%s::uuid[], %s::bigint[], %s::uuid[], %s::text[], %s::text[], %s::int[],
-            %s::text[], %s::timestamptz[], %s::text[], %s::text[], %s::text[], %s::text[],
-            %s::bool[], %s::uuid[], %s::text[])
+FROM unnest(%b::uuid[], %b::bigint[], %b::uuid[], %b::text[], %b::text[], %b::int[],
+            %b::text[], %b::timestamptz[], %b::text[], %b::text[], %b::text[], %b::text[],
+            %b::bool[], %b::uuid[], %b::text[])
      WITH ORDINALITY
      AS e(order_id, shop_id, event_id, event_type, aggregate, sequence, status,
           occurred_at, source, actor, note, location, public, shipment_id, tracking_number, n)
@@ -295,9 +295,9 @@ SET status = n.status, sequence = n.sequence, updated_at = n.updated_at,
     customer_email = n.customer_email, outcome = n.outcome, delivery_issue = n.delivery_issue,
     return_status = n.return_status, parcels = n.parcels, returns = n.returns,
     open_returns = n.open_returns
-FROM unnest(%s::uuid[], %s::text[], %s::int[], %s::timestamptz[], %s::text[], %s::text[],
-            %s::text[], %s::text[], %s::jsonb[], %s::text[], %s::text[], %s::jsonb[],
-            %s::jsonb[], %s::int[])
+FROM unnest(%b::uuid[], %b::text[], %b::int[], %b::timestamptz[], %b::text[], %b::text[],
+            %b::text[], %b::text[], %b::jsonb[], %b::text[], %b::text[], %b::jsonb[],
+            %b::jsonb[], %b::int[])
      AS n(order_id, status, sequence, updated_at, carrier, tracking_number, customer_name,
           customer_email, outcome, delivery_issue, return_status, parcels, returns,
           open_returns)
@@ -359,7 +359,7 @@ UPDATE {TRACKED} t
 SET refunded_amount = t.refunded_amount + n.amount,
     refunded_at = GREATEST(t.refunded_at, n.refunded_at)
 FROM (SELECT order_id, sum(amount) AS amount, max(refunded_at) AS refunded_at
-      FROM unnest(%s::uuid[], %s::numeric[], %s::timestamptz[]) AS r(order_id, amount, refunded_at)
+      FROM unnest(%b::uuid[], %b::numeric[], %b::timestamptz[]) AS r(order_id, amount, refunded_at)
       GROUP BY order_id) AS n
 WHERE t.order_id = n.order_id
 RETURNING t.order_id, t.refunded_amount, t.refunded_at

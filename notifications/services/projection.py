@@ -29,6 +29,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.utils import timezone
 
+from orderflow.events.workqueue import execute_prepared
+
 from .. import emails
 from ..choices import Channel, SendStatus
 from ..models import Notification, WebhookDelivery, WebhookEndpoint
@@ -114,8 +116,8 @@ SELECT gen_random_uuid(), ep.id, e.event_id, e.event_type, e.payload::jsonb,
        CASE WHEN ep.active THEN 'queued' ELSE 'skipped' END, 0,
        CASE WHEN ep.active THEN %(now)s::timestamptz END, NULL, '', %(now)s, NULL,
        NULL, NULL
-FROM unnest(%(event_ids)s::uuid[], %(types)s::text[], %(shops)s::bigint[],
-            %(payloads)s::text[], %(traces)s::text[])
+FROM unnest(%(event_ids)b::uuid[], %(types)b::text[], %(shops)b::bigint[],
+            %(payloads)b::text[], %(traces)b::text[])
      WITH ORDINALITY AS e(event_id, event_type, shop_id, payload, trace_context, n)
 JOIN notifications_webhookendpoint ep
   ON ep.shop_id = e.shop_id
@@ -131,19 +133,18 @@ def _fan_out(events: list[FeedEventLike], *, now: datetime) -> int:
     """Insert every (event, endpoint) row in one statement; return how many are queued."""
     if connection.vendor != "postgresql":
         return _fan_out_orm(events, now=now)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _FAN_OUT_SQL,
-            {
-                "now": now,
-                "event_ids": [str(e.event_id) for e in events],
-                "types": [e.type for e in events],
-                "shops": [int(e.tenant_id) for e in events],
-                "payloads": [_json(feed_payload(e)) for e in events],
-                "traces": [_json(e.trace_context or {}) for e in events],
-            },
-        )
-        return sum(1 for (status,) in cursor.fetchall() if status == SendStatus.QUEUED)
+    rows = _execute(
+        _FAN_OUT_SQL,
+        {
+            "now": now,
+            "event_ids": [str(e.event_id) for e in events],
+            "types": [e.type for e in events],
+            "shops": [int(e.tenant_id) for e in events],
+            "payloads": [_json(feed_payload(e)) for e in events],
+            "traces": [_json(e.trace_context or {}) for e in events],
+        },
+    )
+    return sum(1 for (status,) in rows if status == SendStatus.QUEUED)
 
 
 def _fan_out_orm(events: list[FeedEventLike], *, now: datetime) -> int:
@@ -211,8 +212,8 @@ SELECT r.event_id, r.event_type, %(channel)s, r.template, r.shop_id, r.order_id,
        r.data::jsonb, r.trace_context::jsonb,
        '', '', '', '', '', '', 0,
        'queued', 0, %(now)s, NULL, '', %(now)s, NULL
-FROM unnest(%(event_ids)s::uuid[], %(types)s::text[], %(templates)s::text[],
-            %(shops)s::bigint[], %(orders)s::uuid[], %(datas)s::text[], %(traces)s::text[])
+FROM unnest(%(event_ids)b::uuid[], %(types)b::text[], %(templates)b::text[],
+            %(shops)b::bigint[], %(orders)b::uuid[], %(datas)b::text[], %(traces)b::text[])
      AS r(event_id, event_type, template, shop_id, order_id, data, trace_context)
 WHERE NOT (r.template = %(confirmation)s AND EXISTS (
     SELECT 1 FROM notifications_notification legacy
@@ -259,8 +260,8 @@ def _ledger_insert(rows: list[LedgerRow], *, now: datetime) -> int:
             ignore_conflicts=True,
         )
         return len(created)
-    with connection.cursor() as cursor:
-        cursor.execute(
+    return len(
+        _execute(
             _LEDGER_SQL,
             {
                 "channel": Channel.EMAIL,
@@ -276,7 +277,18 @@ def _ledger_insert(rows: list[LedgerRow], *, now: datetime) -> int:
                 "traces": [_json(r.trace_context) for r in rows],
             },
         )
-        return len(cursor.fetchall())
+    )
+
+
+def _execute(sql: str, params: dict[str, Any]) -> list[tuple]:
+    """Run a prepared statement on the projector's connection and transaction.
+
+    Server-side binding, so the arrays go in binary: Django's cursors bind on the client,
+    where psycopg quotes every element of a text array in Python (an escape per ``"`` of a
+    JSON payload) — about 70 µs per webhook row, against under 1 µs in binary.
+    """
+    with connection.wrap_database_errors:
+        return execute_prepared(sql, params)
 
 
 def _json(value: Any) -> str:

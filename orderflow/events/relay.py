@@ -99,15 +99,15 @@ WITH deliveries AS (
     )
     SELECT d.event_id, d.subscriber, d.aggregate, d.aggregate_id, d.sequence, d.ordered,
            d.priority, '{DeliveryStatus.PENDING}', 0, %(now)s, '', %(now)s, ''
-    FROM unnest(%(d_event)s::uuid[], %(d_subscriber)s::text[], %(d_aggregate)s::text[],
-                %(d_aggregate_id)s::text[], %(d_sequence)s::integer[], %(d_ordered)s::boolean[],
-                %(d_priority)s::smallint[])
+    FROM unnest(%(d_event)b::uuid[], %(d_subscriber)b::text[], %(d_aggregate)b::text[],
+                %(d_aggregate_id)b::text[], %(d_sequence)b::integer[], %(d_ordered)b::boolean[],
+                %(d_priority)b::smallint[])
          AS d(event_id, subscriber, aggregate, aggregate_id, sequence, ordered, priority)
     ON CONFLICT (event_id, subscriber) DO NOTHING
 )
 UPDATE {_OUTBOX} o
 SET position = %(last)s + v.ord, published_at = %(now)s
-FROM unnest(%(events)s::uuid[]) WITH ORDINALITY AS v(event_id, ord)
+FROM unnest(%(events)b::uuid[]) WITH ORDINALITY AS v(event_id, ord)
 WHERE o.event_id = v.event_id
 """  # noqa: S608 (the models' tables; values are parameters)
 
