@@ -114,7 +114,16 @@ if FULL_MODE:
     # Django's psycopg pool instead of persistent connections: persistent connections
     # leak under ASGI, where every request may run on a different thread.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+    # The hot statements (outbox insert, saga steps, claims, projector batches, intake) run
+    # on psycopg cursors with ``prepare=True``; Django turns prepared statements off for
+    # every cursor (``prepare_threshold=None``, for PgBouncer before 1.21 in transaction
+    # mode), which made them unnamed statements parsed and planned on every run. Django's
+    # own cursors bind on the client and never prepare, so this touches only those.
+    # ``DB_PREPARED_STATEMENTS=false`` behind a pooler that cannot keep them.
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+        5 if env.bool("DB_PREPARED_STATEMENTS", default=True) else None
+    )
+    DATABASES["default"]["OPTIONS"]["pool"] = {
         "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
         "max_size": env.int("DB_POOL_MAX_SIZE", default=20),
         "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
