@@ -441,7 +441,7 @@ def read_counters(engines, start: dict, probe_statements: int) -> dict:
             "SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 140), calls, "
             "round(total_exec_time::numeric, 1) FROM pg_stat_statements s "
             "JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = current_database() "
-            "AND query NOT LIKE %s ORDER BY calls DESC LIMIT 10",
+            "AND query NOT LIKE %s ORDER BY calls DESC LIMIT 40",
             [f"%{PROBE_TAG}%"],
         ).fetchall()
         # where PostgreSQL's time goes: planning, execution and JIT compilation apart
