@@ -176,5 +176,5 @@ def test_webhook_sender_bench(settings):
     print(
         f"BENCH mean cpu_ms_per_delivery={statistics.mean(per_delivery):.3f} "
         f"(min {min(per_delivery):.3f}) over {len(rounds)} rounds; "
-        f"connections accepted={connections}"
+        f"connections accepted={connections}; sender {deliveries.__file__}"
     )

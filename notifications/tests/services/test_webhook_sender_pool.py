@@ -1,0 +1,118 @@
+"""The webhook sender's threads: kept from batch to batch, one pool per calling thread."""
+
+import os
+import threading
+import uuid
+
+import pytest
+from django.utils import timezone
+
+from notifications import services
+from notifications.choices import SendStatus
+from notifications.models import WebhookDelivery, WebhookEndpoint
+from notifications.services import deliveries
+
+pytestmark = pytest.mark.django_db
+
+
+def _queue(endpoint: WebhookEndpoint) -> WebhookDelivery:
+    event_id = uuid.uuid4()
+    return WebhookDelivery.objects.create(
+        endpoint=endpoint,
+        event_id=event_id,
+        event_type="order.placed",
+        payload={"event_id": str(event_id), "type": "order.placed", "data": {}},
+        status=SendStatus.QUEUED,
+        next_attempt_at=timezone.now(),
+    )
+
+
+@pytest.fixture
+def two_shops(shop, other_shop, receiver, allow_private) -> list[WebhookEndpoint]:
+    """An endpoint of each of two shops (on two hosts): every batch holds two groups."""
+    endpoints = []
+    for owner, host, path in ((shop, "127.0.0.1", "/a"), (other_shop, "localhost", "/b")):
+        endpoint, secret = services.webhook_endpoint_create(
+            shop_id=owner.pk, url=f"http://{host}:{receiver.port}{path}"
+        )
+        receiver.secrets[path] = secret
+        endpoints.append(endpoint)
+    return endpoints
+
+
+@pytest.fixture
+def senders(monkeypatch) -> list[set[threading.Thread]]:
+    """The threads that sent each batch's groups, batch by batch (the objects: the ids of
+    ended threads are reused)."""
+    batches: list[set[threading.Thread]] = []
+    send_group = deliveries._send_group
+
+    def noting(group, **kwargs):
+        batches[-1].add(threading.current_thread())
+        return send_group(group, **kwargs)
+
+    monkeypatch.setattr(deliveries, "_send_group", noting)
+    return batches
+
+
+def test_later_batches_are_sent_by_the_threads_of_the_first(two_shops, receiver, senders):
+    # given three batches, each of two groups (two shops on two hosts)
+    for _ in range(3):
+        for endpoint in two_shops:
+            _queue(endpoint)
+        senders.append(set())
+
+        # when each is sent
+        assert services.webhook_deliveries_send_due(limit=2).sent == 2
+
+    # then no thread was started after the first batch's, and none is the caller
+    first = senders[0]
+    assert threading.current_thread() not in first
+    assert 1 <= len(first) <= deliveries.SENDER_THREADS
+    assert senders[1] <= first
+    assert senders[2] <= first
+    assert len(receiver.received) == 6
+
+
+def test_another_calling_thread_gets_its_own_sender_threads(two_shops, receiver, senders):
+    # given a batch sent from this thread
+    for endpoint in two_shops:
+        _queue(endpoint)
+    senders.append(set())
+    assert services.webhook_deliveries_send_due(limit=2).sent == 2
+    mine = deliveries._sender_pool()
+
+    # when another thread asks for its pool
+    theirs = []
+    caller = threading.Thread(target=lambda: theirs.append(deliveries._sender_pool()))
+    caller.start()
+    caller.join(timeout=60)
+
+    # then it is not this thread's, whose pool stays the same
+    assert len(theirs) == 1
+    assert theirs[0] is not mine
+    assert deliveries._sender_pool() is mine
+
+
+def test_a_forked_child_starts_its_own_sender_threads(two_shops, receiver, senders):
+    # given a parent whose sender threads are running
+    for endpoint in two_shops:
+        _queue(endpoint)
+    senders.append(set())
+    assert services.webhook_deliveries_send_due(limit=2).sent == 2
+    parent_pool = deliveries._sender_pool()
+
+    # when the process forks (a prefork worker's child)
+    pid = os.fork()
+    if pid == 0:  # the child: its pool is a new one, whose thread answers
+        ok = False
+        try:
+            pool = deliveries._sender_pool()
+            ok = pool is not parent_pool and pool.submit(lambda: 7).result(timeout=30) == 7
+        finally:
+            os._exit(0 if ok else 1)
+
+    # then the child's own pool ran its work
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert deliveries._sender_pool() is parent_pool
