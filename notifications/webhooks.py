@@ -10,6 +10,7 @@ receiver keeps verifying through a secret rotation.
 """
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -22,7 +23,7 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import cache
+from functools import cache, lru_cache
 from urllib.parse import urlsplit
 
 import httpcore
@@ -148,7 +149,7 @@ def post(
     }
     _attempt.deadline = started + timeout
     try:
-        url = normalize_url(url)
+        url = _normalized(url)
         # httpcore never follows redirects
         with pools.get(url, allow_private=allow_private).stream(
             "POST",
@@ -180,6 +181,10 @@ def post(
         error="" if outcome == AttemptOutcome.SENT else f"HTTP {status_code}",
     )
 
+
+#: normalize_url of the few URLs a process sends to, kept: it reads the URL a character
+#: at a time (a URL it refuses is checked again each time: an exception is not kept)
+_normalized = lru_cache(maxsize=4096)(normalize_url)
 
 #: the deadline of the attempt this thread is making (None outside one)
 _attempt = threading.local()
@@ -251,16 +256,31 @@ class _AttemptBackend(GuardedBackend):
 
 
 class _DeadlineStream(httpcore.NetworkStream):
+    """A connection's stream under the attempt's deadline, its request sent in one write.
+
+    httpcore writes a request's head and body apart: two segments, two system calls. The
+    writes are held until the connection next reads (for the answer) and leave as one.
+    """
+
     def __init__(self, stream: httpcore.NetworkStream):
         self._stream = stream
+        self._unsent: list[bytes] = []
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        if self._unsent:
+            buffer, self._unsent = b"".join(self._unsent), []
+            # as httpcore does when a request's write fails: read what the server answered
+            # before it closed (a well-formed error), or fail reading
+            with contextlib.suppress(httpcore.WriteError):
+                self._stream.write(buffer, _budget(_deadline(), timeout, httpcore.WriteTimeout))
         return self._stream.read(max_bytes, _budget(_deadline(), timeout, httpcore.ReadTimeout))
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._stream.write(buffer, _budget(_deadline(), timeout, httpcore.WriteTimeout))
+        if buffer:
+            self._unsent.append(buffer)
 
     def close(self) -> None:
+        self._unsent = []
         self._stream.close()
 
     def start_tls(self, ssl_context, server_hostname=None, timeout=None):
