@@ -6,8 +6,9 @@ alone: the claim, the POSTs and the record, on every thread. After a warm-up rou
 (connections opened, statements prepared), each round queues ``BENCH_DELIVERIES`` rows and
 sends them in batches of ``BENCH_BATCH`` (the drain's size by default); it prints the
 sender's CPU per delivery (``time.process_time``), the part of it spent on the calling
-thread (claim and record; the POSTs run on the sender's threads), wall time, SQL
-statements per batch (BEGIN and COMMIT apart), commits and TCP connections accepted::
+thread (claim and record; the POSTs run on the sender's threads) and in the kernel
+(``os.times``, in clock ticks: system calls, the loopback's TCP), wall time, SQL statements
+per batch (BEGIN and COMMIT apart), commits and TCP connections accepted::
 
     .venv/bin/python -m pytest -q -s -p no:cacheprovider notifications/tests/bench_sender.py
 
@@ -107,7 +108,12 @@ def _send_round() -> dict:
     sent = 0
     batches = []  # the statements of each batch
     try:
-        wall, cpu, own = time.perf_counter(), time.process_time(), time.thread_time()
+        wall, cpu, own, times = (
+            time.perf_counter(),
+            time.process_time(),
+            time.thread_time(),
+            os.times(),
+        )
         while True:
             statements = []
             with connection.execute_wrapper(partial(_noting, statements)):
@@ -119,6 +125,7 @@ def _send_round() -> dict:
         wall = time.perf_counter() - wall
         cpu = time.process_time() - cpu
         own = time.thread_time() - own
+        system = os.times().system - times.system
     finally:
         connection.commit = real_commit
     return {
@@ -126,6 +133,7 @@ def _send_round() -> dict:
         "batches": batches,
         "cpu": cpu,
         "own": own,
+        "system": system,
         "wall": wall,
         "commits": len(commits),
     }
@@ -165,6 +173,7 @@ def test_webhook_sender_bench(settings):
             f"BENCH round={n} sent={r['sent']} batch={BATCH} delay={DELAY:g} "
             f"cpu_ms_per_delivery={r['cpu'] * 1000 / r['sent']:.3f} "
             f"calling_thread_ms_per_delivery={r['own'] * 1000 / r['sent']:.3f} "
+            f"system_ms_per_delivery={r['system'] * 1000 / r['sent']:.3f} "
             f"seconds={r['wall']:.2f} batches={len(r['batches'])} "
             f"statements_per_batch={sorted({len(b) for b in r['batches']})} "
             f"commits_per_batch={r['commits'] / len(r['batches']):.2f}"
