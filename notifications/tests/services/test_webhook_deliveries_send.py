@@ -2,7 +2,6 @@
 
 import itertools
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from types import SimpleNamespace
@@ -15,6 +14,7 @@ from notifications import services, webhooks
 from notifications.choices import AttemptOutcome, SendStatus
 from notifications.models import Notification, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from notifications.services import deliveries
+from notifications.tests.deliveries import queued_delivery
 from orderflow.models import OutboxEvent
 from testkit.factories import order_for
 
@@ -317,18 +317,6 @@ def test_a_batch_starts_no_attempt_that_could_outlive_its_lease(
     assert len(receiver.received) == 5
 
 
-def _queue(endpoint: WebhookEndpoint, *, due_at) -> WebhookDelivery:
-    event_id = uuid.uuid4()
-    return WebhookDelivery.objects.create(
-        endpoint=endpoint,
-        event_id=event_id,
-        event_type="order.placed",
-        payload={"event_id": str(event_id), "type": "order.placed", "data": {}},
-        status=SendStatus.QUEUED,
-        next_attempt_at=due_at,
-    )
-
-
 def test_a_stored_non_ascii_url_breaks_no_batch_and_another_shop_gets_all_five(
     shop, other_shop, receiver, allow_private, send_webhooks
 ):
@@ -342,8 +330,8 @@ def test_a_stored_non_ascii_url_breaks_no_batch_and_another_shop_gets_all_five(
     )
     receiver.secrets["/b"] = secret
     now = timezone.now()
-    a = _queue(broken, due_at=now - timedelta(minutes=1))
-    b = [_queue(healthy, due_at=now) for _ in range(5)]
+    a = queued_delivery(broken, due_at=now - timedelta(minutes=1))
+    b = [queued_delivery(healthy, due_at=now) for _ in range(5)]
 
     # when one batch is sent
     result = services.webhook_deliveries_send_due()
@@ -375,8 +363,8 @@ def test_any_exception_of_one_send_is_that_rows_failure_alone(
 
     monkeypatch.setattr(webhooks, "post", post_raising_for_a)
     now = timezone.now()
-    a = _queue(a_endpoint, due_at=now - timedelta(minutes=1))
-    b = [_queue(b_endpoint, due_at=now) for _ in range(5)]
+    a = queued_delivery(a_endpoint, due_at=now - timedelta(minutes=1))
+    b = [queued_delivery(b_endpoint, due_at=now) for _ in range(5)]
 
     # when one batch is sent
     result = services.webhook_deliveries_send_due(now=now)
@@ -408,7 +396,7 @@ def test_an_exception_on_every_attempt_ends_failed_on_the_rows_schedule(
 
     monkeypatch.setattr(webhooks, "post", raising)
     now = timezone.now()
-    delivery = _queue(endpoint, due_at=now)
+    delivery = queued_delivery(endpoint, due_at=now)
 
     # when it is sent at each of its scheduled times
     for _ in range(webhooks.MAX_ATTEMPTS):
@@ -449,7 +437,7 @@ def test_hanging_endpoints_take_only_their_budget_and_another_shop_is_sent_in_th
     settings.WEBHOOK_HOST_BATCH_SECONDS = host_seconds
     now = timezone.now()
     a = [
-        _queue(
+        queued_delivery(
             services.webhook_endpoint_create(
                 shop_id=shop.pk, url=f"http://localhost:{hanging_receiver.port}/{n}"
             )[0],
@@ -461,7 +449,7 @@ def test_hanging_endpoints_take_only_their_budget_and_another_shop_is_sent_in_th
         shop_id=other_shop.pk, url=f"{receiver.url}/b"
     )
     receiver.secrets["/b"] = secret
-    b = [_queue(b_endpoint, due_at=now) for _ in range(5)]
+    b = [queued_delivery(b_endpoint, due_at=now) for _ in range(5)]
 
     # when one batch is sent
     result = services.webhook_deliveries_send_due(now=now)
@@ -495,8 +483,8 @@ def test_a_receiver_answering_nul_bytes_is_logged_and_another_shop_is_sent(
         )
         receiver.secrets["/b"] = secret
         now = timezone.now()
-        a = _queue(a_endpoint, due_at=now - timedelta(minutes=1))
-        b = [_queue(b_endpoint, due_at=now) for _ in range(5)]
+        a = queued_delivery(a_endpoint, due_at=now - timedelta(minutes=1))
+        b = [queued_delivery(b_endpoint, due_at=now) for _ in range(5)]
 
         # when one batch is sent
         result = services.webhook_deliveries_send_due(now=now)
@@ -532,8 +520,8 @@ def test_an_endpoint_deleted_during_its_attempt_fails_no_other_shops_delivery(
 
     monkeypatch.setattr(webhooks, "post", post_then_deleted)
     now = timezone.now()
-    _queue(a_endpoint, due_at=now - timedelta(minutes=1))
-    b = [_queue(b_endpoint, due_at=now) for _ in range(5)]
+    queued_delivery(a_endpoint, due_at=now - timedelta(minutes=1))
+    b = [queued_delivery(b_endpoint, due_at=now) for _ in range(5)]
 
     # when one batch is sent
     result = services.webhook_deliveries_send_due(now=now)

@@ -1,7 +1,6 @@
 """The webhook sender's batch: keep-alive connections, concurrency, one recording transaction."""
 
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -14,23 +13,12 @@ from notifications import services, webhooks
 from notifications.choices import SendStatus
 from notifications.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from notifications.services import deliveries
+from notifications.tests.deliveries import queued_delivery
 from testkit.factories import ShopFactory
 
 from ..receiver import WebhookReceiver
 
 pytestmark = pytest.mark.django_db
-
-
-def _queue(endpoint: WebhookEndpoint, *, due_at) -> WebhookDelivery:
-    event_id = uuid.uuid4()
-    return WebhookDelivery.objects.create(
-        endpoint=endpoint,
-        event_id=event_id,
-        event_type="order.placed",
-        payload={"event_id": str(event_id), "type": "order.placed", "data": {}},
-        status=SendStatus.QUEUED,
-        next_attempt_at=due_at,
-    )
 
 
 def _endpoint(shop, receiver: WebhookReceiver, path: str, *, host: str = "") -> WebhookEndpoint:
@@ -44,7 +32,7 @@ def test_keep_alive_sends_a_batch_to_one_receiver_over_one_connection(
     shop, receiver, allow_private
 ):
     endpoint = _endpoint(shop, receiver, "/in")
-    rows = [_queue(endpoint, due_at=timezone.now()) for _ in range(8)]
+    rows = [queued_delivery(endpoint, due_at=timezone.now()) for _ in range(8)]
 
     result = services.webhook_deliveries_send_due(limit=10)
 
@@ -57,7 +45,7 @@ def test_keep_alive_sends_a_batch_to_one_receiver_over_one_connection(
 def test_keep_alive_reuses_the_connection_across_batches(shop, receiver, allow_private):
     endpoint = _endpoint(shop, receiver, "/in")
     for _ in range(3):
-        _queue(endpoint, due_at=timezone.now())
+        queued_delivery(endpoint, due_at=timezone.now())
         assert services.webhook_deliveries_send_due().sent == 1
 
     assert len(receiver.received) == 3
@@ -66,10 +54,10 @@ def test_keep_alive_reuses_the_connection_across_batches(shop, receiver, allow_p
 
 def test_a_stopped_receiver_is_a_retry_not_a_reused_dead_connection(shop, receiver, allow_private):
     endpoint = _endpoint(shop, receiver, "/in")
-    _queue(endpoint, due_at=timezone.now())
+    queued_delivery(endpoint, due_at=timezone.now())
     assert services.webhook_deliveries_send_due().sent == 1
     receiver.stop()
-    delivery = _queue(endpoint, due_at=timezone.now())
+    delivery = queued_delivery(endpoint, due_at=timezone.now())
 
     assert services.webhook_deliveries_send_due().retried == 1
 
@@ -98,8 +86,8 @@ def test_a_batchs_outcomes_are_recorded_in_one_transaction(
     # given six deliveries of two shops
     a = _endpoint(shop, receiver, "/a")
     b = _endpoint(other_shop, receiver, "/b")
-    rows = [_queue(a, due_at=timezone.now()) for _ in range(3)]
-    rows += [_queue(b, due_at=timezone.now()) for _ in range(3)]
+    rows = [queued_delivery(a, due_at=timezone.now()) for _ in range(3)]
+    rows += [queued_delivery(b, due_at=timezone.now()) for _ in range(3)]
     commits.clear()
 
     # when one batch is sent
@@ -122,7 +110,7 @@ def test_the_record_costs_the_same_statements_for_one_delivery_or_ten(
 
     def record_statements(count: int) -> int:
         for n in range(count):
-            _queue(a if n % 2 else b, due_at=timezone.now())
+            queued_delivery(a if n % 2 else b, due_at=timezone.now())
         with CaptureQueriesContext(connection) as queries:
             assert services.webhook_deliveries_send_due(limit=count).sent == count
         return len(queries)
@@ -148,8 +136,8 @@ def test_an_endpoint_that_hangs_does_not_hold_another_shops_rows(
     a_endpoint = _endpoint(shop, hanging_receiver, "/a", host="localhost")
     b_endpoint = _endpoint(other_shop, receiver, "/b")
     now = timezone.now()
-    _queue(a_endpoint, due_at=now - timedelta(minutes=1))
-    b = [_queue(b_endpoint, due_at=now) for _ in range(5)]
+    queued_delivery(a_endpoint, due_at=now - timedelta(minutes=1))
+    b = [queued_delivery(b_endpoint, due_at=now) for _ in range(5)]
     finished: list[str] = []
     post = webhooks.post
 
@@ -185,7 +173,7 @@ def test_independent_groups_share_no_shop_and_no_host(shop, other_shop, allow_pr
     one = services.webhook_endpoint_create(shop_id=shop.pk, url="http://127.0.0.1:9/x")[0]
     two = services.webhook_endpoint_create(shop_id=other_shop.pk, url="http://127.0.0.1:9/y")[0]
     three = services.webhook_endpoint_create(shop_id=third.pk, url="http://localhost:9/z")[0]
-    rows = [_queue(e, due_at=timezone.now()) for e in (one, two, three, one)]
+    rows = [queued_delivery(e, due_at=timezone.now()) for e in (one, two, three, one)]
     for row in rows:
         row.endpoint = WebhookEndpoint.objects.get(pk=row.endpoint_id)
 

@@ -2,29 +2,15 @@
 
 import os
 import threading
-import uuid
 
 import pytest
-from django.utils import timezone
 
 from notifications import services
-from notifications.choices import SendStatus
-from notifications.models import WebhookDelivery, WebhookEndpoint
+from notifications.models import WebhookEndpoint
 from notifications.services import deliveries
+from notifications.tests.deliveries import queued_delivery
 
 pytestmark = pytest.mark.django_db
-
-
-def _queue(endpoint: WebhookEndpoint) -> WebhookDelivery:
-    event_id = uuid.uuid4()
-    return WebhookDelivery.objects.create(
-        endpoint=endpoint,
-        event_id=event_id,
-        event_type="order.placed",
-        payload={"event_id": str(event_id), "type": "order.placed", "data": {}},
-        status=SendStatus.QUEUED,
-        next_attempt_at=timezone.now(),
-    )
 
 
 @pytest.fixture
@@ -59,7 +45,7 @@ def test_later_batches_are_sent_by_the_threads_of_the_first(two_shops, receiver,
     # given three batches, each of two groups (two shops on two hosts)
     for _ in range(3):
         for endpoint in two_shops:
-            _queue(endpoint)
+            queued_delivery(endpoint)
         senders.append(set())
 
         # when each is sent
@@ -77,7 +63,7 @@ def test_later_batches_are_sent_by_the_threads_of_the_first(two_shops, receiver,
 def test_another_calling_thread_gets_its_own_sender_threads(two_shops, receiver, senders):
     # given a batch sent from this thread
     for endpoint in two_shops:
-        _queue(endpoint)
+        queued_delivery(endpoint)
     senders.append(set())
     assert services.webhook_deliveries_send_due(limit=2).sent == 2
     mine = deliveries._sender_pool()
@@ -97,7 +83,7 @@ def test_another_calling_thread_gets_its_own_sender_threads(two_shops, receiver,
 def test_a_forked_child_starts_its_own_sender_threads(two_shops, receiver, senders):
     # given a parent whose sender threads are running
     for endpoint in two_shops:
-        _queue(endpoint)
+        queued_delivery(endpoint)
     senders.append(set())
     assert services.webhook_deliveries_send_due(limit=2).sent == 2
     parent_pool = deliveries._sender_pool()
