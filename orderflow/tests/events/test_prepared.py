@@ -1,9 +1,10 @@
-"""The hot statements are prepared on the server, planned once per connection.
+"""The hot statements are prepared on the server: parsed once per connection.
 
-They run on psycopg cursors with ``prepare=True`` (``workqueue.execute_prepared``), which
-psycopg honours only when the connection allows prepared statements: Django turns them
-off unless ``OPTIONS["prepare_threshold"]`` says otherwise (orderflow/settings.py). Off,
-every run was an unnamed statement, parsed and planned again.
+They run through ``workqueue.execute_prepared`` (a psycopg cursor with ``prepare=True``),
+which psycopg honours only when the connection allows prepared statements: Django turns
+them off unless ``OPTIONS["prepare_threshold"]`` says otherwise (orderflow/settings.py).
+Off, every run was an unnamed statement, parsed and planned again. Each run is still
+planned for the tables as they are (``plan_cache_mode=force_custom_plan``).
 """
 
 import uuid
@@ -14,41 +15,44 @@ from django.db import connection, transaction
 from orderflow.events import publish
 from orderflow.events.lane import process_batch
 from orderflow.events.relay import relay_batch
+from orderflow.events.workqueue import execute_prepared
 from tests.probe.events import ProbeChained
 
 
-def _prepared() -> dict[str, tuple[int, int]]:
-    """This session's prepared statements: first words → (generic plans, custom plans)."""
+def _prepared(marker: str) -> list[tuple[int, int]]:
+    """(generic plans, custom plans) of this session's prepared statements containing ``marker``."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements")
-        return {" ".join(sql.split())[:40]: (generic, custom) for sql, generic, custom in cursor}
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+            "WHERE strpos(statement, %s) > 0",
+            [marker],
+        )
+        return cursor.fetchall()
+
+
+@pytest.mark.django_db
+def test_a_statement_run_through_execute_prepared_is_prepared_once_and_planned_each_run():
+    marker = f"test_prepared {uuid.uuid4()}"
+    sql = f"SELECT %(n)s::integer + 1 /* {marker} */"
+
+    results = [execute_prepared(sql, {"n": n}) for n in range(8)]
+
+    assert results == [[(n + 1,)] for n in range(8)]
+    # one prepared statement, run eight times, each run planned afresh: a generic plan
+    # cached while a queue table was small would stay a sequential scan as it grows
+    assert _prepared(marker) == [(0, 8)]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_outbox_insert_relay_and_claim_are_prepared_and_reused():
-    for _ in range(8):
+def test_the_relay_and_the_lanes_claim_are_prepared():
+    for _ in range(3):
         with transaction.atomic():
             publish(ProbeChained(probe_id=uuid.uuid4()))
         relay_batch(limit=1)
     process_batch()
 
-    prepared = _prepared()
-
-    outbox = [
-        plans
-        for sql, plans in prepared.items()
-        if sql.startswith("INSERT INTO orderflow_outboxevent")
-    ]
-    assert outbox, prepared
-    # eight runs of one prepared statement, each planned for the tables as they are now:
-    # a generic plan cached while a queue table was small would stay a sequential scan
-    assert sum(custom for generic, custom in outbox) >= 8
-    assert sum(generic for generic, custom in outbox) == 0
-    assert any(sql.startswith("WITH due AS") for sql in prepared), prepared  # the lane's claim
-    assert any(
-        "UPDATE orderflow_outboxevent" in sql or sql.startswith("WITH deliveries")
-        for sql in prepared
-    ), prepared
+    assert _prepared("INSERT INTO orderflow_delivery")  # the relay's publish statement
+    assert _prepared("FOR UPDATE OF d SKIP LOCKED")  # the lane's claim
 
 
 def test_the_connection_allows_prepared_statements_and_plans_them_afresh():
