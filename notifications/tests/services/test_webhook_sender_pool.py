@@ -60,13 +60,18 @@ def test_later_batches_are_sent_by_the_threads_of_the_first(two_shops, receiver,
     assert len(receiver.received) == 6
 
 
-def test_another_calling_thread_gets_its_own_sender_threads(two_shops, receiver, senders):
-    # given a batch sent from this thread
-    for endpoint in two_shops:
+def _send_one_batch(endpoints, senders):
+    """Send one delivery to each endpoint from this thread; return this thread's pool."""
+    for endpoint in endpoints:
         queued_delivery(endpoint)
     senders.append(set())
-    assert services.webhook_deliveries_send_due(limit=2).sent == 2
-    mine = deliveries._sender_pool()
+    assert services.webhook_deliveries_send_due(limit=len(endpoints)).sent == len(endpoints)
+    return deliveries._sender_pool()
+
+
+def test_another_calling_thread_gets_its_own_sender_threads(two_shops, receiver, senders):
+    # given a batch sent from this thread
+    mine = _send_one_batch(two_shops, senders)
 
     # when another thread asks for its pool
     theirs = []
@@ -82,11 +87,7 @@ def test_another_calling_thread_gets_its_own_sender_threads(two_shops, receiver,
 
 def test_a_forked_child_starts_its_own_sender_threads(two_shops, receiver, senders):
     # given a parent whose sender threads are running
-    for endpoint in two_shops:
-        queued_delivery(endpoint)
-    senders.append(set())
-    assert services.webhook_deliveries_send_due(limit=2).sent == 2
-    parent_pool = deliveries._sender_pool()
+    parent_pool = _send_one_batch(two_shops, senders)
 
     # when the process forks (a prefork worker's child)
     pid = os.fork()
