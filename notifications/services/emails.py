@@ -21,6 +21,7 @@ from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.mail import get_connection
 from django.core.mail.backends.base import BaseEmailBackend
+from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import F
 from django.template import TemplateDoesNotExist, TemplateSyntaxError
@@ -28,6 +29,7 @@ from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 
 from orderflow import customer_locale
+from orderflow.events.workqueue import execute_prepared
 from orderflow.observability import tracing
 from orders.events import OrderStatus
 from orders.interface import OrderNotice, ShopContact, order_notices, shop_contacts
@@ -239,15 +241,14 @@ def _send(
     The outcome and, the first time, the composed message are written by one UPDATE
     after the attempt, so a resend is the same e-mail.
     """
-    rows = Notification.objects.filter(pk=notification.pk)
     if notification.attempts > emails.MAX_ATTEMPTS:
-        return _fail(rows, "No attempt finished.")
+        return _fail(notification, "No attempt finished.")
     rendered: dict[str, Any] = {}
     if not notification.rendered:
         try:
             _compose(notification, facts=facts)
         except COMPOSE_ERRORS as error:
-            return _fail(rows, f"Cannot compose: {type(error).__name__}: {error}")
+            return _fail(notification, f"Cannot compose: {type(error).__name__}: {error}")
         rendered = {name: getattr(notification, name) for name in RENDERED_FIELDS}
     try:
         with tracing.client_span(
@@ -271,40 +272,71 @@ def _send(
     except SEND_ERRORS as error:
         message = f"{type(error).__name__}: {error}"[:2000]
         if notification.attempts >= emails.MAX_ATTEMPTS:
-            return _fail(rows, message, **rendered)
-        rows.update(
+            return _fail(notification, message, **rendered)
+        _record(
+            notification,
             status=SendStatus.QUEUED,
-            lease_until=None,
             next_attempt_at=now + emails.RETRY_DELAYS[notification.attempts - 1],
             last_error=message,
-            **rendered,
+            rendered=rendered,
         )
         metrics.record_email(outcome=AttemptOutcome.RETRY)
         return "retried"
-    rows.update(
-        status=SendStatus.SENT,
-        sent_at=now,
-        sent_count=F("sent_count") + 1,
-        lease_until=None,
-        next_attempt_at=None,
-        last_error="",
-        **rendered,
-    )
+    _record(notification, status=SendStatus.SENT, sent_at=now, rendered=rendered)
     metrics.record_email(outcome=AttemptOutcome.SENT)
     return "sent"
 
 
-def _fail(rows, message: str, **rendered: Any) -> str:
+def _fail(notification: Notification, message: str, **rendered: Any) -> str:
     """Fail the row for good (a send, or composing it, that no retry will fix)."""
-    rows.update(
-        status=SendStatus.FAILED,
-        lease_until=None,
-        next_attempt_at=None,
-        last_error=message,
-        **rendered,
-    )
+    _record(notification, status=SendStatus.FAILED, last_error=message, rendered=rendered)
     metrics.record_email(outcome=AttemptOutcome.FAILED)
     return "failed"
+
+
+#: An attempt's outcome as one prepared UPDATE on PostgreSQL (the ORM compiled it for every
+#: e-mail: ≈ 7 % of the flow worker's CPU in the bench). A rendered field bound as NULL
+#: keeps the row's value; a send counts once and stamps ``sent_at``.
+_RECORD_SQL = f"""
+UPDATE {Notification._meta.db_table} SET
+    status = %(status)s::text, lease_until = NULL,
+    next_attempt_at = %(next_attempt_at)s::timestamptz, last_error = %(last_error)s::text,
+    sent_at = coalesce(%(sent_at)s::timestamptz, sent_at),
+    sent_count = sent_count + CASE WHEN %(sent_at)s::timestamptz IS NULL THEN 0 ELSE 1 END,
+    {", ".join(f"{name} = coalesce(%({name})s::text, {name})" for name in RENDERED_FIELDS)}
+WHERE id = %(id)s::bigint
+"""  # noqa: S608 (the table and column names are the model's, values are parameters)
+
+
+def _record(
+    notification: Notification,
+    *,
+    status: str,
+    rendered: dict[str, Any],
+    sent_at: datetime | None = None,
+    next_attempt_at: datetime | None = None,
+    last_error: str = "",
+) -> None:
+    """Write an attempt's outcome (and the message composed for it) to the ledger row."""
+    outcome = {
+        "status": status,
+        "lease_until": None,
+        "next_attempt_at": next_attempt_at,
+        "last_error": last_error,
+    }
+    if db_connection.vendor != "postgresql":  # the embedded mode (SQLite): the same, by the ORM
+        counted = {"sent_at": sent_at, "sent_count": F("sent_count") + 1} if sent_at else {}
+        Notification.objects.filter(pk=notification.pk).update(**outcome, **counted, **rendered)
+        return
+    execute_prepared(
+        _RECORD_SQL,
+        {
+            **outcome,
+            "id": notification.pk,
+            "sent_at": sent_at,
+            **{name: rendered.get(name) for name in RENDERED_FIELDS},
+        },
+    )
 
 
 def _compose(notification: Notification, *, facts: Facts) -> None:

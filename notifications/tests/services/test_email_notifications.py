@@ -346,23 +346,49 @@ def test_a_shop_without_a_contact_address_fails_the_row_with_a_reason(shop, send
 @pytest.mark.parametrize("orders", [1, 4])
 def test_a_batch_of_emails_reads_its_orders_once(shop, products, run_events, orders):
     from django.db import connection
-    from django.test.utils import CaptureQueriesContext
 
     for _ in range(orders):
         order_for(shop, lines={"COFFEE-1KG": 1})
     run_events()
     assert Notification.objects.filter(status=SendStatus.QUEUED).count() == orders
+    sql: list[str] = []
 
-    with CaptureQueriesContext(connection) as queries:
+    def record(execute, statement, params, many, context):
+        sql.append(" ".join(str(statement).split()))
+        return execute(statement, params, many, context)
+
+    with connection.execute_wrapper(record):  # sees the prepared outcome statement too
         result = services.email_notifications_send_due()
 
     assert result.sent == orders
-    order_reads = [q for q in queries if 'FROM "orders_order"' in q["sql"]]
-    line_reads = [q for q in queries if 'FROM "orders_orderline"' in q["sql"]]
+    order_reads = [s for s in sql if 'FROM "orders_order"' in s]
+    line_reads = [s for s in sql if 'FROM "orders_orderline"' in s]
     assert (len(order_reads), len(line_reads)) == (1, 1)
     # the claim, then one UPDATE per e-mail: its outcome and its composed message together
-    updates = [q for q in queries if q["sql"].startswith('UPDATE "notifications_notification"')]
-    assert len(updates) == 1 + orders
+    claims = [s for s in sql if s.startswith('UPDATE "notifications_notification"')]
+    outcomes = [s for s in sql if s.startswith("UPDATE notifications_notification SET")]
+    assert (len(claims), len(outcomes)) == (1, orders)
+    # the claim's two, the orders' and their lines' reads, one per e-mail (savepoints aside)
+    assert len([s for s in sql if not s.startswith(("SAVEPOINT", "RELEASE"))]) == 4 + orders
+
+
+def test_a_sent_emails_outcome_and_its_resend_are_recorded(confirmed, send_emails):
+    """The prepared outcome statement: sent, counted, the lease and the error cleared."""
+    assert send_emails().sent == 1
+    notification = Notification.objects.get()
+    assert (notification.status, notification.sent_count) == (SendStatus.SENT, 1)
+    assert notification.sent_at is not None
+    assert (notification.lease_until, notification.next_attempt_at) == (None, None)
+    assert notification.last_error == ""
+    assert notification.subject.startswith(f"Order {confirmed.number} is confirmed")
+    # sent again (a resend): counted again, the composed message kept
+    composed = (notification.subject, notification.body_text, notification.body_html)
+    services.email_notification_resend(notification=notification, actor="staff:test")
+    send_emails()
+    again = Notification.objects.get()
+    assert (again.status, again.sent_count) == (SendStatus.SENT, 2)
+    assert (again.subject, again.body_text, again.body_html) == composed
+    assert again.sent_at >= notification.sent_at
 
 
 def test_a_batch_of_emails_shares_one_connection(shop, products, run_events, settings):
