@@ -9,8 +9,9 @@ engines' URLs and ``DEBUG=false``, against a private PostgreSQL and Redis
   Procfile's ``http`` server, each with its own Idempotency-Key, over 4 shops' API keys;
 - a **webhook receiver** process (``bench/receiver.py``, HTTP/1.1 keep-alive) has one
   endpoint per shop subscribed to every event type;
-- a **socket** process (``bench/sockets.py``) opens public tracking sockets on the first
-  200 orders placed in the measured window.
+- a **socket** process (``bench/sockets.py``) places 200 of the measured window's orders
+  itself, over HTTP, and opens each one's public tracking socket as its 201 arrives (wrk
+  places the rest of the rate), so that the saga's tracking entries reach open sockets.
 
 This process only seeds the shops, probes the backlog once a second (its statements and
 commits are subtracted from the per-order figures) and reads ``/proc`` for CPU.
@@ -334,9 +335,7 @@ def wrk_connections(rate: float) -> int:
     return max(2, min(WRK_MAX_CONNECTIONS, math.ceil(rate * WRK_CONNECTIONS_PER_RATE)))
 
 
-def run_wrk(
-    base: str, shops: Shops, *, rate: float, seconds: float, probe: Probe, on_tick=None
-) -> dict:
+def run_wrk(base: str, shops: Shops, *, rate: float, seconds: float, probe: Probe) -> dict:
     """wrk at ``rate`` for ``seconds``, sampling the backlog each second meanwhile.
 
     wrk's own CPU comes from ``wait4`` (its rusage), exact whatever its threads did.
@@ -369,8 +368,6 @@ def run_wrk(
                 backlog = probe.backlog()
                 samples.append((round(now - started, 2), sum(backlog.values())))
                 sagas.append((round(now - started, 2), backlog["sagas"]))
-                if on_tick is not None:
-                    on_tick()
                 next_sample += 1.0
             time.sleep(0.05)
         process.returncode = os.waitstatus_to_exitcode(status)
@@ -641,13 +638,6 @@ def orders_between(since, until) -> int:
     return Order.objects.filter(created_at__gt=since, created_at__lte=until).count()
 
 
-def new_orders(since, seen: set[str]) -> list[tuple[str, str]]:
-    from orders.models import Order
-
-    rows = Order.objects.filter(created_at__gt=since).values_list("id", "tracking_token")
-    return [(str(i), t) for i, t in rows if str(i) not in seen]
-
-
 # --- the phase -------------------------------------------------------------------------------
 def window_rate(*, asked: int | None, best: int | None, rates: list[int]) -> int:
     """The measured window's rate: the one asked for (``--measure-at``, so that two runs
@@ -780,23 +770,21 @@ def end_to_end(
         meter = cpu.Meter(roots)
         report["idle"] = measure_idle(engines, probe, meter, seconds=idle_seconds)
         since = timezone.now()
-        seen: set[str] = set()
-
-        def open_sockets():
-            if len(seen) >= SOCKETS:
-                return
-            for order_id, token in new_orders(since, seen)[: SOCKETS - len(seen)]:
-                seen.add(order_id)
-                sockets_proc.stdin.write(f"{order_id} {token}\n")
+        # The sockets' process places SOCKETS of the window's orders itself and opens each
+        # one's socket as its 201 arrives, so the saga's entries after it are pushes; wrk
+        # places the rest of the rate.
+        socket_rate = SOCKETS / final_seconds if rate > 2 * SOCKETS / final_seconds else 0.0
+        if socket_rate:
+            sockets_proc.stdin.write(
+                f"place {base} {shops.keys[0]} {','.join(shops.skus)} {SOCKETS} {final_seconds}\n"
+            )
             sockets_proc.stdin.flush()
 
         counters = reset_counters(engines, probe)
         probe_before = probe.statements
         bench_before = sum(os.times()[:2])
         meter.start()
-        result = run_wrk(
-            base, shops, rate=rate, seconds=final_seconds, probe=probe, on_tick=open_sockets
-        )
+        result = run_wrk(base, shops, rate=rate - socket_rate, seconds=final_seconds, probe=probe)
         window = meter.stop()
         until = timezone.now()
         ok, grown = measure.flat(result["samples"], rate=rate, sagas=result["saga_samples"])
@@ -832,7 +820,10 @@ def end_to_end(
             "rate_asked": measure_rate is not None,
             "flat": ok and (measure_rate is not None or best is not None),
             "seconds": result["seconds"],
-            "achieved_rate": result["achieved_rate"],
+            # wrk's orders and the sockets' own, committed in the window
+            "achieved_rate": round(orders_between(since, until) / result["seconds"], 1)
+            if result["seconds"]
+            else 0.0,
             "orders": placed,
             "requests": result["requests"],
             "errors": result["errors"],

@@ -309,3 +309,31 @@ def test_the_window_is_measured_at_the_rate_asked_else_the_highest_kept():
     assert window_rate(asked=25, best=50, rates=[10, 25, 50, 75]) == 25
     assert window_rate(asked=None, best=50, rates=[10, 25, 50, 75]) == 50
     assert window_rate(asked=None, best=None, rates=[10, 25, 50, 75]) == 10
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sockets_placer_places_orders_and_names_their_tracking_tokens(live_server):
+    """The socket process's own orders: a 201 over one kept-alive connection, and the token
+    its socket opens on is the order's."""
+    from bench import live
+    from bench.sockets import Placer
+    from orders.models import Order
+    from testkit.factories import api_key_for
+
+    shop, skus = live.shop_with_catalog("Placer Shop")
+    placer = Placer(live_server.url, api_key_for(shop), skus[:3])
+
+    first, second = placer.place(), placer.place()
+
+    orders = {str(o.id): o.tracking_token for o in Order.objects.filter(shop=shop)}
+    assert orders == dict([first, second])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sockets_placer_says_why_an_order_was_refused(live_server):
+    from bench.sockets import Placer
+
+    placer = Placer(live_server.url, "not-a-key", ["BENCH-0"])
+
+    with pytest.raises(RuntimeError, match=r"^401"):
+        placer.place()
