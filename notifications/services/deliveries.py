@@ -9,7 +9,6 @@ Each row keeps the trace context of the event's delivery that created it, so its
 in whichever worker and however much later, show in the order's trace.
 """
 
-import functools
 import logging
 import os
 import threading
@@ -26,11 +25,11 @@ from urllib.parse import urlsplit
 import orjson
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Field, Model, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from orderflow.events import publish
-from orderflow.events.workqueue import execute_prepared
+from orderflow.events.workqueue import execute_prepared, model_from_row
 from orderflow.observability import tracing
 
 from .. import inbox, metrics, webhooks
@@ -189,31 +188,12 @@ def _claim(*, now: datetime, limit: int) -> list[WebhookDelivery]:
     split = len(_DELIVERY.concrete_fields)
     claimed = []
     for row in rows:
-        delivery = _instance(WebhookDelivery, row[:split])
-        delivery.endpoint = _instance(WebhookEndpoint, row[split:])
+        delivery = model_from_row(WebhookDelivery, row[:split])
+        delivery.endpoint = model_from_row(WebhookEndpoint, row[split:])
         claimed.append(delivery)
     # a leased-out row may have no due time: it sorts last, as in PostgreSQL
     claimed.sort(key=lambda d: (d.next_attempt_at is None, d.next_attempt_at or now, d.pk))
     return claimed
-
-
-def _instance(model: type[Model], values: tuple) -> Model:
-    """An instance from a row of all the model's concrete columns, as the ORM loads it."""
-    values = list(values)
-    for index, field, converters in _converters(model):
-        for converter in converters:
-            values[index] = converter(values[index], field, connection)
-    return model.from_db(connection.alias, None, values)
-
-
-@functools.cache
-def _converters(model: type[Model]) -> list[tuple[int, Field, list]]:
-    """(column index, field, from-database converters) of the model's converted fields."""
-    return [
-        (index, field, converters)
-        for index, field in enumerate(model._meta.concrete_fields)
-        if (converters := field.get_db_converters(connection))
-    ]
 
 
 def _host(url: str) -> str:

@@ -19,7 +19,6 @@ process, so a saga step never waits behind projector or sender work.
   (see ``kick.relay_after_commit``).
 """
 
-import functools
 import logging
 import time
 import traceback
@@ -28,7 +27,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, Field, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from orderflow.models import Delivery, DeliveryAttempt, DeliveryStatus, InboxEntry, OutboxEvent
@@ -41,7 +40,7 @@ from .errors import PERMANENT_ERRORS, PermanentError
 from .kick import LANE_KICK
 from .relay import relay_batch
 from .subscribers import Envelope, Subscriber, get_subscriber
-from .workqueue import WorkQueue, commit_without_flush, execute_prepared
+from .workqueue import WorkQueue, commit_without_flush, execute_prepared, model_from_row
 
 logger = logging.getLogger("orderflow.events.relay")  # the name operators' filters know
 
@@ -152,8 +151,8 @@ def _claim_prepared(*, now: datetime, lease_until: datetime, limit: int) -> list
     split = len(_DELIVERY_COLUMNS)
     claimed = []
     for row in rows:
-        delivery = _from_row(Delivery, row[:split])
-        delivery.event = _from_row(OutboxEvent, row[split:])
+        delivery = model_from_row(Delivery, row[:split])
+        delivery.event = model_from_row(OutboxEvent, row[split:])
         claimed.append(delivery)
     claimed.sort(key=lambda d: (-d.priority, d.available_at, d.pk))
     return claimed
@@ -167,28 +166,6 @@ def _claim_orm(*, now: datetime, lease_until: datetime, limit: int) -> list[Deli
         queryset=Delivery.objects.select_related("event"),
         lease_seconds=seconds,
     )
-
-
-def _from_row(model, values):
-    """A model instance from a raw row of all its concrete columns, as the ORM loads it."""
-    converted = list(values)
-    for index, field, converters in _converters(model):
-        value = converted[index]
-        for converter in converters:
-            value = converter(value, field, connection)
-        converted[index] = value
-    return model.from_db(connection.alias, None, converted)
-
-
-@functools.cache
-def _converters(model) -> list[tuple[int, Field, list]]:
-    """(column index, field, from-database converters) of the model's converted fields."""
-    fields = enumerate(model._meta.concrete_fields)
-    return [
-        (index, field, converters)
-        for index, field in fields
-        if (converters := field.get_db_converters(connection))
-    ]
 
 
 # --- run ---

@@ -48,6 +48,7 @@ A batch sender that records many outcomes in one statement uses :meth:`WorkQueue
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import threading
@@ -66,6 +67,8 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import F, Model, Q, QuerySet
 from django.utils import timezone
+
+ModelT = TypeVar("ModelT", bound=Model)
 
 KICK_FLAG_TTL = 2
 
@@ -137,6 +140,31 @@ def execute_prepared(sql: str, params: dict[str, Any] | list[Any]) -> list[tuple
         for wrapper in reversed(connection.execute_wrappers):
             executor = partial(wrapper, executor)
         return executor(sql, params, False, context)
+
+
+def model_from_row(model: type[ModelT], values) -> ModelT:
+    """An instance from a raw row of all ``model``'s concrete columns, as the ORM loads it.
+
+    For rows read by :func:`execute_prepared`: each column goes through its field's
+    from-database converters (JSON, money, time zones), as a queryset's rows do.
+    """
+    converted = list(values)
+    for index, model_field, converters in _converters(model):
+        value = converted[index]
+        for converter in converters:
+            value = converter(value, model_field, connection)
+        converted[index] = value
+    return model.from_db(connection.alias, None, converted)
+
+
+@functools.cache
+def _converters(model: type[Model]) -> list[tuple[int, Any, list]]:
+    """(column index, field, from-database converters) of the model's converted fields."""
+    return [
+        (index, model_field, converters)
+        for index, model_field in enumerate(model._meta.concrete_fields)
+        if (converters := model_field.get_db_converters(connection))
+    ]
 
 
 # --- kicks ---
