@@ -17,9 +17,18 @@ from django.db.models import F
 from django.utils import timezone
 
 from orderflow.correlation import get_correlation_id
-from orderflow.events.workqueue import execute_prepared
+from orderflow.events.workqueue import execute_prepared, model_from_row
 
-from .models import Order, OrderLine, OrderTransition, Product, Shipment, ShipmentLine
+from .models import (
+    Order,
+    OrderLine,
+    OrderTransition,
+    Product,
+    Shipment,
+    ShipmentLine,
+    Shop,
+    ShopAPIKey,
+)
 
 # the tables, named as the models declare them (a test checks they still are)
 TABLES = {
@@ -55,6 +64,33 @@ def _run(sql: str, params) -> list[tuple]:
     # Django's errors (IntegrityError…), as its own cursors raise them
     with connection.wrap_database_errors:
         return execute_prepared(sql, params)
+
+
+# --- the API key --------------------------------------------------------------------------
+_KEY_COLUMNS = [f.column for f in ShopAPIKey._meta.concrete_fields]
+_SHOP_COLUMNS = [f.column for f in Shop._meta.concrete_fields]
+#: every API request but the lean intake's: the unrevoked key of the prefix (unique), its
+#: shop with it
+_API_KEY_SQL = (
+    f"SELECT {', '.join(f'k.{c}' for c in _KEY_COLUMNS)}, {', '.join(f's.{c}' for c in _SHOP_COLUMNS)}"  # noqa: S608, E501
+    f" FROM {ShopAPIKey._meta.db_table} k JOIN {Shop._meta.db_table} s ON s.id = k.shop_id"
+    " WHERE k.prefix = %s AND NOT k.revoked"
+)
+
+
+def api_key_with_shop(prefix: str) -> ShopAPIKey | None:
+    """The unrevoked key named ``prefix``, its shop loaded, or None: one statement (the ORM
+    compiled it, and built both rows, for ≈ 0.6 ms of every API request)."""
+    if not _postgres():
+        keys = ShopAPIKey.objects.select_related("shop").filter(prefix=prefix, revoked=False)
+        return keys.first()
+    rows = _run(_API_KEY_SQL, [prefix])
+    if not rows:
+        return None
+    split = len(_KEY_COLUMNS)
+    api_key = model_from_row(ShopAPIKey, rows[0][:split])
+    api_key.shop = model_from_row(Shop, rows[0][split:])
+    return api_key
 
 
 # --- the order row ---------------------------------------------------------------------

@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from .. import repository
 from ..models import Shop, ShopAPIKey
 
 #: last_used_at is a hint for humans, not an audit log: writing it on every request would
@@ -61,7 +62,7 @@ def api_key_authenticate(*, raw_key: str) -> ShopAPIKey | None:
     prefix, dot, _ = raw_key.partition(".")
     if not dot or not prefix:
         return None
-    api_key = ShopAPIKey.objects.select_related("shop").filter(prefix=prefix, revoked=False).first()
+    api_key = repository.api_key_with_shop(prefix)
     if api_key is None or api_key.has_expired or not api_key.is_valid(raw_key):
         return None
     now = timezone.now()

@@ -131,3 +131,34 @@ def test_a_key_acts_for_its_own_shop_only(shop, other_shop, products):
     response = _client(f"Bearer {raw_key}").get("/api/v1/products/MUG")
 
     assert_problem(response, status=404, type_slug="not-found")
+
+
+def test_the_key_and_its_shop_are_read_in_one_statement_as_the_orm_reads_them(shop):
+    """The prepared lookup (every API request but the lean intake's) gives the ORM's rows:
+    the unrevoked key of the prefix, its shop loaded with it; a revoked key, nothing."""
+    from django.db import connection
+
+    from orders import repository
+
+    api_key, raw_key = services.api_key_create(shop=shop, name="first")
+    prefix = raw_key.partition(".")[0]
+    sql: list[str] = []
+
+    def record(execute, statement, params, many, context):
+        sql.append(statement)
+        return execute(statement, params, many, context)
+
+    with connection.execute_wrapper(record):
+        found = repository.api_key_with_shop(prefix)
+
+    assert len(sql) == 1
+    expected = ShopAPIKey.objects.select_related("shop").get(pk=api_key.pk)
+    fields = [f.attname for f in ShopAPIKey._meta.concrete_fields]
+    assert [getattr(found, f) for f in fields] == [getattr(expected, f) for f in fields]
+    shop_fields = [f.attname for f in type(shop)._meta.concrete_fields]
+    assert [getattr(found.shop, f) for f in shop_fields] == [
+        getattr(expected.shop, f) for f in shop_fields
+    ]
+    assert repository.api_key_with_shop("no-such") is None
+    services.api_key_revoke(api_key=expected)
+    assert repository.api_key_with_shop(prefix) is None
