@@ -467,7 +467,10 @@ class OrderOutputSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
             order, "_prefetched_objects_cache", {}
         ):
             return []
-        return ShipmentOutputSerializer(order.shipments.all(), many=True).data
+        shipments = order.shipments.all()  # a list page's prefetched parcels: no query
+        if not shipments:  # most of a list page: no serializer built for nothing to show
+            return []
+        return ShipmentOutputSerializer(shipments, many=True).data
 
     def get_allowed_actions(self, order: Order) -> list[str]:
         return state_machine.allowed_actions(order.status)
