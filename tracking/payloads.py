@@ -12,7 +12,7 @@ from . import queues
 from .choices import Milestone, TrackingSource
 from .live_status import LiveStatus
 from .models import TrackedOrder, TrackingEntry
-from .reactions import OPEN_RETURN_STATUSES
+from .reactions import OPEN_RETURN_STATUSES, customer_delivery_issue
 
 #: what the customer and staff wait for next, by order status (the orders' vocabulary)
 NEXT_STEPS = {
@@ -178,7 +178,8 @@ def public_order(tracked: TrackedOrder, live: LiveStatus) -> dict:
         "carrier": tracked.carrier,
         "tracking_number": tracked.tracking_number,
         "outcome": _public_outcome(tracked.outcome),
-        "delivery_issue": tracked.delivery_issue,
+        # what the carrier did, whether or not staff have handled it since
+        "delivery_issue": customer_delivery_issue(tracked.delivery_issue, tracked.parcels or []),
         "refunded_amount": str(tracked.refunded_amount),
         "refunded_at": tracked.refunded_at.isoformat() if tracked.refunded_at else "",
         "return_status": tracked.return_status,

@@ -275,6 +275,17 @@ def delivery_issue_of(parcels: list[dict[str, Any]], *, news: str) -> str:
     return next((issue for issue in DELIVERY_ISSUES if issue in statuses), "")
 
 
+def customer_delivery_issue(delivery_issue: str, parcels: list[dict[str, Any]]) -> str:
+    """The carrier's bad news the customer's page tells: the row's, else the gravest of a
+    parcel staff marked handled that the carrier still holds or sends back. The mark takes
+    the order off staff's queue; it changes nothing the carrier did with the parcel, and the
+    carrier's next good news ends it (``merge_parcel``)."""
+    if delivery_issue:
+        return delivery_issue
+    statuses = {parcel.get("status") for parcel in parcels if parcel.get("issue_resolved")}
+    return next((issue for issue in DELIVERY_ISSUES if issue in statuses), "")
+
+
 def resolve_parcel(parcels: list[dict[str, Any]], shipment_id: str) -> list[dict[str, Any]]:
     """The row's parcels with ``shipment_id``'s delivery exception marked handled (a parcel
     the row does not know stays unknown: the mark is no parcel of its own)."""

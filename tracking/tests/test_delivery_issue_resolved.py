@@ -11,7 +11,9 @@ from orders import services as orders_services
 from orders.models import Shipment
 from testkit.factories import STAFF
 from tracking import queues
+from tracking.live_status import live_status_get
 from tracking.models import TrackedOrder, TrackingEntry
+from tracking.payloads import public_order
 from tracking.reactions import delivery_issue_of
 
 from .conftest import CARRIER, staff_member
@@ -113,6 +115,31 @@ def test_an_operator_marks_a_held_parcel_handled_and_the_order_leaves_the_queue(
     page = operator.get(response["Location"]).content.decode()
     assert "The delivery exception of parcel DP-0700 is marked handled." in page
     assert _url(held, parcel.id) not in page
+
+
+def test_the_customer_still_reads_the_carriers_news_once_staff_handled_it(client, held, settle):
+    """Handled is staff's word: the order leaves their queue, but the carrier still holds
+    the parcel, and the customer's page (and its pushes' payload) keeps saying so until the
+    carrier's next news."""
+    parcel = Shipment.objects.get(order_id=held.id)
+    _client(client, "operator").post(_url(held, parcel.id), {"note": "Called the customer"})
+    settle()
+    assert queues.row_queues(_row(held)) == []
+
+    client.logout()
+    page = client.get(f"/track/{held.tracking_token}", HTTP_ACCEPT_LANGUAGE="en")
+
+    assert page.status_code == 200
+    assert page.context["view"]["status_label"] == "Held by the carrier"
+    assert page.context["view"]["next_step"] == "Collect the parcel, or contact the shop."
+    assert public_order(_row(held), live_status_get(held.id))["delivery_issue"] == "held"
+
+    _report("in_transit", "scan-2")  # the carrier moves it on: the story of the hold ends
+    settle()
+
+    page = client.get(f"/track/{held.tracking_token}", HTTP_ACCEPT_LANGUAGE="en")
+    assert page.context["view"]["status_label"] != "Held by the carrier"
+    assert public_order(_row(held), live_status_get(held.id))["delivery_issue"] == ""
 
 
 def test_the_carriers_next_bad_news_puts_the_order_back_in_the_queue(client, held, settle):
