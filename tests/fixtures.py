@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from devtools.processes import ProcessFailedToStart, celery_beat, celery_worker, wait_until
 from orderflow.events import get_event_class
 from orderflow.events.projectors import projectors_due
-from orderflow.events.relay import drain
+from orderflow.events.pump import drain
 from orderflow.events.subscribers import Envelope, get_subscriber
 from orderflow.models import Delivery, DeliveryStatus, OutboxEvent
 

@@ -9,7 +9,7 @@ from django.db import transaction
 from notifications import services
 from notifications.services.projection import Projected, notifications_project
 from orderflow.events.projectors import FeedEvent
-from orderflow.events.relay import drain
+from orderflow.events.pump import drain
 from orderflow.models import OutboxEvent
 from testkit.factories import ProductFactory, ShopFactory
 

@@ -11,10 +11,9 @@ before each batch it claims; the events a batch's steps publish are relayed befo
 next batch's claim (continuation).
 
 The delivery machinery that lived here moved: the engine to ``workqueue``, the lane to
-``lane``, the in-process loop to ``pump``; their names stay importable from here.
+``lane``, the in-process loop to ``pump``: import them from there.
 """
 
-import importlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -186,27 +185,3 @@ def _relay_orm(limit: int) -> int:
     metrics.EVENTS_RELAYED.inc(len(events))
     tracing.record_relay(events)
     return len(events)
-
-
-#: Names that moved to the lane, the pump and the engine, still importable from here.
-_MOVED = {
-    "DrainResult": "lane",
-    "claim_batch": "lane",
-    "_claim_orm": "lane",
-    "_claim_prepared": "lane",
-    "run_delivery": "lane",
-    "process_batch": "lane",
-    "_record_failure": "lane",
-    "drain": "pump",
-    "due_backlog_exists": "pump",
-    "_commit_without_flush": "workqueue",
-}
-
-
-def __getattr__(name: str):
-    module = _MOVED.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    if name == "_commit_without_flush":
-        name = "commit_without_flush"
-    return getattr(importlib.import_module(f"{__package__}.{module}"), name)

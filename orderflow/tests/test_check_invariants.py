@@ -13,7 +13,8 @@ from django.utils import timezone
 from orderflow.correlation import reset_correlation_id, set_correlation_id
 from orderflow.events import publish
 from orderflow.events.projectors import get_projector, parked_event_replay, projector_pass
-from orderflow.events.relay import drain, relay_batch
+from orderflow.events.pump import drain
+from orderflow.events.relay import relay_batch
 from orderflow.models import Delivery, DeliveryStatus, InboxEntry, OutboxEvent
 from orderflow.tests.projector_probe import NAME, fix, park_one, surface_projector
 from orders.models import OrderTransition, Product

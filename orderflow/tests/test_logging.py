@@ -21,7 +21,7 @@ from orderflow.correlation import (
     set_correlation_id,
 )
 from orderflow.events import publish
-from orderflow.events.relay import drain
+from orderflow.events.pump import drain
 from orderflow.observability.logging_context import bind_log_context, log_context
 from orderflow.observability.logging_format import ConsoleFormatter, JsonFormatter
 from orders.events import OrderPlaced, PlacedLine

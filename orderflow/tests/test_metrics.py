@@ -17,7 +17,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from notifications import metrics as notifications_metrics
 from orderflow.events import publish
 from orderflow.events.projectors import get_projector, projector_pass
-from orderflow.events.relay import drain, relay_batch
+from orderflow.events.pump import drain
+from orderflow.events.relay import relay_batch
 from orderflow.models import OutboxEvent
 from orderflow.observability.metrics.collectors import ScrapeCollectors
 from orderflow.tasks import events_pump_task

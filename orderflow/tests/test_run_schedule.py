@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from orderflow.celery import app as celery_app
 from orderflow.events import publish
-from orderflow.events.relay import drain
+from orderflow.events.pump import drain
 from orderflow.models import Delivery, DeliveryStatus
 from tests.probe.events import ProbePinged
 from tests.probe.models import ProbeEffect

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.test import Client
 
-from orderflow.events.relay import drain
+from orderflow.events.pump import drain
 from orders import services as orders_services
 from orders.services import returns
 from orders.services.carriers import shop_carrier_bind

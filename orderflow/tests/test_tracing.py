@@ -10,7 +10,7 @@ from opentelemetry.sdk.trace.sampling import Decision
 from opentelemetry.trace import SpanKind, StatusCode
 
 from orderflow.events import publish
-from orderflow.events.relay import drain
+from orderflow.events.pump import drain
 from orderflow.models import OutboxEvent
 from orderflow.observability import tracing
 from orderflow.tests.observability import delivery_spans, spans_fixture  # noqa: F401

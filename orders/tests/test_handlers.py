@@ -8,7 +8,8 @@ from django.db import transaction
 
 from orderflow.correlation import reset_correlation_id, set_correlation_id
 from orderflow.events import publish
-from orderflow.events.relay import claim_batch, relay_batch, run_delivery
+from orderflow.events.lane import claim_batch, run_delivery
+from orderflow.events.relay import relay_batch
 from orderflow.models import OutboxEvent
 from orders.models import Order
 from payments.events import PaymentCaptured, PaymentFailed

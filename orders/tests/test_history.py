@@ -3,7 +3,8 @@
 import pytest
 
 from orderflow.correlation import reset_correlation_id, set_correlation_id
-from orderflow.events.relay import claim_batch, relay_batch, run_delivery
+from orderflow.events.lane import claim_batch, run_delivery
+from orderflow.events.relay import relay_batch
 from orders import services, state_machine
 from orders.exceptions import InvalidTransition
 from orders.models import Order, OrderTransition, ShopAPIKey

@@ -3,7 +3,8 @@
 import pytest
 from django.utils import timezone
 
-from orderflow.events.relay import claim_batch, relay_batch, run_delivery
+from orderflow.events.lane import claim_batch, run_delivery
+from orderflow.events.relay import relay_batch
 from orderflow.events.subscribers import get_subscriber
 from orderflow.models import OutboxEvent
 from payments.models import Invoice, Payment, PaymentAttempt, Refund

@@ -12,7 +12,9 @@ from django.core.management import call_command
 from django.db import connection, transaction
 
 from orderflow.events import publish
-from orderflow.events.relay import drain, relay_batch, run_delivery
+from orderflow.events.lane import run_delivery
+from orderflow.events.pump import drain
+from orderflow.events.relay import relay_batch
 from orderflow.models import DeadLetter, Delivery, DeliveryAttempt, DeliveryStatus
 from tests.fixtures import wait_for
 from tests.probe.events import ProbePinged

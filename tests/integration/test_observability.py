@@ -34,7 +34,7 @@ from rest_framework.test import APIClient
 
 from devtools.processes import ManagedProcess, ProcessFailedToStart
 from orderflow.events import publish
-from orderflow.events.relay import drain
+from orderflow.events.pump import drain
 from orderflow.models import Delivery, DeliveryStatus, OutboxEvent
 from orderflow.tests.observability import delivery_spans, sample, spans_fixture  # noqa: F401
 from testkit.factories import ProductFactory, ShopFactory, api_key_for

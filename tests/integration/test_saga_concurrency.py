@@ -23,7 +23,9 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from orderflow.events.relay import drain, relay_batch, run_delivery
+from orderflow.events.lane import run_delivery
+from orderflow.events.pump import drain
+from orderflow.events.relay import relay_batch
 from orderflow.models import Delivery, DeliveryAttempt, DeliveryStatus, OutboxEvent
 from orders import services as order_services
 from orders.models import Order, OrderLine, OrderTransition, Product

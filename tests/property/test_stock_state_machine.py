@@ -53,7 +53,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from orderflow.events.relay import drain, process_batch
+from orderflow.events.lane import process_batch
+from orderflow.events.pump import drain
 from orderflow.models import Delivery, DeliveryStatus
 from orders import services as order_services
 from orders.exceptions import (

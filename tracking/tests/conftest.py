@@ -2,7 +2,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from orderflow.events.relay import drain
+from orderflow.events.pump import drain
 from orders.services.carriers import shop_carrier_bind
 from testkit.factories import ProductFactory, ShopFactory, order_for
 

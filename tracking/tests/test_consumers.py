@@ -13,7 +13,7 @@ from django.test import Client
 from django.utils import timezone
 
 from orderflow.asgi import application
-from orderflow.events.relay import drain
+from orderflow.events.pump import drain
 from orderflow.models import Delivery, DeliveryStatus, OutboxEvent
 from orders import services as orders_services
 from testkit.factories import ProductFactory, ShopFactory

@@ -3,7 +3,7 @@
 import pytest
 from asgiref.sync import sync_to_async
 
-from orderflow.events.relay import drain
+from orderflow.events.pump import drain
 from orderflow.tests.observability import sample
 from orders import services as orders_services
 

@@ -8,13 +8,8 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
-from orderflow.events.relay import (
-    _claim_orm,
-    _claim_prepared,
-    claim_batch,
-    relay_batch,
-    run_delivery,
-)
+from orderflow.events.lane import _claim_orm, _claim_prepared, claim_batch, run_delivery
+from orderflow.events.relay import relay_batch
 from orderflow.models import Delivery, DeliveryStatus, OutboxEvent
 from tests.probe.events import ProbeUrgent
 from tests.probe.handlers import COMMIT_MODE_KEY

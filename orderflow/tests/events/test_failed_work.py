@@ -6,9 +6,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from orderflow.events.lane import claim_batch, run_delivery
 from orderflow.events.maintenance import dead_letters
 from orderflow.events.projectors import parked_events
-from orderflow.events.relay import claim_batch, relay_batch, run_delivery
+from orderflow.events.relay import relay_batch
 from orderflow.tests.projector_probe import NAME, park_one, surface_projector
 from orderflow.tests.test_admin import ORDERED, RECORD, publish_one
 from tests.probe.events import ProbePinged

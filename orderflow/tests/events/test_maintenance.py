@@ -10,6 +10,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from orderflow.events.kick import kick_after_commit
+from orderflow.events.lane import claim_batch, run_delivery
 from orderflow.events.maintenance import (
     OutboxStatus,
     dead_letter_replay,
@@ -17,7 +18,7 @@ from orderflow.events.maintenance import (
     outbox_status,
 )
 from orderflow.events.projectors import all_projectors
-from orderflow.events.relay import claim_batch, relay_batch, run_delivery
+from orderflow.events.relay import relay_batch
 from orderflow.models import (
     DeadLetter,
     Delivery,

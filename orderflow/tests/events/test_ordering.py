@@ -15,8 +15,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from orderflow.events.lane import DrainResult, claim_batch, process_batch
 from orderflow.events.maintenance import dead_letter_replay
-from orderflow.events.relay import DrainResult, claim_batch, process_batch, relay_batch
+from orderflow.events.relay import relay_batch
 from orderflow.models import DeadLetter, Delivery, DeliveryStatus
 from tests.probe.models import ProbeEffect
 

@@ -16,8 +16,9 @@ from rest_framework.test import APIClient
 from orderflow.events import Event, base, event_published, publish
 from orderflow.events.base import EventDeclarationError, UnknownEventType
 from orderflow.events.kick import kick_after_commit
+from orderflow.events.lane import claim_batch, run_delivery
 from orderflow.events.publish import PublishOutsideTransaction
-from orderflow.events.relay import claim_batch, relay_batch, run_delivery
+from orderflow.events.relay import relay_batch
 from orderflow.models import OutboxEvent
 from orders.events import OrderPlaced, PlacedLine
 from orders.models import Order

@@ -12,15 +12,9 @@ from django.test import override_settings
 from django.utils import timezone
 
 from orderflow.events import subscribers as subscriber_registry
-from orderflow.events.relay import (
-    DrainResult,
-    claim_batch,
-    drain,
-    process_batch,
-    relay_batch,
-    retry_delay,
-    run_delivery,
-)
+from orderflow.events.lane import DrainResult, claim_batch, process_batch, run_delivery
+from orderflow.events.pump import drain
+from orderflow.events.relay import relay_batch, retry_delay
 from orderflow.models import (
     DeadLetter,
     Delivery,

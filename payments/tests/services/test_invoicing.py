@@ -7,7 +7,8 @@ import pytest
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from orderflow.events.relay import claim_batch, relay_batch, run_delivery
+from orderflow.events.lane import claim_batch, run_delivery
+from orderflow.events.relay import relay_batch
 from orderflow.models import OutboxEvent
 from payments.exceptions import InvoiceImmutable
 from payments.models import Invoice, InvoiceSequence

@@ -6,7 +6,8 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from orderflow.events.relay import claim_batch, relay_batch, run_delivery
+from orderflow.events.lane import claim_batch, run_delivery
+from orderflow.events.relay import relay_batch
 from orderflow.models import Delivery, OutboxEvent
 from payments.gateway import SimulatedGateway, TransientGatewayError
 from payments.models import Payment, PaymentAttempt

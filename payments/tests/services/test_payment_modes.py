@@ -8,7 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from orderflow.events.relay import claim_batch, relay_batch, run_delivery
+from orderflow.events.lane import claim_batch, run_delivery
+from orderflow.events.relay import relay_batch
 from orderflow.models import OutboxEvent
 from orders import services as order_services
 from orders.models import Order

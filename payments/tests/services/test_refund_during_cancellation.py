@@ -18,7 +18,8 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from orderflow.events.relay import claim_batch, relay_batch, run_delivery
+from orderflow.events.lane import claim_batch, run_delivery
+from orderflow.events.relay import relay_batch
 from orders.models import Product, TaxRate
 from payments.exceptions import RefundNotPossible
 from payments.gateway import GatewayGate
