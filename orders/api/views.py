@@ -13,7 +13,6 @@ from rest_framework.views import APIView
 
 from orderflow.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from orderflow.api.idempotency import idempotency_key_from, idempotent
-from payments.interface import payment_states
 
 from .. import selectors, services
 from ..choices import OrderStatus
@@ -33,6 +32,7 @@ from .serializers import (
     ProductCreateInputSerializer,
     ProductOutputSerializer,
     ProductUpdateInputSerializer,
+    order_documents,
 )
 
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
@@ -134,10 +134,7 @@ class OrderListCreateApi(APIView):
             raise _filter_errors(filterset)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(filterset.qs, request, view=self)
-        context = {"payments": payment_states(order_ids=[order.pk for order in page])}
-        return paginator.get_paginated_response(
-            OrderOutputSerializer(page, many=True, context=context).data
-        )
+        return paginator.get_paginated_response(order_documents(page))
 
     @extend_schema(
         operation_id="orders_create",
@@ -222,7 +219,7 @@ class OrderDetailApi(APIView):
             )
         except Order.DoesNotExist:
             raise Http404("No such order.") from None
-        return Response(OrderOutputSerializer(order).data)
+        return Response(order_documents([order])[0])
 
     @extend_schema(
         operation_id="orders_partial_update",
