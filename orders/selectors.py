@@ -10,14 +10,32 @@ from django.db.models.functions import Coalesce
 from .choices import OrderStatus
 from .models import Order, OrderLine, Product, Return, Shipment, Shop, ShopCarrier
 
+#: the statuses of an order before its first parcel left
+NOT_SHIPPED = frozenset(
+    {
+        OrderStatus.PLACED,
+        OrderStatus.RESERVED,
+        OrderStatus.PAID,
+        OrderStatus.CONFIRMED,
+        OrderStatus.REJECTED,
+        OrderStatus.CANCELLED,
+    }
+)
+
 
 def order_list_for_shop(*, shop: Shop) -> QuerySet[Order]:
     return Order.objects.filter(shop=shop).prefetch_related("lines", "shipments__lines")
 
 
 def order_get_for_shop(*, shop: Shop, order_id: UUID) -> Order:
-    """Return the shop's order or raise ``Order.DoesNotExist`` (another shop's too)."""
-    return order_list_for_shop(shop=shop).get(pk=order_id)
+    """Return the shop's order or raise ``Order.DoesNotExist`` (another shop's too).
+
+    Its lines come with it; its parcels too, once it may have one (an order that has not
+    shipped has none: no query for them)."""
+    order = Order.objects.filter(shop=shop).prefetch_related("lines").get(pk=order_id)
+    if order.status not in NOT_SHIPPED:
+        prefetch_related_objects([order], "shipments__lines")
+    return order
 
 
 def order_with_parcels(*, order: Order) -> Order:

@@ -1,6 +1,9 @@
 """Fixtures every test tree shares (a pytest plugin, registered by the root conftest.py)."""
 
+from contextlib import contextmanager
+
 import pytest
+from django.db import connection
 from rest_framework.test import APIClient
 
 from .factories import ShopFactory, api_key_for
@@ -54,3 +57,29 @@ def order_body():
         return body
 
     return make
+
+
+@pytest.fixture
+def assert_statements():
+    """Count every statement sent to the database meanwhile, each one a round trip.
+
+    ``with assert_statements(n) as sent:`` — ``sent`` lists them. Through the connection's
+    execute wrappers: Django's cursors and the prepared statements (the kernel's
+    ``execute_prepared``, the lean paths) alike, which Django's query log does not see.
+    ``n`` None counts without asserting.
+    """
+
+    @contextmanager
+    def expect(count: int | None):
+        sent: list[str] = []
+
+        def record(execute, sql, params, many, context):
+            sent.append(" ".join(str(sql).split()))
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(record):
+            yield sent
+        if count is not None:
+            assert len(sent) == count, "\n".join(s[:120] for s in sent)
+
+    return expect

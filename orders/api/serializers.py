@@ -14,23 +14,12 @@ from orderflow.api.serializers import STORABLE_TEXT_PATTERN, StrictInputSerializ
 from payments.interface import PaymentState, payment_states
 
 from .. import state_machine
-from ..choices import Locale, OrderStatus
+from ..choices import Locale
 from ..models import Order, OrderLine, Product, currency_validator, sku_validator
 from ..models.price_rules import code_validator, tax_class_validator
+from ..selectors import NOT_SHIPPED
 from ..services.intake import MAX_LINES, MAX_QUANTITY
 from .shipment_serializers import ShipmentOutputSerializer
-
-#: the statuses of an order before its first parcel left
-NOT_SHIPPED = frozenset(
-    {
-        OrderStatus.PLACED,
-        OrderStatus.RESERVED,
-        OrderStatus.PAID,
-        OrderStatus.CONFIRMED,
-        OrderStatus.REJECTED,
-        OrderStatus.CANCELLED,
-    }
-)
 
 
 # --- orders: input ------------------------------------------------------------------------------

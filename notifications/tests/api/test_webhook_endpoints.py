@@ -287,7 +287,7 @@ def test_a_test_event_to_an_inactive_endpoint_is_a_409(api, live_endpoint):
 
 
 def test_lists_deliveries_newest_first_in_fixed_queries(
-    api, shop, products, live_endpoint, run_events, send_webhooks, django_assert_num_queries
+    api, shop, products, live_endpoint, run_events, send_webhooks, assert_statements
 ):
     for _ in range(3):
         order_for(shop)
@@ -295,7 +295,7 @@ def test_lists_deliveries_newest_first_in_fixed_queries(
     send_webhooks()
     path = f"/api/v1/webhook-endpoints/{live_endpoint['id']}/deliveries"
 
-    with django_assert_num_queries(3):  # the API key, the endpoint, the page
+    with assert_statements(3):  # the API key, the endpoint, the page
         response = api.get(path + "?limit=5")
 
     assert response.status_code == 200

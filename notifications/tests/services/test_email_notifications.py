@@ -344,20 +344,15 @@ def test_a_shop_without_a_contact_address_fails_the_row_with_a_reason(shop, send
 
 
 @pytest.mark.parametrize("orders", [1, 4])
-def test_a_batch_of_emails_reads_its_orders_once(shop, products, run_events, orders):
-    from django.db import connection
-
+def test_a_batch_of_emails_reads_its_orders_once(
+    shop, products, run_events, orders, assert_statements
+):
     for _ in range(orders):
         order_for(shop, lines={"COFFEE-1KG": 1})
     run_events()
     assert Notification.objects.filter(status=SendStatus.QUEUED).count() == orders
-    sql: list[str] = []
 
-    def record(execute, statement, params, many, context):
-        sql.append(" ".join(str(statement).split()))
-        return execute(statement, params, many, context)
-
-    with connection.execute_wrapper(record):  # sees the prepared outcome statement too
+    with assert_statements(None) as sql:  # sees the prepared outcome statement too
         result = services.email_notifications_send_due()
 
     assert result.sent == orders

@@ -133,25 +133,19 @@ def test_a_key_acts_for_its_own_shop_only(shop, other_shop, products):
     assert_problem(response, status=404, type_slug="not-found")
 
 
-def test_the_key_and_its_shop_are_read_in_one_statement_as_the_orm_reads_them(shop):
+def test_the_key_and_its_shop_are_read_in_one_statement_as_the_orm_reads_them(
+    shop, assert_statements
+):
     """The prepared lookup (every API request but the lean intake's) gives the ORM's rows:
     the unrevoked key of the prefix, its shop loaded with it; a revoked key, nothing."""
-    from django.db import connection
-
     from orders import repository
 
     api_key, raw_key = services.api_key_create(shop=shop, name="first")
     prefix = raw_key.partition(".")[0]
-    sql: list[str] = []
 
-    def record(execute, statement, params, many, context):
-        sql.append(statement)
-        return execute(statement, params, many, context)
-
-    with connection.execute_wrapper(record):
+    with assert_statements(1):
         found = repository.api_key_with_shop(prefix)
 
-    assert len(sql) == 1
     expected = ShopAPIKey.objects.select_related("shop").get(pk=api_key.pk)
     fields = [f.attname for f in ShopAPIKey._meta.concrete_fields]
     assert [getattr(found, f) for f in fields] == [getattr(expected, f) for f in fields]

@@ -10,38 +10,11 @@ which is counted here; in production those are the (uncounted) BEGIN and COMMIT.
 intake's tests run in autocommit, as production does, so their count is the real one.
 """
 
-from contextlib import contextmanager
-
 import pytest
-from django.db import connection
 
 from testkit.factories import ProductFactory, order_for, order_in
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def assert_statements():
-    """Count every statement sent to the database, each one a round trip.
-
-    Through the connection's execute wrappers: Django's cursors and the prepared
-    statements of the lean paths (``orders.intake_sql``, the kernel's
-    ``execute_prepared``) alike, which Django's query log does not all see.
-    """
-
-    @contextmanager
-    def expect(count: int):
-        sent: list[str] = []
-
-        def record(execute, sql, params, many, context):
-            sent.append(sql)
-            return execute(sql, params, many, context)
-
-        with connection.execute_wrapper(record):
-            yield sent
-        assert len(sent) == count, "\n".join(s[:120] for s in sent)
-
-    return expect
 
 
 @pytest.fixture
@@ -152,12 +125,24 @@ def test_list_costs_fixed_queries(warm_api, shop, catalog, assert_statements, or
 def test_detail_costs_fixed_queries(warm_api, shop, catalog, assert_statements, line_count):
     order = order_for(shop, lines={f"SKU-{i:02}": 1 for i in range(line_count)})
 
-    # key, order, its lines, its shipments, its payment state
-    with assert_statements(5):
+    # key, order, its lines, its payment state (no parcel before it ships: no query)
+    with assert_statements(4):
         response = warm_api.get(f"/api/v1/orders/{order.id}")
 
     assert response.status_code == 200, response.content
     assert len(response.json()["lines"]) == line_count
+
+
+def test_a_shipped_orders_detail_reads_its_parcels_too(warm_api, shop, assert_statements):
+    order = order_in(shop, "shipped", lines={"SKU-00": 1, "SKU-01": 2})
+
+    # key, order, its lines, its parcels, their lines, its payment state
+    with assert_statements(6):
+        response = warm_api.get(f"/api/v1/orders/{order.id}")
+
+    assert response.status_code == 200, response.content
+    [parcel] = response.json()["shipments"]
+    assert {line["sku"]: line["quantity"] for line in parcel["lines"]} == {"SKU-00": 1, "SKU-01": 2}
 
 
 @pytest.mark.parametrize("line_count", [1, 20])
@@ -165,9 +150,9 @@ def test_cancel_costs_fixed_queries(warm_api, shop, catalog, assert_statements, 
     order = order_for(shop, lines={f"SKU-{i:02}": 1 for i in range(line_count)})
 
     # key; savepoint; order locked; conditional status update with its transition history
-    # row (one statement); outbox row with its sequence (one statement); release; order,
-    # lines and shipments read back for the response
-    with assert_statements(10):
+    # row (one statement); outbox row with its sequence (one statement); release; order
+    # and lines read back for the response (a cancelled order has no parcel)
+    with assert_statements(9):
         response = warm_api.post(f"/api/v1/orders/{order.id}/cancel")
 
     assert response.status_code == 200, response.content
@@ -179,9 +164,9 @@ def test_cancel_releasing_stock_costs_fixed_queries(
 ):
     order = order_in(shop, "confirmed", lines={f"SKU-{i:02}": 1 for i in range(line_count)})
 
-    # the 10 of a plain cancel, and the release: its products locked in id order; one
+    # the 9 of a plain cancel, and the release: its products locked in id order; one
     # UPDATE of them all
-    with assert_statements(12):
+    with assert_statements(11):
         response = warm_api.post(f"/api/v1/orders/{order.id}/cancel")
 
     assert response.status_code == 200, response.content
