@@ -17,7 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
-from orderflow.events.workqueue import execute_prepared
+from orderflow.events.workqueue import execute_prepared, model_from_row
 
 from .choices import InvoiceKind, PaymentMode
 from .models import Invoice, InvoiceSequence, Payment, PaymentAttempt
@@ -31,16 +31,6 @@ def _run(sql: str, params) -> list[tuple]:
     # Django's errors (IntegrityError…), as its own cursors raise them
     with connection.wrap_database_errors:
         return execute_prepared(sql, params)
-
-
-def _from_row(model, row: Sequence):
-    """A model instance from a row of all its concrete columns, converted as the ORM does
-    (``from_db_value``: JSON columns arrive as text on Django's connection)."""
-    values = [
-        field.from_db_value(value, None, connection) if hasattr(field, "from_db_value") else value
-        for field, value in zip(model._meta.concrete_fields, row, strict=True)
-    ]
-    return model.from_db(connection.alias, [f.attname for f in model._meta.concrete_fields], values)
 
 
 # --- the payment row -------------------------------------------------------------------
@@ -86,7 +76,7 @@ def payment_locked(
             "mode": str(mode),
         },
     )
-    return _from_row(Payment, row)
+    return model_from_row(Payment, row)
 
 
 @dataclass(frozen=True)
@@ -185,7 +175,7 @@ def invoice_of_order(order_id: UUID) -> Invoice | None:
     if not _postgres():
         return Invoice.objects.filter(order_id=order_id, kind=InvoiceKind.INVOICE).first()
     rows = _run(_INVOICE_OF_ORDER_SQL, [order_id])
-    return _from_row(Invoice, rows[0]) if rows else None
+    return model_from_row(Invoice, rows[0]) if rows else None
 
 
 #: The shop's year counter, created at 1 or incremented, in one statement. The row stays

@@ -21,12 +21,13 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-import psycopg
 from django.db import connection
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from psycopg.types.json import Jsonb
+
+from orderflow.events.workqueue import execute_prepared, model_from_row
 
 from .models import TrackedOrder, TrackingEntry
 from .reactions import EntryRow
@@ -93,12 +94,9 @@ def _postgres() -> bool:
 
 
 def _run(sql: str, params: list) -> list[tuple]:
-    connection.ensure_connection()
     # a server-side-binding cursor of Django's connection (and transaction): Django's own
     # cursors bind on the client, which cannot prepare
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params, prepare=True)
-        return cursor.fetchall() if cursor.description else []
+    return execute_prepared(sql, params)
 
 
 # --- tracked_insert ---------------------------------------------------------------------------
@@ -176,24 +174,9 @@ def tracked_lock(order_ids: list[UUID]) -> dict[UUID, TrackedOrder]:
         return {row.order_id: row for row in rows}
     found = {}
     for values in _run(_LOCK_TRACKED, [list(order_ids)]):
-        row = TrackedOrder.from_db(connection.alias, None, _converted(list(values)))
+        row = model_from_row(TrackedOrder, values)
         found[row.order_id] = row
     return found
-
-
-#: the columns whose database value the model field converts (jsonb arrives as text on
-#: Django's connection: its own queries decode it in the field, and so must this one)
-_CONVERTED = [
-    (index, field)
-    for index, field in enumerate(TrackedOrder._meta.concrete_fields)
-    if hasattr(field, "from_db_value")
-]
-
-
-def _converted(values: list) -> list:
-    for index, field in _CONVERTED:
-        values[index] = field.from_db_value(values[index], None, connection)
-    return values
 
 
 # --- entries_insert ---------------------------------------------------------------------------
