@@ -69,8 +69,8 @@ def _run(sql: str, params) -> list[tuple]:
 # --- the API key --------------------------------------------------------------------------
 _KEY_COLUMNS = [f.column for f in ShopAPIKey._meta.concrete_fields]
 _SHOP_COLUMNS = [f.column for f in Shop._meta.concrete_fields]
-#: every API request but the lean intake's: the unrevoked key of the prefix (unique), its
-#: shop with it
+#: every API request (the lean intake's only when its in-process cache of verified keys
+#: misses): the unrevoked key of the prefix (unique), its shop with it
 _API_KEY_SQL = (
     f"SELECT {', '.join(f'k.{c}' for c in _KEY_COLUMNS)}, {', '.join(f's.{c}' for c in _SHOP_COLUMNS)}"  # noqa: S608, E501
     f" FROM {ShopAPIKey._meta.db_table} k JOIN {Shop._meta.db_table} s ON s.id = k.shop_id"

@@ -190,7 +190,7 @@ class OrderListCreateApi(APIView):
                     reverse("order-detail", args=[taken.order_id])
                 )
                 raise
-            return status.HTTP_201_CREATED, OrderOutputSerializer(order).data
+            return status.HTTP_201_CREATED, order_documents([order])[0]
 
         return idempotent(request, scope=_shop_scope(request), operation=place)
 
@@ -252,7 +252,7 @@ class OrderDetailApi(APIView):
                 order = selectors.order_get_for_shop(shop=shop, order_id=parsed_id)
         except Order.DoesNotExist:
             raise Http404("No such order.") from None
-        return Response(OrderOutputSerializer(order).data)
+        return Response(order_documents([order])[0])
 
 
 class _OrderActionApi(APIView):
@@ -282,7 +282,7 @@ class _OrderActionApi(APIView):
                 # it and keeps no answer for the key; the problem is raised below.
                 kept.append(error)
                 return error.status, {}
-            return status.HTTP_200_OK, OrderOutputSerializer(self.answer(request, order)).data
+            return status.HTTP_200_OK, order_documents([self.answer(request, order)])[0]
 
         response = idempotent(request, scope=_shop_scope(request), operation=run)
         if kept:
