@@ -7,7 +7,8 @@ PostgreSQL carries the work, Celery carries data-less kicks. Every queue of the 
   it is claimed (``running`` status) under a lease that ended — its worker died;
 * a **claim** takes due rows in one transaction with ``FOR UPDATE SKIP LOCKED``, marks
   them running, counts the attempt and sets the lease, so any number of workers share
-  the table;
+  the table; on PostgreSQL it is one prepared statement, its own transaction when sent
+  in autocommit (one round trip);
 * a failure **retries** with exponential backoff and full jitter (:func:`retry_delay`),
   the next attempt time kept in the row, or makes the row a **dead letter** at its last
   attempt (or at once for a permanent error);
@@ -165,6 +166,75 @@ def _converters(model: type[Model]) -> list[tuple[int, Any, list]]:
         for index, model_field in enumerate(model._meta.concrete_fields)
         if (converters := model_field.get_db_converters(connection))
     ]
+
+
+@functools.cache
+def _claim_sql(queue: WorkQueue) -> str:
+    """:meth:`WorkQueue.claim`'s statement for ``queue`` (built once per queue)."""
+    meta = queue.model._meta
+
+    def column(name: str) -> str:
+        return meta.pk.column if name == "pk" else meta.get_field(name).column
+
+    status, due = column(queue.status_field), column(queue.due_field)
+    lease, attempts = column(queue.lease_field), column(queue.attempts_field)
+    order = ", ".join(
+        f"t.{column(name.removeprefix('-'))}{' DESC' if name.startswith('-') else ''}"
+        for name in queue.order_by
+    )
+    # commit without waiting for the flush (commit_without_flush), for this transaction only
+    flush = (
+        ""
+        if queue.synchronous_claim
+        else ", (SELECT set_config('synchronous_commit', 'off', true)) f"
+    )
+    table, pk = meta.db_table, meta.pk.column
+    return f"""
+WITH due AS (
+    SELECT t.{pk} FROM {table} t
+    WHERE (t.{status} = %(pending)s AND t.{due} <= %(now)s)
+       OR (t.{status} = %(running)s AND t.{lease} < %(now)s)
+    ORDER BY {order}
+    LIMIT %(limit)s
+    FOR UPDATE OF t SKIP LOCKED
+)
+UPDATE {table} t
+SET {status} = %(running)s, {attempts} = t.{attempts} + 1, {lease} = %(lease_until)s
+FROM due{flush}
+WHERE t.{pk} = due.{pk}
+RETURNING {", ".join(f"t.{f.column}" for f in meta.concrete_fields)}
+"""  # noqa: S608 (table and column names come from the model, values are parameters)
+
+
+def _sort_key(model: type[Model], order_by: tuple[str, ...]) -> Callable[[Model], tuple]:
+    """Python's order for claimed rows as PostgreSQL's ``ORDER BY`` (NULLs last ascending)."""
+
+    def key(row: Model) -> tuple:
+        parts: list[Any] = []
+        for name in order_by:
+            value = getattr(row, name.removeprefix("-"))
+            if name.startswith("-"):
+                parts.append((value is not None, _Reversed(value) if value is not None else 0))
+            else:
+                parts.append((value is None, value if value is not None else 0))
+        return tuple(parts)
+
+    return key
+
+
+class _Reversed:
+    """Wraps a value so that sorting ascending orders it descending."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    def __lt__(self, other: _Reversed) -> bool:
+        return other.value < self.value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Reversed) and other.value == self.value
 
 
 # --- kicks ---
@@ -326,6 +396,8 @@ class WorkQueue:
         limit = limit or settings.EVENTS_BATCH_SIZE
         now = now or timezone.now()
         lease_until = self.lease_until(now, lease_seconds)
+        if queryset is None and self.claim_filter is None and connection.vendor == "postgresql":
+            return self._claim_prepared(now=now, lease_until=lease_until, limit=limit)
         base = queryset if queryset is not None else self.model._default_manager.all()
         condition = self.due(now)
         if self.claim_filter is not None:
@@ -350,6 +422,27 @@ class WorkQueue:
         for row in rows:
             self.mark_claimed(row, lease_until)
         return rows
+
+    def _claim_prepared(self, *, now: datetime, lease_until: datetime, limit: int) -> list:
+        """The claim as one prepared statement, its own transaction in autocommit.
+
+        The same rows as the ORM's claim (BEGIN, SELECT … FOR UPDATE SKIP LOCKED, UPDATE,
+        COMMIT: four round trips) in one; ``set_config(…, true)`` stands for
+        :func:`commit_without_flush` and ends with the transaction.
+        """
+        rows = execute_prepared(
+            _claim_sql(self),
+            {
+                "pending": self.pending,
+                "running": self.running,
+                "now": now,
+                "lease_until": lease_until,
+                "limit": limit,
+            },
+        )
+        claimed = [model_from_row(self.model, row) for row in rows]
+        claimed.sort(key=_sort_key(self.model, self.order_by))  # RETURNING keeps no order
+        return claimed
 
     def mark_claimed(self, row: Model, lease_until: datetime) -> None:
         """Set on an instance what the claim set in its row (for a raw-SQL claim too)."""

@@ -89,13 +89,22 @@ def test_a_batchs_outcomes_are_recorded_in_one_transaction(
     rows = [queued_delivery(a, due_at=timezone.now()) for _ in range(3)]
     rows += [queued_delivery(b, due_at=timezone.now()) for _ in range(3)]
     commits.clear()
+    claims_in_autocommit: list[bool] = []
+
+    def watch(execute, sql, params, many, context):
+        if str(sql).lstrip().startswith("WITH due AS"):
+            claims_in_autocommit.append(connection.get_autocommit())
+        return execute(sql, params, many, context)
 
     # when one batch is sent
-    result = services.webhook_deliveries_send_due(limit=10)
+    with connection.execute_wrapper(watch):
+        result = services.webhook_deliveries_send_due(limit=10)
 
-    # then two commits: the claim, before sending, and the record of all six
+    # then the claim is its own transaction (autocommit: committed before any request is
+    # sent, in the one round trip), and the record of all six one more
     assert result.sent == 6
-    assert commits == ["commit", "commit"]
+    assert claims_in_autocommit == [True]
+    assert commits == ["commit"]
     assert WebhookAttempt.objects.count() == 6
     assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {SendStatus.SENT}
     assert {d.pk for d in rows} == set(WebhookDelivery.objects.values_list("pk", flat=True))

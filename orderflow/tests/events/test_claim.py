@@ -100,3 +100,20 @@ def test_a_subscriber_without_synchronous_commit_commits_its_effect_without_the_
     with connection.cursor() as cursor:
         cursor.execute("SHOW synchronous_commit")
         assert cursor.fetchone()[0] == "on"
+
+
+@pytest.mark.django_db(transaction=True)  # autocommit, as the lane claims
+def test_the_lane_claims_in_one_statement_and_its_commit_mode_ends_with_it(ping, assert_statements):
+    ping()
+    relay_batch()
+
+    with assert_statements(1):
+        claimed = claim_batch()
+
+    assert claimed
+    assert {d.status for d in claimed} == {DeliveryStatus.RUNNING}
+    assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.RUNNING}
+    # the claim's set_config(…, true) ended with its own transaction
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"

@@ -126,8 +126,7 @@ def test_one_lane_step_is_a_fixed_list_of_statements(kicks, statements):
         # relay: nothing new to relay yet (the lock also skips the WAL flush wait)
         "relay lock",
         "relay select",
-        # claim: one prepared statement
-        "SET LOCAL synchronous_commit",
+        # claim: one prepared statement, its own transaction (no BEGIN, SET LOCAL, COMMIT)
         "claim",
         # the step: inbox entry + done-mark, then the handler (its publish: one INSERT that
         # reads the aggregate's next sequence). No relay after the step: the next batch's

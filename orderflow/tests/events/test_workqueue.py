@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from types import SimpleNamespace
 
+import psycopg
 import pytest
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -30,8 +31,7 @@ def make_queue(**options) -> WorkQueue:
         done=DeliveryStatus.DONE,
         dead_at_field="dead_at",
         done_at_field="done_at",
-        order_by=("available_at", "id"),
-        **options,
+        **{"order_by": ("available_at", "id"), **options},
     )
 
 
@@ -310,3 +310,89 @@ def test_a_kick_with_redis_down_is_logged_not_raised(sent, settings, caplog):
         f"kick of {TASK} not sent; the sweep will pick the work up",
         f"kick flag of {TASK} not cleared; it expires by itself",
     ]
+
+
+def test_the_prepared_claim_takes_what_the_orm_claim_takes_in_its_order(rows):
+    # given rows of every kind: due, a lost lease, a live lease, one not yet due, a dead one
+    now = timezone.now()
+    Delivery.objects.filter(pk=rows[1].pk).update(
+        status=DeliveryStatus.RUNNING, lease_until=now - timedelta(seconds=1)
+    )
+    Delivery.objects.filter(pk=rows[2].pk).update(
+        status=DeliveryStatus.RUNNING, lease_until=now + timedelta(seconds=60)
+    )
+    Delivery.objects.filter(pk=rows[3].pk).update(available_at=now + timedelta(minutes=5))
+    extra = Delivery.objects.create(
+        event=rows[0].event,
+        subscriber="probe.other",
+        aggregate=rows[0].aggregate,
+        aggregate_id=rows[0].aggregate_id,
+        sequence=rows[0].sequence,
+        available_at=rows[0].available_at,  # a tie on the first key: the second decides
+    )
+    Delivery.objects.create(
+        event=rows[0].event,
+        subscriber="probe.dead",
+        aggregate=rows[0].aggregate,
+        aggregate_id=rows[0].aggregate_id,
+        sequence=rows[0].sequence,
+        status=DeliveryStatus.DEAD,
+        available_at=now - timedelta(minutes=1),
+    )
+
+    def claim(queue: WorkQueue, limit: int, *, orm: bool) -> list[tuple]:
+        with transaction.atomic():
+            claimed = queue.claim(
+                limit=limit,
+                now=now,
+                queryset=Delivery.objects.all() if orm else None,  # a queryset: the ORM's claim
+            )
+            transaction.set_rollback(True)
+        return [(row.pk, row.status, row.attempts, row.lease_until) for row in claimed]
+
+    orders = (("available_at", "id"), ("-available_at", "-id"), ("subscriber", "-id"))
+    for order_by in orders:
+        queue = make_queue(order_by=order_by, lease_seconds=30)
+        for limit in (1, 2, 10):
+            assert claim(queue, limit, orm=False) == claim(queue, limit, orm=True), order_by
+    every = claim(make_queue(), 10, orm=False)
+    assert [pk for pk, *_ in every] == [rows[0].pk, extra.pk, rows[1].pk]
+    # RETURNING promises no order: the claim sorts in Python as ORDER BY does, NULLs (no
+    # lease) last ascending and first descending
+    for order_by in (*orders, ("lease_until", "available_at", "id"), ("-lease_until", "-id")):
+        in_order = list(Delivery.objects.order_by(*order_by))
+        for shuffled in (in_order[::-1], in_order[1:] + in_order[:1]):
+            shuffled.sort(key=workqueue._sort_key(Delivery, order_by))
+            assert [row.pk for row in shuffled] == [row.pk for row in in_order], order_by
+
+
+@pytest.mark.django_db(transaction=True)  # autocommit, as a worker claims
+def test_a_claim_in_autocommit_is_one_statement_and_leaves_no_setting_behind(
+    rows, assert_statements
+):
+    for synchronous in (True, False):
+        Delivery.objects.update(status=DeliveryStatus.PENDING, attempts=0, lease_until=None)
+        queue = make_queue(synchronous_claim=synchronous)
+
+        with assert_statements(1):
+            claimed = queue.claim(limit=2)
+
+        assert [row.pk for row in claimed] == [rows[0].pk, rows[1].pk]
+        # committed by itself: another connection sees the claim
+        params = connection.settings_dict
+        with psycopg.connect(
+            dbname=params["NAME"],
+            user=params["USER"],
+            password=params["PASSWORD"],
+            host=params["HOST"],
+            port=params["PORT"] or 5432,
+        ) as other:
+            running = other.execute(
+                "SELECT count(*) FROM orderflow_delivery WHERE status = %s",
+                [DeliveryStatus.RUNNING],
+            )
+            assert running.fetchone()[0] == 2
+        # set_config(…, true) ended with the claim's transaction
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone()[0] == "on"
