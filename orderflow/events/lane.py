@@ -19,6 +19,7 @@ process, so a saga step never waits behind projector or sender work.
   (see ``kick.relay_after_commit``).
 """
 
+import functools
 import logging
 import time
 import traceback
@@ -38,6 +39,7 @@ from .base import get_event_class
 from .context import handling
 from .errors import PERMANENT_ERRORS, PermanentError
 from .kick import LANE_KICK
+from .publish import Deferred, deferred_insert_sql, deferred_publishing
 from .relay import relay_batch
 from .subscribers import Envelope, Subscriber, get_subscriber
 from .workqueue import WorkQueue, commit_without_flush, execute_prepared, model_from_row
@@ -198,6 +200,10 @@ def run_delivery(delivery: Delivery) -> str:
     return outcome
 
 
+class _DuplicateRun(Exception):
+    """The step's inbox entry was there already: its effects are rolled back."""
+
+
 def _run(delivery: Delivery, row: OutboxEvent) -> str:
     sub = get_subscriber(delivery.subscriber)
     try:
@@ -211,10 +217,19 @@ def _run(delivery: Delivery, row: OutboxEvent) -> str:
         ):
             if not sub.synchronous_commit:
                 commit_without_flush()
-            if not _inbox_insert_and_done(delivery, sub.name):
-                return "duplicate"
-            sub.handler(event, envelope)
+            if connection.vendor != "postgresql":
+                if not _inbox_insert_and_done(delivery, sub.name):
+                    return "duplicate"
+                sub.handler(event, envelope)
+                return "done"
+            with deferred_publishing() as published:
+                sub.handler(event, envelope)
+                if not _step_end(delivery, sub.name, published):
+                    raise _DuplicateRun
         return "done"
+    except _DuplicateRun:
+        Delivery.objects.filter(pk=delivery.pk).update(**LANE.done_fields())
+        return "duplicate"
     except PERMANENT_ERRORS as error:
         tracing.record_failure(error)
         _record_failure(delivery, sub, error, retryable=False)
@@ -226,44 +241,74 @@ def _run(delivery: Delivery, row: OutboxEvent) -> str:
 
 _INBOX = InboxEntry._meta.db_table
 _DELIVERY = Delivery._meta.db_table
-_INBOX_AND_DONE_SQL = f"""
+
+
+@functools.cache
+def _step_end_sql() -> str:
+    return f"""
 WITH inbox AS (
-    INSERT INTO {_INBOX} (event_id, subscriber, processed_at) VALUES (%s, %s, %s)
+    INSERT INTO {_INBOX} (event_id, subscriber, processed_at)
+    VALUES (%(event_id)s, %(subscriber)s, %(at)s)
     ON CONFLICT (event_id, subscriber) DO NOTHING RETURNING 1
 ), done AS (
-    UPDATE {_DELIVERY} SET status = %s, done_at = %s, lease_until = NULL WHERE id = %s
+    UPDATE {_DELIVERY} SET status = %(done)s, done_at = %(at)s, lease_until = NULL
+    WHERE id = %(delivery)s
+), published AS (
+    {deferred_insert_sql()}
 )
-SELECT count(*) FROM inbox
+SELECT (SELECT count(*) FROM inbox),
+       (SELECT array_agg(event_id ORDER BY event_id) FROM published),
+       (SELECT array_agg(sequence ORDER BY event_id) FROM published)
 """  # noqa: S608 (the models' tables)
 
 
-def _inbox_insert_and_done(delivery: Delivery, subscriber: str) -> bool:
-    """In the step's transaction, insert the inbox entry and mark the delivery done.
+def _step_end(delivery: Delivery, subscriber: str, published: Deferred) -> bool:
+    """End a step in one statement: its inbox entry, its done-mark and the events it published.
 
-    One statement. False if the (event, subscriber) pair already has its inbox entry (a
-    duplicate run: the delivery is marked done all the same). The done-mark commits with
-    the handler's effect or not at all: no crash leaves an effect without its done-mark.
-    ``ON CONFLICT DO NOTHING`` rather than catching IntegrityError, so a constraint
-    violated by the handler's own effect is never mistaken for a duplicate delivery.
-    A concurrent twin blocks on the unique index until this transaction ends.
+    PostgreSQL, in the step's transaction, after the handler. False if the (event,
+    subscriber) pair already had its inbox entry: a duplicate run, whose effects the
+    caller rolls back (all of them: they are in this transaction) before marking the
+    delivery done. The done-mark commits with the handler's effect or not at all: no crash
+    leaves an effect without its done-mark. ``ON CONFLICT DO NOTHING`` rather than catching
+    IntegrityError, so a constraint violated by the handler's own effect is never mistaken
+    for a duplicate delivery. A concurrent twin waits for this transaction on the unique
+    index (or, sooner, on the rows its handler locks), then finds the entry.
+    """
+    now = timezone.now()
+    params = {
+        "event_id": delivery.event_id,
+        "subscriber": subscriber,
+        "at": now,
+        "done": DeliveryStatus.DONE,
+        "delivery": delivery.pk,
+        "events": published.document(),
+    }
+    ((inserted, event_ids, sequences),) = execute_prepared(_step_end_sql(), params)
+    if inserted != 1:
+        return False
+    published.written(dict(zip(event_ids or (), sequences or (), strict=True)))
+    return True
+
+
+def _inbox_insert_and_done(delivery: Delivery, subscriber: str) -> bool:
+    """SQLite (the embedded mode): insert the inbox entry and mark the delivery done first.
+
+    False if the (event, subscriber) pair already has its inbox entry (a duplicate run:
+    the delivery is marked done all the same, and the handler does not run).
     """
     now = timezone.now()
     meta = InboxEntry._meta
     event_id = meta.get_field("event_id").get_db_prep_value(delivery.event_id, connection)
     at = meta.get_field("processed_at").get_db_prep_value(now, connection)
-    if connection.vendor != "postgresql":  # SQLite: no data-modifying WITH
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {_INBOX} (event_id, subscriber, processed_at) "  # noqa: S608
-                "VALUES (%s, %s, %s) ON CONFLICT (event_id, subscriber) DO NOTHING",
-                [event_id, subscriber, at],
-            )
-            inserted = cursor.rowcount == 1
-        Delivery.objects.filter(pk=delivery.pk).update(**LANE.done_fields(now))
-        return inserted
-    params = [event_id, subscriber, at, DeliveryStatus.DONE, at, delivery.pk]
-    ((inserted,),) = execute_prepared(_INBOX_AND_DONE_SQL, params)  # once per step: prepared
-    return inserted == 1
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {_INBOX} (event_id, subscriber, processed_at) "  # noqa: S608
+            "VALUES (%s, %s, %s) ON CONFLICT (event_id, subscriber) DO NOTHING",
+            [event_id, subscriber, at],
+        )
+        inserted = cursor.rowcount == 1
+    Delivery.objects.filter(pk=delivery.pk).update(**LANE.done_fields(now))
+    return inserted
 
 
 def _record_failure(

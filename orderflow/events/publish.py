@@ -1,5 +1,12 @@
 """``publish()``: write the event to the outbox inside the caller's transaction."""
 
+import functools
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import orjson
 from django.db import connection
 from django.db.models import Max
 from django.dispatch import Signal
@@ -62,6 +69,13 @@ def publish(
         created_at=now,
     )
     if connection.vendor == "postgresql":
+        deferred = _deferral()
+        if deferred is not None and sequence is None:
+            deferred.rows.append((row, event))  # written by the caller's statement, at its end
+            relay_after_commit()
+            return row
+        if deferred is not None:
+            deferred.write_now()  # a given sequence: the held rows go first, in order
         _insert_prepared(row)
     else:
         if sequence is None:
@@ -101,3 +115,108 @@ def _insert_prepared(row: OutboxEvent) -> None:
         ((row.sequence,),) = execute_prepared(_INSERT_SQL, params)
     row._state.adding = False
     row._state.db = connection.alias
+
+
+# --- held rows: the saga lane writes a step's events with its inbox entry -------------
+@dataclass
+class Deferred:
+    """The rows ``publish()`` held in this thread (see :func:`deferred_publishing`)."""
+
+    #: the transaction depth they belong to: a publish under a savepoint opened since is
+    #: written at once, so that rolling the savepoint back takes its row along
+    depth: int
+    rows: list[tuple[OutboxEvent, Event]] = field(default_factory=list)
+
+    def write_now(self) -> None:
+        """Write the held rows one by one (before a row whose sequence was given)."""
+        rows, self.rows = self.rows, []
+        for row, event in rows:
+            _insert_prepared(row)
+            event_published.send(sender=type(event), event=event, row=row)
+
+    def document(self) -> str:
+        """The held rows as :func:`deferred_insert_sql`'s JSON document, in publishing order."""
+        return orjson.dumps(
+            [
+                {"ord": ordinal, **{f.column: getattr(row, f.attname) for f in _COLUMNS}}
+                for ordinal, (row, _) in enumerate(self.rows)
+            ]
+        ).decode()
+
+    def written(self, sequences: dict) -> None:
+        """The statement wrote the rows: their sequences, then the in-process signal."""
+        for row, event in self.rows:
+            row.sequence = sequences[row.event_id]
+            row._state.adding = False
+            row._state.db = connection.alias
+            event_published.send(sender=type(event), event=event, row=row)
+        self.rows = []
+
+
+_held = threading.local()
+
+
+def _deferral() -> Deferred | None:
+    """The rows held at the current transaction level (None under a newer savepoint)."""
+    deferred = getattr(_held, "deferred", None)
+    if deferred is None or len(connection.savepoint_ids) != deferred.depth:
+        return None
+    return deferred
+
+
+@contextmanager
+def deferred_publishing() -> Iterator[Deferred]:
+    """Hold what ``publish()`` appends at this transaction level, for the caller to write.
+
+    Inside ``transaction.atomic()`` on PostgreSQL. The caller writes the held rows with
+    :func:`deferred_insert_sql` in a statement of its own before the transaction ends,
+    then calls :meth:`Deferred.written`: the saga lane writes a step's events with its
+    inbox entry and done-mark, one round trip where each event was one more. Held rows
+    are written at once, in order, before a savepoint is opened and before a row whose
+    sequence is given; a row published under a savepoint is written at once (its
+    rollback takes it along). Sequences thus follow publishing order. Rows still held
+    when the block ends by an exception are dropped with their transaction.
+    """
+    previous = getattr(_held, "deferred", None)
+    deferred = Deferred(depth=len(connection.savepoint_ids))
+    _held.deferred = deferred
+
+    def write_before_a_savepoint(execute, sql, params, many, context):
+        # a savepoint's rollback must not take held rows along, nor a row published under
+        # it come before them: they are written first, at their own level
+        if deferred.rows and str(sql).startswith("SAVEPOINT"):
+            deferred.write_now()
+        return execute(sql, params, many, context)
+
+    try:
+        with connection.execute_wrapper(write_before_a_savepoint):
+            yield deferred
+    finally:
+        _held.deferred = previous
+
+
+@functools.cache
+def deferred_insert_sql() -> str:
+    """The held rows' INSERT, for a data-modifying ``WITH`` of the caller's statement.
+
+    The rows come as one JSON document (``%(events)s``, :meth:`Deferred.document`); each
+    takes its aggregate's next sequence, several of one aggregate in publishing order.
+    ``RETURNING event_id, sequence``. PostgreSQL only; built once, from the model.
+    """
+    columns = ", ".join(f'"{f.column}"' for f in _COLUMNS)
+    values = ", ".join(
+        (
+            f"(SELECT coalesce(max(o.sequence), 0) FROM {_TABLE} o "  # noqa: S608 (ditto)
+            "WHERE o.aggregate = r.aggregate AND o.aggregate_id = r.aggregate_id) "
+            "+ row_number() OVER (PARTITION BY r.aggregate, r.aggregate_id ORDER BY r.ord)"
+        )
+        if f.attname == "sequence"
+        else f'r."{f.column}"'
+        for f in _COLUMNS
+    )
+    types = ", ".join(f'"{f.column}" {f.db_type(connection)}' for f in _COLUMNS)
+    return (
+        f"INSERT INTO {_TABLE} ({columns}) SELECT {values} "  # noqa: S608 (the model's names)
+        f"FROM jsonb_to_recordset(%(events)s::jsonb) AS r(ord integer, {types}) "
+        "ORDER BY r.ord RETURNING event_id, sequence"
+    )
