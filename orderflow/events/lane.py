@@ -8,10 +8,11 @@ process, so a saga step never waits behind projector or sender work.
   oldest due first; an ordered subscriber's delivery is due only when every earlier one
   of its aggregate is done and relayed; the claim commits without waiting for the disk
   (a lost claim is retaken when its lease ends).
-* **run**: each delivery is ONE transaction: the inbox entry and the delivery's
-  done-mark (one statement), the handler's effect, the events it publishes. A duplicate
-  run finds the inbox entry and does nothing; a failure rolls all of it back and the
-  delivery is retried with backoff or made a dead letter.
+* **run**: each delivery is ONE transaction: the handler's effect, then one statement
+  with the inbox entry, the delivery's done-mark and the events the handler published
+  (held by ``publish()`` until then). A duplicate run finds the inbox entry there: its
+  effects are rolled back and the delivery marked done; a failure rolls all of it back
+  and the delivery is retried with backoff or made a dead letter.
 * **continuation**: the lane relays once per batch, before its claim: the events the
   batch before published get their feed positions and deliveries there, and the next
   steps are claimed in the same pass — no kick round trip, no wait for a sweep, and no
@@ -356,9 +357,9 @@ def process_batch() -> DrainResult:
     the drain runs right after this one: one relay per batch, not one after every step
     that published (a relay is its own transaction of three statements). The next step's
     delivery is made by that relay, before its claim, so no handler runs on an event the
-    feed has not numbered yet: a running handler's inbox entry holds its event's row (a
-    foreign-key lock), which the relay's ``SKIP LOCKED`` would pass over, numbering a
-    later event of the aggregate first.
+    feed has not numbered yet: a step's inbox entry holds its event's row (a foreign-key
+    lock) until it commits, which the relay's ``SKIP LOCKED`` would pass over, numbering
+    a later event of the aggregate first.
     """
     result = DrainResult(relayed=_relay_all())
     with LANE.kick.running():  # a step's publish sends no kick
