@@ -159,9 +159,15 @@ _held = threading.local()
 def _deferral() -> Deferred | None:
     """The rows held at the current transaction level (None under a newer savepoint)."""
     deferred = getattr(_held, "deferred", None)
-    if deferred is None or len(connection.savepoint_ids) != deferred.depth:
+    if deferred is None or _savepoints() != deferred.depth:
         return None
     return deferred
+
+
+def _savepoints() -> int:
+    """Savepoints open now: an ``atomic(savepoint=False)`` block opens none (Django notes
+    it as None), and its failure dooms the whole transaction, held rows included."""
+    return sum(1 for sid in connection.savepoint_ids if sid is not None)
 
 
 @contextmanager
@@ -178,7 +184,7 @@ def deferred_publishing() -> Iterator[Deferred]:
     when the block ends by an exception are dropped with their transaction.
     """
     previous = getattr(_held, "deferred", None)
-    deferred = Deferred(depth=len(connection.savepoint_ids))
+    deferred = Deferred(depth=_savepoints())
     _held.deferred = deferred
 
     def write_before_a_savepoint(execute, sql, params, many, context):

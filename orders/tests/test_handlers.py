@@ -82,6 +82,37 @@ def test_payment_captured_pays_and_confirms_the_order(shop, products):
     assert (paid.causation_id, paid.correlation_id) == (str(captured.event_id), "corr-payment-1")
 
 
+def test_the_confirm_step_writes_its_two_events_in_its_last_statement(
+    shop, products, assert_statements
+):
+    # given a reserved order whose payment was captured
+    order = order_in(shop, "reserved", lines={"MUG": 2})
+    _publish(
+        PaymentCaptured(
+            payment_id=uuid.uuid4(),
+            order_id=order.pk,
+            shop_id=shop.pk,
+            amount=Decimal("19.80"),
+            currency="EUR",
+            gateway_reference="sim_cap_1",
+        )
+    )
+    relay_batch()
+    (delivery,) = [
+        d for d in claim_batch() if d.subscriber == "orders.confirm_order_on_payment_captured"
+    ]
+
+    # when the lane runs the step (the service under atomic(savepoint=False))
+    with assert_statements(None) as sent:
+        assert run_delivery(delivery) == "done"
+
+    # then order.paid and order.confirmed went out with the inbox entry, in their order
+    body = [s for s in sent if not s.startswith(("SAVEPOINT", "RELEASE"))]
+    assert not [s for s in body if s.startswith("INSERT INTO orderflow_outboxevent")]
+    assert body[-1].startswith("WITH inbox AS")
+    assert order_events(order)[-2:] == [(3, "order.paid"), (4, "order.confirmed")]
+
+
 def test_payment_failed_cancels_the_order_and_releases_its_stock(shop, products):
     order = order_in(shop, "reserved", lines={"MUG": 2})
     _publish(

@@ -110,6 +110,19 @@ def test_a_savepoint_writes_the_held_rows_first_and_its_rollback_takes_only_its_
     assert sequences_of(probe) == [(1, "held"), (2, "after")]
 
 
+def test_a_block_without_a_savepoint_is_held_with_the_rest(noted):
+    # the services run under atomic(savepoint=False) inside the lane's transaction
+    probe = uuid.uuid4()
+    with transaction.atomic(), deferred_publishing() as held:
+        with transaction.atomic(savepoint=False):
+            publish(noop(probe, "in a block"))
+        assert sequences_of(probe) == []  # held
+        publish(noop(probe, "after it"))
+        write(held)
+
+    assert sequences_of(probe) == [(1, "in a block"), (2, "after it")]
+
+
 def test_a_given_sequence_writes_the_held_rows_first(noted):
     probe = uuid.uuid4()
     with transaction.atomic(), deferred_publishing() as held:
