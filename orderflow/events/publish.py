@@ -5,8 +5,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
-import orjson
 from django.db import connection
 from django.db.models import Max
 from django.dispatch import Signal
@@ -134,14 +134,21 @@ class Deferred:
             _insert_prepared(row)
             event_published.send(sender=type(event), event=event, row=row)
 
-    def document(self) -> str:
-        """The held rows as :func:`deferred_insert_sql`'s JSON document, in publishing order."""
-        return orjson.dumps(
-            [
-                {"ord": ordinal, **{f.column: getattr(row, f.attname) for f in _COLUMNS}}
-                for ordinal, (row, _) in enumerate(self.rows)
-            ]
-        ).decode()
+    def params(self) -> dict[str, Any]:
+        """The held rows as :func:`deferred_insert_sql`'s parameters, in publishing order.
+
+        A row's sequence parameter is its rank among the held rows of its aggregate: the
+        statement adds it to the aggregate's last sequence.
+        """
+        params: dict[str, Any] = {}
+        ranks: dict[tuple[str, str], int] = {}
+        for index, (row, _) in enumerate(self.rows):
+            key = (row.aggregate, row.aggregate_id)
+            ranks[key] = ranks.get(key, 0) + 1
+            for f in _COLUMNS:
+                value = ranks[key] if f.attname == "sequence" else getattr(row, f.attname)
+                params[f"{f.attname}_{index}"] = f.get_db_prep_save(value, connection)
+        return params
 
     def written(self, sequences: dict) -> None:
         """The statement wrote the rows: their sequences, then the in-process signal."""
@@ -175,13 +182,14 @@ def deferred_publishing() -> Iterator[Deferred]:
     """Hold what ``publish()`` appends at this transaction level, for the caller to write.
 
     Inside ``transaction.atomic()`` on PostgreSQL. The caller writes the held rows with
-    :func:`deferred_insert_sql` in a statement of its own before the transaction ends,
-    then calls :meth:`Deferred.written`: the saga lane writes a step's events with its
-    inbox entry and done-mark, one round trip where each event was one more. Held rows
-    are written at once, in order, before a savepoint is opened and before a row whose
-    sequence is given; a row published under a savepoint is written at once (its
-    rollback takes it along). Sequences thus follow publishing order. Rows still held
-    when the block ends by an exception are dropped with their transaction.
+    :func:`deferred_insert_sql` and :meth:`Deferred.params` in a statement of its own
+    before the transaction ends, then calls :meth:`Deferred.written`: the saga lane writes
+    a step's events with its inbox entry and done-mark, one round trip where each event
+    was one more. Held rows are written at once, in order, before a savepoint is opened
+    and before a row whose sequence is given; a row published under a savepoint is
+    written at once (its rollback takes it along). Sequences thus follow publishing
+    order. Rows still held when the block ends by an exception are dropped with their
+    transaction.
     """
     previous = getattr(_held, "deferred", None)
     deferred = Deferred(depth=_savepoints())
@@ -202,27 +210,31 @@ def deferred_publishing() -> Iterator[Deferred]:
 
 
 @functools.cache
-def deferred_insert_sql() -> str:
-    """The held rows' INSERT, for a data-modifying ``WITH`` of the caller's statement.
+def deferred_insert_sql(count: int) -> str:
+    """The INSERT of ``count`` held rows, for a data-modifying ``WITH`` of the caller's statement.
 
-    The rows come as one JSON document (``%(events)s``, :meth:`Deferred.document`); each
-    takes its aggregate's next sequence, several of one aggregate in publishing order.
-    ``RETURNING event_id, sequence``. PostgreSQL only; built once, from the model.
+    Parameters from :meth:`Deferred.params`; each row takes its aggregate's last sequence
+    plus its rank (the subqueries all see the table as it was before the insert), so
+    several rows of one aggregate keep publishing order. ``RETURNING event_id, sequence``.
+    PostgreSQL only; one statement text per row count, built once, from the model (a
+    ``VALUES`` list plans and runs cheaper than rows unpacked from one document).
     """
     columns = ", ".join(f'"{f.column}"' for f in _COLUMNS)
-    values = ", ".join(
-        (
-            f"(SELECT coalesce(max(o.sequence), 0) FROM {_TABLE} o "  # noqa: S608 (ditto)
-            "WHERE o.aggregate = r.aggregate AND o.aggregate_id = r.aggregate_id) "
-            "+ row_number() OVER (PARTITION BY r.aggregate, r.aggregate_id ORDER BY r.ord)"
+
+    def value(f, index: int) -> str:
+        if f.attname != "sequence":
+            return f"%({f.attname}_{index})s"
+        return (
+            f"(SELECT coalesce(max(o.sequence), 0) FROM {_TABLE} o "  # noqa: S608 (the model's)
+            f"WHERE o.aggregate = %(aggregate_{index})s::varchar "
+            f"AND o.aggregate_id = %(aggregate_id_{index})s::varchar) "
+            f"+ %(sequence_{index})s::integer"
         )
-        if f.attname == "sequence"
-        else f'r."{f.column}"'
-        for f in _COLUMNS
+
+    rows = ", ".join(
+        "(" + ", ".join(value(f, index) for f in _COLUMNS) + ")" for index in range(count)
     )
-    types = ", ".join(f'"{f.column}" {f.db_type(connection)}' for f in _COLUMNS)
     return (
-        f"INSERT INTO {_TABLE} ({columns}) SELECT {values} "  # noqa: S608 (the model's names)
-        f"FROM jsonb_to_recordset(%(events)s::jsonb) AS r(ord integer, {types}) "
-        "ORDER BY r.ord RETURNING event_id, sequence"
+        f"INSERT INTO {_TABLE} ({columns}) VALUES {rows} "  # noqa: S608 (the model's names)
+        "RETURNING event_id, sequence"
     )

@@ -43,11 +43,7 @@ def signals() -> Iterator[list]:
 
 def write(held) -> None:
     """What the lane's step end does with the held rows (here without an inbox entry)."""
-    rows = execute_prepared(
-        f"WITH published AS ({deferred_insert_sql()}) "  # noqa: S608
-        "SELECT event_id, sequence FROM published",
-        {"events": held.document()},
-    )
+    rows = execute_prepared(deferred_insert_sql(len(held.rows)), held.params()) if held.rows else []
     held.written(dict(rows))
 
 
