@@ -59,19 +59,24 @@ def test_order_placed_reserves_the_stock_once(shop, products):
     )
 
 
-def test_payment_captured_pays_and_confirms_the_order(shop, products):
-    order = order_in(shop, "reserved", lines={"MUG": 2})
-    payment_id = uuid.uuid4()
-    captured = _publish(
+def _captured(order: Order, payment_id: uuid.UUID) -> OutboxEvent:
+    """Publish the capture of ``order``'s 19.80 EUR, as the payments context does."""
+    return _publish(
         PaymentCaptured(
             payment_id=payment_id,
             order_id=order.pk,
-            shop_id=shop.pk,
+            shop_id=order.shop_id,
             amount=Decimal("19.80"),
             currency="EUR",
             gateway_reference="sim_cap_1",
         )
     )
+
+
+def test_payment_captured_pays_and_confirms_the_order(shop, products):
+    order = order_in(shop, "reserved", lines={"MUG": 2})
+    payment_id = uuid.uuid4()
+    captured = _captured(order, payment_id)
 
     assert _run("orders.confirm_order_on_payment_captured") == "done"
 
@@ -87,16 +92,7 @@ def test_the_confirm_step_writes_its_two_events_in_its_last_statement(
 ):
     # given a reserved order whose payment was captured
     order = order_in(shop, "reserved", lines={"MUG": 2})
-    _publish(
-        PaymentCaptured(
-            payment_id=uuid.uuid4(),
-            order_id=order.pk,
-            shop_id=shop.pk,
-            amount=Decimal("19.80"),
-            currency="EUR",
-            gateway_reference="sim_cap_1",
-        )
-    )
+    _captured(order, uuid.uuid4())
     relay_batch()
     (delivery,) = [
         d for d in claim_batch() if d.subscriber == "orders.confirm_order_on_payment_captured"
