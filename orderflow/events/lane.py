@@ -245,8 +245,8 @@ _DELIVERY = Delivery._meta.db_table
 
 
 @functools.cache
-def _step_end_sql(events: int) -> str:
-    """The step's last statement, for a handler that published ``events`` events."""
+def _step_end_sql(events: tuple[bool, ...]) -> str:
+    """The step's last statement, for a handler that published events of this shape."""
     if events:
         published = (
             ", published AS (\n"  # noqa: S608 (the held rows' INSERT, built from the model)
@@ -282,15 +282,16 @@ def _step_end(delivery: Delivery, subscriber: str, published: Deferred) -> bool:
     index (or, sooner, on the rows its handler locks), then finds the entry.
     """
     now = timezone.now()
+    shape, events = published.params()
     params = {
         "event_id": delivery.event_id,
         "subscriber": subscriber,
         "at": now,
         "done": DeliveryStatus.DONE,
         "delivery": delivery.pk,
-        **published.params(),
+        **events,
     }
-    sql = _step_end_sql(len(published.rows))
+    sql = _step_end_sql(shape)
     ((inserted, event_ids, sequences),) = execute_prepared(sql, params)
     if inserted != 1:
         return False

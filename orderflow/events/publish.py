@@ -70,12 +70,10 @@ def publish(
     )
     if connection.vendor == "postgresql":
         deferred = _deferral()
-        if deferred is not None and sequence is None:
+        if deferred is not None:
             deferred.rows.append((row, event))  # written by the caller's statement, at its end
             relay_after_commit()
             return row
-        if deferred is not None:
-            deferred.write_now()  # a given sequence: the held rows go first, in order
         _insert_prepared(row)
     else:
         if sequence is None:
@@ -128,27 +126,37 @@ class Deferred:
     rows: list[tuple[OutboxEvent, Event]] = field(default_factory=list)
 
     def write_now(self) -> None:
-        """Write the held rows one by one (before a row whose sequence was given)."""
+        """Write the held rows one by one (before a savepoint opens)."""
         rows, self.rows = self.rows, []
         for row, event in rows:
             _insert_prepared(row)
             event_published.send(sender=type(event), event=event, row=row)
 
-    def params(self) -> dict[str, Any]:
-        """The held rows as :func:`deferred_insert_sql`'s parameters, in publishing order.
+    def params(self) -> tuple[tuple[bool, ...], dict[str, Any]]:
+        """The held rows as :func:`deferred_insert_sql`'s shape and parameters, in order.
 
-        A row's sequence parameter is its rank among the held rows of its aggregate: the
-        statement adds it to the aggregate's last sequence.
+        The shape says, row by row, whether its sequence is a number (given by the
+        publisher, or counted on from a number given earlier in the batch for its
+        aggregate) or its rank among the held rows of its aggregate, which the statement
+        adds to the aggregate's last sequence.
         """
         params: dict[str, Any] = {}
+        shape: list[bool] = []
         ranks: dict[tuple[str, str], int] = {}
+        given: dict[tuple[str, str], int] = {}
         for index, (row, _) in enumerate(self.rows):
             key = (row.aggregate, row.aggregate_id)
-            ranks[key] = ranks.get(key, 0) + 1
+            if row.sequence is not None:
+                sequence, given[key] = row.sequence, row.sequence
+            elif key in given:
+                sequence = given[key] = given[key] + 1
+            else:
+                sequence = ranks[key] = ranks.get(key, 0) + 1
+            shape.append(key in given)
             for f in _COLUMNS:
-                value = ranks[key] if f.attname == "sequence" else getattr(row, f.attname)
+                value = sequence if f.attname == "sequence" else getattr(row, f.attname)
                 params[f"{f.attname}_{index}"] = f.get_db_prep_save(value, connection)
-        return params
+        return tuple(shape), params
 
     def written(self, sequences: dict) -> None:
         """The statement wrote the rows: their sequences, then the in-process signal."""
@@ -185,11 +193,10 @@ def deferred_publishing() -> Iterator[Deferred]:
     :func:`deferred_insert_sql` and :meth:`Deferred.params` in a statement of its own
     before the transaction ends, then calls :meth:`Deferred.written`: the saga lane writes
     a step's events with its inbox entry and done-mark, one round trip where each event
-    was one more. Held rows are written at once, in order, before a savepoint is opened
-    and before a row whose sequence is given; a row published under a savepoint is
-    written at once (its rollback takes it along). Sequences thus follow publishing
-    order. Rows still held when the block ends by an exception are dropped with their
-    transaction.
+    was one more. Held rows are written at once, in order, before a savepoint is opened;
+    a row published under a savepoint is written at once (its rollback takes it along).
+    Sequences thus follow publishing order, a given one included. Rows still held when
+    the block ends by an exception are dropped with their transaction.
     """
     previous = getattr(_held, "deferred", None)
     deferred = Deferred(depth=_savepoints())
@@ -210,19 +217,20 @@ def deferred_publishing() -> Iterator[Deferred]:
 
 
 @functools.cache
-def deferred_insert_sql(count: int) -> str:
-    """The INSERT of ``count`` held rows, for a data-modifying ``WITH`` of the caller's statement.
+def deferred_insert_sql(shape: tuple[bool, ...]) -> str:
+    """The INSERT of the held rows, for a data-modifying ``WITH`` of the caller's statement.
 
-    Parameters from :meth:`Deferred.params`; each row takes its aggregate's last sequence
-    plus its rank (the subqueries all see the table as it was before the insert), so
-    several rows of one aggregate keep publishing order. ``RETURNING event_id, sequence``.
-    PostgreSQL only; one statement text per row count, built once, from the model (a
-    ``VALUES`` list plans and runs cheaper than rows unpacked from one document).
+    ``shape`` and the parameters come from :meth:`Deferred.params`: a row's sequence is
+    either the number bound or its aggregate's last sequence plus the rank bound (the
+    subqueries all see the table as it was before the insert), so several rows of one
+    aggregate keep publishing order. ``RETURNING event_id, sequence``. PostgreSQL only;
+    one statement text per shape, built once, from the model (a ``VALUES`` list plans and
+    runs cheaper than rows unpacked from one document).
     """
     columns = ", ".join(f'"{f.column}"' for f in _COLUMNS)
 
-    def value(f, index: int) -> str:
-        if f.attname != "sequence":
+    def value(f, index: int, numbered: bool) -> str:
+        if f.attname != "sequence" or numbered:
             return f"%({f.attname}_{index})s"
         return (
             f"(SELECT coalesce(max(o.sequence), 0) FROM {_TABLE} o "  # noqa: S608 (the model's)
@@ -232,7 +240,8 @@ def deferred_insert_sql(count: int) -> str:
         )
 
     rows = ", ".join(
-        "(" + ", ".join(value(f, index) for f in _COLUMNS) + ")" for index in range(count)
+        "(" + ", ".join(value(f, index, numbered) for f in _COLUMNS) + ")"
+        for index, numbered in enumerate(shape)
     )
     return (
         f"INSERT INTO {_TABLE} ({columns}) VALUES {rows} "  # noqa: S608 (the model's names)

@@ -43,7 +43,8 @@ def signals() -> Iterator[list]:
 
 def write(held) -> None:
     """What the lane's step end does with the held rows (here without an inbox entry)."""
-    rows = execute_prepared(deferred_insert_sql(len(held.rows)), held.params()) if held.rows else []
+    shape, params = held.params()
+    rows = execute_prepared(deferred_insert_sql(shape), params) if held.rows else []
     held.written(dict(rows))
 
 
@@ -119,14 +120,19 @@ def test_a_block_without_a_savepoint_is_held_with_the_rest(noted):
     assert sequences_of(probe) == [(1, "in a block"), (2, "after it")]
 
 
-def test_a_given_sequence_writes_the_held_rows_first(noted):
-    probe = uuid.uuid4()
+def test_a_given_sequence_is_held_and_the_rows_after_it_count_on_from_it(noted):
+    # a new aggregate's first event names its sequence (1): held with the rest
+    probe, other = uuid.uuid4(), uuid.uuid4()
     with transaction.atomic(), deferred_publishing() as held:
-        publish(noop(probe, "held"))
-        publish(noop(probe, "given"), sequence=2)
+        publish(noop(probe, "given"), sequence=1)
+        publish(noop(other, "another aggregate"))
+        publish(noop(probe, "after it"))
+        publish(noop(probe, "and after that"))
+        assert sequences_of(probe) == []
         write(held)
 
-    assert sequences_of(probe) == [(1, "held"), (2, "given")]
+    assert sequences_of(probe) == [(1, "given"), (2, "after it"), (3, "and after that")]
+    assert sequences_of(other) == [(1, "another aggregate")]
 
 
 @pytest.mark.django_db(transaction=True)
