@@ -42,6 +42,9 @@ def publish(
     passes 1; otherwise the next number is read, and the caller must hold the aggregate's
     row lock (every state change does), with a unique constraint as the last defence.
     Nothing leaves the process before commit: the relay is kicked by ``on_commit``.
+    Inside :func:`deferred_publishing` (a saga step in the lane) the row is held and
+    written by the step's last statement: until then its ``sequence`` is not known (None
+    unless given), and ``event_published`` is sent when it is written.
     """
     cls = type(event)
     if event_types().get((cls.type, cls.version)) is not cls:
