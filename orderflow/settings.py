@@ -120,16 +120,27 @@ if FULL_MODE:
     # mode), which made them unnamed statements parsed and planned on every run. Django's
     # own cursors bind on the client and never prepare, so this touches only those.
     # ``DB_PREPARED_STATEMENTS=false`` behind a pooler that cannot keep them.
-    # Planned afresh at each run all the same (``plan_cache_mode``): the queue tables
-    # (deliveries, webhook rows, the outbox) grow and shrink by orders of magnitude, and a
-    # generic plan cached while one was small stays a sequential scan as it grows (the
-    # webhook sender's record: 9.7 ms a batch where a fresh plan takes 0.5 ms). Parsing and
-    # analysis are what the prepared statement saves.
+    # Planned once too (``force_generic_plan``): planning was 29 % of PostgreSQL's CPU in
+    # the bench, the foreign-key checks' included (the triggers' plans are cached the same
+    # way). A generic plan is made without the values, from the statistics of the moment,
+    # and kept: a table small at that moment would keep a sequential scan as it grows (the
+    # queue tables swing by orders of magnitude, and autovacuum analyses at most once a
+    # minute), so sequential scans are off where an index serves (``enable_seqscan=off``
+    # leaves one where no index does, costed at 10^10 — which would make PostgreSQL JIT-
+    # compile the query, 200 ms for a one-row table: ``jit=off``, as OLTP wants anyway).
+    # The few statements whose best plan depends on their values run with them in the
+    # text (``workqueue.execute_planned``).
+    # ``DB_GENERIC_PLANS=false``: every run planned for its values, sequential scans on.
     DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
         5 if env.bool("DB_PREPARED_STATEMENTS", default=True) else None
     )
     options = DATABASES["default"]["OPTIONS"].get("options", "")
-    DATABASES["default"]["OPTIONS"]["options"] = f"{options} -c plan_cache_mode=force_custom_plan"
+    planning = (
+        "-c plan_cache_mode=force_generic_plan -c enable_seqscan=off -c jit=off"
+        if env.bool("DB_GENERIC_PLANS", default=True)
+        else "-c plan_cache_mode=force_custom_plan"
+    )
+    DATABASES["default"]["OPTIONS"]["options"] = f"{options} {planning}".strip()
     DATABASES["default"]["OPTIONS"]["pool"] = {
         "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
         "max_size": env.int("DB_POOL_MAX_SIZE", default=20),

@@ -94,6 +94,31 @@ def test_embedded_mode_is_chosen_when_nothing_is_set():
     }
 
 
+@pytest.mark.parametrize(
+    ("generic", "planning"),
+    [
+        pytest.param(
+            None,
+            "-c plan_cache_mode=force_generic_plan -c enable_seqscan=off -c jit=off",
+            id="default",
+        ),
+        pytest.param("false", "-c plan_cache_mode=force_custom_plan", id="off"),
+    ],
+)
+def test_full_mode_connections_plan_prepared_statements_once_unless_told_not_to(generic, planning):
+    probe = (
+        "from django.conf import settings as s; print(s.DATABASES['default']['OPTIONS']['options'])"
+    )
+    env = {"DATABASE_URL": DATABASE_URL, "REDIS_URL": REDIS_URL, "SECRET_KEY": STRONG_SECRET_KEY}
+    if generic is not None:
+        env["DB_GENERIC_PLANS"] = generic
+
+    result = run_manage("shell", "--no-imports", "-c", probe, **env)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == planning
+
+
 def _knobs_read_by_settings() -> set[str]:
     source = SETTINGS_FILE.read_text()
     return set(re.findall(r"\benv(?:\.\w+)?\(\s*[\"']([A-Z][A-Z0-9_]*)[\"']", source))
