@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Max
 from django.dispatch import Signal
 from django.utils import timezone
@@ -111,11 +111,12 @@ _INSERT_SQL = (
 def _insert_prepared(row: OutboxEvent) -> None:
     from .workqueue import execute_prepared
 
-    params = {f.attname: f.get_db_prep_save(getattr(row, f.attname), connection) for f in _COLUMNS}
-    with connection.wrap_database_errors:  # Django's IntegrityError, as the ORM raises it
+    db = connections[DEFAULT_DB_ALIAS]
+    params = {f.attname: f.get_db_prep_save(getattr(row, f.attname), db) for f in _COLUMNS}
+    with db.wrap_database_errors:  # Django's IntegrityError, as the ORM raises it
         ((row.sequence,),) = execute_prepared(_INSERT_SQL, params)
     row._state.adding = False
-    row._state.db = connection.alias
+    row._state.db = db.alias
 
 
 # --- held rows: the saga lane writes a step's events with its inbox entry -------------
@@ -143,6 +144,7 @@ class Deferred:
         aggregate) or its rank among the held rows of its aggregate, which the statement
         adds to the aggregate's last sequence.
         """
+        db = connections[DEFAULT_DB_ALIAS]  # the proxy ``connection`` costs a lookup per use
         params: dict[str, Any] = {}
         shape: list[bool] = []
         ranks: dict[tuple[str, str], int] = {}
@@ -158,15 +160,16 @@ class Deferred:
             shape.append(key in given)
             for f in _COLUMNS:
                 value = sequence if f.attname == "sequence" else getattr(row, f.attname)
-                params[f"{f.attname}_{index}"] = f.get_db_prep_save(value, connection)
+                params[f"{f.attname}_{index}"] = f.get_db_prep_save(value, db)
         return tuple(shape), params
 
     def written(self, sequences: dict) -> None:
         """The statement wrote the rows: their sequences, then the in-process signal."""
+        alias = connections[DEFAULT_DB_ALIAS].alias
         for row, event in self.rows:
             row.sequence = sequences[row.event_id]
             row._state.adding = False
-            row._state.db = connection.alias
+            row._state.db = alias
             event_published.send(sender=type(event), event=event, row=row)
         self.rows = []
 

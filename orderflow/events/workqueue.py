@@ -65,7 +65,7 @@ import psycopg
 from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import F, Model, Q, QuerySet
 from django.utils import timezone
 
@@ -130,16 +130,17 @@ def execute_prepared(sql: str, params: dict[str, Any] | list[Any]) -> list[tuple
     plans it once too. Passes through the connection's execute wrappers
     (``connection.execute_wrapper``), so statement counters in tests see it.
     """
-    connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor:
+    db = connections[DEFAULT_DB_ALIAS]  # the proxy ``connection`` costs a lookup per use
+    db.ensure_connection()
+    with psycopg.Cursor(db.connection) as cursor:
 
         def run(sql, params, many, context):
             cursor.execute(sql, params, prepare=True)
             return cursor.fetchall() if cursor.description else []
 
         executor = run
-        context = {"connection": connection, "cursor": cursor}
-        for wrapper in reversed(connection.execute_wrappers):
+        context = {"connection": db, "cursor": cursor}
+        for wrapper in reversed(db.execute_wrappers):
             executor = partial(wrapper, executor)
         return executor(sql, params, False, context)
 
@@ -165,13 +166,14 @@ def model_from_row(model: type[ModelT], values) -> ModelT:
     For rows read by :func:`execute_prepared`: each column goes through its field's
     from-database converters (JSON, money, time zones), as a queryset's rows do.
     """
+    db = connections[DEFAULT_DB_ALIAS]
     converted = list(values)
     for index, model_field, converters in _converters(model):
         value = converted[index]
         for converter in converters:
-            value = converter(value, model_field, connection)
+            value = converter(value, model_field, db)
         converted[index] = value
-    return model.from_db(connection.alias, None, converted)
+    return model.from_db(db.alias, None, converted)
 
 
 @functools.cache
