@@ -130,14 +130,15 @@ if FULL_MODE:
     # compile the query, 200 ms for a one-row table: ``jit=off``, as OLTP wants anyway).
     # The few statements whose best plan depends on their values run with them in the
     # text (``workqueue.execute_planned``).
-    # ``DB_GENERIC_PLANS=false``: every run planned for its values, sequential scans on.
-    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
-        5 if env.bool("DB_PREPARED_STATEMENTS", default=True) else None
-    )
+    # ``DB_GENERIC_PLANS=false``: every run planned for its values, sequential scans on
+    # (the default without prepared statements: an unnamed statement's generic plan would
+    # be made again on every run, all of the risk and none of the saving).
+    prepared = env.bool("DB_PREPARED_STATEMENTS", default=True)
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5 if prepared else None
     options = DATABASES["default"]["OPTIONS"].get("options", "")
     planning = (
         "-c plan_cache_mode=force_generic_plan -c enable_seqscan=off -c jit=off"
-        if env.bool("DB_GENERIC_PLANS", default=True)
+        if env.bool("DB_GENERIC_PLANS", default=prepared)
         else "-c plan_cache_mode=force_custom_plan"
     )
     DATABASES["default"]["OPTIONS"]["options"] = f"{options} {planning}".strip()

@@ -94,24 +94,27 @@ def test_embedded_mode_is_chosen_when_nothing_is_set():
     }
 
 
+GENERIC = "-c plan_cache_mode=force_generic_plan -c enable_seqscan=off -c jit=off"
+CUSTOM = "-c plan_cache_mode=force_custom_plan"
+
+
 @pytest.mark.parametrize(
-    ("generic", "planning"),
+    ("knobs", "planning"),
     [
+        pytest.param({}, GENERIC, id="default"),
+        pytest.param({"DB_GENERIC_PLANS": "false"}, CUSTOM, id="off"),
+        pytest.param({"DB_PREPARED_STATEMENTS": "false"}, CUSTOM, id="nothing-prepared"),
         pytest.param(
-            None,
-            "-c plan_cache_mode=force_generic_plan -c enable_seqscan=off -c jit=off",
-            id="default",
+            {"DB_PREPARED_STATEMENTS": "false", "DB_GENERIC_PLANS": "true"}, GENERIC, id="forced"
         ),
-        pytest.param("false", "-c plan_cache_mode=force_custom_plan", id="off"),
     ],
 )
-def test_full_mode_connections_plan_prepared_statements_once_unless_told_not_to(generic, planning):
+def test_full_mode_connections_plan_prepared_statements_once_unless_told_not_to(knobs, planning):
     probe = (
         "from django.conf import settings as s; print(s.DATABASES['default']['OPTIONS']['options'])"
     )
     env = {"DATABASE_URL": DATABASE_URL, "REDIS_URL": REDIS_URL, "SECRET_KEY": STRONG_SECRET_KEY}
-    if generic is not None:
-        env["DB_GENERIC_PLANS"] = generic
+    env.update(knobs)
 
     result = run_manage("shell", "--no-imports", "-c", probe, **env)
 
