@@ -1,3 +1,4 @@
+import contextlib
 import json
 import re
 from typing import Any
@@ -15,10 +16,8 @@ def json_loads(data: bytes) -> Any:
     an integer past 64 bits (jsonb holds any; orjson would round it to a float), nor for
     what orjson refuses."""
     if _LONG_NUMBER.search(data) is None:
-        try:
+        with contextlib.suppress(orjson.JSONDecodeError):
             return orjson.loads(data)
-        except orjson.JSONDecodeError:
-            pass
     return json.loads(data)
 
 
