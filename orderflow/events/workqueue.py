@@ -15,6 +15,8 @@ PostgreSQL carries the work, Celery carries data-less kicks. Every queue of the 
 * a **kick** after commit wakes a worker; kicks are coalesced through a cache flag (one
   waits in the broker at a time) and a worker clears the flag as it starts
   (:meth:`Kick.received`); a lost kick only waits for beat's sweep (:meth:`WorkQueue.due_exists`);
+  a web process sends its kicks from a thread of its own (:class:`Kicker`), so a request
+  never waits for Redis and close commits share one round trip;
 * the **drain** loop runs batches until nothing is due or its deadline passes, invites
   another worker when a batch was full, and hands over (re-kicks) when time ran out
   with work left.
@@ -38,7 +40,7 @@ API (stable: the notifications senders build on it)::
         -> Failure(will_retry, next_at, fields)           # pure: the row's new field values
     queue.fail(row_or_pk, attempts, *, retryable, ...)  -> Failure   # applies it (1 UPDATE)
     queue.done_fields(now=None) -> dict                   # the done-mark's field values
-    queue.kick.after_commit()   queue.kick.now()   queue.kick.received()
+    queue.kick.after_commit()   queue.kick.now()   queue.kick.soon()   queue.kick.received()
     with queue.kick.running(): ...                        # eager mode: no re-entrant kick
     queue.drain(step, *, total, max_seconds, batch_size, idle=None) -> total
     queue.hand_over(queryset=None) -> bool                # re-kick if work is still due
@@ -49,8 +51,10 @@ A batch sender that records many outcomes in one statement uses :meth:`WorkQueue
 
 from __future__ import annotations
 
+import atexit
 import functools
 import logging
+import os
 import random
 import threading
 import time
@@ -62,7 +66,7 @@ from functools import partial
 from typing import Any, Protocol, TypeVar
 
 import psycopg
-from celery import current_app
+from celery import current_app, current_task
 from django.conf import settings
 from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
@@ -72,6 +76,8 @@ from django.utils import timezone
 ModelT = TypeVar("ModelT", bound=Model)
 
 KICK_FLAG_TTL = 2
+#: a process's kicker thread sends a kick at most this often (:class:`Kicker`)
+KICK_WINDOW_SECONDS = 0.01
 
 _local = threading.local()
 
@@ -308,6 +314,19 @@ class Kick:
             # end the drain that called it, and its claimed rows would wait for their lease.
             logger.warning("kick of %s not sent; the sweep will pick the work up", self.task)
 
+    def soon(self) -> None:
+        """Kick from this process's kicker thread (:class:`Kicker`): the caller does not wait.
+
+        Every ask is followed by a kick sent after it, so a kick asked for after a commit
+        still follows that commit; asks made close together share one kick. Eager mode,
+        and inside a Celery task (a worker's child may exit before a thread's turn), this
+        is :meth:`now`.
+        """
+        if settings.CELERY_TASK_ALWAYS_EAGER or current_task:
+            self.now()
+        else:
+            KICKER.ask(self)
+
     def send(self) -> None:
         """Queue the task, uncoalesced (a hand-over, an invitation to share a backlog)."""
         task = current_app.tasks[self.task]
@@ -339,6 +358,78 @@ class Kick:
 
     def is_running_here(self) -> bool:
         return self.task in getattr(_local, "running", frozenset())
+
+
+class Kicker:
+    """A process's kicks, sent by a daemon thread of its own.
+
+    A web request that commits an order asks for the lane's kick (:meth:`Kick.soon`) and
+    answers at once: the kick's Redis round trip runs here, off the request. The thread
+    takes every kick asked for so far and sends each once (:meth:`Kick.now`, coalesced
+    through the cache flag as ever), then waits ``window`` seconds before it takes the
+    next asks: at a hundred commits a second in one process that is one Redis round trip
+    per ``window``, not one per commit. Each ask is taken after it was made, so its kick
+    is sent after the commit that asked for it, as :meth:`Kick.now` after commit does; a
+    kick lost anyway (the process killed in between) waits for beat's sweep, like one
+    lost in the broker. At exit the asks not yet sent are sent (``atexit``); a forked
+    child starts its own thread.
+    """
+
+    def __init__(self, window: float = KICK_WINDOW_SECONDS):
+        self.window = window
+        self._pid: int | None = None
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)
+        atexit.register(self.flush)
+
+    def _reset(self) -> None:
+        self._condition = threading.Condition()
+        self._asked: dict[Kick, None] = {}
+        self._sending = False
+        self._pid = None
+
+    def ask(self, kick: Kick) -> None:
+        with self._condition:
+            self._asked[kick] = None
+            if self._pid != os.getpid():
+                self._pid = os.getpid()
+                threading.Thread(target=self._run, name="orderflow-kicker", daemon=True).start()
+            self._condition.notify_all()
+
+    def _take(self) -> list[Kick]:
+        with self._condition:
+            while not self._asked:
+                self._condition.wait()
+            asked, self._asked = list(self._asked), {}
+            self._sending = True
+        return asked
+
+    def _run(self) -> None:
+        while True:
+            asked = self._take()
+            try:
+                for kick in asked:
+                    kick.now()  # never raises: a failed kick is logged and left to the sweep
+            finally:
+                with self._condition:
+                    self._sending = False
+                    self._condition.notify_all()
+            time.sleep(self.window)
+
+    def flush(self, timeout: float = 5.0) -> None:
+        """Send, here and now, every kick asked for before this call (at exit; tests).
+
+        The thread's sends under way are waited for, ``timeout`` at most (a kick's Redis
+        and broker calls have their own timeouts; exit must not hang on them).
+        """
+        with self._condition:
+            self._condition.wait_for(lambda: not self._sending, timeout=timeout)
+            asked, self._asked = list(self._asked), {}
+        for kick in asked:
+            kick.now()
+
+
+KICKER = Kicker()
 
 
 # --- the queue ---

@@ -13,7 +13,7 @@ from orderflow.events import publish
 from orderflow.events.kick import LANE_KICK, LANE_TASK, PROJECTORS_KICK, PROJECTORS_TASK
 from orderflow.events.lane import lane_due, process_batch
 from orderflow.events.relay import relay_batch
-from orderflow.events.workqueue import Kick
+from orderflow.events.workqueue import KICKER, Kick
 from orderflow.models import Delivery, DeliveryStatus, InboxEntry, OutboxEvent
 from orderflow.tasks import saga_lane_task
 from orders.events import OrderStatus
@@ -92,6 +92,7 @@ def test_a_four_step_saga_completes_in_one_lane_run_with_no_kick_between_steps(k
     ProductFactory(shop=shop, sku="COFFEE-1KG", on_hand=10)
     cache.delete_many([LANE_KICK.flag, PROJECTORS_KICK.flag])
     order = order_for(shop)
+    KICKER.flush()  # the kicker thread's send, or this one
     assert kicks == [LANE_TASK]  # the intake's commit kicked the lane
 
     result = saga_lane_task()  # one task run, no beat, no other worker
