@@ -139,7 +139,10 @@ class ShopAPIKey(AbstractAPIKey):
 
 
 class Product(models.Model):
-    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="products")
+    #: no index of its own: ``product_unique_shop_sku`` leads with the shop
+    shop = models.ForeignKey(
+        Shop, on_delete=models.PROTECT, related_name="products", db_index=False
+    )
     sku = models.CharField(max_length=64, validators=[sku_validator])
     name = models.CharField(max_length=200)
     price = models.DecimalField(
@@ -186,7 +189,9 @@ class Product(models.Model):
 
 class Order(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="orders")
+    #: no index of its own: four of the indexes below lead with the shop (each index is paid
+    #: on every insert and every status change, which is never a HOT update)
+    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="orders", db_index=False)
     number = models.CharField(max_length=20, default=_order_number, editable=False)
     status = models.CharField(
         max_length=20, choices=OrderStatus.choices, default=OrderStatus.PLACED, editable=False
@@ -221,14 +226,16 @@ class Order(models.Model):
     )
     #: the shop's own payment's reference when it was paid externally
     payment_reference = models.CharField(max_length=100, blank=True, editable=False)
-    tracking_token = models.CharField(
-        max_length=64, default=_tracking_token, unique=True, editable=False
-    )
+    #: unique by the constraint below, not ``unique=True``: that would add a second,
+    #: ``varchar_pattern_ops`` index for LIKE, which no token lookup uses
+    tracking_token = models.CharField(max_length=64, default=_tracking_token, editable=False)
     status_reason = models.CharField(max_length=500, blank=True, editable=False)
     #: the latest shipment's carrier and tracking number, kept for the clients and pages
     #: that show one parcel; an order's parcels are its ``shipments`` (``models.shipments``)
     carrier = models.CharField(max_length=50, blank=True, editable=False)
-    tracking_number = models.CharField(max_length=64, blank=True, editable=False, db_index=True)
+    #: not indexed: nothing looks an order up by it (parcels are found through ``Shipment``,
+    #: the admin's search is a substring match no b-tree serves)
+    tracking_number = models.CharField(max_length=64, blank=True, editable=False)
     #: the shop's own reference for the order (its checkout's id): unique per shop when set
     external_reference = models.CharField(max_length=100, blank=True, default="", editable=False)
     #: the shop's own key-value strings, like Stripe's (rules: ``orders.api.serializers``)
@@ -242,6 +249,7 @@ class Order(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["shop", "number"], name="order_unique_shop_number"),
+            models.UniqueConstraint(fields=["tracking_token"], name="order_unique_tracking_token"),
             # The shop's reference names one order: the constraint, not a check before the
             # insert, decides between two parallel orders with the same reference.
             models.UniqueConstraint(
@@ -323,7 +331,8 @@ class CarrierReport(models.Model):
 
 
 class OrderLine(models.Model):
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    #: no index of its own: ``orderline_unique_order_sku`` leads with the order
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", db_index=False)
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
     sku = models.CharField(max_length=64)
     name = models.CharField(max_length=200)
