@@ -83,3 +83,14 @@ def assert_statements():
             assert len(sent) == count, "\n".join(s[:120] for s in sent)
 
     return expect
+
+
+@pytest.fixture(autouse=True)
+def _kicks_sent_before_the_next_test():
+    """A test's kicks leave with it: what its commits asked of the kicker thread is sent
+    (or its send under way awaited) before the next test starts — a kick landing later
+    would be a stray task in that test's broker."""
+    yield
+    from orderflow.events.workqueue import KICKER
+
+    KICKER.flush()

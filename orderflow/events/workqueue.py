@@ -405,16 +405,20 @@ class Kicker:
         return asked
 
     def _run(self) -> None:
-        while True:
-            asked = self._take()
-            try:
-                for kick in asked:
-                    kick.now()  # never raises: a failed kick is logged and left to the sweep
-            finally:
-                with self._condition:
-                    self._sending = False
-                    self._condition.notify_all()
-            time.sleep(self.window)
+        try:
+            while True:
+                asked = self._take()
+                try:
+                    for kick in asked:
+                        self._send(kick)
+                finally:
+                    with self._condition:
+                        self._sending = False
+                        self._condition.notify_all()
+                time.sleep(self.window)
+        finally:  # ended anyway (interpreter exit): the next ask starts another thread
+            with self._condition:
+                self._pid = None
 
     def flush(self, timeout: float = 5.0) -> None:
         """Send, here and now, every kick asked for before this call (at exit; tests).
@@ -426,6 +430,16 @@ class Kicker:
             self._condition.wait_for(lambda: not self._sending, timeout=timeout)
             asked, self._asked = list(self._asked), {}
         for kick in asked:
+            self._send(kick)
+
+    @staticmethod
+    def _send(kick: Kick) -> None:
+        """:meth:`Kick.now`, which never raises (a failed kick is logged; the sweep has it).
+
+        Never an eager run: eager mode kicks in the committing thread (:meth:`Kick.soon`),
+        so an ask found here in eager mode outlived a switch of mode (tests) and is dropped.
+        """
+        if not settings.CELERY_TASK_ALWAYS_EAGER:
             kick.now()
 
 

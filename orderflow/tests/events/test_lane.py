@@ -117,7 +117,8 @@ def test_one_lane_step_is_a_fixed_list_of_statements(kicks, statements):
         publish(ProbeChained(probe_id=uuid.uuid4()))
     relay_batch()
     statements.sql.clear()
-    kicks.clear()  # the publish above kicked the lane: what follows must send none
+    KICKER.flush()  # the publish above kicked the lane (from the kicker thread, or here)
+    kicks.clear()  # what follows must send none
 
     result = process_batch()
 
