@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 from django.db import connection
+from django.urls import NoReverseMatch, get_script_prefix, reverse, set_script_prefix
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 from rest_framework.test import APIClient
@@ -388,3 +389,29 @@ def test_every_column_of_the_write_is_bound_as_its_fields_own_prep_binds_it(
             assert _bound_json(bound) == _bound_json(expected), (prefix, attname)
             checked += 1
     assert checked == sum(len(b) for b in binders.values())
+
+
+@pytest.mark.parametrize("script_prefix", ["/", "/orderflow/"])
+@pytest.mark.parametrize(
+    "token", ["Zq3-_x9TbQw2LkP0aa8VhS1yNcR4uJ7e", "a b é?#"], ids=["urlsafe", "odd"]
+)
+def test_the_tracking_url_is_the_one_reverse_gives_under_any_script_prefix(
+    script_prefix, token, settings
+):
+    settings.PUBLIC_BASE_URL = "https://shop.example"
+    before = get_script_prefix()
+    set_script_prefix(script_prefix)
+    try:
+        # twice: the first call remembers the path, the second uses it
+        urls = [lean._tracking_url(token), lean._tracking_url(token)]
+        expected = settings.PUBLIC_BASE_URL + reverse("tracking:public", args=[token])
+    finally:
+        set_script_prefix(before)
+
+    assert urls == [expected, expected]
+    assert expected.startswith(f"https://shop.example{script_prefix}")
+
+
+def test_an_empty_tracking_token_is_refused_as_reverse_refuses_it():
+    with pytest.raises(NoReverseMatch):
+        lean._tracking_url("")

@@ -1,0 +1,1 @@
+"""django-prometheus's PostgreSQL backend, its cursor class made once (see ``base``)."""
