@@ -10,6 +10,7 @@ Two run modes share this one module:
 Every knob is listed in docs/configuration.md.
 """
 
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -111,9 +112,20 @@ if FULL_MODE:
     DATABASES = {"default": env.db_url("DATABASE_URL")}
     if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
         raise ImproperlyConfigured("DATABASE_URL must name a PostgreSQL database (postgres://…).")
-    # Django's psycopg pool instead of persistent connections: persistent connections
-    # leak under ASGI, where every request may run on a different thread.
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Django's psycopg pool, except in a WSGI server: persistent connections leak under ASGI,
+    # where every request may run on a different thread, but a WSGI server (granian's
+    # blocking threads, gunicorn's gthread workers: the process that imported
+    # ``orderflow.wsgi`` before these settings) runs every request on one of a fixed set of
+    # threads, and each keeps its connection between requests: a pool's checkout and return
+    # on every request was ≈ 5 % of a new order's CPU (docs/performance.md). A connection
+    # broken meanwhile fails one request (503) and is closed at its end; one older than
+    # ``DB_CONN_MAX_AGE`` seconds is closed at the end of the request that finds it so.
+    PERSISTENT_CONNECTIONS = env.bool(
+        "DB_PERSISTENT_CONNECTIONS", default="orderflow.wsgi" in sys.modules
+    )
+    DATABASES["default"]["CONN_MAX_AGE"] = (
+        env.int("DB_CONN_MAX_AGE", default=300) if PERSISTENT_CONNECTIONS else 0
+    )
     # The hot statements (outbox insert, saga steps, claims, projector batches, intake) run
     # on psycopg cursors with ``prepare=True``; Django turns prepared statements off for
     # every cursor (``prepare_threshold=None``, for PgBouncer before 1.21 in transaction
@@ -142,11 +154,12 @@ if FULL_MODE:
         else "-c plan_cache_mode=force_custom_plan"
     )
     DATABASES["default"]["OPTIONS"]["options"] = f"{options} {planning}".strip()
-    DATABASES["default"]["OPTIONS"]["pool"] = {
-        "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
-        "max_size": env.int("DB_POOL_MAX_SIZE", default=20),
-        "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
-    }
+    if not PERSISTENT_CONNECTIONS:
+        DATABASES["default"]["OPTIONS"]["pool"] = {
+            "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
+            "max_size": env.int("DB_POOL_MAX_SIZE", default=20),
+            "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+        }
 else:
     DATABASES = {
         "default": {
@@ -458,7 +471,8 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 if FULL_MODE:
-    DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
+    # django-prometheus's backend, its counting cursor class made once (not per connect)
+    DATABASES["default"]["ENGINE"] = "orderflow.observability.metrics.db"
 if REDIS_URL:
     CACHES["default"]["BACKEND"] = "orderflow.observability.metrics.cache.RedisCache"
 #: when set, /metrics answers only requests carrying ``Authorization: Bearer <token>``; a

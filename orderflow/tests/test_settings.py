@@ -138,3 +138,51 @@ def test_every_environment_variable_is_documented():
     assert "SECRET_KEY" in knobs  # the pattern still finds what settings.py reads
     assert knobs - documented_rows == set(), "add these to docs/configuration.md's table"
     assert knobs - env_example == set(), "add these to .env.example"
+
+
+_CONNECTIONS_PROBE = (
+    "import json; from django.conf import settings as s; d = s.DATABASES['default']; "
+    "print(json.dumps({'max_age': d['CONN_MAX_AGE'], 'pool': 'pool' in d['OPTIONS']}))"
+)
+
+
+@pytest.mark.parametrize(
+    ("wsgi", "knobs", "expected"),
+    [
+        pytest.param(False, {}, {"max_age": 0, "pool": True}, id="any-process-pools"),
+        pytest.param(True, {}, {"max_age": 300, "pool": False}, id="wsgi-server-keeps"),
+        pytest.param(
+            True, {"DB_CONN_MAX_AGE": "60"}, {"max_age": 60, "pool": False}, id="wsgi-max-age"
+        ),
+        pytest.param(
+            True,
+            {"DB_PERSISTENT_CONNECTIONS": "false"},
+            {"max_age": 0, "pool": True},
+            id="wsgi-told-to-pool",
+        ),
+    ],
+)
+def test_a_wsgi_server_keeps_one_connection_per_thread_and_other_processes_pool(
+    wsgi, knobs, expected
+):
+    # a WSGI server imports orderflow.wsgi, which loads the settings; any other process
+    # (ASGI server, Celery, manage.py) loads them first
+    code = ("import orderflow.wsgi; " if wsgi else "import django; django.setup(); ") + (
+        _CONNECTIONS_PROBE
+    )
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "DJANGO_SETTINGS_MODULE": "orderflow.settings",
+        "DATABASE_URL": DATABASE_URL,
+        "REDIS_URL": REDIS_URL,
+        "SECRET_KEY": STRONG_SECRET_KEY,
+        **knobs,
+    }
+
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+        timeout=120, check=False,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == expected
