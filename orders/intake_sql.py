@@ -18,12 +18,16 @@ an outer transaction (a test's, or a caller's ``atomic``) the write runs in a sa
 so that a unique violation leaves the outer transaction usable.
 
 Column lists come from the models, so the statements follow the models as the ORM would.
-Each value is bound as its field's ``get_db_prep_save`` would bind it; the kinds the intake
-writes take a shorter road (:func:`_binder`): a value already of the column's Python type
-is passed as it is, and JSON is encoded by orjson with Django's encoder for what orjson
-leaves (decimals, datetimes). The statements are written with named placeholders and sent
-with PostgreSQL's own ``$n`` ones (:func:`_positional`): psycopg parses a statement over
-4 KiB or 50 parameters again on every call, and the write is both.
+Each row the write inserts (the order, its outbox row, its key row, and the lines as one
+array) travels as **one jsonb parameter keyed by column**, typed by PostgreSQL with the
+table's own row type (``jsonb_populate_record``) and so stored as the ORM stores it: a
+parameter per column cost psycopg a dumper each, ≈ 10 % of a new order's CPU in the web
+process (docs/performance.md). Each value is made JSON by :func:`_to_json` for its field:
+a value already of the column's Python type as it is, any other through the field's own
+``get_prep_value``; JSON is encoded by orjson with Django's encoder for what orjson leaves
+(decimals, and datetimes inside JSON columns). The statements are written with named
+placeholders and sent with PostgreSQL's own ``$n`` ones (:func:`_positional`): psycopg
+parses a long statement again on every call.
 """
 
 import functools
@@ -136,8 +140,13 @@ WHERE s.id = %(shop_id)s::bigint
 _READ = _positional(_READ_SQL)
 
 
-def _insert_values(fields, prefix: str) -> str:
-    return ", ".join(f"%({prefix}{f.column})s::{_cast(f)}" for f in fields)
+def _record_columns(fields) -> str:
+    return ", ".join(f"r.{connection.ops.quote_name(f.column)}" for f in fields)
+
+
+def _record(model, param: str) -> str:
+    """``model``'s row from the jsonb object ``param``, typed by the table's own row type."""
+    return f"jsonb_populate_record(NULL::{model._meta.db_table}, %({param})s::jsonb) r"
 
 
 def _names(fields) -> str:
@@ -166,7 +175,8 @@ WITH gate AS (
 ),
 o AS (
     INSERT INTO {Order._meta.db_table} ({_names(_ORDER_FIELDS)})
-    SELECT {_insert_values(_ORDER_FIELDS, "o_")} FROM gate WHERE locked AND key_ok AND fresh
+    SELECT {_record_columns(_ORDER_FIELDS)} FROM gate, {_record(Order, "order")}
+    WHERE locked AND key_ok AND fresh
     RETURNING id
 ),
 l AS (
@@ -176,12 +186,13 @@ l AS (
 ),
 e AS (
     INSERT INTO {OutboxEvent._meta.db_table} ({_names(_EVENT_FIELDS)})
-    SELECT {_insert_values(_EVENT_FIELDS, "e_")} FROM o
+    SELECT {_record_columns(_EVENT_FIELDS)} FROM o, {_record(OutboxEvent, "event")}
     RETURNING 1
 ),
 k AS (
     INSERT INTO {IdempotencyKey._meta.db_table} ({_names(_KEY_FIELDS)})
-    SELECT {_insert_values(_KEY_FIELDS, "k_")} FROM o WHERE %(k_key)s::varchar IS NOT NULL
+    SELECT {_record_columns(_KEY_FIELDS)} FROM o, {_record(IdempotencyKey, "key_row")}
+    WHERE %(k_key)s::varchar IS NOT NULL
     RETURNING 1
 )
 SELECT locked, key_ok, fresh, (SELECT count(*) FROM o), (SELECT count(*) FROM l)
@@ -359,52 +370,68 @@ def _json_dumps(value) -> bytes:
     )
 
 
-#: the Python types a column takes as they are (what ``get_db_prep_save`` returns them as;
-#: integers it wraps in psycopg's sized types, so they keep the long road)
+#: the Python types a column's value is made JSON from as it is (orjson writes each as the
+#: column reads it: decimals by Django's encoder, as their exact text)
 _NATIVE = {
     "CharField": (str,),
     "TextField": (str,),
     "SlugField": (str,),
     "UUIDField": (uuid.UUID,),
     "DecimalField": (Decimal,),
-    "DateTimeField": (datetime,),
     "BooleanField": (bool,),
+    "PositiveIntegerField": (int,),
+    "PositiveSmallIntegerField": (int,),
+    "PositiveBigIntegerField": (int,),
+    "IntegerField": (int,),
+    "SmallIntegerField": (int,),
+    "BigIntegerField": (int,),
+    "BigAutoField": (int,),
+    "AutoField": (int,),
 }
 
 
-def _binder(field) -> Callable[[Any], Any]:
-    """How ``field``'s value is bound: as ``get_db_prep_save`` binds it, by a shorter road
-    for a value already of the column's type (aware datetimes: the write's are)."""
+def _iso(value: datetime | None) -> str | None:
+    # the full precision (Django's JSON encoder would cut microseconds to milliseconds)
+    return None if value is None else value.isoformat()
 
-    def prepared(value):
-        return field.get_db_prep_save(value, connection)
 
-    kind = field.get_internal_type()
-    if field.is_relation:
-        kind = field.target_field.get_internal_type()
+def _to_json(field) -> Callable[[Any], Any]:
+    """How ``field``'s value goes into its row's JSON object, to be read back as the ORM
+    would have stored it: as it is when of the column's type, else by ``get_prep_value``.
+    A kind of column not known here fails at import: it cannot pass unchecked."""
+    kind = (
+        field.target_field.get_internal_type() if field.is_relation else field.get_internal_type()
+    )
     if kind == "JSONField":
-        return lambda value: prepared(value) if value is None else Jsonb(value, _json_dumps)
+        return lambda value: value  # a document in the document; None is SQL NULL, as for the ORM
+    if kind == "DateTimeField":
+        return lambda value: (
+            value.isoformat()
+            if type(value) is datetime and value.tzinfo
+            else _iso(field.get_prep_value(value))
+        )
     native = _NATIVE.get(kind)
     if native is None:
-        return prepared
-    if kind == "DateTimeField":
-        return lambda value: value if type(value) in native and value.tzinfo else prepared(value)
-    return lambda value: value if type(value) in native else prepared(value)
+        raise TypeError(f"{field.model.__name__}.{field.name}: {kind} is not written by the intake")
+    return lambda value: value if type(value) in native else field.get_prep_value(value)
 
 
-def _binders(fields, prefix: str) -> list[tuple[str, str, Callable, Any]]:
-    return [(field.attname, f"{prefix}{field.column}", _binder(field), field) for field in fields]
+def _converters(fields) -> list[tuple[str, str, Callable, Any]]:
+    return [(field.attname, field.column, _to_json(field), field) for field in fields]
 
 
-_ORDER_BINDERS = _binders(_ORDER_FIELDS, "o_")
-_EVENT_BINDERS = _binders(_EVENT_FIELDS, "e_")
-_KEY_BINDERS = _binders(_KEY_FIELDS, "k_")
-_LINE_BINDERS = _binders(_LINE_FIELDS, "")
+_ORDER_JSON = _converters(_ORDER_FIELDS)
+_EVENT_JSON = _converters(_EVENT_FIELDS)
+_KEY_JSON = _converters(_KEY_FIELDS)
+_LINE_JSON = _converters(_LINE_FIELDS)
 
 
-def _prep(binders, values: dict, params: dict) -> None:
-    for attname, name, bind, field in binders:
-        params[name] = bind(values[attname] if attname in values else field.get_default())
+def _row(converters, values: dict) -> dict:
+    """The row's JSON object: each column's value (a missing field takes its default)."""
+    return {
+        column: convert(values[attname] if attname in values else field.get_default())
+        for attname, column, convert, field in converters
+    }
 
 
 def write(
@@ -423,17 +450,18 @@ def write(
     number drawn twice, a twin's key row committed after this statement's snapshot)
     propagates as ``IntegrityError`` with nothing written.
     """
-    params: dict[str, Any] = {"key_id": key_id, "lock": lock}
-    _prep(_ORDER_BINDERS, order, params)
-    _prep(_EVENT_BINDERS, event, params)
+    params: dict[str, Any] = {
+        "key_id": key_id,
+        "lock": lock,
+        "order": Jsonb(_row(_ORDER_JSON, order), _json_dumps),
+        "event": Jsonb(_row(_EVENT_JSON, event), _json_dumps),
+        "lines": Jsonb([_row(_LINE_JSON, line) for line in lines], _json_dumps),
+    }
     if key_row is not None:
-        _prep(_KEY_BINDERS, key_row, params)
+        params["key_row"] = Jsonb(_row(_KEY_JSON, key_row), _json_dumps)
+        params["k_scope"], params["k_key"] = key_row["scope"], key_row["key"]
     else:  # no Idempotency-Key: the gate finds no row, the key CTE inserts none
-        params.update({name: None for _, name, _, _ in _KEY_BINDERS})
-    params["lines"] = Jsonb(
-        [{column: bind(line[name]) for name, column, bind, _ in _LINE_BINDERS} for line in lines],
-        _json_dumps,
-    )
+        params["key_row"] = params["k_scope"] = params["k_key"] = None
     if connection.in_atomic_block:
         with transaction.atomic():
             row = _execute_wrapped(params)
