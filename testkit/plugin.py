@@ -94,3 +94,12 @@ def _kicks_sent_before_the_next_test():
     from orderflow.events.workqueue import KICKER
 
     KICKER.flush()
+
+
+@pytest.fixture(autouse=True)
+def _rate_limit_leases_forgotten():
+    """Each test starts as a new process would: with no rate-limit lease of an earlier
+    test's (a shop id can come again, and its lease would answer for it)."""
+    from orders.api.throttling import forget_leases
+
+    forget_leases()

@@ -7,6 +7,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from orders import metrics
+from orders.api import throttling
 from orders.models import Order
 from testkit.factories import ProductFactory, ShopFactory, api_key_for
 
@@ -168,3 +169,66 @@ def test_fails_open_and_counts_it_when_redis_is_unreachable(api, products, setti
     assert [r.getMessage().split(" (")[0] for r in caplog.records] == [
         "Rate limit not checked, the cache is unreachable"
     ] * 2
+
+
+# --- leases: a process takes several of a shop's requests from Redis at once --------------
+@pytest.fixture
+def redis_counter(settings):
+    """The full mode's cache under a key prefix of this test's, and the shop's counter."""
+    prefix = f"rate-limit-lease-{uuid.uuid4().hex}"
+    settings.CACHES = {
+        name: {**config, "KEY_PREFIX": prefix} for name, config in settings.CACHES.items()
+    }
+    throttling.forget_leases()
+    yield lambda shop_id: caches["default"].get(f"throttle:shop:{shop_id}")
+    throttling.forget_leases()
+
+
+def test_a_process_answers_its_leased_requests_without_asking_redis(settings, redis_counter):
+    settings.API_RATE_LIMIT = "6400/minute"  # far from the limit: leases of LEASE_MAX
+
+    first = throttling.count_shop_request(7001)
+    counter_after_first = redis_counter(7001)
+    rest = [throttling.count_shop_request(7001) for _ in range(throttling.LEASE_MAX - 1)]
+    counter_after_lease = redis_counter(7001)
+    next_lease = throttling.count_shop_request(7001)
+
+    assert first == (True, None)
+    assert set(rest) == {(True, None)}
+    assert counter_after_first == throttling.LEASE_MAX  # the lease, counted at once
+    assert counter_after_lease == throttling.LEASE_MAX  # answered from it
+    assert next_lease == (True, None)
+    assert redis_counter(7001) == 2 * throttling.LEASE_MAX
+
+
+def test_exactly_the_limit_passes_across_processes_each_with_its_leases(
+    settings, redis_counter, monkeypatch
+):
+    """Three processes (three lease tables) take turns until each is refused: exactly the
+    limit passes, as many leases as they took, whatever each took."""
+    settings.API_RATE_LIMIT = "300/minute"
+    processes = [{}, {}, {}]
+    allowed, refused = 0, [False] * len(processes)
+    while not all(refused):
+        for index, leases in enumerate(processes):
+            if refused[index]:
+                continue
+            monkeypatch.setattr(throttling, "_leases", leases)
+            ok, retry_after = throttling.count_shop_request(7002)
+            if ok:
+                allowed += 1
+            else:
+                refused[index] = True
+                assert 0 < retry_after <= 60
+
+    assert allowed == 300
+    assert redis_counter(7002) >= 300  # the refused asks are counted too, as without leases
+    assert max(lease.left for leases in processes for lease in leases.values()) == 0
+
+
+def test_near_its_limit_a_shop_is_leased_one_request_at_a_time(settings, redis_counter):
+    settings.API_RATE_LIMIT = "50/minute"  # 50 // LEASE_SHARE = 0: one at a time
+
+    for expected in (1, 2, 3):
+        throttling.count_shop_request(7003)
+        assert redis_counter(7003) == expected
