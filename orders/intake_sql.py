@@ -248,6 +248,18 @@ def _log(db, sql: str, params: Any, started: float) -> None:
         )
 
 
+def _raw_cursor(db, statement: _Statement) -> psycopg.RawCursor:
+    """The statement's raw cursor on this connection, kept with Django's wrapper while the
+    connection lasts: a cursor running the same statement again keeps its adapters (the
+    dumper found for each parameter's type), where a new cursor looked each one up again;
+    a connection kept between requests keeps them all."""
+    cursors = db.__dict__.setdefault("_intake_cursors", {})
+    cursor = cursors.get(statement.sql)
+    if cursor is None or cursor.connection is not db.connection or cursor.closed:
+        cursor = cursors[statement.sql] = psycopg.RawCursor(db.connection)
+    return cursor
+
+
 def _execute(statement: _Statement, params: dict) -> tuple:
     """Run one prepared statement and return its row, as Django's cursors would run it.
 
@@ -259,7 +271,8 @@ def _execute(statement: _Statement, params: dict) -> tuple:
     db.ensure_connection()
     started = time.monotonic()
     try:
-        with db.wrap_database_errors, psycopg.RawCursor(db.connection) as cursor:
+        with db.wrap_database_errors:
+            cursor = _raw_cursor(db, statement)
 
             def run(sql, params, many, context):
                 cursor.execute(statement.sql, statement.bind(params), prepare=True)
