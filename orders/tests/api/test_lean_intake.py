@@ -11,6 +11,7 @@ from django.db import connection
 from django.urls import NoReverseMatch, get_script_prefix, reverse, set_script_prefix
 from django.utils import timezone
 from psycopg.types.json import Jsonb
+from rest_framework import serializers
 from rest_framework.test import APIClient
 
 from orderflow.models import IdempotencyKey, OutboxEvent
@@ -224,6 +225,11 @@ def _variants(order_body):
     yield order_body(customer={"name": "A" * 201, "email": "ana@example.com"})
     yield order_body(customer={"name": None, "email": "ana@example.com"})
     yield order_body(customer={"email": "ana@example.com"})
+    yield order_body(customer={"name": "Ana\ud800", "email": "ana@example.com"})
+    yield order_body(customer={"name": "Ana\x00", "email": "ana@example.com"})
+    yield order_body(customer={"name": "Ana", "email": "ana\udfff@example.com"})
+    yield order_body(customer={"name": "Ana", "email": "a" * 250 + "@example.com"})
+    yield order_body(shipping_address={**address, "city": "\ud83d"})
     yield order_body(shipping_address={**address, "country": "br"})
     yield order_body(shipping_address={**address, "country": "BR\n"})
     yield order_body(shipping_address={**address, "country": " BR"})
@@ -268,6 +274,25 @@ def test_the_lean_validator_accepts_exactly_what_the_serializer_accepts(order_bo
     assert [body for body, mine, theirs in verdicts if mine != theirs] == []
     # base, 10 000, blank line2, " " name, and the shop's own data at its bounds (2)
     assert sum(mine for _, mine, _ in verdicts) == 6
+
+
+def test_each_leaf_keeps_its_checks_but_the_bounds_the_schema_checks():
+    from django.core.validators import EmailValidator, MaxLengthValidator
+
+    name = lean._INPUT.fields["customer"].fields["name"]
+    email = lean._INPUT.fields["customer"].fields["email"]
+    quantity = lean._INPUT.fields["lines"].child.fields["quantity"]
+
+    assert not any(isinstance(check, MaxLengthValidator) for check in lean._LEAF_CHECKS[name])
+    assert lean._no_surrogates in lean._LEAF_CHECKS[name]
+    assert any(isinstance(check, EmailValidator) for check in lean._LEAF_CHECKS[email])
+    assert lean._LEAF_CHECKS[quantity] == ()
+    # a bound the schema does not check (another limit than the field's) is kept
+    field = serializers.CharField(max_length=10, validators=[MaxLengthValidator(5)])
+    assert any(
+        isinstance(check, MaxLengthValidator) and check.limit_value == 5
+        for check in lean._leaf_checks(field)
+    )
 
 
 def test_a_body_the_lean_path_refuses_gets_the_drf_views_document(api, products, order_body):
