@@ -40,6 +40,8 @@ REPLAY_KEY = "bench-replay"
 P99_BUDGET_MS = 200.0
 ERROR_BUDGET = 0.001
 RATE_SHORTFALL = 0.95
+#: the ramp's last steps narrow the highest rate held to within this share of the rate above
+RESOLUTION = 0.05
 CONNECTIONS = 48
 
 
@@ -274,7 +276,8 @@ def ramp(
     """Step the rate up until a step is not sustained; return the best sustained step.
 
     A step that misses is run once more before the ramp stops: on a shared machine one
-    neighbour's burst can cost a single step its P99.
+    neighbour's burst can cost a single step its P99. Then the gap between the last rate
+    held and the one missed is halved until it is within ``RESOLUTION`` of the missed rate.
     """
     steps = []
     for rate in rates:
@@ -292,9 +295,11 @@ def ramp(
             break
     sustained = [step for step in steps if step["sustained"]]
     if sustained and not steps[-1]["sustained"]:
-        # one more step halfway between the last rate held and the first one missed
-        middle = (sustained[-1]["rate"] + steps[-1]["rate"]) // 2
-        if middle not in (sustained[-1]["rate"], steps[-1]["rate"]):
+        # halve the gap between the last rate held and the first one missed (twice) until
+        # it is within RESOLUTION of the missed rate: the steps above 600/s are 200 apart
+        held, missed = sustained[-1]["rate"], steps[-1]["rate"]
+        while missed - held > max(RESOLUTION * missed, 1):
+            middle = (held + missed) // 2
             step = wrk_step(
                 url, rate=middle, key=key, skus=skus, seconds=seconds, server=server,
                 extra_env=extra_env,
@@ -302,6 +307,9 @@ def ramp(
             steps.append(step)
             if step["sustained"]:
                 sustained.append(step)
+                held = middle
+            else:  # one miss is enough here: the rate held below it is what is reported
+                missed = middle
     best = sustained[-1] if sustained else None
     return {
         "max_sustained_rate": best["achieved_rate"] if best else 0,
