@@ -24,13 +24,16 @@ writes, and the write below is one statement (all or nothing).
   nothing, and the DRF view answers it (409 ``external-reference-taken``, naming the first).
 """
 
+import decimal
 import hashlib
 import os
 import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 
 import orjson
 from django.conf import settings
@@ -50,6 +53,7 @@ from pydantic_core import SchemaValidator, core_schema
 from pydantic_core import ValidationError as CoreValidationError
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError as DrfValidationError
+from rest_framework.settings import api_settings
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from orderflow.api.fast_routes import HANDED_ON
@@ -277,9 +281,34 @@ def _validated(payload) -> dict | None:
 
 # --- the response: OrderOutputSerializer's document ----------------------------------------------
 _OUTPUT_FIELDS = OrderOutputSerializer().fields
-_MONEY = _OUTPUT_FIELDS["total"]
-_LINE_MONEY = OrderLineOutputSerializer().fields["unit_price"]
-_RATE = OrderLineOutputSerializer().fields["tax_rate"]
+
+
+def _decimal_text(field) -> Callable[[Decimal], str]:
+    """``field.to_representation`` for a Decimal, with its quantum and context made once
+    (DRF copies the context and raises 0.1 to a power on every call): the same text."""
+    if (
+        field.decimal_places is None
+        or field.localize
+        or not getattr(field, "coerce_to_string", api_settings.COERCE_DECIMAL_TO_STRING)
+    ):
+        return field.to_representation
+    quantum = Decimal(".1") ** field.decimal_places
+    context = decimal.getcontext().copy()
+    if field.max_digits is not None:
+        context.prec = field.max_digits
+    rounding = field.rounding
+
+    def text(value: Decimal) -> str:
+        if type(value) is not Decimal:
+            return field.to_representation(value)
+        return f"{value.quantize(quantum, rounding=rounding, context=context):f}"
+
+    return text
+
+
+_MONEY = _decimal_text(_OUTPUT_FIELDS["total"])
+_LINE_MONEY = _decimal_text(OrderLineOutputSerializer().fields["unit_price"])
+_RATE = _decimal_text(OrderLineOutputSerializer().fields["tax_rate"])
 _DATETIME = _OUTPUT_FIELDS["created_at"]
 _ADDRESS_FIELDS = list(ShippingAddressSerializer().fields)
 _RENDERER = OrjsonRenderer()
@@ -317,13 +346,13 @@ def _order_document(order: dict, priced: PricedOrder, products, address: dict) -
         "status_reason": "",
         "currency": order["currency"],
         "prices_include_tax": priced.prices_include_tax,
-        "subtotal": _MONEY.to_representation(priced.subtotal),
-        "discount_total": _MONEY.to_representation(priced.discount_total),
+        "subtotal": _MONEY(priced.subtotal),
+        "discount_total": _MONEY(priced.discount_total),
         "discounts": [],  # codes take the DRF view (see place)
         "shipping_method": priced.shipping_code,
-        "shipping_total": _MONEY.to_representation(priced.shipping_total),
-        "tax_total": _MONEY.to_representation(priced.tax_total),
-        "total": _MONEY.to_representation(priced.total),
+        "shipping_total": _MONEY(priced.shipping_total),
+        "tax_total": _MONEY(priced.tax_total),
+        "total": _MONEY(priced.total),
         "payment_mode": order["payment_mode"],
         "payment_status": NO_PAYMENT_YET.status,
         "refunded_total": f"{NO_PAYMENT_YET.refunded_amount:.2f}",
@@ -337,12 +366,12 @@ def _order_document(order: dict, priced: PricedOrder, products, address: dict) -
             {
                 "sku": line.sku,
                 "name": products[line.sku].name,
-                "unit_price": _LINE_MONEY.to_representation(line.unit_price),
+                "unit_price": _LINE_MONEY(line.unit_price),
                 "quantity": line.quantity,
-                "discount_amount": _LINE_MONEY.to_representation(line.discount_amount),
-                "line_total": _LINE_MONEY.to_representation(line.line_total),
-                "tax_rate": _RATE.to_representation(line.tax_rate),
-                "tax_amount": _LINE_MONEY.to_representation(line.tax_amount),
+                "discount_amount": _LINE_MONEY(line.discount_amount),
+                "line_total": _LINE_MONEY(line.line_total),
+                "tax_rate": _RATE(line.tax_rate),
+                "tax_amount": _LINE_MONEY(line.tax_amount),
             }
             for line in priced.lines
         ],

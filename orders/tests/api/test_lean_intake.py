@@ -470,3 +470,26 @@ def test_the_tracking_url_is_the_one_reverse_gives_under_any_script_prefix(
 def test_an_empty_tracking_token_is_refused_as_reverse_refuses_it():
     with pytest.raises(NoReverseMatch):
         lean._tracking_url("")
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["0", "9.90", "9.9", "0.005", "0.015", "-1.235", "1234567890.12", "3.14159", "1E+3", "12"],
+)
+def test_amounts_are_written_as_the_serializer_writes_them(value):
+    from decimal import Decimal
+
+    fields = {
+        lean._MONEY: OrderOutputSerializer().fields["total"],
+        lean._RATE: OrderOutputSerializer().fields["lines"].child.fields["tax_rate"],
+    }
+    for text, field in fields.items():
+        assert _outcome(text, Decimal(value)) == _outcome(field.to_representation, Decimal(value))
+
+
+def _outcome(function, value):
+    """What ``function`` returns, or the kind of error it raises (too many digits)."""
+    try:
+        return function(value)
+    except Exception as error:  # the kind is what is compared
+        return type(error)
