@@ -20,16 +20,15 @@ import time
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orderflow.settings")
 
-import django
+# first, as a WSGI server imports it: it sets Django up with a WSGI server's settings
+from orderflow.wsgi import application
 
-django.setup()
+# isort: split
+from django.core.management import call_command
+from django.db import connection
 
-from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
-
-from bench import live  # noqa: E402
-from orderflow.wsgi import application  # noqa: E402
-from orders import services  # noqa: E402
+from bench import live
+from orders import services
 
 WARM_UP = 100
 ORDERS = 60
