@@ -93,6 +93,8 @@ class _Lease:
 
 
 _leases: dict[str, _Lease] = {}
+#: shops a thread of this process is taking a lease for right now
+_leasing: set[str] = set()
 _leases_lock = threading.Lock()
 
 
@@ -100,6 +102,7 @@ def forget_leases() -> None:
     """Drop this process's leases (tests, to stand for another process)."""
     with _leases_lock:
         _leases.clear()
+        _leasing.clear()
 
 
 def _allowed_on_redis(key: str, limit: int, window: int) -> tuple[bool, float | None]:
@@ -113,8 +116,19 @@ def _allowed_on_redis(key: str, limit: int, window: int) -> tuple[bool, float | 
             lease.left -= 1
             return True, None
         known = lease.count if lease is not None else 0
-    size = max(1, min(LEASE_MAX, (limit - known) // LEASE_SHARE))
-    count, remaining = _count_on_redis(key, window, size)
+        # one lease at a time per shop and process: while a thread takes one, the others
+        # take their own request only (a burst of threads would each take a lease, and
+        # together hold more than the shop's window)
+        leasing = key not in _leasing
+        if leasing:
+            _leasing.add(key)
+    size = max(1, min(LEASE_MAX, (limit - known) // LEASE_SHARE)) if leasing else 1
+    try:
+        count, remaining = _count_on_redis(key, window, size)
+    finally:
+        if leasing:
+            with _leases_lock:
+                _leasing.discard(key)
     # of the requests just counted, those within the limit are this process's to answer
     granted = max(0, min(size, limit - (count - size)))
     if granted == 0:

@@ -232,3 +232,33 @@ def test_near_its_limit_a_shop_is_leased_one_request_at_a_time(settings, redis_c
     for expected in (1, 2, 3):
         throttling.count_shop_request(7003)
         assert redis_counter(7003) == expected
+
+
+def test_while_one_thread_takes_a_lease_the_others_take_their_own_request(
+    settings, redis_counter, monkeypatch
+):
+    """A burst of threads in one process takes one lease, not one each (200 threads each
+    leasing 15 of 1000/minute would together hold three windows)."""
+    settings.API_RATE_LIMIT = "6400/minute"
+    real = throttling._count_on_redis
+    in_redis, release = threading.Event(), threading.Event()
+    taken: list[int] = []
+
+    def gated(key, window, size):
+        taken.append(size)
+        if len(taken) == 1:  # the first lease is held here until the others have asked
+            in_redis.set()
+            assert release.wait(30)
+        return real(key, window, size)
+
+    monkeypatch.setattr(throttling, "_count_on_redis", gated)
+    first = threading.Thread(target=throttling.count_shop_request, args=(7004,))
+    first.start()
+    assert in_redis.wait(30)
+    others = [throttling.count_shop_request(7004) for _ in range(3)]
+    release.set()
+    first.join(30)
+
+    assert others == [(True, None)] * 3
+    assert taken == [throttling.LEASE_MAX, 1, 1, 1]
+    assert redis_counter(7004) == throttling.LEASE_MAX + 3
