@@ -46,6 +46,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from psycopg.types.json import Jsonb
 
+from orderflow.events.workqueue import kept_cursor
 from orderflow.idempotency import StoredKey
 from orderflow.models import IdempotencyKey, OutboxEvent
 
@@ -249,15 +250,10 @@ def _log(db, sql: str, params: Any, started: float) -> None:
 
 
 def _raw_cursor(db, statement: _Statement) -> psycopg.RawCursor:
-    """The statement's raw cursor on this connection, kept with Django's wrapper while the
-    connection lasts: a cursor running the same statement again keeps its adapters (the
-    dumper found for each parameter's type), where a new cursor looked each one up again;
-    a connection kept between requests keeps them all."""
-    cursors = db.__dict__.setdefault("_intake_cursors", {})
-    cursor = cursors.get(statement.sql)
-    if cursor is None or cursor.connection is not db.connection or cursor.closed:
-        cursor = cursors[statement.sql] = psycopg.RawCursor(db.connection)
-    return cursor
+    """The statement's raw cursor (``$n`` placeholders, nothing parsed on the client), kept
+    with the connection (:func:`~orderflow.events.workqueue.kept_cursor`): a connection kept
+    between requests keeps each statement's adapters."""
+    return kept_cursor(db, statement.sql, psycopg.RawCursor)
 
 
 def _execute(statement: _Statement, params: dict) -> tuple:

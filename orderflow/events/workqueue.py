@@ -138,17 +138,42 @@ def execute_prepared(sql: str, params: dict[str, Any] | list[Any]) -> list[tuple
     """
     db = connections[DEFAULT_DB_ALIAS]  # the proxy ``connection`` costs a lookup per use
     db.ensure_connection()
-    with psycopg.Cursor(db.connection) as cursor:
+    cursor = kept_cursor(db, sql)
 
-        def run(sql, params, many, context):
-            cursor.execute(sql, params, prepare=True)
-            return cursor.fetchall() if cursor.description else []
+    def run(sql, params, many, context):
+        cursor.execute(sql, params, prepare=True)
+        return cursor.fetchall() if cursor.description else []
 
-        executor = run
-        context = {"connection": db, "cursor": cursor}
-        for wrapper in reversed(db.execute_wrappers):
-            executor = partial(wrapper, executor)
-        return executor(sql, params, False, context)
+    executor = run
+    context = {"connection": db, "cursor": cursor}
+    for wrapper in reversed(db.execute_wrappers):
+        executor = partial(wrapper, executor)
+    return executor(sql, params, False, context)
+
+
+#: statements a connection keeps a cursor for (the hot ones are a few dozen); past this the
+#: oldest kept cursor is closed
+KEPT_CURSORS = 128
+
+
+def kept_cursor(db, sql: str | bytes, cursor_class: type[psycopg.Cursor] = psycopg.Cursor):
+    """The psycopg cursor that runs ``sql`` on ``db``'s connection, kept with Django's
+    wrapper while that connection lasts.
+
+    A cursor running the same statement again keeps its adapters: the dumper found for
+    each parameter's type and the loader for each column's, which a new cursor looks up
+    again (with its construction, ≈ 5 % of a saga step's CPU and of a new order's in the
+    web process; docs/performance.md). A connection opened again gets new cursors. The
+    cursor keeps its last result until it runs again: callers fetch what they need at once.
+    """
+    cursors = db.__dict__.setdefault("_kept_cursors", {})
+    key = (cursor_class, sql)
+    cursor = cursors.get(key)
+    if cursor is None or cursor.closed or cursor.connection is not db.connection:
+        if cursor is None and len(cursors) >= KEPT_CURSORS:
+            cursors.pop(next(iter(cursors))).close()
+        cursor = cursors[key] = cursor_class(db.connection)
+    return cursor
 
 
 def execute_planned(sql: str, params: dict[str, Any] | list[Any]) -> list[tuple]:

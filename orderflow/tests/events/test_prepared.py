@@ -10,9 +10,9 @@ as well (``plan_cache_mode=force_generic_plan``; what those plans read: test_pla
 import uuid
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 
-from orderflow.events import publish
+from orderflow.events import publish, workqueue
 from orderflow.events.lane import process_batch
 from orderflow.events.relay import relay_batch
 from orderflow.events.workqueue import execute_prepared
@@ -40,6 +40,48 @@ def test_a_statement_run_through_execute_prepared_is_prepared_and_planned_once()
     assert results == [[(n + 1,)] for n in range(8)]
     # one prepared statement, run eight times on the plan made for its first run
     assert _prepared(marker) == [(8, 0)]
+
+
+@pytest.mark.django_db
+def test_a_statement_keeps_its_cursor_while_the_connection_lasts():
+    sql = f"SELECT %(n)s::integer * 2 /* kept {uuid.uuid4()} */"
+
+    db = connections["default"]
+
+    assert execute_prepared(sql, {"n": 2}) == [(4,)]
+    kept = workqueue.kept_cursor(db, sql)
+    assert execute_prepared(sql, {"n": 3}) == [(6,)]
+    assert workqueue.kept_cursor(db, sql) is kept  # the same cursor ran it again
+    assert workqueue.kept_cursor(db, sql + " ") is not kept  # another statement
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_opened_again_runs_on_its_own_cursor():
+    sql = f"SELECT %(n)s::integer - 1 /* reopened {uuid.uuid4()} */"
+    db = connections["default"]
+    assert execute_prepared(sql, {"n": 5}) == [(4,)]
+
+    db.close()
+
+    assert execute_prepared(sql, {"n": 7}) == [(6,)]
+    # a pool may hand back another connection: that one's cursor, not the closed one's
+    assert workqueue.kept_cursor(db, sql).connection is db.connection
+
+
+@pytest.mark.django_db
+def test_a_connection_keeps_at_most_so_many_cursors(monkeypatch):
+    monkeypatch.setattr(workqueue, "KEPT_CURSORS", 3)
+    db = connections["default"]
+    db.ensure_connection()
+    monkeypatch.setitem(db.__dict__, "_kept_cursors", {})
+    statements = [f"SELECT {n} /* bounded {uuid.uuid4()} */" for n in range(5)]
+    first = workqueue.kept_cursor(db, statements[0])
+
+    for sql in statements:
+        assert execute_prepared(sql, []) == [(statements.index(sql),)]
+
+    assert len(db.__dict__["_kept_cursors"]) == 3
+    assert first.closed  # the oldest made room
 
 
 @pytest.mark.django_db(transaction=True)
