@@ -45,7 +45,7 @@ import psycopg
 from celery.exceptions import SoftTimeLimitExceeded
 from django.apps import apps
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Count, Max, QuerySet
 from django.utils import timezone
 
@@ -57,7 +57,7 @@ from .context import handling
 from .errors import PERMANENT_ERRORS
 from .kick import kick_projectors_after_commit
 from .subscribers import Envelope
-from .workqueue import failed_work, retry_delay
+from .workqueue import failed_work, kept_cursor, retry_delay
 
 logger = logging.getLogger(__name__)
 
@@ -249,14 +249,20 @@ class _Batch:
 
 def _execute(sql: str, params: dict[str, Any]) -> list[tuple]:
     """Run a statement as a prepared statement on the current connection and transaction."""
-    connection.ensure_connection()
-    # A server-side-binding cursor of Django's connection: Django's own cursors bind on
-    # the client, which cannot prepare.
+    # A server-side-binding cursor of Django's connection, kept per statement
+    # (``workqueue.kept_cursor``): Django's own cursors bind on the client, which cannot
+    # prepare.
     # Binary results: psycopg's C loaders read the timestamps, uuids and jsonb, where
     # Django's text loader for timestamps (Python-level parsing) costs ~20 µs an event.
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params, prepare=True, binary=True)
-        return cursor.fetchall() if cursor.description else []
+    cursor = _cursor(sql)
+    cursor.execute(sql, params, prepare=True, binary=True)
+    return cursor.fetchall() if cursor.description else []
+
+
+def _cursor(sql: str) -> psycopg.Cursor:
+    db = connections[DEFAULT_DB_ALIAS]
+    db.ensure_connection()
+    return kept_cursor(db, sql)
 
 
 def _postgresql() -> bool:
@@ -297,10 +303,9 @@ def _ensure_checkpoint(p: Projector) -> bool:
 
 
 def _execute_count(sql: str, params: dict[str, Any]) -> int:
-    connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params, prepare=True)
-        return cursor.rowcount
+    cursor = _cursor(sql)
+    cursor.execute(sql, params, prepare=True)
+    return cursor.rowcount
 
 
 def _feed_event(values: tuple, checkpoint: _Checkpoint) -> FeedEvent:
