@@ -16,6 +16,7 @@ import functools
 from datetime import date, datetime
 from decimal import Decimal
 
+from babel import Locale
 from babel.dates import format_date, format_time, get_datetime_format
 from babel.numbers import format_currency
 from django.conf import settings
@@ -97,12 +98,18 @@ def long_date(value: date | datetime | None, language: str | None = None) -> str
 # changes while the process runs (the CLDR data ships with Babel), so each is kept.
 @functools.lru_cache(maxsize=4096)
 def _currency(value: str, currency: str, locale: str) -> str:
-    return format_currency(Decimal(value), currency, locale=locale)
+    return format_currency(Decimal(value), currency, locale=_locale(locale))
 
 
 @functools.lru_cache(maxsize=1024)
 def _long_date(value: date, locale: str) -> str:
-    return format_date(value, "long", locale=locale)
+    return format_date(value, "long", locale=_locale(locale))
+
+
+@functools.cache
+def _locale(name: str) -> Locale:
+    # Babel parses a locale's name and loads its data again for each call given a name
+    return Locale.parse(name)
 
 
 def date_time(value: datetime | None, language: str | None = None) -> str:
@@ -112,7 +119,7 @@ def date_time(value: datetime | None, language: str | None = None) -> str:
         return ""
     if timezone.is_aware(value):
         value = timezone.localtime(value)
-    locale = babel_locale(language)
+    locale = _locale(babel_locale(language))
     # the locale's own way of joining a medium date to a short time (no seconds)
     return get_datetime_format("medium", locale=locale).format(
         format_time(value, "short", locale=locale), format_date(value, "medium", locale=locale)

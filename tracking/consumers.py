@@ -336,13 +336,13 @@ class PublicTrackingConsumer(_LiveConsumer):
     async def prepare(self) -> bool:
         token = self.scope["url_route"]["kwargs"]["token"]
         self.token = token
-        tracking = await database_sync_to_async(services.public_tracking_get)(token=token)
-        if tracking is None:
+        tracked = await database_sync_to_async(services.public_tracked_order)(token=token)
+        if tracked is None:
             return False
-        self.order_id = tracking.order_id
+        self.order_id = tracked.order_id
         # the page's language: the page puts its own in the socket's query string
         self.language = customer_locale.page_language(
-            order_locale=tracking.snapshot["order"]["locale"],
+            order_locale=tracked.customer_locale,
             accept_language=_header(self.scope, b"accept-language"),
             asked=_query_string(self.scope).get("lang", ""),
         )

@@ -15,6 +15,7 @@ from orders import interface as orders_interface
 from payments import interface as payments_interface
 
 from .. import payloads, selectors
+from ..models import TrackedOrder
 from .recording import tracked_order_ensure
 from .status import live_status_for_order
 
@@ -97,6 +98,16 @@ def public_tracking_get(*, token: str) -> PublicTracking | None:
     A token that cannot be one (a NUL byte, a slash, 500 characters) finds nothing without
     a query: PostgreSQL refuses NUL in text, which would be a 500 on the page and socket.
     """
+    tracked = public_tracked_order(token=token)
+    if tracked is None:
+        return None
+    return PublicTracking(order_id=tracked.order_id, snapshot=public_snapshot(tracked=tracked))
+
+
+def public_tracked_order(*, token: str) -> TrackedOrder | None:
+    """The tracked order ``token`` names (made now if its projection has not yet), without
+    its snapshot: what a socket needs before it joins the order's group (it reads the
+    snapshot once joined, so that no push falls between the two)."""
     if not TRACKING_TOKEN.fullmatch(token):
         return None
     tracked = selectors.tracked_order_for_token(token=token)
@@ -105,7 +116,7 @@ def public_tracking_get(*, token: str) -> PublicTracking | None:
         if order_id is None:
             return None
         tracked = tracked_order_ensure(order_id=order_id)
-    return PublicTracking(order_id=tracked.order_id, snapshot=public_snapshot(tracked=tracked))
+    return tracked
 
 
 def public_snapshot(*, tracked) -> dict:

@@ -151,6 +151,29 @@ def test_public_socket_refuses_an_unknown_token(place):
 
 
 # --- snapshot on connect, updates after commit ----------------------------------------------
+def test_a_public_socket_reads_its_orders_snapshot_once_on_connect(place, settle, monkeypatch):
+    """Before it joins the order's group the socket needs only the order (and its
+    language); the snapshot is read once, after the join, so no push falls between."""
+    from tracking.services import pages
+
+    order = place()
+    settle()
+    read = []
+    snapshot = pages.public_snapshot
+    monkeypatch.setattr(pages, "public_snapshot", lambda **kw: read.append(1) or snapshot(**kw))
+
+    async def scenario():
+        public = socket(f"/ws/track/{order.tracking_token}/")
+        assert (await public.connect())[0]
+        message = await public.receive_json_from(timeout=5)
+        assert message["type"] == "snapshot"
+        assert message["view"]["status"] == "confirmed"
+        await public.disconnect()
+
+    run(scenario)
+    assert read == [1]
+
+
 def test_board_sends_a_snapshot_then_each_order_as_it_moves(place, staff_cookie, settle):
     first = place()
     settle()
