@@ -4,10 +4,7 @@ Public shapes are built from an allow-list of fields, never by removing private 
 from a staff shape, so that a field added later stays private until someone decides.
 """
 
-import uuid
-
-from django.urls import get_script_prefix, reverse
-
+from orderflow.url_paths import path_with
 from orders.events import OrderStatus
 
 from . import queues
@@ -81,7 +78,7 @@ def board_row(tracked: TrackedOrder) -> dict:
         "sequence": tracked.sequence,
         "placed_at": tracked.placed_at.isoformat(),
         "updated_at": tracked.updated_at.isoformat(),
-        "url": order_page_url(tracked.order_id),
+        "url": path_with("tracking:order", tracked.order_id),
         "delivery_issue": tracked.delivery_issue,
         "delivery_issue_label": issue_label(tracked.delivery_issue),
         #: the work queues the row is in: a page moves its queue counts by the push alone
@@ -89,22 +86,6 @@ def board_row(tracked: TrackedOrder) -> dict:
         #: each return that still needs the shop (the returns queue lists them all)
         "returns": open_returns_of(tracked),
     }
-
-
-_SAMPLE_ID = uuid.UUID(int=0)
-#: the order page's path around its id, by script prefix
-_order_paths: dict[str, tuple[str, str]] = {}
-
-
-def order_page_url(order_id: uuid.UUID) -> str:
-    """``reverse("tracking:order", args=[order_id])``, the path reversed once per script
-    prefix: a push carries a row per order moved, and ``reverse`` was ≈ 40 % of a row."""
-    prefix = get_script_prefix()
-    around = _order_paths.get(prefix)
-    if around is None:
-        before, _, after = reverse("tracking:order", args=[_SAMPLE_ID]).rpartition(str(_SAMPLE_ID))
-        around = _order_paths[prefix] = (before, after)
-    return f"{around[0]}{order_id}{around[1]}"
 
 
 def open_returns_of(tracked: TrackedOrder) -> list[dict]:

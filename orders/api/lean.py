@@ -47,7 +47,6 @@ from django.core.validators import (
 )
 from django.db import IntegrityError, connection
 from django.http import HttpResponse
-from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 from pydantic_core import SchemaValidator, core_schema
 from pydantic_core import ValidationError as CoreValidationError
@@ -72,6 +71,7 @@ from orderflow.idempotency import (
 )
 from orderflow.models import OutboxEvent
 from orderflow.observability import tracing
+from orderflow.url_paths import path_with
 from payments.interface import NO_PAYMENT_YET
 
 from .. import intake_sql, state_machine
@@ -314,20 +314,8 @@ _ADDRESS_FIELDS = list(ShippingAddressSerializer().fields)
 _RENDERER = OrjsonRenderer()
 
 
-#: the public tracking page's path up to its token, by script prefix (``reverse`` was 2 % of a
-#: new order's CPU); a token of other characters than ``token_urlsafe``'s is reversed whole
-_tracking_paths: dict[str, str] = {}
-_URLSAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
-
-
 def _tracking_url(token: str) -> str:
-    if not token or not _URLSAFE.issuperset(token):
-        return settings.PUBLIC_BASE_URL + reverse("tracking:public", args=[token])
-    prefix = get_script_prefix()
-    path = _tracking_paths.get(prefix)
-    if path is None:
-        path = _tracking_paths[prefix] = reverse("tracking:public", args=["_"])[:-1]
-    return settings.PUBLIC_BASE_URL + path + token
+    return settings.PUBLIC_BASE_URL + path_with("tracking:public", token)
 
 
 def _order_document(order: dict, priced: PricedOrder, products, address: dict) -> dict:
