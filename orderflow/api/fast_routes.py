@@ -15,8 +15,9 @@ middlewares of ``settings.MIDDLEWARE`` are taken one by one (:data:`_PASSIVE`, :
   ``Content-Length``, the correlation id, the body limit's 413, the problem documents), or
   open a per-request scope (log context, a context's own metrics declared with
   :func:`run_around`), **run**, as real instances of the same classes, in the same order;
-- django-prometheus counts a served request exactly as its two middlewares would (same
-  instances, the route's view name as label);
+- a served request is counted in django-prometheus's metrics exactly as its two
+  middlewares would count it (:class:`_Counts`: the same series, the route's view name as
+  label, each series looked up once);
 - the rest are no-ops for an API route that sends no cookie and whose handler touches no
   session, user or message (sessions, CSRF, auth, messages, axes, static files, staff
   language, the admin guard) — a request carrying a ``Cookie`` header takes the full path;
@@ -42,7 +43,7 @@ from django.core.handlers.wsgi import WSGIHandler, get_script_name
 from django.urls import Resolver404, resolve, set_script_prefix, set_urlconf
 from django.utils.log import log_response
 from django.utils.module_loading import import_string
-from django_prometheus.utils import Time
+from django_prometheus.utils import Time, TimeSince
 
 from orderflow.correlation import HEADER as CORRELATION_HEADER
 from orderflow.observability import tracing
@@ -80,6 +81,7 @@ _PASSIVE = {
     "axes.middleware.AxesMiddleware": "acts on a locked-out login only",
     "orderflow.api.middleware.OutageMiddleware": "exceptions go to the full path",
 }
+_METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"}
 #: (method, path) -> the handler's dotted path
 _routes: dict[tuple[str, str], str] = {}
 _around: set[str] = set()
@@ -91,7 +93,7 @@ class _Served:
 
     match: object
     chain: object
-    prometheus: tuple | None = None
+    prometheus: "_Counts | None" = None
 
 
 def register(method: str, path: str, handler: str) -> None:
@@ -103,6 +105,8 @@ def register(method: str, path: str, handler: str) -> None:
     """
     if path.startswith((*STAFF_PREFIXES, "/" + settings.STATIC_URL.lstrip("/"))):
         raise ValueError(f"{path}: not a path a fast route may serve")
+    if method.upper() not in _METHODS:  # one django-prometheus labels as itself
+        raise ValueError(f"{method}: not a method a fast route may serve")
     _routes[(method.upper(), path)] = handler
 
 
@@ -209,8 +213,9 @@ class FastRoutesHandler(WSGIHandler):
             if middleware in _RUN or middleware in _around:
                 served.chain = import_string(middleware)(served.chain)
         if _PROMETHEUS_BEFORE in self._fast_middleware:  # and the after one (see above)
-            served.prometheus = tuple(
-                import_string(path)(handle) for path in (_PROMETHEUS_BEFORE, _PROMETHEUS_AFTER)
+            served.prometheus = _Counts(
+                *(import_string(path)(handle) for path in (_PROMETHEUS_BEFORE, _PROMETHEUS_AFTER)),
+                view=match.view_name or "<unnamed view>",
             )
         return served
 
@@ -238,7 +243,9 @@ class FastRoutesHandler(WSGIHandler):
                 meta[_CORRELATION_META] = correlation_id  # one id for the request's log lines
             return None
         if served.prometheus is not None:
-            _count(served.prometheus, request, response, started)
+            served.prometheus.count(
+                request, response, started, getattr(request, "fast_route_started", None)
+            )
         response._resource_closers.append(request.close)
         if response.status_code >= 400:
             log_response(
@@ -247,22 +254,63 @@ class FastRoutesHandler(WSGIHandler):
         return response
 
 
-def _count(prometheus, request, response, started) -> None:
-    """What django-prometheus's two middlewares count for ``response``, counted by them.
+class _Counts:
+    """What django-prometheus's two middlewares count for a route's request, as they count it.
 
-    The "after" one is innermost: it sees only what reached the handler, not an answer a
+    The same metrics (their ``Metrics`` instance) and the same series, each looked up once
+    per label set rather than on every request: a route's view and method are fixed, so a
+    request's series follow from its transport, status and charset alone. The "after"
+    middleware is innermost: it sees only what reached the handler, not an answer a
     middleware gave first (the 413, a redirect), as in the full path.
     """
-    before, after = prometheus
-    before.process_request(request)
-    request.prometheus_before_middleware_event = started
-    handler_started = getattr(request, "fast_route_started", None)
-    if handler_started is not None:
-        after.process_request(request)
-        request.prometheus_after_middleware_event = handler_started
-        after.process_view(request, None)
-        after.process_response(request, response)
-    before.process_response(request, response)
+
+    def __init__(self, before, after, view: str):
+        self.before, self.after, self.view = before.metrics, after.metrics, view
+        self._series: dict[tuple, tuple] = {}
+
+    def count(self, request, response, started, handler_started) -> None:
+        before = self.before
+        before.requests_total.inc()
+        if handler_started is not None:
+            self._count_after(request, response, handler_started)
+        before.responses_total.inc()
+        before.requests_latency_before.observe(TimeSince(started))
+
+    def _count_after(self, request, response, handler_started) -> None:
+        metrics, meta = self.after, request.META
+        key = (request.is_secure(), request.method, response.status_code, response.charset)
+        series = self._series.get(key) or self._series.setdefault(key, self._series_for(*key))
+        by_method, by_transport, by_view, by_status, by_status_view, by_charset, latency = series
+        by_method.inc()
+        by_transport.inc()
+        if meta.get("HTTP_X_REQUESTED_WITH") == "XMLHttpRequest":
+            metrics.requests_ajax.inc()
+        metrics.requests_body_bytes.observe(int(meta.get("CONTENT_LENGTH") or 0))
+        by_view.inc()
+        by_status.inc()
+        by_status_view.inc()
+        by_charset.inc()
+        if response.streaming:
+            metrics.responses_streaming.inc()
+        else:
+            metrics.responses_body_bytes.observe(len(response.content))
+        latency.observe(TimeSince(handler_started))
+
+    def _series_for(self, secure: bool, method: str, status: int, charset: str) -> tuple:
+        metrics, view = self.after, self.view
+        transport = "https" if secure else "http"
+        status = str(status)
+        return (
+            metrics.requests_by_method.labels(method=method),
+            metrics.requests_by_transport.labels(transport=transport),
+            metrics.requests_by_view_transport_method.labels(
+                view=view, transport=transport, method=method
+            ),
+            metrics.responses_by_status.labels(status=status),
+            metrics.responses_by_status_view_method.labels(status=status, view=view, method=method),
+            metrics.responses_by_charset.labels(charset=str(charset)),
+            metrics.requests_latency_by_view_method.labels(view=view, method=method),
+        )
 
 
 def application() -> FastRoutesHandler:

@@ -298,6 +298,40 @@ def test_a_request_is_counted_as_the_full_path_counts_it(
     assert refused[4] == after_refused[4]
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_request_over_https_is_counted_by_its_transport_and_charset(
+    wsgi, key, products, order_body, settings, fast
+):
+    settings.FAST_ROUTES = fast
+    view = resolve(INTAKE_PATH).view_name
+
+    def counts():
+        return (
+            sample("django_http_requests_total_by_transport_total", transport="https"),
+            sample("django_http_requests_total_by_transport_total", transport="http"),
+            sample(
+                "django_http_requests_total_by_view_transport_method_total",
+                view=view,
+                transport="https",
+                method="POST",
+            ),
+            sample("django_http_responses_total_by_charset_total", charset="utf-8"),
+            sample("django_http_requests_body_total_bytes_count"),
+            sample("django_http_responses_body_total_bytes_count"),
+        )
+
+    before = counts()
+    assert wsgi(order_body(), headers=key, scheme="https").status_code == 201
+
+    assert [b - a for a, b in zip(before, counts(), strict=True)] == [1, 0, 1, 1, 1, 1]
+
+
+def test_a_fast_route_is_for_a_method_its_metrics_can_name():
+    with pytest.raises(ValueError, match="BREW"):
+        fast_routes.register("BREW", "/api/v1/coffee", "orders.api.lean.place")
+
+
 @pytest.mark.parametrize("fast", [True, False])
 def test_a_413_is_counted_as_the_full_path_counts_it(wsgi, key, order_body, settings, fast):
     """The body limit answers before the view: the innermost middleware's counts stay."""
