@@ -39,7 +39,12 @@ from ..exceptions import EndpointInactive
 from ..models import OPEN, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from .queues import ATTEMPT_BUDGET_SECONDS, WEBHOOK_LEASE, WEBHOOKS, SendResult
 
-BATCH_SIZE = 10
+#: Deliveries claimed at once. Each batch costs a claim and a record statement and their
+#: bookkeeping whatever its size: 10 a batch cost 0.66 to 0.80 ms of the sender's CPU per
+#: delivery, 50 a batch 0.56 (``python -m devtools.webhook_send_cpu 200 --batch N``). A
+#: batch takes no longer in the worst case for it: the shop's and host's budgets and the
+#: lease bound each attempt, and what they leave untried goes back for the next batch.
+BATCH_SIZE = 50
 LEASE = WEBHOOK_LEASE
 DRAIN_SECONDS = 10.0
 #: An attempt is started only with at least this much of its shop's and host's batch
