@@ -22,9 +22,9 @@ import django
 django.setup()
 
 from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
 from django.test.utils import override_settings  # noqa: E402
 
+from devtools.statements import sent_statements  # noqa: E402
 from notifications.choices import SendStatus  # noqa: E402
 from notifications.models import Notification  # noqa: E402
 from notifications.services import email_notifications_send_due  # noqa: E402
@@ -43,15 +43,8 @@ def main(count: int) -> None:
     queued = Notification.objects.filter(shop_id=shop.id, status=SendStatus.QUEUED)
     if queued.count() != count:
         sys.exit(f"{queued.count()} e-mails queued for {count} orders")
-    statements = 0
-
-    def record(execute, sql, params, many, context):
-        nonlocal statements
-        statements += 1
-        return execute(sql, params, many, context)
-
     sent = 0
-    with connection.execute_wrapper(record):
+    with sent_statements() as statements:
         cpu = time.process_time()
         while batch := email_notifications_send_due():
             if not batch.handled:
@@ -60,7 +53,7 @@ def main(count: int) -> None:
         cpu = time.process_time() - cpu
     print(
         f"{sent} e-mails: {cpu / sent * 1000:.3f} ms CPU per e-mail, "
-        f"{statements / sent:.2f} SQL statements per e-mail"
+        f"{len(statements) / sent:.2f} SQL statements per e-mail"
     )
 
 

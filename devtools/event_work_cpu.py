@@ -21,8 +21,8 @@ import django
 django.setup()
 
 from django.conf import settings  # noqa: E402
-from django.db import connection  # noqa: E402
 
+from devtools.statements import sent_statements  # noqa: E402
 from orderflow.events.lane import lane_drain  # noqa: E402
 from orderflow.events.pump import drain  # noqa: E402
 from orders.models import Order  # noqa: E402
@@ -36,14 +36,8 @@ def main() -> None:
     shop = ShopFactory(slug=f"cpu-{uuid.uuid4().hex[:8]}")
     ProductFactory(shop=shop, sku="COFFEE-1KG", on_hand=1_000_000)
     ids = [order_for(shop).pk for _ in range(count)]
-    statements = []
-
-    def counted(execute, sql, params, many, context):
-        statements.append(sql)
-        return execute(sql, params, many, context)
-
     cpu, wall = time.process_time(), time.perf_counter()
-    with connection.execute_wrapper(counted):
+    with sent_statements() as statements:
         if lane_only:
             lane_drain(max_seconds=600)
         else:

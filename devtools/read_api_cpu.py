@@ -25,9 +25,9 @@ from orderflow.wsgi import application
 
 # isort: split
 from django.core.management import call_command
-from django.db import connection
 
 from bench import live
+from devtools.statements import sent_statements
 from orders import services
 
 WARM_UP = 100
@@ -63,13 +63,7 @@ def _get(raw_key: str, path: str, query: str = "") -> bytes:
 
 
 def _timed(label: str, count: int, read, profile: cProfile.Profile | None) -> None:
-    statements: list[str] = []
-
-    def record(execute, sql, params, many, context):
-        statements.append(sql)
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(record):
+    with sent_statements() as statements:
         read()
     per_request = len(statements)
     if profile is not None:

@@ -29,6 +29,8 @@ django.setup()
 from django.db import connection, transaction  # noqa: E402
 from django.test import override_settings  # noqa: E402
 
+from devtools.statements import sent_statements  # noqa: E402
+
 #: the first orders' statements are captured, the rest timed (capturing costs CPU too)
 COUNTED = 10
 STEPS = ("reserve", "charge", "confirm", "invoice")
@@ -124,11 +126,7 @@ def _measure(count: int, profile: str | None = None) -> dict[str, tuple[float, f
         for n, order_id in enumerate(order_ids):
             payment = payments.get(order_id)
             if n < counted:  # the statements of the first orders, counted (not timed)
-                sent = []
-                with (
-                    connection.execute_wrapper(_counting(sent)),
-                    transaction.atomic(),
-                ):
+                with sent_statements() as sent, transaction.atomic():
                     run(order_id, payment)
                 statements += len(sent)
                 continue
@@ -149,16 +147,6 @@ def _measure(count: int, profile: str | None = None) -> dict[str, tuple[float, f
             stats.add(more)
         stats.sort_stats("tottime").print_stats(30)
     return report
-
-
-def _counting(sent: list):
-    """An execute wrapper that notes every statement (Django's and the prepared ones)."""
-
-    def wrapper(execute, sql, params, many, context):
-        sent.append(sql)
-        return execute(sql, params, many, context)
-
-    return wrapper
 
 
 if __name__ == "__main__":

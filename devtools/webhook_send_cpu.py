@@ -30,10 +30,10 @@ import django
 django.setup()
 
 from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
 from django.test.utils import override_settings  # noqa: E402
 
 from bench.live import free_port  # noqa: E402
+from devtools.statements import sent_statements  # noqa: E402
 from notifications.choices import SendStatus  # noqa: E402
 from notifications.models import WebhookDelivery  # noqa: E402
 from notifications.services import webhook_deliveries_send_due  # noqa: E402
@@ -78,15 +78,8 @@ def _measure(count: int, batch: int, receiver_url: str) -> None:
     queued = due.filter(endpoint=endpoint).count()
     if queued < count:
         sys.exit(f"{queued} deliveries queued for {count} orders")
-    statements = 0
-
-    def record(execute, sql, params, many, context):
-        nonlocal statements
-        statements += 1
-        return execute(sql, params, many, context)
-
     sent = 0
-    with connection.execute_wrapper(record):
+    with sent_statements() as statements:
         cpu = time.process_time()
         while (result := webhook_deliveries_send_due(limit=batch)).sent:
             sent += result.sent
@@ -95,7 +88,7 @@ def _measure(count: int, batch: int, receiver_url: str) -> None:
         sys.exit(f"{sent} of {queued} deliveries sent")
     print(
         f"{sent} deliveries: {cpu / sent * 1000:.3f} ms CPU per delivery, "
-        f"{statements / sent:.2f} SQL statements per delivery"
+        f"{len(statements) / sent:.2f} SQL statements per delivery"
     )
 
 
