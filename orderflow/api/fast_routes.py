@@ -81,6 +81,8 @@ _PASSIVE = {
     "axes.middleware.AxesMiddleware": "acts on a locked-out login only",
     "orderflow.api.middleware.OutageMiddleware": "exceptions go to the full path",
 }
+#: the methods a fast route may serve (django-prometheus labels any other "<invalid method>";
+#: TRACE and CONNECT are not for an API route)
 _METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"}
 #: (method, path) -> the handler's dotted path
 _routes: dict[tuple[str, str], str] = {}
@@ -105,7 +107,7 @@ def register(method: str, path: str, handler: str) -> None:
     """
     if path.startswith((*STAFF_PREFIXES, "/" + settings.STATIC_URL.lstrip("/"))):
         raise ValueError(f"{path}: not a path a fast route may serve")
-    if method.upper() not in _METHODS:  # one django-prometheus labels as itself
+    if method.upper() not in _METHODS:  # a method its metrics label as itself
         raise ValueError(f"{method}: not a method a fast route may serve")
     _routes[(method.upper(), path)] = handler
 
