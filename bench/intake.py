@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import psycopg
@@ -95,9 +95,11 @@ def web_capacity(
     server_options=(),
     servers=("gunicorn", "granian"),
     before: bool = True,
+    limit_turn: Callable[[int], float | None] | None = None,
 ) -> dict:
-    """Ramp the lean intake on each server; on the faster one, the DRF-only intake (before),
-    replays, statements per order and the naive baseline; peak RSS after all."""
+    """Ramp the lean intake on each server (``limit_turn`` before each of its steps, see
+    ``ramp``); on the faster one, the DRF-only intake (before), replays, statements per
+    order and the naive baseline; peak RSS after all."""
     shop, skus = live.shop_with_catalog("Bench intake shop")
     _, raw_key = services.api_key_create(shop=shop, name="wrk")
     by_server = {}
@@ -117,6 +119,7 @@ def web_capacity(
                     skus=skus,
                     seconds=step_seconds,
                     server=server,
+                    limit_turn=limit_turn,
                 )
                 by_server[name]["server"] = _describe(server)
         best = max(by_server, key=lambda name: by_server[name]["max_sustained_rate"])
@@ -272,25 +275,32 @@ def ramp(
     rates: Sequence[int] = RATES,
     server: ManagedProcess | None = None,
     extra_env: dict[str, str] | None = None,
+    limit_turn: Callable[[int], float | None] | None = None,
 ) -> dict:
     """Step the rate up until a step is not sustained; return the best sustained step.
 
     A step that misses is run once more before the ramp stops: on a shared machine one
     neighbour's burst can cost a single step its P99. Then the gap between the last rate
     held and the one missed is halved until it is within ``RESOLUTION`` of the missed rate.
+    ``limit_turn(rate)``, if given, runs before each step (a pgbench turn: its rate, or None
+    for no turn before a step at that rate), and the step keeps it as ``limit_tps``.
     """
     steps = []
-    for rate in rates:
+
+    def step_at(rate: int) -> dict:
+        limit_tps = limit_turn(rate) if limit_turn else None
         step = wrk_step(
             url, rate=rate, key=key, skus=skus, seconds=seconds, server=server, extra_env=extra_env
         )
+        if limit_tps is not None:
+            step["limit_tps"] = limit_tps
         steps.append(step)
+        return step
+
+    for rate in rates:
+        step = step_at(rate)
         if not step["sustained"]:
-            step = wrk_step(
-                url, rate=rate, key=key, skus=skus, seconds=seconds, server=server,
-                extra_env=extra_env,
-            )  # fmt: skip
-            steps.append(step)
+            step = step_at(rate)
         if not step["sustained"]:
             break
     sustained = [step for step in steps if step["sustained"]]
@@ -300,11 +310,7 @@ def ramp(
         held, missed = sustained[-1]["rate"], steps[-1]["rate"]
         while missed - held > max(RESOLUTION * missed, 1):
             middle = (held + missed) // 2
-            step = wrk_step(
-                url, rate=middle, key=key, skus=skus, seconds=seconds, server=server,
-                extra_env=extra_env,
-            )  # fmt: skip
-            steps.append(step)
+            step = step_at(middle)
             if step["sustained"]:
                 sustained.append(step)
                 held = middle

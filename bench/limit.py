@@ -2,8 +2,9 @@
 
 ``bench/limit.sql`` holds the statements POST /api/v1/orders runs for one order (see its
 header). pgbench runs it prepared, at rising client counts, each for a fixed time; the
-best rate is what PostgreSQL on this machine can take, the ceiling the HTTP intake is
-read against.
+best rate is what PostgreSQL on this machine can take. The same script then runs at that
+client count in turns between the HTTP intake's steps near its knee (``beside``): the
+ceiling the intake is read against, measured in the same minutes as the intake.
 """
 
 import os
@@ -22,26 +23,56 @@ SCRIPT = Path(__file__).resolve().parent / "limit.sql"
 CLIENT_COUNTS = (1, 2, 4, 8, 16, 32)
 
 
-def pgbench_limit(env: dict[str, str], *, seconds: float) -> dict:
-    """Run the intake script at 1, 2, 4 … clients for ``seconds`` each; report every step."""
-    shop, _ = live.shop_with_catalog("Bench pgbench shop")
-    _, raw_key = services.api_key_create(shop=shop, name="pgbench")
-    try:
-        steps = [
-            _pgbench(env["DATABASE_URL"], shop, raw_key, clients=clients, seconds=seconds)
-            for clients in CLIENT_COUNTS
-        ]
-    finally:
+class Pgbench:
+    """pgbench running the intake script for a shop of its own; its orders forgotten at exit."""
+
+    def __init__(self, env: dict[str, str]):
+        self.database_url = env["DATABASE_URL"]
+        self.shop, _ = live.shop_with_catalog("Bench pgbench shop")
+        _, self.raw_key = services.api_key_create(shop=self.shop, name="pgbench")
+
+    def __enter__(self) -> "Pgbench":
+        return self
+
+    def __exit__(self, *exc) -> bool:
         # the orders pgbench wrote must not reach the later phases' workers as a backlog
-        forget_orders(shop)
+        forget_orders(self.shop)
+        return False
+
+    def run(self, *, clients: int, seconds: float) -> dict:
+        return _pgbench(
+            self.database_url, self.shop, self.raw_key, clients=clients, seconds=seconds
+        )
+
+
+def pgbench_limit(pgbench: Pgbench, *, seconds: float) -> dict:
+    """Run the intake script at 1, 2, 4 … clients for ``seconds`` each; report every step."""
+    steps = [pgbench.run(clients=clients, seconds=seconds) for clients in CLIENT_COUNTS]
     best = max(steps, key=lambda step: step["tps"])
     return {
         "best_tps": best["tps"],
         "best_clients": best["clients"],
         "steps": steps,
         "script": SCRIPT.name,
-        "shop_id": shop.pk,
+        "shop_id": pgbench.shop.pk,
     }
+
+
+def beside(steps: list[dict]) -> dict | None:
+    """The limit measured between the intake's steps: the median of the pgbench turns a ramp
+    ran before its steps (``limit_tps``), with their spread; None if it ran none.
+
+    The search above runs minutes before the intake and reports its best client count's
+    rate, the highest of six noisy readings; the turns run at that client count in the same
+    minutes as the intake's steps near its knee, so a neighbour's load weighs on both.
+    """
+    turns = sorted(step["limit_tps"] for step in steps if step.get("limit_tps") is not None)
+    if not turns:
+        return None
+    middle = len(turns) // 2
+    median = turns[middle] if len(turns) % 2 else (turns[middle - 1] + turns[middle]) / 2
+    return {"median_tps": round(median, 1), "turns": len(turns), "min_tps": turns[0],
+            "max_tps": turns[-1]}  # fmt: skip
 
 
 def _pgbench(database_url: str, shop: Shop, raw_key: str, *, clients: int, seconds: float) -> dict:

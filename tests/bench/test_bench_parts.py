@@ -337,3 +337,46 @@ def test_the_sockets_placer_says_why_an_order_was_refused(live_server):
 
     with pytest.raises(RuntimeError, match=r"^401"):
         placer.place()
+
+
+# --- the limit beside the intake's steps ----------------------------------------------------
+def test_the_limit_beside_the_intake_is_the_median_of_its_turns():
+    from bench import limit
+
+    steps = [{"rate": 100}, {"rate": 600, "limit_tps": 1800.0},
+             {"rate": 800, "limit_tps": 1500.0}, {"rate": 1000, "limit_tps": 1700.0},
+             {"rate": 1000, "limit_tps": 2100.0}]  # fmt: skip
+    assert limit.beside(steps) == {
+        "median_tps": 1750.0, "turns": 4, "min_tps": 1500.0, "max_tps": 2100.0,
+    }  # fmt: skip
+    assert limit.beside(steps[:4])["median_tps"] == 1700.0
+    assert limit.beside([{"rate": 100}]) is None
+
+
+def test_the_ramp_runs_a_limit_turn_before_each_step_that_asks_for_one(monkeypatch):
+    from bench import intake
+
+    order = []
+
+    def step(url, *, rate, **_):
+        order.append(("wrk", rate))
+        return {"rate": rate, "achieved_rate": float(rate), "sustained": rate <= 550,
+                "p50_ms": 1.0, "p95_ms": 2.0, "p99_ms": 3.0, "error_rate": 0.0}  # fmt: skip
+
+    def turn(rate):
+        order.append(("pgbench", rate))
+        return 1000.0 + rate if rate >= 400 else None
+
+    monkeypatch.setattr(intake, "wrk_step", step)
+    ramped = intake.ramp("http://x", key="k", skus=["S"], seconds=1,
+                         rates=(200, 400, 600), limit_turn=turn)  # fmt: skip
+
+    # every step is preceded by its turn; a missed step runs twice, then the gap is halved
+    assert order == [("pgbench", 200), ("wrk", 200), ("pgbench", 400), ("wrk", 400),
+                     ("pgbench", 600), ("wrk", 600), ("pgbench", 600), ("wrk", 600),
+                     ("pgbench", 500), ("wrk", 500), ("pgbench", 550), ("wrk", 550),
+                     ("pgbench", 575), ("wrk", 575)]  # fmt: skip
+    assert [s.get("limit_tps") for s in ramped["steps"]] == [
+        None, 1400.0, 1600.0, 1600.0, 1500.0, 1550.0, 1575.0
+    ]  # fmt: skip
+    assert ramped["max_sustained_rate"] == 550.0
