@@ -129,6 +129,13 @@ def web_capacity(
             server,
         ):
             url = base + "/api/v1/orders"
+            # the naive baseline first: the closest in time to the intake's ramp (the last
+            # one run when the best server is the last ramped), so the box's drift on this
+            # shared machine weighs least on their ratio
+            result["naive"] = ramp(
+                base + "/bench/naive/orders", key=raw_key, skus=skus, seconds=step_seconds,
+                server=server,
+            )  # fmt: skip
             result["counts"] = _count_step(env, url, raw_key, skus, step_seconds)
             _place_replayed_order(url, raw_key, skus)
             result["replay"] = ramp(
@@ -139,10 +146,6 @@ def web_capacity(
                 server=server,
                 extra_env={"INTAKE_REPLAY_KEY": REPLAY_KEY},
             )
-            result["naive"] = ramp(
-                base + "/bench/naive/orders", key=raw_key, skus=skus, seconds=step_seconds,
-                server=server,
-            )  # fmt: skip
             rss = peak_rss_mb(server)
         if before:
             with serve(best, lean=False) as (
