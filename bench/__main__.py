@@ -133,6 +133,14 @@ def _run(args, env: dict[str, str]) -> None:
             table.add_row("end to end: FAILED (see below and bench/results/logs/)", "—")
         else:
             pipeline.add_rows(table, e2e)
+            beside = intake_beside_pipeline(report)
+            if beside is not None:
+                report["intake"]["while_pipeline_runs"] = beside
+                table.add_row(
+                    "intake alone → while the pipeline runs (the burst, asked at the "
+                    "intake's peak): orders/s taken, errors",
+                    f"{beside['alone']} → {beside['achieved_rate']}, {beside['errors']}",
+                )
     report["machine"]["load_average_at_end"] = [round(load, 2) for load in os.getloadavg()]
     table.add_row(
         "load average (1, 5, 15 min) at start → end",
@@ -146,6 +154,21 @@ def _run(args, env: dict[str, str]) -> None:
     if "error" in report.get("end_to_end", {}):
         console.print("[bold red]end to end failed:[/]", report["end_to_end"]["error"], markup=True)
         raise SystemExit(1)
+
+
+def intake_beside_pipeline(report: dict) -> dict | None:
+    """The intake's rate alone and while the pipeline runs (the burst: orders posted at
+    the intake's peak to the running stack), side by side; None without both phases."""
+    intake = report.get("intake") or {}
+    burst = (report.get("end_to_end") or {}).get("burst") or {}
+    if not intake.get("max_sustained_rate") or burst.get("achieved_rate") is None:
+        return None
+    return {
+        "alone": intake["max_sustained_rate"],
+        "achieved_rate": burst["achieved_rate"],
+        "rate_asked": burst.get("rate_asked"),
+        "errors": burst.get("errors"),
+    }
 
 
 def _end_to_end(*args, **kwargs) -> dict:

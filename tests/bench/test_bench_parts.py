@@ -380,3 +380,17 @@ def test_the_ramp_runs_a_limit_turn_before_each_step_that_asks_for_one(monkeypat
         None, 1400.0, 1600.0, 1600.0, 1500.0, 1550.0, 1575.0
     ]  # fmt: skip
     assert ramped["max_sustained_rate"] == 550.0
+
+
+def test_the_intake_alone_is_reported_beside_the_intake_while_the_pipeline_runs():
+    from bench.__main__ import intake_beside_pipeline
+
+    report = {
+        "intake": {"max_sustained_rate": 728.9},
+        "end_to_end": {"burst": {"rate_asked": 728.9, "achieved_rate": 286.0, "errors": 0}},
+    }
+    assert intake_beside_pipeline(report) == {
+        "alone": 728.9, "achieved_rate": 286.0, "rate_asked": 728.9, "errors": 0,
+    }  # fmt: skip
+    assert intake_beside_pipeline({"end_to_end": report["end_to_end"]}) is None  # --only pipeline
+    assert intake_beside_pipeline({"intake": report["intake"], "end_to_end": {}}) is None
