@@ -9,6 +9,7 @@ ceiling the intake is read against, measured in the same minutes as the intake.
 
 import os
 import re
+import statistics
 import subprocess
 from pathlib import Path
 from urllib.parse import urlparse
@@ -66,13 +67,11 @@ def beside(steps: list[dict]) -> dict | None:
     rate, the highest of six noisy readings; the turns run at that client count in the same
     minutes as the intake's steps near its knee, so a neighbour's load weighs on both.
     """
-    turns = sorted(step["limit_tps"] for step in steps if step.get("limit_tps") is not None)
+    turns = [step["limit_tps"] for step in steps if step.get("limit_tps") is not None]
     if not turns:
         return None
-    middle = len(turns) // 2
-    median = turns[middle] if len(turns) % 2 else (turns[middle - 1] + turns[middle]) / 2
-    return {"median_tps": round(median, 1), "turns": len(turns), "min_tps": turns[0],
-            "max_tps": turns[-1]}  # fmt: skip
+    return {"median_tps": round(statistics.median(turns), 1), "turns": len(turns),
+            "min_tps": min(turns), "max_tps": max(turns)}  # fmt: skip
 
 
 def _pgbench(database_url: str, shop: Shop, raw_key: str, *, clients: int, seconds: float) -> dict:
