@@ -235,7 +235,8 @@ def _intake(args, env, report: dict, table, console) -> None:
     )
     table.add_row(
         "intake ÷ limit: beside its steps; the search's best",
-        f"{report['intake']['ratio_vs_limit']}; {report['intake']['ratio_vs_limit_search']}",
+        f"{report['intake']['ratio_vs_limit'] or '— (no turn: held under a quarter of it)'}; "
+        f"{report['intake']['ratio_vs_limit_search']}",
     )
     table.add_row(
         "naive DRF create (no idempotency, no outbox): max orders/s",
