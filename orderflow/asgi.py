@@ -19,10 +19,14 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.urls import re_path  # noqa: E402
 
 from orderflow import daphne_body_limit  # noqa: E402
 from orderflow.body_limit import RequestBodyLimit  # noqa: E402
-from tracking.routing import websocket_urlpatterns  # noqa: E402  (project wiring)
+from tracking.routing import (  # noqa: E402  (project wiring)
+    public_websocket_urlpatterns,
+    staff_websocket_urlpatterns,
+)
 
 # When daphne serves this application, it refuses an oversized body before reading it too.
 daphne_body_limit.install()
@@ -30,8 +34,14 @@ daphne_body_limit.install()
 application = ProtocolTypeRouter(
     {
         "http": RequestBodyLimit(django_asgi_app),
+        # every socket's Origin is checked; only staff sockets need the login
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            URLRouter(
+                [
+                    *public_websocket_urlpatterns,
+                    re_path(r"", AuthMiddlewareStack(URLRouter(staff_websocket_urlpatterns))),
+                ]
+            )
         ),
     }
 )

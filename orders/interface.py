@@ -249,6 +249,11 @@ class OrderTrackingDetails:
     carrier: str
     tracking_number: str
     created_at: datetime
+    #: what the customer's pages and e-mails show beside the history (as ``OrderPageFacts``)
+    customer_locale: str = ""
+    shop_email: str = ""
+    #: ``(sku, name, quantity)`` of each line
+    items: tuple[tuple[str, str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -278,8 +283,19 @@ class OrderDetails:
     shipments: tuple[ShipmentValue, ...] = ()
 
 
-def order_tracking_details(*, order_id: UUID) -> OrderTrackingDetails | None:
-    order = Order.objects.select_related("shop").filter(pk=order_id).first()
+def order_tracking_details(
+    *, order_id: UUID | None = None, token: str | None = None
+) -> OrderTrackingDetails | None:
+    """The order ``order_id`` (or its tracking ``token``) as tracking keeps it, in two
+    queries (the order with its shop, its lines); None if there is none."""
+    if (order_id is None) == (token is None):
+        raise TypeError("order_tracking_details() takes order_id or token")
+    found = Order.objects.select_related("shop").prefetch_related("lines").order_by()
+    if order_id is not None:
+        found = found.filter(pk=order_id)
+    else:
+        found = found.filter(tracking_token=token)
+    order = next(iter(found[:1]), None)
     if order is None:
         return None
     return OrderTrackingDetails(
@@ -296,11 +312,10 @@ def order_tracking_details(*, order_id: UUID) -> OrderTrackingDetails | None:
         carrier=order.carrier,
         tracking_number=order.tracking_number,
         created_at=order.created_at,
+        customer_locale=order.customer_locale,
+        shop_email=order.shop.contact_email,
+        items=tuple((line.sku, line.name, line.quantity) for line in order.lines.all()),
     )
-
-
-def order_id_for_tracking_token(*, token: str) -> UUID | None:
-    return Order.objects.filter(tracking_token=token).values_list("id", flat=True).first()
 
 
 def order_transition_actor(*, order_id: UUID, status: str) -> str | None:

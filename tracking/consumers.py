@@ -315,10 +315,7 @@ class PublicTrackingConsumer(_LiveConsumer):
     permission = None
 
     async def admit(self) -> bool:
-        client = self.scope.get("client") or ("unknown", 0)
-        self.slot = await database_sync_to_async(socket_slots.slot_claim)(
-            client=str(client[0]), owner=self.channel_name
-        )
+        """The client slot ``prepare`` claimed with the order's lookup (one thread hop)."""
         return self.slot is not None
 
     async def leave(self) -> None:
@@ -336,9 +333,14 @@ class PublicTrackingConsumer(_LiveConsumer):
     async def prepare(self) -> bool:
         token = self.scope["url_route"]["kwargs"]["token"]
         self.token = token
-        tracked = await database_sync_to_async(services.public_tracked_order)(token=token)
-        if tracked is None:
+        self.slot = None
+        client = self.scope.get("client") or ("unknown", 0)
+        found = await database_sync_to_async(_public_open)(
+            token=token, client=str(client[0]), owner=self.channel_name
+        )
+        if found is None:
             return False
+        tracked, self.slot = found
         self.order_id = tracked.order_id
         # the page's language: the page puts its own in the socket's query string
         self.language = customer_locale.page_language(
@@ -377,6 +379,15 @@ class NotFoundConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self):
         await self.close(code=NOT_FOUND)
+
+
+def _public_open(*, token: str, client: str, owner: str):
+    """The order ``token`` names and a slot of ``client``'s for its socket, or None if no
+    order; the slot is None when the client holds as many sockets as it may."""
+    tracked = services.public_tracked_order(token=token)
+    if tracked is None:
+        return None  # no slot taken for a socket refused anyway
+    return tracked, socket_slots.slot_claim(client=client, owner=owner)
 
 
 def _timeline_snapshot(order_id) -> dict:

@@ -3,7 +3,10 @@
 from datetime import datetime
 from uuid import UUID
 
+from django.db import connection
 from django.db.models import CharField, Count, Max, Q, QuerySet, Value
+
+from orderflow.events.workqueue import execute_prepared, model_from_row
 
 from . import payloads, queues
 from .models import OrderNote, TrackedOrder, TrackingEntry
@@ -188,8 +191,19 @@ def tracked_order_get(*, order_id: UUID) -> TrackedOrder | None:
     return TrackedOrder.objects.filter(pk=order_id).first()
 
 
+_TRACKED_FOR_TOKEN = "SELECT {} FROM {} WHERE tracking_token = %s".format(  # noqa: S608
+    ", ".join(field.column for field in TrackedOrder._meta.concrete_fields),
+    TrackedOrder._meta.db_table,
+)
+
+
 def tracked_order_for_token(*, token: str) -> TrackedOrder | None:
-    return TrackedOrder.objects.filter(tracking_token=token).first()
+    """The row a public page or socket opens with (twice per socket: before it joins the
+    order's group and in its snapshot after): a prepared statement on PostgreSQL."""
+    if connection.vendor != "postgresql":
+        return TrackedOrder.objects.filter(tracking_token=token).first()
+    rows = execute_prepared(_TRACKED_FOR_TOKEN, [token])
+    return model_from_row(TrackedOrder, rows[0]) if rows else None
 
 
 def notes_for_order(*, order_id: UUID) -> QuerySet[OrderNote]:

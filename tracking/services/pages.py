@@ -16,8 +16,8 @@ from payments import interface as payments_interface
 
 from .. import payloads, selectors
 from ..models import TrackedOrder
-from .recording import tracked_order_ensure
-from .status import live_status_for_order
+from .recording import tracked_order_ensure, tracked_order_ensure_for_token
+from .status import live_status_for_order, live_status_for_tracked
 
 #: what ``secrets.token_urlsafe`` makes, within the column's 64 characters
 TRACKING_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -112,22 +112,20 @@ def public_tracked_order(*, token: str) -> TrackedOrder | None:
         return None
     tracked = selectors.tracked_order_for_token(token=token)
     if tracked is None:
-        order_id = orders_interface.order_id_for_tracking_token(token=token)
-        if order_id is None:
-            return None
-        tracked = tracked_order_ensure(order_id=order_id)
+        tracked = tracked_order_ensure_for_token(token=token)
     return tracked
 
 
 def public_snapshot(*, tracked) -> dict:
-    live = live_status_for_order(order_id=tracked.order_id)
-    watermark = selectors.order_watermark(order_id=tracked.order_id, public_only=True)
-    entries = selectors.entries_for_order(order_id=tracked.order_id, public_only=True)
+    """What the customer sees of ``tracked`` (a row just read): its live status, and its
+    public entries with the newest one's id as the watermark, read in one statement."""
+    live = live_status_for_tracked(tracked)
+    entries = list(selectors.entries_for_order(order_id=tracked.order_id, public_only=True))
     return {
         "type": "snapshot",
-        "watermark": watermark,
+        "watermark": max((entry.id for entry in entries), default=0),
         "order": payloads.public_order(tracked, live),
-        "entries": [payloads.public_entry(entry) for entry in entries.filter(id__lte=watermark)],
+        "entries": [payloads.public_entry(entry) for entry in entries],
     }
 
 

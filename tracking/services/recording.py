@@ -17,10 +17,19 @@ def tracked_order_ensure(*, order_id: UUID) -> TrackedOrder | None:
     tracked = TrackedOrder.objects.filter(pk=order_id).first()
     if tracked is not None:
         return tracked
-    details = orders_interface.order_tracking_details(order_id=order_id)
+    return _tracked_order_make(orders_interface.order_tracking_details(order_id=order_id))
+
+
+def tracked_order_ensure_for_token(*, token: str) -> TrackedOrder | None:
+    """``tracked_order_ensure`` for the order whose tracking token is ``token``, called
+    once a read by token found no row (a public page or socket opened before the projector
+    recorded the order)."""
+    return _tracked_order_make(orders_interface.order_tracking_details(token=token))
+
+
+def _tracked_order_make(details: orders_interface.OrderTrackingDetails | None):
     if details is None:
         return None
-    page = orders_interface.order_page_facts(order_ids=[order_id]).get(order_id)
     TrackedOrder.objects.bulk_create(
         [
             TrackedOrder(
@@ -39,14 +48,15 @@ def tracked_order_ensure(*, order_id: UUID) -> TrackedOrder | None:
                 sequence=0,
                 placed_at=details.created_at,
                 updated_at=details.created_at,
-                customer_locale=page.customer_locale if page else "",
-                shop_email=page.shop_email if page else "",
+                customer_locale=details.customer_locale,
+                shop_email=details.shop_email,
                 items=[
                     {"sku": sku, "name": name, "quantity": quantity}
-                    for sku, name, quantity in (page.items if page else ())
+                    for sku, name, quantity in details.items
                 ],
             )
         ],
         ignore_conflicts=True,
     )
-    return TrackedOrder.objects.get(pk=order_id)
+    # the row as stored: the projector's, if it made the row first
+    return TrackedOrder.objects.get(pk=details.order_id)

@@ -4,6 +4,7 @@ from uuid import UUID
 
 from .. import payloads
 from ..live_status import LiveStatus, live_status_get, live_status_set
+from ..models import TrackedOrder
 from .recording import tracked_order_ensure
 
 
@@ -17,4 +18,15 @@ def live_status_for_order(*, order_id: UUID) -> LiveStatus | None:
     live = payloads.live_status_of(tracked)
     # compare-and-set: if an event landed meanwhile, its newer snapshot stays
     live_status_set(order_id, live)
+    return live
+
+
+def live_status_for_tracked(tracked: TrackedOrder) -> LiveStatus:
+    """``live_status_for_order`` for an order whose tracking row the caller has just read:
+    a miss is rebuilt from that row instead of reading it again."""
+    live = live_status_get(tracked.order_id)
+    if live is not None:
+        return live
+    live = payloads.live_status_of(tracked)
+    live_status_set(tracked.order_id, live)
     return live
