@@ -16,8 +16,12 @@ from payments import interface as payments_interface
 
 from .. import payloads, selectors
 from ..models import TrackedOrder
-from .recording import tracked_order_ensure, tracked_order_ensure_for_token
-from .status import live_status_for_order, live_status_for_tracked
+from .recording import (
+    tracked_order_ensure,
+    tracked_order_ensure_for_token,
+    tracked_order_from_details,
+)
+from .status import live_status_for_tracked
 
 #: what ``secrets.token_urlsafe`` makes, within the column's 64 characters
 TRACKING_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -136,10 +140,10 @@ def tracking_for_shop_order(*, shop_id: int, order_id: UUID) -> dict | None:
         details = orders_interface.order_tracking_details(order_id=order_id)
         if details is None or details.shop_id != shop_id:
             return None
-        tracked = tracked_order_ensure(order_id=order_id)
+        tracked = tracked_order_from_details(details)
     if tracked.shop_id != shop_id:
         return None
-    live = live_status_for_order(order_id=order_id)
+    live = live_status_for_tracked(tracked)
     return {
         **payloads.live_status_payload(live),
         "history": [

@@ -17,17 +17,21 @@ def tracked_order_ensure(*, order_id: UUID) -> TrackedOrder | None:
     tracked = TrackedOrder.objects.filter(pk=order_id).first()
     if tracked is not None:
         return tracked
-    return _tracked_order_make(orders_interface.order_tracking_details(order_id=order_id))
+    return tracked_order_from_details(orders_interface.order_tracking_details(order_id=order_id))
 
 
 def tracked_order_ensure_for_token(*, token: str) -> TrackedOrder | None:
     """``tracked_order_ensure`` for the order whose tracking token is ``token``, called
     once a read by token found no row (a public page or socket opened before the projector
     recorded the order)."""
-    return _tracked_order_make(orders_interface.order_tracking_details(token=token))
+    return tracked_order_from_details(orders_interface.order_tracking_details(token=token))
 
 
-def _tracked_order_make(details: orders_interface.OrderTrackingDetails | None):
+def tracked_order_from_details(
+    details: orders_interface.OrderTrackingDetails | None,
+) -> TrackedOrder | None:
+    """The tracking row of the order ``details`` describe, made from them unless the
+    projector (or another reader) made it first; None for None."""
     if details is None:
         return None
     TrackedOrder.objects.bulk_create(

@@ -102,3 +102,24 @@ def test_tracking_details_by_token_are_the_same_as_by_id(place):
         orders_interface.order_tracking_details(order_id=order.id, token=order.tracking_token)
     with pytest.raises(TypeError):
         orders_interface.order_tracking_details()
+
+
+def test_the_shops_api_view_of_an_unrecorded_order_reads_its_details_once(
+    place, assert_statements
+):
+    order = place()
+    live_status_forget(order.id)
+
+    # the row (none), the order with its shop, its lines, the INSERT, the row stored, the history
+    with assert_statements(6):
+        view = pages.tracking_for_shop_order(shop_id=order.shop_id, order_id=order.id)
+
+    assert (view["status"], view["history"]) == ("placed", [])
+    assert live_status_get(order.id).status == "placed"
+
+
+def test_another_shops_order_is_not_recorded_by_the_api_view(place):
+    order = place()
+
+    assert pages.tracking_for_shop_order(shop_id=order.shop_id + 1, order_id=order.id) is None
+    assert not TrackedOrder.objects.filter(pk=order.id).exists()
