@@ -104,9 +104,7 @@ def test_tracking_details_by_token_are_the_same_as_by_id(place):
         orders_interface.order_tracking_details()
 
 
-def test_the_shops_api_view_of_an_unrecorded_order_reads_its_details_once(
-    place, assert_statements
-):
+def test_the_shops_api_view_of_an_unrecorded_order_reads_its_details_once(place, assert_statements):
     order = place()
     live_status_forget(order.id)
 
