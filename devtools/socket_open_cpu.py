@@ -51,14 +51,21 @@ def _run(env, engines, args) -> None:
     from django.core.management import call_command
 
     from bench import cpu, live
+    from devtools.processes import ManagedProcess
     from tracking import services as tracking_services
 
     call_command("migrate", verbosity=0)
     shop, skus = live.shop_with_catalog("Socket opening shop")
     port = live.free_port()
     web_env = {**live.process_env(), "TRACKING_SOCKETS_PER_CLIENT": str(args.sockets + 50)}
-    web = live.daphne(web_env, port)
-    web.argv[1:3] = ["-m", "orderflow.asgi_server"]  # Procfile's web: line
+    # Procfile's web: line (daphne through orderflow.asgi_server)
+    web = ManagedProcess(
+        "web",
+        [sys.executable, "-m", "orderflow.asgi_server", "-b", "127.0.0.1", "-p", str(port),
+         "orderflow.asgi:application"],
+        {**web_env, "LOG_LEVEL": "INFO"},  # the "listening" line is logged at INFO
+        ready_marker="Listening on TCP address",
+    )  # fmt: skip
     pids = engines.pids()
     counter = redis.Redis.from_url(engines.redis_url)
     database = psycopg.connect(engines.database_url, autocommit=True)

@@ -199,7 +199,10 @@ _TRACKED_FOR_TOKEN = "SELECT {} FROM {} WHERE tracking_token = %s".format(  # no
 
 def tracked_order_for_token(*, token: str) -> TrackedOrder | None:
     """The row a public page or socket opens with (twice per socket: before it joins the
-    order's group and in its snapshot after): a prepared statement on PostgreSQL."""
+    order's group and in its snapshot after): a prepared statement on PostgreSQL. A token
+    with a NUL byte finds nothing (PostgreSQL refuses NUL in text: an error, not a miss)."""
+    if "\x00" in token:
+        return None
     if connection.vendor != "postgresql":
         return TrackedOrder.objects.filter(tracking_token=token).first()
     rows = execute_prepared(_TRACKED_FOR_TOKEN, [token])

@@ -13,20 +13,17 @@ def live_status_for_order(*, order_id: UUID) -> LiveStatus | None:
     if live is not None:
         return live
     tracked = tracked_order_ensure(order_id=order_id)
-    if tracked is None:
-        return None
-    live = payloads.live_status_of(tracked)
-    # compare-and-set: if an event landed meanwhile, its newer snapshot stays
-    live_status_set(order_id, live)
-    return live
+    return None if tracked is None else _rebuilt(tracked)
 
 
 def live_status_for_tracked(tracked: TrackedOrder) -> LiveStatus:
     """``live_status_for_order`` for an order whose tracking row the caller has just read:
     a miss is rebuilt from that row instead of reading it again."""
-    live = live_status_get(tracked.order_id)
-    if live is not None:
-        return live
+    return live_status_get(tracked.order_id) or _rebuilt(tracked)
+
+
+def _rebuilt(tracked: TrackedOrder) -> LiveStatus:
     live = payloads.live_status_of(tracked)
+    # compare-and-set: if an event landed meanwhile, its newer snapshot stays
     live_status_set(tracked.order_id, live)
     return live

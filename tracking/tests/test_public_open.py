@@ -121,3 +121,13 @@ def test_another_shops_order_is_not_recorded_by_the_api_view(place):
 
     assert pages.tracking_for_shop_order(shop_id=order.shop_id + 1, order_id=order.id) is None
     assert not TrackedOrder.objects.filter(pk=order.id).exists()
+
+
+def test_a_token_with_a_nul_byte_finds_no_row_rather_than_an_error(place, settle):
+    from tracking import selectors
+
+    order = place()
+    settle()
+
+    assert selectors.tracked_order_for_token(token=order.tracking_token + "\x00") is None
+    assert selectors.tracked_order_for_token(token=order.tracking_token).order_id == order.id
