@@ -57,7 +57,7 @@ from .context import handling
 from .errors import PERMANENT_ERRORS
 from .kick import kick_projectors_after_commit
 from .subscribers import Envelope
-from .workqueue import failed_work, kept_cursor, retry_delay
+from .workqueue import failed_work, fetched, kept_cursor, retry_delay
 
 logger = logging.getLogger(__name__)
 
@@ -256,7 +256,7 @@ def _execute(sql: str, params: dict[str, Any]) -> list[tuple]:
     # Django's text loader for timestamps (Python-level parsing) costs ~20 µs an event.
     cursor = _cursor(sql)
     cursor.execute(sql, params, prepare=True, binary=True)
-    return cursor.fetchall() if cursor.description else []
+    return fetched(cursor)
 
 
 def _cursor(sql: str) -> psycopg.Cursor:

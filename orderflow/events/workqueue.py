@@ -142,7 +142,7 @@ def execute_prepared(sql: str, params: dict[str, Any] | list[Any]) -> list[tuple
 
     def run(sql, params, many, context):
         cursor.execute(sql, params, prepare=True)
-        return cursor.fetchall() if cursor.description else []
+        return fetched(cursor)
 
     executor = run
     context = {"connection": db, "cursor": cursor}
@@ -154,6 +154,19 @@ def execute_prepared(sql: str, params: dict[str, Any] | list[Any]) -> list[tuple
 #: statements a connection keeps a cursor for (the hot ones are a few dozen); past this the
 #: oldest kept cursor is closed
 KEPT_CURSORS = 128
+
+
+def fetched(cursor: psycopg.Cursor) -> list[tuple]:
+    """The rows the cursor's last statement returned; none for a statement without rows.
+
+    Asks the result's status, not ``cursor.description``: psycopg builds that list of
+    column objects anew on every access (≈ 10 % of the saga lane's CPU when each
+    statement asked it; docs/performance.md).
+    """
+    result = cursor.pgresult
+    if result is None or result.status != psycopg.pq.ExecStatus.TUPLES_OK:
+        return []
+    return cursor.fetchall()
 
 
 def kept_cursor(db, sql: str | bytes, cursor_class: type[psycopg.Cursor] = psycopg.Cursor):

@@ -98,3 +98,18 @@ def test_the_relay_and_the_lanes_claim_are_prepared():
 
 def test_the_connection_allows_prepared_statements():
     assert connection.settings_dict["OPTIONS"]["prepare_threshold"] is not None
+
+
+@pytest.mark.django_db
+def test_a_statement_gives_its_rows_and_one_without_rows_gives_none():
+    """Rows come by the result's status (not ``cursor.description``, rebuilt per access)."""
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMPORARY TABLE fetched_probe (n integer)")
+
+    assert execute_prepared("INSERT INTO fetched_probe VALUES (1), (2)", {}) == []
+    assert execute_prepared("SELECT n FROM fetched_probe WHERE n > %(n)s", {"n": 5}) == []
+    assert execute_prepared(
+        "UPDATE fetched_probe SET n = n * 10 WHERE n = %(n)s RETURNING n", {"n": 2}
+    ) == [(20,)]
+    assert execute_prepared("UPDATE fetched_probe SET n = 0", {}) == []
+    assert execute_prepared("SELECT n FROM fetched_probe ORDER BY n", {}) == [(0,), (0,)]
