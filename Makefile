@@ -1,5 +1,13 @@
 # OrderFlow — the two commands a newcomer needs are `make run` and `make test`.
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# The interpreter: the first Python 3.11 that can make a venv, an installed build before the
+# one the PATH names. /usr/local/bin's (the official Docker image's) and /usr/bin's (Debian,
+# Ubuntu, Fedora) are built with profile-guided and link-time optimisation; an interpreter
+# compiled from source without them (pyenv's default) runs OrderFlow 20-30 % slower
+# (docs/performance.md). PYTHON=/path/to/python3.11 chooses another.
+PYTHON ?= $(shell for p in /usr/local/bin/python3.11 /usr/bin/python3.11 python3.11 python3; do \
+	command -v $$p >/dev/null 2>&1 && \
+	$$p -c 'import ensurepip, sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null && \
+	{ command -v $$p; break; }; done)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
@@ -35,7 +43,8 @@ help:
 # `make run` needs the app's dependencies only; the test, lint and browser tools (the dev
 # extra: pytest, playwright, schemathesis, ...) come with the first target that needs them.
 $(APP_STAMP): pyproject.toml
-	@test -n "$(PYTHON)" || { echo "Python 3.11 is required (python3.11 not found)"; exit 1; }
+	@test -n "$(PYTHON)" || { echo "Python 3.11 with its venv module is required (python3.11 not" \
+		"found, or without ensurepip: on Debian and Ubuntu, apt-get install python3.11-venv)"; exit 1; }
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
 	@$(PYTHON) -m venv $(VENV)
 	@echo "Installing OrderFlow and its dependencies into $(VENV) (once) ..."
