@@ -77,7 +77,7 @@ def _run(args, env: dict[str, str]) -> None:
             "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30),
             "python": platform.python_version(),
             # which build: one compiled without PGO and LTO costs 20-30 % more (Makefile)
-            "python_executable": os.path.realpath(sys._base_executable),
+            "python_executable": os.path.realpath(sys.executable),
             # the machine is shared: how busy it was (1, 5, 15 min) at the start and the end
             "load_average_at_start": [round(load, 2) for load in os.getloadavg()],
         },

@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
         started = time.process_time()
         work()
         best = min(best, time.process_time() - started)
-    executable = os.path.realpath(sys._base_executable)
+    executable = os.path.realpath(sys.executable)
     version = platform.python_version()
     print(f"{best * 1000:.1f} ms CPU (best of {args.rounds}): Python {version}, {executable}")
 
