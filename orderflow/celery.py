@@ -6,8 +6,11 @@ from celery import Celery
 from celery.signals import task_postrun
 from django.db import close_old_connections
 
+from orderflow import broker
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orderflow.settings")
 
+broker.install()  # a failed ack must not stop a worker consuming (orderflow/broker.py)
 app = Celery("orderflow")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()

@@ -1,4 +1,5 @@
-"""Real processes for integration tests: a Celery worker and beat on the test database."""
+"""Real processes for integration tests: a Celery worker and beat on the test database; a
+private redis-server."""
 
 import os
 import tempfile
@@ -10,6 +11,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from devtools.processes import ProcessFailedToStart, celery_beat, celery_worker, wait_until
+from faults.infra import PrivateRedis
 from orderflow.events import get_event_class
 from orderflow.events.projectors import projectors_due
 from orderflow.events.pump import drain
@@ -171,6 +173,20 @@ def _forget_this_runs_keys() -> None:
         client.delete(*keys)
 
 
+def worker_env(**overrides: str) -> dict[str, str]:
+    """The environment of a worker process on the test database and this run's Redis."""
+    db = connection.settings_dict
+    return {
+        **os.environ,
+        **WORKER_ENV,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": (f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"),
+        "REDIS_URL": settings.REDIS_URL,
+        "PYTHONUNBUFFERED": "1",
+        **overrides,
+    }
+
+
 @pytest.fixture
 def event_workers(request, transactional_db, django_db_blocker) -> Iterator[EventWorkers]:
     """Start a real worker and beat against the test database; stop them afterwards.
@@ -179,16 +195,7 @@ def event_workers(request, transactional_db, django_db_blocker) -> Iterator[Even
     ``@pytest.mark.parametrize("event_workers", [{"PAYMENT_LATENCY_MS": "100"}],
     indirect=True)``.
     """
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        **WORKER_ENV,
-        **getattr(request, "param", {}),
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": (f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"),
-        "REDIS_URL": settings.REDIS_URL,
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = worker_env(**getattr(request, "param", {}))
     _forget_this_runs_keys()
     with tempfile.TemporaryDirectory() as schedule_dir:
         workers = EventWorkers(env, schedule_dir).start()
@@ -197,3 +204,12 @@ def event_workers(request, transactional_db, django_db_blocker) -> Iterator[Even
         finally:
             workers.stop()
             _forget_this_runs_keys()
+
+
+@pytest.fixture
+def private_redis(tmp_path) -> Iterator[PrivateRedis]:
+    """A redis-server of this test's own on a free port: killing or pausing it touches nobody."""
+    server = PrivateRedis(tmp_path)
+    server.start()
+    yield server
+    server.kill()

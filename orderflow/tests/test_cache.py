@@ -1,6 +1,6 @@
 """The Redis cache on one pooled client per process: reused, thread-shared, fork-safe, recovering.
 
-Each test runs its own redis-server on a free port (faults.infra.PrivateRedis), so killing
+Each test runs its own redis-server on a free port (the private_redis fixture), so killing
 and restarting it touches nobody else's Redis.
 """
 
@@ -12,16 +12,7 @@ import redis
 import redis.connection
 import redis.utils
 
-from faults.infra import PrivateRedis
 from orderflow.cache import RedisCache
-
-
-@pytest.fixture
-def private_redis(tmp_path):
-    server = PrivateRedis(tmp_path)
-    server.start()
-    yield server
-    server.kill()
 
 
 def _cache(url: str) -> RedisCache:

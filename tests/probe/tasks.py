@@ -1,4 +1,4 @@
-"""A task that reports the PostgreSQL session it ran on (worker connection tests)."""
+"""Tasks for worker tests: the PostgreSQL session a task ran on; a task held at a gate."""
 
 from celery import shared_task
 from django.core.cache import cache
@@ -15,3 +15,10 @@ def backend_pid(key: str) -> None:
     except Exception as error:  # the test reads what a broken connection did to one task
         outcome = f"error: {type(error).__name__}"
     cache.set(key, outcome, timeout=300)
+
+
+@shared_task(name="tests.probe.wait_at_gate")
+def wait_at_gate(lock: int) -> None:
+    """Wait until the test releases PostgreSQL advisory lock ``lock`` (``pg_locks`` shows it)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s), pg_advisory_unlock(%s)", [lock, lock])
