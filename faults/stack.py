@@ -1,8 +1,9 @@
-"""The application processes of one scenario: gunicorn (HTTP), the Celery workers and beat.
+"""The application processes of one scenario: the API server, the Celery workers and beat.
 
-The workers are the ``Procfile``'s worker lines, as declared there (their queues,
-concurrency and flags: the saga lane's worker and the general ``flow`` worker), so a
-fault lands on the process layout a user runs. Each process is started by this suite in
+The API server is the ``Procfile``'s ``http:`` line (granian) and the workers are its
+worker lines, as declared there (their queues, concurrency and flags: the saga lane's
+worker and the general ``flow`` worker), so a fault lands on the process layout a user
+runs. Each process is started by this suite in
 its own session, writes a pidfile into the run's directory, and is signalled only by the
 PID read back from that pidfile.
 """
@@ -17,6 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from devtools import procfile
 from devtools.processes import REPO_ROOT, ManagedProcess
 
 from .infra import free_port, read_pid, signal_pid
@@ -148,16 +150,22 @@ class Stack:
         raise LookupError(f"no Procfile worker consumes the queue {queue!r}")
 
     def _web(self) -> ManagedProcess:
+        """The Procfile's ``http:`` line (granian, the API's server) on this stack's port.
+
+        The line listens on ``WEB_PORT + 1`` (``WEB_PORT`` is the pages' server, which the
+        load does not use); granian writes its pidfile where ``GRANIAN_PID_FILE`` says.
+        """
         return ManagedProcess(
-            "gunicorn",
-            [
-                sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py",
-                "-b", f"127.0.0.1:{self.port}", "--pid", str(self.pidfile("web")),
-                "--workers", "2", "--threads", "4", "--no-control-socket", "orderflow.wsgi",
-            ],
-            {**self.env, "LOG_LEVEL": "INFO"},
-            ready_marker="Booting worker",
-        )  # fmt: skip
+            "http",
+            ["bash", "-c", dict(procfile.read())["http"]],
+            {
+                **self.env,
+                "LOG_LEVEL": "INFO",
+                "WEB_PORT": str(self.port - 1),
+                "GRANIAN_PID_FILE": str(self.pidfile("web")),
+            },
+            ready_marker="Started worker",
+        )
 
     def _worker(self, name: str) -> ManagedProcess:
         return ManagedProcess(

@@ -1,8 +1,14 @@
-"""make faults starts the workers the Procfile declares: its worker lines, parsed."""
+"""make faults starts the processes the Procfile declares: its worker lines, parsed; its
+``http:`` line."""
 
+import os
 from pathlib import Path
 
-from faults.stack import WorkerLine, worker_lines
+import requests
+
+from devtools.processes import wait_until
+from faults.infra import read_pid
+from faults.stack import Stack, WorkerLine, worker_lines
 
 LANE_LAYOUT = """\
 # the saga lane and the general worker
@@ -54,3 +60,23 @@ def test_the_projects_procfile_gives_the_saga_lane_a_worker_of_its_own():
     (lane,) = [line for line in lines if "saga" in line.queues]
     assert lane.queues == {"saga"}  # never behind projector or sender work
     assert set().union(*(line.queues for line in lines)) >= {"saga", "flow", "celery"}
+
+
+def test_the_suites_api_server_is_the_procfiles_http_line_on_the_stacks_port(tmp_path: Path):
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONUNBUFFERED": "1"}
+    stack = Stack(env, tmp_path, tag="http")
+    stack.web.start(timeout=90)
+    try:
+        # granian says a worker started before the worker accepts: ask until one answers
+        assert wait_until(lambda: _healthy(stack.url), timeout=60), "".join(stack.web.output)
+        pid = read_pid(stack.pidfile("web"))  # the suite signals it by this pid
+        assert "granian" in Path(f"/proc/{pid}/cmdline").read_bytes().decode()
+    finally:
+        stack.web.stop()
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/healthz", timeout=5).status_code == 200
+    except requests.ConnectionError:
+        return False
