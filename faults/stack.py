@@ -3,9 +3,8 @@
 The API server is the ``Procfile``'s ``http:`` line (granian) and the workers are its
 worker lines, as declared there (their queues, concurrency and flags: the saga lane's
 worker and the general ``flow`` worker), so a fault lands on the process layout a user
-runs. Each process is started by this suite in
-its own session, writes a pidfile into the run's directory, and is signalled only by the
-PID read back from that pidfile.
+runs. Each process is started by this suite in its own session, writes a pidfile into
+the run's directory, and is signalled only by the PID read back from that pidfile.
 """
 
 import contextlib
