@@ -10,9 +10,10 @@ worker  the Celery worker of this container answers a ping through the broker.
 
 The request names an allowed host and says it came over HTTPS, so neither ALLOWED_HOSTS
 nor SECURE_SSL_REDIRECT can turn a healthy server into a failed check. Without an
-argument the role is read from the container's processes (daphne or gunicorn is the web
-role, ``celery ... worker`` a worker), so the image's one HEALTHCHECK serves every role;
-any other role (beat, migrate) counts as healthy while it runs, having no cheap probe.
+argument the role is read from the container's processes (``orderflow.asgi_server``,
+granian, daphne or gunicorn is the web role, ``celery ... worker`` a worker), so the
+image's one HEALTHCHECK serves every role; any other role (beat, migrate) counts as
+healthy while it runs, having no cheap probe.
 Exit status 0 is healthy, 1 unhealthy; the reason goes to stderr, where
 ``docker inspect`` shows it.
 """
@@ -81,14 +82,19 @@ CHECKS = {
 }
 
 
-def detect_role() -> str | None:
+#: what the entrypoint's HTTP roles run (``web`` and ``websocket``: daphne through
+#: ``python -m orderflow.asgi_server``; ``http``: granian), and servers run by hand
+WEB_PROGRAMS = frozenset({"orderflow.asgi_server", "granian", "daphne", "gunicorn"})
+
+
+def detect_role(proc: Path = Path("/proc")) -> str | None:
     """Name the role from the processes running in this container, or None."""
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+    for cmdline in proc.glob("[0-9]*/cmdline"):
         try:
             argv = [os.path.basename(arg) for arg in cmdline.read_text().split("\0") if arg]
         except OSError:
             continue  # the process ended while we looked
-        if "daphne" in argv or "gunicorn" in argv:
+        if WEB_PROGRAMS.intersection(argv):
             return "web"
         if "celery" in argv and "worker" in argv:
             return "worker"
